@@ -1,0 +1,183 @@
+#include "actors/fanout.hpp"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "core/messages.hpp"
+
+namespace presence::actors {
+
+namespace {
+
+struct listener_entry {
+  bool global = false;
+  std::unordered_set<std::string> users;
+};
+
+struct fanout_state {
+  actors_config cfg;
+  std::unordered_map<caf::actor, listener_entry> listeners;
+  std::unordered_map<std::string, std::unordered_set<caf::actor>> by_user;
+  std::unordered_set<caf::actor> global;
+  /// Deltas of the current window in arrival order; one per user.
+  std::vector<presence_delta> pending;
+  std::unordered_map<std::string, size_t> pending_index;
+  bool armed = false;
+  static inline const char* name = "presence.fanout";
+};
+
+using fanout_ptr = caf::stateful_actor<fanout_state>*;
+
+void deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
+  auto& st = self->state;
+  auto all = std::make_shared<const std::vector<presence_delta>>(
+    std::move(deltas));
+  if (!st.global.empty()) {
+    delta_batch batch{all};
+    for (auto& l : st.global)
+      self->send(l, delta_atom::value, batch);
+  }
+  if (st.by_user.empty())
+    return;
+  // Listeners of single users get only their users' deltas.
+  std::unordered_map<caf::actor, std::vector<presence_delta>> per;
+  for (auto& d : *all) {
+    auto i = st.by_user.find(d.user_id);
+    if (i == st.by_user.end())
+      continue;
+    for (auto& l : i->second)
+      if (st.global.count(l) == 0)
+        per[l].push_back(d);
+  }
+  for (auto& [l, ds] : per)
+    self->send(l, delta_atom::value,
+               delta_batch{std::make_shared<const std::vector<presence_delta>>(
+                 std::move(ds))});
+}
+
+void flush(fanout_ptr self) {
+  auto& st = self->state;
+  st.armed = false;
+  if (st.pending.empty())
+    return;
+  std::vector<presence_delta> out;
+  out.swap(st.pending);
+  st.pending_index.clear();
+  deliver(self, std::move(out));
+}
+
+void forget(fanout_ptr self, const caf::actor& l) {
+  auto& st = self->state;
+  auto i = st.listeners.find(l);
+  if (i == st.listeners.end())
+    return;
+  for (auto& u : i->second.users) {
+    auto j = st.by_user.find(u);
+    if (j != st.by_user.end()) {
+      j->second.erase(l);
+      if (j->second.empty())
+        st.by_user.erase(j);
+    }
+  }
+  st.global.erase(l);
+  st.listeners.erase(i);
+}
+
+caf::behavior fanout_impl(fanout_ptr self, actors_config cfg) {
+  self->state.cfg = cfg;
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto l = caf::actor_cast<caf::actor>(dm.source);
+    if (l)
+      forget(self, l);
+    else
+      // The handle cannot be rebuilt from a dead address: search for it.
+      for (auto& kvp : self->state.listeners)
+        if (kvp.first.address() == dm.source) {
+          auto copy = kvp.first;
+          forget(self, copy);
+          break;
+        }
+  });
+  return {
+    [=](subscribe_atom, const caf::actor& l,
+        const std::vector<std::string>& users, bool global) {
+      auto& st = self->state;
+      if (!l)
+        return false;
+      auto [it, added] = st.listeners.try_emplace(l);
+      if (added)
+        self->monitor(l);
+      auto& entry = it->second;
+      if (global) {
+        entry.global = true;
+        st.global.insert(l);
+      }
+      for (auto& u : users)
+        if (entry.users.insert(u).second)
+          st.by_user[u].insert(l);
+      return true;
+    },
+    [=](unsubscribe_atom, const caf::actor& l,
+        const std::vector<std::string>& users, bool global) {
+      auto& st = self->state;
+      auto it = st.listeners.find(l);
+      if (it == st.listeners.end())
+        return false;
+      auto& entry = it->second;
+      if (global) {
+        entry.global = false;
+        st.global.erase(l);
+      }
+      for (auto& u : users) {
+        if (entry.users.erase(u) == 0)
+          continue;
+        auto j = st.by_user.find(u);
+        if (j != st.by_user.end()) {
+          j->second.erase(l);
+          if (j->second.empty())
+            st.by_user.erase(j);
+        }
+      }
+      if (!entry.global && entry.users.empty()) {
+        self->demonitor(l);
+        st.listeners.erase(it);
+      }
+      return true;
+    },
+    [=](delta_atom, presence_delta& d) {
+      auto& st = self->state;
+      if (st.listeners.empty())
+        return;
+      if (st.cfg.coalesce_window.count() == 0) {
+        deliver(self, {std::move(d)});
+        return;
+      }
+      auto i = st.pending_index.find(d.user_id);
+      if (i != st.pending_index.end()) {
+        auto& slot = st.pending[i->second];
+        if (d.version >= slot.version)
+          slot = std::move(d);
+      } else {
+        st.pending_index.emplace(d.user_id, st.pending.size());
+        st.pending.push_back(std::move(d));
+      }
+      if (!st.armed) {
+        st.armed = true;
+        self->delayed_send(self, st.cfg.coalesce_window, tick_atom::value);
+      }
+    },
+    [=](tick_atom) { flush(self); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_fanout(caf::actor_system& sys, const actors_config& cfg) {
+  return sys.spawn(fanout_impl, cfg);
+}
+
+} // namespace presence::actors

@@ -1,0 +1,307 @@
+#include "actors/user_actor.hpp"
+
+#include <map>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/presence_logic.hpp"
+
+namespace presence::actors {
+
+namespace {
+
+struct device_entry {
+  device_view view;
+  caf::actor session;
+  uint64_t timer_gen = 0;
+};
+
+struct user_state {
+  std::string user_id;
+  std::shared_ptr<const user_env> env;
+  std::map<std::string, device_entry> devices;
+  /// Visible state as last announced.
+  bool online = false;
+  presence_status status = presence_status::offline;
+  /// Start of the open session (0: no session open, nothing in the store).
+  millis online_since = 0;
+  millis last_seen = 0;
+  /// When the last device went; becomes last_seen after the grace period.
+  millis left_at = 0;
+  uint64_t version = 0;
+  bool in_grace = false;
+  uint64_t grace_epoch = 0;
+  uint64_t timer_gen = 0;
+  static inline const char* name = "presence.user";
+};
+
+using user_ptr = user_api::stateful_pointer<user_state>;
+
+millis latest_activity(const user_state& st) {
+  millis t = 0;
+  for (auto& kvp : st.devices)
+    t = std::max(t, kvp.second.view.last_active);
+  return t;
+}
+
+user_status snapshot(const user_state& st) {
+  user_status s;
+  s.user_id = st.user_id;
+  s.online = st.online;
+  s.status = st.status;
+  s.last_seen = st.online ? std::max(st.left_at, latest_activity(st))
+                          : st.last_seen;
+  s.online_since = st.online_since;
+  s.version = st.version;
+  s.devices.reserve(st.devices.size());
+  for (auto& kvp : st.devices)
+    s.devices.push_back(kvp.second.view);
+  return s;
+}
+
+void emit(user_ptr self) {
+  auto& st = self->state;
+  auto s = snapshot(st);
+  presence_delta d{st.user_id,  s.online,         s.status,
+                   s.last_seen, s.online_since, s.version};
+  self->send(st.env->registry, delta_atom::value, std::move(d));
+}
+
+void checkpoint(user_ptr self) {
+  auto& st = self->state;
+  if (st.online_since == 0)
+    return;
+  auto t = std::max(latest_activity(st), st.online_since);
+  self->send(st.env->store, checkpoint_atom::value, st.user_id,
+             st.online_since, t, st.version);
+}
+
+/// Announces a change of the visible state of a user with devices.
+void recompute(user_ptr self) {
+  auto& st = self->state;
+  if (st.devices.empty())
+    return;
+  std::vector<presence_status> statuses;
+  statuses.reserve(st.devices.size());
+  for (auto& kvp : st.devices)
+    statuses.push_back(kvp.second.view.status);
+  auto agg = aggregate(statuses);
+  if (st.online && agg == st.status)
+    return;
+  st.online = true;
+  st.status = agg;
+  st.version = next_version(st.version, st.env->now());
+  emit(self);
+  checkpoint(self);
+}
+
+void go_offline(user_ptr self, bool report_idle) {
+  auto& st = self->state;
+  st.in_grace = false;
+  if (st.online_since != 0) {
+    st.last_seen = std::max(st.last_seen, st.left_at);
+    st.online = false;
+    st.status = presence_status::offline;
+    st.version = next_version(st.version, st.env->now());
+    self->send(st.env->store, close_atom::value, st.user_id, st.online_since,
+               st.last_seen, st.version);
+    st.online_since = 0;
+    emit(self);
+  }
+  if (report_idle)
+    self->send(st.env->registry, idle_atom::value, st.user_id,
+               caf::actor_cast<user_api>(self));
+}
+
+/// Called after devices were removed; `end` is when the user was last there.
+void devices_changed(user_ptr self, millis end) {
+  auto& st = self->state;
+  if (!st.devices.empty()) {
+    recompute(self);
+    return;
+  }
+  st.left_at = std::max(st.left_at, end);
+  if (st.env->cfg.reconnect_grace.count() == 0) {
+    go_offline(self, true);
+    return;
+  }
+  st.in_grace = true;
+  ++st.grace_epoch;
+  self->delayed_send(self, st.env->cfg.reconnect_grace, grace_atom::value,
+                     st.grace_epoch);
+}
+
+void arm_ttl(user_ptr self, const std::string& device_id, millis delay_ms) {
+  auto& entry = self->state.devices[device_id];
+  self->delayed_send(self, std::chrono::milliseconds{delay_ms},
+                     ttl_atom::value, device_id, entry.timer_gen);
+}
+
+user_api::behavior_type user_impl(user_ptr self, std::string user_id,
+                                  std::shared_ptr<const user_env> env) {
+  auto& st = self->state;
+  st.user_id = std::move(user_id);
+  st.env = std::move(env);
+  // Nothing else is handled before last_seen and version are known.
+  self->request(st.env->store, st.env->cfg.request_timeout, load_atom::value,
+                st.user_id)
+    .await(
+      [=](const user_record& r) {
+        self->state.last_seen = r.last_seen;
+        self->state.version = r.version;
+      },
+      [=](caf::error&) {
+        // Store unavailable: start fresh; next_version() still moves
+        // versions forward with the clock.
+      });
+  // A session that dies without saying goodbye loses its devices.
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    bool removed = false;
+    for (auto i = st.devices.begin(); i != st.devices.end();) {
+      if (i->second.session.address() == dm.source) {
+        i = st.devices.erase(i);
+        removed = true;
+      } else {
+        ++i;
+      }
+    }
+    if (removed)
+      devices_changed(self, st.env->now());
+  });
+  return {
+    [=](join_atom, join_request& req) -> caf::result<join_ack> {
+      auto& st = self->state;
+      auto& dev_id = req.device.device_id;
+      auto existing = st.devices.find(dev_id);
+      if (existing == st.devices.end()
+          && st.devices.size() >= st.env->cfg.max_devices_per_user)
+        return make_error(errc::too_many_devices);
+      auto t = st.env->now();
+      if (st.in_grace) {
+        // Reconnect within the grace period: nobody hears of the gap.
+        st.in_grace = false;
+        ++st.grace_epoch;
+      }
+      if (st.online_since == 0) {
+        st.online_since = t;
+        self->send(st.env->store, open_atom::value, st.user_id, t,
+                   st.version);
+      }
+      if (existing != st.devices.end()
+          && existing->second.session != req.session)
+        caf::anon_send(existing->second.session, expire_atom::value, dev_id,
+                       std::string{"replaced"});
+      auto& entry = st.devices[dev_id];
+      entry.view.device_id = dev_id;
+      entry.view.user_agent = std::move(req.device.user_agent);
+      entry.view.platform = std::move(req.device.platform);
+      entry.view.status = req.device.status == presence_status::offline
+                            ? presence_status::online
+                            : req.device.status;
+      entry.view.connected_at = t;
+      entry.view.last_active = t;
+      entry.session = req.session;
+      entry.timer_gen = ++st.timer_gen;
+      if (req.session)
+        self->monitor(req.session);
+      arm_ttl(self, dev_id, st.env->cfg.heartbeat_ttl.count());
+      recompute(self);
+      checkpoint(self);
+      return join_ack{caf::actor_cast<caf::actor>(self), dev_id,
+                      snapshot(st)};
+    },
+    [=](leave_atom, const std::string& device_id, const caf::actor& session) {
+      auto& st = self->state;
+      auto i = st.devices.find(device_id);
+      // A leave from a session that was replaced on this device is stale.
+      if (i == st.devices.end() || i->second.session != session)
+        return;
+      st.devices.erase(i);
+      devices_changed(self, st.env->now());
+    },
+    [=](heartbeat_atom, const std::string& device_id) {
+      auto& st = self->state;
+      auto i = st.devices.find(device_id);
+      if (i == st.devices.end())
+        return;
+      i->second.view.last_active = st.env->now();
+      checkpoint(self);
+    },
+    [=](status_atom, const std::string& device_id,
+        presence_status status) -> caf::result<user_status> {
+      auto& st = self->state;
+      auto i = st.devices.find(device_id);
+      if (i == st.devices.end() || status == presence_status::offline)
+        return make_error(errc::invalid_argument);
+      i->second.view.status = status;
+      i->second.view.last_active = st.env->now();
+      recompute(self);
+      checkpoint(self);
+      return snapshot(st);
+    },
+    [=](get_atom) { return snapshot(self->state); },
+    [=](touch_atom) {
+      auto& st = self->state;
+      auto t = st.env->now();
+      for (auto& kvp : st.devices)
+        kvp.second.view.last_active = t;
+      if (st.in_grace)
+        st.left_at = t;
+      checkpoint(self);
+      return snapshot(st);
+    },
+    [=](stop_atom) {
+      auto& st = self->state;
+      if (!st.devices.empty() || st.in_grace || st.online_since != 0)
+        return false;
+      self->quit();
+      return true;
+    },
+    [=](shutdown_atom) {
+      auto& st = self->state;
+      if (!st.devices.empty())
+        st.left_at = std::max(st.left_at, st.env->now());
+      st.devices.clear();
+      go_offline(self, false);
+      self->quit();
+      return true;
+    },
+    [=](ttl_atom, const std::string& device_id, uint64_t gen) {
+      auto& st = self->state;
+      auto i = st.devices.find(device_id);
+      if (i == st.devices.end() || i->second.timer_gen != gen)
+        return;
+      auto rem = ttl_remaining(i->second.view.last_active,
+                               st.env->cfg.heartbeat_ttl.count(),
+                               st.env->now());
+      if (rem > 0) {
+        arm_ttl(self, device_id, rem);
+        return;
+      }
+      auto end = i->second.view.last_active;
+      caf::anon_send(i->second.session, expire_atom::value, device_id,
+                     std::string{"heartbeat timeout"});
+      st.devices.erase(i);
+      devices_changed(self, end);
+    },
+    [=](grace_atom, uint64_t epoch) {
+      auto& st = self->state;
+      if (st.in_grace && epoch == st.grace_epoch && st.devices.empty())
+        go_offline(self, true);
+    },
+  };
+}
+
+} // namespace
+
+user_api spawn_user(caf::actor_system& sys, std::string user_id,
+                    std::shared_ptr<const user_env> env) {
+  return sys.spawn(user_impl, std::move(user_id), std::move(env));
+}
+
+} // namespace presence::actors

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "core/clock.hpp"
+#include "core/config.hpp"
+#include "core/messages.hpp"
+
+namespace presence::actors {
+
+/// What a user actor tells its registry.
+using registry_sink = caf::typed_actor<
+  caf::reacts_to<delta_atom, presence_delta>,
+  caf::reacts_to<idle_atom, std::string, user_api>>;
+
+/// What every user actor of a node shares: settings, the clock, the store and
+/// the registry that indexes them.
+struct user_env {
+  actors_config cfg;
+  wall_clock now = system_now;
+  store_api store;
+  /// Receives every visible change and hears when the actor could end.
+  registry_sink registry;
+};
+
+/// Spawns the actor of one online user. It loads last_seen and version from
+/// the store before it handles anything else, then owns the user's devices,
+/// their TTLs, the aggregated status and the reconnect grace period.
+///
+/// State diagram:
+///
+///   (spawn) --join--> ONLINE --last device leaves/expires--> GRACE
+///   GRACE --join--> ONLINE            (nothing is announced)
+///   GRACE --grace timer--> OFFLINE    (last_seen written, delta out, idle)
+///   OFFLINE --stop from registry--> (end)
+///   OFFLINE --join--> ONLINE          (a join raced the registry's stop)
+user_api spawn_user(caf::actor_system& sys, std::string user_id,
+                    std::shared_ptr<const user_env> env);
+
+} // namespace presence::actors

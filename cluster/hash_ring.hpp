@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace presence::cluster {
+
+/// A consistent-hash ring with virtual nodes: maps a user id to the node that
+/// owns it. Adding or removing a node moves only the keys of that node.
+/// A plain value type: the membership actor owns one and hands copies out.
+class hash_ring {
+public:
+  explicit hash_ring(uint32_t vnodes_per_node = 128);
+
+  void add(const std::string& node_id);
+  void remove(const std::string& node_id);
+  bool contains(const std::string& node_id) const;
+  size_t size() const { return nodes_.size(); }
+  std::vector<std::string> nodes() const { return nodes_; }
+
+  /// Owner of `key`; empty string when the ring is empty.
+  std::string owner(const std::string& key) const;
+
+  /// The first `n` distinct nodes clockwise from `key` (owner first).
+  std::vector<std::string> replicas(const std::string& key, size_t n) const;
+
+  /// 64-bit FNV-1a followed by a finaliser; stable across platforms.
+  static uint64_t hash(const std::string& s);
+
+private:
+  uint32_t vnodes_;
+  std::vector<std::string> nodes_;
+  std::map<uint64_t, std::string> ring_;
+};
+
+} // namespace presence::cluster

@@ -1,0 +1,48 @@
+#include "core/config.hpp"
+
+namespace presence {
+
+std::string validate(const config& cfg) {
+  const auto& a = cfg.actors;
+  const auto& p = cfg.persistence;
+  const auto& e = cfg.edge;
+  if (a.heartbeat_ttl.count() < 1000)
+    return "heartbeat-ttl must be at least 1 second";
+  if (a.reconnect_grace.count() < 0)
+    return "reconnect-grace must not be negative";
+  if (a.coalesce_window.count() < 0 || a.coalesce_window.count() > 10'000)
+    return "coalesce-window must be between 0 and 10000 ms";
+  if (a.max_devices_per_user == 0)
+    return "max-devices-per-user must be at least 1";
+  if (p.data_dir.empty())
+    return "data-dir must not be empty";
+  if (p.history_limit == 0 || p.history_limit > 100'000)
+    return "history-limit must be between 1 and 100000";
+  if (p.checkpoint_interval.count() < 0)
+    return "checkpoint-interval must not be negative";
+  if (e.io_threads == 0 || e.io_threads > 64)
+    return "io-threads must be between 1 and 64";
+  if (e.max_frame_bytes < 1024 || e.max_frame_bytes > 64 * 1024 * 1024)
+    return "max-frame-bytes must be between 1 KiB and 64 MiB";
+  if (e.max_body_bytes < 1024 || e.max_body_bytes > 64 * 1024 * 1024)
+    return "max-body-bytes must be between 1 KiB and 64 MiB";
+  if (e.write_queue_bytes < 4096)
+    return "write-queue-bytes must be at least 4096";
+  if (!(e.rate_limit > 0) || !(e.rate_burst >= 1))
+    return "rate-limit must be > 0 and rate-burst >= 1";
+  if (e.max_connections == 0)
+    return "max-connections must be at least 1";
+  if (cfg.scheduler_threads > 256)
+    return "scheduler-threads must be at most 256";
+  static const char* levels[]
+    = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  bool level_ok = false;
+  for (auto l : levels)
+    level_ok = level_ok || cfg.log_level == l;
+  if (!level_ok)
+    return "log-level must be one of trace, debug, info, warn, error, "
+           "critical, off";
+  return {};
+}
+
+} // namespace presence

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace presence {
+
+using std::chrono::milliseconds;
+
+/// Options of the actors/ folder: presence semantics.
+struct actors_config {
+  /// A device that sends nothing for this long is removed.
+  milliseconds heartbeat_ttl{90'000};
+  /// After a user's last device goes, wait this long before announcing them
+  /// offline; a reconnect in between is invisible to everyone else.
+  milliseconds reconnect_grace{2'000};
+  /// Deltas for one subscriber are gathered for this long, then sent together
+  /// (the latest state per user wins). 0 = send at once.
+  milliseconds coalesce_window{50};
+  /// Timeout of internal actor requests.
+  milliseconds request_timeout{5'000};
+  /// Devices one user may hold at once; joins beyond it are refused.
+  uint32_t max_devices_per_user = 64;
+};
+
+/// Options of the persistence/ folder: RocksDB.
+struct persistence_config {
+  std::string data_dir = "./data";
+  /// Online sessions remembered per user (oldest dropped first).
+  uint32_t history_limit = 100;
+  /// Activity of online users is written at most this often (crash recovery
+  /// loses at most this much activity). 0 = write every heartbeat.
+  milliseconds checkpoint_interval{1'000};
+};
+
+/// Options of the edge/ folder: sockets, HTTP, WebSocket, auth.
+struct edge_config {
+  bool enabled = true;
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8080;
+  /// HS256 secret; empty = dev mode (clients name themselves).
+  std::string jwt_secret;
+  /// Threads running the Asio io_context.
+  uint32_t io_threads = 1;
+  /// Largest WebSocket message accepted (bigger: close 1009).
+  std::size_t max_frame_bytes = 64 * 1024;
+  /// Largest HTTP request body accepted (bigger: 413).
+  std::size_t max_body_bytes = 1024 * 1024;
+  /// Bytes queued for one slow client before it is disconnected (4001).
+  std::size_t write_queue_bytes = 1024 * 1024;
+  /// Messages per second one WebSocket may send (token bucket) and the burst.
+  double rate_limit = 50.0;
+  double rate_burst = 100.0;
+  /// Connections held at once; more are refused with 503.
+  uint32_t max_connections = 19'000;
+  /// Access-Control-Allow-Origin on every HTTP response ("" = none).
+  std::string cors_origin = "*";
+};
+
+/// The one configuration struct. Precedence (app/): command line >
+/// PRESENCE_* environment > config file > these defaults.
+struct config {
+  actors_config actors;
+  persistence_config persistence;
+  edge_config edge;
+  std::string log_level = "info";
+  /// CAF scheduler threads (0 = one per core).
+  uint32_t scheduler_threads = 0;
+};
+
+/// Returns an empty string when `cfg` is usable, else what is wrong with it.
+std::string validate(const config& cfg);
+
+} // namespace presence

@@ -1,0 +1,78 @@
+#include "core/messages.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <caf/message.hpp>
+
+namespace presence {
+
+const char* status_name(presence_status x) {
+  switch (x) {
+    case presence_status::online:
+      return "online";
+    case presence_status::away:
+      return "away";
+    case presence_status::busy:
+      return "busy";
+    case presence_status::dnd:
+      return "dnd";
+    case presence_status::offline:
+      break;
+  }
+  return "offline";
+}
+
+bool parse_status(const std::string& text, presence_status& out) {
+  if (text == "online")
+    out = presence_status::online;
+  else if (text == "away")
+    out = presence_status::away;
+  else if (text == "busy")
+    out = presence_status::busy;
+  else if (text == "dnd")
+    out = presence_status::dnd;
+  else
+    return false;
+  return true;
+}
+
+const char* to_string(errc x) {
+  switch (x) {
+    case errc::none:
+      return "none";
+    case errc::too_many_devices:
+      return "too_many_devices";
+    case errc::shutting_down:
+      return "shutting_down";
+    case errc::user_gone:
+      return "user_gone";
+    case errc::invalid_argument:
+      return "invalid_argument";
+  }
+  return "unknown";
+}
+
+namespace {
+constexpr caf::atom_value errc_category = caf::atom("presence");
+} // namespace
+
+caf::error make_error(errc x) {
+  return caf::error{static_cast<uint8_t>(x), errc_category};
+}
+
+errc presence_code(const caf::error& err) {
+  if (err.category() != errc_category)
+    return errc::none;
+  return static_cast<errc>(err.code());
+}
+
+void register_types(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::presence>();
+  cfg.add_error_category(errc_category,
+                         [](uint8_t code, caf::atom_value,
+                            const caf::message&) -> std::string {
+                           return std::string{"presence: "}
+                                  + to_string(static_cast<errc>(code));
+                         });
+}
+
+} // namespace presence

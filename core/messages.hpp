@@ -1,0 +1,350 @@
+#pragma once
+
+// The one message vocabulary of presenced: every atom, every payload struct
+// with its inspect(), and every typed_actor interface that crosses a folder.
+// Anything that may cross nodes is registered in the type-ID block at the end
+// (call presence::register_types(cfg) on every node).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/type_id.hpp>
+#include <caf/typed_actor.hpp>
+
+namespace presence {
+
+/// Wall-clock milliseconds since the Unix epoch (0 = never).
+using millis = int64_t;
+
+// -- atoms --------------------------------------------------------------------
+
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using put_atom = caf::atom_constant<caf::atom("put")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using count_atom = caf::atom_constant<caf::atom("count")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using unsubscribe_atom = caf::atom_constant<caf::atom("unsub")>;
+using delta_atom = caf::atom_constant<caf::atom("delta")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using ttl_atom = caf::atom_constant<caf::atom("ttl")>;
+using grace_atom = caf::atom_constant<caf::atom("grace")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+using touch_atom = caf::atom_constant<caf::atom("touch")>;
+using load_atom = caf::atom_constant<caf::atom("load")>;
+using open_atom = caf::atom_constant<caf::atom("open")>;
+using close_atom = caf::atom_constant<caf::atom("close")>;
+using checkpoint_atom = caf::atom_constant<caf::atom("checkpt")>;
+using profile_atom = caf::atom_constant<caf::atom("profile")>;
+using history_atom = caf::atom_constant<caf::atom("history")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using frame_atom = caf::atom_constant<caf::atom("frame")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+using last_seen_atom = caf::atom_constant<caf::atom("lastseen")>;
+
+// -- presence values ----------------------------------------------------------
+
+/// What a user (or one device) shows to others. `offline` is never set by a
+/// client; it is what a user without devices reports.
+enum class presence_status : uint8_t {
+  offline = 0,
+  online = 1,
+  away = 2,
+  busy = 3,
+  dnd = 4,
+};
+
+/// Wire name of a status ("online", "away", ...).
+const char* status_name(presence_status x);
+
+/// Parses a wire name; returns false for anything a client may not set
+/// (unknown names and "offline").
+bool parse_status(const std::string& text, presence_status& out);
+
+/// What a client says about one of its devices when it joins.
+struct device_info {
+  std::string device_id;
+  std::string user_agent;
+  std::string platform;
+  presence_status status = presence_status::online;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, device_info& x) {
+  return f(caf::meta::type_name("device_info"), x.device_id, x.user_agent,
+           x.platform, x.status);
+}
+
+/// One connected device as a user actor reports it.
+struct device_view {
+  std::string device_id;
+  std::string user_agent;
+  std::string platform;
+  presence_status status = presence_status::online;
+  millis connected_at = 0;
+  millis last_active = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, device_view& x) {
+  return f(caf::meta::type_name("device_view"), x.device_id, x.user_agent,
+           x.platform, x.status, x.connected_at, x.last_active);
+}
+
+/// The full answer to "what is the presence of user X".
+struct user_status {
+  std::string user_id;
+  bool online = false;
+  presence_status status = presence_status::offline;
+  /// Offline: when the user was last seen. Online: latest device activity.
+  millis last_seen = 0;
+  /// When the current online session started (0 when offline).
+  millis online_since = 0;
+  /// Bumped on every change; never goes backwards, survives restarts.
+  uint64_t version = 0;
+  std::vector<device_view> devices;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_status& x) {
+  return f(caf::meta::type_name("user_status"), x.user_id, x.online, x.status,
+           x.last_seen, x.online_since, x.version, x.devices);
+}
+
+/// One change of one user's visible presence, as fanned out to subscribers.
+struct presence_delta {
+  std::string user_id;
+  bool online = false;
+  presence_status status = presence_status::offline;
+  millis last_seen = 0;
+  millis online_since = 0;
+  uint64_t version = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, presence_delta& x) {
+  return f(caf::meta::type_name("presence_delta"), x.user_id, x.online,
+           x.status, x.last_seen, x.online_since, x.version);
+}
+
+/// A page of the online list, ordered by user id.
+struct online_page {
+  std::vector<presence_delta> users;
+  /// Pass as cursor to get the next page; empty on the last page.
+  std::string next_cursor;
+  /// Online users in total (not just this page).
+  uint64_t total = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, online_page& x) {
+  return f(caf::meta::type_name("online_page"), x.users, x.next_cursor,
+           x.total);
+}
+
+/// Display data of a user, used in the seeds' payloads.
+struct profile {
+  bool known = false;  // false: no profile stored (fields are empty)
+  std::string name;
+  std::string username;
+  std::string email;
+  std::string avatar;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, profile& x) {
+  return f(caf::meta::type_name("profile"), x.known, x.name, x.username,
+           x.email, x.avatar);
+}
+
+/// One online session of a user, from first device to last.
+struct session_record {
+  millis start = 0;
+  millis end = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_record& x) {
+  return f(caf::meta::type_name("session_record"), x.start, x.end);
+}
+
+/// What the store remembers of a user between sessions.
+struct user_record {
+  std::string user_id;
+  bool known = false;
+  millis last_seen = 0;
+  uint64_t version = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_record& x) {
+  return f(caf::meta::type_name("user_record"), x.user_id, x.known,
+           x.last_seen, x.version);
+}
+
+/// A device of `user_id` joins; `session` receives expiry notices.
+struct join_request {
+  std::string user_id;
+  device_info device;
+  caf::actor session;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, join_request& x) {
+  return f(caf::meta::type_name("join_request"), x.user_id, x.device,
+           x.session);
+}
+
+/// Answer to a join: the user actor to send heartbeats and leaves to.
+struct join_ack {
+  caf::actor user;
+  std::string device_id;
+  user_status status;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, join_ack& x) {
+  return f(caf::meta::type_name("join_ack"), x.user, x.device_id, x.status);
+}
+
+/// Deltas of one coalescing window, shared (not copied) among all local
+/// subscribers. Local only: it never crosses nodes.
+struct delta_batch {
+  std::shared_ptr<const std::vector<presence_delta>> deltas;
+};
+
+// -- errors -------------------------------------------------------------------
+
+/// Errors presence actors reply with (category atom "presence").
+enum class errc : uint8_t {
+  none = 0,
+  /// A join beyond actors_config::max_devices_per_user.
+  too_many_devices = 1,
+  /// The node is shutting down and takes no new joins.
+  shutting_down = 2,
+  /// The user actor is gone (its user went offline); look it up again.
+  user_gone = 3,
+  /// An argument was out of range (bad id, bad limit, ...).
+  invalid_argument = 4,
+};
+
+const char* to_string(errc x);
+
+/// Makes a CAF error of category "presence".
+caf::error make_error(errc x);
+
+/// Returns the presence error code inside `err` (errc::none if it is not one).
+errc presence_code(const caf::error& err);
+
+// -- typed interfaces ---------------------------------------------------------
+
+/// One online user (actors/user_actor). Sessions hold this handle after a
+/// join and send heartbeats, status changes and leaves directly to it.
+using user_api = caf::typed_actor<
+  caf::replies_to<join_atom, join_request>::with<join_ack>,
+  // a device goes (device, session that held it: stale leaves are ignored)
+  caf::reacts_to<leave_atom, std::string, caf::actor>,
+  caf::reacts_to<heartbeat_atom, std::string>,
+  caf::replies_to<status_atom, std::string, presence_status>::with<
+    user_status>,
+  caf::replies_to<get_atom>::with<user_status>,
+  caf::replies_to<touch_atom>::with<user_status>,
+  // registry asks an idle actor to end; false if a device came back
+  caf::replies_to<stop_atom>::with<bool>,
+  // node shutdown: record offline now and end
+  caf::replies_to<shutdown_atom>::with<bool>,
+  // timers (self-sent)
+  caf::reacts_to<ttl_atom, std::string, uint64_t>,
+  caf::reacts_to<grace_atom, uint64_t>>;
+
+/// The persistence store (persistence/store_actor): a detached actor that owns
+/// RocksDB. Writes are fire-and-forget; reads reply.
+using store_api = caf::typed_actor<
+  // last_seen and version of one user / many users
+  caf::replies_to<load_atom, std::string>::with<user_record>,
+  caf::replies_to<load_atom, std::vector<std::string>>::with<
+    std::vector<user_record>>,
+  // a user came online (user, start, version)
+  caf::reacts_to<open_atom, std::string, millis, uint64_t>,
+  // cheap activity mark for crash recovery (user, start, last_active,
+  // version); batched by the store, never fsynced
+  caf::reacts_to<checkpoint_atom, std::string, millis, millis, uint64_t>,
+  // a user went offline (user, start, end = last_seen, version)
+  caf::reacts_to<close_atom, std::string, millis, millis, uint64_t>,
+  // last_seen of an offline user touched by REST (user, when)
+  caf::replies_to<last_seen_atom, std::string, millis>::with<user_record>,
+  caf::replies_to<get_atom, profile_atom, std::string>::with<profile>,
+  caf::replies_to<get_atom, profile_atom, std::vector<std::string>>::with<
+    std::vector<profile>>,
+  caf::replies_to<put_atom, profile_atom, std::string, profile>::with<profile>,
+  // recent sessions, newest first (user, limit)
+  caf::replies_to<history_atom, std::string, uint32_t>::with<
+    std::vector<session_record>>,
+  // write pending checkpoints and sync the WAL
+  caf::replies_to<flush_atom>::with<bool>,
+  caf::reacts_to<tick_atom>>;
+
+/// The presence service of a node: what the edge, REST and an embedding host
+/// call. Implemented by actors/shard_registry.
+using presence_api = caf::typed_actor<
+  caf::replies_to<get_atom, std::string>::with<user_status>,
+  caf::replies_to<get_atom, std::vector<std::string>>::with<
+    std::vector<user_status>>,
+  // online users after `cursor` (exclusive), at most `limit`
+  caf::replies_to<list_atom, std::string, uint32_t>::with<online_page>,
+  caf::replies_to<count_atom>::with<uint64_t>,
+  // listener gets (delta_atom, delta_batch); global = every user
+  caf::replies_to<subscribe_atom, caf::actor, std::vector<std::string>,
+                  bool>::with<bool>,
+  caf::replies_to<unsubscribe_atom, caf::actor, std::vector<std::string>,
+                  bool>::with<bool>,
+  caf::replies_to<join_atom, join_request>::with<join_ack>,
+  // REST "I am here": refresh activity (online) or last_seen (offline)
+  caf::replies_to<touch_atom, std::string>::with<user_status>,
+  // every online user goes offline now (node shutdown); replies the count
+  caf::replies_to<shutdown_atom>::with<uint64_t>>;
+
+/// Registers every message type on `cfg`; call on every node.
+void register_types(caf::actor_system_config& cfg);
+
+} // namespace presence
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(presence::delta_batch)
+
+CAF_BEGIN_TYPE_ID_BLOCK(presence, caf::first_custom_type_id)
+  CAF_ADD_TYPE_ID(presence, (presence::presence_status))
+  CAF_ADD_TYPE_ID(presence, (presence::device_info))
+  CAF_ADD_TYPE_ID(presence, (presence::device_view))
+  CAF_ADD_TYPE_ID(presence, (presence::user_status))
+  CAF_ADD_TYPE_ID(presence, (presence::presence_delta))
+  CAF_ADD_TYPE_ID(presence, (presence::online_page))
+  CAF_ADD_TYPE_ID(presence, (presence::profile))
+  CAF_ADD_TYPE_ID(presence, (presence::session_record))
+  CAF_ADD_TYPE_ID(presence, (presence::user_record))
+  CAF_ADD_TYPE_ID(presence, (presence::join_request))
+  CAF_ADD_TYPE_ID(presence, (presence::join_ack))
+  CAF_ADD_TYPE_ID(presence, (std::vector<presence::user_status>))
+  CAF_ADD_TYPE_ID(presence, (std::vector<presence::presence_delta>))
+  CAF_ADD_TYPE_ID(presence, (std::vector<presence::profile>))
+  CAF_ADD_TYPE_ID(presence, (std::vector<presence::session_record>))
+  CAF_ADD_TYPE_ID(presence, (std::vector<presence::user_record>))
+  CAF_ADD_TYPE_ID(presence, (presence::errc))
+  CAF_ADD_TYPE_ID(presence, (presence::store_api))
+  CAF_ADD_TYPE_ID(presence, (presence::user_api))
+  CAF_ADD_TYPE_ID(presence, (presence::presence_api))
+CAF_END_TYPE_ID_BLOCK(presence)

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "core/clock.hpp"
+#include "core/config.hpp"
+#include "core/messages.hpp"
+
+namespace presence::persistence {
+struct store_probe;
+} // namespace presence::persistence
+
+namespace presence {
+
+/// One presence node inside a host's actor_system: store, registry and
+/// fan-out, without any sockets. This is the embedding API; the presenced
+/// binary puts the Beast edge (edge/) in front of it.
+///
+/// The host must call presence::register_types(cfg) on its actor_system_config
+/// before creating the actor_system.
+class node {
+public:
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  /// Opens the store under cfg.persistence.data_dir (recovering sessions a
+  /// crashed process left open) and spawns the node's actors. On failure
+  /// returns nullptr and sets `err`.
+  static std::unique_ptr<node> start(caf::actor_system& sys,
+                                     const config& cfg, std::string& err,
+                                     wall_clock now = system_now);
+
+  /// The typed presence service: status, batch status, online list and count,
+  /// subscriptions, joins.
+  presence_api api() const { return api_; }
+
+  /// The store (profiles, history).
+  store_api store() const { return store_; }
+
+  const config& cfg() const { return cfg_; }
+  caf::actor_system& system() const { return sys_; }
+  const persistence::store_probe& store_probe() const { return *probe_; }
+
+  /// Sessions the store closed at start because a previous process died
+  /// with them open.
+  size_t recovered_sessions() const { return recovered_; }
+
+  /// Records every online user offline (last_seen = now), flushes the store
+  /// and ends the node's actors. Blocks; idempotent; called by ~node.
+  void stop();
+
+private:
+  node(caf::actor_system& sys, const config& cfg);
+
+  caf::actor_system& sys_;
+  config cfg_;
+  std::shared_ptr<persistence::store_probe> probe_;
+  store_api store_;
+  caf::actor fanout_;
+  presence_api api_;
+  size_t recovered_ = 0;
+  bool stopped_ = false;
+};
+
+} // namespace presence

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+#include "core/config.hpp"
+#include "core/messages.hpp"
+#include "persistence/store_db.hpp"
+
+namespace presence::persistence {
+
+/// Counters the store keeps for /metrics and tests; read from any thread.
+struct store_probe {
+  std::atomic<uint64_t> checkpoint_flushes{0};
+  std::atomic<uint64_t> checkpoints_written{0};
+  std::atomic<uint64_t> sessions_closed{0};
+  std::atomic<uint64_t> sessions_recovered{0};
+};
+
+/// Spawns the store actor, detached (own thread: RocksDB blocks), owning `db`.
+/// Heartbeat checkpoints are kept in memory and written in one batch every
+/// `cfg.checkpoint_interval`; opens and closes are written at once.
+store_api spawn_store(caf::actor_system& sys, std::unique_ptr<store_db> db,
+                      const persistence_config& cfg,
+                      std::shared_ptr<store_probe> probe);
+
+} // namespace presence::persistence

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs (or, when not root, names) the Debian packages presenced needs.
+# Usage: scripts/deps.sh [build|test]
+set -euo pipefail
+mode=${1:-build}
+
+pkgs=(cmake make g++ ccache pkg-config
+      libcaf-dev libboost1.81-dev librocksdb-dev nlohmann-json3-dev
+      libssl-dev libjwt-dev libcli11-dev libspdlog-dev prometheus-cpp-dev)
+if [ "$mode" = test ]; then
+  pkgs+=(catch2 curl nodejs)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+# nodejs may come from elsewhere (nodesource, nvm): a working node+npm is enough.
+if [ "$mode" = test ] && command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+# Debian's nodejs package does not ship npm.
+if [ "$mode" = test ] && ! command -v npm >/dev/null; then missing+=(npm); fi
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "deps: missing Debian packages. Run:" >&2
+  echo "  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
