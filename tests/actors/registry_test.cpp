@@ -1,0 +1,93 @@
+#include <catch2/catch.hpp>
+
+#include "tests/actors/test_fixture.hpp"
+
+using namespace presence;
+using namespace presence::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("the online list pages in user-id order with a cursor") {
+  fixture f;
+  for (auto u : {"u3", "u1", "u5", "u2", "u4"})
+    f.join(u, "d");
+  auto p1 = f.ask<online_page>(list_atom::value, std::string{}, uint32_t{2});
+  REQUIRE(p1.users.size() == 2);
+  CHECK(p1.total == 5);
+  CHECK(p1.users[0].user_id == "u1");
+  CHECK(p1.users[1].user_id == "u2");
+  CHECK(p1.next_cursor == "u2");
+  auto p2 = f.ask<online_page>(list_atom::value, p1.next_cursor, uint32_t{2});
+  REQUIRE(p2.users.size() == 2);
+  CHECK(p2.users[0].user_id == "u3");
+  auto p3 = f.ask<online_page>(list_atom::value, p2.next_cursor, uint32_t{2});
+  REQUIRE(p3.users.size() == 1);
+  CHECK(p3.users[0].user_id == "u5");
+  CHECK(p3.next_cursor.empty());
+}
+
+TEST_CASE("batch status mixes online users and stored last_seen") {
+  fixture f;
+  f.log->records["gone"] = user_record{"gone", true, 1234, 7};
+  f.join("here", "d");
+  auto out = f.ask<std::vector<user_status>>(
+    get_atom::value, std::vector<std::string>{"gone", "here", "never"});
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].user_id == "gone");
+  CHECK_FALSE(out[0].online);
+  CHECK(out[0].last_seen == 1234);
+  CHECK(out[1].user_id == "here");
+  CHECK(out[1].online);
+  CHECK(out[2].user_id == "never");
+  CHECK_FALSE(out[2].online);
+  CHECK(out[2].last_seen == 0);
+}
+
+TEST_CASE("subscribers of single users get only those users") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  fixture f{c};
+  auto only_a = f.subscribe({"a"}, false);
+  auto all = f.subscribe({}, true);
+  f.join("a", "d");
+  f.join("b", "d");
+  REQUIRE(only_a->deltas.size() == 1);
+  CHECK(only_a->deltas[0].user_id == "a");
+  CHECK(all->deltas.size() == 2);
+}
+
+TEST_CASE("coalescing sends one batch per window with the latest state") {
+  fixture f;  // 50 ms window
+  auto all = f.subscribe({}, true);
+  auto ack = f.join("a", "d");
+  f.join("b", "d");
+  f.ask_actor<user_status>(caf::actor_cast<user_api>(ack.user),
+                           status_atom::value, std::string{"d"},
+                           presence_status::busy);
+  f.advance(60ms);
+  CHECK(all->batches == 1);
+  REQUIRE(all->deltas.size() == 2);
+  CHECK(all->deltas[0].user_id == "a");
+  CHECK(all->deltas[0].status == presence_status::busy);
+}
+
+TEST_CASE("touch refreshes last_seen of an offline user in the store") {
+  fixture f;
+  auto st = f.ask<user_status>(touch_atom::value, std::string{"ghost"});
+  CHECK_FALSE(st.online);
+  CHECK(st.last_seen == f.now());
+}
+
+TEST_CASE("an idle user actor ends and a later join spawns a fresh one") {
+  auto c = fixture::default_cfg();
+  c.reconnect_grace = 0ms;
+  fixture f{c};
+  caf::actor s1;
+  auto a1 = f.join("x", "d", nullptr, &s1);
+  f.self->send(caf::actor_cast<user_api>(a1.user), leave_atom::value,
+               std::string{"d"}, s1);
+  f.run();
+  auto a2 = f.join("x", "d");
+  CHECK(a2.user != a1.user);
+  CHECK(a2.status.online);
+  CHECK(a2.status.version > a1.status.version);
+}

@@ -1,0 +1,242 @@
+#pragma once
+
+// A deterministic actor system (CAF's test coordinator) with a fake store and
+// a recording listener, for driving user actors, the registry and the fan-out
+// message by message.
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/fanout.hpp"
+#include "actors/shard_registry.hpp"
+#include "core/messages.hpp"
+
+namespace presence::test {
+
+/// What the fake store was told, for assertions.
+struct store_log {
+  std::map<std::string, user_record> records;
+  std::vector<std::pair<std::string, millis>> opens;
+  std::vector<std::tuple<std::string, millis, millis>> checkpoints;
+  std::vector<std::tuple<std::string, millis, millis, uint64_t>> closes;
+};
+
+inline store_api::behavior_type
+fake_store(store_api::pointer self, std::shared_ptr<store_log> log) {
+  return {
+    [=](load_atom, const std::string& u) {
+      auto r = log->records[u];
+      r.user_id = u;
+      return r;
+    },
+    [=](load_atom, const std::vector<std::string>& us) {
+      std::vector<user_record> out;
+      for (auto& u : us) {
+        auto r = log->records[u];
+        r.user_id = u;
+        out.push_back(r);
+      }
+      return out;
+    },
+    [=](open_atom, const std::string& u, millis start, uint64_t) {
+      log->opens.emplace_back(u, start);
+    },
+    [=](checkpoint_atom, const std::string& u, millis start, millis last,
+        uint64_t) { log->checkpoints.emplace_back(u, start, last); },
+    [=](close_atom, const std::string& u, millis start, millis end,
+        uint64_t version) {
+      log->closes.emplace_back(u, start, end, version);
+      auto& r = log->records[u];
+      r.known = true;
+      r.last_seen = end;
+      r.version = version;
+    },
+    [=](last_seen_atom, const std::string& u, millis when) {
+      auto& r = log->records[u];
+      r.user_id = u;
+      r.known = true;
+      r.last_seen = std::max(r.last_seen, when);
+      return r;
+    },
+    [=](get_atom, profile_atom, const std::string&) { return profile{}; },
+    [=](get_atom, profile_atom, const std::vector<std::string>& us) {
+      return std::vector<profile>(us.size());
+    },
+    [=](put_atom, profile_atom, const std::string&, profile p) { return p; },
+    [=](history_atom, const std::string&, uint32_t) {
+      return std::vector<session_record>{};
+    },
+    [=](flush_atom) { return true; },
+    [=](tick_atom) {},
+  };
+}
+
+/// Everything a listener / session actor received.
+struct inbox {
+  std::vector<presence_delta> deltas;
+  size_t batches = 0;
+  std::vector<std::pair<std::string, std::string>> expired;  // device, why
+};
+
+inline caf::behavior recorder(caf::event_based_actor*,
+                              std::shared_ptr<inbox> box) {
+  return {
+    [=](delta_atom, const delta_batch& b) {
+      ++box->batches;
+      for (auto& d : *b.deltas)
+        box->deltas.push_back(d);
+    },
+    [=](expire_atom, const std::string& dev, const std::string& why) {
+      box->expired.emplace_back(dev, why);
+    },
+  };
+}
+
+struct config_holder {
+  caf::actor_system_config cfg;
+  config_holder() {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    register_types(cfg);
+  }
+};
+
+struct fixture : config_holder {
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::scoped_actor self;
+  std::shared_ptr<store_log> log = std::make_shared<store_log>();
+  static constexpr millis base = 1'700'000'000'000;
+  actors_config acfg;
+  presence_api api;
+
+  explicit fixture(actors_config c = default_cfg())
+    : sys(cfg),
+      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+      self(sys),
+      acfg(c) {
+    auto store = sys.spawn(fake_store, log);
+    auto fanout = actors::spawn_fanout(sys, acfg);
+    actors::user_env env;
+    env.cfg = acfg;
+    env.store = store;
+    env.now = [this] { return now(); };
+    api = actors::spawn_registry(sys, std::move(env), fanout);
+    run();
+  }
+
+  ~fixture() {
+    run();
+    // Registry, fan-out and user actors live on; don't wait for them.
+    sys.await_actors_before_shutdown(false);
+  }
+
+  static actors_config default_cfg() {
+    actors_config c;
+    c.heartbeat_ttl = std::chrono::seconds{90};
+    c.reconnect_grace = std::chrono::seconds{2};
+    c.coalesce_window = std::chrono::milliseconds{50};
+    return c;
+  }
+
+  millis now() const {
+    using namespace std::chrono;
+    return base
+           + duration_cast<milliseconds>(sched.clock().now().time_since_epoch())
+               .count();
+  }
+
+  void run() {
+    sched.run();
+  }
+
+  /// Moves simulated time forward and runs everything that became due.
+  void advance(std::chrono::milliseconds d) {
+    // Step through in small increments so chained timers fire in order.
+    auto step = std::chrono::milliseconds{10};
+    while (d.count() > 0) {
+      auto s = std::min(d, step);
+      sched.advance_time(s);
+      run();
+      d -= s;
+    }
+  }
+
+  std::pair<caf::actor, std::shared_ptr<inbox>> listener() {
+    auto box = std::make_shared<inbox>();
+    auto a = sys.spawn(recorder, box);
+    return {a, box};
+  }
+
+  /// Subscribes a new listener (to `users`, or to everyone).
+  std::shared_ptr<inbox> subscribe(std::vector<std::string> users,
+                                   bool global) {
+    auto [a, box] = listener();
+    self->send(api, subscribe_atom::value, a, std::move(users), global);
+    run();
+    listeners.push_back(a);
+    return box;
+  }
+
+  /// Joins `user` with `device` from a new session; returns the ack.
+  join_ack join(const std::string& user, const std::string& device,
+                std::shared_ptr<inbox>* session_box = nullptr,
+                caf::actor* session = nullptr) {
+    auto [a, box] = listener();
+    if (session_box)
+      *session_box = box;
+    if (session)
+      *session = a;
+    sessions.push_back(a);
+    join_request req;
+    req.user_id = user;
+    req.device.device_id = device;
+    req.session = a;
+    auto h = self->request(api, caf::infinite, join_atom::value, req);
+    run();
+    join_ack ack;
+    bool ok = false;
+    h.receive([&](join_ack& x) { ack = std::move(x); ok = true; },
+              [&](caf::error&) {});
+    if (!ok)
+      throw std::runtime_error("join failed");
+    return ack;
+  }
+
+  template <class T, class... Ts>
+  T ask(Ts... xs) {
+    auto h = self->request(api, caf::infinite, xs...);
+    run();
+    T result{};
+    h.receive([&](T& x) { result = std::move(x); },
+              [&](caf::error& err) {
+                throw std::runtime_error(sys.render(err));
+              });
+    return result;
+  }
+
+  template <class T, class Handle, class... Ts>
+  T ask_actor(const Handle& h, Ts... xs) {
+    auto rh = self->request(h, caf::infinite, xs...);
+    run();
+    T result{};
+    rh.receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) {
+                 throw std::runtime_error(sys.render(err));
+               });
+    return result;
+  }
+
+  std::vector<caf::actor> listeners;
+  std::vector<caf::actor> sessions;
+};
+
+} // namespace presence::test

@@ -1,0 +1,214 @@
+#include <catch2/catch.hpp>
+
+#include "tests/actors/test_fixture.hpp"
+
+using namespace presence;
+using namespace presence::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+size_t count_for(const inbox& box, const std::string& user, bool online) {
+  size_t n = 0;
+  for (auto& d : box.deltas)
+    if (d.user_id == user && d.online == online)
+      ++n;
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("a join makes the user online and tells global subscribers") {
+  fixture f;
+  auto feed = f.subscribe({}, true);
+  auto ack = f.join("alice", "phone");
+  CHECK(ack.status.online);
+  CHECK(ack.status.status == presence_status::online);
+  CHECK(ack.status.devices.size() == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  // Deltas wait for the coalescing window.
+  CHECK(feed->deltas.empty());
+  f.advance(60ms);
+  REQUIRE(count_for(*feed, "alice", true) == 1);
+  CHECK(feed->deltas.back().version > 0);
+  REQUIRE(f.log->opens.size() == 1);
+  CHECK(f.log->opens[0].first == "alice");
+}
+
+TEST_CASE("a user with two devices stays online until the second leaves") {
+  fixture f;
+  auto feed = f.subscribe({}, true);
+  caf::actor s1, s2;
+  auto a1 = f.join("bob", "phone", nullptr, &s1);
+  auto a2 = f.join("bob", "laptop", nullptr, &s2);
+  CHECK(a2.status.devices.size() == 2);
+  f.advance(60ms);
+  CHECK(count_for(*feed, "bob", true) == 1);
+  auto user = caf::actor_cast<user_api>(a1.user);
+  f.self->send(user, leave_atom::value, std::string{"phone"}, s1);
+  f.advance(5s);
+  CHECK(count_for(*feed, "bob", false) == 0);
+  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  auto leave_at = f.now();
+  f.self->send(user, leave_atom::value, std::string{"laptop"}, s2);
+  f.run();
+  // Grace period: still online for everyone else.
+  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  f.advance(2100ms);
+  REQUIRE(count_for(*feed, "bob", false) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+  REQUIRE(f.log->closes.size() == 1);
+  CHECK(std::get<2>(f.log->closes[0]) == leave_at);
+  auto st = f.ask<user_status>(get_atom::value, std::string{"bob"});
+  CHECK_FALSE(st.online);
+  CHECK(st.last_seen == leave_at);
+}
+
+TEST_CASE("a leave from a replaced session is ignored") {
+  fixture f;
+  caf::actor s1, s2;
+  std::shared_ptr<inbox> box1;
+  auto a1 = f.join("carol", "phone", &box1, &s1);
+  f.join("carol", "phone", nullptr, &s2);
+  // The old session hears it was replaced.
+  REQUIRE(box1->expired.size() == 1);
+  CHECK(box1->expired[0].second == "replaced");
+  auto user = caf::actor_cast<user_api>(a1.user);
+  f.self->send(user, leave_atom::value, std::string{"phone"}, s1);
+  f.advance(3s);
+  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+}
+
+TEST_CASE("a device that stops heartbeating expires after the TTL") {
+  fixture f;
+  auto feed = f.subscribe({}, true);
+  std::shared_ptr<inbox> session_box;
+  auto ack = f.join("dave", "phone", &session_box);
+  auto user = caf::actor_cast<user_api>(ack.user);
+  f.advance(60s);
+  f.self->send(user, heartbeat_atom::value, std::string{"phone"});
+  f.run();
+  auto last_beat = f.now();
+  // 90 s after the join, but only 30 s after the heartbeat: still there.
+  f.advance(40s);
+  CHECK(session_box->expired.empty());
+  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  // 90 s after the heartbeat: gone, and offline once the grace has passed.
+  f.advance(51s);
+  REQUIRE(session_box->expired.size() == 1);
+  CHECK(session_box->expired[0].second == "heartbeat timeout");
+  f.advance(2100ms);
+  CHECK(count_for(*feed, "dave", false) == 1);
+  auto st = f.ask<user_status>(get_atom::value, std::string{"dave"});
+  CHECK_FALSE(st.online);
+  // last_seen is the last sign of life, not the moment of expiry.
+  CHECK(st.last_seen == last_beat);
+}
+
+TEST_CASE("a reconnect within the grace period announces nothing") {
+  fixture f;
+  auto feed = f.subscribe({}, true);
+  caf::actor s1;
+  auto ack = f.join("erin", "tab", nullptr, &s1);
+  f.advance(100ms);
+  auto before = feed->deltas.size();
+  auto user = caf::actor_cast<user_api>(ack.user);
+  f.self->send(user, leave_atom::value, std::string{"tab"}, s1);
+  f.advance(500ms);
+  f.join("erin", "tab");
+  f.advance(5s);
+  CHECK(feed->deltas.size() == before);
+  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  CHECK(f.log->closes.empty());
+}
+
+TEST_CASE("zero grace announces offline at once") {
+  auto c = fixture::default_cfg();
+  c.reconnect_grace = 0ms;
+  c.coalesce_window = 0ms;
+  fixture f{c};
+  auto feed = f.subscribe({}, true);
+  caf::actor s1;
+  auto ack = f.join("fay", "tab", nullptr, &s1);
+  f.self->send(caf::actor_cast<user_api>(ack.user), leave_atom::value,
+               std::string{"tab"}, s1);
+  f.run();
+  CHECK(count_for(*feed, "fay", true) == 1);
+  CHECK(count_for(*feed, "fay", false) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+}
+
+TEST_CASE("versions grow with every change and start above the stored one") {
+  auto c = fixture::default_cfg();
+  c.reconnect_grace = 0ms;
+  c.coalesce_window = 0ms;
+  fixture f{c};
+  f.log->records["gus"] = user_record{"gus", true, 5, fixture::base * 2};
+  auto feed = f.subscribe({"gus"}, false);
+  caf::actor s1;
+  auto ack = f.join("gus", "a", nullptr, &s1);
+  auto user = caf::actor_cast<user_api>(ack.user);
+  f.ask_actor<user_status>(user, status_atom::value, std::string{"a"},
+                           presence_status::busy);
+  f.self->send(user, leave_atom::value, std::string{"a"}, s1);
+  f.run();
+  REQUIRE(feed->deltas.size() == 3);
+  CHECK(feed->deltas[0].version > static_cast<uint64_t>(fixture::base * 2));
+  CHECK(feed->deltas[1].status == presence_status::busy);
+  CHECK(feed->deltas[1].version > feed->deltas[0].version);
+  CHECK(feed->deltas[2].version > feed->deltas[1].version);
+}
+
+TEST_CASE("status changes aggregate across devices") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  fixture f{c};
+  auto ack = f.join("hal", "phone");
+  f.join("hal", "desk");
+  auto user = caf::actor_cast<user_api>(ack.user);
+  auto st = f.ask_actor<user_status>(user, status_atom::value,
+                                     std::string{"phone"},
+                                     presence_status::away);
+  CHECK(st.status == presence_status::online);
+  st = f.ask_actor<user_status>(user, status_atom::value, std::string{"desk"},
+                                presence_status::away);
+  CHECK(st.status == presence_status::away);
+  st = f.ask_actor<user_status>(user, status_atom::value, std::string{"desk"},
+                                presence_status::dnd);
+  CHECK(st.status == presence_status::dnd);
+}
+
+TEST_CASE("the device limit refuses extra devices") {
+  auto c = fixture::default_cfg();
+  c.max_devices_per_user = 2;
+  fixture f{c};
+  f.join("ivy", "1");
+  f.join("ivy", "2");
+  CHECK_THROWS(f.join("ivy", "3"));
+  // Re-joining an existing device is not an extra device.
+  CHECK_NOTHROW(f.join("ivy", "2"));
+}
+
+TEST_CASE("a session that dies without leaving loses its device") {
+  auto c = fixture::default_cfg();
+  c.reconnect_grace = 0ms;
+  fixture f{c};
+  caf::actor s1;
+  f.join("jan", "tab", nullptr, &s1);
+  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  f.self->send_exit(s1, caf::exit_reason::kill);
+  f.run();
+  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+}
+
+TEST_CASE("shutdown records every online user offline") {
+  fixture f;
+  f.join("kim", "a");
+  f.join("lee", "b");
+  f.advance(1s);
+  auto closed = f.ask<uint64_t>(shutdown_atom::value);
+  CHECK(closed == 2);
+  CHECK(f.log->closes.size() == 2);
+  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+  CHECK_THROWS(f.join("max", "c"));
+}
