@@ -18,12 +18,14 @@ struct store_state {
   std::unordered_map<std::string, open_session> dirty;
   bool tick_armed = false;
   static inline const char* name = "presence.store";
+
+  /// Runs when the actor ends, however it ends: leave nothing behind.
+  ~store_state();
 };
 
 using store_ptr = store_api::stateful_pointer<store_state>;
 
-void flush_dirty(store_ptr self) {
-  auto& st = self->state;
+void flush_dirty(store_state& st) {
   if (st.dirty.empty())
     return;
   std::vector<std::pair<std::string, open_session>> marks;
@@ -36,6 +38,14 @@ void flush_dirty(store_ptr self) {
   st.probe->checkpoint_flushes += 1;
 }
 
+store_state::~store_state() {
+  if (!db)
+    return;
+  // Pending checkpoints, then the WAL; the DB closes with the last owner.
+  flush_dirty(*this);
+  db->sync();
+}
+
 store_api::behavior_type store_impl(store_ptr self,
                                     std::shared_ptr<store_db> db,
                                     persistence_config cfg,
@@ -43,14 +53,6 @@ store_api::behavior_type store_impl(store_ptr self,
   self->state.db = std::move(db);
   self->state.cfg = cfg;
   self->state.probe = std::move(probe);
-  self->attach_functor([self] {
-    // Leave nothing behind: pending checkpoints, then the WAL, then close.
-    flush_dirty(self);
-    if (self->state.db) {
-      self->state.db->sync();
-      self->state.db.reset();
-    }
-  });
   return {
     [=](load_atom, const std::string& user) -> user_record {
       return self->state.db->load(user);
@@ -84,7 +86,7 @@ store_api::behavior_type store_impl(store_ptr self,
     },
     [=](tick_atom) {
       self->state.tick_armed = false;
-      flush_dirty(self);
+      flush_dirty(self->state);
     },
     [=](close_atom, const std::string& user, millis start, millis end,
         uint64_t version) {
@@ -115,7 +117,7 @@ store_api::behavior_type store_impl(store_ptr self,
       return self->state.db->history(user, limit);
     },
     [=](flush_atom) {
-      flush_dirty(self);
+      flush_dirty(self->state);
       return self->state.db->sync();
     },
   };

@@ -1,0 +1,167 @@
+#include "app/config_cli.hpp"
+
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+namespace presence::app {
+
+namespace {
+
+/// PRESENCE_HEARTBEAT_TTL for "heartbeat-ttl".
+std::string env_name(const std::string& long_name) {
+  std::string out = "PRESENCE_";
+  for (char c : long_name)
+    out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
+  return out;
+}
+
+bool parse_listen(const std::string& text, std::string& host, uint16_t& port,
+                  std::string& err) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    err = "listen must be HOST:PORT (e.g. 127.0.0.1:8080), got '" + text + "'";
+    return false;
+  }
+  host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto p = text.substr(colon + 1);
+  char* end = nullptr;
+  auto v = std::strtol(p.c_str(), &end, 10);
+  if (*end != '\0' || v < 0 || v > 65535) {
+    err = "listen port must be 0..65535, got '" + p + "'";
+    return false;
+  }
+  port = static_cast<uint16_t>(v);
+  return true;
+}
+
+milliseconds seconds_to_ms(double s) {
+  return milliseconds{static_cast<int64_t>(s * 1000.0 + 0.5)};
+}
+
+} // namespace
+
+int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
+  CLI::App app{"presenced - real-time presence server"};
+  app.set_version_flag("--version", "presenced 0.1.0");
+  app.footer(
+    "Every option can also be set as PRESENCE_<NAME> in the environment\n"
+    "(e.g. PRESENCE_HEARTBEAT_TTL=30, PRESENCE_JWT_SECRET=...) or as\n"
+    "'name = value' in the --config file. Precedence: command line >\n"
+    "environment > config file > defaults. See docs/operations.md.");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+
+  std::string listen = cfg.edge.listen_host + ":"
+                       + std::to_string(cfg.edge.listen_port);
+  double ttl_s = cfg.actors.heartbeat_ttl.count() / 1000.0;
+  double grace_s = cfg.actors.reconnect_grace.count() / 1000.0;
+  int64_t window_ms = cfg.actors.coalesce_window.count();
+  int64_t timeout_ms = cfg.actors.request_timeout.count();
+  int64_t checkpoint_ms = cfg.persistence.checkpoint_interval.count();
+
+  std::vector<std::string> names;
+  auto add = [&](const std::string& name, auto& var, const std::string& help) {
+    names.push_back(name);
+    return app.add_option("--" + name, var, help)->capture_default_str();
+  };
+  app.set_config("--config", "", "TOML config file (key = value per option)");
+  names.push_back("config");
+  add("listen", listen, "HTTP and WebSocket address, HOST:PORT (port 0: any)");
+  add("data-dir", cfg.persistence.data_dir, "RocksDB directory");
+  add("heartbeat-ttl", ttl_s,
+      "seconds without a heartbeat before a device expires");
+  add("reconnect-grace", grace_s,
+      "seconds to wait after a user's last device goes before announcing "
+      "them offline (0 = at once)");
+  add("coalesce-window", window_ms,
+      "ms over which deltas are gathered per subscriber (0 = send at once)");
+  add("jwt-secret", cfg.edge.jwt_secret,
+      "HS256 secret; empty = dev mode (clients name themselves)");
+  add("io-threads", cfg.edge.io_threads, "threads serving sockets");
+  add("scheduler-threads", cfg.scheduler_threads,
+      "CAF scheduler threads (0 = one per core)");
+  add("max-frame-bytes", cfg.edge.max_frame_bytes,
+      "largest WebSocket message accepted (bigger: close 1009)");
+  add("max-body-bytes", cfg.edge.max_body_bytes,
+      "largest HTTP request body accepted (bigger: 413)");
+  add("write-queue-bytes", cfg.edge.write_queue_bytes,
+      "bytes queued for one client before it is dropped as a slow consumer "
+      "(close 4001)");
+  add("rate-limit", cfg.edge.rate_limit,
+      "WebSocket messages per second per connection");
+  add("rate-burst", cfg.edge.rate_burst, "burst allowance over rate-limit");
+  add("max-connections", cfg.edge.max_connections,
+      "open connections at most (more get 503)");
+  add("cors-origin", cfg.edge.cors_origin,
+      "Access-Control-Allow-Origin value (empty = no CORS headers)");
+  add("history-limit", cfg.persistence.history_limit,
+      "online sessions remembered per user");
+  add("checkpoint-interval", checkpoint_ms,
+      "ms between batched activity checkpoints (crash recovery granularity)");
+  add("max-devices-per-user", cfg.actors.max_devices_per_user,
+      "devices one user may connect at once");
+  add("request-timeout", timeout_ms, "ms before an internal request fails");
+  add("log-level", cfg.log_level,
+      "trace, debug, info, warn, error, critical or off");
+  add("port-file", extra.port_file,
+      "write the bound HTTP port to this file once listening");
+
+  // Precedence: command line > PRESENCE_* environment > config file >
+  // defaults. CLI11 reads the file before the environment, so the
+  // environment is put in front of the real arguments instead: with
+  // TakeLast, a flag given on the command line overrides it, and the file
+  // only fills options still unset.
+  std::vector<std::string> args;
+  for (auto& n : names) {
+    auto env = std::getenv(env_name(n).c_str());
+    if (env != nullptr && *env != '\0') {
+      args.push_back("--" + n);
+      args.push_back(env);
+    }
+  }
+  for (int i = 1; i < argc; ++i)
+    args.emplace_back(argv[i]);
+  std::reverse(args.begin(), args.end());  // CLI11 wants them reversed
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      app.exit(e);  // --help / --version
+      return 0;
+    }
+    std::cerr << "presenced: " << e.what() << "\n"
+              << "Run 'presenced --help' for the options.\n";
+    return 2;
+  }
+  std::string err;
+  if (!parse_listen(listen, cfg.edge.listen_host, cfg.edge.listen_port, err)) {
+    std::cerr << "presenced: " << err << "\n";
+    return 2;
+  }
+  if (!(ttl_s > 0) || !(grace_s >= 0)) {
+    std::cerr << "presenced: heartbeat-ttl must be > 0 and reconnect-grace "
+                 ">= 0 seconds\n";
+    return 2;
+  }
+  cfg.actors.heartbeat_ttl = seconds_to_ms(ttl_s);
+  cfg.actors.reconnect_grace = seconds_to_ms(grace_s);
+  cfg.actors.coalesce_window = milliseconds{window_ms};
+  cfg.actors.request_timeout = milliseconds{timeout_ms};
+  cfg.persistence.checkpoint_interval = milliseconds{checkpoint_ms};
+  if (timeout_ms < 100) {
+    std::cerr << "presenced: request-timeout must be at least 100 ms\n";
+    return 2;
+  }
+  err = validate(cfg);
+  if (!err.empty()) {
+    std::cerr << "presenced: invalid configuration: " << err << "\n";
+    return 2;
+  }
+  return -1;
+}
+
+} // namespace presence::app

@@ -1,0 +1,98 @@
+// presenced: wires config -> actor system -> node -> edge, then waits for
+// SIGTERM/SIGINT and shuts down in order.
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "app/config_cli.hpp"
+#include "edge/server.hpp"
+#include "node/presence_node.hpp"
+
+using namespace presence;
+
+namespace {
+
+/// CAF waits for every actor at exit; if one misbehaves the process must
+/// still end. By the time this fires the store has synced its WAL.
+void exit_watchdog(int seconds) {
+  std::thread([seconds] {
+    std::this_thread::sleep_for(std::chrono::seconds(seconds));
+    spdlog::error("shutdown took longer than {} s; exiting hard", seconds);
+    spdlog::shutdown();
+    std::_Exit(3);
+  }).detach();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  config cfg;
+  app::cli_extras extra;
+  if (auto rc = app::parse_command_line(argc, argv, cfg, extra); rc >= 0)
+    return rc;
+  spdlog::set_default_logger(spdlog::stderr_color_mt("main"));
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+
+  // Signals are taken by sigwait() below, so every thread must block them:
+  // block before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  caf::actor_system_config caf_cfg;
+  register_types(caf_cfg);
+  if (cfg.scheduler_threads > 0)
+    caf_cfg.set("scheduler.max-threads", cfg.scheduler_threads);
+  caf::actor_system sys{caf_cfg};
+
+  std::string err;
+  auto n = node::start(sys, cfg, err);
+  if (!n) {
+    spdlog::critical("cannot start: {}", err);
+    return 1;
+  }
+  if (n->recovered_sessions() > 0)
+    spdlog::warn("recovered {} online sessions left open by a crash",
+                 n->recovered_sessions());
+  auto srv = edge::server::start(*n, err);
+  if (!srv) {
+    spdlog::critical("cannot start: {}", err);
+    n->stop();
+    return 1;
+  }
+  spdlog::info("presenced listening on http://{}:{} (data in {}, {} mode)",
+               cfg.edge.listen_host, srv->port(), cfg.persistence.data_dir,
+               cfg.edge.jwt_secret.empty() ? "dev" : "JWT");
+  if (!extra.port_file.empty()) {
+    // Written to a temp name and renamed, so readers never see half a file.
+    auto tmp = extra.port_file + ".tmp";
+    std::ofstream{tmp} << srv->port() << "\n";
+    std::rename(tmp.c_str(), extra.port_file.c_str());
+  }
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  exit_watchdog(15);
+  srv->drain();
+  // Every online user recorded offline (last_seen = now), store synced...
+  n->stop();
+  // ...then the sockets get their close frames.
+  srv->stop();
+  srv.reset();
+  n.reset();
+  spdlog::info("bye");
+  return 0;
+}

@@ -1,0 +1,63 @@
+#include "edge/edge_probe.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace presence::edge {
+
+namespace {
+
+prometheus::Counter* counter(prometheus::Registry& r, const char* name,
+                             const char* help) {
+  return &prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
+}
+
+prometheus::Gauge* gauge(prometheus::Registry& r, const char* name,
+                         const char* help) {
+  return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+
+} // namespace
+
+edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
+  auto& r = *registry;
+  connections = gauge(r, "presence_connections", "Open TCP connections");
+  ws_sessions = gauge(r, "presence_ws_sessions", "Open WebSocket sessions");
+  ws_accepted = counter(r, "presence_ws_accepted_total",
+                        "WebSocket upgrades accepted");
+  ws_rejected = counter(r, "presence_ws_rejected_total",
+                        "WebSocket upgrades refused (auth, limits, path)");
+  frames_in = counter(r, "presence_frames_in_total",
+                      "WebSocket messages received");
+  frames_out = counter(r, "presence_frames_out_total",
+                       "WebSocket messages queued for sending");
+  protocol_errors = counter(r, "presence_protocol_errors_total",
+                            "Error frames sent to clients");
+  rate_limited = counter(r, "presence_rate_limited_total",
+                         "Messages dropped by the per-session rate limit");
+  slow_consumers = counter(r, "presence_slow_consumers_total",
+                           "Sessions closed because they did not read");
+  http_requests = counter(r, "presence_http_requests_total",
+                          "HTTP requests answered");
+  http_errors = counter(r, "presence_http_errors_total",
+                        "HTTP responses with status >= 400");
+  online_users = gauge(r, "presence_online_users", "Users visible online");
+  store_checkpoint_flushes = gauge(r, "presence_store_checkpoint_flushes",
+                                   "Batches of activity checkpoints written");
+  store_checkpoints_written = gauge(r, "presence_store_checkpoints_written",
+                                    "Activity checkpoints written");
+  store_sessions_closed = gauge(r, "presence_store_sessions_closed",
+                                "Online sessions recorded as ended");
+  store_sessions_recovered = gauge(r, "presence_store_sessions_recovered",
+                                   "Sessions closed at start after a crash");
+}
+
+edge_probe::~edge_probe() = default;
+
+std::string edge_probe::render() const {
+  return prometheus::TextSerializer{}.Serialize(registry->Collect());
+}
+
+} // namespace presence::edge

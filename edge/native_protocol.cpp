@@ -1,0 +1,416 @@
+#include "edge/native_protocol.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.hpp"
+#include "core/ids.hpp"
+
+namespace presence::edge {
+
+using json = nlohmann::json;
+
+namespace {
+
+std::string dump(const json& j) {
+  // Invalid UTF-8 can only come from our own data; never throw over it.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+struct op_name {
+  const char* name;
+  native_op op;
+};
+
+constexpr op_name op_names[] = {
+  {"join", native_op::join},
+  {"identify", native_op::join},
+  {"leave", native_op::leave},
+  {"ping", native_op::ping},
+  {"heartbeat", native_op::ping},
+  {"get_status", native_op::get_status},
+  {"get_statuses", native_op::get_statuses},
+  {"batch_status", native_op::get_statuses},
+  {"list_online", native_op::list_online},
+  {"count_online", native_op::count_online},
+  {"subscribe", native_op::subscribe},
+  {"unsubscribe", native_op::unsubscribe},
+  {"set_status", native_op::set_status},
+};
+
+// Reads an optional string field under either name; false on a wrong type.
+bool opt_string(const json& j, const char* a, const char* b, std::string& out,
+                protocol_error& err) {
+  for (auto name : {a, b}) {
+    if (name == nullptr)
+      continue;
+    auto i = j.find(name);
+    if (i == j.end() || i->is_null())
+      continue;
+    if (i->is_string()) {
+      out = i->get<std::string>();
+      return true;
+    }
+    if (i->is_number_integer()) {
+      // Seed front-ends send numeric ids; they are strings to us.
+      out = std::to_string(i->get<long long>());
+      return true;
+    }
+    err.code = "bad_request";
+    err.message = std::string{"field '"} + name + "' must be a string";
+    return false;
+  }
+  return true;
+}
+
+bool id_field(const json& j, const char* a, const char* b, std::string& out,
+              protocol_error& err) {
+  if (!opt_string(j, a, b, out, err))
+    return false;
+  if (!out.empty() && !valid_id(out)) {
+    err.code = "invalid_id";
+    err.message = std::string{"'"} + a
+                  + "' must be 1-128 bytes of UTF-8 without spaces or "
+                    "control characters";
+    return false;
+  }
+  return true;
+}
+
+bool id_list(const json& j, const char* a, const char* b,
+             std::vector<std::string>& out, protocol_error& err) {
+  for (auto name : {a, b}) {
+    auto i = j.find(name);
+    if (i == j.end() || i->is_null())
+      continue;
+    if (!i->is_array()) {
+      err.code = "bad_request";
+      err.message = std::string{"field '"} + name + "' must be an array";
+      return false;
+    }
+    if (i->size() > max_ids_per_frame) {
+      err.code = "too_many_ids";
+      err.message = "at most " + std::to_string(max_ids_per_frame)
+                    + " ids per frame";
+      return false;
+    }
+    for (auto& x : *i) {
+      std::string id;
+      if (x.is_string())
+        id = x.get<std::string>();
+      else if (x.is_number_integer())
+        id = std::to_string(x.get<long long>());
+      if (!valid_id(id)) {
+        err.code = "invalid_id";
+        err.message = std::string{"'"} + name + "' holds an invalid id";
+        return false;
+      }
+      out.push_back(std::move(id));
+    }
+    return true;
+  }
+  return true;
+}
+
+json ms_or_null(millis ms) {
+  return ms > 0 ? json(ms) : json(nullptr);
+}
+
+json iso_or_null(millis ms) {
+  return ms > 0 ? json(iso8601(ms)) : json(nullptr);
+}
+
+json user_json(const user_status& s, bool with_devices) {
+  json j = {
+    {"user_id", s.user_id},
+    {"is_online", s.online},
+    {"status", status_name(s.status)},
+    {"last_seen", iso_or_null(s.last_seen)},
+    {"last_seen_ms", ms_or_null(s.last_seen)},
+    {"online_since", iso_or_null(s.online_since)},
+    {"version", s.version},
+  };
+  if (with_devices) {
+    auto devs = json::array();
+    for (auto& d : s.devices)
+      devs.push_back({
+        {"device_id", d.device_id},
+        {"user_agent", d.user_agent},
+        {"platform", d.platform},
+        {"status", status_name(d.status)},
+        {"connected_at", iso_or_null(d.connected_at)},
+        {"last_active", iso_or_null(d.last_active)},
+      });
+    j["devices"] = std::move(devs);
+  }
+  return j;
+}
+
+json delta_json(const presence_delta& d) {
+  return {
+    {"user_id", d.user_id},
+    {"is_online", d.online},
+    {"status", status_name(d.status)},
+    {"last_seen", iso_or_null(d.last_seen)},
+    {"last_seen_ms", ms_or_null(d.last_seen)},
+    {"online_since", iso_or_null(d.online_since)},
+    {"version", d.version},
+  };
+}
+
+json reply(const char* type, const std::string& id_json) {
+  json j = {{"type", type}};
+  if (!id_json.empty())
+    j["id"] = json::parse(id_json, nullptr, false);
+  return j;
+}
+
+} // namespace
+
+bool parse_native(const std::string& text, native_command& out,
+                  protocol_error& err) {
+  out = native_command{};
+  err = protocol_error{};
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) {
+    err.code = "bad_json";
+    err.message = "frame is not valid JSON";
+    return false;
+  }
+  if (!j.is_object()) {
+    err.code = "bad_request";
+    err.message = "frame must be a JSON object";
+    return false;
+  }
+  if (auto i = j.find("id"); i != j.end()) {
+    if (!i->is_string() && !i->is_number()) {
+      err.code = "bad_request";
+      err.message = "'id' must be a string or a number";
+      return false;
+    }
+    if (i->is_string() && i->get_ref<const std::string&>().size() > 256) {
+      err.code = "bad_request";
+      err.message = "'id' is longer than 256 characters";
+      return false;
+    }
+    out.id_json = dump(*i);
+    err.id_json = out.id_json;
+  }
+  auto t = j.find("type");
+  if (t == j.end() || !t->is_string()) {
+    err.code = "bad_request";
+    err.message = "frame needs a string 'type'";
+    return false;
+  }
+  auto& type = t->get_ref<const std::string&>();
+  bool known = false;
+  for (auto& x : op_names)
+    if (type == x.name) {
+      out.op = x.op;
+      known = true;
+      break;
+    }
+  if (!known) {
+    err.code = "unknown_type";
+    err.message = "unknown type '" + type.substr(0, 64) + "'";
+    return false;
+  }
+  switch (out.op) {
+    case native_op::join: {
+      if (!id_field(j, "user_id", "userId", out.user_id, err)
+          || !id_field(j, "device_id", "deviceId", out.device_id, err)
+          || !opt_string(j, "user_agent", "userAgent", out.user_agent, err)
+          || !opt_string(j, "platform", nullptr, out.platform, err)
+          || !opt_string(j, "token", nullptr, out.token, err))
+        return false;
+      if (out.user_agent.size() > 512)
+        out.user_agent.resize(512);
+      if (out.platform.size() > 64)
+        out.platform.resize(64);
+      std::string st;
+      if (!opt_string(j, "status", nullptr, st, err))
+        return false;
+      if (!st.empty()) {
+        if (!parse_status(st, out.status)) {
+          err.code = "bad_request";
+          err.message = "'status' must be online, away, busy or dnd";
+          return false;
+        }
+        out.has_status = true;
+      }
+      return true;
+    }
+    case native_op::get_status:
+      if (!id_field(j, "user_id", "userId", out.user_id, err))
+        return false;
+      if (out.user_id.empty()) {
+        err.code = "bad_request";
+        err.message = "'user_id' is required";
+        return false;
+      }
+      return true;
+    case native_op::get_statuses:
+      if (!id_list(j, "user_ids", "userIds", out.user_ids, err))
+        return false;
+      return true;
+    case native_op::list_online: {
+      if (!opt_string(j, "cursor", nullptr, out.cursor, err))
+        return false;
+      if (auto i = j.find("limit"); i != j.end() && !i->is_null()) {
+        if (!i->is_number_integer() || i->get<long long>() < 1
+            || i->get<long long>() > max_page) {
+          err.code = "bad_request";
+          err.message = "'limit' must be an integer from 1 to "
+                        + std::to_string(max_page);
+          return false;
+        }
+        out.limit = static_cast<uint32_t>(i->get<long long>());
+      }
+      return true;
+    }
+    case native_op::subscribe:
+    case native_op::unsubscribe: {
+      if (!id_list(j, "user_ids", "userIds", out.user_ids, err))
+        return false;
+      if (auto i = j.find("global"); i != j.end() && !i->is_null()) {
+        if (!i->is_boolean()) {
+          err.code = "bad_request";
+          err.message = "'global' must be a boolean";
+          return false;
+        }
+        out.global = i->get<bool>();
+      }
+      if (out.user_ids.empty() && !out.global) {
+        err.code = "bad_request";
+        err.message = "name 'user_ids' or set 'global': true";
+        return false;
+      }
+      return true;
+    }
+    case native_op::set_status: {
+      std::string st;
+      if (!opt_string(j, "status", nullptr, st, err))
+        return false;
+      if (!parse_status(st, out.status)) {
+        err.code = "bad_request";
+        err.message = "'status' must be online, away, busy or dnd";
+        return false;
+      }
+      out.has_status = true;
+      return true;
+    }
+    case native_op::leave:
+    case native_op::ping:
+    case native_op::count_online:
+      return true;
+  }
+  return true;
+}
+
+std::string encode_error(const protocol_error& err) {
+  return encode_error(err.id_json, err.code, err.message);
+}
+
+std::string encode_error(const std::string& id_json, const std::string& code,
+                         const std::string& message) {
+  auto j = reply("error", id_json);
+  j["code"] = code;
+  j["message"] = message;
+  return dump(j);
+}
+
+std::string encode_delta(const presence_delta& d) {
+  auto j = delta_json(d);
+  j["type"] = "user.status.changed";
+  return dump(j);
+}
+
+std::string encode_joined(const std::string& id_json, const join_ack& ack) {
+  auto j = reply("joined", id_json);
+  j["user_id"] = ack.status.user_id;
+  j["device_id"] = ack.device_id;
+  j["user"] = user_json(ack.status, true);
+  return dump(j);
+}
+
+std::string encode_left(const std::string& id_json) {
+  return dump(reply("left", id_json));
+}
+
+std::string encode_pong(const std::string& id_json, millis now) {
+  auto j = reply("pong", id_json);
+  j["timestamp"] = iso8601(now);
+  return dump(j);
+}
+
+std::string encode_status(const std::string& id_json, const user_status& s) {
+  auto j = reply("status", id_json);
+  j["user"] = user_json(s, true);
+  return dump(j);
+}
+
+std::string encode_statuses(const std::string& id_json,
+                            const std::vector<user_status>& xs) {
+  auto j = reply("statuses", id_json);
+  auto arr = json::array();
+  for (auto& s : xs)
+    arr.push_back(user_json(s, false));
+  j["users"] = std::move(arr);
+  return dump(j);
+}
+
+std::string encode_online_list(const std::string& id_json,
+                               const online_page& page) {
+  auto j = reply("online_list", id_json);
+  auto arr = json::array();
+  for (auto& d : page.users)
+    arr.push_back(delta_json(d));
+  j["users"] = std::move(arr);
+  j["next_cursor"] = page.next_cursor.empty() ? json(nullptr)
+                                              : json(page.next_cursor);
+  j["total"] = page.total;
+  return dump(j);
+}
+
+std::string encode_count(const std::string& id_json, uint64_t n) {
+  auto j = reply("online_count", id_json);
+  j["count"] = n;
+  return dump(j);
+}
+
+std::string encode_subscribed(const std::string& id_json, bool subscribe,
+                              const std::vector<std::string>& users,
+                              bool global) {
+  auto j = reply(subscribe ? "subscribed" : "unsubscribed", id_json);
+  j["user_ids"] = users;
+  j["global"] = global;
+  return dump(j);
+}
+
+std::string encode_status_set(const std::string& id_json,
+                              const user_status& s) {
+  auto j = reply("status_set", id_json);
+  j["user"] = user_json(s, true);
+  return dump(j);
+}
+
+std::string encode_expired(const std::string& device_id,
+                           const std::string& reason) {
+  return dump(json{{"type", "session.expired"},
+                   {"device_id", device_id},
+                   {"reason", reason}});
+}
+
+std::string encode_welcome(const std::string& user_id,
+                           const std::string& device_id, millis ttl_ms,
+                           bool global_feed) {
+  return dump(json{
+    {"type", "welcome"},
+    {"user_id", user_id.empty() ? json(nullptr) : json(user_id)},
+    {"device_id", device_id.empty() ? json(nullptr) : json(device_id)},
+    {"heartbeat_ttl_ms", ttl_ms},
+    {"global_feed", global_feed},
+    {"server", "presenced"},
+  });
+}
+
+} // namespace presence::edge

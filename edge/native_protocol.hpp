@@ -1,0 +1,98 @@
+#pragma once
+
+// presenced's own WebSocket protocol (docs/protocol.md): JSON text frames
+// {"type": ..., "id"?: ...}; replies echo "id". Parsing and encoding only:
+// no sockets, no actors, so it is unit-tested and fuzzed directly.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/messages.hpp"
+
+namespace presence::edge {
+
+enum class native_op {
+  join,          // "join" | "identify"
+  leave,         // "leave"
+  ping,          // "ping" | "heartbeat"
+  get_status,    // "get_status"
+  get_statuses,  // "get_statuses" | "batch_status"
+  list_online,   // "list_online"
+  count_online,  // "count_online"
+  subscribe,     // "subscribe"
+  unsubscribe,   // "unsubscribe"
+  set_status,    // "set_status"
+};
+
+/// Most ids one get_statuses / subscribe frame may name.
+constexpr size_t max_ids_per_frame = 1000;
+
+/// Largest page of list_online.
+constexpr uint32_t max_page = 1000;
+constexpr uint32_t default_page = 100;
+
+/// One client frame, parsed and checked.
+struct native_command {
+  native_op op = native_op::ping;
+  /// The client's "id", re-encoded as JSON ("" when absent).
+  std::string id_json;
+  std::string user_id;
+  std::string device_id;
+  std::string user_agent;
+  std::string platform;
+  std::string token;
+  bool has_status = false;
+  presence_status status = presence_status::online;
+  std::vector<std::string> user_ids;
+  bool global = false;
+  std::string cursor;
+  uint32_t limit = default_page;
+};
+
+/// Why a frame was refused: a stable code and a message for humans.
+struct protocol_error {
+  std::string code;
+  std::string message;
+  std::string id_json;  // the frame's id if it could be read
+};
+
+/// Parses one text frame. Never throws.
+bool parse_native(const std::string& text, native_command& out,
+                  protocol_error& err);
+
+// -- encoding -----------------------------------------------------------------
+
+/// {"type":"error","id":..,"code":..,"message":..}
+std::string encode_error(const protocol_error& err);
+std::string encode_error(const std::string& id_json, const std::string& code,
+                         const std::string& message);
+
+/// {"type":"user.status.changed", user_id, is_online, status, last_seen, ...}
+std::string encode_delta(const presence_delta& d);
+
+/// Replies; `id_json` as in native_command.
+std::string encode_joined(const std::string& id_json, const join_ack& ack);
+std::string encode_left(const std::string& id_json);
+std::string encode_pong(const std::string& id_json, millis now);
+std::string encode_status(const std::string& id_json, const user_status& s);
+std::string encode_statuses(const std::string& id_json,
+                            const std::vector<user_status>& xs);
+std::string encode_online_list(const std::string& id_json,
+                               const online_page& page);
+std::string encode_count(const std::string& id_json, uint64_t n);
+std::string encode_subscribed(const std::string& id_json, bool subscribe,
+                              const std::vector<std::string>& users,
+                              bool global);
+std::string encode_status_set(const std::string& id_json,
+                              const user_status& s);
+/// Sent before the server closes a session whose device expired or was
+/// replaced: {"type":"session.expired","device_id":..,"reason":..}
+std::string encode_expired(const std::string& device_id,
+                           const std::string& reason);
+/// First frame of every session: {"type":"welcome", ...}
+std::string encode_welcome(const std::string& user_id,
+                           const std::string& device_id, millis ttl_ms,
+                           bool global_feed);
+
+} // namespace presence::edge

@@ -1,0 +1,275 @@
+#include "edge/ws_session.hpp"
+
+#include <deque>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <caf/actor.hpp>
+#include <caf/send.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+
+#include "edge/edge_log.hpp"
+#include "edge/native_protocol.hpp"
+#include "edge/rate_limiter.hpp"
+#include "edge/server_context.hpp"
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+namespace presence::edge {
+
+namespace {
+
+/// Close codes (docs/protocol.md).
+constexpr uint16_t close_slow_consumer = 4001;
+
+class ws_session;
+
+/// The sink a session actor writes to: posts onto the session's strand.
+/// Holds the session weakly, so a late delta for a closed socket is dropped.
+class strand_sink : public session_sink {
+public:
+  explicit strand_sink(std::weak_ptr<ws_session> s) : session_(std::move(s)) {
+    // nop
+  }
+  void send_text(std::shared_ptr<const std::string> frame) override;
+  void close(uint16_t code, std::string reason) override;
+
+private:
+  std::weak_ptr<ws_session> session_;
+};
+
+/// One WebSocket connection. Owns itself (shared_from_this) and runs on one
+/// strand: every member below is touched only from that strand.
+class ws_session : public std::enable_shared_from_this<ws_session> {
+public:
+  ws_session(std::shared_ptr<server_context> ctx, beast::tcp_stream&& stream)
+    : ctx_(std::move(ctx)),
+      ws_(std::move(stream)),
+      limiter_(ctx_->cfg.edge.rate_limit, ctx_->cfg.edge.rate_burst) {
+    // nop
+  }
+
+  ~ws_session() {
+    if (key_ != 0)
+      ctx_->remove_session(key_);
+    // The connection was counted when the HTTP session accepted it.
+    --ctx_->connections;
+    ctx_->probe.connections->Decrement();
+  }
+
+  void run(http::request<http::string_body> req, session_params params) {
+    ws_.set_option(
+      websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) {
+        res.set(http::field::server, "presenced");
+      }));
+    ws_.read_message_max(ctx_->cfg.edge.max_frame_bytes);
+    params_ = std::move(params);
+    ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept,
+                                                    shared_from_this()));
+  }
+
+  net::any_io_executor get_executor() {
+    return ws_.get_executor();
+  }
+
+  // -- called on the strand by strand_sink ------------------------------------
+
+  void enqueue(std::shared_ptr<const std::string> frame) {
+    if (closing_ || !open_)
+      return;
+    queued_bytes_ += frame->size();
+    if (queued_bytes_ > ctx_->cfg.edge.write_queue_bytes) {
+      // Slow consumer: it cannot keep up with its deltas. Drop what is
+      // queued and close; on reconnect it lists the current state again.
+      ctx_->probe.slow_consumers->Increment();
+      log_edge().info("ws: closing slow consumer (user '{}', {} bytes queued)",
+                      params_.user_id, queued_bytes_);
+      while (queue_.size() > (writing_ ? 1u : 0u)) {
+        queued_bytes_ -= queue_.back()->size();
+        queue_.pop_back();
+      }
+      queued_bytes_ -= frame->size();
+      start_close(close_slow_consumer, "slow consumer");
+      return;
+    }
+    queue_.push_back(std::move(frame));
+    if (!writing_)
+      do_write();
+  }
+
+  void start_close(uint16_t code, std::string reason) {
+    if (closing_ || !open_)
+      return;
+    closing_ = true;
+    close_reason_.code = code;
+    close_reason_.reason = reason;
+    if (!writing_)
+      do_close();
+  }
+
+private:
+  void on_accept(beast::error_code ec) {
+    if (ec) {
+      log_edge().debug("ws: handshake failed: {}", ec.message());
+      return;
+    }
+    open_ = true;
+    ctx_->probe.ws_accepted->Increment();
+    ctx_->probe.ws_sessions->Increment();
+    sink_ = std::make_shared<strand_sink>(weak_from_this());
+    key_ = ctx_->add_session(sink_);
+    actor_ = spawn_native_session(ctx_, sink_, params_);
+    if (ctx_->draining)
+      start_close(static_cast<uint16_t>(websocket::close_code::going_away),
+                  "server shutting down");
+    do_read();
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read,
+                                                      shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) {
+      on_gone(ec);
+      return;
+    }
+    if (!ws_.got_text()) {
+      buffer_.consume(buffer_.size());
+      ctx_->probe.protocol_errors->Increment();
+      enqueue(std::make_shared<const std::string>(encode_error(
+        "", "binary_not_supported", "send JSON in text frames")));
+      do_read();
+      return;
+    }
+    if (!limiter_.try_take()) {
+      buffer_.consume(buffer_.size());
+      ctx_->probe.rate_limited->Increment();
+      // A client that keeps flooding after being told is cut off.
+      if (++violations_ > ctx_->cfg.edge.rate_burst) {
+        log_edge().warn("ws: closing flooding client (user '{}')",
+                        params_.user_id);
+        start_close(static_cast<uint16_t>(websocket::close_code::policy_error),
+                    "rate limit exceeded");
+      } else if (violations_ == 1 || violations_ % 16 == 0) {
+        enqueue(std::make_shared<const std::string>(encode_error(
+          "", "rate_limited", "too many messages; slow down")));
+      }
+      do_read();
+      return;
+    }
+    violations_ = 0;
+    caf::anon_send(actor_, frame_atom::value,
+                   beast::buffers_to_string(buffer_.data()));
+    buffer_.consume(buffer_.size());
+    do_read();
+  }
+
+  void do_write() {
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(*queue_.front()),
+                    beast::bind_front_handler(&ws_session::on_write,
+                                              shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    if (ec) {
+      // The read side sees the same failure and cleans up.
+      queue_.clear();
+      queued_bytes_ = 0;
+      return;
+    }
+    queued_bytes_ -= queue_.front()->size();
+    queue_.pop_front();
+    if (!queue_.empty())
+      do_write();
+    else if (closing_)
+      do_close();
+  }
+
+  void do_close() {
+    if (close_sent_)
+      return;
+    close_sent_ = true;
+    ws_.async_close(close_reason_,
+                    [self = shared_from_this()](beast::error_code) {
+                      // The pending read completes with 'closed'.
+                    });
+  }
+
+  void on_gone(beast::error_code ec) {
+    if (ec != websocket::error::closed && ec != net::error::operation_aborted
+        && ec != beast::error::timeout && ec != net::error::eof
+        && ec != net::error::connection_reset) {
+      if (ec == websocket::error::message_too_big)
+        log_edge().warn("ws: closed oversized message (user '{}')",
+                        params_.user_id);
+      else
+        log_edge().debug("ws: read failed: {}", ec.message());
+    }
+    if (!open_)
+      return;
+    open_ = false;
+    ctx_->probe.ws_sessions->Decrement();
+    caf::anon_send(actor_, closed_atom::value);
+    ctx_->remove_session(key_);
+    key_ = 0;
+  }
+
+  std::shared_ptr<server_context> ctx_;
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  session_params params_;
+  caf::actor actor_;
+  std::shared_ptr<strand_sink> sink_;
+  uint64_t key_ = 0;
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  size_t queued_bytes_ = 0;
+  bool open_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool close_sent_ = false;
+  websocket::close_reason close_reason_;
+  rate_limiter limiter_;
+  uint32_t violations_ = 0;
+};
+
+void strand_sink::send_text(std::shared_ptr<const std::string> frame) {
+  if (auto s = session_.lock()) {
+    auto ex = s->get_executor();
+    net::post(ex, [s = std::move(s), f = std::move(frame)]() mutable {
+      s->enqueue(std::move(f));
+    });
+  }
+}
+
+void strand_sink::close(uint16_t code, std::string reason) {
+  if (auto s = session_.lock()) {
+    auto ex = s->get_executor();
+    net::post(ex, [s = std::move(s), code, r = std::move(reason)]() mutable {
+      s->start_close(code, std::move(r));
+    });
+  }
+}
+
+} // namespace
+
+void run_ws_session(std::shared_ptr<server_context> ctx,
+                    beast::tcp_stream stream,
+                    http::request<http::string_body> req,
+                    session_params params) {
+  std::make_shared<ws_session>(std::move(ctx), std::move(stream))
+    ->run(std::move(req), std::move(params));
+}
+
+} // namespace presence::edge

@@ -1,0 +1,25 @@
+#pragma once
+
+// Private to edge/: hands an upgraded connection from the HTTP session to
+// the WebSocket session. Included only by the two Beast translation units.
+
+#include <memory>
+
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "edge/session_actor.hpp"
+
+namespace presence::edge {
+
+struct server_context;
+
+/// Accepts the WebSocket handshake in `req` on `stream` and runs the session
+/// until the socket closes.
+void run_ws_session(
+  std::shared_ptr<server_context> ctx, boost::beast::tcp_stream stream,
+  boost::beast::http::request<boost::beast::http::string_body> req,
+  session_params params);
+
+} // namespace presence::edge
