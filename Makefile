@@ -1,0 +1,42 @@
+# The two commands of the README:
+#   make run   - install what is missing, build, start a dev server on
+#                127.0.0.1:8080 with data in ./data
+#   make test  - install what is missing, build, run every test
+# Everything else here is a convenience.
+
+BUILD ?= build
+JOBS ?= $(shell nproc)
+ARGS ?=
+CTEST_JOBS ?= 2
+
+.PHONY: all deps test-deps configure build run test unit e2e clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+test-deps:
+	@scripts/deps.sh test
+	@cd tests && npm ci --no-audit --no-fund --loglevel=error
+
+configure:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: deps configure
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	$(BUILD)/app/presenced $(ARGS)
+
+test: test-deps build
+	@cd $(BUILD) && ctest --output-on-failure -j$(CTEST_JOBS) --timeout 300
+
+unit: build
+	@cd $(BUILD) && ctest --output-on-failure -j$(CTEST_JOBS) -L unit
+
+e2e: test-deps build
+	@cd $(BUILD) && ctest --output-on-failure -j$(CTEST_JOBS) -L e2e
+
+clean:
+	rm -rf $(BUILD)

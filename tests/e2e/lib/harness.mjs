@@ -1,0 +1,213 @@
+// End-to-end harness: starts the real presenced binary on 127.0.0.1 with a
+// free port (port 0) and a temporary data dir, talks to it over real sockets
+// and stops it by PID. Everything waits on events (process output, socket
+// messages) with a timeout as a guard, never on fixed sleeps.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+
+export const BIN = process.env.PRESENCED_BIN
+  ?? new URL('../../../build/app/presenced', import.meta.url).pathname;
+
+/** Rejects after `ms` with `what` in the message. */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  const guard = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
+}
+
+export function tempDir(prefix = 'presenced-e2e-') {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A presenced process. */
+export class Server {
+  constructor({ args = [], env = {}, dataDir, port = 0 } = {}) {
+    this.ownDir = !dataDir;
+    this.dataDir = dataDir ?? join(tempDir(), 'data');
+    this.extraArgs = args;
+    this.env = env;
+    this.requestedPort = port;
+    this.output = '';
+    this.proc = null;
+    this.port = null;
+  }
+
+  /** Spawns the process and resolves once it is listening. */
+  async start() {
+    const args = ['--listen', `127.0.0.1:${this.requestedPort}`,
+                  '--data-dir', this.dataDir, ...this.extraArgs];
+    this.output = '';
+    this.proc = spawn(BIN, args, {
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.exited = new Promise(resolve => {
+      this.proc.on('exit', (code, signal) => resolve({ code, signal }));
+    });
+    const listening = new Promise((resolve, reject) => {
+      const onData = chunk => {
+        this.output += chunk.toString();
+        const m = this.output.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+        if (m) resolve(Number(m[1]));
+      };
+      this.proc.stdout.on('data', onData);
+      this.proc.stderr.on('data', onData);
+      this.exited.then(({ code, signal }) =>
+        reject(new Error(`presenced exited early (${code ?? signal}):\n${this.output}`)));
+    });
+    this.port = await withTimeout(listening, 20000, 'presenced to listen');
+    // Keep the port for restarts: clients reconnect to the same address.
+    this.requestedPort = this.port;
+    return this;
+  }
+
+  get url() { return `http://127.0.0.1:${this.port}`; }
+  get wsUrl() { return `ws://127.0.0.1:${this.port}`; }
+
+  /** Sends `signal` to the process and waits for it to end. */
+  async stop(signal = 'SIGTERM') {
+    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null)
+      return this.exited;
+    this.proc.kill(signal);
+    return withTimeout(this.exited, 20000, `presenced to exit on ${signal}`);
+  }
+
+  kill9() { return this.stop('SIGKILL'); }
+
+  async restart() {
+    await this.stop();
+    return this.start();
+  }
+
+  /** Stops the process (SIGKILL if it must) and removes the temp dir. */
+  async dispose() {
+    try { await this.stop(); } catch { await this.stop('SIGKILL'); }
+    if (this.ownDir) rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
+  }
+
+  /** fetch() against the server; resolves to { status, headers, body, text }. */
+  async http(method, path, { body, headers = {} } = {}) {
+    const init = { method, headers: { ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      init.headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(this.url + path, init);
+    const text = await res.text();
+    let json;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    return { status: res.status, headers: res.headers, body: json, text };
+  }
+
+  get(path, opts) { return this.http('GET', path, opts); }
+
+  /** Opens a WebSocket client on `path`; resolves once open. */
+  async ws(path, opts = {}) {
+    const c = new Client(this.wsUrl + path, opts);
+    await c.opened;
+    return c;
+  }
+}
+
+/** A WebSocket client that buffers every message for later matching. */
+export class Client {
+  constructor(url, { headers, maxPayload } = {}) {
+    this.url = url;
+    this.socket = new WebSocket(url, { headers, maxPayload });
+    this.messages = [];
+    this.waiters = [];
+    this.nextId = 1;
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.once('open', resolve);
+      this.socket.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', d => { body += d; });
+        res.on('end', () => {
+          const err = new Error(`upgrade refused: HTTP ${res.statusCode} ${body}`);
+          err.status = res.statusCode;
+          try { err.body = JSON.parse(body); } catch { err.body = body; }
+          reject(err);
+        });
+      });
+      this.socket.once('error', reject);
+    });
+    this.closed = new Promise(resolve => {
+      this.socket.once('close', (code, reason) =>
+        resolve({ code, reason: reason.toString() }));
+    });
+    this.socket.on('message', (data, isBinary) => {
+      let msg;
+      try { msg = JSON.parse(data.toString()); } catch { msg = { raw: data.toString(), isBinary }; }
+      this.messages.push(msg);
+      this.waiters = this.waiters.filter(w => !w.check());
+    });
+  }
+
+  send(obj) {
+    this.socket.send(typeof obj === 'string' ? obj : JSON.stringify(obj));
+  }
+
+  /** Sends `obj` with a fresh id and resolves with the reply echoing it. */
+  request(obj, ms = 5000) {
+    const id = `r${this.nextId++}`;
+    this.send({ ...obj, id });
+    return this.next(m => m.id === id, ms, `reply to ${obj.type}`);
+  }
+
+  /**
+   * Resolves with the first buffered or future message for which `pred`
+   * holds, removing it from the buffer (so repeated waits see later ones).
+   */
+  next(pred, ms = 5000, what = 'a matching message') {
+    const p = new Promise(resolve => {
+      const w = {
+        check: () => {
+          const i = this.messages.findIndex(pred);
+          if (i < 0) return false;
+          const [m] = this.messages.splice(i, 1);
+          resolve(m);
+          return true;
+        },
+      };
+      if (!w.check()) this.waiters.push(w);
+    });
+    return withTimeout(p, ms, `${what} on ${this.url}`);
+  }
+
+  /** Next presence delta about `user` with is_online === `online`. */
+  change(user, online, ms = 5000) {
+    return this.next(m => m.type === 'user.status.changed' && m.user_id === user
+                          && m.is_online === online, ms,
+                     `${user} going ${online ? 'online' : 'offline'}`);
+  }
+
+  /** True if a buffered message matches `pred` (nothing is consumed). */
+  has(pred) { return this.messages.some(pred); }
+
+  close(code, reason) {
+    this.socket.close(code, reason);
+    return this.closed;
+  }
+
+  /** Drops the TCP connection without a close handshake. */
+  terminate() {
+    this.socket.terminate();
+    return this.closed;
+  }
+}
+
+/** Signs an HS256 JWT with `secret` (for tests of JWT mode). */
+export async function signJwt(payload, secret, header = { alg: 'HS256', typ: 'JWT' }) {
+  const { createHmac } = await import('node:crypto');
+  const b64 = obj => Buffer.from(JSON.stringify(obj)).toString('base64url');
+  const data = `${b64(header)}.${b64(payload)}`;
+  const sig = header.alg === 'none' ? ''
+    : createHmac('sha256', secret).update(data).digest('base64url');
+  return `${data}.${sig}`;
+}

@@ -1,0 +1,135 @@
+// Presence over the native WebSocket protocol, against a real presenced.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Server } from './lib/harness.mjs';
+
+let srv;
+
+before(async () => {
+  // Short TTL so expiry is observable; grace 0 so leaves are immediate.
+  srv = await new Server({
+    args: ['--heartbeat-ttl', '2', '--reconnect-grace', '0', '--coalesce-window', '20'],
+  }).start();
+});
+
+after(async () => { await srv.dispose(); });
+
+test('two users see each other join and leave', async () => {
+  const alice = await srv.ws('/ws/user-status/?userId=alice2u');
+  await alice.next(m => m.type === 'joined');
+  const bob = await srv.ws('/ws/user-status/?userId=bob2u');
+  await bob.next(m => m.type === 'joined');
+  // Each one's global feed carries the other's arrival.
+  const bobSeen = await alice.change('bob2u', true);
+  assert.equal(bobSeen.status, 'online');
+  assert.equal(typeof bobSeen.version, 'number');
+  // Alice joined before Bob subscribed: Bob asks for her status instead.
+  const st = await bob.request({ type: 'get_status', user_id: 'alice2u' });
+  assert.equal(st.type, 'status');
+  assert.equal(st.user.is_online, true);
+  await bob.close();
+  const gone = await alice.change('bob2u', false);
+  assert.equal(gone.status, 'offline');
+  assert.ok(Date.parse(gone.last_seen) > 0, 'last_seen is an ISO timestamp');
+  assert.ok(gone.version > bobSeen.version, 'versions grow');
+  await alice.close();
+});
+
+test('a user with two devices stays online until the second closes', async () => {
+  const watcher = await srv.ws('/ws?subscribe=none');
+  await watcher.request({ type: 'subscribe', user_ids: ['carol2d'] });
+  const phone = await srv.ws('/ws?userId=carol2d&deviceId=phone');
+  await phone.next(m => m.type === 'joined');
+  const laptop = await srv.ws('/ws?userId=carol2d&deviceId=laptop');
+  const joined = await laptop.next(m => m.type === 'joined');
+  assert.equal(joined.user.devices.length, 2);
+  await watcher.change('carol2d', true);
+  await phone.close();
+  const st = await watcher.request({ type: 'get_status', user_id: 'carol2d' });
+  assert.equal(st.user.is_online, true);
+  assert.deepEqual(st.user.devices.map(d => d.device_id), ['laptop']);
+  assert.equal(watcher.has(m => m.type === 'user.status.changed' && m.is_online === false), false);
+  await laptop.close();
+  await watcher.change('carol2d', false);
+  await watcher.close();
+});
+
+test('a device that stops heartbeating expires after the TTL', async () => {
+  const watcher = await srv.ws('/ws');
+  await watcher.request({ type: 'subscribe', user_ids: ['dave2t', 'erin2t'] });
+  const silent = await srv.ws('/ws?userId=dave2t');
+  await silent.next(m => m.type === 'joined');
+  const chatty = await srv.ws('/ws?userId=erin2t');
+  await chatty.next(m => m.type === 'joined');
+  const started = Date.now();
+  // Erin pings every 500 ms; Dave says nothing.
+  const pinger = setInterval(() => chatty.send({ type: 'ping' }), 500);
+  try {
+    const expired = await silent.next(m => m.type === 'session.expired', 6000);
+    assert.equal(expired.reason, 'heartbeat timeout');
+    const { code } = await silent.closed;
+    assert.equal(code, 4000);
+    const off = await watcher.change('dave2t', false, 6000);
+    assert.ok(Date.now() - started >= 1500, 'not before the TTL');
+    assert.ok(Date.parse(off.last_seen) <= Date.now());
+    const st = await watcher.request({ type: 'get_status', user_id: 'erin2t' });
+    assert.equal(st.user.is_online, true, 'the heartbeating user stays online');
+  } finally {
+    clearInterval(pinger);
+  }
+  await chatty.close();
+  await watcher.close();
+});
+
+test('queries: count, paged list, batch status, status changes', async () => {
+  const users = ['q1', 'q2', 'q3', 'q4', 'q5'];
+  const clients = [];
+  for (const u of users) {
+    const c = await srv.ws(`/ws?userId=${u}`);
+    await c.next(m => m.type === 'joined');
+    clients.push(c);
+  }
+  const q = clients[0];
+  const count = await q.request({ type: 'count_online' });
+  assert.ok(count.count >= 5);
+  // Page through everyone online two at a time.
+  const seen = [];
+  let cursor = null;
+  for (let i = 0; i < 20; i++) {
+    const page = await q.request({ type: 'list_online', limit: 2, cursor });
+    assert.ok(page.users.length <= 2);
+    seen.push(...page.users.map(u => u.user_id));
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
+  for (const u of users) assert.ok(seen.includes(u), `${u} listed`);
+  assert.deepEqual([...seen].sort(), seen, 'ordered by user id');
+  const batch = await q.request({ type: 'get_statuses', user_ids: ['q2', 'nobody-q'] });
+  assert.equal(batch.users[0].is_online, true);
+  assert.equal(batch.users[1].is_online, false);
+  assert.equal(batch.users[1].last_seen, null);
+  const set = await q.request({ type: 'set_status', status: 'dnd' });
+  assert.equal(set.user.status, 'dnd');
+  const again = await clients[1].request({ type: 'get_status', user_id: 'q1' });
+  assert.equal(again.user.status, 'dnd');
+  for (const c of clients) await c.close();
+});
+
+test('join by frame, leave by frame, heartbeat replies pong', async () => {
+  const c = await srv.ws('/ws');
+  const welcome = await c.next(m => m.type === 'welcome');
+  assert.equal(welcome.user_id, null);
+  const pong = await c.request({ type: 'ping' });
+  assert.equal(pong.type, 'pong');
+  const joined = await c.request({ type: 'join', user_id: 'frank-f', device_id: 'd1', status: 'away' });
+  assert.equal(joined.type, 'joined');
+  assert.equal(joined.user.status, 'away');
+  const other = await c.request({ type: 'join', user_id: 'someone-else' });
+  assert.equal(other.code, 'already_joined');
+  const left = await c.request({ type: 'leave' });
+  assert.equal(left.type, 'left');
+  const st = await c.request({ type: 'get_status', user_id: 'frank-f' });
+  assert.equal(st.user.is_online, false);
+  await c.close();
+});
