@@ -2,7 +2,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server } from './lib/harness.mjs';
+import { Server, eventually } from './lib/harness.mjs';
 
 let srv;
 
@@ -46,7 +46,11 @@ test('a user with two devices stays online until the second closes', async () =>
   assert.equal(joined.user.devices.length, 2);
   await watcher.change('carol2d', true);
   await phone.close();
-  const st = await watcher.request({ type: 'get_status', user_id: 'carol2d' });
+  // The server learns of the close a moment after the client does.
+  const st = await eventually(async () => {
+    const r = await watcher.request({ type: 'get_status', user_id: 'carol2d' });
+    return r.user.devices.length === 1 && r;
+  }, 5000, 'the phone to leave');
   assert.equal(st.user.is_online, true);
   assert.deepEqual(st.user.devices.map(d => d.device_id), ['laptop']);
   assert.equal(watcher.has(m => m.type === 'user.status.changed' && m.is_online === false), false);

@@ -4,7 +4,7 @@
 // messages) with a timeout as a guard, never on fixed sleeps.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -19,6 +19,21 @@ export function withTimeout(promise, ms, what) {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
   });
   return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Re-runs `check` (async, returns truthy when satisfied) until it holds or
+ * `ms` pass; for state that changes without a message to wait for. Returns
+ * the last value `check` returned.
+ */
+export async function eventually(check, ms = 5000, what = 'condition') {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise(r => setTimeout(r, 20));
+  }
 }
 
 export function tempDir(prefix = 'presenced-e2e-') {
@@ -40,28 +55,35 @@ export class Server {
 
   /** Spawns the process and resolves once it is listening. */
   async start() {
+    // The port file appears (atomically, by rename) once the server listens;
+    // it works whatever the log level.
+    const portFile = join(this.dataDir, '..', `port-${process.pid}-${Date.now()}`);
     const args = ['--listen', `127.0.0.1:${this.requestedPort}`,
-                  '--data-dir', this.dataDir, ...this.extraArgs];
+                  '--data-dir', this.dataDir, '--port-file', portFile,
+                  ...this.extraArgs];
     this.output = '';
     this.proc = spawn(BIN, args, {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const onData = chunk => { this.output += chunk.toString(); };
+    this.proc.stdout.on('data', onData);
+    this.proc.stderr.on('data', onData);
+    let early = null;
     this.exited = new Promise(resolve => {
-      this.proc.on('exit', (code, signal) => resolve({ code, signal }));
+      this.proc.on('exit', (code, signal) => {
+        early = { code, signal };
+        resolve(early);
+      });
     });
-    const listening = new Promise((resolve, reject) => {
-      const onData = chunk => {
-        this.output += chunk.toString();
-        const m = this.output.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-        if (m) resolve(Number(m[1]));
-      };
-      this.proc.stdout.on('data', onData);
-      this.proc.stderr.on('data', onData);
-      this.exited.then(({ code, signal }) =>
-        reject(new Error(`presenced exited early (${code ?? signal}):\n${this.output}`)));
-    });
-    this.port = await withTimeout(listening, 20000, 'presenced to listen');
+    const port = await eventually(() => {
+      if (early) {
+        throw new Error(`presenced exited early (${early.code ?? early.signal}):\n${this.output}`);
+      }
+      try { return Number(readFileSync(portFile, 'utf8').trim()) || false; } catch { return false; }
+    }, 20000, 'presenced to listen');
+    rmSync(portFile, { force: true });
+    this.port = port;
     // Keep the port for restarts: clients reconnect to the same address.
     this.requestedPort = this.port;
     return this;
@@ -208,6 +230,7 @@ export async function signJwt(payload, secret, header = { alg: 'HS256', typ: 'JW
   const b64 = obj => Buffer.from(JSON.stringify(obj)).toString('base64url');
   const data = `${b64(header)}.${b64(payload)}`;
   const sig = header.alg === 'none' ? ''
-    : createHmac('sha256', secret).update(data).digest('base64url');
+    : createHmac(header.alg === 'HS512' ? 'sha512' : 'sha256', secret)
+        .update(data).digest('base64url');
   return `${data}.${sig}`;
 }

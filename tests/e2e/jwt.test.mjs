@@ -1,0 +1,79 @@
+// JWT mode: with --jwt-secret the token decides who a client is.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Server, signJwt } from './lib/harness.mjs';
+
+const SECRET = 'e2e-secret-please-rotate';
+let srv;
+const now = () => Math.floor(Date.now() / 1000);
+
+before(async () => {
+  srv = await new Server({ env: { PRESENCE_JWT_SECRET: SECRET } }).start();
+});
+
+after(async () => { await srv.dispose(); });
+
+test('a valid token joins as its subject (query, header, numeric claim)', async () => {
+  const t1 = await signJwt({ sub: 'jwt-ann', exp: now() + 60 }, SECRET);
+  const a = await srv.ws(`/ws?token=${t1}`);
+  const ja = await a.next(m => m.type === 'joined');
+  assert.equal(ja.user_id, 'jwt-ann');
+
+  const t2 = await signJwt({ user_id: 42, exp: now() + 60 }, SECRET);  // Django simplejwt style
+  const b = await srv.ws('/ws', { headers: { Authorization: `Bearer ${t2}` } });
+  assert.equal((await b.next(m => m.type === 'joined')).user_id, '42');
+
+  const t3 = await signJwt({ userId: 'jwt-cy' }, SECRET);  // no exp: accepted
+  const c = await srv.ws(`/ws/user-status/?token=${t3}`);
+  assert.equal((await c.next(m => m.type === 'joined')).user_id, 'jwt-cy');
+  // Joining as someone else by frame is refused.
+  const other = await c.request({ type: 'join', user_id: 'jwt-ann' });
+  assert.equal(other.code, 'forbidden');
+  for (const x of [a, b, c]) await x.close();
+});
+
+test('missing, forged, expired and alg=none tokens are refused with 401', async () => {
+  const cases = [
+    ['/ws', 'missing_token'],
+    [`/ws?token=${await signJwt({ sub: 'x', exp: now() + 60 }, 'wrong-secret')}`, 'invalid_token'],
+    [`/ws?token=${await signJwt({ sub: 'x', exp: now() - 3600 }, SECRET)}`, 'token_expired'],
+    [`/ws?token=${await signJwt({ sub: 'x' }, SECRET, { alg: 'none', typ: 'JWT' })}`, 'invalid_token'],
+    [`/ws?token=${await signJwt({ sub: 'x' }, SECRET, { alg: 'HS512', typ: 'JWT' })}`, 'invalid_token'],
+    [`/ws?token=${await signJwt({ name: 'no subject' }, SECRET)}`, 'invalid_user_id'],
+    ['/ws?token=not.a.jwt', 'invalid_token'],
+  ];
+  for (const [path, code] of cases) {
+    await assert.rejects(srv.ws(path), e => {
+      assert.equal(e.status, 401, path);
+      assert.equal(e.body.code, code, path);
+      return true;
+    });
+  }
+  // Naming a different user than the token's is forbidden.
+  const t = await signJwt({ sub: 'jwt-dee' }, SECRET);
+  await assert.rejects(srv.ws(`/ws?token=${t}&userId=jwt-eve`), e => e.status === 403);
+});
+
+test('REST: writes and seed 003 need a bearer token', async () => {
+  const t = await signJwt({ sub: 'jwt-fay', exp: now() + 60 }, SECRET);
+  const auth = { Authorization: `Bearer ${t}` };
+  assert.equal((await srv.http('PUT', '/api/user-status/last-seen')).status, 401);
+  const ls = await srv.http('PUT', '/api/user-status/last-seen', { headers: auth });
+  assert.equal(ls.status, 200);
+  assert.equal(ls.body.data.userId, 'jwt-fay');
+  // Dev-mode identity headers mean nothing here.
+  const spoof = await srv.http('PUT', '/api/user-status/last-seen',
+                               { headers: { 'X-User-Id': 'jwt-fay' } });
+  assert.equal(spoof.status, 401);
+  assert.equal((await srv.get('/api/users/online/')).status, 401);
+  assert.equal((await srv.get('/api/users/online/', { headers: auth })).status, 200);
+  const mine = await srv.http('PUT', '/api/users/jwt-fay/profile',
+                              { headers: auth, body: { name: 'Fay' } });
+  assert.equal(mine.status, 200);
+  const theirs = await srv.http('PUT', '/api/users/jwt-gus/profile',
+                                { headers: auth, body: { name: 'Not Gus' } });
+  assert.equal(theirs.status, 403);
+  // Reads stay open, as in the seeds.
+  assert.equal((await srv.get('/api/online-users')).status, 200);
+});
