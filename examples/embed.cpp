@@ -1,0 +1,146 @@
+// Embedding presenced in a host program's own actor system: no sockets, just
+// the typed presence API. What seed 004's getUserOnlineStatus(),
+// getOnlineUsers() and getOnlineUsersCount() become.
+//
+//   embed [DATA_DIR]
+//
+// Exits 0 when every step behaved as expected, 1 otherwise (the test suite
+// runs it).
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/after.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "core/messages.hpp"
+#include "node/presence_node.hpp"
+
+using namespace presence;
+using namespace std::chrono_literals;
+
+namespace {
+
+int failures = 0;
+
+void check(bool ok, const char* what) {
+  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what);
+  if (!ok)
+    ++failures;
+}
+
+/// A host actor that wants to hear about presence changes: it forwards every
+/// delta to `sink` (here: the main thread's scoped actor).
+caf::behavior listener(caf::event_based_actor*, caf::actor sink) {
+  return {
+    [=](delta_atom, const delta_batch& batch) {
+      for (auto& d : *batch.deltas)
+        caf::anon_send(sink, d);
+    },
+  };
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string dir = argc > 1 ? argv[1] : "./embed-data";
+
+  // The host's own actor system; presenced only needs its types registered.
+  caf::actor_system_config cfg;
+  register_types(cfg);
+  caf::actor_system sys{cfg};
+
+  config pcfg;
+  pcfg.persistence.data_dir = dir;
+  pcfg.actors.reconnect_grace = 0ms;  // announce offline at once
+  pcfg.actors.coalesce_window = 0ms;  // deliver deltas at once
+  std::string err;
+  auto n = node::start(sys, pcfg, err);
+  if (!n) {
+    std::fprintf(stderr, "cannot start node: %s\n", err.c_str());
+    return 1;
+  }
+  auto api = n->api();
+  caf::scoped_actor self{sys};
+
+  // Subscribe a listener to everyone's changes.
+  auto l = sys.spawn(listener, caf::actor{self});
+  self->request(api, 5s, subscribe_atom::value, l, std::vector<std::string>{},
+                true)
+    .receive([&](bool ok) { check(ok, "subscribe to the global feed"); },
+             [&](caf::error& e) { check(false, "subscribe"); });
+
+  // A device joins on behalf of "alice"; `session` would get expiry notices.
+  join_request req;
+  req.user_id = "alice";
+  req.device.device_id = "host-device-1";
+  req.device.platform = "embedded";
+  req.session = caf::actor{self};
+  user_api alice;
+  self->request(api, 5s, join_atom::value, req)
+    .receive(
+      [&](join_ack& ack) {
+        alice = caf::actor_cast<user_api>(ack.user);
+        check(ack.status.online, "alice is online after joining");
+      },
+      [&](caf::error& e) { check(false, "join"); });
+
+  self->receive(
+    [&](presence_delta& d) {
+      check(d.user_id == "alice" && d.online,
+            "listener hears alice come online");
+    },
+    caf::after(5s) >> [&] { check(false, "no delta within 5 s"); });
+
+  // getUserOnlineStatus(userId)
+  self->request(api, 5s, get_atom::value, std::string{"alice"})
+    .receive(
+      [&](user_status& s) {
+        check(s.online && s.devices.size() == 1
+                && s.devices[0].platform == "embedded",
+              "status of alice: online, one device");
+      },
+      [&](caf::error&) { check(false, "get status"); });
+
+  // getOnlineUsersCount() and getOnlineUsers()
+  self->request(api, 5s, count_atom::value)
+    .receive([&](uint64_t c) { check(c == 1, "one user online"); },
+             [&](caf::error&) { check(false, "count"); });
+  self->request(api, 5s, list_atom::value, std::string{}, uint32_t{100})
+    .receive(
+      [&](online_page& p) {
+        check(p.users.size() == 1 && p.users[0].user_id == "alice",
+              "online list holds alice");
+      },
+      [&](caf::error&) { check(false, "list"); });
+
+  // The device leaves; the listener hears alice go offline.
+  self->send(alice, leave_atom::value, std::string{"host-device-1"},
+             caf::actor{self});
+  self->receive(
+    [&](presence_delta& d) {
+      check(d.user_id == "alice" && !d.online && d.last_seen > 0,
+            "listener hears alice go offline with a last_seen");
+    },
+    caf::after(5s) >> [&] { check(false, "no delta within 5 s"); });
+
+  // Batch status, answered partly from the store.
+  self->request(api, 5s, get_atom::value,
+                std::vector<std::string>{"alice", "bob"})
+    .receive(
+      [&](std::vector<user_status>& xs) {
+        check(xs.size() == 2 && !xs[0].online && xs[0].last_seen > 0
+                && !xs[1].online && xs[1].last_seen == 0,
+              "batch status: alice seen before, bob never");
+      },
+      [&](caf::error&) { check(false, "batch"); });
+
+  self->send_exit(l, caf::exit_reason::user_shutdown);
+  n->stop();
+  std::printf("%s\n", failures == 0 ? "embed: all good" : "embed: FAILED");
+  return failures == 0 ? 0 : 1;
+}
