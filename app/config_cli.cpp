@@ -109,6 +109,8 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "trace, debug, info, warn, error, critical or off");
   add("port-file", extra.port_file,
       "write the bound HTTP port to this file once listening");
+  app.add_flag("--check-config", extra.check_only,
+               "validate the configuration, print it, and exit");
 
   // Precedence: command line > PRESENCE_* environment > config file >
   // defaults. CLI11 reads the file before the environment, so the
@@ -161,7 +163,65 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
     std::cerr << "presenced: invalid configuration: " << err << "\n";
     return 2;
   }
+  if (extra.check_only) {
+    std::cout << to_toml(cfg);
+    return 0;
+  }
   return -1;
+}
+
+std::string to_toml(const config& cfg) {
+  auto q = [](const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+      if (c == '"' || c == '\\')
+        out.push_back('\\');
+      out.push_back(c);
+    }
+    return out + "\"";
+  };
+  auto num = [](double x) {
+    auto s = std::to_string(x);
+    s.erase(s.find_last_not_of('0') + 1);
+    if (s.back() == '.')
+      s.pop_back();
+    return s;
+  };
+  auto secs = [&](milliseconds ms) { return num(ms.count() / 1000.0); };
+  const auto& a = cfg.actors;
+  const auto& p = cfg.persistence;
+  const auto& e = cfg.edge;
+  std::string out;
+  auto line = [&](const char* k, const std::string& v) {
+    out += k;
+    out += " = ";
+    out += v;
+    out += "\n";
+  };
+  line("listen", q(e.listen_host + ":" + std::to_string(e.listen_port)));
+  line("data-dir", q(p.data_dir));
+  line("heartbeat-ttl", secs(a.heartbeat_ttl));
+  line("reconnect-grace", secs(a.reconnect_grace));
+  line("coalesce-window", std::to_string(a.coalesce_window.count()));
+  if (e.jwt_secret.empty())
+    line("jwt-secret", q(""));
+  else
+    out += "# jwt-secret is set (not shown)\n";
+  line("io-threads", std::to_string(e.io_threads));
+  line("scheduler-threads", std::to_string(cfg.scheduler_threads));
+  line("max-frame-bytes", std::to_string(e.max_frame_bytes));
+  line("max-body-bytes", std::to_string(e.max_body_bytes));
+  line("write-queue-bytes", std::to_string(e.write_queue_bytes));
+  line("rate-limit", num(e.rate_limit));
+  line("rate-burst", num(e.rate_burst));
+  line("max-connections", std::to_string(e.max_connections));
+  line("cors-origin", q(e.cors_origin));
+  line("history-limit", std::to_string(p.history_limit));
+  line("checkpoint-interval", std::to_string(p.checkpoint_interval.count()));
+  line("max-devices-per-user", std::to_string(a.max_devices_per_user));
+  line("request-timeout", std::to_string(a.request_timeout.count()));
+  line("log-level", q(cfg.log_level));
+  return out;
 }
 
 } // namespace presence::app

@@ -9,7 +9,12 @@ namespace presence::app {
 /// Settings of the binary that are not part of the node's config.
 struct cli_extras {
   std::string port_file;
+  /// --check-config: print the effective configuration and exit.
+  bool check_only = false;
 };
+
+/// The effective configuration in config-file syntax (for --check-config).
+std::string to_toml(const config& cfg);
 
 /// Fills `cfg` from defaults, the config file (--config), PRESENCE_*
 /// variables and the command line, in rising precedence, and validates it.

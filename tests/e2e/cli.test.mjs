@@ -81,6 +81,26 @@ test('precedence: command line > environment > config file > default', async () 
   }
 });
 
+test('--check-config prints a config file that reads back the same', () => {
+  const dir = tempDir();
+  try {
+    const first = run(['--check-config', '--heartbeat-ttl', '12.5', '--rate-limit', '7'],
+                      { PRESENCE_HISTORY_LIMIT: '9' });
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /^heartbeat-ttl = 12\.5$/m);
+    assert.match(first.stdout, /^history-limit = 9$/m);
+    const cfg = join(dir, 'effective.toml');
+    writeFileSync(cfg, first.stdout);
+    const again = run(['--check-config', '--config', cfg]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(again.stdout, first.stdout);
+    const secret = run(['--check-config', '--jwt-secret', 'hush']);
+    assert.doesNotMatch(secret.stdout, /hush/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a port already in use fails with a clear message', async () => {
   const a = await new Server().start();
   try {
