@@ -62,6 +62,8 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   int64_t window_ms = cfg.actors.coalesce_window.count();
   int64_t timeout_ms = cfg.actors.request_timeout.count();
   int64_t checkpoint_ms = cfg.persistence.checkpoint_interval.count();
+  int64_t slow_ms = cfg.edge.slow_consumer_ms.count();
+  double http_timeout_s = cfg.edge.http_timeout.count() / 1000.0;
 
   std::vector<std::string> names;
   auto add = [&](const std::string& name, auto& var, const std::string& help) {
@@ -89,8 +91,14 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   add("max-body-bytes", cfg.edge.max_body_bytes,
       "largest HTTP request body accepted (bigger: 413)");
   add("write-queue-bytes", cfg.edge.write_queue_bytes,
-      "bytes queued for one client before it is dropped as a slow consumer "
-      "(close 4001)");
+      "a client whose queued output stays above this many bytes for "
+      "slow-consumer-ms is dropped as a slow consumer (close 4001)");
+  add("write-queue-max-bytes", cfg.edge.write_queue_max_bytes,
+      "a client whose queued output exceeds this is dropped at once (4001)");
+  add("slow-consumer-ms", slow_ms,
+      "ms a client may stay above write-queue-bytes");
+  add("http-timeout", http_timeout_s,
+      "seconds an HTTP connection may idle or take to send a request");
   add("rate-limit", cfg.edge.rate_limit,
       "WebSocket messages per second per connection");
   add("rate-burst", cfg.edge.rate_burst, "burst allowance over rate-limit");
@@ -154,6 +162,8 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   cfg.actors.coalesce_window = milliseconds{window_ms};
   cfg.actors.request_timeout = milliseconds{timeout_ms};
   cfg.persistence.checkpoint_interval = milliseconds{checkpoint_ms};
+  cfg.edge.slow_consumer_ms = milliseconds{slow_ms};
+  cfg.edge.http_timeout = seconds_to_ms(http_timeout_s);
   if (timeout_ms < 100) {
     std::cerr << "presenced: request-timeout must be at least 100 ms\n";
     return 2;
@@ -212,6 +222,9 @@ std::string to_toml(const config& cfg) {
   line("max-frame-bytes", std::to_string(e.max_frame_bytes));
   line("max-body-bytes", std::to_string(e.max_body_bytes));
   line("write-queue-bytes", std::to_string(e.write_queue_bytes));
+  line("write-queue-max-bytes", std::to_string(e.write_queue_max_bytes));
+  line("slow-consumer-ms", std::to_string(e.slow_consumer_ms.count()));
+  line("http-timeout", secs(e.http_timeout));
   line("rate-limit", num(e.rate_limit));
   line("rate-burst", num(e.rate_burst));
   line("max-connections", std::to_string(e.max_connections));

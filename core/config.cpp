@@ -28,6 +28,12 @@ std::string validate(const config& cfg) {
     return "max-body-bytes must be between 1 KiB and 64 MiB";
   if (e.write_queue_bytes < 4096)
     return "write-queue-bytes must be at least 4096";
+  if (e.write_queue_max_bytes < e.write_queue_bytes)
+    return "write-queue-max-bytes must be at least write-queue-bytes";
+  if (e.slow_consumer_ms.count() < 100)
+    return "slow-consumer-ms must be at least 100";
+  if (e.http_timeout.count() < 100)
+    return "http-timeout must be at least 0.1 seconds";
   if (!(e.rate_limit > 0) || !(e.rate_burst >= 1))
     return "rate-limit must be > 0 and rate-burst >= 1";
   if (e.max_connections == 0)

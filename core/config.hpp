@@ -48,8 +48,17 @@ struct edge_config {
   std::size_t max_frame_bytes = 64 * 1024;
   /// Largest HTTP request body accepted (bigger: 413).
   std::size_t max_body_bytes = 1024 * 1024;
-  /// Bytes queued for one slow client before it is disconnected (4001).
+  /// Slow-consumer policy. A client whose write queue stays above
+  /// write_queue_bytes for slow_consumer_ms, or ever exceeds
+  /// write_queue_max_bytes, is disconnected (close 4001). Short bursts (a
+  /// thousand users joining at once) pass; a client that stops reading
+  /// does not.
   std::size_t write_queue_bytes = 1024 * 1024;
+  std::size_t write_queue_max_bytes = 16 * 1024 * 1024;
+  milliseconds slow_consumer_ms{5'000};
+  /// An idle HTTP keep-alive connection (or one sending its request too
+  /// slowly) is closed after this long.
+  milliseconds http_timeout{30'000};
   /// Messages per second one WebSocket may send (token bucket) and the burst.
   double rate_limit = 50.0;
   double rate_burst = 100.0;

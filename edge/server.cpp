@@ -37,7 +37,6 @@ namespace presence::edge {
 namespace {
 
 constexpr std::size_t header_limit = 16 * 1024;
-constexpr auto read_timeout = std::chrono::seconds(30);
 
 /// One HTTP connection: reads requests one at a time, answers them through
 /// the REST layer, or hands the socket to a WebSocket session on upgrade.
@@ -68,7 +67,7 @@ private:
     parser_.emplace();
     parser_->body_limit(ctx_->cfg.edge.max_body_bytes);
     parser_->header_limit(header_limit);
-    stream_.expires_after(read_timeout);
+    stream_.expires_after(ctx_->cfg.edge.http_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read,
                                                shared_from_this()));

@@ -3,6 +3,7 @@
 #include <deque>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <caf/actor.hpp>
@@ -50,6 +51,7 @@ public:
   ws_session(std::shared_ptr<server_context> ctx, beast::tcp_stream&& stream)
     : ctx_(std::move(ctx)),
       ws_(std::move(stream)),
+      stall_timer_(ws_.get_executor()),
       limiter_(ctx_->cfg.edge.rate_limit, ctx_->cfg.edge.rate_burst) {
     // nop
   }
@@ -63,6 +65,9 @@ public:
   }
 
   void run(http::request<http::string_body> req, session_params params) {
+    // The websocket stream has its own timeouts: the HTTP read deadline
+    // still armed on the TCP stream must go, or every socket dies after it.
+    beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(
       websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.set_option(websocket::stream_base::decorator(
@@ -85,21 +90,24 @@ public:
     if (closing_ || !open_)
       return;
     queued_bytes_ += frame->size();
-    if (queued_bytes_ > ctx_->cfg.edge.write_queue_bytes) {
-      // Slow consumer: it cannot keep up with its deltas. Drop what is
-      // queued and close; on reconnect it lists the current state again.
-      ctx_->probe.slow_consumers->Increment();
-      log_edge().info("ws: closing slow consumer (user '{}', {} bytes queued)",
-                      params_.user_id, queued_bytes_);
-      while (queue_.size() > (writing_ ? 1u : 0u)) {
-        queued_bytes_ -= queue_.back()->size();
-        queue_.pop_back();
-      }
-      queued_bytes_ -= frame->size();
-      start_close(close_slow_consumer, "slow consumer");
+    queue_.push_back(std::move(frame));
+    auto& cfg = ctx_->cfg.edge;
+    if (queued_bytes_ > cfg.write_queue_max_bytes) {
+      drop_slow_consumer();
       return;
     }
-    queue_.push_back(std::move(frame));
+    if (queued_bytes_ > cfg.write_queue_bytes && !stall_armed_) {
+      // A burst is fine if the client drains it; one that stays above the
+      // mark for slow_consumer_ms is not reading.
+      stall_armed_ = true;
+      stall_timer_.expires_after(cfg.slow_consumer_ms);
+      stall_timer_.async_wait([self = shared_from_this()](
+                                beast::error_code ec) {
+        self->stall_armed_ = false;
+        if (!ec && self->queued_bytes_ > self->ctx_->cfg.edge.write_queue_bytes)
+          self->drop_slow_consumer();
+      });
+    }
     if (!writing_)
       do_write();
   }
@@ -115,6 +123,19 @@ public:
   }
 
 private:
+  /// Slow-consumer policy (docs/protocol.md): drop what is queued and close
+  /// with 4001; on reconnect the client lists the current state again.
+  void drop_slow_consumer() {
+    ctx_->probe.slow_consumers->Increment();
+    log_edge().info("ws: closing slow consumer (user '{}', {} bytes queued)",
+                    params_.user_id, queued_bytes_);
+    while (queue_.size() > (writing_ ? 1u : 0u)) {
+      queued_bytes_ -= queue_.back()->size();
+      queue_.pop_back();
+    }
+    start_close(close_slow_consumer, "slow consumer");
+  }
+
   void on_accept(beast::error_code ec) {
     if (ec) {
       log_edge().debug("ws: handshake failed: {}", ec.message());
@@ -220,6 +241,7 @@ private:
     if (!open_)
       return;
     open_ = false;
+    stall_timer_.cancel();
     ctx_->probe.ws_sessions->Decrement();
     caf::anon_send(actor_, closed_atom::value);
     ctx_->remove_session(key_);
@@ -235,6 +257,8 @@ private:
   uint64_t key_ = 0;
   std::deque<std::shared_ptr<const std::string>> queue_;
   size_t queued_bytes_ = 0;
+  net::steady_timer stall_timer_;
+  bool stall_armed_ = false;
   bool open_ = false;
   bool writing_ = false;
   bool closing_ = false;
