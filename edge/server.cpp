@@ -20,6 +20,7 @@
 #include "edge/auth.hpp"
 #include "edge/edge_log.hpp"
 #include "edge/rest_api.hpp"
+#include "edge/session_actor.hpp"
 #include "edge/server_context.hpp"
 #include "edge/url.hpp"
 #include "edge/ws_session.hpp"
@@ -188,7 +189,7 @@ private:
       params.global_feed = false;
     upgraded_ = true;
     run_ws_session(ctx_, std::move(stream_), std::move(req),
-                   std::move(params));
+                   make_native_endpoint(ctx_, std::move(params)));
   }
 
   void reject(unsigned status, const std::string& code,

@@ -3,6 +3,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/sec.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <prometheus/counter.h>
 
@@ -301,7 +302,57 @@ caf::behavior session_impl(session_ptr self,
   };
 }
 
+/// Glue between a WebSocket session and its session actor.
+class native_endpoint : public ws_endpoint {
+public:
+  native_endpoint(std::shared_ptr<server_context> ctx, session_params params)
+    : ctx_(std::move(ctx)), params_(std::move(params)) {
+    // nop
+  }
+
+  void on_open(std::shared_ptr<session_sink> sink) override {
+    sink_ = sink;
+    actor_ = spawn_native_session(ctx_, std::move(sink), params_);
+  }
+
+  void on_text(std::string text) override {
+    caf::anon_send(actor_, frame_atom::value, std::move(text));
+  }
+
+  void on_binary() override {
+    reply_error("binary_not_supported", "send JSON in text frames");
+  }
+
+  void on_rate_limited() override {
+    reply_error("rate_limited", "too many messages; slow down");
+  }
+
+  void on_closed() override {
+    caf::anon_send(actor_, closed_atom::value);
+  }
+
+private:
+  void reply_error(const char* code, const char* message) {
+    ctx_->probe.protocol_errors->Increment();
+    sink_->send_text(
+      std::make_shared<const std::string>(encode_error("", code, message)));
+  }
+
+  std::shared_ptr<server_context> ctx_;
+  session_params params_;
+  std::shared_ptr<session_sink> sink_;
+  caf::actor actor_;
+};
+
 } // namespace
+
+ws_endpoint::~ws_endpoint() = default;
+
+std::shared_ptr<ws_endpoint>
+make_native_endpoint(std::shared_ptr<server_context> ctx,
+                     session_params params) {
+  return std::make_shared<native_endpoint>(std::move(ctx), std::move(params));
+}
 
 caf::actor spawn_native_session(std::shared_ptr<server_context> ctx,
                                 std::shared_ptr<session_sink> sink,

@@ -7,6 +7,7 @@
 
 #include "core/messages.hpp"
 #include "edge/server_context.hpp"
+#include "edge/ws_endpoint.hpp"
 
 namespace presence::edge {
 
@@ -34,5 +35,15 @@ struct session_params {
 caf::actor spawn_native_session(std::shared_ptr<server_context> ctx,
                                 std::shared_ptr<session_sink> sink,
                                 session_params params);
+
+} // namespace presence::edge
+
+namespace presence::edge {
+
+/// The native protocol on a WebSocket: spawns the session actor on open and
+/// forwards frames to it.
+std::shared_ptr<ws_endpoint>
+make_native_endpoint(std::shared_ptr<server_context> ctx,
+                     session_params params);
 
 } // namespace presence::edge

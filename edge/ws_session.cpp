@@ -6,13 +6,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
-#include <caf/actor.hpp>
-#include <caf/send.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
 #include "edge/edge_log.hpp"
-#include "edge/native_protocol.hpp"
 #include "edge/rate_limiter.hpp"
 #include "edge/server_context.hpp"
 
@@ -48,8 +45,10 @@ private:
 /// strand: every member below is touched only from that strand.
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
-  ws_session(std::shared_ptr<server_context> ctx, beast::tcp_stream&& stream)
+  ws_session(std::shared_ptr<server_context> ctx, beast::tcp_stream&& stream,
+             std::shared_ptr<ws_endpoint> endpoint)
     : ctx_(std::move(ctx)),
+      endpoint_(std::move(endpoint)),
       ws_(std::move(stream)),
       stall_timer_(ws_.get_executor()),
       limiter_(ctx_->cfg.edge.rate_limit, ctx_->cfg.edge.rate_burst) {
@@ -64,7 +63,7 @@ public:
     ctx_->probe.connections->Decrement();
   }
 
-  void run(http::request<http::string_body> req, session_params params) {
+  void run(http::request<http::string_body> req) {
     // The websocket stream has its own timeouts: the HTTP read deadline
     // still armed on the TCP stream must go, or every socket dies after it.
     beast::get_lowest_layer(ws_).expires_never();
@@ -75,7 +74,6 @@ public:
         res.set(http::field::server, "presenced");
       }));
     ws_.read_message_max(ctx_->cfg.edge.max_frame_bytes);
-    params_ = std::move(params);
     ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept,
                                                     shared_from_this()));
   }
@@ -127,8 +125,8 @@ private:
   /// with 4001; on reconnect the client lists the current state again.
   void drop_slow_consumer() {
     ctx_->probe.slow_consumers->Increment();
-    log_edge().info("ws: closing slow consumer (user '{}', {} bytes queued)",
-                    params_.user_id, queued_bytes_);
+    log_edge().info("ws: closing slow consumer ({} bytes queued)",
+                    queued_bytes_);
     while (queue_.size() > (writing_ ? 1u : 0u)) {
       queued_bytes_ -= queue_.back()->size();
       queue_.pop_back();
@@ -146,7 +144,7 @@ private:
     ctx_->probe.ws_sessions->Increment();
     sink_ = std::make_shared<strand_sink>(weak_from_this());
     key_ = ctx_->add_session(sink_);
-    actor_ = spawn_native_session(ctx_, sink_, params_);
+    endpoint_->on_open(sink_);
     if (ctx_->draining)
       start_close(static_cast<uint16_t>(websocket::close_code::going_away),
                   "server shutting down");
@@ -165,9 +163,7 @@ private:
     }
     if (!ws_.got_text()) {
       buffer_.consume(buffer_.size());
-      ctx_->probe.protocol_errors->Increment();
-      enqueue(std::make_shared<const std::string>(encode_error(
-        "", "binary_not_supported", "send JSON in text frames")));
+      endpoint_->on_binary();
       do_read();
       return;
     }
@@ -176,20 +172,17 @@ private:
       ctx_->probe.rate_limited->Increment();
       // A client that keeps flooding after being told is cut off.
       if (++violations_ > ctx_->cfg.edge.rate_burst) {
-        log_edge().warn("ws: closing flooding client (user '{}')",
-                        params_.user_id);
+        log_edge().warn("ws: closing flooding client");
         start_close(static_cast<uint16_t>(websocket::close_code::policy_error),
                     "rate limit exceeded");
       } else if (violations_ == 1 || violations_ % 16 == 0) {
-        enqueue(std::make_shared<const std::string>(encode_error(
-          "", "rate_limited", "too many messages; slow down")));
+        endpoint_->on_rate_limited();
       }
       do_read();
       return;
     }
     violations_ = 0;
-    caf::anon_send(actor_, frame_atom::value,
-                   beast::buffers_to_string(buffer_.data()));
+    endpoint_->on_text(beast::buffers_to_string(buffer_.data()));
     buffer_.consume(buffer_.size());
     do_read();
   }
@@ -233,8 +226,7 @@ private:
         && ec != beast::error::timeout && ec != net::error::eof
         && ec != net::error::connection_reset) {
       if (ec == websocket::error::message_too_big)
-        log_edge().warn("ws: closed oversized message (user '{}')",
-                        params_.user_id);
+        log_edge().warn("ws: closed oversized message");
       else
         log_edge().debug("ws: read failed: {}", ec.message());
     }
@@ -243,16 +235,15 @@ private:
     open_ = false;
     stall_timer_.cancel();
     ctx_->probe.ws_sessions->Decrement();
-    caf::anon_send(actor_, closed_atom::value);
+    endpoint_->on_closed();
     ctx_->remove_session(key_);
     key_ = 0;
   }
 
   std::shared_ptr<server_context> ctx_;
+  std::shared_ptr<ws_endpoint> endpoint_;
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
-  session_params params_;
-  caf::actor actor_;
   std::shared_ptr<strand_sink> sink_;
   uint64_t key_ = 0;
   std::deque<std::shared_ptr<const std::string>> queue_;
@@ -291,9 +282,10 @@ void strand_sink::close(uint16_t code, std::string reason) {
 void run_ws_session(std::shared_ptr<server_context> ctx,
                     beast::tcp_stream stream,
                     http::request<http::string_body> req,
-                    session_params params) {
-  std::make_shared<ws_session>(std::move(ctx), std::move(stream))
-    ->run(std::move(req), std::move(params));
+                    std::shared_ptr<ws_endpoint> endpoint) {
+  std::make_shared<ws_session>(std::move(ctx), std::move(stream),
+                               std::move(endpoint))
+    ->run(std::move(req));
 }
 
 } // namespace presence::edge

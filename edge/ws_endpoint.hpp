@@ -1,0 +1,27 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "edge/server_context.hpp"
+
+namespace presence::edge {
+
+/// What runs on top of one WebSocket: the native protocol or Engine.IO.
+/// The WebSocket session calls these on its strand, one at a time.
+class ws_endpoint {
+public:
+  virtual ~ws_endpoint();
+  /// The handshake is done; `sink` writes to the socket (thread-safe).
+  virtual void on_open(std::shared_ptr<session_sink> sink) = 0;
+  /// One text message that passed the rate limit.
+  virtual void on_text(std::string text) = 0;
+  /// A binary message (neither protocol takes them).
+  virtual void on_binary() = 0;
+  /// A message dropped by the rate limit (the first and every 16th).
+  virtual void on_rate_limited() = 0;
+  /// The socket is gone; called exactly once if on_open was.
+  virtual void on_closed() = 0;
+};
+
+} // namespace presence::edge
