@@ -63,6 +63,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   int64_t timeout_ms = cfg.actors.request_timeout.count();
   int64_t checkpoint_ms = cfg.persistence.checkpoint_interval.count();
   int64_t slow_ms = cfg.edge.slow_consumer_ms.count();
+  int64_t sio_ping_ms = cfg.edge.sio_ping_interval.count();
+  int64_t sio_timeout_ms = cfg.edge.sio_ping_timeout.count();
+  int64_t sio_list_ms = cfg.edge.sio_list_window.count();
   double http_timeout_s = cfg.edge.http_timeout.count() / 1000.0;
 
   std::vector<std::string> names;
@@ -106,6 +109,16 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "open connections at most (more get 503)");
   add("cors-origin", cfg.edge.cors_origin,
       "Access-Control-Allow-Origin value (empty = no CORS headers)");
+  add("sio-paths", cfg.edge.sio_paths,
+      "comma-separated request paths that serve Socket.IO");
+  add("sio-ping-interval", sio_ping_ms,
+      "ms between Engine.IO pings to Socket.IO clients");
+  add("sio-ping-timeout", sio_timeout_ms,
+      "ms a Socket.IO client has to answer a ping before it is dropped");
+  add("sio-max-payload", cfg.edge.sio_max_payload,
+      "largest Engine.IO payload (polling body or WebSocket frame)");
+  add("sio-list-window", sio_list_ms,
+      "ms between two full online_users_list pushes to one seed-000 socket");
   add("history-limit", cfg.persistence.history_limit,
       "online sessions remembered per user");
   add("checkpoint-interval", checkpoint_ms,
@@ -163,6 +176,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   cfg.actors.request_timeout = milliseconds{timeout_ms};
   cfg.persistence.checkpoint_interval = milliseconds{checkpoint_ms};
   cfg.edge.slow_consumer_ms = milliseconds{slow_ms};
+  cfg.edge.sio_ping_interval = milliseconds{sio_ping_ms};
+  cfg.edge.sio_ping_timeout = milliseconds{sio_timeout_ms};
+  cfg.edge.sio_list_window = milliseconds{sio_list_ms};
   cfg.edge.http_timeout = seconds_to_ms(http_timeout_s);
   if (timeout_ms < 100) {
     std::cerr << "presenced: request-timeout must be at least 100 ms\n";
@@ -229,6 +245,11 @@ std::string to_toml(const config& cfg) {
   line("rate-burst", num(e.rate_burst));
   line("max-connections", std::to_string(e.max_connections));
   line("cors-origin", q(e.cors_origin));
+  line("sio-paths", q(e.sio_paths));
+  line("sio-ping-interval", std::to_string(e.sio_ping_interval.count()));
+  line("sio-ping-timeout", std::to_string(e.sio_ping_timeout.count()));
+  line("sio-max-payload", std::to_string(e.sio_max_payload));
+  line("sio-list-window", std::to_string(e.sio_list_window.count()));
   line("history-limit", std::to_string(p.history_limit));
   line("checkpoint-interval", std::to_string(p.checkpoint_interval.count()));
   line("max-devices-per-user", std::to_string(a.max_devices_per_user));

@@ -66,6 +66,15 @@ struct edge_config {
   uint32_t max_connections = 19'000;
   /// Access-Control-Allow-Origin on every HTTP response ("" = none).
   std::string cors_origin = "*";
+  /// Socket.IO: request paths served (comma-separated), Engine.IO
+  /// heartbeat (a client that vanishes is gone after interval + timeout),
+  /// largest payload, and how often seed 000's full online_users_list may
+  /// be pushed to one socket.
+  std::string sio_paths = "/socket.io/,/api/socketio/";
+  milliseconds sio_ping_interval{25'000};
+  milliseconds sio_ping_timeout{20'000};
+  std::size_t sio_max_payload = 1'000'000;
+  milliseconds sio_list_window{1'000};
 };
 
 /// The one configuration struct. Precedence (app/): command line >

@@ -56,6 +56,10 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using frame_atom = caf::atom_constant<caf::atom("frame")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using last_seen_atom = caf::atom_constant<caf::atom("lastseen")>;
+using pong_atom = caf::atom_constant<caf::atom("pong")>;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+using room_atom = caf::atom_constant<caf::atom("room")>;
 
 // -- presence values ----------------------------------------------------------
 
@@ -222,6 +226,19 @@ typename Inspector::result_type inspect(Inspector& f, join_ack& x) {
   return f(caf::meta::type_name("join_ack"), x.user, x.device_id, x.status);
 }
 
+/// An ephemeral signal to the other members of a room (a chat session):
+/// "user X is typing". Never stored.
+struct room_signal {
+  std::string room;
+  std::string user_id;
+  bool typing = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, room_signal& x) {
+  return f(caf::meta::type_name("room_signal"), x.room, x.user_id, x.typing);
+}
+
 /// Deltas of one coalescing window, shared (not copied) among all local
 /// subscribers. Local only: it never crosses nodes.
 struct delta_batch {
@@ -338,6 +355,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(presence, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(presence, (presence::user_record))
   CAF_ADD_TYPE_ID(presence, (presence::join_request))
   CAF_ADD_TYPE_ID(presence, (presence::join_ack))
+  CAF_ADD_TYPE_ID(presence, (presence::room_signal))
   CAF_ADD_TYPE_ID(presence, (std::vector<presence::user_status>))
   CAF_ADD_TYPE_ID(presence, (std::vector<presence::presence_delta>))
   CAF_ADD_TYPE_ID(presence, (std::vector<presence::profile>))

@@ -21,6 +21,7 @@
 #include "edge/edge_log.hpp"
 #include "edge/rest_api.hpp"
 #include "edge/session_actor.hpp"
+#include "edge/sio_actor.hpp"
 #include "edge/server_context.hpp"
 #include "edge/url.hpp"
 #include "edge/ws_session.hpp"
@@ -105,6 +106,12 @@ private:
                   false);
       return;
     }
+    parsed_target t;
+    bool target_ok = parse_target(std::string{req.target()}, t);
+    if (target_ok && ctx_->is_sio_path(t.path)) {
+      socketio(std::move(req), t);
+      return;
+    }
     if (websocket::is_upgrade(req)) {
       upgrade(std::move(req));
       return;
@@ -128,6 +135,64 @@ private:
                               self->write(std::move(res), version, keep_alive);
                             });
                 });
+  }
+
+  /// Socket.IO: Engine.IO polling requests and WebSocket transports.
+  void socketio(http::request<http::string_body> req, const parsed_target& t) {
+    sio_params params;
+    params.token = query_param(t, "token");
+    if (params.token.empty())
+      params.token = bearer_token(std::string{req[http::field::authorization]});
+    params.user_id = query_param(t, "userId", "user_id");
+    params.user_agent = std::string{req[http::field::user_agent]}.substr(0, 512);
+    if (websocket::is_upgrade(req)) {
+      if (query_param(t, "EIO") != "4") {
+        write(eio_error(5, "Unsupported protocol version"), req.version(),
+              false);
+        return;
+      }
+      if (query_param(t, "transport") != "websocket") {
+        write(eio_error(3, "Bad request"), req.version(), false);
+        return;
+      }
+      if (ctx_->draining) {
+        write(eio_error(4, "server shutting down"), req.version(), false);
+        return;
+      }
+      std::shared_ptr<eio_session> target;
+      auto sid = query_param(t, "sid");
+      if (!sid.empty()) {
+        target = ctx_->eio->find(sid);
+        if (!target) {
+          write(eio_error(1, "Session ID unknown"), req.version(), false);
+          return;
+        }
+      }
+      upgraded_ = true;
+      run_ws_session(ctx_, std::move(stream_), std::move(req),
+                     make_eio_ws_endpoint(ctx_, ctx_->eio, std::move(target),
+                                          std::move(params)));
+      return;
+    }
+    http_request r;
+    r.method = std::string{req.method_string()};
+    r.target = std::string{req.target()};
+    r.body = std::move(req.body());
+    unsigned version = req.version();
+    bool keep_alive = req.keep_alive();
+    auto ctx = ctx_;
+    handle_eio_polling(
+      ctx_, ctx_->eio, r, t,
+      [ctx, params](std::shared_ptr<eio_session> s) {
+        return spawn_sio_session(ctx, std::move(s), params);
+      },
+      [self = shared_from_this(), version, keep_alive](http_response res) {
+        net::post(self->stream_.get_executor(),
+                  [self, res = std::move(res), version,
+                   keep_alive]() mutable {
+                    self->write(std::move(res), version, keep_alive);
+                  });
+      });
   }
 
   void upgrade(http::request<http::string_body> req) {
@@ -314,7 +379,9 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   auto ctx = std::make_shared<server_context>(n.system(), cfg);
   ctx->api = n.api();
   ctx->store = n.store();
+  ctx->rooms = n.rooms();
   ctx->store_probe = &n.store_probe();
+  ctx->eio = std::make_shared<eio_registry>(ctx);
   auto p = std::make_unique<impl>(ctx, cfg.edge.io_threads);
   beast::error_code ec;
   auto addr = net::ip::make_address(cfg.edge.listen_host, ec);
@@ -368,6 +435,7 @@ void server::stop(int wait_ms) {
     return;
   p.stopped = true;
   drain();
+  p.ctx->eio->close_all();
   p.ctx->close_all(static_cast<uint16_t>(websocket::close_code::going_away),
                    "server shutting down");
   // Give clients a moment to answer the close handshake.

@@ -44,6 +44,31 @@ size_t server_context::live_sessions() {
   return sessions_.size();
 }
 
+bool server_context::is_sio_path(const std::string& path) const {
+  auto strip = [](std::string x) {
+    while (x.size() > 1 && x.back() == '/')
+      x.pop_back();
+    return x;
+  };
+  auto p = strip(path);
+  const auto& all = cfg.edge.sio_paths;
+  size_t pos = 0;
+  while (pos <= all.size()) {
+    auto end = all.find(',', pos);
+    if (end == std::string::npos)
+      end = all.size();
+    auto item = all.substr(pos, end - pos);
+    while (!item.empty() && item.front() == ' ')
+      item.erase(0, 1);
+    while (!item.empty() && item.back() == ' ')
+      item.pop_back();
+    if (!item.empty() && strip(item) == p)
+      return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
 std::string server_context::make_device_id() {
   auto n = ++device_counter_;
   char buf[40];

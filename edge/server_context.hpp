@@ -20,6 +20,8 @@ struct store_probe;
 
 namespace presence::edge {
 
+class eio_registry;
+
 /// A live session's outbound side, implemented by the WebSocket session.
 /// Thread-safe: session actors call it from CAF threads; the calls are posted
 /// onto the session's strand.
@@ -41,12 +43,18 @@ struct server_context {
   config cfg;
   presence_api api;
   store_api store;
+  caf::actor rooms;
   wall_clock now = system_now;
   const persistence::store_probe* store_probe = nullptr;
   edge_probe probe;
   std::atomic<bool> ready{false};
   std::atomic<bool> draining{false};
   std::atomic<uint32_t> connections{0};
+  /// Live Engine.IO (Socket.IO) sessions by sid.
+  std::shared_ptr<eio_registry> eio;
+
+  /// True if `path` is one of cfg.edge.sio_paths (trailing '/' ignored).
+  bool is_sio_path(const std::string& path) const;
 
   /// Registers a live session; returns its key.
   uint64_t add_session(std::weak_ptr<session_sink> s);

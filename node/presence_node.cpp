@@ -6,6 +6,7 @@
 #include <caf/send.hpp>
 
 #include "actors/fanout.hpp"
+#include "actors/room_registry.hpp"
 #include "actors/shard_registry.hpp"
 #include "persistence/store_actor.hpp"
 #include "persistence/store_db.hpp"
@@ -36,6 +37,7 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   n->store_ = persistence::spawn_store(sys, std::move(db), cfg.persistence,
                                        n->probe_);
   n->fanout_ = actors::spawn_fanout(sys, cfg.actors);
+  n->rooms_ = actors::spawn_room_registry(sys);
   actors::user_env env;
   env.cfg = cfg.actors;
   env.now = std::move(now);
@@ -56,6 +58,7 @@ void node::stop() {
     .receive([](bool) {}, [](caf::error&) {});
   self->send_exit(api_, caf::exit_reason::user_shutdown);
   self->send_exit(fanout_, caf::exit_reason::user_shutdown);
+  self->send_exit(rooms_, caf::exit_reason::user_shutdown);
   self->send_exit(store_, caf::exit_reason::user_shutdown);
 }
 

@@ -41,6 +41,10 @@ public:
   /// The store (profiles, history).
   store_api store() const { return store_; }
 
+  /// Rooms for ephemeral signals (typing indicators); see
+  /// actors/room_registry.hpp.
+  caf::actor rooms() const { return rooms_; }
+
   const config& cfg() const { return cfg_; }
   caf::actor_system& system() const { return sys_; }
   const persistence::store_probe& store_probe() const { return *probe_; }
@@ -61,6 +65,7 @@ private:
   std::shared_ptr<persistence::store_probe> probe_;
   store_api store_;
   caf::actor fanout_;
+  caf::actor rooms_;
   presence_api api_;
   size_t recovered_ = 0;
   bool stopped_ = false;

@@ -1,0 +1,408 @@
+#include "edge/eio_session.hpp"
+
+#include <caf/send.hpp>
+#include <nlohmann/json.hpp>
+
+#include "edge/edge_log.hpp"
+#include "edge/socketio_codec.hpp"
+
+namespace presence::edge {
+
+using namespace sio;
+
+namespace {
+
+http_response text_response(std::string body,
+                            const char* type = "text/plain; charset=UTF-8") {
+  http_response r;
+  r.content_type = type;
+  r.body = std::move(body);
+  return r;
+}
+
+std::shared_ptr<const std::string> shared_text(std::string s) {
+  return std::make_shared<const std::string>(std::move(s));
+}
+
+} // namespace
+
+eio_transport::~eio_transport() = default;
+
+http_response eio_error(int code, const std::string& message) {
+  http_response r;
+  r.status = code == 4 ? 403 : 400;
+  r.body = nlohmann::json{{"code", code}, {"message", message}}.dump();
+  return r;
+}
+
+// -- eio_session --------------------------------------------------------------
+
+eio_session::eio_session(std::shared_ptr<server_context> ctx,
+                         std::weak_ptr<eio_registry> registry, std::string sid)
+  : ctx_(std::move(ctx)), registry_(std::move(registry)), sid_(std::move(sid)) {
+  // nop
+}
+
+eio_session::~eio_session() = default;
+
+std::string eio_session::open_packet() const {
+  auto& e = ctx_->cfg.edge;
+  bool polling = transport_ == transport::polling;
+  nlohmann::json j = {
+    {"sid", sid_},
+    {"upgrades", polling ? nlohmann::json::array({"websocket"})
+                         : nlohmann::json::array()},
+    {"pingInterval", e.sio_ping_interval.count()},
+    {"pingTimeout", e.sio_ping_timeout.count()},
+    {"maxPayload", e.sio_max_payload},
+  };
+  return encode_eio(eio_type::open, j.dump());
+}
+
+void eio_session::bind(caf::actor app) {
+  std::lock_guard<std::mutex> guard{mu_};
+  app_ = std::move(app);
+}
+
+void eio_session::send(std::string packet) {
+  std::unique_lock<std::mutex> lock{mu_};
+  if (closed_)
+    return;
+  if (transport_ == transport::websocket && ws_) {
+    auto ws = ws_;
+    lock.unlock();
+    ws->send_text(shared_text(std::move(packet)));
+    return;
+  }
+  outbox_bytes_ += packet.size();
+  outbox_.push_back(std::move(packet));
+  if (outbox_bytes_ > ctx_->cfg.edge.write_queue_max_bytes) {
+    // A polling client that stopped polling: the same slow-consumer rule
+    // as for WebSockets.
+    lock.unlock();
+    log_edge().info("sio: closing slow polling client {}", sid_);
+    finish("slow consumer");
+    return;
+  }
+  flush_poll_locked(lock);
+}
+
+void eio_session::flush_poll_locked(std::unique_lock<std::mutex>& lock) {
+  // While a WebSocket probe is under way, packets wait for the new
+  // transport; the poll is answered by the noop sent on the probe.
+  if (!pending_get_ || outbox_.empty() || probe_)
+    return;
+  std::vector<std::string> packets{outbox_.begin(), outbox_.end()};
+  outbox_.clear();
+  outbox_bytes_ = 0;
+  auto done = std::move(pending_get_);
+  pending_get_ = nullptr;
+  lock.unlock();
+  done(text_response(encode_eio_payload(packets)));
+}
+
+void eio_session::close(const std::string& reason) {
+  {
+    std::unique_lock<std::mutex> lock{mu_};
+    if (closed_)
+      return;
+    if (transport_ == transport::websocket && ws_) {
+      ws_->send_text(shared_text(encode_eio(eio_type::close)));
+    } else {
+      outbox_.push_back(encode_eio(eio_type::close));
+      flush_poll_locked(lock);
+    }
+  }
+  finish(reason);
+}
+
+void eio_session::finish(const std::string& reason) {
+  done_fn pending;
+  std::shared_ptr<session_sink> ws;
+  std::shared_ptr<session_sink> probe;
+  caf::actor app;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    if (closed_)
+      return;
+    closed_ = true;
+    pending = std::move(pending_get_);
+    pending_get_ = nullptr;
+    ws = std::move(ws_);
+    probe = std::move(probe_);
+    app = app_;
+  }
+  if (pending)
+    pending(text_response(encode_eio(eio_type::close)));
+  if (ws)
+    ws->close(1000, reason);
+  if (probe)
+    probe->close(1000, reason);
+  if (auto reg = registry_.lock())
+    reg->remove(sid_);
+  caf::anon_send(app, closed_atom::value);
+}
+
+// -- polling ------------------------------------------------------------------
+
+void eio_session::poll_get(done_fn done) {
+  std::unique_lock<std::mutex> lock{mu_};
+  if (closed_) {
+    lock.unlock();
+    done(eio_error(1, "Session ID unknown"));
+    return;
+  }
+  if (transport_ != transport::polling) {
+    lock.unlock();
+    done(eio_error(3, "Bad request"));
+    return;
+  }
+  if (pending_get_) {
+    // Two polls at once: the client is confused or hostile. Engine.IO
+    // closes the session.
+    lock.unlock();
+    done(eio_error(3, "Bad request"));
+    finish("overlapping poll");
+    return;
+  }
+  if (probe_) {
+    // Upgrading: let the client's poll return so it can pause.
+    lock.unlock();
+    done(text_response(encode_eio(eio_type::noop)));
+    return;
+  }
+  pending_get_ = std::move(done);
+  flush_poll_locked(lock);
+}
+
+void eio_session::poll_post(const std::string& body, done_fn done) {
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    if (closed_) {
+      done(eio_error(1, "Session ID unknown"));
+      return;
+    }
+    if (transport_ != transport::polling) {
+      done(eio_error(3, "Bad request"));
+      return;
+    }
+  }
+  if (body.size() > ctx_->cfg.edge.sio_max_payload) {
+    done(eio_error(3, "payload too large"));
+    finish("payload too large");
+    return;
+  }
+  std::vector<eio_packet> packets;
+  if (!parse_eio_payload(body, packets)) {
+    done(eio_error(3, "Bad request"));
+    finish("parse error");
+    return;
+  }
+  for (auto& p : packets) {
+    if (!on_packet(static_cast<char>(p.type), p.data)) {
+      done(eio_error(3, "Bad request"));
+      finish("parse error");
+      return;
+    }
+  }
+  done(text_response("ok", "text/html"));
+}
+
+// -- WebSocket ----------------------------------------------------------------
+
+void eio_session::attach_websocket(std::shared_ptr<session_sink> ws) {
+  std::lock_guard<std::mutex> guard{mu_};
+  transport_ = transport::websocket;
+  ws_ = std::move(ws);
+}
+
+void eio_session::begin_probe(std::shared_ptr<session_sink> ws) {
+  std::unique_lock<std::mutex> lock{mu_};
+  if (closed_ || transport_ != transport::polling || probe_) {
+    lock.unlock();
+    ws->close(1000, "upgrade refused");
+    return;
+  }
+  probe_ = std::move(ws);
+}
+
+void eio_session::on_ws_text(const std::shared_ptr<session_sink>& ws,
+                             const std::string& text) {
+  eio_packet p;
+  if (text.size() > ctx_->cfg.edge.sio_max_payload || !parse_eio(text, p)) {
+    finish("parse error");
+    return;
+  }
+  std::unique_lock<std::mutex> lock{mu_};
+  if (closed_)
+    return;
+  if (ws == probe_) {
+    if (p.type == eio_type::ping && p.data == "probe") {
+      lock.unlock();
+      ws->send_text(shared_text(encode_eio(eio_type::pong, "probe")));
+      lock.lock();
+      // Make the pending poll return so the client can pause polling.
+      if (pending_get_) {
+        auto done = std::move(pending_get_);
+        pending_get_ = nullptr;
+        lock.unlock();
+        done(text_response(encode_eio(eio_type::noop)));
+      }
+      return;
+    }
+    if (p.type == eio_type::upgrade) {
+      transport_ = transport::websocket;
+      ws_ = std::move(probe_);
+      probe_ = nullptr;
+      std::vector<std::string> queued{outbox_.begin(), outbox_.end()};
+      outbox_.clear();
+      outbox_bytes_ = 0;
+      auto done = std::move(pending_get_);
+      pending_get_ = nullptr;
+      auto active = ws_;
+      lock.unlock();
+      if (done)
+        done(text_response(encode_eio(eio_type::noop)));
+      for (auto& q : queued)
+        active->send_text(shared_text(std::move(q)));
+      return;
+    }
+    lock.unlock();
+    finish("bad upgrade");
+    return;
+  }
+  if (ws != ws_)
+    return;  // a stale socket
+  lock.unlock();
+  if (!on_packet(static_cast<char>(p.type), p.data))
+    finish("parse error");
+}
+
+void eio_session::on_ws_closed(const std::shared_ptr<session_sink>& ws) {
+  std::unique_lock<std::mutex> lock{mu_};
+  if (ws == probe_) {
+    // The upgrade failed; polling goes on.
+    probe_ = nullptr;
+    return;
+  }
+  if (ws != ws_)
+    return;
+  lock.unlock();
+  finish("transport close");
+}
+
+bool eio_session::on_packet(char type, const std::string& data) {
+  caf::actor app;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    app = app_;
+  }
+  switch (static_cast<eio_type>(type)) {
+    case eio_type::pong:
+      caf::anon_send(app, pong_atom::value);
+      return true;
+    case eio_type::message:
+      caf::anon_send(app, frame_atom::value, data);
+      return true;
+    case eio_type::close:
+      finish("client close");
+      return true;
+    case eio_type::ping:
+      // Engine.IO 3 clients pinged; answer politely.
+      send(encode_eio(eio_type::pong, data));
+      return true;
+    case eio_type::noop:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// -- registry -----------------------------------------------------------------
+
+std::shared_ptr<eio_session> eio_registry::create() {
+  auto s = std::make_shared<eio_session>(ctx_, weak_from_this(), make_sid());
+  std::lock_guard<std::mutex> guard{mu_};
+  sessions_.emplace(s->sid(), s);
+  return s;
+}
+
+std::shared_ptr<eio_session> eio_registry::find(const std::string& sid) {
+  std::lock_guard<std::mutex> guard{mu_};
+  auto i = sessions_.find(sid);
+  return i == sessions_.end() ? nullptr : i->second;
+}
+
+void eio_registry::remove(const std::string& sid) {
+  std::lock_guard<std::mutex> guard{mu_};
+  sessions_.erase(sid);
+}
+
+size_t eio_registry::size() {
+  std::lock_guard<std::mutex> guard{mu_};
+  return sessions_.size();
+}
+
+void eio_registry::close_all() {
+  std::vector<std::shared_ptr<eio_session>> all;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    for (auto& kvp : sessions_)
+      all.push_back(kvp.second);
+  }
+  for (auto& s : all)
+    s->close("server shutting down");
+}
+
+// -- polling requests ---------------------------------------------------------
+
+void handle_eio_polling(
+  std::shared_ptr<server_context> ctx, std::shared_ptr<eio_registry> reg,
+  const http_request& req, const parsed_target& target,
+  std::function<caf::actor(std::shared_ptr<eio_session>)> app_factory,
+  std::function<void(http_response)> done) {
+  if (query_param(target, "EIO") != "4") {
+    done(eio_error(5, "Unsupported protocol version"));
+    return;
+  }
+  auto transport = query_param(target, "transport");
+  if (transport != "polling") {
+    done(transport == "websocket" ? eio_error(3, "Bad request")
+                                  : eio_error(0, "Transport unknown"));
+    return;
+  }
+  auto sid = query_param(target, "sid");
+  if (sid.empty()) {
+    if (req.method != "GET") {
+      done(eio_error(2, "Bad handshake method"));
+      return;
+    }
+    if (ctx->draining) {
+      done(eio_error(4, "server shutting down"));
+      return;
+    }
+    if (reg->size() >= ctx->cfg.edge.max_connections) {
+      auto r = eio_error(3, "too many sessions");
+      r.status = 503;
+      done(std::move(r));
+      return;
+    }
+    auto s = reg->create();
+    s->bind(app_factory(s));
+    done(text_response(s->open_packet()));
+    return;
+  }
+  auto s = reg->find(sid);
+  if (!s) {
+    done(eio_error(1, "Session ID unknown"));
+    return;
+  }
+  if (req.method == "GET")
+    s->poll_get(std::move(done));
+  else if (req.method == "POST")
+    s->poll_post(req.body, std::move(done));
+  else
+    done(eio_error(3, "Bad request"));
+}
+
+} // namespace presence::edge

@@ -1,0 +1,144 @@
+#pragma once
+
+// Engine.IO 4 sessions: the transport layer under Socket.IO. One
+// eio_session per client; it outlives individual HTTP requests (polling)
+// and moves from polling to a WebSocket on upgrade. Liveness (ping/pong)
+// and everything above the transport live in the Socket.IO actor
+// (sio_actor.hpp).
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include <caf/actor.hpp>
+
+#include "edge/http_types.hpp"
+#include "edge/url.hpp"
+#include "edge/server_context.hpp"
+#include "edge/ws_endpoint.hpp"
+
+namespace presence::edge {
+
+/// What the Socket.IO actor sees of its transport. Thread-safe.
+class eio_transport {
+public:
+  virtual ~eio_transport();
+  /// Queues one encoded Engine.IO packet ("2", "42[...]", ...).
+  virtual void send(std::string packet) = 0;
+  /// Ends the session (the client sees the transport close).
+  virtual void close(const std::string& reason) = 0;
+  virtual const std::string& sid() const = 0;
+};
+
+class eio_registry;
+
+/// One Engine.IO session. All state is guarded by a mutex: polling requests
+/// arrive on different connections, WebSocket frames on the socket's strand
+/// and outbound packets from the Socket.IO actor.
+class eio_session : public eio_transport,
+                    public std::enable_shared_from_this<eio_session> {
+public:
+  using done_fn = std::function<void(http_response)>;
+
+  eio_session(std::shared_ptr<server_context> ctx,
+              std::weak_ptr<eio_registry> registry, std::string sid);
+  ~eio_session() override;
+
+  // -- eio_transport ----------------------------------------------------------
+
+  void send(std::string packet) override;
+  void close(const std::string& reason) override;
+  const std::string& sid() const override {
+    return sid_;
+  }
+
+  // -- set-up -----------------------------------------------------------------
+
+  /// The "0{...}" open packet of this session.
+  std::string open_packet() const;
+  /// Binds the Socket.IO actor that gets (frame_atom, text), (pong) and
+  /// (closed_atom).
+  void bind(caf::actor app);
+
+  // -- polling ----------------------------------------------------------------
+
+  /// A long-poll GET: answered at once if packets wait, else when one comes.
+  void poll_get(done_fn done);
+  /// A POST with packets from the client.
+  void poll_post(const std::string& body, done_fn done);
+
+  // -- WebSocket --------------------------------------------------------------
+
+  /// A direct WebSocket session (transport=websocket, no sid).
+  void attach_websocket(std::shared_ptr<session_sink> ws);
+  /// A WebSocket opened to upgrade this polling session (with sid).
+  void begin_probe(std::shared_ptr<session_sink> ws);
+  /// A text frame from `ws` (the active transport or the probe).
+  void on_ws_text(const std::shared_ptr<session_sink>& ws,
+                  const std::string& text);
+  /// `ws` closed.
+  void on_ws_closed(const std::shared_ptr<session_sink>& ws);
+
+private:
+  enum class transport { polling, websocket };
+
+  /// Handles one packet from the client; returns false on a protocol error.
+  /// Called without the lock held.
+  bool on_packet(char type, const std::string& data);
+  void flush_poll_locked(std::unique_lock<std::mutex>& lock);
+  void finish(const std::string& reason);
+
+  std::shared_ptr<server_context> ctx_;
+  std::weak_ptr<eio_registry> registry_;
+  std::string sid_;
+  caf::actor app_;
+
+  std::mutex mu_;
+  transport transport_ = transport::polling;
+  bool closed_ = false;
+  std::deque<std::string> outbox_;
+  size_t outbox_bytes_ = 0;
+  done_fn pending_get_;
+  std::shared_ptr<session_sink> ws_;
+  std::shared_ptr<session_sink> probe_;
+};
+
+/// Every live Engine.IO session of a server, by sid.
+class eio_registry : public std::enable_shared_from_this<eio_registry> {
+public:
+  explicit eio_registry(std::shared_ptr<server_context> ctx)
+    : ctx_(std::move(ctx)) {
+    // nop
+  }
+
+  /// A new session with a fresh sid, registered.
+  std::shared_ptr<eio_session> create();
+  std::shared_ptr<eio_session> find(const std::string& sid);
+  void remove(const std::string& sid);
+  size_t size();
+  /// Ends every session (server shutdown).
+  void close_all();
+
+private:
+  std::shared_ptr<server_context> ctx_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<eio_session>> sessions_;
+};
+
+/// Handles an Engine.IO polling request (GET or POST on a Socket.IO path,
+/// not an upgrade): handshake, long-poll, packets. `query` is the parsed
+/// query string; `app_factory` spawns the Socket.IO actor of a new session.
+void handle_eio_polling(
+  std::shared_ptr<server_context> ctx, std::shared_ptr<eio_registry> reg,
+  const http_request& req, const parsed_target& target,
+  std::function<caf::actor(std::shared_ptr<eio_session>)> app_factory,
+  std::function<void(http_response)> done);
+
+/// The Engine.IO error response {"code":N,"message":...} with status 400
+/// (403 for code 4).
+http_response eio_error(int code, const std::string& message);
+
+} // namespace presence::edge

@@ -1,0 +1,223 @@
+#include "edge/socketio_codec.hpp"
+
+#include <stdexcept>
+
+#include <openssl/rand.h>
+
+namespace presence::edge::sio {
+
+namespace {
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+} // namespace
+
+// -- Engine.IO ----------------------------------------------------------------
+
+bool parse_eio(const std::string& text, eio_packet& out) {
+  if (text.empty())
+    return false;
+  char c = text[0];
+  if (c < '0' || c > '6')
+    return false;  // includes 'b' (base64 binary): refused
+  out.type = static_cast<eio_type>(c);
+  out.data.assign(text, 1, std::string::npos);
+  return true;
+}
+
+bool parse_eio_payload(const std::string& body, std::vector<eio_packet>& out,
+                       size_t max_packets) {
+  out.clear();
+  size_t pos = 0;
+  while (pos <= body.size()) {
+    auto end = body.find(record_separator, pos);
+    if (end == std::string::npos)
+      end = body.size();
+    eio_packet p;
+    if (!parse_eio(body.substr(pos, end - pos), p))
+      return false;
+    out.push_back(std::move(p));
+    if (out.size() > max_packets)
+      return false;
+    pos = end + 1;
+  }
+  return !out.empty();
+}
+
+std::string encode_eio(eio_type type, const std::string& data) {
+  std::string out;
+  out.reserve(data.size() + 1);
+  out.push_back(static_cast<char>(type));
+  out += data;
+  return out;
+}
+
+std::string encode_eio_payload(const std::vector<std::string>& packets) {
+  std::string out;
+  for (size_t i = 0; i < packets.size(); ++i) {
+    if (i > 0)
+      out.push_back(record_separator);
+    out += packets[i];
+  }
+  return out;
+}
+
+// -- Socket.IO ----------------------------------------------------------------
+
+bool parse_sio(const std::string& text, sio_packet& out, std::string& err) {
+  out = sio_packet{};
+  if (text.empty() || text[0] < '0' || text[0] > '6') {
+    err = "unknown Socket.IO packet type";
+    return false;
+  }
+  out.type = static_cast<sio_type>(text[0] - '0');
+  size_t i = 1;
+  if (out.type == sio_type::binary_event || out.type == sio_type::binary_ack) {
+    size_t start = i;
+    while (i < text.size() && is_digit(text[i]) && i - start < 6)
+      ++i;
+    if (i == start || i >= text.size() || text[i] != '-') {
+      err = "malformed binary attachment count";
+      return false;
+    }
+    out.attachments = std::stoul(text.substr(start, i - start));
+    ++i;
+  }
+  if (i < text.size() && text[i] == '/') {
+    auto comma = text.find(',', i);
+    if (comma == std::string::npos) {
+      out.nsp = text.substr(i);
+      i = text.size();
+    } else {
+      out.nsp = text.substr(i, comma - i);
+      i = comma + 1;
+    }
+    if (out.nsp.size() > 256) {
+      err = "namespace too long";
+      return false;
+    }
+  }
+  if (i < text.size() && is_digit(text[i])) {
+    size_t start = i;
+    while (i < text.size() && is_digit(text[i]))
+      ++i;
+    if (i - start > 15) {
+      err = "ack id too long";
+      return false;
+    }
+    out.ack_id = std::stoll(text.substr(start, i - start));
+  }
+  if (i < text.size()) {
+    out.data = json::parse(text.begin() + static_cast<std::ptrdiff_t>(i),
+                           text.end(), nullptr, false);
+    if (out.data.is_discarded()) {
+      err = "payload is not valid JSON";
+      return false;
+    }
+  }
+  switch (out.type) {
+    case sio_type::connect:
+      if (!out.data.is_null() && !out.data.is_object()) {
+        err = "CONNECT payload must be an object";
+        return false;
+      }
+      return true;
+    case sio_type::disconnect:
+      return true;
+    case sio_type::event:
+    case sio_type::binary_event:
+      if (!out.data.is_array() || out.data.empty()
+          || !out.data[0].is_string()) {
+        err = "EVENT payload must be an array starting with the event name";
+        return false;
+      }
+      return true;
+    case sio_type::ack:
+    case sio_type::binary_ack:
+      if (!out.data.is_array()) {
+        err = "ACK payload must be an array";
+        return false;
+      }
+      if (out.ack_id == no_ack) {
+        err = "ACK without an id";
+        return false;
+      }
+      return true;
+    case sio_type::connect_error:
+      return true;
+  }
+  return true;
+}
+
+std::string encode_sio(sio_type type, const std::string& nsp,
+                       const json& data, int64_t ack_id) {
+  std::string out(1, static_cast<char>('0' + static_cast<int>(type)));
+  if (!nsp.empty() && nsp != "/") {
+    out += nsp;
+    out.push_back(',');
+  }
+  if (ack_id != no_ack)
+    out += std::to_string(ack_id);
+  if (!data.is_null())
+    out += dump(data);
+  return out;
+}
+
+std::string eio_event(const std::string& nsp, const std::string& name,
+                      const json& arg) {
+  json arr = json::array({name, arg});
+  return encode_eio(eio_type::message, encode_sio(sio_type::event, nsp, arr));
+}
+
+std::string eio_ack(const std::string& nsp, int64_t ack_id, const json& args) {
+  return encode_eio(eio_type::message,
+                    encode_sio(sio_type::ack, nsp, args, ack_id));
+}
+
+std::string eio_connect_ok(const std::string& nsp, const std::string& sid) {
+  return encode_eio(eio_type::message,
+                    encode_sio(sio_type::connect, nsp, json{{"sid", sid}}));
+}
+
+std::string eio_connect_error(const std::string& nsp,
+                              const std::string& message) {
+  return encode_eio(eio_type::message,
+                    encode_sio(sio_type::connect_error, nsp,
+                               json{{"message", message}}));
+}
+
+std::string eio_disconnect(const std::string& nsp) {
+  return encode_eio(eio_type::message,
+                    encode_sio(sio_type::disconnect, nsp, json{}));
+}
+
+std::string make_sid() {
+  static constexpr char alphabet[]
+    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  // The sid authorizes polling requests: it must not be guessable.
+  unsigned char bytes[20];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  std::string out(20, 'A');
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = alphabet[bytes[i] % 64];
+  return out;
+}
+
+bool reserved_event(const std::string& name) {
+  static const char* names[] = {"connect",        "connect_error",
+                                "disconnect",     "disconnecting",
+                                "newListener",    "removeListener"};
+  for (auto n : names)
+    if (name == n)
+      return true;
+  return false;
+}
+
+} // namespace presence::edge::sio
