@@ -1,0 +1,398 @@
+#pragma once
+
+// Properties every input must satisfy, shared by the deterministic Catch2
+// fuzz test (tests/edge/parser_fuzz_test.cpp) and the libFuzzer targets in
+// this folder. Each check returns "" when the property holds, else what went
+// wrong; exceptions are left to the caller (none may escape).
+
+#include <cctype>
+#include <cstdio>
+#include <set>
+#include <string>
+
+#include <cstdlib>
+#include <memory>
+
+#include <jwt.h>
+#include <nlohmann/json.hpp>
+
+#include "core/ids.hpp"
+#include "edge/auth.hpp"
+#include "edge/native_protocol.hpp"
+#include "edge/url.hpp"
+#include "tests/fuzz/reference_id.hpp"
+
+namespace presence::fuzz {
+
+/// Printable form of arbitrary bytes, for failure messages.
+inline std::string escape(const std::string& s, size_t max = 300) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < max; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    }
+  }
+  if (s.size() > max)
+    out += "...(" + std::to_string(s.size()) + " bytes)";
+  return out;
+}
+
+inline bool is_hex(char c) {
+  return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+}
+
+/// Reference: every '%' is followed by two hex digits.
+inline bool escapes_well_formed(const std::string& s, size_t* count = nullptr) {
+  size_t n = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%')
+      continue;
+    if (i + 2 >= s.size() || !is_hex(s[i + 1]) || !is_hex(s[i + 2]))
+      return false;
+    ++n;
+    i += 2;
+  }
+  if (count)
+    *count = n;
+  return true;
+}
+
+// -- native protocol ----------------------------------------------------------
+
+inline std::string check_native(const std::string& input) {
+  using nlohmann::json;
+  edge::native_command cmd;
+  edge::protocol_error err;
+  bool ok = edge::parse_native(input, cmd, err);
+  if (!ok) {
+    static const std::set<std::string> codes
+      = {"bad_json", "bad_request", "unknown_type", "invalid_id",
+         "too_many_ids"};
+    if (codes.count(err.code) == 0)
+      return "unknown error code '" + err.code + "'";
+    if (err.message.empty())
+      return "error without a message";
+    auto e = json::parse(edge::encode_error(err), nullptr, false);
+    if (!e.is_object() || e.value("type", "") != "error"
+        || e.value("code", "") != err.code)
+      return "encode_error produced bad JSON";
+    if (!err.id_json.empty()) {
+      auto id = json::parse(err.id_json, nullptr, false);
+      if (!e.contains("id") || e["id"] != id)
+        return "error lost the frame's id";
+    }
+    return {};
+  }
+  if (!cmd.id_json.empty()) {
+    auto id = json::parse(cmd.id_json, nullptr, false);
+    if (!(id.is_string() || id.is_number()))
+      return "id_json is not a string or number: " + cmd.id_json;
+    auto pong = json::parse(edge::encode_pong(cmd.id_json, 0), nullptr, false);
+    if (!pong.is_object() || !pong.contains("id") || pong["id"] != id)
+      return "reply does not echo the id";
+  }
+  if (!cmd.user_id.empty() && !valid_id(cmd.user_id))
+    return "invalid user_id accepted: " + escape(cmd.user_id);
+  if (!cmd.device_id.empty() && !valid_id(cmd.device_id))
+    return "invalid device_id accepted: " + escape(cmd.device_id);
+  if (cmd.user_ids.size() > edge::max_ids_per_frame)
+    return "more than max_ids_per_frame ids accepted";
+  for (auto& id : cmd.user_ids)
+    if (!valid_id(id))
+      return "invalid id in user_ids accepted: " + escape(id);
+  if (cmd.limit < 1 || cmd.limit > edge::max_page)
+    return "limit out of range: " + std::to_string(cmd.limit);
+  if (cmd.user_agent.size() > 512 || cmd.platform.size() > 64)
+    return "user_agent or platform not truncated";
+  if (cmd.has_status && cmd.status == presence_status::offline)
+    return "a client set status offline";
+  switch (cmd.op) {
+    case edge::native_op::get_status:
+      if (cmd.user_id.empty())
+        return "get_status without user_id accepted";
+      break;
+    case edge::native_op::subscribe:
+    case edge::native_op::unsubscribe:
+      if (cmd.user_ids.empty() && !cmd.global)
+        return "subscribe without ids or global accepted";
+      break;
+    case edge::native_op::set_status:
+      if (!cmd.has_status)
+        return "set_status without status accepted";
+      break;
+    default:
+      break;
+  }
+  // Echoing parsed data back must give valid JSON with the same ids.
+  auto sub = json::parse(edge::encode_subscribed(cmd.id_json, true,
+                                                 cmd.user_ids, cmd.global),
+                         nullptr, false);
+  if (sub.is_discarded() || sub["user_ids"].size() != cmd.user_ids.size())
+    return "encode_subscribed lost ids";
+  for (size_t i = 0; i < cmd.user_ids.size(); ++i)
+    if (sub["user_ids"][i] != cmd.user_ids[i])
+      return "encode_subscribed changed an id";
+  auto w = json::parse(edge::encode_welcome(cmd.user_id, cmd.device_id, 1, 0),
+                       nullptr, false);
+  if (w.is_discarded())
+    return "encode_welcome produced bad JSON";
+  return {};
+}
+
+/// Stricter property, separate because it currently fails (see the bug
+/// report in tests/edge/native_protocol_test.cpp): an id sent as a JSON
+/// integer is accepted as exactly that integer's decimal text.
+inline std::string check_native_numeric_ids(const std::string& input) {
+  using nlohmann::json;
+  edge::native_command cmd;
+  edge::protocol_error err;
+  if (!edge::parse_native(input, cmd, err))
+    return {};
+  auto j = json::parse(input, nullptr, false);
+  if (!j.is_object())
+    return {};
+  auto field = [&](const char* a, const char* b) -> const json* {
+    for (auto name : {a, b}) {
+      auto i = j.find(name);
+      if (i != j.end() && !i->is_null())
+        return &*i;
+    }
+    return nullptr;
+  };
+  auto same = [](const json* v, const std::string& got) {
+    return v == nullptr || !v->is_number_integer() || got == v->dump();
+  };
+  using edge::native_op;
+  if (cmd.op == native_op::join || cmd.op == native_op::get_status)
+    if (auto v = field("user_id", "userId"); !same(v, cmd.user_id))
+      return "numeric user_id " + v->dump() + " became " + cmd.user_id;
+  if (cmd.op == native_op::join)
+    if (auto v = field("device_id", "deviceId"); !same(v, cmd.device_id))
+      return "numeric device_id " + v->dump() + " became " + cmd.device_id;
+  if (auto v = field("user_ids", "userIds"); v && v->is_array()
+      && v->size() == cmd.user_ids.size())
+    for (size_t i = 0; i < cmd.user_ids.size(); ++i)
+      if (!same(&(*v)[i], cmd.user_ids[i]))
+        return "numeric id " + (*v)[i].dump() + " became " + cmd.user_ids[i];
+  return {};
+}
+
+// -- URL ----------------------------------------------------------------------
+
+inline std::string check_percent_decode(const std::string& input) {
+  size_t escapes = 0;
+  bool expect_ok = escapes_well_formed(input, &escapes);
+  for (bool plus : {false, true}) {
+    std::string out = "previous";
+    bool ok = edge::percent_decode(input, out, plus);
+    if (ok != expect_ok)
+      return std::string{"percent_decode returned "} + (ok ? "true" : "false")
+             + " for a string whose escapes are "
+             + (expect_ok ? "well formed" : "malformed");
+    if (!ok)
+      continue;
+    if (out.size() != input.size() - 2 * escapes)
+      return "percent_decode output has the wrong size";
+    if (escapes == 0 && !plus && out != input)
+      return "percent_decode changed a string without escapes";
+  }
+  return {};
+}
+
+inline std::string check_target(const std::string& input) {
+  if (auto e = check_percent_decode(input); !e.empty())
+    return e;
+  edge::parsed_target t;
+  bool ok = edge::parse_target(input, t);
+  bool expect_ok = !input.empty() && input[0] == '/'
+                   && escapes_well_formed(input);
+  if (ok != expect_ok)
+    return std::string{"parse_target returned "} + (ok ? "true" : "false");
+  if (!ok)
+    return {};
+  auto raw = input.substr(0, input.find('?'));
+  for (auto& seg : t.segments)
+    if (seg.empty())
+      return "empty segment kept";
+  size_t slashes = 0;
+  for (char c : raw)
+    slashes += c == '/';
+  if (t.segments.size() > slashes)
+    return "more segments than slashes";
+  if (t.trailing_slash != (raw.size() > 1 && raw.back() == '/'))
+    return "trailing_slash wrong";
+  if (raw.find('%') == std::string::npos) {
+    if (t.path != raw)
+      return "path changed without escapes";
+    std::string joined;
+    for (auto& seg : t.segments)
+      joined += "/" + seg;
+    std::string squeezed;
+    for (char c : raw)
+      if (!(c == '/' && !squeezed.empty() && squeezed.back() == '/'))
+        squeezed.push_back(c);
+    if (squeezed.size() > 1 && squeezed.back() == '/')
+      squeezed.pop_back();
+    if (joined.empty())
+      joined = "/";
+    if (joined != squeezed)
+      return "segments do not rebuild the path";
+  }
+  if (input.find('?') == std::string::npos && !t.query.empty())
+    return "query without '?'";
+  // query_param returns what the map holds (keys without NUL: it takes a
+  // C string).
+  for (auto& [k, v] : t.query)
+    if (k.find('\0') == std::string::npos
+        && edge::query_param(t, k.c_str()) != v)
+      return "query_param disagrees with query";
+  return {};
+}
+
+// -- auth ---------------------------------------------------------------------
+
+/// `allowed`: the only users a token signed with `secret` can name (the
+/// subjects of the seed tokens); anything else verified is a forgery.
+inline std::string check_jwt(const std::string& secret,
+                             const std::string& token, millis now,
+                             const std::set<std::string>& allowed) {
+  auto id = edge::verify_jwt(secret, token, now);
+  if (id.ok) {
+    if (!id.code.empty())
+      return "ok with an error code";
+    if (!valid_id(id.user_id))
+      return "invalid user id accepted: " + escape(id.user_id);
+    if (allowed.count(id.user_id) == 0)
+      return "forged token accepted for " + escape(id.user_id);
+    if (token.size() > 8192)
+      return "oversized token accepted";
+    return {};
+  }
+  static const std::set<std::string> codes
+    = {"missing_token", "invalid_token", "token_expired", "invalid_user_id"};
+  if (codes.count(id.code) == 0)
+    return "unknown error code '" + id.code + "'";
+  if (!id.user_id.empty())
+    return "failure with a user id";
+  if (id.message.empty())
+    return "failure without a message";
+  if (token.empty() != (id.code == "missing_token"))
+    return "missing_token mismatch";
+  return {};
+}
+
+/// Signs `claims` (a JSON object, as libjwt/jansson accept it) with `alg`
+/// and `secret`, verifies the token and compares the outcome with a model of
+/// the documented rules: HS256 only; exp / nbf with 30 s leeway (a
+/// non-number counts as 0); the user is the first of sub, userId, user_id
+/// that is a non-empty string or an integer, and must be a valid id.
+/// Returns "" also when libjwt refuses the claims (nothing to check).
+inline std::string check_jwt_claims(const std::string& secret,
+                                    const std::string& claims,
+                                    jwt_alg_t alg, millis now) {
+  using nlohmann::json;
+  jwt_t* raw = nullptr;
+  if (jwt_new(&raw) != 0)
+    return "jwt_new failed";
+  std::unique_ptr<jwt_t, void (*)(jwt_t*)> j{raw, jwt_free};
+  if (jwt_add_grants_json(j.get(), claims.c_str()) != 0)
+    return {};
+  if (jwt_set_alg(j.get(), alg,
+                  reinterpret_cast<const unsigned char*>(secret.data()),
+                  static_cast<int>(secret.size()))
+      != 0)
+    return "jwt_set_alg failed";
+  std::unique_ptr<char, void (*)(void*)> tok{jwt_encode_str(j.get()),
+                                             std::free};
+  std::unique_ptr<char, void (*)(void*)> grants{
+    jwt_get_grants_json(j.get(), nullptr), std::free};
+  if (!tok || !grants)
+    return {};
+  std::string token{tok.get()};
+  auto got = edge::verify_jwt(secret, token, now);
+  // The model.
+  std::string code;
+  std::string user;
+  if (token.size() > 8192 || alg != JWT_ALG_HS256) {
+    code = "invalid_token";
+  } else {
+    auto c = json::parse(grants.get(), nullptr, false);
+    if (!c.is_object())
+      return "libjwt produced claims that are not an object";
+    auto secs = [&](const char* name, double& out) {
+      auto i = c.find(name);
+      if (i == c.end())
+        return false;
+      out = i->is_number() ? i->get<double>() : 0.0;
+      return true;
+    };
+    double exp = 0;
+    double nbf = 0;
+    if (secs("exp", exp) && exp * 1000.0 + 30'000 <= now) {
+      code = "token_expired";
+    } else if (secs("nbf", nbf) && nbf * 1000.0 - 30'000 > now) {
+      code = "invalid_token";
+    } else {
+      for (auto name : {"sub", "userId", "user_id"}) {
+        auto i = c.find(name);
+        if (i == c.end())
+          continue;
+        if (i->is_string() && !i->get<std::string>().empty()) {
+          user = i->get<std::string>();
+          break;
+        }
+        if (i->is_number_integer()) {
+          user = std::to_string(i->get<long long>());
+          break;
+        }
+      }
+      if (!reference_valid_id(user)) {
+        code = "invalid_user_id";
+        user.clear();
+      }
+    }
+  }
+  if (got.ok != code.empty() || got.code != code || got.user_id != user)
+    return "verify_jwt gave ok=" + std::to_string(got.ok) + " code='"
+           + got.code + "' user='" + escape(got.user_id)
+           + "', the model expects code='" + code + "' user='" + escape(user)
+           + "' for claims " + escape(grants.get());
+  return {};
+}
+
+inline std::string check_bearer(const std::string& header) {
+  auto tok = edge::bearer_token(header);
+  if (tok.empty())
+    return {};
+  if (header.size() <= 7)
+    return "token from a too short header";
+  std::string prefix = header.substr(0, 7);
+  for (auto& c : prefix)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (prefix != "bearer ")
+    return "token without a Bearer prefix";
+  if (tok.front() == ' ' || tok.back() == ' ')
+    return "token not trimmed";
+  auto rest = header.substr(7);
+  auto b = rest.find_first_not_of(' ');
+  auto e = rest.find_last_not_of(' ');
+  if (b == std::string::npos || rest.substr(b, e - b + 1) != tok)
+    return "token is not the trimmed rest of the header";
+  return {};
+}
+
+inline std::string check_id(const std::string& id) {
+  bool got = valid_id(id);
+  bool want = reference_valid_id(id);
+  if (got != want)
+    return std::string{"valid_id says "} + (got ? "valid" : "invalid")
+           + ", reference says " + (want ? "valid" : "invalid");
+  return {};
+}
+
+} // namespace presence::fuzz

@@ -1,0 +1,288 @@
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "core/messages.hpp"
+#include "persistence/store_actor.hpp"
+#include "persistence/store_db.hpp"
+#include "tests/persistence/temp_dir.hpp"
+
+using namespace presence;
+using namespace presence::persistence;
+using namespace std::chrono_literals;
+using presence::test::temp_dir;
+
+namespace {
+
+struct config_holder {
+  caf::actor_system_config cfg;
+  config_holder() {
+    register_types(cfg);
+  }
+};
+
+/// A real store actor on a real RocksDB in a temp dir. The checkpoint timer
+/// is one hour unless a test says otherwise, so nothing is flushed behind a
+/// test's back: flushes happen on flush_atom, a tick we send, or shutdown.
+struct fixture : config_holder {
+  temp_dir dir;  // outlives the actor system (declared before it)
+  caf::actor_system sys;
+  caf::scoped_actor self;
+  std::shared_ptr<store_probe> probe = std::make_shared<store_probe>();
+  store_api store;
+
+  fixture() : sys(cfg), self(sys) {
+    // nop
+  }
+
+  ~fixture() {
+    stop();
+  }
+
+  void start(std::chrono::milliseconds checkpoint_interval = 1h) {
+    persistence_config pcfg;
+    pcfg.data_dir = dir.path();
+    pcfg.checkpoint_interval = checkpoint_interval;
+    std::string err;
+    auto db = store_db::open(dir.path(), pcfg.history_limit, err);
+    INFO(err);
+    REQUIRE(db);
+    store = spawn_store(sys, std::move(db), pcfg, probe);
+  }
+
+  /// Ends the store and waits until it is gone (and its DB closed).
+  void stop() {
+    if (!store)
+      return;
+    self->send_exit(store, caf::exit_reason::user_shutdown);
+    self->wait_for(store);
+    store = nullptr;
+  }
+
+  /// Opens the store's directory directly (after stop()).
+  std::unique_ptr<store_db> reopen() {
+    std::string err;
+    auto db = store_db::open(dir.path(), 100, err);
+    INFO("reopen: " << err);
+    REQUIRE(db);
+    return db;
+  }
+
+  template <class T, class... Ts>
+  T ask(Ts... xs) {
+    T result{};
+    bool ok = false;
+    std::string err;
+    self->request(store, std::chrono::seconds{30}, xs...)
+      .receive([&](T& x) { result = std::move(x); ok = true; },
+               [&](caf::error& e) { err = sys.render(e); });
+    INFO("request failed: " << err);
+    REQUIRE(ok);
+    return result;
+  }
+
+  void checkpoint(const std::string& user, millis start, millis last,
+                  uint64_t version) {
+    self->send(store, checkpoint_atom::value, user, start, last, version);
+  }
+
+  void open(const std::string& user, millis start, uint64_t version) {
+    self->send(store, open_atom::value, user, start, version);
+  }
+
+  void close(const std::string& user, millis start, millis end,
+             uint64_t version) {
+    self->send(store, close_atom::value, user, start, end, version);
+  }
+
+  /// A round trip: everything sent before has been handled.
+  user_record load(const std::string& user) {
+    return ask<user_record>(load_atom::value, user);
+  }
+
+  bool flush() {
+    return ask<bool>(flush_atom::value);
+  }
+};
+
+} // namespace
+
+TEST_CASE("checkpoints wait in memory and are written in one batch",
+          "[store_actor]") {
+  fixture f;
+  f.start();
+  for (int u = 0; u < 10; ++u)
+    f.checkpoint("u" + std::to_string(u), 1'000, 1'000 + u, 1);
+  for (int k = 1; k <= 5; ++k)
+    f.checkpoint("u0", 1'000, 1'500 + k * 100, 1);  // latest per user wins
+  // Handled but not yet written.
+  CHECK_FALSE(f.load("u3").known);
+  CHECK(f.probe->checkpoint_flushes == 0);
+  CHECK(f.probe->checkpoints_written == 0);
+
+  CHECK(f.flush());
+  CHECK(f.probe->checkpoint_flushes == 1);
+  CHECK(f.probe->checkpoints_written == 10);
+  CHECK(f.load("u3").known);
+  CHECK(f.load("u3").version == 1);
+  // Nothing pending: a second flush writes nothing.
+  CHECK(f.flush());
+  CHECK(f.probe->checkpoint_flushes == 1);
+  CHECK(f.probe->checkpoints_written == 10);
+
+  f.stop();
+  auto db = f.reopen();
+  open_session s;
+  REQUIRE(db->open_mark("u0", s));
+  CHECK(s.start == 1'000);
+  CHECK(s.last_active == 2'000);
+  REQUIRE(db->open_mark("u7", s));
+  CHECK(s.last_active == 1'007);
+}
+
+TEST_CASE("the checkpoint tick flushes the batch", "[store_actor]") {
+  fixture f;
+  f.start();
+  f.checkpoint("a", 10, 20, 1);
+  f.checkpoint("b", 10, 30, 1);
+  f.checkpoint("a", 10, 40, 1);
+  // What the delayed tick does, without waiting an hour.
+  f.self->send(f.store, tick_atom::value);
+  f.load("a");  // round trip
+  CHECK(f.probe->checkpoint_flushes == 1);
+  CHECK(f.probe->checkpoints_written == 2);
+  // Later checkpoints start a new batch.
+  f.checkpoint("a", 10, 50, 1);
+  f.self->send(f.store, tick_atom::value);
+  f.load("a");
+  CHECK(f.probe->checkpoint_flushes == 2);
+  CHECK(f.probe->checkpoints_written == 3);
+}
+
+TEST_CASE("with a zero interval every checkpoint is written at once",
+          "[store_actor]") {
+  fixture f;
+  f.start(0ms);
+  for (int i = 0; i < 5; ++i)
+    f.checkpoint("z", 100, 100 + i, 1);
+  CHECK(f.load("z").known);
+  CHECK(f.probe->checkpoint_flushes == 5);
+  CHECK(f.probe->checkpoints_written == 5);
+  CHECK(f.flush());
+  CHECK(f.probe->checkpoint_flushes == 5);
+}
+
+TEST_CASE("a close after a pending checkpoint leaves no open mark",
+          "[store_actor]") {
+  fixture f;
+  f.start();
+  f.open("alice", 1'000, 1);
+  f.checkpoint("alice", 1'000, 1'500, 2);
+  f.close("alice", 1'000, 2'000, 2);
+  // A tick that was armed for the checkpoint fires after the close.
+  f.self->send(f.store, tick_atom::value);
+  CHECK(f.flush());
+  CHECK(f.probe->checkpoints_written == 0);
+  CHECK(f.probe->sessions_closed == 1);
+  auto r = f.load("alice");
+  CHECK(r.last_seen == 2'000);
+  CHECK(r.version == 2);
+
+  f.stop();
+  auto db = f.reopen();
+  open_session s;
+  CHECK_FALSE(db->open_mark("alice", s));
+  CHECK(db->recover_open_sessions(1'000'000) == 0);
+  auto h = db->history("alice", 10);
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].start == 1'000);
+  CHECK(h[0].end == 2'000);
+  CHECK(db->load("alice").last_seen == 2'000);
+}
+
+TEST_CASE("an open drops a pending checkpoint of the previous session",
+          "[store_actor]") {
+  fixture f;
+  f.start();
+  f.checkpoint("bob", 100, 900, 1);
+  f.open("bob", 5'000, 2);
+  CHECK(f.flush());
+  CHECK(f.probe->checkpoints_written == 0);
+  f.stop();
+  auto db = f.reopen();
+  open_session s;
+  REQUIRE(db->open_mark("bob", s));
+  CHECK(s.start == 5'000);
+  CHECK(s.last_active == 5'000);
+  CHECK(s.version == 2);
+}
+
+TEST_CASE("stopping the store writes pending checkpoints", "[store_actor]") {
+  fixture f;
+  f.start();
+  f.open("carol", 100, 1);
+  f.checkpoint("carol", 100, 300, 1);
+  f.load("carol");  // handled, still pending
+  REQUIRE(f.probe->checkpoints_written == 0);
+  f.stop();
+  CHECK(f.probe->checkpoints_written == 1);
+  auto db = f.reopen();
+  open_session s;
+  REQUIRE(db->open_mark("carol", s));
+  CHECK(s.last_active == 300);
+  CHECK(db->recover_open_sessions(10'000) == 1);
+  auto h = db->history("carol", 10);
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].end == 300);
+}
+
+TEST_CASE("reads and profile writes go through the store actor",
+          "[store_actor]") {
+  fixture f;
+  f.start();
+  profile p;
+  p.name = "Dora";
+  p.email = "d@example.com";
+  auto stored = f.ask<profile>(put_atom::value, profile_atom::value,
+                               std::string{"dora"}, p);
+  CHECK(stored.known);  // set by the store
+  CHECK(stored.name == "Dora");
+  auto got = f.ask<profile>(get_atom::value, profile_atom::value,
+                            std::string{"dora"});
+  CHECK(got.known);
+  CHECK(got.email == "d@example.com");
+  auto many = f.ask<std::vector<profile>>(
+    get_atom::value, profile_atom::value,
+    std::vector<std::string>{"nobody", "dora"});
+  REQUIRE(many.size() == 2);
+  CHECK_FALSE(many[0].known);
+  CHECK(many[1].name == "Dora");
+
+  f.close("dora", 10, 20, 3);
+  f.close("dora", 30, 40, 4);
+  auto touched = f.ask<user_record>(last_seen_atom::value,
+                                    std::string{"eli"}, millis{55});
+  CHECK(touched.known);
+  CHECK(touched.last_seen == 55);
+  auto recs = f.ask<std::vector<user_record>>(
+    load_atom::value, std::vector<std::string>{"dora", "eli", "nobody"});
+  REQUIRE(recs.size() == 3);
+  CHECK(recs[0].user_id == "dora");
+  CHECK(recs[0].last_seen == 40);
+  CHECK(recs[0].version == 4);
+  CHECK(recs[1].last_seen == 55);
+  CHECK_FALSE(recs[2].known);
+  auto hist = f.ask<std::vector<session_record>>(
+    history_atom::value, std::string{"dora"}, uint32_t{1});
+  REQUIRE(hist.size() == 1);
+  CHECK(hist[0].start == 30);
+  CHECK(f.probe->sessions_closed == 2);
+}
