@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   auto n = node::start(sys, cfg, err);
   if (!n) {
     spdlog::critical("cannot start: {}", err);
+    exit_watchdog(10);
     return 1;
   }
   if (n->recovered_sessions() > 0)
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   auto srv = edge::server::start(*n, err);
   if (!srv) {
     spdlog::critical("cannot start: {}", err);
+    exit_watchdog(10);
     n->stop();
     return 1;
   }

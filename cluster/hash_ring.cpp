@@ -68,7 +68,7 @@ std::string hash_ring::owner(const std::string& key) const {
 std::vector<std::string> hash_ring::replicas(const std::string& key,
                                              size_t n) const {
   std::vector<std::string> out;
-  if (ring_.empty())
+  if (ring_.empty() || n == 0)
     return out;
   n = std::min(n, nodes_.size());
   auto start = ring_.lower_bound(hash(key));

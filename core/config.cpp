@@ -38,8 +38,8 @@ std::string validate(const config& cfg) {
     return "rate-limit must be > 0 and rate-burst >= 1";
   if (e.sio_ping_interval.count() < 100 || e.sio_ping_timeout.count() < 100)
     return "sio-ping-interval and sio-ping-timeout must be at least 100 ms";
-  if (e.sio_max_payload < 1024 || e.sio_max_payload > e.max_body_bytes)
-    return "sio-max-payload must be between 1 KiB and max-body-bytes";
+  if (e.sio_max_payload < 1024 || e.sio_max_payload > 64 * 1024 * 1024)
+    return "sio-max-payload must be between 1 KiB and 64 MiB";
   if (e.sio_list_window.count() < 0)
     return "sio-list-window must not be negative";
   if (e.sio_paths.empty() || e.sio_paths.front() != '/')

@@ -60,7 +60,7 @@ caf::error make_error(errc x) {
 }
 
 errc presence_code(const caf::error& err) {
-  if (err.category() != errc_category)
+  if (!err || err.category() != errc_category)
     return errc::none;
   return static_cast<errc>(err.code());
 }

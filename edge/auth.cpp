@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ids.hpp"
+#include "edge/json_input.hpp"
 
 namespace presence::edge {
 
@@ -28,6 +29,11 @@ identity verify_jwt(const std::string& secret, const std::string& token,
     return fail("missing_token", "a JWT is required");
   if (token.size() > 8192)
     return fail("invalid_token", "token too long");
+  // libjwt reads a C string: a NUL would hide whatever follows it. A JWT is
+  // base64url segments and dots, nothing else.
+  for (unsigned char c : token)
+    if (!std::isalnum(c) && c != '-' && c != '_' && c != '.' && c != '=')
+      return fail("invalid_token", "token holds characters a JWT cannot");
   jwt_t* raw = nullptr;
   auto rc = jwt_decode(&raw, token.c_str(),
                        reinterpret_cast<const unsigned char*>(secret.data()),
@@ -65,10 +71,7 @@ identity verify_jwt(const std::string& secret, const std::string& token,
     auto i = claims.find(name);
     if (i == claims.end())
       continue;
-    if (i->is_string())
-      user = i->get<std::string>();
-    else if (i->is_number_integer())
-      user = std::to_string(i->get<long long>());
+    id_from_json(*i, user);
     if (!user.empty())
       break;
   }

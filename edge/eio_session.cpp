@@ -12,6 +12,12 @@ using namespace sio;
 
 namespace {
 
+/// Largest Engine.IO payload: the configured one, but never more than an
+/// HTTP body may be.
+size_t max_payload(const server_context& ctx) {
+  return std::min(ctx.cfg.edge.sio_max_payload, ctx.cfg.edge.max_body_bytes);
+}
+
 http_response text_response(std::string body,
                             const char* type = "text/plain; charset=UTF-8") {
   http_response r;
@@ -54,7 +60,7 @@ std::string eio_session::open_packet() const {
                          : nlohmann::json::array()},
     {"pingInterval", e.sio_ping_interval.count()},
     {"pingTimeout", e.sio_ping_timeout.count()},
-    {"maxPayload", e.sio_max_payload},
+    {"maxPayload", max_payload(*ctx_)},
   };
   return encode_eio(eio_type::open, j.dump());
 }
@@ -187,7 +193,7 @@ void eio_session::poll_post(const std::string& body, done_fn done) {
       return;
     }
   }
-  if (body.size() > ctx_->cfg.edge.sio_max_payload) {
+  if (body.size() > max_payload(*ctx_)) {
     done(eio_error(3, "payload too large"));
     finish("payload too large");
     return;
@@ -229,7 +235,7 @@ void eio_session::begin_probe(std::shared_ptr<session_sink> ws) {
 void eio_session::on_ws_text(const std::shared_ptr<session_sink>& ws,
                              const std::string& text) {
   eio_packet p;
-  if (text.size() > ctx_->cfg.edge.sio_max_payload || !parse_eio(text, p)) {
+  if (text.size() > max_payload(*ctx_) || !parse_eio(text, p)) {
     finish("parse error");
     return;
   }

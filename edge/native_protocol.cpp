@@ -4,6 +4,7 @@
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "edge/json_input.hpp"
 
 namespace presence::edge {
 
@@ -46,15 +47,9 @@ bool opt_string(const json& j, const char* a, const char* b, std::string& out,
     auto i = j.find(name);
     if (i == j.end() || i->is_null())
       continue;
-    if (i->is_string()) {
-      out = i->get<std::string>();
+    // Seed front-ends send numeric ids; they are strings to us.
+    if (id_from_json(*i, out))
       return true;
-    }
-    if (i->is_number_integer()) {
-      // Seed front-ends send numeric ids; they are strings to us.
-      out = std::to_string(i->get<long long>());
-      return true;
-    }
     err.code = "bad_request";
     err.message = std::string{"field '"} + name + "' must be a string";
     return false;
@@ -95,11 +90,7 @@ bool id_list(const json& j, const char* a, const char* b,
     }
     for (auto& x : *i) {
       std::string id;
-      if (x.is_string())
-        id = x.get<std::string>();
-      else if (x.is_number_integer())
-        id = std::to_string(x.get<long long>());
-      if (!valid_id(id)) {
+      if (!id_from_json(x, id) || !valid_id(id)) {
         err.code = "invalid_id";
         err.message = std::string{"'"} + name + "' holds an invalid id";
         return false;
@@ -170,7 +161,7 @@ bool parse_native(const std::string& text, native_command& out,
                   protocol_error& err) {
   out = native_command{};
   err = protocol_error{};
-  auto j = json::parse(text, nullptr, false);
+  auto j = parse_client_json(text);
   if (j.is_discarded()) {
     err.code = "bad_json";
     err.message = "frame is not valid JSON";

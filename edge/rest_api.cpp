@@ -9,6 +9,7 @@
 #include "core/ids.hpp"
 #include "edge/ask.hpp"
 #include "edge/auth.hpp"
+#include "edge/json_input.hpp"
 #include "edge/server_context.hpp"
 #include "edge/url.hpp"
 #include "persistence/store_actor.hpp"
@@ -304,7 +305,7 @@ void seed002_user(const call_ptr& c, const std::string& user) {
 /// Parses a JSON body; replies 400 and returns false when it is not an
 /// object.
 bool json_body(const call_ptr& c, json& out) {
-  out = json::parse(c->req.body, nullptr, false);
+  out = parse_client_json(c->req.body);
   if (out.is_discarded() || !out.is_object()) {
     c->fail(400, "bad_json", "the body must be a JSON object");
     return false;
@@ -330,11 +331,7 @@ void seed002_batch(const call_ptr& c) {
   std::vector<std::string> ids;
   for (auto& x : *i) {
     std::string id;
-    if (x.is_string())
-      id = x.get<std::string>();
-    else if (x.is_number_integer())
-      id = std::to_string(x.get<long long>());
-    if (!valid_id(id)) {
+    if (!id_from_json(x, id) || !valid_id(id)) {
       c->fail(400, "invalid_id", "'userIds' holds an invalid id");
       return;
     }
@@ -354,7 +351,7 @@ void seed002_batch(const call_ptr& c) {
 void seed002_last_seen(const call_ptr& c) {
   std::string from_body;
   if (c->ctx->cfg.edge.jwt_secret.empty() && !c->req.body.empty()) {
-    auto body = json::parse(c->req.body, nullptr, false);
+    auto body = parse_client_json(c->req.body);
     if (body.is_object()) {
       auto i = body.find("userId");
       if (i != body.end() && i->is_string())

@@ -159,10 +159,15 @@ private:
         write(eio_error(4, "server shutting down"), req.version(), false);
         return;
       }
+      auto reg = ctx_->eio.lock();
+      if (!reg) {
+        write(eio_error(4, "server shutting down"), req.version(), false);
+        return;
+      }
       std::shared_ptr<eio_session> target;
       auto sid = query_param(t, "sid");
       if (!sid.empty()) {
-        target = ctx_->eio->find(sid);
+        target = reg->find(sid);
         if (!target) {
           write(eio_error(1, "Session ID unknown"), req.version(), false);
           return;
@@ -170,7 +175,8 @@ private:
       }
       upgraded_ = true;
       run_ws_session(ctx_, std::move(stream_), std::move(req),
-                     make_eio_ws_endpoint(ctx_, ctx_->eio, std::move(target),
+                     make_eio_ws_endpoint(ctx_, std::move(reg),
+                                          std::move(target),
                                           std::move(params)));
       return;
     }
@@ -181,8 +187,13 @@ private:
     unsigned version = req.version();
     bool keep_alive = req.keep_alive();
     auto ctx = ctx_;
+    auto reg = ctx_->eio.lock();
+    if (!reg) {
+      write(eio_error(4, "server shutting down"), version, false);
+      return;
+    }
     handle_eio_polling(
-      ctx_, ctx_->eio, r, t,
+      ctx_, std::move(reg), r, t,
       [ctx, params](std::shared_ptr<eio_session> s) {
         return spawn_sio_session(ctx, std::move(s), params);
       },
@@ -358,6 +369,7 @@ struct server::impl {
   }
 
   std::shared_ptr<server_context> ctx;
+  std::shared_ptr<eio_registry> eio;
   net::io_context ioc;
   tcp::acceptor acceptor;
   net::steady_timer retry;
@@ -381,8 +393,9 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   ctx->store = n.store();
   ctx->rooms = n.rooms();
   ctx->store_probe = &n.store_probe();
-  ctx->eio = std::make_shared<eio_registry>(ctx);
   auto p = std::make_unique<impl>(ctx, cfg.edge.io_threads);
+  p->eio = std::make_shared<eio_registry>(ctx);
+  ctx->eio = p->eio;
   beast::error_code ec;
   auto addr = net::ip::make_address(cfg.edge.listen_host, ec);
   if (ec) {
@@ -435,7 +448,7 @@ void server::stop(int wait_ms) {
     return;
   p.stopped = true;
   drain();
-  p.ctx->eio->close_all();
+  p.eio->close_all();
   p.ctx->close_all(static_cast<uint16_t>(websocket::close_code::going_away),
                    "server shutting down");
   // Give clients a moment to answer the close handshake.

@@ -50,8 +50,9 @@ struct server_context {
   std::atomic<bool> ready{false};
   std::atomic<bool> draining{false};
   std::atomic<uint32_t> connections{0};
-  /// Live Engine.IO (Socket.IO) sessions by sid.
-  std::shared_ptr<eio_registry> eio;
+  /// Live Engine.IO (Socket.IO) sessions by sid; owned by the server (its
+  /// sessions hold this context, so the context must not own them).
+  std::weak_ptr<eio_registry> eio;
 
   /// True if `path` is one of cfg.edge.sio_paths (trailing '/' ignored).
   bool is_sio_path(const std::string& path) const;

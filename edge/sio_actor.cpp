@@ -13,6 +13,7 @@
 
 #include "core/ids.hpp"
 #include "edge/auth.hpp"
+#include "edge/json_input.hpp"
 #include "edge/socketio_codec.hpp"
 
 namespace presence::edge {
@@ -139,11 +140,9 @@ std::string user_arg(const json& j) {
       return {};
     v = &*i;
   }
-  if (v->is_string())
-    return v->get<std::string>();
-  if (v->is_number_integer())
-    return std::to_string(v->get<long long>());
-  return {};
+  std::string out;
+  id_from_json(*v, out);
+  return out;
 }
 
 std::string string_field(const json& j, const char* name) {

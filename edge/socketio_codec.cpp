@@ -1,5 +1,7 @@
 #include "edge/socketio_codec.hpp"
 
+#include "edge/json_input.hpp"
+
 #include <stdexcept>
 
 #include <openssl/rand.h>
@@ -114,8 +116,7 @@ bool parse_sio(const std::string& text, sio_packet& out, std::string& err) {
     out.ack_id = std::stoll(text.substr(start, i - start));
   }
   if (i < text.size()) {
-    out.data = json::parse(text.begin() + static_cast<std::ptrdiff_t>(i),
-                           text.end(), nullptr, false);
+    out.data = parse_client_json(text.substr(i));
     if (out.data.is_discarded()) {
       err = "payload is not valid JSON";
       return false;

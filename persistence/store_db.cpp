@@ -211,13 +211,16 @@ void store_db::close_session(const std::string& user_id, millis start,
   write_last_seen(user_id, std::max(prev.last_seen, end),
                   std::max(prev.version, version), &batch);
   batch.Delete(online_, user_id);
-  trim_history(user_id, &batch);
   check(db_->Write(rocksdb::WriteOptions{}, &batch), "close session");
+  // Trim once the entry is in: the newest history_limit_ by start time stay,
+  // whatever order sessions were closed in.
+  rocksdb::WriteBatch trim;
+  trim_history(user_id, &trim);
+  if (trim.Count() > 0)
+    check(db_->Write(rocksdb::WriteOptions{}, &trim), "trim history");
 }
 
 void store_db::trim_history(const std::string& user_id, void* batch) {
-  // The entry being written is in the batch, not yet in the DB: keep
-  // history_limit_ - 1 existing entries.
   std::unique_ptr<rocksdb::Iterator> it{
     db_->NewIterator(rocksdb::ReadOptions{}, history_)};
   auto upper = user_id;
@@ -229,7 +232,7 @@ void store_db::trim_history(const std::string& user_id, void* batch) {
         || std::memcmp(key.data(), user_id.data(), user_id.size()) != 0
         || key[user_id.size()] != '\0')
       break;
-    if (++seen >= history_limit_)
+    if (++seen > history_limit_)
       static_cast<rocksdb::WriteBatch*>(batch)->Delete(history_, key);
   }
 }

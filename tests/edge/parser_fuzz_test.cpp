@@ -357,7 +357,7 @@ TEST_CASE("fuzz: parse_native", "[fuzz]") {
                                        "too_many_ids"});
 }
 
-TEST_CASE("fuzz: numeric ids keep their value", "[fuzz][!mayfail]") {
+TEST_CASE("fuzz: numeric ids keep their value", "[fuzz]") {
   // Finds the unsigned-integer id bug (see native_protocol_test.cpp).
   campaign c;
   auto corpus = native_corpus();

@@ -171,7 +171,7 @@ TEST_CASE("history entries arriving out of order still sort by start",
 }
 
 TEST_CASE("a late older session does not evict a newer one",
-          "[store_db][!mayfail]") {
+          "[store_db]") {
   // Bug: trim_history keeps the history_limit - 1 newest *existing* entries
   // and adds the new one whatever its start, so a session closed late with
   // an older start (clock stepped back, late close) evicts a newer entry:
@@ -185,7 +185,7 @@ TEST_CASE("a late older session does not evict a newer one",
 }
 
 TEST_CASE("closing a session twice keeps history_limit entries",
-          "[store_db][!mayfail]") {
+          "[store_db]") {
   // Bug: when the new entry has the start of an existing one, trim_history
   // counts that entry among the ones to keep and deletes one more, so the
   // history ends one short of history_limit.
