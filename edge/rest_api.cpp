@@ -12,6 +12,7 @@
 #include "edge/json_input.hpp"
 #include "edge/server_context.hpp"
 #include "edge/url.hpp"
+#include "edge/web_assets.hpp"
 #include "persistence/store_actor.hpp"
 
 namespace presence::edge {
@@ -569,8 +570,16 @@ void metrics(const call_ptr& c) {
 }
 
 void index(const call_ptr& c) {
+  http_response r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = std::string{index_html()};
+  c->done(std::move(r));
+}
+
+void api_index(const call_ptr& c) {
   c->reply(200, {{"name", "presenced"},
                  {"websocket", {"/ws", "/ws/user-status/"}},
+                 {"socketio", c->ctx->cfg.edge.sio_paths},
                  {"docs", "docs/api.md and docs/protocol.md"}});
 }
 
@@ -598,6 +607,11 @@ void route(const call_ptr& c) {
   if (n == 0) {
     if (method_is(c, "GET"))
       index(c);
+    return;
+  }
+  if (n == 1 && seg[0] == "api") {
+    if (method_is(c, "GET"))
+      api_index(c);
     return;
   }
   if (n == 1 && seg[0] == "healthz") {
