@@ -803,7 +803,18 @@ caf::behavior sio_impl(sio_ptr self, std::shared_ptr<server_context> ctx,
   st.params = std::move(params);
   self->delayed_send(self, st.ctx->cfg.edge.sio_ping_interval, ping_atom::value,
                      st.ping_seq);
+  // A session that never connects to a namespace is dropped (socket.io's
+  // connectTimeout): it would only hold memory.
+  self->delayed_send(self,
+                     st.ctx->cfg.edge.sio_ping_interval
+                       + st.ctx->cfg.edge.sio_ping_timeout,
+                     stop_atom::value);
   return {
+    [=](stop_atom) {
+      auto& st = self->state;
+      if (!st.closed && st.sockets.empty())
+        st.eio->close("connect timeout");
+    },
     [=](frame_atom, const std::string& text) { on_packet(self, text); },
     [=](pong_atom) {
       auto& st = self->state;

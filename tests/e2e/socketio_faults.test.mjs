@@ -153,3 +153,14 @@ test('polling: handshake errors and bad payloads are Engine.IO errors', async ()
   assert.equal(after.body.code, 1);
   assert.equal((await srv.get('/healthz')).status, 200);
 });
+
+test('an Engine.IO session that never joins a namespace is dropped', async () => {
+  const { ws, frames, closed, frame } = await rawWs();
+  await frame(f => f.startsWith('0{'));
+  const t0 = Date.now();
+  // Answer pings, but never send "40": the session still ends.
+  ws.on('message', d => { if (String(d) === '2') ws.send('3'); });
+  await withTimeout(closed, BOUND + SLACK + 2000, 'connect timeout');
+  assert.ok(Date.now() - t0 >= BOUND - 100, 'not before ping interval + timeout');
+  assert.ok(frames.includes('1'), 'an Engine.IO close packet first');
+});
