@@ -40,6 +40,15 @@ export function tempDir(prefix = 'presenced-e2e-') {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+// Servers still running when the test process exits are killed, whatever
+// went wrong in the test: no orphans outlive a run.
+const live = new Set();
+process.on('exit', () => {
+  for (const p of live) {
+    try { p.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
 /** A presenced process. */
 export class Server {
   constructor({ args = [], env = {}, dataDir, port = 0 } = {}) {
@@ -70,8 +79,11 @@ export class Server {
     this.proc.stdout.on('data', onData);
     this.proc.stderr.on('data', onData);
     let early = null;
+    const proc = this.proc;
+    live.add(proc);
     this.exited = new Promise(resolve => {
-      this.proc.on('exit', (code, signal) => {
+      proc.on('exit', (code, signal) => {
+        live.delete(proc);
         early = { code, signal };
         resolve(early);
       });
