@@ -36,17 +36,6 @@ user_status offline_status(const user_record& r) {
   return s;
 }
 
-user_status from_delta(const presence_delta& d) {
-  user_status s;
-  s.user_id = d.user_id;
-  s.online = d.online;
-  s.status = d.status;
-  s.last_seen = d.last_seen;
-  s.online_since = d.online_since;
-  s.version = d.version;
-  return s;
-}
-
 void apply_delta(registry_ptr self, presence_delta d) {
   auto& st = self->state;
   if (d.online)
@@ -106,7 +95,7 @@ registry_api::behavior_type registry_impl(registry_ptr self, user_env env,
       for (size_t i = 0; i < uids.size(); ++i) {
         auto o = st.online.find(uids[i]);
         if (o != st.online.end()) {
-          out[i] = from_delta(o->second);
+          out[i] = status_of(o->second);
         } else {
           missing.push_back(uids[i]);
           slots.push_back(i);

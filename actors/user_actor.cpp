@@ -65,10 +65,7 @@ user_status snapshot(const user_state& st) {
 
 void emit(user_ptr self) {
   auto& st = self->state;
-  auto s = snapshot(st);
-  presence_delta d{st.user_id,  s.online,         s.status,
-                   s.last_seen, s.online_since, s.version};
-  self->send(st.env->registry, delta_atom::value, std::move(d));
+  self->send(st.env->registry, delta_atom::value, delta_of(snapshot(st)));
 }
 
 void checkpoint(user_ptr self) {

@@ -65,6 +65,22 @@ errc presence_code(const caf::error& err) {
   return static_cast<errc>(err.code());
 }
 
+presence_delta delta_of(const user_status& s) {
+  return {s.user_id,   s.online,       s.status,
+          s.last_seen, s.online_since, s.version};
+}
+
+user_status status_of(const presence_delta& d) {
+  user_status s;
+  s.user_id = d.user_id;
+  s.online = d.online;
+  s.status = d.status;
+  s.last_seen = d.last_seen;
+  s.online_since = d.online_since;
+  s.version = d.version;
+  return s;
+}
+
 void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::presence>();
   cfg.add_error_category(errc_category,

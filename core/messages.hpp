@@ -336,6 +336,10 @@ using presence_api = caf::typed_actor<
   // every online user goes offline now (node shutdown); replies the count
   caf::replies_to<shutdown_atom>::with<uint64_t>>;
 
+/// The delta a status amounts to (devices dropped), and back.
+presence_delta delta_of(const user_status& s);
+user_status status_of(const presence_delta& d);
+
 /// Registers every message type on `cfg`; call on every node.
 void register_types(caf::actor_system_config& cfg);
 

@@ -102,6 +102,23 @@ bool id_list(const json& j, const char* a, const char* b,
   return true;
 }
 
+/// Reads "status" (online/away/busy/dnd); absent is fine unless `required`.
+bool status_field(const json& j, bool required, native_command& out,
+                  protocol_error& err) {
+  std::string st;
+  if (!opt_string(j, "status", nullptr, st, err))
+    return false;
+  if (st.empty() && !required)
+    return true;
+  if (!parse_status(st, out.status)) {
+    err.code = "bad_request";
+    err.message = "'status' must be online, away, busy or dnd";
+    return false;
+  }
+  out.has_status = true;
+  return true;
+}
+
 json ms_or_null(millis ms) {
   return ms > 0 ? json(ms) : json(nullptr);
 }
@@ -217,18 +234,7 @@ bool parse_native(const std::string& text, native_command& out,
         out.user_agent.resize(512);
       if (out.platform.size() > 64)
         out.platform.resize(64);
-      std::string st;
-      if (!opt_string(j, "status", nullptr, st, err))
-        return false;
-      if (!st.empty()) {
-        if (!parse_status(st, out.status)) {
-          err.code = "bad_request";
-          err.message = "'status' must be online, away, busy or dnd";
-          return false;
-        }
-        out.has_status = true;
-      }
-      return true;
+      return status_field(j, false, out, err);
     }
     case native_op::get_status:
       if (!id_field(j, "user_id", "userId", out.user_id, err))
@@ -277,18 +283,8 @@ bool parse_native(const std::string& text, native_command& out,
       }
       return true;
     }
-    case native_op::set_status: {
-      std::string st;
-      if (!opt_string(j, "status", nullptr, st, err))
-        return false;
-      if (!parse_status(st, out.status)) {
-        err.code = "bad_request";
-        err.message = "'status' must be online, away, busy or dnd";
-        return false;
-      }
-      out.has_status = true;
-      return true;
-    }
+    case native_op::set_status:
+      return status_field(j, true, out, err);
     case native_op::leave:
     case native_op::ping:
     case native_op::count_online:

@@ -10,6 +10,7 @@
 #include "edge/ask.hpp"
 #include "edge/auth.hpp"
 #include "edge/json_input.hpp"
+#include "edge/seed_payloads.hpp"
 #include "edge/server_context.hpp"
 #include "edge/url.hpp"
 #include "edge/web_assets.hpp"
@@ -38,9 +39,7 @@ http_response json_response(unsigned status, const json& body) {
   return r;
 }
 
-json iso_or_null(millis ms) {
-  return ms > 0 ? json(iso8601(ms)) : json(nullptr);
-}
+using seeds::iso_or_null;
 
 /// Turns a failed actor request into an HTTP error.
 http_response failure(const caf::error& err) {
@@ -176,25 +175,7 @@ void online_with_profiles(
     list_atom::value, cursor, limit);
 }
 
-json or_null(const std::string& s) {
-  return s.empty() ? json(nullptr) : json(s);
-}
-
-std::string display_name(const profile& p, const std::string& id) {
-  return !p.name.empty() ? p.name : !p.username.empty() ? p.username : id;
-}
-
-std::string user_name(const profile& p, const std::string& id) {
-  return !p.username.empty() ? p.username : id;
-}
-
-json profile_json(const std::string& id, const profile& p) {
-  return {{"id", id},
-          {"name", p.name},
-          {"username", p.username},
-          {"email", p.email},
-          {"avatar", or_null(p.avatar)}};
-}
+using seeds::profile_json;
 
 // -- seed 000: GET /api/online-users -------------------------------------------
 
@@ -222,13 +203,7 @@ void seed000_online_users(const call_ptr& c) {
         auto& u = page.users[i];
         if (u.user_id == exclude)
           continue;
-        auto& p = ps[i];
-        data.push_back({{"id", u.user_id},
-                        {"name", display_name(p, u.user_id)},
-                        {"username", user_name(p, u.user_id)},
-                        {"email", or_null(p.email)},
-                        {"avatar", or_null(p.avatar)},
-                        {"status", status_name(u.status)}});
+        data.push_back(seeds::seed000_user(u, ps[i]));
       }
       json body = {{"success", true},
                    {"data", data},
@@ -242,13 +217,7 @@ void seed000_online_users(const call_ptr& c) {
 
 // -- seed 002: /api/user-status/... -------------------------------------------
 
-json seed002_status(const user_status& s) {
-  return {{"userId", s.user_id},
-          {"isOnline", s.online},
-          {"lastSeen", iso_or_null(s.last_seen)},
-          {"status", status_name(s.status)},
-          {"version", s.version}};
-}
+using seeds::seed002_status;
 
 void seed002_online(const call_ptr& c) {
   uint32_t limit = 0;
@@ -258,18 +227,8 @@ void seed002_online(const call_ptr& c) {
     c, query_param(c->target, "cursor"), limit,
     [c](online_page& page, std::vector<profile>& ps) {
       auto data = json::array();
-      for (size_t i = 0; i < page.users.size(); ++i) {
-        auto& u = page.users[i];
-        auto& p = ps[i];
-        data.push_back({{"_id", u.user_id},
-                        {"userId", u.user_id},
-                        {"username", user_name(p, u.user_id)},
-                        {"name", display_name(p, u.user_id)},
-                        {"avatar", or_null(p.avatar)},
-                        {"isOnline", true},
-                        {"lastSeen", iso_or_null(u.last_seen)},
-                        {"status", status_name(u.status)}});
-      }
+      for (size_t i = 0; i < page.users.size(); ++i)
+        data.push_back(seeds::seed002_user(page.users[i], ps[i]));
       json body = {{"success", true}, {"data", data}, {"count", data.size()},
                    {"total", page.total}};
       if (!page.next_cursor.empty())
@@ -386,13 +345,7 @@ void seed003_online(const call_ptr& c) {
         auto& u = page.users[i];
         if (u.user_id == me)
           continue;
-        auto& p = ps[i];
-        data.push_back({{"id", u.user_id},
-                        {"username", user_name(p, u.user_id)},
-                        {"profile_image_url", or_null(p.avatar)},
-                        {"is_online", true},
-                        {"last_seen", iso_or_null(u.last_seen)},
-                        {"last_activity", iso_or_null(u.last_seen)}});
+        data.push_back(seeds::seed003_user(u, ps[i]));
       }
       c->reply(200, data);
     });

@@ -14,6 +14,7 @@
 #include "core/ids.hpp"
 #include "edge/auth.hpp"
 #include "edge/json_input.hpp"
+#include "edge/seed_payloads.hpp"
 #include "edge/socketio_codec.hpp"
 
 namespace presence::edge {
@@ -72,13 +73,8 @@ struct sio_state {
 
 using sio_ptr = caf::stateful_actor<sio_state>*;
 
-json iso_or_null(millis ms) {
-  return ms > 0 ? json(iso8601(ms)) : json(nullptr);
-}
-
-json or_null(const std::string& s) {
-  return s.empty() ? json(nullptr) : json(s);
-}
+using seeds::iso_or_null;
+using seeds::seed004_status;
 
 // -- output -------------------------------------------------------------------
 
@@ -320,51 +316,16 @@ void online_users(sio_ptr self,
 
 json seed000_users(const online_page& page, const std::vector<profile>& ps) {
   auto users = json::array();
-  for (size_t i = 0; i < page.users.size(); ++i) {
-    auto& u = page.users[i];
-    auto& p = ps[i];
-    users.push_back(
-      {{"id", u.user_id},
-       {"name", !p.name.empty() ? p.name : !p.username.empty() ? p.username
-                                                               : u.user_id},
-       {"username", !p.username.empty() ? p.username : u.user_id},
-       {"email", or_null(p.email)},
-       {"avatar", or_null(p.avatar)},
-       {"status", status_name(u.status)}});
-  }
+  for (size_t i = 0; i < page.users.size(); ++i)
+    users.push_back(seeds::seed000_user(page.users[i], ps[i]));
   return users;
 }
 
 json seed002_users(const online_page& page, const std::vector<profile>& ps) {
   auto users = json::array();
-  for (size_t i = 0; i < page.users.size(); ++i) {
-    auto& u = page.users[i];
-    auto& p = ps[i];
-    users.push_back(
-      {{"_id", u.user_id},
-       {"userId", u.user_id},
-       {"username", !p.username.empty() ? p.username : u.user_id},
-       {"name", !p.name.empty() ? p.name : u.user_id},
-       {"avatar", or_null(p.avatar)},
-       {"isOnline", true},
-       {"lastSeen", iso_or_null(u.last_seen)},
-       {"status", status_name(u.status)}});
-  }
+  for (size_t i = 0; i < page.users.size(); ++i)
+    users.push_back(seeds::seed002_user(page.users[i], ps[i]));
   return users;
-}
-
-json seed004_status(const user_status& s) {
-  return {{"userId", s.user_id},
-          {"online", s.online},
-          {"lastActive", iso_or_null(s.last_seen)},
-          {"connectedAt", iso_or_null(s.online_since)}};
-}
-
-json seed004_status(const presence_delta& d) {
-  return {{"userId", d.user_id},
-          {"online", d.online},
-          {"lastActive", iso_or_null(d.last_seen)},
-          {"connectedAt", iso_or_null(d.online_since)}};
 }
 
 void push_seed000_lists(sio_ptr self) {
@@ -530,7 +491,7 @@ void on_event(sio_ptr self, sio_socket& s, const std::string& name,
           // Seed 004: answered through the acknowledgement.
           auto users = json::array();
           for (auto& u : page.users)
-            users.push_back(seed004_status(u));
+            users.push_back(seed004_status(status_of(u)));
           ack(self, nsp, ack_id,
               ack_ok({{"users", users}, {"count", page.users.size()}}));
           return;
