@@ -99,6 +99,18 @@ for (const [label, opts] of modes) {
       assert.ok(Date.parse((await d.next('pong')).timestamp) > 0);
       assert.equal(c.has('user-typing'), false, 'the typist hears nothing');
       assert.equal(e.has('user-typing'), false, 'non-members hear nothing');
+      // After leave-chat-session, D hears no more typing; E (now a member)
+      // does. The typing signal is sent to both members at once, so once
+      // E has it, a round trip to D orders anything D got before the ack.
+      await d.ask('leave-chat-session', { chatSessionId: room });
+      await e.ask('join-chat-session', { chatSessionId: room });
+      c.emit('typing-start', { chatSessionId: room });
+      await e.next('user-typing', t => t.isTyping && t.userId === cy);
+      await d.ask('heartbeat');
+      assert.equal(d.has('user-typing', t => t.isTyping), false, 'a leaver hears nothing');
+      // Typing in a session one has not joined is refused.
+      const refused = await d.ask('typing-start', { chatSessionId: room });
+      assert.equal(refused.success, false);
       d.close();
       const gone = await c.next('user-status-change', x => x.userId === di && !x.isOnline);
       assert.ok(Date.parse(gone.lastSeen) > 0);
