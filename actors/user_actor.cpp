@@ -74,7 +74,7 @@ void checkpoint(user_ptr self) {
     return;
   auto t = std::max(latest_activity(st), st.online_since);
   self->send(st.env->store, checkpoint_atom::value, st.user_id,
-             st.online_since, t, st.version);
+             st.online_since, t, st.version, st.status);
 }
 
 /// Announces a change of the visible state of a user with devices.

@@ -63,6 +63,11 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   int64_t timeout_ms = cfg.actors.request_timeout.count();
   int64_t checkpoint_ms = cfg.persistence.checkpoint_interval.count();
   int64_t slow_ms = cfg.edge.slow_consumer_ms.count();
+  std::string cluster_listen;
+  std::string seeds;
+  int64_t hb_ms = cfg.cluster.heartbeat_interval.count();
+  int64_t fail_ms = cfg.cluster.failure_timeout.count();
+  int64_t rehome_ms = cfg.cluster.rehome_window.count();
   int64_t sio_ping_ms = cfg.edge.sio_ping_interval.count();
   int64_t sio_timeout_ms = cfg.edge.sio_ping_timeout.count();
   int64_t sio_list_ms = cfg.edge.sio_list_window.count();
@@ -119,6 +124,22 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "largest Engine.IO payload (polling body or WebSocket frame)");
   add("sio-list-window", sio_list_ms,
       "ms between two full online_users_list pushes to one seed-000 socket");
+  add("node-id", cfg.cluster.node_id,
+      "this node's stable name in the cluster (default: the cluster-listen "
+      "address)");
+  add("cluster-listen", cluster_listen,
+      "HOST:PORT other nodes connect to (CAF middleman); empty = no cluster");
+  add("seeds", seeds,
+      "comma-separated host:port of cluster nodes to join at start");
+  add("replication", cfg.cluster.replication,
+      "copies of last_seen and history (0 = 2 when clustered)");
+  add("vnodes", cfg.cluster.vnodes, "virtual nodes per member on the ring");
+  add("cluster-heartbeat", hb_ms, "ms between heartbeats to other nodes");
+  add("failure-timeout", fail_ms,
+      "ms of silence after which a node is declared dead");
+  add("rehome-window", rehome_ms,
+      "ms a dead node's users have to re-register elsewhere before they are "
+      "recorded offline");
   add("history-limit", cfg.persistence.history_limit,
       "online sessions remembered per user");
   add("checkpoint-interval", checkpoint_ms,
@@ -149,6 +170,7 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   for (int i = 1; i < argc; ++i)
     args.emplace_back(argv[i]);
   std::reverse(args.begin(), args.end());  // CLI11 wants them reversed
+  std::string err;
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
@@ -160,7 +182,6 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
               << "Run 'presenced --help' for the options.\n";
     return 2;
   }
-  std::string err;
   if (!parse_listen(listen, cfg.edge.listen_host, cfg.edge.listen_port, err)) {
     std::cerr << "presenced: " << err << "\n";
     return 2;
@@ -176,6 +197,29 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   cfg.actors.request_timeout = milliseconds{timeout_ms};
   cfg.persistence.checkpoint_interval = milliseconds{checkpoint_ms};
   cfg.edge.slow_consumer_ms = milliseconds{slow_ms};
+  cfg.cluster.heartbeat_interval = milliseconds{hb_ms};
+  cfg.cluster.failure_timeout = milliseconds{fail_ms};
+  cfg.cluster.rehome_window = milliseconds{rehome_ms};
+  if (!cluster_listen.empty()) {
+    if (!parse_listen(cluster_listen, cfg.cluster.listen_host,
+                      cfg.cluster.listen_port, err)) {
+      std::cerr << "presenced: cluster-listen: " << err << "\n";
+      return 2;
+    }
+    cfg.cluster.listen_enabled = true;
+  }
+  cfg.cluster.seeds.clear();
+  for (size_t pos = 0; pos < seeds.size();) {
+    auto end = seeds.find(',', pos);
+    if (end == std::string::npos)
+      end = seeds.size();
+    auto item = seeds.substr(pos, end - pos);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty())
+      cfg.cluster.seeds.push_back(item);
+    pos = end + 1;
+  }
   cfg.edge.sio_ping_interval = milliseconds{sio_ping_ms};
   cfg.edge.sio_ping_timeout = milliseconds{sio_timeout_ms};
   cfg.edge.sio_list_window = milliseconds{sio_list_ms};
@@ -250,6 +294,21 @@ std::string to_toml(const config& cfg) {
   line("sio-ping-timeout", std::to_string(e.sio_ping_timeout.count()));
   line("sio-max-payload", std::to_string(e.sio_max_payload));
   line("sio-list-window", std::to_string(e.sio_list_window.count()));
+  const auto& c = cfg.cluster;
+  line("node-id", q(c.node_id));
+  line("cluster-listen",
+       q(c.listen_enabled
+           ? c.listen_host + ":" + std::to_string(c.listen_port)
+           : ""));
+  std::string seed_list;
+  for (auto& s : c.seeds)
+    seed_list += (seed_list.empty() ? "" : ",") + s;
+  line("seeds", q(seed_list));
+  line("replication", std::to_string(c.replication));
+  line("vnodes", std::to_string(c.vnodes));
+  line("cluster-heartbeat", std::to_string(c.heartbeat_interval.count()));
+  line("failure-timeout", std::to_string(c.failure_timeout.count()));
+  line("rehome-window", std::to_string(c.rehome_window.count()));
   line("history-limit", std::to_string(p.history_limit));
   line("checkpoint-interval", std::to_string(p.checkpoint_interval.count()));
   line("max-devices-per-user", std::to_string(a.max_devices_per_user));

@@ -1,5 +1,7 @@
 #include "core/config.hpp"
 
+#include <cctype>
+
 namespace presence {
 
 std::string validate(const config& cfg) {
@@ -47,6 +49,28 @@ std::string validate(const config& cfg) {
            "with '/'";
   if (e.max_connections == 0)
     return "max-connections must be at least 1";
+  const auto& c = cfg.cluster;
+  if (c.node_id.size() > 64)
+    return "node-id must be at most 64 characters";
+  for (char ch : c.node_id)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-'
+          || ch == '_' || ch == '.' || ch == ':'))
+      return "node-id may hold letters, digits, '-', '_', '.' and ':' only";
+  if (c.replication > 16)
+    return "replication must be at most 16";
+  if (c.vnodes == 0 || c.vnodes > 4096)
+    return "vnodes must be between 1 and 4096";
+  if (c.heartbeat_interval.count() < 10)
+    return "cluster-heartbeat must be at least 10 ms";
+  if (c.failure_timeout < c.heartbeat_interval * 2)
+    return "failure-timeout must be at least twice cluster-heartbeat";
+  if (c.rehome_window.count() < 0)
+    return "rehome-window must not be negative";
+  for (auto& seed : c.seeds) {
+    auto colon = seed.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == seed.size())
+      return "seeds must be host:port, got '" + seed + "'";
+  }
   if (cfg.scheduler_threads > 256)
     return "scheduler-threads must be at most 256";
   static const char* levels[]

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace presence {
 
@@ -77,12 +78,40 @@ struct edge_config {
   milliseconds sio_list_window{1'000};
 };
 
+/// Options of the cluster/ folder: membership, placement, replication.
+struct cluster_config {
+  /// This node's stable name in the cluster (default: the cluster listen
+  /// address "host:port", else "local"). A node that restarts with the same
+  /// id takes its share back.
+  std::string node_id;
+  /// Where other nodes reach this one (CAF middleman); empty = no cluster
+  /// port: a cluster of one that nobody can join.
+  std::string listen_host;
+  uint16_t listen_port = 0;
+  bool listen_enabled = false;
+  /// host:port of nodes to contact at start (any member will do).
+  std::vector<std::string> seeds;
+  /// Copies of last_seen/history/profiles (owner + next nodes on the ring);
+  /// 0 = 2 when there is more than one node, else 1.
+  uint32_t replication = 0;
+  /// Virtual nodes per member on the hash ring.
+  uint32_t vnodes = 128;
+  /// Heartbeats between members, and how long a silent member lives on
+  /// before it is declared dead (also CAF's middleman connection timeout).
+  milliseconds heartbeat_interval{500};
+  milliseconds failure_timeout{3'000};
+  /// After a member dies, how long its users' devices on other nodes have
+  /// to re-register before the users it owned are recorded offline.
+  milliseconds rehome_window{1'000};
+};
+
 /// The one configuration struct. Precedence (app/): command line >
 /// PRESENCE_* environment > config file > these defaults.
 struct config {
   actors_config actors;
   persistence_config persistence;
   edge_config edge;
+  cluster_config cluster;
   std::string log_level = "info";
   /// CAF scheduler threads (0 = one per core).
   uint32_t scheduler_threads = 0;

@@ -60,6 +60,17 @@ using pong_atom = caf::atom_constant<caf::atom("pong")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 using room_atom = caf::atom_constant<caf::atom("room")>;
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using member_atom = caf::atom_constant<caf::atom("member")>;
+using view_atom = caf::atom_constant<caf::atom("view")>;
+using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
+using rehome_atom = caf::atom_constant<caf::atom("rehome")>;
+using index_atom = caf::atom_constant<caf::atom("index")>;
+using drop_atom = caf::atom_constant<caf::atom("drop")>;
+using merge_atom = caf::atom_constant<caf::atom("merge")>;
+using orphan_atom = caf::atom_constant<caf::atom("orphans")>;
+using handover_atom = caf::atom_constant<caf::atom("handover")>;
+using cluster_atom = caf::atom_constant<caf::atom("cluster")>;
 
 // -- presence values ----------------------------------------------------------
 
@@ -193,12 +204,19 @@ struct user_record {
   bool known = false;
   millis last_seen = 0;
   uint64_t version = 0;
+  /// An online session is open (in a cluster: possibly on another owner
+  /// that died): when it began, its last checkpointed activity and status.
+  bool open = false;
+  millis open_start = 0;
+  millis open_last_active = 0;
+  presence_status open_status = presence_status::online;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_record& x) {
   return f(caf::meta::type_name("user_record"), x.user_id, x.known,
-           x.last_seen, x.version);
+           x.last_seen, x.version, x.open, x.open_start, x.open_last_active,
+           x.open_status);
 }
 
 /// A device of `user_id` joins; `session` receives expiry notices.
@@ -224,6 +242,107 @@ struct join_ack {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_ack& x) {
   return f(caf::meta::type_name("join_ack"), x.user, x.device_id, x.status);
+}
+
+/// A user's live state moving from its old owner node to its new one when
+/// the ring changes: devices (with the session actors that hold them) and
+/// everything announced so far, so the move is invisible to everyone.
+struct user_transfer {
+  std::string user_id;
+  bool online = false;
+  presence_status status = presence_status::offline;
+  millis online_since = 0;
+  millis last_seen = 0;
+  millis left_at = 0;
+  uint64_t version = 0;
+  bool in_grace = false;
+  std::vector<device_view> devices;
+  std::vector<caf::actor> sessions;  // sessions[i] holds devices[i]
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_transfer& x) {
+  return f(caf::meta::type_name("user_transfer"), x.user_id, x.online,
+           x.status, x.online_since, x.last_seen, x.left_at, x.version,
+           x.in_grace, x.devices, x.sessions);
+}
+
+/// One node as the cluster knows it (gossiped between members).
+struct member_info {
+  std::string node_id;
+  /// host:port of its cluster (middleman) listener.
+  std::string endpoint;
+  /// Its HTTP port (for /api/cluster).
+  uint16_t http_port = 0;
+  /// Start time: a node that restarts under the same id has a higher one.
+  millis incarnation = 0;
+  caf::actor membership;
+  caf::actor registry;
+  caf::actor fanout;
+  caf::actor store;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_info& x) {
+  return f(caf::meta::type_name("member_info"), x.node_id, x.endpoint,
+           x.http_port, x.incarnation, x.membership, x.registry, x.fanout,
+           x.store);
+}
+
+/// What a node reports about itself with every heartbeat.
+struct member_stats {
+  uint64_t users_owned = 0;
+  uint64_t connections = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_stats& x) {
+  return f(caf::meta::type_name("member_stats"), x.users_owned,
+           x.connections);
+}
+
+/// The alive members as one node sees them, pushed by the membership actor
+/// to the local registry, router and replicator on every change.
+struct cluster_view {
+  uint64_t version = 0;
+  std::string self;
+  std::vector<member_info> members;  // alive, sorted by node id
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_view& x) {
+  return f(caf::meta::type_name("cluster_view"), x.version, x.self,
+           x.members);
+}
+
+/// A member's row in /api/cluster.
+struct member_status {
+  std::string node_id;
+  std::string endpoint;
+  uint16_t http_port = 0;
+  /// "alive", "dead" or "self".
+  std::string state;
+  member_stats stats;
+  millis last_heard = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_status& x) {
+  return f(caf::meta::type_name("member_status"), x.node_id, x.endpoint,
+           x.http_port, x.state, x.stats, x.last_heard);
+}
+
+struct cluster_status {
+  std::string self;
+  uint64_t ring_version = 0;
+  uint32_t replication = 1;
+  std::vector<member_status> members;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
+  return f(caf::meta::type_name("cluster_status"), x.self, x.ring_version,
+           x.replication, x.members);
 }
 
 /// An ephemeral signal to the other members of a room (a chat session):
@@ -299,8 +418,9 @@ using store_api = caf::typed_actor<
   // a user came online (user, start, version)
   caf::reacts_to<open_atom, std::string, millis, uint64_t>,
   // cheap activity mark for crash recovery (user, start, last_active,
-  // version); batched by the store, never fsynced
-  caf::reacts_to<checkpoint_atom, std::string, millis, millis, uint64_t>,
+  // version, status); batched by the store, never fsynced
+  caf::reacts_to<checkpoint_atom, std::string, millis, millis, uint64_t,
+                 presence_status>,
   // a user went offline (user, start, end = last_seen, version)
   caf::reacts_to<close_atom, std::string, millis, millis, uint64_t>,
   // last_seen of an offline user touched by REST (user, when)
@@ -314,7 +434,13 @@ using store_api = caf::typed_actor<
     std::vector<session_record>>,
   // write pending checkpoints and sync the WAL
   caf::replies_to<flush_atom>::with<bool>,
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  // forget the open-session mark of a user (it moved to another owner)
+  caf::reacts_to<drop_atom, std::string>,
+  // raise last_seen / version to at least the record's (read repair)
+  caf::reacts_to<merge_atom, user_record>,
+  // every open-session mark (to close sessions a dead owner left open)
+  caf::replies_to<orphan_atom>::with<std::vector<user_record>>>;
 
 /// The presence service of a node: what the edge, REST and an embedding host
 /// call. Implemented by actors/shard_registry.
@@ -360,6 +486,13 @@ CAF_BEGIN_TYPE_ID_BLOCK(presence, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(presence, (presence::join_request))
   CAF_ADD_TYPE_ID(presence, (presence::join_ack))
   CAF_ADD_TYPE_ID(presence, (presence::room_signal))
+  CAF_ADD_TYPE_ID(presence, (presence::user_transfer))
+  CAF_ADD_TYPE_ID(presence, (presence::member_info))
+  CAF_ADD_TYPE_ID(presence, (presence::member_stats))
+  CAF_ADD_TYPE_ID(presence, (presence::cluster_view))
+  CAF_ADD_TYPE_ID(presence, (presence::member_status))
+  CAF_ADD_TYPE_ID(presence, (presence::cluster_status))
+  CAF_ADD_TYPE_ID(presence, (std::vector<presence::member_info>))
   CAF_ADD_TYPE_ID(presence, (std::vector<presence::user_status>))
   CAF_ADD_TYPE_ID(presence, (std::vector<presence::presence_delta>))
   CAF_ADD_TYPE_ID(presence, (std::vector<presence::profile>))

@@ -69,9 +69,9 @@ store_api::behavior_type store_impl(store_ptr self,
       self->state.db->mark_open(user, open_session{start, start, version});
     },
     [=](checkpoint_atom, const std::string& user, millis start,
-        millis last_active, uint64_t version) {
+        millis last_active, uint64_t version, presence_status status) {
       auto& st = self->state;
-      open_session s{start, last_active, version};
+      open_session s{start, last_active, version, status};
       if (st.cfg.checkpoint_interval.count() == 0) {
         st.db->mark_open(user, s);
         st.probe->checkpoints_written += 1;
@@ -119,6 +119,16 @@ store_api::behavior_type store_impl(store_ptr self,
     [=](flush_atom) {
       flush_dirty(self->state);
       return self->state.db->sync();
+    },
+    [=](drop_atom, const std::string& user) {
+      self->state.dirty.erase(user);
+      self->state.db->drop_open(user);
+    },
+    [=](merge_atom, const user_record& r) { self->state.db->merge(r); },
+    [=](orphan_atom) {
+      // Pending checkpoints first, so the marks are current.
+      flush_dirty(self->state);
+      return self->state.db->open_marks();
     },
   };
 }

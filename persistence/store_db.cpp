@@ -66,6 +66,7 @@ std::string encode_open(const open_session& s) {
   put_u64(out, static_cast<uint64_t>(s.start));
   put_u64(out, static_cast<uint64_t>(s.last_active));
   put_u64(out, s.version);
+  out.push_back(static_cast<char>(s.status));
   return out;
 }
 
@@ -78,6 +79,10 @@ bool decode_open(const std::string& v, open_session& s) {
   s.start = static_cast<millis>(a);
   s.last_active = static_cast<millis>(b);
   s.version = c;
+  // The status byte came later; marks without it were "online".
+  s.status = presence_status::online;
+  if (p < end && *p >= 1 && *p <= 4)
+    s.status = static_cast<presence_status>(*p);
   return true;
 }
 
@@ -176,8 +181,50 @@ user_record store_db::load(const std::string& user_id) {
   if (open_mark(user_id, s)) {
     r.known = true;
     r.version = std::max(r.version, s.version);
+    r.open = true;
+    r.open_start = s.start;
+    r.open_last_active = s.last_active;
+    r.open_status = s.status;
   }
   return r;
+}
+
+void store_db::merge(const user_record& in) {
+  if (!in.known)
+    return;
+  auto cur = load(in.user_id);
+  if (cur.known && cur.last_seen >= in.last_seen && cur.version >= in.version)
+    return;
+  rocksdb::WriteBatch batch;
+  write_last_seen(in.user_id, std::max(cur.last_seen, in.last_seen),
+                  std::max(cur.version, in.version), &batch);
+  check(db_->Write(rocksdb::WriteOptions{}, &batch), "merge last_seen");
+}
+
+void store_db::drop_open(const std::string& user_id) {
+  check(db_->Delete(rocksdb::WriteOptions{}, online_, user_id),
+        "drop open mark");
+}
+
+std::vector<user_record> store_db::open_marks() {
+  std::vector<user_record> out;
+  std::unique_ptr<rocksdb::Iterator> it{
+    db_->NewIterator(rocksdb::ReadOptions{}, online_)};
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    open_session s;
+    if (!decode_open(it->value().ToString(), s))
+      continue;
+    user_record r;
+    r.user_id = it->key().ToString();
+    r.known = true;
+    r.version = s.version;
+    r.open = true;
+    r.open_start = s.start;
+    r.open_last_active = s.last_active;
+    r.open_status = s.status;
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 void store_db::mark_open(const std::string& user_id, const open_session& s) {

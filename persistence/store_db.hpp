@@ -20,6 +20,7 @@ struct open_session {
   millis start = 0;
   millis last_active = 0;
   uint64_t version = 0;
+  presence_status status = presence_status::online;
 };
 
 /// The RocksDB database of one node: column families `last_seen`, `history`,
@@ -60,6 +61,15 @@ public:
 
   /// Raises last_seen of `user_id` to `when` (never lowers it).
   user_record touch_last_seen(const std::string& user_id, millis when);
+
+  /// Raises last_seen and version to at least `r`'s (read repair).
+  void merge(const user_record& r);
+
+  /// Removes the open-session mark of `user_id`, if any.
+  void drop_open(const std::string& user_id);
+
+  /// Every open-session mark, as user records (open = true).
+  std::vector<user_record> open_marks();
 
   profile get_profile(const std::string& user_id);
   void put_profile(const std::string& user_id, const profile& p);

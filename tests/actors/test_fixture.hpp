@@ -51,7 +51,9 @@ fake_store(store_api::pointer self, std::shared_ptr<store_log> log) {
       log->opens.emplace_back(u, start);
     },
     [=](checkpoint_atom, const std::string& u, millis start, millis last,
-        uint64_t) { log->checkpoints.emplace_back(u, start, last); },
+        uint64_t, presence_status) {
+      log->checkpoints.emplace_back(u, start, last);
+    },
     [=](close_atom, const std::string& u, millis start, millis end,
         uint64_t version) {
       log->closes.emplace_back(u, start, end, version);
@@ -77,6 +79,9 @@ fake_store(store_api::pointer self, std::shared_ptr<store_log> log) {
     },
     [=](flush_atom) { return true; },
     [=](tick_atom) {},
+    [=](drop_atom, const std::string&) {},
+    [=](merge_atom, const user_record&) {},
+    [=](orphan_atom) { return std::vector<user_record>{}; },
   };
 }
 

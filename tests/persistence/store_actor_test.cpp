@@ -91,7 +91,8 @@ struct fixture : config_holder {
 
   void checkpoint(const std::string& user, millis start, millis last,
                   uint64_t version) {
-    self->send(store, checkpoint_atom::value, user, start, last, version);
+    self->send(store, checkpoint_atom::value, user, start, last, version,
+               presence_status::online);
   }
 
   void open(const std::string& user, millis start, uint64_t version) {
