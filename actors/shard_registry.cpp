@@ -1,6 +1,8 @@
 #include "actors/shard_registry.hpp"
 
 #include <map>
+#include <optional>
+#include <set>
 #include <unordered_map>
 
 #include <caf/actor_cast.hpp>
@@ -10,6 +12,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/presence_logic.hpp"
+#include "cluster/hash_ring.hpp"
 
 namespace presence::actors {
 
@@ -18,6 +21,25 @@ namespace {
 struct registry_state {
   std::shared_ptr<const user_env> env;
   caf::actor fanout;
+  std::shared_ptr<node_stats> stats;
+  cluster_config cluster;
+  // The cluster as of the last view (alone: just this node).
+  std::string self_node;
+  cluster::hash_ring ring;
+  std::vector<caf::actor> remote_fanouts;
+  std::map<std::string, caf::actor> registries;  // other members, by id
+  std::set<std::string> members;                 // alive, self included
+  bool had_view = false;
+  /// User actors handing over to another node (until they end).
+  std::set<caf::actor_addr> moving;
+  std::optional<caf::typed_response_promise<uint64_t>> shutdown_rp;
+  size_t shutdown_pending = 0;
+  uint64_t shutdown_closed = 0;
+
+  /// A node that others may join (its sessions may outlive their owner).
+  bool cluster_mode() const {
+    return cluster.listen_enabled || !cluster.seeds.empty();
+  }
   std::unordered_map<std::string, user_api> users;
   std::unordered_map<caf::actor_addr, std::string> names;
   /// Users visible online, ordered by id for paging.
@@ -36,24 +58,87 @@ user_status offline_status(const user_record& r) {
   return s;
 }
 
-void apply_delta(registry_ptr self, presence_delta d) {
+void index(registry_ptr self, const presence_delta& d) {
   auto& st = self->state;
   if (d.online)
     st.online[d.user_id] = d;
   else
     st.online.erase(d.user_id);
+  if (st.stats)
+    st.stats->users_owned = st.online.size();
+}
+
+void apply_delta(registry_ptr self, presence_delta d) {
+  auto& st = self->state;
+  index(self, d);
+  // Once per node: each fan-out delivers to its own subscribers.
+  for (auto& f : st.remote_fanouts)
+    caf::anon_send(f, delta_atom::value, d);
   caf::anon_send(st.fanout, delta_atom::value, std::move(d));
 }
 
-registry_api::behavior_type registry_impl(registry_ptr self, user_env env,
-                                          caf::actor fanout) {
+bool owned_here(const registry_state& st, const std::string& user) {
+  if (st.ring.size() == 0)
+    return true;
+  return st.ring.owner(user) == st.self_node;
+}
+
+/// Counts down a pending shutdown; answers once nothing is left.
+void shutdown_step(registry_ptr self, bool count = true) {
+  auto& st = self->state;
+  if (!st.shutdown_rp)
+    return;
+  if (count && st.shutdown_pending > 0)
+    --st.shutdown_pending;
+  if (st.shutdown_pending == 0 && st.moving.empty()) {
+    st.shutdown_rp->deliver(st.shutdown_closed);
+    st.shutdown_rp.reset();
+  }
+}
+
+void track(registry_ptr self, const std::string& user, user_api actor) {
+  auto& st = self->state;
+  self->monitor(actor);
+  st.names.emplace(actor.address(), user);
+  st.users[user] = std::move(actor);
+}
+
+/// Closes the sessions a dead owner left open for users this node owns now
+/// and nobody re-registered: offline at their last checkpoint.
+void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
+  auto& st = self->state;
+  for (auto& m : marks) {
+    if (!m.open || !owned_here(st, m.user_id) || st.users.count(m.user_id) > 0)
+      continue;
+    auto end = std::max(m.open_start, m.open_last_active);
+    auto version = next_version(m.version, st.env->now());
+    self->send(st.env->store, close_atom::value, m.user_id, m.open_start, end,
+               version);
+    presence_delta d;
+    d.user_id = m.user_id;
+    d.last_seen = end;
+    d.version = version;
+    apply_delta(self, std::move(d));
+  }
+}
+
+registry_api::behavior_type
+registry_impl(registry_ptr self, user_env env, caf::actor fanout,
+              std::shared_ptr<node_stats> stats, cluster_config cluster) {
   env.registry = caf::actor_cast<registry_sink>(self);
   self->state.env = std::make_shared<const user_env>(std::move(env));
   self->state.fanout = std::move(fanout);
+  self->state.stats = std::move(stats);
+  self->state.cluster = std::move(cluster);
+  self->state.ring = cluster::hash_ring{self->state.cluster.vnodes};
   // A user actor that ends without being stopped (it failed) must not stay
   // online in the index.
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
+    if (st.moving.erase(dm.source) > 0) {
+      shutdown_step(self, false);
+      return;
+    }
     auto n = st.names.find(dm.source);
     if (n == st.names.end())
       return;
@@ -150,10 +235,8 @@ registry_api::behavior_type registry_impl(registry_ptr self, user_env env,
         return make_error(errc::shutting_down);
       auto u = st.users.find(req.user_id);
       if (u == st.users.end()) {
-        auto actor = spawn_user(self->system(), req.user_id, st.env);
-        self->monitor(actor);
-        st.names.emplace(actor.address(), req.user_id);
-        u = st.users.emplace(req.user_id, std::move(actor)).first;
+        track(self, req.user_id, spawn_user(self->system(), req.user_id, st.env));
+        u = st.users.find(req.user_id);
       }
       return self->delegate(u->second, join_atom::value, std::move(req));
     },
@@ -173,25 +256,90 @@ registry_api::behavior_type registry_impl(registry_ptr self, user_env env,
       auto& st = self->state;
       st.shutting_down = true;
       auto rp = self->make_response_promise<uint64_t>();
-      if (st.users.empty()) {
-        rp.deliver(uint64_t{0});
-        return rp;
-      }
-      auto pending = std::make_shared<size_t>(st.users.size());
-      auto closed = std::make_shared<uint64_t>(0);
-      auto done = [=]() mutable {
-        if (--*pending == 0)
-          rp.deliver(*closed);
-      };
+      // Answered once every user here went offline and every user that
+      // moved away has handed over (so nothing is lost in flight).
+      st.shutdown_rp = rp;
+      st.shutdown_pending = st.users.size() + 1;
       for (auto& kvp : st.users)
         self->request(kvp.second, st.env->cfg.request_timeout,
                       shutdown_atom::value)
-          .then([=](bool) mutable { ++*closed; done(); },
-                [=](caf::error&) mutable { done(); });
+          .then(
+            [=](bool) {
+              ++self->state.shutdown_closed;
+              shutdown_step(self);
+            },
+            [=](caf::error&) { shutdown_step(self); });
+      shutdown_step(self);
       return rp;
     },
     // -- from user actors -----------------------------------------------------
     [=](delta_atom, presence_delta& d) { apply_delta(self, std::move(d)); },
+    [=](index_atom, const presence_delta& d) { index(self, d); },
+    // -- the cluster ------------------------------------------------------------
+    [=](view_atom, const cluster_view& v) {
+      auto& st = self->state;
+      bool lost_member = false;
+      std::set<std::string> now_members;
+      for (auto& m : v.members)
+        now_members.insert(m.node_id);
+      for (auto& old : st.members)
+        lost_member = lost_member || now_members.count(old) == 0;
+      bool first = !st.had_view;
+      st.had_view = true;
+      st.members = std::move(now_members);
+      st.self_node = v.self;
+      st.ring = cluster::hash_ring{st.cluster.vnodes};
+      st.remote_fanouts.clear();
+      st.registries.clear();
+      for (auto& m : v.members) {
+        st.ring.add(m.node_id);
+        if (m.node_id != v.self) {
+          st.remote_fanouts.push_back(m.fanout);
+          st.registries.emplace(m.node_id, m.registry);
+        }
+      }
+      // Users the ring gives to another node move there, live state and
+      // all; nobody hears of it.
+      std::vector<std::string> moving;
+      for (auto& kvp : st.users)
+        if (!owned_here(st, kvp.first))
+          moving.push_back(kvp.first);
+      for (auto& user : moving) {
+        auto target = st.registries.find(st.ring.owner(user));
+        if (target == st.registries.end())
+          continue;
+        auto actor = st.users[user];
+        self->send(actor, handover_atom::value, target->second);
+        st.names.erase(actor.address());
+        st.moving.insert(actor.address());
+        st.users.erase(user);
+        st.online.erase(user);
+      }
+      if (st.stats)
+        st.stats->users_owned = st.online.size();
+      // Sessions a dead member (or this node's previous life) left open:
+      // closed once their devices had time to re-register elsewhere.
+      if ((lost_member || first) && st.cluster_mode())
+        self->delayed_send(self, st.cluster.rehome_window, orphan_atom::value);
+    },
+    [=](handover_atom, user_transfer& t) {
+      auto& st = self->state;
+      auto u = st.users.find(t.user_id);
+      if (u != st.users.end()) {
+        // A device joined here before the rest arrived: merge.
+        self->send(u->second, handover_atom::value, std::move(t));
+        return;
+      }
+      auto user = t.user_id;
+      track(self, user, spawn_user_from(self->system(), std::move(t), st.env));
+    },
+    [=](orphan_atom) {
+      auto& st = self->state;
+      self->request(st.env->store, st.env->cfg.request_timeout,
+                    orphan_atom::value)
+        .then([=](std::vector<user_record>& marks) { close_orphans(self, marks); },
+              [](caf::error&) {});
+    },
     [=](idle_atom, const std::string& uid, const user_api& actor) {
       auto& st = self->state;
       auto u = st.users.find(uid);
@@ -220,8 +368,11 @@ registry_api::behavior_type registry_impl(registry_ptr self, user_env env,
 } // namespace
 
 registry_api spawn_registry(caf::actor_system& sys, user_env env,
-                            caf::actor fanout) {
-  return sys.spawn(registry_impl, std::move(env), std::move(fanout));
+                            caf::actor fanout,
+                            std::shared_ptr<node_stats> stats,
+                            const cluster_config& cluster) {
+  return sys.spawn(registry_impl, std::move(env), std::move(fanout),
+                   std::move(stats), cluster);
 }
 
 } // namespace presence::actors

@@ -5,21 +5,37 @@
 #include <caf/fwd.hpp>
 
 #include "actors/user_actor.hpp"
+#include "core/config.hpp"
 #include "core/messages.hpp"
+#include "core/stats.hpp"
 
 namespace presence::actors {
 
 /// The registry's full interface: the public presence_api plus what user
 /// actors tell it.
-using registry_api = presence_api::extend_with<registry_sink>;
+using registry_api = presence_api::extend_with<registry_sink>::extend<
+  // the cluster changed (from the membership actor)
+  caf::reacts_to<view_atom, cluster_view>,
+  // a user moved here from its previous owner
+  caf::reacts_to<handover_atom, user_transfer>,
+  // close sessions a dead owner left open (timer)
+  caf::reacts_to<orphan_atom>>;
 
 /// Spawns the shard registry of one node. It maps user id -> user actor
 /// (spawning on first join, ending idle actors), keeps the index of visible
-/// online users (for count and paged lists), answers for offline users from
-/// the store, and forwards every delta to `fanout`.
+/// online users it owns (for count and paged lists), answers for offline
+/// users from the store, and sends every delta to the fan-out of every
+/// node (`fanout` here, the others' from the cluster view).
+///
+/// In a cluster it follows the views: users the ring gives to another node
+/// are handed over (live state, no announcement), and after a member dies
+/// the sessions it left open for users now owned here are closed once they
+/// had `cluster.rehome_window` to re-register.
 ///
 /// `env.registry` is filled in by the registry itself.
 registry_api spawn_registry(caf::actor_system& sys, user_env env,
-                            caf::actor fanout);
+                            caf::actor fanout,
+                            std::shared_ptr<node_stats> stats = nullptr,
+                            const cluster_config& cluster = {});
 
 } // namespace presence::actors

@@ -36,6 +36,9 @@ struct user_state {
   bool in_grace = false;
   uint64_t grace_epoch = 0;
   uint64_t timer_gen = 0;
+  /// The registry's index knows this user's current state (announced, or
+  /// silently indexed after a move or a resume).
+  bool indexed = false;
   static inline const char* name = "presence.user";
 };
 
@@ -65,7 +68,16 @@ user_status snapshot(const user_state& st) {
 
 void emit(user_ptr self) {
   auto& st = self->state;
+  st.indexed = true;
   self->send(st.env->registry, delta_atom::value, delta_of(snapshot(st)));
+}
+
+/// Puts the user into the registry's index without telling anyone: the
+/// state did not change for the rest of the world.
+void index_silently(user_ptr self) {
+  auto& st = self->state;
+  st.indexed = true;
+  self->send(st.env->registry, index_atom::value, delta_of(snapshot(st)));
 }
 
 void checkpoint(user_ptr self) {
@@ -87,8 +99,11 @@ void recompute(user_ptr self) {
   for (auto& kvp : st.devices)
     statuses.push_back(kvp.second.view.status);
   auto agg = aggregate(statuses);
-  if (st.online && agg == st.status)
+  if (st.online && agg == st.status) {
+    if (!st.indexed)
+      index_silently(self);
     return;
+  }
   st.online = true;
   st.status = agg;
   st.version = next_version(st.version, st.env->now());
@@ -138,6 +153,69 @@ void arm_ttl(user_ptr self, const std::string& device_id, millis delay_ms) {
                      ttl_atom::value, device_id, entry.timer_gen);
 }
 
+/// A session that dies without saying goodbye loses its devices.
+void install_down_handler(user_ptr self) {
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    // The user was last seen at the last sign of life of the lost devices
+    // (a node that died took its sockets' final moments with it).
+    millis end = 0;
+    bool removed = false;
+    for (auto i = st.devices.begin(); i != st.devices.end();) {
+      if (i->second.session.address() == dm.source) {
+        end = std::max(end, i->second.view.last_active);
+        i = st.devices.erase(i);
+        removed = true;
+      } else {
+        ++i;
+      }
+    }
+    if (removed)
+      devices_changed(self, end);
+  });
+}
+
+/// Adds a device held by `session` (joins and transfers).
+void add_device(user_ptr self, const device_view& view,
+                const caf::actor& session) {
+  auto& st = self->state;
+  auto& entry = st.devices[view.device_id];
+  entry.view = view;
+  entry.session = session;
+  entry.timer_gen = ++st.timer_gen;
+  if (session)
+    self->monitor(session);
+  auto rem = ttl_remaining(view.last_active, st.env->cfg.heartbeat_ttl.count(),
+                           st.env->now());
+  arm_ttl(self, view.device_id, std::max<millis>(rem, 0));
+}
+
+/// Tells every session of this user that this actor now holds its device.
+void rehome_sessions(user_ptr self) {
+  auto me = caf::actor_cast<user_api>(self);
+  for (auto& kvp : self->state.devices)
+    caf::anon_send(kvp.second.session, rehome_atom::value, kvp.first, me);
+}
+
+user_transfer make_transfer(const user_state& st) {
+  user_transfer t;
+  t.user_id = st.user_id;
+  t.online = st.online;
+  t.status = st.status;
+  t.online_since = st.online_since;
+  t.last_seen = st.last_seen;
+  t.left_at = st.left_at;
+  t.version = st.version;
+  t.in_grace = st.in_grace;
+  for (auto& kvp : st.devices) {
+    t.devices.push_back(kvp.second.view);
+    t.sessions.push_back(kvp.second.session);
+  }
+  return t;
+}
+
+user_api::behavior_type running(user_ptr self);
+
 user_api::behavior_type user_impl(user_ptr self, std::string user_id,
                                   std::shared_ptr<const user_env> env) {
   auto& st = self->state;
@@ -148,28 +226,27 @@ user_api::behavior_type user_impl(user_ptr self, std::string user_id,
                 st.user_id)
     .await(
       [=](const user_record& r) {
-        self->state.last_seen = r.last_seen;
-        self->state.version = r.version;
+        auto& st = self->state;
+        st.last_seen = r.last_seen;
+        st.version = r.version;
+        if (r.open) {
+          // A session a dead owner node left open: this user is online as
+          // far as everyone knows. Resume it; the first join then changes
+          // nothing anyone can see.
+          st.online = true;
+          st.status = r.open_status;
+          st.online_since = r.open_start;
+        }
       },
       [=](caf::error&) {
         // Store unavailable: start fresh; next_version() still moves
         // versions forward with the clock.
       });
-  // A session that dies without saying goodbye loses its devices.
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& st = self->state;
-    bool removed = false;
-    for (auto i = st.devices.begin(); i != st.devices.end();) {
-      if (i->second.session.address() == dm.source) {
-        i = st.devices.erase(i);
-        removed = true;
-      } else {
-        ++i;
-      }
-    }
-    if (removed)
-      devices_changed(self, st.env->now());
-  });
+  install_down_handler(self);
+  return running(self);
+}
+
+user_api::behavior_type running(user_ptr self) {
   return {
     [=](join_atom, join_request& req) -> caf::result<join_ack> {
       auto& st = self->state;
@@ -268,6 +345,32 @@ user_api::behavior_type user_impl(user_ptr self, std::string user_id,
       self->quit();
       return true;
     },
+    [=](handover_atom, const caf::actor& new_registry) {
+      auto& st = self->state;
+      if (st.devices.empty()) {
+        // Nothing live to move: finish here (a grace period ends early).
+        if (st.online_since != 0)
+          go_offline(self, false);
+        self->quit();
+        return;
+      }
+      caf::anon_send(new_registry, handover_atom::value, make_transfer(st));
+      // Silently: the new owner carries on; nobody else hears of the move.
+      self->quit();
+    },
+    [=](handover_atom, user_transfer& t) {
+      auto& st = self->state;
+      for (size_t i = 0; i < t.devices.size() && i < t.sessions.size(); ++i)
+        if (st.devices.count(t.devices[i].device_id) == 0)
+          add_device(self, t.devices[i], t.sessions[i]);
+      st.version = std::max(st.version, t.version);
+      if (st.online_since == 0 || (t.online_since > 0
+                                   && t.online_since < st.online_since))
+        st.online_since = t.online_since;
+      rehome_sessions(self);
+      recompute(self);
+      checkpoint(self);
+    },
     [=](ttl_atom, const std::string& device_id, uint64_t gen) {
       auto& st = self->state;
       auto i = st.devices.find(device_id);
@@ -294,7 +397,36 @@ user_api::behavior_type user_impl(user_ptr self, std::string user_id,
   };
 }
 
+user_api::behavior_type user_from_impl(user_ptr self, user_transfer t,
+                                       std::shared_ptr<const user_env> env) {
+  auto& st = self->state;
+  st.user_id = t.user_id;
+  st.env = std::move(env);
+  st.online = t.online;
+  st.status = t.status;
+  st.online_since = t.online_since;
+  st.last_seen = t.last_seen;
+  st.left_at = t.left_at;
+  st.version = t.version;
+  install_down_handler(self);
+  for (size_t i = 0; i < t.devices.size() && i < t.sessions.size(); ++i)
+    add_device(self, t.devices[i], t.sessions[i]);
+  rehome_sessions(self);
+  // The index of this node learns of the user; nobody else hears a thing.
+  if (st.online)
+    index_silently(self);
+  recompute(self);
+  // The open-session mark now lives on this owner's replicas.
+  checkpoint(self);
+  return running(self);
+}
+
 } // namespace
+
+user_api spawn_user_from(caf::actor_system& sys, user_transfer t,
+                         std::shared_ptr<const user_env> env) {
+  return sys.spawn(user_from_impl, std::move(t), std::move(env));
+}
 
 user_api spawn_user(caf::actor_system& sys, std::string user_id,
                     std::shared_ptr<const user_env> env) {

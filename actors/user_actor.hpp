@@ -11,9 +11,12 @@
 
 namespace presence::actors {
 
-/// What a user actor tells its registry.
+/// What a user actor tells its registry: visible changes (fanned out),
+/// silent index updates (a user moved here or resumed after its old owner
+/// died: nothing changed for anyone else), and idleness.
 using registry_sink = caf::typed_actor<
   caf::reacts_to<delta_atom, presence_delta>,
+  caf::reacts_to<index_atom, presence_delta>,
   caf::reacts_to<idle_atom, std::string, user_api>>;
 
 /// What every user actor of a node shares: settings, the clock, the store and
@@ -39,5 +42,11 @@ struct user_env {
 ///   OFFLINE --join--> ONLINE          (a join raced the registry's stop)
 user_api spawn_user(caf::actor_system& sys, std::string user_id,
                     std::shared_ptr<const user_env> env);
+
+/// Spawns the actor of a user handed over by its previous owner node: it
+/// starts from `t` (devices, sessions, version, announced state) without
+/// announcing anything, and tells each session its new user actor.
+user_api spawn_user_from(caf::actor_system& sys, user_transfer t,
+                         std::shared_ptr<const user_env> env);
 
 } // namespace presence::actors

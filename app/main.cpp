@@ -9,6 +9,8 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -55,6 +57,19 @@ int main(int argc, char** argv) {
   register_types(caf_cfg);
   if (cfg.scheduler_threads > 0)
     caf_cfg.set("scheduler.max-threads", cfg.scheduler_threads);
+  bool clustered = cfg.cluster.listen_enabled || !cfg.cluster.seeds.empty();
+  if (clustered) {
+    // Nodes talk over CAF's middleman. Its own heartbeat must be on at every
+    // node (one-sided settings drop healthy idle peers): a hung peer's
+    // connection then dies after the failure timeout, and every actor on it
+    // with it (monitors fire).
+    caf_cfg.load<caf::io::middleman>();
+    caf_cfg.set("middleman.heartbeat-interval",
+                caf::timespan{cfg.cluster.heartbeat_interval});
+    caf_cfg.set("middleman.connection-timeout",
+                caf::timespan{cfg.cluster.failure_timeout});
+    caf_cfg.set("middleman.enable-automatic-connections", true);
+  }
   caf::actor_system sys{caf_cfg};
 
   std::string err;
@@ -74,9 +89,15 @@ int main(int argc, char** argv) {
     n->stop();
     return 1;
   }
+  n->set_http_port(srv->port());
   spdlog::info("presenced listening on http://{}:{} (data in {}, {} mode)",
                cfg.edge.listen_host, srv->port(), cfg.persistence.data_dir,
                cfg.edge.jwt_secret.empty() ? "dev" : "JWT");
+  if (clustered)
+    spdlog::info("cluster node '{}' on {}:{}{}{}", n->node_id(),
+                 cfg.cluster.listen_host, n->cluster_port(),
+                 cfg.cluster.seeds.empty() ? "" : ", seeds ",
+                 fmt::join(cfg.cluster.seeds, ","));
   if (!extra.port_file.empty()) {
     // Written to a temp name and renamed, so readers never see half a file.
     auto tmp = extra.port_file + ".tmp";
@@ -89,11 +110,12 @@ int main(int argc, char** argv) {
   spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   exit_watchdog(15);
   srv->drain();
-  // Every online user recorded offline (last_seen = now), store synced...
-  n->stop();
-  // ...then the sockets get their close frames.
+  // The sockets get their close frames (their devices leave)...
   srv->stop();
   srv.reset();
+  // ...then the node leaves the cluster (its users move to the next
+  // owners) or, alone, records everyone still online offline; store synced.
+  n->stop();
   n.reset();
   spdlog::info("bye");
   return 0;

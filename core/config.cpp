@@ -4,6 +4,14 @@
 
 namespace presence {
 
+std::string effective_node_id(const cluster_config& cfg) {
+  if (!cfg.node_id.empty())
+    return cfg.node_id;
+  if (cfg.listen_enabled)
+    return cfg.listen_host + ":" + std::to_string(cfg.listen_port);
+  return "local";
+}
+
 std::string validate(const config& cfg) {
   const auto& a = cfg.actors;
   const auto& p = cfg.persistence;

@@ -117,6 +117,9 @@ struct config {
   uint32_t scheduler_threads = 0;
 };
 
+/// cfg.node_id, or the cluster listen address, or "local".
+std::string effective_node_id(const cluster_config& cfg);
+
 /// Returns an empty string when `cfg` is usable, else what is wrong with it.
 std::string validate(const config& cfg);
 

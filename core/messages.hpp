@@ -404,6 +404,11 @@ using user_api = caf::typed_actor<
   caf::replies_to<stop_atom>::with<bool>,
   // node shutdown: record offline now and end
   caf::replies_to<shutdown_atom>::with<bool>,
+  // the ring moved this user to another node: hand the live state to that
+  // node's registry and end without a word to anyone else
+  caf::reacts_to<handover_atom, caf::actor>,
+  // more devices for this user from a handover (a join raced the move)
+  caf::reacts_to<handover_atom, user_transfer>,
   // timers (self-sent)
   caf::reacts_to<ttl_atom, std::string, uint64_t>,
   caf::reacts_to<grace_atom, uint64_t>>;

@@ -53,8 +53,7 @@ public:
 
   ~http_session() {
     if (!upgraded_) {
-      --ctx_->connections;
-      ctx_->probe.connections->Decrement();
+      ctx_->count_connection(-1);
     }
   }
 
@@ -361,8 +360,7 @@ struct server::impl {
       });
       return;
     }
-    auto n = ++ctx->connections;
-    ctx->probe.connections->Increment();
+    auto n = ctx->count_connection(+1);
     bool over = n > ctx->cfg.edge.max_connections;
     std::make_shared<http_session>(std::move(socket), ctx, over)->run();
     do_accept();
@@ -392,6 +390,7 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   ctx->api = n.api();
   ctx->store = n.store();
   ctx->rooms = n.rooms();
+  ctx->stats = n.stats();
   ctx->store_probe = &n.store_probe();
   auto p = std::make_unique<impl>(ctx, cfg.edge.io_threads);
   p->eio = std::make_shared<eio_registry>(ctx);

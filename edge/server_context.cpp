@@ -1,6 +1,8 @@
 #include "edge/server_context.hpp"
 
 #include <cstdio>
+
+#include <prometheus/gauge.h>
 #include <random>
 #include <vector>
 
@@ -12,6 +14,17 @@ server_context::server_context(caf::actor_system& sys, const config& cfg)
   : sys(sys), cfg(cfg) {
   std::random_device rd;
   device_salt_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+uint32_t server_context::count_connection(int delta) {
+  auto n = delta > 0 ? ++connections : --connections;
+  if (delta > 0)
+    probe.connections->Increment();
+  else
+    probe.connections->Decrement();
+  if (stats)
+    stats->connections = n;
+  return n;
 }
 
 uint64_t server_context::add_session(std::weak_ptr<session_sink> s) {

@@ -12,6 +12,7 @@
 #include "core/clock.hpp"
 #include "core/config.hpp"
 #include "core/messages.hpp"
+#include "core/stats.hpp"
 #include "edge/edge_probe.hpp"
 
 namespace presence::persistence {
@@ -50,6 +51,11 @@ struct server_context {
   std::atomic<bool> ready{false};
   std::atomic<bool> draining{false};
   std::atomic<uint32_t> connections{0};
+  /// The node's gossiped figures (connections are counted here).
+  std::shared_ptr<node_stats> stats;
+
+  /// One more (+1) or one fewer (-1) open TCP connection; returns the count.
+  uint32_t count_connection(int delta);
   /// Live Engine.IO (Socket.IO) sessions by sid; owned by the server (its
   /// sessions hold this context, so the context must not own them).
   std::weak_ptr<eio_registry> eio;

@@ -59,8 +59,7 @@ public:
     if (key_ != 0)
       ctx_->remove_session(key_);
     // The connection was counted when the HTTP session accepted it.
-    --ctx_->connections;
-    ctx_->probe.connections->Decrement();
+    ctx_->count_connection(-1);
   }
 
   void run(http::request<http::string_body> req) {

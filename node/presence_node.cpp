@@ -5,7 +5,12 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include <caf/io/middleman.hpp>
+
 #include "actors/fanout.hpp"
+#include "cluster/membership.hpp"
+#include "cluster/replicator.hpp"
+#include "cluster/router.hpp"
 #include "actors/room_registry.hpp"
 #include "actors/shard_registry.hpp"
 #include "persistence/store_actor.hpp"
@@ -31,19 +36,72 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   if (!db)
     return nullptr;
   std::unique_ptr<node> n{new node(sys, cfg)};
-  n->recovered_ = db->recover_open_sessions(now());
+  n->cfg_.cluster.node_id = effective_node_id(cfg.cluster);
+  bool clustered = cfg.cluster.listen_enabled || !cfg.cluster.seeds.empty();
+  if (clustered && !sys.has_middleman()) {
+    err = "cluster mode needs CAF's middleman: load caf::io::middleman in "
+          "the actor_system_config";
+    return nullptr;
+  }
+  // Alone, sessions a crash left open are closed now. In a cluster their
+  // users may be online through other nodes: the registry closes the ones
+  // nobody re-registers once the cluster is known (orphan scan).
+  if (!clustered)
+    n->recovered_ = db->recover_open_sessions(now());
   n->probe_ = std::make_shared<persistence::store_probe>();
   n->probe_->sessions_recovered = n->recovered_;
+  n->stats_ = std::make_shared<node_stats>();
   n->store_ = persistence::spawn_store(sys, std::move(db), cfg.persistence,
                                        n->probe_);
   n->fanout_ = actors::spawn_fanout(sys, cfg.actors);
   n->rooms_ = actors::spawn_room_registry(sys);
+  auto timeout = cfg.actors.request_timeout;
+  n->replicator_ = cluster::spawn_replicator(sys, n->cfg_.cluster, timeout,
+                                             n->store_, caf::actor{});
   actors::user_env env;
   env.cfg = cfg.actors;
-  env.now = std::move(now);
-  env.store = n->store_;
-  n->api_ = actors::spawn_registry(sys, std::move(env), n->fanout_);
+  env.now = now;
+  env.store = n->replicator_;
+  n->registry_ = actors::spawn_registry(sys, std::move(env), n->fanout_,
+                                        n->stats_, n->cfg_.cluster);
+  member_info me;
+  me.node_id = n->cfg_.cluster.node_id;
+  if (cfg.cluster.listen_enabled)
+    me.endpoint = cfg.cluster.listen_host + ":"
+                  + std::to_string(cfg.cluster.listen_port);
+  me.http_port = cfg.edge.listen_port;
+  me.incarnation = now();
+  me.registry = caf::actor_cast<caf::actor>(n->registry_);
+  me.fanout = n->fanout_;
+  me.store = caf::actor_cast<caf::actor>(n->store_);
+  n->membership_ = cluster::spawn_membership(sys, n->cfg_.cluster, me,
+                                             cfg.cluster.replication,
+                                             n->stats_, now);
+  for (auto a : {caf::actor_cast<caf::actor>(n->registry_),
+                 caf::actor_cast<caf::actor>(n->replicator_)})
+    caf::anon_send(n->membership_, subscribe_atom::value, a);
+  n->api_ = cluster::spawn_router(sys, n->cfg_.cluster, timeout,
+                                  caf::actor_cast<presence_api>(n->registry_),
+                                  n->membership_);
+  if (cfg.cluster.listen_enabled) {
+    auto port = sys.middleman().publish(n->membership_,
+                                        cfg.cluster.listen_port,
+                                        cfg.cluster.listen_host.c_str(), true);
+    if (!port) {
+      err = "cannot listen for the cluster on " + cfg.cluster.listen_host
+            + ":" + std::to_string(cfg.cluster.listen_port) + ": "
+            + sys.render(port.error());
+      n->stop();
+      return nullptr;
+    }
+    n->cluster_port_ = *port;
+    n->published_ = true;
+  }
   return n;
+}
+
+void node::set_http_port(uint16_t port) {
+  caf::anon_send(membership_, put_atom::value, port);
 }
 
 void node::stop() {
@@ -52,14 +110,26 @@ void node::stop() {
   stopped_ = true;
   auto timeout = cfg_.actors.request_timeout * 4;
   caf::scoped_actor self{sys_};
-  self->request(api_, timeout, shutdown_atom::value)
+  // Leave the cluster first: the users this node owns move to their next
+  // owners (live, unannounced); the others learn at once that it is gone.
+  self->request(membership_, timeout, leave_atom::value)
+    .receive([](bool) {}, [](caf::error&) {});
+  // Whoever is still here (alone, or nowhere to move) goes offline now;
+  // the answer comes once the moving users have handed over.
+  self->request(registry_, timeout, shutdown_atom::value)
     .receive([](uint64_t) {}, [](caf::error&) {});
+  self->request(membership_, timeout, leave_atom::value, true)
+    .receive([](bool) {}, [](caf::error&) {});
   self->request(store_, timeout, flush_atom::value)
     .receive([](bool) {}, [](caf::error&) {});
-  self->send_exit(api_, caf::exit_reason::user_shutdown);
-  self->send_exit(fanout_, caf::exit_reason::user_shutdown);
-  self->send_exit(rooms_, caf::exit_reason::user_shutdown);
-  self->send_exit(store_, caf::exit_reason::user_shutdown);
+  if (published_)
+    sys_.middleman().unpublish(membership_, cluster_port_);
+  for (auto a : {caf::actor_cast<caf::actor>(api_),
+                 caf::actor_cast<caf::actor>(registry_),
+                 caf::actor_cast<caf::actor>(replicator_), membership_,
+                 fanout_, rooms_, caf::actor_cast<caf::actor>(store_)})
+    if (a)
+      self->send_exit(a, caf::exit_reason::user_shutdown);
 }
 
 } // namespace presence

@@ -8,6 +8,7 @@
 #include "core/clock.hpp"
 #include "core/config.hpp"
 #include "core/messages.hpp"
+#include "core/stats.hpp"
 
 namespace presence::persistence {
 struct store_probe;
@@ -53,6 +54,21 @@ public:
   /// with them open.
   size_t recovered_sessions() const { return recovered_; }
 
+  /// This node's id in the cluster.
+  const std::string& node_id() const { return cfg_.cluster.node_id; }
+
+  /// The bound cluster port (0 without --cluster-listen).
+  uint16_t cluster_port() const { return cluster_port_; }
+
+  /// The membership actor: (get_atom, cluster_atom) -> cluster_status.
+  caf::actor membership() const { return membership_; }
+
+  /// Live figures gossiped to the cluster (the edge counts connections).
+  const std::shared_ptr<node_stats>& stats() const { return stats_; }
+
+  /// Tells the cluster which HTTP port this node serves (for /api/cluster).
+  void set_http_port(uint16_t port);
+
   /// Records every online user offline (last_seen = now), flushes the store
   /// and ends the node's actors. Blocks; idempotent; called by ~node.
   void stop();
@@ -66,8 +82,14 @@ private:
   store_api store_;
   caf::actor fanout_;
   caf::actor rooms_;
+  caf::actor membership_;
+  store_api replicator_;
+  caf::typed_actor<caf::replies_to<shutdown_atom>::with<uint64_t>> registry_;
   presence_api api_;
+  std::shared_ptr<node_stats> stats_;
   size_t recovered_ = 0;
+  uint16_t cluster_port_ = 0;
+  bool published_ = false;
   bool stopped_ = false;
 };
 

@@ -1,0 +1,356 @@
+#include "cluster/membership.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "core/clock.hpp"
+
+namespace presence::cluster {
+
+namespace {
+
+/// How often dead members and unanswered seeds are tried again.
+constexpr auto retry_interval = std::chrono::milliseconds(1000);
+
+struct member_entry {
+  member_info info;
+  bool alive = false;
+  millis last_heard = 0;
+  member_stats stats;
+};
+
+struct membership_state {
+  cluster_config cfg;
+  member_info self;
+  uint32_t replication = 1;
+  std::shared_ptr<node_stats> stats;
+  wall_clock now;
+  std::map<std::string, member_entry> members;  // by node id, without self
+  std::set<caf::actor> subscribers;
+  uint64_t version = 0;
+  /// Endpoints being connected to right now (no duplicate attempts).
+  std::set<std::string> connecting;
+  /// This node is leaving: no more heartbeats or views with itself.
+  bool leaving = false;
+  static inline const char* name = "presence.membership";
+};
+
+using membership_ptr = caf::stateful_actor<membership_state>*;
+
+cluster_view make_view(const membership_state& st) {
+  cluster_view v;
+  v.version = st.version;
+  v.self = st.self.node_id;
+  if (!st.leaving)
+    v.members.push_back(st.self);
+  for (auto& kvp : st.members)
+    if (kvp.second.alive)
+      v.members.push_back(kvp.second.info);
+  std::sort(v.members.begin(), v.members.end(),
+            [](const member_info& a, const member_info& b) {
+              return a.node_id < b.node_id;
+            });
+  return v;
+}
+
+void publish_view(membership_ptr self) {
+  auto& st = self->state;
+  ++st.version;
+  auto v = make_view(st);
+  for (auto& s : st.subscribers)
+    self->send(s, view_atom::value, v);
+}
+
+void say_hello(membership_ptr self, const caf::actor& to);
+
+/// Adds or refreshes a member; returns true if the alive set changed.
+bool learn(membership_ptr self, const member_info& info) {
+  auto& st = self->state;
+  if (info.node_id.empty() || info.node_id == st.self.node_id
+      || !info.membership)
+    return false;
+  auto i = st.members.find(info.node_id);
+  if (i != st.members.end()) {
+    auto& e = i->second;
+    bool same = e.info.membership == info.membership;
+    if (same) {
+      if (e.alive)
+        return false;
+      // The same incarnation is back (a healed partition).
+      e.alive = true;
+      e.last_heard = st.now();
+      return true;
+    }
+    if (info.incarnation < e.info.incarnation)
+      return false;  // gossip about an older life of that node
+    // A restart (or a newer handle): take the new one.
+    self->demonitor(e.info.membership);
+  }
+  auto& e = st.members[info.node_id];
+  e.info = info;
+  e.alive = true;
+  e.last_heard = st.now();
+  self->monitor(info.membership);
+  // Make sure it knows us too (it may have heard of us only by gossip).
+  say_hello(self, info.membership);
+  // Tell everyone else about it.
+  for (auto& kvp : st.members)
+    if (kvp.second.alive && kvp.first != info.node_id)
+      self->send(kvp.second.info.membership, member_atom::value, info);
+  return true;
+}
+
+void learn_all(membership_ptr self, const std::vector<member_info>& infos) {
+  bool changed = false;
+  for (auto& m : infos)
+    changed = learn(self, m) || changed;
+  if (changed)
+    publish_view(self);
+}
+
+void say_hello(membership_ptr self, const caf::actor& to) {
+  auto& st = self->state;
+  self->request(to, st.cfg.failure_timeout, hello_atom::value, st.self)
+    .then([=](std::vector<member_info>& infos) { learn_all(self, infos); },
+          [](caf::error&) {
+            // Retried by the retry tick while that member is dead.
+          });
+}
+
+/// Connects to host:port through the middleman (no thread blocks) and says
+/// hello to the membership actor published there.
+void connect(membership_ptr self, const std::string& endpoint) {
+  auto& st = self->state;
+  if (st.connecting.count(endpoint) > 0)
+    return;
+  auto colon = endpoint.rfind(':');
+  if (colon == std::string::npos)
+    return;
+  auto host = endpoint.substr(0, colon);
+  auto port = static_cast<uint16_t>(std::atoi(endpoint.c_str() + colon + 1));
+  st.connecting.insert(endpoint);
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, st.cfg.failure_timeout, caf::connect_atom::value, host,
+                port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>&) {
+        self->state.connecting.erase(endpoint);
+        auto remote = caf::actor_cast<caf::actor>(std::move(ptr));
+        if (remote)
+          say_hello(self, remote);
+      },
+      [=](caf::error&) { self->state.connecting.erase(endpoint); });
+}
+
+void mark_dead(membership_ptr self, member_entry& e) {
+  if (!e.alive)
+    return;
+  e.alive = false;
+  publish_view(self);
+}
+
+caf::behavior membership_impl(membership_ptr self, cluster_config cfg,
+                              member_info me, uint32_t replication,
+                              std::shared_ptr<node_stats> stats,
+                              wall_clock now) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.self = std::move(me);
+  st.self.membership = caf::actor_cast<caf::actor>(self);
+  st.replication = replication;
+  st.stats = std::move(stats);
+  st.now = std::move(now);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto& kvp : st.members)
+      if (kvp.second.info.membership.address() == dm.source) {
+        mark_dead(self, kvp.second);
+        return;
+      }
+    st.subscribers.erase(caf::actor_cast<caf::actor>(dm.source));
+  });
+  for (auto& seed : st.cfg.seeds)
+    connect(self, seed);
+  self->send(self, tick_atom::value);
+  self->delayed_send(self, retry_interval, rejoin_atom::value);
+  return {
+    [=](hello_atom, member_info& info) {
+      auto& st = self->state;
+      if (learn(self, info))
+        publish_view(self);
+      auto v = make_view(st);
+      return v.members;
+    },
+    [=](member_atom, member_info& info) {
+      if (learn(self, info))
+        publish_view(self);
+    },
+    [=](heartbeat_atom, const std::string& node_id, millis incarnation,
+        const member_stats& stats) {
+      auto& st = self->state;
+      auto i = st.members.find(node_id);
+      if (i == st.members.end() || i->second.info.incarnation != incarnation)
+        return;
+      auto& e = i->second;
+      e.last_heard = st.now();
+      e.stats = stats;
+      if (!e.alive) {
+        e.alive = true;
+        publish_view(self);
+      }
+    },
+    [=](tick_atom) {
+      auto& st = self->state;
+      if (st.leaving)
+        return;
+      auto t = st.now();
+      member_stats mine;
+      if (st.stats) {
+        mine.users_owned = st.stats->users_owned;
+        mine.connections = st.stats->connections;
+      }
+      bool changed = false;
+      for (auto& kvp : st.members) {
+        auto& e = kvp.second;
+        if (!e.alive)
+          continue;
+        if (t - e.last_heard > st.cfg.failure_timeout.count()) {
+          // Alive as far as TCP knows, but silent: hung or cut off.
+          e.alive = false;
+          changed = true;
+          continue;
+        }
+        self->send(e.info.membership, heartbeat_atom::value,
+                   st.self.node_id, st.self.incarnation, mine);
+      }
+      if (changed)
+        publish_view(self);
+      self->delayed_send(self, st.cfg.heartbeat_interval, tick_atom::value);
+    },
+    [=](rejoin_atom) {
+      auto& st = self->state;
+      // Seeds until someone answered; dead members until they are back.
+      if (st.members.empty())
+        for (auto& seed : st.cfg.seeds)
+          connect(self, seed);
+      for (auto& kvp : st.members)
+        if (!kvp.second.alive && !kvp.second.info.endpoint.empty())
+          connect(self, kvp.second.info.endpoint);
+      self->delayed_send(self, retry_interval, rejoin_atom::value);
+    },
+    [=](put_atom, uint16_t http_port) {
+      // The edge is up: tell everyone where it serves HTTP.
+      auto& st = self->state;
+      st.self.http_port = http_port;
+      for (auto& kvp : st.members)
+        if (kvp.second.alive)
+          self->send(kvp.second.info.membership, member_atom::value, st.self);
+    },
+    [=](leave_atom) {
+      // This node leaves: locally, a view without it (the registry hands its
+      // users over to their next owners).
+      auto& st = self->state;
+      st.leaving = true;
+      publish_view(self);
+      return true;
+    },
+    [=](leave_atom, bool) -> caf::result<bool> {
+      // ...then a farewell to every member. Each answer also proves that
+      // everything sent to that member before (the handovers) arrived.
+      auto& st = self->state;
+      auto rp = self->make_response_promise<bool>();
+      auto pending = std::make_shared<size_t>(1);
+      auto done = [=]() mutable {
+        if (--*pending == 0)
+          rp.deliver(true);
+      };
+      for (auto& kvp : st.members)
+        if (kvp.second.alive) {
+          ++*pending;
+          self->request(kvp.second.info.membership, st.cfg.failure_timeout,
+                        leave_atom::value, st.self.node_id)
+            .then([=](bool) mutable { done(); },
+                  [=](caf::error&) mutable { done(); });
+        }
+      done();
+      return rp;
+    },
+    [=](leave_atom, const std::string& node_id) {
+      auto& st = self->state;
+      auto i = st.members.find(node_id);
+      if (i != st.members.end())
+        mark_dead(self, i->second);
+      return true;
+    },
+    [=](subscribe_atom, const caf::actor& who) {
+      auto& st = self->state;
+      if (!who)
+        return;
+      st.subscribers.insert(who);
+      self->monitor(who);
+      self->send(who, view_atom::value, make_view(st));
+    },
+    [=](get_atom, cluster_atom) {
+      auto& st = self->state;
+      cluster_status out;
+      out.self = st.self.node_id;
+      out.ring_version = st.version;
+      member_status me;
+      me.node_id = st.self.node_id;
+      me.endpoint = st.self.endpoint;
+      me.http_port = st.self.http_port;
+      me.state = "self";
+      if (st.stats) {
+        me.stats.users_owned = st.stats->users_owned;
+        me.stats.connections = st.stats->connections;
+      }
+      me.last_heard = st.now();
+      out.members.push_back(me);
+      size_t alive = 1;
+      for (auto& kvp : st.members) {
+        auto& e = kvp.second;
+        member_status m;
+        m.node_id = e.info.node_id;
+        m.endpoint = e.info.endpoint;
+        m.http_port = e.info.http_port;
+        m.state = e.alive ? "alive" : "dead";
+        m.stats = e.stats;
+        m.last_heard = e.last_heard;
+        out.members.push_back(m);
+        alive += e.alive ? 1 : 0;
+      }
+      std::sort(out.members.begin(), out.members.end(),
+                [](const member_status& a, const member_status& b) {
+                  return a.node_id < b.node_id;
+                });
+      out.replication = effective_replication(st.replication, alive);
+      return out;
+    },
+  };
+}
+
+} // namespace
+
+uint32_t effective_replication(uint32_t configured, size_t members) {
+  uint32_t rf = configured == 0 ? 2 : configured;
+  return static_cast<uint32_t>(std::max<size_t>(1, std::min<size_t>(rf, members)));
+}
+
+caf::actor spawn_membership(caf::actor_system& sys, const cluster_config& cfg,
+                            member_info self, uint32_t replication,
+                            std::shared_ptr<node_stats> stats,
+                            wall_clock now) {
+  return sys.spawn(membership_impl, cfg, std::move(self), replication,
+                   std::move(stats), std::move(now));
+}
+
+} // namespace presence::cluster
