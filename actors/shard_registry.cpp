@@ -104,21 +104,37 @@ void track(registry_ptr self, const std::string& user, user_api actor) {
 }
 
 /// Closes the sessions a dead owner left open for users this node owns now
-/// and nobody re-registered: offline at their last checkpoint.
+/// and nobody re-registered: offline at their last checkpoint. A mark that
+/// another node already closed (this node was away meanwhile) only goes.
 void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
   auto& st = self->state;
   for (auto& m : marks) {
     if (!m.open || !owned_here(st, m.user_id) || st.users.count(m.user_id) > 0)
       continue;
-    auto end = std::max(m.open_start, m.open_last_active);
-    auto version = next_version(m.version, st.env->now());
-    self->send(st.env->store, close_atom::value, m.user_id, m.open_start, end,
-               version);
-    presence_delta d;
-    d.user_id = m.user_id;
-    d.last_seen = end;
-    d.version = version;
-    apply_delta(self, std::move(d));
+    auto mark = m;
+    self->request(st.env->store, st.env->cfg.request_timeout,
+                  load_atom::value, m.user_id)
+      .then(
+        [=](const user_record& merged) {
+          auto& st = self->state;
+          if (st.users.count(mark.user_id) > 0)
+            return;  // a device re-registered meanwhile
+          auto end = std::max(mark.open_start, mark.open_last_active);
+          if (merged.last_seen >= end && merged.last_seen > 0) {
+            self->send(st.env->store, drop_atom::value, mark.user_id);
+            return;
+          }
+          auto version = next_version(std::max(mark.version, merged.version),
+                                      st.env->now());
+          self->send(st.env->store, close_atom::value, mark.user_id,
+                     mark.open_start, end, version);
+          presence_delta d;
+          d.user_id = mark.user_id;
+          d.last_seen = end;
+          d.version = version;
+          apply_delta(self, std::move(d));
+        },
+        [](caf::error&) {});
   }
 }
 

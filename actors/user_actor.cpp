@@ -270,6 +270,12 @@ user_api::behavior_type running(user_ptr self) {
           && existing->second.session != req.session)
         caf::anon_send(existing->second.session, expire_atom::value, dev_id,
                        std::string{"replaced"});
+      // The same session registering again (after its user moved or its
+      // owner died) is the same device: keep when it connected.
+      bool same_session = existing != st.devices.end()
+                          && existing->second.session == req.session;
+      auto connected_at = same_session ? existing->second.view.connected_at
+                                       : t;
       auto& entry = st.devices[dev_id];
       entry.view.device_id = dev_id;
       entry.view.user_agent = std::move(req.device.user_agent);
@@ -277,7 +283,7 @@ user_api::behavior_type running(user_ptr self) {
       entry.view.status = req.device.status == presence_status::offline
                             ? presence_status::online
                             : req.device.status;
-      entry.view.connected_at = t;
+      entry.view.connected_at = connected_at;
       entry.view.last_active = t;
       entry.session = req.session;
       entry.timer_gen = ++st.timer_gen;

@@ -175,6 +175,7 @@ void online_with_profiles(
     list_atom::value, cursor, limit);
 }
 
+using seeds::or_null;
 using seeds::profile_json;
 
 // -- seed 000: GET /api/online-users -------------------------------------------
@@ -522,6 +523,29 @@ void metrics(const call_ptr& c) {
                 count_atom::value);
 }
 
+void cluster_info(const call_ptr& c) {
+  ask_then<cluster_status>(
+    c, c->ctx->membership,
+    [c](cluster_status& cs) {
+      auto nodes = json::array();
+      for (auto& m : cs.members)
+        nodes.push_back({{"node_id", m.node_id},
+                         {"endpoint", or_null(m.endpoint)},
+                         {"http_port", m.http_port},
+                         {"state", m.state},
+                         {"users_owned", m.stats.users_owned},
+                         {"connections", m.stats.connections},
+                         {"last_heard", iso_or_null(m.last_heard)}});
+      c->reply(200, {{"success", true},
+                     {"data",
+                      {{"self", cs.self},
+                       {"ring_version", cs.ring_version},
+                       {"replication", cs.replication},
+                       {"nodes", nodes}}}});
+    },
+    get_atom::value, cluster_atom::value);
+}
+
 void index(const call_ptr& c) {
   http_response r;
   r.content_type = "text/html; charset=utf-8";
@@ -587,6 +611,11 @@ void route(const call_ptr& c) {
     return;
   }
   if (n >= 2 && seg[0] == "api") {
+    if (n == 2 && seg[1] == "cluster") {
+      if (method_is(c, "GET"))
+        cluster_info(c);
+      return;
+    }
     if (n == 2 && seg[1] == "online-users") {
       if (method_is(c, "GET"))
         seed000_online_users(c);

@@ -391,6 +391,7 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   ctx->store = n.store();
   ctx->rooms = n.rooms();
   ctx->stats = n.stats();
+  ctx->membership = n.membership();
   ctx->store_probe = &n.store_probe();
   auto p = std::make_unique<impl>(ctx, cfg.edge.io_threads);
   p->eio = std::make_shared<eio_registry>(ctx);

@@ -45,6 +45,7 @@ struct server_context {
   presence_api api;
   store_api store;
   caf::actor rooms;
+  caf::actor membership;
   wall_clock now = system_now;
   const persistence::store_probe* store_probe = nullptr;
   edge_probe probe;

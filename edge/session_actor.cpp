@@ -28,7 +28,10 @@ struct session_state {
   bool closed = false;
   std::string user_id;
   std::string device_id;
+  presence_status status = presence_status::online;
   user_api user;
+  /// Bumped whenever the user actor changes; stale rejoin timers see it.
+  uint64_t rejoin_epoch = 0;
   static inline const char* name = "presence.session";
 };
 
@@ -70,13 +73,67 @@ void send_failure(session_ptr self, const std::string& id_json,
                "presence service unavailable, try again");
 }
 
+/// Follows the user actor holding this session's device (it may move to
+/// another node, or die with its node).
+void set_user(session_ptr self, user_api user) {
+  auto& st = self->state;
+  if (st.user == user)
+    return;
+  if (st.user)
+    self->demonitor(st.user.address());
+  st.user = std::move(user);
+  ++st.rejoin_epoch;
+  if (st.user)
+    self->monitor(st.user);
+}
+
 void leave(session_ptr self) {
   auto& st = self->state;
   if (st.ph == phase::joined && st.user)
     self->send(st.user, leave_atom::value, st.device_id,
                caf::actor_cast<caf::actor>(self));
   st.ph = phase::idle;
-  st.user = nullptr;
+  set_user(self, user_api{});
+}
+
+/// The user actor is gone while this device is still here (its node died):
+/// register again; the ring now names another owner. Registration is
+/// idempotent per session, so a late duplicate does no harm.
+void rejoin(session_ptr self, uint64_t epoch, int attempt) {
+  auto& st = self->state;
+  if (st.closed || st.ph != phase::joined || epoch != st.rejoin_epoch)
+    return;
+  join_request req;
+  req.user_id = st.user_id;
+  req.device.device_id = st.device_id;
+  req.device.user_agent = st.params.user_agent;
+  req.device.platform = st.params.platform;
+  req.device.status = st.status;
+  req.session = caf::actor_cast<caf::actor>(self);
+  self->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
+                join_atom::value, std::move(req))
+    .then(
+      [=](join_ack& ack) {
+        auto& st = self->state;
+        if (epoch != st.rejoin_epoch || st.ph != phase::joined)
+          return;
+        set_user(self, caf::actor_cast<user_api>(ack.user));
+      },
+      [=](caf::error&) {
+        auto& st = self->state;
+        if (epoch != st.rejoin_epoch)
+          return;
+        if (attempt >= 8) {
+          // The cluster could not take this device back: the client
+          // reconnects (anywhere) and starts clean.
+          send_error(self, "", "unavailable", "presence owner lost");
+          st.sink->close(1011, "presence owner lost");
+          return;
+        }
+        auto delay = std::chrono::milliseconds(100 << std::min(attempt, 5));
+        self->delayed_send(self, delay, rejoin_atom::value, epoch,
+                           attempt + 1);
+      });
 }
 
 void join(session_ptr self, const native_command& cmd) {
@@ -136,6 +193,7 @@ void join(session_ptr self, const native_command& cmd) {
   req.device.platform = !cmd.platform.empty() ? cmd.platform
                                               : st.params.platform;
   req.device.status = cmd.has_status ? cmd.status : presence_status::online;
+  st.status = req.device.status;
   req.session = caf::actor_cast<caf::actor>(self);
   // Switching devices within one session: the old one goes.
   if (st.ph == phase::joined && req.device.device_id != st.device_id)
@@ -148,7 +206,7 @@ void join(session_ptr self, const native_command& cmd) {
     .then(
       [=](join_ack& ack) {
         auto& st = self->state;
-        st.user = caf::actor_cast<user_api>(ack.user);
+        set_user(self, caf::actor_cast<user_api>(ack.user));
         st.ph = phase::joined;
         if (st.closed) {
           leave(self);
@@ -234,6 +292,7 @@ void handle(session_ptr self, native_command& cmd) {
         send_error(self, id, "not_joined", "join before setting a status");
         return;
       }
+      st.status = cmd.status;
       self->request(st.user, timeout, status_atom::value, st.device_id,
                     cmd.status)
         .then([=](user_status& s) { send(self, encode_status_set(id, s)); },
@@ -251,6 +310,17 @@ caf::behavior session_impl(session_ptr self,
   st.sink = std::move(sink);
   st.params = std::move(params);
   st.device_id = st.params.device_id;
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (st.ph != phase::joined || !st.user || dm.source != st.user.address())
+      return;
+    // Moved (a rehome is on its way) or its node died: rejoin shortly
+    // unless the rehome comes first.
+    st.user = user_api{};
+    auto epoch = ++st.rejoin_epoch;
+    self->delayed_send(self, std::chrono::milliseconds(200),
+                       rejoin_atom::value, epoch, 0);
+  });
   send(self, encode_welcome(st.params.user_id, st.params.device_id,
                             st.ctx->cfg.actors.heartbeat_ttl.count(),
                             st.params.global_feed));
@@ -281,12 +351,20 @@ caf::behavior session_impl(session_ptr self,
       for (auto& d : *batch.deltas)
         send(self, encode_delta(d));
     },
+    [=](rehome_atom, const std::string& device_id, const user_api& user) {
+      auto& st = self->state;
+      if (device_id == st.device_id && st.ph == phase::joined)
+        set_user(self, user);
+    },
+    [=](rejoin_atom, uint64_t epoch, int attempt) {
+      rejoin(self, epoch, attempt);
+    },
     [=](expire_atom, const std::string& device_id, const std::string& why) {
       auto& st = self->state;
       if (device_id != st.device_id || st.ph != phase::joined)
         return;
       st.ph = phase::idle;
-      st.user = nullptr;
+      set_user(self, user_api{});
       send(self, encode_expired(device_id, why));
       st.sink->close(why == "replaced" ? close_replaced : close_expired, why);
     },

@@ -53,6 +53,8 @@ struct sio_socket {
   /// Verified JWT subject (JWT mode), from the CONNECT auth or handshake.
   std::string token_user;
   std::set<std::string> rooms;
+  /// Bumped whenever the user actor changes; stale rejoin timers see it.
+  uint64_t rejoin_epoch = 0;
 };
 
 struct sio_state {
@@ -192,6 +194,19 @@ bool resolve_user(sio_ptr self, const sio_socket& s, const std::string& named,
   return true;
 }
 
+/// Follows the user actor holding socket `s`'s device (it may move to
+/// another node, or die with its node).
+void set_user(sio_ptr self, sio_socket& s, user_api user) {
+  if (s.user == user)
+    return;
+  if (s.user)
+    self->demonitor(s.user.address());
+  s.user = std::move(user);
+  ++s.rejoin_epoch;
+  if (s.user)
+    self->monitor(s.user);
+}
+
 void leave_socket(sio_ptr self, sio_socket& s) {
   if (s.ph == phase::joined && s.user)
     self->send(s.user, leave_atom::value, s.device_id,
@@ -201,7 +216,7 @@ void leave_socket(sio_ptr self, sio_socket& s) {
                caf::actor_cast<caf::actor>(self));
   s.rooms.clear();
   s.ph = phase::idle;
-  s.user = nullptr;
+  set_user(self, s, user_api{});
 }
 
 void maybe_quit(sio_ptr self) {
@@ -250,7 +265,7 @@ void join(sio_ptr self, const std::string& nsp, const std::string& user,
           maybe_quit(self);
           return;
         }
-        i->second.user = user_actor;
+        set_user(self, i->second, user_actor);
         i->second.ph = phase::joined;
         then(a.status);
       },
@@ -265,6 +280,45 @@ void join(sio_ptr self, const std::string& nsp, const std::string& user,
           return;
         }
         err(failure_text(e));
+      });
+}
+
+/// The user actor of socket `nsp` is gone while the socket is still here
+/// (its node died): register again with the new owner. Idempotent.
+void rejoin(sio_ptr self, const std::string& nsp, uint64_t epoch,
+            int attempt) {
+  auto& st = self->state;
+  auto i = st.sockets.find(nsp);
+  if (st.closed || i == st.sockets.end() || i->second.ph != phase::joined
+      || i->second.rejoin_epoch != epoch)
+    return;
+  auto& s = i->second;
+  join_request req;
+  req.user_id = s.user_id;
+  req.device.device_id = s.device_id;
+  req.device.user_agent = st.params.user_agent;
+  req.device.platform = "socket.io";
+  req.session = caf::actor_cast<caf::actor>(self);
+  self->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
+                join_atom::value, std::move(req))
+    .then(
+      [=](join_ack& a) {
+        auto i = self->state.sockets.find(nsp);
+        if (i == self->state.sockets.end() || i->second.rejoin_epoch != epoch)
+          return;
+        set_user(self, i->second, caf::actor_cast<user_api>(a.user));
+      },
+      [=](caf::error&) {
+        auto i = self->state.sockets.find(nsp);
+        if (i == self->state.sockets.end() || i->second.rejoin_epoch != epoch)
+          return;
+        if (attempt >= 8) {
+          self->state.eio->close("presence owner lost");
+          return;
+        }
+        auto delay = std::chrono::milliseconds(100 << std::min(attempt, 5));
+        self->delayed_send(self, delay, rejoin_atom::value, nsp, epoch,
+                           attempt + 1);
       });
 }
 
@@ -764,6 +818,18 @@ caf::behavior sio_impl(sio_ptr self, std::shared_ptr<server_context> ctx,
   st.params = std::move(params);
   self->delayed_send(self, st.ctx->cfg.edge.sio_ping_interval, ping_atom::value,
                      st.ping_seq);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    for (auto& kvp : self->state.sockets) {
+      auto& s = kvp.second;
+      if (s.ph != phase::joined || !s.user || s.user.address() != dm.source)
+        continue;
+      // Moved (a rehome is on its way) or its node died.
+      s.user = user_api{};
+      auto epoch = ++s.rejoin_epoch;
+      self->delayed_send(self, std::chrono::milliseconds(200),
+                         rejoin_atom::value, kvp.first, epoch, 0);
+    }
+  });
   // A session that never connects to a namespace is dropped (socket.io's
   // connectTimeout): it would only hold memory.
   self->delayed_send(self,
@@ -816,12 +882,21 @@ caf::behavior sio_impl(sio_ptr self, std::shared_ptr<server_context> ctx,
                 {"chatSessionId", sig.room},
                 {"isTyping", sig.typing}});
     },
+    [=](rehome_atom, const std::string& device_id, const user_api& user) {
+      for (auto& kvp : self->state.sockets)
+        if (kvp.second.device_id == device_id
+            && kvp.second.ph == phase::joined)
+          set_user(self, kvp.second, user);
+    },
+    [=](rejoin_atom, const std::string& nsp, uint64_t epoch, int attempt) {
+      rejoin(self, nsp, epoch, attempt);
+    },
     [=](expire_atom, const std::string& device_id, const std::string& why) {
       for (auto& kvp : self->state.sockets) {
         auto& s = kvp.second;
         if (s.device_id == device_id && s.ph == phase::joined) {
           s.ph = phase::idle;
-          s.user = nullptr;
+          set_user(self, s, user_api{});
           emit(self, s, "presence-error",
                {{"code", "session_expired"}, {"message", why}});
         }
