@@ -11,6 +11,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "actors/presence_logic.hpp"
 #include "cluster/hash_ring.hpp"
 
@@ -29,7 +31,11 @@ struct registry_state {
   std::vector<caf::actor> remote_fanouts;
   std::map<std::string, caf::actor> registries;  // other members, by id
   std::set<std::string> members;                 // alive, self included
+  std::map<std::string, caf::node_id> member_nodes;  // others: CAF node ids
   bool had_view = false;
+  /// When the last member was lost (or the first view came): orphans are
+  /// closed only rehome_window after it.
+  millis last_loss = 0;
   /// User actors handing over to another node (until they end).
   std::set<caf::actor_addr> moving;
   std::optional<caf::typed_response_promise<uint64_t>> shutdown_rp;
@@ -300,6 +306,16 @@ registry_impl(registry_ptr self, user_env env, caf::actor fanout,
         now_members.insert(m.node_id);
       for (auto& old : st.members)
         lost_member = lost_member || now_members.count(old) == 0;
+      // Devices held by sessions on a member that is gone (dead or hung):
+      // their users may be owned here.
+      for (auto& kvp : st.member_nodes)
+        if (now_members.count(kvp.first) == 0)
+          for (auto& u : st.users)
+            self->send(u.second, drop_atom::value, kvp.second);
+      st.member_nodes.clear();
+      for (auto& m : v.members)
+        if (m.node_id != v.self && m.membership)
+          st.member_nodes.emplace(m.node_id, m.membership.node());
       bool first = !st.had_view;
       st.had_view = true;
       st.members = std::move(now_members);
@@ -325,6 +341,8 @@ registry_impl(registry_ptr self, user_env env, caf::actor fanout,
         if (target == st.registries.end())
           continue;
         auto actor = st.users[user];
+        SPDLOG_LOGGER_DEBUG(spdlog::default_logger(), "{} hands {} over to {}",
+                            st.self_node, user, st.ring.owner(user));
         self->send(actor, handover_atom::value, target->second);
         st.names.erase(actor.address());
         st.moving.insert(actor.address());
@@ -335,8 +353,10 @@ registry_impl(registry_ptr self, user_env env, caf::actor fanout,
         st.stats->users_owned = st.online.size();
       // Sessions a dead member (or this node's previous life) left open:
       // closed once their devices had time to re-register elsewhere.
-      if ((lost_member || first) && st.cluster_mode())
+      if ((lost_member || first) && st.cluster_mode()) {
+        st.last_loss = st.env->now();
         self->delayed_send(self, st.cluster.rehome_window, orphan_atom::value);
+      }
     },
     [=](handover_atom, user_transfer& t) {
       auto& st = self->state;
@@ -351,6 +371,14 @@ registry_impl(registry_ptr self, user_env env, caf::actor fanout,
     },
     [=](orphan_atom) {
       auto& st = self->state;
+      // Devices get the full window after the latest loss to re-register.
+      auto wait = st.last_loss + st.cluster.rehome_window.count()
+                  - st.env->now();
+      if (wait > 0) {
+        self->delayed_send(self, std::chrono::milliseconds(wait),
+                           orphan_atom::value);
+        return;
+      }
       self->request(st.env->store, st.env->cfg.request_timeout,
                     orphan_atom::value)
         .then([=](std::vector<user_record>& marks) { close_orphans(self, marks); },

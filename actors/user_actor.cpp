@@ -153,25 +153,34 @@ void arm_ttl(user_ptr self, const std::string& device_id, millis delay_ms) {
                      ttl_atom::value, device_id, entry.timer_gen);
 }
 
+/// Removes every device whose session matches `pred`; the user was last
+/// seen at the latest activity among them.
+template <class Pred>
+void drop_devices(user_ptr self, Pred pred) {
+  auto& st = self->state;
+  millis end = 0;
+  bool removed = false;
+  for (auto i = st.devices.begin(); i != st.devices.end();) {
+    if (pred(i->second.session)) {
+      end = std::max(end, i->second.view.last_active);
+      i = st.devices.erase(i);
+      removed = true;
+    } else {
+      ++i;
+    }
+  }
+  if (removed)
+    devices_changed(self, end);
+}
+
 /// A session that dies without saying goodbye loses its devices.
 void install_down_handler(user_ptr self) {
   self->set_down_handler([=](caf::down_msg& dm) {
-    auto& st = self->state;
     // The user was last seen at the last sign of life of the lost devices
     // (a node that died took its sockets' final moments with it).
-    millis end = 0;
-    bool removed = false;
-    for (auto i = st.devices.begin(); i != st.devices.end();) {
-      if (i->second.session.address() == dm.source) {
-        end = std::max(end, i->second.view.last_active);
-        i = st.devices.erase(i);
-        removed = true;
-      } else {
-        ++i;
-      }
-    }
-    if (removed)
-      devices_changed(self, end);
+    drop_devices(self, [&](const caf::actor& s) {
+      return s.address() == dm.source;
+    });
   });
 }
 
@@ -307,8 +316,13 @@ user_api::behavior_type running(user_ptr self) {
     [=](heartbeat_atom, const std::string& device_id) {
       auto& st = self->state;
       auto i = st.devices.find(device_id);
-      if (i == st.devices.end())
+      if (i == st.devices.end()) {
+        // A device this actor does not hold (dropped while its node was
+        // cut off, or lost in a move): its session registers again.
+        if (auto sender = caf::actor_cast<caf::actor>(self->current_sender()))
+          caf::anon_send(sender, rejoin_atom::value, device_id);
         return;
+      }
       i->second.view.last_active = st.env->now();
       checkpoint(self);
     },
@@ -376,6 +390,10 @@ user_api::behavior_type running(user_ptr self) {
       rehome_sessions(self);
       recompute(self);
       checkpoint(self);
+    },
+    [=](drop_atom, const caf::node_id& dead) {
+      drop_devices(self,
+                   [&](const caf::actor& s) { return s && s.node() == dead; });
     },
     [=](ttl_atom, const std::string& device_id, uint64_t gen) {
       auto& st = self->state;

@@ -68,7 +68,9 @@ int main(int argc, char** argv) {
                 caf::timespan{cfg.cluster.heartbeat_interval});
     caf_cfg.set("middleman.connection-timeout",
                 caf::timespan{cfg.cluster.failure_timeout});
-    caf_cfg.set("middleman.enable-automatic-connections", true);
+    // Membership dials every member itself (one side only); CAF's own
+    // automatic connections would race it from both sides.
+    caf_cfg.set("middleman.enable-automatic-connections", false);
   }
   caf::actor_system sys{caf_cfg};
 
@@ -101,7 +103,8 @@ int main(int argc, char** argv) {
   if (!extra.port_file.empty()) {
     // Written to a temp name and renamed, so readers never see half a file.
     auto tmp = extra.port_file + ".tmp";
-    std::ofstream{tmp} << srv->port() << "\n";
+    // Line 1: the HTTP port; line 2: the cluster port (0 without one).
+    std::ofstream{tmp} << srv->port() << "\n" << n->cluster_port() << "\n";
     std::rename(tmp.c_str(), extra.port_file.c_str());
   }
 

@@ -10,12 +10,26 @@
 #include <caf/io/middleman_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <spdlog/spdlog.h>
 
 #include "core/clock.hpp"
 
 namespace presence::cluster {
 
 namespace {
+
+/// The cluster folder's logger: membership changes are lifecycle events.
+spdlog::logger& cluster_log() {
+  static auto l = [] {
+    auto x = spdlog::get("cluster");
+    if (!x) {
+      x = spdlog::default_logger()->clone("cluster");
+      spdlog::register_logger(x);
+    }
+    return x;
+  }();
+  return *l;
+}
 
 /// How often dead members and unanswered seeds are tried again.
 constexpr auto retry_interval = std::chrono::milliseconds(1000);
@@ -70,6 +84,7 @@ void publish_view(membership_ptr self) {
 }
 
 void say_hello(membership_ptr self, const caf::actor& to);
+void connect(membership_ptr self, const std::string& endpoint);
 
 /// Adds or refreshes a member; returns true if the alive set changed.
 bool learn(membership_ptr self, const member_info& info) {
@@ -85,6 +100,7 @@ bool learn(membership_ptr self, const member_info& info) {
       if (e.alive)
         return false;
       // The same incarnation is back (a healed partition).
+      cluster_log().info("member {} is back", info.node_id);
       e.alive = true;
       e.last_heard = st.now();
       return true;
@@ -94,11 +110,18 @@ bool learn(membership_ptr self, const member_info& info) {
     // A restart (or a newer handle): take the new one.
     self->demonitor(e.info.membership);
   }
+  cluster_log().info("member {} joined ({})", info.node_id, info.endpoint);
   auto& e = st.members[info.node_id];
   e.info = info;
   e.alive = true;
   e.last_heard = st.now();
   self->monitor(info.membership);
+  // A direct connection to every member: a route through a third node
+  // would make that node's death look like this one's. Only the smaller id
+  // dials: if both dial at once, CAF closes both connections as redundant
+  // and purges every proxy of the other node.
+  if (!info.endpoint.empty() && st.self.node_id < info.node_id)
+    connect(self, info.endpoint);
   // Make sure it knows us too (it may have heard of us only by gossip).
   say_hello(self, info.membership);
   // Tell everyone else about it.
@@ -154,6 +177,8 @@ void connect(membership_ptr self, const std::string& endpoint) {
 void mark_dead(membership_ptr self, member_entry& e) {
   if (!e.alive)
     return;
+  cluster_log().warn("member {} is gone", e.info.node_id);
+
   e.alive = false;
   publish_view(self);
 }
@@ -225,6 +250,7 @@ caf::behavior membership_impl(membership_ptr self, cluster_config cfg,
           continue;
         if (t - e.last_heard > st.cfg.failure_timeout.count()) {
           // Alive as far as TCP knows, but silent: hung or cut off.
+          cluster_log().warn("member {} is silent: declared dead", e.info.node_id);
           e.alive = false;
           changed = true;
           continue;
@@ -246,6 +272,16 @@ caf::behavior membership_impl(membership_ptr self, cluster_config cfg,
         if (!kvp.second.alive && !kvp.second.info.endpoint.empty())
           connect(self, kvp.second.info.endpoint);
       self->delayed_send(self, retry_interval, rejoin_atom::value);
+    },
+    [=](put_atom, const std::string& endpoint) {
+      // The cluster port is bound (port 0 became a real one).
+      auto& st = self->state;
+      st.self.endpoint = endpoint;
+      if (st.cfg.node_id.empty() && st.self.node_id != endpoint) {
+        // The default id is the listen address: now the real one.
+        st.self.node_id = endpoint;
+        publish_view(self);
+      }
     },
     [=](put_atom, uint16_t http_port) {
       // The edge is up: tell everyone where it serves HTTP.

@@ -15,6 +15,7 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
+#include <caf/node_id.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/type_id.hpp>
@@ -409,6 +410,9 @@ using user_api = caf::typed_actor<
   caf::reacts_to<handover_atom, caf::actor>,
   // more devices for this user from a handover (a join raced the move)
   caf::reacts_to<handover_atom, user_transfer>,
+  // a node was declared dead: its sessions' devices go (at their last
+  // activity), even if CAF has not noticed the lost connection yet
+  caf::reacts_to<drop_atom, caf::node_id>,
   // timers (self-sent)
   caf::reacts_to<ttl_atom, std::string, uint64_t>,
   caf::reacts_to<grace_atom, uint64_t>>;

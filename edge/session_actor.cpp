@@ -359,6 +359,12 @@ caf::behavior session_impl(session_ptr self,
     [=](rejoin_atom, uint64_t epoch, int attempt) {
       rejoin(self, epoch, attempt);
     },
+    [=](rejoin_atom, const std::string& device_id) {
+      // The user actor does not know this device (any more): register again.
+      auto& st = self->state;
+      if (device_id == st.device_id && st.ph == phase::joined)
+        rejoin(self, ++st.rejoin_epoch, 0);
+    },
     [=](expire_atom, const std::string& device_id, const std::string& why) {
       auto& st = self->state;
       if (device_id != st.device_id || st.ph != phase::joined)

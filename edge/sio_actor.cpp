@@ -891,6 +891,13 @@ caf::behavior sio_impl(sio_ptr self, std::shared_ptr<server_context> ctx,
     [=](rejoin_atom, const std::string& nsp, uint64_t epoch, int attempt) {
       rejoin(self, nsp, epoch, attempt);
     },
+    [=](rejoin_atom, const std::string& device_id) {
+      // The user actor does not know this device (any more): register again.
+      for (auto& kvp : self->state.sockets)
+        if (kvp.second.device_id == device_id
+            && kvp.second.ph == phase::joined)
+          rejoin(self, kvp.first, ++kvp.second.rejoin_epoch, 0);
+    },
     [=](expire_atom, const std::string& device_id, const std::string& why) {
       for (auto& kvp : self->state.sockets) {
         auto& s = kvp.second;

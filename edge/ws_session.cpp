@@ -56,6 +56,10 @@ public:
   }
 
   ~ws_session() {
+    // Destroyed without a read failure (the I/O threads stopped first): the
+    // endpoint must still hear that the socket is gone.
+    if (open_)
+      endpoint_->on_closed();
     if (key_ != 0)
       ctx_->remove_session(key_);
     // The connection was counted when the HTTP session accepted it.

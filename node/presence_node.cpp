@@ -11,6 +11,7 @@
 #include "cluster/membership.hpp"
 #include "cluster/replicator.hpp"
 #include "cluster/router.hpp"
+#include "cluster/store_gateway.hpp"
 #include "actors/room_registry.hpp"
 #include "actors/shard_registry.hpp"
 #include "persistence/store_actor.hpp"
@@ -73,8 +74,12 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   me.incarnation = now();
   me.registry = caf::actor_cast<caf::actor>(n->registry_);
   me.fanout = n->fanout_;
-  me.store = caf::actor_cast<caf::actor>(n->store_);
-  n->membership_ = cluster::spawn_membership(sys, n->cfg_.cluster, me,
+  // Other nodes get a gateway, never the detached store itself.
+  n->gateway_ = cluster::spawn_store_gateway(sys, n->store_, timeout);
+  me.store = caf::actor_cast<caf::actor>(n->gateway_);
+  // The membership actor gets the configured id (maybe empty: it then
+  // follows the bound address).
+  n->membership_ = cluster::spawn_membership(sys, cfg.cluster, me,
                                              cfg.cluster.replication,
                                              n->stats_, now);
   for (auto a : {caf::actor_cast<caf::actor>(n->registry_),
@@ -96,6 +101,11 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
     }
     n->cluster_port_ = *port;
     n->published_ = true;
+    // Port 0 picked a free port: others must learn the real one.
+    auto endpoint = cfg.cluster.listen_host + ":" + std::to_string(*port);
+    if (cfg.cluster.node_id.empty())
+      n->cfg_.cluster.node_id = endpoint;
+    caf::anon_send(n->membership_, put_atom::value, endpoint);
   }
   return n;
 }
@@ -127,7 +137,8 @@ void node::stop() {
   for (auto a : {caf::actor_cast<caf::actor>(api_),
                  caf::actor_cast<caf::actor>(registry_),
                  caf::actor_cast<caf::actor>(replicator_), membership_,
-                 fanout_, rooms_, caf::actor_cast<caf::actor>(store_)})
+                 fanout_, rooms_, caf::actor_cast<caf::actor>(gateway_),
+                 caf::actor_cast<caf::actor>(store_)})
     if (a)
       self->send_exit(a, caf::exit_reason::user_shutdown);
 }

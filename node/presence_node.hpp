@@ -84,6 +84,7 @@ private:
   caf::actor rooms_;
   caf::actor membership_;
   store_api replicator_;
+  store_api gateway_;
   caf::typed_actor<caf::replies_to<shutdown_atom>::with<uint64_t>> registry_;
   presence_api api_;
   std::shared_ptr<node_stats> stats_;

@@ -92,10 +92,20 @@ export class Server {
       if (early) {
         throw new Error(`presenced exited early (${early.code ?? early.signal}):\n${this.output}`);
       }
-      try { return Number(readFileSync(portFile, 'utf8').trim()) || false; } catch { return false; }
+      try {
+        const lines = readFileSync(portFile, 'utf8').split('\n');
+        const http = Number(lines[0]);
+        if (!http || lines.length < 2) return false;
+        return { http, cluster: Number(lines[1]) };
+      } catch { return false; }
     }, 20000, 'presenced to listen');
     rmSync(portFile, { force: true });
-    this.port = port;
+    this.port = port.http;
+    this.clusterPort = port.cluster;
+    // A restart keeps the cluster port too (its peers know it).
+    const i = this.extraArgs.indexOf('--cluster-listen');
+    if (i >= 0 && this.clusterPort)
+      this.extraArgs[i + 1] = `127.0.0.1:${this.clusterPort}`;
     // Keep the port for restarts: clients reconnect to the same address.
     this.requestedPort = this.port;
     return this;

@@ -1,0 +1,71 @@
+#include "cluster/store_gateway.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace presence::cluster {
+
+namespace {
+
+/// Forwards a request to `store` and delivers the answer as our own.
+template <class T, class Self, class... Ts>
+caf::result<T> relay(Self* self, const store_api& store, milliseconds timeout,
+                     Ts... xs) {
+  auto rp = self->template make_response_promise<T>();
+  self->request(store, timeout, xs...)
+    .then([=](T& x) mutable { rp.deliver(std::move(x)); },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+store_api::behavior_type gateway_impl(store_api::pointer self,
+                                      store_api store, milliseconds timeout) {
+  return {
+    [=](load_atom a, const std::string& u) {
+      return relay<user_record>(self, store, timeout, a, u);
+    },
+    [=](load_atom a, const std::vector<std::string>& us) {
+      return relay<std::vector<user_record>>(self, store, timeout, a, us);
+    },
+    [=](open_atom a, const std::string& u, millis s, uint64_t v) {
+      self->send(store, a, u, s, v);
+    },
+    [=](checkpoint_atom a, const std::string& u, millis s, millis l,
+        uint64_t v, presence_status st) { self->send(store, a, u, s, l, v, st); },
+    [=](close_atom a, const std::string& u, millis s, millis e, uint64_t v) {
+      self->send(store, a, u, s, e, v);
+    },
+    [=](last_seen_atom a, const std::string& u, millis w) {
+      return relay<user_record>(self, store, timeout, a, u, w);
+    },
+    [=](get_atom a, profile_atom p, const std::string& u) {
+      return relay<profile>(self, store, timeout, a, p, u);
+    },
+    [=](get_atom a, profile_atom p, const std::vector<std::string>& us) {
+      return relay<std::vector<profile>>(self, store, timeout, a, p, us);
+    },
+    [=](put_atom a, profile_atom p, const std::string& u, const profile& pr) {
+      return relay<profile>(self, store, timeout, a, p, u, pr);
+    },
+    [=](history_atom a, const std::string& u, uint32_t n) {
+      return relay<std::vector<session_record>>(self, store, timeout, a, u,
+                                                n);
+    },
+    [=](flush_atom a) { return relay<bool>(self, store, timeout, a); },
+    [=](tick_atom) {},
+    [=](drop_atom a, const std::string& u) { self->send(store, a, u); },
+    [=](merge_atom a, const user_record& r) { self->send(store, a, r); },
+    [=](orphan_atom a) {
+      return relay<std::vector<user_record>>(self, store, timeout, a);
+    },
+  };
+}
+
+} // namespace
+
+store_api spawn_store_gateway(caf::actor_system& sys, store_api store,
+                              milliseconds timeout) {
+  return sys.spawn(gateway_impl, std::move(store), timeout);
+}
+
+} // namespace presence::cluster
