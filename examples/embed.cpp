@@ -3,9 +3,15 @@
 // getOnlineUsers() and getOnlineUsersCount() become.
 //
 //   embed [DATA_DIR]
+//   embed DATA_DIR SEED REMOTE_USER
+//
+// With a SEED (host:port of a presenced cluster node) the embedded node
+// joins that cluster, checks that REMOTE_USER (connected to another node) is
+// online, joins "alice", prints READY and keeps her online until standard
+// input closes.
 //
 // Exits 0 when every step behaved as expected, 1 otherwise (the test suite
-// runs it).
+// runs it both ways).
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,7 +21,9 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
+#include <iostream>
 
 #include "core/messages.hpp"
 #include "node/presence_node.hpp"
@@ -46,18 +54,30 @@ caf::behavior listener(caf::event_based_actor*, caf::actor sink) {
 
 } // namespace
 
+int cluster_main(caf::actor_system& sys, config pcfg, const std::string& seed,
+                 const std::string& remote_user);
+
 int main(int argc, char** argv) {
   std::string dir = argc > 1 ? argv[1] : "./embed-data";
+  std::string seed = argc > 3 ? argv[2] : "";
 
-  // The host's own actor system; presenced only needs its types registered.
+  // The host's own actor system; presenced only needs its types registered
+  // (and, to join a cluster, CAF's middleman with heartbeats on).
   caf::actor_system_config cfg;
   register_types(cfg);
+  if (!seed.empty()) {
+    cfg.load<caf::io::middleman>();
+    cfg.set("middleman.heartbeat-interval", caf::timespan{500ms});
+    cfg.set("middleman.connection-timeout", caf::timespan{3000ms});
+  }
   caf::actor_system sys{cfg};
 
   config pcfg;
   pcfg.persistence.data_dir = dir;
   pcfg.actors.reconnect_grace = 0ms;  // announce offline at once
   pcfg.actors.coalesce_window = 0ms;  // deliver deltas at once
+  if (!seed.empty())
+    return cluster_main(sys, pcfg, seed, argv[3]);
   std::string err;
   auto n = node::start(sys, pcfg, err);
   if (!n) {
@@ -140,6 +160,71 @@ int main(int argc, char** argv) {
       [&](caf::error&) { check(false, "batch"); });
 
   self->send_exit(l, caf::exit_reason::user_shutdown);
+  n->stop();
+  std::printf("%s\n", failures == 0 ? "embed: all good" : "embed: FAILED");
+  return failures == 0 ? 0 : 1;
+}
+
+int cluster_main(caf::actor_system& sys, config pcfg, const std::string& seed,
+                 const std::string& remote_user) {
+  pcfg.cluster.node_id = "embedded";
+  pcfg.cluster.listen_enabled = true;
+  pcfg.cluster.listen_host = "127.0.0.1";
+  pcfg.cluster.listen_port = 0;
+  pcfg.cluster.seeds = {seed};
+  std::string err;
+  auto n = node::start(sys, pcfg, err);
+  if (!n) {
+    std::fprintf(stderr, "cannot start node: %s\n", err.c_str());
+    return 1;
+  }
+  caf::scoped_actor self{sys};
+  // Wait (bounded) until the cluster knows us and we know it.
+  bool joined = false;
+  for (int i = 0; i < 100 && !joined; ++i) {
+    self->request(n->membership(), 5s, get_atom::value, cluster_atom::value)
+      .receive(
+        [&](cluster_status& cs) {
+          size_t alive = 0;
+          for (auto& m : cs.members)
+            alive += m.state != "dead" ? 1 : 0;
+          joined = alive >= 2;
+        },
+        [&](caf::error&) {});
+    if (!joined)
+      self->receive(caf::after(100ms) >> [] {});
+  }
+  check(joined, "joined the cluster");
+  // A user connected to another node is online here too.
+  bool remote_online = false;
+  for (int i = 0; i < 50 && !remote_online; ++i) {
+    self->request(n->api(), 5s, get_atom::value, remote_user)
+      .receive([&](user_status& s) { remote_online = s.online; },
+               [&](caf::error&) {});
+    if (!remote_online)
+      self->receive(caf::after(100ms) >> [] {});
+  }
+  check(remote_online, "a user of another node is online here");
+  join_request req;
+  req.user_id = "alice";
+  req.device.device_id = "embedded-device";
+  req.session = caf::actor{self};
+  user_api alice;
+  self->request(n->api(), 5s, join_atom::value, req)
+    .receive([&](join_ack& ack) { alice = caf::actor_cast<user_api>(ack.user); },
+             [&](caf::error&) { check(false, "join alice"); });
+  check(static_cast<bool>(alice), "alice joined through the cluster");
+  std::printf("READY\n");
+  std::fflush(stdout);
+  // Alice stays online until the test closes our standard input.
+  std::string line;
+  while (std::getline(std::cin, line)) {
+  }
+  self->send(alice, leave_atom::value, std::string{"embedded-device"},
+             caf::actor{self});
+  // The leave is delivered before we go (a round trip to her actor).
+  self->request(alice, 5s, get_atom::value)
+    .receive([](user_status&) {}, [](caf::error&) {});
   n->stop();
   std::printf("%s\n", failures == 0 ? "embed: all good" : "embed: FAILED");
   return failures == 0 ? 0 : 1;
