@@ -129,6 +129,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "address)");
   add("cluster-listen", cluster_listen,
       "HOST:PORT other nodes connect to (CAF middleman); empty = no cluster");
+  add("cluster-advertise", cfg.cluster.advertise,
+      "HOST:PORT other nodes dial to reach this one (default: the cluster "
+      "listen address; the host name for 0.0.0.0)");
   add("seeds", seeds,
       "comma-separated host:port of cluster nodes to join at start");
   add("replication", cfg.cluster.replication,
@@ -303,6 +306,7 @@ std::string to_toml(const config& cfg) {
   std::string seed_list;
   for (auto& s : c.seeds)
     seed_list += (seed_list.empty() ? "" : ",") + s;
+  line("cluster-advertise", q(c.advertise));
   line("seeds", q(seed_list));
   line("replication", std::to_string(c.replication));
   line("vnodes", std::to_string(c.vnodes));

@@ -2,13 +2,29 @@
 
 #include <cctype>
 
+#include <unistd.h>
+
 namespace presence {
+
+std::string advertised_endpoint(const cluster_config& cfg, uint16_t port) {
+  if (!cfg.advertise.empty())
+    return cfg.advertise;
+  auto host = cfg.listen_host;
+  if (host.empty() || host == "0.0.0.0" || host == "::") {
+    char name[256] = {0};
+    if (gethostname(name, sizeof(name) - 1) == 0 && name[0] != '\0')
+      host = name;
+    else
+      host = "127.0.0.1";
+  }
+  return host + ":" + std::to_string(port);
+}
 
 std::string effective_node_id(const cluster_config& cfg) {
   if (!cfg.node_id.empty())
     return cfg.node_id;
   if (cfg.listen_enabled)
-    return cfg.listen_host + ":" + std::to_string(cfg.listen_port);
+    return advertised_endpoint(cfg, cfg.listen_port);
   return "local";
 }
 
@@ -74,6 +90,12 @@ std::string validate(const config& cfg) {
     return "failure-timeout must be at least twice cluster-heartbeat";
   if (c.rehome_window.count() < 0)
     return "rehome-window must not be negative";
+  if (!c.advertise.empty()) {
+    auto colon = c.advertise.rfind(':');
+    if (colon == std::string::npos || colon == 0
+        || colon + 1 == c.advertise.size())
+      return "cluster-advertise must be host:port, got '" + c.advertise + "'";
+  }
   for (auto& seed : c.seeds) {
     auto colon = seed.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == seed.size())

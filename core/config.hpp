@@ -89,6 +89,9 @@ struct cluster_config {
   std::string listen_host;
   uint16_t listen_port = 0;
   bool listen_enabled = false;
+  /// host:port other nodes dial to reach this one (default: the listen
+  /// address, or this host's name when listening on 0.0.0.0 / ::).
+  std::string advertise;
   /// host:port of nodes to contact at start (any member will do).
   std::vector<std::string> seeds;
   /// Copies of last_seen/history/profiles (owner + next nodes on the ring);
@@ -117,7 +120,11 @@ struct config {
   uint32_t scheduler_threads = 0;
 };
 
-/// cfg.node_id, or the cluster listen address, or "local".
+/// The address other nodes dial: cfg.advertise, else the listen address
+/// (with this host's name for a wildcard host), with `port` as bound.
+std::string advertised_endpoint(const cluster_config& cfg, uint16_t port);
+
+/// cfg.node_id, or the advertised cluster address, or "local".
 std::string effective_node_id(const cluster_config& cfg);
 
 /// Returns an empty string when `cfg` is usable, else what is wrong with it.

@@ -68,8 +68,7 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   member_info me;
   me.node_id = n->cfg_.cluster.node_id;
   if (cfg.cluster.listen_enabled)
-    me.endpoint = cfg.cluster.listen_host + ":"
-                  + std::to_string(cfg.cluster.listen_port);
+    me.endpoint = advertised_endpoint(cfg.cluster, cfg.cluster.listen_port);
   me.http_port = cfg.edge.listen_port;
   me.incarnation = now();
   me.registry = caf::actor_cast<caf::actor>(n->registry_);
@@ -102,7 +101,7 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
     n->cluster_port_ = *port;
     n->published_ = true;
     // Port 0 picked a free port: others must learn the real one.
-    auto endpoint = cfg.cluster.listen_host + ":" + std::to_string(*port);
+    auto endpoint = advertised_endpoint(cfg.cluster, *port);
     if (cfg.cluster.node_id.empty())
       n->cfg_.cluster.node_id = endpoint;
     caf::anon_send(n->membership_, put_atom::value, endpoint);
