@@ -39,8 +39,12 @@ public:
   /// subscriptions, joins.
   presence_api api() const { return api_; }
 
-  /// The store (profiles, history).
-  store_api store() const { return store_; }
+  /// The store as the cluster sees it (profiles, history, last_seen): reads
+  /// merge every replica, writes reach all of them. Alone: the local store.
+  store_api store() const { return replicator_; }
+
+  /// This node's own RocksDB store actor.
+  store_api local_store() const { return store_; }
 
   /// Rooms for ephemeral signals (typing indicators); see
   /// actors/room_registry.hpp.

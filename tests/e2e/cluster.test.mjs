@@ -139,6 +139,19 @@ test('users on different nodes see each other; every node agrees', async () => {
 });
 
 test('kill -9 a node: survivors agree on exactly who is online within the bound', async () => {
+  // Users who went offline earlier: off00, off03 and off05 are owned by n2
+  // (fixed ids on a deterministic ring), so their last_seen must come from
+  // a replica once n2 is gone.
+  const before = {};
+  for (const u of ['off00', 'off03', 'off05', 'off01']) {
+    const c = await cluster.node('n1').ws(`/ws?userId=${u}`);
+    await c.next(m => m.type === 'joined');
+    await c.close();
+    await eventually(async () => {
+      const r = await cluster.node('n3').get(`/api/user-status/${u}`);
+      return !r.body.data.isOnline && (before[u] = r.body.data.lastSeen);
+    }, 5000, `${u} offline`);
+  }
   const victims = [...users.entries()].filter(([, u]) => u.node === 'n2').map(([n]) => n);
   assert.ok(victims.length > 0);
   if (process.env.DEBUG_FLICKER)
@@ -166,6 +179,14 @@ test('kill -9 a node: survivors agree on exactly who is online within the bound'
   }
   const h = await cluster.node('n1').get(`/api/users/${victims[0]}/history`);
   assert.ok(h.body.data.length >= 1);
+  // No acknowledged last_seen was lost with the dead node.
+  for (const [u, ls] of Object.entries(before))
+    for (const n of ['n1', 'n3']) {
+      const r = await cluster.node(n).get(`/api/user-status/${u}`);
+      assert.equal(r.body.data.lastSeen, ls, `${u} on ${n}`);
+      const hist = await cluster.node(n).get(`/api/users/${u}/history`);
+      assert.equal(hist.body.data.length, 1, `${u} history on ${n}`);
+    }
 });
 
 test('the dead node restarts with its data and takes its share back, no flicker', async () => {
