@@ -31,6 +31,7 @@ struct registry_state {
   std::vector<caf::actor> remote_fanouts;
   std::map<std::string, caf::actor> registries;  // other members, by id
   std::set<std::string> members;                 // alive, self included
+  std::set<std::string> ever_members;            // every id ever seen
   std::map<std::string, caf::node_id> member_nodes;  // others: CAF node ids
   bool had_view = false;
   /// When the last member was lost (or the first view came): orphans are
@@ -306,6 +307,15 @@ registry_impl(registry_ptr self, user_env env, caf::actor fanout,
         now_members.insert(m.node_id);
       for (auto& old : st.members)
         lost_member = lost_member || now_members.count(old) == 0;
+      // A member that was known before and is here again (restarted, or the
+      // far side of a healed partition) may have heard stale news of our
+      // users meanwhile: they announce themselves again.
+      bool member_back = false;
+      for (auto& m : now_members)
+        if (st.members.count(m) == 0 && st.ever_members.count(m) > 0)
+          member_back = true;
+      for (auto& m : now_members)
+        st.ever_members.insert(m);
       // Devices held by sessions on a member that is gone (dead or hung):
       // their users may be owned here.
       for (auto& kvp : st.member_nodes)
@@ -351,6 +361,9 @@ registry_impl(registry_ptr self, user_env env, caf::actor fanout,
       }
       if (st.stats)
         st.stats->users_owned = st.online.size();
+      if (member_back)
+        for (auto& kvp : st.users)
+          self->send(kvp.second, delta_atom::value);
       // Sessions a dead member (or this node's previous life) left open:
       // closed once their devices had time to re-register elsewhere.
       if ((lost_member || first) && st.cluster_mode()) {

@@ -391,6 +391,13 @@ user_api::behavior_type running(user_ptr self) {
       recompute(self);
       checkpoint(self);
     },
+    [=](delta_atom) {
+      auto& st = self->state;
+      if (!st.online)
+        return;
+      st.version = next_version(st.version, st.env->now());
+      emit(self);
+    },
     [=](drop_atom, const caf::node_id& dead) {
       drop_devices(self,
                    [&](const caf::actor& s) { return s && s.node() == dead; });
@@ -436,9 +443,13 @@ user_api::behavior_type user_from_impl(user_ptr self, user_transfer t,
   for (size_t i = 0; i < t.devices.size() && i < t.sessions.size(); ++i)
     add_device(self, t.devices[i], t.sessions[i]);
   rehome_sessions(self);
-  // The index of this node learns of the user; nobody else hears a thing.
-  if (st.online)
-    index_silently(self);
+  // Announced again with a new version: to the nodes that saw it all along
+  // nothing changes, and a side that was cut off (and heard otherwise)
+  // catches up. The visible state is the same, so nobody sees a flicker.
+  if (st.online) {
+    st.version = next_version(st.version, st.env->now());
+    emit(self);
+  }
   recompute(self);
   // The open-session mark now lives on this owner's replicas.
   checkpoint(self);

@@ -96,19 +96,23 @@ bool learn(membership_ptr self, const member_info& info) {
   auto i = st.members.find(info.node_id);
   if (i != st.members.end()) {
     auto& e = i->second;
-    bool same = e.info.membership == info.membership;
-    if (same) {
-      if (e.alive)
-        return false;
-      // The same incarnation is back (a healed partition).
-      cluster_log().info("member {} is back", info.node_id);
-      e.alive = true;
-      e.last_heard = st.now();
-      return true;
-    }
     if (info.incarnation < e.info.incarnation)
       return false;  // gossip about an older life of that node
-    // A restart (or a newer handle): take the new one.
+    bool same = e.info.membership == info.membership;
+    if (same && e.alive)
+      return false;
+    if (same) {
+      // The same incarnation is back (a healed partition). The handles we
+      // held died with the connection (CAF killed their proxies): take the
+      // fresh ones this message brought.
+      cluster_log().info("member {} is back", info.node_id);
+      e.info = info;
+      e.alive = true;
+      e.last_heard = st.now();
+      self->monitor(info.membership);
+      return true;
+    }
+    // A restart: take the new life.
     self->demonitor(e.info.membership);
   }
   cluster_log().info("member {} joined ({})", info.node_id, info.endpoint);
@@ -230,8 +234,10 @@ caf::behavior membership_impl(membership_ptr self, cluster_config cfg,
       e.last_heard = st.now();
       e.stats = stats;
       if (!e.alive) {
-        e.alive = true;
-        publish_view(self);
+        // Heard again after being declared dead (a partition healed): our
+        // handles to it are dead proxies, so ask it for fresh ones.
+        if (auto from = caf::actor_cast<caf::actor>(self->current_sender()))
+          say_hello(self, from);
       }
     },
     [=](tick_atom) {

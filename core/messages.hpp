@@ -413,6 +413,9 @@ using user_api = caf::typed_actor<
   // a node was declared dead: its sessions' devices go (at their last
   // activity), even if CAF has not noticed the lost connection yet
   caf::reacts_to<drop_atom, caf::node_id>,
+  // announce the current state again with a new version (a partition
+  // healed: the other side may have heard otherwise meanwhile)
+  caf::reacts_to<delta_atom>,
   // timers (self-sent)
   caf::reacts_to<ttl_atom, std::string, uint64_t>,
   caf::reacts_to<grace_atom, uint64_t>>;

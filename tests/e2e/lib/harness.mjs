@@ -51,7 +51,13 @@ process.on('exit', () => {
 
 /** A presenced process. */
 export class Server {
-  constructor({ args = [], env = {}, dataDir, port = 0 } = {}) {
+  /**
+   * `host`: the address to listen on and to reach it at (default loopback);
+   * `wrap`: a command prefix to run it under (e.g. ['ip', 'netns', 'exec', ns]).
+   */
+  constructor({ args = [], env = {}, dataDir, port = 0, host = '127.0.0.1', wrap = [] } = {}) {
+    this.host = host;
+    this.wrap = wrap;
     this.ownDir = !dataDir;
     this.dataDir = dataDir ?? join(tempDir(), 'data');
     this.extraArgs = args;
@@ -67,11 +73,12 @@ export class Server {
     // The port file appears (atomically, by rename) once the server listens;
     // it works whatever the log level.
     const portFile = join(this.dataDir, '..', `port-${process.pid}-${Date.now()}`);
-    const args = ['--listen', `127.0.0.1:${this.requestedPort}`,
+    const args = ['--listen', `${this.host}:${this.requestedPort}`,
                   '--data-dir', this.dataDir, '--port-file', portFile,
                   ...this.extraArgs];
     this.output = '';
-    this.proc = spawn(BIN, args, {
+    const [cmd, ...pre] = [...this.wrap, BIN];
+    this.proc = spawn(cmd, [...pre, ...args], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -105,14 +112,14 @@ export class Server {
     // A restart keeps the cluster port too (its peers know it).
     const i = this.extraArgs.indexOf('--cluster-listen');
     if (i >= 0 && this.clusterPort)
-      this.extraArgs[i + 1] = `127.0.0.1:${this.clusterPort}`;
+      this.extraArgs[i + 1] = this.extraArgs[i + 1].replace(/:0$/, `:${this.clusterPort}`);
     // Keep the port for restarts: clients reconnect to the same address.
     this.requestedPort = this.port;
     return this;
   }
 
-  get url() { return `http://127.0.0.1:${this.port}`; }
-  get wsUrl() { return `ws://127.0.0.1:${this.port}`; }
+  get url() { return `http://${this.host}:${this.port}`; }
+  get wsUrl() { return `ws://${this.host}:${this.port}`; }
 
   /** Sends `signal` to the process and waits for it to end. */
   async stop(signal = 'SIGTERM') {
