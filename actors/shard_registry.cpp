@@ -330,11 +330,10 @@ registry_impl(registry_ptr self, user_env env, caf::actor fanout,
       st.had_view = true;
       st.members = std::move(now_members);
       st.self_node = v.self;
-      st.ring = cluster::hash_ring{st.cluster.vnodes};
+      st.ring = cluster::hash_ring::of(v.node_ids(), st.cluster.vnodes);
       st.remote_fanouts.clear();
       st.registries.clear();
       for (auto& m : v.members) {
-        st.ring.add(m.node_id);
         if (m.node_id != v.self) {
           st.remote_fanouts.push_back(m.fanout);
           st.registries.emplace(m.node_id, m.registry);

@@ -285,20 +285,16 @@ user_api::behavior_type running(user_ptr self) {
                           && existing->second.session == req.session;
       auto connected_at = same_session ? existing->second.view.connected_at
                                        : t;
-      auto& entry = st.devices[dev_id];
-      entry.view.device_id = dev_id;
-      entry.view.user_agent = std::move(req.device.user_agent);
-      entry.view.platform = std::move(req.device.platform);
-      entry.view.status = req.device.status == presence_status::offline
-                            ? presence_status::online
-                            : req.device.status;
-      entry.view.connected_at = connected_at;
-      entry.view.last_active = t;
-      entry.session = req.session;
-      entry.timer_gen = ++st.timer_gen;
-      if (req.session)
-        self->monitor(req.session);
-      arm_ttl(self, dev_id, st.env->cfg.heartbeat_ttl.count());
+      device_view view;
+      view.device_id = dev_id;
+      view.user_agent = std::move(req.device.user_agent);
+      view.platform = std::move(req.device.platform);
+      view.status = req.device.status == presence_status::offline
+                      ? presence_status::online
+                      : req.device.status;
+      view.connected_at = connected_at;
+      view.last_active = t;
+      add_device(self, view, req.session);
       recompute(self);
       checkpoint(self);
       return join_ack{caf::actor_cast<caf::actor>(self), dev_id,

@@ -14,6 +14,15 @@ class hash_ring {
 public:
   explicit hash_ring(uint32_t vnodes_per_node = 128);
 
+  /// The ring over `node_ids` (every node computes the same one).
+  template <class Range>
+  static hash_ring of(const Range& node_ids, uint32_t vnodes_per_node) {
+    hash_ring r{vnodes_per_node};
+    for (auto& id : node_ids)
+      r.add(id);
+    return r;
+  }
+
   void add(const std::string& node_id);
   void remove(const std::string& node_id);
   bool contains(const std::string& node_id) const;

@@ -118,10 +118,9 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
     [=](view_atom, const cluster_view& v) {
       auto& st = self->state;
       st.self = v.self;
-      st.ring = hash_ring{st.cfg.vnodes};
+      st.ring = hash_ring::of(v.node_ids(), st.cfg.vnodes);
       st.stores.clear();
       for (auto& m : v.members) {
-        st.ring.add(m.node_id);
         st.stores.emplace(m.node_id, m.node_id == v.self
                                        ? st.local
                                        : caf::actor_cast<store_api>(m.store));

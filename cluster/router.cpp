@@ -61,10 +61,9 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
     [=](view_atom, const cluster_view& v) {
       auto& st = self->state;
       st.self = v.self;
-      st.ring = hash_ring{st.cfg.vnodes};
+      st.ring = hash_ring::of(v.node_ids(), st.cfg.vnodes);
       st.registries.clear();
       for (auto& m : v.members) {
-        st.ring.add(m.node_id);
         if (m.node_id != v.self)
           st.registries.emplace(m.node_id,
                                 caf::actor_cast<presence_api>(m.registry));

@@ -308,6 +308,14 @@ struct cluster_view {
   uint64_t version = 0;
   std::string self;
   std::vector<member_info> members;  // alive, sorted by node id
+
+  /// The ids of `members`, in order.
+  std::vector<std::string> node_ids() const {
+    std::vector<std::string> out;
+    for (auto& m : members)
+      out.push_back(m.node_id);
+    return out;
+  }
 };
 
 template <class Inspector>
