@@ -132,11 +132,12 @@ void go_offline(user_ptr self, bool report_idle) {
 /// Called after devices were removed; `end` is when the user was last there.
 void devices_changed(user_ptr self, millis end) {
   auto& st = self->state;
+  // The user's latest activity never moves backwards when a device goes.
+  st.left_at = std::max(st.left_at, end);
   if (!st.devices.empty()) {
     recompute(self);
     return;
   }
-  st.left_at = std::max(st.left_at, end);
   if (st.env->cfg.reconnect_grace.count() == 0) {
     go_offline(self, true);
     return;

@@ -99,8 +99,13 @@ bool learn(membership_ptr self, const member_info& info) {
     if (info.incarnation < e.info.incarnation)
       return false;  // gossip about an older life of that node
     bool same = e.info.membership == info.membership;
-    if (same && e.alive)
+    if (same && e.alive) {
+      // The same life announcing its bound ports (they may come after its
+      // hello): keep the latest. Nothing about the alive set changed.
+      e.info.endpoint = info.endpoint;
+      e.info.http_port = info.http_port;
       return false;
+    }
     if (same) {
       // The same incarnation is back (a healed partition). The handles we
       // held died with the connection (CAF killed their proxies): take the

@@ -315,8 +315,8 @@ void seed002_last_seen(const call_ptr& c) {
     auto body = parse_client_json(c->req.body);
     if (body.is_object()) {
       auto i = body.find("userId");
-      if (i != body.end() && i->is_string())
-        from_body = i->get<std::string>();
+      if (i != body.end())
+        id_from_json(*i, from_body);
     }
   }
   std::string user;
@@ -338,8 +338,11 @@ void seed003_online(const call_ptr& c) {
   // Seed 003 requires a Bearer token; dev mode lets anyone ask.
   if (!c->requester(me, jwt))
     return;
+  uint32_t limit = 0;
+  if (!c->limit(seed_list_max, seed_list_max, limit))
+    return;
   online_with_profiles(
-    c, query_param(c->target, "cursor"), seed_list_max,
+    c, query_param(c->target, "cursor"), limit,
     [c, me](online_page& page, std::vector<profile>& ps) {
       auto data = json::array();
       for (size_t i = 0; i < page.users.size(); ++i) {
@@ -348,7 +351,12 @@ void seed003_online(const call_ptr& c) {
           continue;
         data.push_back(seeds::seed003_user(u, ps[i]));
       }
-      c->reply(200, data);
+      // The body is the bare array the seed's front-end expects; the next
+      // page, if any, is named in a header (pass it back as ?cursor=).
+      auto r = json_response(200, data);
+      if (!page.next_cursor.empty())
+        r.headers.emplace_back("X-Next-Cursor", page.next_cursor);
+      c->done(std::move(r));
     });
 }
 
@@ -666,7 +674,7 @@ void route(const call_ptr& c) {
           else if (m == "PUT")
             put_profile(c, user);
           else
-            method_is(c, "GET");
+            method_is(c, "GET, PUT");
           return;
         }
         if (seg[3] == "history") {

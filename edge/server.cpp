@@ -139,9 +139,9 @@ private:
   /// Socket.IO: Engine.IO polling requests and WebSocket transports.
   void socketio(http::request<http::string_body> req, const parsed_target& t) {
     sio_params params;
-    params.token = query_param(t, "token");
+    params.token = bearer_token(std::string{req[http::field::authorization]});
     if (params.token.empty())
-      params.token = bearer_token(std::string{req[http::field::authorization]});
+      params.token = query_param(t, "token");
     params.user_id = query_param(t, "userId", "user_id");
     params.user_agent = std::string{req[http::field::user_agent]}.substr(0, 512);
     if (websocket::is_upgrade(req)) {
@@ -225,9 +225,10 @@ private:
       return;
     }
     session_params params;
-    auto token = query_param(t, "token");
+    // As for REST: the Authorization header first, then ?token=.
+    auto token = bearer_token(std::string{req[http::field::authorization]});
     if (token.empty())
-      token = bearer_token(std::string{req[http::field::authorization]});
+      token = query_param(t, "token");
     auto named = query_param(t, "userId", "user_id");
     if (!ctx_->cfg.edge.jwt_secret.empty()) {
       auto who = verify_jwt(ctx_->cfg.edge.jwt_secret, token, ctx_->now());
@@ -295,6 +296,7 @@ private:
                "Authorization, Content-Type, X-User-Id");
       res->set(http::field::access_control_allow_methods,
                "GET, POST, PUT, OPTIONS");
+      res->set(http::field::access_control_expose_headers, "X-Next-Cursor");
     }
     for (auto& [k, v] : r.headers)
       res->set(k, v);

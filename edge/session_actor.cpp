@@ -309,6 +309,10 @@ caf::behavior session_impl(session_ptr self,
   st.ctx = std::move(ctx);
   st.sink = std::move(sink);
   st.params = std::move(params);
+  // The device id is known from the start (the client's, or a fresh one),
+  // so the welcome frame can name it.
+  if (st.params.device_id.empty())
+    st.params.device_id = st.ctx->make_device_id();
   st.device_id = st.params.device_id;
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;

@@ -164,12 +164,7 @@ private:
       on_gone(ec);
       return;
     }
-    if (!ws_.got_text()) {
-      buffer_.consume(buffer_.size());
-      endpoint_->on_binary();
-      do_read();
-      return;
-    }
+    // Every message counts against the rate limit, binary ones included.
     if (!limiter_.try_take()) {
       buffer_.consume(buffer_.size());
       ctx_->probe.rate_limited->Increment();
@@ -185,6 +180,12 @@ private:
       return;
     }
     violations_ = 0;
+    if (!ws_.got_text()) {
+      buffer_.consume(buffer_.size());
+      endpoint_->on_binary();
+      do_read();
+      return;
+    }
     endpoint_->on_text(beast::buffers_to_string(buffer_.data()));
     buffer_.consume(buffer_.size());
     do_read();

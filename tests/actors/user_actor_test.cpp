@@ -212,3 +212,21 @@ TEST_CASE("shutdown records every online user offline") {
   CHECK(f.ask<uint64_t>(count_atom::value) == 0);
   CHECK_THROWS(f.join("max", "c"));
 }
+
+TEST_CASE("an online user's last_seen never goes backwards") {
+  fixture f;
+  caf::actor s1, s2;
+  auto ack = f.join("nia", "phone", nullptr, &s1);
+  f.join("nia", "desk", nullptr, &s2);
+  auto user = caf::actor_cast<user_api>(ack.user);
+  f.advance(10s);
+  f.self->send(user, heartbeat_atom::value, std::string{"phone"});
+  f.run();
+  auto before = f.ask<user_status>(get_atom::value, std::string{"nia"});
+  // The most recently active device goes; the other one is older.
+  f.self->send(user, leave_atom::value, std::string{"phone"}, s1);
+  f.run();
+  auto after = f.ask<user_status>(get_atom::value, std::string{"nia"});
+  CHECK(after.online);
+  CHECK(after.last_seen >= before.last_seen);
+}

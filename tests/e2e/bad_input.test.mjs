@@ -97,6 +97,16 @@ test('a flood is rate limited, then cut off with 1008', async () => {
   await stillServing();
 });
 
+test('a binary flood is rate limited like any other', async () => {
+  const c = await srv.ws('/ws?userId=binflooder');
+  await c.next(m => m.type === 'joined');
+  for (let i = 0; i < 400; i++) c.socket.send(Buffer.from([i & 0xff]), { binary: true });
+  await c.next(m => m.type === 'error' && m.code === 'rate_limited');
+  const { code } = await withTimeout(c.closed, 5000, 'binary flood cut-off');
+  assert.equal(code, 1008);
+  await stillServing();
+});
+
 test('bad HTTP: huge body 413, bad JSON 400, garbage bytes', async () => {
   const big = await srv.http('POST', '/api/user-status/batch',
                              { body: { userIds: Array(500).fill('abcdefgh') } });

@@ -24,6 +24,11 @@ test('a valid token joins as its subject (query, header, numeric claim)', async 
   const b = await srv.ws('/ws', { headers: { Authorization: `Bearer ${t2}` } });
   assert.equal((await b.next(m => m.type === 'joined')).user_id, '42');
 
+  // The Authorization header wins over ?token= (as for REST).
+  const viaHeader = await srv.ws('/ws?token=not.a.token', { headers: { Authorization: `Bearer ${t1}` } });
+  assert.equal((await viaHeader.next(m => m.type === 'joined')).user_id, 'jwt-ann');
+  await viaHeader.close();
+
   const t3 = await signJwt({ userId: 'jwt-cy' }, SECRET);  // no exp: accepted
   const c = await srv.ws(`/ws/user-status/?token=${t3}`);
   assert.equal((await c.next(m => m.type === 'joined')).user_id, 'jwt-cy');

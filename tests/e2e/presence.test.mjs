@@ -124,6 +124,7 @@ test('join by frame, leave by frame, heartbeat replies pong', async () => {
   const c = await srv.ws('/ws');
   const welcome = await c.next(m => m.type === 'welcome');
   assert.equal(welcome.user_id, null);
+  assert.match(welcome.device_id, /^dev-/, 'the device id the server picked');
   const pong = await c.request({ type: 'ping' });
   assert.equal(pong.type, 'pong');
   const joined = await c.request({ type: 'join', user_id: 'frank-f', device_id: 'd1', status: 'away' });

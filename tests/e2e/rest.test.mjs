@@ -92,6 +92,9 @@ test('seed 002: /api/user-status/*', async () => {
   assert.equal(ls.status, 200);
   assert.equal(ls.body.data.userId, 'u-offline');
   assert.ok(Date.parse(ls.body.data.lastSeen) >= before - 5);
+  const numeric = await srv.http('PUT', '/api/user-status/last-seen', { body: { userId: 12345 } });
+  assert.equal(numeric.status, 200);
+  assert.equal(numeric.body.data.userId, '12345');
   const anon = await srv.http('PUT', '/api/user-status/last-seen', { body: {} });
   assert.equal(anon.status, 401);
   assert.equal(anon.body.code, 'unauthorized');
@@ -107,6 +110,14 @@ test('seed 003: GET /api/users/online/ excludes the requester', async () => {
   assert.equal(r.body[0].username, 'ann');
   assert.equal(r.body[0].profile_image_url, '/uploads/profiles/ann.jpg');
   assert.equal(r.body[0].is_online, true);
+  // Paging: the bare array stays; the next page is named in a header.
+  const p1 = await srv.get('/api/users/online/?limit=1');
+  assert.equal(p1.body.length, 1);
+  const next = p1.headers.get('x-next-cursor');
+  assert.equal(next, p1.body[0].id);
+  const p2 = await srv.get(`/api/users/online/?limit=1&cursor=${next}`);
+  assert.notEqual(p2.body[0].id, p1.body[0].id);
+  assert.equal(p2.headers.get('x-next-cursor'), null);
 });
 
 test('profiles: partial update, validation, 404', async () => {
@@ -164,6 +175,10 @@ test('health, readiness, metrics, errors', async () => {
   assert.equal(bad.body.code, 'invalid_id');
   const method = await srv.http('DELETE', '/api/user-status/online');
   assert.equal(method.status, 405);
+  assert.equal(method.headers.get('allow'), 'GET');
+  const pm = await srv.http('DELETE', '/api/users/u-ann/profile');
+  assert.equal(pm.status, 405);
+  assert.equal(pm.headers.get('allow'), 'GET, PUT');
   const cors = await srv.http('OPTIONS', '/api/online-users');
   assert.equal(cors.status, 204);
   assert.equal(cors.headers.get('access-control-allow-origin'), '*');
