@@ -309,12 +309,12 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         last_seen_atom::value, user, when);
       return rp;
     },
-    [=](put_atom, profile_atom, const std::string& user,
-        profile& p) -> caf::result<profile> {
+    [=](put_atom, profile_atom, const std::string& user, profile& p,
+        uint8_t mask) -> caf::result<profile> {
       auto to = replicas(self, user);
       if (to.size() == 1)
         return self->delegate(to.front(), put_atom::value,
-                              profile_atom::value, user, std::move(p));
+                              profile_atom::value, user, std::move(p), mask);
       auto rp = self->make_response_promise<profile>();
       scatter<profile>(
         self, to,
@@ -324,7 +324,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
           else
             rp.deliver(std::move(ps.front()));
         },
-        put_atom::value, profile_atom::value, user, p);
+        put_atom::value, profile_atom::value, user, p, mask);
       return rp;
     },
     // -- this node's own store --------------------------------------------------

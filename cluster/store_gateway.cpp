@@ -44,8 +44,9 @@ store_api::behavior_type gateway_impl(store_api::pointer self,
     [=](get_atom a, profile_atom p, const std::vector<std::string>& us) {
       return relay<std::vector<profile>>(self, store, timeout, a, p, us);
     },
-    [=](put_atom a, profile_atom p, const std::string& u, const profile& pr) {
-      return relay<profile>(self, store, timeout, a, p, u, pr);
+    [=](put_atom a, profile_atom p, const std::string& u, const profile& pr,
+        uint8_t mask) {
+      return relay<profile>(self, store, timeout, a, p, u, pr, mask);
     },
     [=](history_atom a, const std::string& u, uint32_t n) {
       return relay<std::vector<session_record>>(self, store, timeout, a, u,

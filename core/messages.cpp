@@ -65,6 +65,17 @@ errc presence_code(const caf::error& err) {
   return static_cast<errc>(err.code());
 }
 
+void apply_fields(profile& to, const profile& from, uint8_t mask) {
+  if (mask & profile_name)
+    to.name = from.name;
+  if (mask & profile_username)
+    to.username = from.username;
+  if (mask & profile_email)
+    to.email = from.email;
+  if (mask & profile_avatar)
+    to.avatar = from.avatar;
+}
+
 presence_delta delta_of(const user_status& s) {
   return {s.user_id,   s.online,       s.status,
           s.last_seen, s.online_since, s.version};

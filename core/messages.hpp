@@ -188,6 +188,18 @@ typename Inspector::result_type inspect(Inspector& f, profile& x) {
            x.email, x.avatar);
 }
 
+/// Fields of a profile a write sets; the others keep their stored value.
+enum profile_field : uint8_t {
+  profile_name = 1,
+  profile_username = 2,
+  profile_email = 4,
+  profile_avatar = 8,
+  profile_all = 15,
+};
+
+/// Copies the fields of `from` named in `mask` into `to`.
+void apply_fields(profile& to, const profile& from, uint8_t mask);
+
 /// One online session of a user, from first device to last.
 struct session_record {
   millis start = 0;
@@ -448,7 +460,10 @@ using store_api = caf::typed_actor<
   caf::replies_to<get_atom, profile_atom, std::string>::with<profile>,
   caf::replies_to<get_atom, profile_atom, std::vector<std::string>>::with<
     std::vector<profile>>,
-  caf::replies_to<put_atom, profile_atom, std::string, profile>::with<profile>,
+  // set the fields of the profile named by the mask (profile_field bits),
+  // in one step; replies the stored profile
+  caf::replies_to<put_atom, profile_atom, std::string, profile,
+                  uint8_t>::with<profile>,
   // recent sessions, newest first (user, limit)
   caf::replies_to<history_atom, std::string, uint32_t>::with<
     std::vector<session_record>>,

@@ -389,55 +389,51 @@ void put_profile(const call_ptr& c, const std::string& user) {
   if (!json_body(c, body))
     return;
   // Only the fields present change; each must be a string (or null = clear).
-  std::vector<std::pair<std::string, std::string>> fields;
-  for (auto name : {"name", "username", "email", "avatar"}) {
-    auto i = body.find(name);
+  // The store merges them in one step.
+  profile p;
+  uint8_t mask = 0;
+  struct field {
+    const char* name;
+    std::string profile::*member;
+    uint8_t bit;
+  };
+  static const field fields[] = {
+    {"name", &profile::name, profile_name},
+    {"username", &profile::username, profile_username},
+    {"email", &profile::email, profile_email},
+    {"avatar", &profile::avatar, profile_avatar},
+  };
+  for (auto& f : fields) {
+    auto i = body.find(f.name);
     if (i == body.end())
       continue;
-    if (i->is_null()) {
-      fields.emplace_back(name, "");
-    } else if (i->is_string()) {
+    if (i->is_string()) {
       auto v = i->get<std::string>();
       if (v.size() > max_profile_field) {
         c->fail(400, "bad_request",
-                std::string{"'"} + name + "' is longer than "
+                std::string{"'"} + f.name + "' is longer than "
                   + std::to_string(max_profile_field) + " bytes");
         return;
       }
-      fields.emplace_back(name, std::move(v));
-    } else {
-      c->fail(400, "bad_request", std::string{"'"} + name
+      p.*f.member = std::move(v);
+    } else if (!i->is_null()) {
+      c->fail(400, "bad_request", std::string{"'"} + f.name
                                     + "' must be a string or null");
       return;
     }
+    mask |= f.bit;
   }
-  if (fields.empty()) {
+  if (mask == 0) {
     c->fail(400, "bad_request",
             "name at least one of name, username, email, avatar");
     return;
   }
   ask_then<profile>(
     c, c->ctx->store,
-    [c, user, fields](profile& p) {
-      for (auto& [k, v] : fields) {
-        if (k == "name")
-          p.name = v;
-        else if (k == "username")
-          p.username = v;
-        else if (k == "email")
-          p.email = v;
-        else
-          p.avatar = v;
-      }
-      ask_then<profile>(
-        c, c->ctx->store,
-        [c, user](profile& stored) {
-          c->reply(200,
-                   {{"success", true}, {"data", profile_json(user, stored)}});
-        },
-        put_atom::value, profile_atom::value, user, p);
+    [c, user](profile& stored) {
+      c->reply(200, {{"success", true}, {"data", profile_json(user, stored)}});
     },
-    get_atom::value, profile_atom::value, user);
+    put_atom::value, profile_atom::value, user, p, mask);
 }
 
 void get_history(const call_ptr& c, const std::string& user) {

@@ -108,10 +108,15 @@ store_api::behavior_type store_impl(store_ptr self,
         out.push_back(self->state.db->get_profile(u));
       return out;
     },
-    [=](put_atom, profile_atom, const std::string& user, profile p) {
-      p.known = true;
-      self->state.db->put_profile(user, p);
-      return p;
+    [=](put_atom, profile_atom, const std::string& user, const profile& p,
+        uint8_t mask) {
+      // Read, merge, write in one step: concurrent partial updates of one
+      // profile cannot lose each other's fields.
+      auto stored = self->state.db->get_profile(user);
+      apply_fields(stored, p, mask);
+      stored.known = true;
+      self->state.db->put_profile(user, stored);
+      return stored;
     },
     [=](history_atom, const std::string& user, uint32_t limit) {
       return self->state.db->history(user, limit);

@@ -73,7 +73,9 @@ fake_store(store_api::pointer self, std::shared_ptr<store_log> log) {
     [=](get_atom, profile_atom, const std::vector<std::string>& us) {
       return std::vector<profile>(us.size());
     },
-    [=](put_atom, profile_atom, const std::string&, profile p) { return p; },
+    [=](put_atom, profile_atom, const std::string&, profile p, uint8_t) {
+      return p;
+    },
     [=](history_atom, const std::string&, uint32_t) {
       return std::vector<session_record>{};
     },

@@ -253,13 +253,23 @@ TEST_CASE("reads and profile writes go through the store actor",
   p.name = "Dora";
   p.email = "d@example.com";
   auto stored = f.ask<profile>(put_atom::value, profile_atom::value,
-                               std::string{"dora"}, p);
+                               std::string{"dora"}, p, uint8_t{profile_all});
   CHECK(stored.known);  // set by the store
   CHECK(stored.name == "Dora");
   auto got = f.ask<profile>(get_atom::value, profile_atom::value,
                             std::string{"dora"});
   CHECK(got.known);
   CHECK(got.email == "d@example.com");
+  // A partial write changes only the fields it names.
+  profile q;
+  q.username = "dora-x";
+  q.name = "ignored";
+  auto merged = f.ask<profile>(put_atom::value, profile_atom::value,
+                               std::string{"dora"}, q,
+                               uint8_t{profile_username});
+  CHECK(merged.name == "Dora");
+  CHECK(merged.username == "dora-x");
+  CHECK(merged.email == "d@example.com");
   auto many = f.ask<std::vector<profile>>(
     get_atom::value, profile_atom::value,
     std::vector<std::string>{"nobody", "dora"});
