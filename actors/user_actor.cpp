@@ -39,6 +39,10 @@ struct user_state {
   /// The registry's index knows this user's current state (announced, or
   /// silently indexed after a move or a resume).
   bool indexed = false;
+  /// Checkpoint throttling: when the last one went, and whether a trailing
+  /// one is scheduled.
+  millis last_checkpoint = 0;
+  bool checkpoint_armed = false;
   static inline const char* name = "presence.user";
 };
 
@@ -80,13 +84,33 @@ void index_silently(user_ptr self) {
   self->send(st.env->registry, index_atom::value, delta_of(snapshot(st)));
 }
 
+void send_checkpoint(user_ptr self) {
+  auto& st = self->state;
+  if (st.online_since == 0)
+    return;
+  st.last_checkpoint = st.env->now();
+  auto t = std::max(latest_activity(st), st.online_since);
+  self->send(st.env->store, checkpoint_atom::value, st.user_id,
+             st.online_since, t, st.version, st.status);
+}
+
+/// Records activity for crash recovery: at once, or (within the checkpoint
+/// interval of the previous one) at the end of that interval.
 void checkpoint(user_ptr self) {
   auto& st = self->state;
   if (st.online_since == 0)
     return;
-  auto t = std::max(latest_activity(st), st.online_since);
-  self->send(st.env->store, checkpoint_atom::value, st.user_id,
-             st.online_since, t, st.version, st.status);
+  auto interval = st.env->checkpoint_interval.count();
+  auto since = st.env->now() - st.last_checkpoint;
+  if (interval == 0 || since >= interval) {
+    send_checkpoint(self);
+    return;
+  }
+  if (!st.checkpoint_armed) {
+    st.checkpoint_armed = true;
+    self->delayed_send(self, std::chrono::milliseconds(interval - since),
+                       checkpoint_atom::value);
+  }
 }
 
 /// Announces a change of the visible state of a user with devices.
@@ -394,6 +418,10 @@ user_api::behavior_type running(user_ptr self) {
         return;
       st.version = next_version(st.version, st.env->now());
       emit(self);
+    },
+    [=](checkpoint_atom) {
+      self->state.checkpoint_armed = false;
+      send_checkpoint(self);
     },
     [=](drop_atom, const caf::node_id& dead) {
       drop_devices(self,

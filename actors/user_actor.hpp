@@ -24,6 +24,10 @@ using registry_sink = caf::typed_actor<
 struct user_env {
   actors_config cfg;
   wall_clock now = system_now;
+  /// At most one activity checkpoint per user per interval (the last one
+  /// always follows); 0 = one per change. Keeps heartbeats off the store
+  /// (and, in a cluster, off the network to the replicas).
+  milliseconds checkpoint_interval{0};
   store_api store;
   /// Receives every visible change and hears when the actor could end.
   registry_sink registry;

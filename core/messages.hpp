@@ -437,6 +437,7 @@ using user_api = caf::typed_actor<
   // healed: the other side may have heard otherwise meanwhile)
   caf::reacts_to<delta_atom>,
   // timers (self-sent)
+  caf::reacts_to<checkpoint_atom>,
   caf::reacts_to<ttl_atom, std::string, uint64_t>,
   caf::reacts_to<grace_atom, uint64_t>>;
 

@@ -62,6 +62,7 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   actors::user_env env;
   env.cfg = cfg.actors;
   env.now = now;
+  env.checkpoint_interval = cfg.persistence.checkpoint_interval;
   env.store = n->replicator_;
   n->registry_ = actors::spawn_registry(sys, std::move(env), n->fanout_,
                                         n->stats_, n->cfg_.cluster);

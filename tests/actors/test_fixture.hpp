@@ -125,7 +125,8 @@ struct fixture : config_holder {
   actors_config acfg;
   presence_api api;
 
-  explicit fixture(actors_config c = default_cfg())
+  explicit fixture(actors_config c = default_cfg(),
+                   std::chrono::milliseconds checkpoint_every = {})
     : sys(cfg),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
       self(sys),
@@ -136,6 +137,7 @@ struct fixture : config_holder {
     env.cfg = acfg;
     env.store = store;
     env.now = [this] { return now(); };
+    env.checkpoint_interval = checkpoint_every;
     api = actors::spawn_registry(sys, std::move(env), fanout);
     run();
   }

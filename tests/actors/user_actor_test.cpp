@@ -230,3 +230,23 @@ TEST_CASE("an online user's last_seen never goes backwards") {
   CHECK(after.online);
   CHECK(after.last_seen >= before.last_seen);
 }
+
+TEST_CASE("checkpoints are throttled, and the last activity always follows") {
+  fixture f{fixture::default_cfg(), 1s};
+  auto ack = f.join("oli", "phone");
+  auto user = caf::actor_cast<user_api>(ack.user);
+  auto before = f.log->checkpoints.size();
+  millis last_beat = 0;
+  for (int i = 0; i < 20; ++i) {
+    f.advance(100ms);
+    f.self->send(user, heartbeat_atom::value, std::string{"phone"});
+    f.run();
+    last_beat = f.now();
+  }
+  f.advance(1100ms);
+  auto sent = f.log->checkpoints.size() - before;
+  CHECK(sent >= 2);
+  CHECK(sent <= 4);  // 20 heartbeats over 2 s, one per second at most
+  REQUIRE_FALSE(f.log->checkpoints.empty());
+  CHECK(std::get<2>(f.log->checkpoints.back()) == last_beat);
+}
