@@ -153,7 +153,8 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   add("log-level", cfg.log_level,
       "trace, debug, info, warn, error, critical or off");
   add("port-file", extra.port_file,
-      "write the bound HTTP port to this file once listening");
+      "once listening, write the bound HTTP port (line 1) and cluster "
+      "port (line 2, 0 without one) to this file");
   app.add_flag("--check-config", extra.check_only,
                "validate the configuration, print it, and exit");
 

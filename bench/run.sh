@@ -18,7 +18,8 @@ trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "
        --log-level warn --reconnect-grace 0 &
 pid=$!
 for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-port=$(cat "$tmp/port")
+# The port file: line 1 the HTTP port, line 2 the cluster port (0 here).
+port=$(head -1 "$tmp/port")
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 idle=$(rss_kb)
 "$gen" --port "$port" --connections "$conns" --seconds "$secs" \
