@@ -6,12 +6,16 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "core/messages.hpp"
 
 namespace presence::actors {
 
 namespace {
+
+/// The fan-out's full interface: its coalescing timer is private.
+using fanout_impl_api = fanout_api::extend<caf::reacts_to<tick_atom>>;
 
 struct listener_entry {
   bool global = false;
@@ -20,9 +24,9 @@ struct listener_entry {
 
 struct fanout_state {
   actors_config cfg;
-  std::unordered_map<caf::actor, listener_entry> listeners;
-  std::unordered_map<std::string, std::unordered_set<caf::actor>> by_user;
-  std::unordered_set<caf::actor> global;
+  std::unordered_map<delta_listener, listener_entry> listeners;
+  std::unordered_map<std::string, std::unordered_set<delta_listener>> by_user;
+  std::unordered_set<delta_listener> global;
   /// Deltas of the current window in arrival order; one per user.
   std::vector<presence_delta> pending;
   std::unordered_map<std::string, size_t> pending_index;
@@ -30,7 +34,7 @@ struct fanout_state {
   static inline const char* name = "presence.fanout";
 };
 
-using fanout_ptr = caf::stateful_actor<fanout_state>*;
+using fanout_ptr = fanout_impl_api::stateful_pointer<fanout_state>;
 
 void deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
   auto& st = self->state;
@@ -44,7 +48,7 @@ void deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
   if (st.by_user.empty())
     return;
   // Listeners of single users get only their users' deltas.
-  std::unordered_map<caf::actor, std::vector<presence_delta>> per;
+  std::unordered_map<delta_listener, std::vector<presence_delta>> per;
   for (auto& d : *all) {
     auto i = st.by_user.find(d.user_id);
     if (i == st.by_user.end())
@@ -70,7 +74,7 @@ void flush(fanout_ptr self) {
   deliver(self, std::move(out));
 }
 
-void forget(fanout_ptr self, const caf::actor& l) {
+void forget(fanout_ptr self, const delta_listener& l) {
   auto& st = self->state;
   auto i = st.listeners.find(l);
   if (i == st.listeners.end())
@@ -87,10 +91,11 @@ void forget(fanout_ptr self, const caf::actor& l) {
   st.listeners.erase(i);
 }
 
-caf::behavior fanout_impl(fanout_ptr self, actors_config cfg) {
+fanout_impl_api::behavior_type fanout_impl(fanout_ptr self,
+                                           actors_config cfg) {
   self->state.cfg = cfg;
   self->set_down_handler([=](caf::down_msg& dm) {
-    auto l = caf::actor_cast<caf::actor>(dm.source);
+    auto l = caf::actor_cast<delta_listener>(dm.source);
     if (l)
       forget(self, l);
     else
@@ -103,7 +108,7 @@ caf::behavior fanout_impl(fanout_ptr self, actors_config cfg) {
         }
   });
   return {
-    [=](subscribe_atom, const caf::actor& l,
+    [=](subscribe_atom, const delta_listener& l,
         const std::vector<std::string>& users, bool global) {
       auto& st = self->state;
       if (!l)
@@ -121,7 +126,7 @@ caf::behavior fanout_impl(fanout_ptr self, actors_config cfg) {
           st.by_user[u].insert(l);
       return true;
     },
-    [=](unsubscribe_atom, const caf::actor& l,
+    [=](unsubscribe_atom, const delta_listener& l,
         const std::vector<std::string>& users, bool global) {
       auto& st = self->state;
       auto it = st.listeners.find(l);
@@ -143,7 +148,7 @@ caf::behavior fanout_impl(fanout_ptr self, actors_config cfg) {
         }
       }
       if (!entry.global && entry.users.empty()) {
-        self->demonitor(l);
+        self->demonitor(l.address());
         st.listeners.erase(it);
       }
       return true;
@@ -176,7 +181,7 @@ caf::behavior fanout_impl(fanout_ptr self, actors_config cfg) {
 
 } // namespace
 
-caf::actor spawn_fanout(caf::actor_system& sys, const actors_config& cfg) {
+fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg) {
   return sys.spawn(fanout_impl, cfg);
 }
 

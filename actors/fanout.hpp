@@ -3,6 +3,7 @@
 #include <caf/fwd.hpp>
 
 #include "core/config.hpp"
+#include "core/messages.hpp"
 
 namespace presence::actors {
 
@@ -11,12 +12,7 @@ namespace presence::actors {
 /// `cfg.coalesce_window` (the latest state per user wins) and then sends each
 /// listener one `(delta_atom, delta_batch)` with what it asked for. Global
 /// listeners share one batch object. Listeners are monitored; a dead one is
-/// forgotten.
-///
-/// Messages:
-///   (subscribe_atom, actor listener, vector<string> users, bool global) -> bool
-///   (unsubscribe_atom, actor listener, vector<string> users, bool global) -> bool
-///   (delta_atom, presence_delta)
-caf::actor spawn_fanout(caf::actor_system& sys, const actors_config& cfg);
+/// forgotten. Interface: `fanout_api` (core/messages.hpp).
+fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg);
 
 } // namespace presence::actors

@@ -6,6 +6,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "core/messages.hpp"
 
@@ -18,14 +19,14 @@ namespace {
 constexpr size_t max_rooms_per_member = 256;
 
 struct rooms_state {
-  std::unordered_map<std::string, std::unordered_set<caf::actor>> rooms;
-  std::unordered_map<caf::actor, std::unordered_set<std::string>> member_of;
+  std::unordered_map<std::string, std::unordered_set<room_member>> rooms;
+  std::unordered_map<room_member, std::unordered_set<std::string>> member_of;
   static inline const char* name = "presence.rooms";
 };
 
-using rooms_ptr = caf::stateful_actor<rooms_state>*;
+using rooms_ptr = rooms_api::stateful_pointer<rooms_state>;
 
-void leave(rooms_ptr self, const std::string& room, const caf::actor& m) {
+void leave(rooms_ptr self, const std::string& room, const room_member& m) {
   auto& st = self->state;
   auto r = st.rooms.find(room);
   if (r != st.rooms.end()) {
@@ -38,12 +39,12 @@ void leave(rooms_ptr self, const std::string& room, const caf::actor& m) {
     i->second.erase(room);
     if (i->second.empty()) {
       st.member_of.erase(i);
-      self->demonitor(m);
+      self->demonitor(m.address());
     }
   }
 }
 
-caf::behavior rooms_impl(rooms_ptr self) {
+rooms_api::behavior_type rooms_impl(rooms_ptr self) {
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto i = st.member_of.begin(); i != st.member_of.end(); ++i) {
@@ -57,7 +58,7 @@ caf::behavior rooms_impl(rooms_ptr self) {
     }
   });
   return {
-    [=](join_atom, const std::string& room, const caf::actor& m) {
+    [=](join_atom, const std::string& room, const room_member& m) {
       auto& st = self->state;
       if (!m)
         return;
@@ -69,10 +70,10 @@ caf::behavior rooms_impl(rooms_ptr self) {
       mine.insert(room);
       st.rooms[room].insert(m);
     },
-    [=](leave_atom, const std::string& room, const caf::actor& m) {
+    [=](leave_atom, const std::string& room, const room_member& m) {
       leave(self, room, m);
     },
-    [=](room_atom, const caf::actor& sender, const room_signal& sig) {
+    [=](room_atom, const room_member& sender, const room_signal& sig) {
       auto& st = self->state;
       auto r = st.rooms.find(sig.room);
       if (r == st.rooms.end() || r->second.count(sender) == 0)
@@ -86,7 +87,7 @@ caf::behavior rooms_impl(rooms_ptr self) {
 
 } // namespace
 
-caf::actor spawn_room_registry(caf::actor_system& sys) {
+rooms_api spawn_room_registry(caf::actor_system& sys) {
   return sys.spawn(rooms_impl);
 }
 

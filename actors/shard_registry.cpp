@@ -14,22 +14,25 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/presence_logic.hpp"
-#include "cluster/hash_ring.hpp"
+#include "core/hash_ring.hpp"
 
 namespace presence::actors {
 
 namespace {
 
+/// The registry's full interface: its orphan scan timer is private.
+using registry_impl_api = registry_api::extend<caf::reacts_to<orphan_atom>>;
+
 struct registry_state {
   std::shared_ptr<const user_env> env;
-  caf::actor fanout;
+  fanout_api fanout;
   std::shared_ptr<node_stats> stats;
   cluster_config cluster;
   // The cluster as of the last view (alone: just this node).
   std::string self_node;
-  cluster::hash_ring ring;
-  std::vector<caf::actor> remote_fanouts;
-  std::map<std::string, caf::actor> registries;  // other members, by id
+  hash_ring ring;
+  std::vector<fanout_api> remote_fanouts;
+  std::map<std::string, node_registry_api> registries;  // other members
   std::set<std::string> members;                 // alive, self included
   std::set<std::string> ever_members;            // every id ever seen
   std::map<std::string, caf::node_id> member_nodes;  // others: CAF node ids
@@ -47,7 +50,7 @@ struct registry_state {
   bool cluster_mode() const {
     return cluster.listen_enabled || !cluster.seeds.empty();
   }
-  std::unordered_map<std::string, user_api> users;
+  std::unordered_map<std::string, user_control_api> users;
   std::unordered_map<caf::actor_addr, std::string> names;
   /// Users visible online, ordered by id for paging.
   std::map<std::string, presence_delta> online;
@@ -55,7 +58,7 @@ struct registry_state {
   static inline const char* name = "presence.registry";
 };
 
-using registry_ptr = registry_api::stateful_pointer<registry_state>;
+using registry_ptr = registry_impl_api::stateful_pointer<registry_state>;
 
 user_status offline_status(const user_record& r) {
   user_status s;
@@ -103,7 +106,8 @@ void shutdown_step(registry_ptr self, bool count = true) {
   }
 }
 
-void track(registry_ptr self, const std::string& user, user_api actor) {
+void track(registry_ptr self, const std::string& user,
+           user_control_api actor) {
   auto& st = self->state;
   self->monitor(actor);
   st.names.emplace(actor.address(), user);
@@ -145,15 +149,15 @@ void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
   }
 }
 
-registry_api::behavior_type
-registry_impl(registry_ptr self, user_env env, caf::actor fanout,
+registry_impl_api::behavior_type
+registry_impl(registry_ptr self, user_env env, fanout_api fanout,
               std::shared_ptr<node_stats> stats, cluster_config cluster) {
   env.registry = caf::actor_cast<registry_sink>(self);
   self->state.env = std::make_shared<const user_env>(std::move(env));
   self->state.fanout = std::move(fanout);
   self->state.stats = std::move(stats);
   self->state.cluster = std::move(cluster);
-  self->state.ring = cluster::hash_ring{self->state.cluster.vnodes};
+  self->state.ring = hash_ring{self->state.cluster.vnodes};
   // A user actor that ends without being stopped (it failed) must not stay
   // online in the index.
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -239,13 +243,15 @@ registry_impl(registry_ptr self, user_env env, caf::actor fanout,
     [=](count_atom) {
       return static_cast<uint64_t>(self->state.online.size());
     },
-    [=](subscribe_atom, const caf::actor& l, std::vector<std::string>& users,
+    [=](subscribe_atom, const delta_listener& l,
+        std::vector<std::string>& users,
         bool global) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
       return rp.delegate(self->state.fanout, subscribe_atom::value, l,
                          std::move(users), global);
     },
-    [=](unsubscribe_atom, const caf::actor& l, std::vector<std::string>& users,
+    [=](unsubscribe_atom, const delta_listener& l,
+        std::vector<std::string>& users,
         bool global) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
       return rp.delegate(self->state.fanout, unsubscribe_atom::value, l,
@@ -330,7 +336,7 @@ registry_impl(registry_ptr self, user_env env, caf::actor fanout,
       st.had_view = true;
       st.members = std::move(now_members);
       st.self_node = v.self;
-      st.ring = cluster::hash_ring::of(v.node_ids(), st.cluster.vnodes);
+      st.ring = hash_ring::of(v.node_ids(), st.cluster.vnodes);
       st.remote_fanouts.clear();
       st.registries.clear();
       for (auto& m : v.members) {
@@ -396,7 +402,7 @@ registry_impl(registry_ptr self, user_env env, caf::actor fanout,
         .then([=](std::vector<user_record>& marks) { close_orphans(self, marks); },
               [](caf::error&) {});
     },
-    [=](idle_atom, const std::string& uid, const user_api& actor) {
+    [=](idle_atom, const std::string& uid, const user_control_api& actor) {
       auto& st = self->state;
       auto u = st.users.find(uid);
       if (u == st.users.end() || u->second != actor)
@@ -424,7 +430,7 @@ registry_impl(registry_ptr self, user_env env, caf::actor fanout,
 } // namespace
 
 registry_api spawn_registry(caf::actor_system& sys, user_env env,
-                            caf::actor fanout,
+                            fanout_api fanout,
                             std::shared_ptr<node_stats> stats,
                             const cluster_config& cluster) {
   return sys.spawn(registry_impl, std::move(env), std::move(fanout),

@@ -11,15 +11,12 @@
 
 namespace presence::actors {
 
-/// The registry's full interface: the public presence_api plus what user
-/// actors tell it.
-using registry_api = presence_api::extend_with<registry_sink>::extend<
+/// The registry's interface within a node: what other nodes see
+/// (`node_registry_api`: the presence service and handovers), what its user
+/// actors tell it, and the membership's views.
+using registry_api = node_registry_api::extend_with<registry_sink>::extend<
   // the cluster changed (from the membership actor)
-  caf::reacts_to<view_atom, cluster_view>,
-  // a user moved here from its previous owner
-  caf::reacts_to<handover_atom, user_transfer>,
-  // close sessions a dead owner left open (timer)
-  caf::reacts_to<orphan_atom>>;
+  caf::reacts_to<view_atom, cluster_view>>;
 
 /// Spawns the shard registry of one node. It maps user id -> user actor
 /// (spawning on first join, ending idle actors), keeps the index of visible
@@ -34,7 +31,7 @@ using registry_api = presence_api::extend_with<registry_sink>::extend<
 ///
 /// `env.registry` is filled in by the registry itself.
 registry_api spawn_registry(caf::actor_system& sys, user_env env,
-                            caf::actor fanout,
+                            fanout_api fanout,
                             std::shared_ptr<node_stats> stats = nullptr,
                             const cluster_config& cluster = {});
 

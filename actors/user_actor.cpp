@@ -14,9 +14,19 @@ namespace presence::actors {
 
 namespace {
 
+/// The user actor's full interface: what its registry may send, plus its
+/// own timers (self-sent only; nobody else holds this handle).
+using user_actor_impl = user_control_api::extend<
+  // a trailing activity checkpoint is due
+  caf::reacts_to<checkpoint_atom>,
+  // (device, timer generation): the device's TTL may have run out
+  caf::reacts_to<ttl_atom, std::string, uint64_t>,
+  // (grace epoch): the reconnect grace period is over
+  caf::reacts_to<grace_atom, uint64_t>>;
+
 struct device_entry {
   device_view view;
-  caf::actor session;
+  session_api session;
   uint64_t timer_gen = 0;
 };
 
@@ -46,7 +56,7 @@ struct user_state {
   static inline const char* name = "presence.user";
 };
 
-using user_ptr = user_api::stateful_pointer<user_state>;
+using user_ptr = user_actor_impl::stateful_pointer<user_state>;
 
 millis latest_activity(const user_state& st) {
   millis t = 0;
@@ -150,7 +160,7 @@ void go_offline(user_ptr self, bool report_idle) {
   }
   if (report_idle)
     self->send(st.env->registry, idle_atom::value, st.user_id,
-               caf::actor_cast<user_api>(self));
+               user_control_api{self});
 }
 
 /// Called after devices were removed; `end` is when the user was last there.
@@ -203,7 +213,7 @@ void install_down_handler(user_ptr self) {
   self->set_down_handler([=](caf::down_msg& dm) {
     // The user was last seen at the last sign of life of the lost devices
     // (a node that died took its sockets' final moments with it).
-    drop_devices(self, [&](const caf::actor& s) {
+    drop_devices(self, [&](const session_api& s) {
       return s.address() == dm.source;
     });
   });
@@ -211,7 +221,7 @@ void install_down_handler(user_ptr self) {
 
 /// Adds a device held by `session` (joins and transfers).
 void add_device(user_ptr self, const device_view& view,
-                const caf::actor& session) {
+                const session_api& session) {
   auto& st = self->state;
   auto& entry = st.devices[view.device_id];
   entry.view = view;
@@ -226,7 +236,7 @@ void add_device(user_ptr self, const device_view& view,
 
 /// Tells every session of this user that this actor now holds its device.
 void rehome_sessions(user_ptr self) {
-  auto me = caf::actor_cast<user_api>(self);
+  user_api me{self};
   for (auto& kvp : self->state.devices)
     caf::anon_send(kvp.second.session, rehome_atom::value, kvp.first, me);
 }
@@ -248,9 +258,9 @@ user_transfer make_transfer(const user_state& st) {
   return t;
 }
 
-user_api::behavior_type running(user_ptr self);
+user_actor_impl::behavior_type running(user_ptr self);
 
-user_api::behavior_type user_impl(user_ptr self, std::string user_id,
+user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
                                   std::shared_ptr<const user_env> env) {
   auto& st = self->state;
   st.user_id = std::move(user_id);
@@ -280,7 +290,7 @@ user_api::behavior_type user_impl(user_ptr self, std::string user_id,
   return running(self);
 }
 
-user_api::behavior_type running(user_ptr self) {
+user_actor_impl::behavior_type running(user_ptr self) {
   return {
     [=](join_atom, join_request& req) -> caf::result<join_ack> {
       auto& st = self->state;
@@ -322,14 +332,14 @@ user_api::behavior_type running(user_ptr self) {
       add_device(self, view, req.session);
       recompute(self);
       checkpoint(self);
-      return join_ack{caf::actor_cast<caf::actor>(self), dev_id,
-                      snapshot(st)};
+      return join_ack{user_api{self}, dev_id, snapshot(st)};
     },
-    [=](leave_atom, const std::string& device_id, const caf::actor& session) {
+    [=](leave_atom, const std::string& device_id,
+        const caf::actor_addr& session) {
       auto& st = self->state;
       auto i = st.devices.find(device_id);
       // A leave from a session that was replaced on this device is stale.
-      if (i == st.devices.end() || i->second.session != session)
+      if (i == st.devices.end() || i->second.session.address() != session)
         return;
       st.devices.erase(i);
       devices_changed(self, st.env->now());
@@ -340,7 +350,7 @@ user_api::behavior_type running(user_ptr self) {
       if (i == st.devices.end()) {
         // A device this actor does not hold (dropped while its node was
         // cut off, or lost in a move): its session registers again.
-        if (auto sender = caf::actor_cast<caf::actor>(self->current_sender()))
+        if (auto sender = caf::actor_cast<session_api>(self->current_sender()))
           caf::anon_send(sender, rejoin_atom::value, device_id);
         return;
       }
@@ -386,7 +396,7 @@ user_api::behavior_type running(user_ptr self) {
       self->quit();
       return true;
     },
-    [=](handover_atom, const caf::actor& new_registry) {
+    [=](handover_atom, const node_registry_api& new_registry) {
       auto& st = self->state;
       if (st.devices.empty()) {
         // Nothing live to move: finish here (a grace period ends early).
@@ -424,8 +434,9 @@ user_api::behavior_type running(user_ptr self) {
       send_checkpoint(self);
     },
     [=](drop_atom, const caf::node_id& dead) {
-      drop_devices(self,
-                   [&](const caf::actor& s) { return s && s.node() == dead; });
+      drop_devices(self, [&](const session_api& s) {
+        return s && s.node() == dead;
+      });
     },
     [=](ttl_atom, const std::string& device_id, uint64_t gen) {
       auto& st = self->state;
@@ -453,7 +464,7 @@ user_api::behavior_type running(user_ptr self) {
   };
 }
 
-user_api::behavior_type user_from_impl(user_ptr self, user_transfer t,
+user_actor_impl::behavior_type user_from_impl(user_ptr self, user_transfer t,
                                        std::shared_ptr<const user_env> env) {
   auto& st = self->state;
   st.user_id = t.user_id;
@@ -483,13 +494,13 @@ user_api::behavior_type user_from_impl(user_ptr self, user_transfer t,
 
 } // namespace
 
-user_api spawn_user_from(caf::actor_system& sys, user_transfer t,
-                         std::shared_ptr<const user_env> env) {
+user_control_api spawn_user_from(caf::actor_system& sys, user_transfer t,
+                                 std::shared_ptr<const user_env> env) {
   return sys.spawn(user_from_impl, std::move(t), std::move(env));
 }
 
-user_api spawn_user(caf::actor_system& sys, std::string user_id,
-                    std::shared_ptr<const user_env> env) {
+user_control_api spawn_user(caf::actor_system& sys, std::string user_id,
+                            std::shared_ptr<const user_env> env) {
   return sys.spawn(user_impl, std::move(user_id), std::move(env));
 }
 

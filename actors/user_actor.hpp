@@ -11,13 +11,32 @@
 
 namespace presence::actors {
 
+/// A user actor as its registry holds it: the public `user_api` plus the
+/// registry's controls. Sessions and other nodes only ever get `user_api`.
+using user_control_api = user_api::extend<
+  // the registry asks an idle actor to end; false if a device came back
+  caf::replies_to<stop_atom>::with<bool>,
+  // node shutdown: record offline now and end
+  caf::replies_to<shutdown_atom>::with<bool>,
+  // the ring moved this user to another node: hand the live state to that
+  // node's registry and end without a word to anyone else
+  caf::reacts_to<handover_atom, node_registry_api>,
+  // more devices for this user from a handover (a join raced the move)
+  caf::reacts_to<handover_atom, user_transfer>,
+  // a node was declared dead: its sessions' devices go (at their last
+  // activity), even if CAF has not noticed the lost connection yet
+  caf::reacts_to<drop_atom, caf::node_id>,
+  // announce the current state again with a new version (a partition
+  // healed: the other side may have heard otherwise meanwhile)
+  caf::reacts_to<delta_atom>>;
+
 /// What a user actor tells its registry: visible changes (fanned out),
 /// silent index updates (a user moved here or resumed after its old owner
 /// died: nothing changed for anyone else), and idleness.
 using registry_sink = caf::typed_actor<
   caf::reacts_to<delta_atom, presence_delta>,
   caf::reacts_to<index_atom, presence_delta>,
-  caf::reacts_to<idle_atom, std::string, user_api>>;
+  caf::reacts_to<idle_atom, std::string, user_control_api>>;
 
 /// What every user actor of a node shares: settings, the clock, the store and
 /// the registry that indexes them.
@@ -44,13 +63,13 @@ struct user_env {
 ///   GRACE --grace timer--> OFFLINE    (last_seen written, delta out, idle)
 ///   OFFLINE --stop from registry--> (end)
 ///   OFFLINE --join--> ONLINE          (a join raced the registry's stop)
-user_api spawn_user(caf::actor_system& sys, std::string user_id,
-                    std::shared_ptr<const user_env> env);
+user_control_api spawn_user(caf::actor_system& sys, std::string user_id,
+                            std::shared_ptr<const user_env> env);
 
 /// Spawns the actor of a user handed over by its previous owner node: it
 /// starts from `t` (devices, sessions, version, announced state) without
 /// announcing anything, and tells each session its new user actor.
-user_api spawn_user_from(caf::actor_system& sys, user_transfer t,
-                         std::shared_ptr<const user_env> env);
+user_control_api spawn_user_from(caf::actor_system& sys, user_transfer t,
+                                 std::shared_ptr<const user_env> env);
 
 } // namespace presence::actors

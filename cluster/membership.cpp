@@ -11,6 +11,7 @@
 #include <caf/io/middleman_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/clock.hpp"
@@ -35,6 +36,13 @@ spdlog::logger& cluster_log() {
 /// How often dead members and unanswered seeds are tried again.
 constexpr auto retry_interval = std::chrono::milliseconds(1000);
 
+/// The membership actor's full interface: its timers are private.
+using membership_impl_api = membership_api::extend<
+  // heartbeat tick: heartbeats out, silent members declared dead
+  caf::reacts_to<tick_atom>,
+  // retry tick: dial seeds and dead members again
+  caf::reacts_to<rejoin_atom>>;
+
 struct member_entry {
   member_info info;
   bool alive = false;
@@ -49,7 +57,7 @@ struct membership_state {
   std::shared_ptr<node_stats> stats;
   wall_clock now;
   std::map<std::string, member_entry> members;  // by node id, without self
-  std::set<caf::actor> subscribers;
+  std::set<view_listener> subscribers;
   uint64_t version = 0;
   /// Endpoints being connected to right now (no duplicate attempts).
   std::set<std::string> connecting;
@@ -58,7 +66,7 @@ struct membership_state {
   static inline const char* name = "presence.membership";
 };
 
-using membership_ptr = caf::stateful_actor<membership_state>*;
+using membership_ptr = membership_impl_api::stateful_pointer<membership_state>;
 
 cluster_view make_view(const membership_state& st) {
   cluster_view v;
@@ -84,7 +92,7 @@ void publish_view(membership_ptr self) {
     self->send(s, view_atom::value, v);
 }
 
-void say_hello(membership_ptr self, const caf::actor& to);
+void say_hello(membership_ptr self, const membership_api& to);
 void connect(membership_ptr self, const std::string& endpoint);
 
 /// Adds or refreshes a member; returns true if the alive set changed.
@@ -118,7 +126,7 @@ bool learn(membership_ptr self, const member_info& info) {
       return true;
     }
     // A restart: take the new life.
-    self->demonitor(e.info.membership);
+    self->demonitor(e.info.membership.address());
   }
   cluster_log().info("member {} joined ({})", info.node_id, info.endpoint);
   auto& e = st.members[info.node_id];
@@ -149,7 +157,7 @@ void learn_all(membership_ptr self, const std::vector<member_info>& infos) {
     publish_view(self);
 }
 
-void say_hello(membership_ptr self, const caf::actor& to) {
+void say_hello(membership_ptr self, const membership_api& to) {
   auto& st = self->state;
   self->request(to, st.cfg.failure_timeout, hello_atom::value, st.self)
     .then([=](std::vector<member_info>& infos) { learn_all(self, infos); },
@@ -177,7 +185,7 @@ void connect(membership_ptr self, const std::string& endpoint) {
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
         self->state.connecting.erase(endpoint);
-        auto remote = caf::actor_cast<caf::actor>(std::move(ptr));
+        auto remote = caf::actor_cast<membership_api>(std::move(ptr));
         if (remote)
           say_hello(self, remote);
       },
@@ -193,14 +201,15 @@ void mark_dead(membership_ptr self, member_entry& e) {
   publish_view(self);
 }
 
-caf::behavior membership_impl(membership_ptr self, cluster_config cfg,
+membership_impl_api::behavior_type
+membership_impl(membership_ptr self, cluster_config cfg,
                               member_info me, uint32_t replication,
                               std::shared_ptr<node_stats> stats,
                               wall_clock now) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.self = std::move(me);
-  st.self.membership = caf::actor_cast<caf::actor>(self);
+  st.self.membership = membership_api{self};
   st.replication = replication;
   st.stats = std::move(stats);
   st.now = std::move(now);
@@ -211,7 +220,7 @@ caf::behavior membership_impl(membership_ptr self, cluster_config cfg,
         mark_dead(self, kvp.second);
         return;
       }
-    st.subscribers.erase(caf::actor_cast<caf::actor>(dm.source));
+    st.subscribers.erase(caf::actor_cast<view_listener>(dm.source));
   });
   for (auto& seed : st.cfg.seeds)
     connect(self, seed);
@@ -241,7 +250,8 @@ caf::behavior membership_impl(membership_ptr self, cluster_config cfg,
       if (!e.alive) {
         // Heard again after being declared dead (a partition healed): our
         // handles to it are dead proxies, so ask it for fresh ones.
-        if (auto from = caf::actor_cast<caf::actor>(self->current_sender()))
+        if (auto from
+            = caf::actor_cast<membership_api>(self->current_sender()))
           say_hello(self, from);
       }
     },
@@ -339,7 +349,7 @@ caf::behavior membership_impl(membership_ptr self, cluster_config cfg,
         mark_dead(self, i->second);
       return true;
     },
-    [=](subscribe_atom, const caf::actor& who) {
+    [=](subscribe_atom, const view_listener& who) {
       auto& st = self->state;
       if (!who)
         return;
@@ -393,8 +403,9 @@ uint32_t effective_replication(uint32_t configured, size_t members) {
   return static_cast<uint32_t>(std::max<size_t>(1, std::min<size_t>(rf, members)));
 }
 
-caf::actor spawn_membership(caf::actor_system& sys, const cluster_config& cfg,
-                            member_info self, uint32_t replication,
+membership_api spawn_membership(caf::actor_system& sys,
+                                const cluster_config& cfg, member_info self,
+                                uint32_t replication,
                             std::shared_ptr<node_stats> stats,
                             wall_clock now) {
   return sys.spawn(membership_impl, cfg, std::move(self), replication,

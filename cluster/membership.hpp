@@ -21,18 +21,13 @@ namespace presence::cluster {
 /// `(view_atom, cluster_view)` to local subscribers on every change.
 ///
 /// `self` describes this node; its `membership` handle is filled in here.
-/// The caller publishes the returned actor on the cluster port.
-///
-/// Messages:
-///   (hello_atom, member_info) -> std::vector<member_info>   a node joins
-///   (member_atom, member_info)                              gossip
-///   (heartbeat_atom, string node_id, millis incarnation, member_stats)
-///   (subscribe_atom, actor)     local: get every view (the current at once)
-///   (get_atom, cluster_atom) -> cluster_status
-caf::actor spawn_membership(caf::actor_system& sys, const cluster_config& cfg,
-                            member_info self, uint32_t replication,
-                            std::shared_ptr<node_stats> stats,
-                            wall_clock now);
+/// The caller publishes the returned actor on the cluster port. Interface:
+/// `membership_api` (core/messages.hpp).
+membership_api spawn_membership(caf::actor_system& sys,
+                                const cluster_config& cfg, member_info self,
+                                uint32_t replication,
+                                std::shared_ptr<node_stats> stats,
+                                wall_clock now);
 
 /// Replication factor for `members` alive nodes under setting `configured`
 /// (0 = 2 when there is more than one node).

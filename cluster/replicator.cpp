@@ -9,7 +9,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "cluster/hash_ring.hpp"
+#include "core/hash_ring.hpp"
 #include "cluster/membership.hpp"
 
 namespace presence::cluster {
@@ -105,15 +105,14 @@ void write_all(replicator_ptr self, const std::string& user, Ts... xs) {
 
 replicator_api::behavior_type
 replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
-                store_api local, caf::actor membership) {
+                store_api local, membership_api membership) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.timeout = timeout;
   st.local = std::move(local);
   st.ring = hash_ring{st.cfg.vnodes};
   if (membership)
-    caf::anon_send(membership, subscribe_atom::value,
-                   caf::actor_cast<caf::actor>(self));
+    caf::anon_send(membership, subscribe_atom::value, view_listener{self});
   return {
     [=](view_atom, const cluster_view& v) {
       auto& st = self->state;
@@ -123,7 +122,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       for (auto& m : v.members) {
         st.stores.emplace(m.node_id, m.node_id == v.self
                                        ? st.local
-                                       : caf::actor_cast<store_api>(m.store));
+                                       : m.store);
       }
       st.rf = effective_replication(st.cfg.replication, v.members.size());
     },
@@ -331,7 +330,6 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
     [=](flush_atom) -> caf::result<bool> {
       return self->delegate(self->state.local, flush_atom::value);
     },
-    [=](tick_atom) {},
     [=](orphan_atom) -> caf::result<std::vector<user_record>> {
       return self->delegate(self->state.local, orphan_atom::value);
     },
@@ -342,7 +340,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
 
 store_api spawn_replicator(caf::actor_system& sys, const cluster_config& cfg,
                            milliseconds request_timeout, store_api local,
-                           caf::actor membership) {
+                           membership_api membership) {
   return sys.spawn(replicator_impl, cfg, request_timeout, std::move(local),
                    std::move(membership));
 }

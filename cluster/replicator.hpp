@@ -16,6 +16,6 @@ namespace presence::cluster {
 /// as it is read. It follows `membership`'s views; alone, it is `local`.
 store_api spawn_replicator(caf::actor_system& sys, const cluster_config& cfg,
                            milliseconds request_timeout, store_api local,
-                           caf::actor membership);
+                           membership_api membership);
 
 } // namespace presence::cluster

@@ -8,7 +8,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "cluster/hash_ring.hpp"
+#include "core/hash_ring.hpp"
 
 namespace presence::cluster {
 
@@ -48,15 +48,14 @@ struct gather {
 
 router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
                                       milliseconds timeout, presence_api local,
-                                      caf::actor membership) {
+                                      membership_api membership) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.timeout = timeout;
   st.local = std::move(local);
   st.ring = hash_ring{st.cfg.vnodes};
   if (membership)
-    caf::anon_send(membership, subscribe_atom::value,
-                   caf::actor_cast<caf::actor>(self));
+    caf::anon_send(membership, subscribe_atom::value, view_listener{self});
   return {
     [=](view_atom, const cluster_view& v) {
       auto& st = self->state;
@@ -65,8 +64,7 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
       st.registries.clear();
       for (auto& m : v.members) {
         if (m.node_id != v.self)
-          st.registries.emplace(m.node_id,
-                                caf::actor_cast<presence_api>(m.registry));
+          st.registries.emplace(m.node_id, m.registry);
       }
     },
     [=](get_atom, const std::string& user) -> caf::result<user_status> {
@@ -186,12 +184,14 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
           .then(on_count, on_error);
       return rp;
     },
-    [=](subscribe_atom, const caf::actor& l, std::vector<std::string>& users,
+    [=](subscribe_atom, const delta_listener& l,
+        std::vector<std::string>& users,
         bool global) -> caf::result<bool> {
       return self->delegate(self->state.local, subscribe_atom::value, l,
                             std::move(users), global);
     },
-    [=](unsubscribe_atom, const caf::actor& l, std::vector<std::string>& users,
+    [=](unsubscribe_atom, const delta_listener& l,
+        std::vector<std::string>& users,
         bool global) -> caf::result<bool> {
       return self->delegate(self->state.local, unsubscribe_atom::value, l,
                             std::move(users), global);
@@ -213,7 +213,7 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
 
 presence_api spawn_router(caf::actor_system& sys, const cluster_config& cfg,
                           milliseconds request_timeout, presence_api local,
-                          caf::actor membership) {
+                          membership_api membership) {
   return sys.spawn(router_impl, cfg, request_timeout, std::move(local),
                    std::move(membership));
 }

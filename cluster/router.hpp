@@ -16,6 +16,6 @@ namespace presence::cluster {
 /// With no other members every call goes to `local`, the node's registry.
 presence_api spawn_router(caf::actor_system& sys, const cluster_config& cfg,
                           milliseconds request_timeout, presence_api local,
-                          caf::actor membership);
+                          membership_api membership);
 
 } // namespace presence::cluster

@@ -53,7 +53,6 @@ store_api::behavior_type gateway_impl(store_api::pointer self,
                                                 n);
     },
     [=](flush_atom a) { return relay<bool>(self, store, timeout, a); },
-    [=](tick_atom) {},
     [=](drop_atom a, const std::string& u) { self->send(store, a, u); },
     [=](merge_atom a, const user_record& r) { self->send(store, a, r); },
     [=](orphan_atom a) {

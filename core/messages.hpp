@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -232,75 +233,24 @@ typename Inspector::result_type inspect(Inspector& f, user_record& x) {
            x.open_status);
 }
 
-/// A device of `user_id` joins; `session` receives expiry notices.
-struct join_request {
+/// An ephemeral signal to the other members of a room (a chat session):
+/// "user X is typing". Never stored.
+struct room_signal {
+  std::string room;
   std::string user_id;
-  device_info device;
-  caf::actor session;
+  bool typing = false;
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, join_request& x) {
-  return f(caf::meta::type_name("join_request"), x.user_id, x.device,
-           x.session);
+typename Inspector::result_type inspect(Inspector& f, room_signal& x) {
+  return f(caf::meta::type_name("room_signal"), x.room, x.user_id, x.typing);
 }
 
-/// Answer to a join: the user actor to send heartbeats and leaves to.
-struct join_ack {
-  caf::actor user;
-  std::string device_id;
-  user_status status;
+/// Deltas of one coalescing window, shared (not copied) among all local
+/// subscribers. Local only: it never crosses nodes.
+struct delta_batch {
+  std::shared_ptr<const std::vector<presence_delta>> deltas;
 };
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, join_ack& x) {
-  return f(caf::meta::type_name("join_ack"), x.user, x.device_id, x.status);
-}
-
-/// A user's live state moving from its old owner node to its new one when
-/// the ring changes: devices (with the session actors that hold them) and
-/// everything announced so far, so the move is invisible to everyone.
-struct user_transfer {
-  std::string user_id;
-  bool online = false;
-  presence_status status = presence_status::offline;
-  millis online_since = 0;
-  millis last_seen = 0;
-  millis left_at = 0;
-  uint64_t version = 0;
-  bool in_grace = false;
-  std::vector<device_view> devices;
-  std::vector<caf::actor> sessions;  // sessions[i] holds devices[i]
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, user_transfer& x) {
-  return f(caf::meta::type_name("user_transfer"), x.user_id, x.online,
-           x.status, x.online_since, x.last_seen, x.left_at, x.version,
-           x.in_grace, x.devices, x.sessions);
-}
-
-/// One node as the cluster knows it (gossiped between members).
-struct member_info {
-  std::string node_id;
-  /// host:port of its cluster (middleman) listener.
-  std::string endpoint;
-  /// Its HTTP port (for /api/cluster).
-  uint16_t http_port = 0;
-  /// Start time: a node that restarts under the same id has a higher one.
-  millis incarnation = 0;
-  caf::actor membership;
-  caf::actor registry;
-  caf::actor fanout;
-  caf::actor store;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, member_info& x) {
-  return f(caf::meta::type_name("member_info"), x.node_id, x.endpoint,
-           x.http_port, x.incarnation, x.membership, x.registry, x.fanout,
-           x.store);
-}
 
 /// What a node reports about itself with every heartbeat.
 struct member_stats {
@@ -312,28 +262,6 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_stats& x) {
   return f(caf::meta::type_name("member_stats"), x.users_owned,
            x.connections);
-}
-
-/// The alive members as one node sees them, pushed by the membership actor
-/// to the local registry, router and replicator on every change.
-struct cluster_view {
-  uint64_t version = 0;
-  std::string self;
-  std::vector<member_info> members;  // alive, sorted by node id
-
-  /// The ids of `members`, in order.
-  std::vector<std::string> node_ids() const {
-    std::vector<std::string> out;
-    for (auto& m : members)
-      out.push_back(m.node_id);
-    return out;
-  }
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, cluster_view& x) {
-  return f(caf::meta::type_name("cluster_view"), x.version, x.self,
-           x.members);
 }
 
 /// A member's row in /api/cluster.
@@ -366,25 +294,6 @@ typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
            x.replication, x.members);
 }
 
-/// An ephemeral signal to the other members of a room (a chat session):
-/// "user X is typing". Never stored.
-struct room_signal {
-  std::string room;
-  std::string user_id;
-  bool typing = false;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, room_signal& x) {
-  return f(caf::meta::type_name("room_signal"), x.room, x.user_id, x.typing);
-}
-
-/// Deltas of one coalescing window, shared (not copied) among all local
-/// subscribers. Local only: it never crosses nodes.
-struct delta_batch {
-  std::shared_ptr<const std::vector<presence_delta>> deltas;
-};
-
 // -- errors -------------------------------------------------------------------
 
 /// Errors presence actors reply with (category atom "presence").
@@ -409,40 +318,72 @@ caf::error make_error(errc x);
 errc presence_code(const caf::error& err);
 
 // -- typed interfaces ---------------------------------------------------------
+//
+// Every actor that another folder (or node) talks to has a typed interface
+// here: a holder can send only what the interface names, checked at compile
+// time. An actor's own timers are never part of it: each actor extends its
+// interface privately in its .cpp.
 
-/// One online user (actors/user_actor). Sessions hold this handle after a
-/// join and send heartbeats, status changes and leaves directly to it.
+struct join_request;
+struct join_ack;
+struct user_transfer;
+struct member_info;
+struct cluster_view;
+
+/// One online user (actors/user_actor) as its sessions and the router see
+/// it. Sessions hold this handle after a join and send heartbeats, status
+/// changes and leaves directly to it (possibly on another node).
 using user_api = caf::typed_actor<
   caf::replies_to<join_atom, join_request>::with<join_ack>,
-  // a device goes (device, session that held it: stale leaves are ignored)
-  caf::reacts_to<leave_atom, std::string, caf::actor>,
+  // a device goes (device, address of the session that held it: a leave
+  // from a session that was replaced on that device is ignored)
+  caf::reacts_to<leave_atom, std::string, caf::actor_addr>,
   caf::reacts_to<heartbeat_atom, std::string>,
   caf::replies_to<status_atom, std::string, presence_status>::with<
     user_status>,
   caf::replies_to<get_atom>::with<user_status>,
-  caf::replies_to<touch_atom>::with<user_status>,
-  // registry asks an idle actor to end; false if a device came back
-  caf::replies_to<stop_atom>::with<bool>,
-  // node shutdown: record offline now and end
-  caf::replies_to<shutdown_atom>::with<bool>,
-  // the ring moved this user to another node: hand the live state to that
-  // node's registry and end without a word to anyone else
-  caf::reacts_to<handover_atom, caf::actor>,
-  // more devices for this user from a handover (a join raced the move)
-  caf::reacts_to<handover_atom, user_transfer>,
-  // a node was declared dead: its sessions' devices go (at their last
-  // activity), even if CAF has not noticed the lost connection yet
-  caf::reacts_to<drop_atom, caf::node_id>,
-  // announce the current state again with a new version (a partition
-  // healed: the other side may have heard otherwise meanwhile)
-  caf::reacts_to<delta_atom>,
-  // timers (self-sent)
-  caf::reacts_to<checkpoint_atom>,
-  caf::reacts_to<ttl_atom, std::string, uint64_t>,
-  caf::reacts_to<grace_atom, uint64_t>>;
+  caf::replies_to<touch_atom>::with<user_status>>;
+
+/// The session side of a device (edge/native and edge/socketio sessions,
+/// possibly on another node): what a user actor tells the session holding
+/// one of its devices. Both kinds of session implement it through
+/// edge/common/device_link.
+using session_api = caf::typed_actor<
+  // the device is gone (device, why: "heartbeat timeout" or "replaced")
+  caf::reacts_to<expire_atom, std::string, std::string>,
+  // the device is held by this user actor now (the user moved nodes)
+  caf::reacts_to<rehome_atom, std::string, user_api>,
+  // the user actor does not know the device (any more): join again
+  caf::reacts_to<rejoin_atom, std::string>>;
+
+/// Whoever subscribes to presence changes (sessions, an embedding host's
+/// actors): gets one batch per coalescing window. Local only.
+using delta_listener = caf::typed_actor<
+  caf::reacts_to<delta_atom, delta_batch>>;
+
+/// The fan-out of a node (actors/fanout): subscriptions, and the deltas of
+/// every user (from the registries of every node) to pass on.
+using fanout_api = caf::typed_actor<
+  caf::replies_to<subscribe_atom, delta_listener, std::vector<std::string>,
+                  bool>::with<bool>,
+  caf::replies_to<unsubscribe_atom, delta_listener, std::vector<std::string>,
+                  bool>::with<bool>,
+  caf::reacts_to<delta_atom, presence_delta>>;
+
+/// A member of rooms: gets the signals other members send to a room.
+using room_member = caf::typed_actor<caf::reacts_to<room_atom, room_signal>>;
+
+/// The rooms of a node (actors/room_registry): named groups of members
+/// passing ephemeral signals (typing indicators). Only members may signal.
+using rooms_api = caf::typed_actor<
+  caf::reacts_to<join_atom, std::string, room_member>,
+  caf::reacts_to<leave_atom, std::string, room_member>,
+  // (sender, signal): passed to every other member of signal.room
+  caf::reacts_to<room_atom, room_member, room_signal>>;
 
 /// The persistence store (persistence/store_actor): a detached actor that owns
-/// RocksDB. Writes are fire-and-forget; reads reply.
+/// RocksDB. Writes are fire-and-forget; reads reply. Its batching timer is
+/// private (persistence/store_actor.cpp).
 using store_api = caf::typed_actor<
   // last_seen and version of one user / many users
   caf::replies_to<load_atom, std::string>::with<user_record>,
@@ -470,7 +411,6 @@ using store_api = caf::typed_actor<
     std::vector<session_record>>,
   // write pending checkpoints and sync the WAL
   caf::replies_to<flush_atom>::with<bool>,
-  caf::reacts_to<tick_atom>,
   // forget the open-session mark of a user (it moved to another owner)
   caf::reacts_to<drop_atom, std::string>,
   // raise last_seen / version to at least the record's (read repair)
@@ -487,16 +427,144 @@ using presence_api = caf::typed_actor<
   // online users after `cursor` (exclusive), at most `limit`
   caf::replies_to<list_atom, std::string, uint32_t>::with<online_page>,
   caf::replies_to<count_atom>::with<uint64_t>,
-  // listener gets (delta_atom, delta_batch); global = every user
-  caf::replies_to<subscribe_atom, caf::actor, std::vector<std::string>,
+  // the listener gets the deltas of `users`, or of everyone if global
+  caf::replies_to<subscribe_atom, delta_listener, std::vector<std::string>,
                   bool>::with<bool>,
-  caf::replies_to<unsubscribe_atom, caf::actor, std::vector<std::string>,
+  caf::replies_to<unsubscribe_atom, delta_listener, std::vector<std::string>,
                   bool>::with<bool>,
   caf::replies_to<join_atom, join_request>::with<join_ack>,
   // REST "I am here": refresh activity (online) or last_seen (offline)
   caf::replies_to<touch_atom, std::string>::with<user_status>,
   // every online user goes offline now (node shutdown); replies the count
   caf::replies_to<shutdown_atom>::with<uint64_t>>;
+
+/// A node's registry as other nodes see it (actors/shard_registry): the
+/// presence service, plus users handed over when the ring moves them here.
+using node_registry_api = presence_api::extend<
+  caf::reacts_to<handover_atom, user_transfer>>;
+
+/// Whoever follows the cluster's membership (registry, router, replicator).
+using view_listener = caf::typed_actor<
+  caf::reacts_to<view_atom, cluster_view>>;
+
+/// The membership actor of a node (cluster/membership), published on the
+/// cluster port. Its retry and heartbeat timers are private.
+using membership_api = caf::typed_actor<
+  // a node joins: answered with every member this one knows
+  caf::replies_to<hello_atom, member_info>::with<std::vector<member_info>>,
+  // gossip: a member someone else learned of
+  caf::reacts_to<member_atom, member_info>,
+  // (node id, incarnation, its figures): a member is alive
+  caf::reacts_to<heartbeat_atom, std::string, millis, member_stats>,
+  // local: get every view, the current one at once
+  caf::reacts_to<subscribe_atom, view_listener>,
+  caf::replies_to<get_atom, cluster_atom>::with<cluster_status>,
+  // local: the cluster port is bound (advertised endpoint) / the HTTP port
+  caf::reacts_to<put_atom, std::string>,
+  caf::reacts_to<put_atom, uint16_t>,
+  // local: this node leaves; first a view without it, then (true) a
+  // farewell to every member, answered once every member answered
+  caf::replies_to<leave_atom>::with<bool>,
+  caf::replies_to<leave_atom, bool>::with<bool>,
+  // a member says farewell
+  caf::replies_to<leave_atom, std::string>::with<bool>>;
+
+
+// -- messages that carry actor handles -----------------------------------------
+
+/// A device of `user_id` joins; `session` holds it (and hears about it
+/// through `session_api`).
+struct join_request {
+  std::string user_id;
+  device_info device;
+  session_api session;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, join_request& x) {
+  return f(caf::meta::type_name("join_request"), x.user_id, x.device,
+           x.session);
+}
+
+/// Answer to a join: the user actor to send heartbeats and leaves to.
+struct join_ack {
+  user_api user;
+  std::string device_id;
+  user_status status;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, join_ack& x) {
+  return f(caf::meta::type_name("join_ack"), x.user, x.device_id, x.status);
+}
+
+/// A user's live state moving from its old owner node to its new one when
+/// the ring changes: devices (with the session actors that hold them) and
+/// everything announced so far, so the move is invisible to everyone.
+struct user_transfer {
+  std::string user_id;
+  bool online = false;
+  presence_status status = presence_status::offline;
+  millis online_since = 0;
+  millis last_seen = 0;
+  millis left_at = 0;
+  uint64_t version = 0;
+  bool in_grace = false;
+  std::vector<device_view> devices;
+  std::vector<session_api> sessions;  // sessions[i] holds devices[i]
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_transfer& x) {
+  return f(caf::meta::type_name("user_transfer"), x.user_id, x.online,
+           x.status, x.online_since, x.last_seen, x.left_at, x.version,
+           x.in_grace, x.devices, x.sessions);
+}
+
+/// One node as the cluster knows it (gossiped between members).
+struct member_info {
+  std::string node_id;
+  /// host:port of its cluster (middleman) listener.
+  std::string endpoint;
+  /// Its HTTP port (for /api/cluster).
+  uint16_t http_port = 0;
+  /// Start time: a node that restarts under the same id has a higher one.
+  millis incarnation = 0;
+  membership_api membership;
+  node_registry_api registry;
+  fanout_api fanout;
+  /// A gateway to its store (cluster/store_gateway), never the store itself.
+  store_api store;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_info& x) {
+  return f(caf::meta::type_name("member_info"), x.node_id, x.endpoint,
+           x.http_port, x.incarnation, x.membership, x.registry, x.fanout,
+           x.store);
+}
+
+/// The alive members as one node sees them, pushed by the membership actor
+/// to the local registry, router and replicator on every change.
+struct cluster_view {
+  uint64_t version = 0;
+  std::string self;
+  std::vector<member_info> members;  // alive, sorted by node id
+
+  /// The ids of `members`, in order.
+  std::vector<std::string> node_ids() const {
+    std::vector<std::string> out;
+    for (auto& m : members)
+      out.push_back(m.node_id);
+    return out;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_view& x) {
+  return f(caf::meta::type_name("cluster_view"), x.version, x.self,
+           x.members);
+}
 
 /// The delta a status amounts to (devices dropped), and back.
 presence_delta delta_of(const user_status& s);
@@ -538,4 +606,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(presence, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(presence, (presence::store_api))
   CAF_ADD_TYPE_ID(presence, (presence::user_api))
   CAF_ADD_TYPE_ID(presence, (presence::presence_api))
+  CAF_ADD_TYPE_ID(presence, (presence::session_api))
+  CAF_ADD_TYPE_ID(presence, (presence::delta_listener))
+  CAF_ADD_TYPE_ID(presence, (presence::fanout_api))
+  CAF_ADD_TYPE_ID(presence, (presence::room_member))
+  CAF_ADD_TYPE_ID(presence, (presence::rooms_api))
+  CAF_ADD_TYPE_ID(presence, (presence::node_registry_api))
+  CAF_ADD_TYPE_ID(presence, (presence::view_listener))
+  CAF_ADD_TYPE_ID(presence, (presence::membership_api))
 CAF_END_TYPE_ID_BLOCK(presence)

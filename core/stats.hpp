@@ -13,4 +13,13 @@ struct node_stats {
   std::atomic<uint64_t> connections{0};
 };
 
+/// What the store of one node has done, for /metrics and tests. Written by
+/// the store actor (persistence/), read from any thread.
+struct store_stats {
+  std::atomic<uint64_t> checkpoint_flushes{0};
+  std::atomic<uint64_t> checkpoints_written{0};
+  std::atomic<uint64_t> sessions_closed{0};
+  std::atomic<uint64_t> sessions_recovered{0};
+};
+
 } // namespace presence

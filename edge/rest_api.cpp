@@ -14,7 +14,6 @@
 #include "edge/server_context.hpp"
 #include "edge/url.hpp"
 #include "edge/web_assets.hpp"
-#include "persistence/store_actor.hpp"
 
 namespace presence::edge {
 
@@ -509,7 +508,7 @@ void metrics(const call_ptr& c) {
                     auto& p = c->ctx->probe;
                     if (n)
                       p.online_users->Set(static_cast<double>(*n));
-                    if (auto sp = c->ctx->store_probe) {
+                    if (auto sp = c->ctx->store_counters) {
                       p.store_checkpoint_flushes->Set(
                         static_cast<double>(sp->checkpoint_flushes.load()));
                       p.store_checkpoints_written->Set(

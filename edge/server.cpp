@@ -26,7 +26,6 @@
 #include "edge/url.hpp"
 #include "edge/ws_session.hpp"
 #include "node/presence_node.hpp"
-#include "persistence/store_actor.hpp"
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -394,7 +393,7 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   ctx->rooms = n.rooms();
   ctx->stats = n.stats();
   ctx->membership = n.membership();
-  ctx->store_probe = &n.store_probe();
+  ctx->store_counters = &n.store_counters();
   auto p = std::make_unique<impl>(ctx, cfg.edge.io_threads);
   p->eio = std::make_shared<eio_registry>(ctx);
   ctx->eio = p->eio;

@@ -15,10 +15,6 @@
 #include "core/stats.hpp"
 #include "edge/edge_probe.hpp"
 
-namespace presence::persistence {
-struct store_probe;
-} // namespace presence::persistence
-
 namespace presence::edge {
 
 class eio_registry;
@@ -44,10 +40,10 @@ struct server_context {
   config cfg;
   presence_api api;
   store_api store;
-  caf::actor rooms;
-  caf::actor membership;
+  rooms_api rooms;
+  membership_api membership;
   wall_clock now = system_now;
-  const persistence::store_probe* store_probe = nullptr;
+  const store_stats* store_counters = nullptr;
   edge_probe probe;
   std::atomic<bool> ready{false};
   std::atomic<bool> draining{false};

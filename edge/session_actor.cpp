@@ -90,8 +90,7 @@ void set_user(session_ptr self, user_api user) {
 void leave(session_ptr self) {
   auto& st = self->state;
   if (st.ph == phase::joined && st.user)
-    self->send(st.user, leave_atom::value, st.device_id,
-               caf::actor_cast<caf::actor>(self));
+    self->send(st.user, leave_atom::value, st.device_id, self->address());
   st.ph = phase::idle;
   set_user(self, user_api{});
 }
@@ -109,7 +108,7 @@ void rejoin(session_ptr self, uint64_t epoch, int attempt) {
   req.device.user_agent = st.params.user_agent;
   req.device.platform = st.params.platform;
   req.device.status = st.status;
-  req.session = caf::actor_cast<caf::actor>(self);
+  req.session = caf::actor_cast<session_api>(self);
   self->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
                 join_atom::value, std::move(req))
     .then(
@@ -194,7 +193,7 @@ void join(session_ptr self, const native_command& cmd) {
                                               : st.params.platform;
   req.device.status = cmd.has_status ? cmd.status : presence_status::online;
   st.status = req.device.status;
-  req.session = caf::actor_cast<caf::actor>(self);
+  req.session = caf::actor_cast<session_api>(self);
   // Switching devices within one session: the old one goes.
   if (st.ph == phase::joined && req.device.device_id != st.device_id)
     leave(self);
@@ -272,7 +271,7 @@ void handle(session_ptr self, native_command& cmd) {
       bool sub = cmd.op == native_op::subscribe;
       auto users = cmd.user_ids;
       bool global = cmd.global;
-      auto me = caf::actor_cast<caf::actor>(self);
+      auto me = caf::actor_cast<delta_listener>(self);
       auto reply = [=](bool) {
         send(self, encode_subscribed(id, sub, users, global));
       };
@@ -330,7 +329,7 @@ caf::behavior session_impl(session_ptr self,
                             st.params.global_feed));
   if (st.params.global_feed)
     self->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
-                  subscribe_atom::value, caf::actor_cast<caf::actor>(self),
+                  subscribe_atom::value, caf::actor_cast<delta_listener>(self),
                   std::vector<std::string>{}, true)
       .then([](bool) {},
             [=](caf::error& err) { send_failure(self, "", err); });

@@ -209,11 +209,10 @@ void set_user(sio_ptr self, sio_socket& s, user_api user) {
 
 void leave_socket(sio_ptr self, sio_socket& s) {
   if (s.ph == phase::joined && s.user)
-    self->send(s.user, leave_atom::value, s.device_id,
-               caf::actor_cast<caf::actor>(self));
+    self->send(s.user, leave_atom::value, s.device_id, self->address());
   for (auto& r : s.rooms)
     self->send(self->state.ctx->rooms, leave_atom::value, r,
-               caf::actor_cast<caf::actor>(self));
+               caf::actor_cast<room_member>(self));
   s.rooms.clear();
   s.ph = phase::idle;
   set_user(self, s, user_api{});
@@ -246,7 +245,7 @@ void join(sio_ptr self, const std::string& nsp, const std::string& user,
   req.device.device_id = s.device_id;
   req.device.user_agent = st.params.user_agent;
   req.device.platform = "socket.io";
-  req.session = caf::actor_cast<caf::actor>(self);
+  req.session = caf::actor_cast<session_api>(self);
   s.ph = phase::joining;
   s.user_id = user;
   ++st.joins_in_flight;
@@ -261,7 +260,7 @@ void join(sio_ptr self, const std::string& nsp, const std::string& user,
         if (st.closed || i == st.sockets.end() || i->second.user_id != user) {
           // The socket went away meanwhile: undo.
           self->send(user_actor, leave_atom::value, a.device_id,
-                     caf::actor_cast<caf::actor>(self));
+                     self->address());
           maybe_quit(self);
           return;
         }
@@ -298,7 +297,7 @@ void rejoin(sio_ptr self, const std::string& nsp, uint64_t epoch,
   req.device.device_id = s.device_id;
   req.device.user_agent = st.params.user_agent;
   req.device.platform = "socket.io";
-  req.session = caf::actor_cast<caf::actor>(self);
+  req.session = caf::actor_cast<session_api>(self);
   self->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
                 join_atom::value, std::move(req))
     .then(
@@ -335,7 +334,7 @@ void subscribe_feed(sio_ptr self) {
     return;
   st.subscribed = true;
   self->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
-                subscribe_atom::value, caf::actor_cast<caf::actor>(self),
+                subscribe_atom::value, caf::actor_cast<delta_listener>(self),
                 std::vector<std::string>{}, true)
     .then([](bool) {}, [=](caf::error&) { self->state.subscribed = false; });
 }
@@ -571,7 +570,7 @@ void on_event(sio_ptr self, sio_socket& s, const std::string& name,
       fail(self, s, ack_id, "bad_request", "chatSessionId is required");
       return;
     }
-    auto me = caf::actor_cast<caf::actor>(self);
+    auto me = caf::actor_cast<room_member>(self);
     if (name == "join-chat-session") {
       if (s.rooms.size() >= 256) {
         fail(self, s, ack_id, "too_many_rooms", "too many chat sessions");

@@ -21,6 +21,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <iostream>
@@ -41,9 +42,11 @@ void check(bool ok, const char* what) {
     ++failures;
 }
 
-/// A host actor that wants to hear about presence changes: it forwards every
-/// delta to `sink` (here: the main thread's scoped actor).
-caf::behavior listener(caf::event_based_actor*, caf::actor sink) {
+/// A host actor that wants to hear about presence changes (a
+/// `delta_listener`): it forwards every delta to `sink` (here: the main
+/// thread's scoped actor).
+delta_listener::behavior_type listener(delta_listener::pointer,
+                                       caf::actor sink) {
   return {
     [=](delta_atom, const delta_batch& batch) {
       for (auto& d : *batch.deltas)
@@ -94,17 +97,19 @@ int main(int argc, char** argv) {
     .receive([&](bool ok) { check(ok, "subscribe to the global feed"); },
              [&](caf::error& e) { check(false, "subscribe"); });
 
-  // A device joins on behalf of "alice"; `session` would get expiry notices.
+  // A device joins on behalf of "alice". `session` holds the device: it
+  // would hear of expiry, rehoming and rejoins (session_api); here the
+  // host's scoped actor stands in and ignores them.
   join_request req;
   req.user_id = "alice";
   req.device.device_id = "host-device-1";
   req.device.platform = "embedded";
-  req.session = caf::actor{self};
+  req.session = caf::actor_cast<session_api>(self);
   user_api alice;
   self->request(api, 5s, join_atom::value, req)
     .receive(
       [&](join_ack& ack) {
-        alice = caf::actor_cast<user_api>(ack.user);
+        alice = ack.user;
         check(ack.status.online, "alice is online after joining");
       },
       [&](caf::error& e) { check(false, "join"); });
@@ -140,7 +145,7 @@ int main(int argc, char** argv) {
 
   // The device leaves; the listener hears alice go offline.
   self->send(alice, leave_atom::value, std::string{"host-device-1"},
-             caf::actor{self});
+             self->address());
   self->receive(
     [&](presence_delta& d) {
       check(d.user_id == "alice" && !d.online && d.last_seen > 0,
@@ -208,10 +213,10 @@ int cluster_main(caf::actor_system& sys, config pcfg, const std::string& seed,
   join_request req;
   req.user_id = "alice";
   req.device.device_id = "embedded-device";
-  req.session = caf::actor{self};
+  req.session = caf::actor_cast<session_api>(self);
   user_api alice;
   self->request(n->api(), 5s, join_atom::value, req)
-    .receive([&](join_ack& ack) { alice = caf::actor_cast<user_api>(ack.user); },
+    .receive([&](join_ack& ack) { alice = ack.user; },
              [&](caf::error&) { check(false, "join alice"); });
   check(static_cast<bool>(alice), "alice joined through the cluster");
   std::printf("READY\n");
@@ -221,7 +226,7 @@ int cluster_main(caf::actor_system& sys, config pcfg, const std::string& seed,
   while (std::getline(std::cin, line)) {
   }
   self->send(alice, leave_atom::value, std::string{"embedded-device"},
-             caf::actor{self});
+             self->address());
   // The leave is delivered before we go (a round trip to her actor).
   self->request(alice, 5s, get_atom::value)
     .receive([](user_status&) {}, [](caf::error&) {});

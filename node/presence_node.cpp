@@ -49,7 +49,7 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   // nobody re-registers once the cluster is known (orphan scan).
   if (!clustered)
     n->recovered_ = db->recover_open_sessions(now());
-  n->probe_ = std::make_shared<persistence::store_probe>();
+  n->probe_ = std::make_shared<store_stats>();
   n->probe_->sessions_recovered = n->recovered_;
   n->stats_ = std::make_shared<node_stats>();
   n->store_ = persistence::spawn_store(sys, std::move(db), cfg.persistence,
@@ -58,13 +58,13 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   n->rooms_ = actors::spawn_room_registry(sys);
   auto timeout = cfg.actors.request_timeout;
   n->replicator_ = cluster::spawn_replicator(sys, n->cfg_.cluster, timeout,
-                                             n->store_, caf::actor{});
+                                             n->store_, membership_api{});
   actors::user_env env;
   env.cfg = cfg.actors;
   env.now = now;
   env.checkpoint_interval = cfg.persistence.checkpoint_interval;
   env.store = n->replicator_;
-  n->registry_ = actors::spawn_registry(sys, std::move(env), n->fanout_,
+  auto registry = actors::spawn_registry(sys, std::move(env), n->fanout_,
                                         n->stats_, n->cfg_.cluster);
   member_info me;
   me.node_id = n->cfg_.cluster.node_id;
@@ -72,21 +72,23 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
     me.endpoint = advertised_endpoint(cfg.cluster, cfg.cluster.listen_port);
   me.http_port = cfg.edge.listen_port;
   me.incarnation = now();
-  me.registry = caf::actor_cast<caf::actor>(n->registry_);
+  n->registry_ = registry;
+  me.registry = registry;
   me.fanout = n->fanout_;
   // Other nodes get a gateway, never the detached store itself.
   n->gateway_ = cluster::spawn_store_gateway(sys, n->store_, timeout);
-  me.store = caf::actor_cast<caf::actor>(n->gateway_);
+  me.store = n->gateway_;
   // The membership actor gets the configured id (maybe empty: it then
   // follows the bound address).
   n->membership_ = cluster::spawn_membership(sys, cfg.cluster, me,
                                              cfg.cluster.replication,
                                              n->stats_, now);
-  for (auto a : {caf::actor_cast<caf::actor>(n->registry_),
-                 caf::actor_cast<caf::actor>(n->replicator_)})
-    caf::anon_send(n->membership_, subscribe_atom::value, a);
+  caf::anon_send(n->membership_, subscribe_atom::value,
+                 view_listener{registry});
+  caf::anon_send(n->membership_, subscribe_atom::value,
+                 caf::actor_cast<view_listener>(n->replicator_));
   n->api_ = cluster::spawn_router(sys, n->cfg_.cluster, timeout,
-                                  caf::actor_cast<presence_api>(n->registry_),
+                                  presence_api{registry},
                                   n->membership_);
   if (cfg.cluster.listen_enabled) {
     auto port = sys.middleman().publish(n->membership_,
@@ -136,8 +138,11 @@ void node::stop() {
     sys_.middleman().unpublish(membership_, cluster_port_);
   for (auto a : {caf::actor_cast<caf::actor>(api_),
                  caf::actor_cast<caf::actor>(registry_),
-                 caf::actor_cast<caf::actor>(replicator_), membership_,
-                 fanout_, rooms_, caf::actor_cast<caf::actor>(gateway_),
+                 caf::actor_cast<caf::actor>(replicator_),
+                 caf::actor_cast<caf::actor>(membership_),
+                 caf::actor_cast<caf::actor>(fanout_),
+                 caf::actor_cast<caf::actor>(rooms_),
+                 caf::actor_cast<caf::actor>(gateway_),
                  caf::actor_cast<caf::actor>(store_)})
     if (a)
       self->send_exit(a, caf::exit_reason::user_shutdown);

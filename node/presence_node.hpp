@@ -10,10 +10,6 @@
 #include "core/messages.hpp"
 #include "core/stats.hpp"
 
-namespace presence::persistence {
-struct store_probe;
-} // namespace presence::persistence
-
 namespace presence {
 
 /// One presence node inside a host's actor_system: store, registry and
@@ -48,11 +44,12 @@ public:
 
   /// Rooms for ephemeral signals (typing indicators); see
   /// actors/room_registry.hpp.
-  caf::actor rooms() const { return rooms_; }
+  rooms_api rooms() const { return rooms_; }
 
   const config& cfg() const { return cfg_; }
   caf::actor_system& system() const { return sys_; }
-  const persistence::store_probe& store_probe() const { return *probe_; }
+  /// What the store has done (checkpoints, sessions closed, recovered).
+  const store_stats& store_counters() const { return *probe_; }
 
   /// Sessions the store closed at start because a previous process died
   /// with them open.
@@ -64,8 +61,8 @@ public:
   /// The bound cluster port (0 without --cluster-listen).
   uint16_t cluster_port() const { return cluster_port_; }
 
-  /// The membership actor: (get_atom, cluster_atom) -> cluster_status.
-  caf::actor membership() const { return membership_; }
+  /// The membership actor (/api/cluster asks it for the cluster status).
+  membership_api membership() const { return membership_; }
 
   /// Live figures gossiped to the cluster (the edge counts connections).
   const std::shared_ptr<node_stats>& stats() const { return stats_; }
@@ -82,14 +79,14 @@ private:
 
   caf::actor_system& sys_;
   config cfg_;
-  std::shared_ptr<persistence::store_probe> probe_;
+  std::shared_ptr<store_stats> probe_;
   store_api store_;
-  caf::actor fanout_;
-  caf::actor rooms_;
-  caf::actor membership_;
+  fanout_api fanout_;
+  rooms_api rooms_;
+  membership_api membership_;
   store_api replicator_;
   store_api gateway_;
-  caf::typed_actor<caf::replies_to<shutdown_atom>::with<uint64_t>> registry_;
+  node_registry_api registry_;
   presence_api api_;
   std::shared_ptr<node_stats> stats_;
   size_t recovered_ = 0;

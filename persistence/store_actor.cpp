@@ -10,6 +10,10 @@ namespace presence::persistence {
 
 namespace {
 
+/// The store actor's full interface: its checkpoint batching timer is
+/// private.
+using store_impl_api = store_api::extend<caf::reacts_to<tick_atom>>;
+
 struct store_state {
   std::shared_ptr<store_db> db;
   persistence_config cfg;
@@ -23,7 +27,7 @@ struct store_state {
   ~store_state();
 };
 
-using store_ptr = store_api::stateful_pointer<store_state>;
+using store_ptr = store_impl_api::stateful_pointer<store_state>;
 
 void flush_dirty(store_state& st) {
   if (st.dirty.empty())
@@ -46,7 +50,7 @@ store_state::~store_state() {
   db->sync();
 }
 
-store_api::behavior_type store_impl(store_ptr self,
+store_impl_api::behavior_type store_impl(store_ptr self,
                                     std::shared_ptr<store_db> db,
                                     persistence_config cfg,
                                     std::shared_ptr<store_probe> probe) {

@@ -7,17 +7,13 @@
 
 #include "core/config.hpp"
 #include "core/messages.hpp"
+#include "core/stats.hpp"
 #include "persistence/store_db.hpp"
 
 namespace presence::persistence {
 
-/// Counters the store keeps for /metrics and tests; read from any thread.
-struct store_probe {
-  std::atomic<uint64_t> checkpoint_flushes{0};
-  std::atomic<uint64_t> checkpoints_written{0};
-  std::atomic<uint64_t> sessions_closed{0};
-  std::atomic<uint64_t> sessions_recovered{0};
-};
+/// The store's counters (core/stats.hpp).
+using store_probe = store_stats;
 
 /// Spawns the store actor, detached (own thread: RocksDB blocks), owning `db`.
 /// Heartbeat checkpoints are kept in memory and written in one batch every

@@ -84,7 +84,7 @@ TEST_CASE("an idle user actor ends and a later join spawns a fresh one") {
   caf::actor s1;
   auto a1 = f.join("x", "d", nullptr, &s1);
   f.self->send(caf::actor_cast<user_api>(a1.user), leave_atom::value,
-               std::string{"d"}, s1);
+               std::string{"d"}, s1.address());
   f.run();
   auto a2 = f.join("x", "d");
   CHECK(a2.user != a1.user);

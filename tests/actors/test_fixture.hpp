@@ -80,7 +80,6 @@ fake_store(store_api::pointer self, std::shared_ptr<store_log> log) {
       return std::vector<session_record>{};
     },
     [=](flush_atom) { return true; },
-    [=](tick_atom) {},
     [=](drop_atom, const std::string&) {},
     [=](merge_atom, const user_record&) {},
     [=](orphan_atom) { return std::vector<user_record>{}; },
@@ -189,7 +188,8 @@ struct fixture : config_holder {
   std::shared_ptr<inbox> subscribe(std::vector<std::string> users,
                                    bool global) {
     auto [a, box] = listener();
-    self->send(api, subscribe_atom::value, a, std::move(users), global);
+    self->send(api, subscribe_atom::value, caf::actor_cast<delta_listener>(a),
+               std::move(users), global);
     run();
     listeners.push_back(a);
     return box;
@@ -208,7 +208,7 @@ struct fixture : config_holder {
     join_request req;
     req.user_id = user;
     req.device.device_id = device;
-    req.session = a;
+    req.session = caf::actor_cast<session_api>(a);
     auto h = self->request(api, caf::infinite, join_atom::value, req);
     run();
     join_ack ack;

@@ -45,12 +45,12 @@ TEST_CASE("a user with two devices stays online until the second leaves") {
   f.advance(60ms);
   CHECK(count_for(*feed, "bob", true) == 1);
   auto user = caf::actor_cast<user_api>(a1.user);
-  f.self->send(user, leave_atom::value, std::string{"phone"}, s1);
+  f.self->send(user, leave_atom::value, std::string{"phone"}, s1.address());
   f.advance(5s);
   CHECK(count_for(*feed, "bob", false) == 0);
   CHECK(f.ask<uint64_t>(count_atom::value) == 1);
   auto leave_at = f.now();
-  f.self->send(user, leave_atom::value, std::string{"laptop"}, s2);
+  f.self->send(user, leave_atom::value, std::string{"laptop"}, s2.address());
   f.run();
   // Grace period: still online for everyone else.
   CHECK(f.ask<uint64_t>(count_atom::value) == 1);
@@ -74,7 +74,7 @@ TEST_CASE("a leave from a replaced session is ignored") {
   REQUIRE(box1->expired.size() == 1);
   CHECK(box1->expired[0].second == "replaced");
   auto user = caf::actor_cast<user_api>(a1.user);
-  f.self->send(user, leave_atom::value, std::string{"phone"}, s1);
+  f.self->send(user, leave_atom::value, std::string{"phone"}, s1.address());
   f.advance(3s);
   CHECK(f.ask<uint64_t>(count_atom::value) == 1);
 }
@@ -113,7 +113,7 @@ TEST_CASE("a reconnect within the grace period announces nothing") {
   f.advance(100ms);
   auto before = feed->deltas.size();
   auto user = caf::actor_cast<user_api>(ack.user);
-  f.self->send(user, leave_atom::value, std::string{"tab"}, s1);
+  f.self->send(user, leave_atom::value, std::string{"tab"}, s1.address());
   f.advance(500ms);
   f.join("erin", "tab");
   f.advance(5s);
@@ -131,7 +131,7 @@ TEST_CASE("zero grace announces offline at once") {
   caf::actor s1;
   auto ack = f.join("fay", "tab", nullptr, &s1);
   f.self->send(caf::actor_cast<user_api>(ack.user), leave_atom::value,
-               std::string{"tab"}, s1);
+               std::string{"tab"}, s1.address());
   f.run();
   CHECK(count_for(*feed, "fay", true) == 1);
   CHECK(count_for(*feed, "fay", false) == 1);
@@ -150,7 +150,7 @@ TEST_CASE("versions grow with every change and start above the stored one") {
   auto user = caf::actor_cast<user_api>(ack.user);
   f.ask_actor<user_status>(user, status_atom::value, std::string{"a"},
                            presence_status::busy);
-  f.self->send(user, leave_atom::value, std::string{"a"}, s1);
+  f.self->send(user, leave_atom::value, std::string{"a"}, s1.address());
   f.run();
   REQUIRE(feed->deltas.size() == 3);
   CHECK(feed->deltas[0].version > static_cast<uint64_t>(fixture::base * 2));
@@ -224,7 +224,7 @@ TEST_CASE("an online user's last_seen never goes backwards") {
   f.run();
   auto before = f.ask<user_status>(get_atom::value, std::string{"nia"});
   // The most recently active device goes; the other one is older.
-  f.self->send(user, leave_atom::value, std::string{"phone"}, s1);
+  f.self->send(user, leave_atom::value, std::string{"phone"}, s1.address());
   f.run();
   auto after = f.ask<user_status>(get_atom::value, std::string{"nia"});
   CHECK(after.online);

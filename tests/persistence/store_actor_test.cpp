@@ -47,6 +47,11 @@ struct fixture : config_holder {
     stop();
   }
 
+  /// The store untyped: to send what only its own timer sends (tick).
+  caf::actor private_handle() const {
+    return caf::actor_cast<caf::actor>(store);
+  }
+
   void start(std::chrono::milliseconds checkpoint_interval = 1h) {
     persistence_config pcfg;
     pcfg.data_dir = dir.path();
@@ -156,13 +161,13 @@ TEST_CASE("the checkpoint tick flushes the batch", "[store_actor]") {
   f.checkpoint("b", 10, 30, 1);
   f.checkpoint("a", 10, 40, 1);
   // What the delayed tick does, without waiting an hour.
-  f.self->send(f.store, tick_atom::value);
+  f.self->send(f.private_handle(), tick_atom::value);
   f.load("a");  // round trip
   CHECK(f.probe->checkpoint_flushes == 1);
   CHECK(f.probe->checkpoints_written == 2);
   // Later checkpoints start a new batch.
   f.checkpoint("a", 10, 50, 1);
-  f.self->send(f.store, tick_atom::value);
+  f.self->send(f.private_handle(), tick_atom::value);
   f.load("a");
   CHECK(f.probe->checkpoint_flushes == 2);
   CHECK(f.probe->checkpoints_written == 3);
@@ -189,7 +194,7 @@ TEST_CASE("a close after a pending checkpoint leaves no open mark",
   f.checkpoint("alice", 1'000, 1'500, 2);
   f.close("alice", 1'000, 2'000, 2);
   // A tick that was armed for the checkpoint fires after the close.
-  f.self->send(f.store, tick_atom::value);
+  f.self->send(f.private_handle(), tick_atom::value);
   CHECK(f.flush());
   CHECK(f.probe->checkpoints_written == 0);
   CHECK(f.probe->sessions_closed == 1);

@@ -1,8 +1,8 @@
-#include "cluster/hash_ring.hpp"
+#include "core/hash_ring.hpp"
 
 #include <algorithm>
 
-namespace presence::cluster {
+namespace presence {
 
 hash_ring::hash_ring(uint32_t vnodes_per_node)
   : vnodes_(vnodes_per_node == 0 ? 1 : vnodes_per_node) {
@@ -84,4 +84,4 @@ std::vector<std::string> hash_ring::replicas(const std::string& key,
   return out;
 }
 
-} // namespace presence::cluster
+} // namespace presence

@@ -5,11 +5,12 @@
 #include <string>
 #include <vector>
 
-namespace presence::cluster {
+namespace presence {
 
 /// A consistent-hash ring with virtual nodes: maps a user id to the node that
 /// owns it. Adding or removing a node moves only the keys of that node.
-/// A plain value type: the membership actor owns one and hands copies out.
+/// A plain value type: the router, the replicator and the registry each
+/// build one from every cluster view (`hash_ring::of(view.node_ids(), n)`).
 class hash_ring {
 public:
   explicit hash_ring(uint32_t vnodes_per_node = 128);
@@ -44,4 +45,4 @@ private:
   std::map<uint64_t, std::string> ring_;
 };
 
-} // namespace presence::cluster
+} // namespace presence

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "cluster/hash_ring.hpp"
+#include "core/hash_ring.hpp"
 
-using presence::cluster::hash_ring;
+using presence::hash_ring;
 
 namespace {
 
