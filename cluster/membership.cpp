@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/clock.hpp"
+#include "core/logger.hpp"
 
 namespace presence::cluster {
 
@@ -22,14 +23,7 @@ namespace {
 
 /// The cluster folder's logger: membership changes are lifecycle events.
 spdlog::logger& cluster_log() {
-  static auto l = [] {
-    auto x = spdlog::get("cluster");
-    if (!x) {
-      x = spdlog::default_logger()->clone("cluster");
-      spdlog::register_logger(x);
-    }
-    return x;
-  }();
+  static auto l = folder_logger("cluster");
   return *l;
 }
 

@@ -65,6 +65,46 @@ errc presence_code(const caf::error& err) {
   return static_cast<errc>(err.code());
 }
 
+} // namespace presence
+
+namespace presence::persistence {
+
+const char* to_string(errc x) {
+  switch (x) {
+    case errc::none:
+      return "none";
+    case errc::io_error:
+      return "io_error";
+    case errc::corruption:
+      return "corruption";
+    case errc::unavailable:
+      return "unavailable";
+  }
+  return "unknown";
+}
+
+namespace {
+constexpr caf::atom_value store_category = caf::atom("store");
+} // namespace
+
+caf::atom_value error_category() {
+  return store_category;
+}
+
+caf::error make_error(errc x) {
+  return caf::error{static_cast<uint8_t>(x), store_category};
+}
+
+errc store_code(const caf::error& err) {
+  if (!err || err.category() != store_category)
+    return errc::none;
+  return static_cast<errc>(err.code());
+}
+
+} // namespace presence::persistence
+
+namespace presence {
+
 void apply_fields(profile& to, const profile& from, uint8_t mask) {
   if (mask & profile_name)
     to.name = from.name;
@@ -99,6 +139,13 @@ void register_types(caf::actor_system_config& cfg) {
                             const caf::message&) -> std::string {
                            return std::string{"presence: "}
                                   + to_string(static_cast<errc>(code));
+                         });
+  cfg.add_error_category(persistence::error_category(),
+                         [](uint8_t code, caf::atom_value,
+                            const caf::message&) -> std::string {
+                           return std::string{"store: "}
+                                  + persistence::to_string(
+                                    static_cast<persistence::errc>(code));
                          });
 }
 

@@ -317,6 +317,38 @@ caf::error make_error(errc x);
 /// Returns the presence error code inside `err` (errc::none if it is not one).
 errc presence_code(const caf::error& err);
 
+} // namespace presence
+
+namespace presence::persistence {
+
+/// Why the store could not do what it was asked (category atom "store").
+/// RocksDB's Status becomes one of these in persistence/; nothing else of
+/// RocksDB leaves that folder.
+enum class errc : uint8_t {
+  none = 0,
+  /// RocksDB failed to read or write (I/O error, disk full, ...).
+  io_error = 1,
+  /// Stored bytes could not be decoded.
+  corruption = 2,
+  /// No store that holds the data answered (cluster replicas).
+  unavailable = 3,
+};
+
+const char* to_string(errc x);
+
+/// Makes a CAF error of category "store".
+caf::error make_error(errc x);
+
+/// Returns the store error code inside `err` (errc::none if it is not one).
+errc store_code(const caf::error& err);
+
+/// The category atom of store errors ("store").
+caf::atom_value error_category();
+
+} // namespace presence::persistence
+
+namespace presence {
+
 // -- typed interfaces ---------------------------------------------------------
 //
 // Every actor that another folder (or node) talks to has a typed interface
@@ -603,6 +635,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(presence, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(presence, (std::vector<presence::session_record>))
   CAF_ADD_TYPE_ID(presence, (std::vector<presence::user_record>))
   CAF_ADD_TYPE_ID(presence, (presence::errc))
+  CAF_ADD_TYPE_ID(presence, (presence::persistence::errc))
   CAF_ADD_TYPE_ID(presence, (presence::store_api))
   CAF_ADD_TYPE_ID(presence, (presence::user_api))
   CAF_ADD_TYPE_ID(presence, (presence::presence_api))

@@ -1,18 +1,11 @@
 #include "edge/edge_log.hpp"
 
-#include <spdlog/spdlog.h>
+#include "core/logger.hpp"
 
 namespace presence::edge {
 
 spdlog::logger& log_edge() {
-  static auto logger = [] {
-    auto l = spdlog::get("edge");
-    if (!l) {
-      l = spdlog::default_logger()->clone("edge");
-      spdlog::register_logger(l);
-    }
-    return l;
-  }();
+  static auto logger = folder_logger("edge");
   return *logger;
 }
 
