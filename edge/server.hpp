@@ -12,7 +12,7 @@ class node;
 
 namespace presence::edge {
 
-struct server_context;
+struct edge_context;
 
 /// The Beast edge of a node: one listener for HTTP (REST, health, metrics)
 /// and WebSocket upgrades, run by cfg.edge.io_threads threads.
@@ -34,7 +34,7 @@ public:
   /// for them to finish, then stops the I/O threads. Idempotent.
   void stop(int wait_ms = 3000);
 
-  std::shared_ptr<server_context> context() const;
+  std::shared_ptr<edge_context> context() const;
 
   struct impl;
 

@@ -1,4 +1,4 @@
-#include "edge/ws_session.hpp"
+#include "edge/transport/ws_session.hpp"
 
 #include <deque>
 
@@ -9,9 +9,10 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
-#include "edge/edge_log.hpp"
-#include "edge/rate_limiter.hpp"
-#include "edge/server_context.hpp"
+#include "edge/common/close_codes.hpp"
+#include "edge/common/edge_log.hpp"
+#include "edge/transport/rate_limiter.hpp"
+#include "edge/common/edge_context.hpp"
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -22,8 +23,10 @@ namespace presence::edge {
 
 namespace {
 
-/// Close codes (docs/protocol.md).
-constexpr uint16_t close_slow_consumer = 4001;
+/// A client that keeps flooding is told again on the first and every
+/// `rate_limit_notice_every`th dropped message, then cut off once it has
+/// sent `rate_burst` messages past the limit in a row.
+constexpr uint32_t rate_limit_notice_every = 16;
 
 class ws_session;
 
@@ -45,7 +48,7 @@ private:
 /// strand: every member below is touched only from that strand.
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
-  ws_session(std::shared_ptr<server_context> ctx, beast::tcp_stream&& stream,
+  ws_session(std::shared_ptr<edge_context> ctx, beast::tcp_stream&& stream,
              std::shared_ptr<ws_endpoint> endpoint)
     : ctx_(std::move(ctx)),
       endpoint_(std::move(endpoint)),
@@ -134,7 +137,7 @@ private:
       queued_bytes_ -= queue_.back()->size();
       queue_.pop_back();
     }
-    start_close(close_slow_consumer, "slow consumer");
+    start_close(close_code::slow_consumer, "slow consumer");
   }
 
   void on_accept(beast::error_code ec) {
@@ -149,8 +152,7 @@ private:
     key_ = ctx_->add_session(sink_);
     endpoint_->on_open(sink_);
     if (ctx_->draining)
-      start_close(static_cast<uint16_t>(websocket::close_code::going_away),
-                  "server shutting down");
+      start_close(close_code::going_away, "server shutting down");
     do_read();
   }
 
@@ -171,9 +173,9 @@ private:
       // A client that keeps flooding after being told is cut off.
       if (++violations_ > ctx_->cfg.edge.rate_burst) {
         log_edge().warn("ws: closing flooding client");
-        start_close(static_cast<uint16_t>(websocket::close_code::policy_error),
-                    "rate limit exceeded");
-      } else if (violations_ == 1 || violations_ % 16 == 0) {
+        start_close(close_code::policy_violation, "rate limit exceeded");
+      } else if (violations_ == 1
+                 || violations_ % rate_limit_notice_every == 0) {
         endpoint_->on_rate_limited();
       }
       do_read();
@@ -244,7 +246,7 @@ private:
     key_ = 0;
   }
 
-  std::shared_ptr<server_context> ctx_;
+  std::shared_ptr<edge_context> ctx_;
   std::shared_ptr<ws_endpoint> endpoint_;
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
@@ -283,7 +285,7 @@ void strand_sink::close(uint16_t code, std::string reason) {
 
 } // namespace
 
-void run_ws_session(std::shared_ptr<server_context> ctx,
+void run_ws_session(std::shared_ptr<edge_context> ctx,
                     beast::tcp_stream stream,
                     http::request<http::string_body> req,
                     std::shared_ptr<ws_endpoint> endpoint) {

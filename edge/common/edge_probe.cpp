@@ -1,4 +1,4 @@
-#include "edge/edge_probe.hpp"
+#include "edge/common/edge_probe.hpp"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>

@@ -15,10 +15,10 @@
 
 #include <caf/actor.hpp>
 
-#include "edge/http_types.hpp"
-#include "edge/url.hpp"
-#include "edge/server_context.hpp"
-#include "edge/ws_endpoint.hpp"
+#include "edge/common/http_types.hpp"
+#include "edge/common/url.hpp"
+#include "edge/common/edge_context.hpp"
+#include "edge/transport/ws_endpoint.hpp"
 
 namespace presence::edge {
 
@@ -43,7 +43,7 @@ class eio_session : public eio_transport,
 public:
   using done_fn = std::function<void(http_response)>;
 
-  eio_session(std::shared_ptr<server_context> ctx,
+  eio_session(std::shared_ptr<edge_context> ctx,
               std::weak_ptr<eio_registry> registry, std::string sid);
   ~eio_session() override;
 
@@ -91,7 +91,7 @@ private:
   void flush_poll_locked(std::unique_lock<std::mutex>& lock);
   void finish(const std::string& reason);
 
-  std::shared_ptr<server_context> ctx_;
+  std::shared_ptr<edge_context> ctx_;
   std::weak_ptr<eio_registry> registry_;
   std::string sid_;
   caf::actor app_;
@@ -109,7 +109,7 @@ private:
 /// Every live Engine.IO session of a server, by sid.
 class eio_registry : public std::enable_shared_from_this<eio_registry> {
 public:
-  explicit eio_registry(std::shared_ptr<server_context> ctx)
+  explicit eio_registry(std::shared_ptr<edge_context> ctx)
     : ctx_(std::move(ctx)) {
     // nop
   }
@@ -123,7 +123,7 @@ public:
   void close_all();
 
 private:
-  std::shared_ptr<server_context> ctx_;
+  std::shared_ptr<edge_context> ctx_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<eio_session>> sessions_;
 };
@@ -132,7 +132,7 @@ private:
 /// not an upgrade): handshake, long-poll, packets. `query` is the parsed
 /// query string; `app_factory` spawns the Socket.IO actor of a new session.
 void handle_eio_polling(
-  std::shared_ptr<server_context> ctx, std::shared_ptr<eio_registry> reg,
+  std::shared_ptr<edge_context> ctx, std::shared_ptr<eio_registry> reg,
   const http_request& req, const parsed_target& target,
   std::function<caf::actor(std::shared_ptr<eio_session>)> app_factory,
   std::function<void(http_response)> done);

@@ -1,4 +1,4 @@
-#include "edge/sio_actor.hpp"
+#include "edge/socketio/sio_session.hpp"
 
 #include <map>
 #include <set>
@@ -12,10 +12,10 @@
 #include <prometheus/counter.h>
 
 #include "core/ids.hpp"
-#include "edge/auth.hpp"
-#include "edge/json_input.hpp"
-#include "edge/seed_payloads.hpp"
-#include "edge/socketio_codec.hpp"
+#include "edge/common/auth.hpp"
+#include "edge/common/json_input.hpp"
+#include "edge/common/seed_payloads.hpp"
+#include "edge/socketio/socketio_codec.hpp"
 
 namespace presence::edge {
 
@@ -58,7 +58,7 @@ struct sio_socket {
 };
 
 struct sio_state {
-  std::shared_ptr<server_context> ctx;
+  std::shared_ptr<edge_context> ctx;
   std::shared_ptr<eio_transport> eio;
   sio_params params;
   std::map<std::string, sio_socket> sockets;
@@ -809,7 +809,7 @@ void on_deltas(sio_ptr self, const std::vector<presence_delta>& ds) {
     schedule_list(self);
 }
 
-caf::behavior sio_impl(sio_ptr self, std::shared_ptr<server_context> ctx,
+caf::behavior sio_impl(sio_ptr self, std::shared_ptr<edge_context> ctx,
                        std::shared_ptr<eio_transport> eio, sio_params params) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
@@ -925,7 +925,7 @@ caf::behavior sio_impl(sio_ptr self, std::shared_ptr<server_context> ctx,
 
 class eio_ws_endpoint : public ws_endpoint {
 public:
-  eio_ws_endpoint(std::shared_ptr<server_context> ctx,
+  eio_ws_endpoint(std::shared_ptr<edge_context> ctx,
                   std::shared_ptr<eio_registry> reg,
                   std::shared_ptr<eio_session> upgrade, sio_params params)
     : ctx_(std::move(ctx)), reg_(std::move(reg)),
@@ -971,7 +971,7 @@ private:
       "/", "presence-error", {{"code", code}, {"message", message}})));
   }
 
-  std::shared_ptr<server_context> ctx_;
+  std::shared_ptr<edge_context> ctx_;
   std::shared_ptr<eio_registry> reg_;
   std::shared_ptr<eio_session> session_;
   sio_params params_;
@@ -980,7 +980,7 @@ private:
 
 } // namespace
 
-caf::actor spawn_sio_session(std::shared_ptr<server_context> ctx,
+caf::actor spawn_sio_session(std::shared_ptr<edge_context> ctx,
                              std::shared_ptr<eio_transport> eio,
                              sio_params params) {
   auto& sys = ctx->sys;
@@ -989,7 +989,7 @@ caf::actor spawn_sio_session(std::shared_ptr<server_context> ctx,
 }
 
 std::shared_ptr<ws_endpoint>
-make_eio_ws_endpoint(std::shared_ptr<server_context> ctx,
+make_eio_ws_endpoint(std::shared_ptr<edge_context> ctx,
                      std::shared_ptr<eio_registry> reg,
                      std::shared_ptr<eio_session> upgrade, sio_params params) {
   return std::make_shared<eio_ws_endpoint>(std::move(ctx), std::move(reg),

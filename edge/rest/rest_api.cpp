@@ -1,4 +1,4 @@
-#include "edge/rest_api.hpp"
+#include "edge/rest/rest_api.hpp"
 
 #include <algorithm>
 #include <unordered_set>
@@ -7,13 +7,13 @@
 #include <prometheus/gauge.h>
 
 #include "core/ids.hpp"
-#include "edge/ask.hpp"
-#include "edge/auth.hpp"
-#include "edge/json_input.hpp"
-#include "edge/seed_payloads.hpp"
-#include "edge/server_context.hpp"
-#include "edge/url.hpp"
-#include "edge/web_assets.hpp"
+#include "edge/common/ask.hpp"
+#include "edge/common/auth.hpp"
+#include "edge/common/json_input.hpp"
+#include "edge/common/seed_payloads.hpp"
+#include "edge/common/edge_context.hpp"
+#include "edge/common/url.hpp"
+#include "edge/rest/web_assets.hpp"
 
 namespace presence::edge {
 
@@ -57,7 +57,7 @@ http_response failure(const caf::error& err) {
 
 /// Everything a handler needs.
 struct call {
-  std::shared_ptr<server_context> ctx;
+  std::shared_ptr<edge_context> ctx;
   http_request req;
   parsed_target target;
   done_fn done;
@@ -690,14 +690,7 @@ void route(const call_ptr& c) {
 
 } // namespace
 
-http_response error_response(unsigned status, const std::string& code,
-                             const std::string& message) {
-  return json_response(status, {{"success", false},
-                                {"code", code},
-                                {"message", message}});
-}
-
-void handle_rest(std::shared_ptr<server_context> ctx, http_request req,
+void handle_rest(std::shared_ptr<edge_context> ctx, http_request req,
                  std::function<void(http_response)> done) {
   auto c = std::make_shared<call>();
   c->ctx = std::move(ctx);

@@ -6,8 +6,8 @@
 #include <caf/fwd.hpp>
 
 #include "core/messages.hpp"
-#include "edge/server_context.hpp"
-#include "edge/ws_endpoint.hpp"
+#include "edge/common/edge_context.hpp"
+#include "edge/transport/ws_endpoint.hpp"
 
 namespace presence::edge {
 
@@ -32,7 +32,7 @@ struct session_params {
 /// Messages from the socket side:
 ///   (frame_atom, std::string text)   one text message
 ///   (closed_atom)                    the socket is gone
-caf::actor spawn_native_session(std::shared_ptr<server_context> ctx,
+caf::actor spawn_native_session(std::shared_ptr<edge_context> ctx,
                                 std::shared_ptr<session_sink> sink,
                                 session_params params);
 
@@ -43,7 +43,7 @@ namespace presence::edge {
 /// The native protocol on a WebSocket: spawns the session actor on open and
 /// forwards frames to it.
 std::shared_ptr<ws_endpoint>
-make_native_endpoint(std::shared_ptr<server_context> ctx,
+make_native_endpoint(std::shared_ptr<edge_context> ctx,
                      session_params params);
 
 } // namespace presence::edge

@@ -1,6 +1,6 @@
-#include "edge/socketio_codec.hpp"
+#include "edge/socketio/socketio_codec.hpp"
 
-#include "edge/json_input.hpp"
+#include "edge/common/json_input.hpp"
 
 #include <stdexcept>
 

@@ -5,8 +5,8 @@
 
 #include <caf/fwd.hpp>
 
-#include "edge/eio_session.hpp"
-#include "edge/server_context.hpp"
+#include "edge/socketio/eio_session.hpp"
+#include "edge/common/edge_context.hpp"
 
 namespace presence::edge {
 
@@ -28,7 +28,7 @@ struct sio_params {
 ///   (frame_atom, std::string)   the data of one Engine.IO message
 ///   (pong_atom)                 an Engine.IO pong
 ///   (closed_atom)               the session is gone
-caf::actor spawn_sio_session(std::shared_ptr<server_context> ctx,
+caf::actor spawn_sio_session(std::shared_ptr<edge_context> ctx,
                              std::shared_ptr<eio_transport> eio,
                              sio_params params);
 
@@ -36,7 +36,7 @@ caf::actor spawn_sio_session(std::shared_ptr<server_context> ctx,
 /// (transport=websocket without sid) when `upgrade` is null, else the
 /// upgrade of that polling session.
 std::shared_ptr<ws_endpoint>
-make_eio_ws_endpoint(std::shared_ptr<server_context> ctx,
+make_eio_ws_endpoint(std::shared_ptr<edge_context> ctx,
                      std::shared_ptr<eio_registry> reg,
                      std::shared_ptr<eio_session> upgrade, sio_params params);
 

@@ -1,4 +1,4 @@
-#include "edge/url.hpp"
+#include "edge/common/url.hpp"
 
 namespace presence::edge {
 

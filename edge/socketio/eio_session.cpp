@@ -1,10 +1,11 @@
-#include "edge/eio_session.hpp"
+#include "edge/socketio/eio_session.hpp"
 
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 
-#include "edge/edge_log.hpp"
-#include "edge/socketio_codec.hpp"
+#include "edge/common/close_codes.hpp"
+#include "edge/common/edge_log.hpp"
+#include "edge/socketio/socketio_codec.hpp"
 
 namespace presence::edge {
 
@@ -14,7 +15,7 @@ namespace {
 
 /// Largest Engine.IO payload: the configured one, but never more than an
 /// HTTP body may be.
-size_t max_payload(const server_context& ctx) {
+size_t max_payload(const edge_context& ctx) {
   return std::min(ctx.cfg.edge.sio_max_payload, ctx.cfg.edge.max_body_bytes);
 }
 
@@ -43,7 +44,7 @@ http_response eio_error(int code, const std::string& message) {
 
 // -- eio_session --------------------------------------------------------------
 
-eio_session::eio_session(std::shared_ptr<server_context> ctx,
+eio_session::eio_session(std::shared_ptr<edge_context> ctx,
                          std::weak_ptr<eio_registry> registry, std::string sid)
   : ctx_(std::move(ctx)), registry_(std::move(registry)), sid_(std::move(sid)) {
   // nop
@@ -141,9 +142,9 @@ void eio_session::finish(const std::string& reason) {
   if (pending)
     pending(text_response(encode_eio(eio_type::close)));
   if (ws)
-    ws->close(1000, reason);
+    ws->close(close_code::normal, reason);
   if (probe)
-    probe->close(1000, reason);
+    probe->close(close_code::normal, reason);
   if (auto reg = registry_.lock())
     reg->remove(sid_);
   caf::anon_send(app, closed_atom::value);
@@ -226,7 +227,7 @@ void eio_session::begin_probe(std::shared_ptr<session_sink> ws) {
   std::unique_lock<std::mutex> lock{mu_};
   if (closed_ || transport_ != transport::polling || probe_) {
     lock.unlock();
-    ws->close(1000, "upgrade refused");
+    ws->close(close_code::normal, "upgrade refused");
     return;
   }
   probe_ = std::move(ws);
@@ -363,7 +364,7 @@ void eio_registry::close_all() {
 // -- polling requests ---------------------------------------------------------
 
 void handle_eio_polling(
-  std::shared_ptr<server_context> ctx, std::shared_ptr<eio_registry> reg,
+  std::shared_ptr<edge_context> ctx, std::shared_ptr<eio_registry> reg,
   const http_request& req, const parsed_target& target,
   std::function<caf::actor(std::shared_ptr<eio_session>)> app_factory,
   std::function<void(http_response)> done) {

@@ -3,12 +3,13 @@
 #include <memory>
 #include <string>
 
-#include "edge/server_context.hpp"
+#include "edge/common/session_sink.hpp"
 
 namespace presence::edge {
 
-/// What runs on top of one WebSocket: the native protocol or Engine.IO.
-/// The WebSocket session calls these on its strand, one at a time.
+/// What runs on top of one WebSocket: the native protocol
+/// (edge/native) or Engine.IO (edge/socketio). The WebSocket session
+/// (ws_session.cpp) calls these on its strand, one at a time.
 class ws_endpoint {
 public:
   virtual ~ws_endpoint();

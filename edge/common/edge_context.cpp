@@ -1,4 +1,4 @@
-#include "edge/server_context.hpp"
+#include "edge/common/edge_context.hpp"
 
 #include <cstdio>
 
@@ -8,15 +8,13 @@
 
 namespace presence::edge {
 
-session_sink::~session_sink() = default;
-
-server_context::server_context(caf::actor_system& sys, const config& cfg)
+edge_context::edge_context(caf::actor_system& sys, const config& cfg)
   : sys(sys), cfg(cfg) {
   std::random_device rd;
   device_salt_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
 }
 
-uint32_t server_context::count_connection(int delta) {
+uint32_t edge_context::count_connection(int delta) {
   auto n = delta > 0 ? ++connections : --connections;
   if (delta > 0)
     probe.connections->Increment();
@@ -27,19 +25,19 @@ uint32_t server_context::count_connection(int delta) {
   return n;
 }
 
-uint64_t server_context::add_session(std::weak_ptr<session_sink> s) {
+uint64_t edge_context::add_session(std::weak_ptr<session_sink> s) {
   std::lock_guard<std::mutex> guard{mu_};
   auto key = ++next_key_;
   sessions_.emplace(key, std::move(s));
   return key;
 }
 
-void server_context::remove_session(uint64_t key) {
+void edge_context::remove_session(uint64_t key) {
   std::lock_guard<std::mutex> guard{mu_};
   sessions_.erase(key);
 }
 
-size_t server_context::close_all(uint16_t code, const std::string& reason) {
+size_t edge_context::close_all(uint16_t code, const std::string& reason) {
   std::vector<std::shared_ptr<session_sink>> live;
   {
     std::lock_guard<std::mutex> guard{mu_};
@@ -52,37 +50,12 @@ size_t server_context::close_all(uint16_t code, const std::string& reason) {
   return live.size();
 }
 
-size_t server_context::live_sessions() {
+size_t edge_context::live_sessions() {
   std::lock_guard<std::mutex> guard{mu_};
   return sessions_.size();
 }
 
-bool server_context::is_sio_path(const std::string& path) const {
-  auto strip = [](std::string x) {
-    while (x.size() > 1 && x.back() == '/')
-      x.pop_back();
-    return x;
-  };
-  auto p = strip(path);
-  const auto& all = cfg.edge.sio_paths;
-  size_t pos = 0;
-  while (pos <= all.size()) {
-    auto end = all.find(',', pos);
-    if (end == std::string::npos)
-      end = all.size();
-    auto item = all.substr(pos, end - pos);
-    while (!item.empty() && item.front() == ' ')
-      item.erase(0, 1);
-    while (!item.empty() && item.back() == ' ')
-      item.pop_back();
-    if (!item.empty() && strip(item) == p)
-      return true;
-    pos = end + 1;
-  }
-  return false;
-}
-
-std::string server_context::make_device_id() {
+std::string edge_context::make_device_id() {
   auto n = ++device_counter_;
   char buf[40];
   std::snprintf(buf, sizeof(buf), "dev-%08llx-%llu",

@@ -1,4 +1,4 @@
-#include "edge/session_actor.hpp"
+#include "edge/native/native_session.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -7,21 +7,19 @@
 #include <caf/stateful_actor.hpp>
 #include <prometheus/counter.h>
 
-#include "edge/auth.hpp"
-#include "edge/native_protocol.hpp"
+#include "edge/common/auth.hpp"
+#include "edge/common/close_codes.hpp"
+#include "edge/native/native_protocol.hpp"
 
 namespace presence::edge {
 
 namespace {
 
-/// Close codes (docs/protocol.md).
-constexpr uint16_t close_expired = 4000;
-constexpr uint16_t close_replaced = 4002;
 
 enum class phase { idle, joining, joined };
 
 struct session_state {
-  std::shared_ptr<server_context> ctx;
+  std::shared_ptr<edge_context> ctx;
   std::shared_ptr<session_sink> sink;
   session_params params;
   phase ph = phase::idle;
@@ -126,7 +124,7 @@ void rejoin(session_ptr self, uint64_t epoch, int attempt) {
           // The cluster could not take this device back: the client
           // reconnects (anywhere) and starts clean.
           send_error(self, "", "unavailable", "presence owner lost");
-          st.sink->close(1011, "presence owner lost");
+          st.sink->close(close_code::internal_error, "presence owner lost");
           return;
         }
         auto delay = std::chrono::milliseconds(100 << std::min(attempt, 5));
@@ -301,7 +299,7 @@ void handle(session_ptr self, native_command& cmd) {
 }
 
 caf::behavior session_impl(session_ptr self,
-                           std::shared_ptr<server_context> ctx,
+                           std::shared_ptr<edge_context> ctx,
                            std::shared_ptr<session_sink> sink,
                            session_params params) {
   auto& st = self->state;
@@ -375,7 +373,9 @@ caf::behavior session_impl(session_ptr self,
       st.ph = phase::idle;
       set_user(self, user_api{});
       send(self, encode_expired(device_id, why));
-      st.sink->close(why == "replaced" ? close_replaced : close_expired, why);
+      st.sink->close(why == "replaced" ? close_code::replaced
+                                       : close_code::expired,
+                     why);
     },
     [=](closed_atom) {
       auto& st = self->state;
@@ -392,7 +392,7 @@ caf::behavior session_impl(session_ptr self,
 /// Glue between a WebSocket session and its session actor.
 class native_endpoint : public ws_endpoint {
 public:
-  native_endpoint(std::shared_ptr<server_context> ctx, session_params params)
+  native_endpoint(std::shared_ptr<edge_context> ctx, session_params params)
     : ctx_(std::move(ctx)), params_(std::move(params)) {
     // nop
   }
@@ -425,7 +425,7 @@ private:
       std::make_shared<const std::string>(encode_error("", code, message)));
   }
 
-  std::shared_ptr<server_context> ctx_;
+  std::shared_ptr<edge_context> ctx_;
   session_params params_;
   std::shared_ptr<session_sink> sink_;
   caf::actor actor_;
@@ -433,15 +433,13 @@ private:
 
 } // namespace
 
-ws_endpoint::~ws_endpoint() = default;
-
 std::shared_ptr<ws_endpoint>
-make_native_endpoint(std::shared_ptr<server_context> ctx,
+make_native_endpoint(std::shared_ptr<edge_context> ctx,
                      session_params params) {
   return std::make_shared<native_endpoint>(std::move(ctx), std::move(params));
 }
 
-caf::actor spawn_native_session(std::shared_ptr<server_context> ctx,
+caf::actor spawn_native_session(std::shared_ptr<edge_context> ctx,
                                 std::shared_ptr<session_sink> sink,
                                 session_params params) {
   return ctx->sys.spawn(session_impl, ctx, std::move(sink),

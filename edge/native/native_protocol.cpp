@@ -1,10 +1,10 @@
-#include "edge/native_protocol.hpp"
+#include "edge/native/native_protocol.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
-#include "edge/json_input.hpp"
+#include "edge/common/json_input.hpp"
 
 namespace presence::edge {
 

@@ -1,4 +1,4 @@
-#include "edge/edge_log.hpp"
+#include "edge/common/edge_log.hpp"
 
 #include "core/logger.hpp"
 

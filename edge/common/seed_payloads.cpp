@@ -1,4 +1,4 @@
-#include "edge/seed_payloads.hpp"
+#include "edge/common/seed_payloads.hpp"
 
 #include "core/clock.hpp"
 

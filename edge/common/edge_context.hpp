@@ -13,28 +13,17 @@
 #include "core/config.hpp"
 #include "core/messages.hpp"
 #include "core/stats.hpp"
-#include "edge/edge_probe.hpp"
+#include "edge/common/edge_probe.hpp"
+#include "edge/common/session_sink.hpp"
 
 namespace presence::edge {
 
-class eio_registry;
-
-/// A live session's outbound side, implemented by the WebSocket session.
-/// Thread-safe: session actors call it from CAF threads; the calls are posted
-/// onto the session's strand.
-class session_sink {
-public:
-  virtual ~session_sink();
-  /// Queues one text frame (shared: a broadcast shares one payload).
-  virtual void send_text(std::shared_ptr<const std::string> frame) = 0;
-  /// Sends what is queued, then a close frame with `code` and `reason`.
-  virtual void close(uint16_t code, std::string reason) = 0;
-};
-
-/// What every edge component shares: the node's actors, settings, metrics
-/// and the set of live sessions (for shutdown).
-struct server_context {
-  server_context(caf::actor_system& sys, const config& cfg);
+/// What every part of the edge shares: the node's actors (reached only
+/// through the node's API), settings, the clock, metrics, the server's
+/// lifecycle flags, the open connections and the live WebSocket sessions.
+/// Created by edge/server.cpp; thread-safe.
+struct edge_context {
+  edge_context(caf::actor_system& sys, const config& cfg);
 
   caf::actor_system& sys;
   config cfg;
@@ -53,14 +42,8 @@ struct server_context {
 
   /// One more (+1) or one fewer (-1) open TCP connection; returns the count.
   uint32_t count_connection(int delta);
-  /// Live Engine.IO (Socket.IO) sessions by sid; owned by the server (its
-  /// sessions hold this context, so the context must not own them).
-  std::weak_ptr<eio_registry> eio;
 
-  /// True if `path` is one of cfg.edge.sio_paths (trailing '/' ignored).
-  bool is_sio_path(const std::string& path) const;
-
-  /// Registers a live session; returns its key.
+  /// Registers a live WebSocket session (for shutdown); returns its key.
   uint64_t add_session(std::weak_ptr<session_sink> s);
   void remove_session(uint64_t key);
   /// Asks every live session to close; returns how many there were.

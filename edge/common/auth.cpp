@@ -1,4 +1,4 @@
-#include "edge/auth.hpp"
+#include "edge/common/auth.hpp"
 
 #include <cctype>
 #include <cstdlib>
@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ids.hpp"
-#include "edge/json_input.hpp"
+#include "edge/common/json_input.hpp"
 
 namespace presence::edge {
 

@@ -1,0 +1,64 @@
+#include "edge/common/identity.hpp"
+
+#include "core/ids.hpp"
+#include "edge/common/auth.hpp"
+
+namespace presence::edge {
+
+client_identity resolve_identity(const std::string& secret, millis now,
+                                 const credentials& c, bool required) {
+  client_identity out;
+  if (!jwt_mode(secret)) {
+    out.user_id = !c.claimed.empty() ? c.claimed : c.established;
+    if (!out.user_id.empty() && !valid_id(out.user_id))
+      out.failure = identity_failure::invalid_id;
+    else if (out.user_id.empty() && required)
+      out.failure = identity_failure::missing_user;
+    return out;
+  }
+  std::string who = c.established;
+  if (!c.token.empty()) {
+    auto v = verify_jwt(secret, c.token, now);
+    if (!v.ok) {
+      out.failure = identity_failure::bad_token;
+      out.code = std::move(v.code);
+      out.message = std::move(v.message);
+      return out;
+    }
+    if (!c.established.empty() && v.user_id != c.established) {
+      out.failure = identity_failure::token_mismatch;
+      return out;
+    }
+    who = std::move(v.user_id);
+  }
+  if (who.empty()) {
+    if (required) {
+      // Worded as the verifier words an absent token.
+      auto v = verify_jwt(secret, std::string{}, now);
+      out.failure = identity_failure::missing_token;
+      out.code = std::move(v.code);
+      out.message = std::move(v.message);
+    }
+    return out;
+  }
+  if (!c.claimed.empty() && c.claimed != who) {
+    out.failure = identity_failure::claim_mismatch;
+    return out;
+  }
+  out.user_id = std::move(who);
+  out.verified = true;
+  return out;
+}
+
+std::string request_token(const http_request& req, const parsed_target& t) {
+  auto token = bearer_token(req.authorization);
+  if (token.empty())
+    token = query_param(t, "token");
+  return token;
+}
+
+std::string request_user(const parsed_target& t) {
+  return query_param(t, "userId", "user_id");
+}
+
+} // namespace presence::edge

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace presence::edge {
+
+/// A live session's outbound side: what a protocol's session (native,
+/// Socket.IO) writes to. Implemented by the transport's WebSocket session
+/// (edge/transport/ws_session.cpp). Thread-safe: session actors call it
+/// from CAF threads; the calls are posted onto the socket's strand.
+class session_sink {
+public:
+  virtual ~session_sink();
+  /// Queues one text frame (shared: a broadcast shares one payload).
+  virtual void send_text(std::shared_ptr<const std::string> frame) = 0;
+  /// Sends what is queued, then a close frame with `code` and `reason`.
+  virtual void close(uint16_t code, std::string reason) = 0;
+};
+
+} // namespace presence::edge

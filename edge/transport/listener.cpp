@@ -1,0 +1,316 @@
+#include "edge/transport/listener.hpp"
+
+#include <chrono>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <prometheus/counter.h>
+
+#include "edge/common/edge_context.hpp"
+#include "edge/common/edge_log.hpp"
+#include "edge/transport/http_handler.hpp"
+#include "edge/transport/ws_session.hpp"
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace presence::edge {
+
+namespace {
+
+/// Largest request head (request line and headers) accepted (bigger: 431).
+constexpr std::size_t header_limit = 16 * 1024;
+
+/// How long accepting pauses after a failure (out of file descriptors).
+constexpr auto accept_retry = std::chrono::milliseconds(100);
+
+/// The request as the protocols see it: converted from Beast once.
+http_request to_request(http::request<http::string_body>& req,
+                        const tcp::socket& socket) {
+  http_request r;
+  r.method = std::string{req.method_string()};
+  r.target = std::string{req.target()};
+  r.authorization = std::string{req[http::field::authorization]};
+  r.content_type = std::string{req[http::field::content_type]};
+  r.user_header = std::string{req["X-User-Id"]};
+  r.user_agent = std::string{req[http::field::user_agent]};
+  r.websocket_upgrade = websocket::is_upgrade(req);
+  beast::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (!ec)
+    r.peer = ep.address().to_string();
+  r.body = std::move(req.body());
+  return r;
+}
+
+/// One HTTP connection: reads requests one at a time and answers them
+/// through the handler, or hands the socket to a WebSocket session on an
+/// accepted upgrade. Owns itself; runs on its strand.
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+  http_session(tcp::socket&& socket, std::shared_ptr<edge_context> ctx,
+               std::shared_ptr<http_handler> handler, bool over_limit)
+    : stream_(std::move(socket)), ctx_(std::move(ctx)),
+      handler_(std::move(handler)), over_limit_(over_limit) {
+    // nop
+  }
+
+  ~http_session() {
+    if (!upgraded_) {
+      ctx_->count_connection(-1);
+    }
+  }
+
+  void run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&http_session::do_read,
+                                            shared_from_this()));
+  }
+
+private:
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(ctx_->cfg.edge.max_body_bytes);
+    parser_->header_limit(header_limit);
+    stream_.expires_after(ctx_->cfg.edge.http_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&http_session::on_read,
+                                               shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout
+        || ec == net::error::connection_reset || ec == net::error::eof) {
+      close();
+      return;
+    }
+    if (ec == http::error::body_limit) {
+      write(error_response(413, "payload_too_large",
+                           "request body exceeds "
+                             + std::to_string(ctx_->cfg.edge.max_body_bytes)
+                             + " bytes"),
+            11, false);
+      return;
+    }
+    if (ec == http::error::header_limit) {
+      write(error_response(431, "headers_too_large",
+                           "request headers too large"),
+            11, false);
+      return;
+    }
+    if (ec) {
+      log_edge().debug("http: bad request: {}", ec.message());
+      write(error_response(400, "bad_request", "malformed HTTP request"), 11,
+            false);
+      return;
+    }
+    auto req = parser_->release();
+    unsigned version = req.version();
+    bool keep_alive = req.keep_alive();
+    if (over_limit_) {
+      write(error_response(503, "too_many_connections",
+                           "the server holds too many connections"),
+            version, false);
+      return;
+    }
+    auto r = to_request(req, stream_.socket());
+    if (r.websocket_upgrade) {
+      http_response refusal;
+      auto endpoint = handler_->on_upgrade(r, refusal);
+      if (!endpoint) {
+        write(std::move(refusal), version, false);
+        return;
+      }
+      upgraded_ = true;
+      run_ws_session(ctx_, std::move(stream_), std::move(req),
+                     std::move(endpoint));
+      return;
+    }
+    handler_->on_request(
+      std::move(r), [self = shared_from_this(), version,
+                     keep_alive](http_response res) {
+        // Any thread (often a CAF thread): hop onto our strand.
+        net::post(self->stream_.get_executor(),
+                  [self, res = std::move(res), version, keep_alive]() mutable {
+                    self->write(std::move(res), version, keep_alive);
+                  });
+      });
+  }
+
+  void write(http_response r, unsigned version, bool keep_alive) {
+    ctx_->probe.http_requests->Increment();
+    if (r.status >= 400)
+      ctx_->probe.http_errors->Increment();
+    auto res = std::make_shared<http::response<http::string_body>>(
+      static_cast<http::status>(r.status), version);
+    res->set(http::field::server, "presenced");
+    res->set(http::field::content_type, r.content_type);
+    res->set(http::field::cache_control, "no-store");
+    if (!ctx_->cfg.edge.cors_origin.empty()) {
+      res->set(http::field::access_control_allow_origin,
+               ctx_->cfg.edge.cors_origin);
+      res->set(http::field::access_control_allow_headers,
+               "Authorization, Content-Type, X-User-Id");
+      res->set(http::field::access_control_allow_methods,
+               "GET, POST, PUT, OPTIONS");
+      res->set(http::field::access_control_expose_headers, "X-Next-Cursor");
+    }
+    for (auto& [k, v] : r.headers)
+      res->set(k, v);
+    res->keep_alive(keep_alive && !ctx_->draining);
+    res->body() = std::move(r.body);
+    res->prepare_payload();
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec,
+                                                       std::size_t) {
+                        self->on_write(ec, res->need_eof());
+                      });
+  }
+
+  void on_write(beast::error_code ec, bool close_after) {
+    if (ec || close_after) {
+      close();
+      return;
+    }
+    do_read();
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<edge_context> ctx_;
+  std::shared_ptr<http_handler> handler_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool over_limit_;
+  bool upgraded_ = false;
+};
+
+} // namespace
+
+// -- listener -----------------------------------------------------------------
+
+struct listener::impl {
+  impl(std::shared_ptr<edge_context> c, std::shared_ptr<http_handler> h,
+       uint32_t threads)
+    : ctx(std::move(c)), handler(std::move(h)),
+      ioc(static_cast<int>(threads)), acceptor(net::make_strand(ioc)),
+      retry(ioc) {
+    // nop
+  }
+
+  void do_accept() {
+    acceptor.async_accept(net::make_strand(ioc),
+                          [this](beast::error_code ec, tcp::socket socket) {
+                            on_accept(ec, std::move(socket));
+                          });
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open())
+      return;
+    if (ec) {
+      // Out of file descriptors (or similar): back off instead of spinning.
+      log_edge().error("accept failed: {}", ec.message());
+      retry.expires_after(accept_retry);
+      retry.async_wait([this](beast::error_code e) {
+        if (!e)
+          do_accept();
+      });
+      return;
+    }
+    auto n = ctx->count_connection(+1);
+    bool over = n > ctx->cfg.edge.max_connections;
+    std::make_shared<http_session>(std::move(socket), ctx, handler, over)
+      ->run();
+    do_accept();
+  }
+
+  std::shared_ptr<edge_context> ctx;
+  std::shared_ptr<http_handler> handler;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  net::steady_timer retry;
+  std::vector<std::thread> threads;
+  uint16_t port = 0;
+  bool stopped = false;
+};
+
+listener::listener(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+  // nop
+}
+
+listener::~listener() {
+  stop();
+}
+
+std::unique_ptr<listener> listener::start(std::shared_ptr<edge_context> ctx,
+                                          std::shared_ptr<http_handler> handler,
+                                          std::string& err) {
+  auto& cfg = ctx->cfg.edge;
+  auto p = std::make_unique<impl>(ctx, std::move(handler), cfg.io_threads);
+  beast::error_code ec;
+  auto addr = net::ip::make_address(cfg.listen_host, ec);
+  if (ec) {
+    err = "invalid listen address '" + cfg.listen_host + "'";
+    return nullptr;
+  }
+  tcp::endpoint ep{addr, cfg.listen_port};
+  p->acceptor.open(ep.protocol(), ec);
+  if (!ec)
+    p->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec)
+    p->acceptor.bind(ep, ec);
+  if (!ec)
+    p->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    err = "cannot listen on " + cfg.listen_host + ":"
+          + std::to_string(cfg.listen_port) + ": " + ec.message();
+    return nullptr;
+  }
+  p->port = p->acceptor.local_endpoint().port();
+  p->do_accept();
+  for (uint32_t i = 0; i < cfg.io_threads; ++i)
+    p->threads.emplace_back([raw = p.get()] { raw->ioc.run(); });
+  return std::unique_ptr<listener>{new listener(std::move(p))};
+}
+
+uint16_t listener::port() const {
+  return impl_->port;
+}
+
+void listener::stop_accepting() {
+  net::post(impl_->acceptor.get_executor(), [raw = impl_.get()] {
+    beast::error_code ec;
+    raw->acceptor.close(ec);
+    raw->retry.cancel();
+  });
+}
+
+void listener::stop() {
+  auto& p = *impl_;
+  if (p.stopped)
+    return;
+  p.stopped = true;
+  p.ioc.stop();
+  for (auto& t : p.threads)
+    if (t.joinable())
+      t.join();
+}
+
+} // namespace presence::edge
