@@ -1,39 +1,35 @@
 #include "edge/native/native_session.hpp"
 
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
-#include <caf/sec.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <prometheus/counter.h>
 
-#include "edge/common/auth.hpp"
+#include "edge/common/client_error.hpp"
 #include "edge/common/close_codes.hpp"
+#include "edge/common/device_link.hpp"
+#include "edge/common/identity.hpp"
 #include "edge/native/native_protocol.hpp"
 
 namespace presence::edge {
 
 namespace {
 
-
-enum class phase { idle, joining, joined };
-
 struct session_state {
   std::shared_ptr<edge_context> ctx;
   std::shared_ptr<session_sink> sink;
   session_params params;
-  phase ph = phase::idle;
+  /// The one device this session holds (link key "").
+  device_link link;
   bool closed = false;
-  std::string user_id;
-  std::string device_id;
-  presence_status status = presence_status::online;
-  user_api user;
-  /// Bumped whenever the user actor changes; stale rejoin timers see it.
-  uint64_t rejoin_epoch = 0;
   static inline const char* name = "presence.session";
 };
 
-using session_ptr = caf::stateful_actor<session_state>*;
+using session_ptr = native_session_api::stateful_pointer<session_state>;
+
+/// The key of the session's one device link.
+const std::string link_key;
 
 void send(session_ptr self, std::string frame) {
   self->state.ctx->probe.frames_out->Increment();
@@ -47,203 +43,128 @@ void send_error(session_ptr self, const std::string& id_json,
   send(self, encode_error(id_json, code, message));
 }
 
-/// Maps a failed request to an error frame.
+/// A failed request as an error frame.
 void send_failure(session_ptr self, const std::string& id_json,
                   const caf::error& err) {
-  switch (presence_code(err)) {
-    case errc::too_many_devices:
-      send_error(self, id_json, "too_many_devices",
-                 "this user has too many devices connected");
-      return;
-    case errc::shutting_down:
-      send_error(self, id_json, "shutting_down", "the server is shutting down");
-      return;
-    case errc::invalid_argument:
-      send_error(self, id_json, "bad_request", "request refused");
-      return;
-    default:
-      break;
-  }
-  if (err == caf::sec::request_timeout)
-    send_error(self, id_json, "timeout", "the request timed out");
-  else
-    send_error(self, id_json, "unavailable",
-               "presence service unavailable, try again");
+  auto e = to_client_error(err);
+  send_error(self, id_json, e.code, e.message);
 }
 
-/// Follows the user actor holding this session's device (it may move to
-/// another node, or die with its node).
-void set_user(session_ptr self, user_api user) {
-  auto& st = self->state;
-  if (st.user == user)
-    return;
-  if (st.user)
-    self->demonitor(st.user.address());
-  st.user = std::move(user);
-  ++st.rejoin_epoch;
-  if (st.user)
-    self->monitor(st.user);
+auto find_link(session_ptr self) {
+  return [self]() -> device_link* { return &self->state.link; };
 }
 
-void leave(session_ptr self) {
-  auto& st = self->state;
-  if (st.ph == phase::joined && st.user)
-    self->send(st.user, leave_atom::value, st.device_id, self->address());
-  st.ph = phase::idle;
-  set_user(self, user_api{});
-}
-
-/// The user actor is gone while this device is still here (its node died):
-/// register again; the ring now names another owner. Registration is
-/// idempotent per session, so a late duplicate does no harm.
-void rejoin(session_ptr self, uint64_t epoch, int attempt) {
-  auto& st = self->state;
-  if (st.closed || st.ph != phase::joined || epoch != st.rejoin_epoch)
-    return;
-  join_request req;
-  req.user_id = st.user_id;
-  req.device.device_id = st.device_id;
-  req.device.user_agent = st.params.user_agent;
-  req.device.platform = st.params.platform;
-  req.device.status = st.status;
-  req.session = caf::actor_cast<session_api>(self);
-  self->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
-                join_atom::value, std::move(req))
-    .then(
-      [=](join_ack& ack) {
-        auto& st = self->state;
-        if (epoch != st.rejoin_epoch || st.ph != phase::joined)
-          return;
-        set_user(self, caf::actor_cast<user_api>(ack.user));
-      },
-      [=](caf::error&) {
-        auto& st = self->state;
-        if (epoch != st.rejoin_epoch)
-          return;
-        if (attempt >= 8) {
-          // The cluster could not take this device back: the client
-          // reconnects (anywhere) and starts clean.
-          send_error(self, "", "unavailable", "presence owner lost");
-          st.sink->close(close_code::internal_error, "presence owner lost");
-          return;
-        }
-        auto delay = std::chrono::milliseconds(100 << std::min(attempt, 5));
-        self->delayed_send(self, delay, rejoin_atom::value, epoch,
-                           attempt + 1);
-      });
+/// The cluster could not take this device back: the client reconnects
+/// (anywhere) and starts clean.
+auto owner_lost(session_ptr self) {
+  return [self] {
+    send_error(self, "", "unavailable", "presence owner lost");
+    self->state.sink->close(close_code::internal_error,
+                            "presence owner lost");
+  };
 }
 
 void join(session_ptr self, const native_command& cmd) {
   auto& st = self->state;
   auto& id = cmd.id_json;
-  if (st.ph == phase::joining) {
+  if (st.link.ph == device_link::phase::joining) {
     send_error(self, id, "join_in_progress", "a join is already under way");
     return;
   }
   // Who: the token decides in JWT mode; the client names itself otherwise.
-  std::string user = st.params.user_id;
-  const auto& secret = st.ctx->cfg.edge.jwt_secret;
-  if (!secret.empty()) {
-    if (!cmd.token.empty()) {
-      auto who = verify_jwt(secret, cmd.token, st.ctx->now());
-      if (!who.ok) {
-        send_error(self, id, who.code, who.message);
-        return;
-      }
-      if (!user.empty() && who.user_id != user) {
-        send_error(self, id, "forbidden",
-                   "the token names a different user than this session");
-        return;
-      }
-      user = who.user_id;
-    }
-    if (user.empty()) {
+  credentials creds;
+  creds.token = cmd.token;
+  creds.claimed = cmd.user_id;
+  creds.established = st.params.user_id;
+  auto who = resolve_identity(st.ctx->cfg.edge.jwt_secret, st.ctx->now(),
+                              creds, true);
+  switch (who.failure) {
+    case identity_failure::none:
+      break;
+    case identity_failure::bad_token:
+      send_error(self, id, who.code, who.message);
+      return;
+    case identity_failure::token_mismatch:
+      send_error(self, id, "forbidden",
+                 "the token names a different user than this session");
+      return;
+    case identity_failure::missing_token:
       send_error(self, id, "unauthorized", "a JWT is required to join");
       return;
-    }
-    if (!cmd.user_id.empty() && cmd.user_id != user) {
+    case identity_failure::claim_mismatch:
       send_error(self, id, "forbidden",
                  "you may only join as the user your token names");
       return;
-    }
-  } else if (!cmd.user_id.empty()) {
-    user = cmd.user_id;
+    case identity_failure::invalid_id:
+    case identity_failure::missing_user:
+      send_error(self, id, "bad_request",
+                 "'user_id' is required (or connect with ?userId=)");
+      return;
   }
-  if (user.empty()) {
-    send_error(self, id, "bad_request",
-               "'user_id' is required (or connect with ?userId=)");
-    return;
-  }
-  if (st.ph == phase::joined && user != st.user_id) {
+  auto& user = who.user_id;
+  if (st.link.joined() && user != st.link.user_id) {
     send_error(self, id, "already_joined",
                "this session has joined as another user; leave first");
     return;
   }
-  join_request req;
-  req.user_id = user;
-  req.device.device_id = !cmd.device_id.empty()    ? cmd.device_id
-                         : !st.device_id.empty()   ? st.device_id
-                         : !st.params.device_id.empty() ? st.params.device_id
-                                                        : st.ctx->make_device_id();
-  req.device.user_agent = !cmd.user_agent.empty() ? cmd.user_agent
-                                                  : st.params.user_agent;
-  req.device.platform = !cmd.platform.empty() ? cmd.platform
-                                              : st.params.platform;
-  req.device.status = cmd.has_status ? cmd.status : presence_status::online;
-  st.status = req.device.status;
-  req.session = caf::actor_cast<session_api>(self);
+  device_info dev;
+  dev.device_id = !cmd.device_id.empty()            ? cmd.device_id
+                  : !st.link.device.device_id.empty() ? st.link.device.device_id
+                                                      : st.params.device_id;
+  dev.user_agent = !cmd.user_agent.empty() ? cmd.user_agent
+                                           : st.params.user_agent;
+  dev.platform = !cmd.platform.empty() ? cmd.platform : st.params.platform;
+  dev.status = cmd.has_status ? cmd.status : presence_status::online;
   // Switching devices within one session: the old one goes.
-  if (st.ph == phase::joined && req.device.device_id != st.device_id)
-    leave(self);
-  st.ph = phase::joining;
-  st.user_id = user;
-  st.device_id = req.device.device_id;
-  self->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
-                join_atom::value, std::move(req))
-    .then(
-      [=](join_ack& ack) {
-        auto& st = self->state;
-        set_user(self, caf::actor_cast<user_api>(ack.user));
-        st.ph = phase::joined;
-        if (st.closed) {
-          leave(self);
-          self->quit();
-          return;
-        }
-        send(self, encode_joined(id, ack));
-      },
-      [=](caf::error& err) {
-        auto& st = self->state;
-        st.ph = phase::idle;
-        if (st.closed) {
-          self->quit();
-          return;
-        }
-        send_failure(self, id, err);
-      });
+  if (st.link.joined() && dev.device_id != st.link.device.device_id)
+    leave(self, st.link);
+  st.link.user_id = user;
+  st.link.device = std::move(dev);
+  edge::join(
+    self, *st.ctx, st.link, find_link(self),
+    [=](join_ack& ack) {
+      if (self->state.closed) {
+        leave(self, self->state.link);
+        self->quit();
+        return;
+      }
+      send(self, encode_joined(id, ack));
+    },
+    [=](const caf::error& err) {
+      if (self->state.closed) {
+        self->quit();
+        return;
+      }
+      send_failure(self, id, err);
+    },
+    [] {
+      // The link is this session's state: it cannot be gone.
+    });
 }
 
 void handle(session_ptr self, native_command& cmd) {
   auto& st = self->state;
   auto& id = cmd.id_json;
   auto timeout = st.ctx->cfg.actors.request_timeout;
+  auto fail = [=](caf::error& err) { send_failure(self, id, err); };
   switch (cmd.op) {
     case native_op::join:
       join(self, cmd);
       return;
     case native_op::leave:
-      leave(self);
+      leave(self, st.link);
       send(self, encode_left(id));
       return;
     case native_op::ping:
-      if (st.ph == phase::joined)
-        self->send(st.user, heartbeat_atom::value, st.device_id);
+      if (st.link.joined())
+        self->send(st.link.user, heartbeat_atom::value,
+                   st.link.device.device_id);
       send(self, encode_pong(id, st.ctx->now()));
       return;
     case native_op::get_status:
       self->request(st.ctx->api, timeout, get_atom::value, cmd.user_id)
         .then([=](user_status& s) { send(self, encode_status(id, s)); },
-              [=](caf::error& err) { send_failure(self, id, err); });
+              fail);
       return;
     case native_op::get_statuses:
       self->request(st.ctx->api, timeout, get_atom::value, cmd.user_ids)
@@ -251,57 +172,58 @@ void handle(session_ptr self, native_command& cmd) {
           [=](std::vector<user_status>& xs) {
             send(self, encode_statuses(id, xs));
           },
-          [=](caf::error& err) { send_failure(self, id, err); });
+          fail);
       return;
     case native_op::list_online:
-      self->request(st.ctx->api, timeout, list_atom::value, cmd.cursor,
-                    cmd.limit)
+      self
+        ->request(st.ctx->api, timeout, list_atom::value, cmd.cursor,
+                  cmd.limit)
         .then([=](online_page& p) { send(self, encode_online_list(id, p)); },
-              [=](caf::error& err) { send_failure(self, id, err); });
+              fail);
       return;
     case native_op::count_online:
       self->request(st.ctx->api, timeout, count_atom::value)
-        .then([=](uint64_t n) { send(self, encode_count(id, n)); },
-              [=](caf::error& err) { send_failure(self, id, err); });
+        .then([=](uint64_t n) { send(self, encode_count(id, n)); }, fail);
       return;
     case native_op::subscribe:
     case native_op::unsubscribe: {
       bool sub = cmd.op == native_op::subscribe;
       auto users = cmd.user_ids;
       bool global = cmd.global;
-      auto me = caf::actor_cast<delta_listener>(self);
       auto reply = [=](bool) {
         send(self, encode_subscribed(id, sub, users, global));
       };
-      auto fail = [=](caf::error& err) { send_failure(self, id, err); };
+      delta_listener me{self};
       if (sub)
-        self->request(st.ctx->api, timeout, subscribe_atom::value, me,
-                      cmd.user_ids, cmd.global)
+        self
+          ->request(st.ctx->api, timeout, subscribe_atom::value, me,
+                    cmd.user_ids, cmd.global)
           .then(reply, fail);
       else
-        self->request(st.ctx->api, timeout, unsubscribe_atom::value, me,
-                      cmd.user_ids, cmd.global)
+        self
+          ->request(st.ctx->api, timeout, unsubscribe_atom::value, me,
+                    cmd.user_ids, cmd.global)
           .then(reply, fail);
       return;
     }
     case native_op::set_status:
-      if (st.ph != phase::joined) {
+      if (!st.link.joined()) {
         send_error(self, id, "not_joined", "join before setting a status");
         return;
       }
-      st.status = cmd.status;
-      self->request(st.user, timeout, status_atom::value, st.device_id,
-                    cmd.status)
+      st.link.device.status = cmd.status;
+      self
+        ->request(st.link.user, timeout, status_atom::value,
+                  st.link.device.device_id, cmd.status)
         .then([=](user_status& s) { send(self, encode_status_set(id, s)); },
-              [=](caf::error& err) { send_failure(self, id, err); });
+              fail);
       return;
   }
 }
 
-caf::behavior session_impl(session_ptr self,
-                           std::shared_ptr<edge_context> ctx,
-                           std::shared_ptr<session_sink> sink,
-                           session_params params) {
+native_session_api::behavior_type
+session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
+             std::shared_ptr<session_sink> sink, session_params params) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.sink = std::move(sink);
@@ -310,25 +232,18 @@ caf::behavior session_impl(session_ptr self,
   // so the welcome frame can name it.
   if (st.params.device_id.empty())
     st.params.device_id = st.ctx->make_device_id();
-  st.device_id = st.params.device_id;
+  st.link.device.device_id = st.params.device_id;
   self->set_down_handler([=](caf::down_msg& dm) {
-    auto& st = self->state;
-    if (st.ph != phase::joined || !st.user || dm.source != st.user.address())
-      return;
-    // Moved (a rehome is on its way) or its node died: rejoin shortly
-    // unless the rehome comes first.
-    st.user = user_api{};
-    auto epoch = ++st.rejoin_epoch;
-    self->delayed_send(self, std::chrono::milliseconds(200),
-                       rejoin_atom::value, epoch, 0);
+    user_down(self, self->state.link, link_key, dm);
   });
   send(self, encode_welcome(st.params.user_id, st.params.device_id,
                             st.ctx->cfg.actors.heartbeat_ttl.count(),
                             st.params.global_feed));
   if (st.params.global_feed)
-    self->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
-                  subscribe_atom::value, caf::actor_cast<delta_listener>(self),
-                  std::vector<std::string>{}, true)
+    self
+      ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
+                subscribe_atom::value, delta_listener{self},
+                std::vector<std::string>{}, true)
       .then([](bool) {},
             [=](caf::error& err) { send_failure(self, "", err); });
   if (!st.params.user_id.empty()) {
@@ -353,25 +268,20 @@ caf::behavior session_impl(session_ptr self,
         send(self, encode_delta(d));
     },
     [=](rehome_atom, const std::string& device_id, const user_api& user) {
-      auto& st = self->state;
-      if (device_id == st.device_id && st.ph == phase::joined)
-        set_user(self, user);
+      rehome(self, self->state.link, device_id, user);
     },
-    [=](rejoin_atom, uint64_t epoch, int attempt) {
-      rejoin(self, epoch, attempt);
+    [=](rejoin_atom, const std::string& key, uint64_t epoch, int attempt) {
+      rejoin(self, *self->state.ctx, key, epoch, attempt, find_link(self),
+             owner_lost(self));
     },
     [=](rejoin_atom, const std::string& device_id) {
-      // The user actor does not know this device (any more): register again.
-      auto& st = self->state;
-      if (device_id == st.device_id && st.ph == phase::joined)
-        rejoin(self, ++st.rejoin_epoch, 0);
+      rejoin_now(self, *self->state.ctx, self->state.link, link_key,
+                 device_id, find_link(self), owner_lost(self));
     },
     [=](expire_atom, const std::string& device_id, const std::string& why) {
       auto& st = self->state;
-      if (device_id != st.device_id || st.ph != phase::joined)
+      if (!expire(self, st.link, device_id))
         return;
-      st.ph = phase::idle;
-      set_user(self, user_api{});
       send(self, encode_expired(device_id, why));
       st.sink->close(why == "replaced" ? close_code::replaced
                                        : close_code::expired,
@@ -381,9 +291,9 @@ caf::behavior session_impl(session_ptr self,
       auto& st = self->state;
       st.closed = true;
       // A join in flight is answered first; its handler leaves and quits.
-      if (st.ph == phase::joining)
+      if (st.link.ph == device_link::phase::joining)
         return;
-      leave(self);
+      leave(self, st.link);
       self->quit();
     },
   };
@@ -428,7 +338,7 @@ private:
   std::shared_ptr<edge_context> ctx_;
   session_params params_;
   std::shared_ptr<session_sink> sink_;
-  caf::actor actor_;
+  native_session_api actor_;
 };
 
 } // namespace
@@ -439,9 +349,9 @@ make_native_endpoint(std::shared_ptr<edge_context> ctx,
   return std::make_shared<native_endpoint>(std::move(ctx), std::move(params));
 }
 
-caf::actor spawn_native_session(std::shared_ptr<edge_context> ctx,
-                                std::shared_ptr<session_sink> sink,
-                                session_params params) {
+native_session_api spawn_native_session(std::shared_ptr<edge_context> ctx,
+                                        std::shared_ptr<session_sink> sink,
+                                        session_params params) {
   return ctx->sys.spawn(session_impl, ctx, std::move(sink),
                         std::move(params));
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include <caf/fwd.hpp>
+#include <caf/typed_actor.hpp>
 
 #include "core/messages.hpp"
 #include "edge/common/edge_context.hpp"
@@ -11,7 +12,7 @@
 
 namespace presence::edge {
 
-/// What the WebSocket upgrade learned about a client.
+/// What the WebSocket upgrade learned about a client (native_upgrade.cpp).
 struct session_params {
   /// Who the client is: from the JWT (fixed) or, in dev mode, ?userId=.
   /// Empty: anonymous until a join frame names someone.
@@ -25,23 +26,27 @@ struct session_params {
   bool global_feed = false;
 };
 
-/// Spawns the actor behind one native-protocol WebSocket. It parses frames
-/// (JSON stays at the edge), talks to the presence service and the user actor
-/// in typed messages, and writes replies and deltas through `sink`.
-///
-/// Messages from the socket side:
-///   (frame_atom, std::string text)   one text message
-///   (closed_atom)                    the socket is gone
-caf::actor spawn_native_session(std::shared_ptr<edge_context> ctx,
-                                std::shared_ptr<session_sink> sink,
-                                session_params params);
+/// The actor behind one native-protocol WebSocket: the session side of its
+/// device (`session_api`), a `delta_listener` for its subscriptions, and
+/// what its socket tells it.
+using native_session_api = session_api::extend_with<delta_listener>::extend<
+  // one text message from the client
+  caf::reacts_to<frame_atom, std::string>,
+  // the socket is gone
+  caf::reacts_to<closed_atom>,
+  // private: the device link's rejoin timer (key, epoch, attempt)
+  caf::reacts_to<rejoin_atom, std::string, uint64_t, int>>;
 
-} // namespace presence::edge
+/// Spawns the session actor of one native WebSocket. It parses frames
+/// (JSON stays at the edge), talks to the presence service and the user
+/// actor in typed messages, and writes replies and deltas through `sink`.
+/// Runs on the CAF scheduler.
+native_session_api spawn_native_session(std::shared_ptr<edge_context> ctx,
+                                        std::shared_ptr<session_sink> sink,
+                                        session_params params);
 
-namespace presence::edge {
-
-/// The native protocol on a WebSocket: spawns the session actor on open and
-/// forwards frames to it.
+/// The native protocol on a WebSocket: spawns the session actor on open
+/// and forwards frames to it (called on the socket's strand).
 std::shared_ptr<ws_endpoint>
 make_native_endpoint(std::shared_ptr<edge_context> ctx,
                      session_params params);

@@ -1,0 +1,215 @@
+#pragma once
+
+// One device a session holds in the presence service: its join, the user
+// actor holding it (which may move to another node, or die with its node),
+// rejoins with back-off, rehoming and expiry. The native session holds one
+// link; a Socket.IO session one per namespace. Both kinds of session
+// implement `session_api` (core/messages.hpp) by calling these functions,
+// so a user actor's notices mean the same thing to both.
+//
+// The functions run inside the owning session actor (`Self`, a typed
+// actor whose interface includes `session_api` and the rejoin timer
+// `(rejoin_atom, std::string key, uint64_t epoch, int attempt)`). A link
+// may be gone by the time an answer comes (a Socket.IO namespace closed):
+// every callback finds it again through `find`, which returns nullptr
+// then. `key` names the link inside its session ("" for the native one,
+// the namespace for Socket.IO).
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include <caf/system_messages.hpp>
+#include <caf/error.hpp>
+
+#include "core/messages.hpp"
+#include "edge/common/edge_context.hpp"
+
+namespace presence::edge {
+
+/// After the user actor holding a device went down, how long a session
+/// waits for a rehome (the user moved nodes) before it joins again.
+constexpr std::chrono::milliseconds rejoin_delay{200};
+
+/// Rejoins tried before a session gives up on its device (the client is
+/// then told the presence owner is lost and reconnects anywhere).
+constexpr int max_rejoin_attempts = 8;
+
+/// Back-off before rejoin attempt `attempt + 1`: 100 ms doubling, at most
+/// 3.2 s.
+inline std::chrono::milliseconds rejoin_backoff(int attempt) {
+  return std::chrono::milliseconds(100 << std::min(attempt, 5));
+}
+
+/// The state of one device link.
+struct device_link {
+  enum class phase { idle, joining, joined };
+
+  phase ph = phase::idle;
+  /// Who the device joined as.
+  std::string user_id;
+  /// What a (re)join sends: device id, user agent, platform, status.
+  device_info device;
+  /// The user actor holding the device (joined), else invalid.
+  user_api user;
+  /// Bumped whenever `user` changes: stale rejoin timers see it.
+  uint64_t epoch = 0;
+
+  bool joined() const {
+    return ph == phase::joined;
+  }
+
+  /// True if this link holds `device_id` right now.
+  bool holds(const std::string& device_id) const {
+    return ph == phase::joined && device.device_id == device_id;
+  }
+};
+
+/// Follows the user actor holding the device (monitored, so its loss is
+/// noticed).
+template <class Self>
+void set_user(Self* self, device_link& l, user_api user) {
+  if (l.user == user)
+    return;
+  if (l.user)
+    self->demonitor(l.user.address());
+  l.user = std::move(user);
+  ++l.epoch;
+  if (l.user)
+    self->monitor(l.user);
+}
+
+/// The join request of `l`, held by `self`.
+template <class Self>
+join_request make_join(Self* self, const device_link& l) {
+  join_request req;
+  req.user_id = l.user_id;
+  req.device = l.device;
+  req.session = session_api{self};
+  return req;
+}
+
+/// The device goes (the client left, or the socket closed): the user
+/// actor hears it from this session (a leave from a session that was
+/// replaced on the device is ignored there).
+template <class Self>
+void leave(Self* self, device_link& l) {
+  if (l.ph == device_link::phase::joined && l.user)
+    self->send(l.user, leave_atom::value, l.device.device_id,
+               self->address());
+  l.ph = device_link::phase::idle;
+  set_user(self, l, user_api{});
+}
+
+/// Joins `l` (user_id and device filled in by the caller). On success the
+/// link is joined and `ok(ack)` runs; on failure it is idle again and
+/// `fail(err)` runs. If the link is gone or wants someone else by the time
+/// the answer comes, the join is undone and `gone()` runs instead.
+template <class Self, class Find, class Ok, class Fail, class Gone>
+void join(Self* self, const edge_context& ctx, device_link& l, Find find,
+          Ok ok, Fail fail, Gone gone) {
+  l.ph = device_link::phase::joining;
+  auto user = l.user_id;
+  self
+    ->request(ctx.api, ctx.cfg.actors.request_timeout, join_atom::value,
+              make_join(self, l))
+    .then(
+      [=](join_ack& ack) mutable {
+        device_link* lk = find();
+        if (lk == nullptr || lk->ph != device_link::phase::joining
+            || lk->user_id != user) {
+          self->send(ack.user, leave_atom::value, ack.device_id,
+                     self->address());
+          gone();
+          return;
+        }
+        set_user(self, *lk, ack.user);
+        lk->ph = device_link::phase::joined;
+        ok(ack);
+      },
+      [=](caf::error& err) mutable {
+        device_link* lk = find();
+        if (lk != nullptr && lk->ph == device_link::phase::joining)
+          lk->ph = device_link::phase::idle;
+        fail(err);
+      });
+}
+
+/// Registers the device again (its user actor is gone, or does not know
+/// it): the ring may name another owner now. Idempotent per session, so a
+/// late duplicate does no harm. After max_rejoin_attempts failures `lost()`
+/// runs (the session closes its client).
+template <class Self, class Find, class Lost>
+void rejoin(Self* self, const edge_context& ctx, const std::string& key,
+            uint64_t epoch, int attempt, Find find, Lost lost) {
+  device_link* l = find();
+  if (l == nullptr || !l->joined() || l->epoch != epoch)
+    return;
+  self
+    ->request(ctx.api, ctx.cfg.actors.request_timeout, join_atom::value,
+              make_join(self, *l))
+    .then(
+      [=](join_ack& ack) {
+        device_link* lk = find();
+        if (lk == nullptr || lk->epoch != epoch || !lk->joined())
+          return;
+        set_user(self, *lk, ack.user);
+      },
+      [=](caf::error&) {
+        device_link* lk = find();
+        if (lk == nullptr || lk->epoch != epoch)
+          return;
+        if (attempt >= max_rejoin_attempts) {
+          lost();
+          return;
+        }
+        self->delayed_send(self, rejoin_backoff(attempt), rejoin_atom::value,
+                           key, epoch, attempt + 1);
+      });
+}
+
+/// The user actor holding `l` went down (it moved, or its node died):
+/// returns true if it was `l`'s, and then schedules a rejoin after
+/// rejoin_delay (a rehome arriving first makes that timer stale).
+template <class Self>
+bool user_down(Self* self, device_link& l, const std::string& key,
+               const caf::down_msg& dm) {
+  if (!l.joined() || !l.user || l.user.address() != dm.source)
+    return false;
+  l.user = user_api{};
+  auto epoch = ++l.epoch;
+  self->delayed_send(self, rejoin_delay, rejoin_atom::value, key, epoch, 0);
+  return true;
+}
+
+/// session_api's rehome: the device is held by `user` now.
+template <class Self>
+void rehome(Self* self, device_link& l, const std::string& device_id,
+            const user_api& user) {
+  if (l.holds(device_id))
+    set_user(self, l, user);
+}
+
+/// session_api's rejoin: the user actor does not know the device (any
+/// more); register again at once.
+template <class Self, class Find, class Lost>
+void rejoin_now(Self* self, const edge_context& ctx, device_link& l,
+                const std::string& key, const std::string& device_id,
+                Find find, Lost lost) {
+  if (l.holds(device_id))
+    rejoin(self, ctx, key, ++l.epoch, 0, find, lost);
+}
+
+/// session_api's expire: returns true if `l` held `device_id`, which is
+/// then gone (the session tells its client).
+template <class Self>
+bool expire(Self* self, device_link& l, const std::string& device_id) {
+  if (!l.holds(device_id))
+    return false;
+  l.ph = device_link::phase::idle;
+  set_user(self, l, user_api{});
+  return true;
+}
+
+} // namespace presence::edge
