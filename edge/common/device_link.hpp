@@ -103,9 +103,10 @@ void leave(Self* self, device_link& l) {
 }
 
 /// Joins `l` (user_id and device filled in by the caller). On success the
-/// link is joined and `ok(ack)` runs; on failure it is idle again and
-/// `fail(err)` runs. If the link is gone or wants someone else by the time
-/// the answer comes, the join is undone and `gone()` runs instead.
+/// link is joined and `ok(ack)` runs; on failure it is idle again (unless
+/// another join for it is under way) and `fail(err)` runs. If the link is
+/// gone or joined someone else meanwhile, the join is undone and `gone()`
+/// runs instead.
 template <class Self, class Find, class Ok, class Fail, class Gone>
 void join(Self* self, const edge_context& ctx, device_link& l, Find find,
           Ok ok, Fail fail, Gone gone) {
@@ -117,8 +118,7 @@ void join(Self* self, const edge_context& ctx, device_link& l, Find find,
     .then(
       [=](join_ack& ack) mutable {
         device_link* lk = find();
-        if (lk == nullptr || lk->ph != device_link::phase::joining
-            || lk->user_id != user) {
+        if (lk == nullptr || lk->user_id != user) {
           self->send(ack.user, leave_atom::value, ack.device_id,
                      self->address());
           gone();

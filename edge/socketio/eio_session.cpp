@@ -66,7 +66,7 @@ std::string eio_session::open_packet() const {
   return encode_eio(eio_type::open, j.dump());
 }
 
-void eio_session::bind(caf::actor app) {
+void eio_session::bind(eio_listener_api app) {
   std::lock_guard<std::mutex> guard{mu_};
   app_ = std::move(app);
 }
@@ -127,7 +127,7 @@ void eio_session::finish(const std::string& reason) {
   done_fn pending;
   std::shared_ptr<session_sink> ws;
   std::shared_ptr<session_sink> probe;
-  caf::actor app;
+  eio_listener_api app;
   {
     std::lock_guard<std::mutex> guard{mu_};
     if (closed_)
@@ -299,7 +299,7 @@ void eio_session::on_ws_closed(const std::shared_ptr<session_sink>& ws) {
 }
 
 bool eio_session::on_packet(char type, const std::string& data) {
-  caf::actor app;
+  eio_listener_api app;
   {
     std::lock_guard<std::mutex> guard{mu_};
     app = app_;
@@ -366,7 +366,7 @@ void eio_registry::close_all() {
 void handle_eio_polling(
   std::shared_ptr<edge_context> ctx, std::shared_ptr<eio_registry> reg,
   const http_request& req, const parsed_target& target,
-  std::function<caf::actor(std::shared_ptr<eio_session>)> app_factory,
+  std::function<eio_listener_api(std::shared_ptr<eio_session>)> app_factory,
   std::function<void(http_response)> done) {
   if (query_param(target, "EIO") != "4") {
     done(eio_error(5, "Unsupported protocol version"));

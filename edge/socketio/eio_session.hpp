@@ -13,7 +13,9 @@
 #include <string>
 #include <unordered_map>
 
-#include <caf/actor.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "core/messages.hpp"
 
 #include "edge/common/http_types.hpp"
 #include "edge/common/url.hpp"
@@ -21,6 +23,16 @@
 #include "edge/transport/ws_endpoint.hpp"
 
 namespace presence::edge {
+
+/// What an Engine.IO session tells the Socket.IO session on top of it
+/// (edge/socketio/sio_session.hpp).
+using eio_listener_api = caf::typed_actor<
+  // the data of one Engine.IO message (a Socket.IO packet)
+  caf::reacts_to<frame_atom, std::string>,
+  // an Engine.IO pong
+  caf::reacts_to<pong_atom>,
+  // the Engine.IO session is gone
+  caf::reacts_to<closed_atom>>;
 
 /// What the Socket.IO actor sees of its transport. Thread-safe.
 class eio_transport {
@@ -59,9 +71,8 @@ public:
 
   /// The "0{...}" open packet of this session.
   std::string open_packet() const;
-  /// Binds the Socket.IO actor that gets (frame_atom, text), (pong) and
-  /// (closed_atom).
-  void bind(caf::actor app);
+  /// Binds the Socket.IO actor on top of this session.
+  void bind(eio_listener_api app);
 
   // -- polling ----------------------------------------------------------------
 
@@ -94,7 +105,7 @@ private:
   std::shared_ptr<edge_context> ctx_;
   std::weak_ptr<eio_registry> registry_;
   std::string sid_;
-  caf::actor app_;
+  eio_listener_api app_;
 
   std::mutex mu_;
   transport transport_ = transport::polling;
@@ -134,7 +145,7 @@ private:
 void handle_eio_polling(
   std::shared_ptr<edge_context> ctx, std::shared_ptr<eio_registry> reg,
   const http_request& req, const parsed_target& target,
-  std::function<caf::actor(std::shared_ptr<eio_session>)> app_factory,
+  std::function<eio_listener_api(std::shared_ptr<eio_session>)> app_factory,
   std::function<void(http_response)> done);
 
 /// The Engine.IO error response {"code":N,"message":...} with status 400

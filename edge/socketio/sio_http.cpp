@@ -1,6 +1,7 @@
 #include "edge/socketio/sio_http.hpp"
 
 #include "edge/common/identity.hpp"
+#include "edge/socketio/eio_ws_endpoint.hpp"
 #include "edge/socketio/sio_session.hpp"
 
 namespace presence::edge {

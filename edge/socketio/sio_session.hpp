@@ -4,40 +4,48 @@
 #include <string>
 
 #include <caf/fwd.hpp>
+#include <caf/typed_actor.hpp>
 
-#include "edge/socketio/eio_session.hpp"
+#include "core/messages.hpp"
 #include "edge/common/edge_context.hpp"
+#include "edge/socketio/eio_session.hpp"
 
 namespace presence::edge {
 
 /// What the Engine.IO handshake request told us about a Socket.IO client.
 struct sio_params {
-  /// JWT from ?token= or "Authorization: Bearer" (may be empty).
+  /// JWT from "Authorization: Bearer" or ?token= (may be empty).
   std::string token;
   /// ?userId= (dev mode only).
   std::string user_id;
   std::string user_agent;
 };
 
-/// Spawns the Socket.IO side of one Engine.IO session: namespaces "/" and
-/// "/ws/messages", the events of seeds 000/001, 002 and 004, their
-/// broadcasts, acknowledgements and the Engine.IO heartbeat (a client that
-/// stops answering pings is dropped after ping interval + ping timeout).
-///
-/// Messages from the transport:
-///   (frame_atom, std::string)   the data of one Engine.IO message
-///   (pong_atom)                 an Engine.IO pong
-///   (closed_atom)               the session is gone
-caf::actor spawn_sio_session(std::shared_ptr<edge_context> ctx,
-                             std::shared_ptr<eio_transport> eio,
-                             sio_params params);
+/// The Socket.IO session actor of one Engine.IO session: what its
+/// transport tells it (`eio_listener_api`), the session side of its devices
+/// (`session_api`, one device per namespace), its subscription to the
+/// global feed (`delta_listener`), its chat rooms (`room_member`), and its
+/// own timers.
+using sio_session_api = eio_listener_api::extend_with<
+  session_api, delta_listener, room_member>::extend<
+  // private: a device link's rejoin timer (namespace, epoch, attempt)
+  caf::reacts_to<rejoin_atom, std::string, uint64_t, int>,
+  // private: Engine.IO heartbeat (ping sequence number)
+  caf::reacts_to<ping_atom, uint64_t>,
+  // private: the pong for that ping is overdue
+  caf::reacts_to<deadline_atom, uint64_t>,
+  // private: drop a session that never connected to a namespace
+  caf::reacts_to<stop_atom>,
+  // private: seed 000's coalesced online list is due
+  caf::reacts_to<list_atom>>;
 
-/// The WebSocket transport of Engine.IO: a direct session
-/// (transport=websocket without sid) when `upgrade` is null, else the
-/// upgrade of that polling session.
-std::shared_ptr<ws_endpoint>
-make_eio_ws_endpoint(std::shared_ptr<edge_context> ctx,
-                     std::shared_ptr<eio_registry> reg,
-                     std::shared_ptr<eio_session> upgrade, sio_params params);
+/// Spawns the Socket.IO side of one Engine.IO session: namespaces "/" and
+/// "/ws/messages", the events of seeds 000/001, 002 and 004 (one file per
+/// dialect: seed000_dialect.cpp, ...), their broadcasts, acknowledgements
+/// and the Engine.IO heartbeat (a client that stops answering pings is
+/// dropped after ping interval + ping timeout). Runs on the CAF scheduler.
+sio_session_api spawn_sio_session(std::shared_ptr<edge_context> ctx,
+                                  std::shared_ptr<eio_transport> eio,
+                                  sio_params params);
 
 } // namespace presence::edge

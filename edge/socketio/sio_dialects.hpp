@@ -1,0 +1,71 @@
+#pragma once
+
+// The seeds' Socket.IO dialects behind one small dispatch table: each
+// dialect is one file (seed000_dialect.cpp, seed002_dialect.cpp,
+// seed004_dialect.cpp) that lists its events (name -> handler) and what
+// its sockets hear of a presence change. Adding a dialect is adding a file
+// and naming it in sio_dialects.cpp.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "edge/socketio/sio_socket.hpp"
+
+namespace presence::edge {
+
+/// Handles one event on socket `s`: `arg` is the event's first argument
+/// (null when none), `ack_id` the acknowledgement asked for (sio::no_ack
+/// when none). Runs inside the session actor.
+using event_handler = void (*)(sio_ptr self, sio_socket& s, const json& arg,
+                               int64_t ack_id);
+
+struct event_entry {
+  const char* name;
+  event_handler handler;
+};
+
+/// One seed's front-end protocol.
+struct sio_dialect {
+  dialect id;
+  /// The namespace whose sockets speak it from CONNECT on ("" = a socket
+  /// picks it by its identifying event); its events win there.
+  const char* nsp;
+  std::vector<event_entry> events;
+  /// What a socket of this dialect hears of one change (may be null).
+  void (*on_delta)(sio_ptr self, sio_socket& s, const presence_delta& d);
+  /// After a batch of changes reached sockets of this dialect (may be
+  /// null): seed 000 schedules its coalesced online list.
+  void (*after_deltas)(sio_ptr self);
+};
+
+const sio_dialect& seed000_dialect();
+const sio_dialect& seed002_dialect();
+const sio_dialect& seed004_dialect();
+
+/// Every dialect, in precedence order (000, 002, 004).
+const std::vector<const sio_dialect*>& all_dialects();
+
+/// The dialect `d`, or nullptr for dialect::none.
+const sio_dialect* dialect_of(dialect d);
+
+/// The handler of event `name` on namespace `nsp`: the namespace's own
+/// dialect first, then every dialect in precedence order; nullptr if none
+/// knows it.
+event_handler find_event(const std::string& nsp, const std::string& name);
+
+// -- shared by several dialects -------------------------------------------------
+
+/// user_activity / heartbeat: refreshes the socket's device; acks the time.
+void on_activity(sio_ptr self, sio_socket& s, const json& arg,
+                 int64_t ack_id);
+
+// -- dialect specifics the session calls --------------------------------------
+
+/// Seed 000: pushes the online list to every seed 000 socket now.
+void push_seed000_lists(sio_ptr self);
+
+/// Seed 002: a typing signal from room `sig.room` to socket `s`.
+void emit_typing(sio_ptr self, const sio_socket& s, const room_signal& sig);
+
+} // namespace presence::edge

@@ -1,0 +1,214 @@
+#include "edge/socketio/sio_socket.hpp"
+
+#include <prometheus/counter.h>
+
+#include "edge/common/client_error.hpp"
+#include "edge/common/identity.hpp"
+#include "edge/common/json_input.hpp"
+
+namespace presence::edge {
+
+using namespace sio;
+
+const std::string messages_nsp = "/ws/messages";
+
+// -- output -------------------------------------------------------------------
+
+void emit(sio_ptr self, const sio_socket& s, const std::string& name,
+          const json& arg) {
+  self->state.ctx->probe.frames_out->Increment();
+  self->state.eio->send(eio_event(s.nsp, name, arg));
+}
+
+void ack(sio_ptr self, const std::string& nsp, int64_t id, const json& arg) {
+  if (id == no_ack)
+    return;
+  self->state.ctx->probe.frames_out->Increment();
+  self->state.eio->send(eio_ack(nsp, id, json::array({arg})));
+}
+
+json ack_ok(json data) {
+  return {{"success", true}, {"data", std::move(data)}};
+}
+
+json ack_fail(const std::string& message) {
+  return {{"success", false}, {"error", message}};
+}
+
+void fail(sio_ptr self, const sio_socket& s, int64_t ack_id,
+          const std::string& code, const std::string& message) {
+  self->state.ctx->probe.protocol_errors->Increment();
+  if (ack_id != no_ack)
+    ack(self, s.nsp, ack_id, ack_fail(message));
+  else
+    emit(self, s, "presence-error", {{"code", code}, {"message", message}});
+}
+
+void fail(sio_ptr self, const sio_socket& s, int64_t ack_id,
+          const caf::error& err) {
+  fail(self, s, ack_id, "unavailable", to_client_error(err).message);
+}
+
+// -- reading payloads ---------------------------------------------------------
+
+std::string user_arg(const json& j) {
+  const json* v = &j;
+  if (j.is_object()) {
+    auto i = j.find("userId");
+    if (i == j.end())
+      i = j.find("user_id");
+    if (i == j.end())
+      return {};
+    v = &*i;
+  }
+  std::string out;
+  id_from_json(*v, out);
+  return out;
+}
+
+std::string string_field(const json& j, const char* name) {
+  if (!j.is_object())
+    return {};
+  auto i = j.find(name);
+  if (i == j.end() || !i->is_string())
+    return {};
+  return i->get<std::string>();
+}
+
+// -- sockets and presence -----------------------------------------------------
+
+std::function<sio_socket*()> socket_finder(sio_ptr self, std::string nsp) {
+  return [self, nsp]() -> sio_socket* {
+    auto i = self->state.sockets.find(nsp);
+    return i == self->state.sockets.end() ? nullptr : &i->second;
+  };
+}
+
+bool resolve_user(sio_ptr self, const sio_socket& s, const std::string& named,
+                  const std::string& token, std::string& out,
+                  std::string& why) {
+  auto& st = self->state;
+  const auto& secret = st.ctx->cfg.edge.jwt_secret;
+  credentials c;
+  c.token = token;
+  c.claimed = named;
+  // JWT mode: a payload may bring a fresh token, which then decides;
+  // without one, the connection's verified user stands. Dev mode: the
+  // handshake's ?userId= is the fallback.
+  if (jwt_mode(secret))
+    c.established = token.empty() ? s.token_user : std::string{};
+  else
+    c.established = st.params.user_id;
+  auto who = resolve_identity(secret, st.ctx->now(), c, true);
+  switch (who.failure) {
+    case identity_failure::none:
+      out = std::move(who.user_id);
+      return true;
+    case identity_failure::bad_token:
+      why = who.message;
+      return false;
+    case identity_failure::missing_token:
+      why = "a valid JWT is required";
+      return false;
+    case identity_failure::token_mismatch:
+    case identity_failure::claim_mismatch:
+      why = "you may only act as the user your token names";
+      return false;
+    case identity_failure::invalid_id:
+      why = "userId is not a valid id";
+      return false;
+    case identity_failure::missing_user:
+      why = "userId is required";
+      return false;
+  }
+  return false;
+}
+
+namespace {
+
+void maybe_quit(sio_ptr self) {
+  auto& st = self->state;
+  if (st.closed && st.joins_in_flight == 0)
+    self->quit();
+}
+
+} // namespace
+
+void leave_socket(sio_ptr self, sio_socket& s) {
+  leave(self, s.link);
+  for (auto& r : s.rooms)
+    self->send(self->state.ctx->rooms, leave_atom::value, r,
+               room_member{self});
+  s.rooms.clear();
+}
+
+void join_socket(sio_ptr self, const std::string& nsp,
+                 const std::string& user,
+                 std::function<void(const user_status&)> then,
+                 std::function<void(const std::string&)> err) {
+  auto& st = self->state;
+  auto& s = st.sockets[nsp];
+  if (s.link.joined() && s.link.user_id == user) {
+    // Already in: answer with the current status.
+    self
+      ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
+                get_atom::value, user)
+      .then([=](user_status& us) { then(us); },
+            [=](caf::error& e) { err(to_client_error(e).message); });
+    return;
+  }
+  if (s.link.ph != device_link::phase::idle)
+    leave_socket(self, s);
+  s.link.user_id = user;
+  s.link.device.user_agent = st.params.user_agent;
+  s.link.device.platform = "socket.io";
+  ++st.joins_in_flight;
+  join(
+    self, *st.ctx, s.link,
+    [f = socket_finder(self, nsp)]() -> device_link* {
+      auto* s = f();
+      return s == nullptr ? nullptr : &s->link;
+    },
+    [=](join_ack& a) {
+      --self->state.joins_in_flight;
+      then(a.status);
+    },
+    [=](const caf::error& e) {
+      --self->state.joins_in_flight;
+      if (self->state.closed) {
+        maybe_quit(self);
+        return;
+      }
+      err(to_client_error(e).message);
+    },
+    [=] {
+      // The socket went away meanwhile (the join was undone).
+      --self->state.joins_in_flight;
+      maybe_quit(self);
+    });
+}
+
+void subscribe_feed(sio_ptr self) {
+  auto& st = self->state;
+  if (st.subscribed)
+    return;
+  st.subscribed = true;
+  self
+    ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
+              subscribe_atom::value, delta_listener{self},
+              std::vector<std::string>{}, true)
+    .then([](bool) {}, [=](caf::error&) {
+      // Not subscribed after all: the next identifying event tries again.
+      self->state.subscribed = false;
+    });
+}
+
+void heartbeat_all(sio_ptr self) {
+  for (auto& kvp : self->state.sockets) {
+    auto& l = kvp.second.link;
+    if (l.joined())
+      self->send(l.user, heartbeat_atom::value, l.device.device_id);
+  }
+}
+
+} // namespace presence::edge

@@ -1,0 +1,133 @@
+#pragma once
+
+// The state of a Socket.IO session actor and the helpers its dialects use
+// (private to edge/socketio). One session holds one `sio_socket` per
+// connected namespace ("a socket" in Socket.IO terms).
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "edge/common/device_link.hpp"
+#include "edge/socketio/sio_session.hpp"
+#include "edge/socketio/socketio_codec.hpp"
+
+namespace presence::edge {
+
+using json = nlohmann::json;
+
+/// Namespace of seed 004 (NestJS gateway).
+extern const std::string messages_nsp;
+
+/// Which seed's front-end a socket speaks; decides its broadcasts.
+enum class dialect {
+  none,     // connected, not identified yet: gets no broadcasts
+  seed000,  // join_user ...: user_online / user_offline / online_users_list
+  seed002,  // authenticate ...: user-status-change, typing
+  seed004,  // /ws/messages: user-online / user-offline
+};
+
+/// One connected namespace of the session.
+struct sio_socket {
+  std::string nsp;
+  std::string sid;
+  dialect d = dialect::none;
+  /// The device this socket holds (its link key is `nsp`).
+  device_link link;
+  /// Verified JWT subject (JWT mode), from the CONNECT auth or handshake.
+  std::string token_user;
+  /// Chat sessions joined (seed 002), at most max_rooms_per_socket.
+  std::set<std::string> rooms;
+};
+
+struct sio_state {
+  std::shared_ptr<edge_context> ctx;
+  std::shared_ptr<eio_transport> eio;
+  sio_params params;
+  std::map<std::string, sio_socket> sockets;
+  bool subscribed = false;
+  bool closed = false;
+  size_t joins_in_flight = 0;
+  // Engine.IO heartbeat
+  uint64_t ping_seq = 0;
+  bool awaiting_pong = false;
+  // seed 000's coalesced online_users_list
+  bool list_armed = false;
+  static inline const char* name = "presence.sio";
+};
+
+using sio_ptr = sio_session_api::stateful_pointer<sio_state>;
+
+/// Most users one online list carries (seed 000/002/004 lists).
+constexpr uint32_t sio_list_max = 1000;
+/// Most ids one check-users-status may name.
+constexpr size_t sio_max_batch = 1000;
+/// Chat sessions one socket may be in; longest chat session id.
+constexpr size_t max_rooms_per_socket = 256;
+constexpr size_t max_room_id_bytes = 256;
+
+// -- output -------------------------------------------------------------------
+
+/// Sends event `name` with one argument to socket `s`.
+void emit(sio_ptr self, const sio_socket& s, const std::string& name,
+          const json& arg);
+
+/// Answers acknowledgement `id` (nothing if the client asked for none).
+void ack(sio_ptr self, const std::string& nsp, int64_t id, const json& arg);
+
+/// {"success": true, "data": data}
+json ack_ok(json data);
+
+/// {"success": false, "error": message}
+json ack_fail(const std::string& message);
+
+/// A client mistake: the ack (when asked for) or a presence-error event.
+void fail(sio_ptr self, const sio_socket& s, int64_t ack_id,
+          const std::string& code, const std::string& message);
+
+/// A failed request: as fail(), with the client error's message.
+void fail(sio_ptr self, const sio_socket& s, int64_t ack_id,
+          const caf::error& err);
+
+// -- reading payloads ---------------------------------------------------------
+
+/// A user id given as "id", 42, {"userId": ...} or {"user_id": ...}.
+std::string user_arg(const json& j);
+
+/// The string field `name` of an object, else "".
+std::string string_field(const json& j, const char* name);
+
+// -- sockets and presence -----------------------------------------------------
+
+/// Finds socket `nsp` again later (callbacks: it may have gone).
+std::function<sio_socket*()> socket_finder(sio_ptr self, std::string nsp);
+
+/// Who socket `s` may act as, given a user named in a payload and a token
+/// the payload brought. Returns false and sets `why` if it may not.
+bool resolve_user(sio_ptr self, const sio_socket& s, const std::string& named,
+                  const std::string& token, std::string& out,
+                  std::string& why);
+
+/// Joins socket `nsp` as `user` (already joined as them: answers with the
+/// current status); then calls `then(status)` or `err(message)`.
+void join_socket(sio_ptr self, const std::string& nsp,
+                 const std::string& user,
+                 std::function<void(const user_status&)> then,
+                 std::function<void(const std::string&)> err);
+
+/// The socket's device leaves, and it leaves its rooms.
+void leave_socket(sio_ptr self, sio_socket& s);
+
+/// Subscribes the session to the global feed (once).
+void subscribe_feed(sio_ptr self);
+
+/// Refreshes the TTL of every joined device of the session.
+void heartbeat_all(sio_ptr self);
+
+} // namespace presence::edge
