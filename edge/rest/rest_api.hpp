@@ -2,7 +2,6 @@
 
 #include <functional>
 #include <memory>
-#include <string>
 
 #include "edge/common/http_types.hpp"
 
@@ -10,9 +9,10 @@ namespace presence::edge {
 
 struct edge_context;
 
-/// Answers one REST request (docs/api.md): the seeds' endpoints with their
-/// shapes, profiles, history, health and metrics. Never blocks: replies come
-/// from actors, and `done` is called exactly once, on any thread.
+/// Answers one REST request (docs/api.md) through the route table
+/// (rest_api.cpp): the seeds' endpoints with their shapes, profiles,
+/// history, health, metrics, the cluster, the page. Never blocks: replies
+/// come from actors, and `done` is called exactly once, on any thread.
 void handle_rest(std::shared_ptr<edge_context> ctx, http_request req,
                  std::function<void(http_response)> done);
 

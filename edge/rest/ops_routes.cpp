@@ -1,0 +1,108 @@
+// Operations: the live page, the API index, health, readiness, metrics and
+// the cluster's view (docs/api.md, docs/operations.md).
+
+#include <prometheus/gauge.h>
+
+#include "edge/common/seed_payloads.hpp"
+#include "edge/rest/routes.hpp"
+#include "edge/rest/web_assets.hpp"
+
+namespace presence::edge::rest {
+
+namespace {
+
+using seeds::iso_or_null;
+using seeds::or_null;
+
+void index(const call_ptr& c) {
+  http_response r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = std::string{index_html()};
+  c->done(std::move(r));
+}
+
+void api_index(const call_ptr& c) {
+  c->reply(200, {{"name", "presenced"},
+                 {"websocket", {"/ws", "/ws/user-status/"}},
+                 {"socketio", c->ctx->cfg.edge.sio_paths},
+                 {"docs", "docs/api.md and docs/protocol.md"}});
+}
+
+void healthz(const call_ptr& c) {
+  c->reply(200, {{"status", "ok"}});
+}
+
+void readyz(const call_ptr& c) {
+  if (c->ctx->ready && !c->ctx->draining)
+    c->reply(200, {{"status", "ready"}});
+  else
+    c->reply(503, {{"status", "not_ready"}});
+}
+
+/// Copies the store's counters (core/stats.hpp) into the edge's gauges.
+void refresh_store_gauges(const edge_context& ctx) {
+  auto sp = ctx.store_counters;
+  if (sp == nullptr)
+    return;
+  auto& p = ctx.probe;
+  p.store_checkpoint_flushes->Set(
+    static_cast<double>(sp->checkpoint_flushes.load()));
+  p.store_checkpoints_written->Set(
+    static_cast<double>(sp->checkpoints_written.load()));
+  p.store_sessions_closed->Set(static_cast<double>(sp->sessions_closed.load()));
+  p.store_sessions_recovered->Set(
+    static_cast<double>(sp->sessions_recovered.load()));
+}
+
+void metrics(const call_ptr& c) {
+  ask<uint64_t>(c->ctx->sys, c->ctx->api, c->timeout(),
+                std::function<void(caf::expected<uint64_t>)>{
+                  [c](caf::expected<uint64_t> n) {
+                    auto& p = c->ctx->probe;
+                    // Without the count the rest is still worth a scrape.
+                    if (n)
+                      p.online_users->Set(static_cast<double>(*n));
+                    refresh_store_gauges(*c->ctx);
+                    http_response r;
+                    r.content_type = "text/plain; version=0.0.4";
+                    r.body = p.render();
+                    c->done(std::move(r));
+                  }},
+                count_atom::value);
+}
+
+void cluster_info(const call_ptr& c) {
+  ask_then<cluster_status>(
+    c, c->ctx->membership,
+    [c](cluster_status& cs) {
+      auto nodes = json::array();
+      for (auto& m : cs.members)
+        nodes.push_back({{"node_id", m.node_id},
+                         {"endpoint", or_null(m.endpoint)},
+                         {"http_port", m.http_port},
+                         {"state", m.state},
+                         {"users_owned", m.stats.users_owned},
+                         {"connections", m.stats.connections},
+                         {"last_heard", iso_or_null(m.last_heard)}});
+      c->reply(200, {{"success", true},
+                     {"data",
+                      {{"self", cs.self},
+                       {"ring_version", cs.ring_version},
+                       {"replication", cs.replication},
+                       {"nodes", nodes}}}});
+    },
+    get_atom::value, cluster_atom::value);
+}
+
+} // namespace
+
+void add_ops_routes(route_table& t) {
+  t.add("GET", "/", index);
+  t.add("GET", "/api", api_index);
+  t.add("GET", "/healthz", healthz);
+  t.add("GET", "/readyz", readyz);
+  t.add("GET", "/metrics", metrics);
+  t.add("GET", "/api/cluster", cluster_info);
+}
+
+} // namespace presence::edge::rest

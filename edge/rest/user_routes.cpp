@@ -1,0 +1,198 @@
+// presenced's own user endpoints: profiles, history, full status
+// (docs/api.md).
+
+#include "core/ids.hpp"
+#include "edge/common/seed_payloads.hpp"
+#include "edge/rest/routes.hpp"
+
+namespace presence::edge::rest {
+
+namespace {
+
+/// Longest profile field stored.
+constexpr size_t max_profile_field = 1024;
+
+/// History entries when ?limit= is absent.
+constexpr uint32_t default_history = 20;
+
+using seeds::iso_or_null;
+using seeds::profile_json;
+
+/// The :user of the path; replies 400 and returns false when it is junk.
+bool user_param(const call_ptr& c, std::string& out) {
+  out = c->params[0];
+  if (!valid_id(out)) {
+    c->fail(400, "invalid_id", "not a valid user id");
+    return false;
+  }
+  return true;
+}
+
+void get_profile(const call_ptr& c) {
+  std::string user;
+  if (!user_param(c, user))
+    return;
+  ask_then<profile>(
+    c, c->ctx->store,
+    [c, user](profile& p) {
+      if (!p.known) {
+        c->fail(404, "not_found", "no profile stored for this user");
+        return;
+      }
+      c->reply(200, {{"success", true}, {"data", profile_json(user, p)}});
+    },
+    get_atom::value, profile_atom::value, user);
+}
+
+void put_profile(const call_ptr& c) {
+  std::string user;
+  if (!user_param(c, user))
+    return;
+  std::string me;
+  if (!c->ctx->cfg.edge.jwt_secret.empty()) {
+    if (!c->requester(me, true))
+      return;
+    if (me != user) {
+      c->fail(403, "forbidden", "you may only change your own profile");
+      return;
+    }
+  }
+  json body;
+  if (!c->json_body(body))
+    return;
+  // Only the fields present change; each must be a string (or null =
+  // clear). The store merges them in one step.
+  profile p;
+  uint8_t mask = 0;
+  struct field {
+    const char* name;
+    std::string profile::*member;
+    uint8_t bit;
+  };
+  static const field fields[] = {
+    {"name", &profile::name, profile_name},
+    {"username", &profile::username, profile_username},
+    {"email", &profile::email, profile_email},
+    {"avatar", &profile::avatar, profile_avatar},
+  };
+  for (auto& f : fields) {
+    auto i = body.find(f.name);
+    if (i == body.end())
+      continue;
+    if (i->is_string()) {
+      auto v = i->get<std::string>();
+      if (v.size() > max_profile_field) {
+        c->fail(400, "bad_request",
+                std::string{"'"} + f.name + "' is longer than "
+                  + std::to_string(max_profile_field) + " bytes");
+        return;
+      }
+      p.*f.member = std::move(v);
+    } else if (!i->is_null()) {
+      c->fail(400, "bad_request",
+              std::string{"'"} + f.name + "' must be a string or null");
+      return;
+    }
+    mask |= f.bit;
+  }
+  if (mask == 0) {
+    c->fail(400, "bad_request",
+            "name at least one of name, username, email, avatar");
+    return;
+  }
+  ask_then<profile>(
+    c, c->ctx->store,
+    [c, user](profile& stored) {
+      c->reply(200, {{"success", true}, {"data", profile_json(user, stored)}});
+    },
+    put_atom::value, profile_atom::value, user, p, mask);
+}
+
+json history_entry(millis start, millis end, bool open) {
+  if (open)
+    return {{"start", iso8601(start)},
+            {"end", nullptr},
+            {"start_ms", start},
+            {"end_ms", nullptr},
+            {"duration_ms", nullptr},
+            {"open", true}};
+  return {{"start", iso8601(start)},
+          {"end", iso8601(end)},
+          {"start_ms", start},
+          {"end_ms", end},
+          {"duration_ms", end - start},
+          {"open", false}};
+}
+
+void get_history(const call_ptr& c) {
+  std::string user;
+  if (!user_param(c, user))
+    return;
+  uint32_t limit = 0;
+  if (!c->limit(default_history, c->ctx->cfg.persistence.history_limit,
+                limit))
+    return;
+  ask_then<user_status>(
+    c, c->ctx->api,
+    [c, user, limit](user_status& s) {
+      auto current = std::make_shared<user_status>(std::move(s));
+      ask_then<std::vector<session_record>>(
+        c, c->ctx->store,
+        [c, user, limit, current](std::vector<session_record>& rs) {
+          auto data = json::array();
+          // The session under way, if any, comes first.
+          if (current->online && current->online_since > 0)
+            data.push_back(history_entry(current->online_since, 0, true));
+          for (auto& r : rs) {
+            if (data.size() >= limit)
+              break;
+            data.push_back(history_entry(r.start, r.end, false));
+          }
+          c->reply(200, {{"success", true},
+                         {"userId", user},
+                         {"lastSeen", iso_or_null(current->last_seen)},
+                         {"data", data}});
+        },
+        history_atom::value, user, limit);
+    },
+    get_atom::value, user);
+}
+
+void get_native_status(const call_ptr& c) {
+  std::string user;
+  if (!user_param(c, user))
+    return;
+  ask_then<user_status>(
+    c, c->ctx->api,
+    [c](user_status& s) {
+      auto devices = json::array();
+      for (auto& d : s.devices)
+        devices.push_back({{"device_id", d.device_id},
+                           {"user_agent", d.user_agent},
+                           {"platform", d.platform},
+                           {"status", status_name(d.status)},
+                           {"connected_at", iso_or_null(d.connected_at)},
+                           {"last_active", iso_or_null(d.last_active)}});
+      c->reply(200, {{"success", true},
+                     {"data",
+                      {{"user_id", s.user_id},
+                       {"is_online", s.online},
+                       {"status", status_name(s.status)},
+                       {"last_seen", iso_or_null(s.last_seen)},
+                       {"online_since", iso_or_null(s.online_since)},
+                       {"version", s.version},
+                       {"devices", devices}}}});
+    },
+    get_atom::value, user);
+}
+
+} // namespace
+
+void add_user_routes(route_table& t) {
+  t.add("GET", "/api/users/:user/profile", get_profile);
+  t.add("PUT", "/api/users/:user/profile", put_profile);
+  t.add("GET", "/api/users/:user/history", get_history);
+  t.add("GET", "/api/users/:user/status", get_native_status);
+}
+
+} // namespace presence::edge::rest
