@@ -12,6 +12,7 @@
 #include "edge/common/close_codes.hpp"
 #include "edge/common/edge_log.hpp"
 #include "edge/transport/rate_limiter.hpp"
+#include "edge/transport/write_queue.hpp"
 #include "edge/common/edge_context.hpp"
 
 namespace beast = boost::beast;
@@ -53,6 +54,8 @@ public:
     : ctx_(std::move(ctx)),
       endpoint_(std::move(endpoint)),
       ws_(std::move(stream)),
+      queue_(ctx_->cfg.edge.write_queue_bytes,
+             ctx_->cfg.edge.write_queue_max_bytes),
       stall_timer_(ws_.get_executor()),
       limiter_(ctx_->cfg.edge.rate_limit, ctx_->cfg.edge.rate_burst) {
     // nop
@@ -93,24 +96,22 @@ public:
   void enqueue(std::shared_ptr<const std::string> frame) {
     if (closing_ || !open_)
       return;
-    queued_bytes_ += frame->size();
-    queue_.push_back(std::move(frame));
-    auto& cfg = ctx_->cfg.edge;
-    if (queued_bytes_ > cfg.write_queue_max_bytes) {
-      drop_slow_consumer();
-      return;
-    }
-    if (queued_bytes_ > cfg.write_queue_bytes && !stall_armed_) {
-      // A burst is fine if the client drains it; one that stays above the
-      // mark for slow_consumer_ms is not reading.
-      stall_armed_ = true;
-      stall_timer_.expires_after(cfg.slow_consumer_ms);
-      stall_timer_.async_wait([self = shared_from_this()](
-                                beast::error_code ec) {
-        self->stall_armed_ = false;
-        if (!ec && self->queued_bytes_ > self->ctx_->cfg.edge.write_queue_bytes)
-          self->drop_slow_consumer();
-      });
+    switch (queue_.push(std::move(frame))) {
+      case write_queue::verdict::ok:
+        break;
+      case write_queue::verdict::arm_stall:
+        // A burst is fine if the client drains it; one that stays above
+        // the mark for slow_consumer_ms is not reading.
+        stall_timer_.expires_after(ctx_->cfg.edge.slow_consumer_ms);
+        stall_timer_.async_wait(
+          [self = shared_from_this()](beast::error_code ec) {
+            if (self->queue_.stall_expired() && !ec)
+              self->drop_slow_consumer();
+          });
+        break;
+      case write_queue::verdict::drop:
+        drop_slow_consumer();
+        return;
     }
     if (!writing_)
       do_write();
@@ -132,11 +133,8 @@ private:
   void drop_slow_consumer() {
     ctx_->probe.slow_consumers->Increment();
     log_edge().info("ws: closing slow consumer ({} bytes queued)",
-                    queued_bytes_);
-    while (queue_.size() > (writing_ ? 1u : 0u)) {
-      queued_bytes_ -= queue_.back()->size();
-      queue_.pop_back();
-    }
+                    queue_.bytes());
+    queue_.drop_pending(writing_);
     start_close(close_code::slow_consumer, "slow consumer");
   }
 
@@ -206,10 +204,8 @@ private:
     if (ec) {
       // The read side sees the same failure and cleans up.
       queue_.clear();
-      queued_bytes_ = 0;
       return;
     }
-    queued_bytes_ -= queue_.front()->size();
     queue_.pop_front();
     if (!queue_.empty())
       do_write();
@@ -252,10 +248,8 @@ private:
   beast::flat_buffer buffer_;
   std::shared_ptr<strand_sink> sink_;
   uint64_t key_ = 0;
-  std::deque<std::shared_ptr<const std::string>> queue_;
-  size_t queued_bytes_ = 0;
+  write_queue queue_;
   net::steady_timer stall_timer_;
-  bool stall_armed_ = false;
   bool open_ = false;
   bool writing_ = false;
   bool closing_ = false;
