@@ -14,18 +14,12 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cluster/cluster_log.hpp"
 #include "core/clock.hpp"
-#include "core/logger.hpp"
 
 namespace presence::cluster {
 
 namespace {
-
-/// The cluster folder's logger: membership changes are lifecycle events.
-spdlog::logger& cluster_log() {
-  static auto l = folder_logger("cluster");
-  return *l;
-}
 
 /// How often dead members and unanswered seeds are tried again.
 constexpr auto retry_interval = std::chrono::milliseconds(1000);
