@@ -9,8 +9,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "core/hash_ring.hpp"
 #include "cluster/membership.hpp"
+#include "cluster/merge.hpp"
+#include "core/hash_ring.hpp"
 
 namespace presence::cluster {
 
@@ -79,24 +80,6 @@ void scatter(replicator_ptr self, const std::vector<store_api>& to,
         });
 }
 
-user_record merge_records(const std::string& user,
-                          const std::vector<user_record>& rs) {
-  user_record m;
-  m.user_id = user;
-  for (auto& r : rs) {
-    m.known = m.known || r.known;
-    m.last_seen = std::max(m.last_seen, r.last_seen);
-    m.version = std::max(m.version, r.version);
-    if (r.open && (!m.open || r.open_last_active > m.open_last_active)) {
-      m.open = true;
-      m.open_start = r.open_start;
-      m.open_last_active = r.open_last_active;
-      m.open_status = r.open_status;
-    }
-  }
-  return m;
-}
-
 template <class... Ts>
 void write_all(replicator_ptr self, const std::string& user, Ts... xs) {
   for (auto& h : replicas(self, user))
@@ -163,22 +146,18 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
           e.second.push_back(u);
         }
       auto rp = self->make_response_promise<std::vector<user_record>>();
-      auto merged = std::make_shared<std::map<std::string, std::vector<user_record>>>();
+      auto replies
+        = std::make_shared<std::vector<std::vector<user_record>>>();
       auto pending = std::make_shared<size_t>(per_store.size());
       auto finish = [=]() mutable {
-        std::vector<user_record> out;
-        out.reserve(users.size());
-        for (auto& u : users)
-          out.push_back(merge_records(u, (*merged)[u]));
-        rp.deliver(std::move(out));
+        rp.deliver(merge_batch_records(users, std::move(*replies)));
       };
       for (auto& kvp : per_store)
         self->request(kvp.second.first, st.timeout, load_atom::value,
                       kvp.second.second)
           .then(
             [=](std::vector<user_record>& rs) mutable {
-              for (auto& r : rs)
-                (*merged)[r.user_id].push_back(std::move(r));
+              replies->push_back(std::move(rs));
               if (--*pending == 0)
                 finish();
             },
@@ -197,18 +176,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       scatter<std::vector<session_record>>(
         self, to,
         [=](std::vector<std::vector<session_record>>& all) mutable {
-          // The union, one entry per start (the longest end wins).
-          std::map<millis, millis> by_start;
-          for (auto& rs : all)
-            for (auto& r : rs) {
-              auto& end = by_start[r.start];
-              end = std::max(end, r.end);
-            }
-          std::vector<session_record> out;
-          for (auto i = by_start.rbegin();
-               i != by_start.rend() && out.size() < limit; ++i)
-            out.push_back(session_record{i->first, i->second});
-          rp.deliver(std::move(out));
+          rp.deliver(merge_history(all, limit));
         },
         history_atom::value, user, limit);
       return rp;
@@ -223,12 +191,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       scatter<profile>(
         self, to,
         [=](std::vector<profile>& ps) mutable {
-          for (auto& p : ps)
-            if (p.known) {
-              rp.deliver(std::move(p));
-              return;
-            }
-          rp.deliver(profile{});
+          rp.deliver(first_known(std::move(ps)));
         },
         get_atom::value, profile_atom::value, user);
       return rp;

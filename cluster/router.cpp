@@ -1,6 +1,5 @@
 #include "cluster/router.hpp"
 
-#include <algorithm>
 #include <map>
 
 #include <caf/actor_system.hpp>
@@ -8,6 +7,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "cluster/merge.hpp"
 #include "core/hash_ring.hpp"
 
 namespace presence::cluster {
@@ -124,26 +124,7 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
         g->replies.push_back(std::move(p));
         if (--g->pending > 0 || g->failed)
           return;
-        // Merge: everyone's first `limit` after the cursor, in id order.
-        online_page out;
-        bool more = false;
-        for (auto& r : g->replies) {
-          out.total += r.total;
-          more = more || !r.next_cursor.empty();
-          for (auto& u : r.users)
-            out.users.push_back(std::move(u));
-        }
-        std::sort(out.users.begin(), out.users.end(),
-                  [](const presence_delta& a, const presence_delta& b) {
-                    return a.user_id < b.user_id;
-                  });
-        if (out.users.size() > limit) {
-          out.users.resize(limit);
-          more = true;
-        }
-        if (more && !out.users.empty())
-          out.next_cursor = out.users.back().user_id;
-        rp.deliver(std::move(out));
+        rp.deliver(merge_pages(std::move(g->replies), limit));
       };
       auto on_error = [=](caf::error& err) mutable {
         if (!g->failed) {
