@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cluster/cluster_log.hpp"
+#include "cluster/scatter_gather.hpp"
 #include "core/clock.hpp"
 
 namespace presence::cluster {
@@ -313,21 +314,17 @@ membership_impl(membership_ptr self, cluster_config cfg,
       // ...then a farewell to every member. Each answer also proves that
       // everything sent to that member before (the handovers) arrived.
       auto& st = self->state;
-      auto rp = self->make_response_promise<bool>();
-      auto pending = std::make_shared<size_t>(1);
-      auto done = [=]() mutable {
-        if (--*pending == 0)
-          rp.deliver(true);
-      };
+      std::vector<membership_api> to;
       for (auto& kvp : st.members)
-        if (kvp.second.alive) {
-          ++*pending;
-          self->request(kvp.second.info.membership, st.cfg.failure_timeout,
-                        leave_atom::value, st.self.node_id)
-            .then([=](bool) mutable { done(); },
-                  [=](caf::error&) mutable { done(); });
-        }
-      done();
+        if (kvp.second.alive)
+          to.push_back(kvp.second.info.membership);
+      auto rp = self->make_response_promise<bool>();
+      // A member that does not answer learns that we left from its monitor
+      // or its heartbeat timeout, as if we had died: nothing to retry.
+      scatter_gather<bool>(self, to, st.cfg.failure_timeout,
+                           gather_policy::use_answered,
+                           same_message(leave_atom::value, st.self.node_id),
+                           [=](gathered<bool>&) mutable { rp.deliver(true); });
       return rp;
     },
     [=](leave_atom, const std::string& node_id) {

@@ -63,16 +63,16 @@ struct id_batch {
 };
 
 /// Splits `ids` into one batch per key, in the order the keys first appear;
-/// `keys_of(id)` returns every key that gets `id` (a range): several for
+/// `keys_for(id)` returns every key that gets `id` (a range): several for
 /// the replicator (every replica), one for the router (the owner, see
 /// group_by). `Key` needs operator<.
-template <class Key, class KeysOf>
+template <class Key, class KeysFor>
 std::vector<id_batch<Key>> group_by_each(const std::vector<std::string>& ids,
-                                         KeysOf keys_of) {
+                                         KeysFor keys_for) {
   std::vector<id_batch<Key>> out;
   std::map<Key, size_t> index;
   for (size_t i = 0; i < ids.size(); ++i)
-    for (auto&& key : keys_of(ids[i])) {
+    for (auto&& key : keys_for(ids[i])) {
       auto j = index.find(key);
       if (j == index.end()) {
         j = index.emplace(key, out.size()).first;
@@ -85,14 +85,24 @@ std::vector<id_batch<Key>> group_by_each(const std::vector<std::string>& ids,
   return out;
 }
 
-/// group_by_each with one key per id: `key_of(id)` returns it (router,
+/// group_by_each with one key per id: `key_for(id)` returns it (router,
 /// batch get by owner; replicator, batch profiles from owners).
-template <class Key, class KeyOf>
+template <class Key, class KeyFor>
 std::vector<id_batch<Key>> group_by(const std::vector<std::string>& ids,
-                                    KeyOf key_of) {
+                                    KeyFor key_for) {
   return group_by_each<Key>(ids, [&](const std::string& id) {
-    return std::vector<Key>{key_of(id)};
+    return std::vector<Key>{key_for(id)};
   });
+}
+
+/// The keys of `batches`, in order: the handles to ask.
+template <class Key>
+std::vector<Key> keys_of(const std::vector<id_batch<Key>>& batches) {
+  std::vector<Key> out;
+  out.reserve(batches.size());
+  for (auto& b : batches)
+    out.push_back(b.key);
+  return out;
 }
 
 /// The replies to `batches` put back in the order of the request of `n`

@@ -1,8 +1,8 @@
 #include "cluster/replicator.hpp"
 
-#include <algorithm>
 #include <map>
-#include <optional>
+#include <tuple>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -11,6 +11,7 @@
 
 #include "cluster/membership.hpp"
 #include "cluster/merge.hpp"
+#include "cluster/scatter_gather.hpp"
 #include "core/hash_ring.hpp"
 
 namespace presence::cluster {
@@ -45,39 +46,6 @@ std::vector<store_api> replicas(replicator_ptr self, const std::string& user) {
   if (out.empty())
     out.push_back(st.local);
   return out;
-}
-
-/// Asks every store in `to` the same question; `done` gets the replies that
-/// came (owner's first when it answered), in the order of `to`.
-template <class T, class... Ts>
-void scatter(replicator_ptr self, const std::vector<store_api>& to,
-             std::function<void(std::vector<T>&)> done, Ts... xs) {
-  struct gather {
-    std::vector<std::optional<T>> replies;
-    size_t pending = 0;
-  };
-  auto g = std::make_shared<gather>();
-  g->replies.resize(to.size());
-  g->pending = to.size();
-  auto finish = [g, done] {
-    std::vector<T> ok;
-    for (auto& r : g->replies)
-      if (r)
-        ok.push_back(std::move(*r));
-    done(ok);
-  };
-  for (size_t i = 0; i < to.size(); ++i)
-    self->request(to[i], self->state.timeout, xs...)
-      .then(
-        [=](T& x) {
-          g->replies[i] = std::move(x);
-          if (--g->pending == 0)
-            finish();
-        },
-        [=](caf::error&) {
-          if (--g->pending == 0)
-            finish();
-        });
 }
 
 template <class... Ts>
@@ -115,9 +83,13 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (to.size() == 1)
         return self->delegate(to.front(), load_atom::value, user);
       auto rp = self->make_response_promise<user_record>();
-      scatter<user_record>(
-        self, to,
-        [=](std::vector<user_record>& rs) mutable {
+      scatter_gather<user_record>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(load_atom::value, user),
+        [=](gathered<user_record>& g) mutable {
+          // A replica that failed is left out; the repair below brings it
+          // up to date if it is only slow.
+          auto rs = answered(g);
           if (rs.empty()) {
             rp.deliver(make_error(errc::invalid_argument));
             return;
@@ -127,8 +99,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
           for (auto& h : to)
             self->send(h, merge_atom::value, m);
           rp.deliver(std::move(m));
-        },
-        load_atom::value, user);
+        });
       return rp;
     },
     [=](load_atom, const std::vector<std::string>& users)
@@ -137,34 +108,17 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (st.stores.size() <= 1)
         return self->delegate(st.local, load_atom::value, users);
       // One request per store with the ids it replicates.
-      std::map<caf::actor_addr, std::pair<store_api, std::vector<std::string>>>
-        per_store;
-      for (auto& u : users)
-        for (auto& h : replicas(self, u)) {
-          auto& e = per_store[h.address()];
-          e.first = h;
-          e.second.push_back(u);
-        }
+      auto batches = group_by_each<store_api>(
+        users, [=](const std::string& u) { return replicas(self, u); });
       auto rp = self->make_response_promise<std::vector<user_record>>();
-      auto replies
-        = std::make_shared<std::vector<std::vector<user_record>>>();
-      auto pending = std::make_shared<size_t>(per_store.size());
-      auto finish = [=]() mutable {
-        rp.deliver(merge_batch_records(users, std::move(*replies)));
-      };
-      for (auto& kvp : per_store)
-        self->request(kvp.second.first, st.timeout, load_atom::value,
-                      kvp.second.second)
-          .then(
-            [=](std::vector<user_record>& rs) mutable {
-              replies->push_back(std::move(rs));
-              if (--*pending == 0)
-                finish();
-            },
-            [=](caf::error&) mutable {
-              if (--*pending == 0)
-                finish();
-            });
+      scatter_gather<std::vector<user_record>>(
+        self, keys_of(batches), st.timeout, gather_policy::use_answered,
+        [&](size_t i) {
+          return std::make_tuple(load_atom::value, batches[i].ids);
+        },
+        [=](gathered<std::vector<user_record>>& g) mutable {
+          rp.deliver(merge_batch_records(users, answered(g)));
+        });
       return rp;
     },
     [=](history_atom, const std::string& user,
@@ -173,12 +127,12 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (to.size() == 1)
         return self->delegate(to.front(), history_atom::value, user, limit);
       auto rp = self->make_response_promise<std::vector<session_record>>();
-      scatter<std::vector<session_record>>(
-        self, to,
-        [=](std::vector<std::vector<session_record>>& all) mutable {
-          rp.deliver(merge_history(all, limit));
-        },
-        history_atom::value, user, limit);
+      scatter_gather<std::vector<session_record>>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(history_atom::value, user, limit),
+        [=](gathered<std::vector<session_record>>& g) mutable {
+          rp.deliver(merge_history(answered(g), limit));
+        });
       return rp;
     },
     [=](get_atom, profile_atom,
@@ -188,12 +142,12 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         return self->delegate(to.front(), get_atom::value,
                               profile_atom::value, user);
       auto rp = self->make_response_promise<profile>();
-      scatter<profile>(
-        self, to,
-        [=](std::vector<profile>& ps) mutable {
-          rp.deliver(first_known(std::move(ps)));
-        },
-        get_atom::value, profile_atom::value, user);
+      scatter_gather<profile>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(get_atom::value, profile_atom::value, user),
+        [=](gathered<profile>& g) mutable {
+          rp.deliver(first_known(answered(g)));
+        });
       return rp;
     },
     [=](get_atom, profile_atom, const std::vector<std::string>& users)
@@ -202,37 +156,21 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (st.stores.size() <= 1)
         return self->delegate(st.local, get_atom::value, profile_atom::value,
                               users);
-      // Each id from its owner's store (replicas only if that fails).
-      std::map<caf::actor_addr, std::pair<store_api, std::vector<size_t>>>
-        per_store;
-      for (size_t i = 0; i < users.size(); ++i) {
-        auto h = replicas(self, users[i]).front();
-        auto& e = per_store[h.address()];
-        e.first = h;
-        e.second.push_back(i);
-      }
+      // Each id from its owner's store only.
+      auto batches = group_by<store_api>(
+        users,
+        [=](const std::string& u) { return replicas(self, u).front(); });
       auto rp = self->make_response_promise<std::vector<profile>>();
-      auto out = std::make_shared<std::vector<profile>>(users.size());
-      auto pending = std::make_shared<size_t>(per_store.size());
-      for (auto& kvp : per_store) {
-        auto slots = kvp.second.second;
-        std::vector<std::string> ids;
-        for (auto i : slots)
-          ids.push_back(users[i]);
-        self->request(kvp.second.first, st.timeout, get_atom::value,
-                      profile_atom::value, ids)
-          .then(
-            [=](std::vector<profile>& ps) mutable {
-              for (size_t k = 0; k < ps.size() && k < slots.size(); ++k)
-                (*out)[slots[k]] = std::move(ps[k]);
-              if (--*pending == 0)
-                rp.deliver(std::move(*out));
-            },
-            [=](caf::error&) mutable {
-              if (--*pending == 0)
-                rp.deliver(std::move(*out));
-            });
-      }
+      auto n = users.size();
+      scatter_gather<std::vector<profile>>(
+        self, keys_of(batches), st.timeout, gather_policy::use_answered,
+        [&](size_t i) {
+          return std::make_tuple(get_atom::value, profile_atom::value,
+                                 batches[i].ids);
+        },
+        [=](gathered<std::vector<profile>>& g) mutable {
+          rp.deliver(ungroup(batches, g.replies, n));
+        });
       return rp;
     },
     // -- writes: every replica ------------------------------------------------------
@@ -260,15 +198,16 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (to.size() == 1)
         return self->delegate(to.front(), last_seen_atom::value, user, when);
       auto rp = self->make_response_promise<user_record>();
-      scatter<user_record>(
-        self, to,
-        [=](std::vector<user_record>& rs) mutable {
+      scatter_gather<user_record>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(last_seen_atom::value, user, when),
+        [=](gathered<user_record>& g) mutable {
+          auto rs = answered(g);
           if (rs.empty())
             rp.deliver(make_error(errc::invalid_argument));
           else
             rp.deliver(merge_records(user, rs));
-        },
-        last_seen_atom::value, user, when);
+        });
       return rp;
     },
     [=](put_atom, profile_atom, const std::string& user, profile& p,
@@ -278,15 +217,17 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         return self->delegate(to.front(), put_atom::value,
                               profile_atom::value, user, std::move(p), mask);
       auto rp = self->make_response_promise<profile>();
-      scatter<profile>(
-        self, to,
-        [=](std::vector<profile>& ps) mutable {
+      scatter_gather<profile>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(put_atom::value, profile_atom::value, user, p, mask),
+        [=](gathered<profile>& g) mutable {
+          // The owner's answer when it answered.
+          auto ps = answered(g);
           if (ps.empty())
             rp.deliver(make_error(errc::invalid_argument));
           else
             rp.deliver(std::move(ps.front()));
-        },
-        put_atom::value, profile_atom::value, user, p, mask);
+        });
       return rp;
     },
     // -- this node's own store --------------------------------------------------
