@@ -48,6 +48,12 @@ std::vector<store_api> replicas(replicator_ptr self, const std::string& user) {
   return out;
 }
 
+/// The answer when no replica answered: the user's data is out of reach,
+/// whatever was asked.
+caf::error no_replica_answered() {
+  return persistence::make_error(persistence::errc::unavailable);
+}
+
 template <class... Ts>
 void write_all(replicator_ptr self, const std::string& user, Ts... xs) {
   for (auto& h : replicas(self, user))
@@ -91,7 +97,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
           // up to date if it is only slow.
           auto rs = answered(g);
           if (rs.empty()) {
-            rp.deliver(make_error(errc::invalid_argument));
+            rp.deliver(no_replica_answered());
             return;
           }
           auto m = merge_records(user, rs);
@@ -204,7 +210,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         [=](gathered<user_record>& g) mutable {
           auto rs = answered(g);
           if (rs.empty())
-            rp.deliver(make_error(errc::invalid_argument));
+            rp.deliver(no_replica_answered());
           else
             rp.deliver(merge_records(user, rs));
         });
@@ -224,7 +230,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
           // The owner's answer when it answered.
           auto ps = answered(g);
           if (ps.empty())
-            rp.deliver(make_error(errc::invalid_argument));
+            rp.deliver(no_replica_answered());
           else
             rp.deliver(std::move(ps.front()));
         });
