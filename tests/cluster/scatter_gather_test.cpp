@@ -6,14 +6,8 @@
 #include <utility>
 #include <vector>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/event_based_actor.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
-#include <caf/send.hpp>
-
 #include "cluster/scatter_gather.hpp"
-#include "core/messages.hpp"
+#include "tests/cluster/test_fixture.hpp"
 
 // The scatter-gather helper driven message by message (CAF's test
 // coordinator): small fake members that answer at once, late, with an
@@ -79,28 +73,7 @@ struct outcome {
   bool finished_inline = false;
 };
 
-struct config_holder {
-  caf::actor_system_config cfg;
-  config_holder() {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    register_types(cfg);
-  }
-};
-
-struct fixture : config_holder {
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
-
-  fixture()
-    : sys(cfg),
-      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
-  }
-
-  ~fixture() {
-    sched.run();
-    sys.await_actors_before_shutdown(false);
-  }
-
+struct gather_fixture : presence::test::fixture {
   /// Spawns an actor that asks each to[i] (get, i + 1) and records what its
   /// finish function gets.
   std::shared_ptr<outcome> gather(std::vector<caf::actor> to,
@@ -119,11 +92,6 @@ struct fixture : config_holder {
     });
     return out;
   }
-
-  void advance(std::chrono::milliseconds d) {
-    sched.advance_time(d);
-    sched.run();
-  }
 };
 
 std::vector<int32_t> values(gathered<int32_t> g) {
@@ -132,13 +100,14 @@ std::vector<int32_t> values(gathered<int32_t> g) {
 
 } // namespace
 
-TEST_CASE_METHOD(fixture, "scatter_gather keeps the order asked, not the "
-                          "order of arrival") {
+TEST_CASE_METHOD(gather_fixture,
+                 "scatter_gather keeps the order asked, not the order of "
+                 "arrival") {
   for (auto policy : {gather_policy::fail_fast, gather_policy::use_answered}) {
     auto out = gather({sys.spawn(late, 1, 30ms), sys.spawn(quick, 2),
                        sys.spawn(late, 3, 10ms)},
                       policy);
-    sched.run();
+    run();
     CHECK(out->calls.empty());  // 2 answered; 1 and 3 are late
     advance(10ms);
     CHECK(out->calls.empty());  // 3 answered; 1 is late
@@ -153,8 +122,8 @@ TEST_CASE_METHOD(fixture, "scatter_gather keeps the order asked, not the "
   }
 }
 
-TEST_CASE_METHOD(fixture, "scatter_gather: same_message asks everyone the "
-                          "same") {
+TEST_CASE_METHOD(gather_fixture,
+                 "scatter_gather: same_message asks everyone the same") {
   auto out = std::make_shared<outcome>();
   std::vector<caf::actor> to{sys.spawn(quick, 1), sys.spawn(quick, 2)};
   sys.spawn([=](caf::event_based_actor* self) -> caf::behavior {
@@ -165,17 +134,18 @@ TEST_CASE_METHOD(fixture, "scatter_gather: same_message asks everyone the "
                             });
     return {[](stop_atom) {}};
   });
-  sched.run();
+  run();
   REQUIRE(out->calls.size() == 1);
   CHECK(values(out->calls[0]) == std::vector<int32_t>{107, 207});
 }
 
-TEST_CASE_METHOD(fixture, "scatter_gather fail_fast: the first error "
-                          "finishes at once, and only once") {
+TEST_CASE_METHOD(gather_fixture,
+                 "scatter_gather fail_fast: the first error finishes at "
+                 "once, and only once") {
   auto out = gather({sys.spawn(late, 1, 30ms), sys.spawn(failing),
                      sys.spawn(quick, 3)},
                     gather_policy::fail_fast);
-  sched.run();
+  run();
   REQUIRE(out->calls.size() == 1);  // not waiting for the late one
   auto& g = out->calls[0];
   CHECK(presence_code(g.error) == errc::invalid_argument);
@@ -186,25 +156,27 @@ TEST_CASE_METHOD(fixture, "scatter_gather fail_fast: the first error "
   CHECK(out->calls.size() == 1);
 }
 
-TEST_CASE_METHOD(fixture, "scatter_gather fail_fast: two failures still "
-                          "finish once, with the first error") {
+TEST_CASE_METHOD(gather_fixture,
+                 "scatter_gather fail_fast: two failures still finish once, "
+                 "with the first error") {
   auto dead = sys.spawn(quick, 9);
   caf::anon_send_exit(dead, caf::exit_reason::kill);
-  sched.run();
+  run();
   auto out = gather({sys.spawn(failing), dead}, gather_policy::fail_fast);
-  sched.run();
+  run();
   REQUIRE(out->calls.size() == 1);
   CHECK(out->calls[0].failed == 1);
   // The first to arrive: a request to a dead actor bounces at once.
   CHECK(out->calls[0].error == caf::sec::request_receiver_down);
 }
 
-TEST_CASE_METHOD(fixture, "scatter_gather use_answered: a failure leaves "
-                          "its slot empty and the rest still count") {
+TEST_CASE_METHOD(gather_fixture,
+                 "scatter_gather use_answered: a failure leaves its slot "
+                 "empty and the rest still count") {
   auto out = gather({sys.spawn(late, 1, 30ms), sys.spawn(failing),
                      sys.spawn(quick, 3)},
                     gather_policy::use_answered);
-  sched.run();
+  run();
   CHECK(out->calls.empty());  // waiting for the late one
   advance(30ms);
   REQUIRE(out->calls.size() == 1);
@@ -220,11 +192,12 @@ TEST_CASE_METHOD(fixture, "scatter_gather use_answered: a failure leaves "
   CHECK(values(g) == std::vector<int32_t>{101, 303});
 }
 
-TEST_CASE_METHOD(fixture, "scatter_gather use_answered: no answer within "
-                          "the timeout is a failure") {
+TEST_CASE_METHOD(gather_fixture,
+                 "scatter_gather use_answered: no answer within the timeout "
+                 "is a failure") {
   auto out = gather({sys.spawn(silent), sys.spawn(quick, 2)},
                     gather_policy::use_answered);
-  sched.run();
+  run();
   CHECK(out->calls.empty());
   advance(timeout);
   REQUIRE(out->calls.size() == 1);
@@ -234,13 +207,14 @@ TEST_CASE_METHOD(fixture, "scatter_gather use_answered: no answer within "
   CHECK(values(g) == std::vector<int32_t>{202});
 }
 
-TEST_CASE_METHOD(fixture, "scatter_gather use_answered: everyone failing "
-                          "finishes with no replies") {
+TEST_CASE_METHOD(gather_fixture,
+                 "scatter_gather use_answered: everyone failing finishes "
+                 "with no replies") {
   auto dead = sys.spawn(quick, 9);
   caf::anon_send_exit(dead, caf::exit_reason::kill);
-  sched.run();
+  run();
   auto out = gather({sys.spawn(failing), dead}, gather_policy::use_answered);
-  sched.run();
+  run();
   REQUIRE(out->calls.size() == 1);
   auto& g = out->calls[0];
   CHECK(g.failed == 2);
@@ -249,11 +223,12 @@ TEST_CASE_METHOD(fixture, "scatter_gather use_answered: everyone failing "
   CHECK(values(g).empty());
 }
 
-TEST_CASE_METHOD(fixture, "scatter_gather of zero handles finishes at once "
-                          "with no replies") {
+TEST_CASE_METHOD(gather_fixture,
+                 "scatter_gather of zero handles finishes at once with no "
+                 "replies") {
   for (auto policy : {gather_policy::fail_fast, gather_policy::use_answered}) {
     auto out = gather({}, policy);
-    sched.run();
+    run();
     REQUIRE(out->calls.size() == 1);
     CHECK(out->finished_inline);
     CHECK(out->calls[0].replies.empty());
