@@ -8,7 +8,9 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
 
+#include "cluster/cluster_log.hpp"
 #include "cluster/membership.hpp"
 #include "cluster/merge.hpp"
 #include "cluster/scatter_gather.hpp"
@@ -18,23 +20,30 @@ namespace presence::cluster {
 
 namespace {
 
+/// The replicator's full interface: the views it follows are private.
 using replicator_api
   = store_api::extend<caf::reacts_to<view_atom, cluster_view>>;
 
 struct replicator_state {
   cluster_config cfg;
-  milliseconds timeout{5000};
+  /// For each request to a store (actors.request_timeout, set at spawn).
+  milliseconds timeout{};
+  /// This node's store (the detached store actor itself).
   store_api local;
   std::string self;
   hash_ring ring;
-  std::map<std::string, store_api> stores;  // alive members, self included
+  /// Stores of the alive members (store gateways), by node id; this node's
+  /// is `local`.
+  std::map<std::string, store_api> stores;
+  /// Copies per user under the current view.
   uint32_t rf = 1;
   static inline const char* name = "presence.replicator";
 };
 
 using replicator_ptr = replicator_api::stateful_pointer<replicator_state>;
 
-/// The stores holding `user`: owner first.
+/// The stores holding `user`: owner first (`local` alone outside a
+/// cluster).
 std::vector<store_api> replicas(replicator_ptr self, const std::string& user) {
   auto& st = self->state;
   std::vector<store_api> out;
@@ -54,6 +63,9 @@ caf::error no_replica_answered() {
   return persistence::make_error(persistence::errc::unavailable);
 }
 
+/// Sends a write to every replica of `user`. Fire and forget: a replica
+/// that misses it (dead, or the message lost with its connection) is
+/// brought up to date by the read repair of the next read.
 template <class... Ts>
 void write_all(replicator_ptr self, const std::string& user, Ts... xs) {
   for (auto& h : replicas(self, user))
@@ -83,7 +95,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       }
       st.rf = effective_replication(st.cfg.replication, v.members.size());
     },
-    // -- reads: every replica, merged -------------------------------------------
+    // -- reads: every replica, merged -----------------------------------------
     [=](load_atom, const std::string& user) -> caf::result<user_record> {
       auto to = replicas(self, user);
       if (to.size() == 1)
@@ -123,6 +135,12 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
           return std::make_tuple(load_atom::value, batches[i].ids);
         },
         [=](gathered<std::vector<user_record>>& g) mutable {
+          // A user whose replicas all failed comes back unknown (never
+          // seen) rather than failing the whole batch.
+          if (g.failed > 0)
+            cluster_log().warn("batch load: {} of {} stores failed: {}",
+                               g.failed, g.replies.size(),
+                               self->system().render(g.error));
           rp.deliver(merge_batch_records(users, answered(g)));
         });
       return rp;
@@ -137,6 +155,8 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         self, to, self->state.timeout, gather_policy::use_answered,
         same_message(history_atom::value, user, limit),
         [=](gathered<std::vector<session_record>>& g) mutable {
+          // A replica that failed is left out: every replica gets every
+          // session, so the others' union is the history.
           rp.deliver(merge_history(answered(g), limit));
         });
       return rp;
@@ -152,6 +172,8 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         self, to, self->state.timeout, gather_policy::use_answered,
         same_message(get_atom::value, profile_atom::value, user),
         [=](gathered<profile>& g) mutable {
+          // A replica that failed is left out: every replica gets every
+          // profile write (see put below).
           rp.deliver(first_known(answered(g)));
         });
       return rp;
@@ -175,11 +197,17 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
                                  batches[i].ids);
         },
         [=](gathered<std::vector<profile>>& g) mutable {
+          // The ids of an owner that failed come back unknown (no profile);
+          // their other replicas are not asked.
+          if (g.failed > 0)
+            cluster_log().warn("batch profiles: {} of {} owners failed: {}",
+                               g.failed, g.replies.size(),
+                               self->system().render(g.error));
           rp.deliver(ungroup(batches, g.replies, n));
         });
       return rp;
     },
-    // -- writes: every replica ------------------------------------------------------
+    // -- writes: every replica ------------------------------------------------
     [=](open_atom, const std::string& user, millis start, uint64_t version) {
       write_all(self, user, open_atom::value, user, start, version);
     },
@@ -208,6 +236,8 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         self, to, self->state.timeout, gather_policy::use_answered,
         same_message(last_seen_atom::value, user, when),
         [=](gathered<user_record>& g) mutable {
+          // A replica that failed keeps the older last_seen until a read
+          // repairs it (load above).
           auto rs = answered(g);
           if (rs.empty())
             rp.deliver(no_replica_answered());
@@ -227,6 +257,14 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         self, to, self->state.timeout, gather_policy::use_answered,
         same_message(put_atom::value, profile_atom::value, user, p, mask),
         [=](gathered<profile>& g) mutable {
+          // A replica that failed keeps its old profile: reads take the
+          // first known one, owner first, and no read repairs profiles.
+          // Not retried: a late retry could overwrite a newer write.
+          if (g.failed > 0 && g.failed < g.replies.size())
+            cluster_log().warn("profile of {} not written on {} of {} "
+                               "replicas: {}",
+                               user, g.failed, g.replies.size(),
+                               self->system().render(g.error));
           // The owner's answer when it answered.
           auto ps = answered(g);
           if (ps.empty())
@@ -236,7 +274,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         });
       return rp;
     },
-    // -- this node's own store --------------------------------------------------
+    // -- this node's own store ------------------------------------------------
     [=](flush_atom) -> caf::result<bool> {
       return self->delegate(self->state.local, flush_atom::value);
     },

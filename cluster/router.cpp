@@ -17,11 +17,15 @@ namespace presence::cluster {
 
 namespace {
 
-using router_api = presence_api::extend<caf::reacts_to<view_atom, cluster_view>>;
+/// The router's full interface: the views it follows are private.
+using router_api
+  = presence_api::extend<caf::reacts_to<view_atom, cluster_view>>;
 
 struct router_state {
   cluster_config cfg;
-  milliseconds timeout{5000};
+  /// For each request to a registry (actors.request_timeout, set at spawn).
+  milliseconds timeout{};
+  /// This node's registry.
   presence_api local;
   std::string self;
   hash_ring ring;
@@ -33,6 +37,8 @@ struct router_state {
 
 using router_ptr = router_api::stateful_pointer<router_state>;
 
+/// The registry of `user`'s owner (`local` when that is this node, or
+/// when the ring names a node the router has no handle for).
 const presence_api& owner(router_ptr self, const std::string& user) {
   auto& st = self->state;
   auto node = st.ring.owner(user);
