@@ -16,7 +16,9 @@ namespace presence::cluster {
 /// as it is read. A read of a record, a last_seen touch or a profile write
 /// that no replica answered fails with the store error `unavailable`
 /// (persistence::errc). It follows `membership`'s views; alone, it is
-/// `local`.
+/// `local`. Called once by node::start (node/presence_node.cpp) on the
+/// thread that starts the node; the replicator then runs on CAF's
+/// scheduler.
 store_api spawn_replicator(caf::actor_system& sys, const cluster_config& cfg,
                            milliseconds request_timeout, store_api local,
                            membership_api membership);
