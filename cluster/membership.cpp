@@ -14,21 +14,20 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cluster/cluster_log.hpp"
+#include "cluster/scatter_gather.hpp"
 #include "core/clock.hpp"
-#include "core/logger.hpp"
 
 namespace presence::cluster {
 
 namespace {
 
-/// The cluster folder's logger: membership changes are lifecycle events.
-spdlog::logger& cluster_log() {
-  static auto l = folder_logger("cluster");
-  return *l;
-}
-
 /// How often dead members and unanswered seeds are tried again.
 constexpr auto retry_interval = std::chrono::milliseconds(1000);
+
+/// Copies of each user's data when cluster.replication is 0 (and there
+/// are that many members).
+constexpr uint32_t default_replication = 2;
 
 /// The membership actor's full interface: its timers are private.
 using membership_impl_api = membership_api::extend<
@@ -62,6 +61,8 @@ struct membership_state {
 
 using membership_ptr = membership_impl_api::stateful_pointer<membership_state>;
 
+/// The alive set as subscribers and `hello` answers see it (self first
+/// unless leaving), sorted by node id.
 cluster_view make_view(const membership_state& st) {
   cluster_view v;
   v.version = st.version;
@@ -78,6 +79,8 @@ cluster_view make_view(const membership_state& st) {
   return v;
 }
 
+/// A new view version, pushed to every local subscriber (registry, router,
+/// replicator).
 void publish_view(membership_ptr self) {
   auto& st = self->state;
   ++st.version;
@@ -143,6 +146,7 @@ bool learn(membership_ptr self, const member_info& info) {
   return true;
 }
 
+/// learn() for every member of a hello answer; one view for all changes.
 void learn_all(membership_ptr self, const std::vector<member_info>& infos) {
   bool changed = false;
   for (auto& m : infos)
@@ -151,12 +155,19 @@ void learn_all(membership_ptr self, const std::vector<member_info>& infos) {
     publish_view(self);
 }
 
+/// Introduces this node to `to` and learns every member it knows. Called
+/// by membership's handlers (on its own thread).
 void say_hello(membership_ptr self, const membership_api& to) {
   auto& st = self->state;
   self->request(to, st.cfg.failure_timeout, hello_atom::value, st.self)
     .then([=](std::vector<member_info>& infos) { learn_all(self, infos); },
-          [](caf::error&) {
-            // Retried by the retry tick while that member is dead.
+          [=](caf::error& err) {
+            // Nothing to redo here: a member that never heard our hello
+            // sends us no heartbeats, so the tick declares it dead and the
+            // retry tick dials it (and says hello) again; one declared dead
+            // that is still heartbeating gets a hello with every heartbeat.
+            cluster_log().debug("hello unanswered: {}",
+                                self->system().render(err));
           });
 }
 
@@ -183,23 +194,37 @@ void connect(membership_ptr self, const std::string& endpoint) {
         if (remote)
           say_hello(self, remote);
       },
-      [=](caf::error&) { self->state.connecting.erase(endpoint); });
+      [=](caf::error& err) {
+        auto& st = self->state;
+        st.connecting.erase(endpoint);
+        // Seeds nobody answered yet and dead members are dialled again by
+        // the retry tick: expected while a node is down, so only debug. A
+        // member that is alive (through another node) is not: it keeps no
+        // direct connection until it is declared dead.
+        for (auto& kvp : st.members)
+          if (kvp.second.alive && kvp.second.info.endpoint == endpoint) {
+            cluster_log().warn("cannot dial member {} at {}: {}", kvp.first,
+                               endpoint, self->system().render(err));
+            return;
+          }
+        cluster_log().debug("cannot dial {}: {}", endpoint,
+                            self->system().render(err));
+      });
 }
 
+/// A member is gone (down message or farewell): a view without it.
 void mark_dead(membership_ptr self, member_entry& e) {
   if (!e.alive)
     return;
   cluster_log().warn("member {} is gone", e.info.node_id);
-
   e.alive = false;
   publish_view(self);
 }
 
 membership_impl_api::behavior_type
-membership_impl(membership_ptr self, cluster_config cfg,
-                              member_info me, uint32_t replication,
-                              std::shared_ptr<node_stats> stats,
-                              wall_clock now) {
+membership_impl(membership_ptr self, cluster_config cfg, member_info me,
+                uint32_t replication, std::shared_ptr<node_stats> stats,
+                wall_clock now) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.self = std::move(me);
@@ -266,7 +291,8 @@ membership_impl(membership_ptr self, cluster_config cfg,
           continue;
         if (t - e.last_heard > st.cfg.failure_timeout.count()) {
           // Alive as far as TCP knows, but silent: hung or cut off.
-          cluster_log().warn("member {} is silent: declared dead", e.info.node_id);
+          cluster_log().warn("member {} is silent: declared dead",
+                             e.info.node_id);
           e.alive = false;
           changed = true;
           continue;
@@ -319,21 +345,17 @@ membership_impl(membership_ptr self, cluster_config cfg,
       // ...then a farewell to every member. Each answer also proves that
       // everything sent to that member before (the handovers) arrived.
       auto& st = self->state;
-      auto rp = self->make_response_promise<bool>();
-      auto pending = std::make_shared<size_t>(1);
-      auto done = [=]() mutable {
-        if (--*pending == 0)
-          rp.deliver(true);
-      };
+      std::vector<membership_api> to;
       for (auto& kvp : st.members)
-        if (kvp.second.alive) {
-          ++*pending;
-          self->request(kvp.second.info.membership, st.cfg.failure_timeout,
-                        leave_atom::value, st.self.node_id)
-            .then([=](bool) mutable { done(); },
-                  [=](caf::error&) mutable { done(); });
-        }
-      done();
+        if (kvp.second.alive)
+          to.push_back(kvp.second.info.membership);
+      auto rp = self->make_response_promise<bool>();
+      // A member that does not answer learns that we left from its monitor
+      // or its heartbeat timeout, as if we had died: nothing to retry.
+      scatter_gather<bool>(self, to, st.cfg.failure_timeout,
+                           gather_policy::use_answered,
+                           same_message(leave_atom::value, st.self.node_id),
+                           [=](gathered<bool>&) mutable { rp.deliver(true); });
       return rp;
     },
     [=](leave_atom, const std::string& node_id) {
@@ -393,15 +415,16 @@ membership_impl(membership_ptr self, cluster_config cfg,
 } // namespace
 
 uint32_t effective_replication(uint32_t configured, size_t members) {
-  uint32_t rf = configured == 0 ? 2 : configured;
-  return static_cast<uint32_t>(std::max<size_t>(1, std::min<size_t>(rf, members)));
+  uint32_t rf = configured == 0 ? default_replication : configured;
+  return static_cast<uint32_t>(
+    std::max<size_t>(1, std::min<size_t>(rf, members)));
 }
 
 membership_api spawn_membership(caf::actor_system& sys,
                                 const cluster_config& cfg, member_info self,
                                 uint32_t replication,
-                            std::shared_ptr<node_stats> stats,
-                            wall_clock now) {
+                                std::shared_ptr<node_stats> stats,
+                                wall_clock now) {
   return sys.spawn(membership_impl, cfg, std::move(self), replication,
                    std::move(stats), std::move(now));
 }

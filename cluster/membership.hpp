@@ -21,8 +21,9 @@ namespace presence::cluster {
 /// `(view_atom, cluster_view)` to local subscribers on every change.
 ///
 /// `self` describes this node; its `membership` handle is filled in here.
-/// The caller publishes the returned actor on the cluster port. Interface:
-/// `membership_api` (core/messages.hpp).
+/// The caller (node::start, node/presence_node.cpp, on the thread that
+/// starts the node) publishes the returned actor on the cluster port.
+/// Interface: `membership_api` (core/messages.hpp).
 membership_api spawn_membership(caf::actor_system& sys,
                                 const cluster_config& cfg, member_info self,
                                 uint32_t replication,
@@ -30,7 +31,8 @@ membership_api spawn_membership(caf::actor_system& sys,
                                 wall_clock now);
 
 /// Replication factor for `members` alive nodes under setting `configured`
-/// (0 = 2 when there is more than one node).
+/// (0 = 2 when there is more than one node). Pure; called by the replicator
+/// on every view and by membership for `/api/cluster`.
 uint32_t effective_replication(uint32_t configured, size_t members);
 
 } // namespace presence::cluster

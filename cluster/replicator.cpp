@@ -1,38 +1,49 @@
 #include "cluster/replicator.hpp"
 
-#include <algorithm>
 #include <map>
-#include <optional>
+#include <tuple>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
 
-#include "core/hash_ring.hpp"
+#include "cluster/cluster_log.hpp"
 #include "cluster/membership.hpp"
+#include "cluster/merge.hpp"
+#include "cluster/scatter_gather.hpp"
+#include "core/hash_ring.hpp"
 
 namespace presence::cluster {
 
 namespace {
 
+/// The replicator's full interface: the views it follows are private.
 using replicator_api
   = store_api::extend<caf::reacts_to<view_atom, cluster_view>>;
 
 struct replicator_state {
   cluster_config cfg;
-  milliseconds timeout{5000};
+  /// For each request to a store (actors.request_timeout, set at spawn).
+  milliseconds timeout{};
+  /// This node's store (the detached store actor itself).
   store_api local;
   std::string self;
   hash_ring ring;
-  std::map<std::string, store_api> stores;  // alive members, self included
+  /// Stores of the alive members (store gateways), by node id; this node's
+  /// is `local`.
+  std::map<std::string, store_api> stores;
+  /// Copies per user under the current view.
   uint32_t rf = 1;
   static inline const char* name = "presence.replicator";
 };
 
 using replicator_ptr = replicator_api::stateful_pointer<replicator_state>;
 
-/// The stores holding `user`: owner first.
+/// The stores holding `user`: owner first (`local` alone outside a
+/// cluster).
 std::vector<store_api> replicas(replicator_ptr self, const std::string& user) {
   auto& st = self->state;
   std::vector<store_api> out;
@@ -46,57 +57,15 @@ std::vector<store_api> replicas(replicator_ptr self, const std::string& user) {
   return out;
 }
 
-/// Asks every store in `to` the same question; `done` gets the replies that
-/// came (owner's first when it answered), in the order of `to`.
-template <class T, class... Ts>
-void scatter(replicator_ptr self, const std::vector<store_api>& to,
-             std::function<void(std::vector<T>&)> done, Ts... xs) {
-  struct gather {
-    std::vector<std::optional<T>> replies;
-    size_t pending = 0;
-  };
-  auto g = std::make_shared<gather>();
-  g->replies.resize(to.size());
-  g->pending = to.size();
-  auto finish = [g, done] {
-    std::vector<T> ok;
-    for (auto& r : g->replies)
-      if (r)
-        ok.push_back(std::move(*r));
-    done(ok);
-  };
-  for (size_t i = 0; i < to.size(); ++i)
-    self->request(to[i], self->state.timeout, xs...)
-      .then(
-        [=](T& x) {
-          g->replies[i] = std::move(x);
-          if (--g->pending == 0)
-            finish();
-        },
-        [=](caf::error&) {
-          if (--g->pending == 0)
-            finish();
-        });
+/// The answer when no replica answered: the user's data is out of reach,
+/// whatever was asked.
+caf::error no_replica_answered() {
+  return persistence::make_error(persistence::errc::unavailable);
 }
 
-user_record merge_records(const std::string& user,
-                          const std::vector<user_record>& rs) {
-  user_record m;
-  m.user_id = user;
-  for (auto& r : rs) {
-    m.known = m.known || r.known;
-    m.last_seen = std::max(m.last_seen, r.last_seen);
-    m.version = std::max(m.version, r.version);
-    if (r.open && (!m.open || r.open_last_active > m.open_last_active)) {
-      m.open = true;
-      m.open_start = r.open_start;
-      m.open_last_active = r.open_last_active;
-      m.open_status = r.open_status;
-    }
-  }
-  return m;
-}
-
+/// Sends a write to every replica of `user`. Fire and forget: a replica
+/// that misses it (dead, or the message lost with its connection) is
+/// brought up to date by the read repair of the next read.
 template <class... Ts>
 void write_all(replicator_ptr self, const std::string& user, Ts... xs) {
   for (auto& h : replicas(self, user))
@@ -126,17 +95,21 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       }
       st.rf = effective_replication(st.cfg.replication, v.members.size());
     },
-    // -- reads: every replica, merged -------------------------------------------
+    // -- reads: every replica, merged -----------------------------------------
     [=](load_atom, const std::string& user) -> caf::result<user_record> {
       auto to = replicas(self, user);
       if (to.size() == 1)
         return self->delegate(to.front(), load_atom::value, user);
       auto rp = self->make_response_promise<user_record>();
-      scatter<user_record>(
-        self, to,
-        [=](std::vector<user_record>& rs) mutable {
+      scatter_gather<user_record>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(load_atom::value, user),
+        [=](gathered<user_record>& g) mutable {
+          // A replica that failed is left out; the repair below brings it
+          // up to date if it is only slow.
+          auto rs = answered(g);
           if (rs.empty()) {
-            rp.deliver(make_error(errc::invalid_argument));
+            rp.deliver(no_replica_answered());
             return;
           }
           auto m = merge_records(user, rs);
@@ -144,8 +117,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
           for (auto& h : to)
             self->send(h, merge_atom::value, m);
           rp.deliver(std::move(m));
-        },
-        load_atom::value, user);
+        });
       return rp;
     },
     [=](load_atom, const std::vector<std::string>& users)
@@ -154,38 +126,23 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (st.stores.size() <= 1)
         return self->delegate(st.local, load_atom::value, users);
       // One request per store with the ids it replicates.
-      std::map<caf::actor_addr, std::pair<store_api, std::vector<std::string>>>
-        per_store;
-      for (auto& u : users)
-        for (auto& h : replicas(self, u)) {
-          auto& e = per_store[h.address()];
-          e.first = h;
-          e.second.push_back(u);
-        }
+      auto batches = group_by_each<store_api>(
+        users, [=](const std::string& u) { return replicas(self, u); });
       auto rp = self->make_response_promise<std::vector<user_record>>();
-      auto merged = std::make_shared<std::map<std::string, std::vector<user_record>>>();
-      auto pending = std::make_shared<size_t>(per_store.size());
-      auto finish = [=]() mutable {
-        std::vector<user_record> out;
-        out.reserve(users.size());
-        for (auto& u : users)
-          out.push_back(merge_records(u, (*merged)[u]));
-        rp.deliver(std::move(out));
-      };
-      for (auto& kvp : per_store)
-        self->request(kvp.second.first, st.timeout, load_atom::value,
-                      kvp.second.second)
-          .then(
-            [=](std::vector<user_record>& rs) mutable {
-              for (auto& r : rs)
-                (*merged)[r.user_id].push_back(std::move(r));
-              if (--*pending == 0)
-                finish();
-            },
-            [=](caf::error&) mutable {
-              if (--*pending == 0)
-                finish();
-            });
+      scatter_gather<std::vector<user_record>>(
+        self, keys_of(batches), st.timeout, gather_policy::use_answered,
+        [&](size_t i) {
+          return std::make_tuple(load_atom::value, batches[i].ids);
+        },
+        [=](gathered<std::vector<user_record>>& g) mutable {
+          // A user whose replicas all failed comes back unknown (never
+          // seen) rather than failing the whole batch.
+          if (g.failed > 0)
+            cluster_log().warn("batch load: {} of {} stores failed: {}",
+                               g.failed, g.replies.size(),
+                               self->system().render(g.error));
+          rp.deliver(merge_batch_records(users, answered(g)));
+        });
       return rp;
     },
     [=](history_atom, const std::string& user,
@@ -194,23 +151,14 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (to.size() == 1)
         return self->delegate(to.front(), history_atom::value, user, limit);
       auto rp = self->make_response_promise<std::vector<session_record>>();
-      scatter<std::vector<session_record>>(
-        self, to,
-        [=](std::vector<std::vector<session_record>>& all) mutable {
-          // The union, one entry per start (the longest end wins).
-          std::map<millis, millis> by_start;
-          for (auto& rs : all)
-            for (auto& r : rs) {
-              auto& end = by_start[r.start];
-              end = std::max(end, r.end);
-            }
-          std::vector<session_record> out;
-          for (auto i = by_start.rbegin();
-               i != by_start.rend() && out.size() < limit; ++i)
-            out.push_back(session_record{i->first, i->second});
-          rp.deliver(std::move(out));
-        },
-        history_atom::value, user, limit);
+      scatter_gather<std::vector<session_record>>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(history_atom::value, user, limit),
+        [=](gathered<std::vector<session_record>>& g) mutable {
+          // A replica that failed is left out: every replica gets every
+          // session, so the others' union is the history.
+          rp.deliver(merge_history(answered(g), limit));
+        });
       return rp;
     },
     [=](get_atom, profile_atom,
@@ -220,17 +168,14 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         return self->delegate(to.front(), get_atom::value,
                               profile_atom::value, user);
       auto rp = self->make_response_promise<profile>();
-      scatter<profile>(
-        self, to,
-        [=](std::vector<profile>& ps) mutable {
-          for (auto& p : ps)
-            if (p.known) {
-              rp.deliver(std::move(p));
-              return;
-            }
-          rp.deliver(profile{});
-        },
-        get_atom::value, profile_atom::value, user);
+      scatter_gather<profile>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(get_atom::value, profile_atom::value, user),
+        [=](gathered<profile>& g) mutable {
+          // A replica that failed is left out: every replica gets every
+          // profile write (see put below).
+          rp.deliver(first_known(answered(g)));
+        });
       return rp;
     },
     [=](get_atom, profile_atom, const std::vector<std::string>& users)
@@ -239,40 +184,30 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (st.stores.size() <= 1)
         return self->delegate(st.local, get_atom::value, profile_atom::value,
                               users);
-      // Each id from its owner's store (replicas only if that fails).
-      std::map<caf::actor_addr, std::pair<store_api, std::vector<size_t>>>
-        per_store;
-      for (size_t i = 0; i < users.size(); ++i) {
-        auto h = replicas(self, users[i]).front();
-        auto& e = per_store[h.address()];
-        e.first = h;
-        e.second.push_back(i);
-      }
+      // Each id from its owner's store only.
+      auto batches = group_by<store_api>(
+        users,
+        [=](const std::string& u) { return replicas(self, u).front(); });
       auto rp = self->make_response_promise<std::vector<profile>>();
-      auto out = std::make_shared<std::vector<profile>>(users.size());
-      auto pending = std::make_shared<size_t>(per_store.size());
-      for (auto& kvp : per_store) {
-        auto slots = kvp.second.second;
-        std::vector<std::string> ids;
-        for (auto i : slots)
-          ids.push_back(users[i]);
-        self->request(kvp.second.first, st.timeout, get_atom::value,
-                      profile_atom::value, ids)
-          .then(
-            [=](std::vector<profile>& ps) mutable {
-              for (size_t k = 0; k < ps.size() && k < slots.size(); ++k)
-                (*out)[slots[k]] = std::move(ps[k]);
-              if (--*pending == 0)
-                rp.deliver(std::move(*out));
-            },
-            [=](caf::error&) mutable {
-              if (--*pending == 0)
-                rp.deliver(std::move(*out));
-            });
-      }
+      auto n = users.size();
+      scatter_gather<std::vector<profile>>(
+        self, keys_of(batches), st.timeout, gather_policy::use_answered,
+        [&](size_t i) {
+          return std::make_tuple(get_atom::value, profile_atom::value,
+                                 batches[i].ids);
+        },
+        [=](gathered<std::vector<profile>>& g) mutable {
+          // The ids of an owner that failed come back unknown (no profile);
+          // their other replicas are not asked.
+          if (g.failed > 0)
+            cluster_log().warn("batch profiles: {} of {} owners failed: {}",
+                               g.failed, g.replies.size(),
+                               self->system().render(g.error));
+          rp.deliver(ungroup(batches, g.replies, n));
+        });
       return rp;
     },
-    // -- writes: every replica ------------------------------------------------------
+    // -- writes: every replica ------------------------------------------------
     [=](open_atom, const std::string& user, millis start, uint64_t version) {
       write_all(self, user, open_atom::value, user, start, version);
     },
@@ -297,15 +232,18 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (to.size() == 1)
         return self->delegate(to.front(), last_seen_atom::value, user, when);
       auto rp = self->make_response_promise<user_record>();
-      scatter<user_record>(
-        self, to,
-        [=](std::vector<user_record>& rs) mutable {
+      scatter_gather<user_record>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(last_seen_atom::value, user, when),
+        [=](gathered<user_record>& g) mutable {
+          // A replica that failed keeps the older last_seen until a read
+          // repairs it (load above).
+          auto rs = answered(g);
           if (rs.empty())
-            rp.deliver(make_error(errc::invalid_argument));
+            rp.deliver(no_replica_answered());
           else
             rp.deliver(merge_records(user, rs));
-        },
-        last_seen_atom::value, user, when);
+        });
       return rp;
     },
     [=](put_atom, profile_atom, const std::string& user, profile& p,
@@ -315,18 +253,28 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         return self->delegate(to.front(), put_atom::value,
                               profile_atom::value, user, std::move(p), mask);
       auto rp = self->make_response_promise<profile>();
-      scatter<profile>(
-        self, to,
-        [=](std::vector<profile>& ps) mutable {
+      scatter_gather<profile>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(put_atom::value, profile_atom::value, user, p, mask),
+        [=](gathered<profile>& g) mutable {
+          // A replica that failed keeps its old profile: reads take the
+          // first known one, owner first, and no read repairs profiles.
+          // Not retried: a late retry could overwrite a newer write.
+          if (g.failed > 0 && g.failed < g.replies.size())
+            cluster_log().warn("profile of {} not written on {} of {} "
+                               "replicas: {}",
+                               user, g.failed, g.replies.size(),
+                               self->system().render(g.error));
+          // The owner's answer when it answered.
+          auto ps = answered(g);
           if (ps.empty())
-            rp.deliver(make_error(errc::invalid_argument));
+            rp.deliver(no_replica_answered());
           else
             rp.deliver(std::move(ps.front()));
-        },
-        put_atom::value, profile_atom::value, user, p, mask);
+        });
       return rp;
     },
-    // -- this node's own store --------------------------------------------------
+    // -- this node's own store ------------------------------------------------
     [=](flush_atom) -> caf::result<bool> {
       return self->delegate(self->state.local, flush_atom::value);
     },

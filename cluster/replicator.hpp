@@ -13,7 +13,12 @@ namespace presence::cluster {
 /// reads ask every replica and merge (latest last_seen and version, the
 /// union of history), repairing replicas that were behind, so a read
 /// survives the loss of any one node and a node that was away catches up
-/// as it is read. It follows `membership`'s views; alone, it is `local`.
+/// as it is read. A read of a record, a last_seen touch or a profile write
+/// that no replica answered fails with the store error `unavailable`
+/// (persistence::errc). It follows `membership`'s views; alone, it is
+/// `local`. Called once by node::start (node/presence_node.cpp) on the
+/// thread that starts the node; the replicator then runs on CAF's
+/// scheduler.
 store_api spawn_replicator(caf::actor_system& sys, const cluster_config& cfg,
                            milliseconds request_timeout, store_api local,
                            membership_api membership);

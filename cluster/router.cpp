@@ -1,34 +1,44 @@
 #include "cluster/router.hpp"
 
-#include <algorithm>
 #include <map>
+#include <tuple>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "cluster/merge.hpp"
+#include "cluster/scatter_gather.hpp"
 #include "core/hash_ring.hpp"
 
 namespace presence::cluster {
 
 namespace {
 
-using router_api = presence_api::extend<caf::reacts_to<view_atom, cluster_view>>;
+/// The router's full interface: the views it follows are private.
+using router_api
+  = presence_api::extend<caf::reacts_to<view_atom, cluster_view>>;
 
 struct router_state {
   cluster_config cfg;
-  milliseconds timeout{5000};
+  /// For each request to a registry (actors.request_timeout, set at spawn).
+  milliseconds timeout{};
+  /// This node's registry.
   presence_api local;
   std::string self;
   hash_ring ring;
-  /// Registries of the alive members, by node id (self included).
+  /// Registries of the other alive members, by node id (this node's is
+  /// `local`).
   std::map<std::string, presence_api> registries;
   static inline const char* name = "presence.router";
 };
 
 using router_ptr = router_api::stateful_pointer<router_state>;
 
+/// The registry of `user`'s owner (`local` when that is this node, or
+/// when the ring names a node the router has no handle for).
 const presence_api& owner(router_ptr self, const std::string& user) {
   auto& st = self->state;
   auto node = st.ring.owner(user);
@@ -38,13 +48,15 @@ const presence_api& owner(router_ptr self, const std::string& user) {
   return i->second;
 }
 
-/// Collects one reply per member, then calls `done` with all of them.
-template <class T>
-struct gather {
-  std::vector<T> replies;
-  size_t pending = 0;
-  bool failed = false;
-};
+/// Every alive member's registry, this node's first (cluster-wide
+/// questions go to all of them).
+std::vector<presence_api> members(router_ptr self) {
+  auto& st = self->state;
+  std::vector<presence_api> out{st.local};
+  for (auto& kvp : st.registries)
+    out.push_back(kvp.second);
+  return out;
+}
 
 router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
                                       milliseconds timeout, presence_api local,
@@ -73,43 +85,26 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
     [=](get_atom, const std::vector<std::string>& users)
       -> caf::result<std::vector<user_status>> {
       auto& st = self->state;
-      // Group the ids by owner; answer in the order asked.
-      std::map<caf::actor_addr, std::pair<presence_api, std::vector<size_t>>>
-        groups;
-      for (size_t i = 0; i < users.size(); ++i) {
-        auto& h = owner(self, users[i]);
-        auto& g = groups[h.address()];
-        g.first = h;
-        g.second.push_back(i);
-      }
-      if (groups.size() <= 1)
-        return self->delegate(groups.empty() ? st.local
-                                             : groups.begin()->second.first,
+      // One request per owner; the answer in the order asked.
+      auto batches = group_by<presence_api>(
+        users, [=](const std::string& u) { return owner(self, u); });
+      if (batches.size() <= 1)
+        return self->delegate(batches.empty() ? st.local
+                                              : batches.front().key,
                               get_atom::value, users);
       auto rp = self->make_response_promise<std::vector<user_status>>();
-      auto out = std::make_shared<std::vector<user_status>>(users.size());
-      auto pending = std::make_shared<size_t>(groups.size());
-      auto failed = std::make_shared<bool>(false);
-      for (auto& kvp : groups) {
-        auto slots = kvp.second.second;
-        std::vector<std::string> ids;
-        for (auto i : slots)
-          ids.push_back(users[i]);
-        self->request(kvp.second.first, st.timeout, get_atom::value, ids)
-          .then(
-            [=](std::vector<user_status>& xs) mutable {
-              for (size_t k = 0; k < xs.size() && k < slots.size(); ++k)
-                (*out)[slots[k]] = std::move(xs[k]);
-              if (--*pending == 0 && !*failed)
-                rp.deliver(std::move(*out));
-            },
-            [=](caf::error& err) mutable {
-              if (!*failed) {
-                *failed = true;
-                rp.deliver(std::move(err));
-              }
-            });
-      }
+      auto n = users.size();
+      scatter_gather<std::vector<user_status>>(
+        self, keys_of(batches), st.timeout, gather_policy::fail_fast,
+        [&](size_t i) {
+          return std::make_tuple(get_atom::value, batches[i].ids);
+        },
+        [=](gathered<std::vector<user_status>>& g) mutable {
+          if (g.error)
+            rp.deliver(g.error);
+          else
+            rp.deliver(ungroup(batches, g.replies, n));
+        });
       return rp;
     },
     [=](list_atom, const std::string& cursor,
@@ -118,44 +113,15 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
       if (st.registries.empty())
         return self->delegate(st.local, list_atom::value, cursor, limit);
       auto rp = self->make_response_promise<online_page>();
-      auto g = std::make_shared<gather<online_page>>();
-      g->pending = st.registries.size() + 1;
-      auto on_page = [=](online_page& p) mutable {
-        g->replies.push_back(std::move(p));
-        if (--g->pending > 0 || g->failed)
-          return;
-        // Merge: everyone's first `limit` after the cursor, in id order.
-        online_page out;
-        bool more = false;
-        for (auto& r : g->replies) {
-          out.total += r.total;
-          more = more || !r.next_cursor.empty();
-          for (auto& u : r.users)
-            out.users.push_back(std::move(u));
-        }
-        std::sort(out.users.begin(), out.users.end(),
-                  [](const presence_delta& a, const presence_delta& b) {
-                    return a.user_id < b.user_id;
-                  });
-        if (out.users.size() > limit) {
-          out.users.resize(limit);
-          more = true;
-        }
-        if (more && !out.users.empty())
-          out.next_cursor = out.users.back().user_id;
-        rp.deliver(std::move(out));
-      };
-      auto on_error = [=](caf::error& err) mutable {
-        if (!g->failed) {
-          g->failed = true;
-          rp.deliver(std::move(err));
-        }
-      };
-      self->request(st.local, st.timeout, list_atom::value, cursor, limit)
-        .then(on_page, on_error);
-      for (auto& kvp : st.registries)
-        self->request(kvp.second, st.timeout, list_atom::value, cursor, limit)
-          .then(on_page, on_error);
+      scatter_gather<online_page>(
+        self, members(self), st.timeout, gather_policy::fail_fast,
+        same_message(list_atom::value, cursor, limit),
+        [=](gathered<online_page>& g) mutable {
+          if (g.error)
+            rp.deliver(g.error);
+          else
+            rp.deliver(merge_pages(answered(g), limit));
+        });
       return rp;
     },
     [=](count_atom) -> caf::result<uint64_t> {
@@ -163,25 +129,19 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
       if (st.registries.empty())
         return self->delegate(st.local, count_atom::value);
       auto rp = self->make_response_promise<uint64_t>();
-      auto sum = std::make_shared<uint64_t>(0);
-      auto pending = std::make_shared<size_t>(st.registries.size() + 1);
-      auto failed = std::make_shared<bool>(false);
-      auto on_count = [=](uint64_t n) mutable {
-        *sum += n;
-        if (--*pending == 0 && !*failed)
-          rp.deliver(*sum);
-      };
-      auto on_error = [=](caf::error& err) mutable {
-        if (!*failed) {
-          *failed = true;
-          rp.deliver(std::move(err));
-        }
-      };
-      self->request(st.local, st.timeout, count_atom::value)
-        .then(on_count, on_error);
-      for (auto& kvp : st.registries)
-        self->request(kvp.second, st.timeout, count_atom::value)
-          .then(on_count, on_error);
+      scatter_gather<uint64_t>(
+        self, members(self), st.timeout, gather_policy::fail_fast,
+        same_message(count_atom::value),
+        [=](gathered<uint64_t>& g) mutable {
+          if (g.error) {
+            rp.deliver(g.error);
+            return;
+          }
+          uint64_t sum = 0;
+          for (auto n : answered(g))
+            sum += n;
+          rp.deliver(sum);
+        });
       return rp;
     },
     [=](subscribe_atom, const delta_listener& l,

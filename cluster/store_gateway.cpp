@@ -31,7 +31,9 @@ store_api::behavior_type gateway_impl(store_api::pointer self,
       self->send(store, a, u, s, v);
     },
     [=](checkpoint_atom a, const std::string& u, millis s, millis l,
-        uint64_t v, presence_status st) { self->send(store, a, u, s, l, v, st); },
+        uint64_t v, presence_status st) {
+      self->send(store, a, u, s, l, v, st);
+    },
     [=](close_atom a, const std::string& u, millis s, millis e, uint64_t v) {
       self->send(store, a, u, s, e, v);
     },

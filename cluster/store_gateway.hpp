@@ -12,7 +12,8 @@ namespace presence::cluster {
 /// in its own name. Remote references then never point at the detached
 /// store itself: CAF waits at exit until a detached actor's last reference
 /// is gone, and references held by connections to other nodes would keep
-/// it waiting.
+/// it waiting. Called once by node::start (node/presence_node.cpp); the
+/// gateway then runs on CAF's scheduler.
 store_api spawn_store_gateway(caf::actor_system& sys, store_api store,
                               milliseconds timeout);
 

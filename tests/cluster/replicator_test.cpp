@@ -1,0 +1,261 @@
+#include <catch2/catch.hpp>
+
+#include "cluster/replicator.hpp"
+#include "core/hash_ring.hpp"
+#include "tests/cluster/test_fixture.hpp"
+
+// The replicator of node "a" in front of fake stores: its own ("a") and
+// those of members "b" and "c". Replication 2: every user lives on two of
+// them.
+
+using namespace presence;
+using namespace presence::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto timeout = 100ms;
+
+struct replicated : fixture {
+  std::map<std::string, std::shared_ptr<fake_store_data>> stores;
+  store_api replicator;
+  cluster_config ccfg;
+
+  /// A replicator on "a" with the members `nodes` (including "a").
+  explicit replicated(std::vector<std::string> nodes = {"a", "b"}) {
+    ccfg.replication = 2;
+    cluster_view v;
+    v.version = 1;
+    v.self = "a";
+    store_api local;
+    for (auto& n : nodes) {
+      auto d = std::make_shared<fake_store_data>();
+      d->name = n;
+      stores[n] = d;
+      member_info m;
+      m.node_id = n;
+      m.store = sys.spawn(fake_store, d);
+      if (n == "a")
+        local = m.store;
+      v.members.push_back(m);
+    }
+    replicator = cluster::spawn_replicator(sys, ccfg, timeout, local,
+                                           membership_api{});
+    caf::anon_send(caf::actor_cast<view_listener>(replicator),
+                   view_atom::value, v);
+    run();
+  }
+
+  /// The replicas of `user`, owner first.
+  std::vector<std::string> replicas_of(const std::string& user) {
+    std::vector<std::string> nodes;
+    for (auto& kvp : stores)
+      nodes.push_back(kvp.first);
+    return hash_ring::of(nodes, ccfg.vnodes).replicas(user, 2);
+  }
+};
+
+user_record stored(bool known, millis last_seen, uint64_t version) {
+  user_record r;
+  r.known = known;
+  r.last_seen = last_seen;
+  r.version = version;
+  return r;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(replicated, "replicator: a read merges the replicas and "
+                             "repairs them") {
+  stores["a"]->records["u"] = stored(true, 100, 7);
+  stores["b"]->records["u"] = stored(true, 200, 3);
+  auto r = ask<user_record>(replicator, load_atom::value, std::string{"u"});
+  REQUIRE(r);
+  CHECK(r->user_id == "u");
+  CHECK(r->last_seen == 200);
+  CHECK(r->version == 7);
+  for (auto& n : {"a", "b"}) {
+    REQUIRE(stores[n]->merges.size() == 1);
+    CHECK(stores[n]->merges[0].last_seen == 200);
+    CHECK(stores[n]->merges[0].version == 7);
+  }
+}
+
+TEST_CASE_METHOD(replicated, "replicator: a read answers from the replica "
+                             "that answered and repairs both") {
+  stores["a"]->records["u"] = stored(true, 100, 7);
+  stores["b"]->failing = true;
+  auto r = ask<user_record>(replicator, load_atom::value, std::string{"u"});
+  REQUIRE(r);
+  CHECK(r->last_seen == 100);
+  CHECK(stores["a"]->merges.size() == 1);
+  CHECK(stores["b"]->merges.size() == 1);
+}
+
+TEST_CASE_METHOD(replicated, "replicator: no replica answering is storage "
+                             "unavailable") {
+  stores["a"]->failing = true;
+  stores["b"]->failing = true;
+  auto load = ask<user_record>(replicator, load_atom::value, std::string{"u"});
+  REQUIRE_FALSE(load);
+  CHECK(persistence::store_code(load.error())
+        == persistence::errc::unavailable);
+  CHECK(stores["a"]->merges.empty());  // nothing to repair with
+  auto seen = ask<user_record>(replicator, last_seen_atom::value,
+                               std::string{"u"}, millis{5});
+  REQUIRE_FALSE(seen);
+  CHECK(persistence::store_code(seen.error())
+        == persistence::errc::unavailable);
+  profile p;
+  p.name = "n";
+  auto put = ask<profile>(replicator, put_atom::value, profile_atom::value,
+                          std::string{"u"}, p, uint8_t{profile_name});
+  REQUIRE_FALSE(put);
+  CHECK(persistence::store_code(put.error())
+        == persistence::errc::unavailable);
+}
+
+TEST_CASE_METHOD(replicated, "replicator: a read of a slow replica waits "
+                             "for the timeout, then answers") {
+  // A failing replica answers at once; this one's answer never comes.
+  stores["a"]->records["u"] = stored(true, 100, 7);
+  auto quiet = sys.spawn([](caf::event_based_actor* q) -> caf::behavior {
+    return {
+      [=](load_atom, const std::string&) -> caf::result<user_record> {
+        return q->make_response_promise<user_record>();  // never delivered
+      },
+    };
+  });
+  cluster_view v;
+  v.version = 2;
+  v.self = "a";
+  member_info a;
+  a.node_id = "a";
+  member_info b;
+  b.node_id = "b";
+  b.store = caf::actor_cast<store_api>(quiet);
+  v.members = {a, b};
+  caf::anon_send(caf::actor_cast<view_listener>(replicator), view_atom::value,
+                 v);
+  run();
+  auto rh = self->request(replicator, caf::infinite, load_atom::value,
+                          std::string{"u"});
+  run();
+  CHECK(self->mailbox().empty());
+  advance(timeout);
+  user_record r;
+  rh.receive([&](user_record& x) { r = x; }, [](caf::error&) {});
+  CHECK(r.last_seen == 100);
+}
+
+TEST_CASE_METHOD(replicated, "replicator: last_seen and profile writes "
+                             "answer from the replicas that answered") {
+  stores["b"]->failing = true;
+  auto seen = ask<user_record>(replicator, last_seen_atom::value,
+                               std::string{"u"}, millis{42});
+  REQUIRE(seen);
+  CHECK(seen->last_seen == 42);
+  profile p;
+  p.name = "n";
+  auto put = ask<profile>(replicator, put_atom::value, profile_atom::value,
+                          std::string{"u"}, p, uint8_t{profile_name});
+  REQUIRE(put);
+  CHECK(put->name == "n");
+  CHECK(stores["a"]->profile_writes.size() == 1);
+}
+
+TEST_CASE_METHOD(replicated, "replicator: history is the union of the "
+                             "replicas'") {
+  stores["a"]->history["u"] = {{300, 310}, {100, 150}};
+  stores["b"]->history["u"] = {{200, 250}, {100, 180}};
+  auto h = ask<std::vector<session_record>>(replicator, history_atom::value,
+                                            std::string{"u"}, uint32_t{10});
+  REQUIRE(h);
+  REQUIRE(h->size() == 3);
+  CHECK((*h)[0].start == 300);
+  CHECK((*h)[1].start == 200);
+  CHECK((*h)[2].start == 100);
+  CHECK((*h)[2].end == 180);
+}
+
+TEST_CASE_METHOD(replicated, "replicator: a profile read takes the first "
+                             "known, and unknown when none answered") {
+  profile p;
+  p.known = true;
+  p.name = "from b";
+  stores["b"]->profiles["u"] = p;
+  auto got = ask<profile>(replicator, get_atom::value, profile_atom::value,
+                          std::string{"u"});
+  REQUIRE(got);
+  CHECK(got->name == "from b");
+  stores["a"]->failing = true;
+  stores["b"]->failing = true;
+  got = ask<profile>(replicator, get_atom::value, profile_atom::value,
+                     std::string{"u"});
+  REQUIRE(got);
+  CHECK_FALSE(got->known);
+}
+
+TEST_CASE_METHOD(replicated, "replicator: a batch load merges every "
+                             "replica, in the order asked") {
+  stores["a"]->records["x"] = stored(true, 10, 1);
+  stores["b"]->records["x"] = stored(true, 20, 1);
+  stores["b"]->records["y"] = stored(true, 30, 4);
+  auto rs = ask<std::vector<user_record>>(
+    replicator, load_atom::value, std::vector<std::string>{"y", "x", "z"});
+  REQUIRE(rs);
+  REQUIRE(rs->size() == 3);
+  CHECK((*rs)[0].user_id == "y");
+  CHECK((*rs)[0].last_seen == 30);
+  CHECK((*rs)[1].user_id == "x");
+  CHECK((*rs)[1].last_seen == 20);
+  CHECK((*rs)[2].user_id == "z");
+  CHECK_FALSE((*rs)[2].known);
+}
+
+TEST_CASE_METHOD(replicated, "replicator: a batch load with every store "
+                             "failing gives unknown users, not an error") {
+  stores["a"]->failing = true;
+  stores["b"]->failing = true;
+  auto rs = ask<std::vector<user_record>>(
+    replicator, load_atom::value, std::vector<std::string>{"x"});
+  REQUIRE(rs);
+  REQUIRE(rs->size() == 1);
+  CHECK_FALSE((*rs)[0].known);
+}
+
+TEST_CASE_METHOD(replicated, "replicator: batch reads of no ids answer at "
+                             "once") {
+  auto rs = ask<std::vector<user_record>>(replicator, load_atom::value,
+                                          std::vector<std::string>{});
+  REQUIRE(rs);
+  CHECK(rs->empty());
+  auto ps = ask<std::vector<profile>>(replicator, get_atom::value,
+                                      profile_atom::value,
+                                      std::vector<std::string>{});
+  REQUIRE(ps);
+  CHECK(ps->empty());
+}
+
+TEST_CASE("replicator: batch profiles come from each id's owner, in the "
+          "order asked") {
+  replicated f{{"a", "b", "c"}};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i)
+    ids.push_back("user-" + std::to_string(i));
+  auto ps = f.ask<std::vector<profile>>(f.replicator, get_atom::value,
+                                        profile_atom::value, ids);
+  REQUIRE(ps);
+  REQUIRE(ps->size() == ids.size());
+  for (size_t i = 0; i < ids.size(); ++i)
+    CHECK((*ps)[i].name == f.replicas_of(ids[i]).front() + ":" + ids[i]);
+  // An owner that fails leaves its ids unknown; the others still answer.
+  f.stores["b"]->failing = true;
+  ps = f.ask<std::vector<profile>>(f.replicator, get_atom::value,
+                                   profile_atom::value, ids);
+  REQUIRE(ps);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto owner = f.replicas_of(ids[i]).front();
+    CHECK((*ps)[i].known == (owner != "b"));
+  }
+}

@@ -1,0 +1,253 @@
+#pragma once
+
+// A deterministic actor system (CAF's test coordinator) for the cluster's
+// actors, with fake stores and fake registries standing in for the members
+// of a cluster. No sockets: "remote" members are local actors handed to the
+// router and the replicator in a cluster_view.
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "core/messages.hpp"
+
+namespace presence::test {
+
+/// A member's store as the tests see it: what it holds, whether it fails
+/// every read, and what it was told.
+struct fake_store_data {
+  std::string name;
+  bool failing = false;
+  std::map<std::string, user_record> records;
+  std::map<std::string, std::vector<session_record>> history;
+  std::map<std::string, profile> profiles;
+  std::vector<user_record> merges;
+  std::vector<std::string> profile_writes;
+};
+
+inline caf::error store_failure() {
+  return persistence::make_error(persistence::errc::io_error);
+}
+
+/// A store_api over `d`; reads fail with io_error while `d->failing`.
+inline store_api::behavior_type
+fake_store(store_api::pointer, std::shared_ptr<fake_store_data> d) {
+  auto record = [d](const std::string& u) {
+    auto r = d->records[u];
+    r.user_id = u;
+    return r;
+  };
+  return {
+    [=](load_atom, const std::string& u) -> caf::result<user_record> {
+      if (d->failing)
+        return store_failure();
+      return record(u);
+    },
+    [=](load_atom, const std::vector<std::string>& us)
+      -> caf::result<std::vector<user_record>> {
+      if (d->failing)
+        return store_failure();
+      std::vector<user_record> out;
+      for (auto& u : us)
+        out.push_back(record(u));
+      return out;
+    },
+    [=](open_atom, const std::string&, millis, uint64_t) {},
+    [=](checkpoint_atom, const std::string&, millis, millis, uint64_t,
+        presence_status) {},
+    [=](close_atom, const std::string&, millis, millis, uint64_t) {},
+    [=](last_seen_atom, const std::string& u,
+        millis when) -> caf::result<user_record> {
+      if (d->failing)
+        return store_failure();
+      auto& r = d->records[u];
+      r.user_id = u;
+      r.known = true;
+      r.last_seen = std::max(r.last_seen, when);
+      return r;
+    },
+    [=](get_atom, profile_atom,
+        const std::string& u) -> caf::result<profile> {
+      if (d->failing)
+        return store_failure();
+      return d->profiles[u];
+    },
+    [=](get_atom, profile_atom, const std::vector<std::string>& us)
+      -> caf::result<std::vector<profile>> {
+      if (d->failing)
+        return store_failure();
+      // Names who answered for which id, to check the order.
+      std::vector<profile> out;
+      for (auto& u : us) {
+        profile p;
+        p.known = true;
+        p.name = d->name + ":" + u;
+        out.push_back(p);
+      }
+      return out;
+    },
+    [=](put_atom, profile_atom, const std::string& u, profile p,
+        uint8_t mask) -> caf::result<profile> {
+      if (d->failing)
+        return store_failure();
+      d->profile_writes.push_back(u);
+      auto& stored = d->profiles[u];
+      apply_fields(stored, p, mask);
+      stored.known = true;
+      return stored;
+    },
+    [=](history_atom, const std::string& u,
+        uint32_t) -> caf::result<std::vector<session_record>> {
+      if (d->failing)
+        return store_failure();
+      return d->history[u];
+    },
+    [=](flush_atom) { return true; },
+    [=](drop_atom, const std::string&) {},
+    [=](merge_atom, const user_record& r) { d->merges.push_back(r); },
+    [=](orphan_atom) { return std::vector<user_record>{}; },
+  };
+}
+
+/// A member's registry as the tests see it: its online users, and whether
+/// it fails every question.
+struct fake_registry_data {
+  uint64_t id = 0;
+  bool failing = false;
+  /// Online users, by id (the registry's online list is ordered by id).
+  std::map<std::string, presence_delta> online;
+};
+
+inline caf::error registry_failure() {
+  return make_error(errc::shutting_down);
+}
+
+/// A node_registry_api over `d`: answers like actors/shard_registry (its
+/// statuses carry `d->id` as their version, to tell who answered).
+inline node_registry_api::behavior_type
+fake_registry(node_registry_api::pointer,
+              std::shared_ptr<fake_registry_data> d) {
+  auto status = [d](const std::string& u) {
+    user_status s;
+    s.user_id = u;
+    s.online = d->online.count(u) > 0;
+    s.version = d->id;
+    return s;
+  };
+  return {
+    [=](get_atom, const std::string& u) -> caf::result<user_status> {
+      if (d->failing)
+        return registry_failure();
+      return status(u);
+    },
+    [=](get_atom, const std::vector<std::string>& us)
+      -> caf::result<std::vector<user_status>> {
+      if (d->failing)
+        return registry_failure();
+      std::vector<user_status> out;
+      for (auto& u : us)
+        out.push_back(status(u));
+      return out;
+    },
+    [=](list_atom, const std::string& cursor,
+        uint32_t limit) -> caf::result<online_page> {
+      if (d->failing)
+        return registry_failure();
+      online_page page;
+      page.total = d->online.size();
+      auto i = cursor.empty() ? d->online.begin()
+                              : d->online.upper_bound(cursor);
+      for (; i != d->online.end() && page.users.size() < limit; ++i)
+        page.users.push_back(i->second);
+      if (i != d->online.end() && !page.users.empty())
+        page.next_cursor = page.users.back().user_id;
+      return page;
+    },
+    [=](count_atom) -> caf::result<uint64_t> {
+      if (d->failing)
+        return registry_failure();
+      return static_cast<uint64_t>(d->online.size());
+    },
+    [=](subscribe_atom, const delta_listener&, std::vector<std::string>&,
+        bool) { return true; },
+    [=](unsubscribe_atom, const delta_listener&, std::vector<std::string>&,
+        bool) { return true; },
+    [=](join_atom, join_request&) -> caf::result<join_ack> {
+      return registry_failure();
+    },
+    [=](touch_atom, const std::string& u) -> caf::result<user_status> {
+      return status(u);
+    },
+    [=](shutdown_atom) { return uint64_t{0}; },
+    [=](handover_atom, const user_transfer&) {},
+  };
+}
+
+struct config_holder {
+  caf::actor_system_config cfg;
+  config_holder() {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    register_types(cfg);
+  }
+};
+
+struct fixture : config_holder {
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::scoped_actor self;
+
+  fixture()
+    : sys(cfg),
+      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+      self(sys) {
+  }
+
+  ~fixture() {
+    sched.run();
+    // The actors under test live on; don't wait for them.
+    sys.await_actors_before_shutdown(false);
+  }
+
+  /// What ask() returns when the actor asked has not answered.
+  static caf::error no_answer() {
+    return caf::make_error(caf::sec::request_timeout);
+  }
+
+  void run() {
+    sched.run();
+  }
+
+  /// Moves simulated time forward and runs everything that became due.
+  void advance(std::chrono::milliseconds d) {
+    sched.advance_time(d);
+    sched.run();
+  }
+
+  /// Asks `h`, runs every actor until nothing is left to do, and returns
+  /// the answer, its error, or no_answer() if none came by then.
+  template <class T, class Handle, class... Ts>
+  caf::expected<T> ask(const Handle& h, Ts... xs) {
+    auto rh = self->request(h, caf::infinite, xs...);
+    run();
+    if (self->mailbox().empty())
+      return no_answer();
+    caf::expected<T> result{no_answer()};
+    rh.receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  }
+};
+
+} // namespace presence::test
