@@ -203,6 +203,8 @@ private:
 
 } // namespace
 
+http_handler::~http_handler() = default;
+
 // -- listener -----------------------------------------------------------------
 
 struct listener::impl {

@@ -279,6 +279,8 @@ void strand_sink::close(uint16_t code, std::string reason) {
 
 } // namespace
 
+ws_endpoint::~ws_endpoint() = default;
+
 void run_ws_session(std::shared_ptr<edge_context> ctx,
                     beast::tcp_stream stream,
                     http::request<http::string_body> req,
