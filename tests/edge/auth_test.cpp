@@ -9,7 +9,7 @@
 
 #include <jwt.h>
 
-#include "edge/auth.hpp"
+#include "edge/common/auth.hpp"
 
 using namespace presence;
 using namespace presence::edge;

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.hpp"
-#include "edge/native_protocol.hpp"
+#include "edge/native/native_protocol.hpp"
 
 using namespace presence;
 using namespace presence::edge;

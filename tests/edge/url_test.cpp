@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "edge/url.hpp"
+#include "edge/common/url.hpp"
 
 using namespace presence::edge;
 

@@ -17,9 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ids.hpp"
-#include "edge/auth.hpp"
-#include "edge/native_protocol.hpp"
-#include "edge/url.hpp"
+#include "edge/common/auth.hpp"
+#include "edge/native/native_protocol.hpp"
+#include "edge/common/url.hpp"
 #include "tests/fuzz/reference_id.hpp"
 
 namespace presence::fuzz {
