@@ -74,8 +74,9 @@ struct sio_packet {
   sio_type type = sio_type::event;
   std::string nsp = "/";
   int64_t ack_id = no_ack;
-  /// CONNECT: auth object (or null); EVENT: [name, args...]; ACK: [args...];
-  /// CONNECT_ERROR: {"message": ...}.
+  /// CONNECT: auth object (or null); DISCONNECT: null (a payload is
+  /// refused); EVENT: [name, args...]; ACK: [args...]; CONNECT_ERROR:
+  /// {"message": ...} (an object, a string or null).
   json data;
   size_t attachments = 0;
 };

@@ -245,6 +245,12 @@ TEST_CASE("DISCONNECT", "[socketio]") {
   auto nsp = sio_ok("1/ws/messages,");
   CHECK(nsp.type == sio_type::disconnect);
   CHECK(nsp.nsp == "/ws/messages");
+  // As socket.io-parser: DISCONNECT has no payload.
+  const std::string msg = "DISCONNECT takes no payload";
+  CHECK(sio_err("1{}") == msg);
+  CHECK(sio_err("1/ws/messages,[]") == msg);
+  CHECK(sio_err("1null") == msg);
+  CHECK(sio_err("1-5") == msg);
 }
 
 TEST_CASE("EVENT with and without ack id and namespace", "[socketio]") {
@@ -308,6 +314,33 @@ TEST_CASE("CONNECT_ERROR", "[socketio]") {
   auto nsp = sio_ok(R"(4/ws/messages,{"message":"Unauthorized: x"})");
   CHECK(nsp.nsp == "/ws/messages");
   CHECK(nsp.data["message"] == "Unauthorized: x");
+  CHECK(sio_ok(R"(4"Invalid namespace")").data == "Invalid namespace");
+  CHECK(sio_ok("4").data.is_null());
+  const std::string msg
+    = "CONNECT_ERROR payload must be an object or a string";
+  CHECK(sio_err("4[]") == msg);
+  CHECK(sio_err("4true") == msg);
+  CHECK(sio_err("4-1") == msg);
+}
+
+TEST_CASE("numeric payloads that would read back as ack ids are refused",
+          "[socketio]") {
+  // Found by fuzzing (tests/edge/parser_fuzz_test.cpp and fuzz_socketio): a
+  // DISCONNECT or CONNECT_ERROR whose payload was a number parsed, but
+  // encode_sio wrote the number right after the type, where it reads back
+  // as an ack id ("1-0" -> data 0 -> "10" -> ack id 0).
+  for (auto text : {"1-0", "1 5", "15 2", "4 0", "4 23", "451-0",
+                    "49999999999999 9", "4/a,-7", "1/ws/messages, 3"}) {
+    INFO(text);
+    sio_packet p;
+    std::string err;
+    CHECK_FALSE(parse_sio(text, p, err));
+  }
+  // Negative numbers and spaces are fine where the payload is an array.
+  require_round_trip(sio_ok("31 [-0]"));
+  require_round_trip(sio_ok("2 [\"x\", -5]"));
+  require_round_trip(sio_ok(R"(4 {"message":"m"})"));
+  require_round_trip(sio_ok(R"(45"m")"));
 }
 
 TEST_CASE("BINARY_EVENT and BINARY_ACK attachment counts", "[socketio]") {
