@@ -115,7 +115,8 @@ bool parse_sio(const std::string& text, sio_packet& out, std::string& err) {
     }
     out.ack_id = std::stoll(text.substr(start, i - start));
   }
-  if (i < text.size()) {
+  bool has_payload = i < text.size();
+  if (has_payload) {
     out.data = parse_client_json(text.substr(i));
     if (out.data.is_discarded()) {
       err = "payload is not valid JSON";
@@ -130,6 +131,12 @@ bool parse_sio(const std::string& text, sio_packet& out, std::string& err) {
       }
       return true;
     case sio_type::disconnect:
+      // As socket.io-parser: none. (Nor may CONNECT_ERROR hold a number: a
+      // number after the type or namespace reads back as an ack id.)
+      if (has_payload) {
+        err = "DISCONNECT takes no payload";
+        return false;
+      }
       return true;
     case sio_type::event:
     case sio_type::binary_event:
@@ -151,6 +158,11 @@ bool parse_sio(const std::string& text, sio_packet& out, std::string& err) {
       }
       return true;
     case sio_type::connect_error:
+      if (!out.data.is_null() && !out.data.is_object()
+          && !out.data.is_string()) {
+        err = "CONNECT_ERROR payload must be an object or a string";
+        return false;
+      }
       return true;
   }
   return true;

@@ -1,8 +1,10 @@
 #pragma once
 
 // Engine.IO protocol 4 and Socket.IO protocol 5 packet codecs, as spoken by
-// socket.io-client@4. Pure functions: no sockets, no actors; unit-tested and
-// fuzzed directly.
+// socket.io-client@4. Pure functions: no sockets, no actors; unit-tested
+// (tests/edge/socketio_codec_test.cpp) and fuzzed directly (the properties
+// in tests/fuzz/invariants.hpp, checked by tests/edge/parser_fuzz_test.cpp
+// and the libFuzzer target fuzz_socketio).
 //
 // Engine.IO packet (one WebSocket text frame, or one record of a polling
 // payload; records are separated by '\x1e'):   <type digit><data>
@@ -74,14 +76,16 @@ struct sio_packet {
   sio_type type = sio_type::event;
   std::string nsp = "/";
   int64_t ack_id = no_ack;
-  /// CONNECT: auth object (or null); EVENT: [name, args...]; ACK: [args...];
-  /// CONNECT_ERROR: {"message": ...}.
+  /// CONNECT: auth object (or null); DISCONNECT: null (a payload is
+  /// refused); EVENT: [name, args...]; ACK: [args...]; CONNECT_ERROR:
+  /// {"message": ...} (an object, a string or null).
   json data;
   size_t attachments = 0;
 };
 
 /// Parses a Socket.IO packet; on failure `err` says why. Binary packets
 /// (types 5 and 6) parse, so the caller can refuse them with a clear error.
+/// Any other packet it accepts, encode_sio writes back as the same packet.
 bool parse_sio(const std::string& text, sio_packet& out, std::string& err);
 
 /// Encodes a Socket.IO packet (the data of an Engine.IO message, without the

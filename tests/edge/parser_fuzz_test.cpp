@@ -1,9 +1,10 @@
 // Deterministic mutation fuzzing of everything the edge parses from the
-// network: native frames, request targets, JWTs, Authorization headers and
-// ids. A fixed-seed std::mt19937 mutates a corpus of valid inputs (bit flips,
-// truncation, random bytes incl. NUL and invalid UTF-8, duplication,
-// splicing, dictionary tokens); every result must be handled without an
-// exception and satisfy the properties in tests/fuzz/invariants.hpp.
+// network: native frames, Engine.IO / Socket.IO packets, request targets,
+// JWTs, Authorization headers and ids. A fixed-seed std::mt19937 mutates a
+// corpus of valid inputs (bit flips, truncation, random bytes incl. NUL and
+// invalid UTF-8, duplication, splicing, dictionary tokens); every result
+// must be handled without an exception and satisfy the properties in
+// tests/fuzz/invariants.hpp.
 
 #include <catch2/catch.hpp>
 
@@ -281,6 +282,95 @@ private:
   std::vector<std::string> types_;
 };
 
+/// Engine.IO packets and polling payloads as socket.io-client@4 and
+/// presenced send them, and bare Socket.IO packets.
+std::vector<std::string> socketio_corpus() {
+  return {
+    "40",
+    R"(40/ws/messages,{"token":"x"})",
+    R"(40{"userId":"1"})",
+    R"(42["join_user",{"userId":"1"}])",
+    R"(42["join_user",1])",
+    R"(421["check-user-status","2"])",
+    R"(42/ws/messages,0["check-users-status",{"userIds":["a","b"]}])",
+    R"(431["ok"])",
+    R"(43/ws/messages,7[{"success":true,"data":{"online":false}}])",
+    R"(44{"message":"Invalid namespace"})",
+    "41",
+    "41/ws/messages,",
+    R"(451-["upload",{"_placeholder":true,"num":0}])",
+    R"(462-/ws/messages,3[{"_placeholder":true,"num":1}])",
+    R"(0{"sid":"AbCdEfGhIjKlMnOpQrSt","upgrades":["websocket"],)"
+    R"("pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000})",
+    "2", "3", "2probe", "3probe", "5", "6", "1",
+    "2\x1e" "40\x1e" R"(42["heartbeat"])",
+    R"(42["typing-start",{"chatSessionId":"c\u00e9"}])" "\x1e" "3",
+    "bAQIDBA==",
+    R"(2["get_online_users"])",
+    R"(3999999999999999[])",
+  };
+}
+
+const std::vector<std::string> socketio_dict = {
+  "\x1e", "4", "42", "43", "40", "451-", "1-", "999999-", "1234567-",
+  "/", "/ws/messages,", "/ws/messages", ",", "0", "1", "999999999999999",
+  "9999999999999999", "[", "]", "[]", "{}", "null", "\"x\"", "\"\"",
+  "\"join_user\"", "\"connect\"", "\"message\"", "\"token\"", " ", "-1",
+  "1e999", "18446744073709551615", "\"\\u0000\"", std::string(1, '\0'),
+  "\xff", "b", "probe",
+};
+
+/// Builds Socket.IO packets from parts chosen to hit the codec's limits:
+/// type, attachment count, namespace, ack id and payload; now and then a
+/// byte-level mutation on top. With `eio`, the packet is wrapped in an
+/// Engine.IO message and sometimes joined with others into a payload.
+class sio_generator {
+public:
+  explicit sio_generator(uint32_t seed) : m_(seed), bytes_(seed + 1) {
+    types_ = {"0", "1", "2", "3", "4", "5", "6", "7", "/", ""};
+    attachments_ = {"", "0-", "1-", "999999-", "1234567-", "-", "1"};
+    nsps_ = {"", "/", "/,", "/ws/messages,", "/ws/messages", "/a,b,",
+             "/" + std::string(255, 'n') + ",",
+             "/" + std::string(256, 'n') + ",", "/\xC3\xA9,", "/5,",
+             "/\x1e,"};
+    acks_ = {"", "0", "1", "007", "42", "999999999999999",
+             "1000000000000000", "18446744073709551616"};
+    payloads_ = {"", "[]", R"(["x"])", R"(["join_user",{"userId":"1"}])",
+                 R"(["connect"])", "[1]", "[null]", R"([["x"]])", "{}",
+                 R"({"token":"x"})", R"({"message":"m"})", "null", "true",
+                 "5", " 5", "-5", "1.5", "\"s\"", " [\"x\"]", "[\"x\"] ",
+                 "[\"x\"", "[\"\\u0000\"]", std::string("[\"x\"]\0", 6),
+                 "[\"\xff\"]", "[18446744073709551615,-0.0,1e308]",
+                 "[\"x\",{\"_placeholder\":true,\"num\":0}]"};
+  }
+
+  std::string next(bool eio) {
+    auto s = pick(types_) + (m_.below(3) == 0 ? pick(attachments_) : "")
+             + pick(nsps_) + pick(acks_) + pick(payloads_);
+    if (m_.below(8) == 0)
+      s = bytes_.mutate({s}, socketio_dict);
+    if (!eio)
+      return s;
+    s = "4" + s;
+    for (size_t n = m_.below(4); n > 0; --n)
+      s += "\x1e" + (m_.below(2) == 0 ? "4" + pick(types_) : pick(types_));
+    return s;
+  }
+
+private:
+  const std::string& pick(const std::vector<std::string>& v) {
+    return v[m_.below(v.size())];
+  }
+
+  mutator m_;
+  mutator bytes_;
+  std::vector<std::string> types_;
+  std::vector<std::string> attachments_;
+  std::vector<std::string> nsps_;
+  std::vector<std::string> acks_;
+  std::vector<std::string> payloads_;
+};
+
 std::vector<std::string> target_corpus() {
   return {
     "/",
@@ -365,6 +455,58 @@ TEST_CASE("fuzz: numeric ids keep their value", "[fuzz]") {
   c.run_gen(10'000, [&] { return fm.next(corpus, json_dict); },
             check_native_numeric_ids);
   c.report();
+}
+
+TEST_CASE("fuzz: Engine.IO and Socket.IO codecs", "[fuzz]") {
+  using namespace edge::sio;
+  campaign c;
+  std::set<int> types;
+  std::set<std::string> errors;
+  size_t accepted = 0;
+  size_t payloads = 0;
+  // Tallies what the mutants reach.
+  auto tally = [&](const std::string& text) {
+    sio_packet p;
+    std::string err;
+    if (parse_sio(text, p, err)) {
+      ++accepted;
+      types.insert(static_cast<int>(p.type));
+    } else {
+      errors.insert(err);
+    }
+  };
+  auto check = [&](const std::string& in) {
+    // The input, and the data of an Engine.IO message, as Socket.IO.
+    tally(in);
+    eio_packet e;
+    if (parse_eio(in, e) && e.type == eio_type::message)
+      tally(e.data);
+    std::vector<eio_packet> ps;
+    if (parse_eio_payload(in, ps, 1 + in.size() % 7) && ps.size() > 1)
+      ++payloads;
+    return check_socketio(in);
+  };
+  auto corpus = socketio_corpus();
+  c.run(0x5eed0007, 40'000, corpus, socketio_dict, check);
+  sio_generator g{0x5eed0017};
+  c.run_gen(20'000, [&] { return g.next(false); }, check);
+  c.run_gen(20'000, [&] { return g.next(true); }, check);
+  c.report();
+  INFO(accepted << " Socket.IO packets accepted, " << payloads
+                << " multi-packet payloads");
+  CHECK(accepted > c.iterations / 20);
+  CHECK(payloads > c.iterations / 100);
+  CHECK(types == std::set<int>{0, 1, 2, 3, 4, 5, 6});
+  CHECK(errors
+        == std::set<std::string>{
+          "unknown Socket.IO packet type",
+          "malformed binary attachment count", "namespace too long",
+          "ack id too long", "payload is not valid JSON",
+          "CONNECT payload must be an object",
+          "EVENT payload must be an array starting with the event name",
+          "ACK payload must be an array", "ACK without an id",
+          "DISCONNECT takes no payload",
+          "CONNECT_ERROR payload must be an object or a string"});
 }
 
 TEST_CASE("fuzz: parse_target and percent_decode", "[fuzz]") {

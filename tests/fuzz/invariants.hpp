@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <cstdlib>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "core/ids.hpp"
 #include "edge/common/auth.hpp"
 #include "edge/native/native_protocol.hpp"
+#include "edge/socketio/socketio_codec.hpp"
 #include "edge/common/url.hpp"
 #include "tests/fuzz/reference_id.hpp"
 
@@ -252,6 +254,149 @@ inline std::string check_target(const std::string& input) {
         && edge::query_param(t, k.c_str()) != v)
       return "query_param disagrees with query";
   return {};
+}
+
+// -- Socket.IO / Engine.IO ----------------------------------------------------
+
+/// One Socket.IO packet (the data of an Engine.IO message): what parses is
+/// well formed, and (binary types aside: presenced never encodes them)
+/// encodes to text that parses back to the same type, namespace, ack id and
+/// data.
+inline std::string check_sio_packet(const std::string& text) {
+  using namespace edge::sio;
+  sio_packet p;
+  std::string err;
+  if (!parse_sio(text, p, err)) {
+    if (err.empty())
+      return "refused without a reason";
+    return {};
+  }
+  if (!err.empty())
+    return "accepted with an error: " + err;
+  auto type = static_cast<int>(p.type);
+  if (type < 0 || type > 6)
+    return "type out of range: " + std::to_string(type);
+  if (p.nsp.empty() || p.nsp[0] != '/')
+    return "namespace without a leading '/': " + escape(p.nsp);
+  if (p.nsp.size() > 256)
+    return "namespace longer than 256 bytes accepted";
+  if (p.nsp.find(',') != std::string::npos)
+    return "namespace holds a comma: " + escape(p.nsp);
+  if (p.ack_id != no_ack && (p.ack_id < 0 || p.ack_id > 999'999'999'999'999))
+    return "ack id out of range: " + std::to_string(p.ack_id);
+  if (p.data.is_discarded())
+    return "discarded JSON accepted";
+  bool binary = p.type == sio_type::binary_event
+                || p.type == sio_type::binary_ack;
+  if (!binary && p.attachments != 0)
+    return "attachments on a non-binary packet";
+  if (binary && p.attachments > 999'999)
+    return "attachment count above 6 digits";
+  switch (p.type) {
+    case sio_type::connect:
+      if (!p.data.is_null() && !p.data.is_object())
+        return "CONNECT payload neither null nor an object";
+      break;
+    case sio_type::event:
+    case sio_type::binary_event:
+      if (!p.data.is_array() || p.data.empty() || !p.data[0].is_string())
+        return "EVENT without a string name at [0]";
+      break;
+    case sio_type::ack:
+    case sio_type::binary_ack:
+      if (!p.data.is_array())
+        return "ACK payload is not an array";
+      if (p.ack_id == no_ack)
+        return "ACK without an id";
+      break;
+    default:
+      break;
+  }
+  if (binary)
+    return {};
+  auto encoded = encode_sio(p.type, p.nsp, p.data, p.ack_id);
+  if (p.nsp.find(edge::sio::record_separator) == std::string::npos
+      && encoded.find(edge::sio::record_separator) != std::string::npos)
+    return "encoding holds a record separator: " + escape(encoded);
+  sio_packet q;
+  if (!parse_sio(encoded, q, err))
+    return "re-encoded packet refused (" + err + "): " + escape(encoded);
+  if (q.type != p.type)
+    return "type changed in a round trip: " + escape(encoded);
+  if (q.nsp != p.nsp)
+    return "namespace changed in a round trip: " + escape(encoded);
+  if (q.ack_id != p.ack_id)
+    return "ack id " + std::to_string(p.ack_id) + " became "
+           + std::to_string(q.ack_id) + " in a round trip: " + escape(encoded);
+  if (q.data != p.data)
+    return "data " + p.data.dump() + " became " + q.data.dump()
+           + " in a round trip: " + escape(encoded);
+  return {};
+}
+
+/// Reference for parse_eio_payload: split at every record separator; each
+/// record must start with a type digit, and there are at most `max`.
+inline bool reference_eio_payload(const std::string& body, size_t max,
+                                  size_t* count = nullptr) {
+  size_t n = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= body.size(); ++i) {
+    if (i < body.size() && body[i] != edge::sio::record_separator)
+      continue;
+    if (i == start || body[start] < '0' || body[start] > '6')
+      return false;
+    ++n;
+    start = i + 1;
+  }
+  if (count)
+    *count = n;
+  return n <= max;
+}
+
+/// Engine.IO and Socket.IO on arbitrary input: `input` as one Engine.IO
+/// packet, as a polling payload (with a bound taken from its length) and as
+/// a Socket.IO packet; the data of every Engine.IO message as a Socket.IO
+/// packet.
+inline std::string check_socketio(const std::string& input) {
+  using namespace edge::sio;
+  eio_packet p;
+  bool ok = parse_eio(input, p);
+  bool want = !input.empty() && input[0] >= '0' && input[0] <= '6';
+  if (ok != want)
+    return std::string{"parse_eio returned "} + (ok ? "true" : "false");
+  if (ok) {
+    if (encode_eio(p.type, p.data) != input)
+      return "encode_eio does not rebuild the packet";
+    if (p.type == eio_type::message)
+      if (auto e = check_sio_packet(p.data); !e.empty())
+        return e;
+  }
+  size_t max = 1 + input.size() % 7;
+  size_t want_count = 0;
+  bool want_payload = reference_eio_payload(input, max, &want_count);
+  std::vector<eio_packet> packets;
+  bool payload_ok = parse_eio_payload(input, packets, max);
+  if (payload_ok != want_payload)
+    return std::string{"parse_eio_payload returned "}
+           + (payload_ok ? "true" : "false") + " with max_packets "
+           + std::to_string(max);
+  if (payload_ok) {
+    if (packets.size() > max)
+      return "more than max_packets packets";
+    if (packets.size() != want_count)
+      return "parse_eio_payload found " + std::to_string(packets.size())
+             + " packets, the reference " + std::to_string(want_count);
+    std::vector<std::string> encoded;
+    for (auto& q : packets) {
+      encoded.push_back(encode_eio(q.type, q.data));
+      if (q.type == eio_type::message)
+        if (auto e = check_sio_packet(q.data); !e.empty())
+          return e;
+    }
+    if (encode_eio_payload(encoded) != input)
+      return "encode_eio_payload does not rebuild the payload";
+  }
+  return check_sio_packet(input);
 }
 
 // -- auth ---------------------------------------------------------------------
