@@ -8,6 +8,7 @@
 #include <caf/io/middleman.hpp>
 
 #include "actors/fanout.hpp"
+#include "core/logger.hpp"
 #include "cluster/membership.hpp"
 #include "cluster/replicator.hpp"
 #include "cluster/router.hpp"
@@ -18,6 +19,15 @@
 #include "persistence/store_db.hpp"
 
 namespace presence {
+
+namespace {
+
+spdlog::logger& node_log() {
+  static auto l = folder_logger("node");
+  return *l;
+}
+
+} // namespace
 
 node::node(caf::actor_system& sys, const config& cfg) : sys_(sys), cfg_(cfg) {
   // nop
@@ -47,8 +57,21 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   // Alone, sessions a crash left open are closed now. In a cluster their
   // users may be online through other nodes: the registry closes the ones
   // nobody re-registers once the cluster is known (orphan scan).
-  if (!clustered)
-    n->recovered_ = db->recover_open_sessions(now());
+  if (!clustered) {
+    auto rec = db->recover_open_sessions(now());
+    if (!rec) {
+      // The store cannot write: better not to start than to lose sessions.
+      err = "cannot close the sessions a previous process left open in '"
+            + cfg.persistence.data_dir
+            + "': " + persistence::describe(rec.error());
+      return nullptr;
+    }
+    n->recovered_ = rec->closed;
+    if (rec->corrupt_dropped > 0)
+      node_log().warn("dropped {} open-session marks that could not be "
+                      "decoded: those sessions are not in the history",
+                      rec->corrupt_dropped);
+  }
   n->probe_ = std::make_shared<store_stats>();
   n->probe_->sessions_recovered = n->recovered_;
   n->stats_ = std::make_shared<node_stats>();
