@@ -27,6 +27,13 @@ spdlog::logger& node_log() {
   return *l;
 }
 
+/// An error for the log: store errors with what failed and why.
+std::string why(caf::actor_system& sys, const caf::error& err) {
+  if (persistence::store_code(err) != persistence::errc::none)
+    return persistence::describe(err);
+  return sys.render(err);
+}
+
 } // namespace
 
 node::node(caf::actor_system& sys, const config& cfg) : sys_(sys), cfg_(cfg) {
@@ -145,18 +152,32 @@ void node::stop() {
   stopped_ = true;
   auto timeout = cfg_.actors.request_timeout * 4;
   caf::scoped_actor self{sys_};
+  // Each step may fail (timeout, store error): say what was skipped and go
+  // on, shutdown must finish. A start that failed early has no actors.
+  auto failed = [this](const char* what) {
+    return [this, what](caf::error& err) {
+      node_log().warn("stop: {} failed: {}", what, why(sys_, err));
+    };
+  };
   // Leave the cluster first: the users this node owns move to their next
   // owners (live, unannounced); the others learn at once that it is gone.
-  self->request(membership_, timeout, leave_atom::value)
-    .receive([](bool) {}, [](caf::error&) {});
+  if (membership_)
+    self->request(membership_, timeout, leave_atom::value)
+      .receive([](bool) {}, failed("leaving the cluster"));
   // Whoever is still here (alone, or nowhere to move) goes offline now;
   // the answer comes once the moving users have handed over.
-  self->request(registry_, timeout, shutdown_atom::value)
-    .receive([](uint64_t) {}, [](caf::error&) {});
-  self->request(membership_, timeout, leave_atom::value, true)
-    .receive([](bool) {}, [](caf::error&) {});
-  self->request(store_, timeout, flush_atom::value)
-    .receive([](bool) {}, [](caf::error&) {});
+  if (registry_)
+    self->request(registry_, timeout, shutdown_atom::value)
+      .receive([](uint64_t) {},
+               failed("recording every online user offline"));
+  if (membership_)
+    self->request(membership_, timeout, leave_atom::value, true)
+      .receive([](bool) {}, failed("saying farewell to the cluster"));
+  // Writes the store could not do yet are retried once more when it ends,
+  // and logged by the store if they are lost.
+  if (store_)
+    self->request(store_, timeout, flush_atom::value)
+      .receive([](bool) {}, failed("flushing the store"));
   if (published_)
     sys_.middleman().unpublish(membership_, cluster_port_);
   for (auto a : {caf::actor_cast<caf::actor>(api_),
