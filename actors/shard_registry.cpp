@@ -15,10 +15,19 @@
 
 #include "actors/presence_logic.hpp"
 #include "core/hash_ring.hpp"
+#include "core/logger.hpp"
 
 namespace presence::actors {
 
 namespace {
+
+spdlog::logger& actors_log() {
+  static auto l = folder_logger("actors");
+  return *l;
+}
+
+/// How long a failed orphan scan waits before the next try.
+constexpr std::chrono::seconds orphan_scan_retry{5};
 
 /// The registry's full interface: its orphan scan timer is private.
 using registry_impl_api = registry_api::extend<caf::reacts_to<orphan_atom>>;
@@ -40,6 +49,8 @@ struct registry_state {
   /// When the last member was lost (or the first view came): orphans are
   /// closed only rehome_window after it.
   millis last_loss = 0;
+  /// A scan is scheduled because the last one could not finish.
+  bool orphan_retry_armed = false;
   /// User actors handing over to another node (until they end).
   std::set<caf::actor_addr> moving;
   std::optional<caf::typed_response_promise<uint64_t>> shutdown_rp;
@@ -114,6 +125,20 @@ void track(registry_ptr self, const std::string& user,
   st.users[user] = std::move(actor);
 }
 
+/// A scan for orphaned sessions failed (the store could not answer): scan
+/// again later, or those sessions stay open forever. Logged once per retry.
+void retry_orphan_scan(registry_ptr self, const std::string& what,
+                       const caf::error& err) {
+  auto& st = self->state;
+  if (st.orphan_retry_armed)
+    return;
+  st.orphan_retry_armed = true;
+  actors_log().warn("orphan scan: {} failed ({}); scanning again in {} s",
+                    what, self->system().render(err),
+                    orphan_scan_retry.count());
+  self->delayed_send(self, orphan_scan_retry, orphan_atom::value);
+}
+
 /// Closes the sessions a dead owner left open for users this node owns now
 /// and nobody re-registered: offline at their last checkpoint. A mark that
 /// another node already closed (this node was away meanwhile) only goes.
@@ -145,7 +170,9 @@ void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
           d.version = version;
           apply_delta(self, std::move(d));
         },
-        [](caf::error&) {});
+        [=](caf::error& err) {
+          retry_orphan_scan(self, "loading " + mark.user_id, err);
+        });
   }
 }
 
@@ -389,6 +416,7 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
     },
     [=](orphan_atom) {
       auto& st = self->state;
+      st.orphan_retry_armed = false;
       // Devices get the full window after the latest loss to re-register.
       auto wait = st.last_loss + st.cluster.rehome_window.count()
                   - st.env->now();
@@ -400,7 +428,9 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       self->request(st.env->store, st.env->cfg.request_timeout,
                     orphan_atom::value)
         .then([=](std::vector<user_record>& marks) { close_orphans(self, marks); },
-              [](caf::error&) {});
+              [=](caf::error& err) {
+                retry_orphan_scan(self, "reading the open marks", err);
+              });
     },
     [=](idle_atom, const std::string& uid, const user_control_api& actor) {
       auto& st = self->state;

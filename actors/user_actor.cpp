@@ -1,5 +1,6 @@
 #include "actors/user_actor.hpp"
 
+#include <atomic>
 #include <map>
 
 #include <caf/actor_cast.hpp>
@@ -9,10 +10,16 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/presence_logic.hpp"
+#include "core/logger.hpp"
 
 namespace presence::actors {
 
 namespace {
+
+spdlog::logger& actors_log() {
+  static auto l = folder_logger("actors");
+  return *l;
+}
 
 /// The user actor's full interface: what its registry may send, plus its
 /// own timers (self-sent only; nobody else holds this handle).
@@ -282,9 +289,21 @@ user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
           st.online_since = r.open_start;
         }
       },
-      [=](caf::error&) {
-        // Store unavailable: start fresh; next_version() still moves
-        // versions forward with the clock.
+      [=](caf::error& err) {
+        // Store unavailable (or the record is corrupt): start fresh on
+        // purpose, a user must be able to come online while the store is
+        // down. next_version() still moves versions forward with the clock,
+        // and the store keeps the higher last_seen when this session closes.
+        // What is lost: a session a dead owner left open is announced anew
+        // instead of resumed. During an outage every spawn fails alike: the
+        // first failure and then every 1000th are logged.
+        static std::atomic<uint64_t> failed_loads{0};
+        auto n = ++failed_loads;
+        if (n == 1 || n % 1000 == 0)
+          actors_log().warn("user {} starts without its stored record ({} "
+                            "such starts so far): {}",
+                            self->state.user_id, n,
+                            self->system().render(err));
       });
   install_down_handler(self);
   return running(self);

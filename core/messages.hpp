@@ -414,8 +414,10 @@ using rooms_api = caf::typed_actor<
   caf::reacts_to<room_atom, room_member, room_signal>>;
 
 /// The persistence store (persistence/store_actor): a detached actor that owns
-/// RocksDB. Writes are fire-and-forget; reads reply. Its batching timer is
-/// private (persistence/store_actor.cpp).
+/// RocksDB. Writes are fire-and-forget (failed ones are retried by the store,
+/// see persistence/README.md); requests may be answered with an error of
+/// category "store" (persistence::errc). Its timer is private
+/// (persistence/store_actor.cpp).
 using store_api = caf::typed_actor<
   // last_seen and version of one user / many users
   caf::replies_to<load_atom, std::string>::with<user_record>,
@@ -441,7 +443,8 @@ using store_api = caf::typed_actor<
   // recent sessions, newest first (user, limit)
   caf::replies_to<history_atom, std::string, uint32_t>::with<
     std::vector<session_record>>,
-  // write pending checkpoints and sync the WAL
+  // write pending checkpoints and failed writes, sync the WAL (an error
+  // if anything is still not written)
   caf::replies_to<flush_atom>::with<bool>,
   // forget the open-session mark of a user (it moved to another owner)
   caf::reacts_to<drop_atom, std::string>,

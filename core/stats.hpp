@@ -20,6 +20,15 @@ struct store_stats {
   std::atomic<uint64_t> checkpoints_written{0};
   std::atomic<uint64_t> sessions_closed{0};
   std::atomic<uint64_t> sessions_recovered{0};
+  /// Writes that failed: each write once when it failed (a request answered
+  /// with an error, or a write kept for a retry); failed retries are not
+  /// counted again.
+  std::atomic<uint64_t> write_errors{0};
+  /// Failed writes waiting in the retry queue right now (a gauge).
+  std::atomic<uint64_t> writes_pending{0};
+  /// Writes given up: the retry queue was full, a retry failed with
+  /// corruption, or the store stopped before they could be written.
+  std::atomic<uint64_t> writes_dropped{0};
 };
 
 } // namespace presence

@@ -8,6 +8,7 @@
 #include <caf/io/middleman.hpp>
 
 #include "actors/fanout.hpp"
+#include "core/logger.hpp"
 #include "cluster/membership.hpp"
 #include "cluster/replicator.hpp"
 #include "cluster/router.hpp"
@@ -18,6 +19,22 @@
 #include "persistence/store_db.hpp"
 
 namespace presence {
+
+namespace {
+
+spdlog::logger& node_log() {
+  static auto l = folder_logger("node");
+  return *l;
+}
+
+/// An error for the log: store errors with what failed and why.
+std::string why(caf::actor_system& sys, const caf::error& err) {
+  if (persistence::store_code(err) != persistence::errc::none)
+    return persistence::describe(err);
+  return sys.render(err);
+}
+
+} // namespace
 
 node::node(caf::actor_system& sys, const config& cfg) : sys_(sys), cfg_(cfg) {
   // nop
@@ -47,8 +64,21 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   // Alone, sessions a crash left open are closed now. In a cluster their
   // users may be online through other nodes: the registry closes the ones
   // nobody re-registers once the cluster is known (orphan scan).
-  if (!clustered)
-    n->recovered_ = db->recover_open_sessions(now());
+  if (!clustered) {
+    auto rec = db->recover_open_sessions(now());
+    if (!rec) {
+      // The store cannot write: better not to start than to lose sessions.
+      err = "cannot close the sessions a previous process left open in '"
+            + cfg.persistence.data_dir
+            + "': " + persistence::describe(rec.error());
+      return nullptr;
+    }
+    n->recovered_ = rec->closed;
+    if (rec->corrupt_dropped > 0)
+      node_log().warn("dropped {} open-session marks that could not be "
+                      "decoded: those sessions are not in the history",
+                      rec->corrupt_dropped);
+  }
   n->probe_ = std::make_shared<store_stats>();
   n->probe_->sessions_recovered = n->recovered_;
   n->stats_ = std::make_shared<node_stats>();
@@ -122,18 +152,32 @@ void node::stop() {
   stopped_ = true;
   auto timeout = cfg_.actors.request_timeout * 4;
   caf::scoped_actor self{sys_};
+  // Each step may fail (timeout, store error): say what was skipped and go
+  // on, shutdown must finish. A start that failed early has no actors.
+  auto failed = [this](const char* what) {
+    return [this, what](caf::error& err) {
+      node_log().warn("stop: {} failed: {}", what, why(sys_, err));
+    };
+  };
   // Leave the cluster first: the users this node owns move to their next
   // owners (live, unannounced); the others learn at once that it is gone.
-  self->request(membership_, timeout, leave_atom::value)
-    .receive([](bool) {}, [](caf::error&) {});
+  if (membership_)
+    self->request(membership_, timeout, leave_atom::value)
+      .receive([](bool) {}, failed("leaving the cluster"));
   // Whoever is still here (alone, or nowhere to move) goes offline now;
   // the answer comes once the moving users have handed over.
-  self->request(registry_, timeout, shutdown_atom::value)
-    .receive([](uint64_t) {}, [](caf::error&) {});
-  self->request(membership_, timeout, leave_atom::value, true)
-    .receive([](bool) {}, [](caf::error&) {});
-  self->request(store_, timeout, flush_atom::value)
-    .receive([](bool) {}, [](caf::error&) {});
+  if (registry_)
+    self->request(registry_, timeout, shutdown_atom::value)
+      .receive([](uint64_t) {},
+               failed("recording every online user offline"));
+  if (membership_)
+    self->request(membership_, timeout, leave_atom::value, true)
+      .receive([](bool) {}, failed("saying farewell to the cluster"));
+  // Writes the store could not do yet are retried once more when it ends,
+  // and logged by the store if they are lost.
+  if (store_)
+    self->request(store_, timeout, flush_atom::value)
+      .receive([](bool) {}, failed("flushing the store"));
   if (published_)
     sys_.middleman().unpublish(membership_, cluster_port_);
   for (auto a : {caf::actor_cast<caf::actor>(api_),

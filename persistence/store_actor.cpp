@@ -1,26 +1,44 @@
 #include "persistence/store_actor.hpp"
 
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "core/logger.hpp"
+#include "persistence/retry_queue.hpp"
+
 namespace presence::persistence {
 
 namespace {
 
-/// The store actor's full interface: its checkpoint batching timer is
-/// private.
+spdlog::logger& store_log() {
+  static auto l = folder_logger("store");
+  return *l;
+}
+
+/// The store actor's full interface: its timer (checkpoint batches and
+/// retries of failed writes) is private.
 using store_impl_api = store_api::extend<caf::reacts_to<tick_atom>>;
 
 struct store_state {
   std::shared_ptr<store_db> db;
   persistence_config cfg;
+  std::chrono::milliseconds retry_interval = default_retry_interval;
   std::shared_ptr<store_probe> probe;
   /// Checkpoints not yet written, latest per user.
   std::unordered_map<std::string, open_session> dirty;
-  bool tick_armed = false;
+  /// Writes nobody waits for that failed, and the ones behind them.
+  retry_queue retries{retry_queue_limit};
+  /// Write errors and dropped writes since the last success: a run of
+  /// failures is logged once when it starts and once when it ends.
+  uint64_t failures = 0;
+  uint64_t dropped = 0;
+  bool checkpoint_tick_armed = false;
+  bool retry_tick_armed = false;
   static inline const char* name = "presence.store";
 
   /// Runs when the actor ends, however it ends: leave nothing behind.
@@ -29,115 +47,324 @@ struct store_state {
 
 using store_ptr = store_impl_api::stateful_pointer<store_state>;
 
-void flush_dirty(store_state& st) {
-  if (st.dirty.empty())
+// -- failures -----------------------------------------------------------------
+
+/// A write failed: counted; only the first of a run is logged.
+void on_failure(store_state& st, const caf::error& err) {
+  st.probe->write_errors += 1;
+  if (st.failures++ == 0)
+    store_log().error("{}; further failures are only counted until writes "
+                      "succeed again, failed writes are retried every {} ms",
+                      describe(err), st.retry_interval.count());
+}
+
+/// A write went through: ends a run of failures once nothing waits.
+void on_success(store_state& st) {
+  if ((st.failures == 0 && st.dropped == 0) || !st.retries.empty())
     return;
+  if (st.dropped > 0)
+    store_log().info("store writes recovered after {} failures ({} writes "
+                     "dropped)",
+                     st.failures, st.dropped);
+  else
+    store_log().info("store writes recovered after {} failures", st.failures);
+  st.failures = 0;
+  st.dropped = 0;
+}
+
+/// Writes are failing, or wait behind ones that failed.
+bool stuck(const store_state& st) {
+  return st.db->failed() || !st.retries.empty();
+}
+
+void arm_retry(store_ptr self) {
+  auto& st = self->state;
+  if (st.retry_tick_armed)
+    return;
+  st.retry_tick_armed = true;
+  self->delayed_send(self, st.retry_interval, tick_atom::value);
+}
+
+/// After a write: makes sure a retry comes if anything is left.
+void settle(store_ptr self) {
+  if (stuck(self->state))
+    arm_retry(self);
+}
+
+// -- writes nobody waits for --------------------------------------------------
+
+/// Counts a write given up; true for the first of a run of failures.
+bool count_drop(store_state& st) {
+  st.probe->writes_dropped += 1;
+  return st.dropped++ == 0;
+}
+
+/// Queues `w` behind the failed writes; what does not fit is dropped.
+void enqueue(store_state& st, store_write w) {
+  if (!st.retries.push(w) && count_drop(st))
+    store_log().error("retry queue full ({} writes): dropping {} of '{}', "
+                      "further drops are only counted",
+                      st.retries.limit(), name_of(w), user_of(w));
+  st.probe->writes_pending = st.retries.size();
+}
+
+caf::error write(store_state& st, const store_write& w) {
+  auto err = apply(*st.db, w);
+  if (!err && std::holds_alternative<close_write>(w))
+    st.probe->sessions_closed += 1;
+  return err;
+}
+
+/// Writes `w` now, or queues it: behind earlier failed writes (a user's
+/// writes stay in order), or because it failed.
+void write_or_queue(store_state& st, store_write w) {
+  if (stuck(st)) {
+    enqueue(st, std::move(w));
+    return;
+  }
+  if (auto err = write(st, w)) {
+    on_failure(st, err);
+    enqueue(st, std::move(w));
+    return;
+  }
+  on_success(st);
+}
+
+/// Writes the pending checkpoints in one batch, but only once nothing older
+/// waits (a queued open must not overwrite a newer checkpoint). Returns
+/// false if they are still pending.
+bool flush_dirty(store_state& st) {
+  if (st.dirty.empty())
+    return true;
+  if (stuck(st))
+    return false;
   std::vector<std::pair<std::string, open_session>> marks;
   marks.reserve(st.dirty.size());
   for (auto& kvp : st.dirty)
     marks.emplace_back(kvp.first, kvp.second);
+  if (auto err = st.db->mark_open_batch(marks)) {
+    on_failure(st, err);
+    return false;  // kept in `dirty`
+  }
   st.dirty.clear();
-  st.db->mark_open_batch(marks);
   st.probe->checkpoints_written += marks.size();
   st.probe->checkpoint_flushes += 1;
+  on_success(st);
+  return true;
+}
+
+/// Reopens RocksDB if a write failed, then writes the queued writes in
+/// order and the pending checkpoints. Returns true if nothing is left.
+bool retry(store_state& st) {
+  if (st.db->failed()) {
+    if (auto err = st.db->recover())
+      return false;  // still failing: the run's first failure was logged
+  }
+  while (!st.retries.empty()) {
+    auto& w = st.retries.front();
+    if (auto err = write(st, w)) {
+      // Corruption does not heal by waiting: the write would block every
+      // other one forever.
+      if (store_code(err) != errc::corruption)
+        break;
+      count_drop(st);
+      store_log().error("dropping {} of '{}': {}", name_of(w), user_of(w),
+                        describe(err));
+    }
+    st.retries.pop();
+  }
+  st.probe->writes_pending = st.retries.size();
+  if (!flush_dirty(st))
+    return false;
+  on_success(st);
+  return !stuck(st);
 }
 
 store_state::~store_state() {
   if (!db)
     return;
-  // Pending checkpoints, then the WAL; the DB closes with the last owner.
-  flush_dirty(*this);
-  db->sync();
+  // Queued writes and pending checkpoints, then the WAL; the DB closes with
+  // the last owner.
+  if (!retry(*this)) {
+    probe->writes_dropped += retries.size() + dirty.size();
+    store_log().error("store stops with {} writes and {} checkpoints not "
+                      "written: they are lost",
+                      retries.size(), dirty.size());
+    return;
+  }
+  if (auto err = db->sync())
+    store_log().error("{} when the store stops", describe(err));
 }
 
+// -- the actor ----------------------------------------------------------------
+
 store_impl_api::behavior_type store_impl(store_ptr self,
-                                    std::shared_ptr<store_db> db,
-                                    persistence_config cfg,
-                                    std::shared_ptr<store_probe> probe) {
+                                         std::shared_ptr<store_db> db,
+                                         persistence_config cfg,
+                                         std::shared_ptr<store_probe> probe,
+                                         std::chrono::milliseconds every) {
   self->state.db = std::move(db);
   self->state.cfg = cfg;
   self->state.probe = std::move(probe);
+  self->state.retry_interval = every;
   return {
-    [=](load_atom, const std::string& user) -> user_record {
+    [=](load_atom, const std::string& user) -> caf::result<user_record> {
       return self->state.db->load(user);
     },
-    [=](load_atom, const std::vector<std::string>& users) {
+    [=](load_atom, const std::vector<std::string>& users)
+      -> caf::result<std::vector<user_record>> {
       std::vector<user_record> out;
       out.reserve(users.size());
-      for (auto& u : users)
-        out.push_back(self->state.db->load(u));
+      for (auto& u : users) {
+        auto r = self->state.db->load(u);
+        if (!r)
+          return std::move(r.error());
+        out.push_back(std::move(*r));
+      }
       return out;
     },
     [=](open_atom, const std::string& user, millis start, uint64_t version) {
       self->state.dirty.erase(user);
-      self->state.db->mark_open(user, open_session{start, start, version});
+      write_or_queue(self->state,
+                     open_write{user, open_session{start, start, version}});
+      settle(self);
     },
     [=](checkpoint_atom, const std::string& user, millis start,
         millis last_active, uint64_t version, presence_status status) {
       auto& st = self->state;
       open_session s{start, last_active, version, status};
-      if (st.cfg.checkpoint_interval.count() == 0) {
-        st.db->mark_open(user, s);
-        st.probe->checkpoints_written += 1;
-        st.probe->checkpoint_flushes += 1;
+      if (st.cfg.checkpoint_interval.count() == 0 && !stuck(st)) {
+        if (auto err = st.db->mark_open(user, s)) {
+          on_failure(st, err);
+          st.dirty[user] = s;  // written by the retry
+        } else {
+          st.probe->checkpoints_written += 1;
+          st.probe->checkpoint_flushes += 1;
+          on_success(st);
+        }
+        settle(self);
         return;
       }
       st.dirty[user] = s;
-      if (!st.tick_armed) {
-        st.tick_armed = true;
+      if (stuck(st)) {
+        arm_retry(self);
+      } else if (!st.checkpoint_tick_armed) {
+        st.checkpoint_tick_armed = true;
         self->delayed_send(self, st.cfg.checkpoint_interval, tick_atom::value);
       }
     },
     [=](tick_atom) {
-      self->state.tick_armed = false;
-      flush_dirty(self->state);
+      // The checkpoint timer or the retry timer: either does everything.
+      auto& st = self->state;
+      st.checkpoint_tick_armed = false;
+      st.retry_tick_armed = false;
+      if (!retry(st))
+        arm_retry(self);
     },
     [=](close_atom, const std::string& user, millis start, millis end,
         uint64_t version) {
       // A pending checkpoint must not resurrect the session after this.
       self->state.dirty.erase(user);
-      self->state.db->close_session(user, start, end, version);
-      self->state.probe->sessions_closed += 1;
+      write_or_queue(self->state, close_write{user, start, end, version});
+      settle(self);
     },
-    [=](last_seen_atom, const std::string& user, millis when) {
-      return self->state.db->touch_last_seen(user, when);
+    [=](last_seen_atom, const std::string& user,
+        millis when) -> caf::result<user_record> {
+      // Bypasses the retry queue: last_seen only ever goes up, so this
+      // commutes with every queued write.
+      auto& st = self->state;
+      auto r = st.db->touch_last_seen(user, when);
+      if (!r)
+        on_failure(st, r.error());
+      else
+        on_success(st);
+      settle(self);
+      return r;
     },
-    [=](get_atom, profile_atom, const std::string& user) {
+    [=](get_atom, profile_atom,
+        const std::string& user) -> caf::result<profile> {
       return self->state.db->get_profile(user);
     },
-    [=](get_atom, profile_atom, const std::vector<std::string>& users) {
+    [=](get_atom, profile_atom, const std::vector<std::string>& users)
+      -> caf::result<std::vector<profile>> {
       std::vector<profile> out;
       out.reserve(users.size());
-      for (auto& u : users)
-        out.push_back(self->state.db->get_profile(u));
+      for (auto& u : users) {
+        auto p = self->state.db->get_profile(u);
+        if (!p)
+          return std::move(p.error());
+        out.push_back(std::move(*p));
+      }
       return out;
     },
     [=](put_atom, profile_atom, const std::string& user, const profile& p,
-        uint8_t mask) {
+        uint8_t mask) -> caf::result<profile> {
       // Read, merge, write in one step: concurrent partial updates of one
       // profile cannot lose each other's fields.
-      auto stored = self->state.db->get_profile(user);
-      apply_fields(stored, p, mask);
-      stored.known = true;
-      self->state.db->put_profile(user, stored);
-      return stored;
+      auto& st = self->state;
+      auto stored = st.db->get_profile(user);
+      profile merged;
+      if (stored) {
+        merged = std::move(*stored);
+      } else if (store_code(stored.error()) == errc::corruption) {
+        // Nothing of it can be read back: the write repairs it.
+        store_log().warn("{}: overwritten by a profile update",
+                         describe(stored.error()));
+      } else {
+        return std::move(stored.error());
+      }
+      apply_fields(merged, p, mask);
+      merged.known = true;
+      if (auto err = st.db->put_profile(user, merged)) {
+        on_failure(st, err);
+        settle(self);
+        return err;
+      }
+      on_success(st);
+      return merged;
     },
-    [=](history_atom, const std::string& user, uint32_t limit) {
+    [=](history_atom, const std::string& user,
+        uint32_t limit) -> caf::result<std::vector<session_record>> {
       return self->state.db->history(user, limit);
     },
-    [=](flush_atom) {
-      flush_dirty(self->state);
-      return self->state.db->sync();
+    [=](flush_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      if (!retry(st)) {
+        arm_retry(self);
+        return make_store_error(errc::io_error, "flush",
+                                std::to_string(st.retries.size())
+                                  + " writes and "
+                                  + std::to_string(st.dirty.size())
+                                  + " checkpoints still pending");
+      }
+      if (auto err = st.db->sync()) {
+        on_failure(st, err);
+        settle(self);
+        return err;
+      }
+      return true;
     },
     [=](drop_atom, const std::string& user) {
       self->state.dirty.erase(user);
-      self->state.db->drop_open(user);
+      write_or_queue(self->state, drop_write{user});
+      settle(self);
     },
-    [=](merge_atom, const user_record& r) { self->state.db->merge(r); },
-    [=](orphan_atom) {
-      // Pending checkpoints first, so the marks are current.
-      flush_dirty(self->state);
-      return self->state.db->open_marks();
+    [=](merge_atom, const user_record& r) {
+      write_or_queue(self->state, merge_write{r});
+      settle(self);
+    },
+    [=](orphan_atom) -> caf::result<std::vector<user_record>> {
+      // Queued writes and pending checkpoints first, so the marks are
+      // current; stale marks would close sessions twice.
+      auto& st = self->state;
+      if (!retry(st)) {
+        arm_retry(self);
+        return make_store_error(errc::io_error, "scan open marks",
+                                std::to_string(st.retries.size())
+                                  + " writes still pending: the marks are "
+                                    "not current");
+      }
+      return st.db->open_marks();
     },
   };
 }
@@ -146,11 +373,12 @@ store_impl_api::behavior_type store_impl(store_ptr self,
 
 store_api spawn_store(caf::actor_system& sys, std::unique_ptr<store_db> db,
                       const persistence_config& cfg,
-                      std::shared_ptr<store_probe> probe) {
+                      std::shared_ptr<store_probe> probe,
+                      std::chrono::milliseconds retry_interval) {
   // Spawn arguments must be copyable; the actor is the only owner.
   std::shared_ptr<store_db> shared{std::move(db)};
   return sys.spawn<caf::detached>(store_impl, std::move(shared), cfg,
-                                  std::move(probe));
+                                  std::move(probe), retry_interval);
 }
 
 } // namespace presence::persistence

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/status.h>
 #include <rocksdb/write_batch.h>
-#include <spdlog/spdlog.h>
 
 namespace presence::persistence {
 
@@ -61,6 +64,8 @@ millis history_start(const rocksdb::Slice& key) {
   return static_cast<millis>(x);
 }
 
+constexpr char profile_format = 1;
+
 std::string encode_open(const open_session& s) {
   std::string out;
   put_u64(out, static_cast<uint64_t>(s.start));
@@ -86,29 +91,106 @@ bool decode_open(const std::string& v, open_session& s) {
   return true;
 }
 
-constexpr char profile_format = 1;
+bool decode_last_seen(const std::string& v, millis& last_seen,
+                      uint64_t& version) {
+  const char* p = v.data();
+  const char* end = p + v.size();
+  uint64_t ls = 0;
+  if (!get_u64(p, end, ls) || !get_u64(p, end, version))
+    return false;
+  last_seen = static_cast<millis>(ls);
+  return true;
+}
+
+bool decode_profile(const std::string& v, profile& p) {
+  const char* it = v.data();
+  const char* end = v.data() + v.size();
+  if (v.empty() || *it++ != profile_format)
+    return false;
+  return get_str(it, end, p.name) && get_str(it, end, p.username)
+         && get_str(it, end, p.email) && get_str(it, end, p.avatar);
+}
+
+/// True if `key` is a history key of `user_id` (and not of "user_id" + more).
+bool history_key_of(const rocksdb::Slice& key, const std::string& user_id) {
+  return key.size() == user_id.size() + 9
+         && std::memcmp(key.data(), user_id.data(), user_id.size()) == 0
+         && key[user_id.size()] == '\0';
+}
+
 
 const char* cf_names[] = {"last_seen", "history", "profiles", "online"};
 
-void check(const rocksdb::Status& st, const char* what) {
-  if (!st.ok())
-    spdlog::error("store: {} failed: {}", what, st.ToString());
+caf::error corrupt(const char* what, const std::string& user_id,
+                   size_t size) {
+  return make_store_error(errc::corruption, what,
+                          "cannot decode the record of '" + user_id + "' ("
+                            + std::to_string(size) + " bytes)");
+}
+
+caf::error status_error(const rocksdb::Status& st, const char* what) {
+  auto code = to_errc(st);
+  if (code == errc::none)
+    return caf::none;
+  return make_store_error(code, what, st.ToString());
 }
 
 } // namespace
 
+// -- errors -------------------------------------------------------------------
+
+errc to_errc(const rocksdb::Status& st) {
+  if (st.ok() || st.IsNotFound())
+    return errc::none;
+  if (st.IsCorruption())
+    return errc::corruption;
+  return errc::io_error;
+}
+
+caf::error make_store_error(errc code, std::string what, std::string detail) {
+  return caf::error{static_cast<uint8_t>(code), error_category(),
+                    caf::make_message(std::move(what), std::move(detail))};
+}
+
+std::string describe(const caf::error& err) {
+  if (!err)
+    return "no error";
+  auto code = store_code(err);
+  if (code == errc::none)
+    return caf::to_string(err);
+  std::string out = "store: ";
+  out += to_string(code);
+  auto& ctx = err.context();
+  if (ctx.match_elements<std::string, std::string>()) {
+    out += " (";
+    out += ctx.get_as<std::string>(0);
+    out += ": ";
+    out += ctx.get_as<std::string>(1);
+    out += ')';
+  }
+  return out;
+}
+
+// -- opening and recovery -----------------------------------------------------
+
 store_db::~store_db() {
-  if (db_ == nullptr)
-    return;
-  for (auto* h : handles_)
-    db_->DestroyColumnFamilyHandle(h);
-  db_->Close();
-  delete db_;
+  close_rocksdb();
 }
 
 std::unique_ptr<store_db> store_db::open(const std::string& dir,
                                          uint32_t history_limit,
-                                         std::string& err) {
+                                         std::string& err,
+                                         rocksdb::Env* env) {
+  std::unique_ptr<store_db> self{new store_db};
+  self->dir_ = dir;
+  self->env_ = env;
+  self->history_limit_ = history_limit;
+  if (!self->open_rocksdb(err))
+    return nullptr;
+  return self;
+}
+
+bool store_db::open_rocksdb(std::string& err) {
   rocksdb::Options opts;
   opts.create_if_missing = true;
   opts.create_missing_column_families = true;
@@ -116,28 +198,93 @@ std::unique_ptr<store_db> store_db::open(const std::string& dir,
   opts.IncreaseParallelism(2);
   opts.max_open_files = 256;
   opts.keep_log_file_num = 4;
+  if (env_ != nullptr)
+    opts.env = env_;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName,
                    rocksdb::ColumnFamilyOptions{});
   for (auto name : cf_names)
     cfs.emplace_back(name, rocksdb::ColumnFamilyOptions{});
-  std::unique_ptr<store_db> self{new store_db};
-  self->history_limit_ = history_limit;
-  auto st = rocksdb::DB::Open(opts, dir, cfs, &self->handles_, &self->db_);
+  handles_.clear();
+  auto st = rocksdb::DB::Open(opts, dir_, cfs, &handles_, &db_);
   if (!st.ok()) {
-    err = "cannot open RocksDB in '" + dir + "': " + st.ToString();
-    self->db_ = nullptr;
-    return nullptr;
+    err = "cannot open RocksDB in '" + dir_ + "': " + st.ToString();
+    db_ = nullptr;
+    handles_.clear();
+    return false;
   }
-  self->last_seen_ = self->handles_[1];
-  self->history_ = self->handles_[2];
-  self->profiles_ = self->handles_[3];
-  self->online_ = self->handles_[4];
-  return self;
+  last_seen_ = handles_[1];
+  history_ = handles_[2];
+  profiles_ = handles_[3];
+  online_ = handles_[4];
+  return true;
 }
 
-size_t store_db::recover_open_sessions(millis now) {
+void store_db::close_rocksdb() {
+  if (db_ == nullptr)
+    return;
+  for (auto* h : handles_)
+    db_->DestroyColumnFamilyHandle(h);
+  handles_.clear();
+  last_seen_ = history_ = profiles_ = online_ = nullptr;
+  // After a failed write Close() reports that error again; there is nothing
+  // left to do about it here.
+  db_->Close().PermitUncheckedError();
+  delete db_;
+  db_ = nullptr;
+}
+
+caf::error store_db::recover() {
+  if (!failed_ && db_ != nullptr)
+    return caf::none;
+  // Resume() does not clear the fatal error a failed WAL write leaves in
+  // RocksDB 7.8: a fresh instance replays the WAL written so far and gets a
+  // new WAL writer.
+  close_rocksdb();
+  std::string err;
+  if (!open_rocksdb(err))
+    return make_store_error(errc::io_error, "reopen", err);
+  failed_ = false;
+  return caf::none;
+}
+
+caf::error store_db::check_open(const char* what) const {
+  if (db_ != nullptr)
+    return caf::none;
+  return make_store_error(errc::io_error, what,
+                          "RocksDB is closed: its reopen failed");
+}
+
+caf::error store_db::check_writable(const char* what) const {
+  if (auto err = check_open(what))
+    return err;
+  if (!failed_)
+    return caf::none;
+  return make_store_error(errc::io_error, what,
+                          "not written: an earlier write failed and the store "
+                          "is not recovered yet");
+}
+
+caf::error store_db::write(void* batch, const char* what) {
+  if (auto err = check_writable(what))
+    return err;
+  auto st = db_->Write(rocksdb::WriteOptions{},
+                       static_cast<rocksdb::WriteBatch*>(batch));
+  if (st.ok())
+    return caf::none;
+  failed_ = true;
+  // A write never answers NotFound; if it did, it still failed.
+  auto code = to_errc(st);
+  return make_store_error(code == errc::none ? errc::io_error : code, what,
+                          st.ToString());
+}
+
+caf::expected<recovery_report> store_db::recover_open_sessions(millis now) {
+  if (auto err = check_writable("recover open sessions"))
+    return err;
+  recovery_report report;
   std::vector<std::pair<std::string, open_session>> open;
+  rocksdb::WriteBatch corrupt_marks;
   {
     std::unique_ptr<rocksdb::Iterator> it{
       db_->NewIterator(rocksdb::ReadOptions{}, online_)};
@@ -146,39 +293,77 @@ size_t store_db::recover_open_sessions(millis now) {
       if (decode_open(it->value().ToString(), s))
         open.emplace_back(it->key().ToString(), s);
       else
-        check(db_->Delete(rocksdb::WriteOptions{}, online_, it->key()),
-              "delete corrupt open mark");
+        corrupt_marks.Delete(online_, it->key());
     }
+    if (auto err = status_error(it->status(), "scan open marks"))
+      return err;
   }
+  // A mark that cannot be decoded cannot be closed either: it goes, or every
+  // later start would stop at it.
+  report.corrupt_dropped = corrupt_marks.Count();
+  if (report.corrupt_dropped > 0)
+    if (auto err = write(&corrupt_marks, "delete corrupt open marks"))
+      return err;
   for (auto& [user, s] : open) {
     // A mark from the future (clock stepped back) ends now, not later.
     auto end = std::max(s.start, std::min(s.last_active, now));
-    close_session(user, s.start, end, s.version);
+    if (auto err = close_session(user, s.start, end, s.version))
+      return err;
+    ++report.closed;
   }
-  return open.size();
+  return report;
 }
 
-user_record store_db::load(const std::string& user_id) {
+// -- reads --------------------------------------------------------------------
+
+caf::expected<user_record> store_db::load(const std::string& user_id) {
+  if (auto err = check_open("load"))
+    return err;
   user_record r;
   r.user_id = user_id;
   std::string v;
   auto st = db_->Get(rocksdb::ReadOptions{}, last_seen_, user_id, &v);
+  if (auto err = status_error(st, "load last_seen"))
+    return err;
   if (st.ok()) {
-    const char* p = v.data();
-    uint64_t ls = 0, ver = 0;
-    if (get_u64(p, v.data() + v.size(), ls)
-        && get_u64(p, v.data() + v.size(), ver)) {
-      r.known = true;
-      r.last_seen = static_cast<millis>(ls);
-      r.version = ver;
-    }
-  } else if (!st.IsNotFound()) {
-    check(st, "load last_seen");
+    if (!decode_last_seen(v, r.last_seen, r.version))
+      return corrupt("load last_seen", user_id, v.size());
+    r.known = true;
   }
   // A session still open (this process is running it, or it crashed and
   // recovery has not run yet) carries a newer version.
+  auto mark = open_mark(user_id);
+  if (!mark)
+    return std::move(mark.error());
+  if (auto& s = *mark) {
+    r.known = true;
+    r.version = std::max(r.version, s->version);
+    r.open = true;
+    r.open_start = s->start;
+    r.open_last_active = s->last_active;
+    r.open_status = s->status;
+  }
+  return r;
+}
+
+caf::expected<user_record>
+store_db::load_for_update(const std::string& user_id) {
+  if (auto err = check_writable("load for update"))
+    return err;
+  user_record r;
+  r.user_id = user_id;
+  std::string v;
+  auto st = db_->Get(rocksdb::ReadOptions{}, last_seen_, user_id, &v);
+  if (auto err = status_error(st, "load last_seen"))
+    return err;
+  if (st.ok() && decode_last_seen(v, r.last_seen, r.version))
+    r.known = true;
+  v.clear();
+  st = db_->Get(rocksdb::ReadOptions{}, online_, user_id, &v);
+  if (auto err = status_error(st, "load open mark"))
+    return err;
   open_session s;
-  if (open_mark(user_id, s)) {
+  if (st.ok() && decode_open(v, s)) {
     r.known = true;
     r.version = std::max(r.version, s.version);
     r.open = true;
@@ -189,24 +374,9 @@ user_record store_db::load(const std::string& user_id) {
   return r;
 }
 
-void store_db::merge(const user_record& in) {
-  if (!in.known)
-    return;
-  auto cur = load(in.user_id);
-  if (cur.known && cur.last_seen >= in.last_seen && cur.version >= in.version)
-    return;
-  rocksdb::WriteBatch batch;
-  write_last_seen(in.user_id, std::max(cur.last_seen, in.last_seen),
-                  std::max(cur.version, in.version), &batch);
-  check(db_->Write(rocksdb::WriteOptions{}, &batch), "merge last_seen");
-}
-
-void store_db::drop_open(const std::string& user_id) {
-  check(db_->Delete(rocksdb::WriteOptions{}, online_, user_id),
-        "drop open mark");
-}
-
-std::vector<user_record> store_db::open_marks() {
+caf::expected<std::vector<user_record>> store_db::open_marks() {
+  if (auto err = check_open("scan open marks"))
+    return err;
   std::vector<user_record> out;
   std::unique_ptr<rocksdb::Iterator> it{
     db_->NewIterator(rocksdb::ReadOptions{}, online_)};
@@ -224,20 +394,108 @@ std::vector<user_record> store_db::open_marks() {
     r.open_status = s.status;
     out.push_back(std::move(r));
   }
+  if (auto err = status_error(it->status(), "scan open marks"))
+    return err;
   return out;
 }
 
-void store_db::mark_open(const std::string& user_id, const open_session& s) {
-  check(db_->Put(rocksdb::WriteOptions{}, online_, user_id, encode_open(s)),
-        "write open mark");
+caf::expected<profile> store_db::get_profile(const std::string& user_id) {
+  if (auto err = check_open("read profile"))
+    return err;
+  profile p;
+  std::string v;
+  auto st = db_->Get(rocksdb::ReadOptions{}, profiles_, user_id, &v);
+  if (auto err = status_error(st, "read profile"))
+    return err;
+  if (st.IsNotFound())
+    return p;
+  if (!decode_profile(v, p))
+    return corrupt("read profile", user_id, v.size());
+  p.known = true;
+  return p;
 }
 
-void store_db::mark_open_batch(
+caf::expected<std::vector<session_record>>
+store_db::history(const std::string& user_id, uint32_t limit) {
+  if (auto err = check_open("read history"))
+    return err;
+  std::vector<session_record> out;
+  std::unique_ptr<rocksdb::Iterator> it{
+    db_->NewIterator(rocksdb::ReadOptions{}, history_)};
+  auto upper = user_id;
+  upper.push_back('\x01');
+  for (it->SeekForPrev(upper); it->Valid() && out.size() < limit;
+       it->Prev()) {
+    auto key = it->key();
+    if (!history_key_of(key, user_id))
+      break;
+    session_record r;
+    r.start = history_start(key);
+    auto v = it->value().ToString();
+    const char* p = v.data();
+    uint64_t end = 0;
+    if (!get_u64(p, v.data() + v.size(), end))
+      return corrupt("read history", user_id, v.size());
+    r.end = static_cast<millis>(end);
+    out.push_back(r);
+  }
+  if (auto err = status_error(it->status(), "read history"))
+    return err;
+  return out;
+}
+
+caf::expected<std::optional<open_session>>
+store_db::open_mark(const std::string& user_id) {
+  if (auto err = check_open("read open mark"))
+    return err;
+  std::string v;
+  auto st = db_->Get(rocksdb::ReadOptions{}, online_, user_id, &v);
+  if (auto err = status_error(st, "read open mark"))
+    return err;
+  if (st.IsNotFound())
+    return std::optional<open_session>{};
+  open_session s;
+  if (!decode_open(v, s))
+    return corrupt("read open mark", user_id, v.size());
+  return std::optional<open_session>{s};
+}
+
+// -- writes -------------------------------------------------------------------
+
+caf::error store_db::merge(const user_record& in) {
+  if (!in.known)
+    return caf::none;
+  auto cur = load_for_update(in.user_id);
+  if (!cur)
+    return std::move(cur.error());
+  if (cur->known && cur->last_seen >= in.last_seen
+      && cur->version >= in.version)
+    return caf::none;
+  rocksdb::WriteBatch batch;
+  write_last_seen(in.user_id, std::max(cur->last_seen, in.last_seen),
+                  std::max(cur->version, in.version), &batch);
+  return write(&batch, "merge last_seen");
+}
+
+caf::error store_db::drop_open(const std::string& user_id) {
+  rocksdb::WriteBatch batch;
+  batch.Delete(online_, user_id);
+  return write(&batch, "drop open mark");
+}
+
+caf::error store_db::mark_open(const std::string& user_id,
+                               const open_session& s) {
+  rocksdb::WriteBatch batch;
+  batch.Put(online_, user_id, encode_open(s));
+  return write(&batch, "write open mark");
+}
+
+caf::error store_db::mark_open_batch(
   const std::vector<std::pair<std::string, open_session>>& marks) {
   rocksdb::WriteBatch batch;
   for (auto& [user, s] : marks)
     batch.Put(online_, user, encode_open(s));
-  check(db_->Write(rocksdb::WriteOptions{}, &batch), "write checkpoints");
+  return write(&batch, "write checkpoints");
 }
 
 void store_db::write_last_seen(const std::string& user_id, millis last_seen,
@@ -248,26 +506,31 @@ void store_db::write_last_seen(const std::string& user_id, millis last_seen,
   static_cast<rocksdb::WriteBatch*>(batch)->Put(last_seen_, user_id, v);
 }
 
-void store_db::close_session(const std::string& user_id, millis start,
-                             millis end, uint64_t version) {
-  auto prev = load(user_id);
+caf::error store_db::close_session(const std::string& user_id, millis start,
+                                   millis end, uint64_t version) {
+  auto prev = load_for_update(user_id);
+  if (!prev)
+    return std::move(prev.error());
   rocksdb::WriteBatch batch;
   std::string v;
   put_u64(v, static_cast<uint64_t>(end));
   batch.Put(history_, history_key(user_id, start), v);
-  write_last_seen(user_id, std::max(prev.last_seen, end),
-                  std::max(prev.version, version), &batch);
+  write_last_seen(user_id, std::max(prev->last_seen, end),
+                  std::max(prev->version, version), &batch);
   batch.Delete(online_, user_id);
-  check(db_->Write(rocksdb::WriteOptions{}, &batch), "close session");
+  if (auto err = write(&batch, "close session"))
+    return err;
   // Trim once the entry is in: the newest history_limit_ by start time stay,
   // whatever order sessions were closed in.
   rocksdb::WriteBatch trim;
-  trim_history(user_id, &trim);
+  if (auto err = trim_history(user_id, &trim))
+    return err;
   if (trim.Count() > 0)
-    check(db_->Write(rocksdb::WriteOptions{}, &trim), "trim history");
+    return write(&trim, "trim history");
+  return caf::none;
 }
 
-void store_db::trim_history(const std::string& user_id, void* batch) {
+caf::error store_db::trim_history(const std::string& user_id, void* batch) {
   std::unique_ptr<rocksdb::Iterator> it{
     db_->NewIterator(rocksdb::ReadOptions{}, history_)};
   auto upper = user_id;
@@ -275,93 +538,52 @@ void store_db::trim_history(const std::string& user_id, void* batch) {
   uint32_t seen = 0;
   for (it->SeekForPrev(upper); it->Valid(); it->Prev()) {
     auto key = it->key();
-    if (key.size() != user_id.size() + 9
-        || std::memcmp(key.data(), user_id.data(), user_id.size()) != 0
-        || key[user_id.size()] != '\0')
+    if (!history_key_of(key, user_id))
       break;
     if (++seen > history_limit_)
       static_cast<rocksdb::WriteBatch*>(batch)->Delete(history_, key);
   }
+  return status_error(it->status(), "trim history");
 }
 
-user_record store_db::touch_last_seen(const std::string& user_id,
-                                      millis when) {
-  auto r = load(user_id);
-  r.known = true;
-  r.last_seen = std::max(r.last_seen, when);
+caf::expected<user_record>
+store_db::touch_last_seen(const std::string& user_id, millis when) {
+  auto r = load_for_update(user_id);
+  if (!r)
+    return r;
+  r->known = true;
+  r->last_seen = std::max(r->last_seen, when);
   rocksdb::WriteBatch batch;
-  write_last_seen(user_id, r.last_seen, r.version, &batch);
-  check(db_->Write(rocksdb::WriteOptions{}, &batch), "touch last_seen");
+  write_last_seen(user_id, r->last_seen, r->version, &batch);
+  if (auto err = write(&batch, "touch last_seen"))
+    return err;
   return r;
 }
 
-profile store_db::get_profile(const std::string& user_id) {
-  profile p;
-  std::string v;
-  auto st = db_->Get(rocksdb::ReadOptions{}, profiles_, user_id, &v);
-  if (!st.ok()) {
-    if (!st.IsNotFound())
-      check(st, "read profile");
-    return p;
-  }
-  const char* it = v.data();
-  const char* end = v.data() + v.size();
-  if (v.empty() || *it++ != profile_format)
-    return p;
-  if (get_str(it, end, p.name) && get_str(it, end, p.username)
-      && get_str(it, end, p.email) && get_str(it, end, p.avatar))
-    p.known = true;
-  else
-    p = profile{};
-  return p;
-}
-
-void store_db::put_profile(const std::string& user_id, const profile& p) {
+caf::error store_db::put_profile(const std::string& user_id,
+                                 const profile& p) {
   std::string v(1, profile_format);
   put_str(v, p.name);
   put_str(v, p.username);
   put_str(v, p.email);
   put_str(v, p.avatar);
-  check(db_->Put(rocksdb::WriteOptions{}, profiles_, user_id, v),
-        "write profile");
+  rocksdb::WriteBatch batch;
+  batch.Put(profiles_, user_id, v);
+  return write(&batch, "write profile");
 }
 
-std::vector<session_record> store_db::history(const std::string& user_id,
-                                              uint32_t limit) {
-  std::vector<session_record> out;
-  std::unique_ptr<rocksdb::Iterator> it{
-    db_->NewIterator(rocksdb::ReadOptions{}, history_)};
-  auto upper = user_id;
-  upper.push_back('\x01');
-  for (it->SeekForPrev(upper); it->Valid() && out.size() < limit;
-       it->Prev()) {
-    auto key = it->key();
-    if (key.size() != user_id.size() + 9
-        || std::memcmp(key.data(), user_id.data(), user_id.size()) != 0
-        || key[user_id.size()] != '\0')
-      break;
-    session_record r;
-    r.start = history_start(key);
-    auto v = it->value().ToString();
-    const char* p = v.data();
-    uint64_t end = 0;
-    if (get_u64(p, v.data() + v.size(), end))
-      r.end = static_cast<millis>(end);
-    out.push_back(r);
-  }
-  return out;
-}
-
-bool store_db::open_mark(const std::string& user_id, open_session& out) {
-  std::string v;
-  auto st = db_->Get(rocksdb::ReadOptions{}, online_, user_id, &v);
-  return st.ok() && decode_open(v, out);
-}
-
-bool store_db::sync() {
+caf::error store_db::sync() {
+  // Never FlushWAL a failed store: its WAL writer has seen an error and
+  // RocksDB asserts on reuse (Debian builds it with assertions).
+  if (auto err = check_writable("sync WAL"))
+    return err;
   auto st = db_->FlushWAL(true);
-  check(st, "sync WAL");
-  return st.ok();
+  if (st.ok())
+    return caf::none;
+  failed_ = true;
+  auto code = to_errc(st);
+  return make_store_error(code == errc::none ? errc::io_error : code,
+                          "sync WAL", st.ToString());
 }
 
 } // namespace presence::persistence

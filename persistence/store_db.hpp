@@ -2,15 +2,21 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
 
 #include "core/messages.hpp"
 
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Env;
+class Status;
 } // namespace rocksdb
 
 namespace presence::persistence {
@@ -23,10 +29,46 @@ struct open_session {
   presence_status status = presence_status::online;
 };
 
+/// What recover_open_sessions did.
+struct recovery_report {
+  /// Sessions closed (history entry, last_seen).
+  size_t closed = 0;
+  /// Marks that could not be decoded: deleted, their sessions are lost.
+  size_t corrupt_dropped = 0;
+};
+
+/// The one mapping of a RocksDB status to a store error code: ok and
+/// NotFound are no error (absence is an answer), corruption is `corruption`,
+/// anything else is `io_error`.
+errc to_errc(const rocksdb::Status& st);
+
+/// A store error (category "store") carrying what failed and why, for the
+/// log: `what` names the operation ("close session"), `detail` is RocksDB's
+/// message or what could not be decoded.
+caf::error make_store_error(errc code, std::string what, std::string detail);
+
+/// One line for a log: "store: io_error (close session: IO error: ...)" for
+/// errors of make_store_error, CAF's rendering for any other error.
+std::string describe(const caf::error& err);
+
 /// The RocksDB database of one node: column families `last_seen`, `history`,
 /// `profiles`, `online` (sessions open right now, for crash recovery).
 /// Blocking and not thread-safe: only the store actor (a detached actor on its
 /// own thread) calls it, and tests.
+///
+/// Errors are values: writes return a `caf::error` (none on success), reads a
+/// `caf::expected`, both of category "store" (`errc`); nothing is logged here.
+/// Reads are strict: a stored record that cannot be decoded is `corruption`.
+/// Writes that read first (close, touch, merge) treat a corrupt last_seen or
+/// open mark as absent and overwrite it: the write repairs the record.
+///
+/// After a write fails the store is `failed()`: RocksDB 7.8 treats a failed
+/// WAL write or sync as a fatal background error, which `DB::Resume()` does
+/// not clear, and its WAL writer must not be used again (Debian's build
+/// asserts on it). So every later write (and sync) fails at once with
+/// `io_error` until `recover()` closes and reopens RocksDB; reads keep going
+/// to the old instance meanwhile. What was written before the failure is in
+/// the WAL and comes back with the reopen; the failed write is not applied.
 class store_db {
 public:
   ~store_db();
@@ -34,63 +76,116 @@ public:
   store_db& operator=(const store_db&) = delete;
 
   /// Opens (creating if needed) the database in `dir`. On failure returns
-  /// nullptr and sets `err` to a message for humans.
+  /// nullptr and sets `err` to a message for humans. `env` (tests: a fault
+  /// injecting file system) must outlive the store; nullptr is RocksDB's
+  /// default.
   static std::unique_ptr<store_db> open(const std::string& dir,
                                         uint32_t history_limit,
-                                        std::string& err);
+                                        std::string& err,
+                                        rocksdb::Env* env = nullptr);
+
+  // -- failure and recovery ---------------------------------------------------
+
+  /// True from a failed write until a successful `recover()`.
+  bool failed() const {
+    return failed_;
+  }
+
+  /// Closes and reopens RocksDB if a write failed; none when the store is
+  /// (again) writable. Called by the store actor's retry tick.
+  caf::error recover();
+
+  // -- reads ------------------------------------------------------------------
+
+  /// last_seen and version of `user_id`, plus its open session if any.
+  [[nodiscard]] caf::expected<user_record> load(const std::string& user_id);
+
+  /// Every open-session mark, as user records (open = true). A mark that
+  /// cannot be decoded is skipped: one bad record must not stop the scan
+  /// that closes every other orphaned session.
+  [[nodiscard]] caf::expected<std::vector<user_record>> open_marks();
+
+  /// The stored profile (known = false if there is none).
+  [[nodiscard]] caf::expected<profile> get_profile(const std::string& user_id);
+
+  /// Newest first, at most `limit`.
+  [[nodiscard]] caf::expected<std::vector<session_record>>
+  history(const std::string& user_id, uint32_t limit);
+
+  /// The open-session mark of `user_id`, if any (tests and recovery).
+  [[nodiscard]] caf::expected<std::optional<open_session>>
+  open_mark(const std::string& user_id);
+
+  // -- writes -----------------------------------------------------------------
 
   /// Closes every session left open by a previous process (it died without
   /// recording them offline): each becomes a history entry ending at its last
-  /// checkpoint, which also becomes the user's last_seen. Returns how many.
-  size_t recover_open_sessions(millis now);
-
-  user_record load(const std::string& user_id);
+  /// checkpoint, which also becomes the user's last_seen. Marks that cannot
+  /// be decoded are deleted (and counted). Stops at the first failed write.
+  [[nodiscard]] caf::expected<recovery_report>
+  recover_open_sessions(millis now);
 
   /// Records that `user_id` is online since `start` with activity up to
   /// `last_active` (overwrites the previous mark of that user).
-  void mark_open(const std::string& user_id, const open_session& s);
+  [[nodiscard]] caf::error mark_open(const std::string& user_id,
+                                     const open_session& s);
 
-  /// Writes many marks in one batch.
-  void mark_open_batch(
+  /// Writes many marks in one batch (all or nothing).
+  [[nodiscard]] caf::error mark_open_batch(
     const std::vector<std::pair<std::string, open_session>>& marks);
 
   /// Ends the open session of `user_id`: history entry {start, end},
-  /// last_seen = end, version stored, open mark removed.
-  void close_session(const std::string& user_id, millis start, millis end,
-                     uint64_t version);
+  /// last_seen = end, version stored, open mark removed. Idempotent: writing
+  /// the same close again changes nothing.
+  [[nodiscard]] caf::error close_session(const std::string& user_id,
+                                         millis start, millis end,
+                                         uint64_t version);
 
-  /// Raises last_seen of `user_id` to `when` (never lowers it).
-  user_record touch_last_seen(const std::string& user_id, millis when);
+  /// Raises last_seen of `user_id` to `when` (never lowers it); returns the
+  /// record as stored.
+  [[nodiscard]] caf::expected<user_record>
+  touch_last_seen(const std::string& user_id, millis when);
 
   /// Raises last_seen and version to at least `r`'s (read repair).
-  void merge(const user_record& r);
+  [[nodiscard]] caf::error merge(const user_record& r);
 
   /// Removes the open-session mark of `user_id`, if any.
-  void drop_open(const std::string& user_id);
+  [[nodiscard]] caf::error drop_open(const std::string& user_id);
 
-  /// Every open-session mark, as user records (open = true).
-  std::vector<user_record> open_marks();
-
-  profile get_profile(const std::string& user_id);
-  void put_profile(const std::string& user_id, const profile& p);
-
-  /// Newest first, at most `limit`.
-  std::vector<session_record> history(const std::string& user_id,
-                                      uint32_t limit);
-
-  /// The open-session mark of `user_id`, if any (tests and recovery).
-  bool open_mark(const std::string& user_id, open_session& out);
+  [[nodiscard]] caf::error put_profile(const std::string& user_id,
+                                       const profile& p);
 
   /// Syncs the write-ahead log to disk.
-  bool sync();
+  [[nodiscard]] caf::error sync();
 
 private:
   store_db() = default;
 
+  /// Opens RocksDB in dir_ into db_ and the handles; sets `err` on failure.
+  bool open_rocksdb(std::string& err);
+  void close_rocksdb();
+
+  /// io_error when RocksDB is closed (a reopen failed), else none.
+  caf::error check_open(const char* what) const;
+
+  /// io_error when writes must wait for recover(), else none.
+  caf::error check_writable(const char* what) const;
+
+  /// Writes `batch` (a rocksdb::WriteBatch); a failure marks the store
+  /// failed.
+  caf::error write(void* batch, const char* what);
+
+  /// The record of `user_id` for a write: a corrupt last_seen or open mark
+  /// counts as absent (the write overwrites it).
+  caf::expected<user_record> load_for_update(const std::string& user_id);
+
   void write_last_seen(const std::string& user_id, millis last_seen,
                        uint64_t version, void* batch);
-  void trim_history(const std::string& user_id, void* batch);
+  caf::error trim_history(const std::string& user_id, void* batch);
 
+  std::string dir_;
+  rocksdb::Env* env_ = nullptr;
+  bool failed_ = false;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* last_seen_ = nullptr;

@@ -77,6 +77,22 @@ TEST_CASE("touch refreshes last_seen of an offline user in the store") {
   CHECK(st.last_seen == f.now());
 }
 
+TEST_CASE("a touch the store cannot write is answered with the store error") {
+  fixture f;
+  f.log->failing_touches = 1;
+  auto h = f.self->request(f.api, caf::infinite, touch_atom::value,
+                           std::string{"ghost"});
+  f.run();
+  caf::error err;
+  h.receive([](user_status&) {}, [&](caf::error& e) { err = std::move(e); });
+  // The REST layer answers errors of category "store" with 503.
+  CHECK(err.category() == persistence::error_category());
+  CHECK(persistence::store_code(err) == persistence::errc::io_error);
+  // The next touch goes through.
+  CHECK(f.ask<user_status>(touch_atom::value, std::string{"ghost"}).last_seen
+        == f.now());
+}
+
 TEST_CASE("an idle user actor ends and a later join spawns a fresh one") {
   auto c = fixture::default_cfg();
   c.reconnect_grace = 0ms;
@@ -90,4 +106,46 @@ TEST_CASE("an idle user actor ends and a later join spawns a fresh one") {
   CHECK(a2.user != a1.user);
   CHECK(a2.status.online);
   CHECK(a2.status.version > a1.status.version);
+}
+
+TEST_CASE("a failed orphan scan is tried again until the orphans close") {
+  cluster_config cluster;
+  cluster.listen_enabled = true;  // sessions may outlive their owner
+  cluster.node_id = "n1";
+  cluster.rehome_window = 1s;
+  fixture f{fixture::default_cfg(), {}, cluster};
+  user_record mark;
+  mark.user_id = "orphan";
+  mark.known = true;
+  mark.version = 3;
+  mark.open = true;
+  mark.open_start = 1'000;
+  mark.open_last_active = 2'000;
+  f.log->marks.push_back(mark);
+  f.log->failing_scans = 1;
+  f.log->failing_loads = 1;
+  cluster_view view;
+  view.version = 1;
+  view.self = "n1";
+  view.members.emplace_back();
+  view.members.back().node_id = "n1";
+  f.self->send(f.registry, view_atom::value, view);
+  f.run();
+  // The first scan (a rehome window after the view) fails in the store.
+  f.advance(1100ms);
+  CHECK(f.log->failing_scans == 0);
+  CHECK(f.log->closes.empty());
+  // The next one reads the mark, but loading the user fails.
+  f.advance(5s);
+  CHECK(f.log->failing_loads == 0);
+  CHECK(f.log->closes.empty());
+  // The one after that closes the orphaned session at its last activity.
+  f.advance(5s);
+  REQUIRE(f.log->closes.size() == 1);
+  CHECK(std::get<0>(f.log->closes[0]) == "orphan");
+  CHECK(std::get<1>(f.log->closes[0]) == 1'000);
+  CHECK(std::get<2>(f.log->closes[0]) == 2'000);
+  // Nothing is retried once it worked.
+  f.advance(10s);
+  CHECK(f.log->closes.size() == 1);
 }

@@ -28,12 +28,22 @@ struct store_log {
   std::vector<std::pair<std::string, millis>> opens;
   std::vector<std::tuple<std::string, millis, millis>> checkpoints;
   std::vector<std::tuple<std::string, millis, millis, uint64_t>> closes;
+  /// Open marks the orphan scan answers with.
+  std::vector<user_record> marks;
+  /// How many orphan scans / loads fail (store error) before they work.
+  int failing_scans = 0;
+  int failing_loads = 0;
+  int failing_touches = 0;
 };
 
 inline store_api::behavior_type
 fake_store(store_api::pointer self, std::shared_ptr<store_log> log) {
   return {
-    [=](load_atom, const std::string& u) {
+    [=](load_atom, const std::string& u) -> caf::result<user_record> {
+      if (log->failing_loads > 0) {
+        --log->failing_loads;
+        return persistence::make_error(persistence::errc::io_error);
+      }
       auto r = log->records[u];
       r.user_id = u;
       return r;
@@ -62,7 +72,12 @@ fake_store(store_api::pointer self, std::shared_ptr<store_log> log) {
       r.last_seen = end;
       r.version = version;
     },
-    [=](last_seen_atom, const std::string& u, millis when) {
+    [=](last_seen_atom, const std::string& u,
+        millis when) -> caf::result<user_record> {
+      if (log->failing_touches > 0) {
+        --log->failing_touches;
+        return persistence::make_error(persistence::errc::io_error);
+      }
       auto& r = log->records[u];
       r.user_id = u;
       r.known = true;
@@ -82,7 +97,13 @@ fake_store(store_api::pointer self, std::shared_ptr<store_log> log) {
     [=](flush_atom) { return true; },
     [=](drop_atom, const std::string&) {},
     [=](merge_atom, const user_record&) {},
-    [=](orphan_atom) { return std::vector<user_record>{}; },
+    [=](orphan_atom) -> caf::result<std::vector<user_record>> {
+      if (log->failing_scans > 0) {
+        --log->failing_scans;
+        return persistence::make_error(persistence::errc::io_error);
+      }
+      return log->marks;
+    },
   };
 }
 
@@ -122,10 +143,12 @@ struct fixture : config_holder {
   std::shared_ptr<store_log> log = std::make_shared<store_log>();
   static constexpr millis base = 1'700'000'000'000;
   actors_config acfg;
+  actors::registry_api registry;
   presence_api api;
 
   explicit fixture(actors_config c = default_cfg(),
-                   std::chrono::milliseconds checkpoint_every = {})
+                   std::chrono::milliseconds checkpoint_every = {},
+                   const cluster_config& cluster = {})
     : sys(cfg),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
       self(sys),
@@ -137,7 +160,9 @@ struct fixture : config_holder {
     env.store = store;
     env.now = [this] { return now(); };
     env.checkpoint_interval = checkpoint_every;
-    api = actors::spawn_registry(sys, std::move(env), fanout);
+    registry = actors::spawn_registry(sys, std::move(env), fanout, nullptr,
+                                      cluster);
+    api = registry;
     run();
   }
 

@@ -13,11 +13,19 @@
 #include "core/messages.hpp"
 #include "persistence/store_actor.hpp"
 #include "persistence/store_db.hpp"
+#include "tests/persistence/fault_env.hpp"
+#include "tests/persistence/log_capture.hpp"
+#include "tests/persistence/must.hpp"
 #include "tests/persistence/temp_dir.hpp"
 
 using namespace presence;
 using namespace presence::persistence;
 using namespace std::chrono_literals;
+using presence::test::fault_env;
+using presence::test::log_capture;
+using presence::test::must;
+using presence::test::open_mark;
+using presence::test::recover;
 using presence::test::temp_dir;
 
 namespace {
@@ -30,10 +38,12 @@ struct config_holder {
 };
 
 /// A real store actor on a real RocksDB in a temp dir. The checkpoint timer
-/// is one hour unless a test says otherwise, so nothing is flushed behind a
-/// test's back: flushes happen on flush_atom, a tick we send, or shutdown.
+/// is one hour unless a test says otherwise, and so is the retry timer, so
+/// nothing is flushed or retried behind a test's back: that happens on
+/// flush_atom, a tick we send, or shutdown.
 struct fixture : config_holder {
   temp_dir dir;  // outlives the actor system (declared before it)
+  fault_env faults;  // a disk that fails on demand (start(..., true))
   caf::actor_system sys;
   caf::scoped_actor self;
   std::shared_ptr<store_probe> probe = std::make_shared<store_probe>();
@@ -52,15 +62,17 @@ struct fixture : config_holder {
     return caf::actor_cast<caf::actor>(store);
   }
 
-  void start(std::chrono::milliseconds checkpoint_interval = 1h) {
+  void start(std::chrono::milliseconds checkpoint_interval = 1h,
+             bool failable = false) {
     persistence_config pcfg;
     pcfg.data_dir = dir.path();
     pcfg.checkpoint_interval = checkpoint_interval;
     std::string err;
-    auto db = store_db::open(dir.path(), pcfg.history_limit, err);
+    auto db = store_db::open(dir.path(), pcfg.history_limit, err,
+                             failable ? faults.env() : nullptr);
     INFO(err);
     REQUIRE(db);
-    store = spawn_store(sys, std::move(db), pcfg, probe);
+    store = spawn_store(sys, std::move(db), pcfg, probe, 1h);
   }
 
   /// Ends the store and waits until it is gone (and its DB closed).
@@ -94,6 +106,23 @@ struct fixture : config_holder {
     return result;
   }
 
+  /// The error a request is answered with (fails if it gets a T).
+  template <class T, class... Ts>
+  caf::error ask_error(Ts... xs) {
+    caf::error result;
+    bool got_value = false;
+    self->request(store, std::chrono::seconds{30}, xs...)
+      .receive([&](T&) { got_value = true; },
+               [&](caf::error& e) { result = std::move(e); });
+    CHECK_FALSE(got_value);
+    return result;
+  }
+
+  /// What only the store's own timer sends.
+  void tick() {
+    self->send(private_handle(), tick_atom::value);
+  }
+
   void checkpoint(const std::string& user, millis start, millis last,
                   uint64_t version) {
     self->send(store, checkpoint_atom::value, user, start, last, version,
@@ -107,6 +136,10 @@ struct fixture : config_holder {
   void close(const std::string& user, millis start, millis end,
              uint64_t version) {
     self->send(store, close_atom::value, user, start, end, version);
+  }
+
+  void drop(const std::string& user) {
+    self->send(store, drop_atom::value, user);
   }
 
   /// A round trip: everything sent before has been handled.
@@ -147,10 +180,10 @@ TEST_CASE("checkpoints wait in memory and are written in one batch",
   f.stop();
   auto db = f.reopen();
   open_session s;
-  REQUIRE(db->open_mark("u0", s));
+  REQUIRE(open_mark(*db, "u0", s));
   CHECK(s.start == 1'000);
   CHECK(s.last_active == 2'000);
-  REQUIRE(db->open_mark("u7", s));
+  REQUIRE(open_mark(*db, "u7", s));
   CHECK(s.last_active == 1'007);
 }
 
@@ -205,13 +238,13 @@ TEST_CASE("a close after a pending checkpoint leaves no open mark",
   f.stop();
   auto db = f.reopen();
   open_session s;
-  CHECK_FALSE(db->open_mark("alice", s));
-  CHECK(db->recover_open_sessions(1'000'000) == 0);
-  auto h = db->history("alice", 10);
+  CHECK_FALSE(open_mark(*db, "alice", s));
+  CHECK(recover(*db, 1'000'000) == 0);
+  auto h = must(db->history("alice", 10));
   REQUIRE(h.size() == 1);
   CHECK(h[0].start == 1'000);
   CHECK(h[0].end == 2'000);
-  CHECK(db->load("alice").last_seen == 2'000);
+  CHECK(must(db->load("alice")).last_seen == 2'000);
 }
 
 TEST_CASE("an open drops a pending checkpoint of the previous session",
@@ -225,7 +258,7 @@ TEST_CASE("an open drops a pending checkpoint of the previous session",
   f.stop();
   auto db = f.reopen();
   open_session s;
-  REQUIRE(db->open_mark("bob", s));
+  REQUIRE(open_mark(*db, "bob", s));
   CHECK(s.start == 5'000);
   CHECK(s.last_active == 5'000);
   CHECK(s.version == 2);
@@ -242,10 +275,10 @@ TEST_CASE("stopping the store writes pending checkpoints", "[store_actor]") {
   CHECK(f.probe->checkpoints_written == 1);
   auto db = f.reopen();
   open_session s;
-  REQUIRE(db->open_mark("carol", s));
+  REQUIRE(open_mark(*db, "carol", s));
   CHECK(s.last_active == 300);
-  CHECK(db->recover_open_sessions(10'000) == 1);
-  auto h = db->history("carol", 10);
+  CHECK(recover(*db, 10'000) == 1);
+  auto h = must(db->history("carol", 10));
   REQUIRE(h.size() == 1);
   CHECK(h[0].end == 300);
 }
@@ -301,4 +334,126 @@ TEST_CASE("reads and profile writes go through the store actor",
   REQUIRE(hist.size() == 1);
   CHECK(hist[0].start == 30);
   CHECK(f.probe->sessions_closed == 2);
+}
+
+// -- a failing disk -----------------------------------------------------------
+
+TEST_CASE("while the disk fails the store answers errors, counts, logs once "
+          "and loses nothing",
+          "[store_actor][errors]") {
+  log_capture logs{"store"};  // outlives the store (declared before it)
+  fixture f;
+  f.start(1h, true);
+  f.open("fay", 1'000, 3);
+  REQUIRE(f.load("fay").open);
+
+  f.faults.fail(true);
+  // A close nobody waits for fails: counted, and kept for a retry.
+  f.close("fay", 1'000, 2'000, 4);
+  // A last_seen touch is answered with the store error.
+  auto err = f.ask_error<user_record>(last_seen_atom::value,
+                                      std::string{"gil"}, millis{500});
+  CHECK(err.category() == error_category());
+  CHECK(store_code(err) == persistence::errc::io_error);
+  CHECK(f.faults.refused() > 0);
+  CHECK(f.probe->write_errors == 2);
+  CHECK(f.probe->writes_pending == 1);
+  // Later writes queue behind the failed one without trying.
+  f.close("hal", 10, 20, 1);
+  f.drop("ivy");
+  // Reads answer with what is written: the close is not in yet.
+  auto fay = f.load("fay");
+  CHECK(fay.open);
+  CHECK(fay.last_seen == 0);
+  CHECK(f.probe->writes_pending == 3);
+  CHECK(f.probe->write_errors == 2);
+  CHECK(f.probe->sessions_closed == 0);
+  // Neither a flush nor a retry can write them yet; the orphan scan says
+  // its marks are not current.
+  auto flushed = f.ask_error<bool>(flush_atom::value);
+  CHECK(store_code(flushed) == persistence::errc::io_error);
+  f.tick();
+  auto scan = f.ask_error<std::vector<user_record>>(orphan_atom::value);
+  CHECK(store_code(scan) == persistence::errc::io_error);
+  CHECK(f.probe->writes_pending == 3);
+  // One error line for the whole run of failures, saying what failed.
+  CHECK(logs.sink().count(spdlog::level::err) == 1);
+  CHECK(logs.sink().count(spdlog::level::err, "close session") == 1);
+  CHECK(logs.sink().count(spdlog::level::info) == 0);
+
+  f.faults.fail(false);
+  f.tick();
+  fay = f.load("fay");  // a round trip: the tick has run
+  CHECK_FALSE(fay.open);
+  CHECK(fay.last_seen == 2'000);
+  CHECK(fay.version == 4);
+  auto hist = f.ask<std::vector<session_record>>(
+    history_atom::value, std::string{"fay"}, uint32_t{10});
+  REQUIRE(hist.size() == 1);
+  CHECK(hist[0].start == 1'000);
+  CHECK(hist[0].end == 2'000);
+  CHECK(f.load("hal").last_seen == 20);
+  CHECK(f.probe->writes_pending == 0);
+  CHECK(f.probe->writes_dropped == 0);
+  CHECK(f.probe->sessions_closed == 2);
+  CHECK(f.probe->write_errors == 2);
+  CHECK(logs.sink().count(spdlog::level::info,
+                          "store writes recovered after 2 failures")
+        == 1);
+  CHECK(logs.sink().count(spdlog::level::err) == 1);
+  // Requests work again.
+  auto gil = f.ask<user_record>(last_seen_atom::value, std::string{"gil"},
+                                millis{500});
+  CHECK(gil.last_seen == 500);
+  CHECK(f.flush());
+  // What was retried is on disk.
+  f.stop();
+  auto db = f.reopen();
+  CHECK(must(db->load("fay")).last_seen == 2'000);
+  CHECK(must(db->history("fay", 10)).size() == 1);
+  open_session s;
+  CHECK_FALSE(open_mark(*db, "fay", s));
+}
+
+TEST_CASE("a close supersedes its user's queued open; queued writes go "
+          "before pending checkpoints",
+          "[store_actor][errors]") {
+  fixture f;
+  f.start(1h, true);
+  f.faults.fail(true);
+  f.open("jo", 1'000, 1);                // fails: queued
+  f.checkpoint("jo", 1'000, 1'400, 1);   // newer: waits in memory
+  f.open("kai", 2'000, 1);               // queued
+  f.close("kai", 2'000, 2'500, 2);       // replaces kai's queued open
+  f.load("jo");                          // a round trip
+  CHECK(f.probe->writes_pending == 2);
+  CHECK(f.probe->write_errors == 1);
+
+  f.faults.fail(false);
+  f.tick();
+  auto jo = f.load("jo");
+  REQUIRE(jo.open);
+  // The open went first, then the checkpoint: the newer activity stays.
+  CHECK(jo.open_last_active == 1'400);
+  auto kai = f.load("kai");
+  CHECK_FALSE(kai.open);
+  CHECK(kai.last_seen == 2'500);
+  CHECK(f.probe->checkpoints_written == 1);
+  CHECK(f.probe->writes_pending == 0);
+}
+
+TEST_CASE("a store that stops while the disk fails says what it loses",
+          "[store_actor][errors]") {
+  log_capture logs{"store"};
+  fixture f;
+  f.start(1h, true);
+  f.faults.fail(true);
+  f.close("lou", 100, 200, 1);
+  f.checkpoint("max", 100, 500, 1);
+  f.load("lou");
+  CHECK(f.probe->writes_dropped == 0);
+  f.stop();
+  CHECK(f.probe->writes_dropped == 2);
+  CHECK(logs.sink().count(spdlog::level::err, "1 writes and 1 checkpoints")
+        == 1);
 }
