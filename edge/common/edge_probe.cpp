@@ -44,14 +44,35 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
   http_errors = counter(r, "presence_http_errors_total",
                         "HTTP responses with status >= 400");
   online_users = gauge(r, "presence_online_users", "Users visible online");
-  store_checkpoint_flushes = gauge(r, "presence_store_checkpoint_flushes",
-                                   "Batches of activity checkpoints written");
-  store_checkpoints_written = gauge(r, "presence_store_checkpoints_written",
-                                    "Activity checkpoints written");
-  store_sessions_closed = gauge(r, "presence_store_sessions_closed",
-                                "Online sessions recorded as ended");
-  store_sessions_recovered = gauge(r, "presence_store_sessions_recovered",
-                                   "Sessions closed at start after a crash");
+  struct {
+    const char* name;
+    const char* help;
+    std::atomic<uint64_t> store_stats::*counter;
+  } store[] = {
+    {"presence_store_checkpoint_flushes",
+     "Batches of activity checkpoints written", &store_stats::checkpoint_flushes},
+    {"presence_store_checkpoints_written", "Activity checkpoints written",
+     &store_stats::checkpoints_written},
+    {"presence_store_sessions_closed", "Online sessions recorded as ended",
+     &store_stats::sessions_closed},
+    {"presence_store_sessions_recovered",
+     "Sessions closed at start after a crash", &store_stats::sessions_recovered},
+    {"presence_store_write_errors",
+     "Store writes that failed (each once; retried while the process lives)",
+     &store_stats::write_errors},
+    {"presence_store_writes_pending",
+     "Failed store writes waiting to be retried", &store_stats::writes_pending},
+    {"presence_store_writes_dropped",
+     "Store writes given up (retry queue full, corruption, or shutdown)",
+     &store_stats::writes_dropped},
+  };
+  for (auto& x : store)
+    store_gauges.push_back({gauge(r, x.name, x.help), x.counter});
+}
+
+void edge_probe::refresh(const store_stats& s) const {
+  for (auto& g : store_gauges)
+    g.gauge->Set(static_cast<double>((s.*g.counter).load()));
 }
 
 edge_probe::~edge_probe() = default;

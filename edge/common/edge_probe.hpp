@@ -1,7 +1,12 @@
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "core/stats.hpp"
 
 namespace prometheus {
 class Registry;
@@ -30,10 +35,16 @@ struct edge_probe {
   prometheus::Counter* http_requests = nullptr;
   prometheus::Counter* http_errors = nullptr;  // 4xx and 5xx
   prometheus::Gauge* online_users = nullptr;  // refreshed at scrape
-  prometheus::Gauge* store_checkpoint_flushes = nullptr;
-  prometheus::Gauge* store_checkpoints_written = nullptr;
-  prometheus::Gauge* store_sessions_closed = nullptr;
-  prometheus::Gauge* store_sessions_recovered = nullptr;
+
+  /// One gauge per store counter (core/stats.hpp), refreshed at scrape.
+  struct store_gauge {
+    prometheus::Gauge* gauge;
+    std::atomic<uint64_t> store_stats::*counter;
+  };
+  std::vector<store_gauge> store_gauges;
+
+  /// Copies the store's counters into their gauges (at scrape time).
+  void refresh(const store_stats& s) const;
 
   /// The registry in Prometheus text format.
   std::string render() const;

@@ -39,21 +39,6 @@ void readyz(const call_ptr& c) {
     c->reply(503, {{"status", "not_ready"}});
 }
 
-/// Copies the store's counters (core/stats.hpp) into the edge's gauges.
-void refresh_store_gauges(const edge_context& ctx) {
-  auto sp = ctx.store_counters;
-  if (sp == nullptr)
-    return;
-  auto& p = ctx.probe;
-  p.store_checkpoint_flushes->Set(
-    static_cast<double>(sp->checkpoint_flushes.load()));
-  p.store_checkpoints_written->Set(
-    static_cast<double>(sp->checkpoints_written.load()));
-  p.store_sessions_closed->Set(static_cast<double>(sp->sessions_closed.load()));
-  p.store_sessions_recovered->Set(
-    static_cast<double>(sp->sessions_recovered.load()));
-}
-
 void metrics(const call_ptr& c) {
   ask<uint64_t>(c->ctx->sys, c->ctx->api, c->timeout(),
                 std::function<void(caf::expected<uint64_t>)>{
@@ -62,7 +47,8 @@ void metrics(const call_ptr& c) {
                     // Without the count the rest is still worth a scrape.
                     if (n)
                       p.online_users->Set(static_cast<double>(*n));
-                    refresh_store_gauges(*c->ctx);
+                    if (auto sp = c->ctx->store_counters)
+                      p.refresh(*sp);
                     http_response r;
                     r.content_type = "text/plain; version=0.0.4";
                     r.body = p.render();
