@@ -91,8 +91,7 @@ void forget(fanout_ptr self, const delta_listener& l) {
   st.listeners.erase(i);
 }
 
-fanout_impl_api::behavior_type fanout_impl(fanout_ptr self,
-                                           actors_config cfg) {
+fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg) {
   self->state.cfg = cfg;
   self->set_down_handler([=](caf::down_msg& dm) {
     auto l = caf::actor_cast<delta_listener>(dm.source);

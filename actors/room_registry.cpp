@@ -77,7 +77,7 @@ rooms_api::behavior_type rooms_impl(rooms_ptr self) {
       auto& st = self->state;
       auto r = st.rooms.find(sig.room);
       if (r == st.rooms.end() || r->second.count(sender) == 0)
-        return;  // only members may signal a room
+        return; // only members may signal a room
       for (auto& m : r->second)
         if (m != sender)
           self->send(m, room_atom::value, sig);

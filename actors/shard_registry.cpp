@@ -41,10 +41,10 @@ struct registry_state {
   std::string self_node;
   hash_ring ring;
   std::vector<fanout_api> remote_fanouts;
-  std::map<std::string, node_registry_api> registries;  // other members
-  std::set<std::string> members;                 // alive, self included
-  std::set<std::string> ever_members;            // every id ever seen
-  std::map<std::string, caf::node_id> member_nodes;  // others: CAF node ids
+  std::map<std::string, node_registry_api> registries; // other members
+  std::set<std::string> members;                       // alive, self included
+  std::set<std::string> ever_members;                  // every id ever seen
+  std::map<std::string, caf::node_id> member_nodes;    // others: CAF node ids
   bool had_view = false;
   /// When the last member was lost (or the first view came): orphans are
   /// closed only rehome_window after it.
@@ -117,8 +117,7 @@ void shutdown_step(registry_ptr self, bool count = true) {
   }
 }
 
-void track(registry_ptr self, const std::string& user,
-           user_control_api actor) {
+void track(registry_ptr self, const std::string& user, user_control_api actor) {
   auto& st = self->state;
   self->monitor(actor);
   st.names.emplace(actor.address(), user);
@@ -133,9 +132,8 @@ void retry_orphan_scan(registry_ptr self, const std::string& what,
   if (st.orphan_retry_armed)
     return;
   st.orphan_retry_armed = true;
-  actors_log().warn("orphan scan: {} failed ({}); scanning again in {} s",
-                    what, self->system().render(err),
-                    orphan_scan_retry.count());
+  actors_log().warn("orphan scan: {} failed ({}); scanning again in {} s", what,
+                    self->system().render(err), orphan_scan_retry.count());
   self->delayed_send(self, orphan_scan_retry, orphan_atom::value);
 }
 
@@ -148,13 +146,14 @@ void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
     if (!m.open || !owned_here(st, m.user_id) || st.users.count(m.user_id) > 0)
       continue;
     auto mark = m;
-    self->request(st.env->store, st.env->cfg.request_timeout,
-                  load_atom::value, m.user_id)
+    self
+      ->request(st.env->store, st.env->cfg.request_timeout, load_atom::value,
+                m.user_id)
       .then(
         [=](const user_record& merged) {
           auto& st = self->state;
           if (st.users.count(mark.user_id) > 0)
-            return;  // a device re-registered meanwhile
+            return; // a device re-registered meanwhile
           auto end = std::max(mark.open_start, mark.open_last_active);
           if (merged.last_seen >= end && merged.last_seen > 0) {
             self->send(st.env->store, drop_atom::value, mark.user_id);
@@ -219,10 +218,12 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       auto u = st.users.find(uid);
       if (u != st.users.end())
         return rp.delegate(u->second, get_atom::value);
-      self->request(st.env->store, st.env->cfg.request_timeout,
-                    load_atom::value, uid)
-        .then([=](const user_record& r) mutable { rp.deliver(offline_status(r)); },
-              [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      self
+        ->request(st.env->store, st.env->cfg.request_timeout, load_atom::value,
+                  uid)
+        .then(
+          [=](const user_record& r) mutable { rp.deliver(offline_status(r)); },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
     [=](get_atom, const std::vector<std::string>& uids)
@@ -243,8 +244,9 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       if (missing.empty())
         return out;
       auto rp = self->make_response_promise<std::vector<user_status>>();
-      self->request(st.env->store, st.env->cfg.request_timeout,
-                    load_atom::value, std::move(missing))
+      self
+        ->request(st.env->store, st.env->cfg.request_timeout, load_atom::value,
+                  std::move(missing))
         .then(
           [=](const std::vector<user_record>& rs) mutable {
             auto result = out;
@@ -271,15 +273,13 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       return static_cast<uint64_t>(self->state.online.size());
     },
     [=](subscribe_atom, const delta_listener& l,
-        std::vector<std::string>& users,
-        bool global) -> caf::result<bool> {
+        std::vector<std::string>& users, bool global) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
       return rp.delegate(self->state.fanout, subscribe_atom::value, l,
                          std::move(users), global);
     },
     [=](unsubscribe_atom, const delta_listener& l,
-        std::vector<std::string>& users,
-        bool global) -> caf::result<bool> {
+        std::vector<std::string>& users, bool global) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
       return rp.delegate(self->state.fanout, unsubscribe_atom::value, l,
                          std::move(users), global);
@@ -291,7 +291,8 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
         return make_error(errc::shutting_down);
       auto u = st.users.find(req.user_id);
       if (u == st.users.end()) {
-        track(self, req.user_id, spawn_user(self->system(), req.user_id, st.env));
+        track(self, req.user_id,
+              spawn_user(self->system(), req.user_id, st.env));
         u = st.users.find(req.user_id);
       }
       return self->delegate(u->second, join_atom::value, std::move(req));
@@ -302,10 +303,12 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       auto u = st.users.find(uid);
       if (u != st.users.end())
         return rp.delegate(u->second, touch_atom::value);
-      self->request(st.env->store, st.env->cfg.request_timeout,
-                    last_seen_atom::value, uid, st.env->now())
-        .then([=](const user_record& r) mutable { rp.deliver(offline_status(r)); },
-              [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      self
+        ->request(st.env->store, st.env->cfg.request_timeout,
+                  last_seen_atom::value, uid, st.env->now())
+        .then(
+          [=](const user_record& r) mutable { rp.deliver(offline_status(r)); },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
     [=](shutdown_atom) -> caf::result<uint64_t> {
@@ -317,8 +320,9 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       st.shutdown_rp = rp;
       st.shutdown_pending = st.users.size() + 1;
       for (auto& kvp : st.users)
-        self->request(kvp.second, st.env->cfg.request_timeout,
-                      shutdown_atom::value)
+        self
+          ->request(kvp.second, st.env->cfg.request_timeout,
+                    shutdown_atom::value)
           .then(
             [=](bool) {
               ++self->state.shutdown_closed;
@@ -425,12 +429,14 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
                            orphan_atom::value);
         return;
       }
-      self->request(st.env->store, st.env->cfg.request_timeout,
-                    orphan_atom::value)
-        .then([=](std::vector<user_record>& marks) { close_orphans(self, marks); },
-              [=](caf::error& err) {
-                retry_orphan_scan(self, "reading the open marks", err);
-              });
+      self
+        ->request(st.env->store, st.env->cfg.request_timeout,
+                  orphan_atom::value)
+        .then(
+          [=](std::vector<user_record>& marks) { close_orphans(self, marks); },
+          [=](caf::error& err) {
+            retry_orphan_scan(self, "reading the open marks", err);
+          });
     },
     [=](idle_atom, const std::string& uid, const user_control_api& actor) {
       auto& st = self->state;

@@ -107,8 +107,8 @@ void send_checkpoint(user_ptr self) {
     return;
   st.last_checkpoint = st.env->now();
   auto t = std::max(latest_activity(st), st.online_since);
-  self->send(st.env->store, checkpoint_atom::value, st.user_id,
-             st.online_since, t, st.version, st.status);
+  self->send(st.env->store, checkpoint_atom::value, st.user_id, st.online_since,
+             t, st.version, st.status);
 }
 
 /// Records activity for crash recovery: at once, or (within the checkpoint
@@ -191,8 +191,8 @@ void devices_changed(user_ptr self, millis end) {
 
 void arm_ttl(user_ptr self, const std::string& device_id, millis delay_ms) {
   auto& entry = self->state.devices[device_id];
-  self->delayed_send(self, std::chrono::milliseconds{delay_ms},
-                     ttl_atom::value, device_id, entry.timer_gen);
+  self->delayed_send(self, std::chrono::milliseconds{delay_ms}, ttl_atom::value,
+                     device_id, entry.timer_gen);
 }
 
 /// Removes every device whose session matches `pred`; the user was last
@@ -268,13 +268,14 @@ user_transfer make_transfer(const user_state& st) {
 user_actor_impl::behavior_type running(user_ptr self);
 
 user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
-                                  std::shared_ptr<const user_env> env) {
+                                         std::shared_ptr<const user_env> env) {
   auto& st = self->state;
   st.user_id = std::move(user_id);
   st.env = std::move(env);
   // Nothing else is handled before last_seen and version are known.
-  self->request(st.env->store, st.env->cfg.request_timeout, load_atom::value,
-                st.user_id)
+  self
+    ->request(st.env->store, st.env->cfg.request_timeout, load_atom::value,
+              st.user_id)
     .await(
       [=](const user_record& r) {
         auto& st = self->state;
@@ -300,10 +301,10 @@ user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
         static std::atomic<uint64_t> failed_loads{0};
         auto n = ++failed_loads;
         if (n == 1 || n % 1000 == 0)
-          actors_log().warn("user {} starts without its stored record ({} "
-                            "such starts so far): {}",
-                            self->state.user_id, n,
-                            self->system().render(err));
+          actors_log().warn(
+            "user {} starts without its stored record ({} "
+            "such starts so far): {}",
+            self->state.user_id, n, self->system().render(err));
       });
   install_down_handler(self);
   return running(self);
@@ -326,8 +327,7 @@ user_actor_impl::behavior_type running(user_ptr self) {
       }
       if (st.online_since == 0) {
         st.online_since = t;
-        self->send(st.env->store, open_atom::value, st.user_id, t,
-                   st.version);
+        self->send(st.env->store, open_atom::value, st.user_id, t, st.version);
       }
       if (existing != st.devices.end()
           && existing->second.session != req.session)
@@ -337,8 +337,7 @@ user_actor_impl::behavior_type running(user_ptr self) {
       // owner died) is the same device: keep when it connected.
       bool same_session = existing != st.devices.end()
                           && existing->second.session == req.session;
-      auto connected_at = same_session ? existing->second.view.connected_at
-                                       : t;
+      auto connected_at = same_session ? existing->second.view.connected_at : t;
       device_view view;
       view.device_id = dev_id;
       view.user_agent = std::move(req.device.user_agent);
@@ -434,8 +433,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
         if (st.devices.count(t.devices[i].device_id) == 0)
           add_device(self, t.devices[i], t.sessions[i]);
       st.version = std::max(st.version, t.version);
-      if (st.online_since == 0 || (t.online_since > 0
-                                   && t.online_since < st.online_since))
+      if (st.online_since == 0
+          || (t.online_since > 0 && t.online_since < st.online_since))
         st.online_since = t.online_since;
       rehome_sessions(self);
       recompute(self);
@@ -453,9 +452,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
       send_checkpoint(self);
     },
     [=](drop_atom, const caf::node_id& dead) {
-      drop_devices(self, [&](const session_api& s) {
-        return s && s.node() == dead;
-      });
+      drop_devices(self,
+                   [&](const session_api& s) { return s && s.node() == dead; });
     },
     [=](ttl_atom, const std::string& device_id, uint64_t gen) {
       auto& st = self->state;
@@ -483,8 +481,9 @@ user_actor_impl::behavior_type running(user_ptr self) {
   };
 }
 
-user_actor_impl::behavior_type user_from_impl(user_ptr self, user_transfer t,
-                                       std::shared_ptr<const user_env> env) {
+user_actor_impl::behavior_type
+user_from_impl(user_ptr self, user_transfer t,
+               std::shared_ptr<const user_env> env) {
   auto& st = self->state;
   st.user_id = t.user_id;
   st.env = std::move(env);

@@ -33,10 +33,10 @@ using user_control_api = user_api::extend<
 /// What a user actor tells its registry: visible changes (fanned out),
 /// silent index updates (a user moved here or resumed after its old owner
 /// died: nothing changed for anyone else), and idleness.
-using registry_sink = caf::typed_actor<
-  caf::reacts_to<delta_atom, presence_delta>,
-  caf::reacts_to<index_atom, presence_delta>,
-  caf::reacts_to<idle_atom, std::string, user_control_api>>;
+using registry_sink
+  = caf::typed_actor<caf::reacts_to<delta_atom, presence_delta>,
+                     caf::reacts_to<index_atom, presence_delta>,
+                     caf::reacts_to<idle_atom, std::string, user_control_api>>;
 
 /// What every user actor of a node shares: settings, the clock, the store and
 /// the registry that indexes them.

@@ -173,13 +173,13 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   }
   for (int i = 1; i < argc; ++i)
     args.emplace_back(argv[i]);
-  std::reverse(args.begin(), args.end());  // CLI11 wants them reversed
+  std::reverse(args.begin(), args.end()); // CLI11 wants them reversed
   std::string err;
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) {
-      app.exit(e);  // --help / --version
+      app.exit(e); // --help / --version
       return 0;
     }
     std::cerr << "presenced: " << e.what() << "\n"
@@ -301,9 +301,8 @@ std::string to_toml(const config& cfg) {
   const auto& c = cfg.cluster;
   line("node-id", q(c.node_id));
   line("cluster-listen",
-       q(c.listen_enabled
-           ? c.listen_host + ":" + std::to_string(c.listen_port)
-           : ""));
+       q(c.listen_enabled ? c.listen_host + ":" + std::to_string(c.listen_port)
+                          : ""));
   std::string seed_list;
   for (auto& s : c.seeds)
     seed_list += (seed_list.empty() ? "" : ",") + s;

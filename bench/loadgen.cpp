@@ -73,8 +73,8 @@ struct shared {
   int joined = 0;
   int failed = 0;
   long pongs = 0;
-  long online_seen = 0;   // online deltas observed (all observers)
-  long offline_seen = 0;  // offline deltas observed
+  long online_seen = 0;  // online deltas observed (all observers)
+  long offline_seen = 0; // offline deltas observed
   bool pinging = false;
 };
 
@@ -90,18 +90,18 @@ public:
   void start(const tcp::resolver::results_type& eps) {
     t0_ = clock_type::now();
     beast::get_lowest_layer(ws_).async_connect(
-      eps, [self = shared_from_this()](beast::error_code ec,
-                                       const tcp::endpoint&) {
+      eps,
+      [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
         if (ec)
           return self->fail("connect", ec);
-        self->ws_.async_handshake(self->sh_.opt.host, self->target_,
-                                  [self](beast::error_code ec) {
-                                    if (ec)
-                                      return self->fail("handshake", ec);
-                                    self->do_read();
-                                    if (self->observer_)
-                                      self->send(R"({"type":"subscribe","global":true})");
-                                  });
+        self->ws_.async_handshake(
+          self->sh_.opt.host, self->target_, [self](beast::error_code ec) {
+            if (ec)
+              return self->fail("handshake", ec);
+            self->do_read();
+            if (self->observer_)
+              self->send(R"({"type":"subscribe","global":true})");
+          });
       });
   }
 
@@ -109,8 +109,8 @@ public:
     if (observer_)
       return;
     // Spread the first pings over one interval.
-    timer_.expires_after(std::chrono::milliseconds(
-      std::rand() % std::max(1, sh_.opt.ping_ms)));
+    timer_.expires_after(
+      std::chrono::milliseconds(std::rand() % std::max(1, sh_.opt.ping_ms)));
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (!ec)
         self->ping();
@@ -159,7 +159,8 @@ private:
     ws_.async_read(buf_, [self = shared_from_this()](beast::error_code ec,
                                                      std::size_t) {
       if (ec) {
-        if (ec != websocket::error::closed && ec != net::error::operation_aborted)
+        if (ec != websocket::error::closed
+            && ec != net::error::operation_aborted)
           self->fail("read", ec);
         return;
       }
@@ -244,8 +245,9 @@ int main(int argc, char** argv) {
     }
   }
   if (o.port.empty() || o.host != "127.0.0.1") {
-    std::fprintf(stderr, "usage: loadgen --port P [--connections N] ... "
-                         "(loopback 127.0.0.1 only)\n");
+    std::fprintf(stderr,
+                 "usage: loadgen --port P [--connections N] ... "
+                 "(loopback 127.0.0.1 only)\n");
     return 2;
   }
   net::io_context ioc{1};
@@ -257,7 +259,8 @@ int main(int argc, char** argv) {
     c->start(eps);
     observers.push_back(c);
   }
-  run_until(ioc, [] { return false; }, 200);  // let subscriptions land
+  run_until(
+    ioc, [] { return false; }, 200); // let subscriptions land
 
   // Phase 1: joins.
   auto t_join = clock_type::now();
@@ -275,8 +278,8 @@ int main(int argc, char** argv) {
 
   // Phase 2: every observer sees every user online.
   long want = static_cast<long>(o.connections) * o.observers;
-  bool fanout_ok = run_until(ioc, [&] { return sh.online_seen >= want; },
-                             30000);
+  bool fanout_ok = run_until(
+    ioc, [&] { return sh.online_seen >= want; }, 30000);
   double fanout_ms = ms_since(t_join);
 
   // Phase 3: pings.
@@ -284,7 +287,8 @@ int main(int argc, char** argv) {
   for (auto& c : clients)
     c->start_pinging();
   auto t_ping = clock_type::now();
-  run_until(ioc, [] { return false; }, o.seconds * 1000);
+  run_until(
+    ioc, [] { return false; }, o.seconds * 1000);
   double ping_secs = ms_since(t_ping) / 1000.0;
   sh.pinging = false;
 
@@ -292,12 +296,13 @@ int main(int argc, char** argv) {
   auto t_leave = clock_type::now();
   for (auto& c : clients)
     c->close();
-  bool offline_ok = run_until(ioc, [&] { return sh.offline_seen >= want; },
-                              60000);
+  bool offline_ok = run_until(
+    ioc, [&] { return sh.offline_seen >= want; }, 60000);
   double leave_ms = ms_since(t_leave);
   for (auto& c : observers)
     c->close();
-  run_until(ioc, [] { return false; }, 200);
+  run_until(
+    ioc, [] { return false; }, 200);
 
   std::printf(
     "{\"connections\":%d,\"observers\":%d,\"failed\":%d,"

@@ -49,7 +49,7 @@ struct membership_state {
   uint32_t replication = 1;
   std::shared_ptr<node_stats> stats;
   wall_clock now;
-  std::map<std::string, member_entry> members;  // by node id, without self
+  std::map<std::string, member_entry> members; // by node id, without self
   std::set<view_listener> subscribers;
   uint64_t version = 0;
   /// Endpoints being connected to right now (no duplicate attempts).
@@ -102,7 +102,7 @@ bool learn(membership_ptr self, const member_info& info) {
   if (i != st.members.end()) {
     auto& e = i->second;
     if (info.incarnation < e.info.incarnation)
-      return false;  // gossip about an older life of that node
+      return false; // gossip about an older life of that node
     bool same = e.info.membership == info.membership;
     if (same && e.alive) {
       // The same life announcing its bound ports (they may come after its
@@ -184,8 +184,8 @@ void connect(membership_ptr self, const std::string& endpoint) {
   auto port = static_cast<uint16_t>(std::atoi(endpoint.c_str() + colon + 1));
   st.connecting.insert(endpoint);
   auto mm = self->system().middleman().actor_handle();
-  self->request(mm, st.cfg.failure_timeout, caf::connect_atom::value, host,
-                port)
+  self
+    ->request(mm, st.cfg.failure_timeout, caf::connect_atom::value, host, port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
@@ -269,8 +269,7 @@ membership_impl(membership_ptr self, cluster_config cfg, member_info me,
       if (!e.alive) {
         // Heard again after being declared dead (a partition healed): our
         // handles to it are dead proxies, so ask it for fresh ones.
-        if (auto from
-            = caf::actor_cast<membership_api>(self->current_sender()))
+        if (auto from = caf::actor_cast<membership_api>(self->current_sender()))
           say_hello(self, from);
       }
     },
@@ -297,8 +296,8 @@ membership_impl(membership_ptr self, cluster_config cfg, member_info me,
           changed = true;
           continue;
         }
-        self->send(e.info.membership, heartbeat_atom::value,
-                   st.self.node_id, st.self.incarnation, mine);
+        self->send(e.info.membership, heartbeat_atom::value, st.self.node_id,
+                   st.self.incarnation, mine);
       }
       if (changed)
         publish_view(self);

@@ -89,9 +89,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       st.ring = hash_ring::of(v.node_ids(), st.cfg.vnodes);
       st.stores.clear();
       for (auto& m : v.members) {
-        st.stores.emplace(m.node_id, m.node_id == v.self
-                                       ? st.local
-                                       : m.store);
+        st.stores.emplace(m.node_id, m.node_id == v.self ? st.local : m.store);
       }
       st.rf = effective_replication(st.cfg.replication, v.members.size());
     },
@@ -101,23 +99,23 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (to.size() == 1)
         return self->delegate(to.front(), load_atom::value, user);
       auto rp = self->make_response_promise<user_record>();
-      scatter_gather<user_record>(
-        self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(load_atom::value, user),
-        [=](gathered<user_record>& g) mutable {
-          // A replica that failed is left out; the repair below brings it
-          // up to date if it is only slow.
-          auto rs = answered(g);
-          if (rs.empty()) {
-            rp.deliver(no_replica_answered());
-            return;
-          }
-          auto m = merge_records(user, rs);
-          // Read repair: replicas behind the merged record catch up.
-          for (auto& h : to)
-            self->send(h, merge_atom::value, m);
-          rp.deliver(std::move(m));
-        });
+      scatter_gather<user_record>(self, to, self->state.timeout,
+                                  gather_policy::use_answered,
+                                  same_message(load_atom::value, user),
+                                  [=](gathered<user_record>& g) mutable {
+                                    // A replica that failed is left out; the repair below brings it
+                                    // up to date if it is only slow.
+                                    auto rs = answered(g);
+                                    if (rs.empty()) {
+                                      rp.deliver(no_replica_answered());
+                                      return;
+                                    }
+                                    auto m = merge_records(user, rs);
+                                    // Read repair: replicas behind the merged record catch up.
+                                    for (auto& h : to)
+                                      self->send(h, merge_atom::value, m);
+                                    rp.deliver(std::move(m));
+                                  });
       return rp;
     },
     [=](load_atom, const std::vector<std::string>& users)
@@ -126,8 +124,9 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (st.stores.size() <= 1)
         return self->delegate(st.local, load_atom::value, users);
       // One request per store with the ids it replicates.
-      auto batches = group_by_each<store_api>(
-        users, [=](const std::string& u) { return replicas(self, u); });
+      auto batches = group_by_each<store_api>(users, [=](const std::string& u) {
+        return replicas(self, u);
+      });
       auto rp = self->make_response_promise<std::vector<user_record>>();
       scatter_gather<std::vector<user_record>>(
         self, keys_of(batches), st.timeout, gather_policy::use_answered,
@@ -165,17 +164,18 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         const std::string& user) -> caf::result<profile> {
       auto to = replicas(self, user);
       if (to.size() == 1)
-        return self->delegate(to.front(), get_atom::value,
-                              profile_atom::value, user);
+        return self->delegate(to.front(), get_atom::value, profile_atom::value,
+                              user);
       auto rp = self->make_response_promise<profile>();
-      scatter_gather<profile>(
-        self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(get_atom::value, profile_atom::value, user),
-        [=](gathered<profile>& g) mutable {
-          // A replica that failed is left out: every replica gets every
-          // profile write (see put below).
-          rp.deliver(first_known(answered(g)));
-        });
+      scatter_gather<profile>(self, to, self->state.timeout,
+                              gather_policy::use_answered,
+                              same_message(get_atom::value, profile_atom::value,
+                                           user),
+                              [=](gathered<profile>& g) mutable {
+                                // A replica that failed is left out: every replica gets every
+                                // profile write (see put below).
+                                rp.deliver(first_known(answered(g)));
+                              });
       return rp;
     },
     [=](get_atom, profile_atom, const std::vector<std::string>& users)
@@ -185,9 +185,9 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         return self->delegate(st.local, get_atom::value, profile_atom::value,
                               users);
       // Each id from its owner's store only.
-      auto batches = group_by<store_api>(
-        users,
-        [=](const std::string& u) { return replicas(self, u).front(); });
+      auto batches = group_by<store_api>(users, [=](const std::string& u) {
+        return replicas(self, u).front();
+      });
       auto rp = self->make_response_promise<std::vector<profile>>();
       auto n = users.size();
       scatter_gather<std::vector<profile>>(
@@ -232,26 +232,27 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (to.size() == 1)
         return self->delegate(to.front(), last_seen_atom::value, user, when);
       auto rp = self->make_response_promise<user_record>();
-      scatter_gather<user_record>(
-        self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(last_seen_atom::value, user, when),
-        [=](gathered<user_record>& g) mutable {
-          // A replica that failed keeps the older last_seen until a read
-          // repairs it (load above).
-          auto rs = answered(g);
-          if (rs.empty())
-            rp.deliver(no_replica_answered());
-          else
-            rp.deliver(merge_records(user, rs));
-        });
+      scatter_gather<user_record>(self, to, self->state.timeout,
+                                  gather_policy::use_answered,
+                                  same_message(last_seen_atom::value, user,
+                                               when),
+                                  [=](gathered<user_record>& g) mutable {
+                                    // A replica that failed keeps the older last_seen until a read
+                                    // repairs it (load above).
+                                    auto rs = answered(g);
+                                    if (rs.empty())
+                                      rp.deliver(no_replica_answered());
+                                    else
+                                      rp.deliver(merge_records(user, rs));
+                                  });
       return rp;
     },
     [=](put_atom, profile_atom, const std::string& user, profile& p,
         uint8_t mask) -> caf::result<profile> {
       auto to = replicas(self, user);
       if (to.size() == 1)
-        return self->delegate(to.front(), put_atom::value,
-                              profile_atom::value, user, std::move(p), mask);
+        return self->delegate(to.front(), put_atom::value, profile_atom::value,
+                              user, std::move(p), mask);
       auto rp = self->make_response_promise<profile>();
       scatter_gather<profile>(
         self, to, self->state.timeout, gather_policy::use_answered,
@@ -261,10 +262,10 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
           // first known one, owner first, and no read repairs profiles.
           // Not retried: a late retry could overwrite a newer write.
           if (g.failed > 0 && g.failed < g.replies.size())
-            cluster_log().warn("profile of {} not written on {} of {} "
-                               "replicas: {}",
-                               user, g.failed, g.replies.size(),
-                               self->system().render(g.error));
+            cluster_log().warn(
+              "profile of {} not written on {} of {} "
+              "replicas: {}",
+              user, g.failed, g.replies.size(), self->system().render(g.error));
           // The owner's answer when it answered.
           auto ps = answered(g);
           if (ps.empty())

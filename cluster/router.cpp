@@ -86,11 +86,11 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
       -> caf::result<std::vector<user_status>> {
       auto& st = self->state;
       // One request per owner; the answer in the order asked.
-      auto batches = group_by<presence_api>(
-        users, [=](const std::string& u) { return owner(self, u); });
+      auto batches = group_by<presence_api>(users, [=](const std::string& u) {
+        return owner(self, u);
+      });
       if (batches.size() <= 1)
-        return self->delegate(batches.empty() ? st.local
-                                              : batches.front().key,
+        return self->delegate(batches.empty() ? st.local : batches.front().key,
                               get_atom::value, users);
       auto rp = self->make_response_promise<std::vector<user_status>>();
       auto n = users.size();
@@ -113,15 +113,16 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
       if (st.registries.empty())
         return self->delegate(st.local, list_atom::value, cursor, limit);
       auto rp = self->make_response_promise<online_page>();
-      scatter_gather<online_page>(
-        self, members(self), st.timeout, gather_policy::fail_fast,
-        same_message(list_atom::value, cursor, limit),
-        [=](gathered<online_page>& g) mutable {
-          if (g.error)
-            rp.deliver(g.error);
-          else
-            rp.deliver(merge_pages(answered(g), limit));
-        });
+      scatter_gather<online_page>(self, members(self), st.timeout,
+                                  gather_policy::fail_fast,
+                                  same_message(list_atom::value, cursor, limit),
+                                  [=](gathered<online_page>& g) mutable {
+                                    if (g.error)
+                                      rp.deliver(g.error);
+                                    else
+                                      rp.deliver(
+                                        merge_pages(answered(g), limit));
+                                  });
       return rp;
     },
     [=](count_atom) -> caf::result<uint64_t> {
@@ -129,30 +130,28 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
       if (st.registries.empty())
         return self->delegate(st.local, count_atom::value);
       auto rp = self->make_response_promise<uint64_t>();
-      scatter_gather<uint64_t>(
-        self, members(self), st.timeout, gather_policy::fail_fast,
-        same_message(count_atom::value),
-        [=](gathered<uint64_t>& g) mutable {
-          if (g.error) {
-            rp.deliver(g.error);
-            return;
-          }
-          uint64_t sum = 0;
-          for (auto n : answered(g))
-            sum += n;
-          rp.deliver(sum);
-        });
+      scatter_gather<uint64_t>(self, members(self), st.timeout,
+                               gather_policy::fail_fast,
+                               same_message(count_atom::value),
+                               [=](gathered<uint64_t>& g) mutable {
+                                 if (g.error) {
+                                   rp.deliver(g.error);
+                                   return;
+                                 }
+                                 uint64_t sum = 0;
+                                 for (auto n : answered(g))
+                                   sum += n;
+                                 rp.deliver(sum);
+                               });
       return rp;
     },
     [=](subscribe_atom, const delta_listener& l,
-        std::vector<std::string>& users,
-        bool global) -> caf::result<bool> {
+        std::vector<std::string>& users, bool global) -> caf::result<bool> {
       return self->delegate(self->state.local, subscribe_atom::value, l,
                             std::move(users), global);
     },
     [=](unsubscribe_atom, const delta_listener& l,
-        std::vector<std::string>& users,
-        bool global) -> caf::result<bool> {
+        std::vector<std::string>& users, bool global) -> caf::result<bool> {
       return self->delegate(self->state.local, unsubscribe_atom::value, l,
                             std::move(users), global);
     },

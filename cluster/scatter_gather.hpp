@@ -95,7 +95,7 @@ void scatter_gather(Self* self, const std::vector<Handle>& to,
       .then(
         [st, i](T& x) {
           if (st->done)
-            return;  // fail_fast already finished: too late
+            return; // fail_fast already finished: too late
           st->result.replies[i] = std::move(x);
           if (--st->pending == 0)
             st->complete();

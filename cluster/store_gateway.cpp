@@ -18,8 +18,8 @@ caf::result<T> relay(Self* self, const store_api& store, milliseconds timeout,
   return rp;
 }
 
-store_api::behavior_type gateway_impl(store_api::pointer self,
-                                      store_api store, milliseconds timeout) {
+store_api::behavior_type gateway_impl(store_api::pointer self, store_api store,
+                                      milliseconds timeout) {
   return {
     [=](load_atom a, const std::string& u) {
       return relay<user_record>(self, store, timeout, a, u);
@@ -30,10 +30,8 @@ store_api::behavior_type gateway_impl(store_api::pointer self,
     [=](open_atom a, const std::string& u, millis s, uint64_t v) {
       self->send(store, a, u, s, v);
     },
-    [=](checkpoint_atom a, const std::string& u, millis s, millis l,
-        uint64_t v, presence_status st) {
-      self->send(store, a, u, s, l, v, st);
-    },
+    [=](checkpoint_atom a, const std::string& u, millis s, millis l, uint64_t v,
+        presence_status st) { self->send(store, a, u, s, l, v, st); },
     [=](close_atom a, const std::string& u, millis s, millis e, uint64_t v) {
       self->send(store, a, u, s, e, v);
     },
@@ -51,8 +49,7 @@ store_api::behavior_type gateway_impl(store_api::pointer self,
       return relay<profile>(self, store, timeout, a, p, u, pr, mask);
     },
     [=](history_atom a, const std::string& u, uint32_t n) {
-      return relay<std::vector<session_record>>(self, store, timeout, a, u,
-                                                n);
+      return relay<std::vector<session_record>>(self, store, timeout, a, u, n);
     },
     [=](flush_atom a) { return relay<bool>(self, store, timeout, a); },
     [=](drop_atom a, const std::string& u) { self->send(store, a, u); },

@@ -77,8 +77,8 @@ std::string validate(const config& cfg) {
   if (c.node_id.size() > 64)
     return "node-id must be at most 64 characters";
   for (char ch : c.node_id)
-    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-'
-          || ch == '_' || ch == '.' || ch == ':'))
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'
+          || ch == '.' || ch == ':'))
       return "node-id may hold letters, digits, '-', '_', '.' and ':' only";
   if (c.replication > 16)
     return "replication must be at most 16";
@@ -103,8 +103,8 @@ std::string validate(const config& cfg) {
   }
   if (cfg.scheduler_threads > 256)
     return "scheduler-threads must be at most 256";
-  static const char* levels[]
-    = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  static const char* levels[] = {"trace", "debug",    "info", "warn",
+                                 "error", "critical", "off"};
   bool level_ok = false;
   for (auto l : levels)
     level_ok = level_ok || cfg.log_level == l;

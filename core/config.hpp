@@ -74,7 +74,7 @@ struct edge_config {
   std::string sio_paths = "/socket.io/,/api/socketio/";
   milliseconds sio_ping_interval{25'000};
   milliseconds sio_ping_timeout{20'000};
-  std::size_t sio_max_payload = 1'000'000;  // capped by max_body_bytes
+  std::size_t sio_max_payload = 1'000'000; // capped by max_body_bytes
   milliseconds sio_list_window{1'000};
 };
 

@@ -176,7 +176,7 @@ typename Inspector::result_type inspect(Inspector& f, online_page& x) {
 
 /// Display data of a user, used in the seeds' payloads.
 struct profile {
-  bool known = false;  // false: no profile stored (fields are empty)
+  bool known = false; // false: no profile stored (fields are empty)
   std::string name;
   std::string username;
   std::string email;
@@ -228,9 +228,8 @@ struct user_record {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_record& x) {
-  return f(caf::meta::type_name("user_record"), x.user_id, x.known,
-           x.last_seen, x.version, x.open, x.open_start, x.open_last_active,
-           x.open_status);
+  return f(caf::meta::type_name("user_record"), x.user_id, x.known, x.last_seen,
+           x.version, x.open, x.open_start, x.open_last_active, x.open_status);
 }
 
 /// An ephemeral signal to the other members of a room (a chat session):
@@ -260,8 +259,7 @@ struct member_stats {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_stats& x) {
-  return f(caf::meta::type_name("member_stats"), x.users_owned,
-           x.connections);
+  return f(caf::meta::type_name("member_stats"), x.users_owned, x.connections);
 }
 
 /// A member's row in /api/cluster.
@@ -371,8 +369,7 @@ using user_api = caf::typed_actor<
   // from a session that was replaced on that device is ignored)
   caf::reacts_to<leave_atom, std::string, caf::actor_addr>,
   caf::reacts_to<heartbeat_atom, std::string>,
-  caf::replies_to<status_atom, std::string, presence_status>::with<
-    user_status>,
+  caf::replies_to<status_atom, std::string, presence_status>::with<user_status>,
   caf::replies_to<get_atom>::with<user_status>,
   caf::replies_to<touch_atom>::with<user_status>>;
 
@@ -390,8 +387,8 @@ using session_api = caf::typed_actor<
 
 /// Whoever subscribes to presence changes (sessions, an embedding host's
 /// actors): gets one batch per coalescing window. Local only.
-using delta_listener = caf::typed_actor<
-  caf::reacts_to<delta_atom, delta_batch>>;
+using delta_listener
+  = caf::typed_actor<caf::reacts_to<delta_atom, delta_batch>>;
 
 /// The fan-out of a node (actors/fanout): subscriptions, and the deltas of
 /// every user (from the registries of every node) to pass on.
@@ -421,8 +418,8 @@ using rooms_api = caf::typed_actor<
 using store_api = caf::typed_actor<
   // last_seen and version of one user / many users
   caf::replies_to<load_atom, std::string>::with<user_record>,
-  caf::replies_to<load_atom, std::vector<std::string>>::with<
-    std::vector<user_record>>,
+  caf::replies_to<load_atom,
+                  std::vector<std::string>>::with<std::vector<user_record>>,
   // a user came online (user, start, version)
   caf::reacts_to<open_atom, std::string, millis, uint64_t>,
   // cheap activity mark for crash recovery (user, start, last_active,
@@ -434,15 +431,15 @@ using store_api = caf::typed_actor<
   // last_seen of an offline user touched by REST (user, when)
   caf::replies_to<last_seen_atom, std::string, millis>::with<user_record>,
   caf::replies_to<get_atom, profile_atom, std::string>::with<profile>,
-  caf::replies_to<get_atom, profile_atom, std::vector<std::string>>::with<
-    std::vector<profile>>,
+  caf::replies_to<get_atom, profile_atom,
+                  std::vector<std::string>>::with<std::vector<profile>>,
   // set the fields of the profile named by the mask (profile_field bits),
   // in one step; replies the stored profile
   caf::replies_to<put_atom, profile_atom, std::string, profile,
                   uint8_t>::with<profile>,
   // recent sessions, newest first (user, limit)
-  caf::replies_to<history_atom, std::string, uint32_t>::with<
-    std::vector<session_record>>,
+  caf::replies_to<history_atom, std::string,
+                  uint32_t>::with<std::vector<session_record>>,
   // write pending checkpoints and failed writes, sync the WAL (an error
   // if anything is still not written)
   caf::replies_to<flush_atom>::with<bool>,
@@ -457,8 +454,8 @@ using store_api = caf::typed_actor<
 /// call. Implemented by actors/shard_registry.
 using presence_api = caf::typed_actor<
   caf::replies_to<get_atom, std::string>::with<user_status>,
-  caf::replies_to<get_atom, std::vector<std::string>>::with<
-    std::vector<user_status>>,
+  caf::replies_to<get_atom,
+                  std::vector<std::string>>::with<std::vector<user_status>>,
   // online users after `cursor` (exclusive), at most `limit`
   caf::replies_to<list_atom, std::string, uint32_t>::with<online_page>,
   caf::replies_to<count_atom>::with<uint64_t>,
@@ -475,12 +472,11 @@ using presence_api = caf::typed_actor<
 
 /// A node's registry as other nodes see it (actors/shard_registry): the
 /// presence service, plus users handed over when the ring moves them here.
-using node_registry_api = presence_api::extend<
-  caf::reacts_to<handover_atom, user_transfer>>;
+using node_registry_api
+  = presence_api::extend<caf::reacts_to<handover_atom, user_transfer>>;
 
 /// Whoever follows the cluster's membership (registry, router, replicator).
-using view_listener = caf::typed_actor<
-  caf::reacts_to<view_atom, cluster_view>>;
+using view_listener = caf::typed_actor<caf::reacts_to<view_atom, cluster_view>>;
 
 /// The membership actor of a node (cluster/membership), published on the
 /// cluster port. Its retry and heartbeat timers are private.
@@ -495,15 +491,13 @@ using membership_api = caf::typed_actor<
   caf::reacts_to<subscribe_atom, view_listener>,
   caf::replies_to<get_atom, cluster_atom>::with<cluster_status>,
   // local: the cluster port is bound (advertised endpoint) / the HTTP port
-  caf::reacts_to<put_atom, std::string>,
-  caf::reacts_to<put_atom, uint16_t>,
+  caf::reacts_to<put_atom, std::string>, caf::reacts_to<put_atom, uint16_t>,
   // local: this node leaves; first a view without it, then (true) a
   // farewell to every member, answered once every member answered
   caf::replies_to<leave_atom>::with<bool>,
   caf::replies_to<leave_atom, bool>::with<bool>,
   // a member says farewell
   caf::replies_to<leave_atom, std::string>::with<bool>>;
-
 
 // -- messages that carry actor handles -----------------------------------------
 
@@ -546,14 +540,14 @@ struct user_transfer {
   uint64_t version = 0;
   bool in_grace = false;
   std::vector<device_view> devices;
-  std::vector<session_api> sessions;  // sessions[i] holds devices[i]
+  std::vector<session_api> sessions; // sessions[i] holds devices[i]
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_transfer& x) {
-  return f(caf::meta::type_name("user_transfer"), x.user_id, x.online,
-           x.status, x.online_since, x.last_seen, x.left_at, x.version,
-           x.in_grace, x.devices, x.sessions);
+  return f(caf::meta::type_name("user_transfer"), x.user_id, x.online, x.status,
+           x.online_since, x.last_seen, x.left_at, x.version, x.in_grace,
+           x.devices, x.sessions);
 }
 
 /// One node as the cluster knows it (gossiped between members).
@@ -584,7 +578,7 @@ typename Inspector::result_type inspect(Inspector& f, member_info& x) {
 struct cluster_view {
   uint64_t version = 0;
   std::string self;
-  std::vector<member_info> members;  // alive, sorted by node id
+  std::vector<member_info> members; // alive, sorted by node id
 
   /// The ids of `members`, in order.
   std::vector<std::string> node_ids() const {
@@ -597,8 +591,7 @@ struct cluster_view {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_view& x) {
-  return f(caf::meta::type_name("cluster_view"), x.version, x.self,
-           x.members);
+  return f(caf::meta::type_name("cluster_view"), x.version, x.self, x.members);
 }
 
 /// The delta a status amounts to (devices dropped), and back.

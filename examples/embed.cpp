@@ -77,8 +77,8 @@ int main(int argc, char** argv) {
 
   config pcfg;
   pcfg.persistence.data_dir = dir;
-  pcfg.actors.reconnect_grace = 0ms;  // announce offline at once
-  pcfg.actors.coalesce_window = 0ms;  // deliver deltas at once
+  pcfg.actors.reconnect_grace = 0ms; // announce offline at once
+  pcfg.actors.coalesce_window = 0ms; // deliver deltas at once
   if (!seed.empty())
     return cluster_main(sys, pcfg, seed, argv[3]);
   std::string err;
@@ -92,8 +92,9 @@ int main(int argc, char** argv) {
 
   // Subscribe a listener to everyone's changes.
   auto l = sys.spawn(listener, caf::actor{self});
-  self->request(api, 5s, subscribe_atom::value, l, std::vector<std::string>{},
-                true)
+  self
+    ->request(api, 5s, subscribe_atom::value, l, std::vector<std::string>{},
+              true)
     .receive([&](bool ok) { check(ok, "subscribe to the global feed"); },
              [&](caf::error& e) { check(false, "subscribe"); });
 
@@ -154,8 +155,9 @@ int main(int argc, char** argv) {
     caf::after(5s) >> [&] { check(false, "no delta within 5 s"); });
 
   // Batch status, answered partly from the store.
-  self->request(api, 5s, get_atom::value,
-                std::vector<std::string>{"alice", "bob"})
+  self
+    ->request(api, 5s, get_atom::value,
+              std::vector<std::string>{"alice", "bob"})
     .receive(
       [&](std::vector<user_status>& xs) {
         check(xs.size() == 2 && !xs[0].online && xs[0].last_seen > 0

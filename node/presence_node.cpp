@@ -57,8 +57,9 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   n->cfg_.cluster.node_id = effective_node_id(cfg.cluster);
   bool clustered = cfg.cluster.listen_enabled || !cfg.cluster.seeds.empty();
   if (clustered && !sys.has_middleman()) {
-    err = "cluster mode needs CAF's middleman: load caf::io::middleman in "
-          "the actor_system_config";
+    err
+      = "cluster mode needs CAF's middleman: load caf::io::middleman in "
+        "the actor_system_config";
     return nullptr;
   }
   // Alone, sessions a crash left open are closed now. In a cluster their
@@ -75,9 +76,10 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
     }
     n->recovered_ = rec->closed;
     if (rec->corrupt_dropped > 0)
-      node_log().warn("dropped {} open-session marks that could not be "
-                      "decoded: those sessions are not in the history",
-                      rec->corrupt_dropped);
+      node_log().warn(
+        "dropped {} open-session marks that could not be "
+        "decoded: those sessions are not in the history",
+        rec->corrupt_dropped);
   }
   n->probe_ = std::make_shared<store_stats>();
   n->probe_->sessions_recovered = n->recovered_;
@@ -95,7 +97,7 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   env.checkpoint_interval = cfg.persistence.checkpoint_interval;
   env.store = n->replicator_;
   auto registry = actors::spawn_registry(sys, std::move(env), n->fanout_,
-                                        n->stats_, n->cfg_.cluster);
+                                         n->stats_, n->cfg_.cluster);
   member_info me;
   me.node_id = n->cfg_.cluster.node_id;
   if (cfg.cluster.listen_enabled)
@@ -111,22 +113,20 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   // The membership actor gets the configured id (maybe empty: it then
   // follows the bound address).
   n->membership_ = cluster::spawn_membership(sys, cfg.cluster, me,
-                                             cfg.cluster.replication,
-                                             n->stats_, now);
+                                             cfg.cluster.replication, n->stats_,
+                                             now);
   caf::anon_send(n->membership_, subscribe_atom::value,
                  view_listener{registry});
   caf::anon_send(n->membership_, subscribe_atom::value,
                  caf::actor_cast<view_listener>(n->replicator_));
   n->api_ = cluster::spawn_router(sys, n->cfg_.cluster, timeout,
-                                  presence_api{registry},
-                                  n->membership_);
+                                  presence_api{registry}, n->membership_);
   if (cfg.cluster.listen_enabled) {
-    auto port = sys.middleman().publish(n->membership_,
-                                        cfg.cluster.listen_port,
+    auto port = sys.middleman().publish(n->membership_, cfg.cluster.listen_port,
                                         cfg.cluster.listen_host.c_str(), true);
     if (!port) {
-      err = "cannot listen for the cluster on " + cfg.cluster.listen_host
-            + ":" + std::to_string(cfg.cluster.listen_port) + ": "
+      err = "cannot listen for the cluster on " + cfg.cluster.listen_host + ":"
+            + std::to_string(cfg.cluster.listen_port) + ": "
             + sys.render(port.error());
       n->stop();
       return nullptr;
@@ -168,8 +168,7 @@ void node::stop() {
   // the answer comes once the moving users have handed over.
   if (registry_)
     self->request(registry_, timeout, shutdown_atom::value)
-      .receive([](uint64_t) {},
-               failed("recording every online user offline"));
+      .receive([](uint64_t) {}, failed("recording every online user offline"));
   if (membership_)
     self->request(membership_, timeout, leave_atom::value, true)
       .receive([](bool) {}, failed("saying farewell to the cluster"));

@@ -27,8 +27,8 @@ public:
   /// Opens the store under cfg.persistence.data_dir (recovering sessions a
   /// crashed process left open) and spawns the node's actors. On failure
   /// returns nullptr and sets `err`.
-  static std::unique_ptr<node> start(caf::actor_system& sys,
-                                     const config& cfg, std::string& err,
+  static std::unique_ptr<node> start(caf::actor_system& sys, const config& cfg,
+                                     std::string& err,
                                      wall_clock now = system_now);
 
   /// The typed presence service: status, batch status, online list and count,

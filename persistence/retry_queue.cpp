@@ -26,21 +26,16 @@ bool settles_mark(const store_write& w) {
 } // namespace
 
 const std::string& user_of(const store_write& w) {
-  return std::visit(overload{
-                      [](const open_write& x) -> const std::string& {
-                        return x.user;
-                      },
-                      [](const close_write& x) -> const std::string& {
-                        return x.user;
-                      },
-                      [](const drop_write& x) -> const std::string& {
-                        return x.user;
-                      },
-                      [](const merge_write& x) -> const std::string& {
-                        return x.record.user_id;
-                      },
-                    },
-                    w);
+  return std::visit(
+    overload{
+      [](const open_write& x) -> const std::string& { return x.user; },
+      [](const close_write& x) -> const std::string& { return x.user; },
+      [](const drop_write& x) -> const std::string& { return x.user; },
+      [](const merge_write& x) -> const std::string& {
+        return x.record.user_id;
+      },
+    },
+    w);
 }
 
 const char* name_of(const store_write& w) {
@@ -62,12 +57,8 @@ caf::error apply(store_db& db, const store_write& w) {
                         return db.close_session(x.user, x.start, x.end,
                                                 x.version);
                       },
-                      [&](const drop_write& x) {
-                        return db.drop_open(x.user);
-                      },
-                      [&](const merge_write& x) {
-                        return db.merge(x.record);
-                      },
+                      [&](const drop_write& x) { return db.drop_open(x.user); },
+                      [&](const merge_write& x) { return db.merge(x.record); },
                     },
                     w);
 }

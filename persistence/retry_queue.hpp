@@ -43,8 +43,8 @@ struct merge_write {
 /// A write nobody waits for (open, close, drop, merge), kept to be retried
 /// when it fails. Checkpoints are not here: the store actor keeps the latest
 /// one per user in memory until a batch of them is written.
-using store_write = std::variant<open_write, close_write, drop_write,
-                                 merge_write>;
+using store_write
+  = std::variant<open_write, close_write, drop_write, merge_write>;
 
 /// The user a write is about.
 const std::string& user_of(const store_write& w);
@@ -74,22 +74,14 @@ public:
   /// nothing of `w`) when the queue holds `limit` writes.
   bool push(store_write w);
 
-  bool empty() const {
-    return writes_.empty();
-  }
+  bool empty() const { return writes_.empty(); }
 
-  size_t size() const {
-    return writes_.size();
-  }
+  size_t size() const { return writes_.size(); }
 
-  size_t limit() const {
-    return limit_;
-  }
+  size_t limit() const { return limit_; }
 
   /// The oldest write. Precondition: !empty().
-  const store_write& front() const {
-    return writes_.front();
-  }
+  const store_write& front() const { return writes_.front(); }
 
   /// Removes the oldest write. Precondition: !empty().
   void pop();

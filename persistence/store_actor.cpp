@@ -53,9 +53,10 @@ using store_ptr = store_impl_api::stateful_pointer<store_state>;
 void on_failure(store_state& st, const caf::error& err) {
   st.probe->write_errors += 1;
   if (st.failures++ == 0)
-    store_log().error("{}; further failures are only counted until writes "
-                      "succeed again, failed writes are retried every {} ms",
-                      describe(err), st.retry_interval.count());
+    store_log().error(
+      "{}; further failures are only counted until writes "
+      "succeed again, failed writes are retried every {} ms",
+      describe(err), st.retry_interval.count());
 }
 
 /// A write went through: ends a run of failures once nothing waits.
@@ -63,9 +64,10 @@ void on_success(store_state& st) {
   if ((st.failures == 0 && st.dropped == 0) || !st.retries.empty())
     return;
   if (st.dropped > 0)
-    store_log().info("store writes recovered after {} failures ({} writes "
-                     "dropped)",
-                     st.failures, st.dropped);
+    store_log().info(
+      "store writes recovered after {} failures ({} writes "
+      "dropped)",
+      st.failures, st.dropped);
   else
     store_log().info("store writes recovered after {} failures", st.failures);
   st.failures = 0;
@@ -102,9 +104,10 @@ bool count_drop(store_state& st) {
 /// Queues `w` behind the failed writes; what does not fit is dropped.
 void enqueue(store_state& st, store_write w) {
   if (!st.retries.push(w) && count_drop(st))
-    store_log().error("retry queue full ({} writes): dropping {} of '{}', "
-                      "further drops are only counted",
-                      st.retries.limit(), name_of(w), user_of(w));
+    store_log().error(
+      "retry queue full ({} writes): dropping {} of '{}', "
+      "further drops are only counted",
+      st.retries.limit(), name_of(w), user_of(w));
   st.probe->writes_pending = st.retries.size();
 }
 
@@ -144,7 +147,7 @@ bool flush_dirty(store_state& st) {
     marks.emplace_back(kvp.first, kvp.second);
   if (auto err = st.db->mark_open_batch(marks)) {
     on_failure(st, err);
-    return false;  // kept in `dirty`
+    return false; // kept in `dirty`
   }
   st.dirty.clear();
   st.probe->checkpoints_written += marks.size();
@@ -158,7 +161,7 @@ bool flush_dirty(store_state& st) {
 bool retry(store_state& st) {
   if (st.db->failed()) {
     if (auto err = st.db->recover())
-      return false;  // still failing: the run's first failure was logged
+      return false; // still failing: the run's first failure was logged
   }
   while (!st.retries.empty()) {
     auto& w = st.retries.front();
@@ -187,9 +190,10 @@ store_state::~store_state() {
   // the last owner.
   if (!retry(*this)) {
     probe->writes_dropped += retries.size() + dirty.size();
-    store_log().error("store stops with {} writes and {} checkpoints not "
-                      "written: they are lost",
-                      retries.size(), dirty.size());
+    store_log().error(
+      "store stops with {} writes and {} checkpoints not "
+      "written: they are lost",
+      retries.size(), dirty.size());
     return;
   }
   if (auto err = db->sync())
@@ -236,7 +240,7 @@ store_impl_api::behavior_type store_impl(store_ptr self,
       if (st.cfg.checkpoint_interval.count() == 0 && !stuck(st)) {
         if (auto err = st.db->mark_open(user, s)) {
           on_failure(st, err);
-          st.dirty[user] = s;  // written by the retry
+          st.dirty[user] = s; // written by the retry
         } else {
           st.probe->checkpoints_written += 1;
           st.probe->checkpoint_flushes += 1;
@@ -281,10 +285,8 @@ store_impl_api::behavior_type store_impl(store_ptr self,
       settle(self);
       return r;
     },
-    [=](get_atom, profile_atom,
-        const std::string& user) -> caf::result<profile> {
-      return self->state.db->get_profile(user);
-    },
+    [=](get_atom, profile_atom, const std::string& user)
+      -> caf::result<profile> { return self->state.db->get_profile(user); },
     [=](get_atom, profile_atom, const std::vector<std::string>& users)
       -> caf::result<std::vector<profile>> {
       std::vector<profile> out;

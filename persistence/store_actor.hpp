@@ -36,10 +36,9 @@ constexpr size_t retry_queue_limit = 100'000;
 /// once per run of failures on the "store" logger, and kept: failed ones wait
 /// in a retry queue (at most `retry_queue_limit`), retried in order every
 /// `retry_interval` after reopening RocksDB; later ones queue behind them.
-store_api spawn_store(caf::actor_system& sys, std::unique_ptr<store_db> db,
-                      const persistence_config& cfg,
-                      std::shared_ptr<store_probe> probe,
-                      std::chrono::milliseconds retry_interval
-                      = default_retry_interval);
+store_api
+spawn_store(caf::actor_system& sys, std::unique_ptr<store_db> db,
+            const persistence_config& cfg, std::shared_ptr<store_probe> probe,
+            std::chrono::milliseconds retry_interval = default_retry_interval);
 
 } // namespace presence::persistence

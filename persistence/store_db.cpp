@@ -118,11 +118,9 @@ bool history_key_of(const rocksdb::Slice& key, const std::string& user_id) {
          && key[user_id.size()] == '\0';
 }
 
-
 const char* cf_names[] = {"last_seen", "history", "profiles", "online"};
 
-caf::error corrupt(const char* what, const std::string& user_id,
-                   size_t size) {
+caf::error corrupt(const char* what, const std::string& user_id, size_t size) {
   return make_store_error(errc::corruption, what,
                           "cannot decode the record of '" + user_id + "' ("
                             + std::to_string(size) + " bytes)");
@@ -179,8 +177,7 @@ store_db::~store_db() {
 
 std::unique_ptr<store_db> store_db::open(const std::string& dir,
                                          uint32_t history_limit,
-                                         std::string& err,
-                                         rocksdb::Env* env) {
+                                         std::string& err, rocksdb::Env* env) {
   std::unique_ptr<store_db> self{new store_db};
   self->dir_ = dir;
   self->env_ = env;
@@ -424,8 +421,7 @@ store_db::history(const std::string& user_id, uint32_t limit) {
     db_->NewIterator(rocksdb::ReadOptions{}, history_)};
   auto upper = user_id;
   upper.push_back('\x01');
-  for (it->SeekForPrev(upper); it->Valid() && out.size() < limit;
-       it->Prev()) {
+  for (it->SeekForPrev(upper); it->Valid() && out.size() < limit; it->Prev()) {
     auto key = it->key();
     if (!history_key_of(key, user_id))
       break;
@@ -546,8 +542,8 @@ caf::error store_db::trim_history(const std::string& user_id, void* batch) {
   return status_error(it->status(), "trim history");
 }
 
-caf::expected<user_record>
-store_db::touch_last_seen(const std::string& user_id, millis when) {
+caf::expected<user_record> store_db::touch_last_seen(const std::string& user_id,
+                                                     millis when) {
   auto r = load_for_update(user_id);
   if (!r)
     return r;
@@ -560,8 +556,7 @@ store_db::touch_last_seen(const std::string& user_id, millis when) {
   return r;
 }
 
-caf::error store_db::put_profile(const std::string& user_id,
-                                 const profile& p) {
+caf::error store_db::put_profile(const std::string& user_id, const profile& p) {
   std::string v(1, profile_format);
   put_str(v, p.name);
   put_str(v, p.username);

@@ -87,9 +87,7 @@ public:
   // -- failure and recovery ---------------------------------------------------
 
   /// True from a failed write until a successful `recover()`.
-  bool failed() const {
-    return failed_;
-  }
+  bool failed() const { return failed_; }
 
   /// Closes and reopens RocksDB if a write failed; none when the store is
   /// (again) writable. Called by the store actor's retry tick.

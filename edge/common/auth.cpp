@@ -44,8 +44,9 @@ identity verify_jwt(const std::string& secret, const std::string& token,
   // Only HS256: never "none", never an algorithm the client picked for us.
   if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256)
     return fail("invalid_token", "token must be signed with HS256");
-  std::unique_ptr<char, void (*)(void*)> grants{
-    jwt_get_grants_json(jwt.get(), nullptr), std::free};
+  std::unique_ptr<char, void (*)(void*)> grants{jwt_get_grants_json(jwt.get(),
+                                                                    nullptr),
+                                                std::free};
   if (!grants)
     return fail("invalid_token", "token has no claims");
   auto claims = nlohmann::json::parse(grants.get(), nullptr, false);
@@ -56,7 +57,7 @@ identity verify_jwt(const std::string& secret, const std::string& token,
     if (i == claims.end())
       return false;
     if (!i->is_number())
-      return true;  // present but junk: treated as 0 below
+      return true; // present but junk: treated as 0 below
     out = i->get<double>();
     return true;
   };

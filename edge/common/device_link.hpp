@@ -56,9 +56,7 @@ struct device_link {
   /// Bumped whenever `user` changes: stale rejoin timers see it.
   uint64_t epoch = 0;
 
-  bool joined() const {
-    return ph == phase::joined;
-  }
+  bool joined() const { return ph == phase::joined; }
 
   /// True if this link holds `device_id` right now.
   bool holds(const std::string& device_id) const {
@@ -96,8 +94,7 @@ join_request make_join(Self* self, const device_link& l) {
 template <class Self>
 void leave(Self* self, device_link& l) {
   if (l.ph == device_link::phase::joined && l.user)
-    self->send(l.user, leave_atom::value, l.device.device_id,
-               self->address());
+    self->send(l.user, leave_atom::value, l.device.device_id, self->address());
   l.ph = device_link::phase::idle;
   set_user(self, l, user_api{});
 }
@@ -108,8 +105,8 @@ void leave(Self* self, device_link& l) {
 /// gone or joined someone else meanwhile, the join is undone and `gone()`
 /// runs instead.
 template <class Self, class Find, class Ok, class Fail, class Gone>
-void join(Self* self, const edge_context& ctx, device_link& l, Find find,
-          Ok ok, Fail fail, Gone gone) {
+void join(Self* self, const edge_context& ctx, device_link& l, Find find, Ok ok,
+          Fail fail, Gone gone) {
   l.ph = device_link::phase::joining;
   auto user = l.user_id;
   self
@@ -195,8 +192,8 @@ void rehome(Self* self, device_link& l, const std::string& device_id,
 /// more); register again at once.
 template <class Self, class Find, class Lost>
 void rejoin_now(Self* self, const edge_context& ctx, device_link& l,
-                const std::string& key, const std::string& device_id,
-                Find find, Lost lost) {
+                const std::string& key, const std::string& device_id, Find find,
+                Lost lost) {
   if (l.holds(device_id))
     rejoin(self, ctx, key, ++l.epoch, 0, find, lost);
 }

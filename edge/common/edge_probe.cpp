@@ -50,13 +50,15 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
     std::atomic<uint64_t> store_stats::*counter;
   } store[] = {
     {"presence_store_checkpoint_flushes",
-     "Batches of activity checkpoints written", &store_stats::checkpoint_flushes},
+     "Batches of activity checkpoints written",
+     &store_stats::checkpoint_flushes},
     {"presence_store_checkpoints_written", "Activity checkpoints written",
      &store_stats::checkpoints_written},
     {"presence_store_sessions_closed", "Online sessions recorded as ended",
      &store_stats::sessions_closed},
     {"presence_store_sessions_recovered",
-     "Sessions closed at start after a crash", &store_stats::sessions_recovered},
+     "Sessions closed at start after a crash",
+     &store_stats::sessions_recovered},
     {"presence_store_write_errors",
      "Store writes that failed (each once; retried while the process lives)",
      &store_stats::write_errors},

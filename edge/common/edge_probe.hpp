@@ -23,17 +23,17 @@ struct edge_probe {
   ~edge_probe();
 
   std::shared_ptr<prometheus::Registry> registry;
-  prometheus::Gauge* connections = nullptr;  // open TCP connections
-  prometheus::Gauge* ws_sessions = nullptr;  // open WebSockets
+  prometheus::Gauge* connections = nullptr; // open TCP connections
+  prometheus::Gauge* ws_sessions = nullptr; // open WebSockets
   prometheus::Counter* ws_accepted = nullptr;
-  prometheus::Counter* ws_rejected = nullptr;  // failed auth / limits
+  prometheus::Counter* ws_rejected = nullptr; // failed auth / limits
   prometheus::Counter* frames_in = nullptr;
   prometheus::Counter* frames_out = nullptr;
-  prometheus::Counter* protocol_errors = nullptr;  // error frames sent
+  prometheus::Counter* protocol_errors = nullptr; // error frames sent
   prometheus::Counter* rate_limited = nullptr;
-  prometheus::Counter* slow_consumers = nullptr;  // closed with 4001
+  prometheus::Counter* slow_consumers = nullptr; // closed with 4001
   prometheus::Counter* http_requests = nullptr;
-  prometheus::Counter* http_errors = nullptr;  // 4xx and 5xx
+  prometheus::Counter* http_errors = nullptr; // 4xx and 5xx
   prometheus::Gauge* online_users = nullptr;  // refreshed at scrape
 
   /// One gauge per store counter (core/stats.hpp), refreshed at scrape.

@@ -15,16 +15,16 @@ constexpr std::size_t max_user_agent_bytes = 512;
 
 /// An HTTP request as the protocols see it.
 struct http_request {
-  std::string method;  // "GET", "PUT", ...
-  std::string target;  // path and query, as received
+  std::string method; // "GET", "PUT", ...
+  std::string target; // path and query, as received
   std::string body;
-  std::string authorization;  // Authorization header, may be empty
+  std::string authorization; // Authorization header, may be empty
   std::string content_type;
-  std::string user_header;  // X-User-Id (dev mode identity)
-  std::string user_agent;   // User-Agent, may be empty
+  std::string user_header; // X-User-Id (dev mode identity)
+  std::string user_agent;  // User-Agent, may be empty
   /// A WebSocket upgrade request (Connection: upgrade, Upgrade: websocket).
   bool websocket_upgrade = false;
-  std::string peer;  // client address, for logs
+  std::string peer; // client address, for logs
 };
 
 /// An HTTP response produced by a protocol.

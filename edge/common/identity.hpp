@@ -58,9 +58,7 @@ struct client_identity {
   std::string code;
   std::string message;
 
-  bool ok() const {
-    return failure == identity_failure::none;
-  }
+  bool ok() const { return failure == identity_failure::none; }
 };
 
 /// The rule. JWT mode (`secret` set): a given token must verify and, if

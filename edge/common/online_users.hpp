@@ -26,9 +26,8 @@ struct online_users {
 /// in `self`'s context. REST calls it from a one-shot actor, Socket.IO
 /// sessions from themselves.
 template <class Self>
-void fetch_online_users(Self* self, const edge_context& ctx,
-                        std::string cursor, uint32_t limit,
-                        std::function<void(online_users&)> then,
+void fetch_online_users(Self* self, const edge_context& ctx, std::string cursor,
+                        uint32_t limit, std::function<void(online_users&)> then,
                         std::function<void(const caf::error&)> fail) {
   auto timeout = ctx.cfg.actors.request_timeout;
   auto store = ctx.store;

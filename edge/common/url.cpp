@@ -88,8 +88,7 @@ bool parse_target(const std::string& target, parsed_target& out) {
   return true;
 }
 
-std::string query_param(const parsed_target& t, const char* a,
-                        const char* b) {
+std::string query_param(const parsed_target& t, const char* a, const char* b) {
   auto i = t.query.find(a);
   if (i != t.query.end())
     return i->second;

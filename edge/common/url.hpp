@@ -8,9 +8,9 @@ namespace presence::edge {
 
 /// A request target split into decoded path segments and query parameters.
 struct parsed_target {
-  std::string path;  // decoded, without the query
-  std::vector<std::string> segments;  // path split on '/', empty ones dropped
-  std::map<std::string, std::string> query;  // first value wins
+  std::string path;                  // decoded, without the query
+  std::vector<std::string> segments; // path split on '/', empty ones dropped
+  std::map<std::string, std::string> query; // first value wins
   bool trailing_slash = false;
 };
 

@@ -13,16 +13,16 @@
 namespace presence::edge {
 
 enum class native_op {
-  join,          // "join" | "identify"
-  leave,         // "leave"
-  ping,          // "ping" | "heartbeat"
-  get_status,    // "get_status"
-  get_statuses,  // "get_statuses" | "batch_status"
-  list_online,   // "list_online"
-  count_online,  // "count_online"
-  subscribe,     // "subscribe"
-  unsubscribe,   // "unsubscribe"
-  set_status,    // "set_status"
+  join,         // "join" | "identify"
+  leave,        // "leave"
+  ping,         // "ping" | "heartbeat"
+  get_status,   // "get_status"
+  get_statuses, // "get_statuses" | "batch_status"
+  list_online,  // "list_online"
+  count_online, // "count_online"
+  subscribe,    // "subscribe"
+  unsubscribe,  // "unsubscribe"
+  set_status,   // "set_status"
 };
 
 /// Most ids one get_statuses / subscribe frame may name.
@@ -54,7 +54,7 @@ struct native_command {
 struct protocol_error {
   std::string code;
   std::string message;
-  std::string id_json;  // the frame's id if it could be read
+  std::string id_json; // the frame's id if it could be read
 };
 
 /// Parses one text frame. Never throws.
@@ -84,8 +84,7 @@ std::string encode_count(const std::string& id_json, uint64_t n);
 std::string encode_subscribed(const std::string& id_json, bool subscribe,
                               const std::vector<std::string>& users,
                               bool global);
-std::string encode_status_set(const std::string& id_json,
-                              const user_status& s);
+std::string encode_status_set(const std::string& id_json, const user_status& s);
 /// Sent before the server closes a session whose device expired or was
 /// replaced: {"type":"session.expired","device_id":..,"reason":..}
 std::string encode_expired(const std::string& device_id,

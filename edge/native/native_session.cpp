@@ -59,8 +59,7 @@ auto find_link(session_ptr self) {
 auto owner_lost(session_ptr self) {
   return [self] {
     send_error(self, "", "unavailable", "presence owner lost");
-    self->state.sink->close(close_code::internal_error,
-                            "presence owner lost");
+    self->state.sink->close(close_code::internal_error, "presence owner lost");
   };
 }
 
@@ -76,8 +75,8 @@ void join(session_ptr self, const native_command& cmd) {
   creds.token = cmd.token;
   creds.claimed = cmd.user_id;
   creds.established = st.params.user_id;
-  auto who = resolve_identity(st.ctx->cfg.edge.jwt_secret, st.ctx->now(),
-                              creds, true);
+  auto who = resolve_identity(st.ctx->cfg.edge.jwt_secret, st.ctx->now(), creds,
+                              true);
   switch (who.failure) {
     case identity_failure::none:
       break;
@@ -108,7 +107,7 @@ void join(session_ptr self, const native_command& cmd) {
     return;
   }
   device_info dev;
-  dev.device_id = !cmd.device_id.empty()            ? cmd.device_id
+  dev.device_id = !cmd.device_id.empty()              ? cmd.device_id
                   : !st.link.device.device_id.empty() ? st.link.device.device_id
                                                       : st.params.device_id;
   dev.user_agent = !cmd.user_agent.empty() ? cmd.user_agent
@@ -163,8 +162,7 @@ void handle(session_ptr self, native_command& cmd) {
       return;
     case native_op::get_status:
       self->request(st.ctx->api, timeout, get_atom::value, cmd.user_id)
-        .then([=](user_status& s) { send(self, encode_status(id, s)); },
-              fail);
+        .then([=](user_status& s) { send(self, encode_status(id, s)); }, fail);
       return;
     case native_op::get_statuses:
       self->request(st.ctx->api, timeout, get_atom::value, cmd.user_ids)
@@ -176,8 +174,7 @@ void handle(session_ptr self, native_command& cmd) {
       return;
     case native_op::list_online:
       self
-        ->request(st.ctx->api, timeout, list_atom::value, cmd.cursor,
-                  cmd.limit)
+        ->request(st.ctx->api, timeout, list_atom::value, cmd.cursor, cmd.limit)
         .then([=](online_page& p) { send(self, encode_online_list(id, p)); },
               fail);
       return;
@@ -244,8 +241,7 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
       ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
                 subscribe_atom::value, delta_listener{self},
                 std::vector<std::string>{}, true)
-      .then([](bool) {},
-            [=](caf::error& err) { send_failure(self, "", err); });
+      .then([](bool) {}, [=](caf::error& err) { send_failure(self, "", err); });
   if (!st.params.user_id.empty()) {
     native_command cmd;
     cmd.op = native_op::join;
@@ -275,8 +271,8 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
              owner_lost(self));
     },
     [=](rejoin_atom, const std::string& device_id) {
-      rejoin_now(self, *self->state.ctx, self->state.link, link_key,
-                 device_id, find_link(self), owner_lost(self));
+      rejoin_now(self, *self->state.ctx, self->state.link, link_key, device_id,
+                 find_link(self), owner_lost(self));
     },
     [=](expire_atom, const std::string& device_id, const std::string& why) {
       auto& st = self->state;
@@ -324,9 +320,7 @@ public:
     reply_error("rate_limited", "too many messages; slow down");
   }
 
-  void on_closed() override {
-    caf::anon_send(actor_, closed_atom::value);
-  }
+  void on_closed() override { caf::anon_send(actor_, closed_atom::value); }
 
 private:
   void reply_error(const char* code, const char* message) {
@@ -344,16 +338,14 @@ private:
 } // namespace
 
 std::shared_ptr<ws_endpoint>
-make_native_endpoint(std::shared_ptr<edge_context> ctx,
-                     session_params params) {
+make_native_endpoint(std::shared_ptr<edge_context> ctx, session_params params) {
   return std::make_shared<native_endpoint>(std::move(ctx), std::move(params));
 }
 
 native_session_api spawn_native_session(std::shared_ptr<edge_context> ctx,
                                         std::shared_ptr<session_sink> sink,
                                         session_params params) {
-  return ctx->sys.spawn(session_impl, ctx, std::move(sink),
-                        std::move(params));
+  return ctx->sys.spawn(session_impl, ctx, std::move(sink), std::move(params));
 }
 
 } // namespace presence::edge

@@ -48,7 +48,6 @@ native_session_api spawn_native_session(std::shared_ptr<edge_context> ctx,
 /// The native protocol on a WebSocket: spawns the session actor on open
 /// and forwards frames to it (called on the socket's strand).
 std::shared_ptr<ws_endpoint>
-make_native_endpoint(std::shared_ptr<edge_context> ctx,
-                     session_params params);
+make_native_endpoint(std::shared_ptr<edge_context> ctx, session_params params);
 
 } // namespace presence::edge

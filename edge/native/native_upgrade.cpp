@@ -69,8 +69,8 @@ native_upgrade(const std::shared_ptr<edge_context>& ctx,
     return refuse(*ctx, refusal, 400, "invalid_id",
                   "deviceId is not a valid id");
   params.user_agent = req.user_agent.substr(0, max_user_agent_bytes);
-  params.platform = query_param(target, "platform").substr(0,
-                                                          max_platform_bytes);
+  params.platform
+    = query_param(target, "platform").substr(0, max_platform_bytes);
   params.global_feed = path == global_feed_path;
   auto feed = query_param(target, "subscribe");
   if (feed == "global")

@@ -71,13 +71,12 @@ template <class T, class Handle, class... Ts>
 void ask_then(const call_ptr& c, const Handle& dest,
               std::function<void(T&)> on_ok, Ts... xs) {
   ask<T>(c->ctx->sys, dest, c->timeout(),
-         std::function<void(caf::expected<T>)>{
-           [c, on_ok](caf::expected<T> r) {
-             if (r)
-               on_ok(*r);
-             else
-               c->fail(r.error());
-           }},
+         std::function<void(caf::expected<T>)>{[c, on_ok](caf::expected<T> r) {
+           if (r)
+             on_ok(*r);
+           else
+             c->fail(r.error());
+         }},
          xs...);
 }
 

@@ -26,7 +26,7 @@ public:
 
 private:
   struct route {
-    std::vector<std::string> segments;  // ":x" = capture
+    std::vector<std::string> segments; // ":x" = capture
     std::vector<std::pair<std::string, rest_handler>> methods;
   };
 

@@ -25,7 +25,6 @@ void add_ops_routes(route_table& t);
 /// A page of online users with their profiles (edge/common/online_users),
 /// fetched from a one-shot actor; a failure is answered as an HTTP error.
 void online_users_then(const call_ptr& c, const std::string& cursor,
-                       uint32_t limit,
-                       std::function<void(online_users&)> then);
+                       uint32_t limit, std::function<void(online_users&)> then);
 
 } // namespace presence::edge::rest

@@ -29,8 +29,8 @@ void seed000_online_users(const call_ptr& c) {
     ask_then<uint64_t>(
       c, c->ctx->api,
       [c, timestamp](uint64_t& n) {
-        c->reply(200, {{"success", true}, {"count", n},
-                       {"timestamp", timestamp}});
+        c->reply(200,
+                 {{"success", true}, {"count", n}, {"timestamp", timestamp}});
       },
       count_atom::value);
     return;
@@ -39,24 +39,23 @@ void seed000_online_users(const call_ptr& c) {
   if (!c->limit(seed_list_max, seed_list_max, limit))
     return;
   auto exclude = query_param(c->target, "excludeUserId");
-  online_users_then(
-    c, query_param(c->target, "cursor"), limit,
-    [c, exclude, timestamp](online_users& xs) {
-      auto data = json::array();
-      for (size_t i = 0; i < xs.page.users.size(); ++i) {
-        auto& u = xs.page.users[i];
-        if (u.user_id == exclude)
-          continue;
-        data.push_back(seeds::seed000_user(u, xs.profiles[i]));
-      }
-      json body = {{"success", true},
-                   {"data", data},
-                   {"count", data.size()},
-                   {"timestamp", timestamp}};
-      if (!xs.page.next_cursor.empty())
-        body["nextCursor"] = xs.page.next_cursor;
-      c->reply(200, body);
-    });
+  online_users_then(c, query_param(c->target, "cursor"), limit,
+                    [c, exclude, timestamp](online_users& xs) {
+                      auto data = json::array();
+                      for (size_t i = 0; i < xs.page.users.size(); ++i) {
+                        auto& u = xs.page.users[i];
+                        if (u.user_id == exclude)
+                          continue;
+                        data.push_back(seeds::seed000_user(u, xs.profiles[i]));
+                      }
+                      json body = {{"success", true},
+                                   {"data", data},
+                                   {"count", data.size()},
+                                   {"timestamp", timestamp}};
+                      if (!xs.page.next_cursor.empty())
+                        body["nextCursor"] = xs.page.next_cursor;
+                      c->reply(200, body);
+                    });
 }
 
 // -- seed 002: /api/user-status/... -------------------------------------------
@@ -65,25 +64,28 @@ void seed002_online(const call_ptr& c) {
   uint32_t limit = 0;
   if (!c->limit(seed_list_max, seed_list_max, limit))
     return;
-  online_users_then(
-    c, query_param(c->target, "cursor"), limit, [c](online_users& xs) {
-      auto data = json::array();
-      for (size_t i = 0; i < xs.page.users.size(); ++i)
-        data.push_back(seeds::seed002_user(xs.page.users[i], xs.profiles[i]));
-      json body = {{"success", true}, {"data", data}, {"count", data.size()},
-                   {"total", xs.page.total}};
-      if (!xs.page.next_cursor.empty())
-        body["nextCursor"] = xs.page.next_cursor;
-      c->reply(200, body);
-    });
+  online_users_then(c, query_param(c->target, "cursor"), limit,
+                    [c](online_users& xs) {
+                      auto data = json::array();
+                      for (size_t i = 0; i < xs.page.users.size(); ++i)
+                        data.push_back(seeds::seed002_user(xs.page.users[i],
+                                                           xs.profiles[i]));
+                      json body = {{"success", true},
+                                   {"data", data},
+                                   {"count", data.size()},
+                                   {"total", xs.page.total}};
+                      if (!xs.page.next_cursor.empty())
+                        body["nextCursor"] = xs.page.next_cursor;
+                      c->reply(200, body);
+                    });
 }
 
 void seed002_count(const call_ptr& c) {
   ask_then<uint64_t>(
     c, c->ctx->api,
     [c](uint64_t& n) {
-      c->reply(200, {{"success", true}, {"data", {{"count", n}}},
-                     {"count", n}});
+      c->reply(200,
+               {{"success", true}, {"data", {{"count", n}}}, {"count", n}});
     },
     count_atom::value);
 }

@@ -110,18 +110,12 @@ void put_profile(const call_ptr& c) {
 
 json history_entry(millis start, millis end, bool open) {
   if (open)
-    return {{"start", iso8601(start)},
-            {"end", nullptr},
-            {"start_ms", start},
-            {"end_ms", nullptr},
-            {"duration_ms", nullptr},
-            {"open", true}};
-  return {{"start", iso8601(start)},
-          {"end", iso8601(end)},
-          {"start_ms", start},
-          {"end_ms", end},
-          {"duration_ms", end - start},
-          {"open", false}};
+    return {{"start", iso8601(start)}, {"end", nullptr},
+            {"start_ms", start},       {"end_ms", nullptr},
+            {"duration_ms", nullptr},  {"open", true}};
+  return {{"start", iso8601(start)},    {"end", iso8601(end)},
+          {"start_ms", start},          {"end_ms", end},
+          {"duration_ms", end - start}, {"open", false}};
 }
 
 void get_history(const call_ptr& c) {
@@ -129,8 +123,7 @@ void get_history(const call_ptr& c) {
   if (!user_param(c, user))
     return;
   uint32_t limit = 0;
-  if (!c->limit(default_history, c->ctx->cfg.persistence.history_limit,
-                limit))
+  if (!c->limit(default_history, c->ctx->cfg.persistence.history_limit, limit))
     return;
   ask_then<user_status>(
     c, c->ctx->api,

@@ -57,8 +57,8 @@ std::string eio_session::open_packet() const {
   bool polling = transport_ == transport::polling;
   nlohmann::json j = {
     {"sid", sid_},
-    {"upgrades", polling ? nlohmann::json::array({"websocket"})
-                         : nlohmann::json::array()},
+    {"upgrades",
+     polling ? nlohmann::json::array({"websocket"}) : nlohmann::json::array()},
     {"pingInterval", e.sio_ping_interval.count()},
     {"pingTimeout", e.sio_ping_timeout.count()},
     {"maxPayload", max_payload(*ctx_)},
@@ -279,7 +279,7 @@ void eio_session::on_ws_text(const std::shared_ptr<session_sink>& ws,
     return;
   }
   if (ws != ws_)
-    return;  // a stale socket
+    return; // a stale socket
   lock.unlock();
   if (!on_packet(static_cast<char>(p.type), p.data))
     finish("parse error");

@@ -63,9 +63,7 @@ public:
 
   void send(std::string packet) override;
   void close(const std::string& reason) override;
-  const std::string& sid() const override {
-    return sid_;
-  }
+  const std::string& sid() const override { return sid_; }
 
   // -- set-up -----------------------------------------------------------------
 

@@ -13,8 +13,8 @@ public:
   eio_ws_endpoint(std::shared_ptr<edge_context> ctx,
                   std::shared_ptr<eio_registry> reg,
                   std::shared_ptr<eio_session> upgrade, sio_params params)
-    : ctx_(std::move(ctx)), reg_(std::move(reg)),
-      session_(std::move(upgrade)), params_(std::move(params)) {
+    : ctx_(std::move(ctx)), reg_(std::move(reg)), session_(std::move(upgrade)),
+      params_(std::move(params)) {
     // nop
   }
 
@@ -32,9 +32,7 @@ public:
     session_->bind(spawn_sio_session(ctx_, session_, params_));
   }
 
-  void on_text(std::string text) override {
-    session_->on_ws_text(sink_, text);
-  }
+  void on_text(std::string text) override { session_->on_ws_text(sink_, text); }
 
   void on_binary() override {
     say_error("binary_not_supported", "binary frames are not supported");
@@ -52,8 +50,9 @@ public:
 private:
   void say_error(const char* code, const char* message) {
     ctx_->probe.protocol_errors->Increment();
-    sink_->send_text(std::make_shared<const std::string>(sio::eio_event(
-      "/", "presence-error", {{"code", code}, {"message", message}})));
+    sink_->send_text(std::make_shared<const std::string>(
+      sio::eio_event("/", "presence-error",
+                     {{"code", code}, {"message", message}})));
   }
 
   std::shared_ptr<edge_context> ctx_;

@@ -21,8 +21,7 @@ json user_list(const online_users& xs) {
   return users;
 }
 
-void join_user(sio_ptr self, sio_socket& s, const json& arg,
-               int64_t ack_id) {
+void join_user(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
   std::string user, why;
   if (!resolve_user(self, s, user_arg(arg), string_field(arg, "token"), user,
                     why)) {

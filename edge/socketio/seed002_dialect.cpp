@@ -68,8 +68,7 @@ void get_online_users(sio_ptr self, sio_socket& s, const json&,
         return;
       auto users = json::array();
       for (size_t i = 0; i < xs.page.users.size(); ++i)
-        users.push_back(
-          seeds::seed002_user(xs.page.users[i], xs.profiles[i]));
+        users.push_back(seeds::seed002_user(xs.page.users[i], xs.profiles[i]));
       emit(self, *sock, "online-users-list", users);
       ack(self, sock->nsp, ack_id,
           ack_ok({{"users", users}, {"count", xs.page.users.size()}}));
@@ -111,8 +110,7 @@ void join_chat_session(sio_ptr self, sio_socket& s, const json& arg,
     return;
   }
   s.rooms.insert(room);
-  self->send(self->state.ctx->rooms, join_atom::value, room,
-             room_member{self});
+  self->send(self->state.ctx->rooms, join_atom::value, room, room_member{self});
   ack(self, s.nsp, ack_id, ack_ok({{"chatSessionId", room}}));
 }
 
@@ -151,8 +149,7 @@ void typing_start(sio_ptr self, sio_socket& s, const json& arg,
   typing(self, s, arg, ack_id, true);
 }
 
-void typing_stop(sio_ptr self, sio_socket& s, const json& arg,
-                 int64_t ack_id) {
+void typing_stop(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
   typing(self, s, arg, ack_id, false);
 }
 

@@ -45,8 +45,8 @@ void check_users_status(sio_ptr self, sio_socket& s, const json& arg,
     list = &arg;
   if (list == nullptr || !list->is_array() || list->size() > sio_max_batch) {
     fail(self, s, ack_id, "bad_request",
-         "userIds must be an array of at most "
-           + std::to_string(sio_max_batch) + " ids");
+         "userIds must be an array of at most " + std::to_string(sio_max_batch)
+           + " ids");
     return;
   }
   for (auto& x : *list) {

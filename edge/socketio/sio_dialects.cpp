@@ -7,8 +7,9 @@
 namespace presence::edge {
 
 const std::vector<const sio_dialect*>& all_dialects() {
-  static const std::vector<const sio_dialect*> all{
-    &seed000_dialect(), &seed002_dialect(), &seed004_dialect()};
+  static const std::vector<const sio_dialect*> all{&seed000_dialect(),
+                                                   &seed002_dialect(),
+                                                   &seed004_dialect()};
   return all;
 }
 

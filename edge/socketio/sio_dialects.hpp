@@ -57,8 +57,7 @@ event_handler find_event(const std::string& nsp, const std::string& name);
 // -- shared by several dialects -------------------------------------------------
 
 /// user_activity / heartbeat: refreshes the socket's device; acks the time.
-void on_activity(sio_ptr self, sio_socket& s, const json& arg,
-                 int64_t ack_id);
+void on_activity(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id);
 
 // -- dialect specifics the session calls --------------------------------------
 

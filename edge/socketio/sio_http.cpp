@@ -60,9 +60,8 @@ void sio_request(const std::shared_ptr<edge_context>& ctx,
 
 std::shared_ptr<ws_endpoint>
 sio_upgrade(const std::shared_ptr<edge_context>& ctx,
-            const std::shared_ptr<eio_registry>& reg,
-            const http_request& req, const parsed_target& target,
-            http_response& refusal) {
+            const std::shared_ptr<eio_registry>& reg, const http_request& req,
+            const parsed_target& target, http_response& refusal) {
   if (query_param(target, "EIO") != "4") {
     refusal = eio_error(5, "Unsupported protocol version");
     return nullptr;

@@ -33,8 +33,7 @@ void sio_request(const std::shared_ptr<edge_context>& ctx,
 /// endpoint, or nullptr after filling `refusal` with an Engine.IO error.
 std::shared_ptr<ws_endpoint>
 sio_upgrade(const std::shared_ptr<edge_context>& ctx,
-            const std::shared_ptr<eio_registry>& reg,
-            const http_request& req, const parsed_target& target,
-            http_response& refusal);
+            const std::shared_ptr<eio_registry>& reg, const http_request& req,
+            const parsed_target& target, http_response& refusal);
 
 } // namespace presence::edge

@@ -149,7 +149,7 @@ void on_packet(sio_ptr self, const std::string& text) {
     }
     case sio_type::ack:
     case sio_type::binary_ack:
-      return;  // we never ask clients for acks
+      return; // we never ask clients for acks
     case sio_type::connect_error:
       st.eio->close("protocol error");
       return;
@@ -198,8 +198,8 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
   st.ctx = std::move(ctx);
   st.eio = std::move(eio);
   st.params = std::move(params);
-  self->delayed_send(self, st.ctx->cfg.edge.sio_ping_interval,
-                     ping_atom::value, st.ping_seq);
+  self->delayed_send(self, st.ctx->cfg.edge.sio_ping_interval, ping_atom::value,
+                     st.ping_seq);
   self->set_down_handler([=](caf::down_msg& dm) {
     for (auto& kvp : self->state.sockets)
       user_down(self, kvp.second.link, kvp.first, dm);
@@ -251,8 +251,7 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
     [=](rejoin_atom, const std::string& device_id) {
       for (auto& kvp : self->state.sockets)
         rejoin_now(self, *self->state.ctx, kvp.second.link, kvp.first,
-                   device_id, link_finder(self, kvp.first),
-                   owner_lost(self));
+                   device_id, link_finder(self, kvp.first), owner_lost(self));
     },
     [=](expire_atom, const std::string& device_id, const std::string& why) {
       for (auto& kvp : self->state.sockets)
@@ -297,8 +296,7 @@ sio_session_api spawn_sio_session(std::shared_ptr<edge_context> ctx,
                                   std::shared_ptr<eio_transport> eio,
                                   sio_params params) {
   auto& sys = ctx->sys;
-  return sys.spawn(sio_impl, std::move(ctx), std::move(eio),
-                   std::move(params));
+  return sys.spawn(sio_impl, std::move(ctx), std::move(eio), std::move(params));
 }
 
 } // namespace presence::edge

@@ -26,18 +26,18 @@ struct sio_params {
 /// (`session_api`, one device per namespace), its subscription to the
 /// global feed (`delta_listener`), its chat rooms (`room_member`), and its
 /// own timers.
-using sio_session_api = eio_listener_api::extend_with<
-  session_api, delta_listener, room_member>::extend<
-  // private: a device link's rejoin timer (namespace, epoch, attempt)
-  caf::reacts_to<rejoin_atom, std::string, uint64_t, int>,
-  // private: Engine.IO heartbeat (ping sequence number)
-  caf::reacts_to<ping_atom, uint64_t>,
-  // private: the pong for that ping is overdue
-  caf::reacts_to<deadline_atom, uint64_t>,
-  // private: drop a session that never connected to a namespace
-  caf::reacts_to<stop_atom>,
-  // private: seed 000's coalesced online list is due
-  caf::reacts_to<list_atom>>;
+using sio_session_api = eio_listener_api::
+  extend_with<session_api, delta_listener, room_member>::extend<
+    // private: a device link's rejoin timer (namespace, epoch, attempt)
+    caf::reacts_to<rejoin_atom, std::string, uint64_t, int>,
+    // private: Engine.IO heartbeat (ping sequence number)
+    caf::reacts_to<ping_atom, uint64_t>,
+    // private: the pong for that ping is overdue
+    caf::reacts_to<deadline_atom, uint64_t>,
+    // private: drop a session that never connected to a namespace
+    caf::reacts_to<stop_atom>,
+    // private: seed 000's coalesced online list is due
+    caf::reacts_to<list_atom>>;
 
 /// Spawns the Socket.IO side of one Engine.IO session: namespaces "/" and
 /// "/ws/messages", the events of seeds 000/001, 002 and 004 (one file per

@@ -137,13 +137,11 @@ void maybe_quit(sio_ptr self) {
 void leave_socket(sio_ptr self, sio_socket& s) {
   leave(self, s.link);
   for (auto& r : s.rooms)
-    self->send(self->state.ctx->rooms, leave_atom::value, r,
-               room_member{self});
+    self->send(self->state.ctx->rooms, leave_atom::value, r, room_member{self});
   s.rooms.clear();
 }
 
-void join_socket(sio_ptr self, const std::string& nsp,
-                 const std::string& user,
+void join_socket(sio_ptr self, const std::string& nsp, const std::string& user,
                  std::function<void(const user_status&)> then,
                  std::function<void(const std::string&)> err) {
   auto& st = self->state;
@@ -197,10 +195,11 @@ void subscribe_feed(sio_ptr self) {
     ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
               subscribe_atom::value, delta_listener{self},
               std::vector<std::string>{}, true)
-    .then([](bool) {}, [=](caf::error&) {
-      // Not subscribed after all: the next identifying event tries again.
-      self->state.subscribed = false;
-    });
+    .then([](bool) {},
+          [=](caf::error&) {
+            // Not subscribed after all: the next identifying event tries again.
+            self->state.subscribed = false;
+          });
 }
 
 void heartbeat_all(sio_ptr self) {

@@ -27,10 +27,10 @@ extern const std::string messages_nsp;
 
 /// Which seed's front-end a socket speaks; decides its broadcasts.
 enum class dialect {
-  none,     // connected, not identified yet: gets no broadcasts
-  seed000,  // join_user ...: user_online / user_offline / online_users_list
-  seed002,  // authenticate ...: user-status-change, typing
-  seed004,  // /ws/messages: user-online / user-offline
+  none,    // connected, not identified yet: gets no broadcasts
+  seed000, // join_user ...: user_online / user_offline / online_users_list
+  seed002, // authenticate ...: user-status-change, typing
+  seed004, // /ws/messages: user-online / user-offline
 };
 
 /// One connected namespace of the session.
@@ -111,13 +111,11 @@ std::function<sio_socket*()> socket_finder(sio_ptr self, std::string nsp);
 /// Who socket `s` may act as, given a user named in a payload and a token
 /// the payload brought. Returns false and sets `why` if it may not.
 bool resolve_user(sio_ptr self, const sio_socket& s, const std::string& named,
-                  const std::string& token, std::string& out,
-                  std::string& why);
+                  const std::string& token, std::string& out, std::string& why);
 
 /// Joins socket `nsp` as `user` (already joined as them: answers with the
 /// current status); then calls `then(status)` or `err(message)`.
-void join_socket(sio_ptr self, const std::string& nsp,
-                 const std::string& user,
+void join_socket(sio_ptr self, const std::string& nsp, const std::string& user,
                  std::function<void(const user_status&)> then,
                  std::function<void(const std::string&)> err);
 

@@ -27,7 +27,7 @@ bool parse_eio(const std::string& text, eio_packet& out) {
     return false;
   char c = text[0];
   if (c < '0' || c > '6')
-    return false;  // includes 'b' (base64 binary): refused
+    return false; // includes 'b' (base64 binary): refused
   out.type = static_cast<eio_type>(c);
   out.data.assign(text, 1, std::string::npos);
   return true;
@@ -168,8 +168,8 @@ bool parse_sio(const std::string& text, sio_packet& out, std::string& err) {
   return true;
 }
 
-std::string encode_sio(sio_type type, const std::string& nsp,
-                       const json& data, int64_t ack_id) {
+std::string encode_sio(sio_type type, const std::string& nsp, const json& data,
+                       int64_t ack_id) {
   std::string out(1, static_cast<char>('0' + static_cast<int>(type)));
   if (!nsp.empty() && nsp != "/") {
     out += nsp;
@@ -200,9 +200,8 @@ std::string eio_connect_ok(const std::string& nsp, const std::string& sid) {
 
 std::string eio_connect_error(const std::string& nsp,
                               const std::string& message) {
-  return encode_eio(eio_type::message,
-                    encode_sio(sio_type::connect_error, nsp,
-                               json{{"message", message}}));
+  return encode_eio(eio_type::message, encode_sio(sio_type::connect_error, nsp,
+                                                  json{{"message", message}}));
 }
 
 std::string eio_disconnect(const std::string& nsp) {
@@ -224,9 +223,9 @@ std::string make_sid() {
 }
 
 bool reserved_event(const std::string& name) {
-  static const char* names[] = {"connect",        "connect_error",
-                                "disconnect",     "disconnecting",
-                                "newListener",    "removeListener"};
+  static const char* names[] = {"connect",     "connect_error",
+                                "disconnect",  "disconnecting",
+                                "newListener", "removeListener"};
   for (auto n : names)
     if (name == n)
       return true;

@@ -90,8 +90,8 @@ bool parse_sio(const std::string& text, sio_packet& out, std::string& err);
 
 /// Encodes a Socket.IO packet (the data of an Engine.IO message, without the
 /// leading '4').
-std::string encode_sio(sio_type type, const std::string& nsp,
-                       const json& data, int64_t ack_id = no_ack);
+std::string encode_sio(sio_type type, const std::string& nsp, const json& data,
+                       int64_t ack_id = no_ack);
 
 /// "42[...]" style helpers: the complete Engine.IO message.
 std::string eio_event(const std::string& nsp, const std::string& name,

@@ -138,15 +138,14 @@ private:
                      std::move(endpoint));
       return;
     }
-    handler_->on_request(
-      std::move(r), [self = shared_from_this(), version,
-                     keep_alive](http_response res) {
-        // Any thread (often a CAF thread): hop onto our strand.
-        net::post(self->stream_.get_executor(),
-                  [self, res = std::move(res), version, keep_alive]() mutable {
-                    self->write(std::move(res), version, keep_alive);
-                  });
-      });
+    handler_->on_request(std::move(r), [self = shared_from_this(), version,
+                                        keep_alive](http_response res) {
+      // Any thread (often a CAF thread): hop onto our strand.
+      net::post(self->stream_.get_executor(),
+                [self, res = std::move(res), version, keep_alive]() mutable {
+                  self->write(std::move(res), version, keep_alive);
+                });
+    });
   }
 
   void write(http_response r, unsigned version, bool keep_alive) {
@@ -210,9 +209,8 @@ http_handler::~http_handler() = default;
 struct listener::impl {
   impl(std::shared_ptr<edge_context> c, std::shared_ptr<http_handler> h,
        uint32_t threads)
-    : ctx(std::move(c)), handler(std::move(h)),
-      ioc(static_cast<int>(threads)), acceptor(net::make_strand(ioc)),
-      retry(ioc) {
+    : ctx(std::move(c)), handler(std::move(h)), ioc(static_cast<int>(threads)),
+      acceptor(net::make_strand(ioc)), retry(ioc) {
     // nop
   }
 

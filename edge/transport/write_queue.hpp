@@ -20,9 +20,9 @@ public:
 
   /// What the session must do after push().
   enum class verdict {
-    ok,         // queued
-    arm_stall,  // queued; above the soft limit: start the stall timer
-    drop,       // over the hard limit: drop_pending() and close
+    ok,        // queued
+    arm_stall, // queued; above the soft limit: start the stall timer
+    drop,      // over the hard limit: drop_pending() and close
   };
 
   write_queue(std::size_t soft_limit, std::size_t hard_limit)
@@ -50,14 +50,10 @@ public:
     return bytes_ > soft_;
   }
 
-  bool empty() const {
-    return frames_.empty();
-  }
+  bool empty() const { return frames_.empty(); }
 
   /// The next frame to write (the one being written while a write runs).
-  const frame& front() const {
-    return frames_.front();
-  }
+  const frame& front() const { return frames_.front(); }
 
   /// The front frame was written.
   void pop_front() {
@@ -79,13 +75,9 @@ public:
     bytes_ = 0;
   }
 
-  std::size_t bytes() const {
-    return bytes_;
-  }
+  std::size_t bytes() const { return bytes_; }
 
-  std::size_t size() const {
-    return frames_.size();
-  }
+  std::size_t size() const { return frames_.size(); }
 
 private:
   std::size_t soft_;

@@ -51,11 +51,9 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
   ws_session(std::shared_ptr<edge_context> ctx, beast::tcp_stream&& stream,
              std::shared_ptr<ws_endpoint> endpoint)
-    : ctx_(std::move(ctx)),
-      endpoint_(std::move(endpoint)),
-      ws_(std::move(stream)),
-      queue_(ctx_->cfg.edge.write_queue_bytes,
-             ctx_->cfg.edge.write_queue_max_bytes),
+    : ctx_(std::move(ctx)), endpoint_(std::move(endpoint)),
+      ws_(std::move(stream)), queue_(ctx_->cfg.edge.write_queue_bytes,
+                                     ctx_->cfg.edge.write_queue_max_bytes),
       stall_timer_(ws_.get_executor()),
       limiter_(ctx_->cfg.edge.rate_limit, ctx_->cfg.edge.rate_burst) {
     // nop
@@ -78,8 +76,8 @@ public:
     beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(
       websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) {
+    ws_.set_option(
+      websocket::stream_base::decorator([](websocket::response_type& res) {
         res.set(http::field::server, "presenced");
       }));
     ws_.read_message_max(ctx_->cfg.edge.max_frame_bytes);
@@ -87,9 +85,7 @@ public:
                                                     shared_from_this()));
   }
 
-  net::any_io_executor get_executor() {
-    return ws_.get_executor();
-  }
+  net::any_io_executor get_executor() { return ws_.get_executor(); }
 
   // -- called on the strand by strand_sink ------------------------------------
 
@@ -281,8 +277,7 @@ void strand_sink::close(uint16_t code, std::string reason) {
 
 ws_endpoint::~ws_endpoint() = default;
 
-void run_ws_session(std::shared_ptr<edge_context> ctx,
-                    beast::tcp_stream stream,
+void run_ws_session(std::shared_ptr<edge_context> ctx, beast::tcp_stream stream,
                     http::request<http::string_body> req,
                     std::shared_ptr<ws_endpoint> endpoint) {
   std::make_shared<ws_session>(std::move(ctx), std::move(stream),

@@ -56,7 +56,7 @@ TEST_CASE("subscribers of single users get only those users") {
 }
 
 TEST_CASE("coalescing sends one batch per window with the latest state") {
-  fixture f;  // 50 ms window
+  fixture f; // 50 ms window
   auto all = f.subscribe({}, true);
   auto ack = f.join("a", "d");
   f.join("b", "d");
@@ -110,7 +110,7 @@ TEST_CASE("an idle user actor ends and a later join spawns a fresh one") {
 
 TEST_CASE("a failed orphan scan is tried again until the orphans close") {
   cluster_config cluster;
-  cluster.listen_enabled = true;  // sessions may outlive their owner
+  cluster.listen_enabled = true; // sessions may outlive their owner
   cluster.node_id = "n1";
   cluster.rehome_window = 1s;
   fixture f{fixture::default_cfg(), {}, cluster};

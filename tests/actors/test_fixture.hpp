@@ -36,8 +36,8 @@ struct store_log {
   int failing_touches = 0;
 };
 
-inline store_api::behavior_type
-fake_store(store_api::pointer self, std::shared_ptr<store_log> log) {
+inline store_api::behavior_type fake_store(store_api::pointer self,
+                                           std::shared_ptr<store_log> log) {
   return {
     [=](load_atom, const std::string& u) -> caf::result<user_record> {
       if (log->failing_loads > 0) {
@@ -61,9 +61,8 @@ fake_store(store_api::pointer self, std::shared_ptr<store_log> log) {
       log->opens.emplace_back(u, start);
     },
     [=](checkpoint_atom, const std::string& u, millis start, millis last,
-        uint64_t, presence_status) {
-      log->checkpoints.emplace_back(u, start, last);
-    },
+        uint64_t,
+        presence_status) { log->checkpoints.emplace_back(u, start, last); },
     [=](close_atom, const std::string& u, millis start, millis end,
         uint64_t version) {
       log->closes.emplace_back(u, start, end, version);
@@ -111,7 +110,7 @@ fake_store(store_api::pointer self, std::shared_ptr<store_log> log) {
 struct inbox {
   std::vector<presence_delta> deltas;
   size_t batches = 0;
-  std::vector<std::pair<std::string, std::string>> expired;  // device, why
+  std::vector<std::pair<std::string, std::string>> expired; // device, why
 };
 
 inline caf::behavior recorder(caf::event_based_actor*,
@@ -151,8 +150,7 @@ struct fixture : config_holder {
                    const cluster_config& cluster = {})
     : sys(cfg),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-      self(sys),
-      acfg(c) {
+      self(sys), acfg(c) {
     auto store = sys.spawn(fake_store, log);
     auto fanout = actors::spawn_fanout(sys, acfg);
     actors::user_env env;
@@ -187,9 +185,7 @@ struct fixture : config_holder {
                .count();
   }
 
-  void run() {
-    sched.run();
-  }
+  void run() { sched.run(); }
 
   /// Moves simulated time forward and runs everything that became due.
   void advance(std::chrono::milliseconds d) {
@@ -238,8 +234,12 @@ struct fixture : config_holder {
     run();
     join_ack ack;
     bool ok = false;
-    h.receive([&](join_ack& x) { ack = std::move(x); ok = true; },
-              [&](caf::error&) {});
+    h.receive(
+      [&](join_ack& x) {
+        ack = std::move(x);
+        ok = true;
+      },
+      [&](caf::error&) {});
     if (!ok)
       throw std::runtime_error("join failed");
     return ack;

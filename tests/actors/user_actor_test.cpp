@@ -246,7 +246,7 @@ TEST_CASE("checkpoints are throttled, and the last activity always follows") {
   f.advance(1100ms);
   auto sent = f.log->checkpoints.size() - before;
   CHECK(sent >= 2);
-  CHECK(sent <= 4);  // 20 heartbeats over 2 s, one per second at most
+  CHECK(sent <= 4); // 20 heartbeats over 2 s, one per second at most
   REQUIRE_FALSE(f.log->checkpoints.empty());
   CHECK(std::get<2>(f.log->checkpoints.back()) == last_beat);
 }

@@ -46,8 +46,8 @@ user_record record(const std::string& id, bool known, millis last_seen,
   return r;
 }
 
-user_record open_record(const std::string& id, millis start,
-                        millis last_active, presence_status status) {
+user_record open_record(const std::string& id, millis start, millis last_active,
+                        presence_status status) {
   auto r = record(id, true, 0, 1);
   r.open = true;
   r.open_start = start;
@@ -122,7 +122,7 @@ TEST_CASE("merge_pages keeps a user listed by two members twice") {
   second.users[0].version = 2;
   auto p = merge_pages({first, second}, 10);
   CHECK(ids_of(p) == std::vector<std::string>{"a", "b", "b", "c"});
-  CHECK(p.users[1].version == 1);  // in the order the pages were given
+  CHECK(p.users[1].version == 1); // in the order the pages were given
   CHECK(p.users[2].version == 2);
   CHECK(p.total == 4);
 }
@@ -146,9 +146,9 @@ TEST_CASE("merge_records of no records is an unknown user") {
 }
 
 TEST_CASE("merge_records takes known from any, last_seen and version max") {
-  auto r = merge_records("u", {record("u", false, 0, 0),
-                               record("u", true, 100, 3),
-                               record("u", true, 50, 7)});
+  auto r = merge_records("u",
+                         {record("u", false, 0, 0), record("u", true, 100, 3),
+                          record("u", true, 50, 7)});
   CHECK(r.user_id == "u");
   CHECK(r.known);
   CHECK(r.last_seen == 100);
@@ -162,11 +162,10 @@ TEST_CASE("merge_records names the asked user whatever the records say") {
 }
 
 TEST_CASE("merge_records keeps the open session with the latest activity") {
-  auto r = merge_records(
-    "u", {open_record("u", 10, 20, presence_status::away),
-          record("u", true, 500, 9),
-          open_record("u", 30, 40, presence_status::busy),
-          open_record("u", 5, 35, presence_status::dnd)});
+  auto r = merge_records("u", {open_record("u", 10, 20, presence_status::away),
+                               record("u", true, 500, 9),
+                               open_record("u", 30, 40, presence_status::busy),
+                               open_record("u", 5, 35, presence_status::dnd)});
   CHECK(r.open);
   CHECK(r.open_start == 30);
   CHECK(r.open_last_active == 40);
@@ -176,17 +175,17 @@ TEST_CASE("merge_records keeps the open session with the latest activity") {
 }
 
 TEST_CASE("merge_records keeps the first open session on a tie") {
-  auto r = merge_records(
-    "u", {open_record("u", 10, 40, presence_status::away),
-          open_record("u", 30, 40, presence_status::busy)});
+  auto r = merge_records("u",
+                         {open_record("u", 10, 40, presence_status::away),
+                          open_record("u", 30, 40, presence_status::busy)});
   CHECK(r.open_start == 10);
   CHECK(r.open_status == presence_status::away);
 }
 
 TEST_CASE("merge_records: a closed record does not close an open one") {
-  auto r = merge_records("u", {record("u", true, 900, 5),
-                               open_record("u", 10, 20,
-                                           presence_status::online)});
+  auto r = merge_records("u",
+                         {record("u", true, 900, 5),
+                          open_record("u", 10, 20, presence_status::online)});
   CHECK(r.open);
   CHECK(r.open_last_active == 20);
 }
@@ -207,7 +206,7 @@ TEST_CASE("merge_batch_records answers in the order asked, from all replies") {
   CHECK(rs[1].version == 2);
   CHECK(rs[2].user_id == "a");
   CHECK(rs[2].last_seen == 10);
-  CHECK(rs[3].user_id == "z");  // nobody answered for it: unknown
+  CHECK(rs[3].user_id == "z"); // nobody answered for it: unknown
   CHECK_FALSE(rs[3].known);
 }
 
@@ -228,10 +227,8 @@ TEST_CASE("merge_history of nothing is empty") {
 }
 
 TEST_CASE("merge_history keeps one entry per start, the longest end") {
-  auto h = merge_history({{{100, 150}, {10, 20}},
-                          {{100, 180}, {50, 60}},
-                          {{100, 120}}},
-                         10);
+  auto h = merge_history(
+    {{{100, 150}, {10, 20}}, {{100, 180}, {50, 60}}, {{100, 120}}}, 10);
   REQUIRE(h.size() == 3);
   CHECK(h[0].start == 100);
   CHECK(h[0].end == 180);
@@ -257,8 +254,8 @@ TEST_CASE("merge_history: an entry still open (end 0) loses to a closed one") {
 // -- first_known --------------------------------------------------------------
 
 TEST_CASE("first_known takes the first known profile, in replica order") {
-  auto p = first_known({profile{}, known_profile("owner-behind"),
-                        known_profile("other")});
+  auto p = first_known(
+    {profile{}, known_profile("owner-behind"), known_profile("other")});
   CHECK(p.known);
   CHECK(p.name == "owner-behind");
 }
@@ -276,8 +273,9 @@ TEST_CASE("first_known with none known is an unknown profile") {
 
 TEST_CASE("group_by groups ids by key in order of first appearance") {
   std::vector<std::string> ids{"a1", "b1", "a2", "c1", "b2"};
-  auto bs = group_by<std::string>(
-    ids, [](const std::string& id) { return id.substr(0, 1); });
+  auto bs = group_by<std::string>(ids, [](const std::string& id) {
+    return id.substr(0, 1);
+  });
   REQUIRE(bs.size() == 3);
   CHECK(bs[0].key == "a");
   CHECK(bs[0].ids == std::vector<std::string>{"a1", "a2"});
@@ -320,8 +318,9 @@ TEST_CASE("group_by_each puts an id into every batch it names") {
 
 TEST_CASE("ungroup puts replies back into the slots asked") {
   std::vector<std::string> ids{"a1", "b1", "a2"};
-  auto bs = group_by<std::string>(
-    ids, [](const std::string& id) { return id.substr(0, 1); });
+  auto bs = group_by<std::string>(ids, [](const std::string& id) {
+    return id.substr(0, 1);
+  });
   std::vector<std::optional<std::vector<std::string>>> replies{
     std::vector<std::string>{"A1", "A2"}, std::vector<std::string>{"B1"}};
   auto out = ungroup(bs, replies, ids.size());
@@ -330,11 +329,12 @@ TEST_CASE("ungroup puts replies back into the slots asked") {
 
 TEST_CASE("ungroup leaves slots of failed or short replies default") {
   std::vector<std::string> ids{"a1", "b1", "a2", "b2"};
-  auto bs = group_by<std::string>(
-    ids, [](const std::string& id) { return id.substr(0, 1); });
+  auto bs = group_by<std::string>(ids, [](const std::string& id) {
+    return id.substr(0, 1);
+  });
   std::vector<std::optional<std::vector<std::string>>> replies{
-    std::vector<std::string>{"A1"},  // short: a2 gets nothing
-    std::nullopt,                    // b failed
+    std::vector<std::string>{"A1"}, // short: a2 gets nothing
+    std::nullopt,                   // b failed
   };
   auto out = ungroup(bs, replies, ids.size());
   CHECK(out == std::vector<std::string>{"A1", "", "", ""});

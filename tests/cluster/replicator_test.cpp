@@ -41,8 +41,8 @@ struct replicated : fixture {
     }
     replicator = cluster::spawn_replicator(sys, ccfg, timeout, local,
                                            membership_api{});
-    caf::anon_send(caf::actor_cast<view_listener>(replicator),
-                   view_atom::value, v);
+    caf::anon_send(caf::actor_cast<view_listener>(replicator), view_atom::value,
+                   v);
     run();
   }
 
@@ -65,8 +65,9 @@ user_record stored(bool known, millis last_seen, uint64_t version) {
 
 } // namespace
 
-TEST_CASE_METHOD(replicated, "replicator: a read merges the replicas and "
-                             "repairs them") {
+TEST_CASE_METHOD(replicated,
+                 "replicator: a read merges the replicas and "
+                 "repairs them") {
   stores["a"]->records["u"] = stored(true, 100, 7);
   stores["b"]->records["u"] = stored(true, 200, 3);
   auto r = ask<user_record>(replicator, load_atom::value, std::string{"u"});
@@ -81,8 +82,9 @@ TEST_CASE_METHOD(replicated, "replicator: a read merges the replicas and "
   }
 }
 
-TEST_CASE_METHOD(replicated, "replicator: a read answers from the replica "
-                             "that answered and repairs both") {
+TEST_CASE_METHOD(replicated,
+                 "replicator: a read answers from the replica "
+                 "that answered and repairs both") {
   stores["a"]->records["u"] = stored(true, 100, 7);
   stores["b"]->failing = true;
   auto r = ask<user_record>(replicator, load_atom::value, std::string{"u"});
@@ -92,15 +94,16 @@ TEST_CASE_METHOD(replicated, "replicator: a read answers from the replica "
   CHECK(stores["b"]->merges.size() == 1);
 }
 
-TEST_CASE_METHOD(replicated, "replicator: no replica answering is storage "
-                             "unavailable") {
+TEST_CASE_METHOD(replicated,
+                 "replicator: no replica answering is storage "
+                 "unavailable") {
   stores["a"]->failing = true;
   stores["b"]->failing = true;
   auto load = ask<user_record>(replicator, load_atom::value, std::string{"u"});
   REQUIRE_FALSE(load);
   CHECK(persistence::store_code(load.error())
         == persistence::errc::unavailable);
-  CHECK(stores["a"]->merges.empty());  // nothing to repair with
+  CHECK(stores["a"]->merges.empty()); // nothing to repair with
   auto seen = ask<user_record>(replicator, last_seen_atom::value,
                                std::string{"u"}, millis{5});
   REQUIRE_FALSE(seen);
@@ -111,18 +114,18 @@ TEST_CASE_METHOD(replicated, "replicator: no replica answering is storage "
   auto put = ask<profile>(replicator, put_atom::value, profile_atom::value,
                           std::string{"u"}, p, uint8_t{profile_name});
   REQUIRE_FALSE(put);
-  CHECK(persistence::store_code(put.error())
-        == persistence::errc::unavailable);
+  CHECK(persistence::store_code(put.error()) == persistence::errc::unavailable);
 }
 
-TEST_CASE_METHOD(replicated, "replicator: a read of a slow replica waits "
-                             "for the timeout, then answers") {
+TEST_CASE_METHOD(replicated,
+                 "replicator: a read of a slow replica waits "
+                 "for the timeout, then answers") {
   // A failing replica answers at once; this one's answer never comes.
   stores["a"]->records["u"] = stored(true, 100, 7);
   auto quiet = sys.spawn([](caf::event_based_actor* q) -> caf::behavior {
     return {
       [=](load_atom, const std::string&) -> caf::result<user_record> {
-        return q->make_response_promise<user_record>();  // never delivered
+        return q->make_response_promise<user_record>(); // never delivered
       },
     };
   });
@@ -148,8 +151,9 @@ TEST_CASE_METHOD(replicated, "replicator: a read of a slow replica waits "
   CHECK(r.last_seen == 100);
 }
 
-TEST_CASE_METHOD(replicated, "replicator: last_seen and profile writes "
-                             "answer from the replicas that answered") {
+TEST_CASE_METHOD(replicated,
+                 "replicator: last_seen and profile writes "
+                 "answer from the replicas that answered") {
   stores["b"]->failing = true;
   auto seen = ask<user_record>(replicator, last_seen_atom::value,
                                std::string{"u"}, millis{42});
@@ -164,8 +168,9 @@ TEST_CASE_METHOD(replicated, "replicator: last_seen and profile writes "
   CHECK(stores["a"]->profile_writes.size() == 1);
 }
 
-TEST_CASE_METHOD(replicated, "replicator: history is the union of the "
-                             "replicas'") {
+TEST_CASE_METHOD(replicated,
+                 "replicator: history is the union of the "
+                 "replicas'") {
   stores["a"]->history["u"] = {{300, 310}, {100, 150}};
   stores["b"]->history["u"] = {{200, 250}, {100, 180}};
   auto h = ask<std::vector<session_record>>(replicator, history_atom::value,
@@ -178,8 +183,9 @@ TEST_CASE_METHOD(replicated, "replicator: history is the union of the "
   CHECK((*h)[2].end == 180);
 }
 
-TEST_CASE_METHOD(replicated, "replicator: a profile read takes the first "
-                             "known, and unknown when none answered") {
+TEST_CASE_METHOD(replicated,
+                 "replicator: a profile read takes the first "
+                 "known, and unknown when none answered") {
   profile p;
   p.known = true;
   p.name = "from b";
@@ -196,13 +202,15 @@ TEST_CASE_METHOD(replicated, "replicator: a profile read takes the first "
   CHECK_FALSE(got->known);
 }
 
-TEST_CASE_METHOD(replicated, "replicator: a batch load merges every "
-                             "replica, in the order asked") {
+TEST_CASE_METHOD(replicated,
+                 "replicator: a batch load merges every "
+                 "replica, in the order asked") {
   stores["a"]->records["x"] = stored(true, 10, 1);
   stores["b"]->records["x"] = stored(true, 20, 1);
   stores["b"]->records["y"] = stored(true, 30, 4);
-  auto rs = ask<std::vector<user_record>>(
-    replicator, load_atom::value, std::vector<std::string>{"y", "x", "z"});
+  auto rs = ask<std::vector<user_record>>(replicator, load_atom::value,
+                                          std::vector<std::string>{"y", "x",
+                                                                   "z"});
   REQUIRE(rs);
   REQUIRE(rs->size() == 3);
   CHECK((*rs)[0].user_id == "y");
@@ -213,19 +221,21 @@ TEST_CASE_METHOD(replicated, "replicator: a batch load merges every "
   CHECK_FALSE((*rs)[2].known);
 }
 
-TEST_CASE_METHOD(replicated, "replicator: a batch load with every store "
-                             "failing gives unknown users, not an error") {
+TEST_CASE_METHOD(replicated,
+                 "replicator: a batch load with every store "
+                 "failing gives unknown users, not an error") {
   stores["a"]->failing = true;
   stores["b"]->failing = true;
-  auto rs = ask<std::vector<user_record>>(
-    replicator, load_atom::value, std::vector<std::string>{"x"});
+  auto rs = ask<std::vector<user_record>>(replicator, load_atom::value,
+                                          std::vector<std::string>{"x"});
   REQUIRE(rs);
   REQUIRE(rs->size() == 1);
   CHECK_FALSE((*rs)[0].known);
 }
 
-TEST_CASE_METHOD(replicated, "replicator: batch reads of no ids answer at "
-                             "once") {
+TEST_CASE_METHOD(replicated,
+                 "replicator: batch reads of no ids answer at "
+                 "once") {
   auto rs = ask<std::vector<user_record>>(replicator, load_atom::value,
                                           std::vector<std::string>{});
   REQUIRE(rs);
@@ -237,8 +247,9 @@ TEST_CASE_METHOD(replicated, "replicator: batch reads of no ids answer at "
   CHECK(ps->empty());
 }
 
-TEST_CASE("replicator: batch profiles come from each id's owner, in the "
-          "order asked") {
+TEST_CASE(
+  "replicator: batch profiles come from each id's owner, in the "
+  "order asked") {
   replicated f{{"a", "b", "c"}};
   std::vector<std::string> ids;
   for (int i = 0; i < 12; ++i)

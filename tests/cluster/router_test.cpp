@@ -46,11 +46,10 @@ struct routed : fixture {
         local = m.registry;
       v.members.push_back(m);
     }
-    router = cluster::spawn_router(sys, ccfg, timeout, local,
-                                   membership_api{});
+    router = cluster::spawn_router(sys, ccfg, timeout, local, membership_api{});
     if (nodes.size() > 1)
-      caf::anon_send(caf::actor_cast<view_listener>(router),
-                     view_atom::value, v);
+      caf::anon_send(caf::actor_cast<view_listener>(router), view_atom::value,
+                     v);
     run();
   }
 
@@ -127,8 +126,9 @@ TEST_CASE_METHOD(routed, "router: a member failing fails the list") {
   CHECK(presence_code(p.error()) == errc::shutting_down);
 }
 
-TEST_CASE_METHOD(routed, "router: a batch get asks each owner and answers "
-                         "in the order asked") {
+TEST_CASE_METHOD(routed,
+                 "router: a batch get asks each owner and answers "
+                 "in the order asked") {
   std::vector<std::string> ids;
   for (int i = 0; i < 12; ++i)
     ids.push_back("user-" + std::to_string(i));
@@ -151,8 +151,9 @@ TEST_CASE_METHOD(routed, "router: an owner failing fails the batch get") {
   CHECK(presence_code(out.error()) == errc::shutting_down);
 }
 
-TEST_CASE_METHOD(routed, "router: a batch get of one owner's users and of "
-                         "nobody") {
+TEST_CASE_METHOD(routed,
+                 "router: a batch get of one owner's users and of "
+                 "nobody") {
   std::vector<std::string> ids;
   for (int i = 0; ids.size() < 3; ++i) {
     auto id = "user-" + std::to_string(i);

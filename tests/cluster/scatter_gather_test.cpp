@@ -108,9 +108,9 @@ TEST_CASE_METHOD(gather_fixture,
                        sys.spawn(late, 3, 10ms)},
                       policy);
     run();
-    CHECK(out->calls.empty());  // 2 answered; 1 and 3 are late
+    CHECK(out->calls.empty()); // 2 answered; 1 and 3 are late
     advance(10ms);
-    CHECK(out->calls.empty());  // 3 answered; 1 is late
+    CHECK(out->calls.empty()); // 3 answered; 1 is late
     advance(20ms);
     REQUIRE(out->calls.size() == 1);
     auto& g = out->calls[0];
@@ -146,13 +146,13 @@ TEST_CASE_METHOD(gather_fixture,
                      sys.spawn(quick, 3)},
                     gather_policy::fail_fast);
   run();
-  REQUIRE(out->calls.size() == 1);  // not waiting for the late one
+  REQUIRE(out->calls.size() == 1); // not waiting for the late one
   auto& g = out->calls[0];
   CHECK(presence_code(g.error) == errc::invalid_argument);
   CHECK(g.failed == 1);
   CHECK_FALSE(g.replies[0]);
   CHECK_FALSE(g.replies[1]);
-  advance(30ms);  // the late reply comes after the outcome
+  advance(30ms); // the late reply comes after the outcome
   CHECK(out->calls.size() == 1);
 }
 
@@ -177,7 +177,7 @@ TEST_CASE_METHOD(gather_fixture,
                      sys.spawn(quick, 3)},
                     gather_policy::use_answered);
   run();
-  CHECK(out->calls.empty());  // waiting for the late one
+  CHECK(out->calls.empty()); // waiting for the late one
   advance(30ms);
   REQUIRE(out->calls.size() == 1);
   auto& g = out->calls[0];

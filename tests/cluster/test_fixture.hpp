@@ -42,8 +42,8 @@ inline caf::error store_failure() {
 }
 
 /// A store_api over `d`; reads fail with io_error while `d->failing`.
-inline store_api::behavior_type
-fake_store(store_api::pointer, std::shared_ptr<fake_store_data> d) {
+inline store_api::behavior_type fake_store(store_api::pointer,
+                                           std::shared_ptr<fake_store_data> d) {
   auto record = [d](const std::string& u) {
     auto r = d->records[u];
     r.user_id = u;
@@ -78,8 +78,7 @@ fake_store(store_api::pointer, std::shared_ptr<fake_store_data> d) {
       r.last_seen = std::max(r.last_seen, when);
       return r;
     },
-    [=](get_atom, profile_atom,
-        const std::string& u) -> caf::result<profile> {
+    [=](get_atom, profile_atom, const std::string& u) -> caf::result<profile> {
       if (d->failing)
         return store_failure();
       return d->profiles[u];
@@ -211,8 +210,7 @@ struct fixture : config_holder {
   fixture()
     : sys(cfg),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-      self(sys) {
-  }
+      self(sys) {}
 
   ~fixture() {
     sched.run();
@@ -225,9 +223,7 @@ struct fixture : config_holder {
     return caf::make_error(caf::sec::request_timeout);
   }
 
-  void run() {
-    sched.run();
-  }
+  void run() { sched.run(); }
 
   /// Moves simulated time forward and runs everything that became due.
   void advance(std::chrono::milliseconds d) {

@@ -49,8 +49,9 @@ TEST_CASE("valid_id accepts printable ASCII", "[ids]") {
   CHECK(valid_id(all));
 }
 
-TEST_CASE("valid_id refuses empty ids and spaces and control characters and DEL",
-          "[ids]") {
+TEST_CASE(
+  "valid_id refuses empty ids and spaces and control characters and DEL",
+  "[ids]") {
   CHECK_FALSE(valid_id(""));
   CHECK_FALSE(valid_id(" "));
   CHECK_FALSE(valid_id("a b"));
@@ -70,54 +71,54 @@ TEST_CASE("valid_id refuses empty ids and spaces and control characters and DEL"
 }
 
 TEST_CASE("valid_id accepts well-formed UTF-8", "[ids]") {
-  CHECK(valid_id("\xC3\xA9"));                     // é U+00E9
-  CHECK(valid_id("\xC2\x80"));                     // U+0080, smallest 2-byte
-  CHECK(valid_id("\xDF\xBF"));                     // U+07FF, largest 2-byte
-  CHECK(valid_id("\xE0\xA0\x80"));                 // U+0800, smallest 3-byte
-  CHECK(valid_id("\xE2\x82\xAC"));                 // € U+20AC
-  CHECK(valid_id("\xED\x9F\xBF"));                 // U+D7FF, below surrogates
-  CHECK(valid_id("\xEE\x80\x80"));                 // U+E000, above surrogates
-  CHECK(valid_id("\xEF\xBF\xBF"));                 // U+FFFF
-  CHECK(valid_id("\xF0\x90\x80\x80"));             // U+10000
-  CHECK(valid_id("\xF0\x9F\x98\x80"));             // 😀 U+1F600
-  CHECK(valid_id("\xF4\x8F\xBF\xBF"));             // U+10FFFF, the last one
-  CHECK(valid_id("\xE6\x97\xA5\xE6\x9C\xAC"));     // 日本
+  CHECK(valid_id("\xC3\xA9"));                       // é U+00E9
+  CHECK(valid_id("\xC2\x80"));                       // U+0080, smallest 2-byte
+  CHECK(valid_id("\xDF\xBF"));                       // U+07FF, largest 2-byte
+  CHECK(valid_id("\xE0\xA0\x80"));                   // U+0800, smallest 3-byte
+  CHECK(valid_id("\xE2\x82\xAC"));                   // € U+20AC
+  CHECK(valid_id("\xED\x9F\xBF"));                   // U+D7FF, below surrogates
+  CHECK(valid_id("\xEE\x80\x80"));                   // U+E000, above surrogates
+  CHECK(valid_id("\xEF\xBF\xBF"));                   // U+FFFF
+  CHECK(valid_id("\xF0\x90\x80\x80"));               // U+10000
+  CHECK(valid_id("\xF0\x9F\x98\x80"));               // 😀 U+1F600
+  CHECK(valid_id("\xF4\x8F\xBF\xBF"));               // U+10FFFF, the last one
+  CHECK(valid_id("\xE6\x97\xA5\xE6\x9C\xAC"));       // 日本
   CHECK(valid_id("j\xC3\xBCrgen-\xF0\x9F\x98\x80")); // mixed ASCII and UTF-8
 }
 
 TEST_CASE("valid_id refuses malformed UTF-8", "[ids]") {
   const std::vector<std::string> bad = {
-    "\x80",                 // lone continuation byte
-    "\xBF",                 // lone continuation byte
-    "a\x80z",               // continuation byte inside ASCII
-    "\xC0\x80",             // overlong NUL
-    "\xC0\xAF",             // overlong '/'
-    "\xC1\xBF",             // overlong U+007F
-    "\xE0\x80\x80",         // overlong NUL, 3 bytes
-    "\xE0\x9F\xBF",         // overlong U+07FF
-    "\xF0\x80\x80\x80",     // overlong NUL, 4 bytes
-    "\xF0\x8F\xBF\xBF",     // overlong U+FFFF
-    "\xED\xA0\x80",         // U+D800, high surrogate
-    "\xED\xAF\xBF",         // U+DBFF
-    "\xED\xB0\x80",         // U+DC00, low surrogate
-    "\xED\xBF\xBF",         // U+DFFF
+    "\x80",                     // lone continuation byte
+    "\xBF",                     // lone continuation byte
+    "a\x80z",                   // continuation byte inside ASCII
+    "\xC0\x80",                 // overlong NUL
+    "\xC0\xAF",                 // overlong '/'
+    "\xC1\xBF",                 // overlong U+007F
+    "\xE0\x80\x80",             // overlong NUL, 3 bytes
+    "\xE0\x9F\xBF",             // overlong U+07FF
+    "\xF0\x80\x80\x80",         // overlong NUL, 4 bytes
+    "\xF0\x8F\xBF\xBF",         // overlong U+FFFF
+    "\xED\xA0\x80",             // U+D800, high surrogate
+    "\xED\xAF\xBF",             // U+DBFF
+    "\xED\xB0\x80",             // U+DC00, low surrogate
+    "\xED\xBF\xBF",             // U+DFFF
     "\xED\xA0\xBD\xED\xB8\x80", // CESU-8 surrogate pair
-    "\xF4\x90\x80\x80",     // U+110000, beyond Unicode
-    "\xF5\x80\x80\x80",     // lead byte F5
-    "\xF7\xBF\xBF\xBF",     // lead byte F7
-    "\xF8\x88\x80\x80\x80", // 5-byte form
+    "\xF4\x90\x80\x80",         // U+110000, beyond Unicode
+    "\xF5\x80\x80\x80",         // lead byte F5
+    "\xF7\xBF\xBF\xBF",         // lead byte F7
+    "\xF8\x88\x80\x80\x80",     // 5-byte form
     "\xFC\x84\x80\x80\x80\x80", // 6-byte form
     "\xFE",
     "\xFF",
-    "\xC3",                 // truncated 2-byte
-    "a\xC3",                // truncated at the end
-    "\xE2\x82",             // truncated 3-byte
-    "\xF0\x9F\x98",         // truncated 4-byte
-    "\xC3\x28",             // bad continuation
-    "\xE2\x28\xA1",         // bad second byte
-    "\xE2\x82\x28",         // bad third byte
-    "\xF0\x9F\x28\x80",     // bad third byte, 4-byte
-    "\xC3\xA9\xA9",         // one continuation too many
+    "\xC3",             // truncated 2-byte
+    "a\xC3",            // truncated at the end
+    "\xE2\x82",         // truncated 3-byte
+    "\xF0\x9F\x98",     // truncated 4-byte
+    "\xC3\x28",         // bad continuation
+    "\xE2\x28\xA1",     // bad second byte
+    "\xE2\x82\x28",     // bad third byte
+    "\xF0\x9F\x28\x80", // bad third byte, 4-byte
+    "\xC3\xA9\xA9",     // one continuation too many
   };
   for (auto& s : bad) {
     INFO("bytes " << Catch::Detail::stringify(s));
@@ -133,11 +134,11 @@ TEST_CASE("valid_id limits ids to 128 bytes", "[ids]") {
   CHECK_FALSE(valid_id(std::string(129, 'a')));
   CHECK_FALSE(valid_id(std::string(10'000, 'a')));
   // The limit counts bytes, not characters.
-  CHECK(valid_id(repeat("\xC3\xA9", 64)));                // 128 bytes
-  CHECK_FALSE(valid_id(repeat("\xC3\xA9", 64) + "a"));    // 129 bytes
-  CHECK(valid_id(repeat("\xE2\x82\xAC", 42) + "ab"));     // 128 bytes
-  CHECK_FALSE(valid_id(repeat("\xE2\x82\xAC", 43)));      // 129 bytes
-  CHECK(valid_id(repeat("\xF0\x9F\x98\x80", 32)));        // 128 bytes
+  CHECK(valid_id(repeat("\xC3\xA9", 64)));             // 128 bytes
+  CHECK_FALSE(valid_id(repeat("\xC3\xA9", 64) + "a")); // 129 bytes
+  CHECK(valid_id(repeat("\xE2\x82\xAC", 42) + "ab"));  // 128 bytes
+  CHECK_FALSE(valid_id(repeat("\xE2\x82\xAC", 43)));   // 129 bytes
+  CHECK(valid_id(repeat("\xF0\x9F\x98\x80", 32)));     // 128 bytes
   CHECK_FALSE(valid_id(repeat("\xF0\x9F\x98\x80", 32) + "a"));
 }
 
@@ -149,50 +150,48 @@ TEST_CASE("the default configuration is valid", "[config]") {
 }
 
 TEST_CASE("validate accepts the bounds of every range", "[config]") {
-  const std::vector<std::pair<const char*, std::function<void(config&)>>> ok
-    = {
-      {"heartbeat_ttl 1000", [](config& c) { c.actors.heartbeat_ttl = 1000ms; }},
-      {"reconnect_grace 0", [](config& c) { c.actors.reconnect_grace = 0ms; }},
-      {"coalesce_window 0", [](config& c) { c.actors.coalesce_window = 0ms; }},
-      {"coalesce_window 10000",
-       [](config& c) { c.actors.coalesce_window = 10'000ms; }},
-      {"max_devices 1", [](config& c) { c.actors.max_devices_per_user = 1; }},
-      {"history_limit 1", [](config& c) { c.persistence.history_limit = 1; }},
-      {"history_limit 100000",
-       [](config& c) { c.persistence.history_limit = 100'000; }},
-      {"checkpoint 0",
-       [](config& c) { c.persistence.checkpoint_interval = 0ms; }},
-      {"io_threads 1", [](config& c) { c.edge.io_threads = 1; }},
-      {"io_threads 64", [](config& c) { c.edge.io_threads = 64; }},
-      {"max_frame 1 KiB", [](config& c) { c.edge.max_frame_bytes = 1024; }},
-      {"max_frame 64 MiB",
-       [](config& c) { c.edge.max_frame_bytes = 64 * 1024 * 1024; }},
-      // (max_body's lower bound is checked by the 1023 case below; a body
-      // limit of exactly 1 KiB may conflict with limits derived from it.)
-      {"max_body 64 MiB",
-       [](config& c) { c.edge.max_body_bytes = 64 * 1024 * 1024; }},
-      {"write_queue 4096",
-       [](config& c) { c.edge.write_queue_bytes = 4096; }},
-      {"write_queue_max == write_queue",
-       [](config& c) {
-         c.edge.write_queue_max_bytes = c.edge.write_queue_bytes;
-       }},
-      {"slow_consumer 100", [](config& c) { c.edge.slow_consumer_ms = 100ms; }},
-      {"http_timeout 100", [](config& c) { c.edge.http_timeout = 100ms; }},
-      {"rate_burst 1", [](config& c) { c.edge.rate_burst = 1.0; }},
-      {"rate_limit tiny", [](config& c) { c.edge.rate_limit = 0.001; }},
-      {"max_connections 1", [](config& c) { c.edge.max_connections = 1; }},
-      {"scheduler 256", [](config& c) { c.scheduler_threads = 256; }},
-      {"empty jwt secret (dev mode)", [](config& c) { c.edge.jwt_secret = ""; }},
-    };
+  const std::vector<std::pair<const char*, std::function<void(config&)>>> ok = {
+    {"heartbeat_ttl 1000", [](config& c) { c.actors.heartbeat_ttl = 1000ms; }},
+    {"reconnect_grace 0", [](config& c) { c.actors.reconnect_grace = 0ms; }},
+    {"coalesce_window 0", [](config& c) { c.actors.coalesce_window = 0ms; }},
+    {"coalesce_window 10000",
+     [](config& c) { c.actors.coalesce_window = 10'000ms; }},
+    {"max_devices 1", [](config& c) { c.actors.max_devices_per_user = 1; }},
+    {"history_limit 1", [](config& c) { c.persistence.history_limit = 1; }},
+    {"history_limit 100000",
+     [](config& c) { c.persistence.history_limit = 100'000; }},
+    {"checkpoint 0",
+     [](config& c) { c.persistence.checkpoint_interval = 0ms; }},
+    {"io_threads 1", [](config& c) { c.edge.io_threads = 1; }},
+    {"io_threads 64", [](config& c) { c.edge.io_threads = 64; }},
+    {"max_frame 1 KiB", [](config& c) { c.edge.max_frame_bytes = 1024; }},
+    {"max_frame 64 MiB",
+     [](config& c) { c.edge.max_frame_bytes = 64 * 1024 * 1024; }},
+    // (max_body's lower bound is checked by the 1023 case below; a body
+    // limit of exactly 1 KiB may conflict with limits derived from it.)
+    {"max_body 64 MiB",
+     [](config& c) { c.edge.max_body_bytes = 64 * 1024 * 1024; }},
+    {"write_queue 4096", [](config& c) { c.edge.write_queue_bytes = 4096; }},
+    {"write_queue_max == write_queue",
+     [](config& c) {
+       c.edge.write_queue_max_bytes = c.edge.write_queue_bytes;
+     }},
+    {"slow_consumer 100", [](config& c) { c.edge.slow_consumer_ms = 100ms; }},
+    {"http_timeout 100", [](config& c) { c.edge.http_timeout = 100ms; }},
+    {"rate_burst 1", [](config& c) { c.edge.rate_burst = 1.0; }},
+    {"rate_limit tiny", [](config& c) { c.edge.rate_limit = 0.001; }},
+    {"max_connections 1", [](config& c) { c.edge.max_connections = 1; }},
+    {"scheduler 256", [](config& c) { c.scheduler_threads = 256; }},
+    {"empty jwt secret (dev mode)", [](config& c) { c.edge.jwt_secret = ""; }},
+  };
   for (auto& [what, mutate] : ok) {
     config cfg;
     mutate(cfg);
     INFO(what);
     CHECK(validate(cfg) == "");
   }
-  for (auto level : {"trace", "debug", "info", "warn", "error", "critical",
-                     "off"}) {
+  for (auto level :
+       {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
     config cfg;
     cfg.log_level = level;
     INFO(level);
@@ -205,7 +204,7 @@ TEST_CASE("validate names each bad field", "[config]") {
   struct bad_case {
     const char* what;
     std::function<void(config&)> mutate;
-    const char* expect;  // part of the message
+    const char* expect; // part of the message
   };
   const std::vector<bad_case> bad = {
     {"heartbeat_ttl 999", [](config& c) { c.actors.heartbeat_ttl = 999ms; },
@@ -217,8 +216,7 @@ TEST_CASE("validate names each bad field", "[config]") {
     {"coalesce_window -1", [](config& c) { c.actors.coalesce_window = -1ms; },
      "coalesce-window"},
     {"coalesce_window 10001",
-     [](config& c) { c.actors.coalesce_window = 10'001ms; },
-     "coalesce-window"},
+     [](config& c) { c.actors.coalesce_window = 10'001ms; }, "coalesce-window"},
     {"max_devices 0", [](config& c) { c.actors.max_devices_per_user = 0; },
      "max-devices-per-user"},
     {"data_dir empty", [](config& c) { c.persistence.data_dir = ""; },
@@ -226,8 +224,7 @@ TEST_CASE("validate names each bad field", "[config]") {
     {"history_limit 0", [](config& c) { c.persistence.history_limit = 0; },
      "history-limit"},
     {"history_limit 100001",
-     [](config& c) { c.persistence.history_limit = 100'001; },
-     "history-limit"},
+     [](config& c) { c.persistence.history_limit = 100'001; }, "history-limit"},
     {"checkpoint -1",
      [](config& c) { c.persistence.checkpoint_interval = -1ms; },
      "checkpoint-interval"},
@@ -258,8 +255,7 @@ TEST_CASE("validate names each bad field", "[config]") {
     {"http_timeout 99", [](config& c) { c.edge.http_timeout = 99ms; },
      "http-timeout"},
     {"rate_limit 0", [](config& c) { c.edge.rate_limit = 0; }, "rate-limit"},
-    {"rate_limit -1", [](config& c) { c.edge.rate_limit = -1; },
-     "rate-limit"},
+    {"rate_limit -1", [](config& c) { c.edge.rate_limit = -1; }, "rate-limit"},
     {"rate_limit NaN", [nan](config& c) { c.edge.rate_limit = nan; },
      "rate-limit"},
     {"rate_burst 0.5", [](config& c) { c.edge.rate_burst = 0.5; },
@@ -297,7 +293,7 @@ TEST_CASE("iso8601 formats UTC with milliseconds", "[clock]") {
   CHECK(iso8601(1'000) == "1970-01-01T00:00:01.000Z");
   CHECK(iso8601(1'700'000'000'000) == "2023-11-14T22:13:20.000Z");
   CHECK(iso8601(1'704'067'200'123) == "2024-01-01T00:00:00.123Z");
-  CHECK(iso8601(951'782'400'000) == "2000-02-29T00:00:00.000Z");  // leap day
+  CHECK(iso8601(951'782'400'000) == "2000-02-29T00:00:00.000Z"); // leap day
   CHECK(iso8601(253'402'300'799'999) == "9999-12-31T23:59:59.999Z");
 }
 
@@ -312,8 +308,8 @@ TEST_CASE("iso8601 handles times before the epoch", "[clock]") {
 TEST_CASE("system_now is wall-clock milliseconds", "[clock]") {
   auto a = system_now();
   auto b = system_now();
-  CHECK(a > 1'600'000'000'000);  // after 2020
-  CHECK(a < 4'102'444'800'000);  // before 2100
+  CHECK(a > 1'600'000'000'000); // after 2020
+  CHECK(a < 4'102'444'800'000); // before 2100
   CHECK(b >= a);
 }
 
@@ -331,12 +327,12 @@ TEST_CASE("status names round-trip and offline cannot be set", "[messages]") {
   CHECK_FALSE(parse_status("offline", out));
   CHECK_FALSE(parse_status("Online", out));
   CHECK_FALSE(parse_status("", out));
-  CHECK(out == presence_status::busy);  // untouched on failure
+  CHECK(out == presence_status::busy); // untouched on failure
 }
 
 TEST_CASE("presence errors round-trip through caf::error", "[messages]") {
-  for (auto x : {errc::too_many_devices, errc::shutting_down,
-                 errc::user_gone, errc::invalid_argument}) {
+  for (auto x : {errc::too_many_devices, errc::shutting_down, errc::user_gone,
+                 errc::invalid_argument}) {
     CHECK(presence_code(make_error(x)) == x);
   }
   CHECK(presence_code(caf::make_error(caf::sec::request_timeout))

@@ -72,8 +72,7 @@ TEST_CASE("zero virtual nodes is treated as one", "[hash_ring]") {
   CHECK(seen == std::set<std::string>{"a", "b"});
 }
 
-TEST_CASE("adding twice and removing strangers change nothing",
-          "[hash_ring]") {
+TEST_CASE("adding twice and removing strangers change nothing", "[hash_ring]") {
   auto r = ring_of({"n1", "n2", "n3"});
   auto keys = make_keys(3'000);
   auto before = owners(r, keys);
@@ -149,15 +148,17 @@ TEST_CASE("removing a node moves only its keys", "[hash_ring]") {
       ++wrongly_moved;
   }
   CHECK(wrongly_moved == 0);
-  CHECK(moved == static_cast<size_t>(
-                   std::count(before.begin(), before.end(), "node-b")));
+  CHECK(
+    moved
+    == static_cast<size_t>(std::count(before.begin(), before.end(), "node-b")));
   // Removing the node again returns exactly the 3-node ring.
   auto three = ring_of({"node-a", "node-c", "node-d"});
   CHECK(owners(three, keys) == after);
 }
 
-TEST_CASE("replicas are distinct with the owner first and capped at the node count",
-          "[hash_ring]") {
+TEST_CASE(
+  "replicas are distinct with the owner first and capped at the node count",
+  "[hash_ring]") {
   auto r = ring_of({"n1", "n2", "n3", "n4", "n5"});
   for (auto& k : make_keys(2'000)) {
     for (size_t n : {1, 2, 3, 5, 7, 100}) {

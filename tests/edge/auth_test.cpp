@@ -45,8 +45,7 @@ std::string encode(jwt_t* j, jwt_alg_t alg = JWT_ALG_HS256,
 }
 
 /// A token whose claims are the JSON object `claims`.
-std::string sign_json(const std::string& claims,
-                      jwt_alg_t alg = JWT_ALG_HS256,
+std::string sign_json(const std::string& claims, jwt_alg_t alg = JWT_ALG_HS256,
                       const std::string& key = secret) {
   auto j = new_jwt();
   REQUIRE(jwt_add_grants_json(j.get(), claims.c_str()) == 0);
@@ -142,23 +141,23 @@ TEST_CASE("numeric and alternative user claims are accepted", "[auth]") {
     CHECK(id.user_id == "-12");
   }
   {
-    auto id = verify_jwt(
-      secret, sign_json(R"({"sub": 9007199254740993})"), now_ms);
+    auto id = verify_jwt(secret, sign_json(R"({"sub": 9007199254740993})"),
+                         now_ms);
     CHECK(id.ok);
-    CHECK(id.user_id == "9007199254740993");  // no double rounding
+    CHECK(id.user_id == "9007199254740993"); // no double rounding
   }
 }
 
 TEST_CASE("sub wins over userId which wins over user_id", "[auth]") {
-  auto a = verify_jwt(
-    secret, sign_json(R"({"sub":"s","userId":"u","user_id":"w"})"), now_ms);
+  auto a = verify_jwt(secret,
+                      sign_json(R"({"sub":"s","userId":"u","user_id":"w"})"),
+                      now_ms);
   CHECK(a.user_id == "s");
   auto b = verify_jwt(secret, sign_json(R"({"userId":"u","user_id":"w"})"),
                       now_ms);
   CHECK(b.user_id == "u");
   // An empty or non-integer sub falls through to the next claim.
-  auto c = verify_jwt(secret, sign_json(R"({"sub":"","userId":"u"})"),
-                      now_ms);
+  auto c = verify_jwt(secret, sign_json(R"({"sub":"","userId":"u"})"), now_ms);
   CHECK(c.ok);
   CHECK(c.user_id == "u");
   auto d = verify_jwt(secret, sign_json(R"({"sub":1.5,"user_id":"w"})"),
@@ -202,9 +201,8 @@ TEST_CASE("nbf in the future is refused beyond the leeway", "[auth]") {
 }
 
 TEST_CASE("fractional and junk exp values", "[auth]") {
-  auto frac = sign_json(R"({"sub":"a","exp":)" + std::to_string(now_s)
-                        + ".5}");
-  CHECK(verify_jwt(secret, frac, now_ms, 0).ok);  // now < exp by 500 ms
+  auto frac = sign_json(R"({"sub":"a","exp":)" + std::to_string(now_s) + ".5}");
+  CHECK(verify_jwt(secret, frac, now_ms, 0).ok); // now < exp by 500 ms
   CHECK_FALSE(verify_jwt(secret, frac, now_ms + 500, 0).ok);
   // Present but not a number: treated as 0, i.e. long expired.
   check_fails(verify_jwt(secret, sign_json(R"({"sub":"a","exp":"never"})"),
@@ -218,8 +216,7 @@ TEST_CASE("a token signed with another secret is refused", "[auth]") {
   auto tok = sign_sub("alice", 0, 0, "another-secret");
   check_fails(verify_jwt(secret, tok, now_ms), "invalid_token");
   // And one signed with our secret is refused under another.
-  check_fails(verify_jwt("other", sign_sub("alice"), now_ms),
-              "invalid_token");
+  check_fails(verify_jwt("other", sign_sub("alice"), now_ms), "invalid_token");
 }
 
 TEST_CASE("a tampered token is refused", "[auth]") {
@@ -260,8 +257,7 @@ TEST_CASE("alg none is refused with or without a secret", "[auth]") {
   check_fails(verify_jwt(secret, upper, now_ms), "invalid_token");
 }
 
-TEST_CASE("HS384 and HS512 are refused even with the right secret",
-          "[auth]") {
+TEST_CASE("HS384 and HS512 are refused even with the right secret", "[auth]") {
   auto j384 = new_jwt();
   REQUIRE(jwt_add_grant(j384.get(), "sub", "alice") == 0);
   check_fails(verify_jwt(secret, encode(j384.get(), JWT_ALG_HS384), now_ms),
@@ -288,9 +284,9 @@ TEST_CASE("a token without a usable subject is refused", "[auth]") {
 }
 
 TEST_CASE("a subject that is not a valid id is refused", "[auth]") {
-  for (auto sub : {std::string("a b"), std::string("tab\there"),
-                   std::string("nl\n"), std::string("\x7f"),
-                   std::string(129, 'x')}) {
+  for (auto sub :
+       {std::string("a b"), std::string("tab\there"), std::string("nl\n"),
+        std::string("\x7f"), std::string(129, 'x')}) {
     INFO(sub);
     check_fails(verify_jwt(secret, sign_sub(sub), now_ms), "invalid_user_id");
   }
@@ -311,8 +307,7 @@ TEST_CASE("garbage is refused without crashing", "[auth]") {
   }
   // Header and payload that are not JSON objects.
   auto sig = ".c2ln";
-  check_fails(verify_jwt(secret, base64url("[1]") + "." + base64url("{}")
-                                   + sig,
+  check_fails(verify_jwt(secret, base64url("[1]") + "." + base64url("{}") + sig,
                          now_ms),
               "invalid_token");
   check_fails(verify_jwt(secret,

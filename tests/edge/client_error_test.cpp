@@ -23,8 +23,7 @@ TEST_CASE("presence errors keep their meaning", "[client_error]") {
   CHECK(refused.http_status == 400);
 }
 
-TEST_CASE("every store error is storage_unavailable (503)",
-          "[client_error]") {
+TEST_CASE("every store error is storage_unavailable (503)", "[client_error]") {
   for (auto x : {persistence::errc::io_error, persistence::errc::corruption,
                  persistence::errc::unavailable}) {
     auto e = to_client_error(persistence::make_error(x));

@@ -16,7 +16,7 @@ using namespace presence::edge;
 namespace {
 
 const std::string secret = "identity-secret-0123456789";
-const std::string dev;  // no secret: dev mode
+const std::string dev; // no secret: dev mode
 constexpr millis now_ms = 1'700'000'000'000;
 
 std::string token_for(const std::string& sub, long exp = 0) {
@@ -37,15 +37,13 @@ std::string token_for(const std::string& sub, long exp = 0) {
   return out;
 }
 
-client_identity resolve(const std::string& key, credentials c,
-                        bool required) {
+client_identity resolve(const std::string& key, credentials c, bool required) {
   return resolve_identity(key, now_ms, c, required);
 }
 
 } // namespace
 
-TEST_CASE("dev mode: the claimed id, else the established one",
-          "[identity]") {
+TEST_CASE("dev mode: the claimed id, else the established one", "[identity]") {
   auto a = resolve(dev, {"", "alice", "bob"}, true);
   CHECK(a.ok());
   CHECK(a.user_id == "alice");

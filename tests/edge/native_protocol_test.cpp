@@ -70,7 +70,7 @@ strings numbered_ids(size_t n) {
   return out;
 }
 
-constexpr millis t0 = 1'704'067'200'000;  // 2024-01-01T00:00:00.000Z
+constexpr millis t0 = 1'704'067'200'000; // 2024-01-01T00:00:00.000Z
 
 user_status sample_user() {
   user_status s;
@@ -133,7 +133,7 @@ TEST_CASE("type names are exact", "[native]") {
   CHECK(code_of({{"type", "user.status.changed"}}) == "unknown_type");
   auto long_type = parse_err(json{{"type", std::string(5'000, 'x')}});
   CHECK(long_type.code == "unknown_type");
-  CHECK(long_type.message.size() < 200);  // the echo is cut
+  CHECK(long_type.message.size() < 200); // the echo is cut
 }
 
 TEST_CASE("join reads every field", "[native]") {
@@ -168,13 +168,11 @@ TEST_CASE("join accepts camelCase aliases and snake_case wins", "[native]") {
   CHECK(cmd.user_id == "bob");
   CHECK(cmd.device_id == "tab");
   CHECK(cmd.user_agent == "UA/2");
-  auto both = parse_ok(json{{"type", "join"},
-                            {"user_id", "snake"},
-                            {"userId", "camel"}});
+  auto both = parse_ok(
+    json{{"type", "join"}, {"user_id", "snake"}, {"userId", "camel"}});
   CHECK(both.user_id == "snake");
-  auto null_snake = parse_ok(json{{"type", "join"},
-                                  {"user_id", nullptr},
-                                  {"userId", "camel"}});
+  auto null_snake = parse_ok(
+    json{{"type", "join"}, {"user_id", nullptr}, {"userId", "camel"}});
   CHECK(null_snake.user_id == "camel");
 }
 
@@ -188,15 +186,15 @@ TEST_CASE("numeric ids become strings", "[native]") {
   CHECK(many.user_ids == strings{"1", "two", "3"});
 }
 
-TEST_CASE("numeric ids above INT64_MAX keep their value",
-          "[native]") {
+TEST_CASE("numeric ids above INT64_MAX keep their value", "[native]") {
   // Bug: opt_string/id_list read unsigned JSON integers with
   // get<long long>(), so 18446744073709551615 becomes "-1" (the id of
   // another user) and 9223372036854775808 becomes "-9223372036854775808".
   native_command cmd;
   protocol_error err;
-  bool ok = parse_native(
-    R"({"type":"get_status","user_id":18446744073709551615})", cmd, err);
+  bool ok
+    = parse_native(R"({"type":"get_status","user_id":18446744073709551615})",
+                   cmd, err);
   CHECK((!ok || cmd.user_id == "18446744073709551615"));
   CHECK(cmd.user_id != "-1");
   ok = parse_native(
@@ -240,35 +238,31 @@ TEST_CASE("join truncates user_agent and platform", "[native]") {
 TEST_CASE("get_status needs a valid user id", "[native]") {
   CHECK(parse_ok(json{{"type", "get_status"}, {"user_id", "x"}}).user_id
         == "x");
-  CHECK(parse_ok(json{{"type", "get_status"}, {"userId", "y"}}).user_id
-        == "y");
+  CHECK(parse_ok(json{{"type", "get_status"}, {"userId", "y"}}).user_id == "y");
   CHECK(code_of({{"type", "get_status"}}) == "bad_request");
   CHECK(code_of({{"type", "get_status"}, {"user_id", ""}}) == "bad_request");
   CHECK(code_of({{"type", "get_status"}, {"user_id", nullptr}})
         == "bad_request");
-  CHECK(code_of({{"type", "get_status"}, {"user_id", "a\tb"}})
-        == "invalid_id");
+  CHECK(code_of({{"type", "get_status"}, {"user_id", "a\tb"}}) == "invalid_id");
   CHECK(code_of({{"type", "get_status"}, {"user_id", std::string(200, 'z')}})
         == "invalid_id");
 }
 
 TEST_CASE("get_statuses reads id lists under both names", "[native]") {
-  auto cmd = parse_ok(json{{"type", "get_statuses"},
-                           {"user_ids", {"a", "b"}}});
+  auto cmd = parse_ok(json{{"type", "get_statuses"}, {"user_ids", {"a", "b"}}});
   CHECK(cmd.user_ids == strings{"a", "b"});
-  auto camel = parse_ok(json{{"type", "batch_status"},
-                             {"userIds", {"c"}}});
+  auto camel = parse_ok(json{{"type", "batch_status"}, {"userIds", {"c"}}});
   CHECK(camel.user_ids == strings{"c"});
   auto none = parse_ok(json{{"type", "get_statuses"}});
   CHECK(none.user_ids.empty());
-  auto empty = parse_ok(json{{"type", "get_statuses"},
-                             {"user_ids", json::array()}});
+  auto empty = parse_ok(
+    json{{"type", "get_statuses"}, {"user_ids", json::array()}});
   CHECK(empty.user_ids.empty());
 }
 
 TEST_CASE("id lists: at most 1000 valid ids", "[native]") {
-  auto max = parse_ok(json{{"type", "get_statuses"},
-                           {"user_ids", numbered_ids(1'000)}});
+  auto max = parse_ok(
+    json{{"type", "get_statuses"}, {"user_ids", numbered_ids(1'000)}});
   CHECK(max.user_ids.size() == 1'000);
   CHECK(max.user_ids.back() == "u999");
   CHECK(code_of({{"type", "get_statuses"}, {"user_ids", numbered_ids(1'001)}})
@@ -278,7 +272,7 @@ TEST_CASE("id lists: at most 1000 valid ids", "[native]") {
   CHECK(code_of({{"type", "get_statuses"}, {"user_ids", "a"}})
         == "bad_request");
   CHECK(code_of({{"type", "get_statuses"}, {"user_ids", {{"k", "v"}}}})
-        == "bad_request");  // an object, not an array
+        == "bad_request"); // an object, not an array
   CHECK(code_of({{"type", "get_statuses"},
                  {"user_ids", json::array({json::object({{"k", "v"}})})}})
         == "invalid_id");
@@ -290,9 +284,9 @@ TEST_CASE("id lists: at most 1000 valid ids", "[native]") {
         == "invalid_id");
   CHECK(code_of({{"type", "get_statuses"}, {"user_ids", {""}}})
         == "invalid_id");
-  CHECK(code_of(
-          {{"type", "get_statuses"}, {"user_ids", {std::string(129, 'x')}}})
-        == "invalid_id");
+  CHECK(
+    code_of({{"type", "get_statuses"}, {"user_ids", {std::string(129, 'x')}}})
+    == "invalid_id");
 }
 
 TEST_CASE("list_online: cursor and limit range", "[native]") {
@@ -300,22 +294,20 @@ TEST_CASE("list_online: cursor and limit range", "[native]") {
   CHECK(def.limit == default_page);
   CHECK(def.limit == 100);
   CHECK(def.cursor.empty());
-  auto one = parse_ok(json{{"type", "list_online"}, {"limit", 1},
-                           {"cursor", "u5"}});
+  auto one = parse_ok(
+    json{{"type", "list_online"}, {"limit", 1}, {"cursor", "u5"}});
   CHECK(one.limit == 1);
   CHECK(one.cursor == "u5");
-  CHECK(parse_ok(json{{"type", "list_online"}, {"limit", 1000}}).limit
-        == 1000);
+  CHECK(parse_ok(json{{"type", "list_online"}, {"limit", 1000}}).limit == 1000);
   CHECK(parse_ok(json{{"type", "list_online"}, {"limit", nullptr}}).limit
         == 100);
-  for (auto bad : {json(0), json(1001), json(-1), json(1.5), json("10"),
-                   json(true), json(4294967297LL),
-                   json(18446744073709551615ULL)}) {
+  for (auto bad :
+       {json(0), json(1001), json(-1), json(1.5), json("10"), json(true),
+        json(4294967297LL), json(18446744073709551615ULL)}) {
     INFO("limit " << bad.dump());
     CHECK(code_of({{"type", "list_online"}, {"limit", bad}}) == "bad_request");
   }
-  CHECK(code_of({{"type", "list_online"}, {"cursor", false}})
-        == "bad_request");
+  CHECK(code_of({{"type", "list_online"}, {"cursor", false}}) == "bad_request");
 }
 
 TEST_CASE("subscribe and unsubscribe need ids or global", "[native]") {
@@ -325,8 +317,8 @@ TEST_CASE("subscribe and unsubscribe need ids or global", "[native]") {
   auto glob = parse_ok(json{{"type", "unsubscribe"}, {"global", true}});
   CHECK(glob.global);
   CHECK(glob.user_ids.empty());
-  auto camel = parse_ok(json{{"type", "subscribe"}, {"userIds", {"c"}},
-                             {"global", false}});
+  auto camel = parse_ok(
+    json{{"type", "subscribe"}, {"userIds", {"c"}}, {"global", false}});
   CHECK(camel.user_ids == strings{"c"});
   CHECK(code_of({{"type", "subscribe"}}) == "bad_request");
   CHECK(code_of({{"type", "subscribe"}, {"global", false}}) == "bad_request");
@@ -357,7 +349,7 @@ TEST_CASE("frames that are not JSON objects", "[native]") {
   CHECK(parse_err("{\"type\":\"ping\"").code == "bad_json");
   CHECK(parse_err("ping").code == "bad_json");
   CHECK(parse_err("{\"type\":\"ping\"} trailing").code == "bad_json");
-  CHECK(parse_err("{\"type\":\"p\xffng\"}").code == "bad_json");  // bad UTF-8
+  CHECK(parse_err("{\"type\":\"p\xffng\"}").code == "bad_json"); // bad UTF-8
   CHECK(parse_err("[]").code == "bad_request");
   CHECK(parse_err("[{\"type\":\"ping\"}]").code == "bad_request");
   CHECK(parse_err("\"ping\"").code == "bad_request");
@@ -369,19 +361,17 @@ TEST_CASE("frames that are not JSON objects", "[native]") {
   CHECK(parse_err("{\"Type\":\"ping\"}").code == "bad_request");
 }
 
-TEST_CASE("a frame with bytes after a NUL is not JSON",
-          "[native]") {
+TEST_CASE("a frame with bytes after a NUL is not JSON", "[native]") {
   // Bug: nlohmann::json::parse treats a NUL byte as the end of the input, so
   // parse_native accepts "{...}\0<anything>" (a raw NUL is never valid
   // JSON). Suggested fix: refuse frames containing '\0' with bad_json
   // before parsing.
   native_command cmd;
   protocol_error err;
-  CHECK_FALSE(parse_native(std::string("{\"type\":\"ping\"}\0garbage", 23),
-                           cmd, err));
-  CHECK(err.code == "bad_json");
   CHECK_FALSE(
-    parse_native(std::string("{\"type\":\"ping\"}\0", 16), cmd, err));
+    parse_native(std::string("{\"type\":\"ping\"}\0garbage", 23), cmd, err));
+  CHECK(err.code == "bad_json");
+  CHECK_FALSE(parse_native(std::string("{\"type\":\"ping\"}\0", 16), cmd, err));
 }
 
 TEST_CASE("the id is echoed for strings and numbers", "[native]") {
@@ -409,18 +399,17 @@ TEST_CASE("ids of the wrong type or size are refused", "[native]") {
   CHECK(code_of({{"type", "ping"}, {"id", true}}) == "bad_request");
   CHECK(code_of({{"type", "ping"}, {"id", json::array()}}) == "bad_request");
   CHECK(code_of({{"type", "ping"}, {"id", {{"a", 1}}}}) == "bad_request");
-  auto long_id = parse_err(json{{"type", "ping"},
-                                {"id", std::string(257, 'i')}});
+  auto long_id = parse_err(
+    json{{"type", "ping"}, {"id", std::string(257, 'i')}});
   CHECK(long_id.code == "bad_request");
-  CHECK(long_id.id_json.empty());  // not echoed
+  CHECK(long_id.id_json.empty()); // not echoed
 }
 
 TEST_CASE("parse_native resets its outputs", "[native]") {
   native_command cmd;
   protocol_error err;
   REQUIRE(parse_native(
-    R"({"type":"subscribe","id":1,"user_ids":["a"],"global":true})", cmd,
-    err));
+    R"({"type":"subscribe","id":1,"user_ids":["a"],"global":true})", cmd, err));
   REQUIRE(parse_native(R"({"type":"ping"})", cmd, err));
   CHECK(cmd.id_json.empty());
   CHECK(cmd.user_ids.empty());
@@ -453,9 +442,9 @@ TEST_CASE("encode_error", "[native][encode]") {
 }
 
 TEST_CASE("replies echo the id as the client sent it", "[native][encode]") {
-  for (auto frame : {R"({"type":"leave","id":"abc"})",
-                     R"({"type":"leave","id":12})",
-                     R"({"type":"leave","id":-0.25})"}) {
+  for (auto frame :
+       {R"({"type":"leave","id":"abc"})", R"({"type":"leave","id":12})",
+        R"({"type":"leave","id":-0.25})"}) {
     auto cmd = parse_ok(std::string{frame});
     auto sent = json::parse(frame)["id"];
     auto left = parse_json(encode_left(cmd.id_json));
@@ -575,8 +564,9 @@ TEST_CASE("encode_online_list pages", "[native][encode]") {
   CHECK(parse_json(encode_online_list("", page))["next_cursor"].is_null());
 }
 
-TEST_CASE("encode_count and encode_subscribed and encode_expired and encode_welcome",
-          "[native][encode]") {
+TEST_CASE(
+  "encode_count and encode_subscribed and encode_expired and encode_welcome",
+  "[native][encode]") {
   auto c = parse_json(encode_count("\"c\"", 123456789012ULL));
   CHECK(c["type"] == "online_count");
   CHECK(c["id"] == "c");
@@ -624,7 +614,7 @@ TEST_CASE("encoders never throw on invalid UTF-8 in server data",
   REQUIRE_NOTHROW(out = encode_delta(d));
   parse_json(out);
   auto s = sample_user();
-  s.devices[0].user_agent = std::string(511, 'a') + "\xE2\x82";  // cut UTF-8
+  s.devices[0].user_agent = std::string(511, 'a') + "\xE2\x82"; // cut UTF-8
   REQUIRE_NOTHROW(out = encode_status("", s));
   parse_json(out);
   REQUIRE_NOTHROW(out = encode_error("", "c", bad));
@@ -633,8 +623,9 @@ TEST_CASE("encoders never throw on invalid UTF-8 in server data",
 
 TEST_CASE("a truncated user agent encodes to valid JSON", "[native][encode]") {
   // 511 ASCII bytes then a 3-byte character: the 512-byte cut splits it.
-  auto cmd = parse_ok(json{{"type", "join"},
-                           {"user_agent", std::string(511, 'a') + "\xE2\x82\xAC"}});
+  auto cmd = parse_ok(
+    json{{"type", "join"},
+         {"user_agent", std::string(511, 'a') + "\xE2\x82\xAC"}});
   REQUIRE(cmd.user_agent.size() == 512);
   auto s = sample_user();
   s.devices[0].user_agent = cmd.user_agent;

@@ -48,10 +48,10 @@ public:
 private:
   char interesting_byte() {
     static const unsigned char bytes[]
-      = {0x00, 0x01, 0x1f, 0x20, 0x7f, 0x80, 0xbf, 0xc0, 0xc1, 0xc3, 0xe0,
-         0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xfe, 0xff, '"', '\\', '{', '}', '[',
-         ']', ',', ':', '%', '/', '?', '&', '=', '+', '.', '-', '0', '9',
-         'e', 'u', 'A', 'f'};
+      = {0x00, 0x01, 0x1f, 0x20, 0x7f, 0x80, 0xbf, 0xc0, 0xc1, 0xc3,
+         0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xfe, 0xff, '"',  '\\',
+         '{',  '}',  '[',  ']',  ',',  ':',  '%',  '/',  '?',  '&',
+         '=',  '+',  '.',  '-',  '0',  '9',  'e',  'u',  'A',  'f'};
     if (below(3) == 0)
       return static_cast<char>(rng_() & 0xff);
     return static_cast<char>(bytes[below(sizeof(bytes))]);
@@ -179,13 +179,45 @@ struct campaign {
 };
 
 const std::vector<std::string> json_dict = {
-  "null", "true", "false", "0", "-1", "1.5", "1e999", "-0", "1e-400",
-  "18446744073709551615", "9223372036854775808", "-9223372036854775809",
-  "\"\"", "\"\\u0000\"", "\"\\ud800\"", "\"\\udc00\\ud800\"", "\"\\u00e9\"",
-  "[]", "{}", "[[[[[[[[", "]]]]]]]]", "\"type\"", "\"id\"", "\"user_id\"",
-  "\"userIds\"", "\"user_ids\"", "\"global\"", "\"limit\"", "\"status\"",
-  "\"join\"", "\"subscribe\"", "\"get_statuses\"", "\"list_online\"",
-  "\"offline\"", ",", ":", "\"a b\"", "\"\xc3\xa9\"", "\"\xff\"",
+  "null",
+  "true",
+  "false",
+  "0",
+  "-1",
+  "1.5",
+  "1e999",
+  "-0",
+  "1e-400",
+  "18446744073709551615",
+  "9223372036854775808",
+  "-9223372036854775809",
+  "\"\"",
+  "\"\\u0000\"",
+  "\"\\ud800\"",
+  "\"\\udc00\\ud800\"",
+  "\"\\u00e9\"",
+  "[]",
+  "{}",
+  "[[[[[[[[",
+  "]]]]]]]]",
+  "\"type\"",
+  "\"id\"",
+  "\"user_id\"",
+  "\"userIds\"",
+  "\"user_ids\"",
+  "\"global\"",
+  "\"limit\"",
+  "\"status\"",
+  "\"join\"",
+  "\"subscribe\"",
+  "\"get_statuses\"",
+  "\"list_online\"",
+  "\"offline\"",
+  ",",
+  ":",
+  "\"a b\"",
+  "\"\xc3\xa9\"",
+  "\"\xff\"",
 };
 
 std::vector<std::string> native_corpus() {
@@ -217,18 +249,33 @@ class frame_mutator {
 public:
   explicit frame_mutator(uint32_t seed) : m_(seed), bytes_(seed + 1) {
     using nlohmann::json;
-    strings_ = {"", "a", "alice", "a b", "\xC3\xA9", "\xE2\x82\xAC",
-                "offline", "online", "busy", "dnd", "away", "x\ty",
-                std::string(128, 'i'), std::string(129, 'i'),
-                std::string(256, 'q'), std::string(257, 'q'),
-                std::string(600, 'u'), "join", "ping", "subscribe"};
+    strings_ = {"",
+                "a",
+                "alice",
+                "a b",
+                "\xC3\xA9",
+                "\xE2\x82\xAC",
+                "offline",
+                "online",
+                "busy",
+                "dnd",
+                "away",
+                "x\ty",
+                std::string(128, 'i'),
+                std::string(129, 'i'),
+                std::string(256, 'q'),
+                std::string(257, 'q'),
+                std::string(600, 'u'),
+                "join",
+                "ping",
+                "subscribe"};
     for (auto& x : strings_)
       values_.push_back(x);
-    for (auto x : {json(0), json(1), json(-1), json(1000), json(1001),
-                   json(100), json(1.5), json(-0.0), json(nullptr),
-                   json(true), json(false), json::object(), json::array(),
-                   json(9223372036854775807LL), json(18446744073709551615ULL),
-                   json(-9223372036854775807LL - 1)})
+    for (auto x :
+         {json(0), json(1), json(-1), json(1000), json(1001), json(100),
+          json(1.5), json(-0.0), json(nullptr), json(true), json(false),
+          json::object(), json::array(), json(9223372036854775807LL),
+          json(18446744073709551615ULL), json(-9223372036854775807LL - 1)})
       values_.push_back(x);
     values_.push_back(json::array({"a", "b", 3}));
     values_.push_back(json::array({"a", nullptr}));
@@ -241,12 +288,14 @@ public:
     values_.push_back(big);
     big.push_back("one-too-many");
     values_.push_back(big);
-    keys_ = {"type", "id", "user_id", "userId", "device_id", "deviceId",
-             "user_agent", "userAgent", "platform", "token", "status",
-             "user_ids", "userIds", "global", "cursor", "limit", "extra"};
-    types_ = {"join", "identify", "leave", "ping", "heartbeat", "get_status",
-              "get_statuses", "batch_status", "list_online", "count_online",
-              "subscribe", "unsubscribe", "set_status", "nope"};
+    keys_ = {"type",     "id",         "user_id",   "userId",   "device_id",
+             "deviceId", "user_agent", "userAgent", "platform", "token",
+             "status",   "user_ids",   "userIds",   "global",   "cursor",
+             "limit",    "extra"};
+    types_ = {"join",        "identify",     "leave",        "ping",
+              "heartbeat",   "get_status",   "get_statuses", "batch_status",
+              "list_online", "count_online", "subscribe",    "unsubscribe",
+              "set_status",  "nope"};
   }
 
   std::string next(const std::vector<std::string>& corpus,
@@ -302,9 +351,19 @@ std::vector<std::string> socketio_corpus() {
     R"(462-/ws/messages,3[{"_placeholder":true,"num":1}])",
     R"(0{"sid":"AbCdEfGhIjKlMnOpQrSt","upgrades":["websocket"],)"
     R"("pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000})",
-    "2", "3", "2probe", "3probe", "5", "6", "1",
-    "2\x1e" "40\x1e" R"(42["heartbeat"])",
-    R"(42["typing-start",{"chatSessionId":"c\u00e9"}])" "\x1e" "3",
+    "2",
+    "3",
+    "2probe",
+    "3probe",
+    "5",
+    "6",
+    "1",
+    "2\x1e"
+    "40\x1e"
+    R"(42["heartbeat"])",
+    R"(42["typing-start",{"chatSessionId":"c\u00e9"}])"
+    "\x1e"
+    "3",
     "bAQIDBA==",
     R"(2["get_online_users"])",
     R"(3999999999999999[])",
@@ -312,12 +371,43 @@ std::vector<std::string> socketio_corpus() {
 }
 
 const std::vector<std::string> socketio_dict = {
-  "\x1e", "4", "42", "43", "40", "451-", "1-", "999999-", "1234567-",
-  "/", "/ws/messages,", "/ws/messages", ",", "0", "1", "999999999999999",
-  "9999999999999999", "[", "]", "[]", "{}", "null", "\"x\"", "\"\"",
-  "\"join_user\"", "\"connect\"", "\"message\"", "\"token\"", " ", "-1",
-  "1e999", "18446744073709551615", "\"\\u0000\"", std::string(1, '\0'),
-  "\xff", "b", "probe",
+  "\x1e",
+  "4",
+  "42",
+  "43",
+  "40",
+  "451-",
+  "1-",
+  "999999-",
+  "1234567-",
+  "/",
+  "/ws/messages,",
+  "/ws/messages",
+  ",",
+  "0",
+  "1",
+  "999999999999999",
+  "9999999999999999",
+  "[",
+  "]",
+  "[]",
+  "{}",
+  "null",
+  "\"x\"",
+  "\"\"",
+  "\"join_user\"",
+  "\"connect\"",
+  "\"message\"",
+  "\"token\"",
+  " ",
+  "-1",
+  "1e999",
+  "18446744073709551615",
+  "\"\\u0000\"",
+  std::string(1, '\0'),
+  "\xff",
+  "b",
+  "probe",
 };
 
 /// Builds Socket.IO packets from parts chosen to hit the codec's limits:
@@ -329,18 +419,50 @@ public:
   explicit sio_generator(uint32_t seed) : m_(seed), bytes_(seed + 1) {
     types_ = {"0", "1", "2", "3", "4", "5", "6", "7", "/", ""};
     attachments_ = {"", "0-", "1-", "999999-", "1234567-", "-", "1"};
-    nsps_ = {"", "/", "/,", "/ws/messages,", "/ws/messages", "/a,b,",
+    nsps_ = {"",
+             "/",
+             "/,",
+             "/ws/messages,",
+             "/ws/messages",
+             "/a,b,",
              "/" + std::string(255, 'n') + ",",
-             "/" + std::string(256, 'n') + ",", "/\xC3\xA9,", "/5,",
+             "/" + std::string(256, 'n') + ",",
+             "/\xC3\xA9,",
+             "/5,",
              "/\x1e,"};
-    acks_ = {"", "0", "1", "007", "42", "999999999999999",
-             "1000000000000000", "18446744073709551616"};
-    payloads_ = {"", "[]", R"(["x"])", R"(["join_user",{"userId":"1"}])",
-                 R"(["connect"])", "[1]", "[null]", R"([["x"]])", "{}",
-                 R"({"token":"x"})", R"({"message":"m"})", "null", "true",
-                 "5", " 5", "-5", "1.5", "\"s\"", " [\"x\"]", "[\"x\"] ",
-                 "[\"x\"", "[\"\\u0000\"]", std::string("[\"x\"]\0", 6),
-                 "[\"\xff\"]", "[18446744073709551615,-0.0,1e308]",
+    acks_ = {"",
+             "0",
+             "1",
+             "007",
+             "42",
+             "999999999999999",
+             "1000000000000000",
+             "18446744073709551616"};
+    payloads_ = {"",
+                 "[]",
+                 R"(["x"])",
+                 R"(["join_user",{"userId":"1"}])",
+                 R"(["connect"])",
+                 "[1]",
+                 "[null]",
+                 R"([["x"]])",
+                 "{}",
+                 R"({"token":"x"})",
+                 R"({"message":"m"})",
+                 "null",
+                 "true",
+                 "5",
+                 " 5",
+                 "-5",
+                 "1.5",
+                 "\"s\"",
+                 " [\"x\"]",
+                 "[\"x\"] ",
+                 "[\"x\"",
+                 "[\"\\u0000\"]",
+                 std::string("[\"x\"]\0", 6),
+                 "[\"\xff\"]",
+                 "[18446744073709551615,-0.0,1e308]",
                  "[\"x\",{\"_placeholder\":true,\"num\":0}]"};
   }
 
@@ -387,8 +509,8 @@ std::vector<std::string> target_corpus() {
 }
 
 const std::vector<std::string> url_dict = {
-  "%", "%2", "%2F", "%2f", "%00", "%ff", "%zz", "%%", "+", "?", "&", "=",
-  "/", "//", "#", "%3F", "%26", "%3D",
+  "%", "%2", "%2F", "%2f", "%00", "%ff", "%zz", "%%",  "+",
+  "?", "&",  "=",   "/",   "//",  "#",   "%3F", "%26", "%3D",
 };
 
 const std::string secret = "fuzz-secret";
@@ -421,30 +543,31 @@ TEST_CASE("fuzz: parse_native", "[fuzz]") {
   std::set<std::string> codes;
   std::set<int> ops;
   auto check = [&](const std::string& in) {
-          edge::native_command cmd;
-          edge::protocol_error err;
-          if (edge::parse_native(in, cmd, err)) {
-            ++accepted;
-            ops.insert(static_cast<int>(cmd.op));
-          } else {
-            codes.insert(err.code);
-          }
-          return check_native(in);
-        };
+    edge::native_command cmd;
+    edge::protocol_error err;
+    if (edge::parse_native(in, cmd, err)) {
+      ++accepted;
+      ops.insert(static_cast<int>(cmd.op));
+    } else {
+      codes.insert(err.code);
+    }
+    return check_native(in);
+  };
   auto corpus = native_corpus();
   // Half byte-level mutants, half structure-aware ones.
   c.run(0x5eed0001, 40'000, corpus, json_dict, check);
   frame_mutator fm{0x5eed0011};
-  c.run_gen(40'000, [&] { return fm.next(corpus, json_dict); }, check);
+  c.run_gen(
+    40'000, [&] { return fm.next(corpus, json_dict); }, check);
   c.report();
   // The mutants reach every outcome: each op and each error code.
   INFO(accepted << " of " << c.iterations << " accepted");
   CHECK(accepted > c.iterations / 20);
   CHECK(accepted < c.iterations / 2);
   CHECK(ops.size() == 10);
-  CHECK(codes == std::set<std::string>{"bad_json", "bad_request",
-                                       "unknown_type", "invalid_id",
-                                       "too_many_ids"});
+  CHECK(codes
+        == std::set<std::string>{"bad_json", "bad_request", "unknown_type",
+                                 "invalid_id", "too_many_ids"});
 }
 
 TEST_CASE("fuzz: numeric ids keep their value", "[fuzz]") {
@@ -452,8 +575,9 @@ TEST_CASE("fuzz: numeric ids keep their value", "[fuzz]") {
   campaign c;
   auto corpus = native_corpus();
   frame_mutator fm{0x5eed0021};
-  c.run_gen(10'000, [&] { return fm.next(corpus, json_dict); },
-            check_native_numeric_ids);
+  c.run_gen(
+    10'000, [&] { return fm.next(corpus, json_dict); },
+    check_native_numeric_ids);
   c.report();
 }
 
@@ -489,8 +613,10 @@ TEST_CASE("fuzz: Engine.IO and Socket.IO codecs", "[fuzz]") {
   auto corpus = socketio_corpus();
   c.run(0x5eed0007, 40'000, corpus, socketio_dict, check);
   sio_generator g{0x5eed0017};
-  c.run_gen(20'000, [&] { return g.next(false); }, check);
-  c.run_gen(20'000, [&] { return g.next(true); }, check);
+  c.run_gen(
+    20'000, [&] { return g.next(false); }, check);
+  c.run_gen(
+    20'000, [&] { return g.next(true); }, check);
   c.report();
   INFO(accepted << " Socket.IO packets accepted, " << payloads
                 << " multi-packet payloads");
@@ -499,9 +625,8 @@ TEST_CASE("fuzz: Engine.IO and Socket.IO codecs", "[fuzz]") {
   CHECK(types == std::set<int>{0, 1, 2, 3, 4, 5, 6});
   CHECK(errors
         == std::set<std::string>{
-          "unknown Socket.IO packet type",
-          "malformed binary attachment count", "namespace too long",
-          "ack id too long", "payload is not valid JSON",
+          "unknown Socket.IO packet type", "malformed binary attachment count",
+          "namespace too long", "ack id too long", "payload is not valid JSON",
           "CONNECT payload must be an object",
           "EVENT payload must be an array starting with the event name",
           "ACK payload must be an array", "ACK without an id",
@@ -521,16 +646,16 @@ TEST_CASE("fuzz: verify_jwt", "[fuzz]") {
     sign(R"({"sub":"bob","exp":1700003600,"nbf":1699990000})"),
     sign(R"({"user_id":42})"),
     sign(R"({"userId":"carol","iat":1699999999})"),
-    sign(R"({"sub":"dave","exp":1600000000})"),  // expired
-    sign(R"({"sub":"a b"})"),                    // invalid id
+    sign(R"({"sub":"dave","exp":1600000000})"), // expired
+    sign(R"({"sub":"a b"})"),                   // invalid id
     sign(R"({"sub":"erin"})", JWT_ALG_HS384),
     sign(R"({"sub":"fay"})", JWT_ALG_NONE),
   };
   // Users a token signed with our secret may name; HS384/none tokens are
   // never accepted, so "erin" and "fay" are absent.
   const std::set<std::string> allowed = {"alice", "bob", "42", "carol"};
-  const std::vector<std::string> dict = {".", "..", "=", "-", "_", "+", "/",
-                                         "eyJ", "e30", "AAAA", "\xff"};
+  const std::vector<std::string> dict = {".", "..",  "=",   "-",    "_",   "+",
+                                         "/", "eyJ", "e30", "AAAA", "\xff"};
   campaign c;
   std::map<std::string, size_t> outcomes;
   c.run(0x5eed0003, 30'000, corpus, dict, [&](const std::string& tok) {
@@ -564,10 +689,14 @@ TEST_CASE("fuzz: verify_jwt on mutated and re-signed claims", "[fuzz]") {
     R"({"exp":"soon","sub":"x"})",
   };
   const std::vector<std::string> dict = {
-    "null", "true", "0", "-1", "1e308", "-1e308", "1699999970", "1700000030",
-    "1700000031", "1699999969", "\"\"", "\"\\u00e9\"", "\"a b\"",
-    "\"sub\"", "\"userId\"", "\"user_id\"", "\"exp\"", "\"nbf\"",
-    "[]", "{}", "9223372036854775807", ",", ":",
+    "null",        "true",       "0",
+    "-1",          "1e308",      "-1e308",
+    "1699999970",  "1700000030", "1700000031",
+    "1699999969",  "\"\"",       "\"\\u00e9\"",
+    "\"a b\"",     "\"sub\"",    "\"userId\"",
+    "\"user_id\"", "\"exp\"",    "\"nbf\"",
+    "[]",          "{}",         "9223372036854775807",
+    ",",           ":",
   };
   campaign c;
   size_t signed_ok = 0;
@@ -587,29 +716,51 @@ TEST_CASE("fuzz: verify_jwt on mutated and re-signed claims", "[fuzz]") {
   using nlohmann::json;
   const long long s0 = now_ms / 1000;
   std::vector<json> values = {
-    json(s0 - 31), json(s0 - 30), json(s0 - 29), json(s0 + 29), json(s0 + 30),
-    json(s0 + 31), json(s0 - 30.001), json(s0 + 30.5), json(0), json(-1),
-    json(1e308), json(-1e308), json(nullptr), json(true), json("soon"),
-    json(""), json("alice"), json("a b"), json("\xC3\xA9"), json(42),
-    json(-7), json(9223372036854775807LL), json(std::string(128, 'x')),
-    json(std::string(129, 'x')), json::array(), json::object(), json(2.5),
+    json(s0 - 31),
+    json(s0 - 30),
+    json(s0 - 29),
+    json(s0 + 29),
+    json(s0 + 30),
+    json(s0 + 31),
+    json(s0 - 30.001),
+    json(s0 + 30.5),
+    json(0),
+    json(-1),
+    json(1e308),
+    json(-1e308),
+    json(nullptr),
+    json(true),
+    json("soon"),
+    json(""),
+    json("alice"),
+    json("a b"),
+    json("\xC3\xA9"),
+    json(42),
+    json(-7),
+    json(9223372036854775807LL),
+    json(std::string(128, 'x')),
+    json(std::string(129, 'x')),
+    json::array(),
+    json::object(),
+    json(2.5),
   };
-  const std::vector<std::string> keys = {"sub", "userId", "user_id", "exp",
-                                         "nbf", "iat"};
+  const std::vector<std::string> keys = {"sub", "userId", "user_id",
+                                         "exp", "nbf",    "iat"};
   mutator m{0x5eed0016};
-  c.run_gen(6'000,
-            [&] {
-              auto j = json::parse(corpus[m.below(corpus.size())]);
-              for (size_t r = 1 + m.below(4); r > 0; --r) {
-                auto& k = keys[m.below(keys.size())];
-                if (m.below(4) == 0)
-                  j.erase(k);
-                else
-                  j[k] = values[m.below(values.size())];
-              }
-              return j.dump();
-            },
-            check);
+  c.run_gen(
+    6'000,
+    [&] {
+      auto j = json::parse(corpus[m.below(corpus.size())]);
+      for (size_t r = 1 + m.below(4); r > 0; --r) {
+        auto& k = keys[m.below(keys.size())];
+        if (m.below(4) == 0)
+          j.erase(k);
+        else
+          j[k] = values[m.below(values.size())];
+      }
+      return j.dump();
+    },
+    check);
   c.report();
   INFO(signed_ok << " of " << c.iterations << " mutants were JSON objects");
   CHECK(signed_ok > c.iterations / 2);
@@ -617,11 +768,15 @@ TEST_CASE("fuzz: verify_jwt on mutated and re-signed claims", "[fuzz]") {
 
 TEST_CASE("fuzz: bearer_token", "[fuzz]") {
   const std::vector<std::string> corpus = {
-    "Bearer abc.def.ghi", "bearer x", "BEARER   spaced   ", "Basic dXNlcg==",
-    "Bearer ", "Bearer", "",
+    "Bearer abc.def.ghi",
+    "bearer x",
+    "BEARER   spaced   ",
+    "Basic dXNlcg==",
+    "Bearer ",
+    "Bearer",
+    "",
   };
-  const std::vector<std::string> dict = {" ", "  ", "\t", "Bearer ",
-                                         "bEaReR "};
+  const std::vector<std::string> dict = {" ", "  ", "\t", "Bearer ", "bEaReR "};
   campaign c;
   c.run(0x5eed0004, 20'000, corpus, dict, check_bearer);
   c.report();
@@ -629,13 +784,27 @@ TEST_CASE("fuzz: bearer_token", "[fuzz]") {
 
 TEST_CASE("fuzz: valid_id against a reference implementation", "[fuzz]") {
   const std::vector<std::string> corpus = {
-    "alice", "u-1", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
-    "\xF4\x8F\xBF\xBF", "\xED\x9F\xBF", "\xEE\x80\x80", std::string(128, 'a'),
+    "alice",
+    "u-1",
+    "\xC3\xA9",
+    "\xE2\x82\xAC",
+    "\xF0\x9F\x98\x80",
+    "\xF4\x8F\xBF\xBF",
+    "\xED\x9F\xBF",
+    "\xEE\x80\x80",
+    std::string(128, 'a'),
     std::string(127, 'a') + "\xC3\xA9",
   };
   const std::vector<std::string> dict = {
-    "\xC0\x80", "\xE0\x9F\xBF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
-    "\xF5", "\x80", " ", "\x7f", std::string(1, '\0'),
+    "\xC0\x80",
+    "\xE0\x9F\xBF",
+    "\xED\xA0\x80",
+    "\xF4\x90\x80\x80",
+    "\xF5",
+    "\x80",
+    " ",
+    "\x7f",
+    std::string(1, '\0'),
   };
   campaign c;
   c.run(0x5eed0005, 20'000, corpus, dict, check_id);

@@ -32,7 +32,7 @@ TEST_CASE("a full bucket grants the burst, then refuses", "[rate_limiter]") {
     CHECK(l.try_take(t0));
   }
   CHECK_FALSE(l.try_take(t0));
-  CHECK_FALSE(l.try_take(t0));  // refusing takes nothing and gives nothing
+  CHECK_FALSE(l.try_take(t0)); // refusing takes nothing and gives nothing
   CHECK(drain(l, t0) == 0);
 }
 
@@ -44,12 +44,12 @@ TEST_CASE("the default burst of the config: 100 at 50/s", "[rate_limiter]") {
 }
 
 TEST_CASE("tokens come back at the rate", "[rate_limiter]") {
-  rate_limiter l{4.0, 1.0};  // one token per 250 ms
+  rate_limiter l{4.0, 1.0}; // one token per 250 ms
   auto t0 = rate_limiter::clock::now();
   REQUIRE(l.try_take(t0));
-  CHECK_FALSE(l.try_take(t0 + 200ms));  // 0.8 of a token
-  CHECK(l.try_take(t0 + 300ms));        // 1.2 -> capped at 1, taken
-  CHECK_FALSE(l.try_take(t0 + 500ms));  // 0.8
+  CHECK_FALSE(l.try_take(t0 + 200ms)); // 0.8 of a token
+  CHECK(l.try_take(t0 + 300ms));       // 1.2 -> capped at 1, taken
+  CHECK_FALSE(l.try_take(t0 + 500ms)); // 0.8
   CHECK(l.try_take(t0 + 600ms));
 }
 
@@ -92,8 +92,8 @@ TEST_CASE("fractional rates", "[rate_limiter]") {
     auto t0 = rate_limiter::clock::now();
     CHECK(drain(l, t0) == 10);
     CHECK(drain(l, t0 + 2s) == 5);
-    CHECK(drain(l, t0 + 2s + 500ms) == 1);  // 1.25 tokens
-    CHECK(drain(l, t0 + 2s + 900ms) == 1);  // 0.25 + 1.0
+    CHECK(drain(l, t0 + 2s + 500ms) == 1); // 1.25 tokens
+    CHECK(drain(l, t0 + 2s + 900ms) == 1); // 0.25 + 1.0
   }
   SECTION("a fractional burst grants whole tokens only") {
     rate_limiter l{1.0, 2.5};

@@ -20,10 +20,10 @@ using keys = std::set<std::string>;
 
 namespace {
 
-constexpr millis t0 = 1'704'067'200'000;  // 2024-01-01T00:00:00.000Z
+constexpr millis t0 = 1'704'067'200'000; // 2024-01-01T00:00:00.000Z
 
 /// The instant of the examples in docs/api.md.
-constexpr millis doc_ms = 1'795'424'154'504;  // 2026-11-23T08:55:54.504Z
+constexpr millis doc_ms = 1'795'424'154'504; // 2026-11-23T08:55:54.504Z
 
 keys keys_of(const json& j) {
   REQUIRE(j.is_object());
@@ -67,9 +67,8 @@ profile bob_profile() {
   return p;
 }
 
-presence_delta delta(const std::string& id, bool online,
-                     presence_status st, millis last_seen,
-                     millis online_since = 0) {
+presence_delta delta(const std::string& id, bool online, presence_status st,
+                     millis last_seen, millis online_since = 0) {
   presence_delta d;
   d.user_id = id;
   d.online = online;
@@ -135,11 +134,11 @@ TEST_CASE("seed 000 user: {id, name, username, email, avatar, status}",
         == R"({"avatar":"/uploads/alice.jpg","email":"alice@example.com",)"
            R"("id":"alice","name":"Alice Liddell","status":"online",)"
            R"("username":"alice"})");
-  CHECK(seed000_user(delta("bob", true, presence_status::away, t0),
-                     bob_profile())
-          .dump()
-        == R"({"avatar":null,"email":null,"id":"bob","name":"Bob Builder",)"
-           R"("status":"away","username":"bob"})");
+  CHECK(
+    seed000_user(delta("bob", true, presence_status::away, t0), bob_profile())
+      .dump()
+    == R"({"avatar":null,"email":null,"id":"bob","name":"Bob Builder",)"
+       R"("status":"away","username":"bob"})");
 }
 
 TEST_CASE("seed 000 user without a profile: the id, and nulls", "[seeds]") {
@@ -168,7 +167,7 @@ TEST_CASE("seed 000 name: the profile's name, else username, else the id",
   p.name = "Full Name";
   j = seed000_user(d, p);
   CHECK(j["name"] == "Full Name");
-  CHECK(j["username"] == "u1");  // username never falls back to the name
+  CHECK(j["username"] == "u1"); // username never falls back to the name
   p.email = "e@x";
   CHECK(seed000_user(d, p)["email"] == "e@x");
   CHECK(seed000_user(d, p)["avatar"].is_null());
@@ -179,11 +178,11 @@ TEST_CASE("seed 000 status carries every status name", "[seeds]") {
     presence_status st;
     const char* name;
   };
-  for (auto r : {row{presence_status::online, "online"},
-                 row{presence_status::away, "away"},
-                 row{presence_status::busy, "busy"},
-                 row{presence_status::dnd, "dnd"},
-                 row{presence_status::offline, "offline"}}) {
+  for (auto r :
+       {row{presence_status::online, "online"},
+        row{presence_status::away, "away"}, row{presence_status::busy, "busy"},
+        row{presence_status::dnd, "dnd"},
+        row{presence_status::offline, "offline"}}) {
     INFO(r.name);
     auto j = seed000_user(delta("u", true, r.st, t0), profile{});
     CHECK(j["status"] == r.name);
@@ -192,9 +191,10 @@ TEST_CASE("seed 000 status carries every status name", "[seeds]") {
 
 // -- seed 002 -----------------------------------------------------------------
 
-TEST_CASE("seed 002 list entry: {_id, userId, username, name, avatar, "
-          "isOnline, lastSeen, status}",
-          "[seeds]") {
+TEST_CASE(
+  "seed 002 list entry: {_id, userId, username, name, avatar, "
+  "isOnline, lastSeen, status}",
+  "[seeds]") {
   auto j = seed002_user(delta("alice", true, presence_status::online, doc_ms),
                         alice_profile());
   CHECK(keys_of(j)
@@ -252,22 +252,23 @@ TEST_CASE("seed 002 status: {userId, isOnline, lastSeen, status, version}",
         == R"({"isOnline":false,"lastSeen":null,"status":"offline",)"
            R"("userId":"42","version":0})");
   // Versions keep all 64 bits.
-  auto big = seed002_status(status_of("u", false, presence_status::offline,
-                                      t0, 0, 18'446'744'073'709'551'615ULL));
+  auto big = seed002_status(status_of("u", false, presence_status::offline, t0,
+                                      0, 18'446'744'073'709'551'615ULL));
   CHECK(big["version"].get<uint64_t>() == 18'446'744'073'709'551'615ULL);
 }
 
 // -- seed 003 -----------------------------------------------------------------
 
-TEST_CASE("seed 003 user: {id, username, profile_image_url, is_online, "
-          "last_seen, last_activity}",
-          "[seeds]") {
+TEST_CASE(
+  "seed 003 user: {id, username, profile_image_url, is_online, "
+  "last_seen, last_activity}",
+  "[seeds]") {
   auto j = seed003_user(delta("alice", true, presence_status::online, doc_ms),
                         alice_profile());
   // The fields of the seed's UserStatusSerializer, no more.
   CHECK(keys_of(j)
-        == keys{"id", "username", "profile_image_url", "is_online",
-                "last_seen", "last_activity"});
+        == keys{"id", "username", "profile_image_url", "is_online", "last_seen",
+                "last_activity"});
   CHECK(j["is_online"].is_boolean());
   CHECK(j["last_activity"] == j["last_seen"]);
   // docs/api.md, GET /api/users/online/.

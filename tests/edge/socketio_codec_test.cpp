@@ -92,9 +92,8 @@ TEST_CASE("every Engine.IO packet type parses and encodes", "[socketio]") {
     char digit;
   };
   const std::vector<row> rows = {
-    {eio_type::open, '0'},    {eio_type::close, '1'},
-    {eio_type::ping, '2'},    {eio_type::pong, '3'},
-    {eio_type::message, '4'}, {eio_type::upgrade, '5'},
+    {eio_type::open, '0'}, {eio_type::close, '1'},   {eio_type::ping, '2'},
+    {eio_type::pong, '3'}, {eio_type::message, '4'}, {eio_type::upgrade, '5'},
     {eio_type::noop, '6'},
   };
   for (auto& r : rows) {
@@ -123,12 +122,11 @@ TEST_CASE("Engine.IO data is everything after the type, byte for byte",
   CHECK(p.data.size() == data.size());
 }
 
-TEST_CASE("Engine.IO refuses empty, unknown and binary packets",
-          "[socketio]") {
+TEST_CASE("Engine.IO refuses empty, unknown and binary packets", "[socketio]") {
   CHECK_FALSE(eio_parses(""));
   CHECK_FALSE(eio_parses("7"));
   CHECK_FALSE(eio_parses("9hello"));
-  CHECK_FALSE(eio_parses("/"));  // the byte before '0'
+  CHECK_FALSE(eio_parses("/")); // the byte before '0'
   CHECK_FALSE(eio_parses(" 4x"));
   CHECK_FALSE(eio_parses(std::string(1, '\0')));
   // Binary packets ('b' + base64) are refused: presenced speaks JSON only.
@@ -146,7 +144,10 @@ TEST_CASE("a polling payload splits at the record separator", "[socketio]") {
   CHECK(one[0].type == eio_type::message);
   CHECK(one[0].data == "hello");
 
-  auto three = payload_ok("2\x1e" "40\x1e" "42[\"ping\"]");
+  auto three = payload_ok(
+    "2\x1e"
+    "40\x1e"
+    "42[\"ping\"]");
   REQUIRE(three.size() == 3);
   CHECK(three[0].type == eio_type::ping);
   CHECK(three[0].data.empty());
@@ -159,11 +160,19 @@ TEST_CASE("a polling payload splits at the record separator", "[socketio]") {
 TEST_CASE("a polling payload with any bad record is refused", "[socketio]") {
   CHECK_FALSE(payload_parses(""));
   CHECK_FALSE(payload_parses("\x1e"));
-  CHECK_FALSE(payload_parses("2\x1e"));        // trailing separator
-  CHECK_FALSE(payload_parses("\x1e" "2"));     // leading separator
-  CHECK_FALSE(payload_parses("2\x1e\x1e" "3"));  // empty record between
-  CHECK_FALSE(payload_parses("2\x1e" "bAQID"));  // binary record
-  CHECK_FALSE(payload_parses("4a\x1e" "9"));   // unknown type
+  CHECK_FALSE(payload_parses("2\x1e")); // trailing separator
+  CHECK_FALSE(
+    payload_parses("\x1e"
+                   "2")); // leading separator
+  CHECK_FALSE(
+    payload_parses("2\x1e\x1e"
+                   "3")); // empty record between
+  CHECK_FALSE(
+    payload_parses("2\x1e"
+                   "bAQID")); // binary record
+  CHECK_FALSE(
+    payload_parses("4a\x1e"
+                   "9")); // unknown type
 }
 
 TEST_CASE("a polling payload holds at most max_packets", "[socketio]") {
@@ -182,7 +191,10 @@ TEST_CASE("a polling payload holds at most max_packets", "[socketio]") {
 
 TEST_CASE("parse_eio_payload replaces what the vector held", "[socketio]") {
   std::vector<eio_packet> out(5);
-  REQUIRE(parse_eio_payload("2\x1e" "3", out));
+  REQUIRE(
+    parse_eio_payload("2\x1e"
+                      "3",
+                      out));
   CHECK(out.size() == 2);
   CHECK(out[0].type == eio_type::ping);
   CHECK(out[1].type == eio_type::pong);
@@ -195,8 +207,7 @@ TEST_CASE("polling payloads round trip", "[socketio]") {
   strings packets = {encode_eio(eio_type::open, R"({"sid":"abc"})"),
                      eio_event("/", "user_online", {{"userId", "a"}}),
                      eio_ack("/ws/messages", 7, json::array({"ok"})),
-                     encode_eio(eio_type::ping),
-                     encode_eio(eio_type::noop)};
+                     encode_eio(eio_type::ping), encode_eio(eio_type::noop)};
   auto parsed = payload_ok(encode_eio_payload(packets));
   REQUIRE(parsed.size() == packets.size());
   for (size_t i = 0; i < packets.size(); ++i)
@@ -274,22 +285,21 @@ TEST_CASE("EVENT with and without ack id and namespace", "[socketio]") {
   CHECK(no_args.data == json::array({"heartbeat"}));
 
   CHECK(sio_ok(R"(20["x"])").ack_id == 0);
-  CHECK(sio_ok(R"(2007["x"])").ack_id == 7);  // leading zeros
-  CHECK(sio_ok(R"(2 ["x"])").data == json::array({"x"}));  // JSON spaces
+  CHECK(sio_ok(R"(2007["x"])").ack_id == 7);              // leading zeros
+  CHECK(sio_ok(R"(2 ["x"])").data == json::array({"x"})); // JSON spaces
 }
 
-TEST_CASE("EVENT must be an array starting with the event name",
-          "[socketio]") {
+TEST_CASE("EVENT must be an array starting with the event name", "[socketio]") {
   const std::string msg
     = "EVENT payload must be an array starting with the event name";
   CHECK(sio_err("2") == msg);
   CHECK(sio_err("2[]") == msg);
-  CHECK(sio_err("2[1,\"x\"]") == msg);  // socket.io allows numbers; we don't
+  CHECK(sio_err("2[1,\"x\"]") == msg); // socket.io allows numbers; we don't
   CHECK(sio_err("2[null]") == msg);
   CHECK(sio_err("2[[\"x\"]]") == msg);
   CHECK(sio_err("2{\"0\":\"x\"}") == msg);
   CHECK(sio_err("2\"join_user\"") == msg);
-  CHECK(sio_err("23") == msg);  // an ack id, no payload
+  CHECK(sio_err("23") == msg); // an ack id, no payload
   CHECK(sio_err("2/ws/messages,") == msg);
 }
 
@@ -316,8 +326,7 @@ TEST_CASE("CONNECT_ERROR", "[socketio]") {
   CHECK(nsp.data["message"] == "Unauthorized: x");
   CHECK(sio_ok(R"(4"Invalid namespace")").data == "Invalid namespace");
   CHECK(sio_ok("4").data.is_null());
-  const std::string msg
-    = "CONNECT_ERROR payload must be an object or a string";
+  const std::string msg = "CONNECT_ERROR payload must be an object or a string";
   CHECK(sio_err("4[]") == msg);
   CHECK(sio_err("4true") == msg);
   CHECK(sio_err("4-1") == msg);
@@ -360,11 +369,11 @@ TEST_CASE("BINARY_EVENT and BINARY_ACK attachment counts", "[socketio]") {
   CHECK(ba.attachments == 1);
   CHECK(ba.ack_id == 4);
 
-  CHECK(sio_ok(R"(5999999-["x"])").attachments == 999'999);  // 6 digits
+  CHECK(sio_ok(R"(5999999-["x"])").attachments == 999'999); // 6 digits
   const std::string bad = "malformed binary attachment count";
-  CHECK(sio_err(R"(51234567-["x"])") == bad);  // 7 digits
+  CHECK(sio_err(R"(51234567-["x"])") == bad); // 7 digits
   CHECK(sio_err(R"(5-["x"])") == bad);
-  CHECK(sio_err(R"(51["x"])") == bad);  // no '-'
+  CHECK(sio_err(R"(51["x"])") == bad); // no '-'
   CHECK(sio_err("5") == bad);
   CHECK(sio_err("51") == bad);
   CHECK(sio_err("6x-[]") == bad);
@@ -407,7 +416,7 @@ TEST_CASE("payloads must be whole, valid JSON without NUL bytes",
   CHECK(sio_err(R"(2["x"]])") == msg);
   CHECK(sio_err(R"(2["x"] junk)") == msg);
   CHECK(sio_err(R"(2['x'])") == msg);
-  CHECK(sio_err("2[\"\xff\"]") == msg);  // invalid UTF-8
+  CHECK(sio_err("2[\"\xff\"]") == msg); // invalid UTF-8
   CHECK(sio_err(R"(0{"token":})") == msg);
   // nlohmann_json would stop at the NUL and accept the prefix.
   CHECK(sio_err(std::string("2[\"x\"]\0junk", 11)) == msg);
@@ -452,7 +461,9 @@ TEST_CASE("encode_sio replaces invalid UTF-8 instead of throwing",
           "[socketio]") {
   std::string out;
   REQUIRE_NOTHROW(out = encode_sio(sio_type::event, "/",
-                                   json::array({"e", "a\xff" "b"})));
+                                   json::array({"e",
+                                                "a\xff"
+                                                "b"})));
   CHECK(out == "2[\"e\",\"a\xEF\xBF\xBD" "b\"]");  // U+FFFD
   auto p = sio_ok(out);
   CHECK(p.data[1] == "a\xEF\xBF\xBD" "b");
@@ -461,14 +472,17 @@ TEST_CASE("encode_sio replaces invalid UTF-8 instead of throwing",
 TEST_CASE("encode -> parse gives the same packet", "[socketio]") {
   std::vector<sio_packet> packets;
   for (auto nsp : {"/", "/ws/messages", "/x9"}) {
-    for (int64_t ack : {no_ack, int64_t{0}, int64_t{42},
-                        int64_t{999'999'999'999'999}}) {
+    for (int64_t ack :
+         {no_ack, int64_t{0}, int64_t{42}, int64_t{999'999'999'999'999}}) {
       sio_packet p;
       p.nsp = nsp;
       p.ack_id = ack;
       p.type = sio_type::event;
-      p.data = json::array({"user_online", {{"userId", "u\xC3\xA9"}}, 1.5,
-                            nullptr, 18446744073709551615ULL});
+      p.data = json::array({"user_online",
+                            {{"userId", "u\xC3\xA9"}},
+                            1.5,
+                            nullptr,
+                            18446744073709551615ULL});
       packets.push_back(p);
       p.type = sio_type::connect;
       p.data = json{{"token", "x"}};

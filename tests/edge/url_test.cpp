@@ -37,7 +37,7 @@ TEST_CASE("percent_decode passes plain text through", "[url]") {
   CHECK(decode("") == "");
   CHECK(decode("abc") == "abc");
   CHECK(decode("a/b?c=d&e") == "a/b?c=d&e");
-  CHECK(decode("\xC3\xA9") == "\xC3\xA9");  // raw UTF-8 is left alone
+  CHECK(decode("\xC3\xA9") == "\xC3\xA9"); // raw UTF-8 is left alone
 }
 
 TEST_CASE("percent_decode decodes escapes in either case", "[url]") {
@@ -48,10 +48,10 @@ TEST_CASE("percent_decode decodes escapes in either case", "[url]") {
   CHECK(decode("%e2%82%ac") == "\xE2\x82\xAC");
   CHECK(decode("%E2%82%AC") == "\xE2\x82\xAC");
   CHECK(decode("%25") == "%");
-  CHECK(decode("%2525") == "%25");  // decoded once only
+  CHECK(decode("%2525") == "%25"); // decoded once only
   CHECK(decode("%ff") == "\xff");
   CHECK(decode("%00") == std::string(1, '\0'));
-  CHECK(decode("x%41") == "xA");  // escape at the very end
+  CHECK(decode("x%41") == "xA"); // escape at the very end
 }
 
 TEST_CASE("percent_decode turns '+' into a space only when asked", "[url]") {
@@ -108,7 +108,7 @@ TEST_CASE("parse_target decodes segments but keeps '+' in paths", "[url]") {
   auto t = parse("/api/users/a%20b/x+y/%E2%82%AC");
   CHECK(t.segments == strings{"api", "users", "a b", "x+y", "\xE2\x82\xAC"});
   CHECK(t.path == "/api/users/a b/x+y/\xE2\x82\xAC");
-  auto q = parse("/a%3Fb?c=d");  // encoded '?' belongs to the path
+  auto q = parse("/a%3Fb?c=d"); // encoded '?' belongs to the path
   CHECK(q.segments == strings{"a?b"});
   CHECK(q.query.size() == 1);
   CHECK(q.query.at("c") == "d");
@@ -157,7 +157,7 @@ TEST_CASE("parse_target keeps the first value and handles odd pairs", "[url]") {
   CHECK(eq.query.at("a") == "b=c");
   CHECK(eq.query.at("k=x") == "v");
   CHECK(eq.query.at("") == "nokey");
-  auto q2 = parse("/x?a=b?c");  // a second '?' is data
+  auto q2 = parse("/x?a=b?c"); // a second '?' is data
   CHECK(q2.query.at("a") == "b?c");
   auto empty = parse("/x?");
   CHECK(empty.query.empty());
@@ -198,5 +198,5 @@ TEST_CASE("query_param prefers the first name and falls back to the second",
   auto none = parse("/x");
   CHECK(query_param(none, "a", "b") == "");
   auto empty_value = parse("/x?a=&b=2");
-  CHECK(query_param(empty_value, "a", "b") == "");  // present but empty
+  CHECK(query_param(empty_value, "a", "b") == ""); // present but empty
 }

@@ -19,7 +19,7 @@ write_queue::frame bytes(size_t n) {
 TEST_CASE("a queue under the soft limit just queues", "[write_queue]") {
   write_queue q{100, 1000};
   CHECK(q.push(bytes(40)) == verdict::ok);
-  CHECK(q.push(bytes(60)) == verdict::ok);  // exactly at the soft limit
+  CHECK(q.push(bytes(60)) == verdict::ok); // exactly at the soft limit
   CHECK(q.bytes() == 100);
   CHECK(q.size() == 2);
   CHECK(q.front()->size() == 40);
@@ -29,7 +29,7 @@ TEST_CASE("crossing the soft limit arms the stall timer once",
           "[write_queue]") {
   write_queue q{100, 1000};
   CHECK(q.push(bytes(101)) == verdict::arm_stall);
-  CHECK(q.push(bytes(10)) == verdict::ok);  // armed already
+  CHECK(q.push(bytes(10)) == verdict::ok); // armed already
   // Still above when the timer fires: not reading.
   CHECK(q.stall_expired());
   // The timer is disarmed; the next push above the mark arms it again.
@@ -41,7 +41,7 @@ TEST_CASE("a client that drains in time is not a slow consumer",
   write_queue q{100, 1000};
   CHECK(q.push(bytes(80)) == verdict::ok);
   CHECK(q.push(bytes(80)) == verdict::arm_stall);
-  q.pop_front();  // the client read 80 bytes
+  q.pop_front(); // the client read 80 bytes
   CHECK(q.bytes() == 80);
   CHECK_FALSE(q.stall_expired());
 }

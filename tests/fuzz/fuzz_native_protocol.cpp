@@ -28,8 +28,8 @@ bool strict_ids() {
 void require(const std::string& violation, const std::string& input) {
   if (violation.empty())
     return;
-  std::fprintf(stderr, "property violated: %s\ninput: %s\n",
-               violation.c_str(), presence::fuzz::escape(input).c_str());
+  std::fprintf(stderr, "property violated: %s\ninput: %s\n", violation.c_str(),
+               presence::fuzz::escape(input).c_str());
   std::abort();
 }
 

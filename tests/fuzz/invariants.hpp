@@ -72,9 +72,9 @@ inline std::string check_native(const std::string& input) {
   edge::protocol_error err;
   bool ok = edge::parse_native(input, cmd, err);
   if (!ok) {
-    static const std::set<std::string> codes
-      = {"bad_json", "bad_request", "unknown_type", "invalid_id",
-         "too_many_ids"};
+    static const std::set<std::string> codes = {"bad_json", "bad_request",
+                                                "unknown_type", "invalid_id",
+                                                "too_many_ids"};
     if (codes.count(err.code) == 0)
       return "unknown error code '" + err.code + "'";
     if (err.message.empty())
@@ -176,8 +176,8 @@ inline std::string check_native_numeric_ids(const std::string& input) {
   if (cmd.op == native_op::join)
     if (auto v = field("device_id", "deviceId"); !same(v, cmd.device_id))
       return "numeric device_id " + v->dump() + " became " + cmd.device_id;
-  if (auto v = field("user_ids", "userIds"); v && v->is_array()
-      && v->size() == cmd.user_ids.size())
+  if (auto v = field("user_ids", "userIds");
+      v && v->is_array() && v->size() == cmd.user_ids.size())
     for (size_t i = 0; i < cmd.user_ids.size(); ++i)
       if (!same(&(*v)[i], cmd.user_ids[i]))
         return "numeric id " + (*v)[i].dump() + " became " + cmd.user_ids[i];
@@ -438,8 +438,8 @@ inline std::string check_jwt(const std::string& secret,
 /// that is a non-empty string or an integer, and must be a valid id.
 /// Returns "" also when libjwt refuses the claims (nothing to check).
 inline std::string check_jwt_claims(const std::string& secret,
-                                    const std::string& claims,
-                                    jwt_alg_t alg, millis now) {
+                                    const std::string& claims, jwt_alg_t alg,
+                                    millis now) {
   using nlohmann::json;
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0)
@@ -454,8 +454,9 @@ inline std::string check_jwt_claims(const std::string& secret,
     return "jwt_set_alg failed";
   std::unique_ptr<char, void (*)(void*)> tok{jwt_encode_str(j.get()),
                                              std::free};
-  std::unique_ptr<char, void (*)(void*)> grants{
-    jwt_get_grants_json(j.get(), nullptr), std::free};
+  std::unique_ptr<char, void (*)(void*)> grants{jwt_get_grants_json(j.get(),
+                                                                    nullptr),
+                                                std::free};
   if (!tok || !grants)
     return {};
   std::string token{tok.get()};
@@ -503,10 +504,10 @@ inline std::string check_jwt_claims(const std::string& secret,
     }
   }
   if (got.ok != code.empty() || got.code != code || got.user_id != user)
-    return "verify_jwt gave ok=" + std::to_string(got.ok) + " code='"
-           + got.code + "' user='" + escape(got.user_id)
-           + "', the model expects code='" + code + "' user='" + escape(user)
-           + "' for claims " + escape(grants.get());
+    return "verify_jwt gave ok=" + std::to_string(got.ok) + " code='" + got.code
+           + "' user='" + escape(got.user_id) + "', the model expects code='"
+           + code + "' user='" + escape(user) + "' for claims "
+           + escape(grants.get());
   return {};
 }
 

@@ -38,7 +38,7 @@ inline bool reference_valid_id(const std::string& s) {
       cp = c & 0x07;
       min = 0x10000;
     } else {
-      return false;  // continuation byte or 5/6-byte lead
+      return false; // continuation byte or 5/6-byte lead
     }
     if (i + n > s.size())
       return false;

@@ -92,9 +92,7 @@ public:
     // nop
   }
 
-  const char* Name() const override {
-    return "presence_fault_fs";
-  }
+  const char* Name() const override { return "presence_fault_fs"; }
 
   rocksdb::IOStatus NewWritableFile(const std::string& name,
                                     const rocksdb::FileOptions& opts,
@@ -139,19 +137,13 @@ public:
     // nop
   }
 
-  rocksdb::Env* env() const {
-    return env_.get();
-  }
+  rocksdb::Env* env() const { return env_.get(); }
 
   /// Turns the disk bad (true) or good again (false).
-  void fail(bool on) {
-    sw_->failing = on;
-  }
+  void fail(bool on) { sw_->failing = on; }
 
   /// Writes refused so far.
-  uint64_t refused() const {
-    return sw_->refused;
-  }
+  uint64_t refused() const { return sw_->refused; }
 
 private:
   std::shared_ptr<fault_switch> sw_;

@@ -52,8 +52,7 @@ private:
 class log_capture {
 public:
   explicit log_capture(const char* folder)
-    : logger_(folder_logger(folder)),
-      sink_(std::make_shared<capture_sink>()) {
+    : logger_(folder_logger(folder)), sink_(std::make_shared<capture_sink>()) {
     logger_->sinks().push_back(sink_);
   }
 
@@ -65,9 +64,7 @@ public:
   log_capture(const log_capture&) = delete;
   log_capture& operator=(const log_capture&) = delete;
 
-  capture_sink& sink() {
-    return *sink_;
-  }
+  capture_sink& sink() { return *sink_; }
 
 private:
   std::shared_ptr<spdlog::logger> logger_;

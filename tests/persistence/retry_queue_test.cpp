@@ -47,9 +47,10 @@ TEST_CASE("the retry queue keeps writes in order", "[retry_queue]") {
   CHECK(contents(q) == strings{"open:a", "merge:b", "close:c", "drop:d"});
 }
 
-TEST_CASE("a write that settles a user's mark supersedes its queued opens "
-          "and drops",
-          "[retry_queue]") {
+TEST_CASE(
+  "a write that settles a user's mark supersedes its queued opens "
+  "and drops",
+  "[retry_queue]") {
   retry_queue q{10};
   q.push(open_write{"a", {}});
   q.push(open_write{"b", {}});
@@ -72,11 +73,11 @@ TEST_CASE("superseding still works after the oldest writes left",
   retry_queue q{10};
   q.push(open_write{"a", {}});
   q.push(open_write{"b", {}});
-  q.push(drop_write{"a"});  // supersedes the first open of a
+  q.push(drop_write{"a"}); // supersedes the first open of a
   CHECK(contents(q) == strings{"open:b", "drop:a"});
-  q.pop();  // open:b written
+  q.pop(); // open:b written
   q.push(open_write{"b", {}});
-  q.pop();  // drop:a written
+  q.pop(); // drop:a written
   q.push(close_write{"b", 1, 2, 1});
   CHECK(contents(q) == strings{"close:b"});
   q.pop();

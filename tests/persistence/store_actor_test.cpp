@@ -32,9 +32,7 @@ namespace {
 
 struct config_holder {
   caf::actor_system_config cfg;
-  config_holder() {
-    register_types(cfg);
-  }
+  config_holder() { register_types(cfg); }
 };
 
 /// A real store actor on a real RocksDB in a temp dir. The checkpoint timer
@@ -42,8 +40,8 @@ struct config_holder {
 /// nothing is flushed or retried behind a test's back: that happens on
 /// flush_atom, a tick we send, or shutdown.
 struct fixture : config_holder {
-  temp_dir dir;  // outlives the actor system (declared before it)
-  fault_env faults;  // a disk that fails on demand (start(..., true))
+  temp_dir dir;     // outlives the actor system (declared before it)
+  fault_env faults; // a disk that fails on demand (start(..., true))
   caf::actor_system sys;
   caf::scoped_actor self;
   std::shared_ptr<store_probe> probe = std::make_shared<store_probe>();
@@ -53,9 +51,7 @@ struct fixture : config_holder {
     // nop
   }
 
-  ~fixture() {
-    stop();
-  }
+  ~fixture() { stop(); }
 
   /// The store untyped: to send what only its own timer sends (tick).
   caf::actor private_handle() const {
@@ -99,8 +95,12 @@ struct fixture : config_holder {
     bool ok = false;
     std::string err;
     self->request(store, std::chrono::seconds{30}, xs...)
-      .receive([&](T& x) { result = std::move(x); ok = true; },
-               [&](caf::error& e) { err = sys.render(e); });
+      .receive(
+        [&](T& x) {
+          result = std::move(x);
+          ok = true;
+        },
+        [&](caf::error& e) { err = sys.render(e); });
     INFO("request failed: " << err);
     REQUIRE(ok);
     return result;
@@ -119,9 +119,7 @@ struct fixture : config_holder {
   }
 
   /// What only the store's own timer sends.
-  void tick() {
-    self->send(private_handle(), tick_atom::value);
-  }
+  void tick() { self->send(private_handle(), tick_atom::value); }
 
   void checkpoint(const std::string& user, millis start, millis last,
                   uint64_t version) {
@@ -147,9 +145,7 @@ struct fixture : config_holder {
     return ask<user_record>(load_atom::value, user);
   }
 
-  bool flush() {
-    return ask<bool>(flush_atom::value);
-  }
+  bool flush() { return ask<bool>(flush_atom::value); }
 };
 
 } // namespace
@@ -161,7 +157,7 @@ TEST_CASE("checkpoints wait in memory and are written in one batch",
   for (int u = 0; u < 10; ++u)
     f.checkpoint("u" + std::to_string(u), 1'000, 1'000 + u, 1);
   for (int k = 1; k <= 5; ++k)
-    f.checkpoint("u0", 1'000, 1'500 + k * 100, 1);  // latest per user wins
+    f.checkpoint("u0", 1'000, 1'500 + k * 100, 1); // latest per user wins
   // Handled but not yet written.
   CHECK_FALSE(f.load("u3").known);
   CHECK(f.probe->checkpoint_flushes == 0);
@@ -195,7 +191,7 @@ TEST_CASE("the checkpoint tick flushes the batch", "[store_actor]") {
   f.checkpoint("a", 10, 40, 1);
   // What the delayed tick does, without waiting an hour.
   f.self->send(f.private_handle(), tick_atom::value);
-  f.load("a");  // round trip
+  f.load("a"); // round trip
   CHECK(f.probe->checkpoint_flushes == 1);
   CHECK(f.probe->checkpoints_written == 2);
   // Later checkpoints start a new batch.
@@ -269,7 +265,7 @@ TEST_CASE("stopping the store writes pending checkpoints", "[store_actor]") {
   f.start();
   f.open("carol", 100, 1);
   f.checkpoint("carol", 100, 300, 1);
-  f.load("carol");  // handled, still pending
+  f.load("carol"); // handled, still pending
   REQUIRE(f.probe->checkpoints_written == 0);
   f.stop();
   CHECK(f.probe->checkpoints_written == 1);
@@ -292,7 +288,7 @@ TEST_CASE("reads and profile writes go through the store actor",
   p.email = "d@example.com";
   auto stored = f.ask<profile>(put_atom::value, profile_atom::value,
                                std::string{"dora"}, p, uint8_t{profile_all});
-  CHECK(stored.known);  // set by the store
+  CHECK(stored.known); // set by the store
   CHECK(stored.name == "Dora");
   auto got = f.ask<profile>(get_atom::value, profile_atom::value,
                             std::string{"dora"});
@@ -308,17 +304,17 @@ TEST_CASE("reads and profile writes go through the store actor",
   CHECK(merged.name == "Dora");
   CHECK(merged.username == "dora-x");
   CHECK(merged.email == "d@example.com");
-  auto many = f.ask<std::vector<profile>>(
-    get_atom::value, profile_atom::value,
-    std::vector<std::string>{"nobody", "dora"});
+  auto many = f.ask<std::vector<profile>>(get_atom::value, profile_atom::value,
+                                          std::vector<std::string>{"nobody",
+                                                                   "dora"});
   REQUIRE(many.size() == 2);
   CHECK_FALSE(many[0].known);
   CHECK(many[1].name == "Dora");
 
   f.close("dora", 10, 20, 3);
   f.close("dora", 30, 40, 4);
-  auto touched = f.ask<user_record>(last_seen_atom::value,
-                                    std::string{"eli"}, millis{55});
+  auto touched = f.ask<user_record>(last_seen_atom::value, std::string{"eli"},
+                                    millis{55});
   CHECK(touched.known);
   CHECK(touched.last_seen == 55);
   auto recs = f.ask<std::vector<user_record>>(
@@ -329,8 +325,9 @@ TEST_CASE("reads and profile writes go through the store actor",
   CHECK(recs[0].version == 4);
   CHECK(recs[1].last_seen == 55);
   CHECK_FALSE(recs[2].known);
-  auto hist = f.ask<std::vector<session_record>>(
-    history_atom::value, std::string{"dora"}, uint32_t{1});
+  auto hist = f.ask<std::vector<session_record>>(history_atom::value,
+                                                 std::string{"dora"},
+                                                 uint32_t{1});
   REQUIRE(hist.size() == 1);
   CHECK(hist[0].start == 30);
   CHECK(f.probe->sessions_closed == 2);
@@ -338,10 +335,11 @@ TEST_CASE("reads and profile writes go through the store actor",
 
 // -- a failing disk -----------------------------------------------------------
 
-TEST_CASE("while the disk fails the store answers errors, counts, logs once "
-          "and loses nothing",
-          "[store_actor][errors]") {
-  log_capture logs{"store"};  // outlives the store (declared before it)
+TEST_CASE(
+  "while the disk fails the store answers errors, counts, logs once "
+  "and loses nothing",
+  "[store_actor][errors]") {
+  log_capture logs{"store"}; // outlives the store (declared before it)
   fixture f;
   f.start(1h, true);
   f.open("fay", 1'000, 3);
@@ -351,8 +349,8 @@ TEST_CASE("while the disk fails the store answers errors, counts, logs once "
   // A close nobody waits for fails: counted, and kept for a retry.
   f.close("fay", 1'000, 2'000, 4);
   // A last_seen touch is answered with the store error.
-  auto err = f.ask_error<user_record>(last_seen_atom::value,
-                                      std::string{"gil"}, millis{500});
+  auto err = f.ask_error<user_record>(last_seen_atom::value, std::string{"gil"},
+                                      millis{500});
   CHECK(err.category() == error_category());
   CHECK(store_code(err) == persistence::errc::io_error);
   CHECK(f.faults.refused() > 0);
@@ -383,12 +381,13 @@ TEST_CASE("while the disk fails the store answers errors, counts, logs once "
 
   f.faults.fail(false);
   f.tick();
-  fay = f.load("fay");  // a round trip: the tick has run
+  fay = f.load("fay"); // a round trip: the tick has run
   CHECK_FALSE(fay.open);
   CHECK(fay.last_seen == 2'000);
   CHECK(fay.version == 4);
-  auto hist = f.ask<std::vector<session_record>>(
-    history_atom::value, std::string{"fay"}, uint32_t{10});
+  auto hist = f.ask<std::vector<session_record>>(history_atom::value,
+                                                 std::string{"fay"},
+                                                 uint32_t{10});
   REQUIRE(hist.size() == 1);
   CHECK(hist[0].start == 1'000);
   CHECK(hist[0].end == 2'000);
@@ -415,17 +414,18 @@ TEST_CASE("while the disk fails the store answers errors, counts, logs once "
   CHECK_FALSE(open_mark(*db, "fay", s));
 }
 
-TEST_CASE("a close supersedes its user's queued open; queued writes go "
-          "before pending checkpoints",
-          "[store_actor][errors]") {
+TEST_CASE(
+  "a close supersedes its user's queued open; queued writes go "
+  "before pending checkpoints",
+  "[store_actor][errors]") {
   fixture f;
   f.start(1h, true);
   f.faults.fail(true);
-  f.open("jo", 1'000, 1);                // fails: queued
-  f.checkpoint("jo", 1'000, 1'400, 1);   // newer: waits in memory
-  f.open("kai", 2'000, 1);               // queued
-  f.close("kai", 2'000, 2'500, 2);       // replaces kai's queued open
-  f.load("jo");                          // a round trip
+  f.open("jo", 1'000, 1);              // fails: queued
+  f.checkpoint("jo", 1'000, 1'400, 1); // newer: waits in memory
+  f.open("kai", 2'000, 1);             // queued
+  f.close("kai", 2'000, 2'500, 2);     // replaces kai's queued open
+  f.load("jo");                        // a round trip
   CHECK(f.probe->writes_pending == 2);
   CHECK(f.probe->write_errors == 1);
 

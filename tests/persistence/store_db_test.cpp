@@ -229,8 +229,7 @@ TEST_CASE("history entries arriving out of order still sort by start",
         == ms{9'000, 7'000, 5'000, 3'000, 1'000});
 }
 
-TEST_CASE("a late older session does not evict a newer one",
-          "[store_db]") {
+TEST_CASE("a late older session does not evict a newer one", "[store_db]") {
   // Bug: trim_history keeps the history_limit - 1 newest *existing* entries
   // and adds the new one whatever its start, so a session closed late with
   // an older start (clock stepped back, late close) evicts a newer entry:
@@ -243,8 +242,7 @@ TEST_CASE("a late older session does not evict a newer one",
   CHECK(starts(must(db->history("lea", 10))) == ms{40, 30, 20});
 }
 
-TEST_CASE("closing a session twice keeps history_limit entries",
-          "[store_db]") {
+TEST_CASE("closing a session twice keeps history_limit entries", "[store_db]") {
   // Bug: when the new entry has the start of an existing one, trim_history
   // counts that entry among the ones to keep and deletes one more, so the
   // history ends one short of history_limit.
@@ -252,7 +250,7 @@ TEST_CASE("closing a session twice keeps history_limit entries",
   auto db = open_db(dir.path(), 3);
   for (millis s : {10, 20, 30})
     must(db->close_session("max", s, s + 5, 1));
-  must(db->close_session("max", 30, 36, 2));  // the same session again
+  must(db->close_session("max", 30, 36, 2)); // the same session again
   auto h = must(db->history("max", 10));
   CHECK(starts(h) == ms{30, 20, 10});
   CHECK(ends(h) == ms{36, 25, 15});
@@ -281,9 +279,9 @@ TEST_CASE("history of one user never shows another's", "[store_db]") {
   for (size_t u = 0; u < users.size(); ++u) {
     // Starts whose big-endian bytes include 0x00, 0x01, 0x7f and 0xff.
     for (millis k : {millis{0}, millis{1}, millis{0x7f7f}, millis{0xff00ff}})
-      must(db->close_session(
-        users[u], static_cast<millis>(u) * 1'000'000'000 + k,
-        static_cast<millis>(u) * 1'000'000'000 + k + 1, 1));
+      must(
+        db->close_session(users[u], static_cast<millis>(u) * 1'000'000'000 + k,
+                          static_cast<millis>(u) * 1'000'000'000 + k + 1, 1));
   }
   for (size_t u = 0; u < users.size(); ++u) {
     INFO("user #" << u << " " << Catch::Detail::stringify(users[u]));
@@ -394,7 +392,7 @@ TEST_CASE("recovery closes sessions left open by a dead process",
   for (auto u : {"u1", "u2", "u3", "u4"})
     CHECK_FALSE(open_mark(*db, u, s));
   CHECK(recover(*db, now) == 0);
-  CHECK(must(db->history("u1", 10)).size() == 1);  // not recorded twice
+  CHECK(must(db->history("u1", 10)).size() == 1); // not recorded twice
 }
 
 TEST_CASE("recovery keeps a later last_seen and never ends before start",
@@ -558,14 +556,14 @@ TEST_CASE("a failing disk fails writes with io_error until recover",
   CHECK(starts(must(again->history("ann", 10))) == ms{300, 100});
 }
 
-TEST_CASE("records that cannot be decoded are corruption, and writes repair "
-          "them",
-          "[store_db][errors]") {
+TEST_CASE(
+  "records that cannot be decoded are corruption, and writes repair "
+  "them",
+  "[store_db][errors]") {
   temp_dir dir;
   raw_put(dir.path(), "last_seen", "bad", "xyz");
   raw_put(dir.path(), "profiles", "bad", std::string{"\x07junk"});
-  raw_put(dir.path(), "history", std::string{"bad"} + '\0' + u64le(0),
-          "12");
+  raw_put(dir.path(), "history", std::string{"bad"} + '\0' + u64le(0), "12");
   raw_put(dir.path(), "online", "worse", "short");
   auto db = open_db(dir.path());
   CHECK(code_of(db->load("bad")) == store_errc::corruption);

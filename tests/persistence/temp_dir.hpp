@@ -34,14 +34,10 @@ public:
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
 
-  const std::string& path() const {
-    return path_;
-  }
+  const std::string& path() const { return path_; }
 
   /// A path inside the directory (not created).
-  std::string sub(const std::string& name) const {
-    return path_ + "/" + name;
-  }
+  std::string sub(const std::string& name) const { return path_ + "/" + name; }
 
 private:
   std::string path_;
