@@ -19,6 +19,7 @@
 #include "actors/fanout.hpp"
 #include "actors/shard_registry.hpp"
 #include "core/messages.hpp"
+#include "tests/testing_config.hpp"
 
 namespace presence::test {
 
@@ -127,13 +128,7 @@ inline caf::behavior recorder(caf::event_based_actor*,
   };
 }
 
-struct config_holder {
-  caf::actor_system_config cfg;
-  config_holder() {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    register_types(cfg);
-  }
-};
+using config_holder = testing_config;
 
 struct fixture : config_holder {
   caf::actor_system sys;

@@ -22,6 +22,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "core/messages.hpp"
+#include "tests/testing_config.hpp"
 
 namespace presence::test {
 
@@ -194,13 +195,7 @@ fake_registry(node_registry_api::pointer,
   };
 }
 
-struct config_holder {
-  caf::actor_system_config cfg;
-  config_holder() {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    register_types(cfg);
-  }
-};
+using config_holder = testing_config;
 
 struct fixture : config_holder {
   caf::actor_system sys;
