@@ -115,8 +115,7 @@ bool parse_sio(const std::string& text, sio_packet& out, std::string& err) {
     }
     out.ack_id = std::stoll(text.substr(start, i - start));
   }
-  bool has_payload = i < text.size();
-  if (has_payload) {
+  if (i < text.size()) {
     out.data = parse_client_json(text.substr(i));
     if (out.data.is_discarded()) {
       err = "payload is not valid JSON";
@@ -131,12 +130,9 @@ bool parse_sio(const std::string& text, sio_packet& out, std::string& err) {
       }
       return true;
     case sio_type::disconnect:
-      // As socket.io-parser: none. (Nor may CONNECT_ERROR hold a number: a
-      // number after the type or namespace reads back as an ack id.)
-      if (has_payload) {
-        err = "DISCONNECT takes no payload";
-        return false;
-      }
+      // A DISCONNECT has no payload; one sent anyway is ignored (dropped,
+      // not kept: a number after the type would re-encode as an ack id).
+      out.data = nullptr;
       return true;
     case sio_type::event:
     case sio_type::binary_event:
@@ -158,11 +154,10 @@ bool parse_sio(const std::string& text, sio_packet& out, std::string& err) {
       }
       return true;
     case sio_type::connect_error:
-      if (!out.data.is_null() && !out.data.is_object()
-          && !out.data.is_string()) {
-        err = "CONNECT_ERROR payload must be an object or a string";
-        return false;
-      }
+      // Only an object or a string means something; anything else is
+      // ignored (a number would re-encode as an ack id).
+      if (!out.data.is_object() && !out.data.is_string())
+        out.data = nullptr;
       return true;
   }
   return true;
