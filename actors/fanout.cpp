@@ -30,6 +30,7 @@ struct fanout_state {
   /// Deltas of the current window in arrival order; one per user.
   std::vector<presence_delta> pending;
   std::unordered_map<std::string, size_t> pending_index;
+  /// A window is open: deltas are gathered until its tick.
   bool armed = false;
   static inline const char* name = "presence.fanout";
 };
@@ -63,6 +64,16 @@ void deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
                  std::move(ds))});
 }
 
+/// Opens a coalescing window: deltas are gathered until its tick.
+void arm(fanout_ptr self) {
+  auto& st = self->state;
+  st.armed = true;
+  self->delayed_send(self, st.cfg.coalesce_window, tick_atom::value);
+}
+
+/// The window is over: what it gathered goes out, and a new window opens
+/// (the stream is busy); if it gathered nothing the stream is quiet again
+/// and the next delta goes out at once.
 void flush(fanout_ptr self) {
   auto& st = self->state;
   st.armed = false;
@@ -72,6 +83,7 @@ void flush(fanout_ptr self) {
   out.swap(st.pending);
   st.pending_index.clear();
   deliver(self, std::move(out));
+  arm(self);
 }
 
 void forget(fanout_ptr self, const delta_listener& l) {
@@ -160,6 +172,15 @@ fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg) {
         deliver(self, {std::move(d)});
         return;
       }
+      if (!st.armed) {
+        // Adaptive coalescing (Nagle-like, without the delay): after a
+        // quiet spell a delta goes out at once; the window it opens
+        // gathers whatever follows, so batching starts only when deltas
+        // come faster than one per window.
+        deliver(self, {std::move(d)});
+        arm(self);
+        return;
+      }
       auto i = st.pending_index.find(d.user_id);
       if (i != st.pending_index.end()) {
         auto& slot = st.pending[i->second];
@@ -168,10 +189,6 @@ fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg) {
       } else {
         st.pending_index.emplace(d.user_id, st.pending.size());
         st.pending.push_back(std::move(d));
-      }
-      if (!st.armed) {
-        st.armed = true;
-        self->delayed_send(self, st.cfg.coalesce_window, tick_atom::value);
       }
     },
     [=](tick_atom) { flush(self); },

@@ -55,19 +55,62 @@ TEST_CASE("subscribers of single users get only those users") {
   CHECK(all->deltas.size() == 2);
 }
 
-TEST_CASE("coalescing sends one batch per window with the latest state") {
+TEST_CASE(
+  "after a quiet spell the first delta goes out at once, then one "
+  "batch per window with the latest state") {
   fixture f; // 50 ms window
   auto all = f.subscribe({}, true);
   auto ack = f.join("a", "d");
+  // Quiet until now: a's join is delivered at once, alone.
+  CHECK(all->batches == 1);
+  REQUIRE(all->deltas.size() == 1);
+  CHECK(all->deltas[0].user_id == "a");
+  CHECK(all->deltas[0].status == presence_status::online);
+  // Within the window that opened: gathered, latest state per user.
   f.join("b", "d");
   f.ask_actor<user_status>(caf::actor_cast<user_api>(ack.user),
                            status_atom::value, std::string{"d"},
                            presence_status::busy);
-  f.advance(60ms);
   CHECK(all->batches == 1);
-  REQUIRE(all->deltas.size() == 2);
-  CHECK(all->deltas[0].user_id == "a");
-  CHECK(all->deltas[0].status == presence_status::busy);
+  f.advance(60ms);
+  CHECK(all->batches == 2);
+  REQUIRE(all->deltas.size() == 3);
+  // In the order the users first changed in the window.
+  CHECK(all->deltas[1].user_id == "b");
+  CHECK(all->deltas[2].user_id == "a");
+  CHECK(all->deltas[2].status == presence_status::busy);
+  // A window that gathers nothing closes: the stream is quiet again and the
+  // next delta goes out at once.
+  f.advance(60ms);
+  f.join("c", "d");
+  CHECK(all->batches == 3);
+  CHECK(all->deltas.back().user_id == "c");
+}
+
+TEST_CASE("adaptive coalescing never reorders a user's versions") {
+  fixture f;
+  auto all = f.subscribe({}, true);
+  auto ack = f.join("v", "d");
+  auto user = caf::actor_cast<user_api>(ack.user);
+  const presence_status cycle[] = {presence_status::busy, presence_status::dnd,
+                                   presence_status::away,
+                                   presence_status::online};
+  // Changes at every pace: faster than the window, slower, and around it.
+  for (int i = 0; i < 40; ++i) {
+    f.ask_actor<user_status>(user, status_atom::value, std::string{"d"},
+                             cycle[i % 4]);
+    f.advance(std::chrono::milliseconds{(i * 17) % 90});
+  }
+  f.advance(200ms);
+  std::vector<uint64_t> versions;
+  for (auto& d : all->deltas)
+    if (d.user_id == "v")
+      versions.push_back(d.version);
+  REQUIRE(versions.size() > 2);
+  for (size_t i = 1; i < versions.size(); ++i)
+    CHECK(versions[i] > versions[i - 1]);
+  // The last state anyone saw is the user's last state.
+  CHECK(all->deltas.back().status == cycle[39 % 4]);
 }
 
 TEST_CASE("touch refreshes last_seen of an offline user in the store") {
