@@ -362,7 +362,7 @@ user_actor_impl::behavior_type running(user_ptr self) {
       st.devices.erase(i);
       devices_changed(self, st.env->now());
     },
-    [=](heartbeat_atom, const std::string& device_id) {
+    [=](heartbeat_atom, const std::string& device_id, millis at) {
       auto& st = self->state;
       auto i = st.devices.find(device_id);
       if (i == st.devices.end()) {
@@ -372,7 +372,10 @@ user_actor_impl::behavior_type running(user_ptr self) {
           caf::anon_send(sender, rejoin_atom::value, device_id);
         return;
       }
-      i->second.view.last_active = st.env->now();
+      // The edge's clock may run ahead of ours (another node): never
+      // later than now, never earlier than what we knew.
+      auto& last = i->second.view.last_active;
+      last = std::max(last, std::min(at, st.env->now()));
       checkpoint(self);
     },
     [=](status_atom, const std::string& device_id,

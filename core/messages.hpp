@@ -73,6 +73,7 @@ using merge_atom = caf::atom_constant<caf::atom("merge")>;
 using orphan_atom = caf::atom_constant<caf::atom("orphans")>;
 using handover_atom = caf::atom_constant<caf::atom("handover")>;
 using cluster_atom = caf::atom_constant<caf::atom("cluster")>;
+using activity_atom = caf::atom_constant<caf::atom("activity")>;
 
 // -- presence values ----------------------------------------------------------
 
@@ -368,7 +369,9 @@ using user_api = caf::typed_actor<
   // a device goes (device, address of the session that held it: a leave
   // from a session that was replaced on that device is ignored)
   caf::reacts_to<leave_atom, std::string, caf::actor_addr>,
-  caf::reacts_to<heartbeat_atom, std::string>,
+  // the client of a device was active at the edge (device, when); sent at
+  // most once per checkpoint interval per device (edge/common/activity)
+  caf::reacts_to<heartbeat_atom, std::string, millis>,
   caf::replies_to<status_atom, std::string, presence_status>::with<user_status>,
   caf::replies_to<get_atom>::with<user_status>,
   caf::replies_to<touch_atom>::with<user_status>>;

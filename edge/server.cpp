@@ -3,6 +3,8 @@
 #include <chrono>
 #include <thread>
 
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
 #include <prometheus/counter.h>
 
 #include "edge/common/edge_context.hpp"
@@ -87,6 +89,8 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   ctx->stats = n.stats();
   ctx->membership = n.membership();
   ctx->store_counters = &n.store_counters();
+  ctx->activity = spawn_activity_flusher(
+    n.system(), activity_gap(n.cfg().persistence.checkpoint_interval));
   auto p = std::make_unique<impl>();
   p->ctx = ctx;
   p->eio = std::make_shared<eio_registry>(ctx);
@@ -128,6 +132,8 @@ void server::stop(int wait_ms) {
          && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(close_poll);
   p.io->stop();
+  // The sockets are gone, and with them every device's activity.
+  caf::anon_send_exit(p.ctx->activity, caf::exit_reason::user_shutdown);
 }
 
 } // namespace presence::edge

@@ -24,6 +24,7 @@
 #include <caf/error.hpp>
 
 #include "core/messages.hpp"
+#include "edge/common/activity.hpp"
 #include "edge/common/edge_context.hpp"
 
 namespace presence::edge {
@@ -55,6 +56,10 @@ struct device_link {
   user_api user;
   /// Bumped whenever `user` changes: stale rejoin timers see it.
   uint64_t epoch = 0;
+  /// Where the edge records the client's activity (heartbeats answered at
+  /// the edge); routed to `user` whenever it changes. May be null (the
+  /// session sends heartbeats itself).
+  activity_cell_ptr activity;
 
   bool joined() const { return ph == phase::joined; }
 
@@ -63,6 +68,13 @@ struct device_link {
     return ph == phase::joined && device.device_id == device_id;
   }
 };
+
+/// Points the link's activity cell at its current user actor.
+template <class Self>
+void route_activity(Self* self, const device_link& l) {
+  if (l.activity)
+    l.activity->route(session_api{self}, l.user, l.device.device_id);
+}
 
 /// Follows the user actor holding the device (monitored, so its loss is
 /// noticed).
@@ -76,6 +88,7 @@ void set_user(Self* self, device_link& l, user_api user) {
   ++l.epoch;
   if (l.user)
     self->monitor(l.user);
+  route_activity(self, l);
 }
 
 /// The join request of `l`, held by `self`.
@@ -175,6 +188,7 @@ bool user_down(Self* self, device_link& l, const std::string& key,
   if (!l.joined() || !l.user || l.user.address() != dm.source)
     return false;
   l.user = user_api{};
+  route_activity(self, l);
   auto epoch = ++l.epoch;
   self->delayed_send(self, rejoin_delay, rejoin_atom::value, key, epoch, 0);
   return true;

@@ -13,6 +13,7 @@
 #include "core/config.hpp"
 #include "core/messages.hpp"
 #include "core/stats.hpp"
+#include "edge/common/activity.hpp"
 #include "edge/common/edge_probe.hpp"
 #include "edge/common/session_sink.hpp"
 
@@ -31,6 +32,9 @@ struct edge_context {
   store_api store;
   rooms_api rooms;
   membership_api membership;
+  /// Forwards the activity the edge records (heartbeats answered at the
+  /// edge) to user actors (edge/common/activity.hpp).
+  activity_flusher_api activity;
   wall_clock now = system_now;
   const store_stats* store_counters = nullptr;
   edge_probe probe;

@@ -95,3 +95,6 @@ std::string encode_welcome(const std::string& user_id,
                            bool global_feed);
 
 } // namespace presence::edge
+
+// Parsed on the socket's strand, handed to the session actor (local only).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(presence::edge::native_command)

@@ -155,9 +155,11 @@ void handle(session_ptr self, native_command& cmd) {
       send(self, encode_left(id));
       return;
     case native_op::ping:
+      // Answered by the endpoint on the socket's strand; a ping that
+      // reaches the session anyway is answered the same way.
       if (st.link.joined())
         self->send(st.link.user, heartbeat_atom::value,
-                   st.link.device.device_id);
+                   st.link.device.device_id, st.ctx->now());
       send(self, encode_pong(id, st.ctx->now()));
       return;
     case native_op::get_status:
@@ -220,11 +222,13 @@ void handle(session_ptr self, native_command& cmd) {
 
 native_session_api::behavior_type
 session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
-             std::shared_ptr<session_sink> sink, session_params params) {
+             std::shared_ptr<session_sink> sink, session_params params,
+             activity_cell_ptr activity) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.sink = std::move(sink);
   st.params = std::move(params);
+  st.link.activity = std::move(activity);
   // The device id is known from the start (the client's, or a fresh one),
   // so the welcome frame can name it.
   if (st.params.device_id.empty())
@@ -248,17 +252,7 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
     join(self, cmd);
   }
   return {
-    [=](frame_atom, std::string& text) {
-      self->state.ctx->probe.frames_in->Increment();
-      native_command cmd;
-      protocol_error err;
-      if (!parse_native(text, cmd, err)) {
-        self->state.ctx->probe.protocol_errors->Increment();
-        send(self, encode_error(err));
-        return;
-      }
-      handle(self, cmd);
-    },
+    [=](frame_atom, native_command& cmd) { handle(self, cmd); },
     [=](delta_atom, const delta_batch& batch) {
       for (auto& d : *batch.deltas)
         send(self, encode_delta(d));
@@ -305,11 +299,29 @@ public:
 
   void on_open(std::shared_ptr<session_sink> sink) override {
     sink_ = sink;
-    actor_ = spawn_native_session(ctx_, std::move(sink), params_);
+    activity_ = std::make_shared<activity_cell>();
+    actor_ = spawn_native_session(ctx_, std::move(sink), params_, activity_);
   }
 
   void on_text(std::string text) override {
-    caf::anon_send(actor_, frame_atom::value, std::move(text));
+    ctx_->probe.frames_in->Increment();
+    native_command cmd;
+    protocol_error err;
+    if (!parse_native(text, cmd, err)) {
+      ctx_->probe.protocol_errors->Increment();
+      reply(encode_error(err));
+      return;
+    }
+    if (cmd.op == native_op::ping) {
+      // Answered here; the user actor hears of it through the flusher.
+      auto now = ctx_->now();
+      reply(encode_pong(cmd.id_json, now));
+      auto gap = activity_gap(ctx_->cfg.persistence.checkpoint_interval);
+      if (activity_->record(now, gap.count()))
+        caf::anon_send(ctx_->activity, activity_atom::value, activity_);
+      return;
+    }
+    caf::anon_send(actor_, frame_atom::value, std::move(cmd));
   }
 
   void on_binary() override {
@@ -323,6 +335,11 @@ public:
   void on_closed() override { caf::anon_send(actor_, closed_atom::value); }
 
 private:
+  void reply(std::string frame) {
+    ctx_->probe.frames_out->Increment();
+    sink_->send_text(std::make_shared<const std::string>(std::move(frame)));
+  }
+
   void reply_error(const char* code, const char* message) {
     ctx_->probe.protocol_errors->Increment();
     sink_->send_text(
@@ -332,6 +349,7 @@ private:
   std::shared_ptr<edge_context> ctx_;
   session_params params_;
   std::shared_ptr<session_sink> sink_;
+  activity_cell_ptr activity_;
   native_session_api actor_;
 };
 
@@ -344,8 +362,10 @@ make_native_endpoint(std::shared_ptr<edge_context> ctx, session_params params) {
 
 native_session_api spawn_native_session(std::shared_ptr<edge_context> ctx,
                                         std::shared_ptr<session_sink> sink,
-                                        session_params params) {
-  return ctx->sys.spawn(session_impl, ctx, std::move(sink), std::move(params));
+                                        session_params params,
+                                        activity_cell_ptr activity) {
+  return ctx->sys.spawn(session_impl, ctx, std::move(sink), std::move(params),
+                        std::move(activity));
 }
 
 } // namespace presence::edge

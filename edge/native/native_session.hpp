@@ -7,7 +7,9 @@
 #include <caf/typed_actor.hpp>
 
 #include "core/messages.hpp"
+#include "edge/common/activity.hpp"
 #include "edge/common/edge_context.hpp"
+#include "edge/native/native_protocol.hpp"
 #include "edge/transport/ws_endpoint.hpp"
 
 namespace presence::edge {
@@ -30,23 +32,30 @@ struct session_params {
 /// device (`session_api`), a `delta_listener` for its subscriptions, and
 /// what its socket tells it.
 using native_session_api = session_api::extend_with<delta_listener>::extend<
-  // one text message from the client
-  caf::reacts_to<frame_atom, std::string>,
+  // one frame from the client, parsed on the socket's strand (pings are
+  // answered there and never come here)
+  caf::reacts_to<frame_atom, native_command>,
   // the socket is gone
   caf::reacts_to<closed_atom>,
   // private: the device link's rejoin timer (key, epoch, attempt)
   caf::reacts_to<rejoin_atom, std::string, uint64_t, int>>;
 
-/// Spawns the session actor of one native WebSocket. It parses frames
-/// (JSON stays at the edge), talks to the presence service and the user
-/// actor in typed messages, and writes replies and deltas through `sink`.
-/// Runs on the CAF scheduler.
+/// Spawns the session actor of one native WebSocket. It handles the
+/// client's frames (parsed by the endpoint), talks to the presence service
+/// and the user actor in typed messages, and writes replies and deltas
+/// through `sink`; it routes `activity` (where the endpoint records
+/// heartbeats) to the user actor holding its device. Runs on the CAF
+/// scheduler.
 native_session_api spawn_native_session(std::shared_ptr<edge_context> ctx,
                                         std::shared_ptr<session_sink> sink,
-                                        session_params params);
+                                        session_params params,
+                                        activity_cell_ptr activity);
 
-/// The native protocol on a WebSocket: spawns the session actor on open
-/// and forwards frames to it (called on the socket's strand).
+/// The native protocol on a WebSocket (called on the socket's strand):
+/// parses every frame there, answers pings at once (the heartbeat is
+/// recorded in the device's activity cell, which the node's flusher
+/// forwards), and hands every other frame to the session actor it spawns
+/// on open.
 std::shared_ptr<ws_endpoint>
 make_native_endpoint(std::shared_ptr<edge_context> ctx, session_params params);
 

@@ -48,7 +48,8 @@ void join_user(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
 /// presenced's own: a ping on "/" is answered with a pong event too.
 void ping(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
   if (s.link.joined())
-    self->send(s.link.user, heartbeat_atom::value, s.link.device.device_id);
+    self->send(s.link.user, heartbeat_atom::value, s.link.device.device_id,
+               self->state.ctx->now());
   auto now = [self] { return iso8601(self->state.ctx->now()); };
   if (s.nsp == "/")
     emit(self, s, "pong", {{"timestamp", now()}});

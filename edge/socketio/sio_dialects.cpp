@@ -49,7 +49,8 @@ event_handler find_event(const std::string& nsp, const std::string& name) {
 void on_activity(sio_ptr self, sio_socket& s, const json&, int64_t ack_id) {
   auto& st = self->state;
   if (s.link.joined())
-    self->send(s.link.user, heartbeat_atom::value, s.link.device.device_id);
+    self->send(s.link.user, heartbeat_atom::value, s.link.device.device_id,
+               self->state.ctx->now());
   ack(self, s.nsp, ack_id, ack_ok({{"timestamp", iso8601(st.ctx->now())}}));
 }
 

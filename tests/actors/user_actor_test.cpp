@@ -85,7 +85,7 @@ TEST_CASE("a device that stops heartbeating expires after the TTL") {
   auto ack = f.join("dave", "phone", &session_box);
   auto user = caf::actor_cast<user_api>(ack.user);
   f.advance(60s);
-  f.self->send(user, heartbeat_atom::value, std::string{"phone"});
+  f.self->send(user, heartbeat_atom::value, std::string{"phone"}, f.now());
   f.run();
   auto last_beat = f.now();
   // 90 s after the join, but only 30 s after the heartbeat: still there.
@@ -219,7 +219,7 @@ TEST_CASE("an online user's last_seen never goes backwards") {
   f.join("nia", "desk", nullptr, &s2);
   auto user = caf::actor_cast<user_api>(ack.user);
   f.advance(10s);
-  f.self->send(user, heartbeat_atom::value, std::string{"phone"});
+  f.self->send(user, heartbeat_atom::value, std::string{"phone"}, f.now());
   f.run();
   auto before = f.ask<user_status>(get_atom::value, std::string{"nia"});
   // The most recently active device goes; the other one is older.
@@ -238,7 +238,7 @@ TEST_CASE("checkpoints are throttled, and the last activity always follows") {
   millis last_beat = 0;
   for (int i = 0; i < 20; ++i) {
     f.advance(100ms);
-    f.self->send(user, heartbeat_atom::value, std::string{"phone"});
+    f.self->send(user, heartbeat_atom::value, std::string{"phone"}, f.now());
     f.run();
     last_beat = f.now();
   }

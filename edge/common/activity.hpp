@@ -1,0 +1,94 @@
+#pragma once
+
+// Heartbeats are answered where they arrive: the WebSocket's strand replies
+// at once and records the client's activity in the device's activity cell.
+// The user actor hears of it straight from the strand (no session actor in
+// between) at most once per gap (--checkpoint-interval / 4); activity inside
+// a gap waits in the cell and the node's activity flusher sends the latest
+// at the end of the gap, so the last heartbeat before a silence is never
+// lost and the user actor's checkpoints (crash recovery) stay as fresh as
+// before.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <caf/fwd.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "core/messages.hpp"
+
+namespace presence::edge {
+
+/// Where a device's activity goes and what is waiting to go there. Shared
+/// by the endpoint (records, on its strand), the session actor (routes, on
+/// a CAF thread) and the flusher (takes). Thread-safe.
+class activity_cell {
+public:
+  /// Where the activity goes, and when.
+  struct forward {
+    millis at = 0;
+    session_api session;
+    user_api user;
+    std::string device_id;
+  };
+
+  /// The session's device is held by `user` now; an invalid `user` (not
+  /// joined) drops what comes. Called by the session actor whenever its
+  /// device link changes.
+  void route(session_api session, user_api user, std::string device_id);
+
+  /// The client was active at `t`: sent to the user actor at once if the
+  /// last send is at least `gap` old, else left for the flusher. Returns
+  /// true if the caller must hand the cell to the flusher (it was quiet).
+  /// Called on the socket's strand.
+  bool record(millis t, millis gap);
+
+  /// Flusher only: the latest activity not sent yet, and where to (a copy).
+  /// False if there is none: the cell is quiet again.
+  bool take(forward& out);
+
+  /// The latest recorded activity (0: none).
+  millis last() const {
+    return last_.load(std::memory_order_acquire);
+  }
+
+  /// Sends `f` to its user actor as its session (a user actor that does
+  /// not know the device asks that session to join again).
+  static void send(const forward& f);
+
+private:
+  /// Copies the route into `out`.
+  void route_of(forward& out);
+
+  std::atomic<millis> last_{0};
+  std::atomic<millis> sent_{0};
+  std::atomic<bool> dirty_{false};
+  std::mutex mu_;  // guards the route
+  session_api session_;
+  user_api user_;
+  std::string device_id_;
+};
+
+using activity_cell_ptr = std::shared_ptr<activity_cell>;
+
+/// The node's activity flusher (activity.cpp): gets each cell once when it
+/// turns busy, sends the cell's latest activity to its user actor every gap
+/// while it stays busy (`heartbeat_atom`, sent as the session), and forgets
+/// it once quiet.
+using activity_flusher_api = caf::typed_actor<
+  caf::reacts_to<activity_atom, activity_cell_ptr>>;
+
+/// Spawns the flusher of a node's edge (edge/server.cpp).
+activity_flusher_api spawn_activity_flusher(caf::actor_system& sys,
+                                            std::chrono::milliseconds gap);
+
+/// The gap for a checkpoint interval: a quarter of it (at least 1 ms; 0 for
+/// 0, which sends every heartbeat).
+std::chrono::milliseconds activity_gap(std::chrono::milliseconds checkpoint);
+
+} // namespace presence::edge
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(presence::edge::activity_cell_ptr)
