@@ -73,8 +73,8 @@ std::chrono::milliseconds activity_gap(std::chrono::milliseconds checkpoint) {
 namespace {
 
 /// The flusher's full interface: its tick is private.
-using flusher_impl_api = activity_flusher_api::extend<
-  caf::reacts_to<tick_atom>>;
+using flusher_impl_api
+  = activity_flusher_api::extend<caf::reacts_to<tick_atom>>;
 
 struct flusher_state {
   std::chrono::milliseconds gap{0};
@@ -101,8 +101,8 @@ void flush(flusher_ptr self) {
   }
 }
 
-flusher_impl_api::behavior_type
-flusher_impl(flusher_ptr self, std::chrono::milliseconds gap) {
+flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
+                                             std::chrono::milliseconds gap) {
   self->state.gap = gap;
   return {
     [=](activity_atom, const activity_cell_ptr& cell) {

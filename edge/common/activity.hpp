@@ -51,9 +51,7 @@ public:
   bool take(forward& out);
 
   /// The latest recorded activity (0: none).
-  millis last() const {
-    return last_.load(std::memory_order_acquire);
-  }
+  millis last() const { return last_.load(std::memory_order_acquire); }
 
   /// Sends `f` to its user actor as its session (a user actor that does
   /// not know the device asks that session to join again).
@@ -66,7 +64,7 @@ private:
   std::atomic<millis> last_{0};
   std::atomic<millis> sent_{0};
   std::atomic<bool> dirty_{false};
-  std::mutex mu_;  // guards the route
+  std::mutex mu_; // guards the route
   session_api session_;
   user_api user_;
   std::string device_id_;
@@ -78,8 +76,8 @@ using activity_cell_ptr = std::shared_ptr<activity_cell>;
 /// turns busy, sends the cell's latest activity to its user actor every gap
 /// while it stays busy (`heartbeat_atom`, sent as the session), and forgets
 /// it once quiet.
-using activity_flusher_api = caf::typed_actor<
-  caf::reacts_to<activity_atom, activity_cell_ptr>>;
+using activity_flusher_api
+  = caf::typed_actor<caf::reacts_to<activity_atom, activity_cell_ptr>>;
 
 /// Spawns the flusher of a node's edge (edge/server.cpp).
 activity_flusher_api spawn_activity_flusher(caf::actor_system& sys,

@@ -71,17 +71,17 @@ void eio_session::bind(eio_listener_api app) {
   app_ = std::move(app);
 }
 
-void eio_session::send(std::string packet) {
+void eio_session::send(std::shared_ptr<const std::string> packet) {
   std::unique_lock<std::mutex> lock{mu_};
   if (closed_)
     return;
   if (transport_ == transport::websocket && ws_) {
     auto ws = ws_;
     lock.unlock();
-    ws->send_text(shared_text(std::move(packet)));
+    ws->send_text(std::move(packet));
     return;
   }
-  outbox_bytes_ += packet.size();
+  outbox_bytes_ += packet->size();
   outbox_.push_back(std::move(packet));
   if (outbox_bytes_ > ctx_->cfg.edge.write_queue_max_bytes) {
     // A polling client that stopped polling: the same slow-consumer rule
@@ -99,13 +99,19 @@ void eio_session::flush_poll_locked(std::unique_lock<std::mutex>& lock) {
   // transport; the poll is answered by the noop sent on the probe.
   if (!pending_get_ || outbox_.empty() || probe_)
     return;
-  std::vector<std::string> packets{outbox_.begin(), outbox_.end()};
+  std::string payload;
+  payload.reserve(outbox_bytes_ + outbox_.size());
+  for (auto& p : outbox_) {
+    if (!payload.empty())
+      payload.push_back(record_separator);
+    payload += *p;
+  }
   outbox_.clear();
   outbox_bytes_ = 0;
   auto done = std::move(pending_get_);
   pending_get_ = nullptr;
   lock.unlock();
-  done(text_response(encode_eio_payload(packets)));
+  done(text_response(std::move(payload)));
 }
 
 void eio_session::close(const std::string& reason) {
@@ -116,7 +122,7 @@ void eio_session::close(const std::string& reason) {
     if (transport_ == transport::websocket && ws_) {
       ws_->send_text(shared_text(encode_eio(eio_type::close)));
     } else {
-      outbox_.push_back(encode_eio(eio_type::close));
+      outbox_.push_back(shared_text(encode_eio(eio_type::close)));
       flush_poll_locked(lock);
     }
   }
@@ -261,7 +267,8 @@ void eio_session::on_ws_text(const std::shared_ptr<session_sink>& ws,
       transport_ = transport::websocket;
       ws_ = std::move(probe_);
       probe_ = nullptr;
-      std::vector<std::string> queued{outbox_.begin(), outbox_.end()};
+      std::vector<std::shared_ptr<const std::string>> queued{outbox_.begin(),
+                                                            outbox_.end()};
       outbox_.clear();
       outbox_bytes_ = 0;
       auto done = std::move(pending_get_);
@@ -271,7 +278,7 @@ void eio_session::on_ws_text(const std::shared_ptr<session_sink>& ws,
       if (done)
         done(text_response(encode_eio(eio_type::noop)));
       for (auto& q : queued)
-        active->send_text(shared_text(std::move(q)));
+        active->send_text(std::move(q));
       return;
     }
     lock.unlock();

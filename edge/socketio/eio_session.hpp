@@ -38,8 +38,14 @@ using eio_listener_api = caf::typed_actor<
 class eio_transport {
 public:
   virtual ~eio_transport();
-  /// Queues one encoded Engine.IO packet ("2", "42[...]", ...).
-  virtual void send(std::string packet) = 0;
+  /// Queues one encoded Engine.IO packet ("2", "42[...]", ...); a
+  /// broadcast shares one packet among all its receivers.
+  virtual void send(std::shared_ptr<const std::string> packet) = 0;
+
+  /// Queues a packet made for this session alone.
+  void send(std::string packet) {
+    send(std::make_shared<const std::string>(std::move(packet)));
+  }
   /// Ends the session (the client sees the transport close).
   virtual void close(const std::string& reason) = 0;
   virtual const std::string& sid() const = 0;
@@ -61,7 +67,8 @@ public:
 
   // -- eio_transport ----------------------------------------------------------
 
-  void send(std::string packet) override;
+  using eio_transport::send;
+  void send(std::shared_ptr<const std::string> packet) override;
   void close(const std::string& reason) override;
   const std::string& sid() const override { return sid_; }
 
@@ -108,7 +115,7 @@ private:
   std::mutex mu_;
   transport transport_ = transport::polling;
   bool closed_ = false;
-  std::deque<std::string> outbox_;
+  std::deque<std::shared_ptr<const std::string>> outbox_;
   size_t outbox_bytes_ = 0;
   done_fn pending_get_;
   std::shared_ptr<session_sink> ws_;
