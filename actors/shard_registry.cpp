@@ -1,5 +1,6 @@
 #include "actors/shard_registry.hpp"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -10,6 +11,7 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -34,6 +36,11 @@ using registry_impl_api = registry_api::extend<caf::reacts_to<orphan_atom>>;
 
 struct registry_state {
   std::shared_ptr<const user_env> env;
+  /// Users whose idle actor was asked to stop and has not answered: what
+  /// came for them meanwhile waits here (replayed once the actor answered),
+  /// so nothing reaches an actor that is about to end and the registry
+  /// never waits (a blocking wait would serialize every mass leave).
+  std::unordered_map<std::string, std::vector<std::function<void()>>> stopping;
   fanout_api fanout;
   std::shared_ptr<node_stats> stats;
   cluster_config cluster;
@@ -175,6 +182,106 @@ void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
   }
 }
 
+/// True (and `f` kept for later) while the actor of `uid` is being
+/// stopped.
+template <class F>
+bool defer_if_stopping(registry_ptr self, const std::string& uid, F f) {
+  auto& st = self->state;
+  auto i = st.stopping.find(uid);
+  if (i == st.stopping.end())
+    return false;
+  i->second.emplace_back(std::move(f));
+  return true;
+}
+
+/// The idle actor of `uid` answered (or not): forget it if it stopped, then
+/// replay what waited.
+void stopped_user(registry_ptr self, const std::string& uid,
+                  const user_control_api& actor, bool stopped) {
+  auto& st = self->state;
+  if (stopped) {
+    st.names.erase(actor.address());
+    auto u = st.users.find(uid);
+    if (u != st.users.end() && u->second == actor)
+      st.users.erase(u);
+  }
+  auto i = st.stopping.find(uid);
+  if (i == st.stopping.end())
+    return;
+  auto waiting = std::move(i->second);
+  st.stopping.erase(i);
+  for (auto& f : waiting)
+    f();
+}
+
+void get_user(registry_ptr self, const std::string& uid,
+              caf::typed_response_promise<user_status> rp) {
+  if (defer_if_stopping(self, uid, [=] { get_user(self, uid, rp); }))
+    return;
+  auto& st = self->state;
+  auto u = st.users.find(uid);
+  if (u != st.users.end()) {
+    rp.delegate(u->second, get_atom::value);
+    return;
+  }
+  self
+    ->request(st.env->store, st.env->cfg.request_timeout, load_atom::value, uid)
+    .then([=](const user_record& r) mutable { rp.deliver(offline_status(r)); },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+void touch_user(registry_ptr self, const std::string& uid,
+                caf::typed_response_promise<user_status> rp) {
+  if (defer_if_stopping(self, uid, [=] { touch_user(self, uid, rp); }))
+    return;
+  auto& st = self->state;
+  auto u = st.users.find(uid);
+  if (u != st.users.end()) {
+    rp.delegate(u->second, touch_atom::value);
+    return;
+  }
+  self
+    ->request(st.env->store, st.env->cfg.request_timeout, last_seen_atom::value,
+              uid, st.env->now())
+    .then([=](const user_record& r) mutable { rp.deliver(offline_status(r)); },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+void join_user(registry_ptr self, join_request req,
+               caf::typed_response_promise<join_ack> rp) {
+  auto uid = req.user_id;
+  if (defer_if_stopping(self, uid,
+                        [=]() mutable { join_user(self, std::move(req), rp); }))
+    return;
+  auto& st = self->state;
+  if (st.shutting_down) {
+    rp.deliver(make_error(errc::shutting_down));
+    return;
+  }
+  auto u = st.users.find(uid);
+  if (u == st.users.end()) {
+    track(self, uid, spawn_user(self->system(), uid, st.env));
+    u = st.users.find(uid);
+  }
+  rp.delegate(u->second, join_atom::value, std::move(req));
+}
+
+/// A user moved here from its previous owner (or more devices for one
+/// that joined here first: merged).
+void take_over(registry_ptr self, user_transfer t) {
+  auto uid = t.user_id;
+  if (defer_if_stopping(self, uid,
+                        [=]() mutable { take_over(self, std::move(t)); }))
+    return;
+  auto& st = self->state;
+  auto u = st.users.find(uid);
+  if (u != st.users.end()) {
+    self->send(u->second, handover_atom::value, std::move(t));
+    return;
+  }
+  track(self, uid, spawn_user_from(self->system(), std::move(t), st.env));
+}
+
 registry_impl_api::behavior_type
 registry_impl(registry_ptr self, user_env env, fanout_api fanout,
               std::shared_ptr<node_stats> stats, cluster_config cluster) {
@@ -213,17 +320,8 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
   return {
     // -- queries --------------------------------------------------------------
     [=](get_atom, const std::string& uid) -> caf::result<user_status> {
-      auto& st = self->state;
       auto rp = self->make_response_promise<user_status>();
-      auto u = st.users.find(uid);
-      if (u != st.users.end())
-        return rp.delegate(u->second, get_atom::value);
-      self
-        ->request(st.env->store, st.env->cfg.request_timeout, load_atom::value,
-                  uid)
-        .then(
-          [=](const user_record& r) mutable { rp.deliver(offline_status(r)); },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      get_user(self, uid, rp);
       return rp;
     },
     [=](get_atom, const std::vector<std::string>& uids)
@@ -286,29 +384,15 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
     },
     // -- sessions -------------------------------------------------------------
     [=](join_atom, join_request& req) -> caf::result<join_ack> {
-      auto& st = self->state;
-      if (st.shutting_down)
+      if (self->state.shutting_down)
         return make_error(errc::shutting_down);
-      auto u = st.users.find(req.user_id);
-      if (u == st.users.end()) {
-        track(self, req.user_id,
-              spawn_user(self->system(), req.user_id, st.env));
-        u = st.users.find(req.user_id);
-      }
-      return self->delegate(u->second, join_atom::value, std::move(req));
+      auto rp = self->make_response_promise<join_ack>();
+      join_user(self, std::move(req), rp);
+      return rp;
     },
     [=](touch_atom, const std::string& uid) -> caf::result<user_status> {
-      auto& st = self->state;
       auto rp = self->make_response_promise<user_status>();
-      auto u = st.users.find(uid);
-      if (u != st.users.end())
-        return rp.delegate(u->second, touch_atom::value);
-      self
-        ->request(st.env->store, st.env->cfg.request_timeout,
-                  last_seen_atom::value, uid, st.env->now())
-        .then(
-          [=](const user_record& r) mutable { rp.deliver(offline_status(r)); },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      touch_user(self, uid, rp);
       return rp;
     },
     [=](shutdown_atom) -> caf::result<uint64_t> {
@@ -407,17 +491,7 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
         self->delayed_send(self, st.cluster.rehome_window, orphan_atom::value);
       }
     },
-    [=](handover_atom, user_transfer& t) {
-      auto& st = self->state;
-      auto u = st.users.find(t.user_id);
-      if (u != st.users.end()) {
-        // A device joined here before the rest arrived: merge.
-        self->send(u->second, handover_atom::value, std::move(t));
-        return;
-      }
-      auto user = t.user_id;
-      track(self, user, spawn_user_from(self->system(), std::move(t), st.env));
-    },
+    [=](handover_atom, user_transfer& t) { take_over(self, std::move(t)); },
     [=](orphan_atom) {
       auto& st = self->state;
       st.orphan_retry_armed = false;
@@ -441,24 +515,19 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
     [=](idle_atom, const std::string& uid, const user_control_api& actor) {
       auto& st = self->state;
       auto u = st.users.find(uid);
-      if (u == st.users.end() || u->second != actor)
+      if (u == st.users.end() || u->second != actor
+          || st.stopping.count(uid) > 0)
         return;
-      // Nothing else is handled until the actor answers: a join for this
-      // user must not reach an actor that is about to end.
+      // Until the actor answers, what comes for this user waits (see
+      // registry_state::stopping); everything else goes on.
+      st.stopping[uid];
       self->request(actor, st.env->cfg.request_timeout, stop_atom::value)
-        .await(
-          [=](bool stopped) {
-            if (!stopped)
-              return;
-            auto& st = self->state;
-            st.names.erase(actor.address());
-            auto u = st.users.find(uid);
-            if (u != st.users.end() && u->second == actor)
-              st.users.erase(u);
-          },
-          [=](caf::error&) {
-            // The actor is gone already; the down handler cleans up.
-          });
+        .then([=](bool stopped) { stopped_user(self, uid, actor, stopped); },
+              [=](caf::error&) {
+                // No answer: the actor may still live (it was slow) or be
+                // gone (the down handler cleans up). Keep it.
+                stopped_user(self, uid, actor, false);
+              });
     },
   };
 }

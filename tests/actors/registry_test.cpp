@@ -192,3 +192,57 @@ TEST_CASE("a failed orphan scan is tried again until the orphans close") {
   f.advance(10s);
   CHECK(f.log->closes.size() == 1);
 }
+
+TEST_CASE("a join racing the stop of an idle user actor always lands") {
+  // Grace 0: a leave makes the user actor idle at once, and the registry
+  // asks it to stop. A join may reach the registry at any point of that
+  // exchange; whatever the interleaving, it must succeed and leave the user
+  // online (it waits while the stop is pending, then goes to a new actor or
+  // the old one).
+  auto c = fixture::default_cfg();
+  c.reconnect_grace = 0ms;
+  c.coalesce_window = 0ms;
+  for (int k = 0; k < 12; ++k) {
+    INFO("join sent after " << k << " scheduling steps");
+    fixture f{c};
+    caf::actor s1;
+    auto a1 = f.join("race", "d1", nullptr, &s1);
+    f.self->send(caf::actor_cast<user_api>(a1.user), leave_atom::value,
+                 std::string{"d1"}, s1.address());
+    for (int i = 0; i < k; ++i)
+      f.sched.try_run_once();
+    auto a2 = f.join("race", "d2");
+    CHECK(a2.status.online);
+    f.run();
+    auto st = f.ask<user_status>(get_atom::value, std::string{"race"});
+    CHECK(st.online);
+    REQUIRE(st.devices.size() == 1);
+    CHECK(st.devices[0].device_id == "d2");
+    CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  }
+}
+
+TEST_CASE("an idle user actor stops without holding up the registry") {
+  // Many users leave at once: every stop exchange is in flight at the same
+  // time, and queries for other users are answered meanwhile.
+  auto c = fixture::default_cfg();
+  c.reconnect_grace = 0ms;
+  c.coalesce_window = 0ms;
+  fixture f{c};
+  std::vector<std::pair<user_api, caf::actor>> held;
+  for (int i = 0; i < 50; ++i) {
+    caf::actor s;
+    auto a = f.join("m" + std::to_string(i), "d", nullptr, &s);
+    held.emplace_back(caf::actor_cast<user_api>(a.user), s);
+  }
+  f.join("stays", "d");
+  for (auto& [u, s] : held)
+    f.self->send(u, leave_atom::value, std::string{"d"}, s.address());
+  f.run();
+  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  auto st = f.ask<user_status>(get_atom::value, std::string{"m7"});
+  CHECK_FALSE(st.online);
+  CHECK(st.last_seen > 0);
+  // A user that left can come back.
+  CHECK(f.join("m7", "d").status.online);
+}

@@ -47,19 +47,14 @@ struct fixture : test::testing_config {
     cell->route(session_api{}, user, "dev-1");
   }
 
-  ~fixture() {
-    sys.await_actors_before_shutdown(false);
-  }
+  ~fixture() { sys.await_actors_before_shutdown(false); }
 
-  void run() {
-    sched.run();
-  }
+  void run() { sched.run(); }
 };
 
 } // namespace
 
-TEST_CASE("the first activity after a quiet gap goes at once",
-          "[activity]") {
+TEST_CASE("the first activity after a quiet gap goes at once", "[activity]") {
   fixture f;
   CHECK_FALSE(f.cell->record(1000, 250)); // sent, nothing to hand over
   f.run();
