@@ -13,6 +13,7 @@
 #include "edge/native/native_upgrade.hpp"
 #include "edge/rest/rest_api.hpp"
 #include "edge/socketio/eio_session.hpp"
+#include "edge/socketio/seed000_list.hpp"
 #include "edge/socketio/sio_http.hpp"
 #include "edge/transport/http_handler.hpp"
 #include "edge/transport/listener.hpp"
@@ -94,6 +95,10 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   auto p = std::make_unique<impl>();
   p->ctx = ctx;
   p->eio = std::make_shared<eio_registry>(ctx);
+  p->eio->lists = spawn_seed000_list(ctx);
+  ctx->profile_changed = [lists = p->eio->lists](const std::string& user) {
+    caf::anon_send(lists, profile_atom::value, user);
+  };
   p->io = listener::start(ctx, std::make_shared<request_router>(ctx, p->eio),
                           err);
   if (!p->io)
@@ -134,6 +139,7 @@ void server::stop(int wait_ms) {
   p.io->stop();
   // The sockets are gone, and with them every device's activity.
   caf::anon_send_exit(p.ctx->activity, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(p.eio->lists, caf::exit_reason::user_shutdown);
 }
 
 } // namespace presence::edge

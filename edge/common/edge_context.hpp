@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +36,10 @@ struct edge_context {
   /// Forwards the activity the edge records (heartbeats answered at the
   /// edge) to user actors (edge/common/activity.hpp).
   activity_flusher_api activity;
+  /// Called (any thread) after a profile was written through this edge:
+  /// caches of profiles forget that user (the server wires it to the
+  /// seed-000 list actor).
+  std::function<void(const std::string& user)> profile_changed;
   wall_clock now = system_now;
   const store_stats* store_counters = nullptr;
   edge_probe probe;

@@ -103,6 +103,8 @@ void put_profile(const call_ptr& c) {
   ask_then<profile>(
     c, c->ctx->store,
     [c, user](profile& stored) {
+      if (c->ctx->profile_changed)
+        c->ctx->profile_changed(user);
       c->reply(200, {{"success", true}, {"data", profile_json(user, stored)}});
     },
     put_atom::value, profile_atom::value, user, p, mask);

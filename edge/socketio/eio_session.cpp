@@ -268,7 +268,7 @@ void eio_session::on_ws_text(const std::shared_ptr<session_sink>& ws,
       ws_ = std::move(probe_);
       probe_ = nullptr;
       std::vector<std::shared_ptr<const std::string>> queued{outbox_.begin(),
-                                                            outbox_.end()};
+                                                             outbox_.end()};
       outbox_.clear();
       outbox_bytes_ = 0;
       auto done = std::move(pending_get_);

@@ -19,6 +19,7 @@
 
 #include "edge/common/http_types.hpp"
 #include "edge/common/url.hpp"
+#include "edge/socketio/seed000_list.hpp"
 #include "edge/common/edge_context.hpp"
 #include "edge/transport/ws_endpoint.hpp"
 
@@ -122,9 +123,13 @@ private:
   std::shared_ptr<session_sink> probe_;
 };
 
-/// Every live Engine.IO session of a server, by sid.
+/// Every live Engine.IO session of a server, by sid, and what every
+/// Socket.IO session of the server shares.
 class eio_registry : public std::enable_shared_from_this<eio_registry> {
 public:
+  /// The node's seed-000 list actor (edge/socketio/seed000_list.hpp).
+  seed000_list_api lists;
+
   explicit eio_registry(std::shared_ptr<edge_context> ctx)
     : ctx_(std::move(ctx)) {
     // nop

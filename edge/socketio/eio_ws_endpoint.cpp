@@ -29,7 +29,7 @@ public:
     // The open packet goes first, before the app can say anything.
     sink->send_text(
       std::make_shared<const std::string>(session_->open_packet()));
-    session_->bind(spawn_sio_session(ctx_, session_, params_));
+    session_->bind(spawn_sio_session(ctx_, session_, params_, reg_->lists));
   }
 
   void on_text(std::string text) override { session_->on_ws_text(sink_, text); }

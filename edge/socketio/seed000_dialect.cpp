@@ -2,23 +2,46 @@
 // namespace "/" (../shared/seeds/000_*.txt). A socket speaks it once it
 // sends join_user. It hears user_online / user_offline for everyone but
 // its own user, and the full online_users_list: at once on its own join,
-// then at most once per --sio-list-window while the list changes.
+// then with every build of the node's list (seed000_list.hpp: at most once
+// per --sio-list-window, widened for large audiences), the same bytes for
+// every socket.
+
+#include <prometheus/counter.h>
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
-#include "edge/common/online_users.hpp"
 #include "edge/common/seed_payloads.hpp"
+#include "edge/socketio/seed000_list.hpp"
 #include "edge/socketio/sio_dialects.hpp"
 
 namespace presence::edge {
 
 namespace {
 
-json user_list(const online_users& xs) {
-  auto users = json::array();
-  for (size_t i = 0; i < xs.page.users.size(); ++i)
-    users.push_back(seeds::seed000_user(xs.page.users[i], xs.profiles[i]));
-  return users;
+/// The online_users_list event for socket `s` (the node's shared packet on
+/// "/", else made for its namespace).
+std::shared_ptr<const std::string> list_packet(const sio_socket& s,
+                                               const seed000_list& l) {
+  if (s.nsp == "/")
+    return l.packet;
+  std::string out = "42" + s.nsp + ",[\"online_users_list\",{\"users\":";
+  out += *l.users_json;
+  out += "}]";
+  return std::make_shared<const std::string>(std::move(out));
+}
+
+void send_list(sio_ptr self, const sio_socket& s, const seed000_list& l) {
+  self->state.ctx->probe.frames_out->Increment();
+  self->state.eio->send(list_packet(s, l));
+}
+
+/// The session gets every build of the node's list (once).
+void follow_lists(sio_ptr self) {
+  auto& st = self->state;
+  if (st.list_subscribed)
+    return;
+  st.list_subscribed = true;
+  self->send(st.lists, subscribe_atom::value, seed000_list_listener{self});
 }
 
 void join_user(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
@@ -30,14 +53,28 @@ void join_user(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
   }
   s.d = dialect::seed000;
   subscribe_feed(self);
+  follow_lists(self);
   auto find = socket_finder(self, s.nsp);
   join_socket(
     self, s.nsp, user,
     [=](const user_status& us) {
       if (auto* sock = find())
         ack(self, sock->nsp, ack_id, ack_ok(seeds::seed004_status(us)));
-      // The joiner gets the full list at once; others via the window.
-      push_seed000_lists(self);
+      // The joiner gets the list at once (showing itself); the others with
+      // the node's next build.
+      self
+        ->request(self->state.lists,
+                  self->state.ctx->cfg.actors.request_timeout, get_atom::value,
+                  delta_of(us))
+        .then(
+          [=](seed000_list& l) {
+            if (auto* sock = find())
+              send_list(self, *sock, l);
+          },
+          [=](caf::error&) {
+            // No list this time: the next build brings it, and the client
+            // can always ask (get_online_users).
+          });
     },
     [=](const std::string& why) {
       if (auto* sock = find())
@@ -59,19 +96,32 @@ void ping(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
 void get_online_users(sio_ptr self, sio_socket& s, const json&,
                       int64_t ack_id) {
   auto find = socket_finder(self, s.nsp);
-  fetch_online_users(
-    self, *self->state.ctx, std::string{}, sio_list_max,
-    [=](online_users& xs) {
-      if (auto* sock = find()) {
-        auto payload = json{{"users", user_list(xs)}};
-        emit(self, *sock, "online_users_list", payload);
-        ack(self, sock->nsp, ack_id, ack_ok(payload));
-      }
-    },
-    [=](const caf::error& e) {
-      if (auto* sock = find())
-        fail(self, *sock, ack_id, e);
-    });
+  self
+    ->request(self->state.lists, self->state.ctx->cfg.actors.request_timeout,
+              get_atom::value, presence_delta{})
+    .then(
+      [=](seed000_list& l) {
+        auto* sock = find();
+        if (!sock)
+          return;
+        send_list(self, *sock, l);
+        if (ack_id == sio::no_ack)
+          return;
+        // {"success":true,"data":{"users":[...]}} around the shared JSON.
+        std::string a = "43";
+        if (sock->nsp != "/")
+          a += sock->nsp + ",";
+        a += std::to_string(ack_id);
+        a += "[{\"data\":{\"users\":";
+        a += *l.users_json;
+        a += "},\"success\":true}]";
+        self->state.ctx->probe.frames_out->Increment();
+        self->state.eio->send(std::move(a));
+      },
+      [=](caf::error& e) {
+        if (auto* sock = find())
+          fail(self, *sock, ack_id, e);
+      });
 }
 
 void check_user_online(sio_ptr self, sio_socket& s, const json& arg,
@@ -106,35 +156,12 @@ void on_delta(sio_ptr self, sio_socket& s, const presence_delta& d) {
          {{"userId", d.user_id}});
 }
 
-/// Marks the list dirty: pushed at most once per sio_list_window.
-void schedule_list(sio_ptr self) {
-  auto& st = self->state;
-  if (st.list_armed)
-    return;
-  auto window = st.ctx->cfg.edge.sio_list_window;
-  if (window.count() == 0) {
-    push_seed000_lists(self);
-    return;
-  }
-  st.list_armed = true;
-  self->delayed_send(self, window, list_atom::value);
-}
-
 } // namespace
 
-void push_seed000_lists(sio_ptr self) {
-  fetch_online_users(
-    self, *self->state.ctx, std::string{}, sio_list_max,
-    [=](online_users& xs) {
-      auto payload = json{{"users", user_list(xs)}};
-      for (auto& kvp : self->state.sockets)
-        if (kvp.second.d == dialect::seed000)
-          emit(self, kvp.second, "online_users_list", payload);
-    },
-    [](const caf::error&) {
-      // Nothing to push this time: the next change or join pushes the
-      // list again, and a client can always ask (get_online_users).
-    });
+void on_seed000_list(sio_ptr self, const seed000_list& l) {
+  for (auto& kvp : self->state.sockets)
+    if (kvp.second.d == dialect::seed000)
+      send_list(self, kvp.second, l);
 }
 
 const sio_dialect& seed000_dialect() {
@@ -149,7 +176,7 @@ const sio_dialect& seed000_dialect() {
       {"check_user_online", check_user_online},
     },
     on_delta,
-    schedule_list,
+    nullptr,
   };
   return d;
 }

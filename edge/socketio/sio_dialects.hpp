@@ -35,7 +35,7 @@ struct sio_dialect {
   /// What a socket of this dialect hears of one change (may be null).
   void (*on_delta)(sio_ptr self, sio_socket& s, const presence_delta& d);
   /// After a batch of changes reached sockets of this dialect (may be
-  /// null): seed 000 schedules its coalesced online list.
+  /// null).
   void (*after_deltas)(sio_ptr self);
 };
 
@@ -61,8 +61,9 @@ void on_activity(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id);
 
 // -- dialect specifics the session calls --------------------------------------
 
-/// Seed 000: pushes the online list to every seed 000 socket now.
-void push_seed000_lists(sio_ptr self);
+/// Seed 000: a build of the node's online list reached this session: every
+/// seed-000 socket gets it.
+void on_seed000_list(sio_ptr self, const seed000_list& l);
 
 /// Seed 002: a typing signal from room `sig.room` to socket `s`.
 void emit_typing(sio_ptr self, const sio_socket& s, const room_signal& sig);

@@ -52,8 +52,8 @@ void sio_request(const std::shared_ptr<edge_context>& ctx,
   auto params = params_of(req, target);
   handle_eio_polling(
     ctx, reg, req, target,
-    [ctx, params](std::shared_ptr<eio_session> s) {
-      return spawn_sio_session(ctx, std::move(s), params);
+    [ctx, params, lists = reg->lists](std::shared_ptr<eio_session> s) {
+      return spawn_sio_session(ctx, std::move(s), params, lists);
     },
     std::move(respond));
 }

@@ -193,11 +193,13 @@ auto owner_lost(sio_ptr self) {
 sio_session_api::behavior_type sio_impl(sio_ptr self,
                                         std::shared_ptr<edge_context> ctx,
                                         std::shared_ptr<eio_transport> eio,
-                                        sio_params params) {
+                                        sio_params params,
+                                        seed000_list_api lists) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.eio = std::move(eio);
   st.params = std::move(params);
+  st.lists = std::move(lists);
   self->delayed_send(self, st.ctx->cfg.edge.sio_ping_interval, ping_atom::value,
                      st.ping_seq);
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -283,10 +285,7 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
       if (!st.closed && st.sockets.empty())
         st.eio->close("connect timeout");
     },
-    [=](list_atom) {
-      self->state.list_armed = false;
-      push_seed000_lists(self);
-    },
+    [=](list_atom, const seed000_list& l) { on_seed000_list(self, l); },
   };
 }
 
@@ -294,9 +293,10 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
 
 sio_session_api spawn_sio_session(std::shared_ptr<edge_context> ctx,
                                   std::shared_ptr<eio_transport> eio,
-                                  sio_params params) {
+                                  sio_params params, seed000_list_api lists) {
   auto& sys = ctx->sys;
-  return sys.spawn(sio_impl, std::move(ctx), std::move(eio), std::move(params));
+  return sys.spawn(sio_impl, std::move(ctx), std::move(eio), std::move(params),
+                   std::move(lists));
 }
 
 } // namespace presence::edge

@@ -9,6 +9,7 @@
 #include "core/messages.hpp"
 #include "edge/common/edge_context.hpp"
 #include "edge/socketio/eio_session.hpp"
+#include "edge/socketio/seed000_list.hpp"
 
 namespace presence::edge {
 
@@ -25,19 +26,20 @@ struct sio_params {
 /// transport tells it (`eio_listener_api`), the session side of its devices
 /// (`session_api`, one device per namespace), its subscription to the
 /// global feed (`delta_listener`), its chat rooms (`room_member`), and its
-/// own timers.
-using sio_session_api = eio_listener_api::
-  extend_with<session_api, delta_listener, room_member>::extend<
-    // private: a device link's rejoin timer (namespace, epoch, attempt)
-    caf::reacts_to<rejoin_atom, std::string, uint64_t, int>,
-    // private: Engine.IO heartbeat (ping sequence number)
-    caf::reacts_to<ping_atom, uint64_t>,
-    // private: the pong for that ping is overdue
-    caf::reacts_to<deadline_atom, uint64_t>,
-    // private: drop a session that never connected to a namespace
-    caf::reacts_to<stop_atom>,
-    // private: seed 000's coalesced online list is due
-    caf::reacts_to<list_atom>>;
+/// own timers; seed 000's online list comes from the node's list actor
+/// (`seed000_list_listener`).
+using sio_session_api
+  = eio_listener_api::extend_with<session_api, delta_listener, room_member,
+                                  seed000_list_listener>::
+    extend<
+      // private: a device link's rejoin timer (namespace, epoch, attempt)
+      caf::reacts_to<rejoin_atom, std::string, uint64_t, int>,
+      // private: Engine.IO heartbeat (ping sequence number)
+      caf::reacts_to<ping_atom, uint64_t>,
+      // private: the pong for that ping is overdue
+      caf::reacts_to<deadline_atom, uint64_t>,
+      // private: drop a session that never connected to a namespace
+      caf::reacts_to<stop_atom>>;
 
 /// Spawns the Socket.IO side of one Engine.IO session: namespaces "/" and
 /// "/ws/messages", the events of seeds 000/001, 002 and 004 (one file per
@@ -46,6 +48,6 @@ using sio_session_api = eio_listener_api::
 /// dropped after ping interval + ping timeout). Runs on the CAF scheduler.
 sio_session_api spawn_sio_session(std::shared_ptr<edge_context> ctx,
                                   std::shared_ptr<eio_transport> eio,
-                                  sio_params params);
+                                  sio_params params, seed000_list_api lists);
 
 } // namespace presence::edge

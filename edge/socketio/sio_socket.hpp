@@ -57,8 +57,10 @@ struct sio_state {
   // Engine.IO heartbeat
   uint64_t ping_seq = 0;
   bool awaiting_pong = false;
-  // seed 000's coalesced online_users_list
-  bool list_armed = false;
+  /// The node's seed-000 list actor, and whether this session gets its
+  /// builds (it does while it has seed-000 sockets).
+  seed000_list_api lists;
+  bool list_subscribed = false;
   static inline const char* name = "presence.sio";
 };
 

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "edge/socketio/seed000_list.hpp"
 #include "edge/socketio/socketio_codec.hpp"
 
 using namespace presence::edge::sio;
@@ -632,4 +633,18 @@ TEST_CASE("reserved_event names socket.io's reserved events", "[socketio]") {
     INFO(name);
     CHECK_FALSE(reserved_event(name));
   }
+}
+
+TEST_CASE("the seed-000 list window widens with its audience", "[socketio]") {
+  using presence::edge::list_bytes_per_second;
+  using presence::edge::seed000_list_window;
+  using std::chrono::milliseconds;
+  // Small audiences: the configured window.
+  CHECK(seed000_list_window(milliseconds{1000}, 10'000, 100)
+        == milliseconds{1000});
+  CHECK(seed000_list_window(milliseconds{0}, 0, 0) == milliseconds{0});
+  // Large ones: at most list_bytes_per_second of lists per second.
+  auto w = seed000_list_window(milliseconds{1000}, 100'000, 2'000);
+  CHECK(w.count() == 100'000LL * 2'000 * 1000 / list_bytes_per_second);
+  CHECK(w > milliseconds{1000});
 }

@@ -1,0 +1,306 @@
+#include "edge/socketio/seed000_list.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "edge/common/edge_log.hpp"
+#include "edge/common/seed_payloads.hpp"
+
+namespace presence::edge {
+
+std::chrono::milliseconds seed000_list_window(std::chrono::milliseconds base,
+                                              size_t bytes, size_t listeners) {
+  // Every listener gets every build: bytes * listeners per build, at most
+  // list_bytes_per_second per second.
+  auto per_build = static_cast<double>(bytes) * static_cast<double>(listeners);
+  auto ms = static_cast<int64_t>(per_build * 1000.0 / list_bytes_per_second);
+  return std::max(base, std::chrono::milliseconds{ms});
+}
+
+namespace {
+
+/// The list actor's full interface: the global feed's deltas, and its
+/// private timer.
+using list_impl_api = seed000_list_api::extend_with<delta_listener>::extend<
+  // a build is due (window over)
+  caf::reacts_to<tick_atom>>;
+
+struct cached_profile {
+  profile p;
+  millis fetched_at = 0;
+};
+
+struct list_state {
+  std::shared_ptr<edge_context> ctx;
+  /// Online users, ordered by id (from the global feed).
+  std::map<std::string, presence_delta> online;
+  std::unordered_map<std::string, cached_profile> profiles;
+  /// Encoded list entries of online users (dropped when they change).
+  std::unordered_map<std::string, std::string> encoded;
+  std::set<seed000_list_listener> listeners;
+  seed000_list current;
+  bool built = false;
+  /// The online set or a profile changed since the last build.
+  bool dirty = true;
+  bool building = false;
+  bool armed = false;
+  millis last_build = 0;
+  std::vector<caf::typed_response_promise<seed000_list>> waiting;
+  static inline const char* name = "presence.seed000-list";
+};
+
+using list_ptr = list_impl_api::stateful_pointer<list_state>;
+
+/// Applies one change of the online set (the higher version wins).
+bool apply(list_state& st, const presence_delta& d) {
+  auto i = st.online.find(d.user_id);
+  if (i != st.online.end() && i->second.version > d.version)
+    return false;
+  if (d.online) {
+    if (i != st.online.end() && i->second.status == d.status) {
+      i->second = d;
+      return false; // the list shows nothing of what changed
+    }
+    st.online[d.user_id] = d;
+  } else {
+    if (i == st.online.end())
+      return false;
+    st.online.erase(i);
+  }
+  st.encoded.erase(d.user_id);
+  return true;
+}
+
+void build(list_ptr self);
+
+/// Builds now if the window allows, else when it ends.
+void schedule(list_ptr self) {
+  auto& st = self->state;
+  if (!st.dirty || st.building || st.armed || st.listeners.empty())
+    return;
+  auto window = seed000_list_window(st.ctx->cfg.edge.sio_list_window,
+                                    st.current.users_json
+                                      ? st.current.users_json->size()
+                                      : 0,
+                                    st.listeners.size());
+  auto since = st.ctx->now() - st.last_build;
+  if (since >= window.count()) {
+    build(self);
+    return;
+  }
+  st.armed = true;
+  self->delayed_send(self, std::chrono::milliseconds{window.count() - since},
+                     tick_atom::value);
+}
+
+/// The users the list shows: the first seed000_list_max online users.
+std::vector<const presence_delta*> shown(const list_state& st) {
+  std::vector<const presence_delta*> out;
+  out.reserve(std::min(st.online.size(), seed000_list_max));
+  for (auto& kvp : st.online) {
+    if (out.size() == seed000_list_max)
+      break;
+    out.push_back(&kvp.second);
+  }
+  return out;
+}
+
+void finish(list_ptr self) {
+  auto& st = self->state;
+  auto users = shown(st);
+  std::string json = "[";
+  for (auto* u : users) {
+    auto e = st.encoded.find(u->user_id);
+    if (e == st.encoded.end()) {
+      const auto& p = st.profiles[u->user_id].p;
+      e = st.encoded
+            .emplace(u->user_id,
+                     seeds::seed000_user(*u, p).dump(
+                       -1, ' ', false, nlohmann::json::error_handler_t::replace))
+            .first;
+    }
+    if (json.size() > 1)
+      json.push_back(',');
+    json += e->second;
+  }
+  json.push_back(']');
+  seed000_list out;
+  out.count = users.size();
+  auto packet = std::make_shared<std::string>();
+  packet->reserve(json.size() + 40);
+  *packet += "42[\"online_users_list\",{\"users\":";
+  *packet += json;
+  *packet += "}]";
+  out.packet = std::move(packet);
+  out.users_json = std::make_shared<const std::string>(std::move(json));
+  st.current = out;
+  st.built = true;
+  st.last_build = st.ctx->now();
+  for (auto& l : st.listeners)
+    self->send(l, list_atom::value, out);
+  auto waiting = std::move(st.waiting);
+  st.waiting.clear();
+  for (auto& rp : waiting)
+    rp.deliver(out);
+}
+
+void build(list_ptr self) {
+  auto& st = self->state;
+  st.dirty = false;
+  // Profiles of shown users that are not cached (or too old) come first.
+  auto now = st.ctx->now();
+  auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(
+               profile_cache_ttl)
+               .count();
+  std::vector<std::string> missing;
+  for (auto* u : shown(st)) {
+    auto p = st.profiles.find(u->user_id);
+    if (p == st.profiles.end() || now - p->second.fetched_at >= ttl)
+      missing.push_back(u->user_id);
+  }
+  if (missing.empty()) {
+    finish(self);
+    return;
+  }
+  st.building = true;
+  self
+    ->request(st.ctx->store, st.ctx->cfg.actors.request_timeout,
+              get_atom::value, profile_atom::value, missing)
+    .then(
+      [=](std::vector<profile>& ps) {
+        auto& st = self->state;
+        auto t = st.ctx->now();
+        for (size_t i = 0; i < missing.size() && i < ps.size(); ++i) {
+          st.profiles[missing[i]] = cached_profile{std::move(ps[i]), t};
+          st.encoded.erase(missing[i]);
+        }
+        st.building = false;
+        finish(self);
+        schedule(self); // changes that came meanwhile
+      },
+      [=](caf::error& err) {
+        // Shown without profiles this time (ids as names, as for users
+        // who have none); tried again at the next build.
+        log_edge().warn("seed 000 list: profiles unavailable: {}",
+                        self->system().render(err));
+        auto& st = self->state;
+        st.building = false;
+        finish(self);
+        schedule(self);
+      });
+}
+
+/// Fills the online set from the presence service (at start: users already
+/// online, cluster-wide), page by page.
+void sync(list_ptr self, std::string cursor) {
+  auto& st = self->state;
+  self
+    ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
+              list_atom::value, cursor, uint32_t{1000})
+    .then(
+      [=](online_page& page) {
+        auto& st = self->state;
+        for (auto& u : page.users)
+          if (apply(st, u))
+            st.dirty = true;
+        if (!page.next_cursor.empty())
+          sync(self, page.next_cursor);
+        else
+          schedule(self);
+      },
+      [=](caf::error& err) {
+        // The feed keeps the set current from now on; users online before
+        // it started appear when they change.
+        log_edge().warn("seed 000 list: initial sync failed: {}",
+                        self->system().render(err));
+      });
+}
+
+list_impl_api::behavior_type list_impl(list_ptr self,
+                                       std::shared_ptr<edge_context> ctx) {
+  self->state.ctx = std::move(ctx);
+  auto& st = self->state;
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& ls = self->state.listeners;
+    for (auto i = ls.begin(); i != ls.end(); ++i)
+      if (i->address() == dm.source) {
+        ls.erase(i);
+        return;
+      }
+  });
+  self
+    ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
+              subscribe_atom::value, delta_listener{self},
+              std::vector<std::string>{}, true)
+    .then([=](bool) { sync(self, std::string{}); },
+          [=](caf::error& err) {
+            log_edge().error("seed 000 list: cannot follow the feed: {}",
+                             self->system().render(err));
+          });
+  return {
+    [=](subscribe_atom, const seed000_list_listener& l) {
+      if (self->state.listeners.insert(l).second)
+        self->monitor(l);
+    },
+    [=](unsubscribe_atom, const seed000_list_listener& l) {
+      if (self->state.listeners.erase(l) > 0)
+        self->demonitor(l.address());
+    },
+    [=](get_atom, const presence_delta& joined) -> caf::result<seed000_list> {
+      auto& st = self->state;
+      if (!joined.user_id.empty() && apply(st, joined))
+        st.dirty = true;
+      if (!st.dirty && st.built && !st.building)
+        return st.current;
+      auto rp = self->make_response_promise<seed000_list>();
+      st.waiting.push_back(rp);
+      if (!st.building) {
+        st.armed = false;
+        build(self);
+      }
+      return rp;
+    },
+    [=](profile_atom, const std::string& user) {
+      auto& st = self->state;
+      st.profiles.erase(user);
+      st.encoded.erase(user);
+      if (st.online.count(user) > 0) {
+        st.dirty = true;
+        schedule(self);
+      }
+    },
+    [=](delta_atom, const delta_batch& batch) {
+      auto& st = self->state;
+      for (auto& d : *batch.deltas) {
+        if (!d.online)
+          st.profiles.erase(d.user_id); // re-read when back
+        if (apply(st, d))
+          st.dirty = true;
+      }
+      schedule(self);
+    },
+    [=](tick_atom) {
+      auto& st = self->state;
+      st.armed = false;
+      if (st.dirty && !st.building)
+        build(self);
+    },
+  };
+}
+
+} // namespace
+
+seed000_list_api spawn_seed000_list(std::shared_ptr<edge_context> ctx) {
+  auto& sys = ctx->sys;
+  return sys.spawn(list_impl, std::move(ctx));
+}
+
+} // namespace presence::edge

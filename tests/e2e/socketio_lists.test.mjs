@@ -1,0 +1,64 @@
+// Seed 000's online_users_list, built once per node and shared by every
+// seed-000 socket (edge/socketio/seed000_list.*): a joiner sees itself at
+// once, everyone gets the same list, a profile change shows in the next
+// list, and get_online_users answers with the current one.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Server } from './lib/harness.mjs';
+import { sioConnect } from './lib/sio.mjs';
+
+let srv;
+
+before(async () => {
+  srv = await new Server({
+    args: ['--reconnect-grace', '0', '--sio-list-window', '100'],
+  }).start();
+});
+
+after(async () => { await srv.dispose(); });
+
+const opts = { path: '/api/socketio', transports: ['websocket'] };
+
+test('every seed-000 socket gets the same list; a joiner sees itself at once', async () => {
+  const users = ['l-a', 'l-b', 'l-c'];
+  const socks = [];
+  for (const u of users) {
+    const s = await sioConnect(srv.url, opts);
+    s.emit('join_user', u);
+    const mine = await s.next('online_users_list', d => d.users.some(x => x.id === u));
+    assert.ok(mine.users.some(x => x.id === u), `${u} sees itself`);
+    socks.push(s);
+  }
+  // Once everyone is in, every socket converges on one list of all three.
+  const lists = await Promise.all(socks.map(s => s.next('online_users_list',
+    d => users.every(u => d.users.some(x => x.id === u)))));
+  for (const l of lists)
+    assert.deepEqual(l, lists[0]);
+  assert.deepEqual(lists[0].users.map(x => x.id), users);
+  for (const s of socks) s.close();
+});
+
+test('a profile change shows in the next list', async () => {
+  const a = await sioConnect(srv.url, opts);
+  a.emit('join_user', 'p-ann');
+  await a.next('online_users_list', d => d.users.some(x => x.id === 'p-ann'));
+  const b = await sioConnect(srv.url, opts);
+  b.emit('join_user', 'p-bob');
+  const before = await a.next('online_users_list', d => d.users.some(x => x.id === 'p-bob'));
+  assert.equal(before.users.find(x => x.id === 'p-bob').name, 'p-bob');
+  const put = await srv.http('PUT', '/api/users/p-bob/profile',
+                             { body: { name: 'Bobby', email: 'bob@x.io' } });
+  assert.equal(put.status, 200);
+  // Pushed with the next build, and what get_online_users answers.
+  const pushed = await a.next('online_users_list',
+                              d => d.users.some(x => x.id === 'p-bob' && x.name === 'Bobby'));
+  assert.equal(pushed.users.find(x => x.id === 'p-bob').email, 'bob@x.io');
+  const reply = await new Promise(resolve => a.socket.emit('get_online_users', resolve));
+  assert.equal(reply.success, true);
+  assert.equal(reply.data.users.find(x => x.id === 'p-bob').name, 'Bobby');
+  // A user who leaves drops out of the list.
+  b.close();
+  await a.next('online_users_list', d => !d.users.some(x => x.id === 'p-bob'));
+  a.close();
+});
