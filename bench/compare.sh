@@ -48,7 +48,7 @@ procs=${COMPARE_PROCS:-1}
 json_out=${COMPARE_JSON:-}
 keep=${COMPARE_KEEP:-}
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick)
@@ -193,7 +193,14 @@ run_one() {
   start_stack "$what" "$lists"
   local spids=$server_pid
   [ -n "$redis_pid" ] && spids="$server_pid,$redis_pid"
-  local idle rss_r_idle=0 c0 r0=0 t0
+  local idle rss_r_idle=0 c0 r0=0 t0 idle_cpu=-1 idle_cpu_r=-1
+  if [ "$scen" = hold ]; then
+    # CPU with nothing connected, over 3 s.
+    c0=$(cpu_ms "$server_pid"); [ -n "$redis_pid" ] && r0=$(cpu_ms "$redis_pid")
+    sleep 3
+    idle_cpu=$(( ($(cpu_ms "$server_pid") - c0) / 3 ))
+    if [ -n "$redis_pid" ]; then idle_cpu_r=$(( ($(cpu_ms "$redis_pid") - r0) / 3 )); fi
+  fi
   idle=$(rss_kb "$server_pid")
   [ -n "$redis_pid" ] && rss_r_idle=$(rss_kb "$redis_pid")
   c0=$(cpu_ms "$server_pid"); [ -n "$redis_pid" ] && r0=$(cpu_ms "$redis_pid")
@@ -223,9 +230,9 @@ run_one() {
     echo "compare: loadgen exited $rc on $scen/$what:" >&2
     tail -5 "$stack_dir/loadgen.err" >&2 || true
   fi
-  printf '{"scenario":"%s","server":"%s","lists":"%s","rc":%d,"wall_ms":%d,"server_cpu_ms_run":%d,"redis_cpu_ms_run":%d,"rss_idle_kb":%d,"rss_peak_kb":%d,"redis_rss_idle_kb":%d,"redis_rss_peak_kb":%d,"loadgen":%s}\n' \
+  printf '{"scenario":"%s","server":"%s","lists":"%s","rc":%d,"wall_ms":%d,"server_cpu_ms_run":%d,"redis_cpu_ms_run":%d,"idle_cpu_ms_per_s":%d,"redis_idle_cpu_ms_per_s":%d,"rss_idle_kb":%d,"rss_peak_kb":%d,"redis_rss_idle_kb":%d,"redis_rss_peak_kb":%d,"loadgen":%s}\n' \
     "$scen" "$what" "$([ "$what" = ref ] && echo "$lists" || echo window)" "$rc" "$wall_ms" \
-    $((c1 - c0)) $((r1 - r0)) "$idle" "$peak" "$rss_r_idle" "$peak_r" "$lg" >>"$tmp/runs.jsonl"
+    $((c1 - c0)) $((r1 - r0)) "$idle_cpu" "$idle_cpu_r" "$idle" "$peak" "$rss_r_idle" "$peak_r" "$lg" >>"$tmp/runs.jsonl"
   stop_stack
 }
 

@@ -19,7 +19,26 @@ const runs = readFileSync(runsFile, 'utf8').trim().split('\n').filter(Boolean).m
 const sizes = JSON.parse(sizesArg || '{}');
 const machine = JSON.parse(machineArg || '{}');
 
+const phaseCpu = (run, name) => {
+  const ps = run && run.loadgen && Array.isArray(run.loadgen.phases) ? run.loadgen.phases : [];
+  const p = ps.find((x) => x.name === name);
+  return p && typeof p.server_cpu_ms === 'number' ? p.server_cpu_ms : null;
+};
+// Figures computed here from the load generator's phases.
+const derived = {
+  // fanout: the server CPU from each join sent until every subscriber saw
+  // it (phase rep_on), per subscriber: the join's delivery cost alone,
+  // without the wait for the leave (presenced announces a leave after its
+  // 2 s reconnect grace, during which its idle CPU would count).
+  join_delivery: (run) => {
+    const c = phaseCpu(run, 'rep_on');
+    const reps = run.loadgen.repeat;
+    const subs = run.loadgen.subscribers;
+    return c == null || !reps || !subs ? null : (c * 1000) / (reps * subs);
+  },
+};
 const get = (run, key) => {
+  if (run && run.loadgen && derived[key]) return derived[key](run);
   const v = run && run.loadgen ? run.loadgen[key] : undefined;
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 };
@@ -46,11 +65,11 @@ function cpu(scen, key, what) {
   const pd = find(scen, 'presenced');
   const total = get(ref, key);
   const p = get(pd, key);
-  add(scen, `server CPU per ${what}: Node+Redis | presenced`, 'µs', 'lower', total, p);
+  add(scen, `CPU per ${what}: Node+Redis | presenced`, 'µs', 'lower', total, p);
   const share = ref ? nodeShare(ref) : null;
   if (total != null && share != null) {
-    add(scen, `  of which Node (ratio: Node alone / presenced)`, 'µs', 'lower', total * share, null, 'pro rata', p);
-    add(scen, `  of which Redis`, 'µs', 'lower', total * (1 - share), null, 'pro rata', null);
+    add(scen, `  Node alone (pro rata)`, 'µs', 'lower', total * share, null, 'pro rata', p);
+    add(scen, `  Redis alone (pro rata)`, 'µs', 'lower', total * (1 - share), null, 'pro rata', null);
   }
 }
 function plain(scen, figure, unit, better, key, fn) {
@@ -63,46 +82,49 @@ function plain(scen, figure, unit, better, key, fn) {
 const scenarios = [...new Set(runs.map((r) => r.scenario))];
 for (const s of scenarios) {
   if (s === 'storm' || s === 'seedlists') {
-    cpu(s, 'server_cpu_us_per_join', 'join (connect+join_user)');
-    cpu(s, 'server_cpu_us_per_leave', 'leave (close)');
+    cpu(s, 'server_cpu_us_per_join', 'join');
+    cpu(s, 'server_cpu_us_per_leave', 'leave');
     plain(s, 'joins per second', '/s', 'higher', 'joins_per_s');
     plain(s, 'join latency p50 (connect -> ack)', 'ms', 'lower', 'join_ms_p50');
     plain(s, 'join latency p99', 'ms', 'lower', 'join_ms_p99');
     plain(s, 'observers saw all online after', 'ms', 'lower', 'fanout_all_online_ms');
-    plain(s, 'online_users_list bytes received (all clients)', 'MB', 'lower', null, (r) =>
+    plain(s, 'online_users_list received (all clients)', 'MB', 'lower', null, (r) =>
       get(r, 'list_bytes') == null ? null : get(r, 'list_bytes') / 1e6);
   } else if (s === 'hold') {
     plain(s, 'RSS per connection: Node+Redis | presenced', 'KiB', 'lower', 'server_rss_kb_per_connection');
     const n = sizes.hold || 1;
-    plain(s, '  Node | presenced alone (sampled peak - idle)', 'KiB', 'lower', null, (r) => (r.rss_peak_kb - r.rss_idle_kb) / n);
-    plain(s, '  Redis alone (sampled peak - idle)', 'KiB', 'lower', null, (r) =>
+    plain(s, '  Node | presenced alone (sampled)', 'KiB', 'lower', null, (r) => (r.rss_peak_kb - r.rss_idle_kb) / n);
+    plain(s, '  Redis alone (sampled)', 'KiB', 'lower', null, (r) =>
       r.server === 'ref' ? (r.redis_rss_peak_kb - r.redis_rss_idle_kb) / n : null);
+    plain(s, 'CPU, no client connected: Node+Redis | presenced', 'ms/s', 'lower', null, (r) =>
+      r.idle_cpu_ms_per_s < 0 ? null : r.idle_cpu_ms_per_s + Math.max(0, r.redis_idle_cpu_ms_per_s));
     plain(s, 'RSS idle (before the clients)', 'MiB', 'lower', null, (r) =>
       get(r, 'server_rss_kb_before') == null ? null : get(r, 'server_rss_kb_before') / 1024);
     plain(s, 'RSS holding the clients', 'MiB', 'lower', null, (r) =>
       get(r, 'server_rss_kb_held') == null ? null : get(r, 'server_rss_kb_held') / 1024);
-    plain(s, 'server CPU while holding idle clients', 'ms/s', 'lower', null, (r) => {
+    plain(s, 'CPU while holding the idle clients', 'ms/s', 'lower', null, (r) => {
       const c = get(r, 'server_cpu_ms');
       const ms = get(r, 'measured_ms');
       return c == null || !ms ? null : c / (ms / 1000);
     });
-    cpu(s, 'server_cpu_us_per_join', 'join (connect+join_user)');
+    cpu(s, 'server_cpu_us_per_join', 'join');
   } else if (s === 'heartbeat') {
-    cpu(s, 'server_cpu_us_per_round', 'round (user_activity + check_user_online)');
+    cpu(s, 'server_cpu_us_per_round', 'round');
     plain(s, 'rounds per second', '/s', 'higher', 'rounds_per_s');
     plain(s, 'round trip p50', 'ms', 'lower', 'rtt_ms_p50');
     plain(s, 'round trip p99', 'ms', 'lower', 'rtt_ms_p99');
     plain(s, 'rounds skipped (one still in flight)', '', 'lower', 'rounds_skipped');
   } else if (s === 'latency') {
-    cpu(s, 'server_cpu_us_per_churn', 'churn (join + leave + deliveries)');
+    cpu(s, 'server_cpu_us_per_churn', 'churn');
     plain(s, 'join sent -> observer saw user_online p50', 'ms', 'lower', 'delivery_ms_p50');
     plain(s, 'join sent -> observer saw user_online p99', 'ms', 'lower', 'delivery_ms_p99');
     plain(s, 'close -> observer saw user_offline p50', 'ms', 'lower', 'leave_delivery_ms_p50');
     plain(s, 'close -> observer saw user_offline p99', 'ms', 'lower', 'leave_delivery_ms_p99');
     plain(s, 'churn users joined', '', 'higher', 'churn_joined');
   } else if (s === 'fanout') {
-    cpu(s, 'server_cpu_us_per_delivery', 'delivery (one delta to one subscriber)');
-    cpu(s, 'server_cpu_us_per_rep', 'repetition (join + leave to all)');
+    cpu(s, 'join_delivery', 'join delivery');
+    cpu(s, 'server_cpu_us_per_rep', 'repetition');
+    cpu(s, 'server_cpu_us_per_delivery', 'delivery (rep/2S)');
     plain(s, 'join sent -> last subscriber p50', 'ms', 'lower', 'fanout_last_ms_p50');
     plain(s, 'join sent -> last subscriber p99', 'ms', 'lower', 'fanout_last_ms_p99');
     plain(s, 'close -> last subscriber p50', 'ms', 'lower', 'leave_last_ms_p50');
@@ -124,12 +146,12 @@ const fmt = (v) => {
   return v.toPrecision(2);
 };
 const titles = {
-  storm: `storm: ${sizes.storm} clients connect + join_user (at most 200 in flight), 2 observers, then all leave`,
-  seedlists: `seed-lists storm: ${sizes.seed_lists} clients, the reference broadcasting online_users_list after EVERY change (seed 000 as written)`,
-  hold: `hold: ${sizes.hold} joined clients idle for ${sizes.hold_seconds} s`,
-  heartbeat: `heartbeat: ${sizes.heartbeat} clients, one round each every ${sizes.heartbeat_ms} ms for ${sizes.heartbeat_seconds} s`,
-  latency: `latency: ${sizes.latency} online + ${sizes.observers} observers, churn ${sizes.churn_per_s} joins/s (each stays 1 s) for ${sizes.latency_seconds} s`,
-  fanout: `fanout: one user joins and leaves ${sizes.fanout_reps} times, ${sizes.fanout} subscribers`,
+  storm: `storm: ${sizes.storm} clients connect + join_user (at most 200 in flight) until 2 observers saw all; then all close.\n  join = connect + join_user and its deliveries; leave = close and its deliveries`,
+  seedlists: `seed-lists storm: ${sizes.seed_lists} clients; the reference sends online_users_list to every client after EVERY change (seed 000 as written)`,
+  hold: `hold: ${sizes.hold} joined clients idle for ${sizes.hold_seconds} s; RSS per connection = (held - before) / clients`,
+  heartbeat: `heartbeat: ${sizes.heartbeat} clients, one round each every ${sizes.heartbeat_ms} ms for ${sizes.heartbeat_seconds} s.\n  round = user_activity + check_user_online -> user_online_status`,
+  latency: `latency: ${sizes.latency} online + ${sizes.observers} observers; churn ${sizes.churn_per_s} new users/s, each stays 1 s, for ${sizes.latency_seconds} s.\n  churn = one user's join + leave and their deliveries (all server CPU in the window / churn users)`,
+  fanout: `fanout: ${sizes.fanout} subscribers; one user joins and leaves ${sizes.fanout_reps} times.\n  join delivery = CPU from join sent until every subscriber saw it, / subscribers; repetition = join + leave incl. the wait for the leave`,
 };
 const rows = [['figure', 'unit', 'reference', 'presenced', 'ref/presenced']];
 const lines = [];
@@ -139,6 +161,7 @@ const row = (c) => pad(c[0], w[0]) + ' ' + pad(c[1], w[1]) + ' ' + pad(c[2], w[2
 
 lines.push(`presenced vs reference (seed 000: Node ${machine.node} + socket.io 4.8.4 + @socket.io/redis-adapter + Redis ${machine.redis}; one Node process, one Redis)`);
 lines.push(`machine: ${machine.cores} cores, ${machine.mem_gib} GiB, Linux ${machine.kernel}, ${machine.date}; load generator on the same cores; reference lists: ${sizes.ref_lists}, adapter: ${sizes.ref_adapter}`);
+lines.push(`presenced: its defaults (a leave is announced after --reconnect-grace 2 s; deltas gathered over --coalesce-window 50 ms; lists at most once per --sio-list-window 1 s per socket)`);
 lines.push(`ratio = reference / presenced (figures marked "higher" are better when higher; all others lower is better)`);
 for (const s of scenarios) {
   lines.push('');
