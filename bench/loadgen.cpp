@@ -98,6 +98,11 @@
 //   ({name, count, ms, server_cpu_ms, client_cpu_ms, server_rss_kb} per
 //   barrier: from the previous barrier to this one, repeated names summed),
 //   lost (the exit status in one bool).
+//  join phases (combined, storm, hold) also: all_delivered_ms (first join
+//   to the last frame any client received because of the joins: in the
+//   Socket.IO dialects every joined socket hears every join; the join
+//   phase's server CPU ends there, at the nearest of the parent's 20 ms CPU
+//   samples, not after the --settle-ms quiet time that detects it).
 //  combined: joined, all_joined, join_total_ms, joins_per_s, join_ms_*,
 //   join_ack_ms_p50/p99, fanout_complete, fanout_all_online_ms,
 //   observer_missing_online, rounds, rounds_per_s, rounds_skipped, rtt_ms_*,
@@ -109,8 +114,8 @@
 //   join_ack_ms_p50/p99 (join sent -> joined), fanout_complete,
 //   fanout_all_online_ms, observer_missing_online, offline_complete,
 //   all_offline_ms, observer_missing_offline, concurrency,
-//   server_cpu_us_per_join (measured: joins until every observer saw
-//   everyone), server_cpu_us_per_leave, client_cpu_us_per_join.
+//   server_cpu_us_per_join (measured: first join until every frame the
+//   joins caused arrived), server_cpu_us_per_leave, client_cpu_us_per_join.
 //  heartbeat: joined, all_joined, round, rounds, rounds_per_s,
 //   rounds_skipped, rtt_ms_*, server_cpu_us_per_round,
 //   client_cpu_us_per_round, offline_complete, all_offline_ms,

@@ -276,8 +276,8 @@ private:
         ++h_.rate_limited;
       if (st_ == state::joining)
         fail("join", std::string(m.substr(0, 200)));
-      else if (round_out_)
-        round_done(); // a refused ping still ends the round (counted)
+      else
+        round_failed(); // e.g. rate_limited: the round ends, uncounted
     }
   }
 
@@ -403,6 +403,8 @@ private:
       ++h_.rate_limited;
     if (st_ == state::joining)
       fail("join", std::string(rest.substr(0, 200)));
+    else
+      round_failed();
   }
 
   void on_ack(int64_t id, std::string_view rest) {
@@ -413,12 +415,14 @@ private:
       else
         fail("join_user", std::string(rest.substr(0, 200)));
     } else if (id == round_ack_ && round_out_) {
-      if (!ok) {
-        ++h_.errors;
-        if (rest.find("rate") != std::string_view::npos)
-          ++h_.rate_limited;
+      if (ok) {
+        round_done();
+        return;
       }
-      round_done();
+      ++h_.errors;
+      if (rest.find("rate") != std::string_view::npos)
+        ++h_.rate_limited;
+      round_failed();
     }
   }
 
@@ -544,6 +548,10 @@ private:
         return;
     }
   }
+
+  /// The round was refused (an error instead of its reply): the next tick
+  /// may send another; errors counts it, rounds does not.
+  void round_failed() { round_out_ = false; }
 
   void round_done() {
     if (!round_out_)

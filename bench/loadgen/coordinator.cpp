@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "loadgen.hpp"
@@ -252,6 +253,12 @@ private:
         auto left = (next_sample_ - now_us()) / 1000;
         timeout = static_cast<int>(std::max<int64_t>(0, left));
       }
+      if (!o_.server_pids.empty()) {
+        auto left = (next_cpu_ - now_us()) / 1000;
+        left = std::max<int64_t>(0, left);
+        timeout = timeout < 0 ? static_cast<int>(left)
+                              : std::min(timeout, static_cast<int>(left));
+      }
       int n = ::poll(fds.data(), fds.size(), timeout);
       if (n < 0) {
         if (errno == EINTR)
@@ -259,6 +266,12 @@ private:
         std::perror("loadgen: poll");
         kill_workers();
         return false;
+      }
+      if (!o_.server_pids.empty() && now_us() >= next_cpu_) {
+        // The server's CPU every 20 ms, to end a phase at an instant that
+        // is not a barrier (the last frame of a join phase).
+        cpu_samples_.push_back({now_us(), sample_servers(o_)});
+        next_cpu_ = now_us() + 20000;
       }
       if (sampling_ && now_us() >= next_sample_) {
         samples_.push_back({now_us(), sample_servers(o_)});
@@ -357,6 +370,29 @@ private:
 
   // -- output -------------------------------------------------------------------
 
+  /// A synthetic snapshot at the last frame of the join phase (reported at
+  /// the "delivered" barrier): the first CPU sample at or after it.
+  std::optional<snap> quiet_point() const {
+    auto* d = find("delivered");
+    if (d == nullptr)
+      return std::nullopt;
+    auto it = d->merged.find("max_t_last_rx");
+    if (it == d->merged.end())
+      return std::nullopt;
+    snap q = *d;
+    q.name = "quiet";
+    q.t_us = static_cast<int64_t>(it->second);
+    q.server.cpu_us = -1;
+    for (auto& s : cpu_samples_)
+      if (s.t_us >= q.t_us) {
+        q.server = s.server;
+        break;
+      }
+    if (q.server.cpu_us < 0 || q.t_us > d->t_us)
+      q.server = d->server; // no sample in between: the barrier's
+    return q;
+  }
+
   double ms_between(const snap* a, const snap* b) const {
     if (a == nullptr || b == nullptr)
       return NAN;
@@ -439,6 +475,10 @@ private:
     auto* closed = find("closed");
     auto* start = find("start");
     auto* stop = find("stop");
+    auto* delivered = find("delivered");
+    // The end of a join phase: the last frame the joins caused.
+    auto quiet = quiet_point();
+    const snap* joins_end = quiet ? &*quiet : fan;
 
     double users_joined = v("users_joined");
     double users_failed = v("users_failed");
@@ -522,7 +562,8 @@ private:
                     : 0;
       j.boolean("fanout_complete", complete && missing_on == 0)
         .num("fanout_all_online_ms", ms, 1)
-        .integer("observer_missing_online", missing_on);
+        .integer("observer_missing_online", missing_on)
+        .num("all_delivered_ms", ms_between(t0, joins_end), 1);
       lost = lost || !complete || missing_on > 0;
       std::snprintf(line, sizeof line,
                     "observers: all saw everyone online: %s (%.1f ms after "
@@ -581,7 +622,7 @@ private:
         m0 = ready;
         m1 = closed;
         j.num("server_cpu_us_per_join",
-              per(server_ms(ready, fan), users_joined), 1)
+              per(server_ms(ready, joins_end), users_joined), 1)
           .num("server_cpu_us_per_round", per(server_ms(start, stop), rounds),
                1);
         lost = lost || !all_joined;
@@ -590,15 +631,16 @@ private:
       case scenario::storm:
         join_block(ready);
         fanout_block(ready);
-        offline_block(fan);
+        offline_block(delivered);
         m0 = ready;
-        m1 = fan;
+        m1 = joins_end;
         ops = users_joined;
         per_op = "server_cpu_us_per_join";
         j.integer("concurrency", o_.concurrency_per_worker() * o_.procs)
           .num("server_cpu_us_per_leave",
-               per(server_ms(fan, closed), users_joined), 1)
-          .num("client_cpu_us_per_join", per(client_ms(ready, fan), ops), 1);
+               per(server_ms(delivered, closed), users_joined), 1)
+          .num("client_cpu_us_per_join", per(client_ms(ready, delivered), ops),
+               1);
         lost = lost || !all_joined;
         break;
       case scenario::heartbeat: {
@@ -753,7 +795,7 @@ private:
         m1 = h1;
         per_op = nullptr;
         j.num("server_cpu_us_per_join",
-              per(server_ms(ready, fan), users_joined), 1);
+              per(server_ms(ready, joins_end), users_joined), 1);
         std::snprintf(line, sizeof line,
                       "hold: %.0f of %d still connected after %d s\n",
                       connected, o_.connections, o_.seconds);
@@ -813,6 +855,8 @@ private:
   const options& o_;
   std::vector<worker_proc> ws_;
   std::vector<snap> snaps_;
+  std::vector<window_sample> cpu_samples_;
+  int64_t next_cpu_ = 0;
   bool sampling_ = false;
   int64_t next_sample_ = 0;
   std::vector<window_sample> samples_;

@@ -196,9 +196,7 @@ struct hub {
 
   // Observers.
   std::vector<observer_state> obs;
-  int64_t obs_all_on = 0;  // observers that saw every held user online
-  int64_t obs_all_off = 0; // ... offline
-  int64_t t_last_on = 0;   // last first-sighting of a held user online
+  int64_t t_last_on = 0; // last first-sighting of a held user online
   int64_t t_last_off = 0;
 
   // Churn (latency, soak).

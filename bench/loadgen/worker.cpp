@@ -47,13 +47,11 @@ void hub::on_delta(int o, std::string_view user, bool online, int64_t t) {
     if (online && (bits & 1) == 0) {
       bits |= 1;
       t_last_on = std::max(t_last_on, t);
-      if (++ob.held_on == held_total)
-        ++obs_all_on;
+      ++ob.held_on;
     } else if (!online && (bits & 2) == 0) {
       bits |= 2;
       t_last_off = std::max(t_last_off, t);
-      if (++ob.held_off == held_total)
-        ++obs_all_off;
+      ++ob.held_off;
     }
   } else if (rest[0] == 'c') {
     // A churn user: PREFIXc<worker>_<seq>_<join sent, µs>.
@@ -203,10 +201,10 @@ private:
   void combined() {
     barrier("ready");
     join_users();
-    barrier("joined", joined_payload());
+    joined_barrier();
     wait_observers_online();
     barrier("fanout", observers_payload_on());
-    wait_quiet();
+    delivered();
     rounds();
     leave_users();
     barrier("closed", observers_payload_off());
@@ -215,16 +213,17 @@ private:
   void storm() {
     barrier("ready");
     join_users();
-    barrier("joined", joined_payload());
+    joined_barrier();
     wait_observers_online();
     barrier("fanout", observers_payload_on());
+    delivered();
     leave_users();
     barrier("closed", observers_payload_off());
   }
 
   void heartbeat() {
     join_users();
-    barrier("joined", joined_payload());
+    joined_barrier();
     wait_quiet();
     rounds();
     leave_users();
@@ -234,10 +233,10 @@ private:
   void hold() {
     barrier("ready");
     join_users();
-    auto p = joined_payload();
-    barrier("joined", p);
+    joined_barrier();
     wait_observers_online();
     barrier("fanout", observers_payload_on());
+    delivered();
     if (w_ == 0 && !o_.ready_file.empty())
       std::ofstream{o_.ready_file} << "holding\n";
     if (!o_.quiet && w_ == 0)
@@ -259,10 +258,10 @@ private:
   /// latency and soak: held users, then churn at --rate for --seconds.
   void churn() {
     join_users();
-    barrier("joined", joined_payload());
+    joined_barrier();
     wait_observers_online();
     barrier("fanout", observers_payload_on());
-    wait_quiet();
+    delivered();
     barrier("start");
     h_.window_start = now_us();
     if (o_.scen == scenario::soak)
@@ -399,17 +398,37 @@ private:
             {"max_t_last_join", double(h_.t_last_join)}};
   }
 
+  /// The "joined" barrier: afterwards every observer must see the users
+  /// that joined, in all workers.
+  void joined_barrier() {
+    auto total = barrier("joined", joined_payload());
+    expect_ = static_cast<int64_t>(total["joined"]);
+  }
+
+  /// Over the observers still connected: how many saw every user that
+  /// joined online (offline), and how many deltas they miss.
+  std::pair<double, double> observers_seen(bool online) const {
+    double complete = 0;
+    double missing = 0;
+    for (size_t j = 0; j < observers_.size(); ++j) {
+      if (!observers_[j]->ready())
+        continue;
+      auto seen = online ? h_.obs[j].held_on : h_.obs[j].held_off;
+      if (seen >= expect_)
+        ++complete;
+      else
+        missing += static_cast<double>(expect_ - seen);
+    }
+    return {complete, missing};
+  }
+
   void wait_observers_online() {
-    if (h_.held_total == 0)
-      return;
-    wait([&] { return h_.obs_all_on >= h_.observers_ready; });
+    wait([&] { return observers_seen(true).second == 0; });
   }
 
   kv observers_payload_on() {
-    double missing = 0;
-    for (auto& ob : h_.obs)
-      missing += static_cast<double>(h_.held_total - ob.held_on);
-    return {{"observers_complete_on", double(h_.obs_all_on)},
+    auto [complete, missing] = observers_seen(true);
+    return {{"observers_complete_on", complete},
             {"missing_on", missing},
             {"max_t_last_on", double(h_.t_last_on)}};
   }
@@ -421,15 +440,12 @@ private:
       return std::all_of(users_.begin(), users_.end(),
                          [](auto& c) { return c->finished(); });
     });
-    if (h_.held_total > 0)
-      wait([&] { return h_.obs_all_off >= h_.observers_ready; });
+    wait([&] { return observers_seen(false).second == 0; });
   }
 
   kv observers_payload_off() {
-    double missing = 0;
-    for (auto& ob : h_.obs)
-      missing += static_cast<double>(h_.held_total - ob.held_off);
-    return {{"observers_complete_off", double(h_.obs_all_off)},
+    auto [complete, missing] = observers_seen(false);
+    return {{"observers_complete_off", complete},
             {"missing_off", missing},
             {"max_t_last_off", double(h_.t_last_off)}};
   }
@@ -497,6 +513,14 @@ private:
       ioc_.run_for(std::chrono::milliseconds(2));
     }
     return true;
+  }
+
+  /// Every frame the joins caused has arrived (in the Socket.IO dialects
+  /// every joined socket hears every join): the parent ends the join phase's
+  /// CPU at the last frame's arrival (max_t_last_rx), not after the settle.
+  void delivered() {
+    wait_quiet();
+    barrier("delivered", {{"max_t_last_rx", double(h_.t_last_rx)}});
   }
 
   /// Runs until no frame arrived for --settle-ms (the tail of a join phase
@@ -636,6 +660,7 @@ private:
   int my_observers_ = 0;
   int user_begin_ = 0;
   int user_end_ = 0;
+  int64_t expect_ = 0; // users joined over all workers
   std::vector<std::shared_ptr<client>> observers_;
   std::vector<std::shared_ptr<client>> users_;
   double churn_missing_on_ = 0;
