@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <limits>
 
 #include "loadgen.hpp"
@@ -117,6 +118,16 @@ bool parse_options(int argc, char** argv, options& o, int& rc) {
       o.quiet = true;
       continue;
     }
+    static const char* known[] = {
+      "--host",        "--port",         "--protocol",         "--scenario",
+      "--sio-path",    "--sio004-round", "--sio000-confirm",   "--connections",
+      "--observers",   "--seconds",      "--ping-interval-ms", "--prefix",
+      "--concurrency", "--rate",         "--churn-hold-ms",    "--repeat",
+      "--procs",       "--settle-ms",    "--timeout-s",        "--window-s",
+      "--ready-file",  "--source-ips",   "--server-pid",
+    };
+    if (std::find(std::begin(known), std::end(known), k) == std::end(known))
+      return bad("unknown option " + k);
     if (i + 1 >= argc)
       return bad("missing value for " + k);
     std::string v = argv[++i];
