@@ -195,7 +195,13 @@ async function main() {
     failed++;
     console.log(`FAIL ${err.message}`);
   } finally {
-    for (const p of procs.reverse()) p.kill('SIGTERM');
+    // The server first (it exits once its sockets are closed), then Redis.
+    for (const p of procs.reverse()) {
+      if (p.exitCode !== null) continue;
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await Promise.race([exited, sleep(3000)]);
+    }
     rmSync(tmp, { recursive: true, force: true });
   }
   console.log(`${passed} passed, ${failed} failed`);

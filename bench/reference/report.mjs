@@ -114,6 +114,7 @@ for (const s of scenarios) {
     plain(s, 'round trip p50', 'ms', 'lower', 'rtt_ms_p50');
     plain(s, 'round trip p99', 'ms', 'lower', 'rtt_ms_p99');
     plain(s, 'rounds skipped (one still in flight)', '', 'lower', 'rounds_skipped');
+    figures[figures.length - 1].ratio = null;
   } else if (s === 'latency') {
     cpu(s, 'server_cpu_us_per_churn', 'churn');
     plain(s, 'join sent -> observer saw user_online p50', 'ms', 'lower', 'delivery_ms_p50');
@@ -132,6 +133,7 @@ for (const s of scenarios) {
   }
   plain(s, 'failed + dropped', '', 'lower', null, (r) =>
     get(r, 'failed') == null ? null : get(r, 'failed') + (get(r, 'dropped') || 0));
+  figures[figures.length - 1].ratio = null; // a count, not a ratio
 }
 
 // -- table -----------------------------------------------------------------------

@@ -97,16 +97,14 @@ async function main() {
     pingTimeout: o.pingTimeout,
   });
 
-  let sub = null;
   if (o.adapter === 'redis') {
     // Two more connections: the adapter's publisher and subscriber.
     const pub = redis.duplicate();
-    sub = redis.duplicate();
+    const sub = redis.duplicate();
     pub.on('error', (err) => console.error('[redis-adapter] pub error:', err.message));
     sub.on('error', (err) => console.error('[redis-adapter] sub error:', err.message));
     await Promise.all([pub.connect(), sub.connect()]);
     io.adapter(createAdapter(pub, sub));
-    sub.pub = pub;
   }
 
   const lists = makeListBroadcaster(io, o.lists, o.listWindowMs);
@@ -121,15 +119,14 @@ async function main() {
       `ping ${o.pingInterval}/${o.pingTimeout} ms, NODE_ENV=${process.env.NODE_ENV || ''}, pid ${process.pid})`
   );
 
+  // Stop: close the sockets (their disconnect handlers still run against
+  // Redis), then exit; the Redis connections close with the process.
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
     lists.stop();
-    io.close();
-    const quits = [redis.quit()];
-    if (sub) quits.push(sub.quit(), sub.pub.quit());
-    Promise.allSettled(quits).then(() => process.exit(0));
+    io.close(() => setTimeout(() => process.exit(0), 200));
     setTimeout(() => process.exit(0), 2000).unref();
   };
   process.on('SIGTERM', stop);

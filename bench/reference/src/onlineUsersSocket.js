@@ -52,6 +52,7 @@ function makeListBroadcaster(io, lists, windowMs) {
           timer = null;
           broadcastNow().catch((err) => console.error('[online-users] list broadcast failed:', err.message));
         }, windowMs);
+        timer.unref();
       }
     },
     stop() {
@@ -59,6 +60,16 @@ function makeListBroadcaster(io, lists, windowMs) {
       timer = null;
     },
   };
+}
+
+// Every handler's failure is logged, never left as an unhandled rejection
+// (seed 000 l. 163: "Error messages are logged to console").
+function on(socket, event, handler) {
+  socket.on(event, (...args) =>
+    Promise.resolve()
+      .then(() => handler(...args))
+      .catch((err) => console.error(`[online-users] ${event} failed:`, err.message))
+  );
 }
 
 function registerOnlineUsersHandlers(io, socket, lists) {
@@ -76,24 +87,24 @@ function registerOnlineUsersHandlers(io, socket, lists) {
     await lists.changed(socket);
     if (ack) ack({ success: true, data: { userId, online: true } });
   };
-  socket.on('join_user', join);
-  socket.on('user_online', join);
+  on(socket, 'join_user', join);
+  on(socket, 'user_online', join);
 
-  socket.on('user_activity', async (...args) => {
+  on(socket, 'user_activity', async (...args) => {
     const [arg, ack] = split(args);
     const userId = userIdOf(arg) || socket.data.userId;
     if (userId) await svc.refreshUserActivity(userId, socket.id);
     if (ack) ack({ success: true, data: { timestamp: new Date().toISOString() } });
   });
 
-  socket.on('get_online_users', async (...args) => {
+  on(socket, 'get_online_users', async (...args) => {
     const [, ack] = split(args);
     const users = await svc.getOnlineUsers();
     socket.emit('online_users_list', { users });
     if (ack) ack({ success: true, data: { users } });
   });
 
-  socket.on('check_user_online', async (...args) => {
+  on(socket, 'check_user_online', async (...args) => {
     const [arg, ack] = split(args);
     const userId = userIdOf(arg);
     if (!userId) {
@@ -105,7 +116,7 @@ function registerOnlineUsersHandlers(io, socket, lists) {
     if (ack) ack({ success: true, data: { userId, online } });
   });
 
-  socket.on('disconnect', async () => {
+  on(socket, 'disconnect', async () => {
     const userId = await svc.markUserOffline(socket.id);
     if (!userId) return;
     socket.broadcast.emit('user_offline', { userId });
