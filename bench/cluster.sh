@@ -39,8 +39,10 @@ done
 echo "machine: $(nproc) cores; date: $(date -u +%Y-%m-%dT%H:%MZ); 3 nodes x $conns clients"
 gens=()
 for n in 1 2 3; do
+  # --server-pid: the CPU figures are the whole cluster's (all three nodes).
   "$gen" --port "$(head -1 "$tmp/port$n")" --connections "$conns" --seconds "$secs" \
-         --ping-interval-ms "$ping" --observers 1 --prefix "u-$n-" > "$tmp/result$n.json" &
+         --ping-interval-ms "$ping" --observers 1 --prefix "u-$n-" \
+         --server-pid "$(IFS=,; echo "${pids[*]}")" > "$tmp/result$n.json" &
   gens+=($!)
 done
 rc=0

@@ -23,7 +23,8 @@ port=$(head -1 "$tmp/port")
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 idle=$(rss_kb)
 "$gen" --port "$port" --connections "$conns" --seconds "$secs" \
-       --ping-interval-ms "$ping" --observers "$obs" > "$tmp/result.json" &
+       --ping-interval-ms "$ping" --observers "$obs" --server-pid "$pid" \
+       > "$tmp/result.json" &
 gpid=$!
 # Peak RSS while the clients are connected (sampled).
 peak=$idle

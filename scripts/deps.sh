@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs (or, when not root, names) the Debian packages presenced needs.
-# Usage: scripts/deps.sh [build|test]
+# Usage: scripts/deps.sh [build|test|bench]
+# bench: what bench/compare.sh needs on top of a build (redis-server and
+# node/npm for the reference server in bench/reference/).
 set -euo pipefail
 mode=${1:-build}
 
@@ -10,6 +12,11 @@ pkgs=(cmake make g++ ccache pkg-config
 if [ "$mode" = test ]; then
   pkgs+=(catch2 curl nodejs chromium clang-format)
 fi
+if [ "$mode" = bench ]; then
+  pkgs+=(redis-server nodejs)
+fi
+node_mode=no
+case "$mode" in test|bench) node_mode=yes ;; esac
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -17,12 +24,12 @@ for p in "${pkgs[@]}"; do
     || missing+=("$p")
 done
 # nodejs may come from elsewhere (nodesource, nvm): a working node+npm is enough.
-if [ "$mode" = test ] && command -v node >/dev/null && command -v npm >/dev/null; then
+if [ "$node_mode" = yes ] && command -v node >/dev/null && command -v npm >/dev/null; then
   missing=("${missing[@]/nodejs}")
 fi
 missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
 # Debian's nodejs package does not ship npm.
-if [ "$mode" = test ] && ! command -v npm >/dev/null; then missing+=(npm); fi
+if [ "$node_mode" = yes ] && ! command -v npm >/dev/null; then missing+=(npm); fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
