@@ -122,9 +122,9 @@ void finish(list_ptr self) {
     if (e == st.encoded.end()) {
       const auto& p = st.profiles[u->user_id].p;
       e = st.encoded
-            .emplace(u->user_id,
-                     seeds::seed000_user(*u, p).dump(
-                       -1, ' ', false, nlohmann::json::error_handler_t::replace))
+            .emplace(u->user_id, seeds::seed000_user(*u, p).dump(
+                                   -1, ' ', false,
+                                   nlohmann::json::error_handler_t::replace))
             .first;
     }
     if (json.size() > 1)
@@ -203,8 +203,8 @@ void build(list_ptr self) {
 void sync(list_ptr self, std::string cursor) {
   auto& st = self->state;
   self
-    ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
-              list_atom::value, cursor, uint32_t{1000})
+    ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout, list_atom::value,
+              cursor, uint32_t{1000})
     .then(
       [=](online_page& page) {
         auto& st = self->state;

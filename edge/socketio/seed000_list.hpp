@@ -35,8 +35,8 @@ constexpr size_t seed000_list_max = 1000;
 
 /// Whoever gets every rebuild of the list: Socket.IO sessions with seed-000
 /// sockets.
-using seed000_list_listener = caf::typed_actor<
-  caf::reacts_to<list_atom, seed000_list>>;
+using seed000_list_listener
+  = caf::typed_actor<caf::reacts_to<list_atom, seed000_list>>;
 
 /// The node's list actor (seed000_list.cpp).
 using seed000_list_api = caf::typed_actor<
