@@ -18,6 +18,9 @@ struct node_stats {
 struct store_stats {
   std::atomic<uint64_t> checkpoint_flushes{0};
   std::atomic<uint64_t> checkpoints_written{0};
+  /// The newest activity time (ms since the epoch) a checkpoint has
+  /// written: what a crash now would keep (a gauge).
+  std::atomic<uint64_t> checkpoint_newest_ms{0};
   std::atomic<uint64_t> sessions_closed{0};
   std::atomic<uint64_t> sessions_recovered{0};
   /// Writes that failed: each write once when it failed (a request answered

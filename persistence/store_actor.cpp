@@ -133,6 +133,12 @@ void write_or_queue(store_state& st, store_write w) {
   on_success(st);
 }
 
+/// A checkpoint of activity up to `t` is on disk.
+void note_checkpoint(store_stats& probe, millis t) {
+  if (t > 0 && static_cast<uint64_t>(t) > probe.checkpoint_newest_ms.load())
+    probe.checkpoint_newest_ms.store(static_cast<uint64_t>(t));
+}
+
 /// Writes the pending checkpoints in one batch, but only once nothing older
 /// waits (a queued open must not overwrite a newer checkpoint). Returns
 /// false if they are still pending.
@@ -143,8 +149,11 @@ bool flush_dirty(store_state& st) {
     return false;
   std::vector<std::pair<std::string, open_session>> marks;
   marks.reserve(st.dirty.size());
-  for (auto& kvp : st.dirty)
+  millis newest = 0;
+  for (auto& kvp : st.dirty) {
     marks.emplace_back(kvp.first, kvp.second);
+    newest = std::max(newest, kvp.second.last_active);
+  }
   if (auto err = st.db->mark_open_batch(marks)) {
     on_failure(st, err);
     return false; // kept in `dirty`
@@ -152,6 +161,7 @@ bool flush_dirty(store_state& st) {
   st.dirty.clear();
   st.probe->checkpoints_written += marks.size();
   st.probe->checkpoint_flushes += 1;
+  note_checkpoint(*st.probe, newest);
   on_success(st);
   return true;
 }
@@ -244,6 +254,7 @@ store_impl_api::behavior_type store_impl(store_ptr self,
         } else {
           st.probe->checkpoints_written += 1;
           st.probe->checkpoint_flushes += 1;
+          note_checkpoint(*st.probe, last_active);
           on_success(st);
         }
         settle(self);

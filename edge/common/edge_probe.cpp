@@ -54,6 +54,10 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
      &store_stats::checkpoint_flushes},
     {"presence_store_checkpoints_written", "Activity checkpoints written",
      &store_stats::checkpoints_written},
+    {"presence_store_checkpoint_newest_ms",
+     "Newest activity time (ms since the epoch) a checkpoint has written: "
+     "what a crash now would keep",
+     &store_stats::checkpoint_newest_ms},
     {"presence_store_sessions_closed", "Online sessions recorded as ended",
      &store_stats::sessions_closed},
     {"presence_store_sessions_recovered",

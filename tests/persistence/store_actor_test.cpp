@@ -162,10 +162,13 @@ TEST_CASE("checkpoints wait in memory and are written in one batch",
   CHECK_FALSE(f.load("u3").known);
   CHECK(f.probe->checkpoint_flushes == 0);
   CHECK(f.probe->checkpoints_written == 0);
+  CHECK(f.probe->checkpoint_newest_ms == 0);
 
   CHECK(f.flush());
   CHECK(f.probe->checkpoint_flushes == 1);
   CHECK(f.probe->checkpoints_written == 10);
+  // The newest activity on disk: u0's last checkpoint.
+  CHECK(f.probe->checkpoint_newest_ms == 2'000);
   CHECK(f.load("u3").known);
   CHECK(f.load("u3").version == 1);
   // Nothing pending: a second flush writes nothing.
