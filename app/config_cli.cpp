@@ -94,6 +94,8 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   add("io-threads", cfg.edge.io_threads, "threads serving sockets");
   add("scheduler-threads", cfg.scheduler_threads,
       "CAF scheduler threads (0 = one per core)");
+  add("scheduler-policy", cfg.scheduler_policy,
+      "CAF scheduling: sharing (idle threads sleep) or stealing (they poll)");
   add("max-frame-bytes", cfg.edge.max_frame_bytes,
       "largest WebSocket message accepted (bigger: close 1009)");
   add("max-body-bytes", cfg.edge.max_body_bytes,
@@ -283,6 +285,7 @@ std::string to_toml(const config& cfg) {
     out += "# jwt-secret is set (not shown)\n";
   line("io-threads", std::to_string(e.io_threads));
   line("scheduler-threads", std::to_string(cfg.scheduler_threads));
+  line("scheduler-policy", cfg.scheduler_policy);
   line("max-frame-bytes", std::to_string(e.max_frame_bytes));
   line("max-body-bytes", std::to_string(e.max_body_bytes));
   line("write-queue-bytes", std::to_string(e.write_queue_bytes));

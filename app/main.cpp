@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
   register_types(caf_cfg);
   if (cfg.scheduler_threads > 0)
     caf_cfg.set("scheduler.max-threads", cfg.scheduler_threads);
+  // "sharing": one queue and a condition variable. CAF's default
+  // ("stealing") has idle threads poll (hundreds of wake-ups after every
+  // message), which costs more CPU than the work itself on a presence
+  // server's sparse traffic (docs/benchmarks.md).
+  caf_cfg.set("scheduler.policy", caf::atom_from_string(cfg.scheduler_policy));
   bool clustered = cfg.cluster.listen_enabled || !cfg.cluster.seeds.empty();
   if (clustered) {
     // Nodes talk over CAF's middleman. Its own heartbeat must be on at every

@@ -103,6 +103,9 @@ std::string validate(const config& cfg) {
   }
   if (cfg.scheduler_threads > 256)
     return "scheduler-threads must be at most 256";
+  if (cfg.scheduler_policy != "sharing" && cfg.scheduler_policy != "stealing")
+    return "scheduler-policy must be sharing or stealing, got '"
+           + cfg.scheduler_policy + "'";
   static const char* levels[] = {"trace", "debug",    "info", "warn",
                                  "error", "critical", "off"};
   bool level_ok = false;

@@ -118,6 +118,11 @@ struct config {
   std::string log_level = "info";
   /// CAF scheduler threads (0 = one per core).
   uint32_t scheduler_threads = 0;
+  /// CAF's scheduling policy: "sharing" (one queue; idle threads sleep
+  /// until woken: no CPU when idle, the cheapest message on 2 cores; see
+  /// docs/benchmarks.md) or "stealing" (CAF's default: a queue per thread,
+  /// idle threads poll).
+  std::string scheduler_policy = "sharing";
 };
 
 /// The address other nodes dial: cfg.advertise, else the listen address

@@ -266,6 +266,8 @@ TEST_CASE("validate names each bad field", "[config]") {
      "max-connections"},
     {"scheduler 257", [](config& c) { c.scheduler_threads = 257; },
      "scheduler-threads"},
+    {"policy fifo", [](config& c) { c.scheduler_policy = "fifo"; },
+     "scheduler-policy"},
     {"log_level empty", [](config& c) { c.log_level = ""; }, "log-level"},
     {"log_level verbose", [](config& c) { c.log_level = "verbose"; },
      "log-level"},
