@@ -16,6 +16,7 @@
 #include "core/stats.hpp"
 #include "edge/common/activity.hpp"
 #include "edge/common/edge_probe.hpp"
+#include "edge/common/online_index.hpp"
 #include "edge/common/session_sink.hpp"
 
 namespace presence::edge {
@@ -40,6 +41,9 @@ struct edge_context {
   /// caches of profiles forget that user (the server wires it to the
   /// seed-000 list actor).
   std::function<void(const std::string& user)> profile_changed;
+  /// Who is online as the node's feed says (kept by the seed-000 list
+  /// actor; edge/common/online_index.hpp).
+  std::shared_ptr<online_index> online = std::make_shared<online_index>();
   wall_clock now = system_now;
   const store_stats* store_counters = nullptr;
   edge_probe probe;

@@ -84,9 +84,7 @@ void join_user(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
 
 /// presenced's own: a ping on "/" is answered with a pong event too.
 void ping(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
-  if (s.link.joined())
-    self->send(s.link.user, heartbeat_atom::value, s.link.device.device_id,
-               self->state.ctx->now());
+  record_activity(self, s);
   auto now = [self] { return iso8601(self->state.ctx->now()); };
   if (s.nsp == "/")
     emit(self, s, "pong", {{"timestamp", now()}});
@@ -131,17 +129,26 @@ void check_user_online(sio_ptr self, sio_socket& s, const json& arg,
     fail(self, s, ack_id, "bad_request", "userId is required");
     return;
   }
+  auto answer = [self, user, ack_id](sio_socket& sock, bool online) {
+    json payload = {{"userId", user}, {"online", online}};
+    emit(self, sock, "user_online_status", payload);
+    ack(self, sock.nsp, ack_id, ack_ok(payload));
+  };
+  // The node's feed knows (the heartbeat round of seed 000's clients: no
+  // message to anyone).
+  auto& index = *self->state.ctx->online;
+  if (index.ready()) {
+    answer(s, index.online(user));
+    return;
+  }
   auto find = socket_finder(self, s.nsp);
   self
     ->request(self->state.ctx->api, self->state.ctx->cfg.actors.request_timeout,
               get_atom::value, user)
     .then(
       [=](user_status& us) {
-        if (auto* sock = find()) {
-          json payload = {{"userId", user}, {"online", us.online}};
-          emit(self, *sock, "user_online_status", payload);
-          ack(self, sock->nsp, ack_id, ack_ok(payload));
-        }
+        if (auto* sock = find())
+          answer(*sock, us.online);
       },
       [=](caf::error& e) {
         if (auto* sock = find())

@@ -50,7 +50,13 @@ struct list_state {
   bool built = false;
   /// The online set or a profile changed since the last build.
   bool dirty = true;
+  /// Listeners have not had the latest changes (a joiner's list is built
+  /// at once, but only for the joiner: the listeners' builds keep to the
+  /// window).
+  bool unsent = true;
   bool building = false;
+  /// A build asked for while profiles were fetched wants a broadcast.
+  bool broadcast_after = false;
   bool armed = false;
   millis last_build = 0;
   std::vector<caf::typed_response_promise<seed000_list>> waiting;
@@ -70,21 +76,29 @@ bool apply(list_state& st, const presence_delta& d) {
       return false; // the list shows nothing of what changed
     }
     st.online[d.user_id] = d;
+    st.ctx->online->set(d.user_id, true);
   } else {
     if (i == st.online.end())
       return false;
     st.online.erase(i);
+    st.ctx->online->set(d.user_id, false);
   }
   st.encoded.erase(d.user_id);
   return true;
 }
 
-void build(list_ptr self);
+/// Something the list shows changed.
+void changed(list_state& st) {
+  st.dirty = true;
+  st.unsent = true;
+}
+
+void build(list_ptr self, bool broadcast);
 
 /// Builds now if the window allows, else when it ends.
 void schedule(list_ptr self) {
   auto& st = self->state;
-  if (!st.dirty || st.building || st.armed || st.listeners.empty())
+  if (!st.unsent || st.building || st.armed || st.listeners.empty())
     return;
   auto window = seed000_list_window(st.ctx->cfg.edge.sio_list_window,
                                     st.current.users_json
@@ -93,7 +107,7 @@ void schedule(list_ptr self) {
                                     st.listeners.size());
   auto since = st.ctx->now() - st.last_build;
   if (since >= window.count()) {
-    build(self);
+    build(self, true);
     return;
   }
   st.armed = true;
@@ -113,7 +127,26 @@ std::vector<const presence_delta*> shown(const list_state& st) {
   return out;
 }
 
-void finish(list_ptr self) {
+/// Sends the current build to every listener.
+void broadcast(list_ptr self) {
+  auto& st = self->state;
+  st.unsent = false;
+  st.last_build = st.ctx->now();
+  for (auto& l : st.listeners)
+    self->send(l, list_atom::value, st.current);
+}
+
+/// Who asked for the list while it was stale gets the current build.
+void answer_waiting(list_state& st) {
+  auto waiting = std::move(st.waiting);
+  st.waiting.clear();
+  for (auto& rp : waiting)
+    rp.deliver(st.current);
+}
+
+/// Encodes the list from the cache, answers who waits for it and, if
+/// `and_broadcast`, sends it to every listener.
+void finish(list_ptr self, bool and_broadcast) {
   auto& st = self->state;
   auto users = shown(st);
   std::string json = "[";
@@ -143,18 +176,28 @@ void finish(list_ptr self) {
   out.users_json = std::make_shared<const std::string>(std::move(json));
   st.current = out;
   st.built = true;
-  st.last_build = st.ctx->now();
-  for (auto& l : st.listeners)
-    self->send(l, list_atom::value, out);
-  auto waiting = std::move(st.waiting);
-  st.waiting.clear();
-  for (auto& rp : waiting)
-    rp.deliver(out);
+  if (and_broadcast)
+    broadcast(self);
+  answer_waiting(st);
 }
 
-void build(list_ptr self) {
+/// Brings the current build up to date (fetching missing profiles first),
+/// then answers who waits and, if `and_broadcast`, sends it to every
+/// listener. While a fetch is out, a second call only remembers whether to
+/// broadcast: the fetch's answer builds again (users who came meanwhile
+/// get their profiles too).
+void build(list_ptr self, bool and_broadcast) {
   auto& st = self->state;
-  st.dirty = false;
+  if (st.building) {
+    st.broadcast_after = st.broadcast_after || and_broadcast;
+    return;
+  }
+  if (!st.dirty && st.built) {
+    if (and_broadcast)
+      broadcast(self);
+    answer_waiting(st);
+    return;
+  }
   // Profiles of shown users that are not cached (or too old) come first.
   auto now = st.ctx->now();
   auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -167,35 +210,37 @@ void build(list_ptr self) {
       missing.push_back(u->user_id);
   }
   if (missing.empty()) {
-    finish(self);
+    st.dirty = false;
+    finish(self, and_broadcast);
     return;
   }
   st.building = true;
+  st.broadcast_after = and_broadcast;
+  auto done = [=](std::vector<profile> ps, millis fetched_at) {
+    auto& st = self->state;
+    for (size_t i = 0; i < missing.size(); ++i) {
+      st.profiles[missing[i]] = cached_profile{i < ps.size() ? std::move(ps[i])
+                                                             : profile{},
+                                               fetched_at};
+      st.encoded.erase(missing[i]);
+    }
+    st.building = false;
+    auto b = st.broadcast_after;
+    st.broadcast_after = false;
+    build(self, b);
+    schedule(self); // changes that came meanwhile
+  };
   self
     ->request(st.ctx->store, st.ctx->cfg.actors.request_timeout,
               get_atom::value, profile_atom::value, missing)
-    .then(
-      [=](std::vector<profile>& ps) {
-        auto& st = self->state;
-        auto t = st.ctx->now();
-        for (size_t i = 0; i < missing.size() && i < ps.size(); ++i) {
-          st.profiles[missing[i]] = cached_profile{std::move(ps[i]), t};
-          st.encoded.erase(missing[i]);
-        }
-        st.building = false;
-        finish(self);
-        schedule(self); // changes that came meanwhile
-      },
-      [=](caf::error& err) {
-        // Shown without profiles this time (ids as names, as for users
-        // who have none); tried again at the next build.
-        log_edge().warn("seed 000 list: profiles unavailable: {}",
-                        self->system().render(err));
-        auto& st = self->state;
-        st.building = false;
-        finish(self);
-        schedule(self);
-      });
+    .then([=](std::vector<profile>& ps) { done(std::move(ps), now); },
+          [=](caf::error& err) {
+            // Shown without profiles (ids as names, as for users who have
+            // none) and fetched again a second from now.
+            log_edge().warn("seed 000 list: profiles unavailable: {}",
+                            self->system().render(err));
+            done({}, self->state.ctx->now() - ttl + 1000);
+          });
 }
 
 /// Fills the online set from the presence service (at start: users already
@@ -210,11 +255,13 @@ void sync(list_ptr self, std::string cursor) {
         auto& st = self->state;
         for (auto& u : page.users)
           if (apply(st, u))
-            st.dirty = true;
-        if (!page.next_cursor.empty())
+            changed(st);
+        if (!page.next_cursor.empty()) {
           sync(self, page.next_cursor);
-        else
-          schedule(self);
+          return;
+        }
+        st.ctx->online->mark_ready();
+        schedule(self);
       },
       [=](caf::error& err) {
         // The feed keeps the set current from now on; users online before
@@ -256,16 +303,15 @@ list_impl_api::behavior_type list_impl(list_ptr self,
     },
     [=](get_atom, const presence_delta& joined) -> caf::result<seed000_list> {
       auto& st = self->state;
-      if (!joined.user_id.empty() && apply(st, joined))
-        st.dirty = true;
+      if (!joined.user_id.empty() && apply(st, joined)) {
+        changed(st);
+        schedule(self);
+      }
       if (!st.dirty && st.built && !st.building)
         return st.current;
       auto rp = self->make_response_promise<seed000_list>();
       st.waiting.push_back(rp);
-      if (!st.building) {
-        st.armed = false;
-        build(self);
-      }
+      build(self, false);
       return rp;
     },
     [=](profile_atom, const std::string& user) {
@@ -273,7 +319,7 @@ list_impl_api::behavior_type list_impl(list_ptr self,
       st.profiles.erase(user);
       st.encoded.erase(user);
       if (st.online.count(user) > 0) {
-        st.dirty = true;
+        changed(st);
         schedule(self);
       }
     },
@@ -283,15 +329,15 @@ list_impl_api::behavior_type list_impl(list_ptr self,
         if (!d.online)
           st.profiles.erase(d.user_id); // re-read when back
         if (apply(st, d))
-          st.dirty = true;
+          changed(st);
       }
       schedule(self);
     },
     [=](tick_atom) {
       auto& st = self->state;
       st.armed = false;
-      if (st.dirty && !st.building)
-        build(self);
+      if (st.unsent)
+        build(self, true);
     },
   };
 }

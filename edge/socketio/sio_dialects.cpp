@@ -46,12 +46,24 @@ event_handler find_event(const std::string& nsp, const std::string& name) {
   return i == tables.second.end() ? nullptr : i->second;
 }
 
-void on_activity(sio_ptr self, sio_socket& s, const json&, int64_t ack_id) {
-  auto& st = self->state;
-  if (s.link.joined())
+void record_activity(sio_ptr self, sio_socket& s) {
+  if (!s.link.joined())
+    return;
+  auto& ctx = *self->state.ctx;
+  if (!s.link.activity) {
     self->send(s.link.user, heartbeat_atom::value, s.link.device.device_id,
-               self->state.ctx->now());
-  ack(self, s.nsp, ack_id, ack_ok({{"timestamp", iso8601(st.ctx->now())}}));
+               ctx.now());
+    return;
+  }
+  auto gap = activity_gap(ctx.cfg.persistence.checkpoint_interval);
+  if (s.link.activity->record(ctx.now(), gap.count()))
+    self->send(ctx.activity, activity_atom::value, s.link.activity);
+}
+
+void on_activity(sio_ptr self, sio_socket& s, const json&, int64_t ack_id) {
+  record_activity(self, s);
+  ack(self, s.nsp, ack_id,
+      ack_ok({{"timestamp", iso8601(self->state.ctx->now())}}));
 }
 
 } // namespace presence::edge

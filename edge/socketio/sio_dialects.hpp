@@ -56,6 +56,11 @@ event_handler find_event(const std::string& nsp, const std::string& name);
 
 // -- shared by several dialects -------------------------------------------------
 
+/// The client of socket `s` was active now: recorded in the device's
+/// activity cell (the user actor hears of it at most once per gap;
+/// edge/common/activity.hpp). Nothing if the socket has not joined.
+void record_activity(sio_ptr self, sio_socket& s);
+
 /// user_activity / heartbeat: refreshes the socket's device; acks the time.
 void on_activity(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id);
 

@@ -72,6 +72,7 @@ void on_connect(sio_ptr self, const sio_packet& p) {
   std::string auto_user = seed004 ? who.user_id : std::string{};
   if (seed004)
     s.d = dialect::seed004;
+  s.link.activity = std::make_shared<activity_cell>();
   auto nsp = p.nsp;
   auto sid = s.sid;
   st.sockets.emplace(nsp, std::move(s));

@@ -1,0 +1,51 @@
+#pragma once
+
+// Who is online, as this node's global feed says: written by one actor
+// that follows the feed (the seed-000 list actor), read from any thread
+// without a message round trip (seed 000's check_user_online). It lags the
+// user actors by what the feed lags (the coalescing window), like every
+// observer; until its first full sync it is not `ready` and readers ask
+// the presence service instead.
+
+#include <atomic>
+#include <shared_mutex>
+#include <string>
+#include <unordered_set>
+
+namespace presence::edge {
+
+class online_index {
+public:
+  /// The user is online (true) or not (false) from now on. Writer only.
+  void set(const std::string& user, bool online) {
+    std::unique_lock<std::shared_mutex> guard{mu_};
+    if (online)
+      users_.insert(user);
+    else
+      users_.erase(user);
+  }
+
+  /// The index holds everyone who was online when the writer started
+  /// following the feed. Writer only.
+  void mark_ready() { ready_.store(true, std::memory_order_release); }
+
+  /// False until the first full sync: ask the presence service instead.
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+
+  bool online(const std::string& user) const {
+    std::shared_lock<std::shared_mutex> guard{mu_};
+    return users_.count(user) > 0;
+  }
+
+  size_t size() const {
+    std::shared_lock<std::shared_mutex> guard{mu_};
+    return users_.size();
+  }
+
+private:
+  mutable std::shared_mutex mu_;
+  std::unordered_set<std::string> users_;
+  std::atomic<bool> ready_{false};
+};
+
+} // namespace presence::edge
