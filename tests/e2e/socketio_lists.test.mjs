@@ -62,3 +62,35 @@ test('a profile change shows in the next list', async () => {
   await a.next('online_users_list', d => !d.users.some(x => x.id === 'p-bob'));
   a.close();
 });
+
+test('a joiner gets its list at once; the others wait for the window', async () => {
+  // A window of a minute: after the first build, no list is pushed within
+  // this test, so every list a socket gets is one it caused.
+  const slow = await new Server({
+    args: ['--reconnect-grace', '0', '--sio-list-window', '60000'],
+  }).start();
+  try {
+    const a = await sioConnect(slow.url, opts);
+    a.emit('join_user', 'w-ann');
+    await a.next('online_users_list', d => d.users.some(x => x.id === 'w-ann'));
+    // Ann's join opened the window (the first build went to every socket,
+    // Ann's too): a round trip, then forget what she got so far.
+    await new Promise(resolve => a.socket.emit('get_online_users', resolve));
+    a.events = a.events.filter(e => e.event !== 'online_users_list');
+    const b = await sioConnect(slow.url, opts);
+    b.emit('join_user', 'w-bob');
+    const mine = await b.next('online_users_list', d => d.users.some(x => x.id === 'w-bob'));
+    assert.deepEqual(mine.users.map(x => x.id), ['w-ann', 'w-bob']);
+    await a.next('user_online', d => d.userId === 'w-bob');
+    // The list actor answered Bob before Ann's request; anything it pushed
+    // to Ann for Bob's join would reach her before this answer.
+    const reply = await new Promise(resolve => a.socket.emit('get_online_users', resolve));
+    assert.deepEqual(reply.data.users.map(x => x.id), ['w-ann', 'w-bob']);
+    await a.next('online_users_list', d => d.users.some(x => x.id === 'w-bob'));
+    assert.equal(a.count('online_users_list'), 0, 'no list was pushed for Bob\'s join');
+    a.close();
+    b.close();
+  } finally {
+    await slow.dispose();
+  }
+});
