@@ -41,8 +41,10 @@ void deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
   auto& st = self->state;
   auto all = std::make_shared<const std::vector<presence_delta>>(
     std::move(deltas));
+  // Every receiver of this delivery shares the encodings.
+  auto memo = std::make_shared<delta_memo>();
   if (!st.global.empty()) {
-    delta_batch batch{all};
+    delta_batch batch{all, memo};
     for (auto& l : st.global)
       self->send(l, delta_atom::value, batch);
   }
@@ -61,7 +63,8 @@ void deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
   for (auto& [l, ds] : per)
     self->send(l, delta_atom::value,
                delta_batch{std::make_shared<const std::vector<presence_delta>>(
-                 std::move(ds))});
+                             std::move(ds)),
+                           memo});
 }
 
 /// Opens a coalescing window: deltas are gathered until its tick.

@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -246,10 +248,41 @@ typename Inspector::result_type inspect(Inspector& f, room_signal& x) {
   return f(caf::meta::type_name("room_signal"), x.room, x.user_id, x.typing);
 }
 
+/// The encodings of one delivery's deltas, made by the sessions that
+/// receive them and shared among them: a delta is encoded once per wire
+/// format, not once per subscriber (a sessions queues the same buffer).
+/// Thread-safe: sessions run on any scheduler thread.
+class delta_memo {
+public:
+  using packet = std::shared_ptr<const std::string>;
+
+  /// The packet stored under `key` (the encoder's format and whatever else
+  /// the bytes depend on, with the user id: one delta per user in a
+  /// delivery), made by `make()` the first time it is asked for.
+  template <class Make>
+  packet get(const std::string& key, Make&& make) {
+    {
+      std::lock_guard<std::mutex> guard{mu_};
+      auto i = packets_.find(key);
+      if (i != packets_.end())
+        return i->second;
+    }
+    packet p = make(); // outside the lock; a racing twin is dropped
+    std::lock_guard<std::mutex> guard{mu_};
+    return packets_.emplace(key, std::move(p)).first->second;
+  }
+
+private:
+  std::mutex mu_;
+  std::unordered_map<std::string, packet> packets_;
+};
+
 /// Deltas of one coalescing window, shared (not copied) among all local
 /// subscribers. Local only: it never crosses nodes.
 struct delta_batch {
   std::shared_ptr<const std::vector<presence_delta>> deltas;
+  /// Shared by every batch of one delivery (null: encode alone).
+  std::shared_ptr<delta_memo> memo;
 };
 
 /// What a node reports about itself with every heartbeat.

@@ -254,8 +254,15 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
   return {
     [=](frame_atom, native_command& cmd) { handle(self, cmd); },
     [=](delta_atom, const delta_batch& batch) {
-      for (auto& d : *batch.deltas)
-        send(self, encode_delta(d));
+      // Encoded once per delivery, the same buffer for every follower.
+      for (auto& d : *batch.deltas) {
+        auto make = [&d] {
+          return std::make_shared<const std::string>(encode_delta(d));
+        };
+        self->state.ctx->probe.frames_out->Increment();
+        self->state.sink->send_text(
+          batch.memo ? batch.memo->get("native\n" + d.user_id, make) : make());
+      }
     },
     [=](rehome_atom, const std::string& device_id, const user_api& user) {
       rehome(self, self->state.link, device_id, user);

@@ -156,11 +156,14 @@ void check_user_online(sio_ptr self, sio_socket& s, const json& arg,
       });
 }
 
-void on_delta(sio_ptr self, sio_socket& s, const presence_delta& d) {
+void on_delta(sio_ptr self, sio_socket& s, const presence_delta& d,
+              delta_memo* memo) {
   // "Everyone but the user", as seed 000 says.
   if (d.user_id != s.link.user_id)
-    emit(self, s, d.online ? "user_online" : "user_offline",
-         {{"userId", d.user_id}});
+    emit_delta(self, s, memo, d, d.online ? "user_online" : "user_offline",
+               [&d]() -> json {
+                 return {{"userId", d.user_id}};
+               });
 }
 
 } // namespace

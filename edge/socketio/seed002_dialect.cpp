@@ -153,12 +153,14 @@ void typing_stop(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
   typing(self, s, arg, ack_id, false);
 }
 
-void on_delta(sio_ptr self, sio_socket& s, const presence_delta& d) {
-  emit(self, s, "user-status-change",
-       {{"userId", d.user_id},
-        {"isOnline", d.online},
-        {"lastSeen", seeds::iso_or_null(d.last_seen)},
-        {"status", status_name(d.status)}});
+void on_delta(sio_ptr self, sio_socket& s, const presence_delta& d,
+              delta_memo* memo) {
+  emit_delta(self, s, memo, d, "user-status-change", [&d]() -> json {
+    return {{"userId", d.user_id},
+            {"isOnline", d.online},
+            {"lastSeen", seeds::iso_or_null(d.last_seen)},
+            {"status", status_name(d.status)}};
+  });
 }
 
 } // namespace

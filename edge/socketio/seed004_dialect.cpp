@@ -97,10 +97,13 @@ void get_online_users(sio_ptr self, sio_socket& s, const json&,
     });
 }
 
-void on_delta(sio_ptr self, sio_socket& s, const presence_delta& d) {
+void on_delta(sio_ptr self, sio_socket& s, const presence_delta& d,
+              delta_memo* memo) {
   if (d.user_id != s.link.user_id)
-    emit(self, s, d.online ? "user-online" : "user-offline",
-         {{"userId", d.user_id}});
+    emit_delta(self, s, memo, d, d.online ? "user-online" : "user-offline",
+               [&d]() -> json {
+                 return {{"userId", d.user_id}};
+               });
 }
 
 } // namespace

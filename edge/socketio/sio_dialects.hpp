@@ -32,8 +32,11 @@ struct sio_dialect {
   /// picks it by its identifying event); its events win there.
   const char* nsp;
   std::vector<event_entry> events;
-  /// What a socket of this dialect hears of one change (may be null).
-  void (*on_delta)(sio_ptr self, sio_socket& s, const presence_delta& d);
+  /// What a socket of this dialect hears of one change (may be null);
+  /// `memo` (may be null) shares encodings among every receiver of the
+  /// delivery (emit_delta).
+  void (*on_delta)(sio_ptr self, sio_socket& s, const presence_delta& d,
+                   delta_memo* memo);
   /// After a batch of changes reached sockets of this dialect (may be
   /// null).
   void (*after_deltas)(sio_ptr self);

@@ -160,7 +160,8 @@ void on_packet(sio_ptr self, const std::string& text) {
 // -- presence -----------------------------------------------------------------
 
 /// Every socket hears each change in its dialect's words.
-void on_deltas(sio_ptr self, const std::vector<presence_delta>& ds) {
+void on_deltas(sio_ptr self, const delta_batch& batch) {
+  const auto& ds = *batch.deltas;
   auto& st = self->state;
   std::vector<const sio_dialect*> heard;
   for (auto& d : ds) {
@@ -168,7 +169,7 @@ void on_deltas(sio_ptr self, const std::vector<presence_delta>& ds) {
       auto* dl = dialect_of(kvp.second.d);
       if (dl == nullptr || dl->on_delta == nullptr)
         continue;
-      dl->on_delta(self, kvp.second, d);
+      dl->on_delta(self, kvp.second, d, batch.memo.get());
       if (std::find(heard.begin(), heard.end(), dl) == heard.end())
         heard.push_back(dl);
     }
@@ -238,9 +239,7 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
         self->quit();
     },
     // -- presence -------------------------------------------------------------
-    [=](delta_atom, const delta_batch& batch) {
-      on_deltas(self, *batch.deltas);
-    },
+    [=](delta_atom, const delta_batch& batch) { on_deltas(self, batch); },
     [=](room_atom, const room_signal& sig) {
       for (auto& kvp : self->state.sockets)
         if (kvp.second.rooms.count(sig.room) > 0)

@@ -20,6 +20,11 @@ void emit(sio_ptr self, const sio_socket& s, const std::string& name,
   self->state.eio->send(eio_event(s.nsp, name, arg));
 }
 
+void send_packet(sio_ptr self, std::shared_ptr<const std::string> packet) {
+  self->state.ctx->probe.frames_out->Increment();
+  self->state.eio->send(std::move(packet));
+}
+
 void ack(sio_ptr self, const std::string& nsp, int64_t id, const json& arg) {
   if (id == no_ack)
     return;

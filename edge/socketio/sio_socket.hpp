@@ -17,6 +17,7 @@
 #include "edge/common/device_link.hpp"
 #include "edge/socketio/sio_session.hpp"
 #include "edge/socketio/socketio_codec.hpp"
+#include "edge/socketio/socketio_codec.hpp"
 
 namespace presence::edge {
 
@@ -79,6 +80,33 @@ constexpr size_t max_room_id_bytes = 256;
 /// Sends event `name` with one argument to socket `s`.
 void emit(sio_ptr self, const sio_socket& s, const std::string& name,
           const json& arg);
+
+/// Queues one encoded packet (shared) to the session's transport.
+void send_packet(sio_ptr self, std::shared_ptr<const std::string> packet);
+
+/// Sends socket `s` event `name` about delta `d`, with the argument
+/// `make_arg()`: encoded once per delivery and namespace for every socket
+/// that gets the same event (`memo`, may be null: encoded here).
+template <class MakeArg>
+void emit_delta(sio_ptr self, const sio_socket& s, delta_memo* memo,
+                const presence_delta& d, const char* name, MakeArg make_arg) {
+  auto make = [&] {
+    return std::make_shared<const std::string>(
+      sio::eio_event(s.nsp, name, make_arg()));
+  };
+  std::shared_ptr<const std::string> packet;
+  if (memo != nullptr) {
+    std::string key = name;
+    key += '\n';
+    key += s.nsp;
+    key += '\n';
+    key += d.user_id;
+    packet = memo->get(key, make);
+  } else {
+    packet = make();
+  }
+  send_packet(self, std::move(packet));
+}
 
 /// Answers acknowledgement `id` (nothing if the client asked for none).
 void ack(sio_ptr self, const std::string& nsp, int64_t id, const json& arg);

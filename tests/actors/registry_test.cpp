@@ -55,6 +55,47 @@ TEST_CASE("subscribers of single users get only those users") {
   CHECK(all->deltas.size() == 2);
 }
 
+TEST_CASE("every receiver of one delivery shares its encodings") {
+  fixture f; // 50 ms window: a and b arrive in one delivery
+  auto only_a = f.subscribe({"a"}, false);
+  auto only_b = f.subscribe({"b"}, false);
+  auto all = f.subscribe({}, true);
+  auto all2 = f.subscribe({}, true);
+  f.join("z", "d"); // opens the window
+  f.join("a", "d");
+  f.join("b", "d");
+  f.advance(60ms);
+  // The second delivery: each listener got only what it asked for, and all
+  // share one memo.
+  REQUIRE(only_a->batches == 1);
+  REQUIRE(only_b->batches == 1);
+  REQUIRE(all->batches == 2);
+  REQUIRE(all2->batches == 2);
+  CHECK(only_a->deltas.size() == 1);
+  CHECK(only_a->deltas[0].user_id == "a");
+  CHECK(only_b->deltas.size() == 1);
+  CHECK(only_b->deltas[0].user_id == "b");
+  auto memo = all->memos[1];
+  REQUIRE(memo != nullptr);
+  CHECK(memo != all->memos[0]); // a delivery of its own
+  CHECK(all2->memos[1] == memo);
+  CHECK(only_a->memos[0] == memo);
+  CHECK(only_b->memos[0] == memo);
+  // The first session to encode a delta makes the packet; the others get
+  // the same buffer; another key is another packet.
+  int made = 0;
+  auto make = [&made] {
+    ++made;
+    return std::make_shared<const std::string>("frame");
+  };
+  auto p1 = memo->get("native\na", make);
+  auto p2 = memo->get("native\na", make);
+  auto p3 = memo->get("native\nb", make);
+  CHECK(made == 2);
+  CHECK(p1 == p2);
+  CHECK(p1 != p3);
+}
+
 TEST_CASE(
   "after a quiet spell the first delta goes out at once, then one "
   "batch per window with the latest state") {

@@ -111,6 +111,8 @@ inline store_api::behavior_type fake_store(store_api::pointer self,
 struct inbox {
   std::vector<presence_delta> deltas;
   size_t batches = 0;
+  /// The memo of each batch, in order.
+  std::vector<std::shared_ptr<delta_memo>> memos;
   std::vector<std::pair<std::string, std::string>> expired; // device, why
 };
 
@@ -119,6 +121,7 @@ inline caf::behavior recorder(caf::event_based_actor*,
   return {
     [=](delta_atom, const delta_batch& b) {
       ++box->batches;
+      box->memos.push_back(b.memo);
       for (auto& d : *b.deltas)
         box->deltas.push_back(d);
     },
