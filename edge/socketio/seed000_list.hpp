@@ -57,7 +57,12 @@ std::chrono::milliseconds seed000_list_window(std::chrono::milliseconds base,
                                               size_t bytes, size_t listeners);
 
 /// Bytes of seed-000 lists a node sends per second at most (all sockets).
-constexpr size_t list_bytes_per_second = 64 * 1024 * 1024;
+/// 16 MiB/s: 1,000 listeners of a list of 1,000 users (~90 KB) get it
+/// every 5.4 s (each change also reaches them at once as user_online /
+/// user_offline); 200 listeners of 200 users keep the 1 s window. At 64
+/// MiB/s the lists alone took most of both cores and the load generator's
+/// (docs/benchmarks.md).
+constexpr size_t list_bytes_per_second = 16 * 1024 * 1024;
 
 /// A cached profile is fetched again after this long (profile writes on
 /// this node invalidate it at once; on other nodes, within this bound).
