@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# The native protocol's figures (issue 8's targets), one fresh presenced per
+# scenario, the load generator on the same machine, server CPU per
+# operation from /proc. Prints a table and one JSON line.
+#   bench/native.sh [--quick] [--scenarios heartbeat,busy,latency,fanout,scale]
+# heartbeat: 1,000 clients pinging once a second (CPU per ping, RTT)
+# busy:      1,000 clients pinging 10 times a second
+# latency:   10,000 online, 2 observers, 1,000 joins/s (each stays 1 s)
+# fanout:    one user joins and leaves; 10,000 subscribers
+# scale:     19,000 joined clients (2 load processes) pinging once a second,
+#            RSS per connection, then SIGTERM while they are connected:
+#            seconds to exit, and whether every user was recorded offline
+# Needs a build (make build). Loopback only; stops what it started.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/build/app/presenced
+gen=$root/build/bench/loadgen
+scenarios=heartbeat,busy,latency,fanout,scale
+quick=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --scenarios) scenarios=$2; shift ;;
+    *) echo "native.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ $quick = 1 ]; then
+  n_hb=200; n_lat=1000; rate=100; n_fan=1000; n_scale=2000; secs=5
+else
+  n_hb=1000; n_lat=10000; rate=1000; n_fan=10000; n_scale=19000; secs=20
+fi
+[ -x "$bin" ] && [ -x "$gen" ] || { echo "native.sh: run make build first" >&2; exit 2; }
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# start_server [--keep-data] SERVER-ARGS...
+start_server() {
+  if [ "${1:-}" = --keep-data ]; then shift; else rm -rf "$tmp/data"; fi
+  rm -f "$tmp/port"
+  "$bin" --listen 127.0.0.1:0 --port-file "$tmp/port" --data-dir "$tmp/data" \
+         --log-level warn "$@" 2> "$tmp/server.log" &
+  pid=$!
+  for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+  port=$(head -1 "$tmp/port")
+}
+stop_server() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  pid=
+}
+# run NAME LOADGEN-ARGS...: one JSON line per scenario into $tmp/runs
+run() {
+  local name=$1; shift
+  echo "native: $name..." >&2
+  start_server --reconnect-grace 0
+  local out rc=0
+  out=$("$gen" --port "$port" --server-pid "$pid" --quiet "$@") || rc=$?
+  stop_server
+  echo "{\"name\":\"$name\",\"rc\":$rc,\"loadgen\":${out:-null}}" >> "$tmp/runs"
+}
+
+IFS=, read -ra list <<< "$scenarios"
+for s in "${list[@]}"; do
+  case $s in
+    heartbeat) run heartbeat --scenario heartbeat --connections $n_hb \
+                 --observers 0 --ping-interval-ms 1000 --seconds $secs ;;
+    busy) run busy --scenario heartbeat --connections $n_hb --observers 0 \
+            --ping-interval-ms 100 --seconds $secs ;;
+    latency) run latency --scenario latency --connections $n_lat \
+               --observers 2 --rate $rate --seconds $((secs / 2)) ;;
+    fanout) run fanout --scenario fanout --observers $n_fan --repeat 10 ;;
+    scale)
+      # 19,000 joined clients pinging once a second (two load processes:
+      # the open-files limit is 20,000 per process).
+      run scale --scenario heartbeat --procs 2 --connections $n_scale \
+        --observers 2 --ping-interval-ms 1000 --seconds $secs
+      # Then held idle: RSS per connection, and SIGTERM while they are all
+      # connected.
+      echo "native: hold + shutdown..." >&2
+      start_server
+      rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+      idle_kb=$(rss)
+      "$gen" --port "$port" --scenario hold --procs 2 --connections $n_scale \
+             --observers 0 --seconds 600 --ready-file "$tmp/ready" --quiet \
+             > /dev/null 2>&1 &
+      hold=$!
+      for _ in $(seq 1200); do [ -s "$tmp/ready" ] && break; sleep 0.1; done
+      sleep 2
+      held_kb=$(rss)
+      count() {
+        curl -s "http://127.0.0.1:$port/api/online-users?countOnly=true" \
+          | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).count)}catch{console.log(-1)}})'
+      }
+      online=$(count)
+      t0=$(date +%s%N)
+      kill -TERM "$pid"
+      src=0; wait "$pid" || src=$?
+      t1=$(date +%s%N)
+      pid=
+      kill "$hold" 2>/dev/null || true; wait "$hold" 2>/dev/null || true
+      hard=$(grep -c "exiting hard" "$tmp/server.log" || true)
+      # After a restart on the same data: nobody online, nothing left open
+      # for crash recovery, and the users have a last_seen.
+      start_server --keep-data
+      left=$(count)
+      seen=$(curl -s "http://127.0.0.1:$port/api/user-status/u0" \
+             | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).data.lastSeen ? 1 : 0)}catch{console.log(0)}})')
+      # Sessions a crash left open, closed at this start (0 after a clean
+      # shutdown).
+      recovered=$(curl -s "http://127.0.0.1:$port/metrics" \
+                  | awk '/^presence_store_sessions_recovered / {print $2}')
+      stop_server
+      echo "{\"name\":\"shutdown\",\"rc\":$src,\"clients\":$n_scale,\"rss_idle_kb\":$idle_kb,\"rss_held_kb\":$held_kb,\"online_at_sigterm\":$online,\"exit_ms\":$(( (t1 - t0) / 1000000 )),\"watchdog\":$hard,\"online_after_restart\":$left,\"u0_has_last_seen\":$seen,\"recovered_at_restart\":${recovered:-null}}" >> "$tmp/runs"
+      ;;
+    *) echo "native.sh: unknown scenario $s" >&2; exit 2 ;;
+  esac
+done
+
+node - "$tmp/runs" <<'EOF'
+const fs = require('fs');
+const os = require('os');
+const runs = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map(l => JSON.parse(l));
+const rows = [];
+const f = (x, d = 1) => (x === undefined || x === null ? '-' : Number(x).toFixed(d));
+for (const r of runs) {
+  const g = r.loadgen || {};
+  switch (r.name) {
+    case 'heartbeat': case 'busy': case 'scale':
+      rows.push([r.name, `${g.connections} clients, ${f(g.rounds_per_s, 0)} pings/s`,
+                 `${f(g.server_cpu_us_per_round)} µs CPU/ping`,
+                 `RTT p50 ${f(g.rtt_ms_p50, 2)} / p99 ${f(g.rtt_ms_p99, 2)} ms`,
+                 `failed ${g.failed}`]);
+      break;
+    case 'latency':
+      rows.push([r.name, `${g.held} online, ${g.rate} joins/s`,
+                 `${f(g.server_cpu_us_per_churn, 0)} µs CPU/churn`,
+                 `join->observer p50 ${f(g.delivery_ms_p50, 2)} / p99 ${f(g.delivery_ms_p99, 2)} ms`,
+                 `leave p50 ${f(g.leave_delivery_ms_p50, 2)} ms, failed ${g.failed}`]);
+      break;
+    case 'fanout':
+      rows.push([r.name, `${g.subscribers} subscribers`,
+                 `${f(g.server_cpu_us_per_delivery)} µs CPU/delivery`,
+                 `last delivery p50 ${f(g.fanout_last_ms_p50)} / p99 ${f(g.fanout_last_ms_p99)} ms`,
+                 `missing ${g.missing}`]);
+      break;
+    case 'shutdown':
+      rows.push(['hold', `${r.clients} joined, idle`,
+                 `RSS ${f(r.rss_idle_kb / 1024)} -> ${f(r.rss_held_kb / 1024)} MiB`,
+                 `${f((r.rss_held_kb - r.rss_idle_kb) / r.clients, 2)} KiB per connection`, '']);
+      rows.push([r.name, `${r.online_at_sigterm} online at SIGTERM`,
+                 `exit ${r.exit_ms} ms (rc ${r.rc})`, `watchdog ${r.watchdog ? 'FIRED' : 'no'}`,
+                 `online after restart ${r.online_after_restart}, sessions recovered ${r.recovered_at_restart} (0: all closed cleanly), u0 last_seen ${r.u0_has_last_seen ? 'yes' : 'no'}`]);
+      break;
+  }
+}
+console.log(`machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, ${new Date().toISOString().slice(0, 16)}Z`);
+for (const r of rows) console.log(r.join(' | '));
+console.log(JSON.stringify({ native: { runs } }));
+EOF
