@@ -3,6 +3,9 @@
 # scenario, the load generator on the same machine, server CPU per
 # operation from /proc. Prints a table and one JSON line.
 #   bench/native.sh [--quick] [--scenarios heartbeat,busy,latency,fanout,scale]
+#                   [--json FILE]
+# PRESENCED_ARGS: extra server arguments for every run, e.g.
+#   PRESENCED_ARGS="--scheduler-policy stealing" bench/native.sh --scenarios heartbeat
 # heartbeat: 1,000 clients pinging once a second (CPU per ping, RTT)
 # busy:      1,000 clients pinging 10 times a second
 # latency:   10,000 online, 2 observers, 1,000 joins/s (each stays 1 s)
@@ -17,10 +20,12 @@ bin=$root/build/app/presenced
 gen=$root/build/bench/loadgen
 scenarios=heartbeat,busy,latency,fanout,scale
 quick=0
+json_out=
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --scenarios) scenarios=$2; shift ;;
+    --json) json_out=$2; shift ;;
     *) echo "native.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -46,7 +51,7 @@ start_server() {
   if [ "${1:-}" = --keep-data ]; then shift; else rm -rf "$tmp/data"; fi
   rm -f "$tmp/port"
   "$bin" --listen 127.0.0.1:0 --port-file "$tmp/port" --data-dir "$tmp/data" \
-         --log-level warn "$@" 2> "$tmp/server.log" &
+         --log-level warn ${PRESENCED_ARGS:-} "$@" 2> "$tmp/server.log" &
   pid=$!
   for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
   port=$(head -1 "$tmp/port")
@@ -60,7 +65,7 @@ stop_server() {
 run() {
   local name=$1; shift
   echo "native: $name..." >&2
-  start_server --reconnect-grace 0
+  start_server --reconnect-grace 0 ${more:-}
   local out rc=0
   out=$("$gen" --port "$port" --server-pid "$pid" --quiet "$@") || rc=$?
   stop_server
@@ -79,13 +84,16 @@ for s in "${list[@]}"; do
     fanout) run fanout --scenario fanout --observers $n_fan --repeat 10 ;;
     scale)
       # 19,000 joined clients pinging once a second (two load processes:
-      # the open-files limit is 20,000 per process).
+      # the open-files limit is 20,000 per process). The server allows a
+      # few more than its default 19,000 connections: the observers and
+      # the HTTP checks below come on top.
+      more=--max-connections=$((n_scale + 100))
       run scale --scenario heartbeat --procs 2 --connections $n_scale \
         --observers 2 --ping-interval-ms 1000 --seconds $secs
       # Then held idle: RSS per connection, and SIGTERM while they are all
       # connected.
       echo "native: hold + shutdown..." >&2
-      start_server
+      start_server $more
       rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
       idle_kb=$(rss)
       "$gen" --port "$port" --scenario hold --procs 2 --connections $n_scale \
@@ -97,7 +105,7 @@ for s in "${list[@]}"; do
       held_kb=$(rss)
       count() {
         curl -s "http://127.0.0.1:$port/api/online-users?countOnly=true" \
-          | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).count)}catch{console.log(-1)}})'
+          | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).count ?? -1)}catch{console.log(-1)}})'
       }
       online=$(count)
       t0=$(date +%s%N)
@@ -109,7 +117,7 @@ for s in "${list[@]}"; do
       hard=$(grep -c "exiting hard" "$tmp/server.log" || true)
       # After a restart on the same data: nobody online, nothing left open
       # for crash recovery, and the users have a last_seen.
-      start_server --keep-data
+      start_server --keep-data $more
       left=$(count)
       seen=$(curl -s "http://127.0.0.1:$port/api/user-status/u0" \
              | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).data.lastSeen ? 1 : 0)}catch{console.log(0)}})')
@@ -124,7 +132,7 @@ for s in "${list[@]}"; do
   esac
 done
 
-node - "$tmp/runs" <<'EOF'
+node - "$tmp/runs" <<'EOF' | tee "$tmp/report"
 const fs = require('fs');
 const os = require('os');
 const runs = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map(l => JSON.parse(l));
@@ -165,3 +173,4 @@ console.log(`machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 
 for (const r of rows) console.log(r.join(' | '));
 console.log(JSON.stringify({ native: { runs } }));
 EOF
+if [ -n "$json_out" ]; then tail -1 "$tmp/report" > "$json_out"; fi

@@ -34,8 +34,11 @@ struct persistence_config {
   /// Online sessions remembered per user (oldest dropped first).
   uint32_t history_limit = 100;
   /// Activity of online users is written at most this often (crash recovery
-  /// loses at most this much activity). 0 = write every heartbeat.
-  milliseconds checkpoint_interval{1'000};
+  /// loses at most this much activity, plus a quarter of it that the edge
+  /// may hold back). 0 = write every heartbeat. 5 s: at 1 s every user's
+  /// heartbeat cost a user-actor message and a checkpoint, 142 vs 78 us of
+  /// CPU per native ping (docs/benchmarks.md).
+  milliseconds checkpoint_interval{5'000};
 };
 
 /// Options of the edge/ folder: sockets, HTTP, WebSocket, auth.
