@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Three presenced nodes on loopback, one load generator per node (users
-# u-N-<i> on node N), all on this machine. Prints each generator's figures
-# and the cluster's view at the end. Stops everything it started.
-#   bench/cluster.sh [CONNECTIONS_PER_NODE] [SECONDS] [PING_MS]
+# NODES presenced nodes on loopback (default 3), one load generator per
+# node (users u-N-<i> on node N), all on this machine. Prints each
+# generator's figures and the cluster's totals. Stops everything it
+# started.
+#   [NODES=6] [CONCURRENCY=500] bench/cluster.sh [CONNECTIONS_PER_NODE] [SECONDS] [PING_MS]
+# The 100,000-user run of docs/benchmarks.md:
+#   NODES=6 bench/cluster.sh 16700 20 25000
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/build/app/presenced
 gen=$root/build/bench/loadgen
+nodes=${NODES:-3}
+conc=${CONCURRENCY:-500}
 conns=${1:-1000}
 secs=${2:-10}
 ping=${3:-1000}
@@ -21,7 +26,7 @@ trap cleanup EXIT
 
 common=(--log-level warn --reconnect-grace 0 --cluster-heartbeat 200 --failure-timeout 2000)
 seeds=""
-for n in 1 2 3; do
+for n in $(seq "$nodes"); do
   args=(--listen 127.0.0.1:0 --port-file "$tmp/port$n" --data-dir "$tmp/data$n"
         --cluster-listen 127.0.0.1:0 --node-id "n$n" "${common[@]}")
   [ -n "$seeds" ] && args+=(--seeds "$seeds")
@@ -33,19 +38,37 @@ done
 http1=$(head -1 "$tmp/port1")
 for _ in $(seq 100); do
   curl -s "http://127.0.0.1:$http1/api/cluster" | grep -o '"state":"alive"' | wc -l \
-    | grep -q '^2$' && break
+    | grep -q "^$((nodes - 1))\$" && break
   sleep 0.1
 done
-echo "machine: $(nproc) cores; date: $(date -u +%Y-%m-%dT%H:%MZ); 3 nodes x $conns clients"
+echo "machine: $(nproc) cores; date: $(date -u +%Y-%m-%dT%H:%MZ); $nodes nodes x $conns clients"
 gens=()
-for n in 1 2 3; do
+for n in $(seq "$nodes"); do
   # --server-pid: the CPU figures are the whole cluster's (all three nodes).
   "$gen" --port "$(head -1 "$tmp/port$n")" --connections "$conns" --seconds "$secs" \
          --ping-interval-ms "$ping" --observers 1 --prefix "u-$n-" \
+         --concurrency "$conc" \
          --server-pid "$(IFS=,; echo "${pids[*]}")" > "$tmp/result$n.json" &
   gens+=($!)
 done
 rc=0
 for g in "${gens[@]}"; do wait "$g" || rc=1; done
-for n in 1 2 3; do echo "node n$n: $(cat "$tmp/result$n.json")"; done
+for n in $(seq "$nodes"); do echo "node n$n: $(cat "$tmp/result$n.json")"; done
+# The cluster's totals: users joined, the slowest generator's join phase
+# (joins/s cluster-wide), heartbeats.
+node - "$tmp" "$nodes" <<'EOF'
+const fs = require('fs');
+const [dir, n] = [process.argv[2], Number(process.argv[3])];
+const rs = [];
+for (let i = 1; i <= n; i++) {
+  try { rs.push(JSON.parse(fs.readFileSync(`${dir}/result${i}.json`, 'utf8').trim().split('\n').pop())); } catch { }
+}
+const sum = k => rs.reduce((a, r) => a + (r[k] || 0), 0);
+const max = k => Math.max(...rs.map(r => r[k] || 0));
+const joined = sum('joined');
+const ms = max('join_total_ms');
+console.log(`cluster: ${rs.length}/${n} generators reported; ${joined} users joined in ${ms} ms ` +
+            `(${Math.round(joined / (ms / 1000))}/s cluster-wide); join p99 up to ${max('join_ms_p99')} ms; ` +
+            `${Math.round(sum('pongs_per_s') || sum('rounds_per_s'))} heartbeats/s; failed ${sum('failed')}`);
+EOF
 exit $rc

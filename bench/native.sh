@@ -10,6 +10,9 @@
 # busy:      1,000 clients pinging 10 times a second
 # latency:   10,000 online, 2 observers, 1,000 joins/s (each stays 1 s)
 # fanout:    one user joins and leaves; 10,000 subscribers
+# soak:      (not in the default list) 5,000 online, 2 observers, 100
+#            joins/s each staying 1 s, for 10 minutes: RSS and latency per
+#            minute (quick: 1,000 online, 2 minutes)
 # scale:     19,000 joined clients (2 load processes) pinging once a second,
 #            RSS per connection, then SIGTERM while they are connected:
 #            seconds to exit, and whether every user was recorded offline
@@ -66,10 +69,25 @@ run() {
   local name=$1; shift
   echo "native: $name..." >&2
   start_server --reconnect-grace 0 ${more:-}
-  local out rc=0
+  local out rc=0 sampler= samples=null
+  if [ "$name" = soak ]; then
+    # Every 30 s: RSS and RocksDB's memtables (data, capped at 32 MiB).
+    ( while kill -0 "$pid" 2>/dev/null; do
+        m=$(curl -s "http://127.0.0.1:$port/metrics" \
+            | awk '/^presence_store_memtable_bytes / {print $2}')
+        r=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        echo "[$(date +%s),${r:-0},${m:-0}]"
+        sleep 30
+      done ) > "$tmp/samples" &
+    sampler=$!
+  fi
   out=$("$gen" --port "$port" --server-pid "$pid" --quiet "$@") || rc=$?
+  if [ -n "$sampler" ]; then
+    kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+    samples="[$(paste -sd, "$tmp/samples")]"
+  fi
   stop_server
-  echo "{\"name\":\"$name\",\"rc\":$rc,\"loadgen\":${out:-null}}" >> "$tmp/runs"
+  echo "{\"name\":\"$name\",\"rc\":$rc,\"samples\":$samples,\"loadgen\":${out:-null}}" >> "$tmp/runs"
 }
 
 IFS=, read -ra list <<< "$scenarios"
@@ -82,6 +100,10 @@ for s in "${list[@]}"; do
     latency) run latency --scenario latency --connections $n_lat \
                --observers 2 --rate $rate --seconds $((secs / 2)) ;;
     fanout) run fanout --scenario fanout --observers $n_fan --repeat 10 ;;
+    soak)
+      if [ $quick = 1 ]; then soak_n=1000; soak_s=120; else soak_n=5000; soak_s=600; fi
+      run soak --scenario soak --connections $soak_n --observers 2 --rate 100 \
+        --seconds $soak_s --window-s 60 --timeout-s 120 ;;
     scale)
       # 19,000 joined clients pinging once a second (two load processes:
       # the open-files limit is 20,000 per process). The server allows a
@@ -159,6 +181,25 @@ for (const r of runs) {
                  `last delivery p50 ${f(g.fanout_last_ms_p50)} / p99 ${f(g.fanout_last_ms_p99)} ms`,
                  `missing ${g.missing}`]);
       break;
+    case 'soak': {
+      const w = g.windows || [];
+      const rss = w.map(x => x.server_rss_kb).filter(x => x > 0);
+      const base = rss.length ? rss[0] : 0;
+      const dev = rss.length ? Math.max(...rss.map(x => Math.abs(x - base) / base)) : 0;
+      rows.push([r.name, `${g.held} online, ${g.rate} joins/s, ${w.length} windows`,
+                 `RSS ${rss.map(x => f(x / 1024)).join(' ')} MiB (max ${f(dev * 100)}% from the first)`,
+                 `join->observer p99 per window ${w.map(x => f(x.p99_ms, 1)).join(' ')} ms`,
+                 `failed ${g.failed}`]);
+      const sm = (r.samples || []).filter(x => x[1] > 0);
+      if (sm.length > 1) {
+        const rest = sm.map(x => x[1] - x[2] / 1024); // KiB without memtables
+        rows.push(['soak (30 s samples)', `RSS ${sm.map(x => f(x[1] / 1024)).join(' ')} MiB`,
+                   `memtables ${sm.map(x => f(x[2] / 2 ** 20)).join(' ')} MiB`,
+                   `RSS without memtables ${rest.map(x => f(x / 1024)).join(' ')} MiB`,
+                   `last/first ${f((rest[rest.length - 1] / rest[0] - 1) * 100)}%`]);
+      }
+      break;
+    }
     case 'shutdown':
       rows.push(['hold', `${r.clients} joined, idle`,
                  `RSS ${f(r.rss_idle_kb / 1024)} -> ${f(r.rss_held_kb / 1024)} MiB`,

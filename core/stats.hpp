@@ -21,6 +21,9 @@ struct store_stats {
   /// The newest activity time (ms since the epoch) a checkpoint has
   /// written: what a crash now would keep (a gauge).
   std::atomic<uint64_t> checkpoint_newest_ms{0};
+  /// Bytes in RocksDB's memtables after the last write (a gauge; at most
+  /// persistence::memtable_budget, then flushed to disk).
+  std::atomic<uint64_t> memtable_bytes{0};
   std::atomic<uint64_t> sessions_closed{0};
   std::atomic<uint64_t> sessions_recovered{0};
   /// Writes that failed: each write once when it failed (a request answered

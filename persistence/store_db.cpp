@@ -187,6 +187,15 @@ std::unique_ptr<store_db> store_db::open(const std::string& dir,
   return self;
 }
 
+uint64_t store_db::memtable_bytes() const {
+  uint64_t v = 0;
+  if (db_ == nullptr
+      || !db_->GetAggregatedIntProperty(
+        rocksdb::DB::Properties::kCurSizeAllMemTables, &v))
+    return 0;
+  return v;
+}
+
 bool store_db::open_rocksdb(std::string& err) {
   rocksdb::Options opts;
   opts.create_if_missing = true;
@@ -194,6 +203,7 @@ bool store_db::open_rocksdb(std::string& err) {
   // Small machines: modest memory, no surprise thread pools.
   opts.IncreaseParallelism(2);
   opts.max_open_files = 256;
+  opts.db_write_buffer_size = memtable_budget;
   opts.keep_log_file_num = 4;
   if (env_ != nullptr)
     opts.env = env_;

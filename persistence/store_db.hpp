@@ -69,6 +69,12 @@ std::string describe(const caf::error& err);
 /// `io_error` until `recover()` closes and reopens RocksDB; reads keep going
 /// to the old instance meanwhile. What was written before the failure is in
 /// the WAL and comes back with the reopen; the failed write is not applied.
+/// RocksDB's memtables (all column families together) hold at most this
+/// much before they are flushed to disk: a node's memory stays flat while
+/// new users keep arriving (RocksDB's default is 64 MiB per column family,
+/// 4 x 2 of them here).
+constexpr size_t memtable_budget = 32 * 1024 * 1024;
+
 class store_db {
 public:
   ~store_db();
@@ -88,6 +94,9 @@ public:
 
   /// True from a failed write until a successful `recover()`.
   bool failed() const { return failed_; }
+
+  /// Bytes in RocksDB's memtables now (all column families; 0 if closed).
+  uint64_t memtable_bytes() const;
 
   /// Closes and reopens RocksDB if a write failed; none when the store is
   /// (again) writable. Called by the store actor's retry tick.

@@ -54,6 +54,9 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
      &store_stats::checkpoint_flushes},
     {"presence_store_checkpoints_written", "Activity checkpoints written",
      &store_stats::checkpoints_written},
+    {"presence_store_memtable_bytes",
+     "Bytes in RocksDB's memtables (at most 32 MiB, then flushed to disk)",
+     &store_stats::memtable_bytes},
     {"presence_store_checkpoint_newest_ms",
      "Newest activity time (ms since the epoch) a checkpoint has written: "
      "what a crash now would keep",

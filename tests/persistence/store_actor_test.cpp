@@ -169,6 +169,9 @@ TEST_CASE("checkpoints wait in memory and are written in one batch",
   CHECK(f.probe->checkpoints_written == 10);
   // The newest activity on disk: u0's last checkpoint.
   CHECK(f.probe->checkpoint_newest_ms == 2'000);
+  // What was written sits in RocksDB's memtables (under the budget).
+  CHECK(f.probe->memtable_bytes > 0);
+  CHECK(f.probe->memtable_bytes <= presence::persistence::memtable_budget);
   CHECK(f.load("u3").known);
   CHECK(f.load("u3").version == 1);
   // Nothing pending: a second flush writes nothing.
