@@ -54,6 +54,13 @@ done
 rc=0
 for g in "${gens[@]}"; do wait "$g" || rc=1; done
 for n in $(seq "$nodes"); do echo "node n$n: $(cat "$tmp/result$n.json")"; done
+# Sessions each node closed for not reading (write queue over
+# --write-queue-max-bytes, or over --write-queue-bytes for too long).
+for n in $(seq "$nodes"); do
+  slow=$(curl -s "http://127.0.0.1:$(head -1 "$tmp/port$n")/metrics" \
+         | awk '/^presence_slow_consumers_total / {print $2}')
+  echo "node n$n: slow consumers closed: ${slow:-?}"
+done
 # The cluster's totals: users joined, the slowest generator's join phase
 # (joins/s cluster-wide), heartbeats.
 node - "$tmp" "$nodes" <<'EOF'
