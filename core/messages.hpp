@@ -256,9 +256,9 @@ class delta_memo {
 public:
   using packet = std::shared_ptr<const std::string>;
 
-  /// The packet stored under `key` (the encoder's format and whatever else
-  /// the bytes depend on, with the user id: one delta per user in a
-  /// delivery), made by `make()` the first time it is asked for.
+  /// The packet stored under `key` (the encoder's format, the namespace or
+  /// whatever else the bytes depend on, the user id and the delta's
+  /// version), made by `make()` the first time it is asked for.
   template <class Make>
   packet get(const std::string& key, Make&& make) {
     {

@@ -261,7 +261,10 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
         };
         self->state.ctx->probe.frames_out->Increment();
         self->state.sink->send_text(
-          batch.memo ? batch.memo->get("native\n" + d.user_id, make) : make());
+          batch.memo ? batch.memo->get("native\n" + d.user_id + "\n"
+                                         + std::to_string(d.version),
+                                       make)
+                     : make());
       }
     },
     [=](rehome_atom, const std::string& device_id, const user_api& user) {

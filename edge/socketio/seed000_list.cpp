@@ -31,7 +31,12 @@ namespace {
 /// private timer.
 using list_impl_api = seed000_list_api::extend_with<delta_listener>::extend<
   // a build is due (window over)
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  // follow the feed and sync (again)
+  caf::reacts_to<subscribe_atom>>;
+
+/// After a failed subscribe or sync.
+constexpr std::chrono::milliseconds sync_retry{1'000};
 
 struct cached_profile {
   profile p;
@@ -43,6 +48,11 @@ struct list_state {
   /// Online users, ordered by id (from the global feed).
   std::map<std::string, presence_delta> online;
   std::unordered_map<std::string, cached_profile> profiles;
+  /// Until the first sync ends: the version at which users went offline,
+  /// so an older page of the sync cannot bring them back (the feed's
+  /// deltas of one user arrive in order; a page may be older).
+  std::unordered_map<std::string, uint64_t> gone;
+  bool synced = false;
   /// Encoded list entries of online users (dropped when they change).
   std::unordered_map<std::string, std::string> encoded;
   std::set<seed000_list_listener> listeners;
@@ -70,6 +80,16 @@ bool apply(list_state& st, const presence_delta& d) {
   auto i = st.online.find(d.user_id);
   if (i != st.online.end() && i->second.version > d.version)
     return false;
+  if (!st.synced) {
+    auto g = st.gone.find(d.user_id);
+    if (g != st.gone.end()) {
+      if (g->second >= d.version)
+        return false;
+      st.gone.erase(g);
+    }
+    if (!d.online)
+      st.gone[d.user_id] = d.version;
+  }
   if (d.online) {
     if (i != st.online.end() && i->second.status == d.status) {
       i->second = d;
@@ -105,7 +125,8 @@ void schedule(list_ptr self) {
                                       ? st.current.users_json->size()
                                       : 0,
                                     st.listeners.size());
-  auto since = st.ctx->now() - st.last_build;
+  // Wall clock: a step back must not hold the lists for that long.
+  auto since = std::max<millis>(0, st.ctx->now() - st.last_build);
   if (since >= window.count()) {
     build(self, true);
     return;
@@ -144,25 +165,37 @@ void answer_waiting(list_state& st) {
     rp.deliver(st.current);
 }
 
+std::string encode_user(const presence_delta& u, const profile& p) {
+  return seeds::seed000_user(u, p).dump(
+    -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 /// Encodes the list from the cache, answers who waits for it and, if
-/// `and_broadcast`, sends it to every listener.
-void finish(list_ptr self, bool and_broadcast) {
+/// `and_broadcast`, sends it to every listener. A user whose profile has
+/// not been fetched yet is shown without one (and not cached so): returns
+/// false if there was such a user.
+bool finish(list_ptr self, bool and_broadcast) {
+  static const profile none;
   auto& st = self->state;
   auto users = shown(st);
+  bool complete = true;
   std::string json = "[";
   for (auto* u : users) {
-    auto e = st.encoded.find(u->user_id);
-    if (e == st.encoded.end()) {
-      const auto& p = st.profiles[u->user_id].p;
-      e = st.encoded
-            .emplace(u->user_id, seeds::seed000_user(*u, p).dump(
-                                   -1, ' ', false,
-                                   nlohmann::json::error_handler_t::replace))
-            .first;
-    }
     if (json.size() > 1)
       json.push_back(',');
-    json += e->second;
+    auto e = st.encoded.find(u->user_id);
+    if (e != st.encoded.end()) {
+      json += e->second;
+      continue;
+    }
+    auto p = st.profiles.find(u->user_id);
+    if (p == st.profiles.end()) {
+      complete = false;
+      json += encode_user(*u, none);
+      continue;
+    }
+    json += st.encoded.emplace(u->user_id, encode_user(*u, p->second.p))
+              .first->second;
   }
   json.push_back(']');
   seed000_list out;
@@ -179,13 +212,15 @@ void finish(list_ptr self, bool and_broadcast) {
   if (and_broadcast)
     broadcast(self);
   answer_waiting(st);
+  return complete;
 }
 
 /// Brings the current build up to date (fetching missing profiles first),
 /// then answers who waits and, if `and_broadcast`, sends it to every
 /// listener. While a fetch is out, a second call only remembers whether to
-/// broadcast: the fetch's answer builds again (users who came meanwhile
-/// get their profiles too).
+/// broadcast. The fetch's answer finishes at once (who waits is never held
+/// up by users who came meanwhile: they are shown without a profile until
+/// the next build fetches theirs).
 void build(list_ptr self, bool and_broadcast) {
   auto& st = self->state;
   if (st.building) {
@@ -211,7 +246,7 @@ void build(list_ptr self, bool and_broadcast) {
   }
   if (missing.empty()) {
     st.dirty = false;
-    finish(self, and_broadcast);
+    finish(self, and_broadcast); // complete: nothing was missing
     return;
   }
   st.building = true;
@@ -219,16 +254,20 @@ void build(list_ptr self, bool and_broadcast) {
   auto done = [=](std::vector<profile> ps, millis fetched_at) {
     auto& st = self->state;
     for (size_t i = 0; i < missing.size(); ++i) {
+      st.encoded.erase(missing[i]);
+      if (st.online.count(missing[i]) == 0)
+        continue; // left meanwhile: nothing to cache
       st.profiles[missing[i]] = cached_profile{i < ps.size() ? std::move(ps[i])
                                                              : profile{},
                                                fetched_at};
-      st.encoded.erase(missing[i]);
     }
     st.building = false;
     auto b = st.broadcast_after;
     st.broadcast_after = false;
-    build(self, b);
-    schedule(self); // changes that came meanwhile
+    st.dirty = false;
+    if (!finish(self, b))
+      changed(st); // newcomers' profiles: the next build fetches them
+    schedule(self);
   };
   self
     ->request(st.ctx->store, st.ctx->cfg.actors.request_timeout,
@@ -260,15 +299,38 @@ void sync(list_ptr self, std::string cursor) {
           sync(self, page.next_cursor);
           return;
         }
+        st.synced = true;
+        st.gone.clear();
         st.ctx->online->mark_ready();
         schedule(self);
       },
       [=](caf::error& err) {
-        // The feed keeps the set current from now on; users online before
-        // it started appear when they change.
-        log_edge().warn("seed 000 list: initial sync failed: {}",
-                        self->system().render(err));
+        // Tried again from the start (the feed keeps what it has current
+        // meanwhile; check_user_online asks the service until then).
+        log_edge().warn(
+          "seed 000 list: initial sync failed (again in {} "
+          "ms): {}",
+          sync_retry.count(), self->system().render(err));
+        self->delayed_send(self, sync_retry, subscribe_atom::value);
       });
+}
+
+/// Follows the global feed, then fills the online set; tried again every
+/// sync_retry until both worked (subscribing twice is harmless).
+void follow(list_ptr self) {
+  auto& st = self->state;
+  self
+    ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
+              subscribe_atom::value, delta_listener{self},
+              std::vector<std::string>{}, true)
+    .then([=](bool) { sync(self, std::string{}); },
+          [=](caf::error& err) {
+            log_edge().error(
+              "seed 000 list: cannot follow the feed (again "
+              "in {} ms): {}",
+              sync_retry.count(), self->system().render(err));
+            self->delayed_send(self, sync_retry, subscribe_atom::value);
+          });
 }
 
 list_impl_api::behavior_type list_impl(list_ptr self,
@@ -283,15 +345,7 @@ list_impl_api::behavior_type list_impl(list_ptr self,
         return;
       }
   });
-  self
-    ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
-              subscribe_atom::value, delta_listener{self},
-              std::vector<std::string>{}, true)
-    .then([=](bool) { sync(self, std::string{}); },
-          [=](caf::error& err) {
-            log_edge().error("seed 000 list: cannot follow the feed: {}",
-                             self->system().render(err));
-          });
+  follow(self);
   return {
     [=](subscribe_atom, const seed000_list_listener& l) {
       if (self->state.listeners.insert(l).second)
@@ -333,6 +387,7 @@ list_impl_api::behavior_type list_impl(list_ptr self,
       }
       schedule(self);
     },
+    [=](subscribe_atom) { follow(self); },
     [=](tick_atom) {
       auto& st = self->state;
       st.armed = false;

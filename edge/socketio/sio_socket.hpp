@@ -101,6 +101,8 @@ void emit_delta(sio_ptr self, const sio_socket& s, delta_memo* memo,
     key += s.nsp;
     key += '\n';
     key += d.user_id;
+    key += '\n';
+    key += std::to_string(d.version);
     packet = memo->get(key, make);
   } else {
     packet = make();
