@@ -134,6 +134,15 @@ void on_packet(sio_ptr self, const std::string& text) {
       if (i != st.sockets.end()) {
         leave_socket(self, i->second);
         st.sockets.erase(i);
+        // The node's seed-000 lists are for seed-000 sockets only.
+        bool seed000 = false;
+        for (auto& kvp : st.sockets)
+          seed000 = seed000 || kvp.second.d == dialect::seed000;
+        if (st.list_subscribed && !seed000) {
+          st.list_subscribed = false;
+          self->send(st.lists, unsubscribe_atom::value,
+                     seed000_list_listener{self});
+        }
       }
       return;
     }
