@@ -256,9 +256,21 @@ class delta_memo {
 public:
   using packet = std::shared_ptr<const std::string>;
 
-  /// The packet stored under `key` (the encoder's format, the namespace or
-  /// whatever else the bytes depend on, the user id and the delta's
-  /// version), made by `make()` the first time it is asked for.
+  /// The packet stored under `key` (key_of: the encoder's format, the
+  /// user id and the delta's version), made by `make()` the first time it
+  /// is asked for.
+  /// The key of delta `d` in `format` (the encoder's name, with the
+  /// namespace or whatever else the bytes depend on).
+  static std::string key_of(const std::string& format,
+                            const presence_delta& d) {
+    std::string key = format;
+    key += '\n';
+    key += d.user_id;
+    key += '\n';
+    key += std::to_string(d.version);
+    return key;
+  }
+
   template <class Make>
   packet get(const std::string& key, Make&& make) {
     {

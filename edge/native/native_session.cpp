@@ -31,10 +31,13 @@ using session_ptr = native_session_api::stateful_pointer<session_state>;
 /// The key of the session's one device link.
 const std::string link_key;
 
-void send(session_ptr self, std::string frame) {
+void send(session_ptr self, std::shared_ptr<const std::string> frame) {
   self->state.ctx->probe.frames_out->Increment();
-  self->state.sink->send_text(
-    std::make_shared<const std::string>(std::move(frame)));
+  self->state.sink->send_text(std::move(frame));
+}
+
+void send(session_ptr self, std::string frame) {
+  send(self, std::make_shared<const std::string>(std::move(frame)));
 }
 
 void send_error(session_ptr self, const std::string& id_json,
@@ -259,11 +262,8 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
         auto make = [&d] {
           return std::make_shared<const std::string>(encode_delta(d));
         };
-        self->state.ctx->probe.frames_out->Increment();
-        self->state.sink->send_text(
-          batch.memo ? batch.memo->get("native\n" + d.user_id + "\n"
-                                         + std::to_string(d.version),
-                                       make)
+        send(self, batch.memo
+                     ? batch.memo->get(delta_memo::key_of("native", d), make)
                      : make());
       }
     },

@@ -31,8 +31,7 @@ std::shared_ptr<const std::string> list_packet(const sio_socket& s,
 }
 
 void send_list(sio_ptr self, const sio_socket& s, const seed000_list& l) {
-  self->state.ctx->probe.frames_out->Increment();
-  self->state.eio->send(list_packet(s, l));
+  send_packet(self, list_packet(s, l));
 }
 
 /// The session gets every build of the node's list (once).
@@ -113,8 +112,7 @@ void get_online_users(sio_ptr self, sio_socket& s, const json&,
         a += "[{\"data\":{\"users\":";
         a += *l.users_json;
         a += "},\"success\":true}]";
-        self->state.ctx->probe.frames_out->Increment();
-        self->state.eio->send(std::move(a));
+        send_packet(self, std::make_shared<const std::string>(std::move(a)));
       },
       [=](caf::error& e) {
         if (auto* sock = find())

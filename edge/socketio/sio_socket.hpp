@@ -94,20 +94,10 @@ void emit_delta(sio_ptr self, const sio_socket& s, delta_memo* memo,
     return std::make_shared<const std::string>(
       sio::eio_event(s.nsp, name, make_arg()));
   };
-  std::shared_ptr<const std::string> packet;
-  if (memo != nullptr) {
-    std::string key = name;
-    key += '\n';
-    key += s.nsp;
-    key += '\n';
-    key += d.user_id;
-    key += '\n';
-    key += std::to_string(d.version);
-    packet = memo->get(key, make);
-  } else {
-    packet = make();
-  }
-  send_packet(self, std::move(packet));
+  send_packet(self,
+              memo != nullptr
+                ? memo->get(delta_memo::key_of(name + ("\n" + s.nsp), d), make)
+                : make());
 }
 
 /// Answers acknowledgement `id` (nothing if the client asked for none).
