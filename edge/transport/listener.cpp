@@ -127,6 +127,18 @@ private:
     }
     auto r = to_request(req, stream_.socket());
     if (r.websocket_upgrade) {
+      bool version_mismatch = false;
+      auto bad = ws_handshake_error(req[http::field::sec_websocket_key],
+                                    req[http::field::sec_websocket_version],
+                                    version_mismatch);
+      if (!bad.empty()) {
+        auto res = error_response(version_mismatch ? 426 : 400,
+                                  "bad_websocket_handshake", bad);
+        if (version_mismatch)
+          res.headers.emplace_back("Sec-WebSocket-Version", "13");
+        write(std::move(res), version, false);
+        return;
+      }
       http_response refusal;
       auto endpoint = handler_->on_upgrade(r, refusal);
       if (!endpoint) {
@@ -134,7 +146,10 @@ private:
         return;
       }
       upgraded_ = true;
-      run_ws_session(ctx_, std::move(stream_), std::move(req),
+      // Bytes the parser read past the request are the client's frames.
+      auto leftover = beast::buffers_to_string(buffer_.data());
+      run_ws_session(ctx_, stream_.release_socket(),
+                     req[http::field::sec_websocket_key], std::move(leftover),
                      std::move(endpoint));
       return;
     }

@@ -1,9 +1,9 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace presence::edge {
 
@@ -33,6 +33,8 @@ public:
   /// Queues `f`.
   verdict push(frame f) {
     bytes_ += f->size();
+    if (frames_.empty())
+      frames_.reserve(idle_capacity);
     frames_.push_back(std::move(f));
     if (bytes_ > hard_)
       return verdict::drop;
@@ -50,20 +52,35 @@ public:
     return bytes_ > soft_;
   }
 
-  bool empty() const { return frames_.empty(); }
+  bool empty() const { return head_ == frames_.size(); }
 
-  /// The next frame to write (the one being written while a write runs).
-  const frame& front() const { return frames_.front(); }
+  /// The `i`th frame from the front (the first ones are being written
+  /// while a write runs).
+  const frame& at(std::size_t i) const { return frames_[head_ + i]; }
 
-  /// The front frame was written.
-  void pop_front() {
-    bytes_ -= frames_.front()->size();
-    frames_.pop_front();
+  /// The first `n` frames were written.
+  void pop_front(std::size_t n = 1) {
+    for (; n > 0 && !empty(); --n) {
+      bytes_ -= frames_[head_]->size();
+      frames_[head_++].reset();
+    }
+    if (empty()) {
+      // Idle again: keep at most a few slots (a burst's go).
+      if (frames_.capacity() > idle_capacity)
+        std::vector<frame>().swap(frames_);
+      else
+        frames_.clear();
+      head_ = 0;
+    } else if (head_ >= compact_after && 2 * head_ >= frames_.size()) {
+      frames_.erase(frames_.begin(),
+                    frames_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
   }
 
-  /// Drops every frame except the one being written (`writing`).
-  void drop_pending(bool writing) {
-    while (frames_.size() > (writing ? 1u : 0u)) {
+  /// Drops every frame except the first `in_flight` (being written).
+  void drop_pending(std::size_t in_flight) {
+    while (size() > in_flight) {
       bytes_ -= frames_.back()->size();
       frames_.pop_back();
     }
@@ -71,18 +88,26 @@ public:
 
   /// Drops everything (a write failed: the socket is gone).
   void clear() {
-    frames_.clear();
+    std::vector<frame>().swap(frames_);
+    head_ = 0;
     bytes_ = 0;
   }
 
   std::size_t bytes() const { return bytes_; }
 
-  std::size_t size() const { return frames_.size(); }
+  std::size_t size() const { return frames_.size() - head_; }
 
 private:
+  /// Slots an idle socket keeps (a std::deque would hold ~600 bytes).
+  static constexpr std::size_t idle_capacity = 4;
+  /// Written slots at the front are reclaimed once there are this many
+  /// and they are half the vector.
+  static constexpr std::size_t compact_after = 32;
+
   std::size_t soft_;
   std::size_t hard_;
-  std::deque<frame> frames_;
+  std::vector<frame> frames_;
+  std::size_t head_ = 0;
   std::size_t bytes_ = 0;
   bool stall_armed_ = false;
 };

@@ -1,38 +1,82 @@
 #include "edge/transport/ws_session.hpp"
 
-#include <deque>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <vector>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
 #include "edge/common/close_codes.hpp"
+#include "edge/common/edge_context.hpp"
 #include "edge/common/edge_log.hpp"
 #include "edge/transport/rate_limiter.hpp"
 #include "edge/transport/write_queue.hpp"
-#include "edge/common/edge_context.hpp"
+#include "edge/transport/ws_frame.hpp"
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
 namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
 
 namespace presence::edge {
 
 namespace {
+
+using strand_t = net::strand<net::io_context::executor_type>;
 
 /// A client that keeps flooding is told again on the first and every
 /// `rate_limit_notice_every`th dropped message, then cut off once it has
 /// sent `rate_burst` messages past the limit in a row.
 constexpr uint32_t rate_limit_notice_every = 16;
 
+/// A socket that sends nothing for `idle_ticks_max` ticks of `idle_tick`
+/// (5 to 6 minutes) is gone: Beast's suggested server idle timeout, which
+/// presenced used before it owned the framing. The protocols' own
+/// heartbeats (native TTL, Engine.IO's ping timeout) end a silent client
+/// far sooner; this catches half-open sockets.
+constexpr auto idle_tick = std::chrono::seconds(60);
+constexpr uint32_t idle_ticks_max = 5;
+
+/// How long the server waits for the client's close frame after its own.
+constexpr auto close_timeout = std::chrono::seconds(5);
+
+/// Bytes read per call while no frame is in progress: a heartbeat or an
+/// event fits, and an idle socket keeps no other read buffer.
+constexpr std::size_t small_read = 128;
+
+/// Bytes read per call while a larger frame is in progress.
+constexpr std::size_t big_read = 16 * 1024;
+
+/// Frames gathered into one write (one `writev`).
+constexpr std::size_t max_batch = 32;
+
+constexpr const char* ws_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Sec-WebSocket-Accept for `key` (RFC 6455 section 4.2.2).
+std::string accept_key(std::string_view key) {
+  std::string in{key};
+  in += ws_guid;
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(in.data()), in.size(), digest);
+  unsigned char out[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
+  int n = EVP_EncodeBlock(out, digest, SHA_DIGEST_LENGTH);
+  return std::string(reinterpret_cast<const char*>(out),
+                     static_cast<std::size_t>(n));
+}
+
 class ws_session;
 
-/// The sink a session actor writes to: posts onto the session's strand.
-/// Holds the session weakly, so a late delta for a closed socket is dropped.
+/// The sink a session actor writes to. Holds the session weakly, so a late
+/// delta for a closed socket is dropped.
 class strand_sink : public session_sink {
 public:
   explicit strand_sink(std::weak_ptr<ws_session> s) : session_(std::move(s)) {
@@ -45,17 +89,21 @@ private:
   std::weak_ptr<ws_session> session_;
 };
 
-/// One WebSocket connection. Owns itself (shared_from_this) and runs on one
-/// strand: every member below is touched only from that strand.
+/// One WebSocket connection after the handshake. Owns itself
+/// (shared_from_this) and runs on the socket's strand: every member below
+/// except the inbox is touched only from that strand.
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
-  ws_session(std::shared_ptr<edge_context> ctx, beast::tcp_stream&& stream,
-             std::shared_ptr<ws_endpoint> endpoint)
+  ws_session(std::shared_ptr<edge_context> ctx, tcp::socket&& socket,
+             std::string leftover, std::shared_ptr<ws_endpoint> endpoint,
+             strand_t strand)
     : ctx_(std::move(ctx)), endpoint_(std::move(endpoint)),
-      ws_(std::move(stream)), queue_(ctx_->cfg.edge.write_queue_bytes,
-                                     ctx_->cfg.edge.write_queue_max_bytes),
-      stall_timer_(ws_.get_executor()),
-      limiter_(ctx_->cfg.edge.rate_limit, ctx_->cfg.edge.rate_burst) {
+      socket_(std::move(socket)), strand_(std::move(strand)), timer_(strand_),
+      parser_(ctx_->cfg.edge.max_frame_bytes),
+      queue_(ctx_->cfg.edge.write_queue_bytes,
+             ctx_->cfg.edge.write_queue_max_bytes),
+      limiter_(ctx_->cfg.edge.rate_limit, ctx_->cfg.edge.rate_burst),
+      inbuf_(std::move(leftover)), inbuf_len_(inbuf_.size()) {
     // nop
   }
 
@@ -70,24 +118,63 @@ public:
     ctx_->count_connection(-1);
   }
 
-  void run(http::request<http::string_body> req) {
-    // The websocket stream has its own timeouts: the HTTP read deadline
-    // still armed on the TCP stream must go, or every socket dies after it.
-    beast::get_lowest_layer(ws_).expires_never();
-    ws_.set_option(
-      websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws_.set_option(
-      websocket::stream_base::decorator([](websocket::response_type& res) {
-        res.set(http::field::server, "presenced");
-      }));
-    ws_.read_message_max(ctx_->cfg.edge.max_frame_bytes);
-    ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept,
-                                                    shared_from_this()));
+  void run(std::string_view key) {
+    error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+    auto res = std::make_shared<std::string>(
+      "HTTP/1.1 101 Switching Protocols\r\n"
+      "Upgrade: websocket\r\n"
+      "Connection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: "
+      + accept_key(key)
+      + "\r\n"
+        "Server: presenced\r\n\r\n");
+    net::async_write(socket_, net::buffer(*res),
+                     [self = shared_from_this(),
+                      res](error_code e, std::size_t) { self->on_accept(e); });
   }
 
-  net::any_io_executor get_executor() { return ws_.get_executor(); }
+  // -- called by strand_sink (any thread) ------------------------------------
 
-  // -- called on the strand by strand_sink ------------------------------------
+  void post_frame(std::shared_ptr<const std::string> frame) {
+    if (strand_.running_in_this_thread()) {
+      enqueue(std::move(frame));
+      maybe_write();
+      return;
+    }
+    // Frames from other threads (session actors) wait in the inbox; one
+    // post carries however many arrive before the strand runs it.
+    bool schedule;
+    {
+      std::lock_guard<std::mutex> guard{inbox_mu_};
+      schedule = inbox_.empty();
+      inbox_.push_back(std::move(frame));
+    }
+    if (schedule)
+      net::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
+  }
+
+  void post_close(uint16_t code, std::string reason) {
+    net::dispatch(strand_, [self = shared_from_this(), code,
+                            r = std::move(reason)]() mutable {
+      self->drain_inbox();
+      self->start_close(code, std::move(r));
+    });
+  }
+
+private:
+  // -- writing ---------------------------------------------------------------
+
+  void drain_inbox() {
+    std::vector<std::shared_ptr<const std::string>> frames;
+    {
+      std::lock_guard<std::mutex> guard{inbox_mu_};
+      frames.swap(inbox_);
+    }
+    for (auto& f : frames)
+      enqueue(std::move(f));
+    maybe_write();
+  }
 
   void enqueue(std::shared_ptr<const std::string> frame) {
     if (closing_ || !open_)
@@ -98,43 +185,141 @@ public:
       case write_queue::verdict::arm_stall:
         // A burst is fine if the client drains it; one that stays above
         // the mark for slow_consumer_ms is not reading.
-        stall_timer_.expires_after(ctx_->cfg.edge.slow_consumer_ms);
-        stall_timer_.async_wait(
-          [self = shared_from_this()](beast::error_code ec) {
-            if (self->queue_.stall_expired() && !ec)
-              self->drop_slow_consumer();
-          });
+        if (!stall_timer_)
+          stall_timer_ = std::make_unique<net::steady_timer>(strand_);
+        stall_timer_->expires_after(ctx_->cfg.edge.slow_consumer_ms);
+        stall_timer_->async_wait([self = shared_from_this()](error_code ec) {
+          if (self->queue_.stall_expired() && !ec)
+            self->drop_slow_consumer();
+        });
         break;
       case write_queue::verdict::drop:
         drop_slow_consumer();
-        return;
+        break;
     }
-    if (!writing_)
-      do_write();
   }
 
-  void start_close(uint16_t code, std::string reason) {
-    if (closing_ || !open_)
-      return;
-    closing_ = true;
-    close_reason_.code = code;
-    close_reason_.reason = reason;
-    if (!writing_)
-      do_close();
-  }
-
-private:
   /// Slow-consumer policy (docs/protocol.md): drop what is queued and close
   /// with 4001; on reconnect the client lists the current state again.
   void drop_slow_consumer() {
     ctx_->probe.slow_consumers->Increment();
     log_edge().info("ws: closing slow consumer ({} bytes queued)",
                     queue_.bytes());
-    queue_.drop_pending(writing_);
+    queue_.drop_pending(in_flight_);
     start_close(close_code::slow_consumer, "slow consumer");
+    maybe_write();
   }
 
-  void on_accept(beast::error_code ec) {
+  void start_close(uint16_t code, std::string reason) {
+    if (closing_ || !open_)
+      return;
+    closing_ = true;
+    close_code_ = code;
+    close_reason_ = std::move(reason);
+    maybe_write();
+  }
+
+  void maybe_write() {
+    if (writing_ || finished_)
+      return;
+    if (!pong_.empty()) {
+      control_.resize(ws::max_header_bytes);
+      control_.resize(
+        ws::write_header(control_.data(), ws::opcode::pong, pong_.size()));
+      control_ += pong_;
+      pong_.clear();
+      write_control(false);
+      return;
+    }
+    if (!queue_.empty()) {
+      write_frames();
+      return;
+    }
+    if (closing_ && !close_sent_) {
+      auto payload = ws::close_payload(close_code_, close_reason_);
+      control_.resize(ws::max_header_bytes);
+      control_.resize(
+        ws::write_header(control_.data(), ws::opcode::close, payload.size()));
+      control_ += payload;
+      close_sent_ = true;
+      write_control(true);
+    }
+  }
+
+  /// Writes up to max_batch queued text frames in one call (a writev).
+  void write_frames() {
+    writing_ = true;
+    auto n = std::min(queue_.size(), max_batch);
+    in_flight_ = n;
+    if (n == 1) {
+      auto& f = *queue_.at(0);
+      auto len = ws::write_header(header_.data(), ws::opcode::text, f.size());
+      std::array<net::const_buffer, 2> bufs{net::buffer(header_.data(), len),
+                                            net::buffer(f)};
+      net::async_write(socket_, bufs,
+                       [self = shared_from_this()](error_code ec, std::size_t) {
+                         self->on_write(ec, false);
+                       });
+      return;
+    }
+    headers_.resize(n * ws::max_header_bytes);
+    std::vector<net::const_buffer> bufs;
+    bufs.reserve(2 * n);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& f = *queue_.at(i);
+      char* h = headers_.data() + i * ws::max_header_bytes;
+      auto len = ws::write_header(h, ws::opcode::text, f.size());
+      bufs.emplace_back(h, len);
+      bufs.emplace_back(f.data(), f.size());
+    }
+    net::async_write(socket_, bufs,
+                     [self = shared_from_this()](error_code ec, std::size_t) {
+                       self->on_write(ec, false);
+                     });
+  }
+
+  void write_control(bool is_close) {
+    writing_ = true;
+    in_flight_ = 0;
+    net::async_write(socket_, net::buffer(control_),
+                     [self = shared_from_this(), is_close](error_code ec,
+                                                           std::size_t) {
+                       self->on_write(ec, is_close);
+                     });
+  }
+
+  void on_write(error_code ec, bool was_close) {
+    writing_ = false;
+    if (ec) {
+      // The read side sees the same failure and cleans up.
+      queue_.clear();
+      in_flight_ = 0;
+      finish();
+      return;
+    }
+    queue_.pop_front(in_flight_);
+    in_flight_ = 0;
+    // A storm's batch buffers go once the socket is idle again.
+    if (queue_.empty() && headers_.capacity() > 0)
+      std::string().swap(headers_);
+    if (!control_.empty())
+      std::string().swap(control_);
+    if (was_close) {
+      if (peer_closed_ || failed_) {
+        // Both sides said close (or the client broke the protocol): the
+        // server ends the TCP connection first (RFC 6455 section 7.1.1).
+        finish();
+        return;
+      }
+      // Wait for the client's close frame, not forever.
+      arm_timer(close_timeout);
+    }
+    maybe_write();
+  }
+
+  // -- reading ---------------------------------------------------------------
+
+  void on_accept(error_code ec) {
     if (ec) {
       log_edge().debug("ws: handshake failed: {}", ec.message());
       return;
@@ -147,22 +332,118 @@ private:
     endpoint_->on_open(sink_);
     if (ctx_->draining)
       start_close(close_code::going_away, "server shutting down");
+    arm_timer(idle_tick);
+    if (inbuf_len_ > 0) {
+      // The client sent frames right behind its request.
+      consume_inbuf();
+      if (finished_)
+        return;
+    }
     do_read();
   }
 
   void do_read() {
-    ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read,
-                                                      shared_from_this()));
-  }
-
-  void on_read(beast::error_code ec, std::size_t) {
-    if (ec) {
-      on_gone(ec);
+    if (inbuf_len_ == 0) {
+      socket_.async_read_some(net::buffer(small_),
+                              [self = shared_from_this()](error_code ec,
+                                                          std::size_t n) {
+                                self->on_read_small(ec, n);
+                              });
       return;
     }
+    // A frame is in progress: read straight behind it.
+    if (inbuf_.size() < inbuf_len_ + big_read)
+      inbuf_.resize(inbuf_len_ + big_read);
+    socket_.async_read_some(net::buffer(inbuf_.data() + inbuf_len_,
+                                        inbuf_.size() - inbuf_len_),
+                            [self = shared_from_this()](error_code ec,
+                                                        std::size_t n) {
+                              self->on_read_big(ec, n);
+                            });
+  }
+
+  void on_read_small(error_code ec, std::size_t n) {
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    idle_ticks_ = 0;
+    auto used = consume(small_.data(), n);
+    if (finished_)
+      return;
+    if (used < n) {
+      inbuf_.assign(small_.data() + used, n - used);
+      inbuf_len_ = n - used;
+    }
+    do_read();
+  }
+
+  void on_read_big(error_code ec, std::size_t n) {
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    idle_ticks_ = 0;
+    inbuf_len_ += n;
+    consume_inbuf();
+    if (finished_)
+      return;
+    do_read();
+  }
+
+  void consume_inbuf() {
+    auto used = consume(inbuf_.data(), inbuf_len_);
+    if (used == inbuf_len_) {
+      // Nothing in progress: an idle socket keeps no read buffer.
+      std::string().swap(inbuf_);
+      inbuf_len_ = 0;
+    } else if (used > 0) {
+      std::memmove(inbuf_.data(), inbuf_.data() + used, inbuf_len_ - used);
+      inbuf_len_ -= used;
+    }
+  }
+
+  /// Handles the complete frames at `data`; returns the bytes used.
+  std::size_t consume(char* data, std::size_t size) {
+    // After a protocol error or once the client said close, what else it
+    // sends is dropped while the close handshake ends.
+    if (failed_ || peer_closed_)
+      return size;
+    std::size_t used = 0;
+    while (used < size && !finished_) {
+      auto ev = parser_.next(data + used, size - used);
+      switch (ev.kind) {
+        case ws::event::need_more:
+          return used;
+        case ws::event::error:
+          protocol_error(ev.code, ev.reason);
+          return size;
+        case ws::event::partial:
+        case ws::event::pong:
+          break;
+        case ws::event::ping:
+          if (!close_sent_) {
+            pong_.assign(ev.payload);
+            maybe_write();
+          }
+          break;
+        case ws::event::close:
+          on_peer_close(ev.code);
+          return size;
+        case ws::event::text:
+        case ws::event::binary:
+          if (!closing_)
+            on_message(ev.kind == ws::event::text, ev.payload);
+          break;
+      }
+      used += ev.consumed;
+    }
+    return used;
+  }
+
+  void on_message(bool text, std::string_view payload) {
     // Every message counts against the rate limit, binary ones included.
     if (!limiter_.try_take()) {
-      buffer_.consume(buffer_.size());
       ctx_->probe.rate_limited->Increment();
       // A client that keeps flooding after being told is cut off.
       if (++violations_ > ctx_->cfg.edge.rate_burst) {
@@ -172,117 +453,199 @@ private:
                  || violations_ % rate_limit_notice_every == 0) {
         endpoint_->on_rate_limited();
       }
-      do_read();
       return;
     }
     violations_ = 0;
-    if (!ws_.got_text()) {
-      buffer_.consume(buffer_.size());
+    if (!text) {
       endpoint_->on_binary();
-      do_read();
       return;
     }
-    endpoint_->on_text(beast::buffers_to_string(buffer_.data()));
-    buffer_.consume(buffer_.size());
-    do_read();
+    endpoint_->on_text(std::string{payload});
   }
 
-  void do_write() {
-    writing_ = true;
-    ws_.text(true);
-    ws_.async_write(net::buffer(*queue_.front()),
-                    beast::bind_front_handler(&ws_session::on_write,
-                                              shared_from_this()));
-  }
-
-  void on_write(beast::error_code ec, std::size_t) {
-    writing_ = false;
-    if (ec) {
-      // The read side sees the same failure and cleans up.
-      queue_.clear();
+  /// The client broke the protocol: tell it why (1002, 1007, 1009), drop
+  /// what is queued, and end the connection once the close frame is out.
+  void protocol_error(uint16_t code, const char* reason) {
+    if (code == ws::close_status::too_big)
+      log_edge().warn("ws: closed oversized message");
+    else
+      log_edge().debug("ws: protocol error: {}", reason);
+    failed_ = true;
+    gone();
+    queue_.drop_pending(in_flight_);
+    if (!closing_) {
+      closing_ = true;
+      close_code_ = code;
+      close_reason_ = reason;
+    }
+    if (close_sent_ && !writing_) {
+      finish();
       return;
     }
-    queue_.pop_front();
-    if (!queue_.empty())
-      do_write();
-    else if (closing_)
-      do_close();
+    maybe_write();
   }
 
-  void do_close() {
-    if (close_sent_)
+  /// The client's close frame: answer with the same code (unless ours went
+  /// already), then end the connection.
+  void on_peer_close(uint16_t code) {
+    peer_closed_ = true;
+    gone();
+    if (close_sent_) {
+      if (!writing_)
+        finish();
       return;
-    close_sent_ = true;
-    ws_.async_close(close_reason_,
-                    [self = shared_from_this()](beast::error_code) {
-                      // The pending read completes with 'closed'.
-                    });
+    }
+    queue_.drop_pending(in_flight_);
+    closing_ = true;
+    close_code_ = code;
+    close_reason_.clear();
+    maybe_write();
   }
 
-  void on_gone(beast::error_code ec) {
-    if (ec != websocket::error::closed && ec != net::error::operation_aborted
-        && ec != beast::error::timeout && ec != net::error::eof
-        && ec != net::error::connection_reset) {
-      if (ec == websocket::error::message_too_big)
-        log_edge().warn("ws: closed oversized message");
-      else
-        log_edge().debug("ws: read failed: {}", ec.message());
-    }
+  void on_read_error(error_code ec) {
+    if (ec != net::error::operation_aborted && ec != net::error::eof
+        && ec != net::error::connection_reset)
+      log_edge().debug("ws: read failed: {}", ec.message());
+    finish();
+  }
+
+  // -- ending ----------------------------------------------------------------
+
+  /// The idle timer, or the wait for the client's close frame.
+  void arm_timer(std::chrono::steady_clock::duration d) {
+    timer_.expires_after(d);
+    timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->finished_)
+        return;
+      if (self->close_sent_) {
+        // The client never answered our close frame.
+        self->finish();
+        return;
+      }
+      if (++self->idle_ticks_ >= idle_ticks_max) {
+        log_edge().debug("ws: idle timeout");
+        self->finish();
+        return;
+      }
+      self->arm_timer(idle_tick);
+    });
+  }
+
+  /// The endpoint hears once that the socket is gone.
+  void gone() {
     if (!open_)
       return;
     open_ = false;
-    stall_timer_.cancel();
     ctx_->probe.ws_sessions->Decrement();
     endpoint_->on_closed();
     ctx_->remove_session(key_);
     key_ = 0;
   }
 
+  /// Closes the socket; pending operations end with operation_aborted and
+  /// the session is freed when the last one has run.
+  void finish() {
+    if (finished_)
+      return;
+    finished_ = true;
+    gone();
+    queue_.clear();
+    timer_.cancel();
+    if (stall_timer_)
+      stall_timer_->cancel();
+    error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
   std::shared_ptr<edge_context> ctx_;
   std::shared_ptr<ws_endpoint> endpoint_;
-  websocket::stream<beast::tcp_stream> ws_;
-  beast::flat_buffer buffer_;
+  tcp::socket socket_;
+  strand_t strand_;
+  net::steady_timer timer_;
+  std::unique_ptr<net::steady_timer> stall_timer_;
+  ws::frame_parser parser_;
+  write_queue queue_;
+  rate_limiter limiter_;
   std::shared_ptr<strand_sink> sink_;
   uint64_t key_ = 0;
-  write_queue queue_;
-  net::steady_timer stall_timer_;
+  /// Bytes of a frame in progress (empty while the socket is idle).
+  std::string inbuf_;
+  std::size_t inbuf_len_ = 0;
+  std::array<char, small_read> small_;
+  /// Headers of the frames being written (one, or a batch).
+  std::array<char, ws::max_header_bytes> header_;
+  std::string headers_;
+  /// A control frame being written (pong, close).
+  std::string control_;
+  std::string pong_;
+  std::size_t in_flight_ = 0;
+  std::mutex inbox_mu_;
+  std::vector<std::shared_ptr<const std::string>> inbox_;
+  std::string close_reason_;
+  uint16_t close_code_ = ws::close_status::normal;
+  uint32_t idle_ticks_ = 0;
+  uint32_t violations_ = 0;
   bool open_ = false;
   bool writing_ = false;
   bool closing_ = false;
   bool close_sent_ = false;
-  websocket::close_reason close_reason_;
-  rate_limiter limiter_;
-  uint32_t violations_ = 0;
+  bool peer_closed_ = false;
+  bool failed_ = false;
+  bool finished_ = false;
 };
 
 void strand_sink::send_text(std::shared_ptr<const std::string> frame) {
-  if (auto s = session_.lock()) {
-    auto ex = s->get_executor();
-    net::post(ex, [s = std::move(s), f = std::move(frame)]() mutable {
-      s->enqueue(std::move(f));
-    });
-  }
+  if (auto s = session_.lock())
+    s->post_frame(std::move(frame));
 }
 
 void strand_sink::close(uint16_t code, std::string reason) {
-  if (auto s = session_.lock()) {
-    auto ex = s->get_executor();
-    net::post(ex, [s = std::move(s), code, r = std::move(reason)]() mutable {
-      s->start_close(code, std::move(r));
-    });
+  if (auto s = session_.lock())
+    s->post_close(code, std::move(reason));
+}
+
+/// True if `key` is base64 for 16 bytes: 22 characters and "==".
+bool valid_ws_key(std::string_view key) {
+  if (key.size() != 24 || key.substr(22) != "==")
+    return false;
+  for (std::size_t i = 0; i < 22; ++i) {
+    char c = key[i];
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    if (!ok)
+      return false;
   }
+  return true;
 }
 
 } // namespace
 
 ws_endpoint::~ws_endpoint() = default;
 
-void run_ws_session(std::shared_ptr<edge_context> ctx, beast::tcp_stream stream,
-                    http::request<http::string_body> req,
+std::string ws_handshake_error(std::string_view key, std::string_view version,
+                               bool& version_mismatch) {
+  version_mismatch = false;
+  if (version != "13") {
+    version_mismatch = true;
+    return "Sec-WebSocket-Version must be 13";
+  }
+  if (!valid_ws_key(key))
+    return "missing or malformed Sec-WebSocket-Key";
+  return {};
+}
+
+void run_ws_session(std::shared_ptr<edge_context> ctx, tcp::socket socket,
+                    std::string_view key, std::string leftover,
                     std::shared_ptr<ws_endpoint> endpoint) {
-  std::make_shared<ws_session>(std::move(ctx), std::move(stream),
-                               std::move(endpoint))
-    ->run(std::move(req));
+  const auto* strand = socket.get_executor().target<strand_t>();
+  // The listener accepts every socket on a strand of its io_context.
+  BOOST_ASSERT(strand != nullptr);
+  auto s = *strand;
+  std::make_shared<ws_session>(std::move(ctx), std::move(socket),
+                               std::move(leftover), std::move(endpoint),
+                               std::move(s))
+    ->run(key);
 }
 
 } // namespace presence::edge

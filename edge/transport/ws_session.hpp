@@ -1,13 +1,13 @@
 #pragma once
 
 // Private to edge/: hands an upgraded connection from the HTTP session to
-// the WebSocket session. Included only by the two Beast translation units.
+// the WebSocket session. Included only by the two Asio translation units.
 
 #include <memory>
+#include <string>
+#include <string_view>
 
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include "edge/transport/ws_endpoint.hpp"
 
@@ -15,11 +15,20 @@ namespace presence::edge {
 
 struct edge_context;
 
-/// Accepts the WebSocket handshake in `req` on `stream` and runs the
-/// session, with `endpoint` on top, until the socket closes.
-void run_ws_session(
-  std::shared_ptr<edge_context> ctx, boost::beast::tcp_stream stream,
-  boost::beast::http::request<boost::beast::http::string_body> req,
-  std::shared_ptr<ws_endpoint> endpoint);
+/// Why a WebSocket upgrade request cannot be accepted (empty: it can):
+/// RFC 6455 section 4.2.1 asks for version 13 and a 16-byte key in base64.
+/// `version_mismatch` is set when the answer must be 426 with
+/// `Sec-WebSocket-Version: 13`.
+std::string ws_handshake_error(std::string_view key, std::string_view version,
+                               bool& version_mismatch);
+
+/// Answers the handshake for `key` on `socket` (101) and runs the
+/// session, with `endpoint` on top, until the socket closes. `leftover`:
+/// bytes the HTTP parser read past the request (the client's first frames).
+/// `socket` must run on a strand of the listener's io_context.
+void run_ws_session(std::shared_ptr<edge_context> ctx,
+                    boost::asio::ip::tcp::socket socket, std::string_view key,
+                    std::string leftover,
+                    std::shared_ptr<ws_endpoint> endpoint);
 
 } // namespace presence::edge

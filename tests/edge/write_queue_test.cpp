@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -22,7 +23,7 @@ TEST_CASE("a queue under the soft limit just queues", "[write_queue]") {
   CHECK(q.push(bytes(60)) == verdict::ok); // exactly at the soft limit
   CHECK(q.bytes() == 100);
   CHECK(q.size() == 2);
-  CHECK(q.front()->size() == 40);
+  CHECK(q.at(0)->size() == 40);
 }
 
 TEST_CASE("crossing the soft limit arms the stall timer once",
@@ -53,16 +54,18 @@ TEST_CASE("over the hard limit the client is dropped at once",
   CHECK(q.push(bytes(401)) == verdict::drop);
 }
 
-TEST_CASE("dropping keeps only the frame being written", "[write_queue]") {
+TEST_CASE("dropping keeps only the frames being written", "[write_queue]") {
   write_queue q{100, 1000};
   q.push(bytes(10));
   q.push(bytes(20));
   q.push(bytes(30));
-  q.drop_pending(true);
-  REQUIRE(q.size() == 1);
-  CHECK(q.front()->size() == 10);
-  CHECK(q.bytes() == 10);
-  q.drop_pending(false);
+  q.push(bytes(40));
+  q.drop_pending(2); // a batch of two is being written
+  REQUIRE(q.size() == 2);
+  CHECK(q.at(0)->size() == 10);
+  CHECK(q.at(1)->size() == 20);
+  CHECK(q.bytes() == 30);
+  q.drop_pending(0);
   CHECK(q.empty());
   CHECK(q.bytes() == 0);
 }
@@ -82,6 +85,36 @@ TEST_CASE("a broadcast payload is shared, not copied", "[write_queue]") {
   auto payload = bytes(5);
   a.push(payload);
   b.push(payload);
-  CHECK(a.front().get() == b.front().get());
+  CHECK(a.at(0).get() == b.at(0).get());
   CHECK(payload.use_count() == 3);
+}
+
+TEST_CASE("a written batch leaves in order, the rest stays", "[write_queue]") {
+  write_queue q{1'000'000, 2'000'000};
+  for (std::size_t i = 1; i <= 100; ++i)
+    q.push(bytes(i));
+  std::size_t expect = 1;
+  // Batches of 32, as the session writes them; the front is reclaimed as
+  // it goes, and the order never changes.
+  while (!q.empty()) {
+    auto n = std::min<std::size_t>(q.size(), 32);
+    for (std::size_t i = 0; i < n; ++i)
+      CHECK(q.at(i)->size() == expect + i);
+    q.pop_front(n);
+    expect += n;
+    q.push(bytes(0)); // something new arrives meanwhile
+    q.drop_pending(q.size() - 1);
+  }
+  CHECK(expect == 101);
+  CHECK(q.bytes() == 0);
+}
+
+TEST_CASE("a written frame is released at once", "[write_queue]") {
+  write_queue q{100, 1000};
+  auto payload = bytes(5);
+  q.push(payload);
+  q.push(bytes(6));
+  q.pop_front(1);
+  CHECK(payload.use_count() == 1);
+  CHECK(q.at(0)->size() == 6);
 }

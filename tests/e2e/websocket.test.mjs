@@ -1,0 +1,255 @@
+// The WebSocket layer itself (edge/transport/ws_session.cpp, ws_frame.cpp),
+// spoken byte by byte over a raw TCP socket: the handshake, control frames,
+// fragments, frames sent right behind the upgrade request, the close
+// handshake, protocol errors and their close codes, and the order of many
+// replies written together.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { Server, withTimeout } from './lib/harness.mjs';
+
+let srv;
+
+before(async () => {
+  srv = await new Server({ args: ['--rate-limit', '1000', '--rate-burst', '1000'] }).start();
+});
+
+after(async () => {
+  await srv.dispose();
+});
+
+const OP = { cont: 0, text: 1, binary: 2, close: 8, ping: 9, pong: 10 };
+
+/** One client frame, masked unless `mask` is false. */
+function frame(op, payload = Buffer.alloc(0), { fin = true, mask = true } = {}) {
+  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+  const len = data.length;
+  let head;
+  if (len < 126) {
+    head = Buffer.from([(fin ? 0x80 : 0) | op, (mask ? 0x80 : 0) | len]);
+  } else if (len <= 0xffff) {
+    head = Buffer.from([(fin ? 0x80 : 0) | op, (mask ? 0x80 : 0) | 126, len >> 8, len & 0xff]);
+  } else {
+    head = Buffer.alloc(10);
+    head[0] = (fin ? 0x80 : 0) | op;
+    head[1] = (mask ? 0x80 : 0) | 127;
+    head.writeBigUInt64BE(BigInt(len), 2);
+  }
+  if (!mask) return Buffer.concat([head, data]);
+  const key = randomBytes(4);
+  const body = Buffer.from(data);
+  for (let i = 0; i < body.length; i++) body[i] ^= key[i % 4];
+  return Buffer.concat([head, key, body]);
+}
+
+const closeBody = (code, reason = '') =>
+  Buffer.concat([Buffer.from([code >> 8, code & 0xff]), Buffer.from(reason)]);
+
+/** A WebSocket client over a raw socket: every server frame, as sent. */
+class RawWs {
+  constructor(socket) {
+    this.socket = socket;
+    this.buf = Buffer.alloc(0);
+    this.frames = [];
+    this.waiters = [];
+    this.ended = new Promise(resolve => socket.once('close', resolve));
+  }
+
+  /** Connects and upgrades; `after` bytes go in the same write as the request. */
+  static async open(path, { headers = {}, after = Buffer.alloc(0) } = {}) {
+    const socket = net.connect(srv.port, '127.0.0.1');
+    await new Promise((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const key = randomBytes(16).toString('base64');
+    const all = { Host: `127.0.0.1:${srv.port}`, Upgrade: 'websocket', Connection: 'Upgrade',
+                  'Sec-WebSocket-Key': key, 'Sec-WebSocket-Version': '13', ...headers };
+    const head = `GET ${path} HTTP/1.1\r\n`
+      + Object.entries(all).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+      + '\r\n';
+    const c = new RawWs(socket);
+    const response = new Promise((resolve, reject) => {
+      let got = Buffer.alloc(0);
+      const onData = d => {
+        got = Buffer.concat([got, d]);
+        const end = got.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        socket.off('data', onData);
+        const text = got.subarray(0, end).toString();
+        const [status, ...lines] = text.split('\r\n');
+        const hdrs = Object.fromEntries(lines.map(l => {
+          const i = l.indexOf(':');
+          return [l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim()];
+        }));
+        const rest = got.subarray(end + 4);
+        resolve({ status: Number(status.split(' ')[1]), headers: hdrs, rest });
+      };
+      socket.on('data', onData);
+      socket.once('error', reject);
+    });
+    socket.write(Buffer.concat([Buffer.from(head), after]));
+    const res = await withTimeout(response, 5000, 'the handshake response');
+    c.status = res.status;
+    c.headers = res.headers;
+    c.expectedAccept = createHash('sha1')
+      .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+    if (res.status === 101) {
+      socket.on('data', d => c.feed(d));
+      c.feed(res.rest);
+    } else {
+      c.body = res.rest.toString();
+    }
+    return c;
+  }
+
+  feed(d) {
+    this.buf = Buffer.concat([this.buf, d]);
+    for (;;) {
+      if (this.buf.length < 2) return;
+      const b0 = this.buf[0];
+      const b1 = this.buf[1];
+      assert.equal(b1 & 0x80, 0, 'server frames are not masked');
+      let len = b1 & 0x7f;
+      let off = 2;
+      if (len === 126) {
+        if (this.buf.length < 4) return;
+        len = this.buf.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (this.buf.length < 10) return;
+        len = Number(this.buf.readBigUInt64BE(2));
+        off = 10;
+      }
+      if (this.buf.length < off + len) return;
+      const payload = this.buf.subarray(off, off + len);
+      this.frames.push({ fin: (b0 & 0x80) !== 0, op: b0 & 0x0f, payload: Buffer.from(payload) });
+      this.buf = this.buf.subarray(off + len);
+      this.waiters = this.waiters.filter(w => !w());
+    }
+  }
+
+  send(buf) { this.socket.write(buf); }
+
+  sendText(obj) { this.send(frame(OP.text, JSON.stringify(obj))); }
+
+  /** The first frame (removed) for which `pred` holds. */
+  next(pred, what = 'a frame') {
+    return withTimeout(new Promise(resolve => {
+      const check = () => {
+        const i = this.frames.findIndex(pred);
+        if (i < 0) return false;
+        resolve(this.frames.splice(i, 1)[0]);
+        return true;
+      };
+      if (!check()) this.waiters.push(check);
+    }), 5000, what);
+  }
+
+  json(pred = () => true, what = 'a text frame') {
+    return this.next(f => f.op === OP.text && pred(JSON.parse(f.payload)), what)
+      .then(f => JSON.parse(f.payload));
+  }
+
+  closeFrame() {
+    return this.next(f => f.op === OP.close, 'a close frame').then(f => ({
+      code: f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005,
+      reason: f.payload.subarray(2).toString(),
+    }));
+  }
+}
+
+test('the handshake answers the key, and frames behind the request are read', async () => {
+  // A ping in the same TCP write as the upgrade request.
+  const c = await RawWs.open('/ws?userId=eager', {
+    after: frame(OP.text, JSON.stringify({ type: 'ping', id: 'early' })),
+  });
+  assert.equal(c.status, 101);
+  assert.equal(c.headers['sec-websocket-accept'], c.expectedAccept);
+  assert.equal(c.headers.upgrade.toLowerCase(), 'websocket');
+  const pong = await c.json(m => m.id === 'early', 'the early ping answered');
+  assert.equal(pong.type, 'pong');
+  c.socket.destroy();
+});
+
+test('bad handshakes: 426 for another version, 400 for a bad key', async () => {
+  const v = await RawWs.open('/ws', { headers: { 'Sec-WebSocket-Version': '8' } });
+  assert.equal(v.status, 426);
+  assert.equal(v.headers['sec-websocket-version'], '13');
+  v.socket.destroy();
+  const k = await RawWs.open('/ws', { headers: { 'Sec-WebSocket-Key': 'short' } });
+  assert.equal(k.status, 400);
+  k.socket.destroy();
+  const none = await RawWs.open('/ws', { headers: { 'Sec-WebSocket-Key': null } });
+  assert.equal(none.status, 400);
+  none.socket.destroy();
+});
+
+test('a ping gets a pong with its payload; fragments make one message', async () => {
+  const c = await RawWs.open('/ws?userId=frag');
+  await c.json(m => m.type === 'joined');
+  c.send(frame(OP.ping, 'are you there'));
+  const pong = await c.next(f => f.op === OP.pong, 'a pong');
+  assert.equal(pong.payload.toString(), 'are you there');
+  // {"type":"ping","id":"f1"} in three fragments, a ping between them,
+  // sent one byte at a time.
+  const msg = JSON.stringify({ type: 'ping', id: 'f1' });
+  const wire = Buffer.concat([
+    frame(OP.text, msg.slice(0, 5), { fin: false }),
+    frame(OP.ping, 'mid'),
+    frame(OP.cont, msg.slice(5, 12), { fin: false }),
+    frame(OP.cont, msg.slice(12)),
+  ]);
+  for (const b of wire) c.send(Buffer.from([b]));
+  assert.equal((await c.next(f => f.op === OP.pong)).payload.toString(), 'mid');
+  assert.equal((await c.json(m => m.id === 'f1')).type, 'pong');
+  c.socket.destroy();
+});
+
+test('the client closes: the server answers with the same code and hangs up', async () => {
+  const c = await RawWs.open('/ws?userId=leaver');
+  await c.json(m => m.type === 'joined');
+  c.send(frame(OP.close, closeBody(1000, 'bye')));
+  const { code } = await c.closeFrame();
+  assert.equal(code, 1000);
+  await withTimeout(c.ended, 5000, 'the server closing the TCP connection');
+});
+
+test('protocol errors close with 1002, 1007, 1009; the server serves on', async () => {
+  const cases = [
+    [frame(OP.text, '{"type":"ping"}', { mask: false }), 1002, 'unmasked'],
+    [frame(3, 'x'), 1002, 'reserved opcode'],
+    [frame(OP.cont, 'x'), 1002, 'continuation of nothing'],
+    [frame(OP.ping, 'x', { fin: false }), 1002, 'fragmented ping'],
+    [frame(OP.text, Buffer.from([0x7b, 0xc3, 0x28, 0x7d])), 1007, 'bad UTF-8'],
+    // Too big is known from the header: no payload follows.
+    [frame(OP.text, 'x'.repeat(70_000)).subarray(0, 14), 1009, 'over --max-frame-bytes'],
+  ];
+  for (const [bytes, want, what] of cases) {
+    const c = await RawWs.open(`/ws?userId=bad${want}`);
+    await c.json(m => m.type === 'joined');
+    c.send(bytes);
+    const { code } = await c.closeFrame();
+    assert.equal(code, want, what);
+    await withTimeout(c.ended, 7000, `the connection ending after ${what}`);
+  }
+  assert.equal((await srv.get('/healthz')).status, 200);
+});
+
+test('many replies written together arrive whole and in order', async () => {
+  const c = await RawWs.open('/ws?userId=burst');
+  await c.json(m => m.type === 'joined');
+  const n = 500;
+  const wire = [];
+  for (let i = 0; i < n; i++) wire.push(frame(OP.text, JSON.stringify({ type: 'ping', id: `b${i}` })));
+  c.send(Buffer.concat(wire)); // one write: the replies queue up together
+  const seen = [];
+  while (seen.length < n) {
+    const m = await c.json(x => x.type === 'pong', 'the burst of pongs');
+    seen.push(m.id);
+  }
+  assert.deepEqual(seen, Array.from({ length: n }, (_, i) => `b${i}`));
+  c.socket.destroy();
+});
