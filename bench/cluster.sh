@@ -3,7 +3,9 @@
 # node (users u-N-<i> on node N), all on this machine. Prints each
 # generator's figures and the cluster's totals. Stops everything it
 # started.
-#   [NODES=6] [CONCURRENCY=500] bench/cluster.sh [CONNECTIONS_PER_NODE] [SECONDS] [PING_MS]
+#   [NODES=6] [CONCURRENCY=500] [LOADGEN_ARGS=...] bench/cluster.sh [CONNECTIONS_PER_NODE] [SECONDS] [PING_MS]
+# LOADGEN_ARGS: more load generator arguments, e.g. "--timeout-s 180" (how
+# long observers wait for every offline delta after the mass close).
 # The 100,000-user run of docs/benchmarks.md:
 #   NODES=6 bench/cluster.sh 16700 20 25000
 set -euo pipefail
@@ -47,13 +49,19 @@ for n in $(seq "$nodes"); do
   # --server-pid: the CPU figures are the whole cluster's (all three nodes).
   "$gen" --port "$(head -1 "$tmp/port$n")" --connections "$conns" --seconds "$secs" \
          --ping-interval-ms "$ping" --observers 1 --prefix "u-$n-" \
-         --concurrency "$conc" \
+         --concurrency "$conc" ${LOADGEN_ARGS:-} \
          --server-pid "$(IFS=,; echo "${pids[*]}")" > "$tmp/result$n.json" &
   gens+=($!)
 done
 rc=0
 for g in "${gens[@]}"; do wait "$g" || rc=1; done
 for n in $(seq "$nodes"); do echo "node n$n: $(cat "$tmp/result$n.json")"; done
+# The cluster's own view after everyone closed: users still online per
+# node (0 everywhere: every leave was recorded, whatever the observers saw).
+for n in $(seq "$nodes"); do
+  left=$(curl -s "http://127.0.0.1:$(head -1 "$tmp/port$n")/api/online-users?countOnly=true")
+  echo "node n$n: online after the close: $left"
+done
 # Sessions each node closed for not reading (write queue over
 # --write-queue-max-bytes, or over --write-queue-bytes for too long).
 for n in $(seq "$nodes"); do

@@ -34,8 +34,8 @@ struct persistence_config {
   /// Online sessions remembered per user (oldest dropped first).
   uint32_t history_limit = 100;
   /// Activity of online users is written at most this often (crash recovery
-  /// loses at most this much activity, plus a quarter of it that the edge
-  /// may hold back). 0 = write every heartbeat. 5 s: at 1 s every user's
+  /// loses at most twice this: the edge may hold activity back for one
+  /// interval, the store for another). 0 = write every heartbeat. 5 s: at 1 s every user's
   /// heartbeat cost a user-actor message and a checkpoint, 142 vs 78 us of
   /// CPU per native ping (docs/benchmarks.md).
   milliseconds checkpoint_interval{5'000};

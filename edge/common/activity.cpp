@@ -65,7 +65,7 @@ void activity_cell::send(const forward& f) {
 std::chrono::milliseconds activity_gap(std::chrono::milliseconds checkpoint) {
   if (checkpoint.count() == 0)
     return checkpoint;
-  return std::max(std::chrono::milliseconds{1}, checkpoint / 4);
+  return std::max(std::chrono::milliseconds{1}, checkpoint);
 }
 
 // -- the flusher ----------------------------------------------------------------

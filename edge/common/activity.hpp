@@ -3,7 +3,7 @@
 // Heartbeats are answered where they arrive: the WebSocket's strand replies
 // at once and records the client's activity in the device's activity cell.
 // The user actor hears of it straight from the strand (no session actor in
-// between) at most once per gap (--checkpoint-interval / 4); activity inside
+// between) at most once per gap (--checkpoint-interval); activity inside
 // a gap waits in the cell and the node's activity flusher sends the latest
 // at the end of the gap, so the last heartbeat before a silence is never
 // lost and the user actor's checkpoints (crash recovery) stay as fresh as
@@ -83,7 +83,9 @@ using activity_flusher_api
 activity_flusher_api spawn_activity_flusher(caf::actor_system& sys,
                                             std::chrono::milliseconds gap);
 
-/// The gap for a checkpoint interval: a quarter of it (at least 1 ms; 0 for
+/// The gap for a checkpoint interval: the interval itself (what TTLs and
+/// checkpoints need; a quarter of it cost ~20 us per native ping at one ping
+/// a second, docs/benchmarks.md), at least 1 ms (0 for
 /// 0, which sends every heartbeat).
 std::chrono::milliseconds activity_gap(std::chrono::milliseconds checkpoint);
 

@@ -58,8 +58,8 @@ struct event {
     binary,    // a whole binary message
     ping,      // `payload` to echo in a pong
     pong,
-    close,     // the client closes: `code` (1005 if none), `payload` reason
-    error,     // the client broke the protocol: close with `code`
+    close, // the client closes: `code` (1005 if none), `payload` reason
+    error, // the client broke the protocol: close with `code`
   };
   kind_t kind = need_more;
   /// Bytes of the input this event used (0 for need_more and error).

@@ -51,8 +51,8 @@ test('SIGKILL: last_seen is no older than the last heartbeat', async () => {
     const lastBeat = Date.now();
     await c.request({ type: 'ping' });
     // Wait until the store has written the checkpoint of that heartbeat
-    // (answered at the edge; the user actor hears of it within a quarter
-    // of the checkpoint interval, the store writes it within one).
+    // (answered at the edge; the user actor hears of it within one
+    // checkpoint interval, the store writes it within another).
     await eventually(async () => (await metric(srv, 'presence_store_checkpoint_newest_ms')) >= lastBeat,
                      5000, 'the heartbeat checkpoint');
     const exit = await srv.kill9();

@@ -14,8 +14,8 @@ using namespace presence::edge::ws;
 namespace {
 
 /// A client frame: masked with `key`, as a browser sends it.
-std::string client_frame(opcode op, const std::string& payload,
-                         bool fin = true, uint32_t key = 0x37fa213d) {
+std::string client_frame(opcode op, const std::string& payload, bool fin = true,
+                         uint32_t key = 0x37fa213d) {
   std::string out;
   out.push_back(static_cast<char>((fin ? 0x80 : 0) | static_cast<int>(op)));
   auto len = payload.size();
@@ -94,7 +94,9 @@ TEST_CASE("masked text, binary, ping and close frames parse, in any pieces",
               + client_frame(opcode::ping, "hi")
               + client_frame(opcode::text, std::string(300, 'x'))
               + client_frame(opcode::text, big)
-              + client_frame(opcode::close, std::string("\x03\xe8" "bye", 5));
+              + client_frame(opcode::close, std::string("\x03\xe8"
+                                                        "bye",
+                                                        5));
   for (std::size_t step : {1u, 2u, 7u, 128u, 100'000u}) {
     frame_parser p{100'000};
     std::vector<std::string> payloads;
@@ -206,7 +208,7 @@ TEST_CASE("UTF-8 validation matches the standard", "[ws_frame]") {
   CHECK_FALSE(valid_utf8("\xe0\x80\xaf"));     // overlong
   CHECK_FALSE(valid_utf8("\xed\xa0\x80"));     // a surrogate
   CHECK_FALSE(valid_utf8("\x80"));
-  CHECK_FALSE(valid_utf8("abc\xe2\x82"));      // cut short
+  CHECK_FALSE(valid_utf8("abc\xe2\x82")); // cut short
   CHECK_FALSE(valid_utf8("12345678\xff"));
 }
 
