@@ -3,7 +3,8 @@
 # node (users u-N-<i> on node N), all on this machine. Prints each
 # generator's figures and the cluster's totals. Stops everything it
 # started.
-#   [NODES=6] [CONCURRENCY=500] [LOADGEN_ARGS=...] bench/cluster.sh [CONNECTIONS_PER_NODE] [SECONDS] [PING_MS]
+#   [NODES=6] [CONCURRENCY=500] [PRESENCED_ARGS=...] [LOADGEN_ARGS=...] bench/cluster.sh [CONNECTIONS_PER_NODE] [SECONDS] [PING_MS]
+# PRESENCED_ARGS: more server arguments for every node.
 # LOADGEN_ARGS: more load generator arguments, e.g. "--timeout-s 180" (how
 # long observers wait for every offline delta after the mass close).
 # The 100,000-user run of docs/benchmarks.md:
@@ -30,7 +31,7 @@ common=(--log-level warn --reconnect-grace 0 --cluster-heartbeat 200 --failure-t
 seeds=""
 for n in $(seq "$nodes"); do
   args=(--listen 127.0.0.1:0 --port-file "$tmp/port$n" --data-dir "$tmp/data$n"
-        --cluster-listen 127.0.0.1:0 --node-id "n$n" "${common[@]}")
+        --cluster-listen 127.0.0.1:0 --node-id "n$n" "${common[@]}" ${PRESENCED_ARGS:-})
   [ -n "$seeds" ] && args+=(--seeds "$seeds")
   "$bin" "${args[@]}" 2> "$tmp/log$n" &
   pids+=($!)
