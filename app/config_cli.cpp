@@ -72,6 +72,7 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   int64_t sio_timeout_ms = cfg.edge.sio_ping_timeout.count();
   int64_t sio_list_ms = cfg.edge.sio_list_window.count();
   double http_timeout_s = cfg.edge.http_timeout.count() / 1000.0;
+  double ws_idle_s = cfg.edge.ws_idle_timeout.count() / 1000.0;
 
   std::vector<std::string> names;
   auto add = [&](const std::string& name, auto& var, const std::string& help) {
@@ -109,6 +110,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "ms a client may stay above write-queue-bytes");
   add("http-timeout", http_timeout_s,
       "seconds an HTTP connection may idle or take to send a request");
+  add("ws-idle-timeout", ws_idle_s,
+      "seconds a WebSocket may send nothing before it is dropped (a ping "
+      "at half of it)");
   add("rate-limit", cfg.edge.rate_limit,
       "WebSocket messages per second per connection");
   add("rate-burst", cfg.edge.rate_burst, "burst allowance over rate-limit");
@@ -230,6 +234,7 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   cfg.edge.sio_ping_timeout = milliseconds{sio_timeout_ms};
   cfg.edge.sio_list_window = milliseconds{sio_list_ms};
   cfg.edge.http_timeout = seconds_to_ms(http_timeout_s);
+  cfg.edge.ws_idle_timeout = seconds_to_ms(ws_idle_s);
   if (timeout_ms < 100) {
     std::cerr << "presenced: request-timeout must be at least 100 ms\n";
     return 2;
@@ -292,6 +297,7 @@ std::string to_toml(const config& cfg) {
   line("write-queue-max-bytes", std::to_string(e.write_queue_max_bytes));
   line("slow-consumer-ms", std::to_string(e.slow_consumer_ms.count()));
   line("http-timeout", secs(e.http_timeout));
+  line("ws-idle-timeout", secs(e.ws_idle_timeout));
   line("rate-limit", num(e.rate_limit));
   line("rate-burst", num(e.rate_burst));
   line("max-connections", std::to_string(e.max_connections));

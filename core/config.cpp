@@ -58,6 +58,8 @@ std::string validate(const config& cfg) {
     return "write-queue-max-bytes must be at least write-queue-bytes";
   if (e.slow_consumer_ms.count() < 100)
     return "slow-consumer-ms must be at least 100";
+  if (e.ws_idle_timeout.count() < 100)
+    return "ws-idle-timeout must be at least 0.1 seconds";
   if (e.http_timeout.count() < 100)
     return "http-timeout must be at least 0.1 seconds";
   if (!(e.rate_limit > 0) || !(e.rate_burst >= 1))

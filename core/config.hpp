@@ -65,6 +65,9 @@ struct edge_config {
   /// An idle HTTP keep-alive connection (or one sending its request too
   /// slowly) is closed after this long.
   milliseconds http_timeout{30'000};
+  /// A WebSocket from which nothing arrives for this long is dropped; at
+  /// half of it the server sends a ping (both checked every tenth).
+  milliseconds ws_idle_timeout{300'000};
   /// Messages per second one WebSocket may send (token bucket) and the burst.
   double rate_limit = 50.0;
   double rate_burst = 100.0;

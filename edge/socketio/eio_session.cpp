@@ -267,9 +267,8 @@ void eio_session::on_ws_text(const std::shared_ptr<session_sink>& ws,
       transport_ = transport::websocket;
       ws_ = std::move(probe_);
       probe_ = nullptr;
-      std::vector<std::shared_ptr<const std::string>> queued{outbox_.begin(),
-                                                             outbox_.end()};
-      outbox_.clear();
+      std::vector<std::shared_ptr<const std::string>> queued;
+      queued.swap(outbox_);
       outbox_bytes_ = 0;
       auto done = std::move(pending_get_);
       pending_get_ = nullptr;

@@ -38,13 +38,18 @@ using strand_t = net::strand<net::io_context::executor_type>;
 /// sent `rate_burst` messages past the limit in a row.
 constexpr uint32_t rate_limit_notice_every = 16;
 
-/// A socket that sends nothing for `idle_ticks_max` ticks of `idle_tick`
-/// (5 to 6 minutes) is gone: Beast's suggested server idle timeout, which
-/// presenced used before it owned the framing. The protocols' own
-/// heartbeats (native TTL, Engine.IO's ping timeout) end a silent client
-/// far sooner; this catches half-open sockets.
-constexpr auto idle_tick = std::chrono::seconds(60);
-constexpr uint32_t idle_ticks_max = 5;
+/// The idle timer ticks every tenth of --ws-idle-timeout (default 5 min).
+/// A socket that sent nothing for `idle_ticks_ping` ticks (half the
+/// timeout, up to a tick more) gets a ping, which every client library
+/// answers; one silent for `idle_ticks_max` ticks (the timeout, up to a
+/// tick more) is gone: Beast's suggested server timeouts, which presenced
+/// used before it owned the framing. The protocols' own heartbeats (native
+/// TTL, Engine.IO's ping timeout) end a silent client far sooner; this
+/// catches half-open sockets. One coarse timer per socket: nothing is
+/// re-armed per message.
+constexpr uint32_t idle_ticks_per_timeout = 10;
+constexpr uint32_t idle_ticks_ping = 6;
+constexpr uint32_t idle_ticks_max = 11;
 
 /// How long the server waits for the client's close frame after its own.
 constexpr auto close_timeout = std::chrono::seconds(5);
@@ -222,6 +227,13 @@ private:
   void maybe_write() {
     if (writing_ || finished_)
       return;
+    if (ping_due_) {
+      ping_due_ = false;
+      control_.resize(ws::max_header_bytes);
+      control_.resize(ws::write_header(control_.data(), ws::opcode::ping, 0));
+      write_control(false);
+      return;
+    }
     if (!pong_.empty()) {
       control_.resize(ws::max_header_bytes);
       control_.resize(
@@ -332,7 +344,7 @@ private:
     endpoint_->on_open(sink_);
     if (ctx_->draining)
       start_close(close_code::going_away, "server shutting down");
-    arm_timer(idle_tick);
+    arm_timer(idle_tick());
     if (inbuf_len_ > 0) {
       // The client sent frames right behind its request.
       consume_inbuf();
@@ -511,6 +523,10 @@ private:
 
   // -- ending ----------------------------------------------------------------
 
+  std::chrono::steady_clock::duration idle_tick() const {
+    return ctx_->cfg.edge.ws_idle_timeout / idle_ticks_per_timeout;
+  }
+
   /// The idle timer, or the wait for the client's close frame.
   void arm_timer(std::chrono::steady_clock::duration d) {
     timer_.expires_after(d);
@@ -527,7 +543,11 @@ private:
         self->finish();
         return;
       }
-      self->arm_timer(idle_tick);
+      if (self->idle_ticks_ == idle_ticks_ping && !self->closing_) {
+        self->ping_due_ = true;
+        self->maybe_write();
+      }
+      self->arm_timer(self->idle_tick());
     });
   }
 
@@ -586,6 +606,7 @@ private:
   uint16_t close_code_ = ws::close_status::normal;
   uint32_t idle_ticks_ = 0;
   uint32_t violations_ = 0;
+  bool ping_due_ = false;
   bool open_ = false;
   bool writing_ = false;
   bool closing_ = false;

@@ -58,14 +58,14 @@ class RawWs {
   }
 
   /** Connects and upgrades; `after` bytes go in the same write as the request. */
-  static async open(path, { headers = {}, after = Buffer.alloc(0) } = {}) {
-    const socket = net.connect(srv.port, '127.0.0.1');
+  static async open(path, { headers = {}, after = Buffer.alloc(0), server = srv } = {}) {
+    const socket = net.connect(server.port, '127.0.0.1');
     await new Promise((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
     const key = randomBytes(16).toString('base64');
-    const all = { Host: `127.0.0.1:${srv.port}`, Upgrade: 'websocket', Connection: 'Upgrade',
+    const all = { Host: `127.0.0.1:${server.port}`, Upgrade: 'websocket', Connection: 'Upgrade',
                   'Sec-WebSocket-Key': key, 'Sec-WebSocket-Version': '13', ...headers };
     const head = `GET ${path} HTTP/1.1\r\n`
       + Object.entries(all).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${v}\r\n`).join('')
@@ -252,4 +252,33 @@ test('many replies written together arrive whole and in order', async () => {
   }
   assert.deepEqual(seen, Array.from({ length: n }, (_, i) => `b${i}`));
   c.socket.destroy();
+});
+
+test('a silent socket gets a ping at half --ws-idle-timeout and is dropped at the end', async () => {
+  const quick = await new Server({ args: ['--ws-idle-timeout', '1'] }).start();
+  try {
+    const open = path => RawWs.open(path, { server: quick });
+    // One client answers nothing; another answers the pings.
+    const silent = await open('/ws?userId=silent');
+    const lively = await open('/ws?userId=lively');
+    await silent.json(m => m.type === 'joined');
+    await lively.json(m => m.type === 'joined');
+    lively.socket.on('data', () => {
+      for (const f of lively.frames.filter(x => x.op === OP.ping)) {
+        lively.send(frame(OP.pong, f.payload));
+      }
+      lively.frames = lively.frames.filter(x => x.op !== OP.ping);
+    });
+    const ping = await silent.next(f => f.op === OP.ping, 'the idle ping');
+    assert.equal(ping.payload.length, 0);
+    // Dropped without a close frame once the timeout passed.
+    await withTimeout(silent.ended, 5000, 'the silent socket dropped');
+    assert.ok(!silent.frames.some(f => f.op === OP.close));
+    // The one that answered is still there and served.
+    lively.sendText({ type: 'ping', id: 'still' });
+    assert.equal((await lively.json(m => m.id === 'still')).type, 'pong');
+    lively.socket.destroy();
+  } finally {
+    await quick.dispose();
+  }
 });
