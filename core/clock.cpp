@@ -1,7 +1,9 @@
 #include "core/clock.hpp"
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <limits>
 
 namespace presence {
 
@@ -12,13 +14,33 @@ std::string iso8601(millis ms) {
     frac += 1000;
     secs -= 1;
   }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, frac);
-  return buf;
+  // Every heartbeat's answer carries a timestamp: the date and time of the
+  // current second are formatted once per thread and second.
+  constexpr std::size_t stamp = 19; // YYYY-MM-DDTHH:MM:SS
+  thread_local std::time_t cached_secs
+    = std::numeric_limits<std::time_t>::min();
+  thread_local char cached[stamp];
+  if (secs != cached_secs) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                  tm.tm_min, tm.tm_sec);
+    if (std::strlen(buf) != stamp) {
+      // A year beyond 9999 (or before 0): no cache.
+      return std::string(buf) + "." + std::to_string(1000 + frac).substr(1)
+             + "Z";
+    }
+    std::memcpy(cached, buf, stamp);
+    cached_secs = secs;
+  }
+  std::string out(cached, stamp);
+  char tail[5] = {'.', static_cast<char>('0' + frac / 100),
+                  static_cast<char>('0' + frac / 10 % 10),
+                  static_cast<char>('0' + frac % 10), 'Z'};
+  out.append(tail, sizeof(tail));
+  return out;
 }
 
 } // namespace presence

@@ -90,8 +90,7 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   ctx->stats = n.stats();
   ctx->membership = n.membership();
   ctx->store_counters = &n.store_counters();
-  ctx->activity = spawn_activity_flusher(
-    n.system(), activity_gap(n.cfg().persistence.checkpoint_interval));
+  ctx->activity = spawn_activity_flusher(n.system(), activity_gap(n.cfg()));
   auto p = std::make_unique<impl>();
   p->ctx = ctx;
   p->eio = std::make_shared<eio_registry>(ctx);

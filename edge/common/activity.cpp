@@ -62,10 +62,16 @@ void activity_cell::send(const forward& f) {
     caf::send_as(f.session, f.user, heartbeat_atom::value, f.device_id, f.at);
 }
 
-std::chrono::milliseconds activity_gap(std::chrono::milliseconds checkpoint) {
+std::chrono::milliseconds activity_gap(std::chrono::milliseconds checkpoint,
+                                       std::chrono::milliseconds ttl) {
   if (checkpoint.count() == 0)
     return checkpoint;
-  return std::max(std::chrono::milliseconds{1}, checkpoint);
+  return std::max(std::chrono::milliseconds{1}, std::min(checkpoint, ttl / 3));
+}
+
+std::chrono::milliseconds activity_gap(const config& cfg) {
+  return activity_gap(cfg.persistence.checkpoint_interval,
+                      cfg.actors.heartbeat_ttl);
 }
 
 // -- the flusher ----------------------------------------------------------------

@@ -18,6 +18,7 @@
 #include <caf/fwd.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "core/config.hpp"
 #include "core/messages.hpp"
 
 namespace presence::edge {
@@ -83,11 +84,16 @@ using activity_flusher_api
 activity_flusher_api spawn_activity_flusher(caf::actor_system& sys,
                                             std::chrono::milliseconds gap);
 
-/// The gap for a checkpoint interval: the interval itself (what TTLs and
-/// checkpoints need; a quarter of it cost ~20 us per native ping at one ping
-/// a second, docs/benchmarks.md), at least 1 ms (0 for
-/// 0, which sends every heartbeat).
-std::chrono::milliseconds activity_gap(std::chrono::milliseconds checkpoint);
+/// The gap for a checkpoint interval and heartbeat TTL: the interval itself
+/// (what checkpoints need; a quarter of it cost ~20 us per native ping at
+/// one ping a second, docs/benchmarks.md), but at most a third of the TTL
+/// (a device must hear of its heartbeats before it expires); at least 1 ms
+/// (0 for a 0 interval, which sends every heartbeat).
+std::chrono::milliseconds activity_gap(std::chrono::milliseconds checkpoint,
+                                       std::chrono::milliseconds ttl);
+
+/// The gap for a node's settings (--checkpoint-interval, --heartbeat-ttl).
+std::chrono::milliseconds activity_gap(const config& cfg);
 
 } // namespace presence::edge
 

@@ -324,9 +324,18 @@ std::string encode_left(const std::string& id_json) {
 }
 
 std::string encode_pong(const std::string& id_json, millis now) {
-  auto j = reply("pong", id_json);
-  j["timestamp"] = iso8601(now);
-  return dump(j);
+  // The most frequent frame, written directly (the same bytes as the json
+  // encoding: keys in order; id_json is already JSON, dumped by the parser).
+  std::string out = "{";
+  if (!id_json.empty()) {
+    out += "\"id\":";
+    out += id_json;
+    out += ',';
+  }
+  out += "\"timestamp\":\"";
+  out += iso8601(now);
+  out += "\",\"type\":\"pong\"}";
+  return out;
 }
 
 std::string encode_status(const std::string& id_json, const user_status& s) {

@@ -326,7 +326,7 @@ public:
       // Answered here; the user actor hears of it through the flusher.
       auto now = ctx_->now();
       reply(encode_pong(cmd.id_json, now));
-      auto gap = activity_gap(ctx_->cfg.persistence.checkpoint_interval);
+      auto gap = activity_gap(ctx_->cfg);
       if (activity_->record(now, gap.count()))
         caf::anon_send(ctx_->activity, activity_atom::value, activity_);
       return;

@@ -2,9 +2,12 @@
 
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
+#include <prometheus/counter.h>
 
+#include "core/ids.hpp"
 #include "edge/common/close_codes.hpp"
 #include "edge/common/edge_log.hpp"
+#include "edge/socketio/sio_socket.hpp"
 #include "edge/socketio/socketio_codec.hpp"
 
 namespace presence::edge {
@@ -304,6 +307,80 @@ void eio_session::on_ws_closed(const std::shared_ptr<session_sink>& ws) {
   finish("transport close");
 }
 
+void eio_session::fast_path(const std::string& nsp, activity_cell_ptr cell) {
+  std::lock_guard<std::mutex> guard{mu_};
+  for (auto i = namespaces_.begin(); i != namespaces_.end(); ++i) {
+    if (i->first == nsp) {
+      if (cell)
+        i->second = std::move(cell);
+      else
+        namespaces_.erase(i);
+      return;
+    }
+  }
+  if (cell)
+    namespaces_.emplace_back(nsp, std::move(cell));
+}
+
+bool eio_session::try_fast_path(const std::string& data) {
+  // Only events ("2..."); anything else, or anything unusual, goes to the
+  // actor, which also answers every error.
+  if (data.empty() || data[0] != '2')
+    return false;
+  sio_packet p;
+  std::string err;
+  if (!parse_sio(data, p, err) || p.type != sio_type::event
+      || !p.data.is_array() || p.data.empty() || !p.data[0].is_string())
+    return false;
+  const auto& name = p.data[0].get_ref<const std::string&>();
+  // These names mean the same in every dialect (edge/socketio/
+  // sio_dialects.cpp): seed 000's user_activity and seed 004's heartbeat
+  // record activity and ack with the time; seed 000's check_user_online
+  // reads the node's online index.
+  bool activity = name == "user_activity" || name == "heartbeat";
+  bool check = name == "check_user_online";
+  if (!activity && !check)
+    return false;
+  activity_cell_ptr cell;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    for (auto& kvp : namespaces_)
+      if (kvp.first == p.nsp)
+        cell = kvp.second;
+  }
+  if (!cell)
+    return false; // not connected: the actor says so
+  auto& ctx = *ctx_;
+  auto now = ctx.now();
+  auto ack = [&](const json& arg) {
+    if (p.ack_id == no_ack)
+      return;
+    ctx.probe.frames_out->Increment();
+    send(eio_ack(p.nsp, p.ack_id, json::array({arg})));
+  };
+  if (activity) {
+    ctx.probe.frames_in->Increment();
+    // A namespace that has not joined has no user behind its cell: the
+    // record goes nowhere, as the actor's record_activity would skip it.
+    auto gap = activity_gap(ctx.cfg);
+    if (cell->record(now, gap.count()))
+      caf::anon_send(ctx.activity, activity_atom::value, cell);
+    ack(ack_ok({{"timestamp", iso8601(now)}}));
+    return true;
+  }
+  auto& index = *ctx.online;
+  const json& arg = p.data.size() > 1 ? p.data[1] : json{};
+  auto user = user_arg(arg);
+  if (!index.ready() || !valid_id(user))
+    return false;
+  ctx.probe.frames_in->Increment();
+  json payload = {{"userId", user}, {"online", index.online(user)}};
+  ctx.probe.frames_out->Increment();
+  send(eio_event(p.nsp, "user_online_status", payload));
+  ack(ack_ok(payload));
+  return true;
+}
+
 bool eio_session::on_packet(char type, const std::string& data) {
   eio_listener_api app;
   {
@@ -315,7 +392,8 @@ bool eio_session::on_packet(char type, const std::string& data) {
       caf::anon_send(app, pong_atom::value);
       return true;
     case eio_type::message:
-      caf::anon_send(app, frame_atom::value, data);
+      if (!try_fast_path(data))
+        caf::anon_send(app, frame_atom::value, data);
       return true;
     case eio_type::close:
       finish("client close");

@@ -50,6 +50,11 @@ public:
   /// Ends the session (the client sees the transport close).
   virtual void close(const std::string& reason) = 0;
   virtual const std::string& sid() const = 0;
+  /// Namespace `nsp` is connected and records activity in `cell` (null:
+  /// no longer connected). Its heartbeat events (`user_activity`,
+  /// `heartbeat`, `check_user_online`) are then answered by the transport
+  /// where they arrive, without the Socket.IO actor (eio_session.cpp).
+  virtual void fast_path(const std::string& nsp, activity_cell_ptr cell) = 0;
 };
 
 class eio_registry;
@@ -72,6 +77,7 @@ public:
   void send(std::shared_ptr<const std::string> packet) override;
   void close(const std::string& reason) override;
   const std::string& sid() const override { return sid_; }
+  void fast_path(const std::string& nsp, activity_cell_ptr cell) override;
 
   // -- set-up -----------------------------------------------------------------
 
@@ -105,6 +111,9 @@ private:
   /// Handles one packet from the client; returns false on a protocol error.
   /// Called without the lock held.
   bool on_packet(char type, const std::string& data);
+  /// A heartbeat event of a connected namespace, answered here; false:
+  /// the Socket.IO actor handles `data`.
+  bool try_fast_path(const std::string& data);
   void flush_poll_locked(std::unique_lock<std::mutex>& lock);
   void finish(const std::string& reason);
 
@@ -123,6 +132,9 @@ private:
   done_fn pending_get_;
   std::shared_ptr<session_sink> ws_;
   std::shared_ptr<session_sink> probe_;
+  /// Connected namespaces and their activity cells (fast_path()); a
+  /// session has one or two.
+  std::vector<std::pair<std::string, activity_cell_ptr>> namespaces_;
 };
 
 /// Every live Engine.IO session of a server, by sid, and what every

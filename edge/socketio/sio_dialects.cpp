@@ -55,7 +55,7 @@ void record_activity(sio_ptr self, sio_socket& s) {
                ctx.now());
     return;
   }
-  auto gap = activity_gap(ctx.cfg.persistence.checkpoint_interval);
+  auto gap = activity_gap(ctx.cfg);
   if (s.link.activity->record(ctx.now(), gap.count()))
     self->send(ctx.activity, activity_atom::value, s.link.activity);
 }

@@ -75,6 +75,9 @@ void on_connect(sio_ptr self, const sio_packet& p) {
   s.link.activity = std::make_shared<activity_cell>();
   auto nsp = p.nsp;
   auto sid = s.sid;
+  // Heartbeat events are answered by the transport from now on (before
+  // the client hears it is connected).
+  st.eio->fast_path(nsp, s.link.activity);
   st.sockets.emplace(nsp, std::move(s));
   st.eio->send(eio_connect_ok(nsp, sid));
   if (seed004)
@@ -132,6 +135,7 @@ void on_packet(sio_ptr self, const std::string& text) {
     case sio_type::disconnect: {
       auto i = st.sockets.find(p.nsp);
       if (i != st.sockets.end()) {
+        st.eio->fast_path(p.nsp, nullptr);
         leave_socket(self, i->second);
         st.sockets.erase(i);
         // The node's seed-000 lists are for seed-000 sockets only.

@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -297,6 +298,28 @@ TEST_CASE("iso8601 formats UTC with milliseconds", "[clock]") {
   CHECK(iso8601(1'704'067'200'123) == "2024-01-01T00:00:00.123Z");
   CHECK(iso8601(951'782'400'000) == "2000-02-29T00:00:00.000Z"); // leap day
   CHECK(iso8601(253'402'300'799'999) == "9999-12-31T23:59:59.999Z");
+}
+
+TEST_CASE("iso8601 is right when the cached second changes and comes back",
+          "[clock]") {
+  // The date and time of a second are cached per thread.
+  CHECK(iso8601(1'704'067'200'123) == "2024-01-01T00:00:00.123Z");
+  CHECK(iso8601(1'704'067'200'999) == "2024-01-01T00:00:00.999Z");
+  CHECK(iso8601(1'704'067'201'000) == "2024-01-01T00:00:01.000Z");
+  CHECK(iso8601(1'704'067'200'005) == "2024-01-01T00:00:00.005Z");
+  CHECK(iso8601(-1) == "1969-12-31T23:59:59.999Z");
+  CHECK(iso8601(1'704'067'200'050) == "2024-01-01T00:00:00.050Z");
+  // Past year 9999 the format widens and nothing is cached.
+  CHECK(iso8601(253'402'300'800'000) == "10000-01-01T00:00:00.000Z");
+  CHECK(iso8601(253'402'300'800'007) == "10000-01-01T00:00:00.007Z");
+}
+
+TEST_CASE("iso8601 in a fresh thread, first call one second before 1970",
+          "[clock]") {
+  std::string got;
+  std::thread t{[&] { got = iso8601(-1); }};
+  t.join();
+  CHECK(got == "1969-12-31T23:59:59.999Z");
 }
 
 TEST_CASE("iso8601 handles times before the epoch", "[clock]") {

@@ -121,8 +121,11 @@ TEST_CASE("a device that is not joined sends nothing", "[activity]") {
   CHECK(f.log->empty());
 }
 
-TEST_CASE("the gap is the checkpoint interval", "[activity]") {
-  CHECK(activity_gap(1000ms) == 1000ms);
-  CHECK(activity_gap(1ms) == 1ms);
-  CHECK(activity_gap(0ms) == 0ms);
+TEST_CASE("the gap is the checkpoint interval, at most a third of the TTL",
+          "[activity]") {
+  CHECK(activity_gap(1000ms, 90'000ms) == 1000ms);
+  CHECK(activity_gap(5000ms, 1000ms) == 333ms);
+  CHECK(activity_gap(1ms, 90'000ms) == 1ms);
+  CHECK(activity_gap(10ms, 1ms) == 1ms);
+  CHECK(activity_gap(0ms, 90'000ms) == 0ms);
 }

@@ -461,6 +461,13 @@ TEST_CASE("encode_pong carries an ISO timestamp", "[native][encode]") {
   CHECK(j["type"] == "pong");
   CHECK(j["id"] == 1);
   CHECK(j["timestamp"] == "2024-01-01T00:00:00.123Z");
+  // Written by hand: the same bytes the JSON encoder gives.
+  for (std::string id : {"", "1", R"("r7")", R"({"a":[1,"x"]})"}) {
+    json want = {{"type", "pong"}, {"timestamp", "2024-01-01T00:00:00.123Z"}};
+    if (!id.empty())
+      want["id"] = json::parse(id);
+    CHECK(encode_pong(id, t0 + 123) == want.dump());
+  }
 }
 
 TEST_CASE("encode_delta", "[native][encode]") {
