@@ -37,19 +37,22 @@ struct fanout_state {
 
 using fanout_ptr = fanout_impl_api::stateful_pointer<fanout_state>;
 
-void deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
+/// Sends `deltas` to their listeners; returns how many messages it sent.
+size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
   auto& st = self->state;
   auto all = std::make_shared<const std::vector<presence_delta>>(
     std::move(deltas));
   // Every receiver of this delivery shares the encodings.
   auto memo = std::make_shared<delta_memo>();
+  size_t sent = 0;
   if (!st.global.empty()) {
     delta_batch batch{all, memo};
     for (auto& l : st.global)
       self->send(l, delta_atom::value, batch);
+    sent += st.global.size();
   }
   if (st.by_user.empty())
-    return;
+    return sent;
   // Listeners of single users get only their users' deltas.
   std::unordered_map<delta_listener, std::vector<presence_delta>> per;
   for (auto& d : *all) {
@@ -65,13 +68,16 @@ void deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
                delta_batch{std::make_shared<const std::vector<presence_delta>>(
                              std::move(ds)),
                            memo});
+  return sent + per.size();
 }
 
-/// Opens a coalescing window: deltas are gathered until its tick.
-void arm(fanout_ptr self) {
+/// Opens a coalescing window after a send of `sent` messages: deltas are
+/// gathered until its tick.
+void arm(fanout_ptr self, size_t sent) {
   auto& st = self->state;
   st.armed = true;
-  self->delayed_send(self, st.cfg.coalesce_window, tick_atom::value);
+  self->delayed_send(self, fanout_window(st.cfg.coalesce_window, sent),
+                     tick_atom::value);
 }
 
 /// The window is over: what it gathered goes out, and a new window opens
@@ -85,8 +91,7 @@ void flush(fanout_ptr self) {
   std::vector<presence_delta> out;
   out.swap(st.pending);
   st.pending_index.clear();
-  deliver(self, std::move(out));
-  arm(self);
+  arm(self, deliver(self, std::move(out)));
 }
 
 void forget(fanout_ptr self, const delta_listener& l) {
@@ -180,8 +185,7 @@ fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg) {
         // quiet spell a delta goes out at once; the window it opens
         // gathers whatever follows, so batching starts only when deltas
         // come faster than one per window.
-        deliver(self, {std::move(d)});
-        arm(self);
+        arm(self, deliver(self, {std::move(d)}));
         return;
       }
       auto i = st.pending_index.find(d.user_id);
@@ -199,6 +203,14 @@ fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg) {
 }
 
 } // namespace
+
+std::chrono::microseconds fanout_window(std::chrono::milliseconds base,
+                                        std::size_t listeners) {
+  auto cost = std::chrono::microseconds{
+    static_cast<int64_t>(listeners * 1'000'000 / fanout_deliveries_per_second)};
+  auto scaled = std::min<std::chrono::microseconds>(cost, fanout_max_window);
+  return std::max<std::chrono::microseconds>(base, scaled);
+}
 
 fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg) {
   return sys.spawn(fanout_impl, cfg);

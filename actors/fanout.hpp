@@ -1,5 +1,8 @@
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+
 #include <caf/fwd.hpp>
 
 #include "core/config.hpp"
@@ -16,6 +19,24 @@ namespace presence::actors {
 /// send with what it asked for; global listeners share one batch object.
 /// A user's deltas are never reordered. Listeners are monitored; a dead one
 /// is forgotten. Interface: `fanout_api` (core/messages.hpp).
+///
+/// The window after a send grows with what the send cost: a send to many
+/// listeners (a storm of joins with every socket listening, as seed 000
+/// has it) opens a window of `fanout_window(cfg.coalesce_window, n)`.
 fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg);
+
+/// Listener messages per second a fan-out paces itself to in a storm: each
+/// costs ~4-12 us of CPU with its socket write (docs/benchmarks.md).
+constexpr std::size_t fanout_deliveries_per_second = 200'000;
+
+/// The longest window a large audience opens.
+constexpr std::chrono::milliseconds fanout_max_window{100};
+
+/// The window a send to `listeners` listeners opens: the time those
+/// deliveries take at fanout_deliveries_per_second (5 us each: 2,000
+/// listeners 10 ms, 20,000 or more the 100 ms cap), never less than `base`
+/// (--coalesce-window).
+std::chrono::microseconds fanout_window(std::chrono::milliseconds base,
+                                        std::size_t listeners);
 
 } // namespace presence::actors

@@ -128,6 +128,35 @@ TEST_CASE(
   CHECK(all->deltas.back().user_id == "c");
 }
 
+TEST_CASE("the window after a send grows with its listeners") {
+  CHECK(actors::fanout_window(2ms, 1) == 2ms);
+  CHECK(actors::fanout_window(2ms, 200) == 2ms);    // 1 ms of deliveries
+  CHECK(actors::fanout_window(2ms, 2'000) == 10ms); // 5 us each
+  CHECK(actors::fanout_window(2ms, 20'000) == 100ms);
+  CHECK(actors::fanout_window(2ms, 1'000'000) == 100ms); // capped
+  CHECK(actors::fanout_window(250ms, 2'000) == 250ms);   // never below
+}
+
+TEST_CASE("a send to 2000 listeners gathers what follows for 10 ms") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = std::chrono::milliseconds{2};
+  fixture f{c};
+  std::vector<std::shared_ptr<inbox>> all;
+  for (int i = 0; i < 2'000; ++i)
+    all.push_back(f.subscribe({}, true));
+  f.join("a", "d");
+  CHECK(all.front()->batches == 1);
+  CHECK(all.back()->batches == 1);
+  // 4 ms later: past the 2 ms base window, inside the 10 ms one.
+  f.advance(4ms);
+  f.join("b", "d");
+  CHECK(all.back()->batches == 1);
+  f.advance(10ms);
+  CHECK(all.front()->batches == 2);
+  CHECK(all.back()->batches == 2);
+  CHECK(all.back()->deltas.back().user_id == "b");
+}
+
 TEST_CASE("adaptive coalescing never reorders a user's versions") {
   fixture f;
   auto all = f.subscribe({}, true);
