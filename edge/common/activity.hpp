@@ -25,7 +25,8 @@ namespace presence::edge {
 
 /// Where a device's activity goes and what is waiting to go there. Shared
 /// by the endpoint (records, on its strand), the session actor (routes, on
-/// a CAF thread) and the flusher (takes). Thread-safe.
+/// a CAF thread; a Socket.IO actor also records), and the flusher (takes).
+/// Thread-safe.
 class activity_cell {
 public:
   /// Where the activity goes, and when.
@@ -44,7 +45,10 @@ public:
   /// The client was active at `t`: sent to the user actor at once if the
   /// last send is at least `gap` old, else left for the flusher. Returns
   /// true if the caller must hand the cell to the flusher (it was quiet).
-  /// Called on the socket's strand.
+  /// Called on the socket's strand, and by a Socket.IO session actor (its
+  /// `ping` event, polling requests) at the same time: two records racing
+  /// may both send, or leave a time a few ms older to the flusher; never
+  /// lose the later one for longer than a gap.
   bool record(millis t, millis gap);
 
   /// Flusher only: the latest activity not sent yet, and where to (a copy).

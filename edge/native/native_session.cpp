@@ -232,17 +232,12 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
   st.sink = std::move(sink);
   st.params = std::move(params);
   st.link.activity = std::move(activity);
-  // The device id is known from the start (the client's, or a fresh one),
-  // so the welcome frame can name it.
-  if (st.params.device_id.empty())
-    st.params.device_id = st.ctx->make_device_id();
+  // The endpoint gave the device id (the client's, or a fresh one) and sent
+  // the welcome frame naming it before any other frame could go out.
   st.link.device.device_id = st.params.device_id;
   self->set_down_handler([=](caf::down_msg& dm) {
     user_down(self, self->state.link, link_key, dm);
   });
-  send(self, encode_welcome(st.params.user_id, st.params.device_id,
-                            st.ctx->cfg.actors.heartbeat_ttl.count(),
-                            st.params.global_feed));
   if (st.params.global_feed)
     self
       ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
@@ -309,6 +304,13 @@ public:
 
   void on_open(std::shared_ptr<session_sink> sink) override {
     sink_ = sink;
+    // The welcome is the first frame: written here, on the socket's strand,
+    // before the session actor runs or a ping can be answered.
+    if (params_.device_id.empty())
+      params_.device_id = ctx_->make_device_id();
+    reply(encode_welcome(params_.user_id, params_.device_id,
+                         ctx_->cfg.actors.heartbeat_ttl.count(),
+                         params_.global_feed));
     activity_ = std::make_shared<activity_cell>();
     actor_ = spawn_native_session(ctx_, std::move(sink), params_, activity_);
   }

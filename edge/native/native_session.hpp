@@ -44,8 +44,9 @@ using native_session_api = session_api::extend_with<delta_listener>::extend<
 /// client's frames (parsed by the endpoint), talks to the presence service
 /// and the user actor in typed messages, and writes replies and deltas
 /// through `sink`; it routes `activity` (where the endpoint records
-/// heartbeats) to the user actor holding its device. Runs on the CAF
-/// scheduler.
+/// heartbeats) to the user actor holding its device. `params.device_id`
+/// is set and the welcome frame sent by the caller (the endpoint, on the
+/// socket's strand, so it is the first frame). Runs on the CAF scheduler.
 native_session_api spawn_native_session(std::shared_ptr<edge_context> ctx,
                                         std::shared_ptr<session_sink> sink,
                                         session_params params,

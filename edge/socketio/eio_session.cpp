@@ -392,8 +392,17 @@ bool eio_session::on_packet(char type, const std::string& data) {
       caf::anon_send(app, pong_atom::value);
       return true;
     case eio_type::message:
-      if (!try_fast_path(data))
-        caf::anon_send(app, frame_atom::value, data);
+      if (!data.empty() && data[0] == '1') {
+        // A namespace's DISCONNECT: its events are the actor's again (it
+        // answers them "not connected").
+        sio_packet p;
+        std::string err;
+        if (parse_sio(data, p, err))
+          fast_path(p.nsp, nullptr);
+      } else if (try_fast_path(data)) {
+        return true;
+      }
+      caf::anon_send(app, frame_atom::value, data);
       return true;
     case eio_type::close:
       finish("client close");

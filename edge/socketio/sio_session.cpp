@@ -75,11 +75,12 @@ void on_connect(sio_ptr self, const sio_packet& p) {
   s.link.activity = std::make_shared<activity_cell>();
   auto nsp = p.nsp;
   auto sid = s.sid;
-  // Heartbeat events are answered by the transport from now on (before
-  // the client hears it is connected).
-  st.eio->fast_path(nsp, s.link.activity);
+  auto activity = s.link.activity;
   st.sockets.emplace(nsp, std::move(s));
   st.eio->send(eio_connect_ok(nsp, sid));
+  // Heartbeat events are answered by the transport from now on (after the
+  // CONNECT answer, which the socket writes first).
+  st.eio->fast_path(nsp, std::move(activity));
   if (seed004)
     subscribe_feed(self);
   if (!auto_user.empty()) {

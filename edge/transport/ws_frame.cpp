@@ -41,7 +41,8 @@ void unmask(char* p, std::size_t len, const unsigned char key[4]) {
 bool valid_close_code(uint16_t code) {
   if (code >= 3000 && code <= 4999)
     return true;
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011);
+  // 1012-1014: service restart, try again later, bad gateway (IANA).
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014);
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 #include "edge/transport/ws_session.hpp"
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -143,6 +144,9 @@ public:
 
   void post_frame(std::shared_ptr<const std::string> frame) {
     if (strand_.running_in_this_thread()) {
+      // What session actors queued before goes first.
+      if (inbox_pending_.load(std::memory_order_acquire))
+        drain_inbox();
       enqueue(std::move(frame));
       maybe_write();
       return;
@@ -154,6 +158,7 @@ public:
       std::lock_guard<std::mutex> guard{inbox_mu_};
       schedule = inbox_.empty();
       inbox_.push_back(std::move(frame));
+      inbox_pending_.store(true, std::memory_order_release);
     }
     if (schedule)
       net::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
@@ -175,6 +180,7 @@ private:
     {
       std::lock_guard<std::mutex> guard{inbox_mu_};
       frames.swap(inbox_);
+      inbox_pending_.store(false, std::memory_order_release);
     }
     for (auto& f : frames)
       enqueue(std::move(f));
@@ -221,6 +227,9 @@ private:
     closing_ = true;
     close_code_ = code;
     close_reason_ = std::move(reason);
+    // The close must end even if the close frame cannot be written (a
+    // client that does not read).
+    arm_timer(close_timeout);
     maybe_write();
   }
 
@@ -302,6 +311,12 @@ private:
 
   void on_write(error_code ec, bool was_close) {
     writing_ = false;
+    if (finished_) {
+      // The socket was closed meanwhile: nothing more to write.
+      in_flight_ = 0;
+      queue_.clear();
+      return;
+    }
     if (ec) {
       // The read side sees the same failure and cleans up.
       queue_.clear();
@@ -344,7 +359,8 @@ private:
     endpoint_->on_open(sink_);
     if (ctx_->draining)
       start_close(close_code::going_away, "server shutting down");
-    arm_timer(idle_tick());
+    else
+      arm_timer(idle_tick());
     if (inbuf_len_ > 0) {
       // The client sent frames right behind its request.
       consume_inbuf();
@@ -483,13 +499,16 @@ private:
     else
       log_edge().debug("ws: protocol error: {}", reason);
     failed_ = true;
-    gone();
+    // Nothing queued goes out after this, not even what the endpoint sends
+    // while it hears the socket is gone.
     queue_.drop_pending(in_flight_);
     if (!closing_) {
       closing_ = true;
       close_code_ = code;
       close_reason_ = reason;
+      arm_timer(close_timeout);
     }
+    gone();
     if (close_sent_ && !writing_) {
       finish();
       return;
@@ -501,16 +520,19 @@ private:
   /// already), then end the connection.
   void on_peer_close(uint16_t code) {
     peer_closed_ = true;
-    gone();
     if (close_sent_) {
+      gone();
       if (!writing_)
         finish();
       return;
     }
     queue_.drop_pending(in_flight_);
+    if (!closing_)
+      arm_timer(close_timeout);
     closing_ = true;
     close_code_ = code;
     close_reason_.clear();
+    gone();
     maybe_write();
   }
 
@@ -533,8 +555,9 @@ private:
     timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->finished_)
         return;
-      if (self->close_sent_) {
-        // The client never answered our close frame.
+      if (self->closing_) {
+        // The close did not end in time: the client did not read our close
+        // frame (or never answered it).
         self->finish();
         return;
       }
@@ -569,13 +592,15 @@ private:
       return;
     finished_ = true;
     gone();
-    queue_.clear();
     timer_.cancel();
     if (stall_timer_)
       stall_timer_->cancel();
     error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
+    // A write in flight still owns its frames until its handler runs
+    // (another I/O thread may be inside writev until the close above).
+    queue_.drop_pending(in_flight_);
   }
 
   std::shared_ptr<edge_context> ctx_;
@@ -602,6 +627,8 @@ private:
   std::size_t in_flight_ = 0;
   std::mutex inbox_mu_;
   std::vector<std::shared_ptr<const std::string>> inbox_;
+  /// The inbox holds frames (read without the lock on the strand).
+  std::atomic<bool> inbox_pending_{false};
   std::string close_reason_;
   uint16_t close_code_ = ws::close_status::normal;
   uint32_t idle_ticks_ = 0;

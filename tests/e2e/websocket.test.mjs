@@ -169,6 +169,9 @@ test('the handshake answers the key, and frames behind the request are read', as
   assert.equal(c.status, 101);
   assert.equal(c.headers['sec-websocket-accept'], c.expectedAccept);
   assert.equal(c.headers.upgrade.toLowerCase(), 'websocket');
+  // The welcome is the first frame, even with a ping already waiting.
+  const first = await c.next(() => true, 'the first frame');
+  assert.equal(JSON.parse(first.payload).type, 'welcome');
   const pong = await c.json(m => m.id === 'early', 'the early ping answered');
   assert.equal(pong.type, 'pong');
   c.socket.destroy();

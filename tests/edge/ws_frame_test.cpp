@@ -189,6 +189,23 @@ TEST_CASE("protocol violations are errors with the close code to send",
   check(nonmin, close_status::protocol_error);
 }
 
+TEST_CASE("registered close codes pass, reserved ones do not", "[ws_frame]") {
+  auto code_of = [](uint16_t code) {
+    frame_parser p{100};
+    std::string body{static_cast<char>(code >> 8), static_cast<char>(code)};
+    auto wire = client_frame(opcode::close, body);
+    return p.next(wire.data(), wire.size());
+  };
+  for (uint16_t ok :
+       {1000, 1001, 1003, 1007, 1011, 1012, 1013, 1014, 3000, 4001, 4999}) {
+    auto ev = code_of(ok);
+    CHECK(ev.kind == event::close);
+    CHECK(ev.code == ok);
+  }
+  for (uint16_t bad : {999, 1004, 1005, 1006, 1015, 2999, 5000})
+    CHECK(code_of(bad).kind == event::error);
+}
+
 TEST_CASE("a close frame without a code reports 1005", "[ws_frame]") {
   frame_parser p{100};
   auto wire = client_frame(opcode::close, "");
