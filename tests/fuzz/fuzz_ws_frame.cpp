@@ -3,7 +3,8 @@
 // that are there, text must be valid UTF-8, a message must stay within the
 // limit, and the same bytes fed in two pieces must give the same events.
 //
-//   build-fuzz/tests/fuzz_ws_frame -max_total_time=30 CORPUS_DIR
+//   build-fuzz/tests/fuzz_ws_frame -max_total_time=30 CORPUS_DIR \
+//     tests/fuzz/corpus/ws_frame
 
 #include <cstdint>
 #include <cstdio>
