@@ -4,4 +4,10 @@ namespace presence::edge {
 
 session_sink::~session_sink() = default;
 
+void session_sink::send_texts(
+  std::vector<std::shared_ptr<const std::string>> frames) {
+  for (auto& f : frames)
+    send_text(std::move(f));
+}
+
 } // namespace presence::edge

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace presence::edge {
 
@@ -15,6 +16,9 @@ public:
   virtual ~session_sink();
   /// Queues one text frame (shared: a broadcast shares one payload).
   virtual void send_text(std::shared_ptr<const std::string> frame) = 0;
+  /// Queues several text frames in order (one hop for all of them).
+  virtual void
+  send_texts(std::vector<std::shared_ptr<const std::string>> frames);
   /// Sends what is queued, then a close frame with `code` and `reason`.
   virtual void close(uint16_t code, std::string reason) = 0;
 };

@@ -97,6 +97,26 @@ void eio_session::send(std::shared_ptr<const std::string> packet) {
   flush_poll_locked(lock);
 }
 
+void eio_session::send_all(
+  std::vector<std::shared_ptr<const std::string>> packets) {
+  if (packets.empty())
+    return;
+  std::unique_lock<std::mutex> lock{mu_};
+  if (closed_)
+    return;
+  if (transport_ == transport::websocket && ws_) {
+    auto ws = ws_;
+    lock.unlock();
+    ws->send_texts(std::move(packets));
+    return;
+  }
+  lock.unlock();
+  // Polling (rare for a busy session): one at a time, with the outbox's
+  // limit.
+  for (auto& p : packets)
+    send(std::move(p));
+}
+
 void eio_session::flush_poll_locked(std::unique_lock<std::mutex>& lock) {
   // While a WebSocket probe is under way, packets wait for the new
   // transport; the poll is answered by the noop sent on the probe.

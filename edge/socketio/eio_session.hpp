@@ -47,6 +47,9 @@ public:
   void send(std::string packet) {
     send(std::make_shared<const std::string>(std::move(packet)));
   }
+  /// Queues several packets in order (one hop for all of them).
+  virtual void send_all(std::vector<std::shared_ptr<const std::string>> packets)
+    = 0;
   /// Ends the session (the client sees the transport close).
   virtual void close(const std::string& reason) = 0;
   virtual const std::string& sid() const = 0;
@@ -75,6 +78,8 @@ public:
 
   using eio_transport::send;
   void send(std::shared_ptr<const std::string> packet) override;
+  void
+  send_all(std::vector<std::shared_ptr<const std::string>> packets) override;
   void close(const std::string& reason) override;
   const std::string& sid() const override { return sid_; }
   void fast_path(const std::string& nsp, activity_cell_ptr cell) override;

@@ -178,6 +178,9 @@ void on_deltas(sio_ptr self, const delta_batch& batch) {
   const auto& ds = *batch.deltas;
   auto& st = self->state;
   std::vector<const sio_dialect*> heard;
+  // Every packet of this delivery goes to the transport in one hop.
+  std::vector<std::shared_ptr<const std::string>> packets;
+  st.batch = &packets;
   for (auto& d : ds) {
     for (auto& kvp : st.sockets) {
       auto* dl = dialect_of(kvp.second.d);
@@ -188,6 +191,8 @@ void on_deltas(sio_ptr self, const delta_batch& batch) {
         heard.push_back(dl);
     }
   }
+  st.batch = nullptr;
+  st.eio->send_all(std::move(packets));
   for (auto* dl : heard)
     if (dl->after_deltas != nullptr)
       dl->after_deltas(self);

@@ -14,22 +14,26 @@ const std::string messages_nsp = "/ws/messages";
 
 // -- output -------------------------------------------------------------------
 
-void emit(sio_ptr self, const sio_socket& s, const std::string& name,
-          const json& arg) {
-  self->state.ctx->probe.frames_out->Increment();
-  self->state.eio->send(eio_event(s.nsp, name, arg));
+void send_packet(sio_ptr self, std::shared_ptr<const std::string> packet) {
+  auto& st = self->state;
+  st.ctx->probe.frames_out->Increment();
+  if (st.batch != nullptr)
+    st.batch->push_back(std::move(packet));
+  else
+    st.eio->send(std::move(packet));
 }
 
-void send_packet(sio_ptr self, std::shared_ptr<const std::string> packet) {
-  self->state.ctx->probe.frames_out->Increment();
-  self->state.eio->send(std::move(packet));
+void emit(sio_ptr self, const sio_socket& s, const std::string& name,
+          const json& arg) {
+  send_packet(self,
+              std::make_shared<const std::string>(eio_event(s.nsp, name, arg)));
 }
 
 void ack(sio_ptr self, const std::string& nsp, int64_t id, const json& arg) {
   if (id == no_ack)
     return;
-  self->state.ctx->probe.frames_out->Increment();
-  self->state.eio->send(eio_ack(nsp, id, json::array({arg})));
+  send_packet(self, std::make_shared<const std::string>(
+                      eio_ack(nsp, id, json::array({arg}))));
 }
 
 json ack_ok(json data) {

@@ -62,6 +62,8 @@ struct sio_state {
   /// builds (it does while it has seed-000 sockets).
   seed000_list_api lists;
   bool list_subscribed = false;
+  /// While a delivery is encoded: its packets, sent in one go after.
+  std::vector<std::shared_ptr<const std::string>>* batch = nullptr;
   static inline const char* name = "presence.sio";
 };
 

@@ -89,6 +89,8 @@ public:
     // nop
   }
   void send_text(std::shared_ptr<const std::string> frame) override;
+  void
+  send_texts(std::vector<std::shared_ptr<const std::string>> frames) override;
   void close(uint16_t code, std::string reason) override;
 
 private:
@@ -158,6 +160,32 @@ public:
       std::lock_guard<std::mutex> guard{inbox_mu_};
       schedule = inbox_.empty();
       inbox_.push_back(std::move(frame));
+      inbox_pending_.store(true, std::memory_order_release);
+    }
+    if (schedule)
+      net::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
+  }
+
+  void post_frames(std::vector<std::shared_ptr<const std::string>> frames) {
+    if (frames.empty())
+      return;
+    if (strand_.running_in_this_thread()) {
+      if (inbox_pending_.load(std::memory_order_acquire))
+        drain_inbox();
+      for (auto& f : frames)
+        enqueue(std::move(f));
+      maybe_write();
+      return;
+    }
+    bool schedule;
+    {
+      std::lock_guard<std::mutex> guard{inbox_mu_};
+      schedule = inbox_.empty();
+      if (schedule)
+        inbox_.swap(frames);
+      else
+        inbox_.insert(inbox_.end(), std::make_move_iterator(frames.begin()),
+                      std::make_move_iterator(frames.end()));
       inbox_pending_.store(true, std::memory_order_release);
     }
     if (schedule)
@@ -646,6 +674,12 @@ private:
 void strand_sink::send_text(std::shared_ptr<const std::string> frame) {
   if (auto s = session_.lock())
     s->post_frame(std::move(frame));
+}
+
+void strand_sink::send_texts(
+  std::vector<std::shared_ptr<const std::string>> frames) {
+  if (auto s = session_.lock())
+    s->post_frames(std::move(frames));
 }
 
 void strand_sink::close(uint16_t code, std::string reason) {
