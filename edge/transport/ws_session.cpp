@@ -262,7 +262,7 @@ private:
   }
 
   void maybe_write() {
-    if (writing_ || finished_)
+    if (writing_ || finished_ || corked_)
       return;
     if (ping_due_) {
       ping_due_ = false;
@@ -459,8 +459,18 @@ private:
     }
   }
 
-  /// Handles the complete frames at `data`; returns the bytes used.
+  /// Handles the complete frames at `data`; returns the bytes used. The
+  /// replies to everything in one read leave together: a heartbeat round
+  /// of two events and three answers is one `writev`, not two.
   std::size_t consume(char* data, std::size_t size) {
+    corked_ = true;
+    auto used = consume_frames(data, size);
+    corked_ = false;
+    maybe_write();
+    return used;
+  }
+
+  std::size_t consume_frames(char* data, std::size_t size) {
     // After a protocol error or once the client said close, what else it
     // sends is dropped while the close handshake ends.
     if (failed_ || peer_closed_)
@@ -662,6 +672,8 @@ private:
   uint32_t idle_ticks_ = 0;
   uint32_t violations_ = 0;
   bool ping_due_ = false;
+  /// Replies wait while one read's frames are handled (consume()).
+  bool corked_ = false;
   bool open_ = false;
   bool writing_ = false;
   bool closing_ = false;
