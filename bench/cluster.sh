@@ -58,10 +58,19 @@ rc=0
 for g in "${gens[@]}"; do wait "$g" || rc=1; done
 for n in $(seq "$nodes"); do echo "node n$n: $(cat "$tmp/result$n.json")"; done
 # The cluster's own view after everyone closed: users still online per
-# node (0 everywhere: every leave was recorded, whatever the observers saw).
+# node, polled until 0 (every leave recorded, whatever the observers saw)
+# or for 60 s.
+t_close=$(date +%s)
 for n in $(seq "$nodes"); do
-  left=$(curl -s "http://127.0.0.1:$(head -1 "$tmp/port$n")/api/online-users?countOnly=true")
-  echo "node n$n: online after the close: $left"
+  left=-1
+  for _ in $(seq 600); do
+    left=$(curl -s -m 5 "http://127.0.0.1:$(head -1 "$tmp/port$n")/api/online-users?countOnly=true" \
+           | sed -n 's/.*"count":\([0-9]*\).*/\1/p')
+    [ "${left:-x}" = 0 ] && break
+    [ $(( $(date +%s) - t_close )) -ge 60 ] && break
+    sleep 0.1
+  done
+  echo "node n$n: online after the close: ${left:-?} ($(( $(date +%s) - t_close )) s after the generators ended)"
 done
 # Sessions each node closed for not reading (write queue over
 # --write-queue-max-bytes, or over --write-queue-bytes for too long).
