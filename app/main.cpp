@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
 
-  // Signals are taken by sigwait() below, so every thread must block them:
-  // block before any thread starts.
+  // Signals are taken by sigtimedwait() below, so every thread must block
+  // them: block before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);

@@ -28,7 +28,7 @@ std::string iso8601(millis ms) {
                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                   tm.tm_min, tm.tm_sec);
     if (std::strlen(buf) != stamp) {
-      // A year beyond 9999 (or before 0): no cache.
+      // A year beyond 9999: no cache.
       return std::string(buf) + "." + std::to_string(1000 + frac).substr(1)
              + "Z";
     }

@@ -295,12 +295,13 @@ void eio_session::on_ws_text(const std::shared_ptr<session_sink>& ws,
       outbox_bytes_ = 0;
       auto done = std::move(pending_get_);
       pending_get_ = nullptr;
-      auto active = ws_;
+      // What the polling transport still held goes to the WebSocket before
+      // anything sent from now on (senders see ws_ once the lock is free).
+      // A sink only queues: it never calls back into this session.
+      ws_->send_texts(std::move(queued));
       lock.unlock();
       if (done)
         done(text_response(encode_eio(eio_type::noop)));
-      for (auto& q : queued)
-        active->send_text(std::move(q));
       return;
     }
     lock.unlock();

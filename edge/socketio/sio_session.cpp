@@ -180,6 +180,10 @@ void on_deltas(sio_ptr self, const delta_batch& batch) {
   std::vector<const sio_dialect*> heard;
   // Every packet of this delivery goes to the transport in one hop.
   std::vector<std::shared_ptr<const std::string>> packets;
+  struct batch_guard {
+    sio_state& st;
+    ~batch_guard() { st.batch = nullptr; }
+  } guard{st};
   st.batch = &packets;
   for (auto& d : ds) {
     for (auto& kvp : st.sockets) {
