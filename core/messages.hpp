@@ -250,15 +250,12 @@ typename Inspector::result_type inspect(Inspector& f, room_signal& x) {
 
 /// The encodings of one delivery's deltas, made by the sessions that
 /// receive them and shared among them: a delta is encoded once per wire
-/// format, not once per subscriber (a sessions queues the same buffer).
+/// format, not once per subscriber (every session queues the same buffer).
 /// Thread-safe: sessions run on any scheduler thread.
 class delta_memo {
 public:
   using packet = std::shared_ptr<const std::string>;
 
-  /// The packet stored under `key` (key_of: the encoder's format, the
-  /// user id and the delta's version), made by `make()` the first time it
-  /// is asked for.
   /// The key of delta `d` in `format` (the encoder's name, with the
   /// namespace or whatever else the bytes depend on).
   static std::string key_of(const std::string& format,
@@ -271,6 +268,9 @@ public:
     return key;
   }
 
+  /// The packet stored under `key` (key_of: the encoder's format, the
+  /// user id and the delta's version), made by `make()` the first time it
+  /// is asked for.
   template <class Make>
   packet get(const std::string& key, Make&& make) {
     {

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include <caf/send.hpp>
 #include <prometheus/gauge.h>
 #include <random>
 #include <vector>
@@ -12,6 +13,11 @@ edge_context::edge_context(caf::actor_system& sys, const config& cfg)
   : sys(sys), cfg(cfg) {
   std::random_device rd;
   device_salt_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+void edge_context::record_activity(const activity_cell_ptr& cell, millis now) {
+  if (cell->record(now, activity_gap(cfg).count()))
+    caf::anon_send(activity, activity_atom::value, cell);
 }
 
 uint32_t edge_context::count_connection(int delta) {

@@ -63,6 +63,11 @@ struct edge_context {
   size_t close_all(uint16_t code, const std::string& reason);
   size_t live_sessions();
 
+  /// The client behind `cell` was active at `now`: recorded in the cell,
+  /// and the cell handed to the activity flusher when it turns busy
+  /// (edge/common/activity.hpp). Any thread.
+  void record_activity(const activity_cell_ptr& cell, millis now);
+
   /// A fresh device id for a session that brought none.
   std::string make_device_id();
 

@@ -328,9 +328,7 @@ public:
       // Answered here; the user actor hears of it through the flusher.
       auto now = ctx_->now();
       reply(encode_pong(cmd.id_json, now));
-      auto gap = activity_gap(ctx_->cfg);
-      if (activity_->record(now, gap.count()))
-        caf::anon_send(ctx_->activity, activity_atom::value, activity_);
+      ctx_->record_activity(activity_, now);
       return;
     }
     caf::anon_send(actor_, frame_atom::value, std::move(cmd));

@@ -75,26 +75,7 @@ void eio_session::bind(eio_listener_api app) {
 }
 
 void eio_session::send(std::shared_ptr<const std::string> packet) {
-  std::unique_lock<std::mutex> lock{mu_};
-  if (closed_)
-    return;
-  if (transport_ == transport::websocket && ws_) {
-    auto ws = ws_;
-    lock.unlock();
-    ws->send_text(std::move(packet));
-    return;
-  }
-  outbox_bytes_ += packet->size();
-  outbox_.push_back(std::move(packet));
-  if (outbox_bytes_ > ctx_->cfg.edge.write_queue_max_bytes) {
-    // A polling client that stopped polling: the same slow-consumer rule
-    // as for WebSockets.
-    lock.unlock();
-    log_edge().info("sio: closing slow polling client {}", sid_);
-    finish("slow consumer");
-    return;
-  }
-  flush_poll_locked(lock);
+  send_all({std::move(packet)});
 }
 
 void eio_session::send_all(
@@ -110,11 +91,19 @@ void eio_session::send_all(
     ws->send_texts(std::move(packets));
     return;
   }
-  lock.unlock();
-  // Polling (rare for a busy session): one at a time, with the outbox's
-  // limit.
-  for (auto& p : packets)
-    send(std::move(p));
+  for (auto& p : packets) {
+    outbox_bytes_ += p->size();
+    outbox_.push_back(std::move(p));
+  }
+  if (outbox_bytes_ > ctx_->cfg.edge.write_queue_max_bytes) {
+    // A polling client that stopped polling: the same slow-consumer rule
+    // as for WebSockets.
+    lock.unlock();
+    log_edge().info("sio: closing slow polling client {}", sid_);
+    finish("slow consumer");
+    return;
+  }
+  flush_poll_locked(lock);
 }
 
 void eio_session::flush_poll_locked(std::unique_lock<std::mutex>& lock) {
@@ -348,6 +337,12 @@ bool eio_session::try_fast_path(const std::string& data) {
   // actor, which also answers every error.
   if (data.empty() || data[0] != '2')
     return false;
+  // Other events go to the actor unparsed (it parses what it gets): only
+  // a packet that names a heartbeat event is parsed here.
+  if (data.find("user_activity") == std::string::npos
+      && data.find("heartbeat") == std::string::npos
+      && data.find("check_user_online") == std::string::npos)
+    return false;
   sio_packet p;
   std::string err;
   if (!parse_sio(data, p, err) || p.type != sio_type::event
@@ -383,9 +378,7 @@ bool eio_session::try_fast_path(const std::string& data) {
     ctx.probe.frames_in->Increment();
     // A namespace that has not joined has no user behind its cell: the
     // record goes nowhere, as the actor's record_activity would skip it.
-    auto gap = activity_gap(ctx.cfg);
-    if (cell->record(now, gap.count()))
-      caf::anon_send(ctx.activity, activity_atom::value, cell);
+    ctx.record_activity(cell, now);
     ack(ack_ok({{"timestamp", iso8601(now)}}));
     return true;
   }

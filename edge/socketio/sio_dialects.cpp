@@ -55,9 +55,7 @@ void record_activity(sio_ptr self, sio_socket& s) {
                ctx.now());
     return;
   }
-  auto gap = activity_gap(ctx.cfg);
-  if (s.link.activity->record(ctx.now(), gap.count()))
-    self->send(ctx.activity, activity_atom::value, s.link.activity);
+  ctx.record_activity(s.link.activity, ctx.now());
 }
 
 void on_activity(sio_ptr self, sio_socket& s, const json&, int64_t ack_id) {

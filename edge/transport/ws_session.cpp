@@ -144,32 +144,11 @@ public:
 
   // -- called by strand_sink (any thread) ------------------------------------
 
-  void post_frame(std::shared_ptr<const std::string> frame) {
-    if (strand_.running_in_this_thread()) {
-      // What session actors queued before goes first.
-      if (inbox_pending_.load(std::memory_order_acquire))
-        drain_inbox();
-      enqueue(std::move(frame));
-      maybe_write();
-      return;
-    }
-    // Frames from other threads (session actors) wait in the inbox; one
-    // post carries however many arrive before the strand runs it.
-    bool schedule;
-    {
-      std::lock_guard<std::mutex> guard{inbox_mu_};
-      schedule = inbox_.empty();
-      inbox_.push_back(std::move(frame));
-      inbox_pending_.store(true, std::memory_order_release);
-    }
-    if (schedule)
-      net::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
-  }
-
   void post_frames(std::vector<std::shared_ptr<const std::string>> frames) {
     if (frames.empty())
       return;
     if (strand_.running_in_this_thread()) {
+      // What session actors queued before goes first.
       if (inbox_pending_.load(std::memory_order_acquire))
         drain_inbox();
       for (auto& f : frames)
@@ -177,6 +156,8 @@ public:
       maybe_write();
       return;
     }
+    // Frames from other threads (session actors) wait in the inbox; one
+    // post carries however many arrive before the strand runs it.
     bool schedule;
     {
       std::lock_guard<std::mutex> guard{inbox_mu_};
@@ -266,18 +247,13 @@ private:
       return;
     if (ping_due_) {
       ping_due_ = false;
-      control_.resize(ws::max_header_bytes);
-      control_.resize(ws::write_header(control_.data(), ws::opcode::ping, 0));
-      write_control(false);
+      write_control(ws::opcode::ping, {});
       return;
     }
     if (!pong_.empty()) {
-      control_.resize(ws::max_header_bytes);
-      control_.resize(
-        ws::write_header(control_.data(), ws::opcode::pong, pong_.size()));
-      control_ += pong_;
-      pong_.clear();
-      write_control(false);
+      std::string payload;
+      payload.swap(pong_);
+      write_control(ws::opcode::pong, payload);
       return;
     }
     if (!queue_.empty()) {
@@ -285,13 +261,9 @@ private:
       return;
     }
     if (closing_ && !close_sent_) {
-      auto payload = ws::close_payload(close_code_, close_reason_);
-      control_.resize(ws::max_header_bytes);
-      control_.resize(
-        ws::write_header(control_.data(), ws::opcode::close, payload.size()));
-      control_ += payload;
       close_sent_ = true;
-      write_control(true);
+      write_control(ws::opcode::close,
+                    ws::close_payload(close_code_, close_reason_));
     }
   }
 
@@ -327,7 +299,12 @@ private:
                      });
   }
 
-  void write_control(bool is_close) {
+  /// Writes one control frame (ping, pong, close) with `payload`.
+  void write_control(ws::opcode op, std::string_view payload) {
+    control_.resize(ws::max_header_bytes);
+    control_.resize(ws::write_header(control_.data(), op, payload.size()));
+    control_ += payload;
+    bool is_close = op == ws::opcode::close;
     writing_ = true;
     in_flight_ = 0;
     net::async_write(socket_, net::buffer(control_),
@@ -685,7 +662,7 @@ private:
 
 void strand_sink::send_text(std::shared_ptr<const std::string> frame) {
   if (auto s = session_.lock())
-    s->post_frame(std::move(frame));
+    s->post_frames({std::move(frame)});
 }
 
 void strand_sink::send_texts(
