@@ -12,6 +12,8 @@
 #                    [--ref-lists window|each] [--ref-adapter redis|memory]
 #                    [--procs K] [--json FILE] [--keep DIR]
 #
+# PRESENCED_ARGS: extra server arguments for presenced's runs, e.g.
+#   PRESENCED_ARGS="--coalesce-window 20" bench/compare.sh --scenarios storm
 # Every size also reads an environment variable (COMPARE_STORM=...; see
 # `defaults` below). --quick: small sizes for a smoke run (~1 minute).
 #
@@ -156,7 +158,7 @@ start_stack() {
     server_pid=$!; pids+=("$server_pid")
   else
     "$presenced" --listen 127.0.0.1:0 --port-file "$d/port" --data-dir "$d/data" \
-      --log-level warn >"$d/server.log" 2>&1 &
+      --log-level warn ${PRESENCED_ARGS:-} >"$d/server.log" 2>&1 &
     server_pid=$!; pids+=("$server_pid")
   fi
   if ! wait_file "$d/port" "$server_pid"; then

@@ -1,8 +1,10 @@
 // Seed 004: the NestJS gateway on namespace "/ws/messages"
 // (../shared/seeds/004_*.txt). Its sockets speak it from CONNECT on (the
 // handshake says who; see sio_session.cpp) and answer through
-// acknowledgements. They hear user-online / user-offline for everyone but
-// their own user.
+// acknowledgements. They hear user-online / user-offline of every other
+// user from the fan-out; a connecting socket gets its own user-online once
+// its join is in (sio_session.cpp), as seed 004's "all connected clients
+// receive" has it.
 
 #include "core/ids.hpp"
 #include "edge/common/online_users.hpp"

@@ -86,7 +86,15 @@ void on_connect(sio_ptr self, const sio_packet& p) {
   if (!auto_user.empty()) {
     auto find = socket_finder(self, nsp);
     join_socket(
-      self, nsp, auto_user, [](const user_status&) {},
+      self, nsp, auto_user,
+      [=](const user_status&) {
+        // Seed 004: "all connected clients receive" user-online, the
+        // connecting socket too. The others hear it from the fan-out when
+        // the user comes online (not again for a second socket); this one
+        // skips deltas about its own user, so it hears it exactly once.
+        if (auto* sock = find())
+          emit(self, *sock, "user-online", {{"userId", auto_user}});
+      },
       [=](const std::string& why) {
         if (auto* sock = find())
           fail(self, *sock, no_ack, "unavailable", why);

@@ -124,7 +124,11 @@ for (const [label, opts] of modes) {
       const fay = `s4-fay-${tag}`;
       const gus = `s4-gus-${tag}`;
       const f = await sioConnect(`${srv.url}/ws/messages`, { auth: { userId: fay }, ...opts });
+      // "All connected clients receive" user-online: the connecting socket
+      // too (seed 004's test page waits for its own).
+      assert.deepEqual(await f.next('user-online', x => x.userId === fay), { userId: fay });
       const g1 = await sioConnect(`${srv.url}/ws/messages`, { auth: { userId: gus }, ...opts });
+      assert.deepEqual(await g1.next('user-online', x => x.userId === gus), { userId: gus });
       assert.deepEqual(await f.next('user-online', x => x.userId === gus), { userId: gus });
       const one = await f.ask('check-user-status', { userId: gus });
       assert.equal(one.success, true);
@@ -148,6 +152,10 @@ for (const [label, opts] of modes) {
         const st = await srv.get(`/api/user-status/${gus}`);
         return st.body.data.devices === 2;
       }, 5000, 'second socket registered');
+      // The second socket hears its own user-online; the others do not
+      // hear Gus come online again (checked once his user-offline, which
+      // follows any earlier change of his, has arrived below).
+      assert.deepEqual(await g2.next('user-online', x => x.userId === gus), { userId: gus });
       g1.close();
       await eventually(async () => {
         const st = await srv.get(`/api/user-status/${gus}`);
@@ -157,6 +165,8 @@ for (const [label, opts] of modes) {
       assert.equal(f.has('user-offline', x => x.userId === gus), false);
       g2.close();
       assert.deepEqual(await f.next('user-offline', x => x.userId === gus), { userId: gus });
+      assert.equal(f.count('user-online', x => x.userId === gus), 0, 'one user-online for two sockets');
+      assert.equal(f.count('user-online', x => x.userId === fay), 0, 'own user-online exactly once');
       f.close();
     });
   });
