@@ -1,5 +1,6 @@
 #include "cluster/replicator.hpp"
 
+#include <algorithm>
 #include <map>
 #include <tuple>
 #include <vector>
@@ -272,6 +273,109 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
             rp.deliver(no_replica_answered());
           else
             rp.deliver(std::move(ps.front()));
+        });
+      return rp;
+    },
+    // -- private messages: keyed by conversation id -----------------------------
+    [=](put_atom, conversation_atom,
+        conversation& c) -> caf::result<conversation> {
+      auto to = replicas(self, c.id);
+      if (to.size() == 1)
+        return self->delegate(to.front(), put_atom::value,
+                              conversation_atom::value, std::move(c));
+      auto rp = self->make_response_promise<conversation>();
+      scatter_gather<conversation>(self, to, self->state.timeout,
+                                   gather_policy::use_answered,
+                                   same_message(put_atom::value,
+                                                conversation_atom::value, c),
+                                   [=](gathered<conversation>& g) mutable {
+                                     // Every replica that answered holds it; the owner's answer first.
+                                     auto cs = answered(g);
+                                     if (cs.empty())
+                                       rp.deliver(no_replica_answered());
+                                     else
+                                       rp.deliver(std::move(cs.front()));
+                                   });
+      return rp;
+    },
+    [=](get_atom, conversation_atom,
+        const std::string& id) -> caf::result<conversation> {
+      auto to = replicas(self, id);
+      if (to.size() == 1)
+        return self->delegate(to.front(), get_atom::value,
+                              conversation_atom::value, id);
+      auto rp = self->make_response_promise<conversation>();
+      scatter_gather<conversation>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(get_atom::value, conversation_atom::value, id),
+        [=](gathered<conversation>& g) mutable {
+          auto cs = answered(g);
+          if (cs.empty()) {
+            rp.deliver(no_replica_answered());
+            return;
+          }
+          auto i = std::find_if(cs.begin(), cs.end(),
+                                [](const conversation& c) { return c.known; });
+          rp.deliver(i != cs.end() ? std::move(*i) : std::move(cs.front()));
+        });
+      return rp;
+    },
+    [=](put_atom, message_atom, chat_message& m) -> caf::result<chat_message> {
+      // The conversation's owner numbers the message; the other replicas
+      // get the numbered copy. Not retried elsewhere when the owner fails:
+      // two stores numbering one conversation would disagree. The client
+      // retries with the same temp id (idempotent).
+      auto to = replicas(self, m.conversation_id);
+      if (to.size() == 1)
+        return self->delegate(to.front(), put_atom::value, message_atom::value,
+                              std::move(m));
+      auto rp = self->make_response_promise<chat_message>();
+      self
+        ->request(to.front(), self->state.timeout, put_atom::value,
+                  message_atom::value, m)
+        .then(
+          [=](chat_message& stored) mutable {
+            if (!stored.duplicate)
+              for (size_t i = 1; i < to.size(); ++i)
+                self
+                  ->request(to[i], self->state.timeout, put_atom::value,
+                            message_atom::value, stored)
+                  .then([](chat_message&) {},
+                        [=](caf::error& err) {
+                          cluster_log().warn(
+                            "message {} not copied to a replica: {}", stored.id,
+                            self->system().render(err));
+                        });
+            rp.deliver(std::move(stored));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](get_atom, message_atom, const std::string& conv, uint64_t before,
+        uint32_t limit) -> caf::result<message_page> {
+      auto to = replicas(self, conv);
+      if (to.size() == 1)
+        return self->delegate(to.front(), get_atom::value, message_atom::value,
+                              conv, before, limit);
+      auto rp = self->make_response_promise<message_page>();
+      scatter_gather<message_page>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(get_atom::value, message_atom::value, conv, before, limit),
+        [=](gathered<message_page>& g) mutable {
+          auto ps = answered(g);
+          if (ps.empty()) {
+            rp.deliver(no_replica_answered());
+            return;
+          }
+          // The most current copy: the one whose newest message is newest.
+          auto newest = [](const message_page& p) -> uint64_t {
+            return p.messages.empty() ? 0 : p.messages.back().seq;
+          };
+          auto best = std::max_element(ps.begin(), ps.end(),
+                                       [&](const auto& a, const auto& b) {
+                                         return newest(a) < newest(b);
+                                       });
+          rp.deliver(std::move(*best));
         });
       return rp;
     },

@@ -57,6 +57,20 @@ store_api::behavior_type gateway_impl(store_api::pointer self, store_api store,
     [=](orphan_atom a) {
       return relay<std::vector<user_record>>(self, store, timeout, a);
     },
+    [=](put_atom a, conversation_atom c, const conversation& x) {
+      return relay<conversation>(self, store, timeout, a, c, x);
+    },
+    [=](get_atom a, conversation_atom c, const std::string& id) {
+      return relay<conversation>(self, store, timeout, a, c, id);
+    },
+    [=](put_atom a, message_atom m, const chat_message& x) {
+      return relay<chat_message>(self, store, timeout, a, m, x);
+    },
+    [=](get_atom a, message_atom m, const std::string& conv, uint64_t before,
+        uint32_t limit) {
+      return relay<message_page>(self, store, timeout, a, m, conv, before,
+                                 limit);
+    },
   };
 }
 

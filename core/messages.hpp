@@ -76,6 +76,8 @@ using orphan_atom = caf::atom_constant<caf::atom("orphans")>;
 using handover_atom = caf::atom_constant<caf::atom("handover")>;
 using cluster_atom = caf::atom_constant<caf::atom("cluster")>;
 using activity_atom = caf::atom_constant<caf::atom("activity")>;
+using conversation_atom = caf::atom_constant<caf::atom("convers")>;
+using message_atom = caf::atom_constant<caf::atom("message")>;
 
 // -- presence values ----------------------------------------------------------
 
@@ -233,6 +235,56 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_record& x) {
   return f(caf::meta::type_name("user_record"), x.user_id, x.known, x.last_seen,
            x.version, x.open, x.open_start, x.open_last_active, x.open_status);
+}
+
+/// A private conversation (seed 001): who may read and write it. Two
+/// participants make a direct conversation whose id follows from the pair
+/// (creating it again finds the same one); more make a group.
+struct conversation {
+  bool known = false; // false: no such conversation (fields are empty)
+  std::string id;
+  /// Sorted, without duplicates.
+  std::vector<std::string> participants;
+  millis created_at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conversation& x) {
+  return f(caf::meta::type_name("conversation"), x.known, x.id, x.participants,
+           x.created_at);
+}
+
+/// One private message. `seq` orders a conversation's messages (1, 2, ...);
+/// `id` is "<conversation id>:<seq>". A message to store has seq 0: the
+/// conversation's primary store numbers it; a replica copy carries its
+/// seq. `duplicate`: the store already had this (sender, temp_id) and
+/// answered with the stored message instead.
+struct chat_message {
+  std::string id;
+  std::string conversation_id;
+  std::string sender_id;
+  std::string content;
+  millis created_at = 0;
+  std::string temp_id;
+  uint64_t seq = 0;
+  bool duplicate = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, chat_message& x) {
+  return f(caf::meta::type_name("chat_message"), x.id, x.conversation_id,
+           x.sender_id, x.content, x.created_at, x.temp_id, x.seq, x.duplicate);
+}
+
+/// Messages of a conversation, oldest first; `has_more`: older ones exist.
+struct message_page {
+  std::vector<chat_message> messages;
+  bool has_more = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_page& x) {
+  return f(caf::meta::type_name("message_page"), x.messages, x.has_more);
 }
 
 /// An ephemeral signal to the other members of a room (a chat session):
@@ -496,7 +548,19 @@ using store_api = caf::typed_actor<
   // raise last_seen / version to at least the record's (read repair)
   caf::reacts_to<merge_atom, user_record>,
   // every open-session mark (to close sessions a dead owner left open)
-  caf::replies_to<orphan_atom>::with<std::vector<user_record>>>;
+  caf::replies_to<orphan_atom>::with<std::vector<user_record>>,
+  // -- private messages (keyed by conversation id) --
+  // stores the conversation unless its id is taken; replies what is stored
+  // under that id
+  caf::replies_to<put_atom, conversation_atom,
+                  conversation>::with<conversation>,
+  caf::replies_to<get_atom, conversation_atom, std::string>::with<conversation>,
+  // appends a message (seq 0: numbered here; idempotent on (sender,
+  // temp_id) within the conversation) or stores a replica's copy (seq set)
+  caf::replies_to<put_atom, message_atom, chat_message>::with<chat_message>,
+  // (conversation, before seq (0: the newest), limit)
+  caf::replies_to<get_atom, message_atom, std::string, uint64_t,
+                  uint32_t>::with<message_page>>;
 
 /// The presence service of a node: what the edge, REST and an embedding host
 /// call. Implemented by actors/shard_registry.
@@ -666,6 +730,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(presence, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(presence, (presence::join_request))
   CAF_ADD_TYPE_ID(presence, (presence::join_ack))
   CAF_ADD_TYPE_ID(presence, (presence::room_signal))
+  CAF_ADD_TYPE_ID(presence, (presence::conversation))
+  CAF_ADD_TYPE_ID(presence, (presence::chat_message))
+  CAF_ADD_TYPE_ID(presence, (presence::message_page))
   CAF_ADD_TYPE_ID(presence, (presence::user_transfer))
   CAF_ADD_TYPE_ID(presence, (presence::member_info))
   CAF_ADD_TYPE_ID(presence, (presence::member_stats))

@@ -337,6 +337,41 @@ store_impl_api::behavior_type store_impl(store_ptr self,
       on_success(st);
       return merged;
     },
+    // -- private messages: answered with the store's error, never queued
+    // (the caller tells its client, who retries with the same temp id) --
+    [=](put_atom, conversation_atom,
+        const conversation& c) -> caf::result<conversation> {
+      auto& st = self->state;
+      auto r = st.db->put_conversation(c);
+      if (!r)
+        on_failure(st, r.error());
+      else
+        on_success(st);
+      settle(self);
+      return r;
+    },
+    [=](get_atom, conversation_atom,
+        const std::string& id) -> caf::result<conversation> {
+      return self->state.db->get_conversation(id);
+    },
+    [=](put_atom, message_atom,
+        const chat_message& m) -> caf::result<chat_message> {
+      auto& st = self->state;
+      auto r = st.db->put_message(m);
+      if (!r) {
+        // An unknown conversation is the caller's mistake, not a failure.
+        if (store_code(r.error()) != errc::none)
+          on_failure(st, r.error());
+      } else {
+        on_success(st);
+      }
+      settle(self);
+      return r;
+    },
+    [=](get_atom, message_atom, const std::string& conv, uint64_t before,
+        uint32_t limit) -> caf::result<message_page> {
+      return self->state.db->messages(conv, before, limit);
+    },
     [=](history_atom, const std::string& user,
         uint32_t limit) -> caf::result<std::vector<session_record>> {
       return self->state.db->history(user, limit);

@@ -11,57 +11,24 @@
 #include <rocksdb/status.h>
 #include <rocksdb/write_batch.h>
 
+#include "persistence/codec.hpp"
+
 namespace presence::persistence {
 
 namespace {
 
-// -- encoding (explicit little-endian; stable across compilers and CAF) -------
-
-void put_u64(std::string& out, uint64_t x) {
-  for (int i = 0; i < 8; ++i)
-    out.push_back(static_cast<char>((x >> (8 * i)) & 0xff));
-}
-
-bool get_u64(const char*& p, const char* end, uint64_t& x) {
-  if (end - p < 8)
-    return false;
-  x = 0;
-  for (int i = 0; i < 8; ++i)
-    x |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  p += 8;
-  return true;
-}
-
-void put_str(std::string& out, const std::string& s) {
-  put_u64(out, s.size());
-  out += s;
-}
-
-bool get_str(const char*& p, const char* end, std::string& s) {
-  uint64_t n = 0;
-  if (!get_u64(p, end, n) || static_cast<uint64_t>(end - p) < n)
-    return false;
-  s.assign(p, n);
-  p += n;
-  return true;
-}
+using namespace codec;
 
 // History keys sort by user, then by start time (big-endian).
 std::string history_key(const std::string& user_id, millis start) {
   std::string key = user_id;
   key.push_back('\0');
-  auto x = static_cast<uint64_t>(start);
-  for (int i = 7; i >= 0; --i)
-    key.push_back(static_cast<char>((x >> (8 * i)) & 0xff));
+  put_be64(key, static_cast<uint64_t>(start));
   return key;
 }
 
 millis history_start(const rocksdb::Slice& key) {
-  uint64_t x = 0;
-  auto p = key.data() + key.size() - 8;
-  for (int i = 0; i < 8; ++i)
-    x = (x << 8) | static_cast<unsigned char>(p[i]);
-  return static_cast<millis>(x);
+  return static_cast<millis>(get_be64(key.data() + key.size() - 8));
 }
 
 constexpr char profile_format = 1;
@@ -118,11 +85,14 @@ bool history_key_of(const rocksdb::Slice& key, const std::string& user_id) {
          && key[user_id.size()] == '\0';
 }
 
-const char* cf_names[] = {"last_seen", "history", "profiles", "online"};
+const char* cf_names[] = {"last_seen", "history", "profiles", "online",
+                          "messages"};
 
-caf::error corrupt(const char* what, const std::string& user_id, size_t size) {
+} // namespace
+
+caf::error corrupt(const char* what, const std::string& key, size_t size) {
   return make_store_error(errc::corruption, what,
-                          "cannot decode the record of '" + user_id + "' ("
+                          "cannot decode the record of '" + key + "' ("
                             + std::to_string(size) + " bytes)");
 }
 
@@ -132,8 +102,6 @@ caf::error status_error(const rocksdb::Status& st, const char* what) {
     return caf::none;
   return make_store_error(code, what, st.ToString());
 }
-
-} // namespace
 
 // -- errors -------------------------------------------------------------------
 
@@ -224,6 +192,7 @@ bool store_db::open_rocksdb(std::string& err) {
   history_ = handles_[2];
   profiles_ = handles_[3];
   online_ = handles_[4];
+  messages_ = handles_[5];
   return true;
 }
 
@@ -233,7 +202,7 @@ void store_db::close_rocksdb() {
   for (auto* h : handles_)
     db_->DestroyColumnFamilyHandle(h);
   handles_.clear();
-  last_seen_ = history_ = profiles_ = online_ = nullptr;
+  last_seen_ = history_ = profiles_ = online_ = messages_ = nullptr;
   // After a failed write Close() reports that error again; there is nothing
   // left to do about it here.
   db_->Close().PermitUncheckedError();

@@ -47,12 +47,20 @@ errc to_errc(const rocksdb::Status& st);
 /// message or what could not be decoded.
 caf::error make_store_error(errc code, std::string what, std::string detail);
 
+/// A `corruption` error: the record under `key` (`size` bytes) does not
+/// decode.
+caf::error corrupt(const char* what, const std::string& key, size_t size);
+
+/// The store error of a RocksDB status (none for ok and NotFound).
+caf::error status_error(const rocksdb::Status& st, const char* what);
+
 /// One line for a log: "store: io_error (close session: IO error: ...)" for
 /// errors of make_store_error, CAF's rendering for any other error.
 std::string describe(const caf::error& err);
 
 /// The RocksDB database of one node: column families `last_seen`, `history`,
-/// `profiles`, `online` (sessions open right now, for crash recovery).
+/// `profiles`, `online` (sessions open right now, for crash recovery),
+/// `messages` (private conversations and their messages).
 /// Blocking and not thread-safe: only the store actor (a detached actor on its
 /// own thread) calls it, and tests.
 ///
@@ -165,6 +173,32 @@ public:
   /// Syncs the write-ahead log to disk.
   [[nodiscard]] caf::error sync();
 
+  // -- private messages (chat_db.cpp; column family `messages`) ----------------
+
+  /// Messages kept per conversation (the oldest are dropped first).
+  void set_message_limit(uint32_t n) { message_limit_ = n; }
+
+  /// The conversation `id` (known = false if there is none).
+  [[nodiscard]] caf::expected<conversation>
+  get_conversation(const std::string& id);
+
+  /// Stores `c` (known) unless its id is taken; returns what is stored under
+  /// the id.
+  [[nodiscard]] caf::expected<conversation>
+  put_conversation(const conversation& c);
+
+  /// seq 0: appends `m` to its conversation as the next seq, unless the
+  /// conversation already has a message of the same sender and temp_id
+  /// (non-empty): then returns that one with `duplicate` set. seq > 0: stores
+  /// `m` as it is (a replica's copy; the conversation's seq follows it).
+  /// The conversation must exist (the caller checked who may write).
+  [[nodiscard]] caf::expected<chat_message> put_message(chat_message m);
+
+  /// Up to `limit` messages of `conv` with seq < `before` (0: the newest),
+  /// oldest first.
+  [[nodiscard]] caf::expected<message_page>
+  messages(const std::string& conv, uint64_t before, uint32_t limit);
+
 private:
   store_db() = default;
 
@@ -199,7 +233,9 @@ private:
   rocksdb::ColumnFamilyHandle* history_ = nullptr;
   rocksdb::ColumnFamilyHandle* profiles_ = nullptr;
   rocksdb::ColumnFamilyHandle* online_ = nullptr;
+  rocksdb::ColumnFamilyHandle* messages_ = nullptr;
   uint32_t history_limit_ = 100;
+  uint32_t message_limit_ = 1000;
 };
 
 } // namespace presence::persistence

@@ -118,6 +118,15 @@ inline store_api::behavior_type fake_store(store_api::pointer,
     [=](drop_atom, const std::string&) {},
     [=](merge_atom, const user_record& r) { d->merges.push_back(r); },
     [=](orphan_atom) { return std::vector<user_record>{}; },
+    // Private messages: not what these tests are about.
+    [=](put_atom, conversation_atom, conversation c) { return c; },
+    [=](get_atom, conversation_atom, const std::string&) {
+      return conversation{};
+    },
+    [=](put_atom, message_atom, chat_message m) { return m; },
+    [=](get_atom, message_atom, const std::string&, uint64_t, uint32_t) {
+      return message_page{};
+    },
   };
 }
 

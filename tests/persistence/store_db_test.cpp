@@ -76,7 +76,7 @@ void raw_put(const std::string& dir, const std::string& cf,
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName,
                    rocksdb::ColumnFamilyOptions{});
-  for (auto name : {"last_seen", "history", "profiles", "online"})
+  for (auto name : {"last_seen", "history", "profiles", "online", "messages"})
     cfs.emplace_back(name, rocksdb::ColumnFamilyOptions{});
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;

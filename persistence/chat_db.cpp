@@ -1,0 +1,259 @@
+// store_db's private messages (column family `messages`). Key layout:
+//   'c' conv                          -> conversation: format, created_at,
+//                                        participants, last seq
+//   'm' conv '\0' seq (big-endian)    -> message: format, sender, content,
+//                                        created_at, temp_id
+//   't' conv '\0' sender '\0' temp_id -> seq (idempotency of a sender's
+//                                        retries)
+// Conversation ids and user ids never contain '\0' (core/ids.hpp).
+
+#include "persistence/store_db.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "persistence/codec.hpp"
+
+namespace presence::persistence {
+
+namespace {
+
+using namespace codec;
+
+constexpr char conversation_format = 1;
+constexpr char message_format = 1;
+
+std::string conversation_key(const std::string& conv) {
+  return "c" + conv;
+}
+
+std::string message_prefix(const std::string& conv) {
+  std::string key = "m" + conv;
+  key.push_back('\0');
+  return key;
+}
+
+std::string message_key(const std::string& conv, uint64_t seq) {
+  auto key = message_prefix(conv);
+  put_be64(key, seq);
+  return key;
+}
+
+std::string temp_key(const std::string& conv, const std::string& sender,
+                     const std::string& temp_id) {
+  std::string key = "t" + conv;
+  key.push_back('\0');
+  key += sender;
+  key.push_back('\0');
+  key += temp_id;
+  return key;
+}
+
+struct conversation_record {
+  conversation c;
+  uint64_t last_seq = 0;
+};
+
+std::string encode(const conversation_record& r) {
+  std::string out(1, conversation_format);
+  put_u64(out, static_cast<uint64_t>(r.c.created_at));
+  put_u64(out, r.c.participants.size());
+  for (auto& p : r.c.participants)
+    put_str(out, p);
+  put_u64(out, r.last_seq);
+  return out;
+}
+
+bool decode(const std::string& v, const std::string& id,
+            conversation_record& r) {
+  const char* p = v.data();
+  const char* end = p + v.size();
+  uint64_t created = 0, n = 0;
+  if (v.empty() || *p++ != conversation_format || !get_u64(p, end, created)
+      || !get_u64(p, end, n) || n > 100'000)
+    return false;
+  r.c.participants.resize(n);
+  for (auto& x : r.c.participants)
+    if (!get_str(p, end, x))
+      return false;
+  if (!get_u64(p, end, r.last_seq))
+    return false;
+  r.c.known = true;
+  r.c.id = id;
+  r.c.created_at = static_cast<millis>(created);
+  return true;
+}
+
+std::string encode(const chat_message& m) {
+  std::string out(1, message_format);
+  put_str(out, m.sender_id);
+  put_str(out, m.content);
+  put_u64(out, static_cast<uint64_t>(m.created_at));
+  put_str(out, m.temp_id);
+  return out;
+}
+
+bool decode(const rocksdb::Slice& v, const std::string& conv, uint64_t seq,
+            chat_message& m) {
+  const char* p = v.data();
+  const char* end = p + v.size();
+  uint64_t created = 0;
+  if (v.empty() || *p++ != message_format || !get_str(p, end, m.sender_id)
+      || !get_str(p, end, m.content) || !get_u64(p, end, created)
+      || !get_str(p, end, m.temp_id))
+    return false;
+  m.conversation_id = conv;
+  m.seq = seq;
+  m.id = conv + ":" + std::to_string(seq);
+  m.created_at = static_cast<millis>(created);
+  return true;
+}
+
+} // namespace
+
+caf::expected<conversation>
+store_db::get_conversation(const std::string& id) {
+  if (auto err = check_open("read conversation"))
+    return err;
+  std::string v;
+  auto st = db_->Get(rocksdb::ReadOptions{}, messages_, conversation_key(id),
+                     &v);
+  if (auto err = status_error(st, "read conversation"))
+    return err;
+  if (st.IsNotFound())
+    return conversation{};
+  conversation_record r;
+  if (!decode(v, id, r))
+    return corrupt("read conversation", id, v.size());
+  return std::move(r.c);
+}
+
+caf::expected<conversation>
+store_db::put_conversation(const conversation& c) {
+  auto found = get_conversation(c.id);
+  if (!found)
+    return found.error();
+  if (found->known)
+    return found;
+  conversation_record r;
+  r.c = c;
+  r.c.known = true;
+  rocksdb::WriteBatch batch;
+  batch.Put(messages_, conversation_key(c.id), encode(r));
+  if (auto err = write(&batch, "write conversation"))
+    return err;
+  return r.c;
+}
+
+caf::expected<chat_message> store_db::put_message(chat_message m) {
+  const char* what = "write message";
+  if (auto err = check_writable(what))
+    return err;
+  auto& conv = m.conversation_id;
+  std::string v;
+  auto st = db_->Get(rocksdb::ReadOptions{}, messages_, conversation_key(conv),
+                     &v);
+  if (auto err = status_error(st, what))
+    return err;
+  conversation_record r;
+  bool known = !st.IsNotFound();
+  if (known && !decode(v, conv, r))
+    return corrupt(what, conv, v.size());
+  if (!known && m.seq == 0)
+    return presence::make_error(presence::errc::invalid_argument);
+  auto tkey = temp_key(conv, m.sender_id, m.temp_id);
+  if (!m.temp_id.empty()) {
+    // A retry of a message this conversation already has: that message.
+    std::string seq_bytes;
+    st = db_->Get(rocksdb::ReadOptions{}, messages_, tkey, &seq_bytes);
+    if (auto err = status_error(st, what))
+      return err;
+    if (!st.IsNotFound() && seq_bytes.size() == 8) {
+      auto seq = get_be64(seq_bytes.data());
+      std::string mv;
+      st = db_->Get(rocksdb::ReadOptions{}, messages_, message_key(conv, seq),
+                    &mv);
+      if (auto err = status_error(st, what))
+        return err;
+      chat_message old;
+      if (!st.IsNotFound() && decode(mv, conv, seq, old)) {
+        old.duplicate = true;
+        return old;
+      }
+      // Its message was dropped (the conversation's limit): a new one.
+    }
+  }
+  if (m.seq == 0)
+    m.seq = r.last_seq + 1;
+  m.id = conv + ":" + std::to_string(m.seq);
+  m.duplicate = false;
+  rocksdb::WriteBatch batch;
+  batch.Put(messages_, message_key(conv, m.seq), encode(m));
+  if (!m.temp_id.empty()) {
+    std::string seq_bytes;
+    put_be64(seq_bytes, m.seq);
+    batch.Put(messages_, tkey, seq_bytes);
+  }
+  if (known && m.seq > r.last_seq) {
+    r.last_seq = m.seq;
+    batch.Put(messages_, conversation_key(conv), encode(r));
+  }
+  // The oldest message beyond the limit goes, with its retry key.
+  if (m.seq > message_limit_) {
+    auto old_seq = m.seq - message_limit_;
+    std::string ov;
+    auto okey = message_key(conv, old_seq);
+    st = db_->Get(rocksdb::ReadOptions{}, messages_, okey, &ov);
+    if (auto err = status_error(st, what))
+      return err;
+    chat_message old;
+    if (!st.IsNotFound()) {
+      if (decode(ov, conv, old_seq, old) && !old.temp_id.empty())
+        batch.Delete(messages_, temp_key(conv, old.sender_id, old.temp_id));
+      batch.Delete(messages_, okey);
+    }
+  }
+  if (auto err = write(&batch, what))
+    return err;
+  return m;
+}
+
+caf::expected<message_page> store_db::messages(const std::string& conv,
+                                               uint64_t before,
+                                               uint32_t limit) {
+  if (auto err = check_open("read messages"))
+    return err;
+  message_page page;
+  if (before == 1)
+    return page;
+  auto prefix = message_prefix(conv);
+  auto start = message_key(conv, before == 0
+                                   ? std::numeric_limits<uint64_t>::max()
+                                   : before - 1);
+  std::unique_ptr<rocksdb::Iterator> it{
+    db_->NewIterator(rocksdb::ReadOptions{}, messages_)};
+  for (it->SeekForPrev(start); it->Valid(); it->Prev()) {
+    auto key = it->key();
+    if (key.size() != prefix.size() + 8 || !key.starts_with(prefix))
+      break;
+    if (page.messages.size() == limit) {
+      page.has_more = true;
+      break;
+    }
+    auto seq = get_be64(key.data() + prefix.size());
+    chat_message m;
+    if (!decode(it->value(), conv, seq, m))
+      return corrupt("read messages", m.id.empty() ? conv : m.id,
+                     it->value().size());
+    page.messages.push_back(std::move(m));
+  }
+  if (auto err = status_error(it->status(), "read messages"))
+    return err;
+  std::reverse(page.messages.begin(), page.messages.end());
+  return page;
+}
+
+} // namespace presence::persistence
