@@ -395,6 +395,15 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       touch_user(self, uid, rp);
       return rp;
     },
+    [=](message_atom, const std::string& uid, chat_message& m,
+        std::string& except) -> caf::result<uint32_t> {
+      // Only a user with an actor here has live devices.
+      auto i = self->state.users.find(uid);
+      if (i == self->state.users.end())
+        return uint32_t{0};
+      return self->delegate(i->second, message_atom::value, std::move(m),
+                            std::move(except));
+    },
     [=](shutdown_atom) -> caf::result<uint64_t> {
       auto& st = self->state;
       st.shutting_down = true;

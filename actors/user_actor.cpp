@@ -401,6 +401,18 @@ user_actor_impl::behavior_type running(user_ptr self) {
       checkpoint(self);
       return snapshot(st);
     },
+    [=](message_atom, const chat_message& m, const std::string& except) {
+      // Every live device but the sender's gets it once (its session may
+      // be on another node).
+      uint32_t n = 0;
+      for (auto& kvp : self->state.devices) {
+        if (kvp.first == except || !kvp.second.session)
+          continue;
+        self->send(kvp.second.session, message_atom::value, kvp.first, m);
+        ++n;
+      }
+      return n;
+    },
     [=](stop_atom) {
       auto& st = self->state;
       if (!st.devices.empty() || st.in_grace || st.online_since != 0)

@@ -165,6 +165,11 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
     [=](shutdown_atom) -> caf::result<uint64_t> {
       return self->delegate(self->state.local, shutdown_atom::value);
     },
+    [=](message_atom, const std::string& user, chat_message& m,
+        std::string& except) -> caf::result<uint32_t> {
+      return self->delegate(owner(self, user), message_atom::value, user,
+                            std::move(m), std::move(except));
+    },
   };
 }
 

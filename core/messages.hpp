@@ -471,7 +471,10 @@ using user_api = caf::typed_actor<
   caf::reacts_to<heartbeat_atom, std::string, millis>,
   caf::replies_to<status_atom, std::string, presence_status>::with<user_status>,
   caf::replies_to<get_atom>::with<user_status>,
-  caf::replies_to<touch_atom>::with<user_status>>;
+  caf::replies_to<touch_atom>::with<user_status>,
+  // a private message for every device of the user but `except` (the
+  // device that sent it, "" for none); replies how many devices it went to
+  caf::replies_to<message_atom, chat_message, std::string>::with<uint32_t>>;
 
 /// The session side of a device (edge/native and edge/socketio sessions,
 /// possibly on another node): what a user actor tells the session holding
@@ -483,7 +486,9 @@ using session_api = caf::typed_actor<
   // the device is held by this user actor now (the user moved nodes)
   caf::reacts_to<rehome_atom, std::string, user_api>,
   // the user actor does not know the device (any more): join again
-  caf::reacts_to<rejoin_atom, std::string>>;
+  caf::reacts_to<rejoin_atom, std::string>,
+  // a private message for the client of the device (device, message)
+  caf::reacts_to<message_atom, std::string, chat_message>>;
 
 /// Whoever subscribes to presence changes (sessions, an embedding host's
 /// actors): gets one batch per coalescing window. Local only.
@@ -580,7 +585,12 @@ using presence_api = caf::typed_actor<
   // REST "I am here": refresh activity (online) or last_seen (offline)
   caf::replies_to<touch_atom, std::string>::with<user_status>,
   // every online user goes offline now (node shutdown); replies the count
-  caf::replies_to<shutdown_atom>::with<uint64_t>>;
+  caf::replies_to<shutdown_atom>::with<uint64_t>,
+  // a private message to every live device of `user` but device `except`
+  // (user, message, except); replies how many devices it reached (0: the
+  // user is offline)
+  caf::replies_to<message_atom, std::string, chat_message,
+                  std::string>::with<uint32_t>>;
 
 /// A node's registry as other nodes see it (actors/shard_registry): the
 /// presence service, plus users handed over when the ring moves them here.

@@ -114,8 +114,7 @@ bool decode(const rocksdb::Slice& v, const std::string& conv, uint64_t seq,
 
 } // namespace
 
-caf::expected<conversation>
-store_db::get_conversation(const std::string& id) {
+caf::expected<conversation> store_db::get_conversation(const std::string& id) {
   if (auto err = check_open("read conversation"))
     return err;
   std::string v;
@@ -131,8 +130,7 @@ store_db::get_conversation(const std::string& id) {
   return std::move(r.c);
 }
 
-caf::expected<conversation>
-store_db::put_conversation(const conversation& c) {
+caf::expected<conversation> store_db::put_conversation(const conversation& c) {
   auto found = get_conversation(c.id);
   if (!found)
     return found.error();
@@ -221,9 +219,8 @@ caf::expected<chat_message> store_db::put_message(chat_message m) {
   return m;
 }
 
-caf::expected<message_page> store_db::messages(const std::string& conv,
-                                               uint64_t before,
-                                               uint32_t limit) {
+caf::expected<message_page>
+store_db::messages(const std::string& conv, uint64_t before, uint32_t limit) {
   if (auto err = check_open("read messages"))
     return err;
   message_page page;

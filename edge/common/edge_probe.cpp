@@ -33,6 +33,8 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
                       "WebSocket messages received");
   frames_out = counter(r, "presence_frames_out_total",
                        "WebSocket messages queued for sending");
+  chat_messages = counter(r, "presence_chat_messages_total",
+                          "Private messages stored (retries not counted)");
   protocol_errors = counter(r, "presence_protocol_errors_total",
                             "Error frames sent to clients");
   rate_limited = counter(r, "presence_rate_limited_total",

@@ -396,6 +396,18 @@ std::string encode_expired(const std::string& device_id,
                    {"reason", reason}});
 }
 
+std::string encode_message(const chat_message& m) {
+  return dump(
+    json{{"type", "message"},
+         {"message",
+          {{"id", m.id},
+           {"conversation_id", m.conversation_id},
+           {"sender_id", m.sender_id},
+           {"content", m.content},
+           {"created_at", iso8601(m.created_at)},
+           {"temp_id", m.temp_id.empty() ? json(nullptr) : json(m.temp_id)}}}});
+}
+
 std::string encode_welcome(const std::string& user_id,
                            const std::string& device_id, millis ttl_ms,
                            bool global_feed) {

@@ -89,6 +89,9 @@ std::string encode_status_set(const std::string& id_json, const user_status& s);
 /// replaced: {"type":"session.expired","device_id":..,"reason":..}
 std::string encode_expired(const std::string& device_id,
                            const std::string& reason);
+/// A private message for this device: {"type":"message","message":{id,
+/// conversation_id, sender_id, content, created_at, temp_id}}.
+std::string encode_message(const chat_message& m);
 /// First frame of every session: {"type":"welcome", ...}
 std::string encode_welcome(const std::string& user_id,
                            const std::string& device_id, millis ttl_ms,

@@ -273,6 +273,9 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
       rejoin_now(self, *self->state.ctx, self->state.link, link_key, device_id,
                  find_link(self), owner_lost(self));
     },
+    [=](message_atom, const std::string&, const chat_message& m) {
+      send(self, encode_message(m));
+    },
     [=](expire_atom, const std::string& device_id, const std::string& why) {
       auto& st = self->state;
       if (!expire(self, st.link, device_id))

@@ -13,6 +13,7 @@ const rest::route_table& routes() {
     rest::add_ops_routes(t);
     rest::add_seed_routes(t);
     rest::add_user_routes(t);
+    rest::add_chat_routes(t);
     return t;
   }();
   return table;

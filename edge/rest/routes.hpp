@@ -18,6 +18,9 @@ void add_seed_routes(route_table& t);
 /// /history, /status.
 void add_user_routes(route_table& t);
 
+/// Seed 001's private messages (chat_routes.cpp): /api/privatechat/...
+void add_chat_routes(route_table& t);
+
 /// Operations (ops_routes.cpp): the page at /, /api, /healthz, /readyz,
 /// /metrics, /api/cluster.
 void add_ops_routes(route_table& t);

@@ -173,19 +173,25 @@ void on_seed000_list(sio_ptr self, const seed000_list& l) {
 }
 
 const sio_dialect& seed000_dialect() {
-  static const sio_dialect d{
-    dialect::seed000,
-    "",
-    {
-      {"join_user", join_user},
-      {"user_activity", on_activity},
-      {"ping", ping},
-      {"get_online_users", get_online_users},
-      {"check_user_online", check_user_online},
-    },
-    on_delta,
-    nullptr,
-  };
+  static const sio_dialect d = [] {
+    sio_dialect x{
+      dialect::seed000,
+      "",
+      {
+        {"join_user", join_user},
+        {"user_activity", on_activity},
+        {"ping", ping},
+        {"get_online_users", get_online_users},
+        {"check_user_online", check_user_online},
+      },
+      on_delta,
+      nullptr,
+    };
+    // Seed 001 is seed 000 plus private messages.
+    for (auto& e : seed001_events())
+      x.events.push_back(e);
+    return x;
+  }();
   return d;
 }
 

@@ -67,7 +67,15 @@ void record_activity(sio_ptr self, sio_socket& s);
 /// user_activity / heartbeat: refreshes the socket's device; acks the time.
 void on_activity(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id);
 
+/// Seed 001's private-message events (seed001_messages.cpp); seed 000's
+/// namespace speaks them too.
+const std::vector<event_entry>& seed001_events();
+
 // -- dialect specifics the session calls --------------------------------------
+
+/// Seed 001: a private message for the socket holding `device`.
+void emit_private_message(sio_ptr self, const std::string& device,
+                          const chat_message& m);
 
 /// Seed 000: a build of the node's online list reached this session: every
 /// seed-000 socket gets it.

@@ -286,6 +286,9 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
         rejoin_now(self, *self->state.ctx, kvp.second.link, kvp.first,
                    device_id, link_finder(self, kvp.first), owner_lost(self));
     },
+    [=](message_atom, const std::string& device_id, const chat_message& m) {
+      emit_private_message(self, device_id, m);
+    },
     [=](expire_atom, const std::string& device_id, const std::string& why) {
       for (auto& kvp : self->state.sockets)
         if (expire(self, kvp.second.link, device_id))

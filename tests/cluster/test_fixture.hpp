@@ -200,6 +200,8 @@ fake_registry(node_registry_api::pointer,
       return status(u);
     },
     [=](shutdown_atom) { return uint64_t{0}; },
+    [=](message_atom, const std::string&, const chat_message&,
+        const std::string&) { return uint32_t{0}; },
     [=](handover_atom, const user_transfer&) {},
   };
 }

@@ -167,8 +167,8 @@ TEST_CASE("a conversation keeps its newest messages up to the limit",
   db->set_message_limit(3);
   must(db->put_conversation(direct("d1")));
   for (int i = 1; i <= 5; ++i)
-    must(db->put_message(msg("d1", "ann", "m" + std::to_string(i),
-                             "t" + std::to_string(i))));
+    must(db->put_message(
+      msg("d1", "ann", "m" + std::to_string(i), "t" + std::to_string(i))));
   auto page = must(db->messages("d1", 0, 10));
   CHECK(contents(page) == strings{"m3", "m4", "m5"});
   CHECK_FALSE(page.has_more);

@@ -1,0 +1,235 @@
+// Seed 001's private messages with the real socket.io-client@4 (default
+// transports and WebSocket only) and REST: conversations, acknowledged
+// sends, delivery to every live socket of every participant but the
+// sending one, idempotent retries, the HTTP fallback, history, errors, and
+// messages surviving kill -9 once acknowledged.
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Server } from './lib/harness.mjs';
+import { sioConnect } from './lib/sio.mjs';
+
+let srv;
+
+before(async () => {
+  srv = await new Server({ args: ['--reconnect-grace', '0'] }).start();
+});
+
+after(async () => { await srv.dispose(); });
+
+/** A seed-000/001 socket joined as `user`. */
+async function joined(user, opts) {
+  const c = await sioConnect(srv.url, { path: '/api/socketio', ...opts });
+  const ack = await c.ask('join_user', user);
+  assert.equal(ack.success, true, `join_user ${user}`);
+  return c;
+}
+
+async function conversation(participants) {
+  const r = await srv.http('POST', '/api/privatechat/conversations', { body: { participants } });
+  assert.equal(r.status, 201, r.text);
+  return r.body.conversation;
+}
+
+const modes = [
+  ['default transports', {}],
+  ['websocket only', { transports: ['websocket'] }],
+];
+
+for (const [label, opts] of modes) {
+  const tag = opts.transports ? 'ws' : 'df';
+
+  describe(`seed 001 over ${label}`, () => {
+    test('two users exchange messages with acks; the sender\'s other device gets them', async () => {
+      const ann = `m-ann-${tag}`;
+      const bob = `m-bob-${tag}`;
+      const conv = await conversation([bob, ann]);
+      assert.match(conv.id, /^dm_[0-9a-f]{32}$/);
+      assert.deepEqual(conv.participants, [ann, bob].sort());
+      assert.ok(Date.parse(conv.createdAt) > 0);
+      // The same pair again: the same conversation.
+      assert.equal((await conversation([ann, bob])).id, conv.id);
+
+      const a1 = await joined(ann, opts);
+      const a2 = await joined(ann, opts);
+      const b = await joined(bob, opts);
+      assert.deepEqual(await a1.ask('join_conversation', { conversationId: conv.id }),
+                       { success: true, conversationId: conv.id });
+      assert.deepEqual(await b.ask('join_conversation', conv.id),
+                       { success: true, conversationId: conv.id });
+
+      const r = await a1.ask('send_private_message',
+                             { conversationId: conv.id, content: 'hello bob', tempId: 'temp-1' });
+      assert.equal(r.success, true, JSON.stringify(r));
+      assert.equal(r.delivered, true);
+      const m = r.message;
+      assert.equal(typeof m.id, 'string');
+      assert.equal(m.conversationId, conv.id);
+      assert.equal(m.senderId, ann);
+      assert.equal(m.content, 'hello bob');
+      assert.equal(m.tempId, 'temp-1');
+      assert.ok(Date.parse(m.createdAt) > 0);
+      // Bob and Ann's other device get it; the sending socket does not.
+      assert.deepEqual(await b.next('new_private_message', x => x.id === m.id), m);
+      assert.deepEqual(await a2.next('new_private_message', x => x.id === m.id), m);
+
+      // Bob answers; Ann's two sockets get it, Bob's socket does not.
+      const r2 = await b.ask('send_private_message',
+                             { conversationId: conv.id, content: 'hi ann', tempId: 'temp-1' });
+      assert.equal(r2.success, true);
+      assert.notEqual(r2.message.id, m.id, 'a temp id is per sender');
+      await a1.next('new_private_message', x => x.id === r2.message.id);
+      await a2.next('new_private_message', x => x.id === r2.message.id);
+
+      // A retry of the first send (lost ack): the same message, no second delivery.
+      const again = await a1.ask('send_private_message',
+                                 { conversationId: conv.id, content: 'hello bob', tempId: 'temp-1' });
+      assert.equal(again.success, true);
+      assert.equal(again.message.id, m.id);
+      // History, oldest first; the retry added nothing.
+      const h = await srv.get(`/api/privatechat/messages/${conv.id}?userId=${bob}`);
+      assert.equal(h.status, 200, h.text);
+      assert.deepEqual(h.body.messages.map(x => x.content), ['hello bob', 'hi ann']);
+      assert.equal(h.body.hasMore, false);
+      // Everything the sockets got: once each, never to the sender.
+      await b.ask('join_conversation', conv.id); // a round trip after the retry
+      assert.equal(b.count('new_private_message'), 0, 'nothing twice');
+      assert.equal(a1.count('new_private_message'), 0, 'the sender\'s socket gets nothing back');
+      for (const c of [a1, a2, b]) c.close();
+    });
+
+    test('refusals: not a participant, unknown conversation, empty, not joined', async () => {
+      const cy = `m-cy-${tag}`;
+      const dee = `m-dee-${tag}`;
+      const eve = `m-eve-${tag}`;
+      const conv = await conversation([cy, dee]);
+      const e = await joined(eve, opts);
+      const f1 = await e.ask('join_conversation', { conversationId: conv.id });
+      assert.equal(f1.success, false);
+      assert.equal(f1.error, 'forbidden');
+      const f2 = await e.ask('send_private_message', { conversationId: conv.id, content: 'x', tempId: 't' });
+      assert.deepEqual([f2.success, f2.error], [false, 'forbidden']);
+      assert.equal(typeof f2.message, 'string');
+      const f3 = await e.ask('send_private_message', { conversationId: 'dm_nope', content: 'x' });
+      assert.deepEqual([f3.success, f3.error], [false, 'not_found']);
+      const c = await joined(cy, opts);
+      const f4 = await c.ask('send_private_message', { conversationId: conv.id, content: '   ' });
+      assert.deepEqual([f4.success, f4.error], [false, 'bad_request']);
+      const f5 = await c.ask('send_private_message', { content: 'no conversation' });
+      assert.deepEqual([f5.success, f5.error], [false, 'bad_request']);
+      const f6 = await c.ask('send_private_message',
+                             { conversationId: conv.id, content: 'x'.repeat(4001) });
+      assert.deepEqual([f6.success, f6.error], [false, 'bad_request']);
+      const anon = await sioConnect(srv.url, { path: '/api/socketio', ...opts });
+      const f7 = await anon.ask('send_private_message', { conversationId: conv.id, content: 'x' });
+      assert.deepEqual([f7.success, f7.error], [false, 'unauthorized']);
+      // Nothing of that was stored.
+      const h = await srv.get(`/api/privatechat/messages/${conv.id}?userId=${cy}`);
+      assert.deepEqual(h.body.messages, []);
+      for (const s of [e, c, anon]) s.close();
+    });
+  });
+}
+
+test('the HTTP fallback: same shape, delivered to the live recipient, idempotent with the socket path', async () => {
+  const gus = 'm-gus';
+  const hal = 'm-hal';
+  const conv = await conversation([gus, hal]);
+  const h = await joined(hal, { transports: ['websocket'] });
+  const g = await joined(gus, { transports: ['websocket'] });
+  // The socket send's ack is "lost"; the client falls back to HTTP with the same temp id.
+  const viaSocket = await g.ask('send_private_message',
+                                { conversationId: conv.id, content: 'are you there?', tempId: 'temp-42' });
+  const r = await srv.http('POST', '/api/privatechat/message', {
+    headers: { 'x-user-id': gus },
+    body: { conversationId: conv.id, content: 'are you there?', tempId: 'temp-42' },
+  });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.success, true);
+  assert.deepEqual(r.body.message, viaSocket.message);
+  // A new HTTP send: 201, the recipient's socket gets it, the sender's socket too
+  // (REST has no sending device).
+  const r2 = await srv.http('POST', '/api/privatechat/message', {
+    body: { senderId: gus, conversationId: conv.id, content: 'via http', tempId: 'temp-43' },
+  });
+  assert.equal(r2.status, 201, r2.text);
+  assert.equal(r2.body.delivered, true);
+  const m2 = r2.body.message;
+  assert.deepEqual(Object.keys(m2).sort(),
+                   ['content', 'conversationId', 'createdAt', 'id', 'senderId', 'tempId']);
+  assert.deepEqual(await h.next('new_private_message', x => x.id === m2.id), m2);
+  assert.deepEqual(await g.next('new_private_message', x => x.id === m2.id), m2);
+  assert.equal(h.count('new_private_message', x => x.id === viaSocket.message.id), 1, 'once');
+  // Errors as the socket path: 400, 403, 404 with {success:false, error, message}.
+  const bad = await srv.http('POST', '/api/privatechat/message',
+                             { body: { senderId: gus, conversationId: conv.id, content: '' } });
+  assert.equal(bad.status, 400);
+  assert.deepEqual([bad.body.success, bad.body.error], [false, 'bad_request']);
+  const forb = await srv.http('POST', '/api/privatechat/message',
+                              { body: { senderId: 'm-ivy', conversationId: conv.id, content: 'hi' } });
+  assert.equal(forb.status, 403);
+  assert.equal(forb.body.error, 'forbidden');
+  const nf = await srv.http('POST', '/api/privatechat/message',
+                            { body: { senderId: gus, conversationId: 'dm_missing', content: 'hi' } });
+  assert.equal(nf.status, 404);
+  assert.equal(nf.body.error, 'not_found');
+  const noone = await srv.http('POST', '/api/privatechat/message',
+                               { body: { conversationId: conv.id, content: 'hi' } });
+  assert.equal(noone.status, 401);
+  // History for participants only; paging with before=.
+  const outsider = await srv.get(`/api/privatechat/messages/${conv.id}?userId=m-ivy`);
+  assert.equal(outsider.status, 403);
+  const page = await srv.get(`/api/privatechat/messages/${conv.id}?userId=${hal}&limit=1`);
+  assert.deepEqual(page.body.messages.map(x => x.content), ['via http']);
+  assert.equal(page.body.hasMore, true);
+  const older = await srv.get(`/api/privatechat/messages/${conv.id}?userId=${hal}&limit=5&before=${encodeURIComponent(page.body.messages[0].id)}`);
+  assert.deepEqual(older.body.messages.map(x => x.content), ['are you there?']);
+  assert.equal(older.body.hasMore, false);
+  // An offline recipient: stored, delivered: false.
+  h.close();
+  const conv2 = await conversation([gus, 'm-nobody']);
+  const off = await g.ask('send_private_message', { conversationId: conv2.id, content: 'later', tempId: 't1' });
+  assert.equal(off.success, true);
+  assert.equal(off.delivered, false);
+  g.close();
+  // Bad conversation requests.
+  for (const body of [{}, { participants: 'x' }, { participants: ['solo'] }, { participants: ['a', 'a'] }]) {
+    const r = await srv.http('POST', '/api/privatechat/conversations', { body });
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.equal(r.body.error, 'bad_request');
+  }
+  const group = await conversation(['m-a', 'm-b', 'm-c']);
+  assert.match(group.id, /^grp_[0-9a-f]{16}$/);
+  assert.notEqual((await conversation(['m-a', 'm-b', 'm-c'])).id, group.id, 'groups are new each time');
+});
+
+test('acknowledged messages survive kill -9', async () => {
+  const own = new Server({ args: ['--reconnect-grace', '0'] });
+  await own.start();
+  try {
+    const r = await own.http('POST', '/api/privatechat/conversations',
+                             { body: { participants: ['k-a', 'k-b'] } });
+    const conv = r.body.conversation;
+    const sent = [];
+    for (let i = 0; i < 20; ++i) {
+      const s = await own.http('POST', '/api/privatechat/message', {
+        body: { senderId: 'k-a', conversationId: conv.id, content: `m${i}`, tempId: `t${i}` },
+      });
+      assert.equal(s.status, 201);
+      sent.push(s.body.message.id);
+    }
+    await own.kill9();
+    await own.start();
+    const h = await own.get(`/api/privatechat/messages/${conv.id}?userId=k-b&limit=100`);
+    assert.equal(h.status, 200, h.text);
+    assert.deepEqual(h.body.messages.map(m => m.id), sent);
+    // A retry after the restart is still recognised.
+    const again = await own.http('POST', '/api/privatechat/message', {
+      body: { senderId: 'k-a', conversationId: conv.id, content: 'm19', tempId: 't19' },
+    });
+    assert.equal(again.status, 200);
+    assert.equal(again.body.message.id, sent[19]);
+  } finally {
+    await own.dispose();
+  }
+});
