@@ -29,8 +29,8 @@ std::optional<client_error> validate(const send_request& req) {
     return failure(400, "bad_request", "content must not be empty");
   if (req.content.size() > max_content_bytes)
     return failure(400, "bad_request",
-                   "content is longer than "
-                     + std::to_string(max_content_bytes) + " bytes");
+                   "content is longer than " + std::to_string(max_content_bytes)
+                     + " bytes");
   if (req.temp_id.size() > max_temp_id_bytes)
     return failure(400, "bad_request",
                    "tempId is longer than " + std::to_string(max_temp_id_bytes)

@@ -165,8 +165,7 @@ void send(Self* self, std::shared_ptr<edge_context> ctx, send_request req,
               // A retry delivers nothing again; it still asks who is live.
               auto except = recipient ? std::string{} : req.device;
               if (stored.duplicate) {
-                self
-                  ->request(ctx->api, timeout, get_atom::value, p)
+                self->request(ctx->api, timeout, get_atom::value, p)
                   .then(
                     [=](user_status& s) mutable {
                       one_done(recipient && s.online);
@@ -177,9 +176,8 @@ void send(Self* self, std::shared_ptr<edge_context> ctx, send_request req,
               self
                 ->request(ctx->api, timeout, message_atom::value, p, stored,
                           except)
-                .then(
-                  [=](uint32_t n) mutable { one_done(recipient && n > 0); },
-                  [=](caf::error&) mutable { one_done(false); });
+                .then([=](uint32_t n) mutable { one_done(recipient && n > 0); },
+                      [=](caf::error&) mutable { one_done(false); });
             }
           },
           [=](caf::error& err) mutable { fail(to_client_error(err)); });
@@ -230,8 +228,8 @@ void open(Self* self, std::shared_ptr<edge_context> ctx,
 /// `before` (0: the newest), oldest first.
 template <class Self, class Ok, class Fail>
 void history(Self* self, std::shared_ptr<edge_context> ctx,
-             const std::string& user, const std::string& conv,
-             uint64_t before, uint32_t limit, Ok ok, Fail fail) {
+             const std::string& user, const std::string& conv, uint64_t before,
+             uint32_t limit, Ok ok, Fail fail) {
   with_conversation(
     self, ctx, user, conv,
     [=](conversation&) mutable {
