@@ -151,6 +151,11 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "recorded offline");
   add("history-limit", cfg.persistence.history_limit,
       "online sessions remembered per user");
+  add("chat-history-limit", cfg.persistence.chat_history_limit,
+      "private messages kept per conversation (oldest dropped first)");
+  add("chat-queue-limit", cfg.edge.chat_queue_limit,
+      "private messages waiting per offline user (more: the send is "
+      "refused)");
   add("checkpoint-interval", checkpoint_ms,
       "ms between batched activity checkpoints (crash recovery granularity)");
   add("max-devices-per-user", cfg.actors.max_devices_per_user,
@@ -323,6 +328,8 @@ std::string to_toml(const config& cfg) {
   line("failure-timeout", std::to_string(c.failure_timeout.count()));
   line("rehome-window", std::to_string(c.rehome_window.count()));
   line("history-limit", std::to_string(p.history_limit));
+  line("chat-history-limit", std::to_string(p.chat_history_limit));
+  line("chat-queue-limit", std::to_string(e.chat_queue_limit));
   line("checkpoint-interval", std::to_string(p.checkpoint_interval.count()));
   line("max-devices-per-user", std::to_string(a.max_devices_per_user));
   line("request-timeout", std::to_string(a.request_timeout.count()));

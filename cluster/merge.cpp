@@ -1,6 +1,8 @@
 #include "cluster/merge.hpp"
 
 #include <algorithm>
+#include <set>
+#include <tuple>
 
 namespace presence::cluster {
 
@@ -82,6 +84,22 @@ profile first_known(std::vector<profile> profiles) {
     if (p.known)
       return std::move(p);
   return profile{};
+}
+
+std::vector<chat_message>
+merge_queues(std::vector<std::vector<chat_message>> queues) {
+  std::vector<chat_message> out;
+  std::set<std::string> seen;
+  for (auto& q : queues)
+    for (auto& m : q)
+      if (seen.insert(m.id).second)
+        out.push_back(std::move(m));
+  std::stable_sort(out.begin(), out.end(),
+                   [](const chat_message& a, const chat_message& b) {
+                     return std::tie(a.created_at, a.conversation_id, a.seq)
+                            < std::tie(b.created_at, b.conversation_id, b.seq);
+                   });
+  return out;
 }
 
 } // namespace presence::cluster

@@ -50,6 +50,12 @@ merge_history(const std::vector<std::vector<session_record>>& histories,
 /// unknown one (replicator, profile reads).
 profile first_known(std::vector<profile> profiles);
 
+/// The offline queues of one user from several replicas as one: each
+/// message once (by id), in the order sent (created_at, then conversation
+/// and seq).
+std::vector<chat_message>
+merge_queues(std::vector<std::vector<chat_message>> queues);
+
 // -- batches by owner ---------------------------------------------------------
 
 /// The part of a batch request that goes to one key (an owner's registry, a

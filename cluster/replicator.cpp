@@ -379,6 +379,67 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         });
       return rp;
     },
+    // -- a user's offline queue: on every replica of the user ------------------
+    [=](queue_atom, const std::string& user,
+        chat_message& m) -> caf::result<uint32_t> {
+      auto to = replicas(self, user);
+      if (to.size() == 1)
+        return self->delegate(to.front(), queue_atom::value, user,
+                              std::move(m));
+      auto rp = self->make_response_promise<uint32_t>();
+      scatter_gather<uint32_t>(self, to, self->state.timeout,
+                               gather_policy::use_answered,
+                               same_message(queue_atom::value, user, m),
+                               [=](gathered<uint32_t>& g) mutable {
+                                 auto ns = answered(g);
+                                 if (ns.empty())
+                                   rp.deliver(no_replica_answered());
+                                 else
+                                   rp.deliver(
+                                     *std::max_element(ns.begin(), ns.end()));
+                               });
+      return rp;
+    },
+    [=](queue_atom,
+        const std::string& user) -> caf::result<std::vector<chat_message>> {
+      auto to = replicas(self, user);
+      if (to.size() == 1)
+        return self->delegate(to.front(), queue_atom::value, user);
+      auto rp = self->make_response_promise<std::vector<chat_message>>();
+      scatter_gather<std::vector<chat_message>>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(queue_atom::value, user),
+        [=](gathered<std::vector<chat_message>>& g) mutable {
+          // Every replica's queue is taken; what any of them held is
+          // delivered once (a replica that missed a message adds nothing).
+          auto qs = answered(g);
+          if (qs.empty()) {
+            rp.deliver(no_replica_answered());
+            return;
+          }
+          rp.deliver(merge_queues(std::move(qs)));
+        });
+      return rp;
+    },
+    [=](queue_atom, count_atom,
+        const std::string& user) -> caf::result<uint32_t> {
+      auto to = replicas(self, user);
+      if (to.size() == 1)
+        return self->delegate(to.front(), queue_atom::value, count_atom::value,
+                              user);
+      auto rp = self->make_response_promise<uint32_t>();
+      scatter_gather<uint32_t>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(queue_atom::value, count_atom::value, user),
+        [=](gathered<uint32_t>& g) mutable {
+          auto ns = answered(g);
+          if (ns.empty())
+            rp.deliver(no_replica_answered());
+          else
+            rp.deliver(*std::max_element(ns.begin(), ns.end()));
+        });
+      return rp;
+    },
     // -- this node's own store ------------------------------------------------
     [=](flush_atom) -> caf::result<bool> {
       return self->delegate(self->state.local, flush_atom::value);

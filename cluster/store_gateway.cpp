@@ -63,6 +63,15 @@ store_api::behavior_type gateway_impl(store_api::pointer self, store_api store,
     [=](get_atom a, conversation_atom c, const std::string& id) {
       return relay<conversation>(self, store, timeout, a, c, id);
     },
+    [=](queue_atom q, const std::string& u, const chat_message& x) {
+      return relay<uint32_t>(self, store, timeout, q, u, x);
+    },
+    [=](queue_atom q, const std::string& u) {
+      return relay<std::vector<chat_message>>(self, store, timeout, q, u);
+    },
+    [=](queue_atom q, count_atom c, const std::string& u) {
+      return relay<uint32_t>(self, store, timeout, q, c, u);
+    },
     [=](put_atom a, message_atom m, const chat_message& x) {
       return relay<chat_message>(self, store, timeout, a, m, x);
     },

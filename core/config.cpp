@@ -44,6 +44,10 @@ std::string validate(const config& cfg) {
     return "data-dir must not be empty";
   if (p.history_limit == 0 || p.history_limit > 100'000)
     return "history-limit must be between 1 and 100000";
+  if (p.chat_history_limit == 0 || p.chat_history_limit > 1'000'000)
+    return "chat-history-limit must be between 1 and 1000000";
+  if (e.chat_queue_limit == 0 || e.chat_queue_limit > 100'000)
+    return "chat-queue-limit must be between 1 and 100000";
   if (p.checkpoint_interval.count() < 0)
     return "checkpoint-interval must not be negative";
   if (e.io_threads == 0 || e.io_threads > 64)

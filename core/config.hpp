@@ -39,6 +39,8 @@ struct persistence_config {
   /// heartbeat cost a user-actor message and a checkpoint, 142 vs 78 us of
   /// CPU per native ping (docs/benchmarks.md).
   milliseconds checkpoint_interval{5'000};
+  /// Private messages kept per conversation (oldest dropped first).
+  uint32_t chat_history_limit = 1000;
 };
 
 /// Options of the edge/ folder: sockets, HTTP, WebSocket, auth.
@@ -84,6 +86,9 @@ struct edge_config {
   milliseconds sio_ping_timeout{20'000};
   std::size_t sio_max_payload = 1'000'000; // capped by max_body_bytes
   milliseconds sio_list_window{1'000};
+  /// Private messages waiting for a user who had no live device; a send to
+  /// a user with this many waiting is refused (too_many_requests).
+  uint32_t chat_queue_limit = 1000;
 };
 
 /// Options of the cluster/ folder: membership, placement, replication.

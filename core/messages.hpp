@@ -78,6 +78,7 @@ using cluster_atom = caf::atom_constant<caf::atom("cluster")>;
 using activity_atom = caf::atom_constant<caf::atom("activity")>;
 using conversation_atom = caf::atom_constant<caf::atom("convers")>;
 using message_atom = caf::atom_constant<caf::atom("message")>;
+using queue_atom = caf::atom_constant<caf::atom("queue")>;
 
 // -- presence values ----------------------------------------------------------
 
@@ -565,7 +566,14 @@ using store_api = caf::typed_actor<
   caf::replies_to<put_atom, message_atom, chat_message>::with<chat_message>,
   // (conversation, before seq (0: the newest), limit)
   caf::replies_to<get_atom, message_atom, std::string, uint64_t,
-                  uint32_t>::with<message_page>>;
+                  uint32_t>::with<message_page>,
+  // -- a user's offline queue (keyed by user id) --
+  // a message for a user who had no live device; replies the queue length
+  caf::replies_to<queue_atom, std::string, chat_message>::with<uint32_t>,
+  // the user's waiting messages, oldest first, taken out of the queue
+  caf::replies_to<queue_atom, std::string>::with<std::vector<chat_message>>,
+  // how many wait
+  caf::replies_to<queue_atom, count_atom, std::string>::with<uint32_t>>;
 
 /// The presence service of a node: what the edge, REST and an embedding host
 /// call. Implemented by actors/shard_registry.
@@ -755,6 +763,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(presence, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(presence, (std::vector<presence::profile>))
   CAF_ADD_TYPE_ID(presence, (std::vector<presence::session_record>))
   CAF_ADD_TYPE_ID(presence, (std::vector<presence::user_record>))
+  CAF_ADD_TYPE_ID(presence, (std::vector<presence::chat_message>))
   CAF_ADD_TYPE_ID(presence, (presence::errc))
   CAF_ADD_TYPE_ID(presence, (presence::persistence::errc))
   CAF_ADD_TYPE_ID(presence, (presence::store_api))

@@ -5,6 +5,10 @@
 //                                        created_at, temp_id
 //   't' conv '\0' sender '\0' temp_id -> seq (idempotency of a sender's
 //                                        retries)
+//   'Q' user                          -> offline queue: next number, length
+//   'q' user '\0' n (big-endian)      -> a queued message: conversation,
+//                                        seq, then as 'm'
+//   'k' user '\0' message id          -> "" (the message is queued)
 // Conversation ids and user ids never contain '\0' (core/ids.hpp).
 
 #include "persistence/store_db.hpp"
@@ -110,6 +114,46 @@ bool decode(const rocksdb::Slice& v, const std::string& conv, uint64_t seq,
   m.id = conv + ":" + std::to_string(seq);
   m.created_at = static_cast<millis>(created);
   return true;
+}
+
+struct queue_record {
+  uint64_t next = 1;
+  uint64_t length = 0;
+};
+
+std::string queue_key(const std::string& user) {
+  return "Q" + user;
+}
+
+std::string queued_prefix(const std::string& user) {
+  std::string key = "q" + user;
+  key.push_back('\0');
+  return key;
+}
+
+std::string queued_id_key(const std::string& user, const std::string& id) {
+  std::string key = "k" + user;
+  key.push_back('\0');
+  key += id;
+  return key;
+}
+
+std::string encode_queued(const chat_message& m) {
+  std::string out;
+  put_str(out, m.conversation_id);
+  put_u64(out, m.seq);
+  out += encode(m);
+  return out;
+}
+
+bool decode_queued(const rocksdb::Slice& v, chat_message& m) {
+  const char* p = v.data();
+  const char* end = p + v.size();
+  std::string conv;
+  uint64_t seq = 0;
+  if (!get_str(p, end, conv) || !get_u64(p, end, seq))
+    return false;
+  return decode(rocksdb::Slice{p, static_cast<size_t>(end - p)}, conv, seq, m);
 }
 
 } // namespace
@@ -251,6 +295,110 @@ store_db::messages(const std::string& conv, uint64_t before, uint32_t limit) {
     return err;
   std::reverse(page.messages.begin(), page.messages.end());
   return page;
+}
+
+namespace {
+
+/// The queue record of `user` (a fresh one when absent).
+caf::expected<queue_record> read_queue(rocksdb::DB* db,
+                                       rocksdb::ColumnFamilyHandle* cf,
+                                       const std::string& user,
+                                       const char* what) {
+  std::string v;
+  auto st = db->Get(rocksdb::ReadOptions{}, cf, queue_key(user), &v);
+  if (auto err = status_error(st, what))
+    return err;
+  queue_record r;
+  if (st.IsNotFound())
+    return r;
+  const char* p = v.data();
+  const char* end = p + v.size();
+  if (!get_u64(p, end, r.next) || !get_u64(p, end, r.length))
+    return corrupt(what, user, v.size());
+  return r;
+}
+
+std::string encode(const queue_record& r) {
+  std::string out;
+  put_u64(out, r.next);
+  put_u64(out, r.length);
+  return out;
+}
+
+} // namespace
+
+caf::expected<uint32_t> store_db::enqueue(const std::string& user,
+                                          const chat_message& m) {
+  const char* what = "queue message";
+  if (auto err = check_writable(what))
+    return err;
+  auto q = read_queue(db_, messages_, user, what);
+  if (!q)
+    return q.error();
+  std::string dummy;
+  auto idk = queued_id_key(user, m.id);
+  auto st = db_->Get(rocksdb::ReadOptions{}, messages_, idk, &dummy);
+  if (auto err = status_error(st, what))
+    return err;
+  if (!st.IsNotFound())
+    return static_cast<uint32_t>(q->length);
+  auto key = queued_prefix(user);
+  put_be64(key, q->next);
+  ++q->next;
+  ++q->length;
+  rocksdb::WriteBatch batch;
+  batch.Put(messages_, key, encode_queued(m));
+  batch.Put(messages_, idk, "");
+  batch.Put(messages_, queue_key(user), encode(*q));
+  if (auto err = write(&batch, what))
+    return err;
+  return static_cast<uint32_t>(q->length);
+}
+
+caf::expected<std::vector<chat_message>>
+store_db::take_queue(const std::string& user) {
+  const char* what = "take queued messages";
+  if (auto err = check_writable(what))
+    return err;
+  auto q = read_queue(db_, messages_, user, what);
+  if (!q)
+    return q.error();
+  std::vector<chat_message> out;
+  if (q->length == 0)
+    return out;
+  rocksdb::WriteBatch batch;
+  auto prefix = queued_prefix(user);
+  std::unique_ptr<rocksdb::Iterator> it{
+    db_->NewIterator(rocksdb::ReadOptions{}, messages_)};
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    auto k = it->key();
+    if (k.size() != prefix.size() + 8 || !k.starts_with(prefix))
+      break;
+    chat_message m;
+    // One that does not decode is dropped with the rest: it cannot be
+    // delivered, and it must not block the others.
+    if (decode_queued(it->value(), m)) {
+      batch.Delete(messages_, queued_id_key(user, m.id));
+      out.push_back(std::move(m));
+    }
+    batch.Delete(messages_, k);
+  }
+  if (auto err = status_error(it->status(), what))
+    return err;
+  q->length = 0;
+  batch.Put(messages_, queue_key(user), encode(*q));
+  if (auto err = write(&batch, what))
+    return err;
+  return out;
+}
+
+caf::expected<uint32_t> store_db::queue_length(const std::string& user) {
+  if (auto err = check_open("read queue"))
+    return err;
+  auto q = read_queue(db_, messages_, user, "read queue");
+  if (!q)
+    return q.error();
+  return static_cast<uint32_t>(q->length);
 }
 
 } // namespace presence::persistence

@@ -372,6 +372,30 @@ store_impl_api::behavior_type store_impl(store_ptr self,
         uint32_t limit) -> caf::result<message_page> {
       return self->state.db->messages(conv, before, limit);
     },
+    [=](queue_atom, const std::string& user,
+        const chat_message& m) -> caf::result<uint32_t> {
+      auto& st = self->state;
+      auto r = st.db->enqueue(user, m);
+      if (!r)
+        on_failure(st, r.error());
+      else
+        on_success(st);
+      settle(self);
+      return r;
+    },
+    [=](queue_atom,
+        const std::string& user) -> caf::result<std::vector<chat_message>> {
+      auto& st = self->state;
+      auto r = st.db->take_queue(user);
+      if (!r)
+        on_failure(st, r.error());
+      else
+        on_success(st);
+      settle(self);
+      return r;
+    },
+    [=](queue_atom, count_atom, const std::string& user)
+      -> caf::result<uint32_t> { return self->state.db->queue_length(user); },
     [=](history_atom, const std::string& user,
         uint32_t limit) -> caf::result<std::vector<session_record>> {
       return self->state.db->history(user, limit);

@@ -199,6 +199,19 @@ public:
   [[nodiscard]] caf::expected<message_page>
   messages(const std::string& conv, uint64_t before, uint32_t limit);
 
+  /// Queues `m` for `user` (who had no live device); returns how many wait.
+  /// A message already queued (same id) is not queued twice.
+  [[nodiscard]] caf::expected<uint32_t> enqueue(const std::string& user,
+                                                const chat_message& m);
+
+  /// Every message waiting for `user`, oldest first, removed from the queue
+  /// in the same write.
+  [[nodiscard]] caf::expected<std::vector<chat_message>>
+  take_queue(const std::string& user);
+
+  /// How many messages wait for `user`.
+  [[nodiscard]] caf::expected<uint32_t> queue_length(const std::string& user);
+
 private:
   store_db() = default;
 

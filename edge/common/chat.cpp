@@ -22,6 +22,21 @@ void count_stored(edge_context& ctx) {
   ctx.probe.chat_messages->Increment();
 }
 
+std::vector<std::string> recipients(const conversation& c,
+                                    const std::string& sender) {
+  std::vector<std::string> out;
+  for (auto& p : c.participants)
+    if (p != sender)
+      out.push_back(p);
+  return out;
+}
+
+client_error queue_full(const std::string& user, uint32_t n) {
+  return failure(429, "too_many_requests",
+                 user + " has " + std::to_string(n)
+                   + " undelivered messages waiting; try again later");
+}
+
 std::optional<client_error> validate(const send_request& req) {
   if (req.conversation_id.empty() || !valid_id(req.conversation_id))
     return failure(400, "bad_request", "conversationId is required");

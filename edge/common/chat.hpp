@@ -113,9 +113,36 @@ void with_conversation(Self* self, std::shared_ptr<edge_context> ctx,
       [=](caf::error& err) mutable { fail(to_client_error(err)); });
 }
 
+/// Calls `done` once `n` calls of the returned function were made (each
+/// passing whether it counts); `done(any)`: whether one of them did.
+template <class Done>
+auto fan_in(size_t n, Done done) {
+  struct state {
+    size_t waiting;
+    bool any = false;
+    Done done;
+  };
+  auto st = std::make_shared<state>(state{n, false, std::move(done)});
+  return [st](bool counts) {
+    st->any = st->any || counts;
+    if (--st->waiting == 0)
+      st->done(st->any);
+  };
+}
+
+/// The participants of `c` but `sender`.
+std::vector<std::string> recipients(const conversation& c,
+                                    const std::string& sender);
+
+/// A send to a user whose offline queue is full.
+client_error queue_full(const std::string& user, uint32_t n);
+
 /// Stores the message (once per sender and temp id) and hands it to every
-/// live device of every participant but the sending device; `ok(sent)`
-/// after the store answered and every delivery was handed over.
+/// live device of every participant but the sending device; a recipient
+/// with no live device gets it in their offline queue (delivered on their
+/// next join). Refused (too_many_requests) before anything is stored when a
+/// recipient's queue is full. `ok(sent)` after the store answered and every
+/// delivery was handed over or queued.
 template <class Self, class Ok, class Fail>
 void send(Self* self, std::shared_ptr<edge_context> ctx, send_request req,
           Ok ok, Fail fail) {
@@ -125,64 +152,124 @@ void send(Self* self, std::shared_ptr<edge_context> ctx, send_request req,
   }
   auto conv_id = req.conversation_id;
   auto sender = req.sender;
+  auto timeout = ctx->cfg.actors.request_timeout;
+  // Step 3: hand it to every participant's live devices; queue it for the
+  // recipients who have none.
+  auto deliver = [=](const conversation& c, chat_message stored) mutable {
+    if (!stored.duplicate)
+      count_stored(*ctx);
+    auto one = fan_in(c.participants.size(), [=](bool delivered) mutable {
+      ok(sent{stored, delivered});
+    });
+    for (auto& p : c.participants) {
+      bool recipient = p != stored.sender_id;
+      if (stored.duplicate) {
+        // A retry delivers nothing again; it still says who is live.
+        self->request(ctx->api, timeout, get_atom::value, p)
+          .then([=](user_status& s) mutable { one(recipient && s.online); },
+                [=](caf::error&) mutable { one(false); });
+        continue;
+      }
+      auto except = recipient ? std::string{} : req.device;
+      self->request(ctx->api, timeout, message_atom::value, p, stored, except)
+        .then(
+          [=](uint32_t n) mutable {
+            if (n > 0 || !recipient) {
+              one(recipient && n > 0);
+              return;
+            }
+            self->request(ctx->store, timeout, queue_atom::value, p, stored)
+              .then([=](uint32_t) mutable { one(false); },
+                    [=](caf::error&) mutable { one(false); });
+          },
+          [=](caf::error&) mutable {
+            // The owner did not answer: queue it (a live device that missed
+            // it finds it in the history; a later join gets it).
+            if (!recipient) {
+              one(false);
+              return;
+            }
+            self->request(ctx->store, timeout, queue_atom::value, p, stored)
+              .then([=](uint32_t) mutable { one(false); },
+                    [=](caf::error&) mutable { one(false); });
+          });
+    }
+  };
+  // Step 2: store it (numbered by the conversation's owner).
+  auto store = [=](const conversation& c) mutable {
+    chat_message m;
+    m.conversation_id = req.conversation_id;
+    m.sender_id = req.sender;
+    m.content = req.content;
+    m.temp_id = req.temp_id;
+    m.created_at = ctx->now();
+    self
+      ->request(ctx->store, timeout, put_atom::value, message_atom::value,
+                std::move(m))
+      .then([=](chat_message& stored) mutable { deliver(c, stored); },
+            [=](caf::error& err) mutable { fail(to_client_error(err)); });
+  };
+  // Step 1: the conversation, the sender's part in it, room in every
+  // recipient's queue.
   with_conversation(
     self, ctx, sender, conv_id,
     [=](conversation& c) mutable {
-      chat_message m;
-      m.conversation_id = req.conversation_id;
-      m.sender_id = req.sender;
-      m.content = req.content;
-      m.temp_id = req.temp_id;
-      m.created_at = ctx->now();
-      auto timeout = ctx->cfg.actors.request_timeout;
-      self
-        ->request(ctx->store, timeout, put_atom::value, message_atom::value,
-                  std::move(m))
-        .then(
-          [=](chat_message& stored) mutable {
-            if (!stored.duplicate)
-              count_stored(*ctx);
-            // Every participant's owner, asked in parallel; one answer
-            // each (an error counts as "no live device").
-            struct fan_in {
-              size_t waiting = 0;
-              bool delivered = false;
-              sent result;
-            };
-            auto state = std::make_shared<fan_in>();
-            state->result.message = stored;
-            state->waiting = c.participants.size();
-            auto one_done = [=](bool reached_recipient) mutable {
-              if (reached_recipient)
-                state->delivered = true;
-              if (--state->waiting > 0)
-                return;
-              state->result.delivered = state->delivered;
-              ok(state->result);
-            };
-            for (auto& p : c.participants) {
-              bool recipient = p != stored.sender_id;
-              // A retry delivers nothing again; it still asks who is live.
-              auto except = recipient ? std::string{} : req.device;
-              if (stored.duplicate) {
-                self->request(ctx->api, timeout, get_atom::value, p)
-                  .then(
-                    [=](user_status& s) mutable {
-                      one_done(recipient && s.online);
-                    },
-                    [=](caf::error&) mutable { one_done(false); });
-                continue;
+      auto rs = recipients(c, sender);
+      if (rs.empty()) {
+        store(c);
+        return;
+      }
+      struct check {
+        std::string full;
+        uint32_t n = 0;
+        std::optional<client_error> err;
+      };
+      auto found = std::make_shared<check>();
+      auto limit = ctx->cfg.edge.chat_queue_limit;
+      auto one = fan_in(rs.size(), [=](bool) mutable {
+        if (found->err)
+          fail(*found->err);
+        else if (!found->full.empty())
+          fail(queue_full(found->full, found->n));
+        else
+          store(c);
+      });
+      for (auto& r : rs)
+        self
+          ->request(ctx->store, timeout, queue_atom::value, count_atom::value,
+                    r)
+          .then(
+            [=](uint32_t n) mutable {
+              if (n >= limit && found->full.empty()) {
+                found->full = r;
+                found->n = n;
               }
-              self
-                ->request(ctx->api, timeout, message_atom::value, p, stored,
-                          except)
-                .then([=](uint32_t n) mutable { one_done(recipient && n > 0); },
-                      [=](caf::error&) mutable { one_done(false); });
-            }
-          },
-          [=](caf::error& err) mutable { fail(to_client_error(err)); });
+              one(false);
+            },
+            [=](caf::error& err) mutable {
+              found->err = to_client_error(err);
+              one(false);
+            });
     },
     fail);
+}
+
+/// Hands `user`'s offline queue to `emit(message)`, oldest first, and
+/// empties it (each queued message reaches one device, once).
+template <class Self, class Emit>
+void drain_queue(Self* self, std::shared_ptr<edge_context> ctx,
+                 const std::string& user, Emit emit) {
+  self
+    ->request(ctx->store, ctx->cfg.actors.request_timeout, queue_atom::value,
+              user)
+    .then(
+      [=](std::vector<chat_message>& ms) mutable {
+        for (auto& m : ms)
+          emit(m);
+      },
+      [=](caf::error&) {
+        // Still queued: the next join takes it.
+      });
 }
 
 /// Creates the conversation of `participants` (or finds the direct one of

@@ -6,6 +6,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <prometheus/counter.h>
 
+#include "edge/common/chat.hpp"
 #include "edge/common/client_error.hpp"
 #include "edge/common/close_codes.hpp"
 #include "edge/common/device_link.hpp"
@@ -131,6 +132,11 @@ void join(session_ptr self, const native_command& cmd) {
         return;
       }
       send(self, encode_joined(id, ack));
+      // Private messages that waited for this user, in order.
+      chat::drain_queue(self, self->state.ctx, self->state.link.user_id,
+                        [=](const chat_message& m) {
+                          send(self, encode_message(m));
+                        });
     },
     [=](const caf::error& err) {
       if (self->state.closed) {

@@ -59,6 +59,8 @@ void join_user(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
     [=](const user_status& us) {
       if (auto* sock = find())
         ack(self, sock->nsp, ack_id, ack_ok(seeds::seed004_status(us)));
+      // Seed 001: private messages that waited for this user, in order.
+      deliver_queued(self, find);
       // The joiner gets the list at once (showing itself); the others with
       // the node's next build.
       self

@@ -109,6 +109,18 @@ const std::vector<event_entry>& seed001_events() {
   return events;
 }
 
+void deliver_queued(sio_ptr self, std::function<sio_socket*()> find) {
+  auto* s = find();
+  if (s == nullptr || !s->link.joined())
+    return;
+  chat::drain_queue(self, self->state.ctx, s->link.user_id,
+                    [=](const chat_message& m) {
+                      if (auto* sock = find())
+                        emit(self, *sock, "new_private_message",
+                             chat::to_json(m));
+                    });
+}
+
 void emit_private_message(sio_ptr self, const std::string& device,
                           const chat_message& m) {
   for (auto& kvp : self->state.sockets) {

@@ -73,6 +73,10 @@ const std::vector<event_entry>& seed001_events();
 
 // -- dialect specifics the session calls --------------------------------------
 
+/// Seed 001: the private messages that waited for the user of the socket
+/// `find()` finds (it just joined), as new_private_message events.
+void deliver_queued(sio_ptr self, std::function<sio_socket*()> find);
+
 /// Seed 001: a private message for the socket holding `device`.
 void emit_private_message(sio_ptr self, const std::string& device,
                           const chat_message& m);

@@ -351,3 +351,27 @@ TEST_CASE("ungroup of nothing is n defaults") {
   std::vector<std::optional<std::vector<int>>> replies;
   CHECK(ungroup(none, replies, 2) == std::vector<int>{0, 0});
 }
+
+TEST_CASE("offline queues of several replicas: each message once, in order") {
+  auto m = [](std::string conv, uint64_t seq, millis at) {
+    chat_message x;
+    x.conversation_id = conv;
+    x.seq = seq;
+    x.id = conv + ":" + std::to_string(seq);
+    x.created_at = at;
+    return x;
+  };
+  // The owner has all three; a replica missed one and has them in its own
+  // order of arrival.
+  std::vector<std::vector<chat_message>> qs{
+    {m("d1", 1, 100), m("d2", 1, 150), m("d1", 2, 200)},
+    {m("d1", 2, 200), m("d1", 1, 100)},
+    {},
+  };
+  auto out = merge_queues(qs);
+  std::vector<std::string> ids;
+  for (auto& x : out)
+    ids.push_back(x.id);
+  CHECK(ids == std::vector<std::string>{"d1:1", "d2:1", "d1:2"});
+  CHECK(merge_queues({}).empty());
+}

@@ -6,7 +6,7 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server } from './lib/harness.mjs';
+import { Server, eventually } from './lib/harness.mjs';
 import { sioConnect } from './lib/sio.mjs';
 
 let srv;
@@ -233,3 +233,88 @@ test('acknowledged messages survive kill -9', async () => {
     await own.dispose();
   }
 });
+
+test('an offline recipient gets queued messages on their next join, in order, once; also after a restart', async () => {
+  const own = new Server({ args: ['--reconnect-grace', '0', '--chat-queue-limit', '5'] });
+  await own.start();
+  const connect = async (user) => {
+    const c = await sioConnect(own.url, { path: '/api/socketio', transports: ['websocket'] });
+    assert.equal((await c.ask('join_user', user)).success, true);
+    return c;
+  };
+  try {
+    const r = await own.http('POST', '/api/privatechat/conversations',
+                             { body: { participants: ['q-ann', 'q-bob'] } });
+    const conv = r.body.conversation;
+    const ann = await connect('q-ann');
+    const sent = [];
+    for (let i = 1; i <= 3; ++i) {
+      const a = await ann.ask('send_private_message',
+                              { conversationId: conv.id, content: `while away ${i}`, tempId: `q${i}` });
+      assert.equal(a.success, true, JSON.stringify(a));
+      assert.equal(a.delivered, false, 'bob has no live device');
+      sent.push(a.message);
+    }
+    // Bob joins: the three, in order, once.
+    const bob = await connect('q-bob');
+    for (const m of sent)
+      assert.deepEqual(await bob.next('new_private_message', x => x.id === m.id), m);
+    assert.deepEqual(sent.map(m => m.content), ['while away 1', 'while away 2', 'while away 3']);
+    bob.close();
+    await eventuallyOffline(own, 'q-bob');
+    // Bob's second visit: nothing again.
+    const bob2 = await connect('q-bob');
+    const live = await ann.ask('send_private_message',
+                               { conversationId: conv.id, content: 'live', tempId: 'q-live' });
+    assert.equal(live.delivered, true);
+    await bob2.next('new_private_message', x => x.id === live.message.id);
+    assert.equal(bob2.count('new_private_message'), 0, 'the queue was delivered once');
+    bob2.close();
+    await eventuallyOffline(own, 'q-bob');
+
+    // Queued, then the node restarts (kill -9): still delivered, once.
+    const q = await ann.ask('send_private_message',
+                            { conversationId: conv.id, content: 'across a crash', tempId: 'q-crash' });
+    assert.equal(q.delivered, false);
+    ann.close();
+    await own.kill9();
+    await own.start();
+    const bob3 = await connect('q-bob');
+    assert.deepEqual(await bob3.next('new_private_message', x => x.id === q.message.id), q.message);
+    bob3.close();
+    await eventuallyOffline(own, 'q-bob');
+
+    // The bound: with 5 waiting, the sixth send is refused before it is stored.
+    for (let i = 0; i < 5; ++i) {
+      const s = await own.http('POST', '/api/privatechat/message',
+                               { body: { senderId: 'q-ann', conversationId: conv.id, content: `x${i}` } });
+      assert.equal(s.status, 201, s.text);
+    }
+    const full = await own.http('POST', '/api/privatechat/message',
+                                { body: { senderId: 'q-ann', conversationId: conv.id, content: 'one too many' } });
+    assert.equal(full.status, 429, full.text);
+    assert.equal(full.body.error, 'too_many_requests');
+    assert.match(full.body.message, /q-bob has 5 undelivered/);
+    const h = await own.get(`/api/privatechat/messages/${conv.id}?userId=q-ann&limit=100`);
+    assert.equal(h.body.messages.some(m => m.content === 'one too many'), false);
+    // Bob takes them; sending works again.
+    const bob4 = await connect('q-bob');
+    for (let i = 0; i < 5; ++i)
+      await bob4.next('new_private_message', x => x.content === `x${i}`);
+    const after = await own.http('POST', '/api/privatechat/message',
+                                 { body: { senderId: 'q-ann', conversationId: conv.id, content: 'room again' } });
+    assert.equal(after.status, 201);
+    await bob4.next('new_private_message', x => x.content === 'room again');
+    bob4.close();
+  } finally {
+    await own.dispose();
+  }
+});
+
+/** Waits until `user` reads offline on `server`. */
+function eventuallyOffline(server, user) {
+  return eventually(async () => {
+    const r = await server.get(`/api/user-status/${user}`);
+    return r.body.data.isOnline === false;
+  }, 5000, `${user} offline`);
+}

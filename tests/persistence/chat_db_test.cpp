@@ -214,3 +214,56 @@ TEST_CASE("a failing disk fails message writes with io_error", "[chat_db]") {
   CHECK(contents(must(db->messages("d1", 0, 10)))
         == strings{"before", "lost?"});
 }
+
+TEST_CASE("the offline queue hands out each message once, in order",
+          "[chat_db]") {
+  temp_dir dir;
+  auto db = open_chat_db(dir.path());
+  must(db->put_conversation(direct("d1")));
+  std::vector<chat_message> sent;
+  for (int i = 1; i <= 3; ++i)
+    sent.push_back(
+      must(db->put_message(msg("d1", "ann", "m" + std::to_string(i)))));
+  CHECK(must(db->queue_length("bob")) == 0);
+  CHECK(must(db->enqueue("bob", sent[0])) == 1);
+  CHECK(must(db->enqueue("bob", sent[1])) == 2);
+  // The same message again (a retried delivery) is not queued twice.
+  CHECK(must(db->enqueue("bob", sent[1])) == 2);
+  CHECK(must(db->enqueue("bob", sent[2])) == 3);
+  CHECK(must(db->enqueue("cy", sent[2])) == 1);
+  CHECK(must(db->queue_length("bob")) == 3);
+  auto taken = must(db->take_queue("bob"));
+  REQUIRE(taken.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(taken[i].id == sent[i].id);
+    CHECK(taken[i].content == sent[i].content);
+    CHECK(taken[i].conversation_id == "d1");
+    CHECK(taken[i].seq == sent[i].seq);
+  }
+  CHECK(must(db->take_queue("bob")).empty());
+  CHECK(must(db->queue_length("bob")) == 0);
+  // Another user's queue is untouched ("bob" vs "bo" prefixes too).
+  must(db->enqueue("bo", sent[0]));
+  CHECK(must(db->take_queue("bob")).empty());
+  CHECK(must(db->queue_length("cy")) == 1);
+  CHECK(must(db->take_queue("bo")).size() == 1);
+  // Taken messages may be queued again (a later delivery).
+  CHECK(must(db->enqueue("bob", sent[0])) == 1);
+}
+
+TEST_CASE("the offline queue survives a restart", "[chat_db]") {
+  temp_dir dir;
+  chat_message m;
+  {
+    auto db = open_chat_db(dir.path());
+    must(db->put_conversation(direct("d1")));
+    m = must(db->put_message(msg("d1", "ann", "wait for me")));
+    must(db->enqueue("bob", m));
+  }
+  auto db = open_chat_db(dir.path());
+  CHECK(must(db->queue_length("bob")) == 1);
+  auto taken = must(db->take_queue("bob"));
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].id == m.id);
+  CHECK(taken[0].content == "wait for me");
+}
