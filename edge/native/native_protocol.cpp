@@ -36,6 +36,7 @@ constexpr op_name op_names[] = {
   {"subscribe", native_op::subscribe},
   {"unsubscribe", native_op::unsubscribe},
   {"set_status", native_op::set_status},
+  {"send", native_op::send},
 };
 
 // Reads an optional string field under either name; false on a wrong type.
@@ -285,6 +286,22 @@ bool parse_native(const std::string& text, native_command& out,
     }
     case native_op::set_status:
       return status_field(j, true, out, err);
+    case native_op::send:
+      // The content's rules are the chat's (edge/common/chat.hpp), the
+      // same for every protocol.
+      if (!id_field(j, "conversation_id", "conversationId", out.conversation_id,
+                    err)
+          || !opt_string(j, "temp_id", "tempId", out.temp_id, err))
+        return false;
+      if (auto i = j.find("content"); i != j.end() && !i->is_null()) {
+        if (!i->is_string()) {
+          err.code = "bad_request";
+          err.message = "'content' must be a string";
+          return false;
+        }
+        out.content = i->get<std::string>();
+      }
+      return true;
     case native_op::leave:
     case native_op::ping:
     case native_op::count_online:
@@ -396,16 +413,29 @@ std::string encode_expired(const std::string& device_id,
                    {"reason", reason}});
 }
 
+namespace {
+
+json message_json(const chat_message& m) {
+  return {{"id", m.id},
+          {"conversation_id", m.conversation_id},
+          {"sender_id", m.sender_id},
+          {"content", m.content},
+          {"created_at", iso8601(m.created_at)},
+          {"temp_id", m.temp_id.empty() ? json(nullptr) : json(m.temp_id)}};
+}
+
+} // namespace
+
 std::string encode_message(const chat_message& m) {
-  return dump(
-    json{{"type", "message"},
-         {"message",
-          {{"id", m.id},
-           {"conversation_id", m.conversation_id},
-           {"sender_id", m.sender_id},
-           {"content", m.content},
-           {"created_at", iso8601(m.created_at)},
-           {"temp_id", m.temp_id.empty() ? json(nullptr) : json(m.temp_id)}}}});
+  return dump(json{{"type", "message"}, {"message", message_json(m)}});
+}
+
+std::string encode_sent(const std::string& id_json, const chat_message& m,
+                        bool delivered) {
+  auto j = reply("sent", id_json);
+  j["message"] = message_json(m);
+  j["delivered"] = delivered;
+  return dump(j);
 }
 
 std::string encode_welcome(const std::string& user_id,

@@ -23,6 +23,7 @@ enum class native_op {
   subscribe,    // "subscribe"
   unsubscribe,  // "unsubscribe"
   set_status,   // "set_status"
+  send,         // "send": a private message
 };
 
 /// Most ids one get_statuses / subscribe frame may name.
@@ -48,6 +49,10 @@ struct native_command {
   bool global = false;
   std::string cursor;
   uint32_t limit = default_page;
+  // send
+  std::string conversation_id;
+  std::string content;
+  std::string temp_id;
 };
 
 /// Why a frame was refused: a stable code and a message for humans.
@@ -92,6 +97,10 @@ std::string encode_expired(const std::string& device_id,
 /// A private message for this device: {"type":"message","message":{id,
 /// conversation_id, sender_id, content, created_at, temp_id}}.
 std::string encode_message(const chat_message& m);
+/// The reply to "send": {"type":"sent","id":..,"message":{..},
+/// "delivered":..}.
+std::string encode_sent(const std::string& id_json, const chat_message& m,
+                        bool delivered);
 /// First frame of every session: {"type":"welcome", ...}
 std::string encode_welcome(const std::string& user_id,
                            const std::string& device_id, millis ttl_ms,

@@ -214,6 +214,28 @@ void handle(session_ptr self, native_command& cmd) {
           .then(reply, fail);
       return;
     }
+    case native_op::send: {
+      if (!st.link.joined()) {
+        send_error(self, id, "not_joined",
+                   "join before sending private messages");
+        return;
+      }
+      chat::send_request req;
+      req.sender = st.link.user_id;
+      req.device = st.link.device.device_id;
+      req.conversation_id = cmd.conversation_id;
+      req.content = std::move(cmd.content);
+      req.temp_id = cmd.temp_id;
+      chat::send(
+        self, st.ctx, std::move(req),
+        [=](const chat::sent& r) {
+          send(self, encode_sent(id, r.message, r.delivered));
+        },
+        [=](const client_error& e) {
+          send_error(self, id, e.code, e.message);
+        });
+      return;
+    }
     case native_op::set_status:
       if (!st.link.joined()) {
         send_error(self, id, "not_joined", "join before setting a status");

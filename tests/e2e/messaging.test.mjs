@@ -318,3 +318,41 @@ function eventuallyOffline(server, user) {
     return r.body.data.isOnline === false;
   }, 5000, `${user} offline`);
 }
+
+test('native protocol: send and message frames, with Socket.IO on the other side', async () => {
+  const conv = await conversation(['n-ann', 'n-bob']);
+  const a1 = await srv.ws('/ws?userId=n-ann&deviceId=phone');
+  const a2 = await srv.ws('/ws?userId=n-ann&deviceId=laptop');
+  for (const c of [a1, a2]) await c.next(m => m.type === 'joined');
+  const b = await joined('n-bob', { transports: ['websocket'] });
+  // Not joined yet: refused.
+  const anon = await srv.ws('/ws');
+  const nj = await anon.request({ type: 'send', conversation_id: conv.id, content: 'x' });
+  assert.deepEqual([nj.type, nj.code], ['error', 'not_joined']);
+  anon.close();
+  const r = await a1.request({ type: 'send', conversation_id: conv.id, content: 'from native', temp_id: 'n1' });
+  assert.equal(r.type, 'sent', JSON.stringify(r));
+  assert.equal(r.delivered, true);
+  assert.equal(r.message.sender_id, 'n-ann');
+  assert.equal(r.message.temp_id, 'n1');
+  // The other native device (snake_case) and the Socket.IO recipient (seed 001's shape).
+  const got = await a2.next(m => m.type === 'message' && m.message.id === r.message.id);
+  assert.deepEqual(got.message, r.message);
+  const sio = await b.next('new_private_message', x => x.id === r.message.id);
+  assert.deepEqual(sio, { id: r.message.id, conversationId: conv.id, senderId: 'n-ann',
+                          content: 'from native', createdAt: r.message.created_at, tempId: 'n1' });
+  // Bob answers from Socket.IO; both native devices get it.
+  const back = await b.ask('send_private_message', { conversationId: conv.id, content: 'from sio' });
+  for (const c of [a1, a2])
+    await c.next(m => m.type === 'message' && m.message.id === back.message.id);
+  assert.equal(a1.has(m => m.type === 'message' && m.message.id === r.message.id), false,
+               'the sending device does not get its own message');
+  // Errors come as error frames with the same codes.
+  const e1 = await a1.request({ type: 'send', conversation_id: conv.id, content: '' });
+  assert.deepEqual([e1.type, e1.code], ['error', 'bad_request']);
+  const e2 = await a1.request({ type: 'send', conversation_id: 'dm_none', content: 'x' });
+  assert.deepEqual([e2.type, e2.code], ['error', 'not_found']);
+  const e3 = await a1.request({ type: 'send', conversation_id: conv.id, content: 42 });
+  assert.deepEqual([e3.type, e3.code], ['error', 'bad_request']);
+  for (const c of [a1, a2, b]) c.close();
+});

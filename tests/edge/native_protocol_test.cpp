@@ -115,6 +115,7 @@ TEST_CASE("every type name and alias maps to its op", "[native]") {
     {"subscribe", native_op::subscribe, {{"global", true}}},
     {"unsubscribe", native_op::unsubscribe, {{"global", true}}},
     {"set_status", native_op::set_status, {{"status", "busy"}}},
+    {"send", native_op::send, {{"conversation_id", "c"}}},
   };
   for (auto& r : rows) {
     json frame = r.extra;
@@ -639,4 +640,43 @@ TEST_CASE("a truncated user agent encodes to valid JSON", "[native][encode]") {
   std::string out;
   REQUIRE_NOTHROW(out = encode_status("", s));
   parse_json(out);
+}
+
+TEST_CASE("send reads the conversation, content and temp id", "[native]") {
+  auto cmd = parse_ok(R"({"type":"send","id":7,"conversation_id":"dm_1",)"
+                      R"("content":"hi","temp_id":"t-1"})");
+  CHECK(cmd.op == native_op::send);
+  CHECK(cmd.id_json == "7");
+  CHECK(cmd.conversation_id == "dm_1");
+  CHECK(cmd.content == "hi");
+  CHECK(cmd.temp_id == "t-1");
+  // camelCase aliases, numeric ids as strings.
+  auto alt = parse_ok(R"({"type":"send","conversationId":12,)"
+                      R"("content":"x","tempId":99})");
+  CHECK(alt.conversation_id == "12");
+  CHECK(alt.temp_id == "99");
+  // The content must be a string when given (empty is the chat's to refuse).
+  CHECK(parse_err(R"({"type":"send","conversation_id":"c","content":5})").code
+        == "bad_request");
+  CHECK(parse_ok(R"({"type":"send","conversation_id":"c"})").content.empty());
+}
+
+TEST_CASE("sent and message frames carry the message", "[native]") {
+  chat_message m;
+  m.id = "dm_1:3";
+  m.conversation_id = "dm_1";
+  m.sender_id = "ann";
+  m.content = "hi \"there\"";
+  m.created_at = 1'700'000'000'000;
+  auto sent = json::parse(encode_sent("\"r1\"", m, true));
+  CHECK(sent["type"] == "sent");
+  CHECK(sent["id"] == "r1");
+  CHECK(sent["delivered"] == true);
+  CHECK(sent["message"]["id"] == "dm_1:3");
+  CHECK(sent["message"]["content"] == "hi \"there\"");
+  CHECK(sent["message"]["temp_id"].is_null());
+  CHECK(sent["message"]["created_at"] == iso8601(m.created_at));
+  auto msg = json::parse(encode_message(m));
+  CHECK(msg["type"] == "message");
+  CHECK(msg["message"] == sent["message"]);
 }
