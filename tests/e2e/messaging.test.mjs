@@ -6,7 +6,7 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, eventually } from './lib/harness.mjs';
+import { Server, eventually, signJwt } from './lib/harness.mjs';
 import { sioConnect } from './lib/sio.mjs';
 
 let srv;
@@ -355,4 +355,55 @@ test('native protocol: send and message frames, with Socket.IO on the other side
   const e3 = await a1.request({ type: 'send', conversation_id: conv.id, content: 42 });
   assert.deepEqual([e3.type, e3.code], ['error', 'bad_request']);
   for (const c of [a1, a2, b]) c.close();
+});
+
+test('JWT mode: the token decides who sends, creates and reads', async () => {
+  const secret = 'chat-secret';
+  const own = new Server({ args: ['--jwt-secret', secret, '--reconnect-grace', '0'] });
+  await own.start();
+  const exp = Math.floor(Date.now() / 1000) + 60;
+  const tok = {
+    ann: await signJwt({ sub: 'j-ann', exp }, secret),
+    bob: await signJwt({ sub: 'j-bob', exp }, secret),
+    eve: await signJwt({ sub: 'j-eve', exp }, secret),
+  };
+  const bearer = t => ({ authorization: `Bearer ${t}` });
+  try {
+    // No token: 401. A token for someone outside the pair: 403.
+    const none = await own.http('POST', '/api/privatechat/conversations',
+                                { body: { participants: ['j-ann', 'j-bob'] } });
+    assert.equal(none.status, 401);
+    const outsider = await own.http('POST', '/api/privatechat/conversations',
+                                    { headers: bearer(tok.eve), body: { participants: ['j-ann', 'j-bob'] } });
+    assert.equal(outsider.status, 403);
+    const r = await own.http('POST', '/api/privatechat/conversations',
+                             { headers: bearer(tok.ann), body: { participants: ['j-ann', 'j-bob'] } });
+    assert.equal(r.status, 201, r.text);
+    const conv = r.body.conversation;
+    // The body's senderId is not who sends: the token is.
+    const spoof = await own.http('POST', '/api/privatechat/message', {
+      headers: bearer(tok.eve), body: { senderId: 'j-ann', conversationId: conv.id, content: 'it is me, ann' },
+    });
+    assert.equal(spoof.status, 403);
+    assert.equal(spoof.body.error, 'forbidden');
+    const unsigned = await own.http('POST', '/api/privatechat/message',
+                                    { body: { senderId: 'j-ann', conversationId: conv.id, content: 'x' } });
+    assert.equal(unsigned.status, 401);
+    // Socket.IO: join_user with the token; the message carries the token's user.
+    const b = await sioConnect(own.url, { path: '/api/socketio', transports: ['websocket'] });
+    assert.equal((await b.ask('join_user', { userId: 'j-bob', token: tok.bob })).success, true);
+    const ok = await own.http('POST', '/api/privatechat/message', {
+      headers: bearer(tok.ann), body: { conversationId: conv.id, content: 'signed', tempId: 'j1' },
+    });
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal(ok.body.message.senderId, 'j-ann');
+    await b.next('new_private_message', x => x.id === ok.body.message.id);
+    const h = await own.get(`/api/privatechat/messages/${conv.id}`, { headers: bearer(tok.eve) });
+    assert.equal(h.status, 403);
+    const h2 = await own.get(`/api/privatechat/messages/${conv.id}`, { headers: bearer(tok.bob) });
+    assert.deepEqual(h2.body.messages.map(m => m.content), ['signed']);
+    b.close();
+  } finally {
+    await own.dispose();
+  }
 });
