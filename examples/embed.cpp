@@ -1,13 +1,14 @@
 // Embedding presenced in a host program's own actor system: no sockets, just
 // the typed presence API. What seed 004's getUserOnlineStatus(),
-// getOnlineUsers() and getOnlineUsersCount() become.
+// getOnlineUsers(), getOnlineUsersCount() and sendNotification() become.
 //
 //   embed [DATA_DIR]
 //   embed DATA_DIR SEED REMOTE_USER
 //
 // With a SEED (host:port of a presenced cluster node) the embedded node
 // joins that cluster, checks that REMOTE_USER (connected to another node) is
-// online, joins "alice", prints READY and keeps her online until standard
+// online, joins "alice", sends REMOTE_USER a notification (send_to_user),
+// prints READY and keeps her online until standard
 // input closes.
 //
 // Exits 0 when every step behaved as expected, 1 otherwise (the test suite
@@ -221,6 +222,21 @@ int cluster_main(caf::actor_system& sys, config pcfg, const std::string& seed,
     .receive([&](join_ack& ack) { alice = ack.user; },
              [&](caf::error&) { check(false, "join alice"); });
   check(static_cast<bool>(alice), "alice joined through the cluster");
+  // Seed 004's sendNotification(userId, message): to the remote user's
+  // live device on the other node.
+  chat_message note;
+  note.id = "note-1";
+  note.sender_id = "system";
+  note.content = "hello from the embedded node";
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  n->send_to_user(remote_user, note, [me](caf::expected<uint32_t> r) {
+    caf::anon_send(me, r ? *r : uint32_t{9999});
+  });
+  self->receive(
+    [&](uint32_t reached) {
+      check(reached == 1, "a notification reached the remote user's device");
+    },
+    caf::after(5s) >> [&] { check(false, "no answer to send_to_user"); });
   std::printf("READY\n");
   std::fflush(stdout);
   // Alice stays online until the test closes our standard input.

@@ -1,6 +1,7 @@
 #include "node/presence_node.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -141,6 +142,33 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
     caf::anon_send(n->membership_, put_atom::value, endpoint);
   }
   return n;
+}
+
+void node::send_to_user(const std::string& user, chat_message m,
+                        std::function<void(caf::expected<uint32_t>)> done) {
+  auto api = api_;
+  auto store = replicator_;
+  auto timeout = cfg_.actors.request_timeout;
+  if (m.created_at == 0)
+    m.created_at = system_now();
+  sys_.spawn([=](caf::event_based_actor* self) {
+    auto finish = [done](caf::expected<uint32_t> r) {
+      if (done)
+        done(std::move(r));
+    };
+    self->request(api, timeout, message_atom::value, user, m, std::string{})
+      .then(
+        [=](uint32_t n) {
+          if (n > 0) {
+            finish(n);
+            return;
+          }
+          self->request(store, timeout, queue_atom::value, user, m)
+            .then([=](uint32_t) { finish(uint32_t{0}); },
+                  [=](caf::error& err) { finish(std::move(err)); });
+        },
+        [=](caf::error& err) { finish(std::move(err)); });
+  });
 }
 
 void node::set_http_port(uint16_t port) {

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
+#include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
 #include "core/clock.hpp"
@@ -69,6 +71,15 @@ public:
 
   /// Tells the cluster which HTTP port this node serves (for /api/cluster).
   void set_http_port(uint16_t port);
+
+  /// What seed 004's NotificationsService.sendNotification asks for: `m` (a
+  /// private message, or a notification with an empty conversation id) to
+  /// every live device of `user`, on any node, as `new_private_message` /
+  /// a native `message` frame; when the user has no live device it waits
+  /// in their offline queue for their next join. `done` (optional; on a
+  /// CAF thread) gets the devices reached, 0 when queued, or the error.
+  void send_to_user(const std::string& user, chat_message m,
+                    std::function<void(caf::expected<uint32_t>)> done = {});
 
   /// Records every online user offline (last_seen = now), flushes the store
   /// and ends the node's actors. Blocks; idempotent; called by ~node.

@@ -30,6 +30,11 @@ test('examples/embed joins a cluster when given a seed', async () => {
     }), 20000, 'the embedded node to be ready');
     assert.match(out, /ok +joined the cluster/);
     assert.match(out, /ok +a user of another node is online here/);
+    // send_to_user from the embedded node reached Bob's device on n1.
+    assert.match(out, /ok +a notification reached the remote user's device/);
+    const note = await bob.next(m => m.type === 'message' && m.message.id === 'note-1');
+    assert.equal(note.message.content, 'hello from the embedded node');
+    assert.equal(note.message.sender_id, 'system');
     // The cluster sees the embedded node's user.
     await eventually(async () =>
       (await n1.get('/api/user-status/alice')).body.data.isOnline, 5000, 'alice online on n1');
