@@ -127,6 +127,21 @@ inline std::string check_native(const std::string& input) {
       if (!cmd.has_status)
         return "set_status without status accepted";
       break;
+    case edge::native_op::send: {
+      if (!cmd.conversation_id.empty() && !valid_id(cmd.conversation_id))
+        return "invalid conversation_id accepted: "
+               + escape(cmd.conversation_id);
+      // The parsed message must survive its encoding into a sent frame.
+      chat_message m;
+      m.conversation_id = cmd.conversation_id;
+      m.content = cmd.content;
+      m.temp_id = cmd.temp_id;
+      auto sent = json::parse(edge::encode_sent(cmd.id_json, m, false), nullptr,
+                              false);
+      if (sent.is_discarded() || sent["message"]["content"] != cmd.content)
+        return "encode_sent lost the content";
+      break;
+    }
     default:
       break;
   }
