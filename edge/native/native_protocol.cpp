@@ -72,6 +72,35 @@ bool id_field(const json& j, const char* a, const char* b, std::string& out,
   return true;
 }
 
+// Reads an optional page size "limit" (1..max_page).
+bool limit_field(const json& j, native_command& out, protocol_error& err) {
+  if (auto i = j.find("limit"); i != j.end() && !i->is_null()) {
+    if (!i->is_number_integer() || i->get<long long>() < 1
+        || i->get<long long>() > max_page) {
+      err.code = "bad_request";
+      err.message = "'limit' must be an integer from 1 to "
+                    + std::to_string(max_page);
+      return false;
+    }
+    out.limit = static_cast<uint32_t>(i->get<long long>());
+  }
+  return true;
+}
+
+// Reads an optional boolean field.
+bool bool_field(const json& j, const char* name, bool& out,
+                protocol_error& err) {
+  if (auto i = j.find(name); i != j.end() && !i->is_null()) {
+    if (!i->is_boolean()) {
+      err.code = "bad_request";
+      err.message = std::string{"'"} + name + "' must be a boolean";
+      return false;
+    }
+    out = i->get<bool>();
+  }
+  return true;
+}
+
 bool id_list(const json& j, const char* a, const char* b,
              std::vector<std::string>& out, protocol_error& err) {
   for (auto name : {a, b}) {
@@ -253,30 +282,15 @@ bool parse_native(const std::string& text, native_command& out,
     case native_op::list_online: {
       if (!opt_string(j, "cursor", nullptr, out.cursor, err))
         return false;
-      if (auto i = j.find("limit"); i != j.end() && !i->is_null()) {
-        if (!i->is_number_integer() || i->get<long long>() < 1
-            || i->get<long long>() > max_page) {
-          err.code = "bad_request";
-          err.message = "'limit' must be an integer from 1 to "
-                        + std::to_string(max_page);
-          return false;
-        }
-        out.limit = static_cast<uint32_t>(i->get<long long>());
-      }
-      return true;
+      return limit_field(j, out, err);
     }
     case native_op::subscribe:
     case native_op::unsubscribe: {
-      if (!id_list(j, "user_ids", "userIds", out.user_ids, err))
+      if (!id_list(j, "user_ids", "userIds", out.user_ids, err)
+          || !bool_field(j, "global", out.global, err)
+          || !bool_field(j, "snapshot", out.snapshot, err)
+          || !limit_field(j, out, err))
         return false;
-      if (auto i = j.find("global"); i != j.end() && !i->is_null()) {
-        if (!i->is_boolean()) {
-          err.code = "bad_request";
-          err.message = "'global' must be a boolean";
-          return false;
-        }
-        out.global = i->get<bool>();
-      }
       if (out.user_ids.empty() && !out.global) {
         err.code = "bad_request";
         err.message = "name 'user_ids' or set 'global': true";
@@ -392,10 +406,28 @@ std::string encode_count(const std::string& id_json, uint64_t n) {
 
 std::string encode_subscribed(const std::string& id_json, bool subscribe,
                               const std::vector<std::string>& users,
-                              bool global) {
+                              bool global,
+                              const std::vector<user_status>* states,
+                              const online_page* online) {
   auto j = reply(subscribe ? "subscribed" : "unsubscribed", id_json);
   j["user_ids"] = users;
   j["global"] = global;
+  if (states != nullptr) {
+    auto arr = json::array();
+    for (auto& s : *states)
+      arr.push_back(user_json(s, false));
+    j["users"] = std::move(arr);
+  }
+  if (online != nullptr) {
+    auto arr = json::array();
+    for (auto& d : online->users)
+      arr.push_back(delta_json(d));
+    j["online"] = {{"users", std::move(arr)},
+                   {"next_cursor", online->next_cursor.empty()
+                                     ? json(nullptr)
+                                     : json(online->next_cursor)},
+                   {"total", online->total}};
+  }
   return dump(j);
 }
 

@@ -47,6 +47,8 @@ struct native_command {
   presence_status status = presence_status::online;
   std::vector<std::string> user_ids;
   bool global = false;
+  /// subscribe: also the first page (`limit`) of online users (global).
+  bool snapshot = false;
   std::string cursor;
   uint32_t limit = default_page;
   // send
@@ -86,9 +88,14 @@ std::string encode_statuses(const std::string& id_json,
 std::string encode_online_list(const std::string& id_json,
                                const online_page& page);
 std::string encode_count(const std::string& id_json, uint64_t n);
+/// `states`: the current state of the followed users (subscribe by id);
+/// `online`: the first page of online users (a global subscribe with
+/// "snapshot": true). Either may be null (left out).
 std::string encode_subscribed(const std::string& id_json, bool subscribe,
                               const std::vector<std::string>& users,
-                              bool global);
+                              bool global,
+                              const std::vector<user_status>* states = nullptr,
+                              const online_page* online = nullptr);
 std::string encode_status_set(const std::string& id_json, const user_status& s);
 /// Sent before the server closes a session whose device expired or was
 /// replaced: {"type":"session.expired","device_id":..,"reason":..}

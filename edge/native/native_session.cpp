@@ -150,6 +150,41 @@ void join(session_ptr self, const native_command& cmd) {
     });
 }
 
+/// Answers a subscribe that went through with the current state of what it
+/// follows: read after following, so no change falls in between (a delta
+/// may arrive before the reply; the client keeps the newer version).
+void subscribed_with_state(session_ptr self, const std::string& id,
+                           const std::vector<std::string>& users, bool global,
+                           bool snapshot, uint32_t limit) {
+  auto& st = self->state;
+  auto timeout = st.ctx->cfg.actors.request_timeout;
+  auto fail = [=](caf::error& err) { send_failure(self, id, err); };
+  auto with_page = [=](std::vector<user_status> states) {
+    const std::vector<user_status>* s = users.empty() ? nullptr : &states;
+    if (!global || !snapshot) {
+      send(self, encode_subscribed(id, true, users, global, s));
+      return;
+    }
+    self
+      ->request(self->state.ctx->api, timeout, list_atom::value, std::string{},
+                limit)
+      .then(
+        [=](online_page& p) {
+          const std::vector<user_status>* s2 = users.empty() ? nullptr
+                                                             : &states;
+          send(self, encode_subscribed(id, true, users, global, s2, &p));
+        },
+        fail);
+  };
+  if (users.empty()) {
+    with_page({});
+    return;
+  }
+  self->request(st.ctx->api, timeout, get_atom::value, users)
+    .then([=](std::vector<user_status>& xs) { with_page(std::move(xs)); },
+          fail);
+}
+
 void handle(session_ptr self, native_command& cmd) {
   auto& st = self->state;
   auto& id = cmd.id_json;
@@ -206,7 +241,12 @@ void handle(session_ptr self, native_command& cmd) {
         self
           ->request(st.ctx->api, timeout, subscribe_atom::value, me,
                     cmd.user_ids, cmd.global)
-          .then(reply, fail);
+          .then(
+            [=](bool) {
+              subscribed_with_state(self, id, users, global, cmd.snapshot,
+                                    cmd.limit);
+            },
+            fail);
       else
         self
           ->request(st.ctx->api, timeout, unsubscribe_atom::value, me,

@@ -138,3 +138,35 @@ test('join by frame, leave by frame, heartbeat replies pong', async () => {
   assert.equal(st.user.is_online, false);
   await c.close();
 });
+
+test('subscribe answers with the current state of what it follows (snapshot, then deltas)', async () => {
+  const dana = await srv.ws('/ws?userId=snap-dana&deviceId=d1');
+  await dana.next(m => m.type === 'joined');
+  const watcher = await srv.ws('/ws?subscribe=none');
+  // By id: every followed user's state with its version, the unknown one
+  // as never seen; no separate get_statuses needed.
+  const r = await watcher.request({ type: 'subscribe', user_ids: ['snap-dana', 'snap-nobody'] });
+  assert.equal(r.type, 'subscribed');
+  assert.deepEqual(r.users.map(u => [u.user_id, u.is_online]),
+                   [['snap-dana', true], ['snap-nobody', false]]);
+  assert.ok(r.users[0].version > 0);
+  assert.equal(r.users[1].version, 0);
+  // A change after the reply comes as a delta with a newer version.
+  await dana.request({ type: 'set_status', status: 'busy' });
+  const d = await watcher.next(m => m.type === 'user.status.changed' && m.user_id === 'snap-dana'
+                                    && m.status === 'busy');
+  assert.ok(d.version > r.users[0].version);
+  // Global: a first page of online users on request.
+  const g = await watcher.request({ type: 'subscribe', global: true, snapshot: true, limit: 1000 });
+  assert.equal(g.global, true);
+  assert.ok(g.online.users.some(u => u.user_id === 'snap-dana' && u.status === 'busy'));
+  assert.equal(g.online.total >= 1, true);
+  assert.equal('users' in g, false, 'no by-id states when no ids were named');
+  // Without snapshot: as before, no page.
+  const plain = await watcher.request({ type: 'subscribe', global: true });
+  assert.equal('online' in plain, false);
+  const bad = await watcher.request({ type: 'subscribe', global: true, snapshot: 'yes' });
+  assert.deepEqual([bad.type, bad.code], ['error', 'bad_request']);
+  await dana.close();
+  await watcher.close();
+});

@@ -585,6 +585,28 @@ TEST_CASE(
   CHECK(s["id"] == 5);
   CHECK(s["user_ids"] == json({"a", "b"}));
   CHECK(s["global"] == false);
+  {
+    user_status a;
+    a.user_id = "a";
+    a.online = true;
+    a.version = 7;
+    std::vector<user_status> states{a};
+    online_page page;
+    presence_delta d;
+    d.user_id = "a";
+    d.online = true;
+    page.users = {d};
+    page.total = 1;
+    auto full = parse_json(
+      encode_subscribed("6", true, {"a"}, true, &states, &page));
+    CHECK(full["users"][0]["user_id"] == "a");
+    CHECK(full["users"][0]["version"] == 7);
+    CHECK(full["online"]["users"][0]["user_id"] == "a");
+    CHECK(full["online"]["total"] == 1);
+    CHECK(full["online"]["next_cursor"].is_null());
+    CHECK_FALSE(s.contains("users"));
+    CHECK_FALSE(s.contains("online"));
+  }
   auto u = parse_json(encode_subscribed("", false, {}, true));
   CHECK(u["type"] == "unsubscribed");
   CHECK(u["user_ids"].is_array());
@@ -643,6 +665,12 @@ TEST_CASE("a truncated user agent encodes to valid JSON", "[native][encode]") {
 }
 
 TEST_CASE("send reads the conversation, content and temp id", "[native]") {
+  auto sub = parse_ok(R"({"type":"subscribe","global":true,"snapshot":true,)"
+                      R"("limit":10})");
+  CHECK(sub.snapshot);
+  CHECK(sub.limit == 10);
+  CHECK(parse_err(R"({"type":"subscribe","global":true,"snapshot":1})").code
+        == "bad_request");
   auto cmd = parse_ok(R"({"type":"send","id":7,"conversation_id":"dm_1",)"
                       R"("content":"hi","temp_id":"t-1"})");
   CHECK(cmd.op == native_op::send);
