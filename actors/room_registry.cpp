@@ -1,7 +1,10 @@
 #include "actors/room_registry.hpp"
 
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -18,16 +21,74 @@ namespace {
 /// hold).
 constexpr size_t max_rooms_per_member = 256;
 
+/// The registry's full interface: the cluster's views and its typing
+/// timers are private.
+using rooms_impl_api = rooms_api::extend<
+  caf::reacts_to<view_atom, cluster_view>,
+  // (room, user, generation): a typing indicator may have run out
+  caf::reacts_to<ttl_atom, std::string, std::string, uint64_t>>;
+
+/// Someone typing in a room, started by one of this node's members.
+struct typist {
+  room_member member;
+  uint64_t gen = 0;
+};
+
 struct rooms_state {
+  actors_config cfg;
+  /// This node's members of each room.
   std::unordered_map<std::string, std::unordered_set<room_member>> rooms;
   std::unordered_map<room_member, std::unordered_set<std::string>> member_of;
+  /// The rooms of the other nodes (from the cluster's view).
+  std::vector<rooms_api> peers;
+  /// (room, user) typing, started here; ends by itself after
+  /// cfg.typing_timeout without a new start.
+  std::map<std::pair<std::string, std::string>, typist> typing;
+  uint64_t next_gen = 0;
   static inline const char* name = "presence.rooms";
 };
 
-using rooms_ptr = rooms_api::stateful_pointer<rooms_state>;
+using rooms_ptr = rooms_impl_api::stateful_pointer<rooms_state>;
+
+/// Passes `sig` to this node's members of its room but `except`.
+void deliver_local(rooms_ptr self, const room_signal& sig,
+                   const room_member& except) {
+  auto& st = self->state;
+  auto r = st.rooms.find(sig.room);
+  if (r == st.rooms.end())
+    return;
+  for (auto& m : r->second)
+    if (m != except)
+      self->send(m, room_atom::value, sig);
+}
+
+/// Passes `sig` to every member of its room but `except`, on every node.
+void broadcast(rooms_ptr self, const room_signal& sig,
+               const room_member& except) {
+  deliver_local(self, sig, except);
+  for (auto& p : self->state.peers)
+    self->send(p, room_atom::value, sig);
+}
+
+/// The typing indicators `m` started end now (it left, or is gone).
+void stop_typing_of(rooms_ptr self, const room_member& m,
+                    const std::string* only_room = nullptr) {
+  auto& st = self->state;
+  for (auto i = st.typing.begin(); i != st.typing.end();) {
+    if (i->second.member != m
+        || (only_room != nullptr && i->first.first != *only_room)) {
+      ++i;
+      continue;
+    }
+    room_signal stop{i->first.first, i->first.second, false};
+    i = st.typing.erase(i);
+    broadcast(self, stop, m);
+  }
+}
 
 void leave(rooms_ptr self, const std::string& room, const room_member& m) {
   auto& st = self->state;
+  stop_typing_of(self, m, &room);
   auto r = st.rooms.find(room);
   if (r != st.rooms.end()) {
     r->second.erase(m);
@@ -44,7 +105,22 @@ void leave(rooms_ptr self, const std::string& room, const room_member& m) {
   }
 }
 
-rooms_api::behavior_type rooms_impl(rooms_ptr self) {
+/// Keeps the typing state of a signal one of this node's members sent.
+void track(rooms_ptr self, const room_member& sender, const room_signal& sig) {
+  auto& st = self->state;
+  auto key = std::make_pair(sig.room, sig.user_id);
+  if (!sig.typing) {
+    st.typing.erase(key);
+    return;
+  }
+  auto gen = ++st.next_gen;
+  st.typing[key] = typist{sender, gen};
+  self->delayed_send(self, st.cfg.typing_timeout, ttl_atom::value, sig.room,
+                     sig.user_id, gen);
+}
+
+rooms_impl_api::behavior_type rooms_impl(rooms_ptr self, actors_config cfg) {
+  self->state.cfg = cfg;
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto i = st.member_of.begin(); i != st.member_of.end(); ++i) {
@@ -78,17 +154,38 @@ rooms_api::behavior_type rooms_impl(rooms_ptr self) {
       auto r = st.rooms.find(sig.room);
       if (r == st.rooms.end() || r->second.count(sender) == 0)
         return; // only members may signal a room
-      for (auto& m : r->second)
-        if (m != sender)
-          self->send(m, room_atom::value, sig);
+      track(self, sender, sig);
+      broadcast(self, sig, sender);
+    },
+    [=](room_atom, const room_signal& sig) {
+      // From another node: its member was checked there.
+      deliver_local(self, sig, room_member{});
+    },
+    [=](ttl_atom, const std::string& room, const std::string& user,
+        uint64_t gen) {
+      auto& st = self->state;
+      auto i = st.typing.find(std::make_pair(room, user));
+      if (i == st.typing.end() || i->second.gen != gen)
+        return; // stopped or restarted since
+      auto member = i->second.member;
+      st.typing.erase(i);
+      broadcast(self, room_signal{room, user, false}, member);
+    },
+    [=](view_atom, const cluster_view& v) {
+      auto& st = self->state;
+      st.peers.clear();
+      for (auto& m : v.members)
+        if (m.node_id != v.self && m.rooms)
+          st.peers.push_back(m.rooms);
     },
   };
 }
 
 } // namespace
 
-rooms_api spawn_room_registry(caf::actor_system& sys) {
-  return sys.spawn(rooms_impl);
+rooms_api spawn_room_registry(caf::actor_system& sys,
+                              const actors_config& cfg) {
+  return sys.spawn(rooms_impl, cfg);
 }
 
 } // namespace presence::actors

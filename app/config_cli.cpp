@@ -60,6 +60,7 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   double ttl_s = cfg.actors.heartbeat_ttl.count() / 1000.0;
   double grace_s = cfg.actors.reconnect_grace.count() / 1000.0;
   int64_t window_ms = cfg.actors.coalesce_window.count();
+  int64_t typing_ms = cfg.actors.typing_timeout.count();
   int64_t timeout_ms = cfg.actors.request_timeout.count();
   int64_t checkpoint_ms = cfg.persistence.checkpoint_interval.count();
   int64_t slow_ms = cfg.edge.slow_consumer_ms.count();
@@ -90,6 +91,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "them offline (0 = at once)");
   add("coalesce-window", window_ms,
       "ms over which deltas are gathered per subscriber (0 = send at once)");
+  add("typing-timeout", typing_ms,
+      "ms after the last typing-start before a typing indicator ends by "
+      "itself");
   add("jwt-secret", cfg.edge.jwt_secret,
       "HS256 secret; empty = dev mode (clients name themselves)");
   add("io-threads", cfg.edge.io_threads, "threads serving sockets");
@@ -209,6 +213,7 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   cfg.actors.heartbeat_ttl = seconds_to_ms(ttl_s);
   cfg.actors.reconnect_grace = seconds_to_ms(grace_s);
   cfg.actors.coalesce_window = milliseconds{window_ms};
+  cfg.actors.typing_timeout = milliseconds{typing_ms};
   cfg.actors.request_timeout = milliseconds{timeout_ms};
   cfg.persistence.checkpoint_interval = milliseconds{checkpoint_ms};
   cfg.edge.slow_consumer_ms = milliseconds{slow_ms};
@@ -289,6 +294,7 @@ std::string to_toml(const config& cfg) {
   line("heartbeat-ttl", secs(a.heartbeat_ttl));
   line("reconnect-grace", secs(a.reconnect_grace));
   line("coalesce-window", std::to_string(a.coalesce_window.count()));
+  line("typing-timeout", std::to_string(a.typing_timeout.count()));
   if (e.jwt_secret.empty())
     line("jwt-secret", q(""));
   else

@@ -38,6 +38,8 @@ std::string validate(const config& cfg) {
     return "reconnect-grace must not be negative";
   if (a.coalesce_window.count() < 0 || a.coalesce_window.count() > 10'000)
     return "coalesce-window must be between 0 and 10000 ms";
+  if (a.typing_timeout.count() < 100 || a.typing_timeout.count() > 600'000)
+    return "typing-timeout must be between 100 and 600000 ms";
   if (a.max_devices_per_user == 0)
     return "max-devices-per-user must be at least 1";
   if (p.data_dir.empty())

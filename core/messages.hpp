@@ -513,8 +513,11 @@ using room_member = caf::typed_actor<caf::reacts_to<room_atom, room_signal>>;
 using rooms_api = caf::typed_actor<
   caf::reacts_to<join_atom, std::string, room_member>,
   caf::reacts_to<leave_atom, std::string, room_member>,
-  // (sender, signal): passed to every other member of signal.room
-  caf::reacts_to<room_atom, room_member, room_signal>>;
+  // (sender, signal): passed to every other member of signal.room, on this
+  // node and (through their rooms) on every other node
+  caf::reacts_to<room_atom, room_member, room_signal>,
+  // from another node's rooms: passed to this node's members of the room
+  caf::reacts_to<room_atom, room_signal>>;
 
 /// The persistence store (persistence/store_actor): a detached actor that owns
 /// RocksDB. Writes are fire-and-forget (failed ones are retried by the store,
@@ -694,13 +697,15 @@ struct member_info {
   fanout_api fanout;
   /// A gateway to its store (cluster/store_gateway), never the store itself.
   store_api store;
+  /// Its rooms (typing signals reach members on every node).
+  rooms_api rooms;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_info& x) {
   return f(caf::meta::type_name("member_info"), x.node_id, x.endpoint,
            x.http_port, x.incarnation, x.membership, x.registry, x.fanout,
-           x.store);
+           x.store, x.rooms);
 }
 
 /// The alive members as one node sees them, pushed by the membership actor

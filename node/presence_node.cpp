@@ -89,7 +89,7 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   n->store_ = persistence::spawn_store(sys, std::move(db), cfg.persistence,
                                        n->probe_);
   n->fanout_ = actors::spawn_fanout(sys, cfg.actors);
-  n->rooms_ = actors::spawn_room_registry(sys);
+  n->rooms_ = actors::spawn_room_registry(sys, cfg.actors);
   auto timeout = cfg.actors.request_timeout;
   n->replicator_ = cluster::spawn_replicator(sys, n->cfg_.cluster, timeout,
                                              n->store_, membership_api{});
@@ -112,6 +112,7 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   // Other nodes get a gateway, never the detached store itself.
   n->gateway_ = cluster::spawn_store_gateway(sys, n->store_, timeout);
   me.store = n->gateway_;
+  me.rooms = n->rooms_;
   // The membership actor gets the configured id (maybe empty: it then
   // follows the bound address).
   n->membership_ = cluster::spawn_membership(sys, cfg.cluster, me,
@@ -121,6 +122,8 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
                  view_listener{registry});
   caf::anon_send(n->membership_, subscribe_atom::value,
                  caf::actor_cast<view_listener>(n->replicator_));
+  caf::anon_send(n->membership_, subscribe_atom::value,
+                 caf::actor_cast<view_listener>(n->rooms_));
   n->api_ = cluster::spawn_router(sys, n->cfg_.cluster, timeout,
                                   presence_api{registry}, n->membership_);
   if (cfg.cluster.listen_enabled) {

@@ -128,6 +128,7 @@ struct inbox {
   /// The memo of each batch, in order.
   std::vector<std::shared_ptr<delta_memo>> memos;
   std::vector<std::pair<std::string, std::string>> expired; // device, why
+  std::vector<room_signal> signals;
 };
 
 inline caf::behavior recorder(caf::event_based_actor*,
@@ -142,6 +143,7 @@ inline caf::behavior recorder(caf::event_based_actor*,
     [=](expire_atom, const std::string& dev, const std::string& why) {
       box->expired.emplace_back(dev, why);
     },
+    [=](room_atom, const room_signal& sig) { box->signals.push_back(sig); },
   };
 }
 

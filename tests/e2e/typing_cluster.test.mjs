@@ -1,0 +1,71 @@
+// Typing across a cluster (seed 002's chat sessions): members connected to
+// different nodes see each other's typing-start / typing-stop, nothing
+// leaks outside the room, and a typing indicator ends by itself
+// --typing-timeout after its last start, or when its socket goes.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cluster } from './lib/cluster.mjs';
+import { sioConnect } from './lib/sio.mjs';
+
+let cluster;
+
+before(async () => {
+  cluster = new Cluster(['--typing-timeout', '400']);
+  for (const n of ['a', 'b']) await cluster.add(n);
+  await cluster.converged();
+});
+
+after(async () => { await cluster.dispose(); });
+
+async function member(node, user, room) {
+  const c = await sioConnect(cluster.node(node).url, { transports: ['websocket'] });
+  c.emit('authenticate', { userId: user });
+  await c.next('authentication-success');
+  if (room) assert.equal((await c.ask('join-chat-session', { chatSessionId: room })).success, true);
+  return c;
+}
+
+test('typing reaches members on other nodes, only them, and ends by itself', async () => {
+  const room = 'room-x';
+  const ann = await member('a', 't-ann', room);
+  const bob = await member('b', 't-bob', room);
+  const cy = await member('b', 't-cy', 'room-other');   // another room, same node as Bob
+  const dee = await member('a', 't-dee', null);         // in no room
+
+  // Across nodes, both ways.
+  assert.equal((await ann.ask('typing-start', { chatSessionId: room })).success, true);
+  assert.deepEqual(await bob.next('user-typing', t => t.isTyping),
+                   { userId: 't-ann', chatSessionId: room, isTyping: true });
+  bob.emit('typing-start', { chatSessionId: room });
+  await ann.next('user-typing', t => t.userId === 't-bob' && t.isTyping);
+  bob.emit('typing-stop', { chatSessionId: room });
+  await ann.next('user-typing', t => t.userId === 't-bob' && !t.isTyping);
+
+  // Ann never says stop: her indicator ends by itself after the timeout,
+  // on the other node too.
+  const started = Date.now();
+  assert.deepEqual(await bob.next('user-typing', t => t.userId === 't-ann' && !t.isTyping, 5000),
+                   { userId: 't-ann', chatSessionId: room, isTyping: false });
+  assert.ok(Date.now() - started >= 200, 'not before the timeout');
+
+  // A refresh keeps it alive: start, start again, then it ends once.
+  ann.emit('typing-start', { chatSessionId: room });
+  await bob.next('user-typing', t => t.userId === 't-ann' && t.isTyping);
+  await ann.ask('typing-start', { chatSessionId: room });
+  await bob.next('user-typing', t => t.userId === 't-ann' && t.isTyping);
+  await bob.next('user-typing', t => t.userId === 't-ann' && !t.isTyping, 5000);
+
+  // Typing, then the socket goes: the others see it stop at once.
+  await bob.ask('typing-start', { chatSessionId: room });
+  await ann.next('user-typing', t => t.userId === 't-bob' && t.isTyping);
+  bob.close();
+  await ann.next('user-typing', t => t.userId === 't-bob' && !t.isTyping, 5000);
+
+  // Nothing outside the room, on either node; the typist hears nothing back.
+  await cy.ask('join-chat-session', { chatSessionId: 'room-other' }); // a round trip
+  assert.equal(cy.has('user-typing'), false, 'another room hears nothing');
+  assert.equal(dee.has('user-typing'), false, 'a non-member hears nothing');
+  assert.equal(ann.has('user-typing', t => t.userId === 't-ann'), false, 'no echo');
+  for (const c of [ann, cy, dee]) c.close();
+});
