@@ -37,6 +37,9 @@ constexpr op_name op_names[] = {
   {"unsubscribe", native_op::unsubscribe},
   {"set_status", native_op::set_status},
   {"send", native_op::send},
+  {"join_room", native_op::join_room},
+  {"leave_room", native_op::leave_room},
+  {"typing", native_op::typing},
 };
 
 // Reads an optional string field under either name; false on a wrong type.
@@ -316,6 +319,20 @@ bool parse_native(const std::string& text, native_command& out,
         out.content = i->get<std::string>();
       }
       return true;
+    case native_op::join_room:
+    case native_op::leave_room:
+    case native_op::typing: {
+      if (!opt_string(j, "room", nullptr, out.room, err)
+          || !bool_field(j, "typing", out.typing, err))
+        return false;
+      if (out.room.empty() || out.room.size() > max_room_bytes) {
+        err.code = "bad_request";
+        err.message = "'room' must be 1-" + std::to_string(max_room_bytes)
+                      + " bytes";
+        return false;
+      }
+      return true;
+    }
     case native_op::leave:
     case native_op::ping:
     case native_op::count_online:
@@ -468,6 +485,20 @@ std::string encode_sent(const std::string& id_json, const chat_message& m,
   j["message"] = message_json(m);
   j["delivered"] = delivered;
   return dump(j);
+}
+
+std::string encode_room_reply(const std::string& id_json, const char* type,
+                              const std::string& room) {
+  auto j = reply(type, id_json);
+  j["room"] = room;
+  return dump(j);
+}
+
+std::string encode_typing(const room_signal& sig) {
+  return dump(json{{"type", "room.typing"},
+                   {"room", sig.room},
+                   {"user_id", sig.user_id},
+                   {"typing", sig.typing}});
 }
 
 std::string encode_welcome(const std::string& user_id,

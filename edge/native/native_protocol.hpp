@@ -24,7 +24,14 @@ enum class native_op {
   unsubscribe,  // "unsubscribe"
   set_status,   // "set_status"
   send,         // "send": a private message
+  join_room,    // "join_room": typing indicators of a room
+  leave_room,   // "leave_room"
+  typing,       // "typing": start (typing: true) or stop
 };
+
+/// Rooms one native session may be in; longest room id.
+constexpr size_t max_rooms_per_session = 256;
+constexpr size_t max_room_bytes = 256;
 
 /// Most ids one get_statuses / subscribe frame may name.
 constexpr size_t max_ids_per_frame = 1000;
@@ -51,6 +58,9 @@ struct native_command {
   bool snapshot = false;
   std::string cursor;
   uint32_t limit = default_page;
+  // join_room, leave_room, typing
+  std::string room;
+  bool typing = true;
   // send
   std::string conversation_id;
   std::string content;
@@ -108,6 +118,13 @@ std::string encode_message(const chat_message& m);
 /// "delivered":..}.
 std::string encode_sent(const std::string& id_json, const chat_message& m,
                         bool delivered);
+/// Replies to join_room / leave_room / typing:
+/// {"type":"room_joined"|"room_left"|"typing_sent","room":..}
+std::string encode_room_reply(const std::string& id_json, const char* type,
+                              const std::string& room);
+/// Another member's typing: {"type":"room.typing","room":..,"user_id":..,
+/// "typing":..}
+std::string encode_typing(const room_signal& sig);
 /// First frame of every session: {"type":"welcome", ...}
 std::string encode_welcome(const std::string& user_id,
                            const std::string& device_id, millis ttl_ms,

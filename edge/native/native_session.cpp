@@ -1,5 +1,7 @@
 #include "edge/native/native_session.hpp"
 
+#include <set>
+
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
@@ -23,6 +25,8 @@ struct session_state {
   session_params params;
   /// The one device this session holds (link key "").
   device_link link;
+  /// Rooms joined (typing indicators), at most max_rooms_per_session.
+  std::set<std::string> rooms;
   bool closed = false;
   static inline const char* name = "presence.session";
 };
@@ -276,6 +280,41 @@ void handle(session_ptr self, native_command& cmd) {
         });
       return;
     }
+    case native_op::join_room:
+    case native_op::leave_room:
+    case native_op::typing: {
+      if (!st.link.joined()) {
+        send_error(self, id, "not_joined", "join before using rooms");
+        return;
+      }
+      room_member me{self};
+      auto& rooms = st.ctx->rooms;
+      if (cmd.op == native_op::join_room) {
+        if (st.rooms.size() >= max_rooms_per_session
+            && st.rooms.count(cmd.room) == 0) {
+          send_error(self, id, "too_many_rooms",
+                     "at most " + std::to_string(max_rooms_per_session)
+                       + " rooms per session");
+          return;
+        }
+        st.rooms.insert(cmd.room);
+        self->send(rooms, join_atom::value, cmd.room, me);
+        send(self, encode_room_reply(id, "room_joined", cmd.room));
+      } else if (cmd.op == native_op::leave_room) {
+        st.rooms.erase(cmd.room);
+        self->send(rooms, leave_atom::value, cmd.room, me);
+        send(self, encode_room_reply(id, "room_left", cmd.room));
+      } else {
+        if (st.rooms.count(cmd.room) == 0) {
+          send_error(self, id, "not_in_room", "join_room before typing in it");
+          return;
+        }
+        self->send(rooms, room_atom::value, me,
+                   room_signal{cmd.room, st.link.user_id, cmd.typing});
+        send(self, encode_room_reply(id, "typing_sent", cmd.room));
+      }
+      return;
+    }
     case native_op::set_status:
       if (!st.link.joined()) {
         send_error(self, id, "not_joined", "join before setting a status");
@@ -344,6 +383,7 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
     [=](message_atom, const std::string&, const chat_message& m) {
       send(self, encode_message(m));
     },
+    [=](room_atom, const room_signal& sig) { send(self, encode_typing(sig)); },
     [=](expire_atom, const std::string& device_id, const std::string& why) {
       auto& st = self->state;
       if (!expire(self, st.link, device_id))
@@ -356,6 +396,10 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
     [=](closed_atom) {
       auto& st = self->state;
       st.closed = true;
+      // Out of its rooms at once (a typing indicator stops for the others).
+      for (auto& r : st.rooms)
+        self->send(st.ctx->rooms, leave_atom::value, r, room_member{self});
+      st.rooms.clear();
       // A join in flight is answered first; its handler leaves and quits.
       if (st.link.ph == device_link::phase::joining)
         return;

@@ -31,14 +31,15 @@ struct session_params {
 /// The actor behind one native-protocol WebSocket: the session side of its
 /// device (`session_api`), a `delta_listener` for its subscriptions, and
 /// what its socket tells it.
-using native_session_api = session_api::extend_with<delta_listener>::extend<
-  // one frame from the client, parsed on the socket's strand (pings are
-  // answered there and never come here)
-  caf::reacts_to<frame_atom, native_command>,
-  // the socket is gone
-  caf::reacts_to<closed_atom>,
-  // private: the device link's rejoin timer (key, epoch, attempt)
-  caf::reacts_to<rejoin_atom, std::string, uint64_t, int>>;
+using native_session_api
+  = session_api::extend_with<delta_listener, room_member>::extend<
+    // one frame from the client, parsed on the socket's strand (pings are
+    // answered there and never come here)
+    caf::reacts_to<frame_atom, native_command>,
+    // the socket is gone
+    caf::reacts_to<closed_atom>,
+    // private: the device link's rejoin timer (key, epoch, attempt)
+    caf::reacts_to<rejoin_atom, std::string, uint64_t, int>>;
 
 /// Spawns the session actor of one native WebSocket. It handles the
 /// client's frames (parsed by the endpoint), talks to the presence service

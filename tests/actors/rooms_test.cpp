@@ -48,8 +48,7 @@ struct two_nodes : fixture {
     auto box = std::make_shared<inbox>();
     auto m = sys.spawn(recorder, box);
     if (!room.empty())
-      self->send(node, join_atom::value, room,
-                 caf::actor_cast<room_member>(m));
+      self->send(node, join_atom::value, room, caf::actor_cast<room_member>(m));
     run();
     return {m, box};
   }

@@ -69,3 +69,33 @@ test('typing reaches members on other nodes, only them, and ends by itself', asy
   assert.equal(ann.has('user-typing', t => t.userId === 't-ann'), false, 'no echo');
   for (const c of [ann, cy, dee]) c.close();
 });
+
+test('native sessions type in the same rooms as Socket.IO, across nodes', async () => {
+  const room = 'room-n';
+  const nat = await cluster.node('a').ws('/ws?userId=t-nat&deviceId=d');
+  await nat.next(m => m.type === 'joined');
+  const sio = await member('b', 't-sio', room);
+  const r = await nat.request({ type: 'join_room', room });
+  assert.deepEqual([r.type, r.room], ['room_joined', room]);
+  // Socket.IO types; the native session on the other node sees it.
+  await sio.ask('typing-start', { chatSessionId: room });
+  const t = await nat.next(m => m.type === 'room.typing' && m.user_id === 't-sio' && m.typing);
+  assert.deepEqual(t, { type: 'room.typing', room, user_id: 't-sio', typing: true });
+  // The native session types; Socket.IO sees it, and it ends by itself.
+  assert.equal((await nat.request({ type: 'typing', room })).type, 'typing_sent');
+  await sio.next('user-typing', x => x.userId === 't-nat' && x.isTyping);
+  await sio.next('user-typing', x => x.userId === 't-nat' && !x.isTyping, 5000);
+  // Socket.IO's indicator from above ended by itself too.
+  await nat.next(m => m.type === 'room.typing' && m.user_id === 't-sio' && !m.typing, 5000);
+  // Typing in a room not joined: refused. Leaving: no more signals.
+  const no = await nat.request({ type: 'typing', room: 'elsewhere' });
+  assert.deepEqual([no.type, no.code], ['error', 'not_in_room']);
+  assert.equal((await nat.request({ type: 'leave_room', room })).type, 'room_left');
+  await sio.ask('typing-start', { chatSessionId: room });
+  await sio.ask('typing-stop', { chatSessionId: room });
+  await nat.request({ type: 'count_online' }); // a round trip
+  assert.equal(nat.has(m => m.type === 'room.typing' && m.typing === false && m.user_id === 't-sio'),
+               false, 'nothing after leave_room');
+  sio.close();
+  nat.close();
+});

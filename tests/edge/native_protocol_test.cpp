@@ -116,6 +116,9 @@ TEST_CASE("every type name and alias maps to its op", "[native]") {
     {"unsubscribe", native_op::unsubscribe, {{"global", true}}},
     {"set_status", native_op::set_status, {{"status", "busy"}}},
     {"send", native_op::send, {{"conversation_id", "c"}}},
+    {"join_room", native_op::join_room, {{"room", "r"}}},
+    {"leave_room", native_op::leave_room, {{"room", "r"}}},
+    {"typing", native_op::typing, {{"room", "r"}}},
   };
   for (auto& r : rows) {
     json frame = r.extra;
@@ -707,4 +710,27 @@ TEST_CASE("sent and message frames carry the message", "[native]") {
   auto msg = json::parse(encode_message(m));
   CHECK(msg["type"] == "message");
   CHECK(msg["message"] == sent["message"]);
+}
+
+TEST_CASE("room frames read the room and the typing flag", "[native]") {
+  auto t = parse_ok(R"({"type":"typing","room":"r1"})");
+  CHECK(t.room == "r1");
+  CHECK(t.typing); // start unless told
+  CHECK_FALSE(
+    parse_ok(R"({"type":"typing","room":"r1","typing":false})").typing);
+  CHECK(parse_err(R"({"type":"join_room"})").code == "bad_request");
+  CHECK(parse_err(R"({"type":"join_room","room":""})").code == "bad_request");
+  CHECK(parse_err(R"({"type":"typing","room":"r","typing":"no"})").code
+        == "bad_request");
+  std::string long_room(max_room_bytes + 1, 'r');
+  CHECK(parse_err(json{{"type", "join_room"}, {"room", long_room}}.dump()).code
+        == "bad_request");
+  auto j = json::parse(encode_typing(room_signal{"r1", "ann", true}));
+  CHECK(j
+        == json{{"type", "room.typing"},
+                {"room", "r1"},
+                {"user_id", "ann"},
+                {"typing", true}});
+  auto r = json::parse(encode_room_reply("3", "room_joined", "r1"));
+  CHECK(r == json{{"type", "room_joined"}, {"id", 3}, {"room", "r1"}});
 }

@@ -241,6 +241,9 @@ std::vector<std::string> native_corpus() {
     R"({"type":"set_status","status":"dnd","id":7})",
     R"({"type":"send","id":3,"conversation_id":"dm_1","content":"hi","temp_id":"t"})",
     R"({"type":"send","conversationId":9,"content":"","tempId":12})",
+    R"({"type":"join_room","room":"r1","id":4})",
+    R"({"type":"typing","room":"r1","typing":false})",
+    R"({"type":"leave_room","room":"r1"})",
     R"({"type":"subscribe","userIds":)" + many + "}",
   };
 }
@@ -566,7 +569,7 @@ TEST_CASE("fuzz: parse_native", "[fuzz]") {
   INFO(accepted << " of " << c.iterations << " accepted");
   CHECK(accepted > c.iterations / 20);
   CHECK(accepted < c.iterations / 2);
-  CHECK(ops.size() == 11); // every native_op
+  CHECK(ops.size() == 14); // every native_op
   CHECK(codes
         == std::set<std::string>{"bad_json", "bad_request", "unknown_type",
                                  "invalid_id", "too_many_ids"});
