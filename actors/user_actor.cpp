@@ -29,7 +29,9 @@ using user_actor_impl = user_control_api::extend<
   // (device, timer generation): the device's TTL may have run out
   caf::reacts_to<ttl_atom, std::string, uint64_t>,
   // (grace epoch): the reconnect grace period is over
-  caf::reacts_to<grace_atom, uint64_t>>;
+  caf::reacts_to<grace_atom, uint64_t>,
+  // (generation): the custom status message may have run out
+  caf::reacts_to<expire_atom, uint64_t>>;
 
 struct device_entry {
   device_view view;
@@ -60,6 +62,11 @@ struct user_state {
   /// one is scheduled.
   millis last_checkpoint = 0;
   bool checkpoint_armed = false;
+  /// The custom status message, its end (0: none) and its timer's
+  /// generation.
+  std::string status_text;
+  millis status_expires = 0;
+  uint64_t text_gen = 0;
   static inline const char* name = "presence.user";
 };
 
@@ -81,6 +88,10 @@ user_status snapshot(const user_state& st) {
                           : st.last_seen;
   s.online_since = st.online_since;
   s.version = st.version;
+  if (st.online) {
+    s.status_text = st.status_text;
+    s.status_expires = st.status_expires;
+  }
   s.devices.reserve(st.devices.size());
   for (auto& kvp : st.devices)
     s.devices.push_back(kvp.second.view);
@@ -159,6 +170,10 @@ void go_offline(user_ptr self, bool report_idle) {
     st.last_seen = std::max(st.last_seen, st.left_at);
     st.online = false;
     st.status = presence_status::offline;
+    // A custom status message lives while the user is online.
+    st.status_text.clear();
+    st.status_expires = 0;
+    ++st.text_gen;
     st.version = next_version(st.version, st.env->now());
     self->send(st.env->store, close_atom::value, st.user_id, st.online_since,
                st.last_seen, st.version);
@@ -258,6 +273,8 @@ user_transfer make_transfer(const user_state& st) {
   t.left_at = st.left_at;
   t.version = st.version;
   t.in_grace = st.in_grace;
+  t.status_text = st.status_text;
+  t.status_expires = st.status_expires;
   for (auto& kvp : st.devices) {
     t.devices.push_back(kvp.second.view);
     t.sessions.push_back(kvp.second.session);
@@ -390,6 +407,35 @@ user_actor_impl::behavior_type running(user_ptr self) {
       checkpoint(self);
       return snapshot(st);
     },
+    [=](status_atom, const std::string& text,
+        millis expires) -> caf::result<user_status> {
+      auto& st = self->state;
+      if (!st.online)
+        return make_error(errc::invalid_argument);
+      if (text == st.status_text && expires == st.status_expires)
+        return snapshot(st);
+      st.status_text = text;
+      st.status_expires = text.empty() ? 0 : expires;
+      auto gen = ++st.text_gen;
+      if (st.status_expires > 0)
+        self->delayed_send(self,
+                           std::chrono::milliseconds{
+                             std::max<millis>(st.status_expires - st.env->now(),
+                                              0)},
+                           expire_atom::value, gen);
+      st.version = next_version(st.version, st.env->now());
+      emit(self);
+      return snapshot(st);
+    },
+    [=](expire_atom, uint64_t gen) {
+      auto& st = self->state;
+      if (gen != st.text_gen || st.status_text.empty() || !st.online)
+        return;
+      st.status_text.clear();
+      st.status_expires = 0;
+      st.version = next_version(st.version, st.env->now());
+      emit(self);
+    },
     [=](get_atom) { return snapshot(self->state); },
     [=](touch_atom) {
       auto& st = self->state;
@@ -508,6 +554,14 @@ user_from_impl(user_ptr self, user_transfer t,
   st.last_seen = t.last_seen;
   st.left_at = t.left_at;
   st.version = t.version;
+  st.status_text = t.status_text;
+  st.status_expires = t.status_expires;
+  if (!st.status_text.empty() && st.status_expires > 0)
+    self->delayed_send(self,
+                       std::chrono::milliseconds{
+                         std::max<millis>(st.status_expires - st.env->now(),
+                                          0)},
+                       expire_atom::value, st.text_gen);
   install_down_handler(self);
   for (size_t i = 0; i < t.devices.size() && i < t.sessions.size(); ++i)
     add_device(self, t.devices[i], t.sessions[i]);

@@ -117,8 +117,8 @@ void apply_fields(profile& to, const profile& from, uint8_t mask) {
 }
 
 presence_delta delta_of(const user_status& s) {
-  return {s.user_id,   s.online,       s.status,
-          s.last_seen, s.online_since, s.version};
+  return {s.user_id,      s.online,  s.status,      s.last_seen,
+          s.online_since, s.version, s.status_text, s.status_expires};
 }
 
 user_status status_of(const presence_delta& d) {
@@ -129,6 +129,8 @@ user_status status_of(const presence_delta& d) {
   s.last_seen = d.last_seen;
   s.online_since = d.online_since;
   s.version = d.version;
+  s.status_text = d.status_text;
+  s.status_expires = d.status_expires;
   return s;
 }
 

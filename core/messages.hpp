@@ -141,12 +141,17 @@ struct user_status {
   /// Bumped on every change; never goes backwards, survives restarts.
   uint64_t version = 0;
   std::vector<device_view> devices;
+  /// The user's custom status message ("" none) and when it ends by itself
+  /// (0: never). Lives while the user is online.
+  std::string status_text;
+  millis status_expires = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_status& x) {
   return f(caf::meta::type_name("user_status"), x.user_id, x.online, x.status,
-           x.last_seen, x.online_since, x.version, x.devices);
+           x.last_seen, x.online_since, x.version, x.devices, x.status_text,
+           x.status_expires);
 }
 
 /// One change of one user's visible presence, as fanned out to subscribers.
@@ -157,12 +162,16 @@ struct presence_delta {
   millis last_seen = 0;
   millis online_since = 0;
   uint64_t version = 0;
+  /// As in user_status.
+  std::string status_text;
+  millis status_expires = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, presence_delta& x) {
   return f(caf::meta::type_name("presence_delta"), x.user_id, x.online,
-           x.status, x.last_seen, x.online_since, x.version);
+           x.status, x.last_seen, x.online_since, x.version, x.status_text,
+           x.status_expires);
 }
 
 /// A page of the online list, ordered by user id.
@@ -471,6 +480,9 @@ using user_api = caf::typed_actor<
   // most once per checkpoint interval per device (edge/common/activity)
   caf::reacts_to<heartbeat_atom, std::string, millis>,
   caf::replies_to<status_atom, std::string, presence_status>::with<user_status>,
+  // the user's custom status message (text, "" clears; ends at `expires`,
+  // 0 never)
+  caf::replies_to<status_atom, std::string, millis>::with<user_status>,
   caf::replies_to<get_atom>::with<user_status>,
   caf::replies_to<touch_atom>::with<user_status>,
   // a private message for every device of the user but `except` (the
@@ -674,13 +686,15 @@ struct user_transfer {
   bool in_grace = false;
   std::vector<device_view> devices;
   std::vector<session_api> sessions; // sessions[i] holds devices[i]
+  std::string status_text;
+  millis status_expires = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_transfer& x) {
   return f(caf::meta::type_name("user_transfer"), x.user_id, x.online, x.status,
            x.online_since, x.last_seen, x.left_at, x.version, x.in_grace,
-           x.devices, x.sessions);
+           x.devices, x.sessions, x.status_text, x.status_expires);
 }
 
 /// One node as the cluster knows it (gossiped between members).

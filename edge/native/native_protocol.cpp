@@ -160,6 +160,10 @@ json iso_or_null(millis ms) {
   return ms > 0 ? json(iso8601(ms)) : json(nullptr);
 }
 
+json text_or_null(const std::string& s) {
+  return s.empty() ? json(nullptr) : json(s);
+}
+
 json user_json(const user_status& s, bool with_devices) {
   json j = {
     {"user_id", s.user_id},
@@ -169,6 +173,8 @@ json user_json(const user_status& s, bool with_devices) {
     {"last_seen_ms", ms_or_null(s.last_seen)},
     {"online_since", iso_or_null(s.online_since)},
     {"version", s.version},
+    {"status_text", text_or_null(s.status_text)},
+    {"status_expires_at", iso_or_null(s.status_expires)},
   };
   if (with_devices) {
     auto devs = json::array();
@@ -195,6 +201,8 @@ json delta_json(const presence_delta& d) {
     {"last_seen_ms", ms_or_null(d.last_seen)},
     {"online_since", iso_or_null(d.online_since)},
     {"version", d.version},
+    {"status_text", text_or_null(d.status_text)},
+    {"status_expires_at", iso_or_null(d.status_expires)},
   };
 }
 
@@ -301,8 +309,44 @@ bool parse_native(const std::string& text, native_command& out,
       }
       return true;
     }
-    case native_op::set_status:
-      return status_field(j, true, out, err);
+    case native_op::set_status: {
+      if (!status_field(j, false, out, err))
+        return false;
+      if (auto i = j.find("status_text"); i != j.end()) {
+        if (!i->is_string() && !i->is_null()) {
+          err.code = "bad_request";
+          err.message = "'status_text' must be a string (\"\" or null clears)";
+          return false;
+        }
+        out.has_text = true;
+        if (i->is_string())
+          out.status_text = i->get<std::string>();
+        if (out.status_text.size() > max_status_text_bytes) {
+          err.code = "bad_request";
+          err.message = "'status_text' is longer than "
+                        + std::to_string(max_status_text_bytes) + " bytes";
+          return false;
+        }
+      }
+      if (auto i = j.find("status_expires_in"); i != j.end() && !i->is_null()) {
+        if (!i->is_number_integer() || i->get<long long>() < 1
+            || i->get<long long>() > max_status_expires_in_s) {
+          err.code = "bad_request";
+          err.message = "'status_expires_in' must be whole seconds from 1 to "
+                        + std::to_string(max_status_expires_in_s);
+          return false;
+        }
+        out.text_expires_in_s = i->get<long long>();
+      }
+      if (!out.has_status && !out.has_text) {
+        err.code = "bad_request";
+        err.message
+          = "set 'status' (online, away, busy or dnd), "
+            "'status_text', or both";
+        return false;
+      }
+      return true;
+    }
     case native_op::send:
       // The content's rules are the chat's (edge/common/chat.hpp), the
       // same for every protocol.

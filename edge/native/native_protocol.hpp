@@ -29,6 +29,10 @@ enum class native_op {
   typing,       // "typing": start (typing: true) or stop
 };
 
+/// Longest custom status message; longest time it may be set for (7 days).
+constexpr size_t max_status_text_bytes = 100;
+constexpr long long max_status_expires_in_s = 7 * 24 * 3600;
+
 /// Rooms one native session may be in; longest room id.
 constexpr size_t max_rooms_per_session = 256;
 constexpr size_t max_room_bytes = 256;
@@ -52,6 +56,11 @@ struct native_command {
   std::string token;
   bool has_status = false;
   presence_status status = presence_status::online;
+  // set_status: the custom status message ("" clears) and its lifetime
+  // (0: until cleared or the user goes offline)
+  bool has_text = false;
+  std::string status_text;
+  long long text_expires_in_s = 0;
   std::vector<std::string> user_ids;
   bool global = false;
   /// subscribe: also the first page (`limit`) of online users (global).

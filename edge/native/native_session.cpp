@@ -189,6 +189,39 @@ void subscribed_with_state(session_ptr self, const std::string& id,
           fail);
 }
 
+/// set_status: the device's status, the user's custom status message, or
+/// both (the device's first); replies the user's status after them.
+void set_status(session_ptr self, const native_command& cmd) {
+  auto& st = self->state;
+  auto id = cmd.id_json;
+  auto timeout = st.ctx->cfg.actors.request_timeout;
+  auto fail = [=](caf::error& err) { send_failure(self, id, err); };
+  auto text = [=](const user_status& after_status) {
+    if (!cmd.has_text) {
+      send(self, encode_status_set(id, after_status));
+      return;
+    }
+    auto& st = self->state;
+    millis expires = cmd.text_expires_in_s > 0
+                       ? st.ctx->now() + cmd.text_expires_in_s * 1000
+                       : 0;
+    self
+      ->request(st.link.user, timeout, status_atom::value, cmd.status_text,
+                expires)
+      .then([=](user_status& s) { send(self, encode_status_set(id, s)); },
+            fail);
+  };
+  if (!cmd.has_status) {
+    text(user_status{});
+    return;
+  }
+  st.link.device.status = cmd.status;
+  self
+    ->request(st.link.user, timeout, status_atom::value,
+              st.link.device.device_id, cmd.status)
+    .then([=](user_status& s) { text(s); }, fail);
+}
+
 void handle(session_ptr self, native_command& cmd) {
   auto& st = self->state;
   auto& id = cmd.id_json;
@@ -320,12 +353,7 @@ void handle(session_ptr self, native_command& cmd) {
         send_error(self, id, "not_joined", "join before setting a status");
         return;
       }
-      st.link.device.status = cmd.status;
-      self
-        ->request(st.link.user, timeout, status_atom::value,
-                  st.link.device.device_id, cmd.status)
-        .then([=](user_status& s) { send(self, encode_status_set(id, s)); },
-              fail);
+      set_status(self, cmd);
       return;
   }
 }

@@ -168,15 +168,19 @@ void get_native_status(const call_ptr& c) {
                            {"status", status_name(d.status)},
                            {"connected_at", iso_or_null(d.connected_at)},
                            {"last_active", iso_or_null(d.last_active)}});
-      c->reply(200, {{"success", true},
-                     {"data",
-                      {{"user_id", s.user_id},
-                       {"is_online", s.online},
-                       {"status", status_name(s.status)},
-                       {"last_seen", iso_or_null(s.last_seen)},
-                       {"online_since", iso_or_null(s.online_since)},
-                       {"version", s.version},
-                       {"devices", devices}}}});
+      c->reply(200,
+               {{"success", true},
+                {"data",
+                 {{"user_id", s.user_id},
+                  {"is_online", s.online},
+                  {"status", status_name(s.status)},
+                  {"last_seen", iso_or_null(s.last_seen)},
+                  {"online_since", iso_or_null(s.online_since)},
+                  {"version", s.version},
+                  {"status_text",
+                   s.status_text.empty() ? json(nullptr) : json(s.status_text)},
+                  {"status_expires_at", iso_or_null(s.status_expires)},
+                  {"devices", devices}}}});
     },
     get_atom::value, user);
 }

@@ -249,3 +249,44 @@ TEST_CASE("checkpoints are throttled, and the last activity always follows") {
   REQUIRE_FALSE(f.log->checkpoints.empty());
   CHECK(std::get<2>(f.log->checkpoints.back()) == last_beat);
 }
+
+TEST_CASE(
+  "a custom status message is announced, ends by itself, and goes "
+  "with the user") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  c.reconnect_grace = 0ms;
+  fixture f{c};
+  auto feed = f.subscribe({"ivy"}, false);
+  caf::actor s1;
+  auto ack = f.join("ivy", "phone", nullptr, &s1);
+  auto user = caf::actor_cast<user_api>(ack.user);
+  auto until = f.now() + 60'000;
+  auto st = f.ask_actor<user_status>(user, status_atom::value,
+                                     std::string{"In a meeting"}, until);
+  CHECK(st.status_text == "In a meeting");
+  CHECK(st.status_expires == until);
+  REQUIRE(feed->deltas.size() == 2);
+  CHECK(feed->deltas[1].status_text == "In a meeting");
+  CHECK(feed->deltas[1].version > feed->deltas[0].version);
+  // The same again changes nothing.
+  f.ask_actor<user_status>(user, status_atom::value,
+                           std::string{"In a meeting"}, until);
+  CHECK(feed->deltas.size() == 2);
+  // It ends by itself at its time, announced.
+  f.advance(59s);
+  CHECK(feed->deltas.size() == 2);
+  f.advance(2s);
+  REQUIRE(feed->deltas.size() == 3);
+  CHECK(feed->deltas[2].status_text.empty());
+  CHECK(f.ask_actor<user_status>(user, get_atom::value).status_text.empty());
+  // Without an end it stays until cleared, or until the user goes offline.
+  f.ask_actor<user_status>(user, status_atom::value, std::string{"Lunch"},
+                           millis{0});
+  f.advance(20s); // (within the device's TTL: no heartbeats here)
+  CHECK(f.ask_actor<user_status>(user, get_atom::value).status_text == "Lunch");
+  f.self->send(user, leave_atom::value, std::string{"phone"}, s1.address());
+  f.run();
+  CHECK_FALSE(feed->deltas.back().online);
+  CHECK(feed->deltas.back().status_text.empty());
+}

@@ -170,3 +170,37 @@ test('subscribe answers with the current state of what it follows (snapshot, the
   await dana.close();
   await watcher.close();
 });
+
+test('a custom status message: set, seen by followers and REST, ends by itself', async () => {
+  const ivy = await srv.ws('/ws?userId=cs-ivy&deviceId=d');
+  await ivy.next(m => m.type === 'joined');
+  const watcher = await srv.ws('/ws?subscribe=none');
+  await watcher.request({ type: 'subscribe', user_ids: ['cs-ivy'] });
+  const r = await ivy.request({ type: 'set_status', status: 'busy', status_text: 'In a meeting',
+                                status_expires_in: 1 });
+  assert.equal(r.type, 'status_set');
+  assert.equal(r.user.status, 'busy');
+  assert.equal(r.user.status_text, 'In a meeting');
+  assert.ok(Date.parse(r.user.status_expires_at) > Date.now() - 1000);
+  const d = await watcher.next(m => m.type === 'user.status.changed' && m.status_text === 'In a meeting');
+  assert.equal(d.user_id, 'cs-ivy');
+  const rest = await srv.get('/api/users/cs-ivy/status');
+  assert.equal(rest.body.data.status_text, 'In a meeting');
+  // Seed payloads keep their shapes.
+  const seed = await srv.get('/api/user-status/cs-ivy');
+  assert.equal('status_text' in seed.body.data, false);
+  // It ends by itself after a second: announced with a newer version.
+  const ended = await watcher.next(m => m.type === 'user.status.changed' && m.user_id === 'cs-ivy'
+                                        && m.status_text === null, 5000);
+  assert.ok(ended.version > d.version);
+  assert.equal(ended.status, 'busy', 'the status stays');
+  // Text alone; then cleared with null.
+  const t = await ivy.request({ type: 'set_status', status_text: 'Lunch' });
+  assert.deepEqual([t.user.status_text, t.user.status_expires_at], ['Lunch', null]);
+  const c = await ivy.request({ type: 'set_status', status_text: null });
+  assert.equal(c.user.status_text, null);
+  const bad = await ivy.request({ type: 'set_status', status_text: 'x'.repeat(101) });
+  assert.deepEqual([bad.type, bad.code], ['error', 'bad_request']);
+  await ivy.close();
+  await watcher.close();
+});

@@ -734,3 +734,49 @@ TEST_CASE("room frames read the room and the typing flag", "[native]") {
   auto r = json::parse(encode_room_reply("3", "room_joined", "r1"));
   CHECK(r == json{{"type", "room_joined"}, {"id", 3}, {"room", "r1"}});
 }
+
+TEST_CASE("set_status takes a custom status message", "[native]") {
+  auto both = parse_ok(
+    R"({"type":"set_status","status":"busy",)"
+    R"("status_text":"In a meeting","status_expires_in":3600})");
+  CHECK(both.has_status);
+  CHECK(both.has_text);
+  CHECK(both.status_text == "In a meeting");
+  CHECK(both.text_expires_in_s == 3600);
+  auto text = parse_ok(R"({"type":"set_status","status_text":"Lunch"})");
+  CHECK_FALSE(text.has_status);
+  CHECK(text.has_text);
+  CHECK(text.text_expires_in_s == 0);
+  auto clear = parse_ok(R"({"type":"set_status","status_text":null})");
+  CHECK(clear.has_text);
+  CHECK(clear.status_text.empty());
+  CHECK(parse_err(R"({"type":"set_status"})").code == "bad_request");
+  CHECK(parse_err(R"({"type":"set_status","status_text":5})").code
+        == "bad_request");
+  CHECK(parse_err(
+          json{{"type", "set_status"}, {"status_text", std::string(101, 'x')}}
+            .dump())
+          .code
+        == "bad_request");
+  for (auto bad : {"0", "-1", "604801", "1.5", "\"60\""})
+    CHECK(parse_err(std::string{R"({"type":"set_status","status_text":"x",)"}
+                    + R"("status_expires_in":)" + bad + "}")
+            .code
+          == "bad_request");
+  user_status s;
+  s.user_id = "ivy";
+  s.online = true;
+  s.status_text = "Lunch";
+  s.status_expires = 1'700'000'000'000;
+  auto j = json::parse(encode_status("\"1\"", s));
+  CHECK(j["user"]["status_text"] == "Lunch");
+  CHECK(j["user"]["status_expires_at"] == iso8601(s.status_expires));
+  presence_delta d = delta_of(s);
+  auto dj = json::parse(encode_delta(d));
+  CHECK(dj["status_text"] == "Lunch");
+  s.status_text.clear();
+  s.status_expires = 0;
+  auto none = json::parse(encode_status("", s));
+  CHECK(none["user"]["status_text"].is_null());
+  CHECK(none["user"]["status_expires_at"].is_null());
+}

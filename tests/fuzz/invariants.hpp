@@ -124,8 +124,10 @@ inline std::string check_native(const std::string& input) {
         return "subscribe without ids or global accepted";
       break;
     case edge::native_op::set_status:
-      if (!cmd.has_status)
-        return "set_status without status accepted";
+      if (!cmd.has_status && !cmd.has_text)
+        return "set_status without status or text accepted";
+      if (cmd.status_text.size() > edge::max_status_text_bytes)
+        return "an over-long status_text accepted";
       break;
     case edge::native_op::send: {
       if (!cmd.conversation_id.empty() && !valid_id(cmd.conversation_id))
