@@ -31,12 +31,16 @@ using user_actor_impl = user_control_api::extend<
   // (grace epoch): the reconnect grace period is over
   caf::reacts_to<grace_atom, uint64_t>,
   // (generation): the custom status message may have run out
-  caf::reacts_to<expire_atom, uint64_t>>;
+  caf::reacts_to<expire_atom, uint64_t>,
+  // (device, generation): the device may have been idle long enough
+  caf::reacts_to<idle_atom, std::string, uint64_t>>;
 
 struct device_entry {
   device_view view;
   session_api session;
   uint64_t timer_gen = 0;
+  /// An auto-away check is scheduled (at most one per device).
+  bool idle_armed = false;
 };
 
 struct user_state {
@@ -204,6 +208,19 @@ void devices_changed(user_ptr self, millis end) {
                      st.grace_epoch);
 }
 
+/// Arms the auto-away timer of a device for when its idle time would be
+/// up (it checks again then: input since moves it on).
+void arm_idle(user_ptr self, const std::string& device_id) {
+  auto& st = self->state;
+  auto& e = st.devices[device_id];
+  if (e.idle_armed || e.view.auto_away == 0)
+    return;
+  e.idle_armed = true;
+  auto due = e.view.last_input + e.view.auto_away - st.env->now();
+  self->delayed_send(self, std::chrono::milliseconds{std::max<millis>(due, 0)},
+                     idle_atom::value, device_id, e.timer_gen);
+}
+
 void arm_ttl(user_ptr self, const std::string& device_id, millis delay_ms) {
   auto& entry = self->state.devices[device_id];
   self->delayed_send(self, std::chrono::milliseconds{delay_ms}, ttl_atom::value,
@@ -254,6 +271,12 @@ void add_device(user_ptr self, const device_view& view,
   auto rem = ttl_remaining(view.last_active, st.env->cfg.heartbeat_ttl.count(),
                            st.env->now());
   arm_ttl(self, view.device_id, std::max<millis>(rem, 0));
+  entry.idle_armed = false; // a timer of an older generation is void
+  if (view.auto_away > 0) {
+    if (entry.view.last_input == 0)
+      entry.view.last_input = st.env->now();
+    arm_idle(self, view.device_id);
+  }
 }
 
 /// Tells every session of this user that this actor now holds its device.
@@ -364,6 +387,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
                       : req.device.status;
       view.connected_at = connected_at;
       view.last_active = t;
+      view.auto_away = std::max<millis>(req.device.auto_away, 0);
+      view.last_input = t;
       add_device(self, view, req.session);
       recompute(self);
       checkpoint(self);
@@ -403,6 +428,10 @@ user_actor_impl::behavior_type running(user_ptr self) {
         return make_error(errc::invalid_argument);
       i->second.view.status = status;
       i->second.view.last_active = st.env->now();
+      // The client chose: not automatic any more, and it counts as input.
+      i->second.view.auto_away_active = false;
+      i->second.view.last_input = st.env->now();
+      arm_idle(self, device_id);
       recompute(self);
       checkpoint(self);
       return snapshot(st);
@@ -426,6 +455,42 @@ user_actor_impl::behavior_type running(user_ptr self) {
       st.version = next_version(st.version, st.env->now());
       emit(self);
       return snapshot(st);
+    },
+    [=](activity_atom, const std::string& device_id, millis at) {
+      auto& st = self->state;
+      auto i = st.devices.find(device_id);
+      if (i == st.devices.end())
+        return;
+      auto& v = i->second.view;
+      auto t = std::max(v.last_input, std::min(at, st.env->now()));
+      v.last_input = t;
+      v.last_active = std::max(v.last_active, t);
+      if (v.auto_away_active) {
+        v.auto_away_active = false;
+        v.status = presence_status::online;
+        recompute(self);
+      }
+      arm_idle(self, device_id);
+    },
+    [=](idle_atom, const std::string& device_id, uint64_t gen) {
+      auto& st = self->state;
+      auto i = st.devices.find(device_id);
+      if (i == st.devices.end() || i->second.timer_gen != gen)
+        return;
+      i->second.idle_armed = false;
+      auto& v = i->second.view;
+      if (v.auto_away == 0)
+        return;
+      if (v.last_input + v.auto_away > st.env->now()) {
+        arm_idle(self, device_id); // input since: check again later
+        return;
+      }
+      if (v.status == presence_status::online && !v.auto_away_active) {
+        v.status = presence_status::away;
+        v.auto_away_active = true;
+        recompute(self);
+      }
+      // Stays away until input, which re-arms the check below.
     },
     [=](expire_atom, uint64_t gen) {
       auto& st = self->state;

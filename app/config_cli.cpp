@@ -61,6 +61,7 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   double grace_s = cfg.actors.reconnect_grace.count() / 1000.0;
   int64_t window_ms = cfg.actors.coalesce_window.count();
   int64_t typing_ms = cfg.actors.typing_timeout.count();
+  int64_t auto_away_s = cfg.edge.auto_away.count() / 1000;
   int64_t timeout_ms = cfg.actors.request_timeout.count();
   int64_t checkpoint_ms = cfg.persistence.checkpoint_interval.count();
   int64_t slow_ms = cfg.edge.slow_consumer_ms.count();
@@ -91,6 +92,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "them offline (0 = at once)");
   add("coalesce-window", window_ms,
       "ms over which deltas are gathered per subscriber (0 = send at once)");
+  add("auto-away", auto_away_s,
+      "seconds without input after which a native device turns away (0 = "
+      "off; a join may ask for its own)");
   add("typing-timeout", typing_ms,
       "ms after the last typing-start before a typing indicator ends by "
       "itself");
@@ -214,6 +218,7 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   cfg.actors.reconnect_grace = seconds_to_ms(grace_s);
   cfg.actors.coalesce_window = milliseconds{window_ms};
   cfg.actors.typing_timeout = milliseconds{typing_ms};
+  cfg.edge.auto_away = milliseconds{auto_away_s * 1000};
   cfg.actors.request_timeout = milliseconds{timeout_ms};
   cfg.persistence.checkpoint_interval = milliseconds{checkpoint_ms};
   cfg.edge.slow_consumer_ms = milliseconds{slow_ms};
@@ -295,6 +300,7 @@ std::string to_toml(const config& cfg) {
   line("reconnect-grace", secs(a.reconnect_grace));
   line("coalesce-window", std::to_string(a.coalesce_window.count()));
   line("typing-timeout", std::to_string(a.typing_timeout.count()));
+  line("auto-away", std::to_string(e.auto_away.count() / 1000));
   if (e.jwt_secret.empty())
     line("jwt-secret", q(""));
   else

@@ -48,6 +48,8 @@ std::string validate(const config& cfg) {
     return "history-limit must be between 1 and 100000";
   if (p.chat_history_limit == 0 || p.chat_history_limit > 1'000'000)
     return "chat-history-limit must be between 1 and 1000000";
+  if (e.auto_away.count() < 0 || e.auto_away.count() > 86'400'000)
+    return "auto-away must be between 0 (off) and 86400 s";
   if (e.chat_queue_limit == 0 || e.chat_queue_limit > 100'000)
     return "chat-queue-limit must be between 1 and 100000";
   if (p.checkpoint_interval.count() < 0)

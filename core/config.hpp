@@ -89,6 +89,10 @@ struct edge_config {
   milliseconds sio_ping_timeout{20'000};
   std::size_t sio_max_payload = 1'000'000; // capped by max_body_bytes
   milliseconds sio_list_window{1'000};
+  /// Auto-away for native devices that do not ask for their own
+  /// (`auto_away` in join): after this long without input they turn away.
+  /// 0 = off (the default; the seed dialects have no notion of it).
+  milliseconds auto_away{0};
   /// Private messages waiting for a user who had no live device; a send to
   /// a user with this many waiting is refused (too_many_requests).
   uint32_t chat_queue_limit = 1000;

@@ -105,12 +105,15 @@ struct device_info {
   std::string user_agent;
   std::string platform;
   presence_status status = presence_status::online;
+  /// Auto-away: after this long without input (`activity_atom`) the device
+  /// turns away by itself, and online again on input. 0: never.
+  millis auto_away = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, device_info& x) {
   return f(caf::meta::type_name("device_info"), x.device_id, x.user_agent,
-           x.platform, x.status);
+           x.platform, x.status, x.auto_away);
 }
 
 /// One connected device as a user actor reports it.
@@ -121,12 +124,18 @@ struct device_view {
   presence_status status = presence_status::online;
   millis connected_at = 0;
   millis last_active = 0;
+  /// Auto-away (device_info::auto_away; 0: off), the device's last input,
+  /// and whether its `away` is the automatic one (input ends it).
+  millis auto_away = 0;
+  millis last_input = 0;
+  bool auto_away_active = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, device_view& x) {
   return f(caf::meta::type_name("device_view"), x.device_id, x.user_agent,
-           x.platform, x.status, x.connected_at, x.last_active);
+           x.platform, x.status, x.connected_at, x.last_active, x.auto_away,
+           x.last_input, x.auto_away_active);
 }
 
 /// The full answer to "what is the presence of user X".
@@ -485,6 +494,9 @@ using user_api = caf::typed_actor<
   caf::replies_to<status_atom, std::string, millis>::with<user_status>,
   caf::replies_to<get_atom>::with<user_status>,
   caf::replies_to<touch_atom>::with<user_status>,
+  // the user gave input on a device (device, when): ends its auto-away
+  // (and resets its idle time); not sent for heartbeats
+  caf::reacts_to<activity_atom, std::string, millis>,
   // a private message for every device of the user but `except` (the
   // device that sent it, "" for none); replies how many devices it went to
   caf::replies_to<message_atom, chat_message, std::string>::with<uint32_t>>;

@@ -37,6 +37,7 @@ constexpr op_name op_names[] = {
   {"unsubscribe", native_op::unsubscribe},
   {"set_status", native_op::set_status},
   {"send", native_op::send},
+  {"activity", native_op::activity},
   {"join_room", native_op::join_room},
   {"leave_room", native_op::leave_room},
   {"typing", native_op::typing},
@@ -275,6 +276,16 @@ bool parse_native(const std::string& text, native_command& out,
         out.user_agent.resize(512);
       if (out.platform.size() > 64)
         out.platform.resize(64);
+      if (auto i = j.find("auto_away"); i != j.end() && !i->is_null()) {
+        if (!i->is_number_integer() || i->get<long long>() < 0
+            || i->get<long long>() > max_auto_away_s) {
+          err.code = "bad_request";
+          err.message = "'auto_away' must be whole seconds from 0 (off) to "
+                        + std::to_string(max_auto_away_s);
+          return false;
+        }
+        out.auto_away_s = i->get<long long>();
+      }
       return status_field(j, false, out, err);
     }
     case native_op::get_status:
@@ -377,6 +388,7 @@ bool parse_native(const std::string& text, native_command& out,
       }
       return true;
     }
+    case native_op::activity:
     case native_op::leave:
     case native_op::ping:
     case native_op::count_online:
@@ -529,6 +541,10 @@ std::string encode_sent(const std::string& id_json, const chat_message& m,
   j["message"] = message_json(m);
   j["delivered"] = delivered;
   return dump(j);
+}
+
+std::string encode_active(const std::string& id_json) {
+  return dump(reply("active", id_json));
 }
 
 std::string encode_room_reply(const std::string& id_json, const char* type,

@@ -24,10 +24,14 @@ enum class native_op {
   unsubscribe,  // "unsubscribe"
   set_status,   // "set_status"
   send,         // "send": a private message
+  activity,     // "activity": the user gave input (ends auto-away)
   join_room,    // "join_room": typing indicators of a room
   leave_room,   // "leave_room"
   typing,       // "typing": start (typing: true) or stop
 };
+
+/// Longest auto-away idle time a join may ask for (1 day).
+constexpr long long max_auto_away_s = 24 * 3600;
 
 /// Longest custom status message; longest time it may be set for (7 days).
 constexpr size_t max_status_text_bytes = 100;
@@ -56,6 +60,9 @@ struct native_command {
   std::string token;
   bool has_status = false;
   presence_status status = presence_status::online;
+  // join: auto-away after this many seconds without input (-1: the
+  // server's --auto-away; 0: off)
+  long long auto_away_s = -1;
   // set_status: the custom status message ("" clears) and its lifetime
   // (0: until cleared or the user goes offline)
   bool has_text = false;
@@ -127,6 +134,8 @@ std::string encode_message(const chat_message& m);
 /// "delivered":..}.
 std::string encode_sent(const std::string& id_json, const chat_message& m,
                         bool delivered);
+/// The reply to "activity": {"type":"active","id":..}
+std::string encode_active(const std::string& id_json);
 /// Replies to join_room / leave_room / typing:
 /// {"type":"room_joined"|"room_left"|"typing_sent","room":..}
 std::string encode_room_reply(const std::string& id_json, const char* type,

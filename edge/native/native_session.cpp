@@ -27,6 +27,8 @@ struct session_state {
   device_link link;
   /// Rooms joined (typing indicators), at most max_rooms_per_session.
   std::set<std::string> rooms;
+  /// When user input last went to the user actor (auto-away).
+  millis last_input_sent = 0;
   bool closed = false;
   static inline const char* name = "presence.session";
 };
@@ -122,6 +124,8 @@ void join(session_ptr self, const native_command& cmd) {
                                            : st.params.user_agent;
   dev.platform = !cmd.platform.empty() ? cmd.platform : st.params.platform;
   dev.status = cmd.has_status ? cmd.status : presence_status::online;
+  dev.auto_away = cmd.auto_away_s >= 0 ? cmd.auto_away_s * 1000
+                                       : st.ctx->cfg.edge.auto_away.count();
   // Switching devices within one session: the old one goes.
   if (st.link.joined() && dev.device_id != st.link.device.device_id)
     leave(self, st.link);
@@ -222,6 +226,21 @@ void set_status(session_ptr self, const native_command& cmd) {
     .then([=](user_status& s) { text(s); }, fail);
 }
 
+/// The user gave input on this session's device: ends its auto-away. Sent
+/// at most once per tenth of its idle time (the device cannot have turned
+/// away in between).
+void user_input(session_ptr self) {
+  auto& st = self->state;
+  if (!st.link.joined() || st.link.device.auto_away <= 0)
+    return;
+  auto now = st.ctx->now();
+  if (st.last_input_sent != 0
+      && now - st.last_input_sent < st.link.device.auto_away / 10)
+    return;
+  st.last_input_sent = now;
+  self->send(st.link.user, activity_atom::value, st.link.device.device_id, now);
+}
+
 void handle(session_ptr self, native_command& cmd) {
   auto& st = self->state;
   auto& id = cmd.id_json;
@@ -297,6 +316,7 @@ void handle(session_ptr self, native_command& cmd) {
                    "join before sending private messages");
         return;
       }
+      user_input(self);
       chat::send_request req;
       req.sender = st.link.user_id;
       req.device = st.link.device.device_id;
@@ -313,6 +333,15 @@ void handle(session_ptr self, native_command& cmd) {
         });
       return;
     }
+    case native_op::activity:
+      if (!st.link.joined()) {
+        send_error(self, id, "not_joined", "join before reporting activity");
+        return;
+      }
+      st.last_input_sent = 0; // an explicit report always goes
+      user_input(self);
+      send(self, encode_active(id));
+      return;
     case native_op::join_room:
     case native_op::leave_room:
     case native_op::typing: {
@@ -342,6 +371,7 @@ void handle(session_ptr self, native_command& cmd) {
           send_error(self, id, "not_in_room", "join_room before typing in it");
           return;
         }
+        user_input(self);
         self->send(rooms, room_atom::value, me,
                    room_signal{cmd.room, st.link.user_id, cmd.typing});
         send(self, encode_room_reply(id, "typing_sent", cmd.room));

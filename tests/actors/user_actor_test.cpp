@@ -290,3 +290,57 @@ TEST_CASE(
   CHECK_FALSE(feed->deltas.back().online);
   CHECK(feed->deltas.back().status_text.empty());
 }
+
+TEST_CASE("auto-away: an idle device turns away, input brings it back") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  c.heartbeat_ttl = 1h;
+  fixture f{c};
+  auto feed = f.subscribe({"jo"}, false);
+  // The phone auto-aways after 60 s; the desk never.
+  auto [phone_session, phone_box] = f.listener();
+  join_request req;
+  req.user_id = "jo";
+  req.device.device_id = "phone";
+  req.device.auto_away = 60'000;
+  req.session = caf::actor_cast<session_api>(phone_session);
+  auto ack = f.ask<join_ack>(join_atom::value, req);
+  auto user = caf::actor_cast<user_api>(ack.user);
+  REQUIRE(feed->deltas.size() == 1);
+  f.advance(50s);
+  f.self->send(user, activity_atom::value, std::string{"phone"}, f.now());
+  f.run();
+  f.advance(50s); // 50 s since the input: still online
+  CHECK(feed->deltas.size() == 1);
+  f.advance(15s); // 65 s: away
+  REQUIRE(feed->deltas.size() == 2);
+  CHECK(feed->deltas[1].status == presence_status::away);
+  CHECK(feed->deltas[1].online);
+  // Input: online again at once; idle again later: away again.
+  f.self->send(user, activity_atom::value, std::string{"phone"}, f.now());
+  f.run();
+  REQUIRE(feed->deltas.size() == 3);
+  CHECK(feed->deltas[2].status == presence_status::online);
+  f.advance(61s);
+  REQUIRE(feed->deltas.size() == 4);
+  CHECK(feed->deltas[3].status == presence_status::away);
+  // A second device without auto-away keeps the user online (most
+  // available wins) while the phone stays away.
+  f.join("jo", "desk");
+  REQUIRE(feed->deltas.size() == 5);
+  CHECK(feed->deltas[4].status == presence_status::online);
+  f.advance(10min);
+  CHECK(feed->deltas.size() == 5);
+  // A status the client chose is not automatic: it stays until changed.
+  auto st = f.ask_actor<user_status>(user, status_atom::value,
+                                     std::string{"phone"},
+                                     presence_status::busy);
+  f.advance(10min);
+  for (auto& d : st.devices)
+    if (d.device_id == "phone")
+      CHECK(d.status == presence_status::busy);
+  auto now = f.ask_actor<user_status>(user, get_atom::value);
+  for (auto& d : now.devices)
+    if (d.device_id == "phone")
+      CHECK(d.status == presence_status::busy);
+}

@@ -204,3 +204,25 @@ test('a custom status message: set, seen by followers and REST, ends by itself',
   await ivy.close();
   await watcher.close();
 });
+
+test('auto-away: an idle native device turns away and comes back on activity', async () => {
+  const watcher = await srv.ws('/ws?subscribe=none');
+  await watcher.request({ type: 'subscribe', user_ids: ['aa-kim'] });
+  const kim = await srv.ws('/ws?subscribe=none');
+  const j = await kim.request({ type: 'join', user_id: 'aa-kim', device_id: 'd', auto_away: 1 });
+  assert.equal(j.type, 'joined');
+  await watcher.next(m => m.type === 'user.status.changed' && m.user_id === 'aa-kim' && m.status === 'online');
+  // Heartbeats are not input: it still turns away.
+  await kim.request({ type: 'ping' });
+  const away = await watcher.next(m => m.type === 'user.status.changed' && m.user_id === 'aa-kim'
+                                       && m.status === 'away', 5000);
+  assert.equal(away.is_online, true);
+  const a = await kim.request({ type: 'activity' });
+  assert.equal(a.type, 'active');
+  await watcher.next(m => m.type === 'user.status.changed' && m.user_id === 'aa-kim'
+                          && m.status === 'online');
+  const bad = await kim.request({ type: 'join', user_id: 'aa-kim', auto_away: -5 });
+  assert.deepEqual([bad.type, bad.code], ['error', 'bad_request']);
+  await kim.close();
+  await watcher.close();
+});

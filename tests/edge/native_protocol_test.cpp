@@ -116,6 +116,7 @@ TEST_CASE("every type name and alias maps to its op", "[native]") {
     {"unsubscribe", native_op::unsubscribe, {{"global", true}}},
     {"set_status", native_op::set_status, {{"status", "busy"}}},
     {"send", native_op::send, {{"conversation_id", "c"}}},
+    {"activity", native_op::activity, json::object()},
     {"join_room", native_op::join_room, {{"room", "r"}}},
     {"leave_room", native_op::leave_room, {{"room", "r"}}},
     {"typing", native_op::typing, {{"room", "r"}}},
@@ -779,4 +780,19 @@ TEST_CASE("set_status takes a custom status message", "[native]") {
   auto none = json::parse(encode_status("", s));
   CHECK(none["user"]["status_text"].is_null());
   CHECK(none["user"]["status_expires_at"].is_null());
+}
+
+TEST_CASE("join asks for auto-away in seconds", "[native]") {
+  CHECK(parse_ok(R"({"type":"join","user_id":"a"})").auto_away_s == -1);
+  CHECK(parse_ok(R"({"type":"join","user_id":"a","auto_away":0})").auto_away_s
+        == 0);
+  CHECK(parse_ok(R"({"type":"join","user_id":"a","auto_away":300})").auto_away_s
+        == 300);
+  for (auto bad : {"-1", "86401", "1.5", "\"300\"", "true"})
+    CHECK(parse_err(std::string{R"({"type":"join","user_id":"a","auto_away":)"}
+                    + bad + "}")
+            .code
+          == "bad_request");
+  auto a = json::parse(encode_active("\"x\""));
+  CHECK(a == json{{"type", "active"}, {"id", "x"}});
 }

@@ -242,6 +242,8 @@ std::vector<std::string> native_corpus() {
     R"({"type":"send","id":3,"conversation_id":"dm_1","content":"hi","temp_id":"t"})",
     R"({"type":"send","conversationId":9,"content":"","tempId":12})",
     R"({"type":"join_room","room":"r1","id":4})",
+    R"({"type":"activity","id":5})",
+    R"({"type":"join","user_id":"a","auto_away":300})",
     R"({"type":"typing","room":"r1","typing":false})",
     R"({"type":"leave_room","room":"r1"})",
     R"({"type":"subscribe","userIds":)" + many + "}",
@@ -569,7 +571,7 @@ TEST_CASE("fuzz: parse_native", "[fuzz]") {
   INFO(accepted << " of " << c.iterations << " accepted");
   CHECK(accepted > c.iterations / 20);
   CHECK(accepted < c.iterations / 2);
-  CHECK(ops.size() == 14); // every native_op
+  CHECK(ops.size() == 15); // every native_op
   CHECK(codes
         == std::set<std::string>{"bad_json", "bad_request", "unknown_type",
                                  "invalid_id", "too_many_ids"});
