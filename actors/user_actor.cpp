@@ -71,6 +71,9 @@ struct user_state {
   std::string status_text;
   millis status_expires = 0;
   uint64_t text_gen = 0;
+  /// Private messages may wait in the offline queue (from the stored
+  /// record, or a message that found no device); the next join takes them.
+  bool maybe_queued = false;
   static inline const char* name = "presence.user";
 };
 
@@ -321,6 +324,7 @@ user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
         auto& st = self->state;
         st.last_seen = r.last_seen;
         st.version = r.version;
+        st.maybe_queued = r.queued > 0;
         if (r.open) {
           // A session a dead owner node left open: this user is online as
           // far as everyone knows. Resume it; the first join then changes
@@ -392,7 +396,9 @@ user_actor_impl::behavior_type running(user_ptr self) {
       add_device(self, view, req.session);
       recompute(self);
       checkpoint(self);
-      return join_ack{user_api{self}, dev_id, snapshot(st)};
+      join_ack ack{user_api{self}, dev_id, snapshot(st), st.maybe_queued};
+      st.maybe_queued = false;
+      return ack;
     },
     [=](leave_atom, const std::string& device_id,
         const caf::actor_addr& session) {
@@ -522,6 +528,9 @@ user_actor_impl::behavior_type running(user_ptr self) {
         self->send(kvp.second.session, message_atom::value, kvp.first, m);
         ++n;
       }
+      // No device: the sender queues it; the next join takes it.
+      if (n == 0 && except.empty())
+        self->state.maybe_queued = true;
       return n;
     },
     [=](stop_atom) {
@@ -621,6 +630,8 @@ user_from_impl(user_ptr self, user_transfer t,
   st.version = t.version;
   st.status_text = t.status_text;
   st.status_expires = t.status_expires;
+  // Not known here: the next join asks the store.
+  st.maybe_queued = true;
   if (!st.status_text.empty() && st.status_expires > 0)
     self->delayed_send(self,
                        std::chrono::milliseconds{

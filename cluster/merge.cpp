@@ -39,6 +39,7 @@ user_record merge_records(const std::string& user,
     m.known = m.known || r.known;
     m.last_seen = std::max(m.last_seen, r.last_seen);
     m.version = std::max(m.version, r.version);
+    m.queued = std::max(m.queued, r.queued);
     if (r.open && (!m.open || r.open_last_active > m.open_last_active)) {
       m.open = true;
       m.open_start = r.open_start;

@@ -248,12 +248,16 @@ struct user_record {
   millis open_start = 0;
   millis open_last_active = 0;
   presence_status open_status = presence_status::online;
+  /// Private messages waiting in the user's offline queue (a hint: the
+  /// first join takes them).
+  uint32_t queued = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_record& x) {
   return f(caf::meta::type_name("user_record"), x.user_id, x.known, x.last_seen,
-           x.version, x.open, x.open_start, x.open_last_active, x.open_status);
+           x.version, x.open, x.open_start, x.open_last_active, x.open_status,
+           x.queued);
 }
 
 /// A private conversation (seed 001): who may read and write it. Two
@@ -677,11 +681,15 @@ struct join_ack {
   user_api user;
   std::string device_id;
   user_status status;
+  /// Private messages may wait in the user's offline queue: the joining
+  /// session takes them (edge/common/chat.hpp, drain_queue).
+  bool queued = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_ack& x) {
-  return f(caf::meta::type_name("join_ack"), x.user, x.device_id, x.status);
+  return f(caf::meta::type_name("join_ack"), x.user, x.device_id, x.status,
+           x.queued);
 }
 
 /// A user's live state moving from its old owner node to its new one when

@@ -60,6 +60,9 @@ struct device_link {
   /// the edge); routed to `user` whenever it changes. May be null (the
   /// session sends heartbeats itself).
   activity_cell_ptr activity;
+  /// The last join said private messages may wait in the user's offline
+  /// queue (join_ack::queued): the session takes them once.
+  bool queued = false;
 
   bool joined() const { return ph == phase::joined; }
 
@@ -136,6 +139,7 @@ void join(Self* self, const edge_context& ctx, device_link& l, Find find, Ok ok,
         }
         set_user(self, *lk, ack.user);
         lk->ph = device_link::phase::joined;
+        lk->queued = ack.queued;
         ok(ack);
       },
       [=](caf::error& err) mutable {

@@ -140,11 +140,15 @@ void join(session_ptr self, const native_command& cmd) {
         return;
       }
       send(self, encode_joined(id, ack));
-      // Private messages that waited for this user, in order.
-      chat::drain_queue(self, self->state.ctx, self->state.link.user_id,
-                        [=](const chat_message& m) {
-                          send(self, encode_message(m));
-                        });
+      // Private messages that waited for this user, in order (when the
+      // user actor says some may wait: no store request otherwise).
+      if (self->state.link.queued) {
+        self->state.link.queued = false;
+        chat::drain_queue(self, self->state.ctx, self->state.link.user_id,
+                          [=](const chat_message& m) {
+                            send(self, encode_message(m));
+                          });
+      }
     },
     [=](const caf::error& err) {
       if (self->state.closed) {

@@ -111,8 +111,9 @@ const std::vector<event_entry>& seed001_events() {
 
 void deliver_queued(sio_ptr self, std::function<sio_socket*()> find) {
   auto* s = find();
-  if (s == nullptr || !s->link.joined())
+  if (s == nullptr || !s->link.joined() || !s->link.queued)
     return;
+  s->link.queued = false;
   chat::drain_queue(self, self->state.ctx, s->link.user_id,
                     [=](const chat_message& m) {
                       if (auto* sock = find())

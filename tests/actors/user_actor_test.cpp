@@ -344,3 +344,25 @@ TEST_CASE("auto-away: an idle device turns away, input brings it back") {
     if (d.device_id == "phone")
       CHECK(d.status == presence_status::busy);
 }
+
+TEST_CASE("the first join hears that private messages may wait, once") {
+  auto c = fixture::default_cfg();
+  fixture f{c};
+  user_record r{"kai", true, 5, 7};
+  r.queued = 2;
+  f.log->records["kai"] = r;
+  auto first = f.join("kai", "phone");
+  CHECK(first.queued);
+  auto second = f.join("kai", "desk");
+  CHECK_FALSE(second.queued); // the phone's session takes them
+  // A message that finds no device (all gone, the actor still here) sets
+  // it again for the next join.
+  auto user = caf::actor_cast<user_api>(first.user);
+  chat_message m;
+  m.id = "c:1";
+  auto n = f.ask_actor<uint32_t>(user, message_atom::value, m,
+                                 std::string{"desk"});
+  CHECK(n == 1); // the phone
+  auto none = f.join("lia", "d");
+  CHECK_FALSE(none.queued);
+}
