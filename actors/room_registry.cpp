@@ -28,10 +28,13 @@ using rooms_impl_api = rooms_api::extend<
   // (room, user, generation): a typing indicator may have run out
   caf::reacts_to<ttl_atom, std::string, std::string, uint64_t>>;
 
-/// Someone typing in a room, started by one of this node's members.
+/// Someone typing in a room, started by one of this node's members: it
+/// ends at `until` unless started again; one timer per typist at a time.
 struct typist {
   room_member member;
   uint64_t gen = 0;
+  millis until = 0;
+  bool armed = false;
 };
 
 struct rooms_state {
@@ -49,6 +52,14 @@ struct rooms_state {
 };
 
 using rooms_ptr = rooms_impl_api::stateful_pointer<rooms_state>;
+
+/// Now on the actor clock's time line in ms (CAF's test coordinator moves
+/// it in tests).
+millis steady_ms(rooms_ptr self) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           self->clock().now().time_since_epoch())
+    .count();
+}
 
 /// Passes `sig` to this node's members of its room but `except`.
 void deliver_local(rooms_ptr self, const room_signal& sig,
@@ -113,10 +124,17 @@ void track(rooms_ptr self, const room_member& sender, const room_signal& sig) {
     st.typing.erase(key);
     return;
   }
-  auto gen = ++st.next_gen;
-  st.typing[key] = typist{sender, gen};
+  auto now = steady_ms(self);
+  auto& t = st.typing[key];
+  if (t.member != sender || t.gen == 0)
+    t.gen = ++st.next_gen;
+  t.member = sender;
+  t.until = now + st.cfg.typing_timeout.count();
+  if (t.armed)
+    return; // the running timer looks at `until` when it fires
+  t.armed = true;
   self->delayed_send(self, st.cfg.typing_timeout, ttl_atom::value, sig.room,
-                     sig.user_id, gen);
+                     sig.user_id, t.gen);
 }
 
 rooms_impl_api::behavior_type rooms_impl(rooms_ptr self, actors_config cfg) {
@@ -167,6 +185,13 @@ rooms_impl_api::behavior_type rooms_impl(rooms_ptr self, actors_config cfg) {
       auto i = st.typing.find(std::make_pair(room, user));
       if (i == st.typing.end() || i->second.gen != gen)
         return; // stopped or restarted since
+      auto left = i->second.until - steady_ms(self);
+      if (left > 0) {
+        // Started again meanwhile: wait for the rest.
+        self->delayed_send(self, std::chrono::milliseconds{left},
+                           ttl_atom::value, room, user, gen);
+        return;
+      }
       auto member = i->second.member;
       st.typing.erase(i);
       broadcast(self, room_signal{room, user, false}, member);

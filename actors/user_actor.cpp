@@ -396,8 +396,12 @@ user_actor_impl::behavior_type running(user_ptr self) {
       add_device(self, view, req.session);
       recompute(self);
       checkpoint(self);
-      join_ack ack{user_api{self}, dev_id, snapshot(st), st.maybe_queued};
-      st.maybe_queued = false;
+      // Only a session that takes the queue hears of it (and uses up the
+      // hint); others leave it for the next one that does.
+      join_ack ack{user_api{self}, dev_id, snapshot(st),
+                   st.maybe_queued && req.collects_queue};
+      if (req.collects_queue)
+        st.maybe_queued = false;
       return ack;
     },
     [=](leave_atom, const std::string& device_id,

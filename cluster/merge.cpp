@@ -89,17 +89,15 @@ profile first_known(std::vector<profile> profiles) {
 
 std::vector<chat_message>
 merge_queues(std::vector<std::vector<chat_message>> queues) {
+  // The first queue (the owner's, when it answered) gives the order; what
+  // only others hold follows, each in its own order. No clock decides:
+  // senders' clocks may disagree.
   std::vector<chat_message> out;
   std::set<std::string> seen;
   for (auto& q : queues)
     for (auto& m : q)
       if (seen.insert(m.id).second)
         out.push_back(std::move(m));
-  std::stable_sort(out.begin(), out.end(),
-                   [](const chat_message& a, const chat_message& b) {
-                     return std::tie(a.created_at, a.conversation_id, a.seq)
-                            < std::tie(b.created_at, b.conversation_id, b.seq);
-                   });
   return out;
 }
 

@@ -51,8 +51,8 @@ merge_history(const std::vector<std::vector<session_record>>& histories,
 profile first_known(std::vector<profile> profiles);
 
 /// The offline queues of one user from several replicas as one: each
-/// message once (by id), in the order sent (created_at, then conversation
-/// and seq).
+/// message once (by id), in the first queue's order (the owner's), then
+/// what only the others hold.
 std::vector<chat_message>
 merge_queues(std::vector<std::vector<chat_message>> queues);
 

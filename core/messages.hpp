@@ -668,12 +668,16 @@ struct join_request {
   std::string user_id;
   device_info device;
   session_api session;
+  /// The joining session takes the user's offline queue of private
+  /// messages when join_ack::queued says some may wait (seed 000/001 and
+  /// native joins; not seed 002/004, not rejoins).
+  bool collects_queue = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
-  return f(caf::meta::type_name("join_request"), x.user_id, x.device,
-           x.session);
+  return f(caf::meta::type_name("join_request"), x.user_id, x.device, x.session,
+           x.collects_queue);
 }
 
 /// Answer to a join: the user actor to send heartbeats and leaves to.

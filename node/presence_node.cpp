@@ -152,8 +152,14 @@ void node::send_to_user(const std::string& user, chat_message m,
   auto api = api_;
   auto store = replicator_;
   auto timeout = cfg_.actors.request_timeout;
+  auto limit = cfg_.edge.chat_queue_limit;
   if (m.created_at == 0)
     m.created_at = system_now();
+  if (m.id.empty()) {
+    // The queue keeps each id once: a notification needs its own.
+    static std::atomic<uint64_t> seq{0};
+    m.id = "note-" + std::to_string(m.created_at) + "-" + std::to_string(++seq);
+  }
   sys_.spawn([=](caf::event_based_actor* self) {
     auto finish = [done](caf::expected<uint32_t> r) {
       if (done)
@@ -166,9 +172,21 @@ void node::send_to_user(const std::string& user, chat_message m,
             finish(n);
             return;
           }
-          self->request(store, timeout, queue_atom::value, user, m)
-            .then([=](uint32_t) { finish(uint32_t{0}); },
-                  [=](caf::error& err) { finish(std::move(err)); });
+          // The same bound as for senders (--chat-queue-limit).
+          self
+            ->request(store, timeout, queue_atom::value, count_atom::value,
+                      user)
+            .then(
+              [=](uint32_t waiting) {
+                if (waiting >= limit) {
+                  finish(make_error(errc::invalid_argument));
+                  return;
+                }
+                self->request(store, timeout, queue_atom::value, user, m)
+                  .then([=](uint32_t) { finish(uint32_t{0}); },
+                        [=](caf::error& err) { finish(std::move(err)); });
+              },
+              [=](caf::error& err) { finish(std::move(err)); });
         },
         [=](caf::error& err) { finish(std::move(err)); });
   });

@@ -77,7 +77,9 @@ public:
   /// every live device of `user`, on any node, as `new_private_message` /
   /// a native `message` frame; when the user has no live device it waits
   /// in their offline queue for their next join. `done` (optional; on a
-  /// CAF thread) gets the devices reached, 0 when queued, or the error.
+  /// CAF thread) gets the devices reached, 0 when queued, or the error
+  /// (`invalid_argument` when the user's queue holds --chat-queue-limit).
+  /// An empty `m.id` gets a fresh one.
   void send_to_user(const std::string& user, chat_message m,
                     std::function<void(caf::expected<uint32_t>)> done = {});
 

@@ -63,6 +63,8 @@ struct device_link {
   /// The last join said private messages may wait in the user's offline
   /// queue (join_ack::queued): the session takes them once.
   bool queued = false;
+  /// This session takes the offline queue on joins (join_request).
+  bool collects_queue = false;
 
   bool joined() const { return ph == phase::joined; }
 
@@ -94,13 +96,15 @@ void set_user(Self* self, device_link& l, user_api user) {
   route_activity(self, l);
 }
 
-/// The join request of `l`, held by `self`.
+/// The join request of `l`, held by `self`; `first`: a join, not a
+/// rejoin (only a join takes the offline queue).
 template <class Self>
-join_request make_join(Self* self, const device_link& l) {
+join_request make_join(Self* self, const device_link& l, bool first = true) {
   join_request req;
   req.user_id = l.user_id;
   req.device = l.device;
   req.session = session_api{self};
+  req.collects_queue = first && l.collects_queue;
   return req;
 }
 
@@ -162,7 +166,7 @@ void rejoin(Self* self, const edge_context& ctx, const std::string& key,
     return;
   self
     ->request(ctx.api, ctx.cfg.actors.request_timeout, join_atom::value,
-              make_join(self, *l))
+              make_join(self, *l, false))
     .then(
       [=](join_ack& ack) {
         device_link* lk = find();

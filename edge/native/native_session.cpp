@@ -401,6 +401,7 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
   st.sink = std::move(sink);
   st.params = std::move(params);
   st.link.activity = std::move(activity);
+  st.link.collects_queue = true;
   // The endpoint gave the device id (the client's, or a fresh one) and sent
   // the welcome frame naming it before any other frame could go out.
   st.link.device.device_id = st.params.device_id;

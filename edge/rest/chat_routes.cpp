@@ -80,8 +80,12 @@ void post_message(const call_ptr& c) {
     id_from_json(body["conversationId"], req.conversation_id);
   if (body.contains("content") && body["content"].is_string())
     req.content = body["content"].get<std::string>();
-  if (body.contains("tempId"))
-    id_from_json(body["tempId"], req.temp_id);
+  if (body.contains("tempId") && !body["tempId"].is_null()
+      && !id_from_json(body["tempId"], req.temp_id)) {
+    chat_fail(c, chat::failure(400, "bad_request",
+                               "tempId must be a string or an integer"));
+    return;
+  }
   in_actor(c, [c, req](caf::event_based_actor* self) {
     chat::send(
       self, c->ctx, req,

@@ -84,7 +84,14 @@ void send_private_message(sio_ptr self, sio_socket& s, const json& arg,
   }
   req.conversation_id = conversation_arg(arg);
   req.content = string_field(arg, "content");
-  id_from_json(arg.value("tempId", json{}), req.temp_id);
+  if (auto t = arg.find("tempId");
+      t != arg.end() && !t->is_null() && !id_from_json(*t, req.temp_id)) {
+    // A retry key that cannot be kept would make retries duplicates.
+    ack_error(self, s.nsp, ack_id,
+              chat::failure(400, "bad_request",
+                            "tempId must be a string or an integer"));
+    return;
+  }
   req.device = s.link.device.device_id;
   auto nsp = s.nsp;
   chat::send(

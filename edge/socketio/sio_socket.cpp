@@ -167,6 +167,8 @@ void join_socket(sio_ptr self, const std::string& nsp, const std::string& user,
   if (s.link.ph != device_link::phase::idle)
     leave_socket(self, s);
   s.link.user_id = user;
+  // Seed 000/001 sockets take the offline queue of private messages.
+  s.link.collects_queue = s.d == dialect::seed000;
   s.link.device.user_agent = st.params.user_agent;
   s.link.device.platform = "socket.io";
   ++st.joins_in_flight;

@@ -129,6 +129,7 @@ struct inbox {
   std::vector<std::shared_ptr<delta_memo>> memos;
   std::vector<std::pair<std::string, std::string>> expired; // device, why
   std::vector<room_signal> signals;
+  std::vector<chat_message> messages;
 };
 
 inline caf::behavior recorder(caf::event_based_actor*,
@@ -144,6 +145,9 @@ inline caf::behavior recorder(caf::event_based_actor*,
       box->expired.emplace_back(dev, why);
     },
     [=](room_atom, const room_signal& sig) { box->signals.push_back(sig); },
+    [=](message_atom, const std::string&, const chat_message& m) {
+      box->messages.push_back(m);
+    },
   };
 }
 

@@ -345,24 +345,38 @@ TEST_CASE("auto-away: an idle device turns away, input brings it back") {
       CHECK(d.status == presence_status::busy);
 }
 
-TEST_CASE("the first join hears that private messages may wait, once") {
+TEST_CASE("the first join that takes the queue hears that messages may wait") {
   auto c = fixture::default_cfg();
   fixture f{c};
   user_record r{"kai", true, 5, 7};
   r.queued = 2;
   f.log->records["kai"] = r;
-  auto first = f.join("kai", "phone");
+  auto join = [&](const std::string& dev, bool collects,
+                  std::shared_ptr<inbox>* box = nullptr) {
+    auto [session, b] = f.listener();
+    if (box)
+      *box = b;
+    join_request req;
+    req.user_id = "kai";
+    req.device.device_id = dev;
+    req.session = caf::actor_cast<session_api>(session);
+    req.collects_queue = collects;
+    return f.ask<join_ack>(join_atom::value, req);
+  };
+  // A seed-002/004 socket (does not take the queue) leaves the hint alone.
+  CHECK_FALSE(join("watch", false).queued);
+  std::shared_ptr<inbox> phone_box;
+  auto first = join("phone", true, &phone_box);
   CHECK(first.queued);
-  auto second = f.join("kai", "desk");
-  CHECK_FALSE(second.queued); // the phone's session takes them
-  // A message that finds no device (all gone, the actor still here) sets
-  // it again for the next join.
+  CHECK_FALSE(join("desk", true).queued); // the phone's session takes them
+  // A message for every device: delivered, no hint.
   auto user = caf::actor_cast<user_api>(first.user);
   chat_message m;
   m.id = "c:1";
   auto n = f.ask_actor<uint32_t>(user, message_atom::value, m,
                                  std::string{"desk"});
-  CHECK(n == 1); // the phone
-  auto none = f.join("lia", "d");
-  CHECK_FALSE(none.queued);
+  CHECK(n == 2); // watch and phone, not the sending desk
+  f.run();
+  REQUIRE(phone_box->messages.size() == 1);
+  CHECK(phone_box->messages[0].id == "c:1");
 }

@@ -374,4 +374,14 @@ TEST_CASE("offline queues of several replicas: each message once, in order") {
     ids.push_back(x.id);
   CHECK(ids == std::vector<std::string>{"d1:1", "d2:1", "d1:2"});
   CHECK(merge_queues({}).empty());
+  // The owner's order wins over skewed clocks; what only a replica holds
+  // comes after.
+  std::vector<std::vector<chat_message>> skewed{
+    {m("d1", 1, 900), m("d1", 2, 100)},
+    {m("d1", 3, 50), m("d1", 1, 900)},
+  };
+  ids.clear();
+  for (auto& x : merge_queues(skewed))
+    ids.push_back(x.id);
+  CHECK(ids == std::vector<std::string>{"d1:1", "d1:2", "d1:3"});
 }

@@ -120,6 +120,8 @@ for (const [label, opts] of modes) {
       const f6 = await c.ask('send_private_message',
                              { conversationId: conv.id, content: 'x'.repeat(4001) });
       assert.deepEqual([f6.success, f6.error], [false, 'bad_request']);
+      const f8 = await c.ask('send_private_message', { conversationId: conv.id, content: 'x', tempId: 1.5 });
+      assert.deepEqual([f8.success, f8.error], [false, 'bad_request'], 'a retry key that cannot be kept');
       const anon = await sioConnect(srv.url, { path: '/api/socketio', ...opts });
       const f7 = await anon.ask('send_private_message', { conversationId: conv.id, content: 'x' });
       assert.deepEqual([f7.success, f7.error], [false, 'unauthorized']);
@@ -173,6 +175,9 @@ test('the HTTP fallback: same shape, delivered to the live recipient, idempotent
                             { body: { senderId: gus, conversationId: 'dm_missing', content: 'hi' } });
   assert.equal(nf.status, 404);
   assert.equal(nf.body.error, 'not_found');
+  const badTemp = await srv.http('POST', '/api/privatechat/message',
+                                 { body: { senderId: gus, conversationId: conv.id, content: 'x', tempId: { a: 1 } } });
+  assert.equal(badTemp.status, 400);
   const noone = await srv.http('POST', '/api/privatechat/message',
                                { body: { conversationId: conv.id, content: 'hi' } });
   assert.equal(noone.status, 401);
