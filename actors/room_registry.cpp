@@ -47,6 +47,10 @@ struct rooms_state {
   /// (room, user) typing, started here; ends by itself after
   /// cfg.typing_timeout without a new start.
   std::map<std::pair<std::string, std::string>, typist> typing;
+  /// (room, user) typing on another node, as its signals said: if that
+  /// node goes silent (it died) this node ends the indicator for its own
+  /// members, a second after the typing node would have.
+  std::map<std::pair<std::string, std::string>, typist> remote_typing;
   uint64_t next_gen = 0;
   static inline const char* name = "presence.rooms";
 };
@@ -137,6 +141,28 @@ void track(rooms_ptr self, const room_member& sender, const room_signal& sig) {
                      sig.user_id, t.gen);
 }
 
+/// Keeps the typing state another node's signal told of.
+void track_remote(rooms_ptr self, const room_signal& sig) {
+  auto& st = self->state;
+  auto key = std::make_pair(sig.room, sig.user_id);
+  if (!sig.typing) {
+    st.remote_typing.erase(key);
+    return;
+  }
+  // Only rooms with members here need it.
+  if (st.rooms.count(sig.room) == 0)
+    return;
+  auto& t = st.remote_typing[key];
+  if (t.gen == 0)
+    t.gen = ++st.next_gen;
+  auto wait = st.cfg.typing_timeout + std::chrono::seconds{1};
+  t.until = steady_ms(self) + wait.count();
+  if (t.armed)
+    return;
+  t.armed = true;
+  self->delayed_send(self, wait, ttl_atom::value, sig.room, sig.user_id, t.gen);
+}
+
 rooms_impl_api::behavior_type rooms_impl(rooms_ptr self, actors_config cfg) {
   self->state.cfg = cfg;
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -177,12 +203,27 @@ rooms_impl_api::behavior_type rooms_impl(rooms_ptr self, actors_config cfg) {
     },
     [=](room_atom, const room_signal& sig) {
       // From another node: its member was checked there.
+      track_remote(self, sig);
       deliver_local(self, sig, room_member{});
     },
     [=](ttl_atom, const std::string& room, const std::string& user,
         uint64_t gen) {
       auto& st = self->state;
-      auto i = st.typing.find(std::make_pair(room, user));
+      auto key = std::make_pair(room, user);
+      if (auto r = st.remote_typing.find(key);
+          r != st.remote_typing.end() && r->second.gen == gen) {
+        auto left = r->second.until - steady_ms(self);
+        if (left > 0) {
+          self->delayed_send(self, std::chrono::milliseconds{left},
+                             ttl_atom::value, room, user, gen);
+          return;
+        }
+        // The typing node went silent: end it for the members here.
+        st.remote_typing.erase(r);
+        deliver_local(self, room_signal{room, user, false}, room_member{});
+        return;
+      }
+      auto i = st.typing.find(key);
       if (i == st.typing.end() || i->second.gen != gen)
         return; // stopped or restarted since
       auto left = i->second.until - steady_ms(self);

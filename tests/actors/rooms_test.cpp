@@ -128,3 +128,20 @@ TEST_CASE("a typist that leaves or dies stops typing for the others") {
   f.advance(10s);
   CHECK(count(*ann_box, "bob", false) == 2); // the timer found it gone
 }
+
+TEST_CASE("a typist's node that goes silent: the others end it themselves") {
+  two_nodes f;
+  auto [ann, ann_box] = f.member(f.a, "r");
+  auto [bob, bob_box] = f.member(f.b, "r");
+  // Node b's typing signal reaches a; then b is gone (no stop will come).
+  f.signal(f.b, bob, "r", "bob", true);
+  CHECK(count(*ann_box, "bob", true) == 1);
+  f.self->send_exit(f.b, caf::exit_reason::kill);
+  f.run();
+  f.advance(5s);
+  CHECK(count(*ann_box, "bob", false) == 0); // a second of slack first
+  f.advance(2s);
+  CHECK(count(*ann_box, "bob", false) == 1);
+  f.advance(10s);
+  CHECK(count(*ann_box, "bob", false) == 1); // once
+}
