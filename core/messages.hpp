@@ -248,8 +248,8 @@ struct user_record {
   millis open_start = 0;
   millis open_last_active = 0;
   presence_status open_status = presence_status::online;
-  /// Private messages waiting in the user's offline queue (a hint: the
-  /// first join takes them).
+  /// Private messages waiting in the user's offline queue (a hint for the
+  /// user actor: set by the single-user load only).
   uint32_t queued = 0;
 };
 

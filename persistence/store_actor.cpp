@@ -94,6 +94,22 @@ void settle(store_ptr self) {
     arm_retry(self);
 }
 
+/// A write its caller waits for: counted like every write (an error of
+/// another category, the caller's mistake, is not a store failure), then
+/// answered with `r`.
+template <class T>
+caf::expected<T> answer_write(store_ptr self, caf::expected<T> r) {
+  auto& st = self->state;
+  if (!r) {
+    if (store_code(r.error()) != errc::none)
+      on_failure(st, r.error());
+  } else {
+    on_success(st);
+  }
+  settle(self);
+  return r;
+}
+
 // -- writes nobody waits for --------------------------------------------------
 
 /// Counts a write given up; true for the first of a run of failures.
@@ -224,7 +240,16 @@ store_impl_api::behavior_type store_impl(store_ptr self,
   self->state.retry_interval = every;
   return {
     [=](load_atom, const std::string& user) -> caf::result<user_record> {
-      return self->state.db->load(user);
+      auto r = self->state.db->load(user);
+      if (r) {
+        // The hint a user actor needs when it starts (batch loads, for
+        // statuses and lists, do without). A queue record that cannot be
+        // read counts as "maybe": the join then asks for the queue, whose
+        // read reports the problem.
+        auto q = self->state.db->queue_length(user);
+        r->queued = q ? *q : 1;
+      }
+      return r;
     },
     [=](load_atom, const std::vector<std::string>& users)
       -> caf::result<std::vector<user_record>> {
@@ -288,14 +313,7 @@ store_impl_api::behavior_type store_impl(store_ptr self,
         millis when) -> caf::result<user_record> {
       // Bypasses the retry queue: last_seen only ever goes up, so this
       // commutes with every queued write.
-      auto& st = self->state;
-      auto r = st.db->touch_last_seen(user, when);
-      if (!r)
-        on_failure(st, r.error());
-      else
-        on_success(st);
-      settle(self);
-      return r;
+      return answer_write(self, self->state.db->touch_last_seen(user, when));
     },
     [=](get_atom, profile_atom, const std::string& user)
       -> caf::result<profile> { return self->state.db->get_profile(user); },
@@ -341,14 +359,7 @@ store_impl_api::behavior_type store_impl(store_ptr self,
     // (the caller tells its client, who retries with the same temp id) --
     [=](put_atom, conversation_atom,
         const conversation& c) -> caf::result<conversation> {
-      auto& st = self->state;
-      auto r = st.db->put_conversation(c);
-      if (!r)
-        on_failure(st, r.error());
-      else
-        on_success(st);
-      settle(self);
-      return r;
+      return answer_write(self, self->state.db->put_conversation(c));
     },
     [=](get_atom, conversation_atom,
         const std::string& id) -> caf::result<conversation> {
@@ -356,17 +367,8 @@ store_impl_api::behavior_type store_impl(store_ptr self,
     },
     [=](put_atom, message_atom,
         const chat_message& m) -> caf::result<chat_message> {
-      auto& st = self->state;
-      auto r = st.db->put_message(m);
-      if (!r) {
-        // An unknown conversation is the caller's mistake, not a failure.
-        if (store_code(r.error()) != errc::none)
-          on_failure(st, r.error());
-      } else {
-        on_success(st);
-      }
-      settle(self);
-      return r;
+      // An unknown conversation is the caller's mistake, not a failure.
+      return answer_write(self, self->state.db->put_message(m));
     },
     [=](get_atom, message_atom, const std::string& conv, uint64_t before,
         uint32_t limit) -> caf::result<message_page> {
@@ -374,25 +376,11 @@ store_impl_api::behavior_type store_impl(store_ptr self,
     },
     [=](queue_atom, const std::string& user,
         const chat_message& m) -> caf::result<uint32_t> {
-      auto& st = self->state;
-      auto r = st.db->enqueue(user, m);
-      if (!r)
-        on_failure(st, r.error());
-      else
-        on_success(st);
-      settle(self);
-      return r;
+      return answer_write(self, self->state.db->enqueue(user, m));
     },
     [=](queue_atom,
         const std::string& user) -> caf::result<std::vector<chat_message>> {
-      auto& st = self->state;
-      auto r = st.db->take_queue(user);
-      if (!r)
-        on_failure(st, r.error());
-      else
-        on_success(st);
-      settle(self);
-      return r;
+      return answer_write(self, self->state.db->take_queue(user));
     },
     [=](queue_atom, count_atom, const std::string& user)
       -> caf::result<uint32_t> { return self->state.db->queue_length(user); },

@@ -319,10 +319,6 @@ caf::expected<user_record> store_db::load(const std::string& user_id) {
     r.open_last_active = s->last_active;
     r.open_status = s->status;
   }
-  // A queue record that cannot be read counts as "maybe": the join then
-  // asks for the queue, whose read reports the problem.
-  auto q = queue_length(user_id);
-  r.queued = q ? *q : 1;
   return r;
 }
 

@@ -76,18 +76,30 @@ bool id_field(const json& j, const char* a, const char* b, std::string& out,
   return true;
 }
 
-// Reads an optional page size "limit" (1..max_page).
-bool limit_field(const json& j, native_command& out, protocol_error& err) {
-  if (auto i = j.find("limit"); i != j.end() && !i->is_null()) {
-    if (!i->is_number_integer() || i->get<long long>() < 1
-        || i->get<long long>() > max_page) {
+// Reads an optional integer field `name` in [lo, hi]; `what` and `lo_text`
+// word the error ("'name' must be WHAT from LO_TEXT to HI").
+bool int_field(const json& j, const char* name, long long lo, long long hi,
+               const char* what, const std::string& lo_text, long long& out,
+               protocol_error& err) {
+  if (auto i = j.find(name); i != j.end() && !i->is_null()) {
+    if (!i->is_number_integer() || i->get<long long>() < lo
+        || i->get<long long>() > hi) {
       err.code = "bad_request";
-      err.message = "'limit' must be an integer from 1 to "
-                    + std::to_string(max_page);
+      err.message = std::string{"'"} + name + "' must be " + what + " from "
+                    + lo_text + " to " + std::to_string(hi);
       return false;
     }
-    out.limit = static_cast<uint32_t>(i->get<long long>());
+    out = i->get<long long>();
   }
+  return true;
+}
+
+// Reads an optional page size "limit" (1..max_page).
+bool limit_field(const json& j, native_command& out, protocol_error& err) {
+  long long limit = out.limit;
+  if (!int_field(j, "limit", 1, max_page, "an integer", "1", limit, err))
+    return false;
+  out.limit = static_cast<uint32_t>(limit);
   return true;
 }
 
@@ -276,16 +288,9 @@ bool parse_native(const std::string& text, native_command& out,
         out.user_agent.resize(512);
       if (out.platform.size() > 64)
         out.platform.resize(64);
-      if (auto i = j.find("auto_away"); i != j.end() && !i->is_null()) {
-        if (!i->is_number_integer() || i->get<long long>() < 0
-            || i->get<long long>() > max_auto_away_s) {
-          err.code = "bad_request";
-          err.message = "'auto_away' must be whole seconds from 0 (off) to "
-                        + std::to_string(max_auto_away_s);
-          return false;
-        }
-        out.auto_away_s = i->get<long long>();
-      }
+      if (!int_field(j, "auto_away", 0, max_auto_away_s, "whole seconds",
+                     "0 (off)", out.auto_away_s, err))
+        return false;
       return status_field(j, false, out, err);
     }
     case native_op::get_status:
@@ -339,16 +344,9 @@ bool parse_native(const std::string& text, native_command& out,
           return false;
         }
       }
-      if (auto i = j.find("status_expires_in"); i != j.end() && !i->is_null()) {
-        if (!i->is_number_integer() || i->get<long long>() < 1
-            || i->get<long long>() > max_status_expires_in_s) {
-          err.code = "bad_request";
-          err.message = "'status_expires_in' must be whole seconds from 1 to "
-                        + std::to_string(max_status_expires_in_s);
-          return false;
-        }
-        out.text_expires_in_s = i->get<long long>();
-      }
+      if (!int_field(j, "status_expires_in", 1, max_status_expires_in_s,
+                     "whole seconds", "1", out.text_expires_in_s, err))
+        return false;
       if (!out.has_status && !out.has_text) {
         err.code = "bad_request";
         err.message
