@@ -1,5 +1,6 @@
 #include "actors/user_actor.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 
@@ -74,6 +75,8 @@ struct user_state {
   /// Private messages may wait in the offline queue (from the stored
   /// record, or a message that found no device); the next join takes them.
   bool maybe_queued = false;
+  /// The devices the offline queue knows (user_record::queue_devices).
+  std::vector<std::string> queue_devices;
   static inline const char* name = "presence.user";
 };
 
@@ -325,6 +328,7 @@ user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
         st.last_seen = r.last_seen;
         st.version = r.version;
         st.maybe_queued = r.queued > 0;
+        st.queue_devices = r.queue_devices;
         if (r.open) {
           // A session a dead owner node left open: this user is online as
           // far as everyone knows. Resume it; the first join then changes
@@ -396,13 +400,18 @@ user_actor_impl::behavior_type running(user_ptr self) {
       add_device(self, view, req.session);
       recompute(self);
       checkpoint(self);
-      // Only a session that takes the queue hears of it (and uses up the
-      // hint); others leave it for the next one that does.
-      join_ack ack{user_api{self}, dev_id, snapshot(st),
-                   st.maybe_queued && req.collects_queue};
-      if (req.collects_queue)
-        st.maybe_queued = false;
-      return ack;
+      // Only a session that takes the queue hears of it. The hint stays:
+      // every device takes what it has not taken yet (the store keeps a
+      // cursor per device), so each joining device asks. A device the
+      // queue does not know yet takes it once anyway: that makes it known,
+      // so it gets what comes while the user is away.
+      auto& known = st.queue_devices;
+      bool unknown = std::find(known.begin(), known.end(), req.queue_device)
+                     == known.end();
+      bool take = req.collects_queue && (st.maybe_queued || unknown);
+      if (take && unknown)
+        known.push_back(req.queue_device);
+      return join_ack{user_api{self}, dev_id, snapshot(st), take};
     },
     [=](leave_atom, const std::string& device_id,
         const caf::actor_addr& session) {

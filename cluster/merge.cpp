@@ -40,6 +40,10 @@ user_record merge_records(const std::string& user,
     m.last_seen = std::max(m.last_seen, r.last_seen);
     m.version = std::max(m.version, r.version);
     m.queued = std::max(m.queued, r.queued);
+    for (auto& d : r.queue_devices)
+      if (std::find(m.queue_devices.begin(), m.queue_devices.end(), d)
+          == m.queue_devices.end())
+        m.queue_devices.push_back(d);
     if (r.open && (!m.open || r.open_last_active > m.open_last_active)) {
       m.open = true;
       m.open_start = r.open_start;

@@ -400,17 +400,17 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
                                });
       return rp;
     },
-    [=](queue_atom,
-        const std::string& user) -> caf::result<std::vector<chat_message>> {
+    [=](queue_atom, const std::string& user,
+        const std::string& device) -> caf::result<std::vector<chat_message>> {
       auto to = replicas(self, user);
       if (to.size() == 1)
-        return self->delegate(to.front(), queue_atom::value, user);
+        return self->delegate(to.front(), queue_atom::value, user, device);
       auto rp = self->make_response_promise<std::vector<chat_message>>();
       scatter_gather<std::vector<chat_message>>(
         self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(queue_atom::value, user),
+        same_message(queue_atom::value, user, device),
         [=](gathered<std::vector<chat_message>>& g) mutable {
-          // Every replica's queue is taken; what any of them held is
+          // The device takes from every replica; what any of them held is
           // delivered once (a replica that missed a message adds nothing).
           auto qs = answered(g);
           if (qs.empty()) {

@@ -66,8 +66,8 @@ store_api::behavior_type gateway_impl(store_api::pointer self, store_api store,
     [=](queue_atom q, const std::string& u, const chat_message& x) {
       return relay<uint32_t>(self, store, timeout, q, u, x);
     },
-    [=](queue_atom q, const std::string& u) {
-      return relay<std::vector<chat_message>>(self, store, timeout, q, u);
+    [=](queue_atom q, const std::string& u, const std::string& d) {
+      return relay<std::vector<chat_message>>(self, store, timeout, q, u, d);
     },
     [=](queue_atom q, count_atom c, const std::string& u) {
       return relay<uint32_t>(self, store, timeout, q, c, u);

@@ -251,13 +251,17 @@ struct user_record {
   /// Private messages waiting in the user's offline queue (a hint for the
   /// user actor: set by the single-user load only).
   uint32_t queued = 0;
+  /// The devices the offline queue keeps a cursor for ("" for the unnamed
+  /// ones; single-user load only): a device not among them takes the queue
+  /// on its next join, which makes it known.
+  std::vector<std::string> queue_devices;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_record& x) {
   return f(caf::meta::type_name("user_record"), x.user_id, x.known, x.last_seen,
            x.version, x.open, x.open_start, x.open_last_active, x.open_status,
-           x.queued);
+           x.queued, x.queue_devices);
 }
 
 /// A private conversation (seed 001): who may read and write it. Two
@@ -601,9 +605,11 @@ using store_api = caf::typed_actor<
   // -- a user's offline queue (keyed by user id) --
   // a message for a user who had no live device; replies the queue length
   caf::replies_to<queue_atom, std::string, chat_message>::with<uint32_t>,
-  // the user's waiting messages, oldest first, taken out of the queue
-  caf::replies_to<queue_atom, std::string>::with<std::vector<chat_message>>,
-  // how many wait
+  // (user, device): what waits for the device, oldest first; its cursor
+  // moves past them (store_db::take_queue; device "" = the unnamed ones)
+  caf::replies_to<queue_atom, std::string,
+                  std::string>::with<std::vector<chat_message>>,
+  // how many no device of the user has taken
   caf::replies_to<queue_atom, count_atom, std::string>::with<uint32_t>>;
 
 /// The presence service of a node: what the edge, REST and an embedding host
@@ -672,12 +678,14 @@ struct join_request {
   /// messages when join_ack::queued says some may wait (seed 000/001 and
   /// native joins; not seed 002/004, not rejoins).
   bool collects_queue = false;
+  /// The client's name for the device in the offline queue ("": unnamed).
+  std::string queue_device;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
   return f(caf::meta::type_name("join_request"), x.user_id, x.device, x.session,
-           x.collects_queue);
+           x.collects_queue, x.queue_device);
 }
 
 /// Answer to a join: the user actor to send heartbeats and leaves to.

@@ -55,6 +55,7 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   if (!db)
     return nullptr;
   db->set_message_limit(cfg.persistence.chat_history_limit);
+  db->set_queue_limit(cfg.edge.chat_queue_limit);
   std::unique_ptr<node> n{new node(sys, cfg)};
   n->cfg_.cluster.node_id = effective_node_id(cfg.cluster);
   bool clustered = cfg.cluster.listen_enabled || !cfg.cluster.seeds.empty();

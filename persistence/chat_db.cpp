@@ -5,10 +5,14 @@
 //                                        created_at, temp_id
 //   't' conv '\0' sender '\0' temp_id -> seq (idempotency of a sender's
 //                                        retries)
-//   'Q' user                          -> offline queue: next number, length
+//   'Q' user                          -> offline queue: next number, how
+//                                        many are kept (numbers next-length
+//                                        .. next-1)
 //   'q' user '\0' n (big-endian)      -> a queued message: conversation,
 //                                        seq, then as 'm'
 //   'k' user '\0' message id          -> "" (the message is queued)
+//   'd' user '\0' device              -> a device's cursor: the last number
+//                                        it took, when it last took
 // Conversation ids and user ids never contain '\0' (core/ids.hpp).
 
 #include "persistence/store_db.hpp"
@@ -119,7 +123,23 @@ bool decode(const rocksdb::Slice& v, const std::string& conv, uint64_t seq,
 struct queue_record {
   uint64_t next = 1;
   uint64_t length = 0;
+
+  /// The number of the oldest message kept.
+  uint64_t first() const { return next - length; }
 };
+
+/// A device's place in its user's queue.
+struct cursor {
+  std::string device;
+  uint64_t taken = 0;
+  millis seen = 0;
+};
+
+std::string cursor_prefix(const std::string& user) {
+  std::string key = "d" + user;
+  key.push_back('\0');
+  return key;
+}
 
 std::string queue_key(const std::string& user) {
   return "Q" + user;
@@ -327,6 +347,94 @@ std::string encode(const queue_record& r) {
 
 } // namespace
 
+namespace {
+
+/// Every device cursor of `user`.
+caf::expected<std::vector<cursor>> read_cursors(rocksdb::DB* db,
+                                                rocksdb::ColumnFamilyHandle* cf,
+                                                const std::string& user,
+                                                const char* what) {
+  std::vector<cursor> out;
+  auto prefix = cursor_prefix(user);
+  std::unique_ptr<rocksdb::Iterator> it{
+    db->NewIterator(rocksdb::ReadOptions{}, cf)};
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    cursor c;
+    auto k = it->key();
+    c.device.assign(k.data() + prefix.size(), k.size() - prefix.size());
+    const char* p = it->value().data();
+    const char* end = p + it->value().size();
+    uint64_t seen = 0;
+    if (!get_u64(p, end, c.taken) || !get_u64(p, end, seen))
+      return corrupt(what, k.ToString(), it->value().size());
+    c.seen = static_cast<millis>(seen);
+    out.push_back(std::move(c));
+  }
+  if (auto err = status_error(it->status(), what))
+    return err;
+  return out;
+}
+
+std::string encode(const cursor& c) {
+  std::string out;
+  put_u64(out, c.taken);
+  put_u64(out, static_cast<uint64_t>(c.seen));
+  return out;
+}
+
+std::string queued_key(const std::string& user, uint64_t n) {
+  auto key = queued_prefix(user);
+  put_be64(key, n);
+  return key;
+}
+
+/// Adds to `batch` the removal of `user`'s queued messages numbered below
+/// `until` (from q.first()), and moves q past them. With `out`, the
+/// messages from `from` on are appended to it first (the ones a device
+/// takes). Messages that do not decode are dropped with the rest.
+caf::error scan_queue(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                      const std::string& user, queue_record& q, uint64_t until,
+                      uint64_t from, std::vector<chat_message>* out,
+                      rocksdb::WriteBatch& batch, const char* what) {
+  auto prefix = queued_prefix(user);
+  auto lo = std::min(q.first(), from);
+  std::unique_ptr<rocksdb::Iterator> it{
+    db->NewIterator(rocksdb::ReadOptions{}, cf)};
+  it->Seek(queued_key(user, lo));
+  while (it->Valid()) {
+    auto k = it->key();
+    if (k.size() != prefix.size() + 8 || !k.starts_with(prefix))
+      break;
+    auto n = get_be64(k.data() + prefix.size());
+    bool wanted = out != nullptr && n >= from;
+    bool dropped = n < until;
+    if (!wanted && !dropped) {
+      if (out == nullptr)
+        break;
+      it->Seek(queued_key(user, from)); // skip what stays and is not taken
+      continue;
+    }
+    chat_message m;
+    bool ok = decode_queued(it->value(), m);
+    if (dropped) {
+      if (ok)
+        batch.Delete(cf, queued_id_key(user, m.id));
+      batch.Delete(cf, k);
+    }
+    if (wanted && ok)
+      out->push_back(std::move(m));
+    it->Next();
+  }
+  if (auto err = status_error(it->status(), what))
+    return err;
+  if (until > q.first())
+    q.length = q.next - std::min(until, q.next);
+  return {};
+}
+
+} // namespace
+
 caf::expected<uint32_t> store_db::enqueue(const std::string& user,
                                           const chat_message& m) {
   const char* what = "queue message";
@@ -341,58 +449,118 @@ caf::expected<uint32_t> store_db::enqueue(const std::string& user,
   if (auto err = status_error(st, what))
     return err;
   if (!st.IsNotFound())
-    return static_cast<uint32_t>(q->length);
-  auto key = queued_prefix(user);
-  put_be64(key, q->next);
+    return queue_length(user);
+  rocksdb::WriteBatch batch;
+  batch.Put(messages_, queued_key(user, q->next), encode_queued(m));
+  batch.Put(messages_, idk, "");
   ++q->next;
   ++q->length;
-  rocksdb::WriteBatch batch;
-  batch.Put(messages_, key, encode_queued(m));
-  batch.Put(messages_, idk, "");
+  // Over the limit: the oldest go (only devices lagging behind another
+  // device of the user still wanted them; sends are refused before the
+  // most current device would lose one).
+  if (q->length > queue_limit_) {
+    auto until = q->next - std::max<uint32_t>(queue_limit_, 1);
+    if (auto err = scan_queue(db_, messages_, user, *q, until, 0, nullptr,
+                              batch, what))
+      return err;
+  }
   batch.Put(messages_, queue_key(user), encode(*q));
   if (auto err = write(&batch, what))
     return err;
-  return static_cast<uint32_t>(q->length);
+  return queue_length(user);
 }
 
 caf::expected<std::vector<chat_message>>
-store_db::take_queue(const std::string& user) {
+store_db::take_queue(const std::string& user, const std::string& device,
+                     millis now) {
   const char* what = "take queued messages";
   if (auto err = check_writable(what))
     return err;
   auto q = read_queue(db_, messages_, user, what);
   if (!q)
     return q.error();
-  std::vector<chat_message> out;
-  if (q->length == 0)
-    return out;
+  auto cs = read_cursors(db_, messages_, user, what);
+  if (!cs)
+    return cs.error();
   rocksdb::WriteBatch batch;
-  auto prefix = queued_prefix(user);
-  std::unique_ptr<rocksdb::Iterator> it{
-    db_->NewIterator(rocksdb::ReadOptions{}, messages_)};
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
-    auto k = it->key();
-    if (k.size() != prefix.size() + 8 || !k.starts_with(prefix))
-      break;
-    chat_message m;
-    // One that does not decode is dropped with the rest: it cannot be
-    // delivered, and it must not block the others.
-    if (decode_queued(it->value(), m)) {
-      batch.Delete(messages_, queued_id_key(user, m.id));
-      out.push_back(std::move(m));
+  auto prefix = cursor_prefix(user);
+  // Devices unseen for too long are forgotten; so are the longest unseen
+  // beyond max_queue_devices (this device stays).
+  auto forget = [&](std::vector<cursor>::iterator i) {
+    batch.Delete(messages_, prefix + i->device);
+    return cs->erase(i);
+  };
+  for (auto i = cs->begin(); i != cs->end();)
+    i = (i->device != device && i->seen + device_ttl < now) ? forget(i) : i + 1;
+  auto mine = std::find_if(cs->begin(), cs->end(),
+                           [&](const cursor& c) { return c.device == device; });
+  // A device the store does not know gets everything still kept.
+  uint64_t from = mine == cs->end() ? q->first()
+                                    : std::max(mine->taken + 1, q->first());
+  if (mine == cs->end()) {
+    while (cs->size() >= max_queue_devices) {
+      auto oldest = std::min_element(cs->begin(), cs->end(),
+                                     [](const cursor& a, const cursor& b) {
+                                       return a.seen < b.seen;
+                                     });
+      forget(oldest);
     }
-    batch.Delete(messages_, k);
+    cs->push_back(cursor{device, 0, now});
+    mine = cs->end() - 1;
   }
-  if (auto err = status_error(it->status(), what))
-    return err;
-  q->length = 0;
-  batch.Put(messages_, queue_key(user), encode(*q));
+  mine->taken = q->next - 1;
+  mine->seen = now;
+  batch.Put(messages_, prefix + device, encode(*mine));
+  // What every known device has taken leaves the log.
+  uint64_t until = q->next;
+  for (auto& c : *cs)
+    until = std::min(until, c.taken + 1);
+  std::vector<chat_message> out;
+  if (from < q->next || until > q->first()) {
+    if (auto err = scan_queue(db_, messages_, user, *q, until, from, &out,
+                              batch, what))
+      return err;
+    batch.Put(messages_, queue_key(user), encode(*q));
+  }
   if (auto err = write(&batch, what))
     return err;
   return out;
 }
 
 caf::expected<uint32_t> store_db::queue_length(const std::string& user) {
+  const char* what = "read queue";
+  if (auto err = check_open(what))
+    return err;
+  auto q = read_queue(db_, messages_, user, what);
+  if (!q)
+    return q.error();
+  if (q->length == 0)
+    return uint32_t{0};
+  auto cs = read_cursors(db_, messages_, user, what);
+  if (!cs)
+    return cs.error();
+  // What the most current device has not taken.
+  uint64_t taken = q->first() - 1;
+  for (auto& c : *cs)
+    taken = std::max(taken, c.taken);
+  return static_cast<uint32_t>(q->next - 1 - std::min(taken, q->next - 1));
+}
+
+caf::expected<std::vector<std::string>>
+store_db::queue_devices(const std::string& user) {
+  const char* what = "read queue devices";
+  if (auto err = check_open(what))
+    return err;
+  auto cs = read_cursors(db_, messages_, user, what);
+  if (!cs)
+    return cs.error();
+  std::vector<std::string> out;
+  for (auto& c : *cs)
+    out.push_back(std::move(c.device));
+  return out;
+}
+
+caf::expected<uint32_t> store_db::queue_kept(const std::string& user) {
   if (auto err = check_open("read queue"))
     return err;
   auto q = read_queue(db_, messages_, user, "read queue");

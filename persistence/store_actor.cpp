@@ -8,6 +8,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "core/clock.hpp"
 #include "core/logger.hpp"
 #include "persistence/retry_queue.hpp"
 
@@ -242,12 +243,14 @@ store_impl_api::behavior_type store_impl(store_ptr self,
     [=](load_atom, const std::string& user) -> caf::result<user_record> {
       auto r = self->state.db->load(user);
       if (r) {
-        // The hint a user actor needs when it starts (batch loads, for
+        // The hints a user actor needs when it starts (batch loads, for
         // statuses and lists, do without). A queue record that cannot be
         // read counts as "maybe": the join then asks for the queue, whose
         // read reports the problem.
-        auto q = self->state.db->queue_length(user);
+        auto q = self->state.db->queue_kept(user);
         r->queued = q ? *q : 1;
+        if (auto ds = self->state.db->queue_devices(user))
+          r->queue_devices = std::move(*ds);
       }
       return r;
     },
@@ -378,9 +381,10 @@ store_impl_api::behavior_type store_impl(store_ptr self,
         const chat_message& m) -> caf::result<uint32_t> {
       return answer_write(self, self->state.db->enqueue(user, m));
     },
-    [=](queue_atom,
-        const std::string& user) -> caf::result<std::vector<chat_message>> {
-      return answer_write(self, self->state.db->take_queue(user));
+    [=](queue_atom, const std::string& user,
+        const std::string& device) -> caf::result<std::vector<chat_message>> {
+      return answer_write(self, self->state.db->take_queue(user, device,
+                                                           system_now()));
     },
     [=](queue_atom, count_atom, const std::string& user)
       -> caf::result<uint32_t> { return self->state.db->queue_length(user); },

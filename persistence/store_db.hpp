@@ -178,6 +178,12 @@ public:
   /// Messages kept per conversation (the oldest are dropped first).
   void set_message_limit(uint32_t n) { message_limit_ = n; }
 
+  /// Messages kept per user's offline queue (--chat-queue-limit): beyond
+  /// it the oldest go, which only devices lagging behind another one of
+  /// the same user still wanted (a send is refused before that, see
+  /// queue_length).
+  void set_queue_limit(uint32_t n) { queue_limit_ = n; }
+
   /// The conversation `id` (known = false if there is none).
   [[nodiscard]] caf::expected<conversation>
   get_conversation(const std::string& id);
@@ -199,18 +205,44 @@ public:
   [[nodiscard]] caf::expected<message_page>
   messages(const std::string& conv, uint64_t before, uint32_t limit);
 
-  /// Queues `m` for `user` (who had no live device); returns how many wait.
-  /// A message already queued (same id) is not queued twice.
+  /// Queues `m` for `user` (who had no live device); returns how many wait
+  /// (queue_length). A message already queued (same id) is not queued
+  /// twice.
+  ///
+  /// The queue is a log with a cursor per device: a device takes what came
+  /// after its cursor, each message once (take_queue). A message leaves
+  /// the log once every device the store knows for the user has taken it.
   [[nodiscard]] caf::expected<uint32_t> enqueue(const std::string& user,
                                                 const chat_message& m);
 
-  /// Every message waiting for `user`, oldest first, removed from the queue
-  /// in the same write.
+  /// The messages queued for `user` that `device` has not taken yet, oldest
+  /// first; the device's cursor moves past them in the same write. A device
+  /// the store does not know yet gets everything still queued. `device` is
+  /// the name a client gave its device; "" stands for every unnamed device
+  /// of the user together (the first of them to join takes the messages).
+  /// A device not seen for `device_ttl` is forgotten (what only it still
+  /// wanted is dropped), and at most max_queue_devices are kept per user
+  /// (the longest unseen goes first).
   [[nodiscard]] caf::expected<std::vector<chat_message>>
-  take_queue(const std::string& user);
+  take_queue(const std::string& user, const std::string& device, millis now);
 
-  /// How many messages wait for `user`.
+  /// How many queued messages no device of `user` has taken (what the
+  /// most current device would get): a send is refused when this reaches
+  /// the queue limit.
   [[nodiscard]] caf::expected<uint32_t> queue_length(const std::string& user);
+
+  /// How many messages the queue of `user` holds for any device (a join's
+  /// hint that there may be something to take): one read.
+  [[nodiscard]] caf::expected<uint32_t> queue_kept(const std::string& user);
+
+  /// The devices the queue of `user` keeps a cursor for.
+  [[nodiscard]] caf::expected<std::vector<std::string>>
+  queue_devices(const std::string& user);
+
+  /// How long a device's cursor is kept without the device joining.
+  static constexpr millis device_ttl = 30LL * 24 * 3600 * 1000;
+  /// Most device cursors kept per user.
+  static constexpr size_t max_queue_devices = 32;
 
 private:
   store_db() = default;
@@ -249,6 +281,7 @@ private:
   rocksdb::ColumnFamilyHandle* messages_ = nullptr;
   uint32_t history_limit_ = 100;
   uint32_t message_limit_ = 1000;
+  uint32_t queue_limit_ = 1000;
 };
 
 } // namespace presence::persistence

@@ -254,14 +254,17 @@ void send(Self* self, std::shared_ptr<edge_context> ctx, send_request req,
     fail);
 }
 
-/// Hands `user`'s offline queue to `emit(message)`, oldest first, and
-/// empties it (each queued message reaches one device, once).
+/// Hands what waits in `user`'s offline queue for `device` (a device the
+/// client named, "" for its unnamed ones) to `emit(message)`, oldest first;
+/// the device does not get them again (every named device gets each
+/// queued message once; store_db::take_queue).
 template <class Self, class Emit>
 void drain_queue(Self* self, std::shared_ptr<edge_context> ctx,
-                 const std::string& user, Emit emit) {
+                 const std::string& user, const std::string& device,
+                 Emit emit) {
   self
     ->request(ctx->store, ctx->cfg.actors.request_timeout, queue_atom::value,
-              user)
+              user, device)
     .then(
       [=](std::vector<chat_message>& ms) mutable {
         for (auto& m : ms)

@@ -65,6 +65,10 @@ struct device_link {
   bool queued = false;
   /// This session takes the offline queue on joins (join_request).
   bool collects_queue = false;
+  /// The client's own name for the device, under which it takes the
+  /// offline queue (its cursor there); "" when the client named none (the
+  /// user's unnamed devices share one cursor).
+  std::string queue_device;
 
   bool joined() const { return ph == phase::joined; }
 
@@ -105,6 +109,7 @@ join_request make_join(Self* self, const device_link& l, bool first = true) {
   req.device = l.device;
   req.session = session_api{self};
   req.collects_queue = first && l.collects_queue;
+  req.queue_device = l.queue_device;
   return req;
 }
 

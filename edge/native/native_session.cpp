@@ -130,6 +130,11 @@ void join(session_ptr self, const native_command& cmd) {
   if (st.link.joined() && dev.device_id != st.link.device.device_id)
     leave(self, st.link);
   st.link.user_id = user;
+  // A device id the server made up names no device the client knows.
+  st.link.queue_device = st.params.device_generated
+                             && dev.device_id == st.params.device_id
+                           ? std::string{}
+                           : dev.device_id;
   st.link.device = std::move(dev);
   edge::join(
     self, *st.ctx, st.link, find_link(self),
@@ -145,6 +150,7 @@ void join(session_ptr self, const native_command& cmd) {
       if (self->state.link.queued) {
         self->state.link.queued = false;
         chat::drain_queue(self, self->state.ctx, self->state.link.user_id,
+                          self->state.link.queue_device,
                           [=](const chat_message& m) {
                             send(self, encode_message(m));
                           });
@@ -484,8 +490,10 @@ public:
     sink_ = sink;
     // The welcome is the first frame: written here, on the socket's strand,
     // before the session actor runs or a ping can be answered.
-    if (params_.device_id.empty())
+    if (params_.device_id.empty()) {
       params_.device_id = ctx_->make_device_id();
+      params_.device_generated = true;
+    }
     reply(encode_welcome(params_.user_id, params_.device_id,
                          ctx_->cfg.actors.heartbeat_ttl.count(),
                          params_.global_feed));

@@ -22,6 +22,8 @@ struct session_params {
   /// True when user_id comes from a verified token (JWT mode).
   bool authenticated = false;
   std::string device_id;
+  /// device_id was made up by the server (the client named no device).
+  bool device_generated = false;
   std::string user_agent;
   std::string platform;
   /// Subscribe to every user's changes from the start (seed 003's path).

@@ -122,7 +122,7 @@ void deliver_queued(sio_ptr self, std::function<sio_socket*()> find) {
     return;
   s->link.queued = false;
   chat::drain_queue(self, self->state.ctx, s->link.user_id,
-                    [=](const chat_message& m) {
+                    s->link.queue_device, [=](const chat_message& m) {
                       if (auto* sock = find())
                         emit(self, *sock, "new_private_message",
                              chat::to_json(m));

@@ -13,6 +13,7 @@ sio_params params_of(const http_request& req, const parsed_target& t) {
   sio_params params;
   params.token = request_token(req, t);
   params.user_id = request_user(t);
+  params.device_name = query_param(t, "deviceId", "device_id");
   params.user_agent = req.user_agent.substr(0, max_user_agent_bytes);
   return params;
 }

@@ -4,6 +4,7 @@
 #include <caf/send.hpp>
 #include <prometheus/counter.h>
 
+#include "core/ids.hpp"
 #include "edge/common/identity.hpp"
 #include "edge/socketio/sio_dialects.hpp"
 #include "edge/socketio/sio_socket.hpp"
@@ -67,6 +68,16 @@ void on_connect(sio_ptr self, const sio_packet& p) {
       st.eio->send(eio_connect_error(p.nsp, "userId is not a valid id"));
       return;
   }
+  // The client's name for its device (CONNECT auth or handshake), under
+  // which it takes queued private messages.
+  auto device_name = string_field(p.data, "deviceId");
+  if (device_name.empty())
+    device_name = st.params.device_name;
+  if (!device_name.empty() && !valid_id(device_name)) {
+    st.eio->send(eio_connect_error(p.nsp, "deviceId is not a valid id"));
+    return;
+  }
+  s.link.queue_device = device_name;
   if (who.verified)
     s.token_user = who.user_id;
   std::string auto_user = seed004 ? who.user_id : std::string{};

@@ -19,6 +19,9 @@ struct sio_params {
   std::string token;
   /// ?userId= (dev mode only).
   std::string user_id;
+  /// ?deviceId=: the client's name for its device (the offline queue of
+  /// private messages keeps a cursor per named device); may be empty.
+  std::string device_name;
   std::string user_agent;
 };
 

@@ -113,7 +113,9 @@ inline store_api::behavior_type fake_store(store_api::pointer self,
     [=](queue_atom, const std::string&, const chat_message&) {
       return uint32_t{0};
     },
-    [=](queue_atom, const std::string&) { return std::vector<chat_message>{}; },
+    [=](queue_atom, const std::string&, const std::string&) {
+      return std::vector<chat_message>{};
+    },
     [=](queue_atom, count_atom, const std::string&) { return uint32_t{0}; },
     [=](get_atom, message_atom, const std::string&, uint64_t, uint32_t) {
       return message_page{};

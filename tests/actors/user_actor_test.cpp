@@ -345,7 +345,7 @@ TEST_CASE("auto-away: an idle device turns away, input brings it back") {
       CHECK(d.status == presence_status::busy);
 }
 
-TEST_CASE("the first join that takes the queue hears that messages may wait") {
+TEST_CASE("every join that takes the queue hears that messages may wait") {
   auto c = fixture::default_cfg();
   fixture f{c};
   user_record r{"kai", true, 5, 7};
@@ -368,7 +368,9 @@ TEST_CASE("the first join that takes the queue hears that messages may wait") {
   std::shared_ptr<inbox> phone_box;
   auto first = join("phone", true, &phone_box);
   CHECK(first.queued);
-  CHECK_FALSE(join("desk", true).queued); // the phone's session takes them
+  // Each device takes what it has not taken (the store's cursor per
+  // device), so the desk hears it too.
+  CHECK(join("desk", true).queued);
   // A message for every device: delivered, no hint.
   auto user = caf::actor_cast<user_api>(first.user);
   chat_message m;
@@ -379,4 +381,29 @@ TEST_CASE("the first join that takes the queue hears that messages may wait") {
   f.run();
   REQUIRE(phone_box->messages.size() == 1);
   CHECK(phone_box->messages[0].id == "c:1");
+}
+
+TEST_CASE("a device the offline queue does not know takes it once") {
+  auto c = fixture::default_cfg();
+  fixture f{c};
+  user_record r{"lee", true, 5, 7};
+  r.queue_devices = {"phone"};
+  f.log->records["lee"] = r;
+  auto join = [&](const std::string& name) {
+    auto [session, b] = f.listener();
+    join_request req;
+    req.user_id = "lee";
+    req.device.device_id = "d-" + name;
+    req.session = caf::actor_cast<session_api>(session);
+    req.collects_queue = true;
+    req.queue_device = name;
+    return f.ask<join_ack>(join_atom::value, req).queued;
+  };
+  // Nothing waits: a known device does not ask the store.
+  CHECK_FALSE(join("phone"));
+  // A new one asks once (the store then keeps its cursor).
+  CHECK(join("tab"));
+  CHECK_FALSE(join("tab"));
+  CHECK(join("")); // the unnamed devices, once
+  CHECK_FALSE(join(""));
 }

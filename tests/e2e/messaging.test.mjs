@@ -324,6 +324,74 @@ function eventuallyOffline(server, user) {
   }, 5000, `${user} offline`);
 }
 
+test('every named device gets the queued messages once; unnamed devices share one turn', async () => {
+  const conv = await conversation(['d-ann', 'd-bob']);
+  const ann = await joined('d-ann', { transports: ['websocket'] });
+  const send = async (content) => {
+    const a = await ann.ask('send_private_message', { conversationId: conv.id, content });
+    assert.equal(a.success, true, JSON.stringify(a));
+    return a;
+  };
+  const laptop = async () => {
+    const c = await srv.ws('/ws?userId=d-bob&deviceId=laptop');
+    await c.next(m => m.type === 'joined');
+    return c;
+  };
+  const phone = () => joined('d-bob', { transports: ['websocket'], auth: { deviceId: 'phone' } });
+  // The laptop (native) and the phone (Socket.IO, auth.deviceId) have both
+  // been seen before the messages come.
+  (await laptop()).close();
+  await eventuallyOffline(srv, 'd-bob');
+  (await phone()).close();
+  await eventuallyOffline(srv, 'd-bob');
+  const away = [await send('away 1'), await send('away 2')];
+  for (const a of away) assert.equal(a.delivered, false);
+  // Each device gets both, in order, on its next join.
+  const p1 = await phone();
+  for (const a of away)
+    assert.deepEqual(await p1.next('new_private_message', x => x.id === a.message.id), a.message);
+  p1.close();
+  await eventuallyOffline(srv, 'd-bob');
+  const l1 = await laptop();
+  const got = [];
+  for (const a of away)
+    got.push((await l1.next(m => m.type === 'message' && m.message.id === a.message.id)).message.content);
+  assert.deepEqual(got, ['away 1', 'away 2']);
+  l1.close();
+  await eventuallyOffline(srv, 'd-bob');
+  // Neither gets them again.
+  const p2 = await phone();
+  const l2 = await laptop();
+  const live = await send('live');
+  assert.equal(live.delivered, true);
+  await p2.next('new_private_message', x => x.id === live.message.id);
+  await l2.next(m => m.type === 'message' && m.message.id === live.message.id);
+  assert.equal(p2.count('new_private_message'), 0, 'the phone took its queue once');
+  assert.equal(l2.has(m => m.type === 'message' && away.some(a => a.message.id === m.message.id)), false,
+               'the laptop took its queue once');
+  p2.close();
+  l2.close();
+  await eventuallyOffline(srv, 'd-bob');
+  // Unnamed sockets (no deviceId) are one device together: the first takes.
+  const later = await send('for whoever comes');
+  const u1 = await joined('d-bob', { transports: ['websocket'] });
+  await u1.next('new_private_message', x => x.id === later.message.id);
+  u1.close();
+  await eventuallyOffline(srv, 'd-bob');
+  const u2 = await joined('d-bob', { transports: ['websocket'] });
+  const l3 = await laptop(); // the laptop still gets its turn
+  await l3.next(m => m.type === 'message' && m.message.id === later.message.id);
+  const barrier = await send('barrier'); // live, sent well after u2's join took the queue
+  await u2.next('new_private_message', x => x.id === barrier.message.id);
+  assert.equal(u2.has('new_private_message', x => x.id === later.message.id), false,
+               'the unnamed devices took it once');
+  // A deviceId that is not a valid id is refused at CONNECT.
+  await assert.rejects(sioConnect(srv.url, { path: '/api/socketio', transports: ['websocket'],
+                                             auth: { deviceId: 'bad id' } }),
+                       /deviceId is not a valid id/);
+  for (const c of [ann, u2, l3]) c.close();
+});
+
 test('native protocol: send and message frames, with Socket.IO on the other side', async () => {
   const conv = await conversation(['n-ann', 'n-bob']);
   const a1 = await srv.ws('/ws?userId=n-ann&deviceId=phone');

@@ -1,6 +1,7 @@
 // store_db's private messages (persistence/chat_db.cpp) on a real RocksDB in
 // a temp dir: conversations, numbering, idempotent retries, replica copies,
-// the per-conversation limit, pages, restart, a failing disk.
+// the per-conversation limit, pages, restart, a failing disk; the offline
+// queue with its cursor per device.
 
 #include <catch2/catch.hpp>
 
@@ -232,7 +233,7 @@ TEST_CASE("the offline queue hands out each message once, in order",
   CHECK(must(db->enqueue("bob", sent[2])) == 3);
   CHECK(must(db->enqueue("cy", sent[2])) == 1);
   CHECK(must(db->queue_length("bob")) == 3);
-  auto taken = must(db->take_queue("bob"));
+  auto taken = must(db->take_queue("bob", "", 1000));
   REQUIRE(taken.size() == 3);
   for (size_t i = 0; i < 3; ++i) {
     CHECK(taken[i].id == sent[i].id);
@@ -240,13 +241,13 @@ TEST_CASE("the offline queue hands out each message once, in order",
     CHECK(taken[i].conversation_id == "d1");
     CHECK(taken[i].seq == sent[i].seq);
   }
-  CHECK(must(db->take_queue("bob")).empty());
+  CHECK(must(db->take_queue("bob", "", 1000)).empty());
   CHECK(must(db->queue_length("bob")) == 0);
   // Another user's queue is untouched ("bob" vs "bo" prefixes too).
   must(db->enqueue("bo", sent[0]));
-  CHECK(must(db->take_queue("bob")).empty());
+  CHECK(must(db->take_queue("bob", "", 1000)).empty());
   CHECK(must(db->queue_length("cy")) == 1);
-  CHECK(must(db->take_queue("bo")).size() == 1);
+  CHECK(must(db->take_queue("bo", "", 1000)).size() == 1);
   // Taken messages may be queued again (a later delivery).
   CHECK(must(db->enqueue("bob", sent[0])) == 1);
 }
@@ -262,8 +263,126 @@ TEST_CASE("the offline queue survives a restart", "[chat_db]") {
   }
   auto db = open_chat_db(dir.path());
   CHECK(must(db->queue_length("bob")) == 1);
-  auto taken = must(db->take_queue("bob"));
+  auto taken = must(db->take_queue("bob", "", 1000));
   REQUIRE(taken.size() == 1);
   CHECK(taken[0].id == m.id);
   CHECK(taken[0].content == "wait for me");
+}
+
+namespace {
+
+strings texts(const std::vector<chat_message>& ms) {
+  strings out;
+  for (auto& m : ms)
+    out.push_back(m.content);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("every named device takes each queued message once", "[chat_db]") {
+  temp_dir dir;
+  millis t = 1'000'000;
+  std::vector<chat_message> m;
+  {
+    auto db = open_chat_db(dir.path());
+    must(db->put_conversation(direct("d1")));
+    for (int i = 1; i <= 8; ++i)
+      m.push_back(
+        must(db->put_message(msg("d1", "ann", "m" + std::to_string(i)))));
+    must(db->enqueue("bob", m[0]));
+    must(db->enqueue("bob", m[1]));
+    // The first device takes everything; no other device is known, so
+    // nothing stays.
+    CHECK(texts(must(db->take_queue("bob", "phone", t)))
+          == strings{"m1", "m2"});
+    CHECK(must(db->queue_length("bob")) == 0);
+    CHECK(must(db->queue_kept("bob")) == 0);
+    CHECK(must(db->take_queue("bob", "phone", t)).empty());
+    // A new device gets what is still kept: m3, which the phone wants too.
+    must(db->enqueue("bob", m[2]));
+    CHECK(texts(must(db->take_queue("bob", "laptop", t))) == strings{"m3"});
+    CHECK(must(db->queue_length("bob")) == 0); // the laptop has it
+    CHECK(must(db->queue_kept("bob")) == 1);   // the phone has not
+    CHECK(texts(must(db->take_queue("bob", "phone", t))) == strings{"m3"});
+    CHECK(must(db->queue_kept("bob")) == 0);
+    // Both known now: each takes m4 and m5, once.
+    must(db->enqueue("bob", m[3]));
+    must(db->enqueue("bob", m[4]));
+    CHECK(must(db->queue_length("bob")) == 2);
+    CHECK(texts(must(db->take_queue("bob", "laptop", t)))
+          == strings{"m4", "m5"});
+    CHECK(must(db->take_queue("bob", "laptop", t)).empty());
+    CHECK(must(db->queue_kept("bob")) == 2);
+    // The unnamed devices ("") are one more device.
+    CHECK(texts(must(db->take_queue("bob", "", t))) == strings{"m4", "m5"});
+    must(db->enqueue("bob", m[5]));
+  }
+  // Cursors survive a restart.
+  auto db = open_chat_db(dir.path());
+  CHECK(texts(must(db->take_queue("bob", "phone", t)))
+        == strings{"m4", "m5", "m6"});
+  CHECK(texts(must(db->take_queue("bob", "laptop", t))) == strings{"m6"});
+  CHECK(must(db->queue_kept("bob")) == 1); // "" has not taken m6
+  // A device unseen for device_ttl is forgotten, and what only it wanted
+  // goes.
+  must(db->enqueue("bob", m[6]));
+  auto later = t + store_db::device_ttl + 1;
+  CHECK(texts(must(db->take_queue("bob", "phone", later))) == strings{"m7"});
+  CHECK(must(db->queue_kept("bob")) == 0);
+  // ... and comes back as a new device (gets what is kept: nothing).
+  CHECK(must(db->take_queue("bob", "laptop", later)).empty());
+  must(db->enqueue("bob", m[7]));
+  CHECK(texts(must(db->take_queue("bob", "laptop", later))) == strings{"m8"});
+}
+
+TEST_CASE("a device lagging behind loses the oldest beyond the queue limit",
+          "[chat_db]") {
+  temp_dir dir;
+  auto db = open_chat_db(dir.path());
+  db->set_queue_limit(3);
+  must(db->put_conversation(direct("d1")));
+  std::vector<chat_message> m;
+  for (int i = 1; i <= 6; ++i)
+    m.push_back(
+      must(db->put_message(msg("d1", "ann", "m" + std::to_string(i)))));
+  millis t = 5'000;
+  CHECK(must(db->take_queue("bob", "laptop", t)).empty()); // known, idle
+  for (int i = 0; i < 2; ++i)
+    must(db->enqueue("bob", m[i]));
+  CHECK(texts(must(db->take_queue("bob", "phone", t))) == strings{"m1", "m2"});
+  for (int i = 2; i < 4; ++i)
+    must(db->enqueue("bob", m[i]));
+  CHECK(texts(must(db->take_queue("bob", "phone", t))) == strings{"m3", "m4"});
+  // The phone is current: nothing waits for it, the sender is not refused.
+  CHECK(must(db->queue_length("bob")) == 0);
+  CHECK(must(db->queue_kept("bob")) == 3);
+  CHECK(texts(must(db->take_queue("bob", "laptop", t)))
+        == strings{"m2", "m3", "m4"});
+  // With every device behind, the queue fills up to the limit.
+  for (int i = 4; i < 6; ++i)
+    CHECK(must(db->enqueue("bob", m[i])) == static_cast<uint32_t>(i - 3));
+  CHECK(must(db->queue_length("bob")) == 2);
+}
+
+TEST_CASE("at most max_queue_devices cursors are kept per user", "[chat_db]") {
+  temp_dir dir;
+  auto db = open_chat_db(dir.path());
+  must(db->put_conversation(direct("d1")));
+  auto m = must(db->put_message(msg("d1", "ann", "hello")));
+  // Devices seen at 1, 2, ...: the one seen first goes first.
+  for (size_t i = 0; i < store_db::max_queue_devices; ++i)
+    must(db->take_queue("bob", "dev" + std::to_string(i),
+                        static_cast<millis>(i + 1)));
+  must(db->enqueue("bob", m));
+  CHECK(must(db->queue_kept("bob")) == 1);
+  auto all = store_db::max_queue_devices;
+  // One more device: dev0 is forgotten; the rest still want the message.
+  CHECK(must(db->take_queue("bob", "new", 100)).size() == 1);
+  for (size_t i = 1; i < all; ++i)
+    CHECK(must(db->take_queue("bob", "dev" + std::to_string(i), 100)).size()
+          == 1);
+  CHECK(must(db->queue_kept("bob")) == 0);
+  // dev0 comes back as a new device: nothing is kept for it.
+  CHECK(must(db->take_queue("bob", "dev0", 100)).empty());
 }
