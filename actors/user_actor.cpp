@@ -404,10 +404,14 @@ user_actor_impl::behavior_type running(user_ptr self) {
       // every device takes what it has not taken yet (the store keeps a
       // cursor per device), so each joining device asks. A device the
       // queue does not know yet takes it once anyway: that makes it known,
-      // so it gets what comes while the user is away.
+      // so it gets what comes while the user is away. The unnamed devices
+      // ("") need no turn of their own while no named device is known:
+      // then whoever joins first takes everything anyway (and a join of a
+      // new user costs no store write).
       auto& known = st.queue_devices;
       bool unknown = std::find(known.begin(), known.end(), req.queue_device)
-                     == known.end();
+                       == known.end()
+                     && (!req.queue_device.empty() || !known.empty());
       bool take = req.collects_queue && (st.maybe_queued || unknown);
       if (take && unknown)
         known.push_back(req.queue_device);

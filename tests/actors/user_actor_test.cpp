@@ -407,3 +407,15 @@ TEST_CASE("a device the offline queue does not know takes it once") {
   CHECK(join("")); // the unnamed devices, once
   CHECK_FALSE(join(""));
 }
+
+TEST_CASE("a new user's unnamed devices do not ask the store") {
+  auto c = fixture::default_cfg();
+  fixture f{c};
+  auto [session, b] = f.listener();
+  join_request req;
+  req.user_id = "newbie";
+  req.device.device_id = "sio-1";
+  req.session = caf::actor_cast<session_api>(session);
+  req.collects_queue = true;
+  CHECK_FALSE(f.ask<join_ack>(join_atom::value, req).queued);
+}
