@@ -14,6 +14,18 @@ namespace presence::actors {
 /// then "away"; no devices = offline.
 presence_status aggregate(const std::vector<presence_status>& devices);
 
+/// One device's status and whether its client chose it (device_view).
+struct device_choice {
+  presence_status status;
+  bool chosen;
+};
+
+/// The status a user has, invisible included: `invisible` when a device is
+/// invisible and no device shows a visible status its client chose (a
+/// device that merely joined, or turned away by itself, does not reveal the
+/// user); otherwise aggregate() over the devices that are not invisible.
+presence_status combine(const std::vector<device_choice>& devices);
+
 /// Next version of a user's presence: strictly greater than `prev` and at
 /// least `now` (wall-clock ms), so versions keep growing across restarts even
 /// when the last increments were never written.

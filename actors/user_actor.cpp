@@ -48,8 +48,11 @@ struct user_state {
   std::string user_id;
   std::shared_ptr<const user_env> env;
   std::map<std::string, device_entry> devices;
-  /// Visible state as last announced.
+  /// Visible state as last announced (an invisible user is offline here).
   bool online = false;
+  /// The user's devices make them invisible (combine()): offline to
+  /// everyone else, no session open in the store, last_seen still.
+  bool hidden = false;
   presence_status status = presence_status::offline;
   /// Start of the open session (0: no session open, nothing in the store).
   millis online_since = 0;
@@ -101,10 +104,24 @@ user_status snapshot(const user_state& st) {
   if (st.online) {
     s.status_text = st.status_text;
     s.status_expires = st.status_expires;
+    s.devices.reserve(st.devices.size());
+    for (auto& kvp : st.devices)
+      s.devices.push_back(kvp.second.view);
   }
-  s.devices.reserve(st.devices.size());
-  for (auto& kvp : st.devices)
-    s.devices.push_back(kvp.second.view);
+  return s;
+}
+
+/// What the user's own devices see: the truth, `invisible` included.
+user_status own_snapshot(const user_state& st) {
+  auto s = snapshot(st);
+  if (st.hidden && !st.devices.empty()) {
+    s.online = true;
+    s.status = presence_status::invisible;
+    s.status_text = st.status_text;
+    s.status_expires = st.status_expires;
+    for (auto& kvp : st.devices)
+      s.devices.push_back(kvp.second.view);
+  }
   return s;
 }
 
@@ -151,16 +168,46 @@ void checkpoint(user_ptr self) {
   }
 }
 
+/// The user turned invisible: to everyone else they leave now (their
+/// session closes in the store, last_seen is this moment and stays so).
+void hide(user_ptr self) {
+  auto& st = self->state;
+  st.hidden = true;
+  if (!st.online)
+    return; // nobody saw the user: nothing to take back
+  st.in_grace = false;
+  st.last_seen = std::max({st.last_seen, st.left_at, latest_activity(st)});
+  st.online = false;
+  st.status = presence_status::offline;
+  st.version = next_version(st.version, st.env->now());
+  if (st.online_since != 0)
+    self->send(st.env->store, close_atom::value, st.user_id, st.online_since,
+               st.last_seen, st.version);
+  st.online_since = 0;
+  emit(self);
+}
+
 /// Announces a change of the visible state of a user with devices.
 void recompute(user_ptr self) {
   auto& st = self->state;
   if (st.devices.empty())
     return;
-  std::vector<presence_status> statuses;
+  std::vector<device_choice> statuses;
   statuses.reserve(st.devices.size());
   for (auto& kvp : st.devices)
-    statuses.push_back(kvp.second.view.status);
-  auto agg = aggregate(statuses);
+    statuses.push_back({kvp.second.view.status, kvp.second.view.chosen});
+  auto agg = combine(statuses);
+  if (agg == presence_status::invisible) {
+    hide(self);
+    return;
+  }
+  st.hidden = false;
+  if (st.online_since == 0) {
+    // A session opens (a first device, or the user shows again).
+    st.online_since = st.env->now();
+    self->send(st.env->store, open_atom::value, st.user_id, st.online_since,
+               st.version);
+  }
   if (st.online && agg == st.status) {
     if (!st.indexed)
       index_silently(self);
@@ -176,14 +223,15 @@ void recompute(user_ptr self) {
 void go_offline(user_ptr self, bool report_idle) {
   auto& st = self->state;
   st.in_grace = false;
+  // A custom status message lives while the user has devices.
+  st.status_text.clear();
+  st.status_expires = 0;
+  ++st.text_gen;
+  st.hidden = false;
   if (st.online_since != 0) {
     st.last_seen = std::max(st.last_seen, st.left_at);
     st.online = false;
     st.status = presence_status::offline;
-    // A custom status message lives while the user is online.
-    st.status_text.clear();
-    st.status_expires = 0;
-    ++st.text_gen;
     st.version = next_version(st.version, st.env->now());
     self->send(st.env->store, close_atom::value, st.user_id, st.online_since,
                st.last_seen, st.version);
@@ -373,10 +421,6 @@ user_actor_impl::behavior_type running(user_ptr self) {
         st.in_grace = false;
         ++st.grace_epoch;
       }
-      if (st.online_since == 0) {
-        st.online_since = t;
-        self->send(st.env->store, open_atom::value, st.user_id, t, st.version);
-      }
       if (existing != st.devices.end()
           && existing->second.session != req.session)
         caf::anon_send(existing->second.session, expire_atom::value, dev_id,
@@ -390,9 +434,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
       view.device_id = dev_id;
       view.user_agent = std::move(req.device.user_agent);
       view.platform = std::move(req.device.platform);
-      view.status = req.device.status == presence_status::offline
-                      ? presence_status::online
-                      : req.device.status;
+      view.chosen = req.device.status != presence_status::offline;
+      view.status = view.chosen ? req.device.status : presence_status::online;
       view.connected_at = connected_at;
       view.last_active = t;
       view.auto_away = std::max<millis>(req.device.auto_away, 0);
@@ -415,7 +458,7 @@ user_actor_impl::behavior_type running(user_ptr self) {
       bool take = req.collects_queue && (st.maybe_queued || unknown);
       if (take && unknown)
         known.push_back(req.queue_device);
-      return join_ack{user_api{self}, dev_id, snapshot(st), take};
+      return join_ack{user_api{self}, dev_id, own_snapshot(st), take};
     },
     [=](leave_atom, const std::string& device_id,
         const caf::actor_addr& session) {
@@ -450,6 +493,7 @@ user_actor_impl::behavior_type running(user_ptr self) {
       if (i == st.devices.end() || status == presence_status::offline)
         return make_error(errc::invalid_argument);
       i->second.view.status = status;
+      i->second.view.chosen = true;
       i->second.view.last_active = st.env->now();
       // The client chose: not automatic any more, and it counts as input.
       i->second.view.auto_away_active = false;
@@ -457,15 +501,15 @@ user_actor_impl::behavior_type running(user_ptr self) {
       arm_idle(self, device_id);
       recompute(self);
       checkpoint(self);
-      return snapshot(st);
+      return own_snapshot(st);
     },
     [=](status_atom, const std::string& text,
         millis expires) -> caf::result<user_status> {
       auto& st = self->state;
-      if (!st.online)
+      if (!st.online && !st.hidden)
         return make_error(errc::invalid_argument);
       if (text == st.status_text && expires == st.status_expires)
-        return snapshot(st);
+        return own_snapshot(st);
       st.status_text = text;
       st.status_expires = text.empty() ? 0 : expires;
       auto gen = ++st.text_gen;
@@ -475,9 +519,11 @@ user_actor_impl::behavior_type running(user_ptr self) {
                              std::max<millis>(st.status_expires - st.env->now(),
                                               0)},
                            expire_atom::value, gen);
-      st.version = next_version(st.version, st.env->now());
-      emit(self);
-      return snapshot(st);
+      if (st.online) { // an invisible user's message shows when they do
+        st.version = next_version(st.version, st.env->now());
+        emit(self);
+      }
+      return own_snapshot(st);
     },
     [=](activity_atom, const std::string& device_id, millis at) {
       auto& st = self->state;
@@ -517,10 +563,12 @@ user_actor_impl::behavior_type running(user_ptr self) {
     },
     [=](expire_atom, uint64_t gen) {
       auto& st = self->state;
-      if (gen != st.text_gen || st.status_text.empty() || !st.online)
+      if (gen != st.text_gen || st.status_text.empty())
         return;
       st.status_text.clear();
       st.status_expires = 0;
+      if (!st.online)
+        return; // invisible: nobody else saw it
       st.version = next_version(st.version, st.env->now());
       emit(self);
     },
@@ -548,7 +596,7 @@ user_actor_impl::behavior_type running(user_ptr self) {
       // No device: the sender queues it; the next join takes it.
       if (n == 0 && except.empty())
         self->state.maybe_queued = true;
-      return n;
+      return self->state.hidden ? n | hidden_recipient : n;
     },
     [=](stop_atom) {
       auto& st = self->state;

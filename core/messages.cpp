@@ -15,6 +15,8 @@ const char* status_name(presence_status x) {
       return "busy";
     case presence_status::dnd:
       return "dnd";
+    case presence_status::invisible:
+      return "invisible";
     case presence_status::offline:
       break;
   }
@@ -30,6 +32,8 @@ bool parse_status(const std::string& text, presence_status& out) {
     out = presence_status::busy;
   else if (text == "dnd")
     out = presence_status::dnd;
+  else if (text == "invisible")
+    out = presence_status::invisible;
   else
     return false;
   return true;

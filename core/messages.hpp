@@ -83,13 +83,16 @@ using queue_atom = caf::atom_constant<caf::atom("queue")>;
 // -- presence values ----------------------------------------------------------
 
 /// What a user (or one device) shows to others. `offline` is never set by a
-/// client; it is what a user without devices reports.
+/// client; it is what a user without devices reports. `invisible` is set by
+/// a client and seen only by the user's own devices: to everyone else the
+/// user is offline (actors/user_actor.cpp has the rule across devices).
 enum class presence_status : uint8_t {
   offline = 0,
   online = 1,
   away = 2,
   busy = 3,
   dnd = 4,
+  invisible = 5,
 };
 
 /// Wire name of a status ("online", "away", ...).
@@ -104,7 +107,8 @@ struct device_info {
   std::string device_id;
   std::string user_agent;
   std::string platform;
-  presence_status status = presence_status::online;
+  /// The status the client chose; `offline` (none chosen) joins `online`.
+  presence_status status = presence_status::offline;
   /// Auto-away: after this long without input (`activity_atom`) the device
   /// turns away by itself, and online again on input. 0: never.
   millis auto_away = 0;
@@ -129,13 +133,17 @@ struct device_view {
   millis auto_away = 0;
   millis last_input = 0;
   bool auto_away_active = false;
+  /// The client chose this device's status (a join with a status, or
+  /// set_status): a visible status chosen on one device keeps the user
+  /// visible while another device is invisible.
+  bool chosen = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, device_view& x) {
   return f(caf::meta::type_name("device_view"), x.device_id, x.user_agent,
            x.platform, x.status, x.connected_at, x.last_active, x.auto_away,
-           x.last_input, x.auto_away_active);
+           x.last_input, x.auto_away_active, x.chosen);
 }
 
 /// The full answer to "what is the presence of user X".
@@ -254,7 +262,7 @@ struct user_record {
   /// The devices the offline queue keeps a cursor for ("" for the unnamed
   /// ones; single-user load only): a device not among them takes the queue
   /// on its next join, which makes it known.
-  std::vector<std::string> queue_devices;
+  std::vector<std::string> queue_devices{};
 };
 
 template <class Inspector>
@@ -506,8 +514,14 @@ using user_api = caf::typed_actor<
   // (and resets its idle time); not sent for heartbeats
   caf::reacts_to<activity_atom, std::string, millis>,
   // a private message for every device of the user but `except` (the
-  // device that sent it, "" for none); replies how many devices it went to
+  // device that sent it, "" for none); replies how many devices it went to,
+  // with `hidden_recipient` set when the user is invisible
   caf::replies_to<message_atom, chat_message, std::string>::with<uint32_t>>;
+
+/// Set in the reply to a private message (message_atom) when the recipient
+/// is invisible: their devices got it, and the sender must not learn that
+/// they are there (the reply's other bits count the devices).
+constexpr uint32_t hidden_recipient = uint32_t{1} << 31;
 
 /// The session side of a device (edge/native and edge/socketio sessions,
 /// possibly on another node): what a user actor tells the session holding
@@ -633,7 +647,7 @@ using presence_api = caf::typed_actor<
   caf::replies_to<shutdown_atom>::with<uint64_t>,
   // a private message to every live device of `user` but device `except`
   // (user, message, except); replies how many devices it reached (0: the
-  // user is offline)
+  // user is offline), with `hidden_recipient` set when the user is invisible
   caf::replies_to<message_atom, std::string, chat_message,
                   std::string>::with<uint32_t>>;
 

@@ -168,7 +168,9 @@ void node::send_to_user(const std::string& user, chat_message m,
     };
     self->request(api, timeout, message_atom::value, user, m, std::string{})
       .then(
-        [=](uint32_t n) {
+        [=](uint32_t reply) {
+          // The host may know that the user is invisible: the count alone.
+          auto n = reply & ~hidden_recipient;
           if (n > 0) {
             finish(n);
             return;

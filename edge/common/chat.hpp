@@ -173,9 +173,13 @@ void send(Self* self, std::shared_ptr<edge_context> ctx, send_request req,
       auto except = recipient ? std::string{} : req.device;
       self->request(ctx->api, timeout, message_atom::value, p, stored, except)
         .then(
-          [=](uint32_t n) mutable {
+          [=](uint32_t reply) mutable {
+            // An invisible recipient's devices get it; the sender hears
+            // "not delivered", as if they were offline.
+            auto n = reply & ~hidden_recipient;
+            bool seen = (reply & hidden_recipient) == 0;
             if (n > 0 || !recipient) {
-              one(recipient && n > 0);
+              one(recipient && n > 0 && seen);
               return;
             }
             self->request(ctx->store, timeout, queue_atom::value, p, stored)

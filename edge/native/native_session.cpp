@@ -123,7 +123,7 @@ void join(session_ptr self, const native_command& cmd) {
   dev.user_agent = !cmd.user_agent.empty() ? cmd.user_agent
                                            : st.params.user_agent;
   dev.platform = !cmd.platform.empty() ? cmd.platform : st.params.platform;
-  dev.status = cmd.has_status ? cmd.status : presence_status::online;
+  dev.status = cmd.has_status ? cmd.status : presence_status::offline;
   dev.auto_away = cmd.auto_away_s >= 0 ? cmd.auto_away_s * 1000
                                        : st.ctx->cfg.edge.auto_away.count();
   // Switching devices within one session: the old one goes.

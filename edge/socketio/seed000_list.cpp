@@ -336,7 +336,6 @@ void follow(list_ptr self) {
 list_impl_api::behavior_type list_impl(list_ptr self,
                                        std::shared_ptr<edge_context> ctx) {
   self->state.ctx = std::move(ctx);
-  auto& st = self->state;
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& ls = self->state.listeners;
     for (auto i = ls.begin(); i != ls.end(); ++i)

@@ -18,6 +18,24 @@ TEST_CASE("aggregate: dnd beats busy beats online beats away") {
   CHECK(aggregate({s::online, s::away}) == s::online);
 }
 
+TEST_CASE(
+  "combine: invisible hides the user unless another device chose to "
+  "show") {
+  using s = presence_status;
+  CHECK(combine({}) == s::offline);
+  CHECK(combine({{s::busy, true}, {s::away, false}}) == s::busy);
+  CHECK(combine({{s::invisible, true}}) == s::invisible);
+  // A device that merely joined (online, not chosen) or turned away by
+  // itself does not reveal the user.
+  CHECK(combine({{s::invisible, true}, {s::online, false}}) == s::invisible);
+  CHECK(combine({{s::away, false}, {s::invisible, true}}) == s::invisible);
+  // A visible status chosen on another device shows, without the invisible
+  // device in the aggregate.
+  CHECK(combine({{s::invisible, true}, {s::away, true}}) == s::away);
+  CHECK(combine({{s::invisible, true}, {s::online, false}, {s::busy, true}})
+        == s::busy);
+}
+
 TEST_CASE("next_version grows past both the previous version and the clock") {
   CHECK(next_version(0, 1000) == 1000);
   CHECK(next_version(1000, 1000) == 1001);

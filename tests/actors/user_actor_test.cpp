@@ -419,3 +419,89 @@ TEST_CASE("a new user's unnamed devices do not ask the store") {
   req.collects_queue = true;
   CHECK_FALSE(f.ask<join_ack>(join_atom::value, req).queued);
 }
+
+TEST_CASE(
+  "invisible: offline to everyone else, the truth to the user's own "
+  "devices, last_seen still") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  fixture f{c};
+  auto feed = f.subscribe({}, true);
+  auto ack = f.join("ivy", "phone");
+  f.join("ivy", "desk");
+  f.run();
+  REQUIRE(count_for(*feed, "ivy", true) == 1);
+  auto user = caf::actor_cast<user_api>(ack.user);
+  f.advance(1s);
+  auto hid_at = f.now();
+  auto own = f.ask_actor<user_status>(user, status_atom::value,
+                                      std::string{"phone"},
+                                      presence_status::invisible);
+  // The phone sees the truth; the desk only joined, so it does not show
+  // the user.
+  CHECK(own.online);
+  CHECK(own.status == presence_status::invisible);
+  CHECK(own.devices.size() == 2);
+  f.run();
+  REQUIRE(count_for(*feed, "ivy", false) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+  auto seen = f.ask<user_status>(get_atom::value, std::string{"ivy"});
+  CHECK_FALSE(seen.online);
+  CHECK(seen.status == presence_status::offline);
+  CHECK(seen.devices.empty());
+  CHECK(seen.last_seen == hid_at);
+  REQUIRE(f.log->closes.size() == 1);
+  CHECK(std::get<2>(f.log->closes[0]) == hid_at);
+  // Activity while invisible moves nothing anyone sees, nor the store.
+  auto checkpoints = f.log->checkpoints.size();
+  f.advance(20s);
+  f.self->send(user, heartbeat_atom::value, std::string{"desk"}, f.now());
+  f.advance(20s);
+  CHECK(f.log->checkpoints.size() == checkpoints);
+  CHECK(f.ask<user_status>(get_atom::value, std::string{"ivy"}).last_seen
+        == hid_at);
+  // A device joining later sees the truth too; others still see offline.
+  auto third = f.join("ivy", "tab");
+  CHECK(third.status.status == presence_status::invisible);
+  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+  // A visible status chosen on the desk shows the user again: a new
+  // session, announced.
+  auto shown = f.ask_actor<user_status>(user, status_atom::value,
+                                        std::string{"desk"},
+                                        presence_status::busy);
+  CHECK(shown.status == presence_status::busy);
+  f.run();
+  CHECK(count_for(*feed, "ivy", true) == 2);
+  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  CHECK(f.log->opens.size() == 2);
+}
+
+TEST_CASE("a device that joins invisible never shows the user") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  c.reconnect_grace = 0ms;
+  fixture f{c};
+  auto feed = f.subscribe({}, true);
+  user_record r{"ned", true, 5'000, 7};
+  f.log->records["ned"] = r;
+  auto [session, box] = f.listener();
+  join_request req;
+  req.user_id = "ned";
+  req.device.device_id = "phone";
+  req.device.status = presence_status::invisible;
+  req.session = caf::actor_cast<session_api>(session);
+  auto ack = f.ask<join_ack>(join_atom::value, req);
+  CHECK(ack.status.status == presence_status::invisible);
+  f.run();
+  CHECK(feed->deltas.empty());
+  CHECK(f.log->opens.empty());
+  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+  auto user = caf::actor_cast<user_api>(ack.user);
+  f.self->send(user, leave_atom::value, std::string{"phone"},
+               session.address());
+  f.run();
+  CHECK(feed->deltas.empty());
+  CHECK(f.log->closes.empty());
+  CHECK(f.ask<user_status>(get_atom::value, std::string{"ned"}).last_seen
+        == 5'000);
+}

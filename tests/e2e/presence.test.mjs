@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server, eventually } from './lib/harness.mjs';
+import { sioConnect } from './lib/sio.mjs';
 
 let srv;
 
@@ -225,4 +226,83 @@ test('auto-away: an idle native device turns away and comes back on activity', a
   assert.deepEqual([bad.type, bad.code], ['error', 'bad_request']);
   await kim.close();
   await watcher.close();
+});
+
+test('invisible: offline to everyone else over REST, native and each Socket.IO dialect; the truth to the user', async () => {
+  const ws = { transports: ['websocket'] };
+  // Observers: a native follower, seed 000, seed 002 and seed 004 sockets.
+  const watcher = await srv.ws('/ws?subscribe=none');
+  await watcher.request({ type: 'subscribe', user_ids: ['inv-ivy'] });
+  const s0 = await sioConnect(srv.url, { path: '/api/socketio', ...ws });
+  assert.equal((await s0.ask('join_user', 'inv-s0')).success, true);
+  const s2 = await sioConnect(srv.url, ws);
+  s2.emit('authenticate', { userId: 'inv-s2' });
+  await s2.next('authentication-success');
+  const s4 = await sioConnect(`${srv.url}/ws/messages`, { auth: { userId: 'inv-s4' }, ...ws });
+  await s4.next('user-online', x => x.userId === 'inv-s4');
+
+  const phone = await srv.ws('/ws?userId=inv-ivy&deviceId=phone');
+  await phone.next(m => m.type === 'joined');
+  await watcher.change('inv-ivy', true);
+  await s0.next('user_online', x => x.userId === 'inv-ivy');
+  await s2.next('user-status-change', x => x.userId === 'inv-ivy' && x.isOnline);
+  await s4.next('user-online', x => x.userId === 'inv-ivy');
+
+  // Ivy turns invisible: her own device hears the truth ...
+  const set = await phone.request({ type: 'set_status', status: 'invisible' });
+  assert.equal(set.type, 'status_set');
+  assert.equal(set.user.status, 'invisible');
+  assert.equal(set.user.is_online, true);
+  // ... everyone else sees her leave.
+  const gone = await watcher.change('inv-ivy', false);
+  assert.equal(gone.status, 'offline');
+  await s0.next('user_offline', x => x.userId === 'inv-ivy');
+  await s2.next('user-status-change', x => x.userId === 'inv-ivy' && !x.isOnline);
+  await s4.next('user-offline', x => x.userId === 'inv-ivy');
+  const hidden = async () => {
+    const st = await srv.get('/api/user-status/inv-ivy');
+    assert.equal(st.body.data.isOnline, false);
+    assert.equal(st.body.data.devices, 0);
+    const own = await srv.get('/api/users/inv-ivy/status');
+    assert.equal(own.body.data.is_online, false);
+    assert.equal(own.body.data.status, 'offline');
+    assert.deepEqual(own.body.data.devices, []);
+    const list = await srv.get('/api/online-users');
+    assert.equal(list.body.data.some(u => u.id === 'inv-ivy'), false);
+    const s3 = await srv.get('/api/users/online/');
+    assert.equal(s3.body.some(u => u.id === 'inv-ivy'), false);
+    const native = await watcher.request({ type: 'get_status', user_id: 'inv-ivy' });
+    assert.equal(native.user.is_online, false);
+    s0.emit('check_user_online', 'inv-ivy');
+    assert.deepEqual(await s0.next('user_online_status', x => x.userId === 'inv-ivy'),
+                     { userId: 'inv-ivy', online: false });
+    return own.body.data.last_seen;
+  };
+  const lastSeen = await hidden();
+  assert.ok(lastSeen, 'last seen when she went invisible');
+  // Activity while invisible does not move last_seen; a second device
+  // joins invisible too and sees the truth.
+  await phone.request({ type: 'activity' });
+  const laptop = await srv.ws('/ws?userId=inv-ivy&deviceId=laptop');
+  const j = await laptop.next(m => m.type === 'joined');
+  assert.equal(j.user.status, 'invisible');
+  assert.equal(await hidden(), lastSeen);
+  assert.equal(watcher.has(m => m.type === 'user.status.changed' && m.user_id === 'inv-ivy'
+                                && m.is_online === true && m.version > gone.version), false);
+  // A private message reaches her devices, but the sender is told "not
+  // delivered", as for someone offline.
+  const conv = (await srv.http('POST', '/api/privatechat/conversations',
+                               { body: { participants: ['inv-ivy', 'inv-s0'] } })).body.conversation;
+  const sent = await srv.http('POST', '/api/privatechat/message',
+                              { body: { senderId: 'inv-s0', conversationId: conv.id, content: 'psst' } });
+  assert.equal(sent.status, 201, sent.text);
+  assert.equal(sent.body.delivered, false);
+  await laptop.next(m => m.type === 'message' && m.message.id === sent.body.message.id);
+  // A visible status chosen on the laptop shows her again.
+  await laptop.request({ type: 'set_status', status: 'busy' });
+  const back = await watcher.change('inv-ivy', true);
+  assert.equal(back.status, 'busy');
+  await s4.next('user-online', x => x.userId === 'inv-ivy');
+  for (const c of [phone, laptop, watcher]) await c.close();
+  for (const c of [s0, s2, s4]) c.close();
 });
