@@ -8,6 +8,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/change_log.hpp"
 #include "core/messages.hpp"
 
 namespace presence::actors {
@@ -32,6 +33,8 @@ struct fanout_state {
   std::unordered_map<std::string, size_t> pending_index;
   /// A window is open: deltas are gathered until its tick.
   bool armed = false;
+  /// Every delta heard, the latest per user (resync).
+  change_log log{1, 0};
   static inline const char* name = "presence.fanout";
 };
 
@@ -111,8 +114,10 @@ void forget(fanout_ptr self, const delta_listener& l) {
   st.listeners.erase(i);
 }
 
-fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg) {
+fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg,
+                                           uint64_t started) {
   self->state.cfg = cfg;
+  self->state.log = change_log{cfg.change_log_size, started};
   self->set_down_handler([=](caf::down_msg& dm) {
     auto l = caf::actor_cast<delta_listener>(dm.source);
     if (l)
@@ -174,6 +179,7 @@ fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg) {
     },
     [=](delta_atom, presence_delta& d) {
       auto& st = self->state;
+      st.log.add(d);
       if (st.listeners.empty())
         return;
       if (st.cfg.coalesce_window.count() == 0) {
@@ -199,6 +205,26 @@ fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg) {
       }
     },
     [=](tick_atom) { flush(self); },
+    [=](changes_atom, const delta_listener& l, uint64_t since,
+        uint32_t limit) -> change_page {
+      auto& st = self->state;
+      if (!l)
+        return st.log.since(since, limit,
+                            [](const std::string&) { return true; });
+      auto it = st.listeners.find(l);
+      if (it == st.listeners.end()) {
+        change_page none;
+        none.cursor = st.log.cursor();
+        return none; // subscribed to nothing: nothing changed for it
+      }
+      auto& entry = it->second;
+      if (entry.global)
+        return st.log.since(since, limit,
+                            [](const std::string&) { return true; });
+      return st.log.since(since, limit, [&](const std::string& u) {
+        return entry.users.count(u) > 0;
+      });
+    },
   };
 }
 
@@ -212,8 +238,9 @@ std::chrono::microseconds fanout_window(std::chrono::milliseconds base,
   return std::max<std::chrono::microseconds>(base, scaled);
 }
 
-fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg) {
-  return sys.spawn(fanout_impl, cfg);
+fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg,
+                        uint64_t started) {
+  return sys.spawn(fanout_impl, cfg, started);
 }
 
 } // namespace presence::actors

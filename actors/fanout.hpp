@@ -23,7 +23,12 @@ namespace presence::actors {
 /// The window after a send grows with what the send cost: a send to many
 /// listeners (a storm of joins with every socket listening, as seed 000
 /// has it) opens a window of `fanout_window(cfg.coalesce_window, n)`.
-fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg);
+///
+/// It also keeps the node's change log (change_log.hpp, `cfg.change_log_size`
+/// users) of every delta it hears, subscribed to or not; `started` (the
+/// node's start, wall-clock ms) is how far back it reaches at first.
+fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg,
+                        uint64_t started = 0);
 
 /// Listener messages per second a fan-out paces itself to in a storm: each
 /// costs ~4-12 us of CPU with its socket write (docs/benchmarks.md).

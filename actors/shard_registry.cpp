@@ -376,6 +376,12 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       return rp.delegate(self->state.fanout, subscribe_atom::value, l,
                          std::move(users), global);
     },
+    [=](changes_atom, const delta_listener& l, uint64_t since,
+        uint32_t limit) -> caf::result<change_page> {
+      auto rp = self->make_response_promise<change_page>();
+      return rp.delegate(self->state.fanout, changes_atom::value, l, since,
+                         limit);
+    },
     [=](unsubscribe_atom, const delta_listener& l,
         std::vector<std::string>& users, bool global) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();

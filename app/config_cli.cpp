@@ -98,6 +98,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   add("typing-timeout", typing_ms,
       "ms after the last typing-start before a typing indicator ends by "
       "itself");
+  add("change-log-size", cfg.actors.change_log_size,
+      "users whose latest change a node keeps for resync and "
+      "/api/presence/changes");
   add("jwt-secret", cfg.edge.jwt_secret,
       "HS256 secret; empty = dev mode (clients name themselves)");
   add("io-threads", cfg.edge.io_threads, "threads serving sockets");
@@ -300,6 +303,7 @@ std::string to_toml(const config& cfg) {
   line("reconnect-grace", secs(a.reconnect_grace));
   line("coalesce-window", std::to_string(a.coalesce_window.count()));
   line("typing-timeout", std::to_string(a.typing_timeout.count()));
+  line("change-log-size", std::to_string(a.change_log_size));
   line("auto-away", std::to_string(e.auto_away.count() / 1000));
   if (e.jwt_secret.empty())
     line("jwt-secret", q(""));

@@ -150,6 +150,11 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
       return self->delegate(self->state.local, subscribe_atom::value, l,
                             std::move(users), global);
     },
+    [=](changes_atom, const delta_listener& l, uint64_t since,
+        uint32_t limit) -> caf::result<change_page> {
+      return self->delegate(self->state.local, changes_atom::value, l, since,
+                            limit);
+    },
     [=](unsubscribe_atom, const delta_listener& l,
         std::vector<std::string>& users, bool global) -> caf::result<bool> {
       return self->delegate(self->state.local, unsubscribe_atom::value, l,

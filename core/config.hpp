@@ -29,6 +29,9 @@ struct actors_config {
   /// A typing indicator ends by itself this long after its last start
   /// (a client that vanished mid-word stops "typing" for everyone).
   milliseconds typing_timeout{5'000};
+  /// Users whose latest change each node keeps for `resync` and
+  /// GET /api/presence/changes (the oldest go first).
+  uint32_t change_log_size = 100'000;
 };
 
 /// Options of the persistence/ folder: RocksDB.

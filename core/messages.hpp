@@ -79,6 +79,7 @@ using activity_atom = caf::atom_constant<caf::atom("activity")>;
 using conversation_atom = caf::atom_constant<caf::atom("convers")>;
 using message_atom = caf::atom_constant<caf::atom("message")>;
 using queue_atom = caf::atom_constant<caf::atom("queue")>;
+using changes_atom = caf::atom_constant<caf::atom("changes")>;
 
 // -- presence values ----------------------------------------------------------
 
@@ -204,6 +205,25 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, online_page& x) {
   return f(caf::meta::type_name("online_page"), x.users, x.next_cursor,
            x.total);
+}
+
+/// What changed since a cursor (a user's version; actors/change_log.hpp):
+/// the latest state of every user whose version is newer, oldest first.
+/// `complete` false: the node's change log no longer reaches back that far
+/// (or more changed than the limit): the client re-lists instead.
+struct change_page {
+  bool complete = true;
+  std::vector<presence_delta> changes;
+  /// The newest version the log holds (the cursor after these changes).
+  uint64_t cursor = 0;
+  /// Changes with versions up to this one may be gone from the log.
+  uint64_t oldest = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, change_page& x) {
+  return f(caf::meta::type_name("change_page"), x.complete, x.changes, x.cursor,
+           x.oldest);
 }
 
 /// Display data of a user, used in the seeds' payloads.
@@ -549,7 +569,11 @@ using fanout_api = caf::typed_actor<
                   bool>::with<bool>,
   caf::replies_to<unsubscribe_atom, delta_listener, std::vector<std::string>,
                   bool>::with<bool>,
-  caf::reacts_to<delta_atom, presence_delta>>;
+  caf::reacts_to<delta_atom, presence_delta>,
+  // (listener, since, limit): the change log after version `since`, only
+  // what the listener subscribes to (an invalid listener: everything)
+  caf::replies_to<changes_atom, delta_listener, uint64_t,
+                  uint32_t>::with<change_page>>;
 
 /// A member of rooms: gets the signals other members send to a room.
 using room_member = caf::typed_actor<caf::reacts_to<room_atom, room_signal>>;
@@ -640,6 +664,10 @@ using presence_api = caf::typed_actor<
                   bool>::with<bool>,
   caf::replies_to<unsubscribe_atom, delta_listener, std::vector<std::string>,
                   bool>::with<bool>,
+  // (listener, since, limit): what changed after version `since` (the
+  // node's change log, fanout_api), as the listener subscribes to it
+  caf::replies_to<changes_atom, delta_listener, uint64_t,
+                  uint32_t>::with<change_page>,
   caf::replies_to<join_atom, join_request>::with<join_ack>,
   // REST "I am here": refresh activity (online) or last_seen (offline)
   caf::replies_to<touch_atom, std::string>::with<user_status>,
@@ -807,6 +835,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(presence, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(presence, (presence::user_status))
   CAF_ADD_TYPE_ID(presence, (presence::presence_delta))
   CAF_ADD_TYPE_ID(presence, (presence::online_page))
+  CAF_ADD_TYPE_ID(presence, (presence::change_page))
   CAF_ADD_TYPE_ID(presence, (presence::profile))
   CAF_ADD_TYPE_ID(presence, (presence::session_record))
   CAF_ADD_TYPE_ID(presence, (presence::user_record))

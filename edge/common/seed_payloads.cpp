@@ -24,6 +24,21 @@ json or_null(const std::string& s) {
   return s.empty() ? json(nullptr) : json(s);
 }
 
+json native_user(const presence_delta& d) {
+  auto or_null_ms = [](millis ms) { return ms > 0 ? json(ms) : json(nullptr); };
+  return {
+    {"user_id", d.user_id},
+    {"is_online", d.online},
+    {"status", status_name(d.status)},
+    {"last_seen", iso_or_null(d.last_seen)},
+    {"last_seen_ms", or_null_ms(d.last_seen)},
+    {"online_since", iso_or_null(d.online_since)},
+    {"version", d.version},
+    {"status_text", or_null(d.status_text)},
+    {"status_expires_at", iso_or_null(d.status_expires)},
+  };
+}
+
 json seed000_user(const presence_delta& u, const profile& p) {
   return {{"id", u.user_id},
           {"name", display_name(p, u.user_id)},

@@ -19,6 +19,11 @@ json iso_or_null(millis ms);
 /// The string, or null when empty.
 json or_null(const std::string& s);
 
+/// A user's state in presenced's own field names (native deltas, lists,
+/// /api/presence/changes): {user_id, is_online, status, last_seen,
+/// last_seen_ms, online_since, version, status_text, status_expires_at}.
+json native_user(const presence_delta& d);
+
 /// Seed 000/001 user (`/api/online-users`, `online_users_list`):
 /// {id, name, username, email, avatar, status}. Without a profile, name and
 /// username are the user id; email and avatar are null.

@@ -1,10 +1,13 @@
 #include "edge/native/native_protocol.hpp"
 
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "edge/common/json_input.hpp"
+#include "edge/common/seed_payloads.hpp"
 
 namespace presence::edge {
 
@@ -41,6 +44,7 @@ constexpr op_name op_names[] = {
   {"join_room", native_op::join_room},
   {"leave_room", native_op::leave_room},
   {"typing", native_op::typing},
+  {"resync", native_op::resync},
 };
 
 // Reads an optional string field under either name; false on a wrong type.
@@ -158,7 +162,7 @@ bool status_field(const json& j, bool required, native_command& out,
     return true;
   if (!parse_status(st, out.status)) {
     err.code = "bad_request";
-    err.message = "'status' must be online, away, busy or dnd";
+    err.message = "'status' must be online, away, busy, dnd or invisible";
     return false;
   }
   out.has_status = true;
@@ -206,17 +210,7 @@ json user_json(const user_status& s, bool with_devices) {
 }
 
 json delta_json(const presence_delta& d) {
-  return {
-    {"user_id", d.user_id},
-    {"is_online", d.online},
-    {"status", status_name(d.status)},
-    {"last_seen", iso_or_null(d.last_seen)},
-    {"last_seen_ms", ms_or_null(d.last_seen)},
-    {"online_since", iso_or_null(d.online_since)},
-    {"version", d.version},
-    {"status_text", text_or_null(d.status_text)},
-    {"status_expires_at", iso_or_null(d.status_expires)},
-  };
+  return seeds::native_user(d);
 }
 
 json reply(const char* type, const std::string& id_json) {
@@ -310,6 +304,23 @@ bool parse_native(const std::string& text, native_command& out,
       if (!opt_string(j, "cursor", nullptr, out.cursor, err))
         return false;
       return limit_field(j, out, err);
+    }
+    case native_op::resync: {
+      long long since = -1;
+      long long limit = max_resync_changes;
+      if (!int_field(j, "since", 0, std::numeric_limits<long long>::max(),
+                     "a version (an integer)", "0", since, err)
+          || !int_field(j, "limit", 1, max_resync_changes, "an integer", "1",
+                        limit, err))
+        return false;
+      if (since < 0) {
+        err.code = "bad_request";
+        err.message = "'since' is required: the newest version you saw";
+        return false;
+      }
+      out.since = static_cast<uint64_t>(since);
+      out.limit = static_cast<uint32_t>(limit);
+      return true;
     }
     case native_op::subscribe:
     case native_op::unsubscribe: {
@@ -466,6 +477,20 @@ std::string encode_online_list(const std::string& id_json,
   j["next_cursor"] = page.next_cursor.empty() ? json(nullptr)
                                               : json(page.next_cursor);
   j["total"] = page.total;
+  return dump(j);
+}
+
+std::string encode_resync(const std::string& id_json, const change_page& p) {
+  auto j = reply(p.complete ? "resynced" : "resync_required", id_json);
+  if (p.complete) {
+    auto arr = json::array();
+    for (auto& d : p.changes)
+      arr.push_back(delta_json(d));
+    j["changes"] = std::move(arr);
+  } else {
+    j["oldest"] = p.oldest;
+  }
+  j["cursor"] = p.cursor;
   return dump(j);
 }
 

@@ -28,7 +28,11 @@ enum class native_op {
   join_room,    // "join_room": typing indicators of a room
   leave_room,   // "leave_room"
   typing,       // "typing": start (typing: true) or stop
+  resync,       // "resync": what changed since a version
 };
+
+/// Most changes one resync reply carries (more: resync_required).
+constexpr long long max_resync_changes = 10'000;
 
 /// Longest auto-away idle time a join may ask for (1 day).
 constexpr long long max_auto_away_s = 24 * 3600;
@@ -74,6 +78,8 @@ struct native_command {
   bool snapshot = false;
   std::string cursor;
   uint32_t limit = default_page;
+  // resync: the newest version the client saw
+  uint64_t since = 0;
   // join_room, leave_room, typing
   std::string room;
   bool typing = true;
@@ -114,6 +120,8 @@ std::string encode_statuses(const std::string& id_json,
 std::string encode_online_list(const std::string& id_json,
                                const online_page& page);
 std::string encode_count(const std::string& id_json, uint64_t n);
+/// `resynced` {changes, cursor}, or `resync_required` {oldest, cursor}.
+std::string encode_resync(const std::string& id_json, const change_page& p);
 /// `states`: the current state of the followed users (subscribe by id);
 /// `online`: the first page of online users (a global subscribe with
 /// "snapshot": true). Either may be null (left out).

@@ -290,6 +290,13 @@ void handle(session_ptr self, native_command& cmd) {
         .then([=](online_page& p) { send(self, encode_online_list(id, p)); },
               fail);
       return;
+    case native_op::resync:
+      // What changed of what this connection follows since the version.
+      self
+        ->request(st.ctx->api, timeout, changes_atom::value,
+                  delta_listener{self}, cmd.since, cmd.limit)
+        .then([=](change_page& p) { send(self, encode_resync(id, p)); }, fail);
+      return;
     case native_op::count_online:
       self->request(st.ctx->api, timeout, count_atom::value)
         .then([=](uint64_t n) { send(self, encode_count(id, n)); }, fail);

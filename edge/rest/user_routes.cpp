@@ -16,6 +16,7 @@ constexpr size_t max_profile_field = 1024;
 constexpr uint32_t default_history = 20;
 
 using seeds::iso_or_null;
+using seeds::native_user;
 using seeds::profile_json;
 
 /// The :user of the path; replies 400 and returns false when it is junk.
@@ -185,9 +186,49 @@ void get_native_status(const call_ptr& c) {
     get_atom::value, user);
 }
 
+/// Most changes one reply carries (more: 410 resync_required).
+constexpr uint32_t max_changes = 10'000;
+
+void get_changes(const call_ptr& c) {
+  auto s = query_param(c->target, "since");
+  bool digits = !s.empty() && s.size() <= 19
+                && s.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) {
+    c->fail(400, "bad_request",
+            "since is required: the newest version you saw (an integer)");
+    return;
+  }
+  auto since = std::stoull(s);
+  uint32_t limit = 0;
+  if (!c->limit(1000, max_changes, limit))
+    return;
+  ask_then<change_page>(
+    c, c->ctx->api,
+    [c](change_page& p) {
+      if (!p.complete) {
+        c->reply(410, {{"success", false},
+                       {"code", "resync_required"},
+                       {"message",
+                        "changes since then are no longer all "
+                        "kept (or more than limit): list again"},
+                       {"oldest", p.oldest},
+                       {"cursor", p.cursor}});
+        return;
+      }
+      auto changes = json::array();
+      for (auto& d : p.changes)
+        changes.push_back(native_user(d));
+      c->reply(200, {{"success", true},
+                     {"changes", std::move(changes)},
+                     {"cursor", p.cursor}});
+    },
+    changes_atom::value, delta_listener{}, since, limit);
+}
+
 } // namespace
 
 void add_user_routes(route_table& t) {
+  t.add("GET", "/api/presence/changes", get_changes);
   t.add("GET", "/api/users/:user/profile", get_profile);
   t.add("PUT", "/api/users/:user/profile", put_profile);
   t.add("GET", "/api/users/:user/history", get_history);

@@ -200,6 +200,9 @@ fake_registry(node_registry_api::pointer,
         bool) { return true; },
     [=](unsubscribe_atom, const delta_listener&, std::vector<std::string>&,
         bool) { return true; },
+    [=](changes_atom, const delta_listener&, uint64_t, uint32_t) {
+      return change_page{};
+    },
     [=](join_atom, join_request&) -> caf::result<join_ack> {
       return registry_failure();
     },

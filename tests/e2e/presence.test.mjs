@@ -306,3 +306,82 @@ test('invisible: offline to everyone else over REST, native and each Socket.IO d
   for (const c of [phone, laptop, watcher]) await c.close();
   for (const c of [s0, s2, s4]) c.close();
 });
+
+test('resync: a reconnecting client gets exactly what changed while it was away', async () => {
+  const mine = (cs) => cs.filter(c => c.user_id.startsWith('rs-'))
+                         .map(c => [c.user_id, c.is_online, c.status]);
+  const w1 = await srv.ws('/ws?subscribe=none');
+  await w1.request({ type: 'subscribe', global: true });
+  const a = await srv.ws('/ws?userId=rs-a&deviceId=d');
+  await a.next(m => m.type === 'joined');
+  const seen = await w1.change('rs-a', true);
+  await w1.close();
+  // While the watcher is away: a status change, a join, a join and leave.
+  await a.request({ type: 'set_status', status: 'busy' });
+  const b = await srv.ws('/ws?userId=rs-b&deviceId=d');
+  await b.next(m => m.type === 'joined');
+  const c = await srv.ws('/ws?userId=rs-c&deviceId=d');
+  await c.next(m => m.type === 'joined');
+  await c.close();
+  await eventually(async () => (await srv.get('/api/user-status/rs-c')).body.data.isOnline === false,
+                   5000, 'rs-c offline');
+  // Back: subscribe again, then ask for what changed since the last version seen.
+  const w2 = await srv.ws('/ws?subscribe=none');
+  await w2.request({ type: 'subscribe', global: true });
+  const r = await w2.request({ type: 'resync', since: seen.version });
+  assert.equal(r.type, 'resynced', JSON.stringify(r));
+  assert.deepEqual(mine(r.changes), [['rs-a', true, 'busy'], ['rs-b', true, 'online'],
+                                     ['rs-c', false, 'offline']]);
+  assert.ok(r.changes.every(x => x.version > seen.version));
+  assert.ok(r.cursor >= Math.max(...r.changes.map(x => x.version)));
+  // Nothing since the newest: nothing.
+  const none = await w2.request({ type: 'resync', since: r.cursor });
+  assert.deepEqual(mine(none.changes), []);
+  // A connection following one user hears only of that user.
+  const w3 = await srv.ws('/ws?subscribe=none');
+  await w3.request({ type: 'subscribe', user_ids: ['rs-b'] });
+  const one = await w3.request({ type: 'resync', since: seen.version });
+  assert.deepEqual(one.changes.map(x => x.user_id), ['rs-b']);
+  // Older than the node: the client must list again.
+  const old = await w2.request({ type: 'resync', since: 1 });
+  assert.equal(old.type, 'resync_required');
+  assert.ok(old.oldest > 1);
+  const bad = await w2.request({ type: 'resync' });
+  assert.deepEqual([bad.type, bad.code], ['error', 'bad_request']);
+  // The same for servers over REST.
+  const rest = await srv.get(`/api/presence/changes?since=${seen.version}`);
+  assert.equal(rest.status, 200);
+  assert.deepEqual(mine(rest.body.changes), mine(r.changes));
+  const gone = await srv.get('/api/presence/changes?since=1');
+  assert.equal(gone.status, 410);
+  assert.equal(gone.body.code, 'resync_required');
+  assert.equal((await srv.get('/api/presence/changes')).status, 400);
+  assert.equal((await srv.get('/api/presence/changes?since=x')).status, 400);
+  for (const x of [a, b, w2, w3]) await x.close();
+});
+
+test('resync: a cursor the bounded change log no longer reaches gets resync_required', async () => {
+  const own = new Server({ args: ['--reconnect-grace', '0', '--change-log-size', '2'] });
+  await own.start();
+  try {
+    const w = await own.ws('/ws?subscribe=none');
+    await w.request({ type: 'subscribe', global: true });
+    const users = [];
+    for (const u of ['cl-a', 'cl-b', 'cl-c']) {
+      const x = await own.ws(`/ws?userId=${u}&deviceId=d`);
+      await x.next(m => m.type === 'joined');
+      users.push(x);
+    }
+    const first = await w.change('cl-a', true);
+    await w.change('cl-c', true);
+    // cl-a's change is gone from a log of two users: since before it, no.
+    const r = await w.request({ type: 'resync', since: first.version - 1 });
+    assert.equal(r.type, 'resync_required', JSON.stringify(r));
+    // Since cl-a's version the log still has all (cl-b, cl-c).
+    const ok = await w.request({ type: 'resync', since: first.version });
+    assert.deepEqual(ok.changes.map(x => x.user_id), ['cl-b', 'cl-c']);
+    for (const x of [...users, w]) await x.close();
+  } finally {
+    await own.dispose();
+  }
+});

@@ -1,11 +1,13 @@
 // Typing across a cluster (seed 002's chat sessions): members connected to
 // different nodes see each other's typing-start / typing-stop, nothing
 // leaks outside the room, and a typing indicator ends by itself
-// --typing-timeout after its last start, or when its socket goes.
+// --typing-timeout after its last start, or when its socket goes. Also:
+// every node's change log (resync) holds changes owned by the others.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cluster } from './lib/cluster.mjs';
+import { eventually } from './lib/harness.mjs';
 import { sioConnect } from './lib/sio.mjs';
 
 let cluster;
@@ -98,4 +100,16 @@ test('native sessions type in the same rooms as Socket.IO, across nodes', async 
                false, 'nothing after leave_room');
   sio.close();
   nat.close();
+});
+
+test('resync is cluster-wide: a change owned by one node is in every node\'s change log', async () => {
+  const t0 = Date.now() - 1;
+  const x = await member('a', 'rs-cluster-x', null);
+  for (const n of ['a', 'b'])
+    await eventually(async () => {
+      const r = await cluster.node(n).get(`/api/presence/changes?since=${t0}`);
+      return r.status === 200
+        && r.body.changes.some(c => c.user_id === 'rs-cluster-x' && c.is_online);
+    }, 5000, `rs-cluster-x online in node ${n}'s change log`);
+  x.close();
 });

@@ -1,0 +1,80 @@
+// The change log behind resync (actors/change_log.hpp): latest change per
+// user, ordered by version, bounded, and honest about what it lost.
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "actors/change_log.hpp"
+
+using namespace presence;
+using presence::actors::change_log;
+
+namespace {
+
+presence_delta change(const std::string& user, uint64_t version,
+                      bool online = true) {
+  presence_delta d;
+  d.user_id = user;
+  d.version = version;
+  d.online = online;
+  return d;
+}
+
+std::vector<std::string> users(const change_page& p) {
+  std::vector<std::string> out;
+  for (auto& d : p.changes)
+    out.push_back(d.user_id + "@" + std::to_string(d.version));
+  return out;
+}
+
+auto all = [](const std::string&) { return true; };
+
+using strings = std::vector<std::string>;
+
+} // namespace
+
+TEST_CASE("the change log gives the latest change of each user since a cursor",
+          "[change_log]") {
+  change_log log{100, 1000};
+  log.add(change("ann", 1001));
+  log.add(change("bob", 1002));
+  log.add(change("ann", 1003, false));
+  // An older change arriving late (another node) does not replace a newer.
+  log.add(change("bob", 1000));
+  CHECK(log.cursor() == 1003);
+  auto p = log.since(1000, 10, all);
+  CHECK(p.complete);
+  CHECK(users(p) == strings{"bob@1002", "ann@1003"});
+  CHECK_FALSE(p.changes[1].online);
+  CHECK(users(log.since(1002, 10, all)) == strings{"ann@1003"});
+  CHECK(log.since(1003, 10, all).changes.empty());
+  CHECK(log.since(1003, 10, all).complete);
+  // Only what the caller follows.
+  auto bob = log.since(1000, 10, [](const std::string& u) { return u == "bob"; });
+  CHECK(users(bob) == strings{"bob@1002"});
+  // Before the log begins (the node's start): incomplete.
+  CHECK_FALSE(log.since(999, 10, all).complete);
+  // More than the limit: incomplete, nothing half.
+  auto few = log.since(1000, 1, all);
+  CHECK_FALSE(few.complete);
+  CHECK(few.changes.empty());
+}
+
+TEST_CASE("the change log drops its oldest users and says so", "[change_log]") {
+  change_log log{2, 0};
+  log.add(change("a", 10));
+  log.add(change("b", 20));
+  log.add(change("c", 30)); // a goes
+  CHECK(log.size() == 2);
+  auto p = log.since(5, 10, all);
+  CHECK_FALSE(p.complete);
+  CHECK(p.oldest == 10);
+  CHECK(users(log.since(10, 10, all)) == strings{"b@20", "c@30"});
+  // A user changing again moves to the newest end (b stays, c goes next).
+  log.add(change("b", 40));
+  log.add(change("d", 50));
+  CHECK(users(log.since(30, 10, all)) == strings{"b@40", "d@50"});
+  CHECK_FALSE(log.since(29, 10, all).complete);
+}
