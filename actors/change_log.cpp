@@ -29,8 +29,9 @@ void change_log::add(const presence_delta& d) {
 }
 
 uint64_t change_log::cursor() const {
-  return by_version_.empty() ? oldest_
-                             : std::max(oldest_, by_version_.rbegin()->first.first);
+  return by_version_.empty()
+           ? oldest_
+           : std::max(oldest_, by_version_.rbegin()->first.first);
 }
 
 } // namespace presence::actors

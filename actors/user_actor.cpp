@@ -78,12 +78,17 @@ struct user_state {
   /// Private messages may wait in the offline queue (from the stored
   /// record, or a message that found no device); the next join takes them.
   bool maybe_queued = false;
-  /// The devices the offline queue knows (user_record::queue_devices).
-  std::vector<std::string> queue_devices;
+  /// The devices the offline queue knows (user_record::queue_devices)
+  /// and when each last took it.
+  std::vector<std::pair<std::string, millis>> queue_devices;
   static inline const char* name = "presence.user";
 };
 
 using user_ptr = user_actor_impl::stateful_pointer<user_state>;
+
+/// How often a known device takes the offline queue even when nothing is
+/// known to wait (its cursor stays fresh; store_db::device_ttl is 30 days).
+constexpr millis queue_refresh = 24LL * 3600 * 1000;
 
 millis latest_activity(const user_state& st) {
   millis t = 0;
@@ -104,9 +109,12 @@ user_status snapshot(const user_state& st) {
   if (st.online) {
     s.status_text = st.status_text;
     s.status_expires = st.status_expires;
+    // An invisible device is not shown to others (a visible user may
+    // hold one).
     s.devices.reserve(st.devices.size());
     for (auto& kvp : st.devices)
-      s.devices.push_back(kvp.second.view);
+      if (kvp.second.view.status != presence_status::invisible)
+        s.devices.push_back(kvp.second.view);
   }
   return s;
 }
@@ -119,9 +127,10 @@ user_status own_snapshot(const user_state& st) {
     s.status = presence_status::invisible;
     s.status_text = st.status_text;
     s.status_expires = st.status_expires;
-    for (auto& kvp : st.devices)
-      s.devices.push_back(kvp.second.view);
   }
+  s.devices.clear();
+  for (auto& kvp : st.devices)
+    s.devices.push_back(kvp.second.view);
   return s;
 }
 
@@ -173,7 +182,7 @@ void checkpoint(user_ptr self) {
 void hide(user_ptr self) {
   auto& st = self->state;
   st.hidden = true;
-  if (!st.online)
+  if (!st.online && st.online_since == 0)
     return; // nobody saw the user: nothing to take back
   st.in_grace = false;
   st.last_seen = std::max({st.last_seen, st.left_at, latest_activity(st)});
@@ -376,7 +385,9 @@ user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
         st.last_seen = r.last_seen;
         st.version = r.version;
         st.maybe_queued = r.queued > 0;
-        st.queue_devices = r.queue_devices;
+        for (size_t i = 0; i < r.queue_devices.size(); ++i)
+          st.queue_devices.emplace_back(
+            r.queue_devices[i], i < r.queue_seen.size() ? r.queue_seen[i] : 0);
         if (r.open) {
           // A session a dead owner node left open: this user is online as
           // far as everyone knows. Resume it; the first join then changes
@@ -451,13 +462,21 @@ user_actor_impl::behavior_type running(user_ptr self) {
       // ("") need no turn of their own while no named device is known:
       // then whoever joins first takes everything anyway (and a join of a
       // new user costs no store write).
+      // A known device takes it at least once a day too: that keeps its
+      // cursor from being forgotten (store_db::device_ttl) while it is in
+      // use.
       auto& known = st.queue_devices;
-      bool unknown = std::find(known.begin(), known.end(), req.queue_device)
-                       == known.end()
+      auto k = std::find_if(known.begin(), known.end(), [&](const auto& x) {
+        return x.first == req.queue_device;
+      });
+      bool unknown = k == known.end()
                      && (!req.queue_device.empty() || !known.empty());
-      bool take = req.collects_queue && (st.maybe_queued || unknown);
+      bool stale = k != known.end() && k->second + queue_refresh < t;
+      bool take = req.collects_queue && (st.maybe_queued || unknown || stale);
       if (take && unknown)
-        known.push_back(req.queue_device);
+        known.emplace_back(req.queue_device, t);
+      else if (take && k != known.end())
+        k->second = t;
       return join_ack{user_api{self}, dev_id, own_snapshot(st), take};
     },
     [=](leave_atom, const std::string& device_id,
@@ -636,13 +655,21 @@ user_actor_impl::behavior_type running(user_ptr self) {
       if (st.online_since == 0
           || (t.online_since > 0 && t.online_since < st.online_since))
         st.online_since = t.online_since;
+      if (t.online && !st.online) {
+        // Others saw the user online through the old owner: what they see
+        // next (online, or offline if hidden here) is announced.
+        st.online = true;
+        st.status = t.status;
+      }
       rehome_sessions(self);
       recompute(self);
       checkpoint(self);
     },
     [=](delta_atom) {
       auto& st = self->state;
-      if (!st.online)
+      // A hidden user is announced (offline) too: a side that missed the
+      // hide must not keep them online.
+      if (!st.online && !st.hidden)
         return;
       st.version = next_version(st.version, st.env->now());
       emit(self);

@@ -40,10 +40,18 @@ user_record merge_records(const std::string& user,
     m.last_seen = std::max(m.last_seen, r.last_seen);
     m.version = std::max(m.version, r.version);
     m.queued = std::max(m.queued, r.queued);
-    for (auto& d : r.queue_devices)
-      if (std::find(m.queue_devices.begin(), m.queue_devices.end(), d)
-          == m.queue_devices.end())
-        m.queue_devices.push_back(d);
+    for (size_t i = 0; i < r.queue_devices.size(); ++i) {
+      auto seen = i < r.queue_seen.size() ? r.queue_seen[i] : millis{0};
+      auto j = std::find(m.queue_devices.begin(), m.queue_devices.end(),
+                         r.queue_devices[i]);
+      if (j == m.queue_devices.end()) {
+        m.queue_devices.push_back(r.queue_devices[i]);
+        m.queue_seen.push_back(seen);
+      } else {
+        auto& s = m.queue_seen[j - m.queue_devices.begin()];
+        s = std::max(s, seen);
+      }
+    }
     if (r.open && (!m.open || r.open_last_active > m.open_last_active)) {
       m.open = true;
       m.open_start = r.open_start;

@@ -283,13 +283,15 @@ struct user_record {
   /// ones; single-user load only): a device not among them takes the queue
   /// on its next join, which makes it known.
   std::vector<std::string> queue_devices{};
+  /// When each of queue_devices last took the queue (same order).
+  std::vector<millis> queue_seen{};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_record& x) {
   return f(caf::meta::type_name("user_record"), x.user_id, x.known, x.last_seen,
            x.version, x.open, x.open_start, x.open_last_active, x.open_status,
-           x.queued, x.queue_devices);
+           x.queued, x.queue_devices, x.queue_seen);
 }
 
 /// A private conversation (seed 001): who may read and write it. Two

@@ -546,7 +546,7 @@ caf::expected<uint32_t> store_db::queue_length(const std::string& user) {
   return static_cast<uint32_t>(q->next - 1 - std::min(taken, q->next - 1));
 }
 
-caf::expected<std::vector<std::string>>
+caf::expected<std::vector<std::pair<std::string, millis>>>
 store_db::queue_devices(const std::string& user) {
   const char* what = "read queue devices";
   if (auto err = check_open(what))
@@ -554,9 +554,9 @@ store_db::queue_devices(const std::string& user) {
   auto cs = read_cursors(db_, messages_, user, what);
   if (!cs)
     return cs.error();
-  std::vector<std::string> out;
+  std::vector<std::pair<std::string, millis>> out;
   for (auto& c : *cs)
-    out.push_back(std::move(c.device));
+    out.emplace_back(std::move(c.device), c.seen);
   return out;
 }
 

@@ -250,7 +250,10 @@ store_impl_api::behavior_type store_impl(store_ptr self,
         auto q = self->state.db->queue_kept(user);
         r->queued = q ? *q : 1;
         if (auto ds = self->state.db->queue_devices(user))
-          r->queue_devices = std::move(*ds);
+          for (auto& [name, seen] : *ds) {
+            r->queue_devices.push_back(name);
+            r->queue_seen.push_back(seen);
+          }
       }
       return r;
     },

@@ -235,8 +235,9 @@ public:
   /// hint that there may be something to take): one read.
   [[nodiscard]] caf::expected<uint32_t> queue_kept(const std::string& user);
 
-  /// The devices the queue of `user` keeps a cursor for.
-  [[nodiscard]] caf::expected<std::vector<std::string>>
+  /// The devices the queue of `user` keeps a cursor for, with when each
+  /// last took it.
+  [[nodiscard]] caf::expected<std::vector<std::pair<std::string, millis>>>
   queue_devices(const std::string& user);
 
   /// How long a device's cursor is kept without the device joining.

@@ -62,11 +62,13 @@ void join_user(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
       // Seed 001: private messages that waited for this user, in order.
       deliver_queued(self, find);
       // The joiner gets the list at once (showing itself); the others with
-      // the node's next build.
+      // the node's next build. An invisible user is not put on the node's
+      // list (the ack's status is the user's own view).
+      bool hidden = us.status == presence_status::invisible;
       self
         ->request(self->state.lists,
                   self->state.ctx->cfg.actors.request_timeout, get_atom::value,
-                  delta_of(us))
+                  hidden ? presence_delta{} : delta_of(us))
         .then(
           [=](seed000_list& l) {
             if (auto* sock = find())

@@ -52,7 +52,8 @@ TEST_CASE("the change log gives the latest change of each user since a cursor",
   CHECK(log.since(1003, 10, all).changes.empty());
   CHECK(log.since(1003, 10, all).complete);
   // Only what the caller follows.
-  auto bob = log.since(1000, 10, [](const std::string& u) { return u == "bob"; });
+  auto bob = log.since(1000, 10,
+                       [](const std::string& u) { return u == "bob"; });
   CHECK(users(bob) == strings{"bob@1002"});
   // Before the log begins (the node's start): incomplete.
   CHECK_FALSE(log.since(999, 10, all).complete);

@@ -387,7 +387,9 @@ TEST_CASE("a device the offline queue does not know takes it once") {
   auto c = fixture::default_cfg();
   fixture f{c};
   user_record r{"lee", true, 5, 7};
-  r.queue_devices = {"phone"};
+  r.queue_devices = {"phone", "old-tab"};
+  // The phone took the queue an hour ago, the tab two days ago.
+  r.queue_seen = {f.now() - 3'600'000, f.now() - 2 * 86'400'000};
   f.log->records["lee"] = r;
   auto join = [&](const std::string& name) {
     auto [session, b] = f.listener();
@@ -406,6 +408,10 @@ TEST_CASE("a device the offline queue does not know takes it once") {
   CHECK_FALSE(join("tab"));
   CHECK(join("")); // the unnamed devices, once
   CHECK_FALSE(join(""));
+  // A device that has not taken it for over a day takes it (which keeps
+  // its cursor from being forgotten), then not again that day.
+  CHECK(join("old-tab"));
+  CHECK_FALSE(join("old-tab"));
 }
 
 TEST_CASE("a new user's unnamed devices do not ask the store") {
@@ -504,4 +510,70 @@ TEST_CASE("a device that joins invisible never shows the user") {
   CHECK(f.log->closes.empty());
   CHECK(f.ask<user_status>(get_atom::value, std::string{"ned"}).last_seen
         == 5'000);
+}
+
+TEST_CASE(
+  "a visible user handed over to an actor where they are hidden goes "
+  "offline for everyone") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  c.reconnect_grace = 0ms;
+  fixture f{c};
+  auto feed = f.subscribe({}, true);
+  auto [session, box] = f.listener();
+  join_request req;
+  req.user_id = "ned";
+  req.device.device_id = "phone";
+  req.device.status = presence_status::invisible;
+  req.session = caf::actor_cast<session_api>(session);
+  auto ack = f.ask<join_ack>(join_atom::value, req);
+  f.run();
+  REQUIRE(feed->deltas.empty());
+  // The old owner showed ned online (a tab that only joined) and hands him
+  // over.
+  auto [s2, box2] = f.listener();
+  user_transfer t;
+  t.user_id = "ned";
+  t.online = true;
+  t.status = presence_status::online;
+  t.online_since = f.now() - 10'000;
+  t.version = 42;
+  device_view v;
+  v.device_id = "tab";
+  v.last_active = f.now();
+  t.devices.push_back(v);
+  t.sessions.push_back(caf::actor_cast<session_api>(s2));
+  f.self->send(f.registry, handover_atom::value, t);
+  f.run();
+  CHECK(count_for(*feed, "ned", false) == 1);
+  CHECK(f.log->closes.size() == 1);
+  CHECK_FALSE(f.ask<user_status>(get_atom::value, std::string{"ned"}).online);
+  auto user = caf::actor_cast<user_api>(ack.user);
+  f.advance(100ms);
+  f.self->send(user, heartbeat_atom::value, std::string{"tab"}, f.now());
+  f.advance(20s);
+  CHECK(f.log->checkpoints.empty());
+}
+
+TEST_CASE("others do not see a visible user's invisible device") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  fixture f{c};
+  auto ack = f.join("ora", "phone");
+  auto user = caf::actor_cast<user_api>(ack.user);
+  f.ask_actor<user_status>(user, status_atom::value, std::string{"phone"},
+                           presence_status::busy);
+  auto [session, box] = f.listener();
+  join_request req;
+  req.user_id = "ora";
+  req.device.device_id = "laptop";
+  req.device.status = presence_status::invisible;
+  req.session = caf::actor_cast<session_api>(session);
+  auto own = f.ask<join_ack>(join_atom::value, req);
+  CHECK(own.status.devices.size() == 2); // the truth to her own device
+  CHECK(own.status.status == presence_status::busy);
+  auto seen = f.ask<user_status>(get_atom::value, std::string{"ora"});
+  CHECK(seen.online);
+  REQUIRE(seen.devices.size() == 1);
+  CHECK(seen.devices[0].device_id == "phone");
 }

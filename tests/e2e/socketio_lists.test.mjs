@@ -94,3 +94,25 @@ test('a joiner gets its list at once; the others wait for the window', async () 
     await slow.dispose();
   }
 });
+
+test('an invisible user who opens a seed-000 tab stays off everyone\'s list', async () => {
+  const ws = { transports: ['websocket'] };
+  const obs = await sioConnect(srv.url, { path: '/api/socketio', ...ws });
+  assert.equal((await obs.ask('join_user', 'lk-obs')).success, true);
+  const phone = await srv.ws('/ws?userId=lk-ivy&deviceId=phone');
+  await phone.next(m => m.type === 'joined');
+  assert.equal((await phone.request({ type: 'set_status', status: 'invisible' })).user.status,
+               'invisible');
+  const tab = await sioConnect(srv.url, { path: '/api/socketio', ...ws });
+  assert.equal((await tab.ask('join_user', 'lk-ivy')).success, true);
+  // A later join rebuilds the list; it must not have Ivy.
+  const other = await sioConnect(srv.url, { path: '/api/socketio', ...ws });
+  assert.equal((await other.ask('join_user', 'lk-other')).success, true);
+  const list = await other.next('online_users_list', l => l.users.some(u => u.id === 'lk-other'));
+  assert.equal(list.users.some(u => u.id === 'lk-ivy'), false, JSON.stringify(list.users));
+  obs.emit('check_user_online', 'lk-ivy');
+  assert.deepEqual(await obs.next('user_online_status', x => x.userId === 'lk-ivy'),
+                   { userId: 'lk-ivy', online: false });
+  for (const c of [obs, tab, other]) c.close();
+  await phone.close();
+});
