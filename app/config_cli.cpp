@@ -103,6 +103,10 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "/api/presence/changes");
   add("jwt-secret", cfg.edge.jwt_secret,
       "HS256 secret; empty = dev mode (clients name themselves)");
+  add("admin-claim", cfg.edge.admin_claim,
+      "JWT claim that makes a token an admin's (true, or listed in 'roles')");
+  add("global-feed", cfg.edge.global_feed,
+      "JWT mode: who may follow every user's changes: open or admin");
   add("io-threads", cfg.edge.io_threads, "threads serving sockets");
   add("scheduler-threads", cfg.scheduler_threads,
       "CAF scheduler threads (0 = one per core)");
@@ -309,6 +313,8 @@ std::string to_toml(const config& cfg) {
     line("jwt-secret", q(""));
   else
     out += "# jwt-secret is set (not shown)\n";
+  line("admin-claim", q(e.admin_claim));
+  line("global-feed", q(e.global_feed));
   line("io-threads", std::to_string(e.io_threads));
   line("scheduler-threads", std::to_string(cfg.scheduler_threads));
   line("scheduler-policy", cfg.scheduler_policy);

@@ -113,6 +113,11 @@ std::string validate(const config& cfg) {
   }
   if (cfg.scheduler_threads > 256)
     return "scheduler-threads must be at most 256";
+  if (cfg.edge.global_feed != "open" && cfg.edge.global_feed != "admin")
+    return "global-feed must be open or admin, not '" + cfg.edge.global_feed
+           + "'";
+  if (cfg.edge.admin_claim.empty())
+    return "admin-claim must name a claim";
   if (cfg.scheduler_policy != "sharing" && cfg.scheduler_policy != "stealing")
     return "scheduler-policy must be sharing or stealing, got '"
            + cfg.scheduler_policy + "'";

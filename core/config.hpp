@@ -56,6 +56,12 @@ struct edge_config {
   uint16_t listen_port = 8080;
   /// HS256 secret; empty = dev mode (clients name themselves).
   std::string jwt_secret;
+  /// JWT mode: a token is an admin's when this claim is `true` or its
+  /// `roles` array holds this name.
+  std::string admin_claim = "admin";
+  /// Who may follow every user's changes (the native global feed, seed
+  /// 003's path) in JWT mode: "open" (any verified user) or "admin".
+  std::string global_feed = "open";
   /// Threads running the Asio io_context.
   uint32_t io_threads = 1;
   /// Largest WebSocket message accepted (bigger: close 1009).

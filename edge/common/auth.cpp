@@ -24,7 +24,8 @@ identity fail(const char* code, std::string msg) {
 } // namespace
 
 identity verify_jwt(const std::string& secret, const std::string& token,
-                    millis now, millis leeway_ms) {
+                    millis now, millis leeway_ms,
+                    const std::string& admin_claim) {
   if (token.empty())
     return fail("missing_token", "a JWT is required");
   if (token.size() > 8192)
@@ -82,6 +83,13 @@ identity verify_jwt(const std::string& secret, const std::string& token,
   identity id;
   id.ok = true;
   id.user_id = std::move(user);
+  if (auto a = claims.find(admin_claim); a != claims.end())
+    id.admin = a->is_boolean() && a->get<bool>();
+  if (auto r = claims.find("roles");
+      !id.admin && r != claims.end() && r->is_array())
+    for (auto& role : *r)
+      if (role.is_string() && role.get<std::string>() == admin_claim)
+        id.admin = true;
   return id;
 }
 

@@ -14,6 +14,9 @@ struct identity {
   /// "token_expired", "invalid_user_id") and a message for humans.
   std::string code;
   std::string message;
+  /// The token's claim `admin_claim` is true, or its `roles` array holds
+  /// that name.
+  bool admin = false;
 };
 
 /// Verifies an HS256 JWT against `secret` (libjwt) and extracts the user
@@ -21,7 +24,8 @@ struct identity {
 /// and `nbf` are enforced when present, with `leeway_ms` of clock skew.
 /// Called on edge I/O threads and session actors; thread-safe.
 identity verify_jwt(const std::string& secret, const std::string& token,
-                    millis now, millis leeway_ms = 30'000);
+                    millis now, millis leeway_ms = 30'000,
+                    const std::string& admin_claim = "admin");
 
 /// The token in an "Authorization: Bearer <token>" header value, else "".
 std::string bearer_token(const std::string& authorization);

@@ -18,7 +18,7 @@ client_identity resolve_identity(const std::string& secret, millis now,
   }
   std::string who = c.established;
   if (!c.token.empty()) {
-    auto v = verify_jwt(secret, c.token, now);
+    auto v = verify_jwt(secret, c.token, now, 30'000, c.admin_claim);
     if (!v.ok) {
       out.failure = identity_failure::bad_token;
       out.code = std::move(v.code);
@@ -30,6 +30,7 @@ client_identity resolve_identity(const std::string& secret, millis now,
       return out;
     }
     who = std::move(v.user_id);
+    out.admin = v.admin;
   }
   if (who.empty()) {
     if (required) {

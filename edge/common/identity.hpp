@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "core/config.hpp"
 #include "core/messages.hpp"
 #include "edge/common/http_types.hpp"
 #include "edge/common/url.hpp"
@@ -25,6 +26,8 @@ struct credentials {
   /// Who this connection already is (decided at the upgrade or CONNECT);
   /// may be empty. JWT mode: a token must name this same user.
   std::string established;
+  /// The claim that makes a token an admin's (--admin-claim).
+  std::string admin_claim = "admin";
 };
 
 /// Why a client could not be identified.
@@ -52,6 +55,8 @@ struct client_identity {
   std::string user_id;
   /// True when user_id comes from a verified token (JWT mode).
   bool verified = false;
+  /// The verified token is an admin's (credentials::admin_claim).
+  bool admin = false;
   /// bad_token / missing_token: the verifier's stable code
   /// ("missing_token", "invalid_token", "token_expired",
   /// "invalid_user_id") and its message for humans.
@@ -70,6 +75,13 @@ client_identity resolve_identity(const std::string& secret, millis now,
                                  const credentials& c, bool required);
 
 /// True in JWT mode (a secret is configured).
+/// May this client follow every user's changes (the global feed)? Dev mode
+/// and `--global-feed open`: yes; `admin`: only with an admin token.
+inline bool global_feed_allowed(const edge_config& cfg,
+                                const client_identity& who) {
+  return cfg.jwt_secret.empty() || cfg.global_feed != "admin" || who.admin;
+}
+
 inline bool jwt_mode(const std::string& secret) {
   return !secret.empty();
 }

@@ -304,6 +304,12 @@ void handle(session_ptr self, native_command& cmd) {
     case native_op::subscribe:
     case native_op::unsubscribe: {
       bool sub = cmd.op == native_op::subscribe;
+      if (sub && cmd.global && !st.params.global_allowed) {
+        send_error(self, id, "forbidden",
+                   "the global feed needs an admin token (--global-feed "
+                   "admin); subscribe by user_ids");
+        return;
+      }
       auto users = cmd.user_ids;
       bool global = cmd.global;
       auto reply = [=](bool) {

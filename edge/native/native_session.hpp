@@ -28,6 +28,8 @@ struct session_params {
   std::string platform;
   /// Subscribe to every user's changes from the start (seed 003's path).
   bool global_feed = false;
+  /// May subscribe to the global feed (--global-feed, admin token).
+  bool global_allowed = true;
 };
 
 /// The actor behind one native-protocol WebSocket: the session side of its

@@ -45,6 +45,7 @@ native_upgrade(const std::shared_ptr<edge_context>& ctx,
   credentials creds;
   creds.token = request_token(req, target);
   creds.claimed = request_user(target);
+  creds.admin_claim = ctx->cfg.edge.admin_claim;
   const auto& secret = ctx->cfg.edge.jwt_secret;
   auto who = resolve_identity(secret, ctx->now(), creds, jwt_mode(secret));
   switch (who.failure) {
@@ -77,6 +78,11 @@ native_upgrade(const std::shared_ptr<edge_context>& ctx,
     params.global_feed = true;
   else if (feed == "none")
     params.global_feed = false;
+  params.global_allowed = global_feed_allowed(ctx->cfg.edge, who);
+  if (params.global_feed && !params.global_allowed)
+    return refuse(*ctx, refusal, 403, "forbidden",
+                  "the global feed needs an admin token (--global-feed "
+                  "admin); connect with ?subscribe=none and subscribe by id");
   return make_native_endpoint(ctx, std::move(params));
 }
 

@@ -82,3 +82,43 @@ test('REST: writes and seed 003 need a bearer token', async () => {
   // Reads stay open, as in the seeds.
   assert.equal((await srv.get('/api/online-users')).status, 200);
 });
+
+test('--global-feed admin: only an admin token follows everyone; by id stays open', async () => {
+  const own = new Server({ env: { PRESENCE_JWT_SECRET: SECRET },
+                           args: ['--global-feed', 'admin', '--admin-claim', 'staff'] });
+  await own.start();
+  try {
+    const plain = await signJwt({ sub: 'gf-ann', exp: now() + 60 }, SECRET);
+    const staff = await signJwt({ sub: 'gf-boss', staff: true, exp: now() + 60 }, SECRET);
+    const role = await signJwt({ sub: 'gf-ops', roles: ['viewer', 'staff'], exp: now() + 60 }, SECRET);
+    const wrong = await signJwt({ sub: 'gf-eve', staff: 'yes', admin: true, exp: now() + 60 }, SECRET);
+    // Seed 003's path is the global feed: refused at the upgrade without
+    // the claim.
+    for (const t of [plain, wrong])
+      await assert.rejects(own.ws(`/ws/user-status/?token=${t}`), e => {
+        assert.equal(e.status, 403);
+        assert.equal(e.body.code, 'forbidden');
+        return true;
+      });
+    // The same user may follow others by id, not everyone.
+    const ann = await own.ws(`/ws?token=${plain}&subscribe=none`);
+    await ann.next(m => m.type === 'joined');
+    const g = await ann.request({ type: 'subscribe', global: true });
+    assert.deepEqual([g.type, g.code], ['error', 'forbidden']);
+    const byId = await ann.request({ type: 'subscribe', user_ids: ['gf-boss'] });
+    assert.equal(byId.type, 'subscribed');
+    // An admin (the claim true, or named in roles) follows everyone.
+    const boss = await own.ws(`/ws/user-status/?token=${staff}`);
+    await boss.next(m => m.type === 'joined');
+    const ops = await own.ws(`/ws?token=${role}&subscribe=none`);
+    await ops.next(m => m.type === 'joined');
+    assert.equal((await ops.request({ type: 'subscribe', global: true })).type, 'subscribed');
+    const cy = await own.ws(`/ws?token=${await signJwt({ sub: 'gf-cy' }, SECRET)}&subscribe=none`);
+    await cy.next(m => m.type === 'joined');
+    await boss.change('gf-cy', true);
+    await ops.change('gf-cy', true);
+    for (const c of [ann, boss, ops, cy]) await c.close();
+  } finally {
+    await own.dispose();
+  }
+});

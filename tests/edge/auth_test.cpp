@@ -377,3 +377,19 @@ TEST_CASE("bearer_token returns nothing for other headers", "[auth]") {
   CHECK(bearer_token("Beare abc") == "");
   CHECK(bearer_token("abc") == "");
 }
+
+TEST_CASE("an admin token: the admin claim true, or named in roles", "[auth]") {
+  auto admin = [](const char* claims, const std::string& name = "admin") {
+    auto id = verify_jwt(secret, sign_json(claims), now_ms, 30'000, name);
+    REQUIRE(id.ok);
+    return id.admin;
+  };
+  CHECK(admin(R"({"sub":"a","admin":true})"));
+  CHECK_FALSE(admin(R"({"sub":"a","admin":false})"));
+  CHECK_FALSE(admin(R"({"sub":"a","admin":"true"})")); // not a boolean
+  CHECK_FALSE(admin(R"({"sub":"a"})"));
+  CHECK(admin(R"({"sub":"a","roles":["viewer","admin"]})"));
+  CHECK_FALSE(admin(R"({"sub":"a","roles":"admin"})"));
+  CHECK(admin(R"({"sub":"a","staff":true})", "staff"));
+  CHECK_FALSE(admin(R"({"sub":"a","admin":true})", "staff"));
+}
