@@ -520,8 +520,10 @@ store_db::take_queue(const std::string& user, const std::string& device,
     if (auto err = scan_queue(db_, messages_, user, *q, until, from, &out,
                               batch, what))
       return err;
-    batch.Put(messages_, queue_key(user), encode(*q));
   }
+  // The queue record exists whenever a cursor does: a user without one
+  // costs a single read at load (queue_devices).
+  batch.Put(messages_, queue_key(user), encode(*q));
   if (auto err = write(&batch, what))
     return err;
   return out;
@@ -551,6 +553,13 @@ store_db::queue_devices(const std::string& user) {
   const char* what = "read queue devices";
   if (auto err = check_open(what))
     return err;
+  // No queue record, no cursors (take_queue writes both): one read.
+  std::string v;
+  auto st = db_->Get(rocksdb::ReadOptions{}, messages_, queue_key(user), &v);
+  if (auto err = status_error(st, what))
+    return err;
+  if (st.IsNotFound())
+    return std::vector<std::pair<std::string, millis>>{};
   auto cs = read_cursors(db_, messages_, user, what);
   if (!cs)
     return cs.error();

@@ -299,6 +299,9 @@ TEST_CASE("every named device takes each queued message once", "[chat_db]") {
     CHECK(must(db->queue_length("bob")) == 0);
     CHECK(must(db->queue_kept("bob")) == 0);
     CHECK(must(db->take_queue("bob", "phone", t)).empty());
+    REQUIRE(must(db->queue_devices("bob")).size() == 1);
+    CHECK(must(db->queue_devices("bob"))[0].first == "phone");
+    CHECK(must(db->queue_devices("nobody")).empty());
     // A new device gets what is still kept: m3, which the phone wants too.
     must(db->enqueue("bob", m[2]));
     CHECK(texts(must(db->take_queue("bob", "laptop", t))) == strings{"m3"});
