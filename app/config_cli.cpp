@@ -107,6 +107,8 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "JWT claim that makes a token an admin's (true, or listed in 'roles')");
   add("global-feed", cfg.edge.global_feed,
       "JWT mode: who may follow every user's changes: open or admin");
+  add("metrics-auth", cfg.edge.metrics_auth,
+      "JWT mode: who may read /metrics: admin or open");
   add("io-threads", cfg.edge.io_threads, "threads serving sockets");
   add("scheduler-threads", cfg.scheduler_threads,
       "CAF scheduler threads (0 = one per core)");
@@ -315,6 +317,7 @@ std::string to_toml(const config& cfg) {
     out += "# jwt-secret is set (not shown)\n";
   line("admin-claim", q(e.admin_claim));
   line("global-feed", q(e.global_feed));
+  line("metrics-auth", q(e.metrics_auth));
   line("io-threads", std::to_string(e.io_threads));
   line("scheduler-threads", std::to_string(cfg.scheduler_threads));
   line("scheduler-policy", cfg.scheduler_policy);

@@ -116,6 +116,9 @@ std::string validate(const config& cfg) {
   if (cfg.edge.global_feed != "open" && cfg.edge.global_feed != "admin")
     return "global-feed must be open or admin, not '" + cfg.edge.global_feed
            + "'";
+  if (cfg.edge.metrics_auth != "open" && cfg.edge.metrics_auth != "admin")
+    return "metrics-auth must be open or admin, not '" + cfg.edge.metrics_auth
+           + "'";
   if (cfg.edge.admin_claim.empty())
     return "admin-claim must name a claim";
   if (cfg.scheduler_policy != "sharing" && cfg.scheduler_policy != "stealing")

@@ -62,6 +62,9 @@ struct edge_config {
   /// Who may follow every user's changes (the native global feed, seed
   /// 003's path) in JWT mode: "open" (any verified user) or "admin".
   std::string global_feed = "open";
+  /// JWT mode: who may read /metrics: "admin" (an admin token) or "open"
+  /// (a Prometheus scraper without a token).
+  std::string metrics_auth = "admin";
   /// Threads running the Asio io_context.
   uint32_t io_threads = 1;
   /// Largest WebSocket message accepted (bigger: close 1009).

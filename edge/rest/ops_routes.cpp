@@ -83,12 +83,13 @@ void cluster_info(const call_ptr& c) {
 } // namespace
 
 void add_ops_routes(route_table& t) {
-  t.add("GET", "/", index);
-  t.add("GET", "/api", api_index);
-  t.add("GET", "/healthz", healthz);
-  t.add("GET", "/readyz", readyz);
-  t.add("GET", "/metrics", metrics);
-  t.add("GET", "/api/cluster", cluster_info);
+  t.add("GET", "/", index, access::open);
+  t.add("GET", "/api", api_index, access::open);
+  t.add("GET", "/healthz", healthz, access::open);
+  t.add("GET", "/readyz", readyz, access::open);
+  // Prometheus scrapes without a token only when --metrics-auth open.
+  t.add("GET", "/metrics", metrics, access::metrics);
+  t.add("GET", "/api/cluster", cluster_info, access::admin);
 }
 
 } // namespace presence::edge::rest

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "edge/common/auth.hpp"
 #include "edge/common/client_error.hpp"
 #include "edge/common/identity.hpp"
 #include "edge/common/json_input.hpp"
@@ -62,6 +63,15 @@ bool rest_call::requester(std::string& out, bool required,
       return false;
   }
   return false;
+}
+
+bool rest_call::admin() const {
+  const auto& edge = ctx->cfg.edge;
+  if (!jwt_mode(edge.jwt_secret))
+    return false;
+  auto v = verify_jwt(edge.jwt_secret, request_token(req, target), ctx->now(),
+                      30'000, edge.admin_claim);
+  return v.ok && v.admin;
 }
 
 bool rest_call::limit(uint32_t dflt, uint32_t max, uint32_t& out) const {

@@ -53,6 +53,10 @@ struct rest_call {
   bool requester(std::string& out, bool required,
                  const std::string& fallback = {}) const;
 
+  /// JWT mode: the bearer token is valid and an admin's (--admin-claim).
+  /// Dev mode: false.
+  bool admin() const;
+
   /// ?limit= within [1, max], `dflt` when absent; replies 400 when junk.
   bool limit(uint32_t dflt, uint32_t max, uint32_t& out) const;
 

@@ -1,5 +1,8 @@
 #include "edge/rest/route_table.hpp"
 
+#include "edge/common/auth.hpp"
+#include "edge/common/identity.hpp"
+
 namespace presence::edge::rest {
 
 namespace {
@@ -22,17 +25,44 @@ bool is_capture(const std::string& segment) {
   return !segment.empty() && segment[0] == ':';
 }
 
+/// JWT mode: whether `c` may call an endpoint of access `a`; answers 401 /
+/// 403 itself when not.
+bool admitted(const std::shared_ptr<rest_call>& c, access a) {
+  if (c->ctx == nullptr)
+    return true; // no server around it (the table's own tests): no auth
+  const auto& edge = c->ctx->cfg.edge;
+  if (a == access::metrics)
+    a = edge.metrics_auth == "open" ? access::open : access::admin;
+  if (a == access::open || !jwt_mode(edge.jwt_secret))
+    return true;
+  auto v = verify_jwt(edge.jwt_secret, request_token(c->req, c->target),
+                      c->ctx->now(), 30'000, edge.admin_claim);
+  if (!v.ok) {
+    auto r = error_response(401, v.code, v.message);
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    c->done(std::move(r));
+    return false;
+  }
+  if (a == access::admin && !v.admin) {
+    c->fail(403, "forbidden",
+            "this endpoint needs an admin token (claim '" + edge.admin_claim
+              + "')");
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 void route_table::add(const char* method, const std::string& pattern,
-                      rest_handler h) {
+                      rest_handler h, access a) {
   auto segments = split(pattern);
   for (auto& r : routes_)
     if (r.segments == segments) {
-      r.methods.emplace_back(method, h);
+      r.methods.push_back({method, h, a});
       return;
     }
-  routes_.push_back(route{std::move(segments), {{method, h}}});
+  routes_.push_back(route{std::move(segments), {{method, h, a}}});
 }
 
 bool route_table::matches(const route& r, const std::vector<std::string>& path,
@@ -72,16 +102,17 @@ void route_table::dispatch(const std::shared_ptr<rest_call>& c) const {
   for (size_t i = 0; i < path.size(); ++i)
     if (is_capture(best->segments[i]))
       c->params.push_back(path[i]);
-  for (auto& [method, handler] : best->methods)
-    if (method == c->req.method) {
-      handler(c);
+  for (auto& m : best->methods)
+    if (m.method == c->req.method) {
+      if (admitted(c, m.who))
+        m.handler(c);
       return;
     }
   std::string allow;
   for (auto& m : best->methods) {
     if (!allow.empty())
       allow += ", ";
-    allow += m.first;
+    allow += m.method;
   }
   auto r = error_response(405, "method_not_allowed",
                           c->req.method + " is not allowed here");

@@ -53,8 +53,10 @@ void put_profile(const call_ptr& c) {
   if (!c->ctx->cfg.edge.jwt_secret.empty()) {
     if (!c->requester(me, true))
       return;
-    if (me != user) {
-      c->fail(403, "forbidden", "you may only change your own profile");
+    if (me != user && !c->admin()) {
+      c->fail(403, "forbidden",
+              "you may only change your own profile (an admin token may "
+              "change anyone's)");
       return;
     }
   }

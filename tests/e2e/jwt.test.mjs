@@ -79,8 +79,57 @@ test('REST: writes and seed 003 need a bearer token', async () => {
   const theirs = await srv.http('PUT', '/api/users/jwt-gus/profile',
                                 { headers: auth, body: { name: 'Not Gus' } });
   assert.equal(theirs.status, 403);
-  // Reads stay open, as in the seeds.
-  assert.equal((await srv.get('/api/online-users')).status, 200);
+});
+
+test('REST in JWT mode: every endpoint but /, /api, /healthz and /readyz needs a bearer token; ops need an admin', async () => {
+  const user = { Authorization: `Bearer ${await signJwt({ sub: 'jwt-hal', exp: now() + 60 }, SECRET)}` };
+  const admin = { Authorization: `Bearer ${await signJwt({ sub: 'jwt-ops', admin: true }, SECRET)}` };
+  const reads = ['/api/online-users', '/api/user-status/online', '/api/user-status/online/count',
+                 '/api/user-status/jwt-hal', '/api/users/online/', '/api/users/jwt-hal/status',
+                 '/api/users/jwt-hal/profile', '/api/users/jwt-hal/history',
+                 '/api/presence/changes?since=0'];
+  for (const path of reads) {
+    const anon = await srv.get(path);
+    assert.equal(anon.status, 401, path);
+    assert.equal(anon.body.code, 'missing_token', path);
+    assert.equal(anon.headers.get('www-authenticate'), 'Bearer', path);
+    const forged = await srv.get(path, { headers: { Authorization: 'Bearer not.a.jwt' } });
+    assert.equal(forged.status, 401, path);
+    assert.equal(forged.body.code, 'invalid_token', path);
+    const ok = await srv.get(path, { headers: user });
+    assert.notEqual(ok.status, 401, path);
+    assert.notEqual(ok.status, 403, path);
+  }
+  const batch = await srv.http('POST', '/api/user-status/batch', { body: { userIds: ['jwt-hal'] } });
+  assert.equal(batch.status, 401);
+  for (const path of ['/', '/api', '/healthz', '/readyz'])
+    assert.equal((await srv.get(path)).status, 200, path);
+  // Operations: an admin token only.
+  for (const path of ['/metrics', '/api/cluster']) {
+    assert.equal((await srv.get(path)).status, 401, path);
+    const plain = await srv.get(path, { headers: user });
+    assert.equal(plain.status, 403, path);
+    assert.equal(plain.body.code, 'forbidden', path);
+    assert.equal((await srv.get(path, { headers: admin })).status, 200, path);
+  }
+  // Writes on behalf of others: an admin may.
+  const other = await srv.http('PUT', '/api/users/jwt-ivo/profile',
+                               { headers: admin, body: { name: 'Ivo' } });
+  assert.equal(other.status, 200);
+  assert.equal((await srv.get('/api/users/jwt-ivo/profile', { headers: user })).body.data.name, 'Ivo');
+});
+
+test('--metrics-auth open: Prometheus scrapes without a token', async () => {
+  const own = new Server({ env: { PRESENCE_JWT_SECRET: SECRET }, args: ['--metrics-auth', 'open'] });
+  await own.start();
+  try {
+    const m = await own.get('/metrics');
+    assert.equal(m.status, 200);
+    assert.match(m.text, /presence_/);
+    assert.equal((await own.get('/api/cluster')).status, 401);
+  } finally {
+    await own.dispose();
+  }
 });
 
 test('--global-feed admin: only an admin token follows everyone; by id stays open', async () => {
