@@ -98,6 +98,17 @@ void index(registry_ptr self, const presence_delta& d) {
 
 void apply_delta(registry_ptr self, presence_delta d) {
   auto& st = self->state;
+  if (st.env->on_change) {
+    // A visible change only: a re-announcement (a move, a healed
+    // partition) with the same state is not one.
+    auto prev = st.online.find(d.user_id);
+    bool was = prev != st.online.end();
+    bool same = was ? d.online && prev->second.status == d.status
+                        && prev->second.status_text == d.status_text
+                    : !d.online;
+    if (!same)
+      st.env->on_change(d, was);
+  }
   index(self, d);
   // Once per node: each fan-out delivers to its own subscribers.
   for (auto& f : st.remote_fanouts)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+
 #include <memory>
 #include <string>
 
@@ -50,6 +52,10 @@ struct user_env {
   store_api store;
   /// Receives every visible change and hears when the actor could end.
   registry_sink registry;
+  /// Called by the registry, on its thread, with every visible change of a
+  /// user this node owns and whether the user was online before (webhooks,
+  /// an embedding host). Must not block.
+  std::function<void(const presence_delta&, bool was_online)> on_change;
 };
 
 /// Spawns the actor of one online user. It loads last_seen and version from

@@ -109,6 +109,15 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "JWT mode: who may follow every user's changes: open or admin");
   add("metrics-auth", cfg.edge.metrics_auth,
       "JWT mode: who may read /metrics: admin or open");
+  app
+    .add_option("--webhook-url", cfg.edge.webhook_urls,
+                "http:// endpoint that gets every presence change "
+                "(repeatable)")
+    ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add("webhook-secret", cfg.edge.webhook_secret,
+      "HMAC-SHA256 key of the webhooks' X-Presenced-Signature header");
+  add("webhook-queue", cfg.edge.webhook_queue,
+      "hooks waiting per webhook endpoint (more: the oldest is dropped)");
   add("io-threads", cfg.edge.io_threads, "threads serving sockets");
   add("scheduler-threads", cfg.scheduler_threads,
       "CAF scheduler threads (0 = one per core)");
@@ -318,6 +327,15 @@ std::string to_toml(const config& cfg) {
   line("admin-claim", q(e.admin_claim));
   line("global-feed", q(e.global_feed));
   line("metrics-auth", q(e.metrics_auth));
+  if (!e.webhook_urls.empty()) {
+    std::string urls;
+    for (auto& u : e.webhook_urls)
+      urls += (urls.empty() ? "" : ", ") + q(u);
+    line("webhook-url", "[" + urls + "]");
+  }
+  if (!e.webhook_secret.empty())
+    out += "# webhook-secret is set (not shown)\n";
+  line("webhook-queue", std::to_string(e.webhook_queue));
   line("io-threads", std::to_string(e.io_threads));
   line("scheduler-threads", std::to_string(cfg.scheduler_threads));
   line("scheduler-policy", cfg.scheduler_policy);

@@ -19,6 +19,7 @@
 
 #include "app/config_cli.hpp"
 #include "edge/server.hpp"
+#include "edge/webhooks/webhooks.hpp"
 #include "node/presence_node.hpp"
 
 using namespace presence;
@@ -86,7 +87,25 @@ int main(int argc, char** argv) {
   caf::actor_system sys{caf_cfg};
 
   std::string err;
-  auto n = node::start(sys, cfg, err);
+  // Webhooks first: the node calls them from its first change on.
+  edge::webhook_config hooks_cfg;
+  hooks_cfg.urls = cfg.edge.webhook_urls;
+  hooks_cfg.secret = cfg.edge.webhook_secret;
+  hooks_cfg.queue_limit = cfg.edge.webhook_queue;
+  auto hooks = edge::webhooks::start(hooks_cfg, err);
+  if (!hooks) {
+    spdlog::critical("cannot start: {}", err);
+    return 1;
+  }
+  std::function<void(const presence_delta&, bool)> on_change;
+  if (!cfg.edge.webhook_urls.empty()) {
+    on_change = [hooks](const presence_delta& d, bool was_online) {
+      hooks->post(d, was_online);
+    };
+    spdlog::info("webhooks to {} endpoint(s){}", cfg.edge.webhook_urls.size(),
+                 cfg.edge.webhook_secret.empty() ? " (unsigned)" : "");
+  }
+  auto n = node::start(sys, cfg, err, system_now, on_change);
   if (!n) {
     spdlog::critical("cannot start: {}", err);
     exit_watchdog(10);

@@ -65,6 +65,13 @@ struct edge_config {
   /// JWT mode: who may read /metrics: "admin" (an admin token) or "open"
   /// (a Prometheus scraper without a token).
   std::string metrics_auth = "admin";
+  /// Outgoing webhooks (edge/webhooks): http:// endpoints that get every
+  /// presence change of the users this node owns, and the HMAC-SHA256 key
+  /// of their signature header (empty: unsigned).
+  std::vector<std::string> webhook_urls;
+  std::string webhook_secret;
+  /// Hooks waiting per endpoint (beyond it the oldest is dropped).
+  uint32_t webhook_queue = 10'000;
   /// Threads running the Asio io_context.
   uint32_t io_threads = 1;
   /// Largest WebSocket message accepted (bigger: close 1009).

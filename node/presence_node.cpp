@@ -45,8 +45,10 @@ node::~node() {
   stop();
 }
 
-std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
-                                  std::string& err, wall_clock now) {
+std::unique_ptr<node>
+node::start(caf::actor_system& sys, const config& cfg, std::string& err,
+            wall_clock now,
+            std::function<void(const presence_delta&, bool)> on_change) {
   err = validate(cfg);
   if (!err.empty())
     return nullptr;
@@ -100,6 +102,7 @@ std::unique_ptr<node> node::start(caf::actor_system& sys, const config& cfg,
   env.now = now;
   env.checkpoint_interval = cfg.persistence.checkpoint_interval;
   env.store = n->replicator_;
+  env.on_change = std::move(on_change);
   auto registry = actors::spawn_registry(sys, std::move(env), n->fanout_,
                                          n->stats_, n->cfg_.cluster);
   member_info me;

@@ -29,9 +29,12 @@ public:
   /// Opens the store under cfg.persistence.data_dir (recovering sessions a
   /// crashed process left open) and spawns the node's actors. On failure
   /// returns nullptr and sets `err`.
-  static std::unique_ptr<node> start(caf::actor_system& sys, const config& cfg,
-                                     std::string& err,
-                                     wall_clock now = system_now);
+  /// `on_change` (optional) hears every visible change of a user this node
+  /// owns, on the registry's thread (actors/user_actor.hpp, user_env).
+  static std::unique_ptr<node>
+  start(caf::actor_system& sys, const config& cfg, std::string& err,
+        wall_clock now = system_now,
+        std::function<void(const presence_delta&, bool)> on_change = {});
 
   /// The typed presence service: status, batch status, online list and count,
   /// subscriptions, joins.

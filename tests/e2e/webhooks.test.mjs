@@ -1,0 +1,111 @@
+// Outgoing webhooks (--webhook-url, --webhook-secret) with real HTTP
+// receivers on 127.0.0.1: every change of a user is POSTed, signed
+// (HMAC-SHA256), with an idempotency key, retried after a failure, in
+// order per endpoint; a receiver that hangs delays neither presence nor
+// the other endpoint.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import crypto from 'node:crypto';
+import { Server, eventually } from './lib/harness.mjs';
+
+const SECRET = 'hook-secret';
+let srv, good, hang;
+const hooks = [];      // what the good receiver got, in order
+const hanging = [];    // requests the hanging receiver holds open
+
+function listen(handler) {
+  return new Promise(resolve => {
+    const s = http.createServer(handler);
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  });
+}
+
+before(async () => {
+  const failedOnce = new Set();
+  good = await listen((req, res) => {
+    let body = '';
+    req.on('data', c => { body += c; });
+    req.on('end', () => {
+      hooks.push({ url: req.url, headers: req.headers, body });
+      const key = req.headers['idempotency-key'];
+      // The first try of each hook fails: the sender must retry it.
+      if (!failedOnce.has(key)) {
+        failedOnce.add(key);
+        res.writeHead(500).end('try again');
+        return;
+      }
+      res.writeHead(204).end();
+    });
+  });
+  hang = await listen((req) => { hanging.push(req); });   // never answers
+  srv = await new Server({ args: [
+    '--reconnect-grace', '0',
+    '--webhook-url', `http://127.0.0.1:${good.address().port}/hooks/presence`,
+    '--webhook-url', `http://127.0.0.1:${hang.address().port}/`,
+    '--webhook-secret', SECRET,
+  ] }).start();
+});
+
+after(async () => {
+  await srv.dispose();
+  for (const r of hanging) r.socket.destroy();
+  good.close();
+  hang.close();
+});
+
+test('changes are POSTed signed, retried, de-duplicable, in order; a hanging receiver delays nothing', async () => {
+  const watcher = await srv.ws('/ws?subscribe=none');
+  await watcher.request({ type: 'subscribe', user_ids: ['wh-ann'] });
+  const ann = await srv.ws('/ws?userId=wh-ann&deviceId=d');
+  await ann.next(m => m.type === 'joined');
+  const online = await watcher.change('wh-ann', true);
+  // The hanging receiver holds its first hook open; presence goes on.
+  await eventually(async () => hanging.length >= 1, 5000, 'the hanging receiver got a request');
+  await ann.request({ type: 'set_status', status: 'busy' });
+  await watcher.next(m => m.type === 'user.status.changed' && m.user_id === 'wh-ann'
+                          && m.status === 'busy');
+  await ann.close();
+  const offline = await watcher.change('wh-ann', false);
+  // The good receiver: each hook twice (a 500, then the retry), in order.
+  const mine = () => hooks.filter(h => JSON.parse(h.body).userId === 'wh-ann');
+  await eventually(async () => mine().length >= 6, 15000, 'three hooks, each retried once');
+  const got = mine();
+  const events = got.map(h => JSON.parse(h.body).event);
+  assert.deepEqual(events, ['user.online', 'user.online', 'user.status', 'user.status',
+                            'user.offline', 'user.offline']);
+  for (const h of got) {
+    assert.equal(h.url, '/hooks/presence');
+    assert.equal(h.headers['content-type'], 'application/json');
+    const sig = 'sha256=' + crypto.createHmac('sha256', SECRET).update(h.body).digest('hex');
+    assert.equal(h.headers['x-presenced-signature'], sig, 'signed with the secret');
+    const b = JSON.parse(h.body);
+    assert.equal(h.headers['idempotency-key'], `wh-ann:${b.version}`);
+    assert.equal(b.idempotencyKey, h.headers['idempotency-key']);
+    assert.equal(h.headers['x-presenced-event'], b.event);
+  }
+  // A retry carries the same key; different changes, different keys.
+  assert.equal(got[0].headers['idempotency-key'], got[1].headers['idempotency-key']);
+  assert.notEqual(got[0].headers['idempotency-key'], got[2].headers['idempotency-key']);
+  assert.equal(JSON.parse(got[0].body).version, online.version);
+  const last = JSON.parse(got[5].body);
+  assert.equal(last.version, offline.version);
+  assert.equal(last.isOnline, false);
+  assert.equal(JSON.parse(got[2].body).status, 'busy');
+  // Only one request at a time on the hanging endpoint: it is still stuck
+  // on the first hook (its timeout has not run out yet or it retries it).
+  assert.ok(hanging.length <= 2, `${hanging.length} requests to the hanging receiver`);
+  // A receiver that missed hooks catches up from the changes endpoint.
+  const since = await srv.get(`/api/presence/changes?since=${online.version - 1}`);
+  const ann2 = since.body.changes.find(c => c.user_id === 'wh-ann');
+  assert.equal(ann2.is_online, false);
+  assert.equal(ann2.version, offline.version);
+  await watcher.close();
+});
+
+test('a webhook URL that is not http:// is refused at start', async () => {
+  const bad = new Server({ args: ['--webhook-url', 'https://example.com/hook'] });
+  await assert.rejects(bad.start(), /webhook-url must be http/);
+  await bad.dispose();
+});
