@@ -5,6 +5,7 @@
 // the newest version it saw (`resync`, GET /api/presence/changes) instead
 // of listing everyone again. Pure: the fan-out holds one.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -54,6 +55,9 @@ public:
     }
     return out;
   }
+
+  /// Changes up to `version` may be missing (resync_required before it).
+  void forget_before(uint64_t version) { oldest_ = std::max(oldest_, version); }
 
   /// The newest version in the log (or `oldest` when empty).
   uint64_t cursor() const;

@@ -205,9 +205,17 @@ fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg,
       }
     },
     [=](tick_atom) { flush(self); },
+    [=](changes_atom, uint64_t version) {
+      self->state.log.forget_before(version);
+    },
     [=](changes_atom, const delta_listener& l, uint64_t since,
         uint32_t limit) -> change_page {
       auto& st = self->state;
+      // Look back a little: deltas do not arrive in version order (other
+      // nodes, the coalescing window, equal versions); clients drop what
+      // they have by version.
+      auto margin = static_cast<uint64_t>(st.cfg.resync_margin.count());
+      since = since > margin ? since - margin : 0;
       if (!l)
         return st.log.since(since, limit,
                             [](const std::string&) { return true; });

@@ -510,6 +510,13 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       if (member_back)
         for (auto& kvp : st.users)
           self->send(kvp.second, delta_atom::value);
+      // Changes other nodes made while this one did not hear them (before
+      // its first view, across a partition, lost with a member) are not in
+      // this node's change log: cursors from before now get
+      // resync_required.
+      if ((first || lost_member || member_back) && st.cluster_mode())
+        self->send(st.fanout, changes_atom::value,
+                   static_cast<uint64_t>(std::max<millis>(st.env->now(), 0)));
       // Sessions a dead member (or this node's previous life) left open:
       // closed once their devices had time to re-register elsewhere.
       if ((lost_member || first) && st.cluster_mode()) {

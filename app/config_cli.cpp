@@ -61,6 +61,7 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   double grace_s = cfg.actors.reconnect_grace.count() / 1000.0;
   int64_t window_ms = cfg.actors.coalesce_window.count();
   int64_t typing_ms = cfg.actors.typing_timeout.count();
+  int64_t resync_margin_ms = cfg.actors.resync_margin.count();
   int64_t auto_away_s = cfg.edge.auto_away.count() / 1000;
   int64_t timeout_ms = cfg.actors.request_timeout.count();
   int64_t checkpoint_ms = cfg.persistence.checkpoint_interval.count();
@@ -98,6 +99,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   add("typing-timeout", typing_ms,
       "ms after the last typing-start before a typing indicator ends by "
       "itself");
+  add("resync-margin", resync_margin_ms,
+      "ms a resync looks back before its cursor (changes arrive out of "
+      "version order)");
   add("change-log-size", cfg.actors.change_log_size,
       "users whose latest change a node keeps for resync and "
       "/api/presence/changes");
@@ -236,6 +240,8 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   cfg.actors.reconnect_grace = seconds_to_ms(grace_s);
   cfg.actors.coalesce_window = milliseconds{window_ms};
   cfg.actors.typing_timeout = milliseconds{typing_ms};
+  cfg.actors.resync_margin = milliseconds{
+    std::max<int64_t>(resync_margin_ms, 0)};
   cfg.edge.auto_away = milliseconds{auto_away_s * 1000};
   cfg.actors.request_timeout = milliseconds{timeout_ms};
   cfg.persistence.checkpoint_interval = milliseconds{checkpoint_ms};
@@ -319,6 +325,7 @@ std::string to_toml(const config& cfg) {
   line("coalesce-window", std::to_string(a.coalesce_window.count()));
   line("typing-timeout", std::to_string(a.typing_timeout.count()));
   line("change-log-size", std::to_string(a.change_log_size));
+  line("resync-margin", std::to_string(a.resync_margin.count()));
   line("auto-away", std::to_string(e.auto_away.count() / 1000));
   if (e.jwt_secret.empty())
     line("jwt-secret", q(""));

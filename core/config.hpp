@@ -32,6 +32,9 @@ struct actors_config {
   /// Users whose latest change each node keeps for `resync` and
   /// GET /api/presence/changes (the oldest go first).
   uint32_t change_log_size = 100'000;
+  /// A resync looks back this far before its cursor: deltas reach a node
+  /// out of version order (other nodes, coalescing, equal versions).
+  milliseconds resync_margin{2'000};
 };
 
 /// Options of the persistence/ folder: RocksDB.

@@ -575,7 +575,10 @@ using fanout_api = caf::typed_actor<
   // (listener, since, limit): the change log after version `since`, only
   // what the listener subscribes to (an invalid listener: everything)
   caf::replies_to<changes_atom, delta_listener, uint64_t,
-                  uint32_t>::with<change_page>>;
+                  uint32_t>::with<change_page>,
+  // the change log may lack changes up to this version (the node missed
+  // other nodes' changes): older cursors get resync_required
+  caf::reacts_to<changes_atom, uint64_t>>;
 
 /// A member of rooms: gets the signals other members send to a room.
 using room_member = caf::typed_actor<caf::reacts_to<room_atom, room_signal>>;

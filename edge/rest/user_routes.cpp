@@ -192,6 +192,13 @@ void get_native_status(const call_ptr& c) {
 constexpr uint32_t max_changes = 10'000;
 
 void get_changes(const call_ptr& c) {
+  // Everyone's changes: the global feed, pulled (--global-feed admin).
+  const auto& edge = c->ctx->cfg.edge;
+  if (!edge.jwt_secret.empty() && edge.global_feed == "admin" && !c->admin()) {
+    c->fail(403, "forbidden",
+            "every user's changes need an admin token (--global-feed admin)");
+    return;
+  }
   auto s = query_param(c->target, "since");
   bool digits = !s.empty() && s.size() <= 19
                 && s.find_first_not_of("0123456789") == std::string::npos;

@@ -90,8 +90,11 @@ void on_connect(sio_ptr self, const sio_packet& p) {
   st.sockets.emplace(nsp, std::move(s));
   st.eio->send(eio_connect_ok(nsp, sid));
   // Heartbeat events are answered by the transport from now on (after the
-  // CONNECT answer, which the socket writes first).
-  st.eio->fast_path(nsp, std::move(activity));
+  // CONNECT answer, which the socket writes first). In JWT mode a socket
+  // without a verified token gets them once it has identified
+  // (check_user_online reads presence): join_socket installs them then.
+  if (!jwt_mode(secret) || who.verified)
+    st.eio->fast_path(nsp, std::move(activity));
   if (seed004)
     subscribe_feed(self);
   if (!auto_user.empty()) {
@@ -125,6 +128,17 @@ void on_event(sio_ptr self, sio_socket& s, const sio_packet& p) {
   if (reserved_event(name)) {
     fail(self, s, p.ack_id, "reserved_event",
          "'" + name + "' is a reserved event name");
+    return;
+  }
+  // JWT mode: presence is read only by a socket that identified (a token
+  // at CONNECT, or join_user / authenticate with one).
+  bool identified = !jwt_mode(self->state.ctx->cfg.edge.jwt_secret)
+                    || !s.token_user.empty() || s.link.joined();
+  if (!identified && name != "join_user" && name != "authenticate"
+      && name != "ping" && name != "heartbeat" && name != "user_activity") {
+    fail(self, s, p.ack_id, "unauthorized",
+         "identify first: a token at connect, or join_user / authenticate "
+         "with one (JWT mode)");
     return;
   }
   auto handler = find_event(s.nsp, name);

@@ -180,6 +180,9 @@ void join_socket(sio_ptr self, const std::string& nsp, const std::string& user,
     },
     [=](join_ack& a) {
       --self->state.joins_in_flight;
+      // Identified: heartbeat events may be answered by the transport.
+      if (auto* sock = socket_finder(self, nsp)())
+        self->state.eio->fast_path(nsp, sock->link.activity);
       then(a.status);
     },
     [=](const caf::error& e) {

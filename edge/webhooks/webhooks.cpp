@@ -88,9 +88,8 @@ std::string webhook_body(const presence_delta& d, bool was_online) {
     {"status", status_name(d.status)},
     {"lastSeen", iso(d.last_seen)},
     {"onlineSince", iso(d.online_since)},
-    {"statusText",
-     d.status_text.empty() ? nlohmann::json(nullptr)
-                           : nlohmann::json(d.status_text)},
+    {"statusText", d.status_text.empty() ? nlohmann::json(nullptr)
+                                         : nlohmann::json(d.status_text)},
     {"version", d.version},
     {"idempotencyKey", d.user_id + ":" + std::to_string(d.version)},
   };
@@ -125,8 +124,7 @@ struct exchange : std::enable_shared_from_this<exchange> {
   std::function<void(bool, std::string)> done;
 
   exchange(asio::io_context& ioc, std::chrono::milliseconds t)
-    : resolver(ioc), stream(ioc), timeout(t) {
-  }
+    : resolver(ioc), stream(ioc), timeout(t) {}
 
   void run(const http_url& where) {
     auto self = shared_from_this();
@@ -136,31 +134,30 @@ struct exchange : std::enable_shared_from_this<exchange> {
         if (ec)
           return self->done(false, "resolve: " + ec.message());
         self->stream.expires_after(self->timeout);
-        self->stream.async_connect(
-          rs, [self](beast::error_code ec, const tcp::endpoint&) {
-            if (ec)
-              return self->done(false, "connect: " + ec.message());
-            self->stream.expires_after(self->timeout);
-            http::async_write(
-              self->stream, self->req,
-              [self](beast::error_code ec, std::size_t) {
-                if (ec)
-                  return self->done(false, "write: " + ec.message());
-                self->stream.expires_after(self->timeout);
-                http::async_read(
-                  self->stream, self->buf, self->res,
-                  [self](beast::error_code ec, std::size_t) {
-                    beast::error_code ignored;
-                    self->stream.socket().shutdown(tcp::socket::shutdown_both,
-                                                   ignored);
-                    if (ec)
-                      return self->done(false, "read: " + ec.message());
-                    auto code = self->res.result_int();
-                    self->done(code >= 200 && code < 300,
-                               "status " + std::to_string(code));
-                  });
-              });
-          });
+        self->stream.async_connect(rs, [self](beast::error_code ec,
+                                              const tcp::endpoint&) {
+          if (ec)
+            return self->done(false, "connect: " + ec.message());
+          self->stream.expires_after(self->timeout);
+          http::async_write(
+            self->stream, self->req, [self](beast::error_code ec, std::size_t) {
+              if (ec)
+                return self->done(false, "write: " + ec.message());
+              self->stream.expires_after(self->timeout);
+              http::async_read(self->stream, self->buf, self->res,
+                               [self](beast::error_code ec, std::size_t) {
+                                 beast::error_code ignored;
+                                 self->stream.socket().shutdown(
+                                   tcp::socket::shutdown_both, ignored);
+                                 if (ec)
+                                   return self->done(false,
+                                                     "read: " + ec.message());
+                                 auto code = self->res.result_int();
+                                 self->done(code >= 200 && code < 300,
+                                            "status " + std::to_string(code));
+                               });
+            });
+        });
       });
   }
 };
@@ -248,8 +245,7 @@ std::shared_ptr<webhooks> webhooks::start(webhook_config cfg,
     endpoint ep;
     ep.url = url;
     if (!parse_http_url(url, ep.where)) {
-      err = "webhook-url must be http://host[:port][/path], not '" + url
-            + "'";
+      err = "webhook-url must be http://host[:port][/path], not '" + url + "'";
       return nullptr;
     }
     ep.retry = std::make_unique<asio::steady_timer>(p->ioc);

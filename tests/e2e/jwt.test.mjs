@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server, signJwt } from './lib/harness.mjs';
+import { sioConnect } from './lib/sio.mjs';
 
 const SECRET = 'e2e-secret-please-rotate';
 let srv;
@@ -167,6 +168,49 @@ test('--global-feed admin: only an admin token follows everyone; by id stays ope
     await boss.change('gf-cy', true);
     await ops.change('gf-cy', true);
     for (const c of [ann, boss, ops, cy]) await c.close();
+  } finally {
+    await own.dispose();
+  }
+});
+
+test('Socket.IO in JWT mode: a socket reads presence only once it identified with a token', async () => {
+  const t = await signJwt({ sub: 'jwt-sio', exp: now() + 60 }, SECRET);
+  for (const transports of [['polling'], ['websocket']]) {
+    const c = await sioConnect(srv.url, { path: '/api/socketio', transports });
+    const list = await c.ask('get_online_users');
+    assert.equal(list.success, false);
+    assert.match(JSON.stringify(list), /identify first/);
+    const check = await c.ask('check_user_online', 'jwt-fay');
+    assert.equal(check.success, false, JSON.stringify(check));
+    assert.equal(c.has('user_online_status'), false);
+    const s2 = await c.ask('get-online-users');
+    assert.equal(s2.success, false);
+    // join_user with the token: then it may.
+    assert.equal((await c.ask('join_user', { userId: 'jwt-sio', token: t })).success, true);
+    assert.equal((await c.ask('get_online_users')).success, true);
+    const ok = await c.ask('check_user_online', 'jwt-sio');
+    assert.equal(ok.success, true, JSON.stringify(ok));
+    assert.equal(ok.data.userId, 'jwt-sio');
+    c.close();
+  }
+  // A token at CONNECT identifies the socket at once.
+  const d = await sioConnect(srv.url, { path: '/api/socketio', transports: ['websocket'],
+                                        auth: { token: t } });
+  assert.equal((await d.ask('get_online_users')).success, true);
+  d.close();
+});
+
+test('--global-feed admin also keeps GET /api/presence/changes to admins', async () => {
+  const own = new Server({ env: { PRESENCE_JWT_SECRET: SECRET }, args: ['--global-feed', 'admin'] });
+  await own.start();
+  try {
+    const plain = { Authorization: `Bearer ${await signJwt({ sub: 'ch-ann' }, SECRET)}` };
+    const admin = { Authorization: `Bearer ${await signJwt({ sub: 'ch-ops', admin: true }, SECRET)}` };
+    const since = Date.now();
+    const r = await own.get(`/api/presence/changes?since=${since}`, { headers: plain });
+    assert.equal(r.status, 403);
+    assert.equal(r.body.code, 'forbidden');
+    assert.notEqual((await own.get(`/api/presence/changes?since=${since}`, { headers: admin })).status, 403);
   } finally {
     await own.dispose();
   }

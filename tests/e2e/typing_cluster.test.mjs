@@ -13,7 +13,7 @@ import { sioConnect } from './lib/sio.mjs';
 let cluster;
 
 before(async () => {
-  cluster = new Cluster(['--typing-timeout', '400']);
+  cluster = new Cluster(['--typing-timeout', '400', '--resync-margin', '0']);
   for (const n of ['a', 'b']) await cluster.add(n);
   await cluster.converged();
 });

@@ -41,7 +41,7 @@ before(async () => {
   });
   hang = await listen((req) => { hanging.push(req); });   // never answers
   srv = await new Server({ args: [
-    '--reconnect-grace', '0',
+    '--reconnect-grace', '0', '--resync-margin', '0',   // a node just started
     '--webhook-url', `http://127.0.0.1:${good.address().port}/hooks/presence`,
     '--webhook-url', `http://127.0.0.1:${hang.address().port}/`,
     '--webhook-secret', SECRET,
