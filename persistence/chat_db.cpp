@@ -123,6 +123,8 @@ bool decode(const rocksdb::Slice& v, const std::string& conv, uint64_t seq,
 struct queue_record {
   uint64_t next = 1;
   uint64_t length = 0;
+  /// Read from the store (false: the user never had a queue record).
+  bool stored = false;
 
   /// The number of the oldest message kept.
   uint64_t first() const { return next - length; }
@@ -335,6 +337,7 @@ caf::expected<queue_record> read_queue(rocksdb::DB* db,
   const char* end = p + v.size();
   if (!get_u64(p, end, r.next) || !get_u64(p, end, r.length))
     return corrupt(what, user, v.size());
+  r.stored = true;
   return r;
 }
 
@@ -548,25 +551,33 @@ caf::expected<uint32_t> store_db::queue_length(const std::string& user) {
   return static_cast<uint32_t>(q->next - 1 - std::min(taken, q->next - 1));
 }
 
-caf::expected<std::vector<std::pair<std::string, millis>>>
-store_db::queue_devices(const std::string& user) {
-  const char* what = "read queue devices";
+caf::expected<store_db::queue_summary>
+store_db::summarize_queue(const std::string& user) {
+  const char* what = "read queue";
   if (auto err = check_open(what))
     return err;
-  // No queue record, no cursors (take_queue writes both): one read.
-  std::string v;
-  auto st = db_->Get(rocksdb::ReadOptions{}, messages_, queue_key(user), &v);
-  if (auto err = status_error(st, what))
-    return err;
-  if (st.IsNotFound())
-    return std::vector<std::pair<std::string, millis>>{};
+  auto q = read_queue(db_, messages_, user, what);
+  if (!q)
+    return q.error();
+  queue_summary out;
+  out.kept = static_cast<uint32_t>(q->length);
+  // No queue record, no cursors (take_queue writes both).
+  if (!q->stored)
+    return out;
   auto cs = read_cursors(db_, messages_, user, what);
   if (!cs)
     return cs.error();
-  std::vector<std::pair<std::string, millis>> out;
   for (auto& c : *cs)
-    out.emplace_back(std::move(c.device), c.seen);
+    out.devices.emplace_back(std::move(c.device), c.seen);
   return out;
+}
+
+caf::expected<std::vector<std::pair<std::string, millis>>>
+store_db::queue_devices(const std::string& user) {
+  auto s = summarize_queue(user);
+  if (!s)
+    return s.error();
+  return std::move(s->devices);
 }
 
 caf::expected<uint32_t> store_db::queue_kept(const std::string& user) {

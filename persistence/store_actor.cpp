@@ -247,10 +247,10 @@ store_impl_api::behavior_type store_impl(store_ptr self,
         // statuses and lists, do without). A queue record that cannot be
         // read counts as "maybe": the join then asks for the queue, whose
         // read reports the problem.
-        auto q = self->state.db->queue_kept(user);
-        r->queued = q ? *q : 1;
-        if (auto ds = self->state.db->queue_devices(user))
-          for (auto& [name, seen] : *ds) {
+        auto q = self->state.db->summarize_queue(user);
+        r->queued = q ? q->kept : 1;
+        if (q)
+          for (auto& [name, seen] : q->devices) {
             r->queue_devices.push_back(name);
             r->queue_seen.push_back(seen);
           }

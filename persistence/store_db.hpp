@@ -240,6 +240,16 @@ public:
   [[nodiscard]] caf::expected<std::vector<std::pair<std::string, millis>>>
   queue_devices(const std::string& user);
 
+  /// queue_kept and queue_devices in one read of the queue record (what a
+  /// user actor needs when it starts; the cursors are read only when the
+  /// record exists).
+  struct queue_summary {
+    uint32_t kept = 0;
+    std::vector<std::pair<std::string, millis>> devices;
+  };
+  [[nodiscard]] caf::expected<queue_summary>
+  summarize_queue(const std::string& user);
+
   /// How long a device's cursor is kept without the device joining.
   static constexpr millis device_ttl = 30LL * 24 * 3600 * 1000;
   /// Most device cursors kept per user.

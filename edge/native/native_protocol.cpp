@@ -169,30 +169,10 @@ bool status_field(const json& j, bool required, native_command& out,
   return true;
 }
 
-json ms_or_null(millis ms) {
-  return ms > 0 ? json(ms) : json(nullptr);
-}
-
-json iso_or_null(millis ms) {
-  return ms > 0 ? json(iso8601(ms)) : json(nullptr);
-}
-
-json text_or_null(const std::string& s) {
-  return s.empty() ? json(nullptr) : json(s);
-}
+using seeds::iso_or_null;
 
 json user_json(const user_status& s, bool with_devices) {
-  json j = {
-    {"user_id", s.user_id},
-    {"is_online", s.online},
-    {"status", status_name(s.status)},
-    {"last_seen", iso_or_null(s.last_seen)},
-    {"last_seen_ms", ms_or_null(s.last_seen)},
-    {"online_since", iso_or_null(s.online_since)},
-    {"version", s.version},
-    {"status_text", text_or_null(s.status_text)},
-    {"status_expires_at", iso_or_null(s.status_expires)},
-  };
+  auto j = seeds::native_user(delta_of(s));
   if (with_devices) {
     auto devs = json::array();
     for (auto& d : s.devices)
@@ -207,10 +187,6 @@ json user_json(const user_status& s, bool with_devices) {
     j["devices"] = std::move(devs);
   }
   return j;
-}
-
-json delta_json(const presence_delta& d) {
-  return seeds::native_user(d);
 }
 
 json reply(const char* type, const std::string& id_json) {
@@ -419,7 +395,7 @@ std::string encode_error(const std::string& id_json, const std::string& code,
 }
 
 std::string encode_delta(const presence_delta& d) {
-  auto j = delta_json(d);
+  auto j = seeds::native_user(d);
   j["type"] = "user.status.changed";
   return dump(j);
 }
@@ -472,7 +448,7 @@ std::string encode_online_list(const std::string& id_json,
   auto j = reply("online_list", id_json);
   auto arr = json::array();
   for (auto& d : page.users)
-    arr.push_back(delta_json(d));
+    arr.push_back(seeds::native_user(d));
   j["users"] = std::move(arr);
   j["next_cursor"] = page.next_cursor.empty() ? json(nullptr)
                                               : json(page.next_cursor);
@@ -485,7 +461,7 @@ std::string encode_resync(const std::string& id_json, const change_page& p) {
   if (p.complete) {
     auto arr = json::array();
     for (auto& d : p.changes)
-      arr.push_back(delta_json(d));
+      arr.push_back(seeds::native_user(d));
     j["changes"] = std::move(arr);
   } else {
     j["oldest"] = p.oldest;
@@ -517,7 +493,7 @@ std::string encode_subscribed(const std::string& id_json, bool subscribe,
   if (online != nullptr) {
     auto arr = json::array();
     for (auto& d : online->users)
-      arr.push_back(delta_json(d));
+      arr.push_back(seeds::native_user(d));
     j["online"] = {{"users", std::move(arr)},
                    {"next_cursor", online->next_cursor.empty()
                                      ? json(nullptr)

@@ -69,6 +69,10 @@ std::string webhook_signature(const std::string& secret,
   return out;
 }
 
+std::string webhook_key(const presence_delta& d) {
+  return d.user_id + ":" + std::to_string(d.version);
+}
+
 const char* webhook_event(const presence_delta& d, bool was_online) {
   if (d.online && !was_online)
     return "user.online";
@@ -91,7 +95,7 @@ std::string webhook_body(const presence_delta& d, bool was_online) {
     {"statusText", d.status_text.empty() ? nlohmann::json(nullptr)
                                          : nlohmann::json(d.status_text)},
     {"version", d.version},
-    {"idempotencyKey", d.user_id + ":" + std::to_string(d.version)},
+    {"idempotencyKey", webhook_key(d)},
   };
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -262,7 +266,7 @@ void webhooks::post(const presence_delta& d, bool was_online) {
     return;
   auto h = std::make_shared<hook>();
   h->event = webhook_event(d, was_online);
-  h->key = d.user_id + ":" + std::to_string(d.version);
+  h->key = webhook_key(d);
   h->body = webhook_body(d, was_online);
   auto* p = impl_.get();
   asio::post(p->ioc, [p, h] {

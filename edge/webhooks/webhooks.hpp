@@ -55,6 +55,9 @@ std::string webhook_signature(const std::string& secret,
 /// The event a change is: "user.online", "user.offline" or "user.status".
 const char* webhook_event(const presence_delta& d, bool was_online);
 
+/// The idempotency key of the hook for `d`: "<user id>:<version>".
+std::string webhook_key(const presence_delta& d);
+
 /// The JSON body of the hook for `d`.
 std::string webhook_body(const presence_delta& d, bool was_online);
 

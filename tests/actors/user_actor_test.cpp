@@ -16,6 +16,19 @@ size_t count_for(const inbox& box, const std::string& user, bool online) {
   return n;
 }
 
+/// A join of `user` on `device` held by `session`, as a session sends it
+/// (`status` offline: none chosen).
+join_request request(const caf::actor& session, const std::string& user,
+                     const std::string& device,
+                     presence_status status = presence_status::offline) {
+  join_request req;
+  req.user_id = user;
+  req.device.device_id = device;
+  req.device.status = status;
+  req.session = caf::actor_cast<session_api>(session);
+  return req;
+}
+
 } // namespace
 
 TEST_CASE("a join makes the user online and tells global subscribers") {
@@ -356,10 +369,7 @@ TEST_CASE("every join that takes the queue hears that messages may wait") {
     auto [session, b] = f.listener();
     if (box)
       *box = b;
-    join_request req;
-    req.user_id = "kai";
-    req.device.device_id = dev;
-    req.session = caf::actor_cast<session_api>(session);
+    auto req = request(session, "kai", dev);
     req.collects_queue = collects;
     return f.ask<join_ack>(join_atom::value, req);
   };
@@ -393,10 +403,7 @@ TEST_CASE("a device the offline queue does not know takes it once") {
   f.log->records["lee"] = r;
   auto join = [&](const std::string& name) {
     auto [session, b] = f.listener();
-    join_request req;
-    req.user_id = "lee";
-    req.device.device_id = "d-" + name;
-    req.session = caf::actor_cast<session_api>(session);
+    auto req = request(session, "lee", "d-" + name);
     req.collects_queue = true;
     req.queue_device = name;
     return f.ask<join_ack>(join_atom::value, req).queued;
@@ -418,10 +425,7 @@ TEST_CASE("a new user's unnamed devices do not ask the store") {
   auto c = fixture::default_cfg();
   fixture f{c};
   auto [session, b] = f.listener();
-  join_request req;
-  req.user_id = "newbie";
-  req.device.device_id = "sio-1";
-  req.session = caf::actor_cast<session_api>(session);
+  auto req = request(session, "newbie", "sio-1");
   req.collects_queue = true;
   CHECK_FALSE(f.ask<join_ack>(join_atom::value, req).queued);
 }
@@ -491,12 +495,9 @@ TEST_CASE("a device that joins invisible never shows the user") {
   user_record r{"ned", true, 5'000, 7};
   f.log->records["ned"] = r;
   auto [session, box] = f.listener();
-  join_request req;
-  req.user_id = "ned";
-  req.device.device_id = "phone";
-  req.device.status = presence_status::invisible;
-  req.session = caf::actor_cast<session_api>(session);
-  auto ack = f.ask<join_ack>(join_atom::value, req);
+  auto ack = f.ask<join_ack>(join_atom::value,
+                             request(session, "ned", "phone",
+                                     presence_status::invisible));
   CHECK(ack.status.status == presence_status::invisible);
   f.run();
   CHECK(feed->deltas.empty());
@@ -521,12 +522,9 @@ TEST_CASE(
   fixture f{c};
   auto feed = f.subscribe({}, true);
   auto [session, box] = f.listener();
-  join_request req;
-  req.user_id = "ned";
-  req.device.device_id = "phone";
-  req.device.status = presence_status::invisible;
-  req.session = caf::actor_cast<session_api>(session);
-  auto ack = f.ask<join_ack>(join_atom::value, req);
+  auto ack = f.ask<join_ack>(join_atom::value,
+                             request(session, "ned", "phone",
+                                     presence_status::invisible));
   f.run();
   REQUIRE(feed->deltas.empty());
   // The old owner showed ned online (a tab that only joined) and hands him
@@ -564,12 +562,9 @@ TEST_CASE("others do not see a visible user's invisible device") {
   f.ask_actor<user_status>(user, status_atom::value, std::string{"phone"},
                            presence_status::busy);
   auto [session, box] = f.listener();
-  join_request req;
-  req.user_id = "ora";
-  req.device.device_id = "laptop";
-  req.device.status = presence_status::invisible;
-  req.session = caf::actor_cast<session_api>(session);
-  auto own = f.ask<join_ack>(join_atom::value, req);
+  auto own = f.ask<join_ack>(join_atom::value,
+                             request(session, "ora", "laptop",
+                                     presence_status::invisible));
   CHECK(own.status.devices.size() == 2); // the truth to her own device
   CHECK(own.status.status == presence_status::busy);
   auto seen = f.ask<user_status>(get_atom::value, std::string{"ora"});
