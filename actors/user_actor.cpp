@@ -503,7 +503,12 @@ user_actor_impl::behavior_type running(user_ptr self) {
       // later than now, never earlier than what we knew.
       auto& last = i->second.view.last_active;
       last = std::max(last, std::min(at, st.env->now()));
-      checkpoint(self);
+      // Checkpointed at once: the edge sends a device's activity at most
+      // once per gap (its flusher, edge/common/activity.hpp). Throttled
+      // here, most would wait for a timer in step with the user's last
+      // state change rather than with the flusher's rounds: a timer per
+      // user per interval.
+      send_checkpoint(self);
     },
     [=](status_atom, const std::string& device_id,
         presence_status status) -> caf::result<user_status> {

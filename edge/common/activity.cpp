@@ -20,30 +20,23 @@ void activity_cell::route(session_api session, user_api user,
   device_id_ = std::move(device_id);
 }
 
-bool activity_cell::record(millis t, millis gap) {
+bool activity_cell::record(millis t, millis urgent) {
   last_.store(t, std::memory_order_release);
-  if (t - sent_.load(std::memory_order_acquire) >= gap) {
+  if (t - sent_.load(std::memory_order_acquire) >= urgent) {
     sent_.store(t, std::memory_order_release);
     forward f;
     f.at = t;
     route_of(f);
     send(f);
-    return false;
   }
-  return !dirty_.exchange(true, std::memory_order_acq_rel);
+  return !handed_.load(std::memory_order_relaxed)
+         && !handed_.exchange(true, std::memory_order_acq_rel);
 }
 
 bool activity_cell::take(forward& out) {
   auto t = last_.load(std::memory_order_acquire);
-  if (t <= sent_.load(std::memory_order_acquire)) {
-    // Nothing new: quiet again. A record() between the load above and this
-    // store sees the cell dirty and does not hand it over; look again.
-    dirty_.store(false, std::memory_order_release);
-    t = last_.load(std::memory_order_acquire);
-    if (t <= sent_.load(std::memory_order_acquire)
-        || dirty_.exchange(true, std::memory_order_acq_rel))
-      return false;
-  }
+  if (t <= sent_.load(std::memory_order_acquire))
+    return false;
   sent_.store(t, std::memory_order_release);
   out.at = t;
   route_of(out);
@@ -74,6 +67,13 @@ std::chrono::milliseconds activity_gap(const config& cfg) {
                       cfg.actors.heartbeat_ttl);
 }
 
+millis activity_urgent(std::chrono::milliseconds gap,
+                       std::chrono::milliseconds ttl) {
+  if (gap.count() == 0)
+    return 0;
+  return std::max(gap.count(), ttl.count() - 2 * gap.count());
+}
+
 // -- the flusher ----------------------------------------------------------------
 
 namespace {
@@ -84,26 +84,29 @@ using flusher_impl_api
 
 struct flusher_state {
   std::chrono::milliseconds gap{0};
-  /// Busy cells (each once).
-  std::vector<activity_cell_ptr> busy;
+  /// Every cell handed over whose connection may still be there.
+  std::vector<std::weak_ptr<activity_cell>> cells;
   bool armed = false;
   static inline const char* name = "presence.activity";
 };
 
 using flusher_ptr = flusher_impl_api::stateful_pointer<flusher_state>;
 
-/// Forwards what every busy cell recorded; forgets the quiet ones.
+/// Forwards what every live cell recorded since the last round; forgets
+/// the cells whose connection is gone.
 void flush(flusher_ptr self) {
-  auto& busy = self->state.busy;
+  auto& cells = self->state.cells;
   activity_cell::forward f;
-  for (size_t i = 0; i < busy.size();) {
-    if (busy[i]->take(f)) {
-      activity_cell::send(f);
-      ++i;
-    } else {
-      busy[i] = std::move(busy.back());
-      busy.pop_back();
+  for (size_t i = 0; i < cells.size();) {
+    auto cell = cells[i].lock();
+    if (!cell) {
+      cells[i] = std::move(cells.back());
+      cells.pop_back();
+      continue;
     }
+    if (cell->take(f))
+      activity_cell::send(f);
+    ++i;
   }
 }
 
@@ -113,7 +116,9 @@ flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
   return {
     [=](activity_atom, const activity_cell_ptr& cell) {
       auto& st = self->state;
-      st.busy.push_back(cell);
+      if (st.gap.count() == 0)
+        return; // every activity went at once
+      st.cells.emplace_back(cell);
       if (!st.armed) {
         st.armed = true;
         self->delayed_send(self, st.gap, tick_atom::value);
@@ -123,7 +128,7 @@ flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
       auto& st = self->state;
       st.armed = false;
       flush(self);
-      if (!st.busy.empty()) {
+      if (!st.cells.empty()) {
         st.armed = true;
         self->delayed_send(self, st.gap, tick_atom::value);
       }

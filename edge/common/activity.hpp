@@ -1,13 +1,14 @@
 #pragma once
 
 // Heartbeats are answered where they arrive: the WebSocket's strand replies
-// at once and records the client's activity in the device's activity cell.
-// The user actor hears of it straight from the strand (no session actor in
-// between) at most once per gap (--checkpoint-interval); activity inside
-// a gap waits in the cell and the node's activity flusher sends the latest
-// at the end of the gap, so the last heartbeat before a silence is never
-// lost and the user actor's checkpoints (crash recovery) stay as fresh as
-// before.
+// at once and records the client's activity in the device's activity cell,
+// a few atomic stores and no message. The node's activity flusher looks at
+// every live cell once per gap (--checkpoint-interval) and sends the latest
+// activity of each one that moved to its user actor, so the user actor's
+// checkpoints (crash recovery) and TTL stay as fresh as before while a
+// ping costs no actor message. Only activity after a long silence (when the
+// device could expire before the flusher's next round) goes to the user
+// actor at once, from the strand.
 
 #include <atomic>
 #include <chrono>
@@ -43,16 +44,17 @@ public:
   void route(session_api session, user_api user, std::string device_id);
 
   /// The client was active at `t`: sent to the user actor at once if the
-  /// last send is at least `gap` old, else left for the flusher. Returns
-  /// true if the caller must hand the cell to the flusher (it was quiet).
+  /// last send is at least `urgent` old (activity_urgent), else left for
+  /// the flusher. Returns true the first time only: the caller hands the
+  /// cell to the flusher, which looks at it every gap while it lives.
   /// Called on the socket's strand, and by a Socket.IO session actor (its
   /// `ping` event, polling requests) at the same time: two records racing
   /// may both send, or leave a time a few ms older to the flusher; never
   /// lose the later one for longer than a gap.
-  bool record(millis t, millis gap);
+  bool record(millis t, millis urgent);
 
   /// Flusher only: the latest activity not sent yet, and where to (a copy).
-  /// False if there is none: the cell is quiet again.
+  /// False if there is none.
   bool take(forward& out);
 
   /// The latest recorded activity (0: none).
@@ -68,7 +70,7 @@ private:
 
   std::atomic<millis> last_{0};
   std::atomic<millis> sent_{0};
-  std::atomic<bool> dirty_{false};
+  std::atomic<bool> handed_{false};
   std::mutex mu_; // guards the route
   session_api session_;
   user_api user_;
@@ -77,10 +79,10 @@ private:
 
 using activity_cell_ptr = std::shared_ptr<activity_cell>;
 
-/// The node's activity flusher (activity.cpp): gets each cell once when it
-/// turns busy, sends the cell's latest activity to its user actor every gap
-/// while it stays busy (`heartbeat_atom`, sent as the session), and forgets
-/// it once quiet.
+/// The node's activity flusher (activity.cpp): gets each cell once, on its
+/// first activity; every gap it sends the latest activity of every cell
+/// that moved to its user actor (`heartbeat_atom`, sent as the session) and
+/// forgets the cells whose connection is gone.
 using activity_flusher_api
   = caf::typed_actor<caf::reacts_to<activity_atom, activity_cell_ptr>>;
 
@@ -98,6 +100,15 @@ std::chrono::milliseconds activity_gap(std::chrono::milliseconds checkpoint,
 
 /// The gap for a node's settings (--checkpoint-interval, --heartbeat-ttl).
 std::chrono::milliseconds activity_gap(const config& cfg);
+
+/// How old the last send must be for activity to go to the user actor at
+/// once rather than through the flusher: TTL - 2 gaps (at least a gap).
+/// Activity the flusher carries reaches the user actor within a gap, so a
+/// device whose last send is younger than this cannot expire meanwhile;
+/// after a longer silence the activity goes at once. 0 for a gap of 0
+/// (every activity goes at once).
+millis activity_urgent(std::chrono::milliseconds gap,
+                       std::chrono::milliseconds ttl);
 
 } // namespace presence::edge
 

@@ -16,7 +16,8 @@ edge_context::edge_context(caf::actor_system& sys, const config& cfg)
 }
 
 void edge_context::record_activity(const activity_cell_ptr& cell, millis now) {
-  if (cell->record(now, activity_gap(cfg).count()))
+  if (cell->record(now, activity_urgent(activity_gap(cfg),
+                                        cfg.actors.heartbeat_ttl)))
     caf::anon_send(activity, activity_atom::value, cell);
 }
 

@@ -64,7 +64,7 @@ struct edge_context {
   size_t live_sessions();
 
   /// The client behind `cell` was active at `now`: recorded in the cell,
-  /// and the cell handed to the activity flusher when it turns busy
+  /// and the cell handed to the activity flusher on its first activity
   /// (edge/common/activity.hpp). Any thread.
   void record_activity(const activity_cell_ptr& cell, millis now);
 

@@ -49,7 +49,7 @@ TEST_CASE("ttl_remaining counts down to expiry") {
   CHECK(ttl_remaining(1000, 90'000, 95'000) < 0);
 }
 
-TEST_CASE("status names round-trip; offline and junk are not settable") {
+TEST_CASE("status names round-trip, offline and junk are not settable") {
   for (auto st : {presence_status::online, presence_status::away,
                   presence_status::busy, presence_status::dnd}) {
     presence_status out = presence_status::offline;

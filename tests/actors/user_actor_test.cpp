@@ -243,24 +243,40 @@ TEST_CASE("an online user's last_seen never goes backwards") {
   CHECK(after.last_seen >= before.last_seen);
 }
 
-TEST_CASE("checkpoints are throttled, and the last activity always follows") {
+TEST_CASE(
+  "a heartbeat is checkpointed at once, state changes are "
+  "throttled, and the last one always follows") {
   fixture f{fixture::default_cfg(), 1s};
   auto ack = f.join("oli", "phone");
   auto user = caf::actor_cast<user_api>(ack.user);
-  auto before = f.log->checkpoints.size();
-  millis last_beat = 0;
-  for (int i = 0; i < 20; ++i) {
-    f.advance(100ms);
+  f.advance(1100ms); // the join's own checkpoints are out
+  // The edge sends a device's activity at most once per gap: each is
+  // written at once, with its time.
+  for (int i = 0; i < 3; ++i) {
+    auto before = f.log->checkpoints.size();
+    f.advance(1000ms);
     f.self->send(user, heartbeat_atom::value, std::string{"phone"}, f.now());
     f.run();
-    last_beat = f.now();
+    REQUIRE(f.log->checkpoints.size() == before + 1);
+    CHECK(std::get<2>(f.log->checkpoints.back()) == f.now());
+  }
+  // Status changes in quick succession: one checkpoint per interval at
+  // most, and the last state follows at the end of the interval.
+  auto before = f.log->checkpoints.size();
+  millis last_change = 0;
+  for (int i = 0; i < 20; ++i) {
+    f.advance(100ms);
+    f.ask_actor<user_status>(user, status_atom::value, std::string{"phone"},
+                             i % 2 == 0 ? presence_status::busy
+                                        : presence_status::away);
+    last_change = f.now();
   }
   f.advance(1100ms);
   auto sent = f.log->checkpoints.size() - before;
   CHECK(sent >= 2);
-  CHECK(sent <= 4); // 20 heartbeats over 2 s, one per second at most
+  CHECK(sent <= 4); // 20 changes over 2 s, one per second at most
   REQUIRE_FALSE(f.log->checkpoints.empty());
-  CHECK(std::get<2>(f.log->checkpoints.back()) == last_beat);
+  CHECK(std::get<2>(f.log->checkpoints.back()) == last_change);
 }
 
 TEST_CASE(

@@ -54,20 +54,27 @@ struct fixture : test::testing_config {
 
 } // namespace
 
-TEST_CASE("the first activity after a quiet gap goes at once", "[activity]") {
+TEST_CASE("activity after a long silence goes at once", "[activity]") {
   fixture f;
-  CHECK_FALSE(f.cell->record(1000, 250)); // sent, nothing to hand over
+  // The first record hands the cell over; the send went too (nothing was
+  // sent before, so the silence is long).
+  CHECK(f.cell->record(1000, 250));
   f.run();
   REQUIRE(f.log->size() == 1);
   CHECK(f.log->at(0) == std::make_pair(std::string{"dev-1"}, millis{1000}));
+  // Later ones never hand it over again; only a silence of `urgent` sends.
+  CHECK_FALSE(f.cell->record(1100, 250));
+  CHECK_FALSE(f.cell->record(1300, 250));
+  f.run();
+  REQUIRE(f.log->size() == 2);
+  CHECK(f.log->back().second == 1300);
 }
 
-TEST_CASE("activity within a gap waits, and the latest is taken",
+TEST_CASE("activity within the urgent age waits, and the latest is taken",
           "[activity]") {
   fixture f;
   f.cell->record(1000, 250);
-  // Within the gap: the first hands the cell over, the rest only record.
-  CHECK(f.cell->record(1100, 250));
+  CHECK_FALSE(f.cell->record(1100, 250));
   CHECK_FALSE(f.cell->record(1150, 250));
   f.run();
   CHECK(f.log->size() == 1);
@@ -76,31 +83,51 @@ TEST_CASE("activity within a gap waits, and the latest is taken",
   CHECK(fw.at == 1150);
   CHECK(fw.device_id == "dev-1");
   CHECK(fw.user == f.user);
-  // Nothing new: the cell is quiet, and the next activity hands it over
-  // again.
+  // Nothing new: nothing to take until the next activity.
   CHECK_FALSE(f.cell->take(fw));
-  CHECK(f.cell->record(1200, 250));
+  f.cell->record(1200, 250);
   CHECK(f.cell->last() == 1200);
+  REQUIRE(f.cell->take(fw));
+  CHECK(fw.at == 1200);
 }
 
-TEST_CASE("the flusher sends the latest activity at the end of the gap",
-          "[activity]") {
+TEST_CASE(
+  "the flusher sends every live cell's latest activity each gap, "
+  "and forgets the cells that are gone",
+  "[activity]") {
   fixture f;
   auto flusher = spawn_activity_flusher(f.sys, 250ms);
-  f.cell->record(1000, 250);
+  auto other = std::make_shared<activity_cell>();
+  other->route(session_api{}, f.user, "dev-2");
+  auto record = [&](const activity_cell_ptr& c, millis t) {
+    if (c->record(t, 500))
+      caf::anon_send(flusher, activity_atom::value, c);
+  };
+  record(f.cell, 1000); // at once (first), handed over
+  record(other, 1000);  // the same
   for (millis t : {1010, 1020, 1090})
-    if (f.cell->record(t, 250))
-      caf::anon_send(flusher, activity_atom::value, f.cell);
+    record(f.cell, t);
   f.run();
-  REQUIRE(f.log->size() == 1); // only the first so far
+  REQUIRE(f.log->size() == 2); // only the first of each so far
   f.sched.advance_time(250ms);
   f.run();
-  REQUIRE(f.log->size() == 2);
-  CHECK(f.log->back().second == 1090);
-  // Quiet now: the next tick sends nothing and forgets the cell.
+  REQUIRE(f.log->size() == 3); // dev-1 moved, dev-2 did not
+  CHECK(f.log->back() == std::make_pair(std::string{"dev-1"}, millis{1090}));
+  // Quiet now: the next tick sends nothing, but keeps looking.
   f.sched.advance_time(250ms);
   f.run();
-  CHECK(f.log->size() == 2);
+  CHECK(f.log->size() == 3);
+  record(other, 1400);
+  f.sched.advance_time(250ms);
+  f.run();
+  REQUIRE(f.log->size() == 4);
+  CHECK(f.log->back() == std::make_pair(std::string{"dev-2"}, millis{1400}));
+  // A cell whose connection is gone is forgotten, even with news in it.
+  f.cell->record(1400, 500);
+  f.cell.reset();
+  f.sched.advance_time(250ms);
+  f.run();
+  CHECK(f.log->size() == 4);
   caf::anon_send_exit(flusher, caf::exit_reason::user_shutdown);
   f.run();
 }
@@ -108,7 +135,7 @@ TEST_CASE("the flusher sends the latest activity at the end of the gap",
 TEST_CASE("a gap of 0 sends every activity", "[activity]") {
   fixture f;
   for (millis t : {5, 6, 7})
-    CHECK_FALSE(f.cell->record(t, 0));
+    f.cell->record(t, activity_urgent(0ms, 90'000ms));
   f.run();
   CHECK(f.log->size() == 3);
 }
@@ -128,4 +155,14 @@ TEST_CASE("the gap is the checkpoint interval, at most a third of the TTL",
   CHECK(activity_gap(1ms, 90'000ms) == 1ms);
   CHECK(activity_gap(10ms, 1ms) == 1ms);
   CHECK(activity_gap(0ms, 90'000ms) == 0ms);
+}
+
+TEST_CASE(
+  "activity goes at once only when the device could expire before "
+  "the flusher's next round",
+  "[activity]") {
+  CHECK(activity_urgent(5000ms, 90'000ms) == 80'000);
+  CHECK(activity_urgent(333ms, 1000ms) == 334);
+  CHECK(activity_urgent(1000ms, 1000ms) == 1000); // at least a gap
+  CHECK(activity_urgent(0ms, 90'000ms) == 0);
 }
