@@ -129,6 +129,8 @@ public:
   void run(std::string_view key) {
     error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
+    // Writes are tried at once (send()): they must not block the thread.
+    socket_.non_blocking(true, ec);
     auto res = std::make_shared<std::string>(
       "HTTP/1.1 101 Switching Protocols\r\n"
       "Upgrade: websocket\r\n"
@@ -243,33 +245,41 @@ private:
   }
 
   void maybe_write() {
-    if (writing_ || finished_ || corked_)
-      return;
+    // A write the socket took at once is done when start_write returns:
+    // go on with what is next.
+    while (!writing_ && !finished_ && !corked_)
+      if (!start_write())
+        return;
+  }
+
+  /// Starts the next write, if any; returns false if there was none.
+  bool start_write() {
     if (ping_due_) {
       ping_due_ = false;
       write_control(ws::opcode::ping, {});
-      return;
+      return true;
     }
     if (!pong_.empty()) {
       std::string payload;
       payload.swap(pong_);
       write_control(ws::opcode::pong, payload);
-      return;
+      return true;
     }
     if (!queue_.empty()) {
       write_frames();
-      return;
+      return true;
     }
     if (closing_ && !close_sent_) {
       close_sent_ = true;
       write_control(ws::opcode::close,
                     ws::close_payload(close_code_, close_reason_));
+      return true;
     }
+    return false;
   }
 
   /// Writes up to max_batch queued text frames in one call (a writev).
   void write_frames() {
-    writing_ = true;
     auto n = std::min(queue_.size(), max_batch);
     in_flight_ = n;
     if (n == 1) {
@@ -277,10 +287,7 @@ private:
       auto len = ws::write_header(header_.data(), ws::opcode::text, f.size());
       std::array<net::const_buffer, 2> bufs{net::buffer(header_.data(), len),
                                             net::buffer(f)};
-      net::async_write(socket_, bufs,
-                       [self = shared_from_this()](error_code ec, std::size_t) {
-                         self->on_write(ec, false);
-                       });
+      send(bufs, false);
       return;
     }
     headers_.resize(n * ws::max_header_bytes);
@@ -293,10 +300,7 @@ private:
       bufs.emplace_back(h, len);
       bufs.emplace_back(f.data(), f.size());
     }
-    net::async_write(socket_, bufs,
-                     [self = shared_from_this()](error_code ec, std::size_t) {
-                       self->on_write(ec, false);
-                     });
+    send(bufs, false);
   }
 
   /// Writes one control frame (ping, pong, close) with `payload`.
@@ -304,18 +308,61 @@ private:
     control_.resize(ws::max_header_bytes);
     control_.resize(ws::write_header(control_.data(), op, payload.size()));
     control_ += payload;
-    bool is_close = op == ws::opcode::close;
-    writing_ = true;
     in_flight_ = 0;
-    net::async_write(socket_, net::buffer(control_),
-                     [self = shared_from_this(), is_close](error_code ec,
+    send(std::array<net::const_buffer, 1>{net::buffer(control_)},
+         op == ws::opcode::close);
+  }
+
+  /// Writes `bufs` (whose bytes live in members and the queue until the
+  /// write is done). Tried at once on the non-blocking socket: an idle
+  /// socket's buffer takes a reply whole, and the write is over without a
+  /// completion through the scheduler (which costs an extra epoll_wait and
+  /// a handler per reply). What the socket does not take goes
+  /// asynchronously.
+  template <class Buffers>
+  void send(const Buffers& bufs, bool is_close) {
+    writing_ = true;
+    error_code ec;
+    std::size_t total = net::buffer_size(bufs);
+    std::size_t n = socket_.write_some(bufs, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) {
+      ec = {};
+      n = 0;
+    }
+    if (ec || n == total) {
+      writing_ = false;
+      after_write(ec, is_close);
+      return;
+    }
+    // The rest, from the first byte the socket did not take.
+    rest_.clear();
+    for (auto i = net::buffer_sequence_begin(bufs);
+         i != net::buffer_sequence_end(bufs); ++i) {
+      net::const_buffer b = *i;
+      if (n >= b.size()) {
+        n -= b.size();
+        continue;
+      }
+      rest_.push_back(b + n);
+      n = 0;
+    }
+    net::async_write(socket_, rest_,
+                     [self = shared_from_this(), is_close](error_code e,
                                                            std::size_t) {
-                       self->on_write(ec, is_close);
+                       self->on_write(e, is_close);
                      });
   }
 
   void on_write(error_code ec, bool was_close) {
     writing_ = false;
+    rest_.clear();
+    after_write(ec, was_close);
+    maybe_write();
+  }
+
+  /// A write is over (at once or asynchronously): what it carried leaves
+  /// the queue; a close written may end the connection.
+  void after_write(error_code ec, bool was_close) {
     if (finished_) {
       // The socket was closed meanwhile: nothing more to write.
       in_flight_ = 0;
@@ -346,7 +393,6 @@ private:
       // Wait for the client's close frame, not forever.
       arm_timer(close_timeout);
     }
-    maybe_write();
   }
 
   // -- reading ---------------------------------------------------------------
@@ -640,6 +686,8 @@ private:
   std::string control_;
   std::string pong_;
   std::size_t in_flight_ = 0;
+  /// What an asynchronous write still has to send (views into the above).
+  std::vector<net::const_buffer> rest_;
   std::mutex inbox_mu_;
   std::vector<std::shared_ptr<const std::string>> inbox_;
   /// The inbox holds frames (read without the lock on the strand).
