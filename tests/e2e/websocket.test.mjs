@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
-import { Server, withTimeout } from './lib/harness.mjs';
+import { Server, eventually, withTimeout } from './lib/harness.mjs';
 
 let srv;
 
@@ -283,5 +283,70 @@ test('a silent socket gets a ping at half --ws-idle-timeout and is dropped at th
     lively.socket.destroy();
   } finally {
     await quick.dispose();
+  }
+});
+
+test('a client that stops reading: the server writes the rest when it reads again, '
+  + 'whole and in order; one that never reads is closed as a slow consumer', async () => {
+  // Writes are tried at once and finish asynchronously from the first byte
+  // the socket did not take (ws_session::send): this fills the kernel's
+  // buffers so both happen, many times over.
+  const big = await new Server({
+    args: ['--rate-limit', '100000', '--rate-burst', '100000',
+           '--write-queue-bytes', '1048576', '--slow-consumer-ms', '1500'],
+  }).start();
+  try {
+    const open = path => RawWs.open(path, { server: big });
+    const pad = 'p'.repeat(240);
+    const burst = (c, tag, n) => {
+      const wire = [];
+      for (let i = 0; i < n; i++) {
+        wire.push(frame(OP.text, JSON.stringify({ type: 'ping', id: `${tag}${i}-${pad}` })));
+      }
+      c.send(Buffer.concat(wire));
+    };
+    // Paused for a moment, below the slow-consumer limit: ~6 MB of pongs,
+    // more than the kernel's buffers hold, wait in them and in the queue,
+    // then arrive whole, in order.
+    const a = await open('/ws?userId=pauser');
+    await a.json(m => m.type === 'joined');
+    a.socket.pause();
+    const n = 20000;
+    burst(a, 'a', n);
+    await new Promise(r => setTimeout(r, 500));
+    a.socket.resume();
+    for (let i = 0; i < n; i++) {
+      const m = await a.json(x => x.type === 'pong', `pong ${i}`);
+      assert.equal(m.id, `a${i}-${pad}`);
+    }
+    // Still served after the backlog.
+    a.sendText({ type: 'ping', id: 'after' });
+    assert.equal((await a.json(m => m.id === 'after')).type, 'pong');
+    a.socket.destroy();
+
+    // Does not read: above --write-queue-bytes for --slow-consumer-ms, it
+    // is closed with 4001 (what it did not read is dropped; the close frame
+    // follows what was already in flight).
+    const b = await open('/ws?userId=sleeper');
+    await b.json(m => m.type === 'joined');
+    b.socket.pause();
+    burst(b, 'b', 40000);
+    const slow = async () => {
+      const text = await fetch(`${big.url}/metrics`).then(r => r.text());
+      return /^presence_slow_consumers_total 1\b/m.test(text);
+    };
+    await eventually(slow, 10000, 'the slow consumer counted');
+    b.socket.resume();
+    await withTimeout(b.ended, 10000, 'the slow consumer closed');
+    const close = b.frames.find(f => f.op === OP.close);
+    assert.ok(close, 'a close frame after the backlog');
+    assert.equal(close.payload.readUInt16BE(0), 4001);
+    // Every frame before it is whole: pongs of this burst, in order.
+    const ids = b.frames.filter(f => f.op === OP.text)
+      .map(f => JSON.parse(f.payload)).filter(m => m.type === 'pong').map(m => m.id);
+    ids.forEach((id, i) => assert.equal(id, `b${i}-${pad}`));
+    assert.ok(ids.length < 40000, `${ids.length} pongs before the close`);
+  } finally {
+    await big.dispose();
   }
 });
