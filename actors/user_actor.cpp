@@ -502,12 +502,15 @@ user_actor_impl::behavior_type running(user_ptr self) {
       // The edge's clock may run ahead of ours (another node): never
       // later than now, never earlier than what we knew.
       auto& last = i->second.view.last_active;
-      last = std::max(last, std::min(at, st.env->now()));
-      // Checkpointed at once: the edge sends a device's activity at most
-      // once per gap (its flusher, edge/common/activity.hpp). Throttled
-      // here, most would wait for a timer in step with the user's last
-      // state change rather than with the flusher's rounds: a timer per
-      // user per interval.
+      auto seen = std::min(at, st.env->now());
+      if (seen <= last)
+        return; // nothing new (a late or repeated heartbeat)
+      last = seen;
+      // Checkpointed at once: the edge sends a device's activity about
+      // once per gap (its flusher, edge/common/activity.hpp; an Engine.IO
+      // pong every ping interval). Throttled here, most would wait for a
+      // timer in step with the user's last state change rather than with
+      // the flusher's rounds: a timer per user per interval.
       send_checkpoint(self);
     },
     [=](status_atom, const std::string& device_id,

@@ -21,7 +21,13 @@ void activity_cell::route(session_api session, user_api user,
 }
 
 bool activity_cell::record(millis t, millis urgent) {
-  last_.store(t, std::memory_order_release);
+  // The latest wins: a record racing on another thread with an older
+  // clock reading does not move the time back.
+  auto prev = last_.load(std::memory_order_relaxed);
+  while (prev < t
+         && !last_.compare_exchange_weak(prev, t, std::memory_order_release,
+                                         std::memory_order_relaxed)) {
+  }
   if (t - sent_.load(std::memory_order_acquire) >= urgent) {
     sent_.store(t, std::memory_order_release);
     forward f;
@@ -126,12 +132,12 @@ flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
     },
     [=](tick_atom) {
       auto& st = self->state;
-      st.armed = false;
-      flush(self);
-      if (!st.cells.empty()) {
-        st.armed = true;
+      // The next round is armed first: rounds stay a gap apart however
+      // long this one takes.
+      st.armed = !st.cells.empty();
+      if (st.armed)
         self->delayed_send(self, st.gap, tick_atom::value);
-      }
+      flush(self);
     },
   };
 }

@@ -16,8 +16,9 @@ edge_context::edge_context(caf::actor_system& sys, const config& cfg)
 }
 
 void edge_context::record_activity(const activity_cell_ptr& cell, millis now) {
-  if (cell->record(now, activity_urgent(activity_gap(cfg),
-                                        cfg.actors.heartbeat_ttl)))
+  auto urgent = activity_urgent(activity_gap(cfg), cfg.actors.heartbeat_ttl);
+  // With a gap of 0 every activity went at once: no flusher needed.
+  if (cell->record(now, urgent) && urgent > 0)
     caf::anon_send(activity, activity_atom::value, cell);
 }
 

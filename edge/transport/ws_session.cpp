@@ -130,7 +130,10 @@ public:
     error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
     // Writes are tried at once (send()): they must not block the thread.
-    socket_.non_blocking(true, ec);
+    // Without a non-blocking socket every write goes asynchronously.
+    error_code nb;
+    socket_.non_blocking(true, nb);
+    write_at_once_ = !nb;
     auto res = std::make_shared<std::string>(
       "HTTP/1.1 101 Switching Protocols\r\n"
       "Upgrade: websocket\r\n"
@@ -319,23 +322,44 @@ private:
   /// completion through the scheduler (which costs an extra epoll_wait and
   /// a handler per reply). What the socket does not take goes
   /// asynchronously.
+  ///
+  /// Nothing that ends the session happens inside send(): a failed write
+  /// and a close frame finish through the strand, as asynchronous writes
+  /// do, since finishing calls the endpoint back (on_closed), and send()
+  /// runs within whatever is writing (an endpoint's on_open, a sink call
+  /// made under the endpoint's lock).
   template <class Buffers>
   void send(const Buffers& bufs, bool is_close) {
     writing_ = true;
+    auto done = [self = shared_from_this(), is_close](error_code e,
+                                                      std::size_t) {
+      self->on_write(e, is_close);
+    };
+    if (!write_at_once_ || is_close) {
+      net::async_write(socket_, bufs, std::move(done));
+      return;
+    }
     error_code ec;
     std::size_t total = net::buffer_size(bufs);
     std::size_t n = socket_.write_some(bufs, ec);
-    if (ec == net::error::would_block || ec == net::error::try_again) {
+    if (ec == net::error::would_block || ec == net::error::try_again
+        || ec == net::error::interrupted) {
       ec = {};
       n = 0;
     }
-    if (ec || n == total) {
+    if (ec) {
+      net::post(strand_,
+                [done = std::move(done), ec]() mutable { done(ec, 0); });
+      return;
+    }
+    if (n == total) {
       writing_ = false;
       after_write(ec, is_close);
       return;
     }
-    // The rest, from the first byte the socket did not take.
-    rest_.clear();
+    // The rest, from the first byte the socket did not take (async_write
+    // keeps its own copy of this list; the bytes stay where they are).
+    std::vector<net::const_buffer> rest;
     for (auto i = net::buffer_sequence_begin(bufs);
          i != net::buffer_sequence_end(bufs); ++i) {
       net::const_buffer b = *i;
@@ -343,19 +367,14 @@ private:
         n -= b.size();
         continue;
       }
-      rest_.push_back(b + n);
+      rest.push_back(b + n);
       n = 0;
     }
-    net::async_write(socket_, rest_,
-                     [self = shared_from_this(), is_close](error_code e,
-                                                           std::size_t) {
-                       self->on_write(e, is_close);
-                     });
+    net::async_write(socket_, rest, std::move(done));
   }
 
   void on_write(error_code ec, bool was_close) {
     writing_ = false;
-    rest_.clear();
     after_write(ec, was_close);
     maybe_write();
   }
@@ -408,6 +427,8 @@ private:
     sink_ = std::make_shared<strand_sink>(weak_from_this());
     key_ = ctx_->add_session(sink_);
     endpoint_->on_open(sink_);
+    if (finished_)
+      return;
     if (ctx_->draining)
       start_close(close_code::going_away, "server shutting down");
     else
@@ -631,7 +652,8 @@ private:
         self->ping_due_ = true;
         self->maybe_write();
       }
-      self->arm_timer(self->idle_tick());
+      if (!self->finished_)
+        self->arm_timer(self->idle_tick());
     });
   }
 
@@ -686,8 +708,8 @@ private:
   std::string control_;
   std::string pong_;
   std::size_t in_flight_ = 0;
-  /// What an asynchronous write still has to send (views into the above).
-  std::vector<net::const_buffer> rest_;
+  /// Writes are tried at once (the socket is non-blocking).
+  bool write_at_once_ = false;
   std::mutex inbox_mu_;
   std::vector<std::shared_ptr<const std::string>> inbox_;
   /// The inbox holds frames (read without the lock on the strand).

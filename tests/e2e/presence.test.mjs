@@ -87,6 +87,47 @@ test('a device that stops heartbeating expires after the TTL', async () => {
   await watcher.close();
 });
 
+test('sparse pings keep a device past the TTL, through the activity flusher or at once', async () => {
+  // TTL 3 s, gap 0.5 s: activity within TTL - 2 gaps (2 s) of the last
+  // one the user actor heard waits for the flusher's next round; later
+  // activity goes at once (edge/common/activity.hpp).
+  const sparse = await new Server({
+    args: ['--heartbeat-ttl', '3', '--checkpoint-interval', '500', '--reconnect-grace', '0'],
+  }).start();
+  const open = [];
+  const timers = [];
+  try {
+    const ws = async path => { const c = await sparse.ws(path); open.push(c); return c; };
+    const watcher = await ws('/ws');
+    await watcher.request({ type: 'subscribe', user_ids: ['viaflush', 'direct', 'mute1', 'mute2'] });
+    const pinger = async (user, everyMs) => {
+      const c = await ws(`/ws?userId=${user}`);
+      await c.next(m => m.type === 'joined');
+      timers.push(setInterval(() => c.send({ type: 'ping' }), everyMs));
+      return c;
+    };
+    await pinger('viaflush', 1800); // through the flusher
+    await pinger('direct', 2600);   // at once, from the socket's strand
+    const mute1 = await ws('/ws?userId=mute1');
+    await mute1.next(m => m.type === 'joined');
+    // Two TTLs, measured by two silent devices expiring one after the other.
+    await watcher.change('mute1', false, 8000);
+    const mute2 = await ws('/ws?userId=mute2');
+    await mute2.next(m => m.type === 'joined');
+    await watcher.change('mute2', false, 8000);
+    for (const user of ['viaflush', 'direct']) {
+      assert.ok(!watcher.has(m => m.type === 'user.status.changed' && m.user_id === user
+                                  && m.is_online === false), `${user} never went offline`);
+      const st = await watcher.request({ type: 'get_status', user_id: user });
+      assert.equal(st.user.is_online, true, `${user} is online after two TTLs`);
+    }
+  } finally {
+    timers.forEach(clearInterval);
+    for (const c of open) await c.close().catch(() => {});
+    await sparse.dispose();
+  }
+});
+
 test('queries: count, paged list, batch status, status changes', async () => {
   const users = ['q1', 'q2', 'q3', 'q4', 'q5'];
   const clients = [];
