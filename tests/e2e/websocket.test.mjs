@@ -350,3 +350,33 @@ test('a client that stops reading: the server writes the rest when it reads agai
     await big.dispose();
   }
 });
+
+test('clients that reset the connection right after the upgrade leave nothing behind', async () => {
+  // The welcome is written at once, inside the endpoint's on_open: a reset
+  // racing it must still end the session (and the user's device) there.
+  const metric = async name => {
+    const text = await fetch(`${srv.url}/metrics`).then(r => r.text());
+    const m = text.match(new RegExp(`^${name} (\\d+)`, 'm'));
+    return m ? Number(m[1]) : NaN;
+  };
+  const sessions = await metric('presence_ws_sessions');
+  const n = 100;
+  await Promise.all(Array.from({ length: n }, (_, i) => new Promise((resolve, reject) => {
+    const socket = net.connect(srv.port, '127.0.0.1', () => {
+      const key = randomBytes(16).toString('base64');
+      socket.write(`GET /ws?userId=reset${i} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n`
+        + `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      // Reset as soon as the 101 arrives (or at once for half of them).
+      if (i % 2 === 0) { socket.resetAndDestroy(); resolve(); return; }
+      socket.once('data', () => { socket.resetAndDestroy(); resolve(); });
+    });
+    socket.on('error', reject);
+  })));
+  await eventually(async () => (await metric('presence_ws_sessions')) === sessions, 10000,
+                   'every reset session closed');
+  await eventually(async () => {
+    const res = await fetch(`${srv.url}/api/users/online/`).then(r => r.json());
+    const ids = JSON.stringify(res);
+    return !/reset\d+/.test(ids);
+  }, 10000, 'no reset user left online');
+});
