@@ -90,35 +90,62 @@ using flusher_impl_api
 
 struct flusher_state {
   std::chrono::milliseconds gap{0};
-  /// Every cell handed over whose connection may still be there.
+  /// A round over every cell takes a gap, in `slices` ticks of
+  /// `gap / slices`, each looking at its share of the cells: the messages
+  /// to user actors (and their checkpoints) spread over the gap instead of
+  /// one burst per gap (19,000 at once stalled the pings behind them).
+  uint32_t slices = 1;
+  /// Every cell handed over whose connection may still be there; the
+  /// ones gone are dropped when a round ends.
   std::vector<std::weak_ptr<activity_cell>> cells;
+  /// Where the next tick's share starts.
+  size_t next = 0;
   bool armed = false;
   static inline const char* name = "presence.activity";
 };
 
 using flusher_ptr = flusher_impl_api::stateful_pointer<flusher_state>;
 
-/// Forwards what every live cell recorded since the last round; forgets
-/// the cells whose connection is gone.
+/// Ticks per round: one per `flusher_slice`, at most `max_flusher_slices`.
+constexpr std::chrono::milliseconds flusher_slice{100};
+constexpr uint32_t max_flusher_slices = 50;
+
+/// Forwards what this tick's share of the cells recorded since the last
+/// round; at the end of a round, forgets the cells whose connection is
+/// gone (not before: the order of a round must not change under it, or a
+/// cell could miss its turn).
 void flush(flusher_ptr self) {
-  auto& cells = self->state.cells;
+  auto& st = self->state;
+  auto& cells = st.cells;
+  auto n = cells.size();
+  auto share = (n + st.slices - 1) / st.slices;
+  auto end = std::min(n, st.next + share);
   activity_cell::forward f;
-  for (size_t i = 0; i < cells.size();) {
-    auto cell = cells[i].lock();
-    if (!cell) {
-      cells[i] = std::move(cells.back());
-      cells.pop_back();
-      continue;
-    }
-    if (cell->take(f))
+  for (auto i = st.next; i < end; ++i)
+    if (auto cell = cells[i].lock(); cell && cell->take(f))
       activity_cell::send(f);
-    ++i;
-  }
+  st.next = end;
+  if (st.next < n)
+    return;
+  st.next = 0;
+  cells.erase(std::remove_if(cells.begin(), cells.end(),
+                             [](const std::weak_ptr<activity_cell>& c) {
+                               return c.expired();
+                             }),
+              cells.end());
 }
 
 flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
                                              std::chrono::milliseconds gap) {
-  self->state.gap = gap;
+  auto& st = self->state;
+  st.gap = gap;
+  st.slices = static_cast<uint32_t>(
+    std::clamp<int64_t>(gap / flusher_slice, 1, max_flusher_slices));
+  auto tick = [self] {
+    auto& st = self->state;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(st.gap
+                                                                 / st.slices);
+  };
   return {
     [=](activity_atom, const activity_cell_ptr& cell) {
       auto& st = self->state;
@@ -127,16 +154,16 @@ flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
       st.cells.emplace_back(cell);
       if (!st.armed) {
         st.armed = true;
-        self->delayed_send(self, st.gap, tick_atom::value);
+        self->delayed_send(self, tick(), tick_atom::value);
       }
     },
     [=](tick_atom) {
       auto& st = self->state;
-      // The next round is armed first: rounds stay a gap apart however
+      // The next tick is armed first: ticks stay evenly apart however
       // long this one takes.
       st.armed = !st.cells.empty();
       if (st.armed)
-        self->delayed_send(self, st.gap, tick_atom::value);
+        self->delayed_send(self, tick(), tick_atom::value);
       flush(self);
     },
   };

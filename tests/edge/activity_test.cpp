@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -96,7 +97,14 @@ TEST_CASE(
   "and forgets the cells that are gone",
   "[activity]") {
   fixture f;
+  // 250 ms: two ticks of 125 ms per round, each with half the cells.
   auto flusher = spawn_activity_flusher(f.sys, 250ms);
+  auto round = [&] {
+    for (int i = 0; i < 2; ++i) {
+      f.sched.advance_time(125ms);
+      f.run();
+    }
+  };
   auto other = std::make_shared<activity_cell>();
   other->route(session_api{}, f.user, "dev-2");
   auto record = [&](const activity_cell_ptr& c, millis t) {
@@ -109,25 +117,61 @@ TEST_CASE(
     record(f.cell, t);
   f.run();
   REQUIRE(f.log->size() == 2); // only the first of each so far
-  f.sched.advance_time(250ms);
-  f.run();
+  round();
   REQUIRE(f.log->size() == 3); // dev-1 moved, dev-2 did not
   CHECK(f.log->back() == std::make_pair(std::string{"dev-1"}, millis{1090}));
-  // Quiet now: the next tick sends nothing, but keeps looking.
-  f.sched.advance_time(250ms);
-  f.run();
+  // Quiet now: the next round sends nothing, but keeps looking.
+  round();
   CHECK(f.log->size() == 3);
   record(other, 1400);
-  f.sched.advance_time(250ms);
-  f.run();
+  round();
   REQUIRE(f.log->size() == 4);
   CHECK(f.log->back() == std::make_pair(std::string{"dev-2"}, millis{1400}));
   // A cell whose connection is gone is forgotten, even with news in it.
   f.cell->record(1400, 500);
   f.cell.reset();
-  f.sched.advance_time(250ms);
-  f.run();
+  round();
   CHECK(f.log->size() == 4);
+  caf::anon_send_exit(flusher, caf::exit_reason::user_shutdown);
+  f.run();
+}
+
+TEST_CASE(
+  "a round spreads its sends over the gap, and covers every cell "
+  "once per gap while cells come and go",
+  "[activity]") {
+  fixture f;
+  // 1 s: ten ticks of 100 ms.
+  auto flusher = spawn_activity_flusher(f.sys, 1000ms);
+  std::vector<activity_cell_ptr> cells;
+  for (int i = 0; i < 100; ++i) {
+    auto c = std::make_shared<activity_cell>();
+    c->route(session_api{}, f.user, "d" + std::to_string(i));
+    if (c->record(1000, 60'000)) // nothing sent yet: not urgent
+      caf::anon_send(flusher, activity_atom::value, c);
+    cells.push_back(c);
+  }
+  f.run();
+  CHECK(f.log->empty());
+  for (int tick = 1; tick <= 10; ++tick) {
+    f.sched.advance_time(100ms);
+    f.run();
+    // Ten per tick; the last share's connections ended at tick 3.
+    CHECK(f.log->size() == static_cast<size_t>(std::min(10 * tick, 90)));
+    // Connections end mid-round: the order of the round does not change,
+    // so no live cell misses its turn.
+    if (tick == 3)
+      for (int i = 90; i < 100; ++i)
+        cells[i].reset();
+  }
+  f.log->clear();
+  for (int i = 0; i < 90; ++i)
+    cells[i]->record(2000, 60'000);
+  for (int tick = 1; tick <= 10; ++tick) {
+    f.sched.advance_time(100ms);
+    f.run();
+  }
+  CHECK(f.log->size() == 90); // every live cell, once
   caf::anon_send_exit(flusher, caf::exit_reason::user_shutdown);
   f.run();
 }
