@@ -1,9 +1,12 @@
 #include "persistence/store_actor.hpp"
 
+#include <algorithm>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -23,7 +26,14 @@ spdlog::logger& store_log() {
 
 /// The store actor's full interface: its timer (checkpoint batches and
 /// retries of failed writes) is private.
-using store_impl_api = store_api::extend<caf::reacts_to<tick_atom>>;
+using store_impl_api = store_api::extend<caf::reacts_to<tick_atom>,
+                                         caf::reacts_to<checkpoint_atom>>;
+
+/// Pending checkpoints are written in shares, one every
+/// `checkpoint_interval / checkpoint_slices`: a node's thousands of users
+/// checkpoint every interval, and one batch of them all held a core long
+/// enough to stall the pings behind it (docs/benchmarks.md).
+constexpr int checkpoint_slices = 10;
 
 struct store_state {
   std::shared_ptr<store_db> db;
@@ -32,6 +42,9 @@ struct store_state {
   std::shared_ptr<store_probe> probe;
   /// Checkpoints not yet written, latest per user.
   std::unordered_map<std::string, open_session> dirty;
+  /// When each user in `dirty` started waiting, oldest first (an entry
+  /// whose user is no longer waiting is skipped).
+  std::deque<std::pair<caf::actor_clock::time_point, std::string>> waiting;
   /// Writes nobody waits for that failed, and the ones behind them.
   retry_queue retries{retry_queue_limit};
   /// Write errors and dropped writes since the last success: a run of
@@ -177,11 +190,64 @@ bool flush_dirty(store_state& st) {
     return false; // kept in `dirty`
   }
   st.dirty.clear();
+  st.waiting.clear();
   st.probe->checkpoints_written += marks.size();
   st.probe->checkpoint_flushes += 1;
   note_checkpoint(*st.probe, newest);
   on_success(st);
   return true;
+}
+
+/// Writes this tick's share of the pending checkpoints: the oldest tenth
+/// of them, and every one that has waited a whole interval (so each is
+/// written about an interval after it started waiting, as with one batch
+/// per interval, and a burst drains within one). Not while older writes
+/// wait (the retry writes everything then).
+void flush_share(store_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto share = (st.dirty.size() + checkpoint_slices - 1) / checkpoint_slices;
+  std::vector<std::pair<std::string, open_session>> marks;
+  millis newest = 0;
+  while (!st.waiting.empty()) {
+    auto& [since, user] = st.waiting.front();
+    if (marks.size() >= share && now - since < st.cfg.checkpoint_interval)
+      break;
+    if (auto i = st.dirty.find(user); i != st.dirty.end()) {
+      newest = std::max(newest, i->second.last_active);
+      marks.emplace_back(i->first, i->second);
+      st.dirty.erase(i);
+    }
+    st.waiting.pop_front();
+  }
+  if (marks.empty())
+    return;
+  if (auto err = st.db->mark_open_batch(marks)) {
+    on_failure(st, err);
+    // Back to waiting (nothing newer came meanwhile); the retry writes
+    // them with everything else.
+    for (auto& m : marks) {
+      st.waiting.emplace_front(now - st.cfg.checkpoint_interval, m.first);
+      st.dirty.emplace(std::move(m.first), m.second);
+    }
+    arm_retry(self);
+    return;
+  }
+  st.probe->checkpoints_written += marks.size();
+  st.probe->checkpoint_flushes += 1;
+  note_checkpoint(*st.probe, newest);
+  on_success(st);
+}
+
+/// Arms the next checkpoint share, if none is armed.
+void arm_checkpoint_tick(store_ptr self) {
+  auto& st = self->state;
+  if (st.checkpoint_tick_armed)
+    return;
+  st.checkpoint_tick_armed = true;
+  auto every = std::max(std::chrono::milliseconds{1},
+                        st.cfg.checkpoint_interval / checkpoint_slices);
+  self->delayed_send(self, every, checkpoint_atom::value);
 }
 
 /// Reopens RocksDB if a write failed, then writes the queued writes in
@@ -292,18 +358,27 @@ store_impl_api::behavior_type store_impl(store_ptr self,
         settle(self);
         return;
       }
-      st.dirty[user] = s;
-      if (stuck(st)) {
+      if (st.dirty.insert_or_assign(user, s).second)
+        st.waiting.emplace_back(self->clock().now(), user);
+      if (stuck(st))
         arm_retry(self);
-      } else if (!st.checkpoint_tick_armed) {
-        st.checkpoint_tick_armed = true;
-        self->delayed_send(self, st.cfg.checkpoint_interval, tick_atom::value);
-      }
+      else
+        arm_checkpoint_tick(self);
     },
-    [=](tick_atom) {
-      // The checkpoint timer or the retry timer: either does everything.
+    [=](checkpoint_atom) {
       auto& st = self->state;
       st.checkpoint_tick_armed = false;
+      if (stuck(st)) {
+        arm_retry(self);
+        return;
+      }
+      flush_share(self);
+      if (!st.dirty.empty())
+        arm_checkpoint_tick(self);
+    },
+    [=](tick_atom) {
+      // The retry timer (tests send it too): writes everything.
+      auto& st = self->state;
       st.retry_tick_armed = false;
       if (!retry(st))
         arm_retry(self);

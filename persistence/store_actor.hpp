@@ -26,8 +26,10 @@ constexpr std::chrono::milliseconds default_retry_interval{1'000};
 constexpr size_t retry_queue_limit = 100'000;
 
 /// Spawns the store actor, detached (own thread: RocksDB blocks), owning `db`.
-/// Heartbeat checkpoints are kept in memory and written in one batch every
-/// `cfg.checkpoint_interval`; opens and closes are written at once.
+/// Heartbeat checkpoints are kept in memory (the latest per user) and each
+/// is written about `cfg.checkpoint_interval` after it started waiting, in
+/// batches every tenth of the interval (the oldest tenth of what waits,
+/// and all that waited an interval); opens and closes are written at once.
 ///
 /// Failures (policy in persistence/README.md): requests that reply (loads,
 /// last_seen touch, profiles, history, flush, orphans) are answered with the

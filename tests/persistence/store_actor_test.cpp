@@ -189,7 +189,57 @@ TEST_CASE("checkpoints wait in memory and are written in one batch",
   CHECK(s.last_active == 1'007);
 }
 
-TEST_CASE("the checkpoint tick flushes the batch", "[store_actor]") {
+TEST_CASE("a checkpoint tick writes the oldest tenth of what waits",
+          "[store_actor]") {
+  fixture f;
+  f.start(); // an hour: nothing has waited a whole interval
+  for (int u = 0; u < 25; ++u)
+    f.checkpoint("s" + std::to_string(u), 1'000, 1'000 + u, 1);
+  f.checkpoint("s0", 1'000, 5'000, 1); // newer state, same place in line
+  auto tick = [&] {
+    f.self->send(f.private_handle(), checkpoint_atom::value);
+    f.load("s0"); // round trip
+  };
+  tick(); // 25 wait: 3 go, the oldest
+  CHECK(f.probe->checkpoint_flushes == 1);
+  CHECK(f.probe->checkpoints_written == 3);
+  CHECK(f.load("s0").known);
+  CHECK(f.load("s2").known);
+  CHECK_FALSE(f.load("s3").known);
+  CHECK(f.probe->checkpoint_newest_ms == 5'000); // s0's latest
+  tick();                                        // 22 wait: 3 more
+  CHECK(f.probe->checkpoints_written == 6);
+  CHECK(f.load("s5").known);
+  CHECK_FALSE(f.load("s6").known);
+  // A user that waits again goes to the back of the line.
+  f.checkpoint("s0", 1'000, 6'000, 1);
+  while (!f.load("s24").known)
+    tick();
+  CHECK(f.load("s0").open_last_active == 5'000);
+  tick();
+  CHECK(f.load("s0").open_last_active == 6'000);
+  CHECK(f.probe->checkpoints_written == 26);
+}
+
+TEST_CASE(
+  "a checkpoint that waited a whole interval is written at the next "
+  "tick",
+  "[store_actor]") {
+  fixture f;
+  f.start(50ms);
+  for (int u = 0; u < 30; ++u)
+    f.checkpoint("w" + std::to_string(u), 1'000, 1'000 + u, 1);
+  // The store's own ticks (every 5 ms) write a tenth each, and everything
+  // once it has waited 50 ms: all 30 within a few ticks of that.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (f.probe->checkpoints_written < 30
+         && std::chrono::steady_clock::now() < deadline)
+    f.load("w0"); // round trips while the store ticks
+  CHECK(f.probe->checkpoints_written == 30);
+  CHECK(f.load("w29").known);
+}
+
+TEST_CASE("the retry tick writes every pending checkpoint", "[store_actor]") {
   fixture f;
   f.start();
   f.checkpoint("a", 10, 20, 1);
