@@ -19,6 +19,7 @@
 
 #include "app/config_cli.hpp"
 #include "edge/server.hpp"
+#include "edge/common/edge_context.hpp"
 #include "edge/webhooks/webhooks.hpp"
 #include "node/presence_node.hpp"
 
@@ -122,6 +123,33 @@ int main(int argc, char** argv) {
     return 1;
   }
   n->set_http_port(srv->port());
+  if (!cfg.edge.webhook_urls.empty()) {
+    // The webhooks' counters in /metrics, read at each scrape.
+    struct {
+      const char* name;
+      const char* help;
+      std::atomic<uint64_t> edge::webhook_counters::*count;
+    } rows[] = {
+      {"presence_webhooks_sent", "Webhooks delivered (2xx)",
+       &edge::webhook_counters::sent},
+      {"presence_webhooks_failed",
+       "Webhook attempts that failed (each is retried)",
+       &edge::webhook_counters::failed},
+      {"presence_webhooks_dropped",
+       "Webhooks given up (the queue was full or the tries ran out)",
+       &edge::webhook_counters::dropped},
+      {"presence_webhooks_queued",
+       "Webhooks waiting to be sent, all endpoints together",
+       &edge::webhook_counters::queued},
+    };
+    for (auto& r : rows)
+      srv->context()->probe.add_scraped(r.name, r.help,
+                                        [hooks, count = r.count] {
+                                          return static_cast<double>(
+                                            (hooks->counters().*count).load());
+                                        });
+  }
+
   spdlog::info("presenced listening on http://{}:{} (data in {}, {} mode)",
                cfg.edge.listen_host, srv->port(), cfg.persistence.data_dir,
                cfg.edge.jwt_secret.empty() ? "dev" : "JWT");

@@ -86,6 +86,19 @@ void edge_probe::refresh(const store_stats& s) const {
     g.gauge->Set(static_cast<double>((s.*g.counter).load()));
 }
 
+void edge_probe::add_scraped(const std::string& name, const std::string& help,
+                             std::function<double()> read) {
+  auto* g = gauge(*registry, name.c_str(), help.c_str());
+  std::lock_guard<std::mutex> guard{scraped_mu_};
+  scraped_.emplace_back(g, std::move(read));
+}
+
+void edge_probe::refresh_scraped() const {
+  std::lock_guard<std::mutex> guard{scraped_mu_};
+  for (auto& [g, read] : scraped_)
+    g->Set(read());
+}
+
 edge_probe::~edge_probe() = default;
 
 std::string edge_probe::render() const {

@@ -2,8 +2,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/stats.hpp"
@@ -47,8 +50,20 @@ struct edge_probe {
   /// Copies the store's counters into their gauges (at scrape time).
   void refresh(const store_stats& s) const;
 
+  /// A gauge set from `read` at every scrape, for what the edge does not
+  /// own (the app's webhooks). Thread-safe; names must be unique.
+  void add_scraped(const std::string& name, const std::string& help,
+                   std::function<double()> read);
+
+  /// Sets the gauges of add_scraped (at scrape time).
+  void refresh_scraped() const;
+
   /// The registry in Prometheus text format.
   std::string render() const;
+
+private:
+  mutable std::mutex scraped_mu_;
+  std::vector<std::pair<prometheus::Gauge*, std::function<double()>>> scraped_;
 };
 
 } // namespace presence::edge

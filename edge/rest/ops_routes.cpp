@@ -49,6 +49,7 @@ void metrics(const call_ptr& c) {
                       p.online_users->Set(static_cast<double>(*n));
                     if (auto sp = c->ctx->store_counters)
                       p.refresh(*sp);
+                    p.refresh_scraped();
                     http_response r;
                     r.content_type = "text/plain; version=0.0.4";
                     r.body = p.render();

@@ -202,8 +202,10 @@ struct webhooks::impl {
     x->done = [this, e, h](bool ok, std::string why) {
       if (ok) {
         ++counters.sent;
-        if (!e->queue.empty() && e->queue.front() == h)
+        if (!e->queue.empty() && e->queue.front() == h) {
           e->queue.pop_front();
+          --counters.queued;
+        }
         e->attempt = 0;
         e->busy = false;
         kick(*e);
@@ -215,8 +217,10 @@ struct webhooks::impl {
         spdlog::warn("webhook {} failed ({} so far): {}", e->url, n, why);
       if (++e->attempt >= cfg.max_attempts) {
         ++counters.dropped;
-        if (!e->queue.empty() && e->queue.front() == h)
+        if (!e->queue.empty() && e->queue.front() == h) {
           e->queue.pop_front();
+          --counters.queued;
+        }
         e->attempt = 0;
       }
       auto backoff = std::min<std::chrono::milliseconds>(
@@ -274,8 +278,10 @@ void webhooks::post(const presence_delta& d, bool was_online) {
       if (ep.queue.size() >= p->cfg.queue_limit) {
         ep.queue.pop_front();
         ++p->counters.dropped;
+        --p->counters.queued;
       }
       ep.queue.push_back(h);
+      ++p->counters.queued;
       p->kick(ep);
     }
   });

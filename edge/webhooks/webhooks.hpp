@@ -38,6 +38,7 @@ struct webhook_counters {
   std::atomic<uint64_t> sent{0};
   std::atomic<uint64_t> failed{0};  // attempts that failed (retried)
   std::atomic<uint64_t> dropped{0}; // given up: queue full or out of tries
+  std::atomic<uint64_t> queued{0};  // waiting now, all endpoints together
 };
 
 /// An http:// URL taken apart; false when it is not one.

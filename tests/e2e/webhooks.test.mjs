@@ -101,6 +101,18 @@ test('changes are POSTed signed, retried, de-duplicable, in order; a hanging rec
   const ann2 = since.body.changes.find(c => c.user_id === 'wh-ann');
   assert.equal(ann2.is_online, false);
   assert.equal(ann2.version, offline.version);
+  // /metrics counts them: 3 delivered, at least the 3 failed first tries,
+  // and what waits (the hanging endpoint's three hooks at least).
+  const value = async name => {
+    const text = await fetch(`${srv.url}/metrics`).then(r => r.text());
+    const m = text.match(new RegExp(`^${name} (\\S+)$`, 'm'));
+    assert.ok(m, `${name} in /metrics`);
+    return Number(m[1]);
+  };
+  assert.equal(await value('presence_webhooks_sent'), 3);
+  assert.ok(await value('presence_webhooks_failed') >= 3);
+  assert.equal(await value('presence_webhooks_dropped'), 0);
+  assert.ok(await value('presence_webhooks_queued') >= 3, 'the hanging endpoint\'s hooks wait');
   await watcher.close();
 });
 
