@@ -1,5 +1,5 @@
-// Typing across a cluster (seed 002's chat sessions): members connected to
-// different nodes see each other's typing-start / typing-stop, nothing
+// Typing across a 3-node cluster (seed 002's chat sessions): members
+// connected to different nodes see each other's typing-start / typing-stop, nothing
 // leaks outside the room, and a typing indicator ends by itself
 // --typing-timeout after its last start, or when its socket goes. Also:
 // every node's change log (resync) holds changes owned by the others.
@@ -14,7 +14,7 @@ let cluster;
 
 before(async () => {
   cluster = new Cluster(['--typing-timeout', '400', '--resync-margin', '0']);
-  for (const n of ['a', 'b']) await cluster.add(n);
+  for (const n of ['a', 'b', 'c']) await cluster.add(n);
   await cluster.converged();
 });
 
@@ -34,15 +34,28 @@ test('typing reaches members on other nodes, only them, and ends by itself', asy
   const bob = await member('b', 't-bob', room);
   const cy = await member('b', 't-cy', 'room-other');   // another room, same node as Bob
   const dee = await member('a', 't-dee', null);         // in no room
+  const eve = await member('c', 't-eve', room);         // the third node
+  const fay = await member('c', 't-fay', 'room-other'); // third node, other room
 
-  // Across nodes, both ways.
+  // Across nodes, every way: a -> b and c, b -> a and c.
   assert.equal((await ann.ask('typing-start', { chatSessionId: room })).success, true);
   assert.deepEqual(await bob.next('user-typing', t => t.isTyping),
                    { userId: 't-ann', chatSessionId: room, isTyping: true });
+  assert.deepEqual(await eve.next('user-typing', t => t.isTyping),
+                   { userId: 't-ann', chatSessionId: room, isTyping: true });
   bob.emit('typing-start', { chatSessionId: room });
   await ann.next('user-typing', t => t.userId === 't-bob' && t.isTyping);
+  await eve.next('user-typing', t => t.userId === 't-bob' && t.isTyping);
   bob.emit('typing-stop', { chatSessionId: room });
   await ann.next('user-typing', t => t.userId === 't-bob' && !t.isTyping);
+  await eve.next('user-typing', t => t.userId === 't-bob' && !t.isTyping);
+  // c -> a and b.
+  eve.emit('typing-start', { chatSessionId: room });
+  await ann.next('user-typing', t => t.userId === 't-eve' && t.isTyping);
+  await bob.next('user-typing', t => t.userId === 't-eve' && t.isTyping);
+  eve.emit('typing-stop', { chatSessionId: room });
+  await ann.next('user-typing', t => t.userId === 't-eve' && !t.isTyping);
+  await bob.next('user-typing', t => t.userId === 't-eve' && !t.isTyping);
 
   // Ann never says stop: her indicator ends by itself after the timeout,
   // on the other node too.
@@ -66,10 +79,12 @@ test('typing reaches members on other nodes, only them, and ends by itself', asy
 
   // Nothing outside the room, on either node; the typist hears nothing back.
   await cy.ask('join-chat-session', { chatSessionId: 'room-other' }); // a round trip
+  await fay.ask('join-chat-session', { chatSessionId: 'room-other' });
   assert.equal(cy.has('user-typing'), false, 'another room hears nothing');
+  assert.equal(fay.has('user-typing'), false, 'another room hears nothing (third node)');
   assert.equal(dee.has('user-typing'), false, 'a non-member hears nothing');
   assert.equal(ann.has('user-typing', t => t.userId === 't-ann'), false, 'no echo');
-  for (const c of [ann, cy, dee]) c.close();
+  for (const c of [ann, cy, dee, eve, fay]) c.close();
 });
 
 test('native sessions type in the same rooms as Socket.IO, across nodes', async () => {
