@@ -4,6 +4,7 @@
 #include <deque>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/actor_clock.hpp>
@@ -174,8 +175,10 @@ void note_checkpoint(store_stats& probe, millis t) {
 /// waits (a queued open must not overwrite a newer checkpoint). Returns
 /// false if they are still pending.
 bool flush_dirty(store_state& st) {
-  if (st.dirty.empty())
+  if (st.dirty.empty()) {
+    st.waiting.clear();
     return true;
+  }
   if (stuck(st))
     return false;
   std::vector<std::pair<std::string, open_session>> marks;
@@ -198,20 +201,53 @@ bool flush_dirty(store_state& st) {
   return true;
 }
 
+/// The tick of the checkpoint shares.
+std::chrono::milliseconds share_tick(const store_state& st) {
+  return std::max(std::chrono::milliseconds{1},
+                  st.cfg.checkpoint_interval / checkpoint_slices);
+}
+
+/// Forgets the entries of `waiting` whose user no longer waits (written,
+/// or dropped by an open or a close), keeping the first of each user that
+/// does, in order: they pile up while writes are stuck.
+void compact_waiting(store_state& st) {
+  std::unordered_set<std::string> kept;
+  std::deque<std::pair<caf::actor_clock::time_point, std::string>> out;
+  for (auto& w : st.waiting)
+    if (st.dirty.count(w.second) > 0 && kept.insert(w.second).second)
+      out.push_back(std::move(w));
+  st.waiting.swap(out);
+}
+
+/// Notes that `user` started waiting now (if it was not waiting already).
+void note_waiting(store_ptr self, const std::string& user, bool added) {
+  auto& st = self->state;
+  if (!added)
+    return;
+  st.waiting.emplace_back(self->clock().now(), user);
+  if (st.waiting.size() > 2 * st.dirty.size() + 1024)
+    compact_waiting(st);
+}
+
 /// Writes this tick's share of the pending checkpoints: the oldest tenth
-/// of them, and every one that has waited a whole interval (so each is
-/// written about an interval after it started waiting, as with one batch
+/// of them, and every one that would have waited a whole interval by the
+/// next tick (so none waits longer than an interval, as with one batch
 /// per interval, and a burst drains within one). Not while older writes
 /// wait (the retry writes everything then).
 void flush_share(store_ptr self) {
   auto& st = self->state;
+  if (st.dirty.empty()) {
+    st.waiting.clear();
+    return;
+  }
   auto now = self->clock().now();
+  auto horizon = st.cfg.checkpoint_interval - share_tick(st);
   auto share = (st.dirty.size() + checkpoint_slices - 1) / checkpoint_slices;
   std::vector<std::pair<std::string, open_session>> marks;
   millis newest = 0;
   while (!st.waiting.empty()) {
     auto& [since, user] = st.waiting.front();
-    if (marks.size() >= share && now - since < st.cfg.checkpoint_interval)
+    if (marks.size() >= share && now - since < horizon)
       break;
     if (auto i = st.dirty.find(user); i != st.dirty.end()) {
       newest = std::max(newest, i->second.last_active);
@@ -245,9 +281,7 @@ void arm_checkpoint_tick(store_ptr self) {
   if (st.checkpoint_tick_armed)
     return;
   st.checkpoint_tick_armed = true;
-  auto every = std::max(std::chrono::milliseconds{1},
-                        st.cfg.checkpoint_interval / checkpoint_slices);
-  self->delayed_send(self, every, checkpoint_atom::value);
+  self->delayed_send(self, share_tick(st), checkpoint_atom::value);
 }
 
 /// Reopens RocksDB if a write failed, then writes the queued writes in
@@ -358,8 +392,7 @@ store_impl_api::behavior_type store_impl(store_ptr self,
         settle(self);
         return;
       }
-      if (st.dirty.insert_or_assign(user, s).second)
-        st.waiting.emplace_back(self->clock().now(), user);
+      note_waiting(self, user, st.dirty.insert_or_assign(user, s).second);
       if (stuck(st))
         arm_retry(self);
       else

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
@@ -98,8 +99,15 @@ struct flusher_state {
   /// Every cell handed over whose connection may still be there; the
   /// ones gone are dropped when a round ends.
   std::vector<std::weak_ptr<activity_cell>> cells;
-  /// Where the next tick's share starts.
+  /// The current round: cells [0, round_end) as they were when it began
+  /// (cells handed over meanwhile wait for the next round), `next` the
+  /// first one of the next tick's share, `ticks_left` in the round.
+  size_t round_end = 0;
   size_t next = 0;
+  uint32_t ticks_left = 0;
+  /// When the next tick is due (ticks keep to the schedule however late
+  /// one runs), and whether one is armed.
+  caf::actor_clock::time_point due;
   bool armed = false;
   static inline const char* name = "presence.activity";
 };
@@ -110,29 +118,33 @@ using flusher_ptr = flusher_impl_api::stateful_pointer<flusher_state>;
 constexpr std::chrono::milliseconds flusher_slice{100};
 constexpr uint32_t max_flusher_slices = 50;
 
-/// Forwards what this tick's share of the cells recorded since the last
-/// round; at the end of a round, forgets the cells whose connection is
-/// gone (not before: the order of a round must not change under it, or a
-/// cell could miss its turn).
+/// Forwards what this tick's share of the round's cells recorded since the
+/// last round. A round is exactly `slices` ticks, so each live cell is
+/// looked at once per gap (two looks are less than two gaps apart); the
+/// cells whose connection is gone are dropped when a round ends (not
+/// before: the order must not change under a round, or a cell could miss
+/// its turn).
 void flush(flusher_ptr self) {
   auto& st = self->state;
   auto& cells = st.cells;
-  auto n = cells.size();
-  auto share = (n + st.slices - 1) / st.slices;
-  auto end = std::min(n, st.next + share);
+  if (st.ticks_left == 0) {
+    cells.erase(std::remove_if(cells.begin(), cells.end(),
+                               [](const std::weak_ptr<activity_cell>& c) {
+                                 return c.expired();
+                               }),
+                cells.end());
+    st.round_end = cells.size();
+    st.next = 0;
+    st.ticks_left = st.slices;
+  }
+  auto share = (st.round_end - st.next + st.ticks_left - 1) / st.ticks_left;
+  auto end = st.next + share;
   activity_cell::forward f;
   for (auto i = st.next; i < end; ++i)
     if (auto cell = cells[i].lock(); cell && cell->take(f))
       activity_cell::send(f);
   st.next = end;
-  if (st.next < n)
-    return;
-  st.next = 0;
-  cells.erase(std::remove_if(cells.begin(), cells.end(),
-                             [](const std::weak_ptr<activity_cell>& c) {
-                               return c.expired();
-                             }),
-              cells.end());
+  --st.ticks_left;
 }
 
 flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
@@ -141,10 +153,14 @@ flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
   st.gap = gap;
   st.slices = static_cast<uint32_t>(
     std::clamp<int64_t>(gap / flusher_slice, 1, max_flusher_slices));
-  auto tick = [self] {
+  // Arms the next tick a tick after the last one was due (at the latest
+  // now: a flusher that fell behind does not catch up in a burst).
+  auto arm = [self] {
     auto& st = self->state;
-    return std::chrono::duration_cast<std::chrono::milliseconds>(st.gap
-                                                                 / st.slices);
+    auto now = self->clock().now();
+    st.due = std::max(st.due + st.gap / st.slices, now);
+    st.armed = true;
+    self->scheduled_send(self, st.due, tick_atom::value);
   };
   return {
     [=](activity_atom, const activity_cell_ptr& cell) {
@@ -153,18 +169,18 @@ flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
         return; // every activity went at once
       st.cells.emplace_back(cell);
       if (!st.armed) {
-        st.armed = true;
-        self->delayed_send(self, tick(), tick_atom::value);
+        st.due = self->clock().now();
+        arm();
       }
     },
     [=](tick_atom) {
       auto& st = self->state;
-      // The next tick is armed first: ticks stay evenly apart however
-      // long this one takes.
-      st.armed = !st.cells.empty();
-      if (st.armed)
-        self->delayed_send(self, tick(), tick_atom::value);
+      st.armed = false;
       flush(self);
+      // Ticks go on while cells are there (the round that drops the last
+      // dead ones ends it).
+      if (!st.cells.empty())
+        arm();
     },
   };
 }
