@@ -9,7 +9,9 @@ JOBS ?= $(shell nproc)
 ARGS ?=
 CTEST_JOBS ?= 2
 
-.PHONY: all deps test-deps configure build run test unit e2e clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps test-deps configure build run test unit e2e fuzz clean
 
 all: build
 
@@ -31,6 +33,13 @@ run: build
 
 test: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure -j$(CTEST_JOBS) --timeout 300
+	@scripts/fuzz.sh 5
+
+# Every parser under libFuzzer (clang, ASan + UBSan) for FUZZ_SECONDS each;
+# make test runs the same for 5 s each.
+fuzz: deps
+	@scripts/deps.sh fuzz
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 unit: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(CTEST_JOBS) -L unit
@@ -39,4 +48,4 @@ e2e: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure -j$(CTEST_JOBS) -L e2e
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-fuzz

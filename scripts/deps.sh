@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (or, when not root, names) the Debian packages presenced needs.
-# Usage: scripts/deps.sh [build|test|bench]
+# Usage: scripts/deps.sh [build|test|bench|fuzz]
 # bench: what bench/compare.sh needs on top of a build (redis-server and
 # node/npm for the reference server in bench/reference/).
 set -euo pipefail
@@ -10,7 +10,10 @@ pkgs=(cmake make g++ ccache pkg-config
       libcaf-dev libboost1.81-dev librocksdb-dev nlohmann-json3-dev
       libssl-dev libjwt-dev libcli11-dev libspdlog-dev prometheus-cpp-dev)
 if [ "$mode" = test ]; then
-  pkgs+=(catch2 curl nodejs chromium clang-format)
+  pkgs+=(catch2 curl nodejs chromium clang-format clang libclang-rt-14-dev)
+fi
+if [ "$mode" = fuzz ]; then
+  pkgs+=(clang libclang-rt-14-dev)
 fi
 if [ "$mode" = bench ]; then
   pkgs+=(redis-server nodejs)

@@ -107,7 +107,11 @@ inline std::string check_native(const std::string& input) {
   for (auto& id : cmd.user_ids)
     if (!valid_id(id))
       return "invalid id in user_ids accepted: " + escape(id);
-  if (cmd.limit < 1 || cmd.limit > edge::max_page)
+  // A page size, except a resync's count of changes.
+  auto max_limit = cmd.op == edge::native_op::resync
+                     ? edge::max_resync_changes
+                     : static_cast<long long>(edge::max_page);
+  if (cmd.limit < 1 || cmd.limit > max_limit)
     return "limit out of range: " + std::to_string(cmd.limit);
   if (cmd.user_agent.size() > 512 || cmd.platform.size() > 64)
     return "user_agent or platform not truncated";
