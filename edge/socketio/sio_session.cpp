@@ -229,6 +229,8 @@ void on_deltas(sio_ptr self, const delta_batch& batch) {
     }
   }
   st.batch = nullptr;
+  if (!packets.empty())
+    st.ctx->probe.frames_out->Increment(static_cast<double>(packets.size()));
   st.eio->send_all(std::move(packets));
   for (auto* dl : heard)
     if (dl->after_deltas != nullptr)

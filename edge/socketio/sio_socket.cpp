@@ -16,11 +16,13 @@ const std::string messages_nsp = "/ws/messages";
 
 void send_packet(sio_ptr self, std::shared_ptr<const std::string> packet) {
   auto& st = self->state;
-  st.ctx->probe.frames_out->Increment();
-  if (st.batch != nullptr)
+  if (st.batch != nullptr) {
+    // Counted with the whole batch (one atomic add, not one per packet).
     st.batch->push_back(std::move(packet));
-  else
-    st.eio->send(std::move(packet));
+    return;
+  }
+  st.ctx->probe.frames_out->Increment();
+  st.eio->send(std::move(packet));
 }
 
 void emit(sio_ptr self, const sio_socket& s, const std::string& name,
