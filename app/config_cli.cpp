@@ -148,6 +148,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   add("rate-burst", cfg.edge.rate_burst, "burst allowance over rate-limit");
   add("max-connections", cfg.edge.max_connections,
       "open connections at most (more get 503)");
+  add("max-connections-per-ip", cfg.edge.max_connections_per_ip,
+      "open connections from one source address at most, 127.0.0.1 and ::1 "
+      "exempt (more get 429; 0 = no limit)");
   add("cors-origin", cfg.edge.cors_origin,
       "Access-Control-Allow-Origin value (empty = no CORS headers)");
   add("sio-paths", cfg.edge.sio_paths,
@@ -356,6 +359,7 @@ std::string to_toml(const config& cfg) {
   line("rate-limit", num(e.rate_limit));
   line("rate-burst", num(e.rate_burst));
   line("max-connections", std::to_string(e.max_connections));
+  line("max-connections-per-ip", std::to_string(e.max_connections_per_ip));
   line("cors-origin", q(e.cors_origin));
   line("sio-paths", q(e.sio_paths));
   line("sio-ping-interval", std::to_string(e.sio_ping_interval.count()));

@@ -100,6 +100,10 @@ struct edge_config {
   double rate_burst = 100.0;
   /// Connections held at once; more are refused with 503.
   uint32_t max_connections = 19'000;
+  /// Connections held at once from one source address (127.0.0.1 and ::1
+  /// exempt: a proxy on the same host, most tests and benchmarks); more
+  /// are refused with 429. 0 = no limit (behind a proxy on another host).
+  uint32_t max_connections_per_ip = 2'000;
   /// Access-Control-Allow-Origin on every HTTP response ("" = none).
   std::string cors_origin = "*";
   /// Socket.IO: request paths served (comma-separated), Engine.IO

@@ -33,6 +33,22 @@ uint32_t edge_context::count_connection(int delta) {
   return n;
 }
 
+bool edge_context::add_from(const std::string& address) {
+  std::lock_guard<std::mutex> guard{mu_};
+  auto& n = per_address_[address];
+  if (n >= cfg.edge.max_connections_per_ip)
+    return false;
+  ++n;
+  return true;
+}
+
+void edge_context::remove_from(const std::string& address) {
+  std::lock_guard<std::mutex> guard{mu_};
+  auto i = per_address_.find(address);
+  if (i != per_address_.end() && --i->second == 0)
+    per_address_.erase(i);
+}
+
 uint64_t edge_context::add_session(std::weak_ptr<session_sink> s) {
   std::lock_guard<std::mutex> guard{mu_};
   auto key = ++next_key_;

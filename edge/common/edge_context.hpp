@@ -68,6 +68,13 @@ struct edge_context {
   /// (edge/common/activity.hpp). Any thread.
   void record_activity(const activity_cell_ptr& cell, millis now);
 
+  /// One more connection from source address `address` (its raw bytes);
+  /// false, counting nothing, if that address already holds
+  /// --max-connections-per-ip. Any thread.
+  bool add_from(const std::string& address);
+  /// One fewer from `address` (after a true add_from).
+  void remove_from(const std::string& address);
+
   /// A fresh device id for a session that brought none.
   std::string make_device_id();
 
@@ -75,6 +82,7 @@ private:
   std::mutex mu_;
   uint64_t next_key_ = 0;
   std::unordered_map<uint64_t, std::weak_ptr<session_sink>> sessions_;
+  std::unordered_map<std::string, uint32_t> per_address_; // guarded by mu_
   std::atomic<uint64_t> device_counter_{0};
   uint64_t device_salt_;
 };

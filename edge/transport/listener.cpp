@@ -18,6 +18,7 @@
 #include "edge/common/edge_context.hpp"
 #include "edge/common/edge_log.hpp"
 #include "edge/transport/http_handler.hpp"
+#include "edge/transport/connection_slot.hpp"
 #include "edge/transport/ws_session.hpp"
 
 namespace beast = boost::beast;
@@ -60,17 +61,15 @@ http_request to_request(http::request<http::string_body>& req,
 /// accepted upgrade. Owns itself; runs on its strand.
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-  http_session(tcp::socket&& socket, std::shared_ptr<edge_context> ctx,
-               std::shared_ptr<http_handler> handler, bool over_limit)
-    : stream_(std::move(socket)), ctx_(std::move(ctx)),
-      handler_(std::move(handler)), over_limit_(over_limit) {
-    // nop
-  }
+  /// Why a connection is only told no.
+  enum class refusal { none, node_full, address_full };
 
-  ~http_session() {
-    if (!upgraded_) {
-      ctx_->count_connection(-1);
-    }
+  http_session(tcp::socket&& socket, std::shared_ptr<edge_context> ctx,
+               std::shared_ptr<http_handler> handler, connection_slot slot,
+               refusal refused)
+    : stream_(std::move(socket)), ctx_(std::move(ctx)),
+      handler_(std::move(handler)), slot_(std::move(slot)), refused_(refused) {
+    // nop
   }
 
   void run() {
@@ -119,9 +118,17 @@ private:
     auto req = parser_->release();
     unsigned version = req.version();
     bool keep_alive = req.keep_alive();
-    if (over_limit_) {
+    if (refused_ == refusal::node_full) {
       write(error_response(503, "too_many_connections",
                            "the server holds too many connections"),
+            version, false);
+      return;
+    }
+    if (refused_ == refusal::address_full) {
+      write(error_response(
+              429, "too_many_connections",
+              "too many connections from this address (at most "
+                + std::to_string(ctx_->cfg.edge.max_connections_per_ip) + ")"),
             version, false);
       return;
     }
@@ -145,10 +152,9 @@ private:
         write(std::move(refusal), version, false);
         return;
       }
-      upgraded_ = true;
       // Bytes the parser read past the request are the client's frames.
       auto leftover = beast::buffers_to_string(buffer_.data());
-      run_ws_session(ctx_, stream_.release_socket(),
+      run_ws_session(ctx_, stream_.release_socket(), std::move(slot_),
                      req[http::field::sec_websocket_key], std::move(leftover),
                      std::move(endpoint));
       return;
@@ -211,9 +217,23 @@ private:
   std::shared_ptr<edge_context> ctx_;
   std::shared_ptr<http_handler> handler_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  bool over_limit_;
-  bool upgraded_ = false;
+  /// This connection's count; moves to the WebSocket session on an upgrade.
+  connection_slot slot_;
+  refusal refused_;
 };
+
+/// The raw bytes of `a` (4 for IPv4, 16 for IPv6; an IPv4-mapped IPv6
+/// address counts as its IPv4 one): the per-address connection key.
+std::string address_key(const net::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return address_key(net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()));
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    return {b.begin(), b.end()};
+  }
+  auto b = a.to_v6().to_bytes();
+  return {b.begin(), b.end()};
+}
 
 } // namespace
 
@@ -250,8 +270,31 @@ struct listener::impl {
       return;
     }
     auto n = ctx->count_connection(+1);
-    bool over = n > ctx->cfg.edge.max_connections;
-    std::make_shared<http_session>(std::move(socket), ctx, handler, over)
+    auto refused = http_session::refusal::none;
+    std::string from;
+    if (n > ctx->cfg.edge.max_connections) {
+      refused = http_session::refusal::node_full;
+    } else if (ctx->cfg.edge.max_connections_per_ip > 0) {
+      // Counted per source address; 127.0.0.1 and ::1 are exempt (a proxy
+      // on this host, tests, benchmarks).
+      beast::error_code e;
+      auto peer = socket.remote_endpoint(e).address();
+      if (!e) {
+        from = address_key(peer);
+        if (from == std::string("\x7f\0\0\x01", 4)
+            || (peer.is_v6() && peer.to_v6().is_loopback()))
+          from.clear();
+      }
+      if (!from.empty()) {
+        if (!ctx->add_from(from)) {
+          from.clear();
+          refused = http_session::refusal::address_full;
+        }
+      }
+    }
+    connection_slot slot{ctx, std::move(from)};
+    std::make_shared<http_session>(std::move(socket), ctx, handler,
+                                   std::move(slot), refused)
       ->run();
     do_accept();
   }

@@ -103,10 +103,11 @@ private:
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
   ws_session(std::shared_ptr<edge_context> ctx, tcp::socket&& socket,
-             std::string leftover, std::shared_ptr<ws_endpoint> endpoint,
-             strand_t strand)
-    : ctx_(std::move(ctx)), endpoint_(std::move(endpoint)),
-      socket_(std::move(socket)), strand_(std::move(strand)), timer_(strand_),
+             connection_slot slot, std::string leftover,
+             std::shared_ptr<ws_endpoint> endpoint, strand_t strand)
+    : slot_(std::move(slot)), ctx_(std::move(ctx)),
+      endpoint_(std::move(endpoint)), socket_(std::move(socket)),
+      strand_(std::move(strand)), timer_(strand_),
       parser_(ctx_->cfg.edge.max_frame_bytes),
       queue_(ctx_->cfg.edge.write_queue_bytes,
              ctx_->cfg.edge.write_queue_max_bytes),
@@ -122,8 +123,7 @@ public:
       endpoint_->on_closed();
     if (key_ != 0)
       ctx_->remove_session(key_);
-    // The connection was counted when the HTTP session accepted it.
-    ctx_->count_connection(-1);
+    // The connection's count (taken when it was accepted) goes with slot_.
   }
 
   void run(std::string_view key) {
@@ -686,6 +686,8 @@ private:
     queue_.drop_pending(in_flight_);
   }
 
+  /// This connection's count (the node's, its source address's).
+  connection_slot slot_;
   std::shared_ptr<edge_context> ctx_;
   std::shared_ptr<ws_endpoint> endpoint_;
   tcp::socket socket_;
@@ -777,15 +779,16 @@ std::string ws_handshake_error(std::string_view key, std::string_view version,
 }
 
 void run_ws_session(std::shared_ptr<edge_context> ctx, tcp::socket socket,
-                    std::string_view key, std::string leftover,
+                    connection_slot slot, std::string_view key,
+                    std::string leftover,
                     std::shared_ptr<ws_endpoint> endpoint) {
   const auto* strand = socket.get_executor().target<strand_t>();
   // The listener accepts every socket on a strand of its io_context.
   BOOST_ASSERT(strand != nullptr);
   auto s = *strand;
   std::make_shared<ws_session>(std::move(ctx), std::move(socket),
-                               std::move(leftover), std::move(endpoint),
-                               std::move(s))
+                               std::move(slot), std::move(leftover),
+                               std::move(endpoint), std::move(s))
     ->run(key);
 }
 

@@ -9,6 +9,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "edge/transport/connection_slot.hpp"
 #include "edge/transport/ws_endpoint.hpp"
 
 namespace presence::edge {
@@ -26,9 +27,10 @@ std::string ws_handshake_error(std::string_view key, std::string_view version,
 /// session, with `endpoint` on top, until the socket closes. `leftover`:
 /// bytes the HTTP parser read past the request (the client's first frames).
 /// `socket` must run on a strand of the listener's io_context.
+/// `slot` is the connection's count, released when the session ends.
 void run_ws_session(std::shared_ptr<edge_context> ctx,
-                    boost::asio::ip::tcp::socket socket, std::string_view key,
-                    std::string leftover,
+                    boost::asio::ip::tcp::socket socket, connection_slot slot,
+                    std::string_view key, std::string leftover,
                     std::shared_ptr<ws_endpoint> endpoint);
 
 } // namespace presence::edge

@@ -380,3 +380,45 @@ test('clients that reset the connection right after the upgrade leave nothing be
     return !/reset\d+/.test(ids);
   }, 10000, 'no reset user left online');
 });
+
+test('connections per source address are bounded (--max-connections-per-ip), 127.0.0.1 exempt', async () => {
+  const lim = await new Server({ args: ['--max-connections-per-ip', '3'] }).start();
+  const open = [];
+  // An upgrade from `from`: the status line, and the socket (kept open).
+  const upgrade = (from, user) => new Promise((resolve, reject) => {
+    const socket = net.connect({ port: lim.port, host: '127.0.0.1', localAddress: from }, () => {
+      socket.write(`GET /ws?userId=${user} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n`
+        + `Connection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n`
+        + 'Sec-WebSocket-Version: 13\r\n\r\n');
+    });
+    let got = '';
+    socket.on('data', d => {
+      got += d.toString('latin1');
+      const end = got.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.removeAllListeners('data');
+      open.push(socket);
+      resolve({ status: Number(got.split(' ')[1]), body: got.slice(end + 4), socket });
+    });
+    socket.on('error', reject);
+  });
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await upgrade('127.0.0.2', `ip2-${i}`)).status, 101);
+    // The fourth from the same address is refused, with a reason.
+    const over = await upgrade('127.0.0.2', 'ip2-x');
+    assert.equal(over.status, 429);
+    assert.match(over.body, /too_many_connections/);
+    assert.match(over.body, /at most 3/);
+    // Other addresses are not affected; 127.0.0.1 is exempt.
+    assert.equal((await upgrade('127.0.0.3', 'ip3-0')).status, 101);
+    for (let i = 0; i < 4; i++) assert.equal((await upgrade('127.0.0.1', `ip1-${i}`)).status, 101);
+    // A held WebSocket that closes gives its place back.
+    const first = open[0];
+    first.destroy();
+    await eventually(async () => (await upgrade('127.0.0.2', `ip2-again-${Date.now()}`)).status === 101,
+                     5000, 'a place freed on 127.0.0.2');
+  } finally {
+    for (const s of open) s.destroy();
+    await lim.dispose();
+  }
+});
