@@ -133,10 +133,22 @@ fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg,
   });
   return {
     [=](subscribe_atom, const delta_listener& l,
-        const std::vector<std::string>& users, bool global) {
+        const std::vector<std::string>& users,
+        bool global) -> caf::result<bool> {
       auto& st = self->state;
       if (!l)
         return false;
+      // Bounded per listener (a connection): what it follows already
+      // plus what this adds.
+      if (auto i = st.listeners.find(l); !users.empty()) {
+        size_t have = i == st.listeners.end() ? 0 : i->second.users.size();
+        size_t fresh = 0;
+        for (auto& u : users)
+          if (i == st.listeners.end() || i->second.users.count(u) == 0)
+            ++fresh;
+        if (have + fresh > st.cfg.max_subscriptions)
+          return make_error(errc::too_many_subscriptions);
+      }
       auto [it, added] = st.listeners.try_emplace(l);
       if (added)
         self->monitor(l);

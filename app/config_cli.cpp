@@ -193,6 +193,8 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "ms between batched activity checkpoints (crash recovery granularity)");
   add("max-devices-per-user", cfg.actors.max_devices_per_user,
       "devices one user may connect at once");
+  add("max-subscriptions", cfg.actors.max_subscriptions,
+      "users one connection may follow by id at once");
   add("request-timeout", timeout_ms, "ms before an internal request fails");
   add("log-level", cfg.log_level,
       "trace, debug, info, warn, error, critical or off");
@@ -386,6 +388,7 @@ std::string to_toml(const config& cfg) {
   line("chat-queue-limit", std::to_string(e.chat_queue_limit));
   line("checkpoint-interval", std::to_string(p.checkpoint_interval.count()));
   line("max-devices-per-user", std::to_string(a.max_devices_per_user));
+  line("max-subscriptions", std::to_string(a.max_subscriptions));
   line("request-timeout", std::to_string(a.request_timeout.count()));
   line("log-level", q(cfg.log_level));
   return out;

@@ -26,6 +26,9 @@ struct actors_config {
   milliseconds request_timeout{5'000};
   /// Devices one user may hold at once; joins beyond it are refused.
   uint32_t max_devices_per_user = 64;
+  /// Users one connection may follow by id at once (the global feed counts
+  /// as none); subscribes beyond it are refused (too_many_subscriptions).
+  uint32_t max_subscriptions = 10'000;
   /// A typing indicator ends by itself this long after its last start
   /// (a client that vanished mid-word stops "typing" for everyone).
   milliseconds typing_timeout{5'000};

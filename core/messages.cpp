@@ -51,6 +51,8 @@ const char* to_string(errc x) {
       return "user_gone";
     case errc::invalid_argument:
       return "invalid_argument";
+    case errc::too_many_subscriptions:
+      return "too_many_subscriptions";
   }
   return "unknown";
 }

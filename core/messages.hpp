@@ -460,6 +460,8 @@ enum class errc : uint8_t {
   user_gone = 3,
   /// An argument was out of range (bad id, bad limit, ...).
   invalid_argument = 4,
+  /// A subscribe beyond actors_config::max_subscriptions.
+  too_many_subscriptions = 5,
 };
 
 const char* to_string(errc x);

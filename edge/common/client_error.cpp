@@ -15,6 +15,10 @@ client_error to_client_error(const caf::error& err) {
       return {"shutting_down", "the server is shutting down", 503};
     case errc::invalid_argument:
       return {"bad_request", "request refused", 400};
+    case errc::too_many_subscriptions:
+      return {"too_many_subscriptions",
+              "this connection follows too many users (--max-subscriptions)",
+              429};
     case errc::none:
     case errc::user_gone:
       break;

@@ -128,6 +128,33 @@ test('sparse pings keep a device past the TTL, through the activity flusher or a
   }
 });
 
+test('a connection follows at most --max-subscriptions users by id', async () => {
+  const small = await new Server({ args: ['--max-subscriptions', '3'] }).start();
+  try {
+    const c = await small.ws('/ws?subscribe=none');
+    const sub = ids => c.request({ type: 'subscribe', user_ids: ids });
+    assert.equal((await sub(['a', 'b'])).type, 'subscribed');
+    const over = await sub(['c', 'd']);
+    assert.deepEqual([over.type, over.code], ['error', 'too_many_subscriptions']);
+    // What it follows already does not count twice; the refused ones were
+    // not added.
+    assert.equal((await sub(['a', 'c'])).type, 'subscribed');
+    const again = await sub(['d']);
+    assert.equal(again.code, 'too_many_subscriptions');
+    // Unfollowing makes room; the global feed is not counted.
+    assert.equal((await c.request({ type: 'unsubscribe', user_ids: ['b'] })).type, 'unsubscribed');
+    assert.equal((await sub(['d'])).type, 'subscribed');
+    assert.equal((await c.request({ type: 'subscribe', global: true })).type, 'subscribed');
+    // Another connection has its own budget.
+    const d = await small.ws('/ws?subscribe=none');
+    assert.equal((await d.request({ type: 'subscribe', user_ids: ['x', 'y', 'z'] })).type, 'subscribed');
+    await c.close();
+    await d.close();
+  } finally {
+    await small.dispose();
+  }
+});
+
 test('queries: count, paged list, batch status, status changes', async () => {
   const users = ['q1', 'q2', 'q3', 'q4', 'q5'];
   const clients = [];
