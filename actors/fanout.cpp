@@ -1,5 +1,6 @@
 #include "actors/fanout.hpp"
 
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -142,11 +143,11 @@ fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg,
       // plus what this adds.
       if (auto i = st.listeners.find(l); !users.empty()) {
         size_t have = i == st.listeners.end() ? 0 : i->second.users.size();
-        size_t fresh = 0;
+        std::unordered_set<std::string_view> fresh;
         for (auto& u : users)
           if (i == st.listeners.end() || i->second.users.count(u) == 0)
-            ++fresh;
-        if (have + fresh > st.cfg.max_subscriptions)
+            fresh.insert(u);
+        if (have + fresh.size() > st.cfg.max_subscriptions)
           return make_error(errc::too_many_subscriptions);
       }
       auto [it, added] = st.listeners.try_emplace(l);

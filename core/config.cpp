@@ -40,6 +40,8 @@ std::string validate(const config& cfg) {
     return "coalesce-window must be between 0 and 10000 ms";
   if (a.typing_timeout.count() < 100 || a.typing_timeout.count() > 600'000)
     return "typing-timeout must be between 100 and 600000 ms";
+  if (a.max_subscriptions == 0)
+    return "max-subscriptions must be at least 1";
   if (a.max_devices_per_user == 0)
     return "max-devices-per-user must be at least 1";
   if (p.data_dir.empty())

@@ -34,6 +34,11 @@ namespace {
 /// Largest request head (request line and headers) accepted (bigger: 431).
 constexpr std::size_t header_limit = 16 * 1024;
 
+/// How long a connection that is only refused (over --max-connections or
+/// --max-connections-per-ip) may take to send its request: it counts
+/// towards the node's connections until it is gone.
+constexpr auto refusal_timeout = std::chrono::seconds(1);
+
 /// How long accepting pauses after a failure (out of file descriptors).
 constexpr auto accept_retry = std::chrono::milliseconds(100);
 
@@ -81,9 +86,16 @@ public:
 private:
   void do_read() {
     parser_.emplace();
-    parser_->body_limit(ctx_->cfg.edge.max_body_bytes);
     parser_->header_limit(header_limit);
-    stream_.expires_after(ctx_->cfg.edge.http_timeout);
+    if (refused_ != refusal::none) {
+      // Only told no: no body is read, and it does not hold its place (in
+      // the node's count) for long.
+      parser_->body_limit(0);
+      stream_.expires_after(refusal_timeout);
+    } else {
+      parser_->body_limit(ctx_->cfg.edge.max_body_bytes);
+      stream_.expires_after(ctx_->cfg.edge.http_timeout);
+    }
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read,
                                                shared_from_this()));
@@ -93,6 +105,10 @@ private:
     if (ec == http::error::end_of_stream || ec == beast::error::timeout
         || ec == net::error::connection_reset || ec == net::error::eof) {
       close();
+      return;
+    }
+    if (ec == http::error::body_limit && refused_ != refusal::none) {
+      refuse(11);
       return;
     }
     if (ec == http::error::body_limit) {
@@ -118,18 +134,8 @@ private:
     auto req = parser_->release();
     unsigned version = req.version();
     bool keep_alive = req.keep_alive();
-    if (refused_ == refusal::node_full) {
-      write(error_response(503, "too_many_connections",
-                           "the server holds too many connections"),
-            version, false);
-      return;
-    }
-    if (refused_ == refusal::address_full) {
-      write(error_response(
-              429, "too_many_connections",
-              "too many connections from this address (at most "
-                + std::to_string(ctx_->cfg.edge.max_connections_per_ip) + ")"),
-            version, false);
+    if (refused_ != refusal::none) {
+      refuse(version);
       return;
     }
     auto r = to_request(req, stream_.socket());
@@ -210,6 +216,20 @@ private:
   void close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  /// Tells a refused connection why, and ends it.
+  void refuse(unsigned version) {
+    if (refused_ == refusal::node_full)
+      write(error_response(503, "too_many_connections",
+                           "the server holds too many connections"),
+            version, false);
+    else
+      write(error_response(
+              429, "too_many_connections",
+              "too many connections from this address (at most "
+                + std::to_string(ctx_->cfg.edge.max_connections_per_ip) + ")"),
+            version, false);
   }
 
   beast::tcp_stream stream_;

@@ -265,6 +265,8 @@ TEST_CASE("validate names each bad field", "[config]") {
      "rate-burst"},
     {"max_connections 0", [](config& c) { c.edge.max_connections = 0; },
      "max-connections"},
+    {"max_subscriptions 0", [](config& c) { c.actors.max_subscriptions = 0; },
+     "max-subscriptions"},
     {"scheduler 257", [](config& c) { c.scheduler_threads = 257; },
      "scheduler-threads"},
     {"policy fifo", [](config& c) { c.scheduler_policy = "fifo"; },

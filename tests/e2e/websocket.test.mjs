@@ -417,8 +417,30 @@ test('connections per source address are bounded (--max-connections-per-ip), 127
     first.destroy();
     await eventually(async () => (await upgrade('127.0.0.2', `ip2-again-${Date.now()}`)).status === 101,
                      5000, 'a place freed on 127.0.0.2');
+    // A refused client that sends nothing does not keep its place long.
+    const idle = net.connect({ port: lim.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+    open.push(idle);
+    const ended = new Promise(resolve => idle.once('close', resolve));
+    idle.on('error', () => {});
+    await withTimeout(ended, 5000, 'the idle refused connection closed');
   } finally {
     for (const s of open) s.destroy();
     await lim.dispose();
+  }
+  // Over --max-connections: 503 for anyone.
+  const full = await new Server({ args: ['--max-connections', '2'] }).start();
+  try {
+    const held = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await RawWs.open(`/ws?userId=full${i}`, { server: full });
+      assert.equal(c.status, 101);
+      held.push(c);
+    }
+    const over = await RawWs.open('/ws?userId=full-x', { server: full });
+    assert.equal(over.status, 503);
+    assert.match(over.body, /too_many_connections/);
+    for (const c of [...held, over]) c.socket.destroy();
+  } finally {
+    await full.dispose();
   }
 });
