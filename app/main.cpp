@@ -187,6 +187,16 @@ int main(int argc, char** argv) {
   // owners) or, alone, records everyone still online offline; store synced.
   n->stop();
   n.reset();
+  // The last changes (everyone offline) go out to the webhooks, for a
+  // while; what is left is said, not silently lost.
+  if (!cfg.edge.webhook_urls.empty()) {
+    if (auto left = hooks->drain(std::chrono::seconds{2}))
+      spdlog::warn(
+        "{} webhooks not sent at shutdown (dropped; a receiver can "
+        "catch up with GET /api/presence/changes on another node)",
+        left);
+    hooks->stop();
+  }
   spdlog::info("bye");
   return 0;
 }

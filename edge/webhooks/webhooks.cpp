@@ -287,6 +287,14 @@ void webhooks::post(const presence_delta& d, bool was_online) {
   });
 }
 
+size_t webhooks::drain(std::chrono::milliseconds within) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  while (impl_->counters.queued.load() > 0 && !impl_->stopped
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  return impl_->counters.queued.load();
+}
+
 void webhooks::stop() {
   if (impl_->stopped.exchange(true))
     return;

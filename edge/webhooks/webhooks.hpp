@@ -74,6 +74,10 @@ public:
   /// on the network.
   void post(const presence_delta& d, bool was_online);
 
+  /// Waits until nothing is queued or `within` passed (at shutdown, after
+  /// the node's last changes); returns how many hooks are still queued.
+  size_t drain(std::chrono::milliseconds within);
+
   /// Stops the thread (what is still queued is dropped).
   void stop();
 

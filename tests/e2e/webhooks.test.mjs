@@ -121,3 +121,26 @@ test('a webhook URL that is not http:// is refused at start', async () => {
   await assert.rejects(bad.start(), /webhook-url must be http/);
   await bad.dispose();
 });
+
+test('at shutdown the last changes get a moment to go out; what cannot is said in the log', async () => {
+  const held = [];   // requests the stuck receiver holds
+  const stuck = await listen(req => { held.push(req); });
+  const s = await new Server({ args: [
+    '--reconnect-grace', '0',
+    '--webhook-url', `http://127.0.0.1:${stuck.address().port}/`,
+  ] }).start();
+  try {
+    const c = await s.ws('/ws?userId=wh-last&deviceId=d');
+    await c.next(m => m.type === 'joined');
+    await eventually(async () => held.length >= 1, 5000, 'the first hook in flight');
+    const started = Date.now();
+    await s.stop();
+    // Online (in flight) and offline (at shutdown) never went out.
+    assert.match(s.output, /\d+ webhooks not sent at shutdown/);
+    assert.ok(Date.now() - started < 10000, 'the wait is bounded');
+  } finally {
+    for (const r of held) r.socket.destroy();
+    stuck.close();
+    await s.dispose();
+  }
+});
