@@ -34,7 +34,7 @@ uint32_t edge_context::count_connection(int delta) {
 }
 
 bool edge_context::add_from(const std::string& address) {
-  std::lock_guard<std::mutex> guard{mu_};
+  std::lock_guard<std::mutex> guard{address_mu_};
   auto& n = per_address_[address];
   if (n >= cfg.edge.max_connections_per_ip)
     return false;
@@ -43,7 +43,7 @@ bool edge_context::add_from(const std::string& address) {
 }
 
 void edge_context::remove_from(const std::string& address) {
-  std::lock_guard<std::mutex> guard{mu_};
+  std::lock_guard<std::mutex> guard{address_mu_};
   auto i = per_address_.find(address);
   if (i != per_address_.end() && --i->second == 0)
     per_address_.erase(i);

@@ -82,7 +82,8 @@ private:
   std::mutex mu_;
   uint64_t next_key_ = 0;
   std::unordered_map<uint64_t, std::weak_ptr<session_sink>> sessions_;
-  std::unordered_map<std::string, uint32_t> per_address_; // guarded by mu_
+  std::mutex address_mu_; // guards per_address_ (accepts and closes)
+  std::unordered_map<std::string, uint32_t> per_address_;
   std::atomic<uint64_t> device_counter_{0};
   uint64_t device_salt_;
 };

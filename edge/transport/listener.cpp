@@ -242,8 +242,9 @@ private:
   refusal refused_;
 };
 
-/// The raw bytes of `a` (4 for IPv4, 16 for IPv6; an IPv4-mapped IPv6
-/// address counts as its IPv4 one): the per-address connection key.
+/// The per-address connection key of `a`: its 4 bytes for IPv4 (an
+/// IPv4-mapped IPv6 address counts as its IPv4 one); for IPv6 its /64
+/// network (8 bytes), which one subscriber usually holds whole.
 std::string address_key(const net::ip::address& a) {
   if (a.is_v6() && a.to_v6().is_v4_mapped())
     return address_key(net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()));
@@ -252,7 +253,7 @@ std::string address_key(const net::ip::address& a) {
     return {b.begin(), b.end()};
   }
   auto b = a.to_v6().to_bytes();
-  return {b.begin(), b.end()};
+  return {b.begin(), b.begin() + 8};
 }
 
 } // namespace
@@ -303,7 +304,7 @@ struct listener::impl {
         from = address_key(peer);
         if (from == std::string("\x7f\0\0\x01", 4)
             || (peer.is_v6() && peer.to_v6().is_loopback()))
-          from.clear();
+          from.clear(); // (::1 checked on the address, not on its /64)
       }
       if (!from.empty()) {
         if (!ctx->add_from(from)) {
