@@ -165,10 +165,15 @@ void write_or_queue(store_state& st, store_write w) {
   on_success(st);
 }
 
-/// A checkpoint of activity up to `t` is on disk.
-void note_checkpoint(store_stats& probe, millis t) {
+/// A batch of `n` checkpoints, the newest of activity up to `t`, is on
+/// disk: counted, and a run of failures may be over.
+void checkpoints_written(store_state& st, size_t n, millis t) {
+  auto& probe = *st.probe;
+  probe.checkpoints_written += n;
+  probe.checkpoint_flushes += 1;
   if (t > 0 && static_cast<uint64_t>(t) > probe.checkpoint_newest_ms.load())
     probe.checkpoint_newest_ms.store(static_cast<uint64_t>(t));
+  on_success(st);
 }
 
 /// Writes the pending checkpoints in one batch, but only once nothing older
@@ -194,10 +199,7 @@ bool flush_dirty(store_state& st) {
   }
   st.dirty.clear();
   st.waiting.clear();
-  st.probe->checkpoints_written += marks.size();
-  st.probe->checkpoint_flushes += 1;
-  note_checkpoint(*st.probe, newest);
-  on_success(st);
+  checkpoints_written(st, marks.size(), newest);
   return true;
 }
 
@@ -269,10 +271,7 @@ void flush_share(store_ptr self) {
     arm_retry(self);
     return;
   }
-  st.probe->checkpoints_written += marks.size();
-  st.probe->checkpoint_flushes += 1;
-  note_checkpoint(*st.probe, newest);
-  on_success(st);
+  checkpoints_written(st, marks.size(), newest);
 }
 
 /// Arms the next checkpoint share, if none is armed.
@@ -384,10 +383,7 @@ store_impl_api::behavior_type store_impl(store_ptr self,
           on_failure(st, err);
           st.dirty[user] = s; // written by the retry
         } else {
-          st.probe->checkpoints_written += 1;
-          st.probe->checkpoint_flushes += 1;
-          note_checkpoint(*st.probe, last_active);
-          on_success(st);
+          checkpoints_written(st, 1, last_active);
         }
         settle(self);
         return;

@@ -198,6 +198,15 @@ struct fixture : config_holder {
     return c;
   }
 
+  /// default_cfg() with every change announced at once: no coalescing
+  /// window, no reconnect grace.
+  static actors_config immediate_cfg() {
+    auto c = default_cfg();
+    c.coalesce_window = std::chrono::milliseconds{0};
+    c.reconnect_grace = std::chrono::milliseconds{0};
+    return c;
+  }
+
   millis now() const {
     using namespace std::chrono;
     return base

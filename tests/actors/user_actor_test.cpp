@@ -135,10 +135,7 @@ TEST_CASE("a reconnect within the grace period announces nothing") {
 }
 
 TEST_CASE("zero grace announces offline at once") {
-  auto c = fixture::default_cfg();
-  c.reconnect_grace = 0ms;
-  c.coalesce_window = 0ms;
-  fixture f{c};
+  fixture f{fixture::immediate_cfg()};
   auto feed = f.subscribe({}, true);
   caf::actor s1;
   auto ack = f.join("fay", "tab", nullptr, &s1);
@@ -151,10 +148,7 @@ TEST_CASE("zero grace announces offline at once") {
 }
 
 TEST_CASE("versions grow with every change and start above the stored one") {
-  auto c = fixture::default_cfg();
-  c.reconnect_grace = 0ms;
-  c.coalesce_window = 0ms;
-  fixture f{c};
+  fixture f{fixture::immediate_cfg()};
   f.log->records["gus"] = user_record{"gus", true, 5, fixture::base * 2};
   auto feed = f.subscribe({"gus"}, false);
   caf::actor s1;
@@ -282,10 +276,7 @@ TEST_CASE(
 TEST_CASE(
   "a custom status message is announced, ends by itself, and goes "
   "with the user") {
-  auto c = fixture::default_cfg();
-  c.coalesce_window = 0ms;
-  c.reconnect_grace = 0ms;
-  fixture f{c};
+  fixture f{fixture::immediate_cfg()};
   auto feed = f.subscribe({"ivy"}, false);
   caf::actor s1;
   auto ack = f.join("ivy", "phone", nullptr, &s1);
@@ -503,10 +494,7 @@ TEST_CASE(
 }
 
 TEST_CASE("a device that joins invisible never shows the user") {
-  auto c = fixture::default_cfg();
-  c.coalesce_window = 0ms;
-  c.reconnect_grace = 0ms;
-  fixture f{c};
+  fixture f{fixture::immediate_cfg()};
   auto feed = f.subscribe({}, true);
   user_record r{"ned", true, 5'000, 7};
   f.log->records["ned"] = r;
@@ -532,10 +520,7 @@ TEST_CASE("a device that joins invisible never shows the user") {
 TEST_CASE(
   "a visible user handed over to an actor where they are hidden goes "
   "offline for everyone") {
-  auto c = fixture::default_cfg();
-  c.coalesce_window = 0ms;
-  c.reconnect_grace = 0ms;
-  fixture f{c};
+  fixture f{fixture::immediate_cfg()};
   auto feed = f.subscribe({}, true);
   auto [session, box] = f.listener();
   auto ack = f.ask<join_ack>(join_atom::value,
