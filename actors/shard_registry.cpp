@@ -72,18 +72,34 @@ struct registry_state {
   std::unordered_map<caf::actor_addr, std::string> names;
   /// Users visible online, ordered by id for paging.
   std::map<std::string, presence_delta> online;
+  /// The online users who restrict who may see them (usually few).
+  std::set<std::string> restricted;
   bool shutting_down = false;
   static inline const char* name = "presence.registry";
 };
 
 using registry_ptr = registry_impl_api::stateful_pointer<registry_state>;
 
-user_status offline_status(const user_record& r) {
+user_status offline_status(const user_record& r, const actors_config& cfg) {
   user_status s;
   s.user_id = r.user_id;
   s.last_seen = r.last_seen;
   s.version = r.version;
+  s.vis = make_visibility(r.contacts, cfg.contacts_by_default);
   return s;
+}
+
+/// Online users `who` may see: only those who restrict who sees them (in
+/// `restricted`, usually few) are checked.
+uint64_t count_visible(const registry_state& st, const viewer& who) {
+  if (st.restricted.empty() || who.all)
+    return st.online.size();
+  uint64_t hidden = 0;
+  for (auto& u : st.restricted)
+    if (auto i = st.online.find(u);
+        i != st.online.end() && hidden_from(who, i->second))
+      ++hidden;
+  return st.online.size() - hidden;
 }
 
 void index(registry_ptr self, const presence_delta& d) {
@@ -92,6 +108,10 @@ void index(registry_ptr self, const presence_delta& d) {
     st.online[d.user_id] = d;
   else
     st.online.erase(d.user_id);
+  if (d.online && d.vis.restricted())
+    st.restricted.insert(d.user_id);
+  else if (!st.restricted.empty())
+    st.restricted.erase(d.user_id);
   if (st.stats)
     st.stats->users_owned = st.online.size();
 }
@@ -237,8 +257,11 @@ void get_user(registry_ptr self, const std::string& uid,
   }
   self
     ->request(st.env->store, st.env->cfg.request_timeout, load_atom::value, uid)
-    .then([=](const user_record& r) mutable { rp.deliver(offline_status(r)); },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    .then(
+      [=](const user_record& r) mutable {
+        rp.deliver(offline_status(r, self->state.env->cfg));
+      },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
 void touch_user(registry_ptr self, const std::string& uid,
@@ -254,8 +277,11 @@ void touch_user(registry_ptr self, const std::string& uid,
   self
     ->request(st.env->store, st.env->cfg.request_timeout, last_seen_atom::value,
               uid, st.env->now())
-    .then([=](const user_record& r) mutable { rp.deliver(offline_status(r)); },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    .then(
+      [=](const user_record& r) mutable {
+        rp.deliver(offline_status(r, self->state.env->cfg));
+      },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
 void join_user(registry_ptr self, join_request req,
@@ -360,26 +386,41 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
           [=](const std::vector<user_record>& rs) mutable {
             auto result = out;
             for (size_t i = 0; i < rs.size() && i < slots.size(); ++i)
-              result[slots[i]] = offline_status(rs[i]);
+              result[slots[i]] = offline_status(rs[i], self->state.env->cfg);
             rp.deliver(std::move(result));
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
-    [=](list_atom, const std::string& cursor, uint32_t limit) {
+    [=](list_atom, const std::string& cursor, uint32_t limit,
+        const viewer& who) {
       auto& st = self->state;
       online_page page;
-      page.total = st.online.size();
+      page.total = count_visible(st, who);
       auto i = cursor.empty() ? st.online.begin()
                               : st.online.upper_bound(cursor);
       for (; i != st.online.end() && page.users.size() < limit; ++i)
-        page.users.push_back(i->second);
+        if (!hidden_from(who, i->second))
+          page.users.push_back(i->second);
       if (i != st.online.end() && !page.users.empty())
         page.next_cursor = page.users.back().user_id;
       return page;
     },
-    [=](count_atom) {
-      return static_cast<uint64_t>(self->state.online.size());
+    [=](count_atom, const viewer& who) {
+      return count_visible(self->state, who);
+    },
+    [=](contacts_atom, const std::string& uid, const contact_settings& s) {
+      // A running actor shows the new visibility at once; one that starts
+      // later loads it with the user's record.
+      auto& st = self->state;
+      if (auto i = st.users.find(uid); i != st.users.end())
+        self->send(i->second, contacts_atom::value, s);
+      else
+        defer_if_stopping(self, uid, [=] {
+          auto& st = self->state;
+          if (auto i = st.users.find(uid); i != st.users.end())
+            self->send(i->second, contacts_atom::value, s);
+        });
     },
     [=](subscribe_atom, const delta_listener& l,
         std::vector<std::string>& users, bool global) -> caf::result<bool> {
@@ -504,6 +545,7 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
         st.moving.insert(actor.address());
         st.users.erase(user);
         st.online.erase(user);
+        st.restricted.erase(user);
       }
       if (st.stats)
         st.stats->users_owned = st.online.size();

@@ -81,6 +81,8 @@ struct user_state {
   /// The devices the offline queue knows (user_record::queue_devices)
   /// and when each last took it.
   std::vector<std::pair<std::string, millis>> queue_devices;
+  /// Who may see the user (their contacts, or everyone).
+  visibility vis;
   static inline const char* name = "presence.user";
 };
 
@@ -106,6 +108,7 @@ user_status snapshot(const user_state& st) {
                           : st.last_seen;
   s.online_since = st.online_since;
   s.version = st.version;
+  s.vis = st.vis;
   if (st.online) {
     s.status_text = st.status_text;
     s.status_expires = st.status_expires;
@@ -361,6 +364,7 @@ user_transfer make_transfer(const user_state& st) {
   t.in_grace = st.in_grace;
   t.status_text = st.status_text;
   t.status_expires = st.status_expires;
+  t.vis = st.vis;
   for (auto& kvp : st.devices) {
     t.devices.push_back(kvp.second.view);
     t.sessions.push_back(kvp.second.session);
@@ -385,6 +389,7 @@ user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
         st.last_seen = r.last_seen;
         st.version = r.version;
         st.maybe_queued = r.queued > 0;
+        st.vis = make_visibility(r.contacts, st.env->cfg.contacts_by_default);
         for (size_t i = 0; i < r.queue_devices.size(); ++i)
           st.queue_devices.emplace_back(
             r.queue_devices[i], i < r.queue_seen.size() ? r.queue_seen[i] : 0);
@@ -600,6 +605,17 @@ user_actor_impl::behavior_type running(user_ptr self) {
       emit(self);
     },
     [=](get_atom) { return snapshot(self->state); },
+    [=](contacts_atom, const contact_settings& s) {
+      auto& st = self->state;
+      auto vis = make_visibility(s, st.env->cfg.contacts_by_default);
+      if (same_visibility(vis, st.vis))
+        return;
+      st.vis = std::move(vis);
+      // Everyone learns what they may see now: the newly hidden see the
+      // user go offline, the newly allowed see the truth.
+      st.version = next_version(st.version, st.env->now());
+      emit(self);
+    },
     [=](touch_atom) {
       auto& st = self->state;
       auto t = st.env->now();
@@ -730,6 +746,7 @@ user_from_impl(user_ptr self, user_transfer t,
   st.version = t.version;
   st.status_text = t.status_text;
   st.status_expires = t.status_expires;
+  st.vis = t.vis;
   // Not known here: the next join asks the store.
   st.maybe_queued = true;
   if (!st.status_text.empty() && st.status_expires > 0)

@@ -111,6 +111,13 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "JWT claim that makes a token an admin's (true, or listed in 'roles')");
   add("global-feed", cfg.edge.global_feed,
       "JWT mode: who may follow every user's changes: open or admin");
+  std::string visibility = cfg.actors.contacts_by_default ? "contacts"
+                                                          : "everyone";
+  add("visibility", visibility,
+      "who sees users who never chose: everyone, or contacts (their "
+      "contact list only)");
+  add("max-contacts", cfg.actors.max_contacts,
+      "contacts one user may list (who may see them)");
   add("metrics-auth", cfg.edge.metrics_auth,
       "JWT mode: who may read /metrics: admin or open");
   app
@@ -274,6 +281,12 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       cfg.cluster.seeds.push_back(item);
     pos = end + 1;
   }
+  if (visibility != "everyone" && visibility != "contacts") {
+    std::cerr << "presenced: visibility must be everyone or contacts, not '"
+              << visibility << "'\n";
+    return 2;
+  }
+  cfg.actors.contacts_by_default = visibility == "contacts";
   cfg.edge.sio_ping_interval = milliseconds{sio_ping_ms};
   cfg.edge.sio_ping_timeout = milliseconds{sio_timeout_ms};
   cfg.edge.sio_list_window = milliseconds{sio_list_ms};
@@ -338,6 +351,8 @@ std::string to_toml(const config& cfg) {
     out += "# jwt-secret is set (not shown)\n";
   line("admin-claim", q(e.admin_claim));
   line("global-feed", q(e.global_feed));
+  line("visibility", q(a.contacts_by_default ? "contacts" : "everyone"));
+  line("max-contacts", std::to_string(a.max_contacts));
   line("metrics-auth", q(e.metrics_auth));
   if (!e.webhook_urls.empty()) {
     std::string urls;

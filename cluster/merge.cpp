@@ -52,6 +52,11 @@ user_record merge_records(const std::string& user,
         s = std::max(s, seen);
       }
     }
+    // Contacts as profiles: the first replica (owner first) that has them.
+    if (r.contacts_stored && !m.contacts_stored) {
+      m.contacts_stored = true;
+      m.contacts = r.contacts;
+    }
     if (r.open && (!m.open || r.open_last_active > m.open_last_active)) {
       m.open = true;
       m.open_start = r.open_start;

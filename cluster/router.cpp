@@ -107,32 +107,31 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
         });
       return rp;
     },
-    [=](list_atom, const std::string& cursor,
-        uint32_t limit) -> caf::result<online_page> {
+    [=](list_atom, const std::string& cursor, uint32_t limit,
+        const viewer& who) -> caf::result<online_page> {
       auto& st = self->state;
       if (st.registries.empty())
-        return self->delegate(st.local, list_atom::value, cursor, limit);
+        return self->delegate(st.local, list_atom::value, cursor, limit, who);
       auto rp = self->make_response_promise<online_page>();
-      scatter_gather<online_page>(self, members(self), st.timeout,
-                                  gather_policy::fail_fast,
-                                  same_message(list_atom::value, cursor, limit),
-                                  [=](gathered<online_page>& g) mutable {
-                                    if (g.error)
-                                      rp.deliver(g.error);
-                                    else
-                                      rp.deliver(
-                                        merge_pages(answered(g), limit));
-                                  });
+      scatter_gather<online_page>(
+        self, members(self), st.timeout, gather_policy::fail_fast,
+        same_message(list_atom::value, cursor, limit, who),
+        [=](gathered<online_page>& g) mutable {
+          if (g.error)
+            rp.deliver(g.error);
+          else
+            rp.deliver(merge_pages(answered(g), limit));
+        });
       return rp;
     },
-    [=](count_atom) -> caf::result<uint64_t> {
+    [=](count_atom, const viewer& who) -> caf::result<uint64_t> {
       auto& st = self->state;
       if (st.registries.empty())
-        return self->delegate(st.local, count_atom::value);
+        return self->delegate(st.local, count_atom::value, who);
       auto rp = self->make_response_promise<uint64_t>();
       scatter_gather<uint64_t>(self, members(self), st.timeout,
                                gather_policy::fail_fast,
-                               same_message(count_atom::value),
+                               same_message(count_atom::value, who),
                                [=](gathered<uint64_t>& g) mutable {
                                  if (g.error) {
                                    rp.deliver(g.error);
@@ -166,6 +165,9 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
     },
     [=](touch_atom, const std::string& user) -> caf::result<user_status> {
       return self->delegate(owner(self, user), touch_atom::value, user);
+    },
+    [=](contacts_atom, const std::string& user, const contact_settings& s) {
+      self->send(owner(self, user), contacts_atom::value, user, s);
     },
     [=](shutdown_atom) -> caf::result<uint64_t> {
       return self->delegate(self->state.local, shutdown_atom::value);

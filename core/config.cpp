@@ -115,6 +115,8 @@ std::string validate(const config& cfg) {
   }
   if (cfg.scheduler_threads > 256)
     return "scheduler-threads must be at most 256";
+  if (cfg.actors.max_contacts < 1 || cfg.actors.max_contacts > 100'000)
+    return "max-contacts must be between 1 and 100000";
   if (cfg.edge.global_feed != "open" && cfg.edge.global_feed != "admin")
     return "global-feed must be open or admin, not '" + cfg.edge.global_feed
            + "'";

@@ -29,6 +29,11 @@ struct actors_config {
   /// Users one connection may follow by id at once (the global feed counts
   /// as none); subscribes beyond it are refused (too_many_subscriptions).
   uint32_t max_subscriptions = 10'000;
+  /// Users who never chose who may see them are seen by their contacts
+  /// only (--visibility contacts), else by everyone (the default).
+  bool contacts_by_default = false;
+  /// Contacts one user may list (PUT /api/users/:id/contacts refuses more).
+  uint32_t max_contacts = 1'000;
   /// A typing indicator ends by itself this long after its last start
   /// (a client that vanished mid-word stops "typing" for everyone).
   milliseconds typing_timeout{5'000};

@@ -1,5 +1,7 @@
 #include "core/messages.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_system_config.hpp>
 #include <caf/message.hpp>
 
@@ -37,6 +39,85 @@ bool parse_status(const std::string& text, presence_status& out) {
   else
     return false;
   return true;
+}
+
+const char* visibility_name(visibility_mode x) {
+  switch (x) {
+    case visibility_mode::everyone:
+      return "everyone";
+    case visibility_mode::contacts:
+      return "contacts";
+    case visibility_mode::server_default:
+      break;
+  }
+  return "default";
+}
+
+bool parse_visibility(const std::string& text, visibility_mode& out) {
+  if (text == "default")
+    out = visibility_mode::server_default;
+  else if (text == "everyone")
+    out = visibility_mode::everyone;
+  else if (text == "contacts")
+    out = visibility_mode::contacts;
+  else
+    return false;
+  return true;
+}
+
+visibility make_visibility(const contact_settings& s,
+                           bool contacts_by_default) {
+  bool restricted = s.mode == visibility_mode::contacts
+                    || (s.mode == visibility_mode::server_default
+                        && contacts_by_default);
+  if (!restricted)
+    return {};
+  auto ids = s.ids;
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return {std::make_shared<const std::vector<std::string>>(std::move(ids))};
+}
+
+bool same_visibility(const visibility& a, const visibility& b) {
+  if (a.contacts == b.contacts)
+    return true;
+  return a.contacts && b.contacts && *a.contacts == *b.contacts;
+}
+
+bool may_see(const viewer& who, const std::string& user, const visibility& v) {
+  if (!v.contacts || who.all)
+    return true;
+  if (who.user_id.empty())
+    return false;
+  return who.user_id == user
+         || std::binary_search(v.contacts->begin(), v.contacts->end(),
+                               who.user_id);
+}
+
+bool hidden_from(const viewer& who, const presence_delta& d) {
+  return !may_see(who, d.user_id, d.vis);
+}
+
+bool hidden_from(const viewer& who, const user_status& s) {
+  return !may_see(who, s.user_id, s.vis);
+}
+
+presence_delta hidden(const presence_delta& d) {
+  presence_delta h;
+  h.user_id = d.user_id;
+  h.version = d.version;
+  h.vis = d.vis;
+  return h;
+}
+
+void hide(user_status& s) {
+  s.online = false;
+  s.status = presence_status::offline;
+  s.last_seen = 0;
+  s.online_since = 0;
+  s.devices.clear();
+  s.status_text.clear();
+  s.status_expires = 0;
 }
 
 const char* to_string(errc x) {
@@ -120,11 +201,16 @@ void apply_fields(profile& to, const profile& from, uint8_t mask) {
     to.email = from.email;
   if (mask & profile_avatar)
     to.avatar = from.avatar;
+  if (mask & profile_visibility)
+    to.contacts.mode = from.contacts.mode;
+  if (mask & profile_contacts)
+    to.contacts.ids = from.contacts.ids;
 }
 
 presence_delta delta_of(const user_status& s) {
-  return {s.user_id,      s.online,  s.status,      s.last_seen,
-          s.online_since, s.version, s.status_text, s.status_expires};
+  return {s.user_id,     s.online,         s.status,
+          s.last_seen,   s.online_since,   s.version,
+          s.status_text, s.status_expires, s.vis};
 }
 
 user_status status_of(const presence_delta& d) {
@@ -137,6 +223,7 @@ user_status status_of(const presence_delta& d) {
   s.version = d.version;
   s.status_text = d.status_text;
   s.status_expires = d.status_expires;
+  s.vis = d.vis;
   return s;
 }
 

@@ -19,6 +19,7 @@
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
 #include <caf/node_id.hpp>
+#include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/type_id.hpp>
@@ -80,6 +81,7 @@ using conversation_atom = caf::atom_constant<caf::atom("convers")>;
 using message_atom = caf::atom_constant<caf::atom("message")>;
 using queue_atom = caf::atom_constant<caf::atom("queue")>;
 using changes_atom = caf::atom_constant<caf::atom("changes")>;
+using contacts_atom = caf::atom_constant<caf::atom("contacts")>;
 
 // -- presence values ----------------------------------------------------------
 
@@ -147,6 +149,85 @@ typename Inspector::result_type inspect(Inspector& f, device_view& x) {
            x.last_input, x.auto_away_active, x.chosen);
 }
 
+// -- who may see whom (contacts) -----------------------------------------------
+
+/// How a user chose who may see their presence (stored with the profile):
+/// the server's default (`--visibility`), everyone, or their contacts only.
+enum class visibility_mode : uint8_t {
+  server_default = 0,
+  everyone = 1,
+  contacts = 2,
+};
+
+/// Wire name of a mode ("default", "everyone", "contacts").
+const char* visibility_name(visibility_mode x);
+
+/// Parses a wire name; false for anything else.
+bool parse_visibility(const std::string& text, visibility_mode& out);
+
+/// A user's stored visibility choice and contact list (sorted, unique).
+struct contact_settings {
+  visibility_mode mode = visibility_mode::server_default;
+  std::vector<std::string> ids;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, contact_settings& x) {
+  return f(caf::meta::type_name("contact_settings"), x.mode, x.ids);
+}
+
+/// Who may see a user's presence right now, as the user's state carries it
+/// to every node (statuses, deltas, lists): everyone (no list), or only the
+/// user, the ids in `contacts` (sorted) and viewers who see all (admins,
+/// the server itself). Shared, never copied per receiver.
+struct visibility {
+  std::shared_ptr<const std::vector<std::string>> contacts;
+
+  bool restricted() const { return contacts != nullptr; }
+};
+
+/// Serialized as a flag and the list (null: everyone).
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, visibility& x) {
+  bool restricted = x.contacts != nullptr;
+  std::vector<std::string> ids;
+  if (Inspector::reads_state && restricted)
+    ids = *x.contacts;
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    if (restricted)
+      x.contacts = std::make_shared<const std::vector<std::string>>(
+        std::move(ids));
+    else
+      x.contacts = nullptr;
+    return caf::none;
+  });
+  return f(caf::meta::type_name("visibility"), restricted, ids, load);
+}
+
+/// Who is looking: a user id ("" for someone anonymous), or `all` for
+/// whoever may see everything (an admin token, the node itself, webhooks).
+struct viewer {
+  std::string user_id;
+  bool all = false;
+
+  static viewer everything() { return viewer{std::string{}, true}; }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, viewer& x) {
+  return f(caf::meta::type_name("viewer"), x.user_id, x.all);
+}
+
+/// The visibility `s` amounts to on a server whose default (for users who
+/// never chose) is contacts-only when `contacts_by_default`.
+visibility make_visibility(const contact_settings& s, bool contacts_by_default);
+
+/// The same people may see both.
+bool same_visibility(const visibility& a, const visibility& b);
+
+/// True if `who` may see the presence of `user`, whose visibility is `v`.
+bool may_see(const viewer& who, const std::string& user, const visibility& v);
+
 /// The full answer to "what is the presence of user X".
 struct user_status {
   std::string user_id;
@@ -163,13 +244,16 @@ struct user_status {
   /// (0: never). Lives while the user is online.
   std::string status_text;
   millis status_expires = 0;
+  /// Who may see all this (viewers who may not see it as offline, never
+  /// seen: hidden_from()).
+  visibility vis;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_status& x) {
   return f(caf::meta::type_name("user_status"), x.user_id, x.online, x.status,
            x.last_seen, x.online_since, x.version, x.devices, x.status_text,
-           x.status_expires);
+           x.status_expires, x.vis);
 }
 
 /// One change of one user's visible presence, as fanned out to subscribers.
@@ -183,14 +267,24 @@ struct presence_delta {
   /// As in user_status.
   std::string status_text;
   millis status_expires = 0;
+  visibility vis;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, presence_delta& x) {
   return f(caf::meta::type_name("presence_delta"), x.user_id, x.online,
            x.status, x.last_seen, x.online_since, x.version, x.status_text,
-           x.status_expires);
+           x.status_expires, x.vis);
 }
+
+/// What `who` may see of `d`: `d` itself, or (the user restricts who sees
+/// them and `who` is not among them) the user as offline and never seen,
+/// with the same version. hidden(): the latter.
+bool hidden_from(const viewer& who, const presence_delta& d);
+presence_delta hidden(const presence_delta& d);
+bool hidden_from(const viewer& who, const user_status& s);
+/// `s` as someone who may not see it sees it (in place).
+void hide(user_status& s);
 
 /// A page of the online list, ordered by user id.
 struct online_page {
@@ -233,12 +327,14 @@ struct profile {
   std::string username;
   std::string email;
   std::string avatar;
+  /// Who may see the user's presence (private: never in profile payloads).
+  contact_settings contacts;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, profile& x) {
   return f(caf::meta::type_name("profile"), x.known, x.name, x.username,
-           x.email, x.avatar);
+           x.email, x.avatar, x.contacts);
 }
 
 /// Fields of a profile a write sets; the others keep their stored value.
@@ -248,6 +344,10 @@ enum profile_field : uint8_t {
   profile_email = 4,
   profile_avatar = 8,
   profile_all = 15,
+  /// The visibility mode, the contact list (not part of profile_all, which
+  /// the profile endpoints write).
+  profile_visibility = 16,
+  profile_contacts = 32,
 };
 
 /// Copies the fields of `from` named in `mask` into `to`.
@@ -285,13 +385,18 @@ struct user_record {
   std::vector<std::string> queue_devices{};
   /// When each of queue_devices last took the queue (same order).
   std::vector<millis> queue_seen{};
+  /// The user's stored visibility and contacts (single-user load only;
+  /// `contacts_stored` false: no profile record, the server's default).
+  bool contacts_stored = false;
+  contact_settings contacts{};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_record& x) {
   return f(caf::meta::type_name("user_record"), x.user_id, x.known, x.last_seen,
            x.version, x.open, x.open_start, x.open_last_active, x.open_status,
-           x.queued, x.queue_devices, x.queue_seen);
+           x.queued, x.queue_devices, x.queue_seen, x.contacts_stored,
+           x.contacts);
 }
 
 /// A private conversation (seed 001): who may read and write it. Two
@@ -534,6 +639,8 @@ using user_api = caf::typed_actor<
   caf::replies_to<status_atom, std::string, millis>::with<user_status>,
   caf::replies_to<get_atom>::with<user_status>,
   caf::replies_to<touch_atom>::with<user_status>,
+  // the user's visibility and contacts changed (stored already)
+  caf::reacts_to<contacts_atom, contact_settings>,
   // the user gave input on a device (device, when): ends its auto-away
   // (and resets its idle time); not sent for heartbeats
   caf::reacts_to<activity_atom, std::string, millis>,
@@ -664,8 +771,12 @@ using presence_api = caf::typed_actor<
   caf::replies_to<get_atom,
                   std::vector<std::string>>::with<std::vector<user_status>>,
   // online users after `cursor` (exclusive), at most `limit`
-  caf::replies_to<list_atom, std::string, uint32_t>::with<online_page>,
-  caf::replies_to<count_atom>::with<uint64_t>,
+  // (what `viewer` may see: users who hide from it are left out)
+  caf::replies_to<list_atom, std::string, uint32_t, viewer>::with<online_page>,
+  caf::replies_to<count_atom, viewer>::with<uint64_t>,
+  // the user's visibility and contacts changed (stored already): its
+  // owner's user actor, if running, shows the new visibility
+  caf::reacts_to<contacts_atom, std::string, contact_settings>,
   // the listener gets the deltas of `users`, or of everyone if global
   caf::replies_to<subscribe_atom, delta_listener, std::vector<std::string>,
                   bool>::with<bool>,
@@ -769,13 +880,14 @@ struct user_transfer {
   std::vector<session_api> sessions; // sessions[i] holds devices[i]
   std::string status_text;
   millis status_expires = 0;
+  visibility vis;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_transfer& x) {
   return f(caf::meta::type_name("user_transfer"), x.user_id, x.online, x.status,
            x.online_since, x.last_seen, x.left_at, x.version, x.in_grace,
-           x.devices, x.sessions, x.status_text, x.status_expires);
+           x.devices, x.sessions, x.status_text, x.status_expires, x.vis);
 }
 
 /// One node as the cluster knows it (gossiped between members).
@@ -837,6 +949,9 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(presence::delta_batch)
 
 CAF_BEGIN_TYPE_ID_BLOCK(presence, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(presence, (presence::presence_status))
+  CAF_ADD_TYPE_ID(presence, (presence::visibility_mode))
+  CAF_ADD_TYPE_ID(presence, (presence::contact_settings))
+  CAF_ADD_TYPE_ID(presence, (presence::viewer))
   CAF_ADD_TYPE_ID(presence, (presence::device_info))
   CAF_ADD_TYPE_ID(presence, (presence::device_view))
   CAF_ADD_TYPE_ID(presence, (presence::user_status))

@@ -134,10 +134,12 @@ int main(int argc, char** argv) {
       [&](caf::error&) { check(false, "get status"); });
 
   // getOnlineUsersCount() and getOnlineUsers()
-  self->request(api, 5s, count_atom::value)
+  self->request(api, 5s, count_atom::value, viewer::everything())
     .receive([&](uint64_t c) { check(c == 1, "one user online"); },
              [&](caf::error&) { check(false, "count"); });
-  self->request(api, 5s, list_atom::value, std::string{}, uint32_t{100})
+  self
+    ->request(api, 5s, list_atom::value, std::string{}, uint32_t{100},
+              viewer::everything())
     .receive(
       [&](online_page& p) {
         check(p.users.size() == 1 && p.users[0].user_id == "alice",

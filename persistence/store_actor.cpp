@@ -327,6 +327,22 @@ store_state::~store_state() {
     store_log().error("{} when the store stops", describe(err));
 }
 
+/// Adds who may see the user to a loaded record. A profile that cannot be
+/// read hides the user from everyone (showing someone who hides would be
+/// worse) without keeping them from joining.
+void add_contacts(store_db& db, user_record& r) {
+  auto p = db.get_profile(r.user_id);
+  if (p) {
+    r.contacts_stored = p->known;
+    r.contacts = std::move(p->contacts);
+    return;
+  }
+  store_log().warn("{}: {} is shown to no one until the profile is rewritten",
+                   describe(p.error()), r.user_id);
+  r.contacts_stored = true;
+  r.contacts.mode = visibility_mode::contacts;
+}
+
 // -- the actor ----------------------------------------------------------------
 
 store_impl_api::behavior_type store_impl(store_ptr self,
@@ -353,6 +369,7 @@ store_impl_api::behavior_type store_impl(store_ptr self,
             r->queue_devices.push_back(name);
             r->queue_seen.push_back(seen);
           }
+        add_contacts(*self->state.db, *r);
       }
       return r;
     },
@@ -364,6 +381,7 @@ store_impl_api::behavior_type store_impl(store_ptr self,
         auto r = self->state.db->load(u);
         if (!r)
           return std::move(r.error());
+        add_contacts(*self->state.db, *r);
         out.push_back(std::move(*r));
       }
       return out;

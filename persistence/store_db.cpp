@@ -74,8 +74,25 @@ bool decode_profile(const std::string& v, profile& p) {
   const char* end = v.data() + v.size();
   if (v.empty() || *it++ != profile_format)
     return false;
-  return get_str(it, end, p.name) && get_str(it, end, p.username)
-         && get_str(it, end, p.email) && get_str(it, end, p.avatar);
+  if (!get_str(it, end, p.name) || !get_str(it, end, p.username)
+      || !get_str(it, end, p.email) || !get_str(it, end, p.avatar))
+    return false;
+  // Visibility and contacts came later: a profile without them has the
+  // server's default and no contacts.
+  if (it == end)
+    return true;
+  auto mode = static_cast<unsigned char>(*it++);
+  if (mode > static_cast<unsigned char>(visibility_mode::contacts))
+    return false;
+  p.contacts.mode = static_cast<visibility_mode>(mode);
+  uint64_t n = 0;
+  if (!get_u64(it, end, n) || n > static_cast<uint64_t>(end - it) / 8)
+    return false;
+  p.contacts.ids.resize(n);
+  for (auto& id : p.contacts.ids)
+    if (!get_str(it, end, id))
+      return false;
+  return it == end;
 }
 
 /// True if `key` is a history key of `user_id` (and not of "user_id" + more).
@@ -541,6 +558,13 @@ caf::error store_db::put_profile(const std::string& user_id, const profile& p) {
   put_str(v, p.username);
   put_str(v, p.email);
   put_str(v, p.avatar);
+  if (p.contacts.mode != visibility_mode::server_default
+      || !p.contacts.ids.empty()) {
+    v.push_back(static_cast<char>(p.contacts.mode));
+    put_u64(v, p.contacts.ids.size());
+    for (auto& id : p.contacts.ids)
+      put_str(v, id);
+  }
   rocksdb::WriteBatch batch;
   batch.Put(profiles_, user_id, v);
   return write(&batch, "write profile");

@@ -10,17 +10,20 @@
 #include <atomic>
 #include <shared_mutex>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
+
+#include "core/messages.hpp"
 
 namespace presence::edge {
 
 class online_index {
 public:
-  /// The user is online (true) or not (false) from now on. Writer only.
-  void set(const std::string& user, bool online) {
+  /// The user is online (true, seen by `vis`) or not (false) from now on.
+  /// Writer only.
+  void set(const std::string& user, bool online, visibility vis = {}) {
     std::unique_lock<std::shared_mutex> guard{mu_};
     if (online)
-      users_.insert(user);
+      users_[user] = std::move(vis);
     else
       users_.erase(user);
   }
@@ -32,9 +35,19 @@ public:
   /// False until the first full sync: ask the presence service instead.
   bool ready() const { return ready_.load(std::memory_order_acquire); }
 
-  bool online(const std::string& user) const {
+  /// The user is online as far as `who` may see.
+  bool online(const std::string& user, const viewer& who) const {
     std::shared_lock<std::shared_mutex> guard{mu_};
-    return users_.count(user) > 0;
+    auto i = users_.find(user);
+    return i != users_.end() && may_see(who, user, i->second);
+  }
+
+  /// The user is online and restricts who may see them (the answer then
+  /// depends on who asks).
+  bool restricted(const std::string& user) const {
+    std::shared_lock<std::shared_mutex> guard{mu_};
+    auto i = users_.find(user);
+    return i != users_.end() && i->second.restricted();
   }
 
   size_t size() const {
@@ -44,7 +57,7 @@ public:
 
 private:
   mutable std::shared_mutex mu_;
-  std::unordered_set<std::string> users_;
+  std::unordered_map<std::string, visibility> users_;
   std::atomic<bool> ready_{false};
 };
 

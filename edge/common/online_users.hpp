@@ -20,18 +20,21 @@ struct online_users {
   std::vector<profile> profiles;
 };
 
-/// Fetches a page of online users (cluster-wide, through the node's
+/// Fetches a page of the online users `who` may see (cluster-wide, through the node's
 /// presence service) and then their profiles (through the node's store),
 /// from inside the actor `self`; calls exactly one of `then` and `fail`,
 /// in `self`'s context. REST calls it from a one-shot actor, Socket.IO
 /// sessions from themselves.
 template <class Self>
 void fetch_online_users(Self* self, const edge_context& ctx, std::string cursor,
-                        uint32_t limit, std::function<void(online_users&)> then,
+                        uint32_t limit, viewer who,
+                        std::function<void(online_users&)> then,
                         std::function<void(const caf::error&)> fail) {
   auto timeout = ctx.cfg.actors.request_timeout;
   auto store = ctx.store;
-  self->request(ctx.api, timeout, list_atom::value, std::move(cursor), limit)
+  self
+    ->request(ctx.api, timeout, list_atom::value, std::move(cursor), limit,
+              std::move(who))
     .then(
       [=](online_page& page) {
         std::vector<std::string> ids;

@@ -45,6 +45,8 @@ constexpr op_name op_names[] = {
   {"leave_room", native_op::leave_room},
   {"typing", native_op::typing},
   {"resync", native_op::resync},
+  {"set_contacts", native_op::contacts},
+  {"get_contacts", native_op::contacts},
 };
 
 // Reads an optional string field under either name; false on a wrong type.
@@ -373,6 +375,13 @@ bool parse_native(const std::string& text, native_command& out,
       }
       return true;
     }
+    case native_op::contacts:
+      // The server's --max-contacts is checked by the session; a frame's
+      // size bounds the list here.
+      if (j.value("type", "") == "get_contacts")
+        return true;
+      return read_contacts_change(j, std::numeric_limits<uint32_t>::max(),
+                                  out.contacts, err.code, err.message);
     case native_op::activity:
     case native_op::leave:
     case native_op::ping:
@@ -467,6 +476,18 @@ std::string encode_resync(const std::string& id_json, const change_page& p) {
     j["oldest"] = p.oldest;
   }
   j["cursor"] = p.cursor;
+  return dump(j);
+}
+
+std::string encode_contacts(const std::string& id_json, const std::string& user,
+                            const contact_settings& s,
+                            bool contacts_by_default) {
+  auto j = reply("contacts", id_json);
+  auto c = contacts_json(user, s, contacts_by_default);
+  j["user_id"] = user;
+  j["visibility"] = std::move(c["visibility"]);
+  j["effective"] = std::move(c["effective"]);
+  j["contacts"] = std::move(c["contacts"]);
   return dump(j);
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/messages.hpp"
+#include "edge/common/contacts.hpp"
 
 namespace presence::edge {
 
@@ -29,6 +30,7 @@ enum class native_op {
   leave_room,   // "leave_room"
   typing,       // "typing": start (typing: true) or stop
   resync,       // "resync": what changed since a version
+  contacts,     // "set_contacts" | "get_contacts": who may see the user
 };
 
 /// Most changes one resync reply carries (more: resync_required).
@@ -87,6 +89,8 @@ struct native_command {
   std::string conversation_id;
   std::string content;
   std::string temp_id;
+  // set_contacts (get_contacts: nothing to change)
+  contacts_change contacts;
 };
 
 /// Why a frame was refused: a stable code and a message for humans.
@@ -122,6 +126,10 @@ std::string encode_online_list(const std::string& id_json,
 std::string encode_count(const std::string& id_json, uint64_t n);
 /// `resynced` {changes, cursor}, or `resync_required` {oldest, cursor}.
 std::string encode_resync(const std::string& id_json, const change_page& p);
+/// {"type":"contacts", user_id, visibility, effective, contacts}
+std::string encode_contacts(const std::string& id_json, const std::string& user,
+                            const contact_settings& s,
+                            bool contacts_by_default);
 /// `states`: the current state of the followed users (subscribe by id);
 /// `online`: the first page of online users (a global subscribe with
 /// "snapshot": true). Either may be null (left out).

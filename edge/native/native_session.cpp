@@ -11,6 +11,7 @@
 #include "edge/common/chat.hpp"
 #include "edge/common/client_error.hpp"
 #include "edge/common/close_codes.hpp"
+#include "edge/common/contacts_store.hpp"
 #include "edge/common/device_link.hpp"
 #include "edge/common/identity.hpp"
 #include "edge/native/native_protocol.hpp"
@@ -58,6 +59,23 @@ void send_failure(session_ptr self, const std::string& id_json,
                   const caf::error& err) {
   auto e = to_client_error(err);
   send_error(self, id_json, e.code, e.message);
+}
+
+/// Who this session is to the users it looks at (contacts): the user it
+/// joined as (or its token's), an admin, or no one yet.
+viewer me(session_ptr self) {
+  auto& st = self->state;
+  return viewer{st.link.joined() || st.link.ph == device_link::phase::joining
+                  ? st.link.user_id
+                  : st.params.user_id,
+                st.params.admin};
+}
+
+/// What this session may see of `s`.
+user_status& seen(session_ptr self, user_status& s) {
+  if (hidden_from(me(self), s))
+    hide(s);
+  return s;
 }
 
 auto find_link(session_ptr self) {
@@ -111,6 +129,8 @@ void join(session_ptr self, const native_command& cmd) {
       return;
   }
   auto& user = who.user_id;
+  if (who.admin)
+    st.params.admin = true;
   if (st.link.joined() && user != st.link.user_id) {
     send_error(self, id, "already_joined",
                "this session has joined as another user; leave first");
@@ -178,6 +198,8 @@ void subscribed_with_state(session_ptr self, const std::string& id,
   auto timeout = st.ctx->cfg.actors.request_timeout;
   auto fail = [=](caf::error& err) { send_failure(self, id, err); };
   auto with_page = [=](std::vector<user_status> states) {
+    for (auto& x : states)
+      seen(self, x);
     const std::vector<user_status>* s = users.empty() ? nullptr : &states;
     if (!global || !snapshot) {
       send(self, encode_subscribed(id, true, users, global, s));
@@ -185,7 +207,7 @@ void subscribed_with_state(session_ptr self, const std::string& id,
     }
     self
       ->request(self->state.ctx->api, timeout, list_atom::value, std::string{},
-                limit)
+                limit, me(self))
       .then(
         [=](online_page& p) {
           const std::vector<user_status>* s2 = users.empty() ? nullptr
@@ -274,19 +296,24 @@ void handle(session_ptr self, native_command& cmd) {
       return;
     case native_op::get_status:
       self->request(st.ctx->api, timeout, get_atom::value, cmd.user_id)
-        .then([=](user_status& s) { send(self, encode_status(id, s)); }, fail);
+        .then(
+          [=](user_status& s) { send(self, encode_status(id, seen(self, s))); },
+          fail);
       return;
     case native_op::get_statuses:
       self->request(st.ctx->api, timeout, get_atom::value, cmd.user_ids)
         .then(
           [=](std::vector<user_status>& xs) {
+            for (auto& x : xs)
+              seen(self, x);
             send(self, encode_statuses(id, xs));
           },
           fail);
       return;
     case native_op::list_online:
       self
-        ->request(st.ctx->api, timeout, list_atom::value, cmd.cursor, cmd.limit)
+        ->request(st.ctx->api, timeout, list_atom::value, cmd.cursor, cmd.limit,
+                  me(self))
         .then([=](online_page& p) { send(self, encode_online_list(id, p)); },
               fail);
       return;
@@ -295,10 +322,18 @@ void handle(session_ptr self, native_command& cmd) {
       self
         ->request(st.ctx->api, timeout, changes_atom::value,
                   delta_listener{self}, cmd.since, cmd.limit)
-        .then([=](change_page& p) { send(self, encode_resync(id, p)); }, fail);
+        .then(
+          [=](change_page& p) {
+            auto who = me(self);
+            for (auto& d : p.changes)
+              if (hidden_from(who, d))
+                d = hidden(d);
+            send(self, encode_resync(id, p));
+          },
+          fail);
       return;
     case native_op::count_online:
-      self->request(st.ctx->api, timeout, count_atom::value)
+      self->request(st.ctx->api, timeout, count_atom::value, me(self))
         .then([=](uint64_t n) { send(self, encode_count(id, n)); }, fail);
       return;
     case native_op::subscribe:
@@ -401,6 +436,30 @@ void handle(session_ptr self, native_command& cmd) {
       }
       return;
     }
+    case native_op::contacts: {
+      if (!st.link.joined()) {
+        send_error(self, id, "not_joined", "join before changing contacts");
+        return;
+      }
+      auto user = st.link.user_id;
+      bool by_default = st.ctx->cfg.actors.contacts_by_default;
+      auto done = [=](const contact_settings& s) {
+        send(self, encode_contacts(id, user, s, by_default));
+      };
+      auto& ch = cmd.contacts;
+      if (!ch.has_mode && !ch.has_ids) {
+        get_contacts(self, *st.ctx, user, done, fail);
+        return;
+      }
+      if (ch.ids.size() > st.ctx->cfg.actors.max_contacts) {
+        send_error(self, id, "too_many_contacts",
+                   "at most " + std::to_string(st.ctx->cfg.actors.max_contacts)
+                     + " contacts per user (--max-contacts)");
+        return;
+      }
+      put_contacts(self, *st.ctx, user, ch, done, fail);
+      return;
+    }
     case native_op::set_status:
       if (!st.link.joined()) {
         send_error(self, id, "not_joined", "join before setting a status");
@@ -441,14 +500,18 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
   return {
     [=](frame_atom, native_command& cmd) { handle(self, cmd); },
     [=](delta_atom, const delta_batch& batch) {
-      // Encoded once per delivery, the same buffer for every follower.
+      // Encoded once per delivery, the same buffer for every follower
+      // (and one for everyone a user hides from).
       for (auto& d : *batch.deltas) {
-        auto make = [&d] {
-          return std::make_shared<const std::string>(encode_delta(d));
+        bool hide = d.vis.restricted() && hidden_from(me(self), d);
+        auto make = [&d, hide] {
+          return std::make_shared<const std::string>(
+            encode_delta(hide ? hidden(d) : d));
         };
-        send(self, batch.memo
-                     ? batch.memo->get(delta_memo::key_of("native", d), make)
-                     : make());
+        send(self,
+             batch.memo ? batch.memo->get(
+               delta_memo::key_of(hide ? "native-hidden" : "native", d), make)
+                        : make());
       }
     },
     [=](rehome_atom, const std::string& device_id, const user_api& user) {

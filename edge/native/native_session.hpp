@@ -30,6 +30,8 @@ struct session_params {
   bool global_feed = false;
   /// May subscribe to the global feed (--global-feed, admin token).
   bool global_allowed = true;
+  /// The token is an admin's: sees everyone, whoever they let see them.
+  bool admin = false;
 };
 
 /// The actor behind one native-protocol WebSocket: the session side of its

@@ -55,7 +55,7 @@ void metrics(const call_ptr& c) {
                     r.body = p.render();
                     c->done(std::move(r));
                   }},
-                count_atom::value);
+                count_atom::value, viewer::everything());
 }
 
 void cluster_info(const call_ptr& c) {

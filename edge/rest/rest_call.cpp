@@ -74,6 +74,24 @@ bool rest_call::admin() const {
   return v.ok && v.admin;
 }
 
+viewer rest_call::who() const {
+  viewer v;
+  if (admin()) {
+    v.all = true;
+    return v;
+  }
+  const auto& secret = ctx->cfg.edge.jwt_secret;
+  credentials c;
+  c.token = request_token(req, target);
+  if (!jwt_mode(secret))
+    c.claimed = !req.user_header.empty() ? req.user_header
+                                         : request_user(target);
+  auto found = resolve_identity(secret, ctx->now(), c, false);
+  if (found.failure == identity_failure::none)
+    v.user_id = std::move(found.user_id);
+  return v;
+}
+
 bool rest_call::limit(uint32_t dflt, uint32_t max, uint32_t& out) const {
   auto s = query_param(target, "limit");
   if (s.empty()) {

@@ -57,6 +57,11 @@ struct rest_call {
   /// Dev mode: false.
   bool admin() const;
 
+  /// Who is looking, for users who restrict who sees them: an admin sees
+  /// everyone; otherwise the requester (as requester() finds them, dev
+  /// mode's X-User-Id / ?userId= included), or someone anonymous.
+  viewer who() const;
+
   /// ?limit= within [1, max], `dflt` when absent; replies 400 when junk.
   bool limit(uint32_t dflt, uint32_t max, uint32_t& out) const;
 

@@ -32,7 +32,7 @@ void seed000_online_users(const call_ptr& c) {
         c->reply(200,
                  {{"success", true}, {"count", n}, {"timestamp", timestamp}});
       },
-      count_atom::value);
+      count_atom::value, c->who());
     return;
   }
   uint32_t limit = 0;
@@ -87,7 +87,7 @@ void seed002_count(const call_ptr& c) {
       c->reply(200,
                {{"success", true}, {"data", {{"count", n}}}, {"count", n}});
     },
-    count_atom::value);
+    count_atom::value, c->who());
 }
 
 void seed002_user(const call_ptr& c) {
@@ -99,6 +99,8 @@ void seed002_user(const call_ptr& c) {
   ask_then<user_status>(
     c, c->ctx->api,
     [c](user_status& s) {
+      if (hidden_from(c->who(), s))
+        hide(s);
       auto data = seed002_status(s);
       data["devices"] = s.devices.size();
       c->reply(200, {{"success", true}, {"data", data}});
@@ -136,8 +138,12 @@ void seed002_batch(const call_ptr& c) {
     c, c->ctx->api,
     [c](std::vector<user_status>& xs) {
       auto data = json::array();
-      for (auto& s : xs)
+      auto who = c->who();
+      for (auto& s : xs) {
+        if (hidden_from(who, s))
+          hide(s);
         data.push_back(seed002_status(s));
+      }
       c->reply(200, {{"success", true}, {"data", data}});
     },
     get_atom::value, std::move(ids));
@@ -200,7 +206,7 @@ void online_users_then(const call_ptr& c, const std::string& cursor,
                        uint32_t limit,
                        std::function<void(online_users&)> then) {
   c->ctx->sys.spawn([=](caf::event_based_actor* self) {
-    fetch_online_users(self, *c->ctx, cursor, limit, then,
+    fetch_online_users(self, *c->ctx, cursor, limit, c->who(), then,
                        [c](const caf::error& err) { c->fail(err); });
   });
 }

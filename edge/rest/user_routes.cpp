@@ -1,7 +1,10 @@
 // presenced's own user endpoints: profiles, history, full status
 // (docs/api.md).
 
+#include <caf/event_based_actor.hpp>
+
 #include "core/ids.hpp"
+#include "edge/common/contacts_store.hpp"
 #include "edge/common/seed_payloads.hpp"
 #include "edge/rest/routes.hpp"
 
@@ -113,6 +116,69 @@ void put_profile(const call_ptr& c) {
     put_atom::value, profile_atom::value, user, p, mask);
 }
 
+/// JWT mode: only the user (or an admin) may read or change who may see
+/// them; replies 401/403 and returns false otherwise. Dev mode: anyone.
+bool own_or_admin(const call_ptr& c, const std::string& user,
+                  const char* what) {
+  if (c->ctx->cfg.edge.jwt_secret.empty())
+    return true;
+  std::string me;
+  if (!c->requester(me, true))
+    return false;
+  if (me != user && !c->admin()) {
+    c->fail(403, "forbidden",
+            std::string{"you may only "} + what
+              + " your own contacts (an admin token may do it for anyone)");
+    return false;
+  }
+  return true;
+}
+
+void contacts_reply(const call_ptr& c, const std::string& user,
+                    const contact_settings& s) {
+  c->reply(200,
+           {{"success", true},
+            {"data",
+             contacts_json(user, s, c->ctx->cfg.actors.contacts_by_default)}});
+}
+
+void get_contacts(const call_ptr& c) {
+  std::string user;
+  if (!user_param(c, user) || !own_or_admin(c, user, "read"))
+    return;
+  ask_then<profile>(
+    c, c->ctx->store,
+    [c, user](profile& p) { contacts_reply(c, user, p.contacts); },
+    get_atom::value, profile_atom::value, user);
+}
+
+void put_contacts(const call_ptr& c) {
+  std::string user;
+  if (!user_param(c, user) || !own_or_admin(c, user, "change"))
+    return;
+  json body;
+  if (!c->json_body(body))
+    return;
+  contacts_change change;
+  std::string code;
+  std::string message;
+  if (!read_contacts_change(body, c->ctx->cfg.actors.max_contacts, change, code,
+                            message)) {
+    c->fail(400, code, message);
+    return;
+  }
+  if (!change.has_mode && !change.has_ids) {
+    c->fail(400, "bad_request", "name 'visibility', 'contacts' or both");
+    return;
+  }
+  c->ctx->sys.spawn([c, user, change](caf::event_based_actor* self) {
+    edge::put_contacts(
+      self, *c->ctx, user, change,
+      [c, user](const contact_settings& s) { contacts_reply(c, user, s); },
+      [c](const caf::error& err) { c->fail(err); });
+  });
+}
+
 json history_entry(millis start, millis end, bool open) {
   if (open)
     return {{"start", iso8601(start)}, {"end", nullptr},
@@ -133,6 +199,14 @@ void get_history(const call_ptr& c) {
   ask_then<user_status>(
     c, c->ctx->api,
     [c, user, limit](user_status& s) {
+      if (hidden_from(c->who(), s)) {
+        // Someone the user hides from sees no sessions and no last_seen.
+        c->reply(200, {{"success", true},
+                       {"userId", user},
+                       {"lastSeen", nullptr},
+                       {"data", json::array()}});
+        return;
+      }
       auto current = std::make_shared<user_status>(std::move(s));
       ask_then<std::vector<session_record>>(
         c, c->ctx->store,
@@ -163,6 +237,8 @@ void get_native_status(const call_ptr& c) {
   ask_then<user_status>(
     c, c->ctx->api,
     [c](user_status& s) {
+      if (hidden_from(c->who(), s))
+        hide(s);
       auto devices = json::array();
       for (auto& d : s.devices)
         devices.push_back({{"device_id", d.device_id},
@@ -225,8 +301,9 @@ void get_changes(const call_ptr& c) {
         return;
       }
       auto changes = json::array();
+      auto who = c->who();
       for (auto& d : p.changes)
-        changes.push_back(native_user(d));
+        changes.push_back(native_user(hidden_from(who, d) ? hidden(d) : d));
       c->reply(200, {{"success", true},
                      {"changes", std::move(changes)},
                      {"cursor", p.cursor}});
@@ -240,6 +317,8 @@ void add_user_routes(route_table& t) {
   t.add("GET", "/api/presence/changes", get_changes);
   t.add("GET", "/api/users/:user/profile", get_profile);
   t.add("PUT", "/api/users/:user/profile", put_profile);
+  t.add("GET", "/api/users/:user/contacts", get_contacts);
+  t.add("PUT", "/api/users/:user/contacts", put_contacts);
   t.add("GET", "/api/users/:user/history", get_history);
   t.add("GET", "/api/users/:user/status", get_native_status);
 }

@@ -385,10 +385,11 @@ bool eio_session::try_fast_path(const std::string& data) {
   auto& index = *ctx.online;
   const json& arg = p.data.size() > 1 ? p.data[1] : json{};
   auto user = user_arg(arg);
-  if (!index.ready() || !valid_id(user))
+  // Someone who restricts who sees them: the session actor knows who asks.
+  if (!index.ready() || !valid_id(user) || index.restricted(user))
     return false;
   ctx.probe.frames_in->Increment();
-  json payload = {{"userId", user}, {"online", index.online(user)}};
+  json payload = {{"userId", user}, {"online", index.online(user, viewer{})}};
   ctx.probe.frames_out->Increment();
   send(eio_event(p.nsp, "user_online_status", payload));
   ack(ack_ok(payload));

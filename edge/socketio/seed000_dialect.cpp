@@ -22,10 +22,14 @@ namespace {
 /// "/", else made for its namespace).
 std::shared_ptr<const std::string> list_packet(const sio_socket& s,
                                                const seed000_list& l) {
-  if (s.nsp == "/")
+  auto users = l.users_for(viewer_of(s));
+  if (s.nsp == "/" && users == l.users_json)
     return l.packet;
-  std::string out = "42" + s.nsp + ",[\"online_users_list\",{\"users\":";
-  out += *l.users_json;
+  std::string out = "42";
+  if (s.nsp != "/")
+    out += s.nsp + ",";
+  out += "[\"online_users_list\",{\"users\":";
+  out += *users;
   out += "}]";
   return std::make_shared<const std::string>(std::move(out));
 }
@@ -114,7 +118,7 @@ void get_online_users(sio_ptr self, sio_socket& s, const json&,
           a += sock->nsp + ",";
         a += std::to_string(ack_id);
         a += "[{\"data\":{\"users\":";
-        a += *l.users_json;
+        a += *l.users_for(viewer_of(*sock));
         a += "},\"success\":true}]";
         send_packet(self, std::make_shared<const std::string>(std::move(a)));
       },
@@ -140,7 +144,7 @@ void check_user_online(sio_ptr self, sio_socket& s, const json& arg,
   // message to anyone).
   auto& index = *self->state.ctx->online;
   if (index.ready()) {
-    answer(s, index.online(user));
+    answer(s, index.online(user, viewer_of(s)));
     return;
   }
   auto find = socket_finder(self, s.nsp);
@@ -150,7 +154,7 @@ void check_user_online(sio_ptr self, sio_socket& s, const json& arg,
     .then(
       [=](user_status& us) {
         if (auto* sock = find())
-          answer(*sock, us.online);
+          answer(*sock, us.online && !hidden_from(viewer_of(*sock), us));
       },
       [=](caf::error& e) {
         if (auto* sock = find())

@@ -25,6 +25,28 @@ std::chrono::milliseconds seed000_list_window(std::chrono::milliseconds base,
   return std::max(base, std::chrono::milliseconds{ms});
 }
 
+std::shared_ptr<const std::string>
+seed000_list::users_for(const viewer& who) const {
+  if (!restricted)
+    return users_json;
+  std::string out;
+  for (auto& e : *restricted) {
+    if (!may_see(who, e.user_id, e.vis))
+      continue;
+    if (out.empty()) {
+      out = *users_json;
+      out.pop_back(); // ']'
+    }
+    if (out.size() > 1)
+      out.push_back(',');
+    out += e.json;
+  }
+  if (out.empty())
+    return users_json;
+  out.push_back(']');
+  return std::make_shared<const std::string>(std::move(out));
+}
+
 namespace {
 
 /// The list actor's full interface: the global feed's deltas, and its
@@ -91,12 +113,13 @@ bool apply(list_state& st, const presence_delta& d) {
       st.gone[d.user_id] = d.version;
   }
   if (d.online) {
-    if (i != st.online.end() && i->second.status == d.status) {
+    if (i != st.online.end() && i->second.status == d.status
+        && same_visibility(i->second.vis, d.vis)) {
       i->second = d;
       return false; // the list shows nothing of what changed
     }
     st.online[d.user_id] = d;
-    st.ctx->online->set(d.user_id, true);
+    st.ctx->online->set(d.user_id, true, d.vis);
   } else {
     if (i == st.online.end())
       return false;
@@ -180,26 +203,38 @@ bool finish(list_ptr self, bool and_broadcast) {
   auto users = shown(st);
   bool complete = true;
   std::string json = "[";
+  std::vector<seed000_list::restricted_entry> restricted;
+  size_t count = 0;
   for (auto* u : users) {
-    if (json.size() > 1)
-      json.push_back(',');
+    const std::string* entry = nullptr;
+    std::string fresh;
     auto e = st.encoded.find(u->user_id);
     if (e != st.encoded.end()) {
-      json += e->second;
-      continue;
-    }
-    auto p = st.profiles.find(u->user_id);
-    if (p == st.profiles.end()) {
+      entry = &e->second;
+    } else if (auto p = st.profiles.find(u->user_id); p == st.profiles.end()) {
       complete = false;
-      json += encode_user(*u, none);
+      fresh = encode_user(*u, none);
+      entry = &fresh;
+    } else {
+      entry = &st.encoded.emplace(u->user_id, encode_user(*u, p->second.p))
+                 .first->second;
+    }
+    if (u->vis.restricted()) {
+      restricted.push_back({u->user_id, u->vis, *entry});
       continue;
     }
-    json += st.encoded.emplace(u->user_id, encode_user(*u, p->second.p))
-              .first->second;
+    if (json.size() > 1)
+      json.push_back(',');
+    json += *entry;
+    ++count;
   }
   json.push_back(']');
   seed000_list out;
-  out.count = users.size();
+  out.count = count;
+  if (!restricted.empty())
+    out.restricted
+      = std::make_shared<const std::vector<seed000_list::restricted_entry>>(
+        std::move(restricted));
   auto packet = std::make_shared<std::string>();
   packet->reserve(json.size() + 40);
   *packet += "42[\"online_users_list\",{\"users\":";
@@ -288,7 +323,7 @@ void sync(list_ptr self, std::string cursor) {
   auto& st = self->state;
   self
     ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout, list_atom::value,
-              cursor, uint32_t{1000})
+              cursor, uint32_t{1000}, viewer::everything())
     .then(
       [=](online_page& page) {
         auto& st = self->state;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 #include <caf/typed_actor.hpp>
@@ -23,11 +24,28 @@ namespace presence::edge {
 /// id, at most seed000_list_max) and the Engine.IO packet for namespace "/"
 /// made from it. Immutable and shared.
 struct seed000_list {
+  /// An online user who restricts who may see them: left out of
+  /// `users_json`, added for the sockets that may see them.
+  struct restricted_entry {
+    std::string user_id;
+    visibility vis;
+    /// The user's encoded entry.
+    std::string json;
+  };
+
   /// `[{"avatar":..,"email":..,"id":..,"name":..,"status":..,"username":..}, ...]`
+  /// of the users everyone may see.
   std::shared_ptr<const std::string> users_json;
   /// `42["online_users_list",{"users":<users_json>}]`
   std::shared_ptr<const std::string> packet;
   size_t count = 0;
+  /// Null when no one shown restricts who sees them (the common case: the
+  /// same bytes for every socket).
+  std::shared_ptr<const std::vector<restricted_entry>> restricted;
+
+  /// The users JSON as `who` may see it: users_json, plus the restricted
+  /// users `who` may see (after the others).
+  std::shared_ptr<const std::string> users_for(const viewer& who) const;
 };
 
 /// Most users one list carries (as before: the first 1000 by id).

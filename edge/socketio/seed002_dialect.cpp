@@ -34,7 +34,7 @@ void authenticate(sio_ptr self, sio_socket& s, const json& arg,
       self
         ->request(self->state.ctx->api,
                   self->state.ctx->cfg.actors.request_timeout,
-                  count_atom::value)
+                  count_atom::value, viewer{user, false})
         .then(
           [=](uint64_t n) {
             if (auto* sock = find()) {
@@ -61,7 +61,7 @@ void get_online_users(sio_ptr self, sio_socket& s, const json&,
                       int64_t ack_id) {
   auto find = socket_finder(self, s.nsp);
   fetch_online_users(
-    self, *self->state.ctx, std::string{}, sio_list_max,
+    self, *self->state.ctx, std::string{}, sio_list_max, viewer_of(s),
     [=](online_users& xs) {
       auto* sock = find();
       if (!sock)

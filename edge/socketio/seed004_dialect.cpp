@@ -29,6 +29,8 @@ void check_user_status(sio_ptr self, sio_socket& s, const json& arg,
               get_atom::value, user)
     .then(
       [=](user_status& us) {
+        if (auto* sock = find(); !sock || hidden_from(viewer_of(*sock), us))
+          hide(us);
         ack(self, nsp, ack_id, ack_ok(seeds::seed004_status(us)));
       },
       [=](caf::error& e) {
@@ -67,8 +69,13 @@ void check_users_status(sio_ptr self, sio_socket& s, const json& arg,
     .then(
       [=](std::vector<user_status>& xs) {
         auto statuses = json::array();
-        for (auto& x : xs)
+        auto* sock = find();
+        auto who = sock ? viewer_of(*sock) : viewer{};
+        for (auto& x : xs) {
+          if (hidden_from(who, x))
+            hide(x);
           statuses.push_back(seeds::seed004_status(x));
+        }
         ack(self, nsp, ack_id, ack_ok({{"statuses", statuses}}));
       },
       [=](caf::error& e) {
@@ -83,7 +90,7 @@ void get_online_users(sio_ptr self, sio_socket& s, const json&,
   auto nsp = s.nsp;
   auto find = socket_finder(self, nsp);
   fetch_online_users(
-    self, *self->state.ctx, std::string{}, sio_list_max,
+    self, *self->state.ctx, std::string{}, sio_list_max, viewer_of(s),
     [=](online_users& xs) {
       if (!find())
         return;

@@ -223,7 +223,12 @@ void on_deltas(sio_ptr self, const delta_batch& batch) {
       auto* dl = dialect_of(kvp.second.d);
       if (dl == nullptr || dl->on_delta == nullptr)
         continue;
-      dl->on_delta(self, kvp.second, d, batch.memo.get());
+      if (d.vis.restricted() && hidden_from(viewer_of(kvp.second), d))
+        // Shown as offline, encoded for this socket alone (the memo's
+        // packets are what others may see).
+        dl->on_delta(self, kvp.second, hidden(d), nullptr);
+      else
+        dl->on_delta(self, kvp.second, d, batch.memo.get());
       if (std::find(heard.begin(), heard.end(), dl) == heard.end())
         heard.push_back(dl);
     }

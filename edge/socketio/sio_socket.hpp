@@ -129,6 +129,14 @@ std::string string_field(const json& j, const char* name);
 
 // -- sockets and presence -----------------------------------------------------
 
+/// Who socket `s` is to users who restrict who sees them: the user it
+/// joined as (or its token's), else someone anonymous.
+inline viewer viewer_of(const sio_socket& s) {
+  return viewer{s.link.ph != device_link::phase::idle ? s.link.user_id
+                                                      : s.token_user,
+                false};
+}
+
 /// Finds socket `nsp` again later (callbacks: it may have gone).
 std::function<sio_socket*()> socket_finder(sio_ptr self, std::string nsp);
 

@@ -10,16 +10,19 @@ TEST_CASE("the online list pages in user-id order with a cursor") {
   fixture f;
   for (auto u : {"u3", "u1", "u5", "u2", "u4"})
     f.join(u, "d");
-  auto p1 = f.ask<online_page>(list_atom::value, std::string{}, uint32_t{2});
+  auto p1 = f.ask<online_page>(list_atom::value, std::string{}, uint32_t{2},
+                               viewer::everything());
   REQUIRE(p1.users.size() == 2);
   CHECK(p1.total == 5);
   CHECK(p1.users[0].user_id == "u1");
   CHECK(p1.users[1].user_id == "u2");
   CHECK(p1.next_cursor == "u2");
-  auto p2 = f.ask<online_page>(list_atom::value, p1.next_cursor, uint32_t{2});
+  auto p2 = f.ask<online_page>(list_atom::value, p1.next_cursor, uint32_t{2},
+                               viewer::everything());
   REQUIRE(p2.users.size() == 2);
   CHECK(p2.users[0].user_id == "u3");
-  auto p3 = f.ask<online_page>(list_atom::value, p2.next_cursor, uint32_t{2});
+  auto p3 = f.ask<online_page>(list_atom::value, p2.next_cursor, uint32_t{2},
+                               viewer::everything());
   REQUIRE(p3.users.size() == 1);
   CHECK(p3.users[0].user_id == "u5");
   CHECK(p3.next_cursor.empty());
@@ -288,7 +291,7 @@ TEST_CASE("a join racing the stop of an idle user actor always lands") {
     CHECK(st.online);
     REQUIRE(st.devices.size() == 1);
     CHECK(st.devices[0].device_id == "d2");
-    CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+    CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
   }
 }
 
@@ -309,7 +312,7 @@ TEST_CASE("an idle user actor stops without holding up the registry") {
   for (auto& [u, s] : held)
     f.self->send(u, leave_atom::value, std::string{"d"}, s.address());
   f.run();
-  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
   auto st = f.ask<user_status>(get_atom::value, std::string{"m7"});
   CHECK_FALSE(st.online);
   CHECK(st.last_seen > 0);

@@ -38,7 +38,7 @@ TEST_CASE("a join makes the user online and tells global subscribers") {
   CHECK(ack.status.online);
   CHECK(ack.status.status == presence_status::online);
   CHECK(ack.status.devices.size() == 1);
-  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
   // After a quiet spell a delta goes out at once (adaptive coalescing).
   f.run();
   REQUIRE(count_for(*feed, "alice", true) == 1);
@@ -60,15 +60,15 @@ TEST_CASE("a user with two devices stays online until the second leaves") {
   f.self->send(user, leave_atom::value, std::string{"phone"}, s1.address());
   f.advance(5s);
   CHECK(count_for(*feed, "bob", false) == 0);
-  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
   auto leave_at = f.now();
   f.self->send(user, leave_atom::value, std::string{"laptop"}, s2.address());
   f.run();
   // Grace period: still online for everyone else.
-  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
   f.advance(2100ms);
   REQUIRE(count_for(*feed, "bob", false) == 1);
-  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
   REQUIRE(f.log->closes.size() == 1);
   CHECK(std::get<2>(f.log->closes[0]) == leave_at);
   auto st = f.ask<user_status>(get_atom::value, std::string{"bob"});
@@ -88,7 +88,7 @@ TEST_CASE("a leave from a replaced session is ignored") {
   auto user = caf::actor_cast<user_api>(a1.user);
   f.self->send(user, leave_atom::value, std::string{"phone"}, s1.address());
   f.advance(3s);
-  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
 }
 
 TEST_CASE("a device that stops heartbeating expires after the TTL") {
@@ -104,7 +104,7 @@ TEST_CASE("a device that stops heartbeating expires after the TTL") {
   // 90 s after the join, but only 30 s after the heartbeat: still there.
   f.advance(40s);
   CHECK(session_box->expired.empty());
-  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
   // 90 s after the heartbeat: gone, and offline once the grace has passed.
   f.advance(51s);
   REQUIRE(session_box->expired.size() == 1);
@@ -130,7 +130,7 @@ TEST_CASE("a reconnect within the grace period announces nothing") {
   f.join("erin", "tab");
   f.advance(5s);
   CHECK(feed->deltas.size() == before);
-  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
   CHECK(f.log->closes.empty());
 }
 
@@ -144,7 +144,7 @@ TEST_CASE("zero grace announces offline at once") {
   f.run();
   CHECK(count_for(*feed, "fay", true) == 1);
   CHECK(count_for(*feed, "fay", false) == 1);
-  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
 }
 
 TEST_CASE("versions grow with every change and start above the stored one") {
@@ -201,10 +201,10 @@ TEST_CASE("a session that dies without leaving loses its device") {
   fixture f{c};
   caf::actor s1;
   f.join("jan", "tab", nullptr, &s1);
-  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
   f.self->send_exit(s1, caf::exit_reason::kill);
   f.run();
-  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
 }
 
 TEST_CASE("shutdown records every online user offline") {
@@ -215,7 +215,7 @@ TEST_CASE("shutdown records every online user offline") {
   auto closed = f.ask<uint64_t>(shutdown_atom::value);
   CHECK(closed == 2);
   CHECK(f.log->closes.size() == 2);
-  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
   CHECK_THROWS(f.join("max", "c"));
 }
 
@@ -461,7 +461,7 @@ TEST_CASE(
   CHECK(own.devices.size() == 2);
   f.run();
   REQUIRE(count_for(*feed, "ivy", false) == 1);
-  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
   auto seen = f.ask<user_status>(get_atom::value, std::string{"ivy"});
   CHECK_FALSE(seen.online);
   CHECK(seen.status == presence_status::offline);
@@ -480,7 +480,7 @@ TEST_CASE(
   // A device joining later sees the truth too; others still see offline.
   auto third = f.join("ivy", "tab");
   CHECK(third.status.status == presence_status::invisible);
-  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
   // A visible status chosen on the desk shows the user again: a new
   // session, announced.
   auto shown = f.ask_actor<user_status>(user, status_atom::value,
@@ -489,7 +489,7 @@ TEST_CASE(
   CHECK(shown.status == presence_status::busy);
   f.run();
   CHECK(count_for(*feed, "ivy", true) == 2);
-  CHECK(f.ask<uint64_t>(count_atom::value) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
   CHECK(f.log->opens.size() == 2);
 }
 
@@ -506,7 +506,7 @@ TEST_CASE("a device that joins invisible never shows the user") {
   f.run();
   CHECK(feed->deltas.empty());
   CHECK(f.log->opens.empty());
-  CHECK(f.ask<uint64_t>(count_atom::value) == 0);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
   auto user = caf::actor_cast<user_api>(ack.user);
   f.self->send(user, leave_atom::value, std::string{"phone"},
                session.address());

@@ -79,7 +79,7 @@ TEST_CASE_METHOD(routed, "router: the count is every member's, summed") {
   put_online("b", "b1");
   put_online("b", "b2");
   put_online("c", "c1");
-  auto n = ask<uint64_t>(router, count_atom::value);
+  auto n = ask<uint64_t>(router, count_atom::value, viewer::everything());
   REQUIRE(n);
   CHECK(*n == 4);
 }
@@ -87,7 +87,7 @@ TEST_CASE_METHOD(routed, "router: the count is every member's, summed") {
 TEST_CASE_METHOD(routed, "router: a member failing fails the count") {
   put_online("a", "a1");
   registries["c"]->failing = true;
-  auto n = ask<uint64_t>(router, count_atom::value);
+  auto n = ask<uint64_t>(router, count_atom::value, viewer::everything());
   REQUIRE_FALSE(n);
   CHECK(presence_code(n.error()) == errc::shutting_down);
 }
@@ -100,18 +100,18 @@ TEST_CASE_METHOD(routed, "router: the online list pages across members") {
   for (auto u : {"u3", "u6"})
     put_online("c", u);
   auto p1 = ask<online_page>(router, list_atom::value, std::string{},
-                             uint32_t{3});
+                             uint32_t{3}, viewer::everything());
   REQUIRE(p1);
   CHECK(ids_of(*p1) == std::vector<std::string>{"u1", "u2", "u3"});
   CHECK(p1->total == 7);
   CHECK(p1->next_cursor == "u3");
   auto p2 = ask<online_page>(router, list_atom::value, p1->next_cursor,
-                             uint32_t{3});
+                             uint32_t{3}, viewer::everything());
   REQUIRE(p2);
   CHECK(ids_of(*p2) == std::vector<std::string>{"u4", "u5", "u6"});
   CHECK(p2->next_cursor == "u6");
   auto p3 = ask<online_page>(router, list_atom::value, p2->next_cursor,
-                             uint32_t{3});
+                             uint32_t{3}, viewer::everything());
   REQUIRE(p3);
   CHECK(ids_of(*p3) == std::vector<std::string>{"u7"});
   CHECK(p3->next_cursor.empty());
@@ -121,7 +121,7 @@ TEST_CASE_METHOD(routed, "router: a member failing fails the list") {
   put_online("a", "u1");
   registries["b"]->failing = true;
   auto p = ask<online_page>(router, list_atom::value, std::string{},
-                            uint32_t{10});
+                            uint32_t{10}, viewer::everything());
   REQUIRE_FALSE(p);
   CHECK(presence_code(p.error()) == errc::shutting_down);
 }
@@ -174,11 +174,11 @@ TEST_CASE_METHOD(routed,
 TEST_CASE("router: alone, everything goes to the local registry") {
   routed f{{"a"}};
   f.put_online("a", "u1");
-  auto n = f.ask<uint64_t>(f.router, count_atom::value);
+  auto n = f.ask<uint64_t>(f.router, count_atom::value, viewer::everything());
   REQUIRE(n);
   CHECK(*n == 1);
   auto p = f.ask<online_page>(f.router, list_atom::value, std::string{},
-                              uint32_t{10});
+                              uint32_t{10}, viewer::everything());
   REQUIRE(p);
   CHECK(ids_of(*p) == std::vector<std::string>{"u1"});
   auto s = f.ask<user_status>(f.router, get_atom::value, std::string{"x"});

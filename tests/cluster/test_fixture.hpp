@@ -177,8 +177,8 @@ fake_registry(node_registry_api::pointer,
         out.push_back(status(u));
       return out;
     },
-    [=](list_atom, const std::string& cursor,
-        uint32_t limit) -> caf::result<online_page> {
+    [=](list_atom, const std::string& cursor, uint32_t limit,
+        const viewer&) -> caf::result<online_page> {
       if (d->failing)
         return registry_failure();
       online_page page;
@@ -191,7 +191,7 @@ fake_registry(node_registry_api::pointer,
         page.next_cursor = page.users.back().user_id;
       return page;
     },
-    [=](count_atom) -> caf::result<uint64_t> {
+    [=](count_atom, const viewer&) -> caf::result<uint64_t> {
       if (d->failing)
         return registry_failure();
       return static_cast<uint64_t>(d->online.size());
@@ -209,6 +209,7 @@ fake_registry(node_registry_api::pointer,
     [=](touch_atom, const std::string& u) -> caf::result<user_status> {
       return status(u);
     },
+    [=](contacts_atom, const std::string&, const contact_settings&) {},
     [=](shutdown_atom) { return uint64_t{0}; },
     [=](message_atom, const std::string&, const chat_message&,
         const std::string&) { return uint32_t{0}; },
