@@ -639,7 +639,12 @@ user_actor_impl::behavior_type running(user_ptr self) {
       // No device: the sender queues it; the next join takes it.
       if (n == 0 && except.empty())
         self->state.maybe_queued = true;
-      return self->state.hidden ? n | hidden_recipient : n;
+      // Invisible, or hiding from the sender: "not delivered", as for
+      // someone offline.
+      auto& st = self->state;
+      bool hide = st.hidden
+                  || !may_see(viewer{m.sender_id, false}, st.user_id, st.vis);
+      return hide ? n | hidden_recipient : n;
     },
     [=](stop_atom) {
       auto& st = self->state;

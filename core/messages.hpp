@@ -646,11 +646,12 @@ using user_api = caf::typed_actor<
   caf::reacts_to<activity_atom, std::string, millis>,
   // a private message for every device of the user but `except` (the
   // device that sent it, "" for none); replies how many devices it went to,
-  // with `hidden_recipient` set when the user is invisible
+  // with `hidden_recipient` set when the user is invisible or hides from
+  // the sender (contacts)
   caf::replies_to<message_atom, chat_message, std::string>::with<uint32_t>>;
 
 /// Set in the reply to a private message (message_atom) when the recipient
-/// is invisible: their devices got it, and the sender must not learn that
+/// is invisible or does not let the sender see them: their devices got it, and the sender must not learn that
 /// they are there (the reply's other bits count the devices).
 constexpr uint32_t hidden_recipient = uint32_t{1} << 31;
 

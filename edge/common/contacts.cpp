@@ -18,8 +18,9 @@ bool read_contacts_change(const nlohmann::json& j, uint32_t max,
   if (auto i = j.find("visibility"); i != j.end() && !i->is_null()) {
     if (!i->is_string() || !parse_visibility(i->get<std::string>(), out.mode)) {
       code = "bad_request";
-      message = "'visibility' must be \"contacts\", \"everyone\" or "
-                "\"default\"";
+      message
+        = "'visibility' must be \"contacts\", \"everyone\" or "
+          "\"default\"";
       return false;
     }
     out.has_mode = true;

@@ -319,3 +319,42 @@ TEST_CASE("an idle user actor stops without holding up the registry") {
   // A user that left can come back.
   CHECK(f.join("m7", "d").status.online);
 }
+
+TEST_CASE("lists and counts leave out users who hide from the viewer") {
+  fixture f;
+  user_record r{"u2", true, 0, 1};
+  r.contacts_stored = true;
+  r.contacts = contact_settings{visibility_mode::contacts, {"u3"}};
+  f.log->records["u2"] = r;
+  for (auto u : {"u1", "u2", "u3"})
+    f.join(u, "d");
+  auto ids = [&](const viewer& who) {
+    auto p = f.ask<online_page>(list_atom::value, std::string{}, uint32_t{10},
+                                who);
+    std::vector<std::string> out;
+    for (auto& u : p.users)
+      out.push_back(u.user_id);
+    CHECK(p.total == out.size());
+    return out;
+  };
+  using strings = std::vector<std::string>;
+  CHECK(ids(viewer{"u1", false}) == strings{"u1", "u3"});
+  CHECK(ids(viewer{}) == strings{"u1", "u3"});
+  CHECK(ids(viewer{"u3", false}) == strings{"u1", "u2", "u3"});
+  CHECK(ids(viewer{"u2", false}) == strings{"u1", "u2", "u3"});
+  CHECK(ids(viewer::everything()) == strings{"u1", "u2", "u3"});
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer{"u1", false}) == 2);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer{"u3", false}) == 3);
+  auto s = f.ask<user_status>(get_atom::value, std::string{"u2"});
+  CHECK(hidden_from(viewer{"u1", false}, s));
+  CHECK_FALSE(hidden_from(viewer{"u3", false}, s));
+  // u2 opens up: the owner's actor shows it at once (a new version).
+  auto before = s.version;
+  f.self->send(f.registry, contacts_atom::value, std::string{"u2"},
+               contact_settings{visibility_mode::everyone, {"u3"}});
+  f.run();
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer{"u1", false}) == 3);
+  auto after = f.ask<user_status>(get_atom::value, std::string{"u2"});
+  CHECK_FALSE(after.vis.restricted());
+  CHECK(after.version > before);
+}

@@ -16,6 +16,10 @@
 #include "core/ids.hpp"
 #include "core/messages.hpp"
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
 #include <caf/sec.hpp>
 
 #include "tests/fuzz/reference_id.hpp"
@@ -416,4 +420,76 @@ TEST_CASE("valid_id agrees with a reference decoder on all short inputs",
                               static_cast<char>(c), static_cast<char>(d)});
   INFO("first mismatch: " << Catch::Detail::stringify(first_mismatch));
   CHECK(mismatches == 0);
+}
+
+// -- contacts and visibility ----------------------------------------------------
+
+TEST_CASE("visibility: who may see a user who restricts it", "[core]") {
+  contact_settings s;
+  CHECK_FALSE(make_visibility(s, false).restricted());
+  CHECK(make_visibility(s, true).restricted()); // the server's default
+  s.mode = visibility_mode::everyone;
+  CHECK_FALSE(make_visibility(s, true).restricted());
+  s.mode = visibility_mode::contacts;
+  s.ids = {"zed", "amy", "zed"};
+  auto v = make_visibility(s, false);
+  REQUIRE(v.restricted());
+  CHECK(*v.contacts == std::vector<std::string>{"amy", "zed"});
+  CHECK(may_see(viewer{"amy", false}, "cat", v));
+  CHECK(may_see(viewer{"zed", false}, "cat", v));
+  CHECK(may_see(viewer{"cat", false}, "cat", v)); // themselves
+  CHECK(may_see(viewer::everything(), "cat", v)); // admins, the server
+  CHECK_FALSE(may_see(viewer{"bob", false}, "cat", v));
+  CHECK_FALSE(may_see(viewer{}, "cat", v)); // anonymous
+  CHECK(may_see(viewer{}, "cat", visibility{}));
+  // What someone outside sees: offline, never seen, the same version.
+  presence_delta d{"cat", true, presence_status::busy, 10, 5, 42, "hi", 99, v};
+  CHECK(hidden_from(viewer{"bob", false}, d));
+  CHECK_FALSE(hidden_from(viewer{"amy", false}, d));
+  auto h = hidden(d);
+  CHECK(h.user_id == "cat");
+  CHECK_FALSE(h.online);
+  CHECK(h.status == presence_status::offline);
+  CHECK(h.last_seen == 0);
+  CHECK(h.online_since == 0);
+  CHECK(h.status_text.empty());
+  CHECK(h.version == 42);
+  auto st = status_of(d);
+  st.devices.push_back(device_view{});
+  hide(st);
+  CHECK_FALSE(st.online);
+  CHECK(st.last_seen == 0);
+  CHECK(st.devices.empty());
+  CHECK(same_visibility(v, make_visibility(s, false)));
+  CHECK_FALSE(same_visibility(v, visibility{}));
+  visibility_mode m;
+  CHECK(parse_visibility("contacts", m));
+  CHECK(m == visibility_mode::contacts);
+  CHECK_FALSE(parse_visibility("friends", m));
+  CHECK(std::string{visibility_name(visibility_mode::server_default)}
+        == "default");
+}
+
+TEST_CASE("visibility crosses nodes with a delta (CAF serialization)",
+          "[core]") {
+  caf::actor_system_config cfg;
+  register_types(cfg);
+  caf::actor_system sys{cfg};
+  contact_settings s{visibility_mode::contacts, {"amy", "bob"}};
+  for (auto vis : {visibility{}, make_visibility(s, false)}) {
+    presence_delta d{"cat", true, presence_status::online, 1, 2, 3, "", 0, vis};
+    std::vector<char> buf;
+    caf::binary_serializer sink{sys, buf};
+    REQUIRE_FALSE(sink(d));
+    presence_delta back;
+    back.vis = make_visibility(contact_settings{visibility_mode::contacts,
+                                                {"junk"}},
+                               false);
+    caf::binary_deserializer source{sys, buf};
+    REQUIRE_FALSE(source(back));
+    CHECK(back.user_id == "cat");
+    CHECK(back.version == 3);
+    CHECK(same_visibility(back.vis, vis));
+    CHECK(back.vis.restricted() == vis.restricted());
+  }
 }

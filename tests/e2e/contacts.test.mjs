@@ -114,6 +114,18 @@ test('contacts only: the truth to contacts, offline and never seen to everyone e
   };
   await check();
 
+  // A private message from Eve reaches Carol, but Eve hears "not
+  // delivered", as for someone offline; Dave hears "delivered".
+  for (const [from, delivered] of [['ct-eve', false], ['ct-dave', true]]) {
+    const conv = (await srv.http('POST', '/api/privatechat/conversations',
+                                 { body: { participants: ['ct-carol', from] } })).body.conversation;
+    const sent = await srv.http('POST', '/api/privatechat/message',
+                                { body: { senderId: from, conversationId: conv.id, content: 'hi' } });
+    assert.equal(sent.status, 201, sent.text);
+    assert.equal(sent.body.delivered, delivered, from);
+    await carol.next(m => m.type === 'message' && m.message.id === sent.body.message.id);
+  }
+
   // Resync: Eve's catch-up shows the hidden form too.
   const rs = await eve.request({ type: 'resync', since: Math.max(0, gone.version - 1) });
   assert.equal(rs.type, 'resynced', JSON.stringify(rs));

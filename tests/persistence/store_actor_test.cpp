@@ -338,6 +338,55 @@ TEST_CASE("stopping the store writes pending checkpoints", "[store_actor]") {
   CHECK(h[0].end == 300);
 }
 
+TEST_CASE(
+  "visibility and contacts are stored with the profile and loaded "
+  "with the user's record",
+  "[store_actor]") {
+  fixture f;
+  f.start();
+  // Nothing stored: the server's default, no contacts.
+  auto none = f.ask<user_record>(load_atom::value, std::string{"vera"});
+  CHECK_FALSE(none.contacts_stored);
+  CHECK(none.contacts.mode == visibility_mode::server_default);
+  profile p;
+  p.contacts.mode = visibility_mode::contacts;
+  p.contacts.ids = {"amy", "bob"};
+  auto stored = f.ask<profile>(put_atom::value, profile_atom::value,
+                               std::string{"vera"}, p,
+                               uint8_t{profile_visibility | profile_contacts});
+  CHECK(stored.contacts.ids == p.contacts.ids);
+  // A profile write keeps them; a write of the mode alone keeps the list.
+  profile named;
+  named.name = "Vera";
+  f.ask<profile>(put_atom::value, profile_atom::value, std::string{"vera"},
+                 named, uint8_t{profile_all});
+  profile open;
+  open.contacts.mode = visibility_mode::everyone;
+  auto after = f.ask<profile>(put_atom::value, profile_atom::value,
+                              std::string{"vera"}, open,
+                              uint8_t{profile_visibility});
+  CHECK(after.name == "Vera");
+  CHECK(after.contacts.mode == visibility_mode::everyone);
+  CHECK(after.contacts.ids == std::vector<std::string>{"amy", "bob"});
+  auto r = f.ask<user_record>(load_atom::value, std::string{"vera"});
+  CHECK(r.contacts_stored);
+  CHECK(r.contacts.mode == visibility_mode::everyone);
+  CHECK(r.contacts.ids == std::vector<std::string>{"amy", "bob"});
+  auto rs = f.ask<std::vector<user_record>>(load_atom::value,
+                                            std::vector<std::string>{"nobody",
+                                                                     "vera"});
+  REQUIRE(rs.size() == 2);
+  CHECK_FALSE(rs[0].contacts_stored);
+  CHECK(rs[1].contacts.ids.size() == 2);
+  // On disk, read back by a reopened store.
+  f.stop();
+  auto db = f.reopen();
+  auto back = must(db->get_profile("vera"));
+  CHECK(back.name == "Vera");
+  CHECK(back.contacts.mode == visibility_mode::everyone);
+  CHECK(back.contacts.ids == std::vector<std::string>{"amy", "bob"});
+}
+
 TEST_CASE("reads and profile writes go through the store actor",
           "[store_actor]") {
   fixture f;
