@@ -148,6 +148,26 @@ inline std::string check_native(const std::string& input) {
         return "encode_sent lost the content";
       break;
     }
+    case edge::native_op::contacts: {
+      auto& ch = cmd.contacts;
+      for (size_t i = 0; i < ch.ids.size(); ++i) {
+        if (!valid_id(ch.ids[i]))
+          return "invalid contact id accepted: " + escape(ch.ids[i]);
+        if (i > 0 && !(ch.ids[i - 1] < ch.ids[i]))
+          return "contacts not sorted and unique";
+      }
+      // The stored settings must survive their encoding into the reply.
+      contact_settings s{ch.mode, ch.ids};
+      auto reply = json::parse(edge::encode_contacts(cmd.id_json, "u", s,
+                                                     false),
+                               nullptr, false);
+      if (reply.is_discarded() || reply["contacts"].size() != ch.ids.size())
+        return "encode_contacts lost ids";
+      for (size_t i = 0; i < ch.ids.size(); ++i)
+        if (reply["contacts"][i] != ch.ids[i])
+          return "encode_contacts changed an id";
+      break;
+    }
     default:
       break;
   }
