@@ -122,11 +122,14 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "JWT mode: who may read /metrics: admin or open");
   app
     .add_option("--webhook-url", cfg.edge.webhook_urls,
-                "http:// endpoint that gets every presence change "
-                "(repeatable)")
+                "http:// or https:// endpoint that gets every presence "
+                "change (repeatable)")
     ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   add("webhook-secret", cfg.edge.webhook_secret,
       "HMAC-SHA256 key of the webhooks' X-Presenced-Signature header");
+  add("webhook-ca", cfg.edge.webhook_ca,
+      "PEM file of the authorities https:// webhook endpoints are checked "
+      "against (default: the system's)");
   add("webhook-queue", cfg.edge.webhook_queue,
       "hooks waiting per webhook endpoint (more: the oldest is dropped)");
   add("io-threads", cfg.edge.io_threads, "threads serving sockets");
@@ -362,6 +365,8 @@ std::string to_toml(const config& cfg) {
   }
   if (!e.webhook_secret.empty())
     out += "# webhook-secret is set (not shown)\n";
+  if (!e.webhook_ca.empty())
+    line("webhook-ca", q(e.webhook_ca));
   line("webhook-queue", std::to_string(e.webhook_queue));
   line("io-threads", std::to_string(e.io_threads));
   line("scheduler-threads", std::to_string(cfg.scheduler_threads));

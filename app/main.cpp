@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
   edge::webhook_config hooks_cfg;
   hooks_cfg.urls = cfg.edge.webhook_urls;
   hooks_cfg.secret = cfg.edge.webhook_secret;
+  hooks_cfg.ca_file = cfg.edge.webhook_ca;
   hooks_cfg.queue_limit = cfg.edge.webhook_queue;
   auto hooks = edge::webhooks::start(hooks_cfg, err);
   if (!hooks) {

@@ -76,11 +76,14 @@ struct edge_config {
   /// JWT mode: who may read /metrics: "admin" (an admin token) or "open"
   /// (a Prometheus scraper without a token).
   std::string metrics_auth = "admin";
-  /// Outgoing webhooks (edge/webhooks): http:// endpoints that get every
-  /// presence change of the users this node owns, and the HMAC-SHA256 key
-  /// of their signature header (empty: unsigned).
+  /// Outgoing webhooks (edge/webhooks): http:// or https:// endpoints that
+  /// get every presence change of the users this node owns, and the
+  /// HMAC-SHA256 key of their signature header (empty: unsigned).
   std::vector<std::string> webhook_urls;
   std::string webhook_secret;
+  /// PEM file of the authorities https:// endpoints are checked against
+  /// (empty: the system's).
+  std::string webhook_ca;
   /// Hooks waiting per endpoint (beyond it the oldest is dropped).
   uint32_t webhook_queue = 10'000;
   /// Threads running the Asio io_context.

@@ -7,10 +7,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -27,10 +29,16 @@ using tcp = asio::ip::tcp;
 
 bool parse_http_url(const std::string& url, http_url& out) {
   out = http_url{};
-  const std::string scheme = "http://";
-  if (url.compare(0, scheme.size(), scheme) != 0)
+  std::string rest;
+  if (url.compare(0, 7, "http://") == 0) {
+    rest = url.substr(7);
+  } else if (url.compare(0, 8, "https://") == 0) {
+    rest = url.substr(8);
+    out.tls = true;
+    out.port = "443";
+  } else {
     return false;
-  auto rest = url.substr(scheme.size());
+  }
   auto slash = rest.find('/');
   auto authority = rest.substr(0, slash);
   out.target = slash == std::string::npos ? "/" : rest.substr(slash);
@@ -117,52 +125,87 @@ struct endpoint {
   std::unique_ptr<asio::steady_timer> retry;
 };
 
-/// One request: resolve, connect, write, read; `done(ok)` at the end.
-struct exchange : std::enable_shared_from_this<exchange> {
-  tcp::resolver resolver;
-  beast::tcp_stream stream;
+/// What one request needs, whatever it runs over.
+struct exchange_base {
   beast::flat_buffer buf;
   http::request<http::string_body> req;
   http::response<http::string_body> res;
   std::chrono::milliseconds timeout;
   std::function<void(bool, std::string)> done;
+};
 
-  exchange(asio::io_context& ioc, std::chrono::milliseconds t)
-    : resolver(ioc), stream(ioc), timeout(t) {}
+/// One request: resolve, connect, (TLS handshake,) write, read; `done(ok)`
+/// at the end. `Stream`: beast::tcp_stream, or an ssl_stream over one.
+template <class Stream>
+struct exchange : exchange_base,
+                  std::enable_shared_from_this<exchange<Stream>> {
+  static constexpr bool tls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  tcp::resolver resolver;
+  Stream stream;
+
+  template <class... Ts>
+  exchange(asio::io_context& ioc, std::chrono::milliseconds t, Ts&&... xs)
+    : resolver(ioc), stream(ioc, std::forward<Ts>(xs)...) {
+    timeout = t;
+  }
+
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream); }
 
   void run(const http_url& where) {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
+    if constexpr (tls) {
+      // SNI, and the certificate must name the host.
+      if (!SSL_set_tlsext_host_name(stream.native_handle(), where.host.c_str()))
+        return done(false, "TLS: cannot set the server name");
+      stream.set_verify_callback(asio::ssl::host_name_verification(where.host));
+    }
     resolver.async_resolve(
       where.host, where.port,
       [self](beast::error_code ec, tcp::resolver::results_type rs) {
         if (ec)
           return self->done(false, "resolve: " + ec.message());
-        self->stream.expires_after(self->timeout);
-        self->stream.async_connect(rs, [self](beast::error_code ec,
-                                              const tcp::endpoint&) {
+        self->tcp_layer().expires_after(self->timeout);
+        self->tcp_layer().async_connect(rs, [self](beast::error_code ec,
+                                                   const tcp::endpoint&) {
           if (ec)
             return self->done(false, "connect: " + ec.message());
-          self->stream.expires_after(self->timeout);
-          http::async_write(
-            self->stream, self->req, [self](beast::error_code ec, std::size_t) {
-              if (ec)
-                return self->done(false, "write: " + ec.message());
-              self->stream.expires_after(self->timeout);
-              http::async_read(self->stream, self->buf, self->res,
-                               [self](beast::error_code ec, std::size_t) {
-                                 beast::error_code ignored;
-                                 self->stream.socket().shutdown(
-                                   tcp::socket::shutdown_both, ignored);
-                                 if (ec)
-                                   return self->done(false,
-                                                     "read: " + ec.message());
-                                 auto code = self->res.result_int();
-                                 self->done(code >= 200 && code < 300,
-                                            "status " + std::to_string(code));
-                               });
-            });
+          if constexpr (tls) {
+            self->tcp_layer().expires_after(self->timeout);
+            self->stream.async_handshake(
+              asio::ssl::stream_base::client, [self](beast::error_code ec) {
+                if (ec)
+                  return self->done(false, "TLS handshake: " + ec.message());
+                self->write();
+              });
+          } else {
+            self->write();
+          }
         });
       });
+  }
+
+  void write() {
+    auto self = this->shared_from_this();
+    tcp_layer().expires_after(timeout);
+    http::async_write(stream, req, [self](beast::error_code ec, std::size_t) {
+      if (ec)
+        return self->done(false, "write: " + ec.message());
+      self->tcp_layer().expires_after(self->timeout);
+      http::async_read(self->stream, self->buf, self->res,
+                       [self](beast::error_code ec, std::size_t) {
+                         // Connection: close; the answer is all we wait
+                         // for (no TLS close_notify round trip).
+                         beast::error_code ignored;
+                         self->tcp_layer().socket().shutdown(
+                           tcp::socket::shutdown_both, ignored);
+                         if (ec)
+                           return self->done(false, "read: " + ec.message());
+                         auto code = self->res.result_int();
+                         self->done(code >= 200 && code < 300,
+                                    "status " + std::to_string(code));
+                       });
+    });
   }
 };
 
@@ -174,6 +217,8 @@ struct webhooks::impl {
   asio::executor_work_guard<asio::io_context::executor_type> work{
     ioc.get_executor()};
   std::vector<endpoint> endpoints;
+  /// For https:// endpoints (null when there is none).
+  std::unique_ptr<asio::ssl::context> tls;
   webhook_counters counters;
   std::thread thread;
   std::atomic<bool> stopped{false};
@@ -183,7 +228,18 @@ struct webhooks::impl {
       return;
     ep.busy = true;
     auto h = ep.queue.front();
-    auto x = std::make_shared<exchange>(ioc, cfg.timeout);
+    std::shared_ptr<exchange_base> x;
+    std::function<void()> run;
+    if (ep.where.tls) {
+      auto t = std::make_shared<exchange<beast::ssl_stream<beast::tcp_stream>>>(
+        ioc, cfg.timeout, *tls);
+      run = [t, &ep] { t->run(ep.where); };
+      x = t;
+    } else {
+      auto t = std::make_shared<exchange<beast::tcp_stream>>(ioc, cfg.timeout);
+      run = [t, &ep] { t->run(ep.where); };
+      x = t;
+    }
     x->req.method(http::verb::post);
     x->req.target(ep.where.target);
     x->req.version(11);
@@ -234,7 +290,7 @@ struct webhooks::impl {
         kick(*e);
       });
     };
-    x->run(ep.where);
+    run();
   }
 };
 
@@ -253,8 +309,31 @@ std::shared_ptr<webhooks> webhooks::start(webhook_config cfg,
     endpoint ep;
     ep.url = url;
     if (!parse_http_url(url, ep.where)) {
-      err = "webhook-url must be http://host[:port][/path], not '" + url + "'";
+      err = "webhook-url must be http:// or https://host[:port][/path], not '"
+            + url + "'";
       return nullptr;
+    }
+    if (ep.where.tls && !p->tls) {
+      // Modern defaults: TLS 1.2 or later, the peer's certificate checked
+      // against the system's authorities (or --webhook-ca).
+      p->tls = std::make_unique<asio::ssl::context>(
+        asio::ssl::context::tls_client);
+      p->tls->set_options(
+        asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2
+        | asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1
+        | asio::ssl::context::no_tlsv1_1);
+      p->tls->set_verify_mode(asio::ssl::verify_peer);
+      beast::error_code ec;
+      if (cfg.ca_file.empty())
+        p->tls->set_default_verify_paths(ec);
+      else
+        p->tls->load_verify_file(cfg.ca_file, ec);
+      if (ec) {
+        err = "webhook-ca: cannot load certificate authorities from '"
+              + (cfg.ca_file.empty() ? std::string{"the system"} : cfg.ca_file)
+              + "': " + ec.message();
+        return nullptr;
+      }
     }
     ep.retry = std::make_unique<asio::steady_timer>(p->ioc);
     p->endpoints.push_back(std::move(ep));

@@ -20,8 +20,11 @@
 namespace presence::edge {
 
 struct webhook_config {
-  /// http://host[:port][/path] endpoints (https is not supported yet).
+  /// http:// or https://host[:port][/path] endpoints.
   std::vector<std::string> urls;
+  /// PEM file of the certificate authorities https endpoints are checked
+  /// against (empty: the system's, /etc/ssl/certs).
+  std::string ca_file;
   /// HMAC-SHA256 key of the X-Presenced-Signature header; empty: unsigned.
   std::string secret;
   /// Hooks waiting per endpoint; beyond it the oldest is dropped.
@@ -41,8 +44,9 @@ struct webhook_counters {
   std::atomic<uint64_t> queued{0};  // waiting now, all endpoints together
 };
 
-/// An http:// URL taken apart; false when it is not one.
+/// An http:// or https:// URL taken apart; false when it is not one.
 struct http_url {
+  bool tls = false;
   std::string host;
   std::string port = "80";
   std::string target = "/";
@@ -65,7 +69,7 @@ std::string webhook_body(const presence_delta& d, bool was_online);
 class webhooks {
 public:
   /// Starts the sender thread; nullptr and `err` when a URL is not an
-  /// http:// URL.
+  /// http:// or https:// URL, or the CA file cannot be read.
   static std::shared_ptr<webhooks> start(webhook_config cfg, std::string& err);
 
   ~webhooks();

@@ -7,8 +7,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import crypto from 'node:crypto';
-import { Server, eventually } from './lib/harness.mjs';
+import { Server, eventually, tempDir } from './lib/harness.mjs';
 
 const SECRET = 'hook-secret';
 let srv, good, hang;
@@ -116,10 +120,63 @@ test('changes are POSTed signed, retried, de-duplicable, in order; a hanging rec
   await watcher.close();
 });
 
-test('a webhook URL that is not http:// is refused at start', async () => {
-  const bad = new Server({ args: ['--webhook-url', 'https://example.com/hook'] });
-  await assert.rejects(bad.start(), /webhook-url must be http/);
+test('a webhook URL that is not http:// or https://, or a CA file that cannot be read, is refused at start', async () => {
+  const bad = new Server({ args: ['--webhook-url', 'ftp://example.com/hook'] });
+  await assert.rejects(bad.start(), /webhook-url must be http:\/\/ or https:\/\//);
   await bad.dispose();
+  const noCa = new Server({ args: ['--webhook-url', 'https://localhost/hook',
+                                   '--webhook-ca', '/nonexistent/ca.pem'] });
+  await assert.rejects(noCa.start(), /webhook-ca: cannot load certificate authorities/);
+  await noCa.dispose();
+});
+
+test('https:// endpoints: hooks go over TLS to a receiver whose certificate checks out, never to one that does not', async () => {
+  // A self-signed certificate for "localhost", made for this test.
+  const dir = tempDir('presenced-tls-');
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+                                     '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+                                     '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'],
+                         { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const got = [];
+  const tls = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    let body = '';
+    req.on('data', c => { body += c; });
+    req.on('end', () => { got.push({ headers: req.headers, body }); res.writeHead(204).end(); });
+  });
+  await new Promise(r => tls.listen(0, '127.0.0.1', r));
+  const url = `https://localhost:${tls.address().port}/tls-hooks`;
+  // Trusted through --webhook-ca; the same receiver without it is refused
+  // (its certificate is nobody's the system trusts).
+  const trusting = await new Server({ args: ['--reconnect-grace', '0', '--webhook-url', url,
+                                             '--webhook-ca', cert, '--webhook-secret', SECRET] }).start();
+  const wary = await new Server({ args: ['--reconnect-grace', '0', '--webhook-url', url] }).start();
+  try {
+    const a = await trusting.ws('/ws?userId=tls-ann');
+    await a.next(m => m.type === 'joined');
+    await eventually(() => got.some(h => JSON.parse(h.body).userId === 'tls-ann'), 5000, 'a hook over TLS');
+    const h = got.find(x => JSON.parse(x.body).userId === 'tls-ann');
+    assert.equal(h.headers['x-presenced-event'], 'user.online');
+    assert.equal(h.headers['x-presenced-signature'],
+                 'sha256=' + crypto.createHmac('sha256', SECRET).update(h.body).digest('hex'));
+    await a.close();
+    const b = await wary.ws('/ws?userId=tls-bob');
+    await b.next(m => m.type === 'joined');
+    const failed = async () => {
+      const text = await fetch(`${wary.url}/metrics`).then(r => r.text());
+      return Number(text.match(/^presence_webhooks_failed (\S+)$/m)?.[1] ?? 0);
+    };
+    await eventually(async () => (await failed()) >= 1, 5000, 'the untrusted receiver refused');
+    assert.equal(got.some(x => JSON.parse(x.body).userId === 'tls-bob'), false);
+    await b.close();
+  } finally {
+    await trusting.dispose();
+    await wary.dispose();
+    tls.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('at shutdown the last changes get a moment to go out; what cannot is said in the log', async () => {

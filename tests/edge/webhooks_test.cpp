@@ -10,9 +10,10 @@
 using namespace presence;
 using namespace presence::edge;
 
-TEST_CASE("webhook URLs: http only, host, port and path", "[webhooks]") {
+TEST_CASE("webhook URLs: http or https, host, port and path", "[webhooks]") {
   http_url u;
   REQUIRE(parse_http_url("http://127.0.0.1:9000/hooks/presence?x=1", u));
+  CHECK_FALSE(u.tls);
   CHECK(u.host == "127.0.0.1");
   CHECK(u.port == "9000");
   CHECK(u.target == "/hooks/presence?x=1");
@@ -20,9 +21,18 @@ TEST_CASE("webhook URLs: http only, host, port and path", "[webhooks]") {
   CHECK(u.host == "example.com");
   CHECK(u.port == "80");
   CHECK(u.target == "/");
-  for (auto bad : {"https://example.com/", "ftp://x/", "http://", "http://:80/",
-                   "http://h:/", "http://h:99999/", "http://h:8x/",
-                   "http://user@h/", "http://h/a b", "example.com"}) {
+  REQUIRE(parse_http_url("https://hooks.example.com/in", u));
+  CHECK(u.tls);
+  CHECK(u.host == "hooks.example.com");
+  CHECK(u.port == "443");
+  CHECK(u.target == "/in");
+  REQUIRE(parse_http_url("https://localhost:8443", u));
+  CHECK(u.port == "8443");
+  CHECK(u.target == "/");
+  for (auto bad :
+       {"ftp://x/", "http://", "https://", "http://:80/", "http://h:/",
+        "http://h:99999/", "http://h:8x/", "http://user@h/", "http://h/a b",
+        "example.com", "https//x/", "HTTPS://x/"}) {
     http_url x;
     CHECK_FALSE(parse_http_url(bad, x));
   }
