@@ -205,6 +205,8 @@ void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
           d.user_id = mark.user_id;
           d.last_seen = end;
           d.version = version;
+          d.vis = make_visibility(merged.contacts,
+                                  st.env->cfg.contacts_by_default);
           apply_delta(self, std::move(d));
         },
         [=](caf::error& err) {
@@ -282,6 +284,43 @@ void touch_user(registry_ptr self, const std::string& uid,
         rp.deliver(offline_status(r, self->state.env->cfg));
       },
       [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+/// A user's visibility changed (stored already). A running actor shows it
+/// at once. For a user without one, the node announces the offline user
+/// again with the new visibility, so those now left out see no last_seen
+/// (and the change log keeps the new form); an actor that starts later
+/// loads it with the record.
+void contacts_changed(registry_ptr self, const std::string& uid,
+                      const contact_settings& s) {
+  if (defer_if_stopping(self, uid, [=] { contacts_changed(self, uid, s); }))
+    return;
+  auto& st = self->state;
+  if (auto i = st.users.find(uid); i != st.users.end()) {
+    self->send(i->second, contacts_atom::value, s);
+    return;
+  }
+  self
+    ->request(st.env->store, st.env->cfg.request_timeout, load_atom::value, uid)
+    .then(
+      [=](const user_record& r) {
+        auto& st = self->state;
+        // Online meanwhile (its actor announces it), or open on an owner
+        // that died (the orphan scan closes it): nothing to say here.
+        if (!r.known || r.open || st.users.count(uid) > 0)
+          return;
+        presence_delta d;
+        d.user_id = uid;
+        d.last_seen = r.last_seen;
+        d.version = next_version(r.version, st.env->now());
+        d.vis = make_visibility(s, st.env->cfg.contacts_by_default);
+        d.vis.since = d.version;
+        apply_delta(self, std::move(d));
+      },
+      [=](caf::error& err) {
+        actors_log().warn("contacts of {}: not announced: {}", uid,
+                          self->system().render(err));
+      });
 }
 
 void join_user(registry_ptr self, join_request req,
@@ -410,17 +449,7 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       return count_visible(self->state, who);
     },
     [=](contacts_atom, const std::string& uid, const contact_settings& s) {
-      // A running actor shows the new visibility at once; one that starts
-      // later loads it with the user's record.
-      auto& st = self->state;
-      if (auto i = st.users.find(uid); i != st.users.end())
-        self->send(i->second, contacts_atom::value, s);
-      else
-        defer_if_stopping(self, uid, [=] {
-          auto& st = self->state;
-          if (auto i = st.users.find(uid); i != st.users.end())
-            self->send(i->second, contacts_atom::value, s);
-        });
+      contacts_changed(self, uid, s);
     },
     [=](subscribe_atom, const delta_listener& l,
         std::vector<std::string>& users, bool global) -> caf::result<bool> {

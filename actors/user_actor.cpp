@@ -408,8 +408,14 @@ user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
         // down. next_version() still moves versions forward with the clock,
         // and the store keeps the higher last_seen when this session closes.
         // What is lost: a session a dead owner left open is announced anew
-        // instead of resumed. During an outage every spawn fails alike: the
-        // first failure and then every 1000th are logged.
+        // instead of resumed, and who may see the user is the server's
+        // default (--visibility) until the actor starts again: hiding every
+        // user for as long as the store is down would be the larger harm.
+        // During an outage every spawn fails alike: the first failure and
+        // then every 1000th are logged.
+        self->state.vis
+          = make_visibility(contact_settings{},
+                            self->state.env->cfg.contacts_by_default);
         static std::atomic<uint64_t> failed_loads{0};
         auto n = ++failed_loads;
         if (n == 1 || n % 1000 == 0)
@@ -610,10 +616,12 @@ user_actor_impl::behavior_type running(user_ptr self) {
       auto vis = make_visibility(s, st.env->cfg.contacts_by_default);
       if (same_visibility(vis, st.vis))
         return;
-      st.vis = std::move(vis);
       // Everyone learns what they may see now: the newly hidden see the
-      // user go offline, the newly allowed see the truth.
+      // user go offline (this version is the one they are told), the newly
+      // allowed see the truth.
       st.version = next_version(st.version, st.env->now());
+      vis.since = st.version;
+      st.vis = std::move(vis);
       emit(self);
     },
     [=](touch_atom) {

@@ -52,8 +52,10 @@ user_record merge_records(const std::string& user,
         s = std::max(s, seen);
       }
     }
-    // Contacts as profiles: the first replica (owner first) that has them.
-    if (r.contacts_stored && !m.contacts_stored) {
+    // Contacts: the newest write (a replica that missed one has an older
+    // stamp); on a tie the first replica, owner first.
+    if (r.contacts_stored
+        && (!m.contacts_stored || r.contacts.since > m.contacts.since)) {
       m.contacts_stored = true;
       m.contacts = r.contacts;
     }

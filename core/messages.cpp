@@ -75,13 +75,19 @@ visibility make_visibility(const contact_settings& s,
   auto ids = s.ids;
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  return {std::make_shared<const std::vector<std::string>>(std::move(ids))};
+  return {std::make_shared<const std::vector<std::string>>(std::move(ids)),
+          s.since};
 }
 
 bool same_visibility(const visibility& a, const visibility& b) {
   if (a.contacts == b.contacts)
     return true;
   return a.contacts && b.contacts && *a.contacts == *b.contacts;
+}
+
+bool announced_to(const viewer& who, const presence_delta& d) {
+  return !d.vis.restricted() || !hidden_from(who, d)
+         || d.version == d.vis.since;
 }
 
 bool may_see(const viewer& who, const std::string& user, const visibility& v) {
@@ -105,12 +111,13 @@ bool hidden_from(const viewer& who, const user_status& s) {
 presence_delta hidden(const presence_delta& d) {
   presence_delta h;
   h.user_id = d.user_id;
-  h.version = d.version;
+  h.version = d.vis.since;
   h.vis = d.vis;
   return h;
 }
 
 void hide(user_status& s) {
+  s.version = s.vis.since;
   s.online = false;
   s.status = presence_status::offline;
   s.last_seen = 0;
@@ -205,6 +212,8 @@ void apply_fields(profile& to, const profile& from, uint8_t mask) {
     to.contacts.mode = from.contacts.mode;
   if (mask & profile_contacts)
     to.contacts.ids = from.contacts.ids;
+  if (mask & (profile_visibility | profile_contacts))
+    to.contacts.since = from.contacts.since;
 }
 
 presence_delta delta_of(const user_status& s) {

@@ -165,15 +165,17 @@ const char* visibility_name(visibility_mode x);
 /// Parses a wire name; false for anything else.
 bool parse_visibility(const std::string& text, visibility_mode& out);
 
-/// A user's stored visibility choice and contact list (sorted, unique).
+/// A user's stored visibility choice and contact list (sorted, unique),
+/// and when it was written (ms; the newest write wins among replicas).
 struct contact_settings {
   visibility_mode mode = visibility_mode::server_default;
   std::vector<std::string> ids;
+  uint64_t since = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, contact_settings& x) {
-  return f(caf::meta::type_name("contact_settings"), x.mode, x.ids);
+  return f(caf::meta::type_name("contact_settings"), x.mode, x.ids, x.since);
 }
 
 /// Who may see a user's presence right now, as the user's state carries it
@@ -182,6 +184,10 @@ typename Inspector::result_type inspect(Inspector& f, contact_settings& x) {
 /// the server itself). Shared, never copied per receiver.
 struct visibility {
   std::shared_ptr<const std::vector<std::string>> contacts;
+  /// The version from which the user hid this way: what those left out
+  /// see as the user's version (a later version would tell them when the
+  /// user last changed), and the one change of the user they are sent.
+  uint64_t since = 0;
 
   bool restricted() const { return contacts != nullptr; }
 };
@@ -201,7 +207,7 @@ typename Inspector::result_type inspect(Inspector& f, visibility& x) {
       x.contacts = nullptr;
     return caf::none;
   });
-  return f(caf::meta::type_name("visibility"), restricted, ids, load);
+  return f(caf::meta::type_name("visibility"), restricted, ids, x.since, load);
 }
 
 /// Who is looking: a user id ("" for someone anonymous), or `all` for
@@ -279,10 +285,15 @@ typename Inspector::result_type inspect(Inspector& f, presence_delta& x) {
 
 /// What `who` may see of `d`: `d` itself, or (the user restricts who sees
 /// them and `who` is not among them) the user as offline and never seen,
-/// with the same version. hidden(): the latter.
+/// with the version `d.vis.since`. hidden(): the latter. Those left out
+/// are sent only the delta whose version is `vis.since` (the change that
+/// hid the user from them): announced_to().
 bool hidden_from(const viewer& who, const presence_delta& d);
 presence_delta hidden(const presence_delta& d);
 bool hidden_from(const viewer& who, const user_status& s);
+/// False if `d` must not be sent to `who` at all (it is hidden from them
+/// and not the change that hid it).
+bool announced_to(const viewer& who, const presence_delta& d);
 /// `s` as someone who may not see it sees it (in place).
 void hide(user_status& s);
 
@@ -385,8 +396,8 @@ struct user_record {
   std::vector<std::string> queue_devices{};
   /// When each of queue_devices last took the queue (same order).
   std::vector<millis> queue_seen{};
-  /// The user's stored visibility and contacts (single-user load only;
-  /// `contacts_stored` false: no profile record, the server's default).
+  /// The user's stored visibility and contacts (`contacts_stored` false: no
+  /// profile record, the server's default).
   bool contacts_stored = false;
   contact_settings contacts{};
 };

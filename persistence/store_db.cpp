@@ -85,6 +85,8 @@ bool decode_profile(const std::string& v, profile& p) {
   if (mode > static_cast<unsigned char>(visibility_mode::contacts))
     return false;
   p.contacts.mode = static_cast<visibility_mode>(mode);
+  if (!get_u64(it, end, p.contacts.since))
+    return false;
   uint64_t n = 0;
   if (!get_u64(it, end, n) || n > static_cast<uint64_t>(end - it) / 8)
     return false;
@@ -559,8 +561,9 @@ caf::error store_db::put_profile(const std::string& user_id, const profile& p) {
   put_str(v, p.email);
   put_str(v, p.avatar);
   if (p.contacts.mode != visibility_mode::server_default
-      || !p.contacts.ids.empty()) {
+      || !p.contacts.ids.empty() || p.contacts.since != 0) {
     v.push_back(static_cast<char>(p.contacts.mode));
+    put_u64(v, p.contacts.since);
     put_u64(v, p.contacts.ids.size());
     for (auto& id : p.contacts.ids)
       put_str(v, id);

@@ -166,8 +166,14 @@ void send(Self* self, std::shared_ptr<edge_context> ctx, send_request req,
       if (stored.duplicate) {
         // A retry delivers nothing again; it still says who is live.
         self->request(ctx->api, timeout, get_atom::value, p)
-          .then([=](user_status& s) mutable { one(recipient && s.online); },
-                [=](caf::error&) mutable { one(false); });
+          .then(
+            [=](user_status& s) mutable {
+              // As for a first try: someone the recipient hides from hears
+              // "not delivered".
+              one(recipient && s.online
+                  && !hidden_from(viewer{stored.sender_id, false}, s));
+            },
+            [=](caf::error&) mutable { one(false); });
         continue;
       }
       auto except = recipient ? std::string{} : req.device;

@@ -4,6 +4,7 @@
 // session, a REST call's one-shot actor): with the profile, on its
 // replicas, then the owner node's user actor shows it at once.
 
+#include <algorithm>
 #include <string>
 
 #include "core/messages.hpp"
@@ -20,6 +21,7 @@ template <class Self, class Then, class Fail>
 void put_contacts(Self* self, const edge_context& ctx, const std::string& user,
                   const contacts_change& change, Then then, Fail fail) {
   profile p;
+  p.contacts.since = static_cast<uint64_t>(std::max<millis>(ctx.now(), 0));
   uint8_t mask = 0;
   if (change.has_mode) {
     p.contacts.mode = change.mode;

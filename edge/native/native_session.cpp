@@ -103,6 +103,7 @@ void join(session_ptr self, const native_command& cmd) {
   creds.token = cmd.token;
   creds.claimed = cmd.user_id;
   creds.established = st.params.user_id;
+  creds.admin_claim = st.ctx->cfg.edge.admin_claim;
   auto who = resolve_identity(st.ctx->cfg.edge.jwt_secret, st.ctx->now(), creds,
                               true);
   switch (who.failure) {
@@ -129,8 +130,9 @@ void join(session_ptr self, const native_command& cmd) {
       return;
   }
   auto& user = who.user_id;
-  if (who.admin)
-    st.params.admin = true;
+  // A token in the join decides (one in the upgrade stands otherwise).
+  if (!cmd.token.empty())
+    st.params.admin = who.admin;
   if (st.link.joined() && user != st.link.user_id) {
     send_error(self, id, "already_joined",
                "this session has joined as another user; leave first");
@@ -504,6 +506,8 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
       // (and one for everyone a user hides from).
       for (auto& d : *batch.deltas) {
         bool hide = d.vis.restricted() && hidden_from(me(self), d);
+        if (hide && d.version != d.vis.since)
+          continue; // nothing changed for those it is hidden from
         auto make = [&d, hide] {
           return std::make_shared<const std::string>(
             encode_delta(hide ? hidden(d) : d));

@@ -38,6 +38,7 @@ void on_connect(sio_ptr self, const sio_packet& p) {
   bool seed004 = p.nsp == messages_nsp;
   const auto& secret = st.ctx->cfg.edge.jwt_secret;
   credentials c;
+  c.admin_claim = st.ctx->cfg.edge.admin_claim;
   c.token = string_field(p.data, "token");
   if (c.token.empty())
     c.token = st.params.token;
@@ -78,8 +79,10 @@ void on_connect(sio_ptr self, const sio_packet& p) {
     return;
   }
   s.link.queue_device = device_name;
-  if (who.verified)
+  if (who.verified) {
     s.token_user = who.user_id;
+    s.token_admin = who.admin;
+  }
   std::string auto_user = seed004 ? who.user_id : std::string{};
   if (seed004)
     s.d = dialect::seed004;
@@ -223,11 +226,12 @@ void on_deltas(sio_ptr self, const delta_batch& batch) {
       auto* dl = dialect_of(kvp.second.d);
       if (dl == nullptr || dl->on_delta == nullptr)
         continue;
-      if (d.vis.restricted() && hidden_from(viewer_of(kvp.second), d))
-        // Shown as offline, encoded for this socket alone (the memo's
-        // packets are what others may see).
-        dl->on_delta(self, kvp.second, hidden(d), nullptr);
-      else
+      if (d.vis.restricted() && hidden_from(viewer_of(kvp.second), d)) {
+        // Shown as offline, once (the change that hid the user), encoded
+        // for this socket alone (the memo's packets are what others see).
+        if (d.version == d.vis.since)
+          dl->on_delta(self, kvp.second, hidden(d), nullptr);
+      } else
         dl->on_delta(self, kvp.second, d, batch.memo.get());
       if (std::find(heard.begin(), heard.end(), dl) == heard.end())
         heard.push_back(dl);

@@ -41,8 +41,10 @@ struct sio_socket {
   dialect d = dialect::none;
   /// The device this socket holds (its link key is `nsp`).
   device_link link;
-  /// Verified JWT subject (JWT mode), from the CONNECT auth or handshake.
+  /// Verified JWT subject (JWT mode), from the CONNECT auth or handshake,
+  /// and whether that token is an admin's (sees users who hide).
   std::string token_user;
+  bool token_admin = false;
   /// Chat sessions joined (seed 002), at most max_rooms_per_socket.
   std::set<std::string> rooms;
 };
@@ -134,7 +136,7 @@ std::string string_field(const json& j, const char* name);
 inline viewer viewer_of(const sio_socket& s) {
   return viewer{s.link.ph != device_link::phase::idle ? s.link.user_id
                                                       : s.token_user,
-                false};
+                s.token_admin};
 }
 
 /// Finds socket `nsp` again later (callbacks: it may have gone).

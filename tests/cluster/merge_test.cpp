@@ -385,3 +385,22 @@ TEST_CASE("offline queues of several replicas: each message once, in order") {
     ids.push_back(x.id);
   CHECK(ids == std::vector<std::string>{"d1:1", "d1:2", "d1:3"});
 }
+
+TEST_CASE("merge_records takes the newest contacts write among replicas") {
+  user_record owner{"u", true, 10, 1};
+  owner.contacts_stored = true;
+  owner.contacts = contact_settings{visibility_mode::everyone, {}, 100};
+  user_record replica{"u", true, 10, 1};
+  replica.contacts_stored = true;
+  replica.contacts = contact_settings{visibility_mode::contacts, {"amy"}, 200};
+  user_record none{"u", true, 10, 1};
+  // The owner missed the newer write: the replica's wins, in any order.
+  auto m = merge_records("u", {owner, none, replica});
+  CHECK(m.contacts_stored);
+  CHECK(m.contacts.mode == visibility_mode::contacts);
+  CHECK(m.contacts.since == 200);
+  auto m2 = merge_records("u", {replica, owner});
+  CHECK(m2.contacts.since == 200);
+  // Nobody stored any: the server's default.
+  CHECK_FALSE(merge_records("u", {none, none}).contacts_stored);
+}

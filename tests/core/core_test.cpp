@@ -432,7 +432,9 @@ TEST_CASE("visibility: who may see a user who restricts it", "[core]") {
   CHECK_FALSE(make_visibility(s, true).restricted());
   s.mode = visibility_mode::contacts;
   s.ids = {"zed", "amy", "zed"};
+  s.since = 40;
   auto v = make_visibility(s, false);
+  CHECK(v.since == 40);
   REQUIRE(v.restricted());
   CHECK(*v.contacts == std::vector<std::string>{"amy", "zed"});
   CHECK(may_see(viewer{"amy", false}, "cat", v));
@@ -453,10 +455,17 @@ TEST_CASE("visibility: who may see a user who restricts it", "[core]") {
   CHECK(h.last_seen == 0);
   CHECK(h.online_since == 0);
   CHECK(h.status_text.empty());
-  CHECK(h.version == 42);
+  // Not the version of the user's latest change (a time): the one that hid
+  // them. Only that change is sent to those left out.
+  CHECK(h.version == 40);
+  CHECK_FALSE(announced_to(viewer{"bob", false}, d));
+  CHECK(announced_to(viewer{"amy", false}, d));
+  d.version = 40;
+  CHECK(announced_to(viewer{"bob", false}, d));
   auto st = status_of(d);
   st.devices.push_back(device_view{});
   hide(st);
+  CHECK(st.version == 40);
   CHECK_FALSE(st.online);
   CHECK(st.last_seen == 0);
   CHECK(st.devices.empty());
@@ -475,7 +484,7 @@ TEST_CASE("visibility crosses nodes with a delta (CAF serialization)",
   caf::actor_system_config cfg;
   register_types(cfg);
   caf::actor_system sys{cfg};
-  contact_settings s{visibility_mode::contacts, {"amy", "bob"}};
+  contact_settings s{visibility_mode::contacts, {"amy", "bob"}, 17};
   for (auto vis : {visibility{}, make_visibility(s, false)}) {
     presence_delta d{"cat", true, presence_status::online, 1, 2, 3, "", 0, vis};
     std::vector<char> buf;
@@ -490,6 +499,7 @@ TEST_CASE("visibility crosses nodes with a delta (CAF serialization)",
     CHECK(back.user_id == "cat");
     CHECK(back.version == 3);
     CHECK(same_visibility(back.vis, vis));
+    CHECK(back.vis.since == vis.since);
     CHECK(back.vis.restricted() == vis.restricted());
   }
 }

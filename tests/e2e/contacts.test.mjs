@@ -63,6 +63,18 @@ test('contacts only: the truth to contacts, offline and never seen to everyone e
   await s4eve.next('user-offline', x => x.userId === 'ct-carol');
   assert.equal(s0dave.has('user_offline', x => x.userId === 'ct-carol'), false);
 
+  // Her later changes reach Dave only: Eve is not told when she changes
+  // (no delta, and reads keep the version that hid her).
+  await carol.request({ type: 'set_status', status: 'busy' });
+  const busy = await dave.next(m => m.type === 'user.status.changed' && m.user_id === 'ct-carol'
+                                    && m.status === 'busy');
+  assert.ok(busy.version > gone.version);
+  const seen = await eve.request({ type: 'get_status', user_id: 'ct-carol' });
+  assert.equal(seen.user.version, gone.version);
+  await eve.request({ type: 'count_online' }); // a round trip after Dave's delta
+  assert.equal(eve.has(m => m.type === 'user.status.changed' && m.user_id === 'ct-carol'), false);
+  assert.equal(s0eve.has('user_offline', x => x.userId === 'ct-carol'), false);
+
   const check = async () => {
     // Native reads.
     const ev = await eve.request({ type: 'get_status', user_id: 'ct-carol' });
@@ -171,6 +183,31 @@ test('contacts only: the truth to contacts, offline and never seen to everyone e
 
   for (const c of [again, dave, eve]) await c.close();
   for (const c of [s0dave, s0eve, s4eve]) c.close();
+});
+
+test('an offline user who hides is announced again: those left out no longer see when they were last seen', async () => {
+  const eve = await srv.ws('/ws?userId=ct-eve2&subscribe=none');
+  await eve.next(m => m.type === 'joined');
+  const ivan = await srv.ws('/ws?userId=ct-ivan');
+  await ivan.next(m => m.type === 'joined');
+  await ivan.close();
+  await eventually(async () => (await srv.get('/api/users/ct-ivan/status')).body.data.last_seen,
+                   5000, 'ivan offline with a last_seen');
+  const sub = await eve.request({ type: 'subscribe', user_ids: ['ct-ivan'] });
+  assert.ok(sub.users[0].last_seen);
+  const put = await srv.http('PUT', '/api/users/ct-ivan/contacts', { body: { visibility: 'contacts' } });
+  assert.equal(put.status, 200, put.text);
+  const d = await eve.next(m => m.type === 'user.status.changed' && m.user_id === 'ct-ivan');
+  assert.equal(d.last_seen, null);
+  assert.ok(d.version > sub.users[0].version);
+  const st = await srv.get('/api/users/ct-ivan/status', as('ct-eve2'));
+  assert.equal(st.body.data.last_seen, null);
+  const own = await srv.get('/api/users/ct-ivan/status', as('ct-ivan'));
+  assert.ok(own.body.data.last_seen, 'he still sees his own');
+  const changes = await srv.get(`/api/presence/changes?since=${sub.users[0].version}`, as('ct-eve2'));
+  const c = changes.body.changes.find(x => x.user_id === 'ct-ivan');
+  assert.equal(c.last_seen, null);
+  await eve.close();
 });
 
 test('contacts: stored with the profile, validated, bounded by --max-contacts', async () => {

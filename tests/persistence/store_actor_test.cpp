@@ -351,6 +351,7 @@ TEST_CASE(
   profile p;
   p.contacts.mode = visibility_mode::contacts;
   p.contacts.ids = {"amy", "bob"};
+  p.contacts.since = 1000;
   auto stored = f.ask<profile>(put_atom::value, profile_atom::value,
                                std::string{"vera"}, p,
                                uint8_t{profile_visibility | profile_contacts});
@@ -362,6 +363,7 @@ TEST_CASE(
                  named, uint8_t{profile_all});
   profile open;
   open.contacts.mode = visibility_mode::everyone;
+  open.contacts.since = 2000;
   auto after = f.ask<profile>(put_atom::value, profile_atom::value,
                               std::string{"vera"}, open,
                               uint8_t{profile_visibility});
@@ -385,6 +387,7 @@ TEST_CASE(
   CHECK(back.name == "Vera");
   CHECK(back.contacts.mode == visibility_mode::everyone);
   CHECK(back.contacts.ids == std::vector<std::string>{"amy", "bob"});
+  CHECK(back.contacts.since == 2000);
 }
 
 TEST_CASE("reads and profile writes go through the store actor",
