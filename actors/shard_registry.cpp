@@ -313,8 +313,8 @@ void contacts_changed(registry_ptr self, const std::string& uid,
         d.user_id = uid;
         d.last_seen = r.last_seen;
         d.version = next_version(r.version, st.env->now());
-        d.vis = make_visibility(s, st.env->cfg.contacts_by_default);
-        d.vis.since = d.version;
+        d.vis = with_since(make_visibility(s, st.env->cfg.contacts_by_default),
+                           d.version);
         apply_delta(self, std::move(d));
       },
       [=](caf::error& err) {

@@ -620,8 +620,7 @@ user_actor_impl::behavior_type running(user_ptr self) {
       // user go offline (this version is the one they are told), the newly
       // allowed see the truth.
       st.version = next_version(st.version, st.env->now());
-      vis.since = st.version;
-      st.vis = std::move(vis);
+      st.vis = with_since(vis, st.version);
       emit(self);
     },
     [=](touch_atom) {

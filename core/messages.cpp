@@ -75,28 +75,35 @@ visibility make_visibility(const contact_settings& s,
   auto ids = s.ids;
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  return {std::make_shared<const std::vector<std::string>>(std::move(ids)),
-          s.since};
+  return {std::make_shared<const visibility::rule>(
+    visibility::rule{std::move(ids), s.since})};
+}
+
+visibility with_since(const visibility& v, uint64_t since) {
+  if (!v.r)
+    return v;
+  return {std::make_shared<const visibility::rule>(
+    visibility::rule{v.r->contacts, since})};
 }
 
 bool same_visibility(const visibility& a, const visibility& b) {
-  if (a.contacts == b.contacts)
+  if (a.r == b.r)
     return true;
-  return a.contacts && b.contacts && *a.contacts == *b.contacts;
+  return a.r && b.r && a.r->contacts == b.r->contacts;
 }
 
 bool announced_to(const viewer& who, const presence_delta& d) {
   return !d.vis.restricted() || !hidden_from(who, d)
-         || d.version == d.vis.since;
+         || d.version == d.vis.since();
 }
 
 bool may_see(const viewer& who, const std::string& user, const visibility& v) {
-  if (!v.contacts || who.all)
+  if (!v.r || who.all)
     return true;
   if (who.user_id.empty())
     return false;
   return who.user_id == user
-         || std::binary_search(v.contacts->begin(), v.contacts->end(),
+         || std::binary_search(v.r->contacts.begin(), v.r->contacts.end(),
                                who.user_id);
 }
 
@@ -111,13 +118,13 @@ bool hidden_from(const viewer& who, const user_status& s) {
 presence_delta hidden(const presence_delta& d) {
   presence_delta h;
   h.user_id = d.user_id;
-  h.version = d.vis.since;
+  h.version = d.vis.since();
   h.vis = d.vis;
   return h;
 }
 
 void hide(user_status& s) {
-  s.version = s.vis.since;
+  s.version = s.vis.since();
   s.online = false;
   s.status = presence_status::offline;
   s.last_seen = 0;

@@ -183,31 +183,44 @@ typename Inspector::result_type inspect(Inspector& f, contact_settings& x) {
 /// user, the ids in `contacts` (sorted) and viewers who see all (admins,
 /// the server itself). Shared, never copied per receiver.
 struct visibility {
-  std::shared_ptr<const std::vector<std::string>> contacts;
-  /// The version from which the user hid this way: what those left out
-  /// see as the user's version (a later version would tell them when the
-  /// user last changed), and the one change of the user they are sent.
-  uint64_t since = 0;
+  struct rule {
+    /// Who may see the user (sorted).
+    std::vector<std::string> contacts;
+    /// The version from which the user hid this way: what those left out
+    /// see as the user's version (a later version would tell them when
+    /// the user last changed), and the one change of the user they are
+    /// sent.
+    uint64_t since = 0;
+  };
 
-  bool restricted() const { return contacts != nullptr; }
+  /// Null: everyone may see the user (one pointer in every copy of a
+  /// user's state, 16 bytes).
+  std::shared_ptr<const rule> r;
+
+  bool restricted() const { return r != nullptr; }
+
+  uint64_t since() const { return r ? r->since : 0; }
 };
 
-/// Serialized as a flag and the list (null: everyone).
+/// Serialized as a flag, the list and the version (null: everyone).
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, visibility& x) {
-  bool restricted = x.contacts != nullptr;
+  bool restricted = x.r != nullptr;
   std::vector<std::string> ids;
-  if (Inspector::reads_state && restricted)
-    ids = *x.contacts;
+  uint64_t since = 0;
+  if (Inspector::reads_state && restricted) {
+    ids = x.r->contacts;
+    since = x.r->since;
+  }
   auto load = caf::meta::load_callback([&]() -> caf::error {
     if (restricted)
-      x.contacts = std::make_shared<const std::vector<std::string>>(
-        std::move(ids));
+      x.r = std::make_shared<const visibility::rule>(
+        visibility::rule{std::move(ids), since});
     else
-      x.contacts = nullptr;
+      x.r = nullptr;
     return caf::none;
   });
-  return f(caf::meta::type_name("visibility"), restricted, ids, x.since, load);
+  return f(caf::meta::type_name("visibility"), restricted, ids, since, load);
 }
 
 /// Who is looking: a user id ("" for someone anonymous), or `all` for
@@ -227,6 +240,9 @@ typename Inspector::result_type inspect(Inspector& f, viewer& x) {
 /// The visibility `s` amounts to on a server whose default (for users who
 /// never chose) is contacts-only when `contacts_by_default`.
 visibility make_visibility(const contact_settings& s, bool contacts_by_default);
+
+/// `v` hiding from the version `since` on (the change that restricts it).
+visibility with_since(const visibility& v, uint64_t since);
 
 /// The same people may see both.
 bool same_visibility(const visibility& a, const visibility& b);
@@ -285,8 +301,8 @@ typename Inspector::result_type inspect(Inspector& f, presence_delta& x) {
 
 /// What `who` may see of `d`: `d` itself, or (the user restricts who sees
 /// them and `who` is not among them) the user as offline and never seen,
-/// with the version `d.vis.since`. hidden(): the latter. Those left out
-/// are sent only the delta whose version is `vis.since` (the change that
+/// with the version `d.vis.since()`. hidden(): the latter. Those left out
+/// are sent only the delta whose version is `vis.since()` (the change that
 /// hid the user from them): announced_to().
 bool hidden_from(const viewer& who, const presence_delta& d);
 presence_delta hidden(const presence_delta& d);

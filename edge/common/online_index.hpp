@@ -11,6 +11,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/messages.hpp"
 
@@ -23,9 +24,13 @@ public:
   void set(const std::string& user, bool online, visibility vis = {}) {
     std::unique_lock<std::shared_mutex> guard{mu_};
     if (online)
-      users_[user] = std::move(vis);
+      users_.insert(user);
     else
       users_.erase(user);
+    if (online && vis.restricted())
+      restricted_[user] = std::move(vis);
+    else if (!restricted_.empty())
+      restricted_.erase(user);
   }
 
   /// The index holds everyone who was online when the writer started
@@ -38,16 +43,17 @@ public:
   /// The user is online as far as `who` may see.
   bool online(const std::string& user, const viewer& who) const {
     std::shared_lock<std::shared_mutex> guard{mu_};
-    auto i = users_.find(user);
-    return i != users_.end() && may_see(who, user, i->second);
+    if (users_.count(user) == 0)
+      return false;
+    auto i = restricted_.find(user);
+    return i == restricted_.end() || may_see(who, user, i->second);
   }
 
   /// The user is online and restricts who may see them (the answer then
   /// depends on who asks).
   bool restricted(const std::string& user) const {
     std::shared_lock<std::shared_mutex> guard{mu_};
-    auto i = users_.find(user);
-    return i != users_.end() && i->second.restricted();
+    return restricted_.count(user) > 0;
   }
 
   size_t size() const {
@@ -57,7 +63,9 @@ public:
 
 private:
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, visibility> users_;
+  std::unordered_set<std::string> users_;
+  /// The online users who restrict who may see them (usually few).
+  std::unordered_map<std::string, visibility> restricted_;
   std::atomic<bool> ready_{false};
 };
 

@@ -506,7 +506,7 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
       // (and one for everyone a user hides from).
       for (auto& d : *batch.deltas) {
         bool hide = d.vis.restricted() && hidden_from(me(self), d);
-        if (hide && d.version != d.vis.since)
+        if (hide && d.version != d.vis.since())
           continue; // nothing changed for those it is hidden from
         auto make = [&d, hide] {
           return std::make_shared<const std::string>(

@@ -229,7 +229,7 @@ void on_deltas(sio_ptr self, const delta_batch& batch) {
       if (d.vis.restricted() && hidden_from(viewer_of(kvp.second), d)) {
         // Shown as offline, once (the change that hid the user), encoded
         // for this socket alone (the memo's packets are what others see).
-        if (d.version == d.vis.since)
+        if (d.version == d.vis.since())
           dl->on_delta(self, kvp.second, hidden(d), nullptr);
       } else
         dl->on_delta(self, kvp.second, d, batch.memo.get());

@@ -434,9 +434,12 @@ TEST_CASE("visibility: who may see a user who restricts it", "[core]") {
   s.ids = {"zed", "amy", "zed"};
   s.since = 40;
   auto v = make_visibility(s, false);
-  CHECK(v.since == 40);
+  CHECK(v.since() == 40);
   REQUIRE(v.restricted());
-  CHECK(*v.contacts == std::vector<std::string>{"amy", "zed"});
+  CHECK(v.r->contacts == std::vector<std::string>{"amy", "zed"});
+  CHECK(with_since(v, 7).since() == 7);
+  CHECK(same_visibility(with_since(v, 7), v));
+  CHECK_FALSE(with_since(visibility{}, 7).restricted());
   CHECK(may_see(viewer{"amy", false}, "cat", v));
   CHECK(may_see(viewer{"zed", false}, "cat", v));
   CHECK(may_see(viewer{"cat", false}, "cat", v)); // themselves
@@ -499,7 +502,7 @@ TEST_CASE("visibility crosses nodes with a delta (CAF serialization)",
     CHECK(back.user_id == "cat");
     CHECK(back.version == 3);
     CHECK(same_visibility(back.vis, vis));
-    CHECK(back.vis.since == vis.since);
+    CHECK(back.vis.since() == vis.since());
     CHECK(back.vis.restricted() == vis.restricted());
   }
 }
