@@ -63,7 +63,8 @@ identity verify_jwt(const std::string& secret, const std::string& token,
     return true;
   };
   double exp = 0;
-  if (seconds("exp", exp) && exp * 1000.0 + leeway_ms <= now)
+  bool has_exp = seconds("exp", exp);
+  if (has_exp && exp * 1000.0 + leeway_ms <= now)
     return fail("token_expired", "token has expired");
   double nbf = 0;
   if (seconds("nbf", nbf) && nbf * 1000.0 - leeway_ms > now)
@@ -83,6 +84,8 @@ identity verify_jwt(const std::string& secret, const std::string& token,
   identity id;
   id.ok = true;
   id.user_id = std::move(user);
+  if (has_exp)
+    id.expires_at = static_cast<millis>(exp * 1000.0);
   if (auto a = claims.find(admin_claim); a != claims.end())
     id.admin = a->is_boolean() && a->get<bool>();
   if (auto r = claims.find("roles");

@@ -17,6 +17,8 @@ struct identity {
   /// The token's claim `admin_claim` is true, or its `roles` array holds
   /// that name.
   bool admin = false;
+  /// When the token expires (its `exp`, in ms; 0: it does not).
+  millis expires_at = 0;
 };
 
 /// Verifies an HS256 JWT against `secret` (libjwt) and extracts the user

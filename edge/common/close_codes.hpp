@@ -21,5 +21,7 @@ constexpr uint16_t expired = 4000;
 constexpr uint16_t slow_consumer = 4001;
 /// Another connection took over the same device id.
 constexpr uint16_t replaced = 4002;
+/// The session's token expired and no fresh one came (`refresh`).
+constexpr uint16_t token_expired = 4003;
 
 } // namespace presence::edge::close_code

@@ -31,6 +31,7 @@ client_identity resolve_identity(const std::string& secret, millis now,
     }
     who = std::move(v.user_id);
     out.admin = v.admin;
+    out.expires_at = v.expires_at;
   }
   if (who.empty()) {
     if (required) {

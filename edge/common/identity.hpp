@@ -55,6 +55,8 @@ struct client_identity {
   std::string user_id;
   /// True when user_id comes from a verified token (JWT mode).
   bool verified = false;
+  /// When that token expires (ms; 0: it does not, or no token).
+  millis expires_at = 0;
   /// The verified token is an admin's (credentials::admin_claim).
   bool admin = false;
   /// bad_token / missing_token: the verifier's stable code

@@ -47,6 +47,7 @@ constexpr op_name op_names[] = {
   {"resync", native_op::resync},
   {"set_contacts", native_op::contacts},
   {"get_contacts", native_op::contacts},
+  {"refresh", native_op::refresh},
 };
 
 // Reads an optional string field under either name; false on a wrong type.
@@ -375,6 +376,15 @@ bool parse_native(const std::string& text, native_command& out,
       }
       return true;
     }
+    case native_op::refresh:
+      if (!opt_string(j, "token", nullptr, out.token, err))
+        return false;
+      if (out.token.empty()) {
+        err.code = "bad_request";
+        err.message = "'token' is required: a fresh JWT of this session's user";
+        return false;
+      }
+      return true;
     case native_op::contacts:
       // The server's --max-contacts is checked by the session; a frame's
       // size bounds the list here.
@@ -476,6 +486,13 @@ std::string encode_resync(const std::string& id_json, const change_page& p) {
     j["oldest"] = p.oldest;
   }
   j["cursor"] = p.cursor;
+  return dump(j);
+}
+
+std::string encode_refreshed(const std::string& id_json, millis expires_at) {
+  auto j = reply("refreshed", id_json);
+  j["expires_at"] = iso_or_null(expires_at);
+  j["expires_at_ms"] = expires_at > 0 ? json(expires_at) : json(nullptr);
   return dump(j);
 }
 

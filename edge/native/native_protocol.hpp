@@ -31,6 +31,7 @@ enum class native_op {
   typing,       // "typing": start (typing: true) or stop
   resync,       // "resync": what changed since a version
   contacts,     // "set_contacts" | "get_contacts": who may see the user
+  refresh,      // "refresh": a fresh token before the session's expires
 };
 
 /// Most changes one resync reply carries (more: resync_required).
@@ -127,6 +128,8 @@ std::string encode_count(const std::string& id_json, uint64_t n);
 /// `resynced` {changes, cursor}, or `resync_required` {oldest, cursor}.
 std::string encode_resync(const std::string& id_json, const change_page& p);
 /// {"type":"contacts", user_id, visibility, effective, contacts}
+/// {"type":"refreshed", expires_at, expires_at_ms}
+std::string encode_refreshed(const std::string& id_json, millis expires_at);
 std::string encode_contacts(const std::string& id_json, const std::string& user,
                             const contact_settings& s,
                             bool contacts_by_default);

@@ -30,6 +30,9 @@ struct session_state {
   std::set<std::string> rooms;
   /// When user input last went to the user actor (auto-away).
   millis last_input_sent = 0;
+  /// Bumped whenever the token's expiry timer is armed: older timers are
+  /// stale.
+  uint64_t token_epoch = 0;
   bool closed = false;
   static inline const char* name = "presence.session";
 };
@@ -76,6 +79,67 @@ user_status& seen(session_ptr self, user_status& s) {
   if (hidden_from(me(self), s))
     hide(s);
   return s;
+}
+
+/// Ends the session when its token expires (params.token_expires), unless
+/// a refresh moves the expiry first.
+void arm_token_expiry(session_ptr self) {
+  auto& st = self->state;
+  auto epoch = ++st.token_epoch;
+  if (st.params.token_expires <= 0)
+    return;
+  auto wait = std::max<millis>(st.params.token_expires - st.ctx->now(), 0);
+  self->delayed_send(self, std::chrono::milliseconds{wait},
+                     deadline_atom::value, epoch);
+}
+
+void token_deadline(session_ptr self, uint64_t epoch) {
+  auto& st = self->state;
+  if (epoch != st.token_epoch || st.closed || st.params.token_expires <= 0)
+    return;
+  auto now = st.ctx->now();
+  if (now < st.params.token_expires) { // the clock stepped: not yet
+    arm_token_expiry(self);
+    return;
+  }
+  send_error(self, "", "token_expired",
+             "the session's token expired: send 'refresh' with a fresh "
+             "token before it does, or reconnect with one");
+  st.sink->close(close_code::token_expired, "token expired");
+}
+
+/// refresh: a fresh token of the same user moves the session's expiry.
+void refresh(session_ptr self, const native_command& cmd) {
+  auto& st = self->state;
+  auto& id = cmd.id_json;
+  const auto& secret = st.ctx->cfg.edge.jwt_secret;
+  if (!jwt_mode(secret)) {
+    send_error(self, id, "bad_request",
+               "there are no tokens to refresh in dev mode");
+    return;
+  }
+  credentials creds;
+  creds.token = cmd.token;
+  creds.established = st.link.joined() ? st.link.user_id : st.params.user_id;
+  creds.admin_claim = st.ctx->cfg.edge.admin_claim;
+  auto who = resolve_identity(secret, st.ctx->now(), creds, true);
+  switch (who.failure) {
+    case identity_failure::none:
+      break;
+    case identity_failure::bad_token:
+    case identity_failure::missing_token:
+      // The session goes on until its current token expires.
+      send_error(self, id, who.code, who.message);
+      return;
+    default:
+      send_error(self, id, "forbidden",
+                 "the token names a different user than this session");
+      return;
+  }
+  st.params.token_expires = who.expires_at;
+  st.params.admin = who.admin;
+  arm_token_expiry(self);
+  send(self, encode_refreshed(id, who.expires_at));
 }
 
 auto find_link(session_ptr self) {
@@ -130,9 +194,13 @@ void join(session_ptr self, const native_command& cmd) {
       return;
   }
   auto& user = who.user_id;
-  // A token in the join decides (one in the upgrade stands otherwise).
-  if (!cmd.token.empty())
+  // A token in the join decides (one in the upgrade stands otherwise),
+  // also when the session ends.
+  if (!cmd.token.empty()) {
     st.params.admin = who.admin;
+    st.params.token_expires = who.expires_at;
+    arm_token_expiry(self);
+  }
   if (st.link.joined() && user != st.link.user_id) {
     send_error(self, id, "already_joined",
                "this session has joined as another user; leave first");
@@ -438,6 +506,9 @@ void handle(session_ptr self, native_command& cmd) {
       }
       return;
     }
+    case native_op::refresh:
+      refresh(self, cmd);
+      return;
     case native_op::contacts: {
       if (!st.link.joined()) {
         send_error(self, id, "not_joined", "join before changing contacts");
@@ -494,6 +565,7 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
                 subscribe_atom::value, delta_listener{self},
                 std::vector<std::string>{}, true)
       .then([](bool) {}, [=](caf::error& err) { send_failure(self, "", err); });
+  arm_token_expiry(self);
   if (!st.params.user_id.empty()) {
     native_command cmd;
     cmd.op = native_op::join;
@@ -518,6 +590,7 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
                         : make());
       }
     },
+    [=](deadline_atom, uint64_t epoch) { token_deadline(self, epoch); },
     [=](rehome_atom, const std::string& device_id, const user_api& user) {
       rehome(self, self->state.link, device_id, user);
     },

@@ -32,6 +32,9 @@ struct session_params {
   bool global_allowed = true;
   /// The token is an admin's: sees everyone, whoever they let see them.
   bool admin = false;
+  /// When the session's token expires (ms; 0: never, or dev mode): the
+  /// session ends then (close 4003) unless a `refresh` brings a newer one.
+  millis token_expires = 0;
 };
 
 /// The actor behind one native-protocol WebSocket: the session side of its
@@ -45,7 +48,9 @@ using native_session_api
     // the socket is gone
     caf::reacts_to<closed_atom>,
     // private: the device link's rejoin timer (key, epoch, attempt)
-    caf::reacts_to<rejoin_atom, std::string, uint64_t, int>>;
+    caf::reacts_to<rejoin_atom, std::string, uint64_t, int>,
+    // private: the token's expiry timer (its epoch)
+    caf::reacts_to<deadline_atom, uint64_t>>;
 
 /// Spawns the session actor of one native WebSocket. It handles the
 /// client's frames (parsed by the endpoint), talks to the presence service

@@ -66,6 +66,7 @@ native_upgrade(const std::shared_ptr<edge_context>& ctx,
   params.user_id = who.user_id;
   params.authenticated = who.verified;
   params.admin = who.admin;
+  params.token_expires = who.expires_at;
   params.device_id = query_param(target, "deviceId", "device_id");
   if (!params.device_id.empty() && !valid_id(params.device_id))
     return refuse(*ctx, refusal, 400, "invalid_id",

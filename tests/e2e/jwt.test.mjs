@@ -215,3 +215,47 @@ test('--global-feed admin also keeps GET /api/presence/changes to admins', async
     await own.dispose();
   }
 });
+
+test('a native session ends when its token expires (close 4003) unless a refresh brings a fresh one first', async () => {
+  const ms = Date.now();
+  // exp is in whole seconds: tokens that end 2-3 s from now.
+  const soon = Math.floor(ms / 1000) + 3;
+  const watcher = await srv.ws(`/ws?token=${await signJwt({ sub: 'exp-watch', exp: now() + 60 }, SECRET)}&subscribe=none`);
+  await watcher.next(m => m.type === 'joined');
+  await watcher.request({ type: 'subscribe', user_ids: ['exp-ann', 'exp-bob'] });
+
+  const ann = await srv.ws(`/ws?token=${await signJwt({ sub: 'exp-ann', exp: soon }, SECRET)}`);
+  await ann.next(m => m.type === 'joined');
+  const bob = await srv.ws(`/ws?token=${await signJwt({ sub: 'exp-bob', exp: soon }, SECRET)}`);
+  await bob.next(m => m.type === 'joined');
+
+  // Refreshes that do not count: another user's token, a forged one, none
+  // in the frame; the session goes on meanwhile.
+  const other = await bob.request({ type: 'refresh', token: await signJwt({ sub: 'exp-ann', exp: now() + 60 }, SECRET) });
+  assert.equal(other.code, 'forbidden');
+  const forged = await bob.request({ type: 'refresh', token: await signJwt({ sub: 'exp-bob', exp: now() + 60 }, 'wrong') });
+  assert.equal(forged.code, 'invalid_token');
+  const empty = await bob.request({ type: 'refresh' });
+  assert.equal(empty.code, 'bad_request');
+  // Bob refreshes in time.
+  const fresh = now() + 60;
+  const r = await bob.request({ type: 'refresh', token: await signJwt({ sub: 'exp-bob', exp: fresh }, SECRET) });
+  assert.equal(r.type, 'refreshed');
+  assert.equal(r.expires_at_ms, fresh * 1000);
+
+  // Ann's token runs out: an error frame, then close 4003; she goes offline.
+  const err = await ann.next(m => m.type === 'error' && m.code === 'token_expired', 6000);
+  assert.match(err.message, /refresh/);
+  const closed = await ann.closed;
+  assert.equal(closed.code, 4003);
+  assert.equal(closed.reason, 'token expired');
+  const gone = await watcher.change('exp-ann', false, 5000);
+  assert.ok(gone.version > 0);
+  // Bob is still there past the old expiry.
+  assert.ok(Date.now() > soon * 1000);
+  const pong = await bob.request({ type: 'ping' });
+  assert.equal(pong.type, 'pong');
+  assert.equal(watcher.has(m => m.type === 'user.status.changed' && m.user_id === 'exp-bob'
+                                && m.is_online === false), false);
+  for (const c of [bob, watcher]) await c.close();
+});

@@ -241,6 +241,7 @@ std::vector<std::string> native_corpus() {
     R"({"type":"set_status","status":"dnd","id":7})",
     R"({"type":"set_contacts","visibility":"contacts","contacts":["b","a",7]})",
     R"({"type":"get_contacts","id":"x"})",
+    R"({"type":"refresh","token":"a.b.c","id":3})",
     R"({"type":"send","id":3,"conversation_id":"dm_1","content":"hi","temp_id":"t"})",
     R"({"type":"send","conversationId":9,"content":"","tempId":12})",
     R"({"type":"join_room","room":"r1","id":4})",
@@ -580,7 +581,7 @@ TEST_CASE("fuzz: parse_native", "[fuzz]") {
   CHECK(accepted > c.iterations / 20);
   CHECK(accepted < c.iterations / 2);
   // Every native_op (resync is the last).
-  CHECK(ops.size() == static_cast<size_t>(edge::native_op::contacts) + 1);
+  CHECK(ops.size() == static_cast<size_t>(edge::native_op::refresh) + 1);
   CHECK(codes
         == std::set<std::string>{"bad_json", "bad_request", "unknown_type",
                                  "invalid_id", "too_many_ids"});
