@@ -4,6 +4,7 @@
 #include <caf/send.hpp>
 #include <prometheus/counter.h>
 
+#include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "edge/common/identity.hpp"
 #include "edge/socketio/sio_dialects.hpp"
@@ -20,6 +21,18 @@ namespace {
 
 /// A CONNECT to namespace p.nsp: "/" (seeds 000/002) or "/ws/messages"
 /// (seed 004, whose handshake says who the client is).
+/// Ends the session when its token expires (sio_state::token_expires),
+/// unless refresh_token moves the expiry first.
+void arm_token_expiry(sio_ptr self) {
+  auto& st = self->state;
+  auto epoch = ++st.token_epoch;
+  if (st.token_expires <= 0)
+    return;
+  auto wait = std::max<millis>(st.token_expires - st.ctx->now(), 0);
+  self->delayed_send(self, std::chrono::milliseconds{wait}, expire_atom::value,
+                     epoch);
+}
+
 void on_connect(sio_ptr self, const sio_packet& p) {
   auto& st = self->state;
   if (p.nsp != "/" && p.nsp != messages_nsp) {
@@ -82,6 +95,9 @@ void on_connect(sio_ptr self, const sio_packet& p) {
   if (who.verified) {
     s.token_user = who.user_id;
     s.token_admin = who.admin;
+    // The session ends with the token it connected with (the latest one).
+    st.token_expires = who.expires_at;
+    arm_token_expiry(self);
   }
   std::string auto_user = seed004 ? who.user_id : std::string{};
   if (seed004)
@@ -121,6 +137,71 @@ void on_connect(sio_ptr self, const sio_packet& p) {
 
 // -- packets ------------------------------------------------------------------
 
+/// The token ran out: every socket hears `token_expired`, is disconnected
+/// by the server (socket.io-client: "io server disconnect", no automatic
+/// reconnect), and the session ends.
+void token_deadline(sio_ptr self, uint64_t epoch) {
+  auto& st = self->state;
+  if (epoch != st.token_epoch || st.closed || st.token_expires <= 0)
+    return;
+  if (st.ctx->now() < st.token_expires) { // the clock stepped: not yet
+    arm_token_expiry(self);
+    return;
+  }
+  json why = {{"code", "token_expired"},
+              {"message",
+               "the session's token expired: emit refresh_token "
+               "with a fresh one before it does, or reconnect "
+               "with one"}};
+  for (auto& kvp : st.sockets) {
+    st.eio->send(eio_event(kvp.first, "token_expired", why));
+    st.eio->send(eio_disconnect(kvp.first));
+  }
+  st.eio->close("token expired");
+}
+
+/// refresh_token {token} (or the token as a string): a fresh token of the
+/// session's user moves the expiry; answered through the acknowledgement.
+void refresh_token(sio_ptr self, sio_socket& s, const json& arg,
+                   int64_t ack_id) {
+  auto& st = self->state;
+  const auto& secret = st.ctx->cfg.edge.jwt_secret;
+  if (!jwt_mode(secret)) {
+    fail(self, s, ack_id, "bad_request",
+         "there are no tokens to refresh in dev mode");
+    return;
+  }
+  auto token = arg.is_string() ? arg.get<std::string>()
+                               : string_field(arg, "token");
+  if (token.empty()) {
+    fail(self, s, ack_id, "bad_request",
+         "a fresh JWT of this session's user is required ({\"token\": ...})");
+    return;
+  }
+  credentials c;
+  c.token = token;
+  c.established = s.link.joined() ? s.link.user_id : s.token_user;
+  c.admin_claim = st.ctx->cfg.edge.admin_claim;
+  auto who = resolve_identity(secret, st.ctx->now(), c, true);
+  if (!who.ok()) {
+    // The session goes on until its current token expires.
+    fail(self, s, ack_id,
+         who.failure == identity_failure::bad_token ? who.code : "forbidden",
+         who.failure == identity_failure::bad_token
+           ? who.message
+           : "the token names a different user than this session");
+    return;
+  }
+  if (s.token_user.empty())
+    s.token_user = who.user_id;
+  s.token_admin = who.admin;
+  st.token_expires = who.expires_at;
+  arm_token_expiry(self);
+  ack(self, s.nsp, ack_id,
+      ack_ok({{"expiresAt", who.expires_at > 0 ? json(iso8601(who.expires_at))
+                                               : json(nullptr)}}));
+}
+
 void on_event(sio_ptr self, sio_socket& s, const sio_packet& p) {
   auto name = p.data[0].get<std::string>();
   if (p.type == sio_type::binary_event) {
@@ -142,6 +223,10 @@ void on_event(sio_ptr self, sio_socket& s, const sio_packet& p) {
     fail(self, s, p.ack_id, "unauthorized",
          "identify first: a token at connect, or join_user / authenticate "
          "with one (JWT mode)");
+    return;
+  }
+  if (name == "refresh_token") {
+    refresh_token(self, s, p.data.size() > 1 ? p.data[1] : json{}, p.ack_id);
     return;
   }
   auto handler = find_event(s.nsp, name);
@@ -350,6 +435,7 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
       if (!st.closed && st.awaiting_pong && seq == st.ping_seq)
         st.eio->close("ping timeout");
     },
+    [=](expire_atom, uint64_t epoch) { token_deadline(self, epoch); },
     [=](stop_atom) {
       auto& st = self->state;
       if (!st.closed && st.sockets.empty())

@@ -42,7 +42,9 @@ using sio_session_api
       // private: the pong for that ping is overdue
       caf::reacts_to<deadline_atom, uint64_t>,
       // private: drop a session that never connected to a namespace
-      caf::reacts_to<stop_atom>>;
+      caf::reacts_to<stop_atom>,
+      // private: the session's token expires (its epoch)
+      caf::reacts_to<expire_atom, uint64_t>>;
 
 /// Spawns the Socket.IO side of one Engine.IO session: namespaces "/" and
 /// "/ws/messages", the events of seeds 000/001, 002 and 004 (one file per

@@ -64,6 +64,11 @@ struct sio_state {
   /// builds (it does while it has seed-000 sockets).
   seed000_list_api lists;
   bool list_subscribed = false;
+  /// When the session's token expires (ms; 0: never, or dev mode): the
+  /// token given at the handshake or CONNECT, or by refresh_token. Timers
+  /// of older epochs are stale.
+  millis token_expires = 0;
+  uint64_t token_epoch = 0;
   /// While a delivery is encoded: its packets, sent in one go after.
   std::vector<std::shared_ptr<const std::string>>* batch = nullptr;
   static inline const char* name = "presence.sio";

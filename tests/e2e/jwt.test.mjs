@@ -2,7 +2,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, signJwt } from './lib/harness.mjs';
+import { Server, eventually, signJwt } from './lib/harness.mjs';
 import { sioConnect } from './lib/sio.mjs';
 
 const SECRET = 'e2e-secret-please-rotate';
@@ -258,4 +258,38 @@ test('a native session ends when its token expires (close 4003) unless a refresh
   assert.equal(watcher.has(m => m.type === 'user.status.changed' && m.user_id === 'exp-bob'
                                 && m.is_online === false), false);
   for (const c of [bob, watcher]) await c.close();
+});
+
+test('a Socket.IO session ends when its token expires (token_expired, then a server disconnect) unless refresh_token comes first', async () => {
+  const soon = now() + 3;
+  const ws = { transports: ['websocket'] };
+  // Seed 004 connects with the token (CONNECT auth); seed 000 with it too.
+  const ann = await sioConnect(`${srv.url}/ws/messages`, { auth: { token: await signJwt({ sub: 'exp-sio-ann', exp: soon }, SECRET) }, ...ws });
+  await ann.next('user-online', x => x.userId === 'exp-sio-ann');
+  const reasons = [];
+  ann.socket.on('disconnect', r => reasons.push(r));
+  const bob = await sioConnect(srv.url, { path: '/api/socketio', auth: { token: await signJwt({ sub: 'exp-sio-bob', exp: soon }, SECRET) }, ...ws });
+  assert.equal((await bob.ask('join_user', 'exp-sio-bob')).success, true);
+
+  // Refreshes that do not count; then Bob's that does.
+  const other = await bob.ask('refresh_token', { token: await signJwt({ sub: 'exp-sio-ann', exp: now() + 60 }, SECRET) });
+  assert.equal(other.success, false);
+  const forged = await bob.ask('refresh_token', { token: await signJwt({ sub: 'exp-sio-bob', exp: now() + 60 }, 'wrong') });
+  assert.equal(forged.success, false);
+  const fresh = now() + 60;
+  const r = await bob.ask('refresh_token', await signJwt({ sub: 'exp-sio-bob', exp: fresh }, SECRET));
+  assert.equal(r.success, true, JSON.stringify(r));
+  assert.equal(Date.parse(r.data.expiresAt), fresh * 1000);
+
+  // Ann's runs out: the event, then the server disconnects her socket.
+  const why = await ann.next('token_expired', () => true, 6000);
+  assert.equal(why.code, 'token_expired');
+  await eventually(() => reasons.length > 0, 3000, 'the disconnect');
+  // Disconnected by the server: socket.io-client does not reconnect by itself.
+  assert.equal(reasons[0], 'io server disconnect');
+  // Bob is still connected past the old expiry, and answered.
+  assert.ok(Date.now() > soon * 1000);
+  assert.equal(bob.socket.connected, true);
+  assert.equal((await bob.ask('ping')).success, true);
+  bob.close();
 });
