@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_native_protocol fuzz_socketio fuzz_url fuzz_jwt fuzz_ws_frame)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_native_protocol fuzz_socketio fuzz_url fuzz_jwt fuzz_ws_frame fuzz_rest_bodies)
 build=${FUZZ_BUILD:-build-fuzz}
 
 launcher=()
@@ -22,7 +22,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" >/dev/null
 
 declare -A corpus=([fuzz_native_protocol]=native [fuzz_socketio]=socketio
-                   [fuzz_url]=url [fuzz_jwt]=jwt [fuzz_ws_frame]=ws_frame)
+                   [fuzz_url]=url [fuzz_jwt]=jwt [fuzz_ws_frame]=ws_frame
+                   [fuzz_rest_bodies]=rest)
 declare -A dict=([fuzz_native_protocol]=native.dict [fuzz_socketio]=socketio.dict)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -10,6 +10,7 @@
 
 #include "edge/common/chat.hpp"
 #include "edge/common/json_input.hpp"
+#include "edge/rest/rest_bodies.hpp"
 #include "edge/rest/routes.hpp"
 
 namespace presence::edge::rest {
@@ -33,22 +34,11 @@ void create_conversation(const call_ptr& c) {
   json body;
   if (!c->json_body(body))
     return;
-  auto ps = body.find("participants");
-  if (ps == body.end() || !ps->is_array()
-      || ps->size() > chat::max_participants * 2) {
-    chat_fail(c, chat::failure(400, "bad_request",
-                               "participants must be an array of user ids"));
-    return;
-  }
   std::vector<std::string> ids;
-  for (auto& x : *ps) {
-    std::string id;
-    if (!id_from_json(x, id)) {
-      chat_fail(c, chat::failure(400, "bad_request",
-                                 "participants holds an invalid id"));
-      return;
-    }
-    ids.push_back(std::move(id));
+  body_error err;
+  if (!read_participants_body(body, chat::max_participants * 2, ids, err)) {
+    chat_fail(c, chat::failure(400, err.code, err.message));
+    return;
   }
   // JWT mode: only for yourself. Dev mode: anyone may create.
   std::string me;
@@ -70,22 +60,18 @@ void post_message(const call_ptr& c) {
   json body;
   if (!c->json_body(body))
     return;
-  chat::send_request req;
-  std::string named;
-  if (body.contains("senderId"))
-    id_from_json(body["senderId"], named);
-  if (!c->requester(req.sender, true, named))
-    return;
-  if (body.contains("conversationId"))
-    id_from_json(body["conversationId"], req.conversation_id);
-  if (body.contains("content") && body["content"].is_string())
-    req.content = body["content"].get<std::string>();
-  if (body.contains("tempId") && !body["tempId"].is_null()
-      && !id_from_json(body["tempId"], req.temp_id)) {
-    chat_fail(c, chat::failure(400, "bad_request",
-                               "tempId must be a string or an integer"));
+  message_body m;
+  body_error err;
+  if (!read_message_body(body, m, err)) {
+    chat_fail(c, chat::failure(400, err.code, err.message));
     return;
   }
+  chat::send_request req;
+  if (!c->requester(req.sender, true, m.sender))
+    return;
+  req.conversation_id = std::move(m.conversation_id);
+  req.content = std::move(m.content);
+  req.temp_id = std::move(m.temp_id);
   in_actor(c, [c, req](caf::event_based_actor* self) {
     chat::send(
       self, c->ctx, req,

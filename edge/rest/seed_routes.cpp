@@ -6,6 +6,7 @@
 #include "core/ids.hpp"
 #include "edge/common/json_input.hpp"
 #include "edge/common/seed_payloads.hpp"
+#include "edge/rest/rest_bodies.hpp"
 #include "edge/rest/routes.hpp"
 
 namespace presence::edge::rest {
@@ -16,7 +17,6 @@ namespace {
 constexpr uint32_t seed_list_max = 1000;
 
 /// Most ids one batch request may name.
-constexpr size_t max_batch_ids = 1000;
 
 using seeds::iso_or_null;
 using seeds::seed002_status;
@@ -112,27 +112,11 @@ void seed002_batch(const call_ptr& c) {
   json body;
   if (!c->json_body(body))
     return;
-  auto i = body.find("userIds");
-  if (i == body.end())
-    i = body.find("user_ids");
-  if (i == body.end() || !i->is_array()) {
-    c->fail(400, "bad_request", "'userIds' must be an array of user ids");
-    return;
-  }
-  if (i->size() > max_batch_ids) {
-    c->fail(400, "too_many_ids",
-            "at most " + std::to_string(max_batch_ids)
-              + " userIds per request");
-    return;
-  }
   std::vector<std::string> ids;
-  for (auto& x : *i) {
-    std::string id;
-    if (!id_from_json(x, id) || !valid_id(id)) {
-      c->fail(400, "invalid_id", "'userIds' holds an invalid id");
-      return;
-    }
-    ids.push_back(std::move(id));
+  body_error err;
+  if (!read_batch_body(body, ids, err)) {
+    c->fail(400, err.code, err.message);
+    return;
   }
   ask_then<std::vector<user_status>>(
     c, c->ctx->api,
@@ -152,14 +136,8 @@ void seed002_batch(const call_ptr& c) {
 void seed002_last_seen(const call_ptr& c) {
   // Dev mode: the body's userId may name the requester.
   std::string from_body;
-  if (c->ctx->cfg.edge.jwt_secret.empty() && !c->req.body.empty()) {
-    auto body = parse_client_json(c->req.body);
-    if (body.is_object()) {
-      auto i = body.find("userId");
-      if (i != body.end())
-        id_from_json(*i, from_body);
-    }
-  }
+  if (c->ctx->cfg.edge.jwt_secret.empty() && !c->req.body.empty())
+    from_body = read_last_seen_user(parse_client_json(c->req.body));
   std::string user;
   if (!c->requester(user, true, from_body))
     return;

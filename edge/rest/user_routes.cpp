@@ -6,14 +6,12 @@
 #include "core/ids.hpp"
 #include "edge/common/contacts_store.hpp"
 #include "edge/common/seed_payloads.hpp"
+#include "edge/rest/rest_bodies.hpp"
 #include "edge/rest/routes.hpp"
 
 namespace presence::edge::rest {
 
 namespace {
-
-/// Longest profile field stored.
-constexpr size_t max_profile_field = 1024;
 
 /// History entries when ?limit= is absent.
 constexpr uint32_t default_history = 20;
@@ -70,40 +68,9 @@ void put_profile(const call_ptr& c) {
   // clear). The store merges them in one step.
   profile p;
   uint8_t mask = 0;
-  struct field {
-    const char* name;
-    std::string profile::*member;
-    uint8_t bit;
-  };
-  static const field fields[] = {
-    {"name", &profile::name, profile_name},
-    {"username", &profile::username, profile_username},
-    {"email", &profile::email, profile_email},
-    {"avatar", &profile::avatar, profile_avatar},
-  };
-  for (auto& f : fields) {
-    auto i = body.find(f.name);
-    if (i == body.end())
-      continue;
-    if (i->is_string()) {
-      auto v = i->get<std::string>();
-      if (v.size() > max_profile_field) {
-        c->fail(400, "bad_request",
-                std::string{"'"} + f.name + "' is longer than "
-                  + std::to_string(max_profile_field) + " bytes");
-        return;
-      }
-      p.*f.member = std::move(v);
-    } else if (!i->is_null()) {
-      c->fail(400, "bad_request",
-              std::string{"'"} + f.name + "' must be a string or null");
-      return;
-    }
-    mask |= f.bit;
-  }
-  if (mask == 0) {
-    c->fail(400, "bad_request",
-            "name at least one of name, username, email, avatar");
+  body_error err;
+  if (!read_profile_body(body, p, mask, err)) {
+    c->fail(400, err.code, err.message);
     return;
   }
   ask_then<profile>(

@@ -649,6 +649,28 @@ TEST_CASE("fuzz: Engine.IO and Socket.IO codecs", "[fuzz]") {
           "ACK payload must be an array", "ACK without an id"});
 }
 
+TEST_CASE("fuzz: the REST endpoints' JSON bodies", "[fuzz]") {
+  std::vector<std::string> corpus = {
+    R"({"name":"Ann","username":"ann","email":"a@example.com","avatar":null})",
+    R"({"userIds":["a",42,"b"]})",
+    R"({"user_ids":[]})",
+    R"({"participants":["ann","bob"]})",
+    R"({"senderId":"ann","conversationId":"d:ann:bob","content":"hi","tempId":7})",
+    R"({"visibility":"contacts","contacts":["bob",3,"amy"]})",
+    R"({"userId":18446744073709551615})",
+  };
+  const std::vector<std::string> dict = {
+    "\"name\"",    "\"userIds\"",  "\"participants\"",
+    "\"tempId\"",  "\"contacts\"", "\"visibility\"",
+    "null",        "true",         "[]",
+    "{}",          "-1",           "1e999",
+    "\"\\u0000\"", "\"a b\"",
+  };
+  campaign c;
+  c.run(0x5eed0009, 30'000, corpus, dict, check_rest_bodies);
+  c.report();
+}
+
 TEST_CASE("fuzz: parse_target and percent_decode", "[fuzz]") {
   campaign c;
   c.run(0x5eed0002, 50'000, target_corpus(), url_dict, check_target);

@@ -22,6 +22,9 @@
 #include "edge/native/native_protocol.hpp"
 #include "edge/socketio/socketio_codec.hpp"
 #include "edge/common/url.hpp"
+#include "edge/common/contacts.hpp"
+#include "edge/common/json_input.hpp"
+#include "edge/rest/rest_bodies.hpp"
 #include "tests/fuzz/reference_id.hpp"
 
 namespace presence::fuzz {
@@ -579,6 +582,83 @@ inline std::string check_id(const std::string& id) {
   if (got != want)
     return std::string{"valid_id says "} + (got ? "valid" : "invalid")
            + ", reference says " + (want ? "valid" : "invalid");
+  return {};
+}
+
+/// Every REST body reader (edge/rest/rest_bodies.hpp, and the contacts
+/// body) on one input: none throws, what they accept holds only valid,
+/// bounded values, and a refusal names a code.
+inline std::string check_rest_bodies(const std::string& input) {
+  using namespace presence::edge::rest;
+  auto body = presence::edge::parse_client_json(input);
+  if (body.is_discarded())
+    return {};
+  body_error err;
+  auto refused = [&](const char* what) -> std::string {
+    if (err.code.empty() || err.message.empty())
+      return std::string{what} + ": refused without a code";
+    return {};
+  };
+  {
+    profile p;
+    uint8_t mask = 0;
+    if (read_profile_body(body, p, mask, err)) {
+      if (mask == 0 || (mask & ~profile_all) != 0)
+        return "profile accepted with mask " + std::to_string(mask);
+      for (auto* f : {&p.name, &p.username, &p.email, &p.avatar})
+        if (f->size() > max_profile_field)
+          return "an over-long profile field accepted";
+    } else if (auto v = refused("profile"); !v.empty()) {
+      return v;
+    }
+  }
+  {
+    err = {};
+    std::vector<std::string> ids;
+    if (read_batch_body(body, ids, err)) {
+      if (ids.size() > max_batch_ids)
+        return "more than max_batch_ids accepted";
+      for (auto& id : ids)
+        if (!valid_id(id))
+          return "invalid batch id accepted: " + escape(id);
+    } else if (auto v = refused("batch"); !v.empty()) {
+      return v;
+    }
+  }
+  {
+    err = {};
+    std::vector<std::string> ids;
+    if (read_participants_body(body, 8, ids, err)) {
+      if (ids.size() > 8)
+        return "more participants than the bound accepted";
+    } else if (auto v = refused("participants"); !v.empty()) {
+      return v;
+    }
+  }
+  {
+    err = {};
+    message_body m;
+    if (!read_message_body(body, m, err))
+      if (auto v = refused("message"); !v.empty())
+        return v;
+  }
+  (void)read_last_seen_user(body);
+  {
+    presence::edge::contacts_change ch;
+    std::string code, message;
+    if (presence::edge::read_contacts_change(body, 1000, ch, code, message)) {
+      if (ch.ids.size() > 1000)
+        return "more contacts than the bound accepted";
+      for (size_t i = 0; i < ch.ids.size(); ++i) {
+        if (!valid_id(ch.ids[i]))
+          return "invalid contact accepted: " + escape(ch.ids[i]);
+        if (i > 0 && !(ch.ids[i - 1] < ch.ids[i]))
+          return "contacts not sorted and unique";
+      }
+    } else if (code.empty()) {
+      return "contacts refused without a code";
+    }
+  }
   return {};
 }
 
