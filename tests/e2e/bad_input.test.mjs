@@ -126,6 +126,17 @@ test('bad HTTP: huge body 413, bad JSON 400, garbage bytes', async () => {
     s.on('error', reject);
   }), 5000, 'reply to garbage');
   assert.match(reply, /^HTTP\/1\.1 400/);
+  // Headers over 16 KiB: 431, and the connection ends.
+  const huge = await withTimeout(new Promise((resolve, reject) => {
+    const s = net.connect(srv.port, '127.0.0.1', () =>
+      s.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: ${'a'.repeat(20000)}\r\n\r\n`));
+    let data = '';
+    s.on('data', d => { data += d; });
+    s.on('end', () => resolve(data));
+    s.on('error', reject);
+  }), 5000, 'reply to huge headers');
+  assert.match(huge, /^HTTP\/1\.1 431/);
+  assert.match(huge, /headers_too_large/);
   await stillServing();
 });
 
