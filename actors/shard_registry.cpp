@@ -84,6 +84,12 @@ user_status offline_status(const user_record& r, const actors_config& cfg) {
   user_status s;
   s.user_id = r.user_id;
   s.last_seen = r.last_seen;
+  // A session its owner left open (the owner died; its devices are gone
+  // or re-registering): offline as of its last checkpoint, never "never
+  // seen" (issue 11), until the orphan close writes the same.
+  if (r.open)
+    s.last_seen = std::max(s.last_seen,
+                           std::max(r.open_start, r.open_last_active));
   s.version = r.version;
   s.vis = make_visibility(r.contacts, cfg.contacts_by_default);
   return s;

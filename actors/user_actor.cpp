@@ -214,13 +214,19 @@ void recompute(user_ptr self) {
     return;
   }
   st.hidden = false;
-  if (st.online_since == 0) {
-    // A session opens (a first device, or the user shows again).
+  // A session opens (a first device, or the user shows again): its mark
+  // in the store carries the version it is announced with (a survivor
+  // reading the mark after this node died shows that version).
+  bool opening = st.online_since == 0;
+  if (opening)
     st.online_since = st.env->now();
-    self->send(st.env->store, open_atom::value, st.user_id, st.online_since,
-               st.version);
-  }
+  auto open_mark = [&] {
+    if (opening)
+      self->send(st.env->store, open_atom::value, st.user_id, st.online_since,
+                 st.version);
+  };
   if (st.online && agg == st.status) {
+    open_mark();
     if (!st.indexed)
       index_silently(self);
     return;
@@ -228,6 +234,7 @@ void recompute(user_ptr self) {
   st.online = true;
   st.status = agg;
   st.version = next_version(st.version, st.env->now());
+  open_mark();
   emit(self);
   checkpoint(self);
 }

@@ -358,3 +358,22 @@ TEST_CASE("lists and counts leave out users who hide from the viewer") {
   CHECK_FALSE(after.vis.restricted());
   CHECK(after.version > before);
 }
+
+TEST_CASE(
+  "a session a dead owner left open reads as offline at its last "
+  "checkpoint, never as never seen") {
+  fixture f;
+  user_record r{"orphan", true, 0, 7};
+  r.open = true;
+  r.open_start = 1'000;
+  r.open_last_active = 4'000;
+  f.log->records["orphan"] = r;
+  auto s = f.ask<user_status>(get_atom::value, std::string{"orphan"});
+  CHECK_FALSE(s.online);
+  CHECK(s.last_seen == 4'000);
+  CHECK(s.version == 7);
+  auto xs = f.ask<std::vector<user_status>>(get_atom::value,
+                                            std::vector<std::string>{"orphan"});
+  REQUIRE(xs.size() == 1);
+  CHECK(xs[0].last_seen == 4'000);
+}
