@@ -37,6 +37,15 @@ public:
   /// following the feed. Writer only.
   void mark_ready() { ready_.store(true, std::memory_order_release); }
 
+  /// The writer stopped following the feed: empty and not ready again.
+  /// Writer only.
+  void reset() {
+    std::unique_lock<std::shared_mutex> guard{mu_};
+    ready_.store(false, std::memory_order_release);
+    users_.clear();
+    restricted_.clear();
+  }
+
   /// False until the first full sync: ask the presence service instead.
   bool ready() const { return ready_.load(std::memory_order_acquire); }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -55,7 +56,9 @@ using list_impl_api = seed000_list_api::extend_with<delta_listener>::extend<
   // a build is due (window over)
   caf::reacts_to<tick_atom>,
   // follow the feed and sync (again)
-  caf::reacts_to<subscribe_atom>>;
+  caf::reacts_to<subscribe_atom>,
+  // nobody used the list for list_idle_stop (its generation): stop
+  caf::reacts_to<idle_atom, uint64_t>>;
 
 /// After a failed subscribe or sync.
 constexpr std::chrono::milliseconds sync_retry{1'000};
@@ -75,6 +78,10 @@ struct list_state {
   /// deltas of one user arrive in order; a page may be older).
   std::unordered_map<std::string, uint64_t> gone;
   bool synced = false;
+  /// Following the global feed (while seed 000 uses the list); bumped
+  /// `idle_gen` makes an idle timer stale.
+  bool following = false;
+  uint64_t idle_gen = 0;
   /// Encoded list entries of online users (dropped when they change).
   std::unordered_map<std::string, std::string> encoded;
   std::set<seed000_list_listener> listeners;
@@ -327,6 +334,8 @@ void sync(list_ptr self, std::string cursor) {
     .then(
       [=](online_page& page) {
         auto& st = self->state;
+        if (!st.following)
+          return; // stopped meanwhile
         for (auto& u : page.users)
           if (apply(st, u))
             changed(st);
@@ -334,9 +343,13 @@ void sync(list_ptr self, std::string cursor) {
           sync(self, page.next_cursor);
           return;
         }
+        if (!st.following)
+          return; // stopped meanwhile
         st.synced = true;
         st.gone.clear();
         st.ctx->online->mark_ready();
+        if (!st.waiting.empty())
+          build(self, false); // who asked before the sync ended
         schedule(self);
       },
       [=](caf::error& err) {
@@ -368,6 +381,41 @@ void follow(list_ptr self) {
           });
 }
 
+/// Seed 000 uses the list: follow the feed if not yet, and (with nobody
+/// listening) stop list_idle_stop from now unless it is used again.
+void used(list_ptr self) {
+  auto& st = self->state;
+  if (!st.following) {
+    st.following = true;
+    follow(self);
+  }
+  auto gen = ++st.idle_gen;
+  if (st.listeners.empty())
+    self->delayed_send(self, list_idle_stop, idle_atom::value, gen);
+}
+
+/// Nobody uses the list any more: stop following the feed and drop the
+/// copy of the online users (the index is not ready again, so
+/// check_user_online asks the presence service).
+void stop_following(list_ptr self) {
+  auto& st = self->state;
+  if (!st.following || !st.listeners.empty() || !st.waiting.empty())
+    return;
+  st.following = false;
+  caf::anon_send(st.ctx->api, unsubscribe_atom::value, delta_listener{self},
+                 std::vector<std::string>{}, true);
+  st.ctx->online->reset();
+  st.online.clear();
+  st.profiles.clear();
+  st.gone.clear();
+  st.encoded.clear();
+  st.synced = false;
+  st.built = false;
+  st.current = seed000_list{};
+  st.dirty = true;
+  st.unsent = true;
+}
+
 list_impl_api::behavior_type list_impl(list_ptr self,
                                        std::shared_ptr<edge_context> ctx) {
   self->state.ctx = std::move(ctx);
@@ -376,24 +424,37 @@ list_impl_api::behavior_type list_impl(list_ptr self,
     for (auto i = ls.begin(); i != ls.end(); ++i)
       if (i->address() == dm.source) {
         ls.erase(i);
+        if (ls.empty())
+          used(self); // the idle countdown starts
         return;
       }
   });
-  follow(self);
   return {
     [=](subscribe_atom, const seed000_list_listener& l) {
       if (self->state.listeners.insert(l).second)
         self->monitor(l);
+      used(self);
     },
     [=](unsubscribe_atom, const seed000_list_listener& l) {
-      if (self->state.listeners.erase(l) > 0)
+      if (self->state.listeners.erase(l) > 0) {
         self->demonitor(l.address());
+        if (self->state.listeners.empty())
+          used(self);
+      }
     },
     [=](get_atom, const presence_delta& joined) -> caf::result<seed000_list> {
       auto& st = self->state;
+      used(self);
       if (!joined.user_id.empty() && apply(st, joined)) {
         changed(st);
         schedule(self);
+      }
+      if (!st.synced) {
+        // Started following just now: the list waits for the whole online
+        // set (answered when the sync ends).
+        auto rp = self->make_response_promise<seed000_list>();
+        st.waiting.push_back(rp);
+        return rp;
       }
       if (!st.dirty && st.built && !st.building)
         return st.current;
@@ -413,6 +474,8 @@ list_impl_api::behavior_type list_impl(list_ptr self,
     },
     [=](delta_atom, const delta_batch& batch) {
       auto& st = self->state;
+      if (!st.following)
+        return; // sent before the unsubscribe arrived
       for (auto& d : *batch.deltas) {
         if (!d.online)
           st.profiles.erase(d.user_id); // re-read when back
@@ -421,7 +484,14 @@ list_impl_api::behavior_type list_impl(list_ptr self,
       }
       schedule(self);
     },
-    [=](subscribe_atom) { follow(self); },
+    [=](subscribe_atom) {
+      if (self->state.following)
+        follow(self); // a retry
+    },
+    [=](idle_atom, uint64_t gen) {
+      if (gen == self->state.idle_gen)
+        stop_following(self);
+    },
     [=](tick_atom) {
       auto& st = self->state;
       st.armed = false;
