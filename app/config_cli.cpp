@@ -74,6 +74,7 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   int64_t sio_ping_ms = cfg.edge.sio_ping_interval.count();
   int64_t sio_timeout_ms = cfg.edge.sio_ping_timeout.count();
   int64_t sio_list_ms = cfg.edge.sio_list_window.count();
+  double sio_list_idle_s = cfg.edge.sio_list_idle.count() / 1000.0;
   double http_timeout_s = cfg.edge.http_timeout.count() / 1000.0;
   double ws_idle_s = cfg.edge.ws_idle_timeout.count() / 1000.0;
 
@@ -171,6 +172,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "ms a Socket.IO client has to answer a ping before it is dropped");
   add("sio-max-payload", cfg.edge.sio_max_payload,
       "largest Engine.IO payload (polling body or WebSocket frame)");
+  add("sio-list-idle", sio_list_idle_s,
+      "s after the last seed-000 client left before the node drops its "
+      "copy of the online users (seed 000's list)");
   add("sio-list-window", sio_list_ms,
       "ms between two full online_users_list pushes to one seed-000 socket");
   add("node-id", cfg.cluster.node_id,
@@ -293,6 +297,11 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   cfg.edge.sio_ping_interval = milliseconds{sio_ping_ms};
   cfg.edge.sio_ping_timeout = milliseconds{sio_timeout_ms};
   cfg.edge.sio_list_window = milliseconds{sio_list_ms};
+  if (!(sio_list_idle_s > 0) || sio_list_idle_s > 86'400) {
+    std::cerr << "presenced: sio-list-idle must be between 0 and 86400 s\n";
+    return 2;
+  }
+  cfg.edge.sio_list_idle = seconds_to_ms(sio_list_idle_s);
   cfg.edge.http_timeout = seconds_to_ms(http_timeout_s);
   cfg.edge.ws_idle_timeout = seconds_to_ms(ws_idle_s);
   if (timeout_ms < 100) {
@@ -388,6 +397,7 @@ std::string to_toml(const config& cfg) {
   line("sio-ping-timeout", std::to_string(e.sio_ping_timeout.count()));
   line("sio-max-payload", std::to_string(e.sio_max_payload));
   line("sio-list-window", std::to_string(e.sio_list_window.count()));
+  line("sio-list-idle", secs(e.sio_list_idle));
   const auto& c = cfg.cluster;
   line("node-id", q(c.node_id));
   line("cluster-listen",

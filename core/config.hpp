@@ -126,6 +126,9 @@ struct edge_config {
   milliseconds sio_ping_timeout{20'000};
   std::size_t sio_max_payload = 1'000'000; // capped by max_body_bytes
   milliseconds sio_list_window{1'000};
+  /// The seed-000 list stops following the global feed this long after
+  /// its last listener left (edge/socketio/seed000_list.hpp).
+  milliseconds sio_list_idle{60'000};
   /// Auto-away for native devices that do not ask for their own
   /// (`auto_away` in join): after this long without input they turn away.
   /// 0 = off (the default; the seed dialects have no notion of it).

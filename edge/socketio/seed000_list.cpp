@@ -57,7 +57,7 @@ using list_impl_api = seed000_list_api::extend_with<delta_listener>::extend<
   caf::reacts_to<tick_atom>,
   // follow the feed and sync (again)
   caf::reacts_to<subscribe_atom>,
-  // nobody used the list for list_idle_stop (its generation): stop
+  // nobody used the list for --sio-list-idle (its generation): stop
   caf::reacts_to<idle_atom, uint64_t>>;
 
 /// After a failed subscribe or sync.
@@ -382,7 +382,7 @@ void follow(list_ptr self) {
 }
 
 /// Seed 000 uses the list: follow the feed if not yet, and (with nobody
-/// listening) stop list_idle_stop from now unless it is used again.
+/// listening) stop --sio-list-idle from now unless it is used again.
 void used(list_ptr self) {
   auto& st = self->state;
   if (!st.following) {
@@ -391,7 +391,8 @@ void used(list_ptr self) {
   }
   auto gen = ++st.idle_gen;
   if (st.listeners.empty())
-    self->delayed_send(self, list_idle_stop, idle_atom::value, gen);
+    self->delayed_send(self, st.ctx->cfg.edge.sio_list_idle, idle_atom::value,
+                       gen);
 }
 
 /// Nobody uses the list any more: stop following the feed and drop the

@@ -82,17 +82,14 @@ std::chrono::milliseconds seed000_list_window(std::chrono::milliseconds base,
 /// (docs/benchmarks.md).
 constexpr size_t list_bytes_per_second = 16 * 1024 * 1024;
 
-/// The list actor follows the global feed (a copy of every online user)
-/// only while seed 000 uses it: from the first listener or request on,
-/// until this long after the last listener left with no request since.
-constexpr std::chrono::seconds list_idle_stop{60};
-
 /// A cached profile is fetched again after this long (profile writes on
 /// this node invalidate it at once; on other nodes, within this bound).
 constexpr std::chrono::seconds profile_cache_ttl{30};
 
 /// Spawns the list actor of a node's edge (edge/server.cpp). While seed
-/// 000 uses it (list_idle_stop) it follows the global feed, keeps the
+/// 000 uses it (from the first listener or list request on, until
+/// `--sio-list-idle` after the last listener left with no request since)
+/// it follows the global feed, keeps the
 /// node's online index (`ctx.online`, seed 000's check_user_online) and
 /// reads profiles through `ctx.store`; a node without seed-000 clients
 /// keeps no copy of the online users.

@@ -119,3 +119,38 @@ test('an invisible user who opens a seed-000 tab stays off everyone\'s list', as
   for (const c of [obs, tab, other]) c.close();
   await phone.close();
 });
+
+test('after the last seed-000 client left the node drops its copy; the next one still gets the whole list', async () => {
+  const s = await new Server({
+    args: ['--reconnect-grace', '0', '--sio-list-window', '100', '--sio-list-idle', '0.3'],
+  }).start();
+  try {
+    const ws = { path: '/api/socketio', transports: ['websocket'] };
+    // A native user, online all along.
+    const nat = await s.ws('/ws?userId=idle-nat');
+    await nat.next(m => m.type === 'joined');
+    const first = await sioConnect(s.url, ws);
+    assert.equal((await first.ask('join_user', 'idle-a')).success, true);
+    // (A build for listeners may come before the one with her own join.)
+    await first.next('online_users_list', x => x.users.some(u => u.id === 'idle-nat')
+                                               && x.users.some(u => u.id === 'idle-a'));
+    first.close();
+    // Longer than --sio-list-idle with nobody on seed 000; a user comes
+    // meanwhile (the node no longer follows the feed for the list).
+    await new Promise(r => setTimeout(r, 800));
+    const late = await s.ws('/ws?userId=idle-late');
+    await late.next(m => m.type === 'joined');
+    const second = await sioConnect(s.url, ws);
+    assert.equal((await second.ask('join_user', 'idle-b')).success, true);
+    const l2 = await second.next('online_users_list', x => x.users.some(u => u.id === 'idle-b'));
+    const ids = l2.users.map(u => u.id).sort();
+    assert.ok(ids.includes('idle-nat') && ids.includes('idle-late'), ids.join(','));
+    assert.equal(ids.includes('idle-a'), false, 'the first client left');
+    second.emit('check_user_online', 'idle-late');
+    assert.equal((await second.next('user_online_status', x => x.userId === 'idle-late')).online, true);
+    second.close();
+    for (const c of [nat, late]) await c.close();
+  } finally {
+    await s.dispose();
+  }
+});
