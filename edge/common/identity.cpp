@@ -52,6 +52,38 @@ client_identity resolve_identity(const std::string& secret, millis now,
   return out;
 }
 
+refresh_result check_refresh(const std::string& secret,
+                             const std::string& admin_claim, millis now,
+                             const std::string& token,
+                             const std::string& established) {
+  refresh_result out;
+  if (!jwt_mode(secret)) {
+    out.code = "bad_request";
+    out.message = "there are no tokens to refresh in dev mode";
+    return out;
+  }
+  credentials c;
+  c.token = token;
+  c.established = established;
+  c.admin_claim = admin_claim;
+  out.who = resolve_identity(secret, now, c, true);
+  switch (out.who.failure) {
+    case identity_failure::none:
+      out.ok = true;
+      break;
+    case identity_failure::bad_token:
+    case identity_failure::missing_token:
+      out.code = out.who.code;
+      out.message = out.who.message;
+      break;
+    default:
+      out.code = "forbidden";
+      out.message = "the token names a different user than this session";
+      break;
+  }
+  return out;
+}
+
 std::string request_token(const http_request& req, const parsed_target& t) {
   auto token = bearer_token(req.authorization);
   if (token.empty())

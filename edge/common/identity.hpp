@@ -76,7 +76,21 @@ struct client_identity {
 client_identity resolve_identity(const std::string& secret, millis now,
                                  const credentials& c, bool required);
 
-/// True in JWT mode (a secret is configured).
+/// A fresh token for a session that is `established` (the `refresh` frame,
+/// Socket.IO's refresh_token): in JWT mode it must verify and name that
+/// same user. On failure `code` and `message` say why, for the client
+/// (dev mode: "bad_request", there are no tokens).
+struct refresh_result {
+  bool ok = false;
+  client_identity who;
+  std::string code;
+  std::string message;
+};
+refresh_result check_refresh(const std::string& secret,
+                             const std::string& admin_claim, millis now,
+                             const std::string& token,
+                             const std::string& established);
+
 /// May this client follow every user's changes (the global feed)? Dev mode
 /// and `--global-feed open`: yes; `admin`: only with an admin token.
 inline bool global_feed_allowed(const edge_config& cfg,
@@ -84,6 +98,7 @@ inline bool global_feed_allowed(const edge_config& cfg,
   return cfg.jwt_secret.empty() || cfg.global_feed != "admin" || who.admin;
 }
 
+/// True in JWT mode (a secret is configured).
 inline bool jwt_mode(const std::string& secret) {
   return !secret.empty();
 }

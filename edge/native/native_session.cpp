@@ -112,30 +112,16 @@ void token_deadline(session_ptr self, uint64_t epoch) {
 void refresh(session_ptr self, const native_command& cmd) {
   auto& st = self->state;
   auto& id = cmd.id_json;
-  const auto& secret = st.ctx->cfg.edge.jwt_secret;
-  if (!jwt_mode(secret)) {
-    send_error(self, id, "bad_request",
-               "there are no tokens to refresh in dev mode");
+  auto r = check_refresh(st.ctx->cfg.edge.jwt_secret,
+                         st.ctx->cfg.edge.admin_claim, st.ctx->now(), cmd.token,
+                         st.link.joined() ? st.link.user_id
+                                          : st.params.user_id);
+  if (!r.ok) {
+    // The session goes on until its current token expires.
+    send_error(self, id, r.code, r.message);
     return;
   }
-  credentials creds;
-  creds.token = cmd.token;
-  creds.established = st.link.joined() ? st.link.user_id : st.params.user_id;
-  creds.admin_claim = st.ctx->cfg.edge.admin_claim;
-  auto who = resolve_identity(secret, st.ctx->now(), creds, true);
-  switch (who.failure) {
-    case identity_failure::none:
-      break;
-    case identity_failure::bad_token:
-    case identity_failure::missing_token:
-      // The session goes on until its current token expires.
-      send_error(self, id, who.code, who.message);
-      return;
-    default:
-      send_error(self, id, "forbidden",
-                 "the token names a different user than this session");
-      return;
-  }
+  auto& who = r.who;
   st.params.token_expires = who.expires_at;
   st.params.admin = who.admin;
   arm_token_expiry(self);
@@ -577,9 +563,10 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
       // Encoded once per delivery, the same buffer for every follower
       // (and one for everyone a user hides from).
       for (auto& d : *batch.deltas) {
-        bool hide = d.vis.restricted() && hidden_from(me(self), d);
-        if (hide && d.version != d.vis.since())
+        auto who = me(self);
+        if (!announced_to(who, d))
           continue; // nothing changed for those it is hidden from
+        bool hide = d.vis.restricted() && hidden_from(who, d);
         auto make = [&d, hide] {
           return std::make_shared<const std::string>(
             encode_delta(hide ? hidden(d) : d));

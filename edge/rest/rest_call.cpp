@@ -30,19 +30,24 @@ void rest_call::fail(const caf::error& err) const {
   done(error_response(e.http_status, e.code, e.message));
 }
 
-bool rest_call::requester(std::string& out, bool required,
-                          const std::string& fallback) const {
-  const auto& secret = ctx->cfg.edge.jwt_secret;
+credentials rest_call::creds(const std::string& fallback) const {
   credentials c;
   c.token = request_token(req, target);
-  if (!jwt_mode(secret)) {
+  c.admin_claim = ctx->cfg.edge.admin_claim;
+  if (!jwt_mode(ctx->cfg.edge.jwt_secret)) {
     // Dev mode: the client names itself (JWT mode ignores these).
     c.claimed = !req.user_header.empty() ? req.user_header
                                          : request_user(target);
     if (c.claimed.empty())
       c.claimed = fallback;
   }
-  auto who = resolve_identity(secret, ctx->now(), c, required);
+  return c;
+}
+
+bool rest_call::requester(std::string& out, bool required,
+                          const std::string& fallback) const {
+  const auto& secret = ctx->cfg.edge.jwt_secret;
+  auto who = resolve_identity(secret, ctx->now(), creds(fallback), required);
   switch (who.failure) {
     case identity_failure::none:
       out = std::move(who.user_id);
@@ -75,19 +80,14 @@ bool rest_call::admin() const {
 }
 
 viewer rest_call::who() const {
+  // One verification: the token's user and whether it is an admin's.
   viewer v;
-  if (admin()) {
-    v.all = true;
+  auto found = resolve_identity(ctx->cfg.edge.jwt_secret, ctx->now(), creds(),
+                                false);
+  if (found.failure != identity_failure::none)
     return v;
-  }
-  const auto& secret = ctx->cfg.edge.jwt_secret;
-  credentials c;
-  c.token = request_token(req, target);
-  if (!jwt_mode(secret))
-    c.claimed = !req.user_header.empty() ? req.user_header
-                                         : request_user(target);
-  auto found = resolve_identity(secret, ctx->now(), c, false);
-  if (found.failure == identity_failure::none)
+  v.all = found.admin;
+  if (!v.all)
     v.user_id = std::move(found.user_id);
   return v;
 }

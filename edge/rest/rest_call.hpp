@@ -17,6 +17,7 @@
 #include "edge/common/ask.hpp"
 #include "edge/common/edge_context.hpp"
 #include "edge/common/http_types.hpp"
+#include "edge/common/identity.hpp"
 #include "edge/common/url.hpp"
 
 namespace presence::edge::rest {
@@ -61,6 +62,9 @@ struct rest_call {
   /// everyone; otherwise the requester (as requester() finds them, dev
   /// mode's X-User-Id / ?userId= included), or someone anonymous.
   viewer who() const;
+
+  /// The requester's credentials as requester() and who() read them.
+  credentials creds(const std::string& fallback = {}) const;
 
   /// ?limit= within [1, max], `dflt` when absent; replies 400 when junk.
   bool limit(uint32_t dflt, uint32_t max, uint32_t& out) const;

@@ -165,33 +165,22 @@ void token_deadline(sio_ptr self, uint64_t epoch) {
 void refresh_token(sio_ptr self, sio_socket& s, const json& arg,
                    int64_t ack_id) {
   auto& st = self->state;
-  const auto& secret = st.ctx->cfg.edge.jwt_secret;
-  if (!jwt_mode(secret)) {
-    fail(self, s, ack_id, "bad_request",
-         "there are no tokens to refresh in dev mode");
-    return;
-  }
   auto token = arg.is_string() ? arg.get<std::string>()
                                : string_field(arg, "token");
-  if (token.empty()) {
+  if (token.empty() && jwt_mode(st.ctx->cfg.edge.jwt_secret)) {
     fail(self, s, ack_id, "bad_request",
          "a fresh JWT of this session's user is required ({\"token\": ...})");
     return;
   }
-  credentials c;
-  c.token = token;
-  c.established = s.link.joined() ? s.link.user_id : s.token_user;
-  c.admin_claim = st.ctx->cfg.edge.admin_claim;
-  auto who = resolve_identity(secret, st.ctx->now(), c, true);
-  if (!who.ok()) {
+  auto r = check_refresh(st.ctx->cfg.edge.jwt_secret,
+                         st.ctx->cfg.edge.admin_claim, st.ctx->now(), token,
+                         s.link.joined() ? s.link.user_id : s.token_user);
+  if (!r.ok) {
     // The session goes on until its current token expires.
-    fail(self, s, ack_id,
-         who.failure == identity_failure::bad_token ? who.code : "forbidden",
-         who.failure == identity_failure::bad_token
-           ? who.message
-           : "the token names a different user than this session");
+    fail(self, s, ack_id, r.code, r.message);
     return;
   }
+  auto& who = r.who;
   if (s.token_user.empty())
     s.token_user = who.user_id;
   s.token_admin = who.admin;
@@ -311,12 +300,14 @@ void on_deltas(sio_ptr self, const delta_batch& batch) {
       auto* dl = dialect_of(kvp.second.d);
       if (dl == nullptr || dl->on_delta == nullptr)
         continue;
-      if (d.vis.restricted() && hidden_from(viewer_of(kvp.second), d)) {
-        // Shown as offline, once (the change that hid the user), encoded
-        // for this socket alone (the memo's packets are what others see).
-        if (d.version == d.vis.since())
-          dl->on_delta(self, kvp.second, hidden(d), nullptr);
-      } else
+      auto who = viewer_of(kvp.second);
+      if (!announced_to(who, d))
+        continue; // nothing changed for those it is hidden from
+      if (d.vis.restricted() && hidden_from(who, d))
+        // Shown as offline, encoded for this socket alone (the memo's
+        // packets are what others see).
+        dl->on_delta(self, kvp.second, hidden(d), nullptr);
+      else
         dl->on_delta(self, kvp.second, d, batch.memo.get());
       if (std::find(heard.begin(), heard.end(), dl) == heard.end())
         heard.push_back(dl);

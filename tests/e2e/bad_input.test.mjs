@@ -107,6 +107,18 @@ test('a binary flood is rate limited like any other', async () => {
   await stillServing();
 });
 
+/** Writes `bytes` on a raw TCP connection; resolves with all the server
+ *  sent until it closed. */
+function rawReply(bytes, what) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const s = net.connect(srv.port, '127.0.0.1', () => s.write(bytes));
+    let data = '';
+    s.on('data', d => { data += d; });
+    s.on('end', () => resolve(data));
+    s.on('error', reject);
+  }), 5000, what);
+}
+
 test('bad HTTP: huge body 413, bad JSON 400, garbage bytes', async () => {
   const big = await srv.http('POST', '/api/user-status/batch',
                              { body: { userIds: Array(500).fill('abcdefgh') } });
@@ -118,23 +130,11 @@ test('bad HTTP: huge body 413, bad JSON 400, garbage bytes', async () => {
   const wrong = await srv.http('POST', '/api/user-status/batch', { body: { userIds: [{}] } });
   assert.equal(wrong.status, 400);
   // Raw garbage on the socket: a 400 and a closed connection.
-  const reply = await withTimeout(new Promise((resolve, reject) => {
-    const s = net.connect(srv.port, '127.0.0.1', () => s.write('\x00\x01GARBAGE\r\n\r\n'));
-    let data = '';
-    s.on('data', d => { data += d; });
-    s.on('end', () => resolve(data));
-    s.on('error', reject);
-  }), 5000, 'reply to garbage');
+  const reply = await rawReply('\x00\x01GARBAGE\r\n\r\n', 'reply to garbage');
   assert.match(reply, /^HTTP\/1\.1 400/);
   // Headers over 16 KiB: 431, and the connection ends.
-  const huge = await withTimeout(new Promise((resolve, reject) => {
-    const s = net.connect(srv.port, '127.0.0.1', () =>
-      s.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: ${'a'.repeat(20000)}\r\n\r\n`));
-    let data = '';
-    s.on('data', d => { data += d; });
-    s.on('end', () => resolve(data));
-    s.on('error', reject);
-  }), 5000, 'reply to huge headers');
+  const huge = await rawReply(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: ${'a'.repeat(20000)}\r\n\r\n`,
+                              'reply to huge headers');
   assert.match(huge, /^HTTP\/1\.1 431/);
   assert.match(huge, /headers_too_large/);
   await stillServing();
