@@ -563,10 +563,15 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
       // Encoded once per delivery, the same buffer for every follower
       // (and one for everyone a user hides from).
       for (auto& d : *batch.deltas) {
-        auto who = me(self);
-        if (!announced_to(who, d))
-          continue; // nothing changed for those it is hidden from
-        bool hide = d.vis.restricted() && hidden_from(who, d);
+        // (Who is looking matters only for users who restrict it: no
+        // viewer is built per delivery otherwise.)
+        bool hide = false;
+        if (d.vis.restricted()) {
+          auto who = me(self);
+          if (!announced_to(who, d))
+            continue; // nothing changed for those it is hidden from
+          hide = hidden_from(who, d);
+        }
         auto make = [&d, hide] {
           return std::make_shared<const std::string>(
             encode_delta(hide ? hidden(d) : d));

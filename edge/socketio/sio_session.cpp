@@ -300,10 +300,14 @@ void on_deltas(sio_ptr self, const delta_batch& batch) {
       auto* dl = dialect_of(kvp.second.d);
       if (dl == nullptr || dl->on_delta == nullptr)
         continue;
-      auto who = viewer_of(kvp.second);
-      if (!announced_to(who, d))
-        continue; // nothing changed for those it is hidden from
-      if (d.vis.restricted() && hidden_from(who, d))
+      bool hide = false;
+      if (d.vis.restricted()) { // no viewer built per delivery otherwise
+        auto who = viewer_of(kvp.second);
+        if (!announced_to(who, d))
+          continue; // nothing changed for those it is hidden from
+        hide = hidden_from(who, d);
+      }
+      if (hide)
         // Shown as offline, encoded for this socket alone (the memo's
         // packets are what others see).
         dl->on_delta(self, kvp.second, hidden(d), nullptr);
