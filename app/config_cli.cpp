@@ -107,7 +107,21 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "users whose latest change a node keeps for resync and "
       "/api/presence/changes");
   add("jwt-secret", cfg.edge.jwt_secret,
-      "HS256 secret; empty = dev mode (clients name themselves)");
+      "HS256 secret; with no secret and no public key: dev mode (clients "
+      "name themselves)");
+  add("jwt-public-key", cfg.edge.jwt_public_key,
+      "PEM file of RSA/EC public keys or certificates for RS256/ES256 "
+      "tokens (reread on SIGHUP)");
+  add("jwt-jwks", cfg.edge.jwt_jwks,
+      "JWKS file of RSA/EC keys, matched by the token's kid (reread on "
+      "SIGHUP)");
+  add("jwt-issuer", cfg.edge.jwt_issuer,
+      "when set, a token's iss claim must equal it");
+  add("jwt-audience", cfg.edge.jwt_audience,
+      "when set, a token's aud claim must be or hold it");
+  double jwt_leeway_s = cfg.edge.jwt_leeway.count() / 1000.0;
+  add("jwt-leeway", jwt_leeway_s,
+      "seconds of clock skew allowed on a token's exp and nbf");
   add("admin-claim", cfg.edge.admin_claim,
       "JWT claim that makes a token an admin's (true, or listed in 'roles')");
   add("global-feed", cfg.edge.global_feed,
@@ -302,6 +316,11 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
     return 2;
   }
   cfg.edge.sio_list_idle = seconds_to_ms(sio_list_idle_s);
+  if (!(jwt_leeway_s >= 0) || jwt_leeway_s > 3600) {
+    std::cerr << "presenced: jwt-leeway must be between 0 and 3600 s\n";
+    return 2;
+  }
+  cfg.edge.jwt_leeway = seconds_to_ms(jwt_leeway_s);
   cfg.edge.http_timeout = seconds_to_ms(http_timeout_s);
   cfg.edge.ws_idle_timeout = seconds_to_ms(ws_idle_s);
   if (timeout_ms < 100) {
@@ -361,6 +380,11 @@ std::string to_toml(const config& cfg) {
     line("jwt-secret", q(""));
   else
     out += "# jwt-secret is set (not shown)\n";
+  line("jwt-public-key", q(e.jwt_public_key));
+  line("jwt-jwks", q(e.jwt_jwks));
+  line("jwt-issuer", q(e.jwt_issuer));
+  line("jwt-audience", q(e.jwt_audience));
+  line("jwt-leeway", secs(e.jwt_leeway));
   line("admin-claim", q(e.admin_claim));
   line("global-feed", q(e.global_feed));
   line("visibility", q(a.contacts_by_default ? "contacts" : "everyone"));

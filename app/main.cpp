@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP); // reread the key files
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -153,7 +154,9 @@ int main(int argc, char** argv) {
 
   spdlog::info("presenced listening on http://{}:{} (data in {}, {} mode)",
                cfg.edge.listen_host, srv->port(), cfg.persistence.data_dir,
-               cfg.edge.jwt_secret.empty() ? "dev" : "JWT");
+               cfg.edge.jwt_mode() ? "JWT" : "dev");
+  if (cfg.edge.jwt_mode())
+    spdlog::info("JWT keys: {}", srv->context()->keys()->describe());
   if (clustered)
     spdlog::info("cluster node '{}' on {}:{}{}{}", n->node_id(),
                  cfg.cluster.listen_host, n->cluster_port(),
@@ -176,6 +179,17 @@ int main(int argc, char** argv) {
     sig = sigtimedwait(&signals, nullptr, &trim_interval);
     if (sig < 0 && errno == EAGAIN)
       malloc_trim(0);
+    if (sig == SIGHUP) {
+      sig = -1;
+      if (!cfg.edge.jwt_mode()) {
+        spdlog::info("SIGHUP: no key files to reread (dev mode)");
+      } else if (srv->context()->reload_keys(err)) {
+        spdlog::info("SIGHUP: JWT keys reloaded: {}",
+                     srv->context()->keys()->describe());
+      } else {
+        spdlog::error("SIGHUP: keys not reloaded, the old ones stay: {}", err);
+      }
+    }
   }
   spdlog::info("received {}, shutting down",
                sig == SIGINT ? "SIGINT" : "SIGTERM");

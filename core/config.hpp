@@ -65,8 +65,24 @@ struct edge_config {
   bool enabled = true;
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;
-  /// HS256 secret; empty = dev mode (clients name themselves).
+  /// HS256 secret. With no secret and no public key: dev mode (clients
+  /// name themselves).
   std::string jwt_secret;
+  /// PEM file of RSA / EC public keys or certificates (RS256/384/512,
+  /// ES256/384/512 tokens); reread on SIGHUP.
+  std::string jwt_public_key;
+  /// JWKS file ({"keys": [...]}, RSA and EC keys, matched by kid); reread
+  /// on SIGHUP.
+  std::string jwt_jwks;
+  /// When set, a token's `iss` must equal it / its `aud` must be or hold it.
+  std::string jwt_issuer;
+  std::string jwt_audience;
+  /// Clock skew allowed on a token's exp and nbf.
+  milliseconds jwt_leeway{30'000};
+  /// JWT mode: some key is configured.
+  bool jwt_mode() const {
+    return !jwt_secret.empty() || !jwt_public_key.empty() || !jwt_jwks.empty();
+  }
   /// JWT mode: a token is an admin's when this claim is `true` or its
   /// `roles` array holds this name.
   std::string admin_claim = "admin";

@@ -90,6 +90,8 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   ctx->stats = n.stats();
   ctx->membership = n.membership();
   ctx->store_counters = &n.store_counters();
+  if (!ctx->reload_keys(err))
+    return nullptr;
   ctx->activity = spawn_activity_flusher(n.system(), activity_gap(n.cfg()));
   auto p = std::make_unique<impl>();
   p->ctx = ctx;

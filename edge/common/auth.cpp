@@ -21,10 +21,57 @@ identity fail(const char* code, std::string msg) {
   return id;
 }
 
+/// The header's alg and kid, or false if it is not a JSON object with an
+/// alg string.
+bool read_header(const std::string& token, std::string& alg, std::string& kid) {
+  auto dot = token.find('.');
+  if (dot == std::string::npos || dot > 2048)
+    return false;
+  std::string text;
+  if (!base64url_decode(token.substr(0, dot), text))
+    return false;
+  auto header = nlohmann::json::parse(text, nullptr, false);
+  if (!header.is_object())
+    return false;
+  auto a = header.find("alg");
+  if (a == header.end() || !a->is_string())
+    return false;
+  alg = a->get<std::string>();
+  if (auto k = header.find("kid"); k != header.end() && k->is_string())
+    kid = k->get<std::string>();
+  return true;
+}
+
+using jwt_ptr = std::unique_ptr<jwt_t, void (*)(jwt_t*)>;
+
+jwt_ptr decode(const std::string& token, const std::string& key) {
+  jwt_t* raw = nullptr;
+  auto rc = jwt_decode(&raw, token.c_str(),
+                       reinterpret_cast<const unsigned char*>(key.data()),
+                       static_cast<int>(key.size()));
+  jwt_ptr jwt{raw, jwt_free};
+  if (rc != 0)
+    jwt.reset();
+  return jwt;
+}
+
+/// True if the `aud` claim is `want` or an array holding it.
+bool audience_holds(const nlohmann::json& claims, const std::string& want) {
+  auto a = claims.find("aud");
+  if (a == claims.end())
+    return false;
+  if (a->is_string())
+    return a->get_ref<const std::string&>() == want;
+  if (a->is_array())
+    for (auto& v : *a)
+      if (v.is_string() && v.get_ref<const std::string&>() == want)
+        return true;
+  return false;
+}
+
 } // namespace
 
-identity verify_jwt(const std::string& secret, const std::string& token,
-                    millis now, millis leeway_ms,
+identity verify_jwt(const jwt_keys& keys, const std::string& token, millis now,
                     const std::string& admin_claim) {
   if (token.empty())
     return fail("missing_token", "a JWT is required");
@@ -35,16 +82,46 @@ identity verify_jwt(const std::string& secret, const std::string& token,
   for (unsigned char c : token)
     if (!std::isalnum(c) && c != '-' && c != '_' && c != '.' && c != '=')
       return fail("invalid_token", "token holds characters a JWT cannot");
-  jwt_t* raw = nullptr;
-  auto rc = jwt_decode(&raw, token.c_str(),
-                       reinterpret_cast<const unsigned char*>(secret.data()),
-                       static_cast<int>(secret.size()));
-  std::unique_ptr<jwt_t, void (*)(jwt_t*)> jwt{raw, jwt_free};
-  if (rc != 0 || !jwt)
+  std::string alg, kid;
+  if (!read_header(token, alg, kid))
     return fail("invalid_token", "token signature or format is invalid");
-  // Only HS256: never "none", never an algorithm the client picked for us.
-  if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256)
-    return fail("invalid_token", "token must be signed with HS256");
+  // The key follows from the header's alg, and the alg a key is for is
+  // checked again on the decoded token: a public key is never tried as an
+  // HMAC secret, "none" never reaches libjwt with a key.
+  jwt_alg_t want = JWT_ALG_INVAL;
+  jwt_ptr jwt{nullptr, jwt_free};
+  if (alg == "HS256") {
+    if (keys.secret().empty())
+      return fail("invalid_token", "HS256 tokens are not accepted here");
+    want = JWT_ALG_HS256;
+    jwt = decode(token, keys.secret());
+  } else {
+    want = jwt_str_alg(alg.c_str());
+    auto candidates = keys.candidates(alg, kid);
+    if (want == JWT_ALG_INVAL || want == JWT_ALG_NONE || want == JWT_ALG_HS384
+        || want == JWT_ALG_HS512 || candidates.empty()) {
+      if (keys.public_keys().empty())
+        return fail("invalid_token", "token must be signed with HS256");
+      if (want == JWT_ALG_INVAL || want == JWT_ALG_NONE || want == JWT_ALG_HS384
+          || want == JWT_ALG_HS512)
+        return fail("invalid_token",
+                    "token must be signed with RS256/384/512 or "
+                    "ES256/384/512"
+                      + std::string{keys.secret().empty() ? "" : " or HS256"});
+      return fail("invalid_token",
+                  kid.empty() ? "no key here verifies " + alg + " tokens"
+                              : "no key here verifies " + alg
+                                  + " tokens of kid " + kid.substr(0, 64));
+    }
+    // Bounded: a forged token costs at most this many signature checks.
+    constexpr size_t max_tries = 8;
+    for (size_t i = 0; i < candidates.size() && i < max_tries && !jwt; ++i)
+      jwt = decode(token, candidates[i]->pem);
+  }
+  if (!jwt)
+    return fail("invalid_token", "token signature or format is invalid");
+  if (jwt_get_alg(jwt.get()) != want)
+    return fail("invalid_token", "token signature or format is invalid");
   std::unique_ptr<char, void (*)(void*)> grants{jwt_get_grants_json(jwt.get(),
                                                                     nullptr),
                                                 std::free};
@@ -62,6 +139,7 @@ identity verify_jwt(const std::string& secret, const std::string& token,
     out = i->get<double>();
     return true;
   };
+  const auto leeway_ms = static_cast<double>(keys.leeway());
   double exp = 0;
   bool has_exp = seconds("exp", exp);
   if (has_exp && exp * 1000.0 + leeway_ms <= now)
@@ -69,6 +147,14 @@ identity verify_jwt(const std::string& secret, const std::string& token,
   double nbf = 0;
   if (seconds("nbf", nbf) && nbf * 1000.0 - leeway_ms > now)
     return fail("invalid_token", "token is not valid yet");
+  if (!keys.issuer().empty()) {
+    auto iss = claims.find("iss");
+    if (iss == claims.end() || !iss->is_string()
+        || iss->get_ref<const std::string&>() != keys.issuer())
+      return fail("invalid_token", "token issuer (iss) is not accepted");
+  }
+  if (!keys.audience().empty() && !audience_holds(claims, keys.audience()))
+    return fail("invalid_token", "token audience (aud) is not accepted");
   std::string user;
   for (auto name : {"sub", "userId", "user_id"}) {
     auto i = claims.find(name);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/messages.hpp"
+#include "edge/common/jwt_keys.hpp"
 
 namespace presence::edge {
 
@@ -21,12 +22,15 @@ struct identity {
   millis expires_at = 0;
 };
 
-/// Verifies an HS256 JWT against `secret` (libjwt) and extracts the user
-/// from the `sub`, `userId` or `user_id` claim (strings or integers). `exp`
-/// and `nbf` are enforced when present, with `leeway_ms` of clock skew.
-/// Called on edge I/O threads and session actors; thread-safe.
-identity verify_jwt(const std::string& secret, const std::string& token,
-                    millis now, millis leeway_ms = 30'000,
+/// Verifies a JWT against `keys` (libjwt) and extracts the user from the
+/// `sub`, `userId` or `user_id` claim (strings or integers). The header's
+/// alg picks the key: HS256 the secret, RS256/384/512 an RSA key, ES256/
+/// 384/512 an EC key of that curve, `kid` the key among several; nothing
+/// else (never "none", never a public key as an HMAC secret). `exp` and
+/// `nbf` are enforced when present with the keys' leeway, `iss` and `aud`
+/// when the keys require them. Called on edge I/O threads and session
+/// actors; thread-safe.
+identity verify_jwt(const jwt_keys& keys, const std::string& token, millis now,
                     const std::string& admin_claim = "admin");
 
 /// The token in an "Authorization: Bearer <token>" header value, else "".

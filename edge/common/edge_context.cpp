@@ -15,6 +15,18 @@ edge_context::edge_context(caf::actor_system& sys, const config& cfg)
   device_salt_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
 }
 
+std::shared_ptr<const jwt_keys> edge_context::keys() const {
+  return std::atomic_load(&keys_);
+}
+
+bool edge_context::reload_keys(std::string& err) {
+  auto k = jwt_keys::load(cfg.edge, err);
+  if (!k)
+    return false;
+  std::atomic_store(&keys_, std::move(k));
+  return true;
+}
+
 void edge_context::record_activity(const activity_cell_ptr& cell, millis now) {
   auto urgent = activity_urgent(activity_gap(cfg), cfg.actors.heartbeat_ttl);
   // With a gap of 0 every activity went at once: no flusher needed.

@@ -16,6 +16,7 @@
 #include "core/stats.hpp"
 #include "edge/common/activity.hpp"
 #include "edge/common/edge_probe.hpp"
+#include "edge/common/jwt_keys.hpp"
 #include "edge/common/online_index.hpp"
 #include "edge/common/session_sink.hpp"
 
@@ -78,6 +79,13 @@ struct edge_context {
   /// A fresh device id for a session that brought none.
   std::string make_device_id();
 
+  /// The keys tokens are checked against now (empty in dev mode). Any
+  /// thread; a caller keeps the set it got even if a reload replaces it.
+  std::shared_ptr<const jwt_keys> keys() const;
+  /// Reads the key files of cfg.edge again (at start and on SIGHUP). On
+  /// failure the keys in use stay and `err` says why.
+  bool reload_keys(std::string& err);
+
 private:
   std::mutex mu_;
   uint64_t next_key_ = 0;
@@ -85,6 +93,8 @@ private:
   std::mutex address_mu_; // guards per_address_ (accepts and closes)
   std::unordered_map<std::string, uint32_t> per_address_;
   std::atomic<uint64_t> device_counter_{0};
+  /// Read and replaced with std::atomic_load / atomic_store.
+  std::shared_ptr<const jwt_keys> keys_ = std::make_shared<jwt_keys>();
   uint64_t device_salt_;
 };
 

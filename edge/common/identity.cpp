@@ -5,10 +5,10 @@
 
 namespace presence::edge {
 
-client_identity resolve_identity(const std::string& secret, millis now,
+client_identity resolve_identity(const jwt_keys& keys, millis now,
                                  const credentials& c, bool required) {
   client_identity out;
-  if (!jwt_mode(secret)) {
+  if (!keys.enabled()) {
     out.user_id = !c.claimed.empty() ? c.claimed : c.established;
     if (!out.user_id.empty() && !valid_id(out.user_id))
       out.failure = identity_failure::invalid_id;
@@ -18,7 +18,7 @@ client_identity resolve_identity(const std::string& secret, millis now,
   }
   std::string who = c.established;
   if (!c.token.empty()) {
-    auto v = verify_jwt(secret, c.token, now, 30'000, c.admin_claim);
+    auto v = verify_jwt(keys, c.token, now, c.admin_claim);
     if (!v.ok) {
       out.failure = identity_failure::bad_token;
       out.code = std::move(v.code);
@@ -36,7 +36,7 @@ client_identity resolve_identity(const std::string& secret, millis now,
   if (who.empty()) {
     if (required) {
       // Worded as the verifier words an absent token.
-      auto v = verify_jwt(secret, std::string{}, now);
+      auto v = verify_jwt(keys, std::string{}, now);
       out.failure = identity_failure::missing_token;
       out.code = std::move(v.code);
       out.message = std::move(v.message);
@@ -52,12 +52,12 @@ client_identity resolve_identity(const std::string& secret, millis now,
   return out;
 }
 
-refresh_result check_refresh(const std::string& secret,
+refresh_result check_refresh(const jwt_keys& keys,
                              const std::string& admin_claim, millis now,
                              const std::string& token,
                              const std::string& established) {
   refresh_result out;
-  if (!jwt_mode(secret)) {
+  if (!keys.enabled()) {
     out.code = "bad_request";
     out.message = "there are no tokens to refresh in dev mode";
     return out;
@@ -66,7 +66,7 @@ refresh_result check_refresh(const std::string& secret,
   c.token = token;
   c.established = established;
   c.admin_claim = admin_claim;
-  out.who = resolve_identity(secret, now, c, true);
+  out.who = resolve_identity(keys, now, c, true);
   switch (out.who.failure) {
     case identity_failure::none:
       out.ok = true;

@@ -10,6 +10,7 @@
 #include "core/config.hpp"
 #include "core/messages.hpp"
 #include "edge/common/http_types.hpp"
+#include "edge/common/jwt_keys.hpp"
 #include "edge/common/url.hpp"
 
 namespace presence::edge {
@@ -68,12 +69,12 @@ struct client_identity {
   bool ok() const { return failure == identity_failure::none; }
 };
 
-/// The rule. JWT mode (`secret` set): a given token must verify and, if
+/// The rule. JWT mode (`keys` enabled): a given token must verify and, if
 /// the connection is someone already, name that same user; without a token
 /// the established user stands; a claimed id must equal the result. Dev
 /// mode: the claimed id, else the established one, and it must be a valid
 /// id. With `required`, nobody at all is a failure. Pure; any thread.
-client_identity resolve_identity(const std::string& secret, millis now,
+client_identity resolve_identity(const jwt_keys& keys, millis now,
                                  const credentials& c, bool required);
 
 /// A fresh token for a session that is `established` (the `refresh` frame,
@@ -86,7 +87,7 @@ struct refresh_result {
   std::string code;
   std::string message;
 };
-refresh_result check_refresh(const std::string& secret,
+refresh_result check_refresh(const jwt_keys& keys,
                              const std::string& admin_claim, millis now,
                              const std::string& token,
                              const std::string& established);
@@ -95,12 +96,7 @@ refresh_result check_refresh(const std::string& secret,
 /// and `--global-feed open`: yes; `admin`: only with an admin token.
 inline bool global_feed_allowed(const edge_config& cfg,
                                 const client_identity& who) {
-  return cfg.jwt_secret.empty() || cfg.global_feed != "admin" || who.admin;
-}
-
-/// True in JWT mode (a secret is configured).
-inline bool jwt_mode(const std::string& secret) {
-  return !secret.empty();
+  return !cfg.jwt_mode() || cfg.global_feed != "admin" || who.admin;
 }
 
 /// The token an HTTP request carries: "Authorization: Bearer" first, then

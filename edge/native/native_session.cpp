@@ -112,8 +112,8 @@ void token_deadline(session_ptr self, uint64_t epoch) {
 void refresh(session_ptr self, const native_command& cmd) {
   auto& st = self->state;
   auto& id = cmd.id_json;
-  auto r = check_refresh(st.ctx->cfg.edge.jwt_secret,
-                         st.ctx->cfg.edge.admin_claim, st.ctx->now(), cmd.token,
+  auto r = check_refresh(*st.ctx->keys(), st.ctx->cfg.edge.admin_claim,
+                         st.ctx->now(), cmd.token,
                          st.link.joined() ? st.link.user_id
                                           : st.params.user_id);
   if (!r.ok) {
@@ -154,8 +154,7 @@ void join(session_ptr self, const native_command& cmd) {
   creds.claimed = cmd.user_id;
   creds.established = st.params.user_id;
   creds.admin_claim = st.ctx->cfg.edge.admin_claim;
-  auto who = resolve_identity(st.ctx->cfg.edge.jwt_secret, st.ctx->now(), creds,
-                              true);
+  auto who = resolve_identity(*st.ctx->keys(), st.ctx->now(), creds, true);
   switch (who.failure) {
     case identity_failure::none:
       break;

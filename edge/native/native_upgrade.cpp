@@ -46,8 +46,8 @@ native_upgrade(const std::shared_ptr<edge_context>& ctx,
   creds.token = request_token(req, target);
   creds.claimed = request_user(target);
   creds.admin_claim = ctx->cfg.edge.admin_claim;
-  const auto& secret = ctx->cfg.edge.jwt_secret;
-  auto who = resolve_identity(secret, ctx->now(), creds, jwt_mode(secret));
+  auto keys = ctx->keys();
+  auto who = resolve_identity(*keys, ctx->now(), creds, keys->enabled());
   switch (who.failure) {
     case identity_failure::none:
       break;

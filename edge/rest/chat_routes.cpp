@@ -42,7 +42,7 @@ void create_conversation(const call_ptr& c) {
   }
   // JWT mode: only for yourself. Dev mode: anyone may create.
   std::string me;
-  bool jwt = !c->ctx->cfg.edge.jwt_secret.empty();
+  bool jwt = c->ctx->cfg.edge.jwt_mode();
   if (jwt && !c->requester(me, true))
     return;
   in_actor(c, [c, me, ids](caf::event_based_actor* self) {

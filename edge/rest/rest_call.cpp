@@ -34,7 +34,7 @@ credentials rest_call::creds(const std::string& fallback) const {
   credentials c;
   c.token = request_token(req, target);
   c.admin_claim = ctx->cfg.edge.admin_claim;
-  if (!jwt_mode(ctx->cfg.edge.jwt_secret)) {
+  if (!ctx->cfg.edge.jwt_mode()) {
     // Dev mode: the client names itself (JWT mode ignores these).
     c.claimed = !req.user_header.empty() ? req.user_header
                                          : request_user(target);
@@ -46,8 +46,8 @@ credentials rest_call::creds(const std::string& fallback) const {
 
 bool rest_call::requester(std::string& out, bool required,
                           const std::string& fallback) const {
-  const auto& secret = ctx->cfg.edge.jwt_secret;
-  auto who = resolve_identity(secret, ctx->now(), creds(fallback), required);
+  auto who = resolve_identity(*ctx->keys(), ctx->now(), creds(fallback),
+                              required);
   switch (who.failure) {
     case identity_failure::none:
       out = std::move(who.user_id);
@@ -72,18 +72,17 @@ bool rest_call::requester(std::string& out, bool required,
 
 bool rest_call::admin() const {
   const auto& edge = ctx->cfg.edge;
-  if (!jwt_mode(edge.jwt_secret))
+  if (!edge.jwt_mode())
     return false;
-  auto v = verify_jwt(edge.jwt_secret, request_token(req, target), ctx->now(),
-                      30'000, edge.admin_claim);
+  auto v = verify_jwt(*ctx->keys(), request_token(req, target), ctx->now(),
+                      edge.admin_claim);
   return v.ok && v.admin;
 }
 
 viewer rest_call::who() const {
   // One verification: the token's user and whether it is an admin's.
   viewer v;
-  auto found = resolve_identity(ctx->cfg.edge.jwt_secret, ctx->now(), creds(),
-                                false);
+  auto found = resolve_identity(*ctx->keys(), ctx->now(), creds(), false);
   if (found.failure != identity_failure::none)
     return v;
   v.all = found.admin;

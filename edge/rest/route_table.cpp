@@ -33,10 +33,10 @@ bool admitted(const std::shared_ptr<rest_call>& c, access a) {
   const auto& edge = c->ctx->cfg.edge;
   if (a == access::metrics)
     a = edge.metrics_auth == "open" ? access::open : access::admin;
-  if (a == access::open || !jwt_mode(edge.jwt_secret))
+  if (a == access::open || !edge.jwt_mode())
     return true;
-  auto v = verify_jwt(edge.jwt_secret, request_token(c->req, c->target),
-                      c->ctx->now(), 30'000, edge.admin_claim);
+  auto v = verify_jwt(*c->ctx->keys(), request_token(c->req, c->target),
+                      c->ctx->now(), edge.admin_claim);
   if (!v.ok) {
     auto r = error_response(401, v.code, v.message);
     r.headers.emplace_back("WWW-Authenticate", "Bearer");

@@ -136,7 +136,7 @@ void seed002_batch(const call_ptr& c) {
 void seed002_last_seen(const call_ptr& c) {
   // Dev mode: the body's userId may name the requester.
   std::string from_body;
-  if (c->ctx->cfg.edge.jwt_secret.empty() && !c->req.body.empty())
+  if (!c->ctx->cfg.edge.jwt_mode() && !c->req.body.empty())
     from_body = read_last_seen_user(parse_client_json(c->req.body));
   std::string user;
   if (!c->requester(user, true, from_body))
@@ -153,7 +153,7 @@ void seed002_last_seen(const call_ptr& c) {
 
 void seed003_online(const call_ptr& c) {
   std::string me;
-  bool jwt = !c->ctx->cfg.edge.jwt_secret.empty();
+  bool jwt = c->ctx->cfg.edge.jwt_mode();
   // Seed 003 requires a Bearer token; dev mode lets anyone ask.
   if (!c->requester(me, jwt))
     return;

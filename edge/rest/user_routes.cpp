@@ -51,7 +51,7 @@ void put_profile(const call_ptr& c) {
   if (!user_param(c, user))
     return;
   std::string me;
-  if (!c->ctx->cfg.edge.jwt_secret.empty()) {
+  if (c->ctx->cfg.edge.jwt_mode()) {
     if (!c->requester(me, true))
       return;
     if (me != user && !c->admin()) {
@@ -87,7 +87,7 @@ void put_profile(const call_ptr& c) {
 /// them; replies 401/403 and returns false otherwise. Dev mode: anyone.
 bool own_or_admin(const call_ptr& c, const std::string& user,
                   const char* what) {
-  if (c->ctx->cfg.edge.jwt_secret.empty())
+  if (!c->ctx->cfg.edge.jwt_mode())
     return true;
   std::string me;
   if (!c->requester(me, true))
@@ -237,7 +237,7 @@ constexpr uint32_t max_changes = 10'000;
 void get_changes(const call_ptr& c) {
   // Everyone's changes: the global feed, pulled (--global-feed admin).
   const auto& edge = c->ctx->cfg.edge;
-  if (!edge.jwt_secret.empty() && edge.global_feed == "admin" && !c->admin()) {
+  if (edge.jwt_mode() && edge.global_feed == "admin" && !c->admin()) {
     c->fail(403, "forbidden",
             "every user's changes need an admin token (--global-feed admin)");
     return;

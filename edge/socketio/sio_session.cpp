@@ -49,21 +49,21 @@ void on_connect(sio_ptr self, const sio_packet& p) {
   s.link.device.device_id = "sio-" + st.eio->sid()
                             + (p.nsp == "/" ? "" : p.nsp);
   bool seed004 = p.nsp == messages_nsp;
-  const auto& secret = st.ctx->cfg.edge.jwt_secret;
+  auto keys = st.ctx->keys();
   credentials c;
   c.admin_claim = st.ctx->cfg.edge.admin_claim;
   c.token = string_field(p.data, "token");
   if (c.token.empty())
     c.token = st.params.token;
-  if (seed004 && !jwt_mode(secret)) {
+  if (seed004 && !keys->enabled()) {
     // Dev mode: the CONNECT auth (or the handshake) names the user.
     c.claimed = user_arg(p.data);
     c.established = st.params.user_id;
   }
   // Seed 004 needs a token in JWT mode; "/" identifies later (join_user,
   // authenticate), but a token given now must be valid.
-  auto who = resolve_identity(secret, st.ctx->now(), c,
-                              seed004 && jwt_mode(secret));
+  auto who = resolve_identity(*keys, st.ctx->now(), c,
+                              seed004 && keys->enabled());
   switch (who.failure) {
     case identity_failure::none:
       break;
@@ -112,7 +112,7 @@ void on_connect(sio_ptr self, const sio_packet& p) {
   // CONNECT answer, which the socket writes first). In JWT mode a socket
   // without a verified token gets them once it has identified
   // (check_user_online reads presence): join_socket installs them then.
-  if (!jwt_mode(secret) || who.verified)
+  if (!keys->enabled() || who.verified)
     st.eio->fast_path(nsp, std::move(activity));
   if (seed004)
     subscribe_feed(self);
@@ -167,13 +167,13 @@ void refresh_token(sio_ptr self, sio_socket& s, const json& arg,
   auto& st = self->state;
   auto token = arg.is_string() ? arg.get<std::string>()
                                : string_field(arg, "token");
-  if (token.empty() && jwt_mode(st.ctx->cfg.edge.jwt_secret)) {
+  if (token.empty() && st.ctx->cfg.edge.jwt_mode()) {
     fail(self, s, ack_id, "bad_request",
          "a fresh JWT of this session's user is required ({\"token\": ...})");
     return;
   }
-  auto r = check_refresh(st.ctx->cfg.edge.jwt_secret,
-                         st.ctx->cfg.edge.admin_claim, st.ctx->now(), token,
+  auto r = check_refresh(*st.ctx->keys(), st.ctx->cfg.edge.admin_claim,
+                         st.ctx->now(), token,
                          s.link.joined() ? s.link.user_id : s.token_user);
   if (!r.ok) {
     // The session goes on until its current token expires.
@@ -205,7 +205,7 @@ void on_event(sio_ptr self, sio_socket& s, const sio_packet& p) {
   }
   // JWT mode: presence is read only by a socket that identified (a token
   // at CONNECT, or join_user / authenticate with one).
-  bool identified = !jwt_mode(self->state.ctx->cfg.edge.jwt_secret)
+  bool identified = !self->state.ctx->cfg.edge.jwt_mode()
                     || !s.token_user.empty() || s.link.joined();
   if (!identified && name != "join_user" && name != "authenticate"
       && name != "ping" && name != "heartbeat" && name != "user_activity") {

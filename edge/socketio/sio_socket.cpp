@@ -99,18 +99,18 @@ bool resolve_user(sio_ptr self, const sio_socket& s, const std::string& named,
                   const std::string& token, std::string& out,
                   std::string& why) {
   auto& st = self->state;
-  const auto& secret = st.ctx->cfg.edge.jwt_secret;
+  auto keys = st.ctx->keys();
   credentials c;
   c.token = token;
   c.claimed = named;
   // JWT mode: a payload may bring a fresh token, which then decides;
   // without one, the connection's verified user stands. Dev mode: the
   // handshake's ?userId= is the fallback.
-  if (jwt_mode(secret))
+  if (keys->enabled())
     c.established = token.empty() ? s.token_user : std::string{};
   else
     c.established = st.params.user_id;
-  auto who = resolve_identity(secret, st.ctx->now(), c, true);
+  auto who = resolve_identity(*keys, st.ctx->now(), c, true);
   switch (who.failure) {
     case identity_failure::none:
       out = std::move(who.user_id);

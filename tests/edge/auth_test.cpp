@@ -22,6 +22,14 @@ constexpr long now_s = 1'700'000'000;
 
 using jwt_ptr = std::unique_ptr<jwt_t, void (*)(jwt_t*)>;
 
+/// verify_jwt with only an HS256 secret (most of these tests).
+identity verify_jwt(const std::string& secret, const std::string& token,
+                    millis now, millis leeway = 30'000,
+                    const std::string& admin_claim = "admin") {
+  return edge::verify_jwt(jwt_keys::hs256(secret, leeway), token, now,
+                          admin_claim);
+}
+
 jwt_ptr new_jwt() {
   jwt_t* raw = nullptr;
   REQUIRE(jwt_new(&raw) == 0);

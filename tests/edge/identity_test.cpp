@@ -38,7 +38,7 @@ std::string token_for(const std::string& sub, long exp = 0) {
 }
 
 client_identity resolve(const std::string& key, credentials c, bool required) {
-  return resolve_identity(key, now_ms, c, required);
+  return resolve_identity(jwt_keys::hs256(key), now_ms, c, required);
 }
 
 } // namespace

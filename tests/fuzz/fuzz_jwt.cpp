@@ -8,6 +8,10 @@
 //   2  the same, signed HS384: must always be refused
 //   3  an Authorization header for bearer_token
 //   4  an id for valid_id, compared with a reference UTF-8 decoder
+//   5  a token, verified against an RSA and an EC public key whose private
+//      halves were thrown away: any accepted token is a forgery
+//   6  a JWKS document for parse_jwks (never throws; ok <=> keys and no
+//      error)
 //
 //   build-fuzz/tests/fuzz_jwt -max_total_time=30 CORPUS_DIR \
 //     tests/fuzz/corpus/jwt
@@ -24,6 +28,7 @@ namespace {
 
 const std::string secret = "fuzz-secret";
 constexpr presence::millis now_ms = 1'700'000'000'000;
+constexpr int modes = 7;
 
 } // namespace
 
@@ -33,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   std::string input(reinterpret_cast<const char*>(data) + 1, size - 1);
   std::string violation;
-  switch (data[0] % 5) {
+  switch (data[0] % modes) {
     case 0:
       violation = check_jwt(secret, input, now_ms, {"alice"});
       break;
@@ -46,12 +51,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 3:
       violation = check_bearer(input);
       break;
+    case 5:
+      violation = check_public_key_forgery(input, now_ms);
+      break;
+    case 6:
+      violation = check_jwks(input);
+      break;
     default:
       violation = check_id(input);
   }
   if (!violation.empty()) {
     std::fprintf(stderr, "property violated (mode %d): %s\ninput: %s\n",
-                 data[0] % 5, violation.c_str(), escape(input).c_str());
+                 data[0] % modes, violation.c_str(), escape(input).c_str());
     std::abort();
   }
   return 0;

@@ -15,6 +15,8 @@
 #include <memory>
 
 #include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <nlohmann/json.hpp>
 
 #include "core/ids.hpp"
@@ -450,7 +452,7 @@ inline std::string check_socketio(const std::string& input) {
 inline std::string check_jwt(const std::string& secret,
                              const std::string& token, millis now,
                              const std::set<std::string>& allowed) {
-  auto id = edge::verify_jwt(secret, token, now);
+  auto id = edge::verify_jwt(edge::jwt_keys::hs256(secret), token, now);
   if (id.ok) {
     if (!id.code.empty())
       return "ok with an error code";
@@ -504,7 +506,7 @@ inline std::string check_jwt_claims(const std::string& secret,
   if (!tok || !grants)
     return {};
   std::string token{tok.get()};
-  auto got = edge::verify_jwt(secret, token, now);
+  auto got = edge::verify_jwt(edge::jwt_keys::hs256(secret), token, now);
   // The model.
   std::string code;
   std::string user;
@@ -552,6 +554,58 @@ inline std::string check_jwt_claims(const std::string& secret,
            + "' user='" + escape(got.user_id) + "', the model expects code='"
            + code + "' user='" + escape(user) + "' for claims "
            + escape(grants.get());
+  return {};
+}
+
+/// A key set of one RSA and one EC (P-256) public key, generated once,
+/// whose private halves are gone: no token can verify against it.
+inline const edge::jwt_keys& orphan_public_keys() {
+  static const edge::jwt_keys keys = [] {
+    std::string pem;
+    for (auto kind : {"RSA", "EC"}) {
+      EVP_PKEY* key = std::string{kind} == "RSA"
+                        ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA",
+                                            size_t{2048})
+                        : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+      BIO* mem = BIO_new(BIO_s_mem());
+      PEM_write_bio_PUBKEY(mem, key);
+      char* data = nullptr;
+      auto n = BIO_get_mem_data(mem, &data);
+      pem.append(data, static_cast<size_t>(n));
+      BIO_free(mem);
+      EVP_PKEY_free(key);
+    }
+    std::vector<edge::jwt_public_key> parsed;
+    std::string err;
+    if (!edge::parse_pem_keys(pem, "orphan", parsed, err))
+      std::abort();
+    return edge::jwt_keys::make({}, std::move(parsed));
+  }();
+  return keys;
+}
+
+inline std::string check_public_key_forgery(const std::string& token,
+                                            millis now) {
+  auto id = edge::verify_jwt(orphan_public_keys(), token, now);
+  if (id.ok)
+    return "a token verified against keys nobody holds";
+  if (id.code.empty() || id.message.empty())
+    return "failure without a code or message";
+  return {};
+}
+
+inline std::string check_jwks(const std::string& text) {
+  std::vector<edge::jwt_public_key> keys;
+  std::string err;
+  size_t skipped = 0;
+  bool ok = edge::parse_jwks(text, "fuzz", keys, err, &skipped);
+  if (ok != err.empty())
+    return "ok=" + std::to_string(ok) + " but err='" + escape(err) + "'";
+  if (ok && keys.empty())
+    return "ok without a key";
+  for (auto& k : keys)
+    if (k.pem.find("-----BEGIN PUBLIC KEY-----") != 0)
+      return "a key without a PEM";
   return {};
 }
 
