@@ -170,7 +170,9 @@ identity verify_jwt(const jwt_keys& keys, const std::string& token, millis now,
   identity id;
   id.ok = true;
   id.user_id = std::move(user);
-  if (has_exp)
+  // An exp beyond the year 30000 (or one no integer holds, 3.4e90) never
+  // comes: as if there were none.
+  if (has_exp && exp < 9e11)
     id.expires_at = static_cast<millis>(exp * 1000.0);
   if (auto a = claims.find(admin_claim); a != claims.end())
     id.admin = a->is_boolean() && a->get<bool>();

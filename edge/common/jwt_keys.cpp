@@ -23,7 +23,9 @@ struct ossl_deleter {
 template <class T, void (*Free)(T*)>
 using ossl_ptr = std::unique_ptr<T, ossl_deleter<T, Free>>;
 
-void free_bio(BIO* b) { BIO_free(b); }
+void free_bio(BIO* b) {
+  BIO_free(b);
+}
 using bio_ptr = ossl_ptr<BIO, free_bio>;
 using pkey_ptr = ossl_ptr<EVP_PKEY, EVP_PKEY_free>;
 using pkey_ctx_ptr = ossl_ptr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
@@ -44,8 +46,8 @@ std::string curve_alg_of(const std::string& group) {
 }
 
 /// `key` as a jwt_public_key (PEM re-encoded on its own), or false + err.
-bool describe_key(EVP_PKEY* key, const std::string& origin,
-                  jwt_public_key& out, std::string& err) {
+bool describe_key(EVP_PKEY* key, const std::string& origin, jwt_public_key& out,
+                  std::string& err) {
   switch (EVP_PKEY_get_base_id(key)) {
     case EVP_PKEY_RSA:
       out.kind = jwt_public_key::rsa;
@@ -92,7 +94,8 @@ bool describe_key(EVP_PKEY* key, const std::string& origin,
 bool jwk_bytes(const nlohmann::json& jwk, const char* name,
                const std::string& origin, std::string& out, std::string& err) {
   auto i = jwk.find(name);
-  if (i == jwk.end() || !i->is_string() || i->get_ref<const std::string&>().empty()
+  if (i == jwk.end() || !i->is_string()
+      || i->get_ref<const std::string&>().empty()
       || !base64url_decode(i->get<std::string>(), out) || out.empty()) {
     err = origin + ": \"" + name + "\" is missing or not base64url";
     return false;
@@ -135,7 +138,8 @@ pkey_ptr rsa_from_jwk(const nlohmann::json& jwk, const std::string& origin,
   auto bn_e = bn(e);
   param_bld_ptr bld{OSSL_PARAM_BLD_new()};
   if (!bn_n || !bn_e || !bld
-      || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1
+      || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get())
+           != 1
       || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get())
            != 1) {
     err = origin + ": cannot build the RSA key";
@@ -155,14 +159,18 @@ pkey_ptr ec_from_jwk(const nlohmann::json& jwk, const std::string& origin,
     return nullptr;
   }
   const auto& name = crv->get_ref<const std::string&>();
-  size_t size = name == "P-256" ? 32 : name == "P-384" ? 48 : name == "P-521" ? 66 : 0;
+  size_t size = name == "P-256"   ? 32
+                : name == "P-384" ? 48
+                : name == "P-521" ? 66
+                                  : 0;
   if (size == 0) {
     err = origin + ": EC curve \"" + name.substr(0, 32)
           + "\" is not supported (P-256, P-384, P-521)";
     return nullptr;
   }
   std::string x, y;
-  if (!jwk_bytes(jwk, "x", origin, x, err) || !jwk_bytes(jwk, "y", origin, y, err))
+  if (!jwk_bytes(jwk, "x", origin, x, err)
+      || !jwk_bytes(jwk, "y", origin, y, err))
     return nullptr;
   if (x.size() != size || y.size() != size) {
     err = origin + ": \"x\" and \"y\" must be " + std::to_string(size)
@@ -170,7 +178,9 @@ pkey_ptr ec_from_jwk(const nlohmann::json& jwk, const std::string& origin,
     return nullptr;
   }
   std::string point = "\x04" + x + y; // uncompressed point
-  const char* group = size == 32 ? "prime256v1" : size == 48 ? "secp384r1" : "secp521r1";
+  const char* group = size == 32   ? "prime256v1"
+                      : size == 48 ? "secp384r1"
+                                   : "secp521r1";
   param_bld_ptr bld{OSSL_PARAM_BLD_new()};
   if (!bld
       || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME,
@@ -372,7 +382,8 @@ bool parse_jwks(const std::string& text, const std::string& name,
       return false;
     k.kid = std::move(kid);
     k.alg = std::move(alg);
-    if (k.kind == jwt_public_key::ec && !k.alg.empty() && k.alg != k.curve_alg) {
+    if (k.kind == jwt_public_key::ec && !k.alg.empty()
+        && k.alg != k.curve_alg) {
       err = origin + ": alg " + k.alg + " does not match its curve ("
             + k.curve_alg + ")";
       return false;

@@ -208,6 +208,24 @@ TEST_CASE("nbf in the future is refused beyond the leeway", "[auth]") {
               "invalid_token");
 }
 
+TEST_CASE("an exp too far away to hold in milliseconds never expires",
+          "[auth]") {
+  // Found by fuzz_jwt: 3.4e90 * 1000 converted to an integer was undefined
+  // behaviour.
+  for (auto exp : {"33999998E80", "1e300", "9e11", "253402300800"}) {
+    INFO(exp);
+    auto id
+      = verify_jwt(secret,
+                   sign_json(std::string{R"({"sub":"a","exp":)"} + exp + "}"),
+                   now_ms);
+    REQUIRE(id.ok);
+    if (std::string{exp} == "253402300800") // 9999-12-31: kept
+      CHECK(id.expires_at == 253'402'300'800'000);
+    else
+      CHECK(id.expires_at == 0);
+  }
+}
+
 TEST_CASE("fractional and junk exp values", "[auth]") {
   auto frac = sign_json(R"({"sub":"a","exp":)" + std::to_string(now_s) + ".5}");
   CHECK(verify_jwt(secret, frac, now_ms, 0).ok); // now < exp by 500 ms

@@ -55,9 +55,9 @@ std::string bio_text(BIO* mem) {
 
 std::string private_pem(EVP_PKEY* k) {
   BIO* mem = BIO_new(BIO_s_mem());
-  REQUIRE(PEM_write_bio_PrivateKey(mem, k, nullptr, nullptr, 0, nullptr,
-                                   nullptr)
-          == 1);
+  REQUIRE(
+    PEM_write_bio_PrivateKey(mem, k, nullptr, nullptr, 0, nullptr, nullptr)
+    == 1);
   return bio_text(mem);
 }
 
@@ -88,8 +88,8 @@ std::string certificate_pem(EVP_PKEY* k) {
 }
 
 std::string base64url(const std::string& bytes) {
-  static const char* abc =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* abc
+    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   uint32_t acc = 0;
   int bits = 0;
@@ -127,11 +127,13 @@ json jwk_of(EVP_PKEY* k, const std::string& kid = "") {
   } else {
     char group[64] = {0};
     size_t len = 0;
-    REQUIRE(EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
-                                           group, sizeof(group), &len)
+    REQUIRE(EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                           sizeof(group), &len)
             == 1);
     std::string g = group;
-    auto crv = g == "prime256v1" ? "P-256" : g == "secp384r1" ? "P-384" : "P-521";
+    auto crv = g == "prime256v1"  ? "P-256"
+               : g == "secp384r1" ? "P-384"
+                                  : "P-521";
     size_t size = g == "prime256v1" ? 32 : g == "secp384r1" ? 48 : 66;
     j = {{"kty", "EC"},
          {"crv", crv},
@@ -146,7 +148,8 @@ json jwk_of(EVP_PKEY* k, const std::string& kid = "") {
 /// A token for `sub` signed with `alg` and `key` (a PEM private key or an
 /// HMAC secret), with `kid` in the header and extra claims.
 std::string sign(jwt_alg_t alg, const std::string& key, const std::string& sub,
-                 const std::string& kid = "", const json& extra = json::object()) {
+                 const std::string& kid = "",
+                 const json& extra = json::object()) {
   jwt_t* raw = nullptr;
   REQUIRE(jwt_new(&raw) == 0);
   std::unique_ptr<jwt_t, void (*)(jwt_t*)> j{raw, jwt_free};
@@ -175,7 +178,8 @@ std::vector<jwt_public_key> pem_keys(const std::string& pem) {
   return out;
 }
 
-std::vector<jwt_public_key> jwks_keys(const json& doc, size_t* skipped = nullptr) {
+std::vector<jwt_public_key> jwks_keys(const json& doc,
+                                      size_t* skipped = nullptr) {
   std::vector<jwt_public_key> out;
   std::string err;
   bool ok = parse_jwks(doc.dump(), "jwks.json", out, err, skipped);
@@ -202,22 +206,26 @@ void check_refused(const identity& id, const std::string& message_part = "") {
 
 } // namespace
 
-TEST_CASE("RS256/384/512 tokens verify against a PEM public key", "[jwt_keys]") {
+TEST_CASE("RS256/384/512 tokens verify against a PEM public key",
+          "[jwt_keys]") {
   auto k = rsa_key();
   auto keys = jwt_keys::make({}, pem_keys(public_pem(k.get())));
   REQUIRE(keys.enabled());
   CHECK(keys.describe() == "1 RSA key");
   for (auto alg : {JWT_ALG_RS256, JWT_ALG_RS384, JWT_ALG_RS512}) {
-    auto id = verify_jwt(keys, sign(alg, private_pem(k.get()), "alice"), now_ms);
+    auto id = verify_jwt(keys, sign(alg, private_pem(k.get()), "alice"),
+                         now_ms);
     CHECK(id.ok);
     CHECK(id.user_id == "alice");
   }
   // Another RSA key's token: refused.
   auto other = rsa_key();
-  check_refused(verify_jwt(keys, sign(JWT_ALG_RS256, private_pem(other.get()), "alice"),
-                           now_ms));
+  check_refused(
+    verify_jwt(keys, sign(JWT_ALG_RS256, private_pem(other.get()), "alice"),
+               now_ms));
   // An HS256 token: there is no secret.
-  check_refused(verify_jwt(keys, sign(JWT_ALG_HS256, "secret", "alice"), now_ms),
+  check_refused(verify_jwt(keys, sign(JWT_ALG_HS256, "secret", "alice"),
+                           now_ms),
                 "HS256 tokens are not accepted");
 }
 
@@ -230,16 +238,24 @@ TEST_CASE("ES256/384/512 tokens verify against EC keys of their curve",
                                           + public_pem(p384.get())
                                           + public_pem(p521.get())));
   CHECK(keys.describe() == "3 EC keys");
-  CHECK(verify_jwt(keys, sign(JWT_ALG_ES256, private_pem(p256.get()), "a"), now_ms).ok);
-  CHECK(verify_jwt(keys, sign(JWT_ALG_ES384, private_pem(p384.get()), "b"), now_ms).ok);
-  CHECK(verify_jwt(keys, sign(JWT_ALG_ES512, private_pem(p521.get()), "c"), now_ms).ok);
+  CHECK(
+    verify_jwt(keys, sign(JWT_ALG_ES256, private_pem(p256.get()), "a"), now_ms)
+      .ok);
+  CHECK(
+    verify_jwt(keys, sign(JWT_ALG_ES384, private_pem(p384.get()), "b"), now_ms)
+      .ok);
+  CHECK(
+    verify_jwt(keys, sign(JWT_ALG_ES512, private_pem(p521.get()), "c"), now_ms)
+      .ok);
   // A token claiming ES256 but signed by no key here.
   auto stranger = ec_key("P-256");
-  check_refused(verify_jwt(keys, sign(JWT_ALG_ES256, private_pem(stranger.get()), "a"),
-                           now_ms));
+  check_refused(
+    verify_jwt(keys, sign(JWT_ALG_ES256, private_pem(stranger.get()), "a"),
+               now_ms));
   // Only a P-256 key: an ES384 token finds no key of its curve.
   auto only256 = jwt_keys::make({}, pem_keys(public_pem(p256.get())));
-  check_refused(verify_jwt(only256, sign(JWT_ALG_ES384, private_pem(p384.get()), "b"),
+  check_refused(verify_jwt(only256,
+                           sign(JWT_ALG_ES384, private_pem(p384.get()), "b"),
                            now_ms),
                 "no key here verifies ES384");
 }
@@ -252,30 +268,34 @@ TEST_CASE("a public key is never an HMAC secret, and alg none never passes",
   // The classic confusion: HS256 signed with the public key's PEM text (and
   // with the PEM libjwt would be handed).
   check_refused(verify_jwt(keys, sign(JWT_ALG_HS256, pem, "mallory"), now_ms));
-  check_refused(verify_jwt(keys, sign(JWT_ALG_HS256, keys.public_keys()[0].pem,
-                                      "mallory"),
-                           now_ms));
+  check_refused(
+    verify_jwt(keys, sign(JWT_ALG_HS256, keys.public_keys()[0].pem, "mallory"),
+               now_ms));
   // With a secret configured too, only the secret signs HS256.
   auto both = jwt_keys::make("the-secret", pem_keys(pem));
   check_refused(verify_jwt(both, sign(JWT_ALG_HS256, pem, "mallory"), now_ms));
   CHECK(verify_jwt(both, sign(JWT_ALG_HS256, "the-secret", "ok"), now_ms).ok);
-  CHECK(verify_jwt(both, sign(JWT_ALG_RS256, private_pem(k.get()), "ok"), now_ms).ok);
+  CHECK(
+    verify_jwt(both, sign(JWT_ALG_RS256, private_pem(k.get()), "ok"), now_ms)
+      .ok);
   CHECK(both.describe() == "HS256 secret, 1 RSA key");
   // alg none, with and without a kid; HS384 with the secret.
   auto header = [](const std::string& h) { return base64url(h); };
   auto body = base64url(R"({"sub":"mallory"})");
-  for (auto h : {R"({"alg":"none"})", R"({"alg":"none","kid":"k"})",
-                 R"({"alg":"NONE"})", R"({"alg":"PS256"})", R"({"alg":5})",
-                 R"({"typ":"JWT"})"}) {
+  for (auto h :
+       {R"({"alg":"none"})", R"({"alg":"none","kid":"k"})", R"({"alg":"NONE"})",
+        R"({"alg":"PS256"})", R"({"alg":5})", R"({"typ":"JWT"})"}) {
     INFO(h);
     check_refused(verify_jwt(both, header(h) + "." + body + ".", now_ms));
     check_refused(verify_jwt(both, header(h) + "." + body + ".c2ln", now_ms));
   }
-  check_refused(verify_jwt(both, sign(JWT_ALG_HS384, "the-secret", "x"), now_ms),
+  check_refused(verify_jwt(both, sign(JWT_ALG_HS384, "the-secret", "x"),
+                           now_ms),
                 "must be signed with RS256/384/512 or ES256/384/512 or HS256");
   // A signature cut or changed.
   auto good = sign(JWT_ALG_RS256, private_pem(k.get()), "alice");
-  check_refused(verify_jwt(keys, good.substr(0, good.size() - 4) + "AAAA", now_ms));
+  check_refused(
+    verify_jwt(keys, good.substr(0, good.size() - 4) + "AAAA", now_ms));
   check_refused(verify_jwt(keys, good.substr(0, good.rfind('.') + 1), now_ms));
 }
 
@@ -291,8 +311,10 @@ TEST_CASE("JWKS keys are chosen by kid", "[jwt_keys]") {
   auto ps = jwk_of(k3.get(), "ps");
   ps["alg"] = "PS256";
   json doc = {{"keys",
-               {jwk_of(k1.get(), "k1"), jwk_of(k2.get(), "k2"),
-                {{"kty", "oct"}, {"k", "c2VjcmV0"}, {"kid", "hmac"}}, enc,
+               {jwk_of(k1.get(), "k1"),
+                jwk_of(k2.get(), "k2"),
+                {{"kty", "oct"}, {"k", "c2VjcmV0"}, {"kid", "hmac"}},
+                enc,
                 ps}}};
   auto keys = jwt_keys::make({}, jwks_keys(doc, &skipped));
   CHECK(skipped == 3);
@@ -304,25 +326,32 @@ TEST_CASE("JWKS keys are chosen by kid", "[jwt_keys]") {
   CHECK(verify_jwt(keys, t1, now_ms).user_id == "alice");
   CHECK(verify_jwt(keys, t2, now_ms).user_id == "bob");
   // No kid: every key of the alg's type is tried.
-  CHECK(verify_jwt(keys, sign(JWT_ALG_RS256, private_pem(k1.get()), "carol"), now_ms).ok);
+  CHECK(verify_jwt(keys, sign(JWT_ALG_RS256, private_pem(k1.get()), "carol"),
+                   now_ms)
+          .ok);
   // A kid nobody has.
-  check_refused(verify_jwt(keys, sign(JWT_ALG_RS256, private_pem(k1.get()), "a", "k9"),
-                           now_ms),
-                "kid k9");
+  check_refused(
+    verify_jwt(keys, sign(JWT_ALG_RS256, private_pem(k1.get()), "a", "k9"),
+               now_ms),
+    "kid k9");
   // The right kid, the wrong key behind it.
-  check_refused(verify_jwt(keys, sign(JWT_ALG_RS256, private_pem(k3.get()), "a", "k1"),
-                           now_ms));
+  check_refused(
+    verify_jwt(keys, sign(JWT_ALG_RS256, private_pem(k3.get()), "a", "k1"),
+               now_ms));
   // A key skipped for its use / alg verifies nothing.
-  check_refused(verify_jwt(keys, sign(JWT_ALG_RS256, private_pem(k3.get()), "a", "enc"),
-                           now_ms));
+  check_refused(
+    verify_jwt(keys, sign(JWT_ALG_RS256, private_pem(k3.get()), "a", "enc"),
+               now_ms));
   // A JWK with alg RS256 refuses RS512 tokens.
   auto pinned = jwk_of(k1.get(), "p");
   pinned["alg"] = "RS256";
   auto pinned_keys = jwt_keys::make({}, jwks_keys(pinned));
-  CHECK(verify_jwt(pinned_keys, sign(JWT_ALG_RS256, private_pem(k1.get()), "a", "p"),
-                   now_ms).ok);
+  CHECK(verify_jwt(pinned_keys,
+                   sign(JWT_ALG_RS256, private_pem(k1.get()), "a", "p"), now_ms)
+          .ok);
   check_refused(verify_jwt(pinned_keys,
-                           sign(JWT_ALG_RS512, private_pem(k1.get()), "a", "p"), now_ms));
+                           sign(JWT_ALG_RS512, private_pem(k1.get()), "a", "p"),
+                           now_ms));
 }
 
 TEST_CASE("iss and aud are checked when configured", "[jwt_keys]") {
@@ -333,22 +362,27 @@ TEST_CASE("iss and aud are checked when configured", "[jwt_keys]") {
   auto tok = [&](const json& extra) {
     return sign(JWT_ALG_ES256, priv, "alice", "", extra);
   };
-  CHECK(verify_jwt(keys, tok({{"iss", "https://auth.example"}, {"aud", "presence"}}),
-                   now_ms).ok);
+  CHECK(verify_jwt(keys,
+                   tok({{"iss", "https://auth.example"}, {"aud", "presence"}}),
+                   now_ms)
+          .ok);
   CHECK(verify_jwt(keys,
                    tok({{"iss", "https://auth.example"},
                         {"aud", {"other", "presence"}}}),
-                   now_ms).ok);
+                   now_ms)
+          .ok);
   check_refused(verify_jwt(keys, tok({{"aud", "presence"}}), now_ms), "issuer");
-  check_refused(verify_jwt(keys, tok({{"iss", "https://evil"}, {"aud", "presence"}}),
+  check_refused(verify_jwt(keys,
+                           tok({{"iss", "https://evil"}, {"aud", "presence"}}),
                            now_ms),
                 "issuer");
-  check_refused(verify_jwt(keys, tok({{"iss", "https://auth.example"}}), now_ms),
-                "audience");
-  check_refused(verify_jwt(keys,
-                           tok({{"iss", "https://auth.example"}, {"aud", {"other"}}}),
+  check_refused(verify_jwt(keys, tok({{"iss", "https://auth.example"}}),
                            now_ms),
                 "audience");
+  check_refused(
+    verify_jwt(keys, tok({{"iss", "https://auth.example"}, {"aud", {"other"}}}),
+               now_ms),
+    "audience");
   // Without the settings neither claim matters.
   auto open = jwt_keys::make({}, pem_keys(public_pem(k.get())));
   CHECK(verify_jwt(open, tok({{"iss", "anyone"}}), now_ms).ok);
@@ -363,7 +397,8 @@ TEST_CASE("PEM files: keys and certificates in, private keys out",
   CHECK(keys[0].kind == jwt_public_key::rsa);
   CHECK(keys[1].curve_alg == "ES384");
   auto set = jwt_keys::make({}, keys);
-  CHECK(verify_jwt(set, sign(JWT_ALG_RS256, private_pem(k.get()), "a"), now_ms).ok);
+  CHECK(
+    verify_jwt(set, sign(JWT_ALG_RS256, private_pem(k.get()), "a"), now_ms).ok);
 
   std::vector<jwt_public_key> out;
   std::string err;
@@ -372,15 +407,17 @@ TEST_CASE("PEM files: keys and certificates in, private keys out",
   CHECK(err.find("-pubout") != std::string::npos);
   CHECK_FALSE(parse_pem_keys("not a pem", "key.pem", out, err));
   CHECK(err == "key.pem holds no PEM public key or certificate");
-  CHECK_FALSE(parse_pem_keys(public_pem(rsa_key(1024).get()), "key.pem", out, err));
+  CHECK_FALSE(
+    parse_pem_keys(public_pem(rsa_key(1024).get()), "key.pem", out, err));
   CHECK(err.find("shorter than 2048") != std::string::npos);
   auto secp256k1 = ec_key("secp256k1");
   CHECK_FALSE(parse_pem_keys(public_pem(secp256k1.get()), "key.pem", out, err));
   CHECK(err.find("secp256k1") != std::string::npos);
   // A PEM block that is not base64 inside.
-  CHECK_FALSE(parse_pem_keys("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC "
-                             "KEY-----\n",
-                             "key.pem", out, err));
+  CHECK_FALSE(
+    parse_pem_keys("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC "
+                   "KEY-----\n",
+                   "key.pem", out, err));
   CHECK(out.empty());
 }
 
@@ -390,13 +427,15 @@ TEST_CASE("JWKS documents that are wrong say how", "[jwt_keys]") {
   CHECK(jwks_error("{") == "jwks.json is not JSON");
   CHECK(jwks_error("[]").find("neither a JWKS") != std::string::npos);
   CHECK(jwks_error(R"({"keys":{}})") == "jwks.json: \"keys\" is not an array");
-  CHECK(jwks_error(R"({"keys":[]})") == "jwks.json holds no RSA or EC signing key");
+  CHECK(jwks_error(R"({"keys":[]})")
+        == "jwks.json holds no RSA or EC signing key");
   CHECK(jwks_error(R"({"keys":[{"kty":"oct","k":"AAAA"}]})")
         == "jwks.json holds no RSA or EC signing key");
   CHECK(jwks_error(R"({"keys":[1]})") == "jwks.json key 1 is not an object");
   auto bad = good;
   bad["x"] = "not base64!";
-  CHECK(jwks_error(json{{"keys", {bad}}}.dump()).find("\"x\" is missing or not base64url")
+  CHECK(jwks_error(json{{"keys", {bad}}}.dump())
+          .find("\"x\" is missing or not base64url")
         != std::string::npos);
   bad = good;
   bad["x"] = base64url(std::string(31, 'a'));
@@ -412,8 +451,9 @@ TEST_CASE("JWKS documents that are wrong say how", "[jwt_keys]") {
         != std::string::npos);
   bad = good;
   bad["alg"] = "ES384";
-  CHECK(jwks_error(json{{"keys", {bad}}}.dump()).find("does not match its curve")
-        != std::string::npos);
+  CHECK(
+    jwks_error(json{{"keys", {bad}}}.dump()).find("does not match its curve")
+    != std::string::npos);
   auto r = jwk_of(rsa_key().get());
   r.erase("e");
   CHECK(jwks_error(json{{"keys", {r}}}.dump()).find("\"e\" is missing")
@@ -421,7 +461,8 @@ TEST_CASE("JWKS documents that are wrong say how", "[jwt_keys]") {
   // An RSA modulus that is even: not a valid key.
   r = jwk_of(rsa_key().get());
   r["n"] = base64url(std::string(256, '\x02'));
-  CHECK(jwks_error(json{{"keys", {r}}}.dump()).find("RSA") != std::string::npos);
+  CHECK(jwks_error(json{{"keys", {r}}}.dump()).find("RSA")
+        != std::string::npos);
 }
 
 TEST_CASE("jwt_keys::load reads the files and refuses bad ones", "[jwt_keys]") {
@@ -431,7 +472,8 @@ TEST_CASE("jwt_keys::load reads the files and refuses bad ones", "[jwt_keys]") {
   auto rsa = rsa_key();
   auto ec = ec_key("P-256");
   std::ofstream{dir + "/pub.pem"} << public_pem(rsa.get());
-  std::ofstream{dir + "/jwks.json"} << json{{"keys", {jwk_of(ec.get(), "e1")}}}.dump();
+  std::ofstream{dir + "/jwks.json"}
+    << json{{"keys", {jwk_of(ec.get(), "e1")}}}.dump();
   std::ofstream{dir + "/private.pem"} << private_pem(rsa.get());
   edge_config cfg;
   cfg.jwt_public_key = dir + "/pub.pem";
