@@ -115,6 +115,10 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   add("jwt-jwks", cfg.edge.jwt_jwks,
       "JWKS file of RSA/EC keys, matched by the token's kid (reread on "
       "SIGHUP)");
+  add("tls-cert", cfg.edge.tls_cert,
+      "PEM certificate chain: serve HTTPS and WSS (with --tls-key; reread "
+      "on SIGHUP)");
+  add("tls-key", cfg.edge.tls_key, "PEM private key of --tls-cert");
   add("jwt-issuer", cfg.edge.jwt_issuer,
       "when set, a token's iss claim must equal it");
   add("jwt-audience", cfg.edge.jwt_audience,
@@ -382,6 +386,8 @@ std::string to_toml(const config& cfg) {
     out += "# jwt-secret is set (not shown)\n";
   line("jwt-public-key", q(e.jwt_public_key));
   line("jwt-jwks", q(e.jwt_jwks));
+  line("tls-cert", q(e.tls_cert));
+  line("tls-key", q(e.tls_key));
   line("jwt-issuer", q(e.jwt_issuer));
   line("jwt-audience", q(e.jwt_audience));
   line("jwt-leeway", secs(e.jwt_leeway));

@@ -152,9 +152,9 @@ int main(int argc, char** argv) {
                                         });
   }
 
-  spdlog::info("presenced listening on http://{}:{} (data in {}, {} mode)",
-               cfg.edge.listen_host, srv->port(), cfg.persistence.data_dir,
-               cfg.edge.jwt_mode() ? "JWT" : "dev");
+  spdlog::info("presenced listening on {}://{}:{} (data in {}, {} mode)",
+               srv->tls() ? "https" : "http", cfg.edge.listen_host, srv->port(),
+               cfg.persistence.data_dir, cfg.edge.jwt_mode() ? "JWT" : "dev");
   if (cfg.edge.jwt_mode())
     spdlog::info("JWT keys: {}", srv->context()->keys()->describe());
   if (clustered)
@@ -181,14 +181,17 @@ int main(int argc, char** argv) {
       malloc_trim(0);
     if (sig == SIGHUP) {
       sig = -1;
-      if (!cfg.edge.jwt_mode()) {
-        spdlog::info("SIGHUP: no key files to reread (dev mode)");
-      } else if (srv->context()->reload_keys(err)) {
-        spdlog::info("SIGHUP: JWT keys reloaded: {}",
-                     srv->context()->keys()->describe());
-      } else {
-        spdlog::error("SIGHUP: keys not reloaded, the old ones stay: {}", err);
-      }
+      if (!cfg.edge.jwt_mode() && !srv->tls())
+        spdlog::info("SIGHUP: no key or certificate files to reread");
+      else if (srv->reload(err))
+        spdlog::info("SIGHUP: reloaded{}{}",
+                     cfg.edge.jwt_mode()
+                       ? "; JWT keys: " + srv->context()->keys()->describe()
+                       : std::string{},
+                     srv->tls() ? "; TLS certificate " + cfg.edge.tls_cert
+                                : std::string{});
+      else
+        spdlog::error("SIGHUP: {} (what failed stays as it was)", err);
     }
   }
   spdlog::info("received {}, shutting down",

@@ -56,6 +56,8 @@ std::string validate(const config& cfg) {
     return "chat-queue-limit must be between 1 and 100000";
   if (p.checkpoint_interval.count() < 0)
     return "checkpoint-interval must not be negative";
+  if (e.tls_cert.empty() != e.tls_key.empty())
+    return "tls-cert and tls-key go together (a certificate and its key)";
   if (e.io_threads == 0 || e.io_threads > 64)
     return "io-threads must be between 1 and 64";
   if (e.max_frame_bytes < 1024 || e.max_frame_bytes > 64 * 1024 * 1024)

@@ -79,6 +79,10 @@ struct edge_config {
   std::string jwt_audience;
   /// Clock skew allowed on a token's exp and nbf.
   milliseconds jwt_leeway{30'000};
+  /// TLS for clients: PEM certificate chain and private key files. Both set:
+  /// the listener speaks only HTTPS and WSS; reread on SIGHUP.
+  std::string tls_cert;
+  std::string tls_key;
   /// JWT mode: some key is configured.
   bool jwt_mode() const {
     return !jwt_secret.empty() || !jwt_public_key.empty() || !jwt_jwks.empty();

@@ -102,14 +102,36 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   };
   p->io = listener::start(ctx, std::make_shared<request_router>(ctx, p->eio),
                           err);
-  if (!p->io)
+  if (!p->io) {
+    // The actors spawned above would keep the actor system (and the
+    // process) alive.
+    caf::anon_send_exit(ctx->activity, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(p->eio->lists, caf::exit_reason::user_shutdown);
     return nullptr;
+  }
   ctx->ready = true;
   return std::unique_ptr<server>{new server(std::move(p))};
 }
 
 uint16_t server::port() const {
   return impl_->io->port();
+}
+
+bool server::tls() const {
+  return impl_->io->tls();
+}
+
+bool server::reload(std::string& err) {
+  std::string keys_err, tls_err;
+  bool keys_ok = !impl_->ctx->cfg.edge.jwt_mode()
+                 || impl_->ctx->reload_keys(keys_err);
+  bool tls_ok = impl_->io->reload_tls(tls_err);
+  err.clear();
+  if (!keys_ok)
+    err = "JWT keys: " + keys_err;
+  if (!tls_ok)
+    err += (err.empty() ? "" : "; ") + std::string{"TLS: "} + tls_err;
+  return keys_ok && tls_ok;
 }
 
 std::shared_ptr<edge_context> server::context() const {

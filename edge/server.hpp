@@ -27,6 +27,14 @@ public:
   /// The bound port.
   uint16_t port() const;
 
+  /// Serving HTTPS and WSS (--tls-cert).
+  bool tls() const;
+
+  /// SIGHUP: reads the JWT key files and the TLS certificate and key again.
+  /// What fails to load stays as it was; `err` says what and why, and the
+  /// result is false. Any thread.
+  bool reload(std::string& err);
+
   /// Stops accepting and marks the node not ready (/readyz -> 503).
   void drain();
 

@@ -10,7 +10,7 @@ pkgs=(cmake make g++ ccache pkg-config
       libcaf-dev libboost1.81-dev librocksdb-dev nlohmann-json3-dev
       libssl-dev libjwt-dev libcli11-dev libspdlog-dev prometheus-cpp-dev)
 if [ "$mode" = test ]; then
-  pkgs+=(catch2 curl nodejs chromium clang-format clang libclang-rt-14-dev)
+  pkgs+=(catch2 curl openssl nodejs chromium clang-format clang libclang-rt-14-dev)
 fi
 if [ "$mode" = fuzz ]; then
   pkgs+=(clang libclang-rt-14-dev)

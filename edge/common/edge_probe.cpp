@@ -45,6 +45,10 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
                           "HTTP requests answered");
   http_errors = counter(r, "presence_http_errors_total",
                         "HTTP responses with status >= 400");
+  tls_handshake_failures = counter(
+    r, "presence_tls_handshake_failures_total",
+    "TLS handshakes that failed (plain HTTP on the HTTPS port, old TLS "
+    "versions, clients that do not trust the certificate)");
   online_users = gauge(r, "presence_online_users", "Users visible online");
   struct {
     const char* name;

@@ -36,7 +36,8 @@ struct edge_probe {
   prometheus::Counter* rate_limited = nullptr;
   prometheus::Counter* slow_consumers = nullptr; // closed with 4001
   prometheus::Counter* http_requests = nullptr;
-  prometheus::Counter* http_errors = nullptr;   // 4xx and 5xx
+  prometheus::Counter* http_errors = nullptr; // 4xx and 5xx
+  prometheus::Counter* tls_handshake_failures = nullptr;
   prometheus::Gauge* online_users = nullptr;    // refreshed at scrape
   prometheus::Counter* chat_messages = nullptr; // private messages stored
 

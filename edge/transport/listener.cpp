@@ -10,8 +10,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <prometheus/counter.h>
 
@@ -61,14 +63,21 @@ http_request to_request(http::request<http::string_body>& req,
   return r;
 }
 
+/// Why a connection is only told no.
+enum class refusal { none, node_full, address_full };
+
 /// One HTTP connection: reads requests one at a time and answers them
 /// through the handler, or hands the socket to a WebSocket session on an
-/// accepted upgrade. Owns itself; runs on its strand.
-class http_session : public std::enable_shared_from_this<http_session> {
-public:
-  /// Why a connection is only told no.
-  enum class refusal { none, node_full, address_full };
+/// accepted upgrade. Owns itself; runs on its strand. `Stream`: a
+/// beast::tcp_stream, or a tls_stream (--tls-cert), whose handshake comes
+/// first.
+template <class Stream>
+class http_session : public std::enable_shared_from_this<http_session<Stream>> {
+  using std::enable_shared_from_this<http_session<Stream>>::shared_from_this;
+  static constexpr bool tls = std::is_same_v<Stream, tls_stream>;
 
+public:
+  /// Plain TCP.
   http_session(tcp::socket&& socket, std::shared_ptr<edge_context> ctx,
                std::shared_ptr<http_handler> handler, connection_slot slot,
                refusal refused)
@@ -77,13 +86,48 @@ public:
     // nop
   }
 
+  /// TLS with `tls_ctx` (kept while the handshake needs it).
+  http_session(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls_ctx,
+               std::shared_ptr<edge_context> ctx,
+               std::shared_ptr<http_handler> handler, connection_slot slot,
+               refusal refused)
+    : stream_(std::move(socket), *tls_ctx), tls_ctx_(std::move(tls_ctx)),
+      ctx_(std::move(ctx)), handler_(std::move(handler)),
+      slot_(std::move(slot)), refused_(refused) {
+    // nop
+  }
+
   void run() {
-    net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&http_session::do_read,
-                                            shared_from_this()));
+    if constexpr (tls) {
+      // The handshake has the HTTP time limit (a client that opens a
+      // connection and says nothing holds it that long, no more).
+      beast::get_lowest_layer(stream_).expires_after(
+        refused_ != refusal::none ? refusal_timeout
+                                  : ctx_->cfg.edge.http_timeout);
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              [self = shared_from_this()](
+                                beast::error_code ec) {
+                                self->on_handshake(ec);
+                              });
+    } else {
+      net::dispatch(stream_.get_executor(),
+                    beast::bind_front_handler(&http_session::do_read,
+                                              shared_from_this()));
+    }
   }
 
 private:
+  void on_handshake(beast::error_code ec) {
+    if (ec) {
+      // Plain HTTP on the HTTPS port, an old TLS version, a client that
+      // does not trust the certificate: the connection just ends.
+      ctx_->probe.tls_handshake_failures->Increment();
+      log_edge().debug("tls: handshake failed: {}", ec.message());
+      return;
+    }
+    do_read();
+  }
+
   void do_read() {
     parser_.emplace();
     parser_->header_limit(header_limit);
@@ -91,10 +135,11 @@ private:
       // Only told no: no body is read, and it does not hold its place (in
       // the node's count) for long.
       parser_->body_limit(0);
-      stream_.expires_after(refusal_timeout);
+      beast::get_lowest_layer(stream_).expires_after(refusal_timeout);
     } else {
       parser_->body_limit(ctx_->cfg.edge.max_body_bytes);
-      stream_.expires_after(ctx_->cfg.edge.http_timeout);
+      beast::get_lowest_layer(stream_).expires_after(
+        ctx_->cfg.edge.http_timeout);
     }
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read,
@@ -103,7 +148,8 @@ private:
 
   void on_read(beast::error_code ec, std::size_t) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout
-        || ec == net::error::connection_reset || ec == net::error::eof) {
+        || ec == net::error::connection_reset || ec == net::error::eof
+        || ec == net::ssl::error::stream_truncated) {
       close();
       return;
     }
@@ -138,7 +184,7 @@ private:
       refuse(version);
       return;
     }
-    auto r = to_request(req, stream_.socket());
+    auto r = to_request(req, beast::get_lowest_layer(stream_).socket());
     if (r.websocket_upgrade) {
       bool version_mismatch = false;
       auto bad = ws_handshake_error(req[http::field::sec_websocket_key],
@@ -160,15 +206,20 @@ private:
       }
       // Bytes the parser read past the request are the client's frames.
       auto leftover = beast::buffers_to_string(buffer_.data());
-      run_ws_session(ctx_, stream_.release_socket(), std::move(slot_),
-                     req[http::field::sec_websocket_key], std::move(leftover),
-                     std::move(endpoint));
+      if constexpr (tls)
+        run_ws_session(ctx_, std::move(stream_), std::move(slot_),
+                       req[http::field::sec_websocket_key], std::move(leftover),
+                       std::move(endpoint));
+      else
+        run_ws_session(ctx_, stream_.release_socket(), std::move(slot_),
+                       req[http::field::sec_websocket_key], std::move(leftover),
+                       std::move(endpoint));
       return;
     }
     handler_->on_request(std::move(r), [self = shared_from_this(), version,
                                         keep_alive](http_response res) {
       // Any thread (often a CAF thread): hop onto our strand.
-      net::post(self->stream_.get_executor(),
+      net::post(beast::get_lowest_layer(self->stream_).get_executor(),
                 [self, res = std::move(res), version, keep_alive]() mutable {
                   self->write(std::move(res), version, keep_alive);
                 });
@@ -214,8 +265,18 @@ private:
   }
 
   void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if constexpr (tls) {
+      // close_notify, then the connection ends (bounded: a client that
+      // never answers it is cut at the deadline).
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
+        beast::error_code ec;
+        beast::get_lowest_layer(self->stream_).socket().close(ec);
+      });
+    } else {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
   }
 
   /// Tells a refused connection why, and ends it.
@@ -232,7 +293,8 @@ private:
             version, false);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
+  std::shared_ptr<net::ssl::context> tls_ctx_;
   beast::flat_buffer buffer_;
   std::shared_ptr<edge_context> ctx_;
   std::shared_ptr<http_handler> handler_;
@@ -254,6 +316,45 @@ std::string address_key(const net::ip::address& a) {
   }
   auto b = a.to_v6().to_bytes();
   return {b.begin(), b.begin() + 8};
+}
+
+/// A server context for `cert` (PEM chain) and `key`: TLS 1.2 and later,
+/// OpenSSL's default ciphers (no RC4, no export, forward secrecy first).
+/// nullptr and `err` when a file cannot be used.
+std::shared_ptr<net::ssl::context> make_tls_context(const std::string& cert,
+                                                    const std::string& key,
+                                                    std::string& err) {
+  auto c = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
+  c->set_options(net::ssl::context::default_workarounds
+                 | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3
+                 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1
+                 | net::ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(c->native_handle(), TLS1_2_VERSION);
+  // An idle connection keeps no TLS read and write buffers (~34 KiB):
+  // most presence sockets are idle most of the time.
+  SSL_CTX_set_mode(c->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  beast::error_code ec;
+  c->use_certificate_chain_file(cert, ec);
+  if (ec) {
+    err = "tls-cert: cannot load " + cert + ": " + ec.message();
+    return nullptr;
+  }
+  c->use_private_key_file(key, net::ssl::context::pem, ec);
+  if (ec && ec.category() == net::error::get_ssl_category()
+      && ERR_GET_REASON(static_cast<unsigned long>(ec.value()))
+           == X509_R_KEY_VALUES_MISMATCH) {
+    err = "tls-key: " + key + " is not the key of the certificate in " + cert;
+    return nullptr;
+  }
+  if (ec) {
+    err = "tls-key: cannot load " + key + ": " + ec.message();
+    return nullptr;
+  }
+  if (SSL_CTX_check_private_key(c->native_handle()) != 1) {
+    err = "tls-key: " + key + " is not the key of the certificate in " + cert;
+    return nullptr;
+  }
+  return c;
 }
 
 } // namespace
@@ -291,10 +392,10 @@ struct listener::impl {
       return;
     }
     auto n = ctx->count_connection(+1);
-    auto refused = http_session::refusal::none;
+    auto refused = refusal::none;
     std::string from;
     if (n > ctx->cfg.edge.max_connections) {
-      refused = http_session::refusal::node_full;
+      refused = refusal::node_full;
     } else if (ctx->cfg.edge.max_connections_per_ip > 0) {
       // Counted per source address; 127.0.0.1 and ::1 are exempt (a proxy
       // on this host, tests, benchmarks).
@@ -309,19 +410,30 @@ struct listener::impl {
       if (!from.empty()) {
         if (!ctx->add_from(from)) {
           from.clear();
-          refused = http_session::refusal::address_full;
+          refused = refusal::address_full;
         }
       }
     }
     connection_slot slot{ctx, std::move(from)};
-    std::make_shared<http_session>(std::move(socket), ctx, handler,
-                                   std::move(slot), refused)
-      ->run();
+    if (auto t = std::atomic_load(&tls))
+      std::make_shared<http_session<tls_stream>>(std::move(socket),
+                                                 std::move(t), ctx, handler,
+                                                 std::move(slot), refused)
+        ->run();
+    else
+      std::make_shared<http_session<beast::tcp_stream>>(std::move(socket), ctx,
+                                                        handler,
+                                                        std::move(slot),
+                                                        refused)
+        ->run();
     do_accept();
   }
 
   std::shared_ptr<edge_context> ctx;
   std::shared_ptr<http_handler> handler;
+  /// Set with --tls-cert: every connection is TLS. Read with atomic_load
+  /// (a reload replaces it; connections keep the one they started with).
+  std::shared_ptr<net::ssl::context> tls;
   net::io_context ioc;
   tcp::acceptor acceptor;
   net::steady_timer retry;
@@ -343,6 +455,11 @@ std::unique_ptr<listener> listener::start(std::shared_ptr<edge_context> ctx,
                                           std::string& err) {
   auto& cfg = ctx->cfg.edge;
   auto p = std::make_unique<impl>(ctx, std::move(handler), cfg.io_threads);
+  if (!cfg.tls_cert.empty()) {
+    p->tls = make_tls_context(cfg.tls_cert, cfg.tls_key, err);
+    if (!p->tls)
+      return nullptr;
+  }
   beast::error_code ec;
   auto addr = net::ip::make_address(cfg.listen_host, ec);
   if (ec) {
@@ -371,6 +488,21 @@ std::unique_ptr<listener> listener::start(std::shared_ptr<edge_context> ctx,
 
 uint16_t listener::port() const {
   return impl_->port;
+}
+
+bool listener::tls() const {
+  return std::atomic_load(&impl_->tls) != nullptr;
+}
+
+bool listener::reload_tls(std::string& err) {
+  auto& cfg = impl_->ctx->cfg.edge;
+  if (cfg.tls_cert.empty())
+    return true;
+  auto t = make_tls_context(cfg.tls_cert, cfg.tls_key, err);
+  if (!t)
+    return false;
+  std::atomic_store(&impl_->tls, std::move(t));
+  return true;
 }
 
 void listener::stop_accepting() {

@@ -29,6 +29,13 @@ public:
   /// The bound port.
   uint16_t port() const;
 
+  /// Serving HTTPS and WSS (--tls-cert).
+  bool tls() const;
+
+  /// Reads --tls-cert and --tls-key again: new connections use them. On
+  /// failure the certificate in use stays and `err` says why. Any thread.
+  bool reload_tls(std::string& err);
+
   /// Stops accepting; connections already open go on. Thread-safe.
   void stop_accepting();
 

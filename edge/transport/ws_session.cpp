@@ -12,6 +12,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <prometheus/counter.h>
@@ -25,6 +27,7 @@
 #include "edge/transport/ws_frame.hpp"
 
 namespace net = boost::asio;
+namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
@@ -79,13 +82,21 @@ std::string accept_key(std::string_view key) {
                      static_cast<std::size_t>(n));
 }
 
-class ws_session;
+/// What a sink hands frames to: a WebSocket session over plain TCP or TLS.
+class ws_writer {
+public:
+  virtual ~ws_writer() = default;
+  virtual void
+  post_frames(std::vector<std::shared_ptr<const std::string>> frames)
+    = 0;
+  virtual void post_close(uint16_t code, std::string reason) = 0;
+};
 
 /// The sink a session actor writes to. Holds the session weakly, so a late
 /// delta for a closed socket is dropped.
 class strand_sink : public session_sink {
 public:
-  explicit strand_sink(std::weak_ptr<ws_session> s) : session_(std::move(s)) {
+  explicit strand_sink(std::weak_ptr<ws_writer> s) : session_(std::move(s)) {
     // nop
   }
   void send_text(std::shared_ptr<const std::string> frame) override;
@@ -94,15 +105,32 @@ public:
   void close(uint16_t code, std::string reason) override;
 
 private:
-  std::weak_ptr<ws_session> session_;
+  std::weak_ptr<ws_writer> session_;
 };
 
-/// One WebSocket connection after the handshake. Owns itself
+/// The TCP socket under a stream.
+tcp::socket& tcp_of(tcp::socket& s) {
+  return s;
+}
+tcp::socket& tcp_of(tls_stream& s) {
+  return beast::get_lowest_layer(s).socket();
+}
+
+/// One WebSocket connection after the handshake, over a `Stream`: a
+/// tcp::socket, or a TLS stream (HTTPS listener). Owns itself
 /// (shared_from_this) and runs on the socket's strand: every member below
 /// except the inbox is touched only from that strand.
-class ws_session : public std::enable_shared_from_this<ws_session> {
+template <class Stream>
+class ws_session : public ws_writer,
+                   public std::enable_shared_from_this<ws_session<Stream>> {
+  using std::enable_shared_from_this<ws_session<Stream>>::shared_from_this;
+  using std::enable_shared_from_this<ws_session<Stream>>::weak_from_this;
+  /// Plain TCP: a write is tried at once on the non-blocking socket. TLS:
+  /// every write goes through the stream asynchronously (its records).
+  static constexpr bool plain = std::is_same_v<Stream, tcp::socket>;
+
 public:
-  ws_session(std::shared_ptr<edge_context> ctx, tcp::socket&& socket,
+  ws_session(std::shared_ptr<edge_context> ctx, Stream&& socket,
              connection_slot slot, std::string leftover,
              std::shared_ptr<ws_endpoint> endpoint, strand_t strand)
     : slot_(std::move(slot)), ctx_(std::move(ctx)),
@@ -128,12 +156,17 @@ public:
 
   void run(std::string_view key) {
     error_code ec;
-    socket_.set_option(tcp::no_delay(true), ec);
-    // Writes are tried at once (send()): they must not block the thread.
-    // Without a non-blocking socket every write goes asynchronously.
-    error_code nb;
-    socket_.non_blocking(true, nb);
-    write_at_once_ = !nb;
+    tcp_of(socket_).set_option(tcp::no_delay(true), ec);
+    if constexpr (plain) {
+      // Writes are tried at once (send()): they must not block the thread.
+      // Without a non-blocking socket every write goes asynchronously.
+      error_code nb;
+      socket_.non_blocking(true, nb);
+      write_at_once_ = !nb;
+    } else {
+      // The HTTP session's time limit is over: the idle timer rules now.
+      beast::get_lowest_layer(socket_).expires_never();
+    }
     auto res = std::make_shared<std::string>(
       "HTTP/1.1 101 Switching Protocols\r\n"
       "Upgrade: websocket\r\n"
@@ -149,7 +182,8 @@ public:
 
   // -- called by strand_sink (any thread) ------------------------------------
 
-  void post_frames(std::vector<std::shared_ptr<const std::string>> frames) {
+  void
+  post_frames(std::vector<std::shared_ptr<const std::string>> frames) override {
     if (frames.empty())
       return;
     if (strand_.running_in_this_thread()) {
@@ -178,7 +212,7 @@ public:
       net::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
   }
 
-  void post_close(uint16_t code, std::string reason) {
+  void post_close(uint16_t code, std::string reason) override {
     net::dispatch(strand_, [self = shared_from_this(), code,
                             r = std::move(reason)]() mutable {
       self->drain_inbox();
@@ -339,6 +373,12 @@ private:
       net::async_write(socket_, bufs, std::move(done));
       return;
     }
+    if constexpr (plain)
+      try_send(bufs, std::move(done), is_close);
+  }
+
+  template <class Buffers, class Done>
+  void try_send(const Buffers& bufs, Done done, bool is_close) {
     error_code ec;
     std::size_t total = net::buffer_size(bufs);
     std::size_t n = socket_.write_some(bufs, ec);
@@ -424,7 +464,8 @@ private:
     open_ = true;
     ctx_->probe.ws_accepted->Increment();
     ctx_->probe.ws_sessions->Increment();
-    sink_ = std::make_shared<strand_sink>(weak_from_this());
+    sink_ = std::make_shared<strand_sink>(
+      std::weak_ptr<ws_writer>{shared_from_this()});
     key_ = ctx_->add_session(sink_);
     endpoint_->on_open(sink_);
     if (finished_)
@@ -679,8 +720,8 @@ private:
     if (stall_timer_)
       stall_timer_->cancel();
     error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    tcp_of(socket_).shutdown(tcp::socket::shutdown_both, ec);
+    tcp_of(socket_).close(ec);
     // A write in flight still owns its frames until its handler runs
     // (another I/O thread may be inside writev until the close above).
     queue_.drop_pending(in_flight_);
@@ -690,7 +731,7 @@ private:
   connection_slot slot_;
   std::shared_ptr<edge_context> ctx_;
   std::shared_ptr<ws_endpoint> endpoint_;
-  tcp::socket socket_;
+  Stream socket_;
   strand_t strand_;
   net::steady_timer timer_;
   std::unique_ptr<net::steady_timer> stall_timer_;
@@ -778,18 +819,40 @@ std::string ws_handshake_error(std::string_view key, std::string_view version,
   return {};
 }
 
+namespace {
+
+template <class Stream>
+void start_session(std::shared_ptr<edge_context> ctx, Stream socket,
+                   connection_slot slot, std::string_view key,
+                   std::string leftover,
+                   std::shared_ptr<ws_endpoint> endpoint) {
+  const auto* strand
+    = tcp_of(socket).get_executor().template target<strand_t>();
+  // The listener accepts every socket on a strand of its io_context.
+  BOOST_ASSERT(strand != nullptr);
+  auto s = *strand;
+  std::make_shared<ws_session<Stream>>(std::move(ctx), std::move(socket),
+                                       std::move(slot), std::move(leftover),
+                                       std::move(endpoint), std::move(s))
+    ->run(key);
+}
+
+} // namespace
+
 void run_ws_session(std::shared_ptr<edge_context> ctx, tcp::socket socket,
                     connection_slot slot, std::string_view key,
                     std::string leftover,
                     std::shared_ptr<ws_endpoint> endpoint) {
-  const auto* strand = socket.get_executor().target<strand_t>();
-  // The listener accepts every socket on a strand of its io_context.
-  BOOST_ASSERT(strand != nullptr);
-  auto s = *strand;
-  std::make_shared<ws_session>(std::move(ctx), std::move(socket),
-                               std::move(slot), std::move(leftover),
-                               std::move(endpoint), std::move(s))
-    ->run(key);
+  start_session(std::move(ctx), std::move(socket), std::move(slot), key,
+                std::move(leftover), std::move(endpoint));
+}
+
+void run_ws_session(std::shared_ptr<edge_context> ctx, tls_stream stream,
+                    connection_slot slot, std::string_view key,
+                    std::string leftover,
+                    std::shared_ptr<ws_endpoint> endpoint) {
+  start_session(std::move(ctx), std::move(stream), std::move(slot), key,
+                std::move(leftover), std::move(endpoint));
 }
 
 } // namespace presence::edge

@@ -8,6 +8,8 @@
 #include <string_view>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "edge/transport/connection_slot.hpp"
 #include "edge/transport/ws_endpoint.hpp"
@@ -15,6 +17,10 @@
 namespace presence::edge {
 
 struct edge_context;
+
+/// A client connection over TLS (the listener with --tls-cert), after its
+/// handshake.
+using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 
 /// Why a WebSocket upgrade request cannot be accepted (empty: it can):
 /// RFC 6455 section 4.2.1 asks for version 13 and a 16-byte key in base64.
@@ -31,6 +37,12 @@ std::string ws_handshake_error(std::string_view key, std::string_view version,
 void run_ws_session(std::shared_ptr<edge_context> ctx,
                     boost::asio::ip::tcp::socket socket, connection_slot slot,
                     std::string_view key, std::string leftover,
+                    std::shared_ptr<ws_endpoint> endpoint);
+
+/// The same over TLS.
+void run_ws_session(std::shared_ptr<edge_context> ctx, tls_stream stream,
+                    connection_slot slot, std::string_view key,
+                    std::string leftover,
                     std::shared_ptr<ws_endpoint> endpoint);
 
 } // namespace presence::edge

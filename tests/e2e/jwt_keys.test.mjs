@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Server, eventually, signJwt, tempDir } from './lib/harness.mjs';
 import { sioConnect } from './lib/sio.mjs';
@@ -45,7 +45,10 @@ before(async () => {
   }).start();
 });
 
-after(async () => { await srv.dispose(); });
+after(async () => {
+  await srv.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 test('RS256 and ES256 tokens identify clients on every protocol', async () => {
   assert.match(srv.output, /JWT keys: 1 RSA key, 1 EC key, iss https:\/\/auth\.e2e\.test\/, aud presenced/);
@@ -112,14 +115,14 @@ test('SIGHUP rereads the key files; a bad file keeps the keys in use', async () 
   await eventually(async () => (await srv.get('/api/users/online/', { headers: bearer(fresh) })).status === 200,
                    5000, 'the new key to be accepted');
   assert.equal((await srv.get('/api/users/online/', { headers: bearer(old) })).status, 401);
-  assert.match(srv.output, /SIGHUP: JWT keys reloaded: 1 RSA key, 1 EC key/);
+  assert.match(srv.output, /SIGHUP: reloaded; JWT keys: 1 RSA key, 1 EC key/);
   const pong = await held.request({ type: 'ping' });
   assert.equal(pong.type, 'pong');
 
   // A broken file: the log says so, the keys in use stay.
   writeFileSync(jwksFile, '{"keys": [');
   srv.proc.kill('SIGHUP');
-  await eventually(() => /SIGHUP: keys not reloaded, the old ones stay: .*jwks\.json is not JSON/.test(srv.output),
+  await eventually(() => /SIGHUP: JWT keys: .*jwks\.json is not JSON \(what failed stays as it was\)/.test(srv.output),
                    5000, 'the reload error in the log');
   assert.equal((await srv.get('/api/users/online/', { headers: bearer(fresh) })).status, 200);
   await held.close();

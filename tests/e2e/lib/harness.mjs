@@ -168,9 +168,10 @@ export class Server {
 
 /** A WebSocket client that buffers every message for later matching. */
 export class Client {
-  constructor(url, { headers, maxPayload } = {}) {
+  /** `ca`: the authority a wss:// server's certificate is checked against. */
+  constructor(url, { headers, maxPayload, ca } = {}) {
     this.url = url;
-    this.socket = new WebSocket(url, { headers, maxPayload });
+    this.socket = new WebSocket(url, { headers, maxPayload, ...(ca ? { ca } : {}) });
     this.messages = [];
     this.waiters = [];
     this.nextId = 1;
