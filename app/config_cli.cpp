@@ -214,6 +214,14 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   add("rehome-window", rehome_ms,
       "ms a dead node's users have to re-register elsewhere before they are "
       "recorded offline");
+  add("cluster-tls-cert", cfg.cluster.tls_cert,
+      "mutual TLS between nodes: this node's PEM certificate chain (with "
+      "--cluster-tls-key and --cluster-tls-ca)");
+  add("cluster-tls-key", cfg.cluster.tls_key,
+      "PEM private key of --cluster-tls-cert");
+  add("cluster-tls-ca", cfg.cluster.tls_ca,
+      "PEM CA that signs every node's certificate: peers without one are "
+      "refused");
   add("history-limit", cfg.persistence.history_limit,
       "online sessions remembered per user");
   add("chat-history-limit", cfg.persistence.chat_history_limit,
@@ -443,6 +451,9 @@ std::string to_toml(const config& cfg) {
   line("cluster-heartbeat", std::to_string(c.heartbeat_interval.count()));
   line("failure-timeout", std::to_string(c.failure_timeout.count()));
   line("rehome-window", std::to_string(c.rehome_window.count()));
+  line("cluster-tls-cert", q(c.tls_cert));
+  line("cluster-tls-key", q(c.tls_key));
+  line("cluster-tls-ca", q(c.tls_ca));
   line("history-limit", std::to_string(p.history_limit));
   line("chat-history-limit", std::to_string(p.chat_history_limit));
   line("chat-queue-limit", std::to_string(e.chat_queue_limit));

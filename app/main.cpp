@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/config_cli.hpp"
+#include "cluster/cluster_tls.hpp"
 #include "edge/server.hpp"
 #include "edge/common/edge_context.hpp"
 #include "edge/webhooks/webhooks.hpp"
@@ -83,8 +84,16 @@ int main(int argc, char** argv) {
     caf_cfg.set("middleman.connection-timeout",
                 caf::timespan{cfg.cluster.failure_timeout});
     // Membership dials every member itself (one side only); CAF's own
-    // automatic connections would race it from both sides.
+    // automatic connections would race it from both sides (and would open
+    // a plaintext port next to a TLS one).
     caf_cfg.set("middleman.enable-automatic-connections", false);
+    if (cfg.cluster.tls_enabled()) {
+      if (auto bad = cluster::check_cluster_tls(cfg.cluster); !bad.empty()) {
+        spdlog::critical("cannot start: {}", bad);
+        return 1;
+      }
+      cluster::configure_cluster_tls(caf_cfg, cfg.cluster);
+    }
   }
   caf::actor_system sys{caf_cfg};
 
@@ -157,6 +166,11 @@ int main(int argc, char** argv) {
                cfg.persistence.data_dir, cfg.edge.jwt_mode() ? "JWT" : "dev");
   if (cfg.edge.jwt_mode())
     spdlog::info("JWT keys: {}", srv->context()->keys()->describe());
+  if (clustered && !cfg.cluster.tls_enabled())
+    spdlog::warn(
+      "the cluster port is plaintext and unauthenticated: anyone "
+      "who reaches it can join the cluster (set --cluster-tls-cert, "
+      "--cluster-tls-key and --cluster-tls-ca for mutual TLS)");
   if (clustered)
     spdlog::info("cluster node '{}' on {}:{}{}{}", n->node_id(),
                  cfg.cluster.listen_host, n->cluster_port(),

@@ -9,6 +9,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -54,6 +55,8 @@ struct membership_state {
   uint64_t version = 0;
   /// Endpoints being connected to right now (no duplicate attempts).
   std::set<std::string> connecting;
+  /// Endpoints whose handshake failed, told once at warn level.
+  std::set<std::string> handshake_failed;
   /// This node is leaving: no more heartbeats or views with itself.
   bool leaving = false;
   static inline const char* name = "presence.membership";
@@ -183,13 +186,18 @@ void connect(membership_ptr self, const std::string& endpoint) {
   auto host = endpoint.substr(0, colon);
   auto port = static_cast<uint16_t>(std::atoi(endpoint.c_str() + colon + 1));
   st.connecting.insert(endpoint);
-  auto mm = self->system().middleman().actor_handle();
+  // With cluster TLS, CAF's OpenSSL middleman dials (and checks the peer's
+  // certificate against the cluster's CA).
+  auto mm = st.cfg.tls_enabled()
+              ? self->system().openssl_manager().actor_handle()
+              : self->system().middleman().actor_handle();
   self
     ->request(mm, st.cfg.failure_timeout, caf::connect_atom::value, host, port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
         self->state.connecting.erase(endpoint);
+        self->state.handshake_failed.erase(endpoint);
         auto remote = caf::actor_cast<membership_api>(std::move(ptr));
         if (remote)
           say_hello(self, remote);
@@ -207,6 +215,17 @@ void connect(membership_ptr self, const std::string& endpoint) {
                                endpoint, self->system().render(err));
             return;
           }
+        if (err == caf::sec::disconnect_during_handshake
+            && st.handshake_failed.insert(endpoint).second) {
+          // Reached, but refused: a configuration error, not a node that
+          // is down (the peer logs nothing).
+          cluster_log().warn(
+            "cannot dial {}: the peer ended the handshake (with cluster "
+            "TLS: a certificate its CA did not sign, or TLS on one side "
+            "only)",
+            endpoint);
+          return;
+        }
         cluster_log().debug("cannot dial {}: {}", endpoint,
                             self->system().render(err));
       });

@@ -12,6 +12,12 @@ add_library(caf::io SHARED IMPORTED GLOBAL)
 set_target_properties(caf::io PROPERTIES
   IMPORTED_LOCATION "${CAF_IO_LIBRARY}"
   INTERFACE_LINK_LIBRARIES caf::core)
+# Mutual TLS between nodes (cluster/cluster_tls.*).
+find_library(CAF_OPENSSL_LIBRARY caf_openssl REQUIRED)
+add_library(caf::openssl SHARED IMPORTED GLOBAL)
+set_target_properties(caf::openssl PROPERTIES
+  IMPORTED_LOCATION "${CAF_OPENSSL_LIBRARY}"
+  INTERFACE_LINK_LIBRARIES caf::io)
 
 find_package(Threads REQUIRED)
 find_package(Boost 1.81 CONFIG REQUIRED COMPONENTS headers)

@@ -56,6 +56,10 @@ std::string validate(const config& cfg) {
     return "chat-queue-limit must be between 1 and 100000";
   if (p.checkpoint_interval.count() < 0)
     return "checkpoint-interval must not be negative";
+  if (cfg.cluster.tls_cert.empty() != cfg.cluster.tls_key.empty()
+      || cfg.cluster.tls_cert.empty() != cfg.cluster.tls_ca.empty())
+    return "cluster-tls-cert, cluster-tls-key and cluster-tls-ca go together "
+           "(this node's certificate, its key, the cluster's CA)";
   if (e.tls_cert.empty() != e.tls_key.empty())
     return "tls-cert and tls-key go together (a certificate and its key)";
   if (e.io_threads == 0 || e.io_threads > 64)

@@ -186,6 +186,13 @@ struct cluster_config {
   /// After a member dies, how long its users' devices on other nodes have
   /// to re-register before the users it owned are recorded offline.
   milliseconds rehome_window{1'000};
+  /// Mutual TLS on the cluster port: this node's PEM certificate chain and
+  /// key, and the CA that signs every node's certificate. All three or
+  /// none (then the cluster port is plaintext and unauthenticated).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  bool tls_enabled() const { return !tls_cert.empty(); }
 };
 
 /// The one configuration struct. Precedence (app/): command line >

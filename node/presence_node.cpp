@@ -7,6 +7,9 @@
 #include <caf/send.hpp>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include "cluster/cluster_tls.hpp"
+#include <caf/openssl/publish.hpp>
 
 #include "actors/fanout.hpp"
 #include "core/logger.hpp"
@@ -66,6 +69,17 @@ node::start(caf::actor_system& sys, const config& cfg, std::string& err,
       = "cluster mode needs CAF's middleman: load caf::io::middleman in "
         "the actor_system_config";
     return nullptr;
+  }
+  if (clustered && cfg.cluster.tls_enabled()) {
+    if (!sys.has_openssl_manager()) {
+      err
+        = "cluster TLS needs CAF's OpenSSL module: call "
+          "cluster::configure_cluster_tls() on the actor_system_config";
+      return nullptr;
+    }
+    err = cluster::check_cluster_tls(cfg.cluster);
+    if (!err.empty())
+      return nullptr;
   }
   // Alone, sessions a crash left open are closed now. In a cluster their
   // users may be online through other nodes: the registry closes the ones
@@ -132,8 +146,12 @@ node::start(caf::actor_system& sys, const config& cfg, std::string& err,
   n->api_ = cluster::spawn_router(sys, n->cfg_.cluster, timeout,
                                   presence_api{registry}, n->membership_);
   if (cfg.cluster.listen_enabled) {
-    auto port = sys.middleman().publish(n->membership_, cfg.cluster.listen_port,
-                                        cfg.cluster.listen_host.c_str(), true);
+    auto port
+      = cfg.cluster.tls_enabled()
+          ? caf::openssl::publish(n->membership_, cfg.cluster.listen_port,
+                                  cfg.cluster.listen_host.c_str(), true)
+          : sys.middleman().publish(n->membership_, cfg.cluster.listen_port,
+                                    cfg.cluster.listen_host.c_str(), true);
     if (!port) {
       err = "cannot listen for the cluster on " + cfg.cluster.listen_host + ":"
             + std::to_string(cfg.cluster.listen_port) + ": "
@@ -234,6 +252,8 @@ void node::stop() {
   if (store_)
     self->request(store_, timeout, flush_atom::value)
       .receive([](bool) {}, failed("flushing the store"));
+  // (caf::openssl::unpublish does not compile in 0.17.6; both publish
+  // through the one BASP broker, which the middleman's unpublish reaches.)
   if (published_)
     sys_.middleman().unpublish(membership_, cluster_port_);
   for (auto a : {caf::actor_cast<caf::actor>(api_),

@@ -23,7 +23,8 @@ identity fail(const char* code, std::string msg) {
 
 /// The header's alg and kid, or false if it is not a JSON object with an
 /// alg string.
-bool read_header(const std::string& token, std::string& alg, std::string& kid) {
+bool read_header(const std::string& token, std::string& alg, std::string& kid,
+                 std::string& typ) {
   auto dot = token.find('.');
   if (dot == std::string::npos || dot > 2048)
     return false;
@@ -39,6 +40,9 @@ bool read_header(const std::string& token, std::string& alg, std::string& kid) {
   alg = a->get<std::string>();
   if (auto k = header.find("kid"); k != header.end() && k->is_string())
     kid = k->get<std::string>();
+  if (auto t = header.find("typ"); t != header.end()) {
+    typ = t->is_string() ? t->get<std::string>() : "?";
+  }
   return true;
 }
 
@@ -82,9 +86,14 @@ identity verify_jwt(const jwt_keys& keys, const std::string& token, millis now,
   for (unsigned char c : token)
     if (!std::isalnum(c) && c != '-' && c != '_' && c != '.' && c != '=')
       return fail("invalid_token", "token holds characters a JWT cannot");
-  std::string alg, kid;
-  if (!read_header(token, alg, kid))
+  std::string alg, kid, typ;
+  if (!read_header(token, alg, kid, typ))
     return fail("invalid_token", "token signature or format is invalid");
+  // libjwt 1.10 refuses a typ other than "JWT" (RFC 9068's "at+jwt", for
+  // one) as a bad format: say so instead.
+  if (!typ.empty() && typ != "JWT" && typ != "jwt")
+    return fail("invalid_token", "token type (typ) " + typ.substr(0, 32)
+                                   + " is not accepted: only JWT");
   // The key follows from the header's alg, and the alg a key is for is
   // checked again on the decoded token: a public key is never tried as an
   // HMAC secret, "none" never reaches libjwt with a key.
@@ -114,7 +123,7 @@ identity verify_jwt(const jwt_keys& keys, const std::string& token, millis now,
                                   + " tokens of kid " + kid.substr(0, 64));
     }
     // Bounded: a forged token costs at most this many signature checks.
-    constexpr size_t max_tries = 8;
+    constexpr size_t max_tries = 4;
     for (size_t i = 0; i < candidates.size() && i < max_tries && !jwt; ++i)
       jwt = decode(token, candidates[i]->pem);
   }

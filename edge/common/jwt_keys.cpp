@@ -7,6 +7,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
@@ -48,6 +49,14 @@ std::string curve_alg_of(const std::string& group) {
 /// `key` as a jwt_public_key (PEM re-encoded on its own), or false + err.
 bool describe_key(EVP_PKEY* key, const std::string& origin, jwt_public_key& out,
                   std::string& err) {
+  // An RSA key with e = 1 or a point off its curve would make signatures
+  // meaningless: checked once here, for PEM and JWK keys alike.
+  pkey_ctx_ptr check{EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr)};
+  if (!check || EVP_PKEY_public_check(check.get()) != 1) {
+    ERR_clear_error();
+    err = origin + ": not a valid public key";
+    return false;
+  }
   switch (EVP_PKEY_get_base_id(key)) {
     case EVP_PKEY_RSA:
       out.kind = jwt_public_key::rsa;
@@ -259,13 +268,25 @@ bool parse_pem_keys(const std::string& text, const std::string& name,
     return false;
   }
   size_t found = 0;
+  std::vector<jwt_public_key> found_keys;
+  ERR_clear_error();
   for (;;) {
     char* type = nullptr;
     char* header = nullptr;
     unsigned char* data = nullptr;
     long len = 0;
-    if (PEM_read_bio(in.get(), &type, &header, &data, &len) != 1)
-      break;
+    if (PEM_read_bio(in.get(), &type, &header, &data, &len) != 1) {
+      // The end of the text, or a block cut short (a file copied while it
+      // was written): only the first is fine.
+      auto e = ERR_peek_last_error();
+      ERR_clear_error();
+      if (ERR_GET_LIB(e) == ERR_LIB_PEM
+          && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+        break;
+      err = name + ": PEM block " + std::to_string(found + 1)
+            + " is broken (cut short, or not base64)";
+      return false;
+    }
     std::string kind = type;
     OPENSSL_free(type);
     OPENSSL_free(header);
@@ -294,13 +315,15 @@ bool parse_pem_keys(const std::string& text, const std::string& name,
     jwt_public_key k;
     if (!describe_key(key.get(), origin, k, err))
       return false;
-    out.push_back(std::move(k));
+    found_keys.push_back(std::move(k));
     ++found;
   }
   if (found == 0) {
     err = name + " holds no PEM public key or certificate";
     return false;
   }
+  out.insert(out.end(), std::make_move_iterator(found_keys.begin()),
+             std::make_move_iterator(found_keys.end()));
   return true;
 }
 
@@ -333,7 +356,7 @@ bool parse_jwks(const std::string& text, const std::string& name,
   }
   size_t skip = 0;
   size_t index = 0;
-  size_t before = out.size();
+  std::vector<jwt_public_key> found_keys;
   for (auto& jwk : *keys) {
     ++index;
     auto origin = name + " key " + std::to_string(index);
@@ -345,6 +368,14 @@ bool parse_jwks(const std::string& text, const std::string& name,
       auto i = jwk.find(member);
       return i != jwk.end() && i->is_string() ? i->get<std::string>() : "";
     };
+    // A JWKS with private parts (an identity provider's signing set) would
+    // put on this server what mints tokens: refused, as PEM private keys.
+    for (auto member : {"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+      if (jwk.contains(member)) {
+        err = origin + " holds private key material (\"" + member
+              + "\"): give the public JWKS";
+        return false;
+      }
     auto kty = str("kty");
     auto use = str("use");
     if ((kty != "RSA" && kty != "EC") || (!use.empty() && use != "sig")) {
@@ -388,14 +419,16 @@ bool parse_jwks(const std::string& text, const std::string& name,
             + k.curve_alg + ")";
       return false;
     }
-    out.push_back(std::move(k));
+    found_keys.push_back(std::move(k));
   }
   if (skipped)
     *skipped = skip;
-  if (out.size() == before) {
+  if (found_keys.empty()) {
     err = name + " holds no RSA or EC signing key";
     return false;
   }
+  out.insert(out.end(), std::make_move_iterator(found_keys.begin()),
+             std::make_move_iterator(found_keys.end()));
   return true;
 }
 

@@ -82,16 +82,18 @@ private:
 
 /// Parses a PEM file's text: every "PUBLIC KEY" and "CERTIFICATE" block
 /// (its key) in order. RSA and EC (P-256, P-384, P-521) keys only.
-/// `name` names the source in messages and origins. False + `err` on a
-/// private key, another block type, an unsupported key or no key at all.
+/// `name` names the source in messages and origins. False + `err` (and
+/// `out` unchanged) on a private key, another block type, a block cut
+/// short, an unsupported or invalid key, or no key at all.
 bool parse_pem_keys(const std::string& text, const std::string& name,
                     std::vector<jwt_public_key>& out, std::string& err);
 
 /// Parses a JWKS document ({"keys":[...]}, or one JWK object): RSA keys
 /// (n, e) and EC keys (crv, x, y) meant for signatures (`use` absent or
-/// "sig"). Keys of other types ("oct", "OKP") or uses are skipped and
-/// counted in `skipped`. False + `err` on malformed JSON, a malformed key
-/// of a supported type, or no usable key. Never throws (fuzzed).
+/// "sig"). Keys of other types ("OKP") or uses are skipped and counted in
+/// `skipped`. False + `err` on malformed JSON, a malformed key of a
+/// supported type, a key with private parts (d, p, q, ..., an "oct" key's
+/// k), or no usable key; `out` is then unchanged. Never throws (fuzzed).
 bool parse_jwks(const std::string& text, const std::string& name,
                 std::vector<jwt_public_key>& out, std::string& err,
                 size_t* skipped = nullptr);

@@ -98,6 +98,15 @@ public:
   }
 
   void run() {
+    // Onto the connection's strand first (run() is called on the
+    // acceptor's).
+    net::dispatch(beast::get_lowest_layer(stream_).get_executor(),
+                  beast::bind_front_handler(&http_session::start,
+                                            shared_from_this()));
+  }
+
+private:
+  void start() {
     if constexpr (tls) {
       // The handshake has the HTTP time limit (a client that opens a
       // connection and says nothing holds it that long, no more).
@@ -110,13 +119,10 @@ public:
                                 self->on_handshake(ec);
                               });
     } else {
-      net::dispatch(stream_.get_executor(),
-                    beast::bind_front_handler(&http_session::do_read,
-                                              shared_from_this()));
+      do_read();
     }
   }
 
-private:
   void on_handshake(beast::error_code ec) {
     if (ec) {
       // Plain HTTP on the HTTPS port, an old TLS version, a client that
@@ -330,8 +336,16 @@ std::shared_ptr<net::ssl::context> make_tls_context(const std::string& cert,
                  | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1
                  | net::ssl::context::single_dh_use);
   SSL_CTX_set_min_proto_version(c->native_handle(), TLS1_2_VERSION);
-  // An idle connection keeps no TLS read and write buffers (~34 KiB):
-  // most presence sockets are idle most of the time.
+  // TLS 1.2: Mozilla's "intermediate" list, forward secrecy only (TLS 1.3's
+  // suites all have it).
+  SSL_CTX_set_cipher_list(c->native_handle(),
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-"
+                          "SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-"
+                          "AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+                          "ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-"
+                          "SHA256:DHE-RSA-AES256-GCM-SHA384");
+  // OpenSSL's own record buffers go while a connection is idle (Asio's
+  // and Beast's buffers around it stay: docs/security.md).
   SSL_CTX_set_mode(c->native_handle(), SSL_MODE_RELEASE_BUFFERS);
   beast::error_code ec;
   c->use_certificate_chain_file(cert, ec);
@@ -341,6 +355,7 @@ std::shared_ptr<net::ssl::context> make_tls_context(const std::string& cert,
   }
   c->use_private_key_file(key, net::ssl::context::pem, ec);
   if (ec && ec.category() == net::error::get_ssl_category()
+      && ERR_GET_LIB(static_cast<unsigned long>(ec.value())) == ERR_LIB_X509
       && ERR_GET_REASON(static_cast<unsigned long>(ec.value()))
            == X509_R_KEY_VALUES_MISMATCH) {
     err = "tls-key: " + key + " is not the key of the certificate in " + cert;

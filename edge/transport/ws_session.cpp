@@ -369,6 +369,18 @@ private:
                                                       std::size_t) {
       self->on_write(e, is_close);
     };
+    if constexpr (!plain) {
+      // One contiguous buffer per write (TLS copies into records anyway).
+      // Handed a header and a payload of more than 16 KiB, the TLS stream
+      // wrote the header and then never the payload (Beast's flat_stream
+      // writes such a sequence piecewise; tests/e2e/tls.test.mjs).
+      tls_out_.clear();
+      for (auto i = net::buffer_sequence_begin(bufs);
+           i != net::buffer_sequence_end(bufs); ++i)
+        tls_out_.append(static_cast<const char*>((*i).data()), (*i).size());
+      net::async_write(socket_, net::buffer(tls_out_), std::move(done));
+      return;
+    }
     if (!write_at_once_ || is_close) {
       net::async_write(socket_, bufs, std::move(done));
       return;
@@ -442,6 +454,8 @@ private:
       std::string().swap(headers_);
     if (!control_.empty())
       std::string().swap(control_);
+    if (queue_.empty() && !tls_out_.empty())
+      std::string().swap(tls_out_);
     if (was_close) {
       if (peer_closed_ || failed_) {
         // Both sides said close (or the client broke the protocol): the
@@ -749,6 +763,8 @@ private:
   std::string headers_;
   /// A control frame being written (pong, close).
   std::string control_;
+  /// TLS: the bytes of the write in flight, in one piece.
+  std::string tls_out_;
   std::string pong_;
   std::size_t in_flight_ = 0;
   /// Writes are tried at once (the socket is non-blocking).

@@ -38,7 +38,7 @@ let srv;
 
 before(async () => {
   writeFileSync(pemFile, rsa.publicKey.export({ type: 'spki', format: 'pem' }));
-  writeFileSync(jwksFile, JSON.stringify({ keys: [jwk(ec1, 'ec-1'), { kty: 'oct', k: 'c2VjcmV0', kid: 'hmac' }] }));
+  writeFileSync(jwksFile, JSON.stringify({ keys: [jwk(ec1, 'ec-1'), { kty: 'OKP', crv: 'Ed25519', x: 'AAAA', kid: 'ed' }] }));
   srv = await new Server({
     args: ['--jwt-public-key', pemFile, '--jwt-jwks', jwksFile,
            '--jwt-issuer', ISS, '--jwt-audience', AUD],
@@ -88,7 +88,8 @@ test('tokens of the wrong issuer, audience, key, kid or algorithm get 401', asyn
     [signWith(ec1.privateKey, 'ES256', claims('x'), 'ec-9'), /kid ec-9/],
     // The public key's PEM used as an HMAC secret: HS256 has no secret here.
     [await signJwt(claims('x'), pemText), /HS256 tokens are not accepted/],
-    [await signJwt(claims('x'), 'c2VjcmV0', { alg: 'HS256', kid: 'hmac' }), /HS256 tokens are not accepted/],
+    [await signJwt(claims('x'), 'c2VjcmV0', { alg: 'HS256', kid: 'ec-1' }), /HS256 tokens are not accepted/],
+    [signWith(rsa.privateKey, 'RS256', claims('x')).replace(/^[^.]+/, b64({ alg: 'RS256', typ: 'at+jwt' })), /typ\) at\+jwt/],
     [await signJwt(claims('x'), '', { alg: 'none' }), /must be signed with RS256/],
     [signWith(rsa.privateKey, 'RS256', claims('x', { exp: now() - 3600 })), /expired/],
   ];
@@ -115,7 +116,7 @@ test('SIGHUP rereads the key files; a bad file keeps the keys in use', async () 
   await eventually(async () => (await srv.get('/api/users/online/', { headers: bearer(fresh) })).status === 200,
                    5000, 'the new key to be accepted');
   assert.equal((await srv.get('/api/users/online/', { headers: bearer(old) })).status, 401);
-  assert.match(srv.output, /SIGHUP: reloaded; JWT keys: 1 RSA key, 1 EC key/);
+  await eventually(() => /SIGHUP: reloaded; JWT keys: 1 RSA key, 1 EC key/.test(srv.output), 5000, 'the reload logged');
   const pong = await held.request({ type: 'ping' });
   assert.equal(pong.type, 'pong');
 
@@ -132,11 +133,18 @@ test('the server does not start with key files it cannot use', async () => {
   const priv = join(dir, 'private.pem');
   writeFileSync(priv, rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
   const empty = join(dir, 'empty.json');
-  writeFileSync(empty, JSON.stringify({ keys: [{ kty: 'oct', k: 'AAAA' }] }));
+  writeFileSync(empty, JSON.stringify({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'AAAA' }] }));
+  const signing = join(dir, 'signing.json');
+  writeFileSync(signing, JSON.stringify({ keys: [ec1.privateKey.export({ format: 'jwk' })] }));
+  const cut = join(dir, 'cut.pem');
+  const two = rsa.publicKey.export({ type: 'spki', format: 'pem' }) + ec1.publicKey.export({ type: 'spki', format: 'pem' });
+  writeFileSync(cut, two.slice(0, two.length - 40));
   for (const [args, why] of [
     [['--jwt-public-key', priv], /PRIVATE KEY.*-pubout/],
     [['--jwt-public-key', join(dir, 'missing.pem')], /cannot read .*missing\.pem/],
     [['--jwt-jwks', empty], /holds no RSA or EC signing key/],
+    [['--jwt-jwks', signing], /holds private key material \("d"\)/],
+    [['--jwt-public-key', cut], /PEM block 2 is broken/],
     [['--jwt-jwks', pemFile], /is not JSON/],
   ]) {
     const bad = new Server({ args });

@@ -305,7 +305,7 @@ TEST_CASE("JWKS keys are chosen by kid", "[jwt_keys]") {
   auto k3 = rsa_key();
   size_t skipped = 0;
   // k3 appears only as an encryption key and as a PS256 key: both skipped,
-  // like the HMAC key.
+  // like an Ed25519 key.
   auto enc = jwk_of(k3.get(), "enc");
   enc["use"] = "enc";
   auto ps = jwk_of(k3.get(), "ps");
@@ -313,7 +313,7 @@ TEST_CASE("JWKS keys are chosen by kid", "[jwt_keys]") {
   json doc = {{"keys",
                {jwk_of(k1.get(), "k1"),
                 jwk_of(k2.get(), "k2"),
-                {{"kty", "oct"}, {"k", "c2VjcmV0"}, {"kid", "hmac"}},
+                {{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", "AAAA"}},
                 enc,
                 ps}}};
   auto keys = jwt_keys::make({}, jwks_keys(doc, &skipped));
@@ -352,6 +352,22 @@ TEST_CASE("JWKS keys are chosen by kid", "[jwt_keys]") {
   check_refused(verify_jwt(pinned_keys,
                            sign(JWT_ALG_RS512, private_pem(k1.get()), "a", "p"),
                            now_ms));
+}
+
+TEST_CASE("a token type other than JWT is refused by name", "[jwt_keys]") {
+  auto k = ec_key("P-256");
+  auto keys = jwt_keys::make({}, pem_keys(public_pem(k.get())));
+  auto tok = sign(JWT_ALG_ES256, private_pem(k.get()), "alice");
+  auto body = tok.substr(tok.find('.'));
+  auto with_typ = [&](const char* typ) {
+    return base64url(std::string{R"({"alg":"ES256","typ":")"} + typ + "\"}")
+           + body;
+  };
+  // The signature covers the header: any change fails there anyway, but
+  // the message must name the type (RFC 9068 access tokens use at+jwt).
+  check_refused(verify_jwt(keys, with_typ("at+jwt"), now_ms),
+                "token type (typ) at+jwt is not accepted");
+  CHECK(verify_jwt(keys, tok, now_ms).ok);
 }
 
 TEST_CASE("iss and aud are checked when configured", "[jwt_keys]") {
@@ -413,6 +429,14 @@ TEST_CASE("PEM files: keys and certificates in, private keys out",
   auto secp256k1 = ec_key("secp256k1");
   CHECK_FALSE(parse_pem_keys(public_pem(secp256k1.get()), "key.pem", out, err));
   CHECK(err.find("secp256k1") != std::string::npos);
+  // A good key followed by a block cut short (a file copied while it was
+  // written): the whole file is refused, not read up to the break.
+  auto two = public_pem(k.get()) + public_pem(e.get());
+  auto cut = two.substr(0, two.size() - 40);
+  CHECK_FALSE(parse_pem_keys(cut, "key.pem", out, err));
+  CHECK(err == "key.pem: PEM block 2 is broken (cut short, or not base64)");
+  auto cut_private = public_pem(k.get()) + private_pem(k.get()).substr(0, 100);
+  CHECK_FALSE(parse_pem_keys(cut_private, "key.pem", out, err));
   // A PEM block that is not base64 inside.
   CHECK_FALSE(
     parse_pem_keys("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC "
@@ -429,7 +453,7 @@ TEST_CASE("JWKS documents that are wrong say how", "[jwt_keys]") {
   CHECK(jwks_error(R"({"keys":{}})") == "jwks.json: \"keys\" is not an array");
   CHECK(jwks_error(R"({"keys":[]})")
         == "jwks.json holds no RSA or EC signing key");
-  CHECK(jwks_error(R"({"keys":[{"kty":"oct","k":"AAAA"}]})")
+  CHECK(jwks_error(R"({"keys":[{"kty":"OKP","crv":"Ed25519","x":"AAAA"}]})")
         == "jwks.json holds no RSA or EC signing key");
   CHECK(jwks_error(R"({"keys":[1]})") == "jwks.json key 1 is not an object");
   auto bad = good;
@@ -454,6 +478,16 @@ TEST_CASE("JWKS documents that are wrong say how", "[jwt_keys]") {
   CHECK(
     jwks_error(json{{"keys", {bad}}}.dump()).find("does not match its curve")
     != std::string::npos);
+  // Private parts: refused (the file is a signing set, not a public one).
+  for (auto member : {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}) {
+    bad = good;
+    bad[member] = "AQAB";
+    CHECK(jwks_error(json{{"keys", {bad}}}.dump())
+            .find("holds private key material")
+          != std::string::npos);
+  }
+  CHECK(jwks_error(R"({"keys":[{"kty":"oct","k":"c2VjcmV0"}]})").find("private")
+        != std::string::npos);
   auto r = jwk_of(rsa_key().get());
   r.erase("e");
   CHECK(jwks_error(json{{"keys", {r}}}.dump()).find("\"e\" is missing")

@@ -19,10 +19,10 @@ export class Cluster {
     this.nodes = new Map();  // name -> Server
   }
 
-  /** Starts node `name`; the first node seeds the others. */
-  async add(name) {
+  /** Starts node `name` (with `args` of its own); the first node seeds the others. */
+  async add(name, own = []) {
     const args = ['--cluster-listen', '127.0.0.1:0', '--node-id', name,
-                  ...CLUSTER_ARGS, ...this.extra];
+                  ...CLUSTER_ARGS, ...this.extra, ...own];
     // Every live node is a seed, as a deployment would list them all.
     const seeds = this.live().map(([, s]) => `127.0.0.1:${s.clusterPort}`);
     if (seeds.length) args.push('--seeds', seeds.join(','));

@@ -1,0 +1,83 @@
+#include "cluster/cluster_tls.hpp"
+
+#include <memory>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/openssl/manager.hpp>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+namespace presence::cluster {
+
+namespace {
+
+/// OpenSSL's last error, for a message.
+std::string last_ssl_error() {
+  auto code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0)
+    return "unknown error";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof(buf));
+  return buf;
+}
+
+} // namespace
+
+std::string check_cluster_tls(const cluster_config& cfg) {
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx{SSL_CTX_new(TLS_method()),
+                                                   SSL_CTX_free};
+  if (!ctx)
+    return "cluster TLS: " + last_ssl_error();
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), cfg.tls_cert.c_str()) != 1)
+    return "cluster-tls-cert: cannot load " + cfg.tls_cert + ": "
+           + last_ssl_error();
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), cfg.tls_key.c_str(),
+                                  SSL_FILETYPE_PEM)
+      != 1) {
+    auto why = last_ssl_error();
+    if (why.find("key values mismatch") != std::string::npos)
+      return "cluster-tls-key: " + cfg.tls_key
+             + " is not the key of the certificate in " + cfg.tls_cert;
+    return "cluster-tls-key: cannot load " + cfg.tls_key + ": " + why;
+  }
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return "cluster-tls-key: " + cfg.tls_key
+           + " is not the key of the certificate in " + cfg.tls_cert;
+  if (SSL_CTX_load_verify_locations(ctx.get(), cfg.tls_ca.c_str(), nullptr)
+      != 1)
+    return "cluster-tls-ca: cannot load " + cfg.tls_ca + ": "
+           + last_ssl_error();
+  // This node's own certificate must check out against the CA: its peers
+  // will check it so.
+  auto* cert = SSL_CTX_get0_certificate(ctx.get());
+  STACK_OF(X509)* chain = nullptr;
+  SSL_CTX_get0_chain_certs(ctx.get(), &chain);
+  std::unique_ptr<X509_STORE_CTX, void (*)(X509_STORE_CTX*)> check{
+    X509_STORE_CTX_new(), X509_STORE_CTX_free};
+  if (!check
+      || X509_STORE_CTX_init(check.get(), SSL_CTX_get_cert_store(ctx.get()),
+                             cert, chain)
+           != 1)
+    return "cluster TLS: " + last_ssl_error();
+  if (X509_verify_cert(check.get()) != 1)
+    return "cluster-tls-cert: " + cfg.tls_cert + " is not signed by the CA in "
+           + cfg.tls_ca + " ("
+           + X509_verify_cert_error_string(
+             X509_STORE_CTX_get_error(check.get()))
+           + ")";
+  return {};
+}
+
+void configure_cluster_tls(caf::actor_system_config& caf_cfg,
+                           const cluster_config& cfg) {
+  caf_cfg.load<caf::openssl::manager>();
+  caf_cfg.openssl_certificate = cfg.tls_cert;
+  caf_cfg.openssl_key = cfg.tls_key;
+  caf_cfg.openssl_cafile = cfg.tls_ca;
+}
+
+} // namespace presence::cluster
