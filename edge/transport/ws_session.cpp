@@ -82,31 +82,41 @@ std::string accept_key(std::string_view key) {
                      static_cast<std::size_t>(n));
 }
 
-/// What a sink hands frames to: a WebSocket session over plain TCP or TLS.
-class ws_writer {
-public:
-  virtual ~ws_writer() = default;
-  virtual void
-  post_frames(std::vector<std::shared_ptr<const std::string>> frames)
-    = 0;
-  virtual void post_close(uint16_t code, std::string reason) = 0;
-};
-
-/// The sink a session actor writes to. Holds the session weakly, so a late
-/// delta for a closed socket is dropped.
+/// The sink a session actor writes to. Holds the session (a ws_session
+/// over plain TCP or TLS) weakly, so a late delta for a closed socket is
+/// dropped.
+template <class Session>
 class strand_sink : public session_sink {
 public:
-  explicit strand_sink(std::weak_ptr<ws_writer> s) : session_(std::move(s)) {
+  explicit strand_sink(std::weak_ptr<Session> s) : session_(std::move(s)) {
     // nop
   }
-  void send_text(std::shared_ptr<const std::string> frame) override;
+  void send_text(std::shared_ptr<const std::string> frame) override {
+    if (auto s = session_.lock())
+      s->post_frames({std::move(frame)});
+  }
   void
-  send_texts(std::vector<std::shared_ptr<const std::string>> frames) override;
-  void close(uint16_t code, std::string reason) override;
+  send_texts(std::vector<std::shared_ptr<const std::string>> frames) override {
+    if (auto s = session_.lock())
+      s->post_frames(std::move(frames));
+  }
+  void close(uint16_t code, std::string reason) override {
+    if (auto s = session_.lock())
+      s->post_close(code, std::move(reason));
+  }
 
 private:
-  std::weak_ptr<ws_writer> session_;
+  std::weak_ptr<Session> session_;
 };
+
+/// What only a TLS session holds: the bytes of the write in flight, in one
+/// piece (empty for plain TCP: no bytes in the session).
+template <bool Plain>
+struct tls_part {
+  std::string tls_out_;
+};
+template <>
+struct tls_part<true> {};
 
 /// The TCP socket under a stream.
 tcp::socket& tcp_of(tcp::socket& s) {
@@ -121,8 +131,8 @@ tcp::socket& tcp_of(tls_stream& s) {
 /// (shared_from_this) and runs on the socket's strand: every member below
 /// except the inbox is touched only from that strand.
 template <class Stream>
-class ws_session : public ws_writer,
-                   public std::enable_shared_from_this<ws_session<Stream>> {
+class ws_session : public std::enable_shared_from_this<ws_session<Stream>>,
+                   private tls_part<std::is_same_v<Stream, tcp::socket>> {
   using std::enable_shared_from_this<ws_session<Stream>>::shared_from_this;
   using std::enable_shared_from_this<ws_session<Stream>>::weak_from_this;
   /// Plain TCP: a write is tried at once on the non-blocking socket. TLS:
@@ -182,8 +192,7 @@ public:
 
   // -- called by strand_sink (any thread) ------------------------------------
 
-  void
-  post_frames(std::vector<std::shared_ptr<const std::string>> frames) override {
+  void post_frames(std::vector<std::shared_ptr<const std::string>> frames) {
     if (frames.empty())
       return;
     if (strand_.running_in_this_thread()) {
@@ -212,7 +221,7 @@ public:
       net::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
   }
 
-  void post_close(uint16_t code, std::string reason) override {
+  void post_close(uint16_t code, std::string reason) {
     net::dispatch(strand_, [self = shared_from_this(), code,
                             r = std::move(reason)]() mutable {
       self->drain_inbox();
@@ -374,6 +383,7 @@ private:
       // Handed a header and a payload of more than 16 KiB, the TLS stream
       // wrote the header and then never the payload (Beast's flat_stream
       // writes such a sequence piecewise; tests/e2e/tls.test.mjs).
+      auto& tls_out_ = this->tls_out_;
       tls_out_.clear();
       for (auto i = net::buffer_sequence_begin(bufs);
            i != net::buffer_sequence_end(bufs); ++i)
@@ -454,8 +464,9 @@ private:
       std::string().swap(headers_);
     if (!control_.empty())
       std::string().swap(control_);
-    if (queue_.empty() && !tls_out_.empty())
-      std::string().swap(tls_out_);
+    if constexpr (!plain)
+      if (queue_.empty() && !this->tls_out_.empty())
+        std::string().swap(this->tls_out_);
     if (was_close) {
       if (peer_closed_ || failed_) {
         // Both sides said close (or the client broke the protocol): the
@@ -478,8 +489,7 @@ private:
     open_ = true;
     ctx_->probe.ws_accepted->Increment();
     ctx_->probe.ws_sessions->Increment();
-    sink_ = std::make_shared<strand_sink>(
-      std::weak_ptr<ws_writer>{shared_from_this()});
+    sink_ = std::make_shared<strand_sink<ws_session>>(weak_from_this());
     key_ = ctx_->add_session(sink_);
     endpoint_->on_open(sink_);
     if (finished_)
@@ -752,7 +762,7 @@ private:
   ws::frame_parser parser_;
   write_queue queue_;
   rate_limiter limiter_;
-  std::shared_ptr<strand_sink> sink_;
+  std::shared_ptr<strand_sink<ws_session>> sink_;
   uint64_t key_ = 0;
   /// Bytes of a frame in progress (empty while the socket is idle).
   std::string inbuf_;
@@ -763,8 +773,6 @@ private:
   std::string headers_;
   /// A control frame being written (pong, close).
   std::string control_;
-  /// TLS: the bytes of the write in flight, in one piece.
-  std::string tls_out_;
   std::string pong_;
   std::size_t in_flight_ = 0;
   /// Writes are tried at once (the socket is non-blocking).
@@ -788,22 +796,6 @@ private:
   bool failed_ = false;
   bool finished_ = false;
 };
-
-void strand_sink::send_text(std::shared_ptr<const std::string> frame) {
-  if (auto s = session_.lock())
-    s->post_frames({std::move(frame)});
-}
-
-void strand_sink::send_texts(
-  std::vector<std::shared_ptr<const std::string>> frames) {
-  if (auto s = session_.lock())
-    s->post_frames(std::move(frames));
-}
-
-void strand_sink::close(uint16_t code, std::string reason) {
-  if (auto s = session_.lock())
-    s->post_close(code, std::move(reason));
-}
 
 /// True if `key` is base64 for 16 bytes: 22 characters and "==".
 bool valid_ws_key(std::string_view key) {
