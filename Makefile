@@ -11,7 +11,7 @@ CTEST_JOBS ?= 2
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test-deps configure build run test unit e2e fuzz clean
+.PHONY: all deps test-deps configure build run test unit e2e fuzz chaos clean
 
 all: build
 
@@ -46,6 +46,15 @@ unit: build
 
 e2e: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure -j$(CTEST_JOBS) -L e2e
+
+# The long chaos run of a 3-node cluster (tests/e2e/chaos.test.mjs; not in
+# make test yet: it finds convergence gaps still open, docs/operations.md).
+CHAOS_USERS ?= 600
+CHAOS_ROUNDS ?= 10
+chaos: test-deps build
+	@CHAOS=1 CHAOS_USERS=$(CHAOS_USERS) CHAOS_ROUNDS=$(CHAOS_ROUNDS) \
+	  PRESENCED_BIN=$(BUILD)/app/presenced \
+	  node --test --test-reporter=spec tests/e2e/chaos.test.mjs
 
 clean:
 	rm -rf $(BUILD) build-fuzz

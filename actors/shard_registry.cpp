@@ -58,6 +58,8 @@ struct registry_state {
   millis last_loss = 0;
   /// A scan is scheduled because the last one could not finish.
   bool orphan_retry_armed = false;
+  /// When the first view came (this node's start in the cluster).
+  millis first_view_at = 0;
   /// User actors handing over to another node (until they end).
   std::set<caf::actor_addr> moving;
   std::optional<caf::typed_response_promise<uint64_t>> shutdown_rp;
@@ -550,6 +552,8 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
         if (m.node_id != v.self && m.membership)
           st.member_nodes.emplace(m.node_id, m.membership.node());
       bool first = !st.had_view;
+      if (first)
+        st.first_view_at = st.env->now();
       st.had_view = true;
       st.members = std::move(now_members);
       st.self_node = v.self;
@@ -605,6 +609,17 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
     [=](orphan_atom) {
       auto& st = self->state;
       st.orphan_retry_armed = false;
+      // A node that (re)starts with seeds sees only itself at first: its
+      // store alone would miss what the others wrote while it was away (a
+      // newer last_seen), and closing its old marks from that would
+      // announce an older one. It waits until it has met another member,
+      // or for two failure timeouts (the seeds are all gone: it is alone).
+      if (!st.cluster.seeds.empty() && st.ever_members.size() <= 1
+          && st.env->now() - st.first_view_at
+               < 2 * st.cluster.failure_timeout.count()) {
+        self->delayed_send(self, st.cluster.rehome_window, orphan_atom::value);
+        return;
+      }
       // Devices get the full window after the latest loss to re-register.
       auto wait = st.last_loss + st.cluster.rehome_window.count()
                   - st.env->now();

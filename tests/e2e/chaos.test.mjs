@@ -1,0 +1,260 @@
+// Chaos: a 3-node cluster while users join, heartbeat and leave; faults in
+// turn: kill -9 a random node and restart it with its data dir, or
+// SIGSTOP a node for a while and SIGCONT it. A checker keeps what clients
+// were told (joined, pongs, closes) and what readers saw, and asserts:
+// - no last_seen once read goes backwards, and every offline user's
+//   last_seen covers their last acknowledged activity (within the
+//   checkpoint bound when their node died);
+// - no lost online user: after each fault, every connected client that was
+//   acknowledged reads online on every live node;
+// - no ghost: once every client has left, nobody reads online anywhere;
+// - the survivors agree within the detection bound after each fault.
+// Runs only with CHAOS=1 (`make chaos`, CHAOS_USERS, CHAOS_ROUNDS): it
+// still finds convergence gaps (docs/operations.md, "Chaos"), so it is not
+// part of make test yet. Figures go to stdout as one JSON line.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client, eventually, withTimeout } from './lib/harness.mjs';
+import { Cluster, DETECTION_MS } from './lib/cluster.mjs';
+
+const USERS = Number(process.env.CHAOS_USERS ?? 90);
+const ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 4);
+const CHECKPOINT_MS = 1000;
+const SLACK = 2500;          // scheduling on a loaded 2-core machine
+const STOP_MS = 2000;        // how long a node stays frozen (> failure timeout)
+const names = ['n1', 'n2', 'n3'];
+const cluster = new Cluster(['--checkpoint-interval', String(CHECKPOINT_MS)]);
+
+/** user -> { client, node, busy, acked, lastAck, floor } */
+const users = new Map();
+/** user -> the newest last_seen (ms) any reader saw while it was offline. */
+const seenLastSeen = new Map();
+const frozen = new Set();
+const figures = { faults: [], ops: { joins: 0, pings: 0, leaves: 0, lost: 0 }, reads: 0 };
+
+const pick = xs => xs[Math.floor(Math.random() * xs.length)];
+const reachable = () => cluster.live().map(([n]) => n).filter(n => !frozen.has(n));
+const ids = () => [...users.keys()];
+
+after(async () => {
+  for (const u of users.values()) u.client?.terminate();
+  for (const n of frozen) cluster.node(n).proc.kill('SIGCONT');
+  await cluster.dispose();
+});
+
+/** One client action for `id`: join when offline; else ping, or leave.
+ *  `pingsOnly`: connected clients heartbeat, nobody joins or leaves (what
+ *  clients do while the checker compares the nodes). */
+async function act(id, pingsOnly = false) {
+  const u = users.get(id);
+  if (u.busy || (pingsOnly && !u.client)) return;
+  u.busy = true;
+  try {
+    if (!u.client) {
+      const node = pick(reachable());
+      const c = new Client(`${cluster.node(node).wsUrl}/ws?userId=${id}`);
+      c.socket.on('error', () => {});
+      c.socket.on('close', () => {
+        if (u.client !== c) return;
+        // Not closed by us: its node died or froze. Its last_seen must
+        // still cover the last acknowledged activity, less what a crash
+        // may lose (two checkpoint intervals).
+        u.client = null;
+        u.acked = false;
+        u.floor = Math.max(u.floor, u.lastAck - 2 * CHECKPOINT_MS - SLACK);
+        figures.ops.lost++;
+      });
+      u.client = c;
+      u.node = node;
+      try {
+        // A node frozen meanwhile accepts the TCP connection and says
+        // nothing: no join then, and no client left behind either.
+        await withTimeout(c.opened, 4000, 'the upgrade');
+        await c.next(m => m.type === 'joined', 4000);
+      } catch (e) {
+        u.client = null;
+        c.terminate();
+        throw e;
+      }
+      u.acked = true;
+      u.lastAck = Date.now();
+      figures.ops.joins++;
+    } else if (!pingsOnly && Math.random() < 0.25) {
+      await leave(u);
+    } else {
+      const r = await u.client.request({ type: 'ping' }, 2000);
+      if (r.type === 'pong') {
+        u.lastAck = Date.now();
+        figures.ops.pings++;
+      }
+    }
+  } catch {
+    // A node went away under this client: the close handler above (or the
+    // next action) deals with it.
+    if (u.client && u.client.socket.readyState !== 1) {
+      u.client.terminate();
+      u.client = null;
+      u.acked = false;
+    }
+  } finally {
+    u.busy = false;
+  }
+}
+
+/** Closes `u`'s client. A close the server answered means last_seen covers
+ *  the last pong; one it did not answer (its node froze or died) only the
+ *  crash bound. */
+async function leave(u) {
+  const c = u.client;
+  u.client = null;
+  u.acked = false;
+  try {
+    await withTimeout(c.close(), 3000, 'the close handshake');
+    u.floor = Math.max(u.floor, u.lastAck - 100);
+    figures.ops.leaves++;
+  } catch {
+    c.terminate();
+    u.floor = Math.max(u.floor, u.lastAck - 2 * CHECKPOINT_MS - SLACK);
+    figures.ops.lost++;
+  }
+}
+
+/** Clients act until `stop()` is called. */
+function drive(pingsOnly = false) {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (let i = 0; i < Math.max(3, USERS / 15); i++) act(pick(ids()), pingsOnly);
+      await new Promise(r => setTimeout(r, 100));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+    await eventually(() => [...users.values()].every(u => !u.busy), 8000, 'client actions to finish');
+  };
+}
+
+/** Statuses of every user as `node` reads them (null if it cannot answer). */
+async function read(node) {
+  const r = await cluster.node(node).http('POST', '/api/user-status/batch', { body: { userIds: ids() } });
+  if (r.status !== 200) return null;
+  figures.reads++;
+  return new Map(r.body.data.map(s => [s.userId, s]));
+}
+
+/** Checks last_seen against what readers saw before and the floors. */
+function checkLastSeen(node, statuses, final = false) {
+  for (const [id, s] of statuses) {
+    if (s.isOnline) continue;
+    const ls = s.lastSeen ? Date.parse(s.lastSeen) : 0;
+    const before = seenLastSeen.get(id) ?? 0;
+    assert.ok(ls >= before, `${id} on ${node}: last_seen went back from ${before} to ${ls}`);
+    seenLastSeen.set(id, ls);
+    if (final)
+      assert.ok(ls >= users.get(id).floor,
+                `${id} on ${node}: last_seen ${ls} older than its last acknowledged activity bound ${users.get(id).floor}`);
+  }
+}
+
+/** Every reachable node agrees that exactly the acknowledged, connected
+ *  users are online; resolves with how long it took. */
+async function agreement(since, ms, what) {
+  let last = '';
+  const beat = drive(true);
+  await eventually(async () => {
+    const want = ids().filter(id => {
+      const u = users.get(id);
+      return u.acked && u.client && u.client.socket.readyState === 1 && !frozen.has(u.node);
+    }).sort();
+    for (const node of reachable()) {
+      const st = await read(node);
+      if (!st) { last = `${node} did not answer`; return false; }
+      checkLastSeen(node, st);
+      const online = [...st.values()].filter(s => s.isOnline).map(s => s.userId).sort();
+      if (JSON.stringify(online) !== JSON.stringify(want)) {
+        const lost = want.filter(id => !online.includes(id));
+        const ghosts = online.filter(id => !want.includes(id));
+        last = `${node}: lost ${lost.slice(0, 5)} (${lost.length}), ghosts ${ghosts.slice(0, 5)} (${ghosts.length})`;
+        return false;
+      }
+    }
+    return true;
+  }, ms, `${what}: every node to agree`).catch(async e => {
+    await beat();
+    e.message += `\nlast disagreement: ${last}`;
+    throw e;
+  });
+  await beat();
+  return Date.now() - since;
+}
+
+test('chaos: kill -9, restart, SIGSTOP/SIGCONT while users come and go',
+     { timeout: 1_800_000, skip: process.env.CHAOS ? false : 'set CHAOS=1 (make chaos)' }, async () => {
+  for (let i = 0; i < USERS; i++)
+    users.set(`chaos-${String(i).padStart(4, '0')}`, { client: null, node: null, busy: false, acked: false, lastAck: 0, floor: 0 });
+  for (const n of names) await cluster.add(n);
+  await cluster.converged();
+
+  for (let round = 0; round < ROUNDS; round++) {
+    // Activity, then the clients pause while the cluster must agree.
+    let stop = drive();
+    await new Promise(r => setTimeout(r, 1500));
+    await stop();
+    await agreement(Date.now(), 10_000, `round ${round}: before the fault`);
+
+    stop = drive();
+    const victim = pick(reachable());
+    const t0 = Date.now();
+    let kind;
+    if (round % 2 === 0) {
+      kind = 'kill9+restart';
+      await cluster.node(victim).kill9();
+      await new Promise(r => setTimeout(r, 800));
+      await stop();
+      const detected = await agreement(t0, DETECTION_MS + SLACK + 4000, `round ${round}: ${victim} killed`);
+      stop = drive();
+      const t1 = Date.now();
+      await cluster.node(victim).start();
+      await cluster.converged(15_000);
+      await stop();
+      const rejoined = await agreement(t1, 10_000, `round ${round}: ${victim} restarted`);
+      figures.faults.push({ kind, node: victim, agree_ms: detected, rejoin_agree_ms: rejoined });
+    } else {
+      kind = 'sigstop+sigcont';
+      frozen.add(victim);
+      cluster.node(victim).proc.kill('SIGSTOP');
+      await new Promise(r => setTimeout(r, STOP_MS));
+      await stop();
+      // Its users are offline elsewhere (its clients cannot be reached).
+      const detected = await agreement(t0, DETECTION_MS + SLACK + 4000, `round ${round}: ${victim} frozen`);
+      const t1 = Date.now();
+      cluster.node(victim).proc.kill('SIGCONT');
+      frozen.delete(victim);
+      await cluster.converged(15_000);
+      const healed = await agreement(t1, 15_000, `round ${round}: ${victim} thawed`);
+      figures.faults.push({ kind, node: victim, agree_ms: detected, heal_agree_ms: healed });
+    }
+  }
+
+  // Everyone leaves: no ghost anywhere, and every last_seen covers the
+  // last acknowledged activity.
+  await Promise.all([...users.values()].filter(u => u.client).map(leave));
+  const tEnd = Date.now();
+  const emptied = await agreement(tEnd, DETECTION_MS + SLACK, 'everyone left');
+  for (const node of reachable()) {
+    const st = await read(node);
+    assert.ok(st, `${node} answers`);
+    checkLastSeen(node, st, true);
+    assert.equal((await cluster.node(node).get('/api/user-status/online/count')).body.count, 0, `${node} count`);
+  }
+  const agrees = figures.faults.map(f => f.agree_ms).sort((a, b) => a - b);
+  console.log(JSON.stringify({
+    chaos: {
+      users: USERS, rounds: ROUNDS, ...figures.ops, reads: figures.reads,
+      agree_ms_p50: agrees[Math.floor(agrees.length / 2)], agree_ms_max: agrees.at(-1),
+      emptied_ms: emptied, faults: figures.faults,
+    },
+  }));
+});
