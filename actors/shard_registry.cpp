@@ -150,6 +150,11 @@ bool owned_here(const registry_state& st, const std::string& user) {
   return st.ring.owner(user) == st.self_node;
 }
 
+/// How often a join or a transfer is passed on to the owner a registry
+/// knows before one keeps it (views that disagree for long cannot bounce
+/// it forever; the next view change moves it).
+constexpr uint8_t max_hops = 3;
+
 /// Counts down a pending shutdown; answers once nothing is left.
 void shutdown_step(registry_ptr self, bool count = true) {
   auto& st = self->state;
@@ -358,7 +363,22 @@ void take_over(registry_ptr self, user_transfer t) {
                         [=]() mutable { take_over(self, std::move(t)); }))
     return;
   auto& st = self->state;
+  // The ring moved again while the user was on the way (a member came back
+  // meanwhile): kept here, nothing would move it on, and the owner would
+  // read the user offline. It goes on to the owner this node knows.
+  if (!owned_here(st, uid) && t.hops < max_hops) {
+    auto target = st.registries.find(st.ring.owner(uid));
+    if (target != st.registries.end()) {
+      ++t.hops;
+      actors_log().debug("{} passes {} on to {}", st.self_node, uid,
+                         st.ring.owner(uid));
+      self->send(target->second, handover_atom::value, std::move(t));
+      return;
+    }
+  }
   auto u = st.users.find(uid);
+  actors_log().debug("{} takes {} over ({} devices, actor here: {})",
+                     st.self_node, uid, t.devices.size(), u != st.users.end());
   if (u != st.users.end()) {
     self->send(u->second, handover_atom::value, std::move(t));
     return;
@@ -481,6 +501,20 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
     [=](join_atom, join_request& req) -> caf::result<join_ack> {
       if (self->state.shutting_down)
         return make_error(errc::shutting_down);
+      // A router whose view lags (its node just came back from a freeze)
+      // may name this node the owner when it is not: kept here, the user
+      // would be online on a node nobody asks. On to the owner it is.
+      auto& st = self->state;
+      if (!owned_here(st, req.user_id) && req.hops < max_hops) {
+        auto target = st.registries.find(st.ring.owner(req.user_id));
+        if (target != st.registries.end()) {
+          actors_log().debug("{} passes the join of {} on to {}", st.self_node,
+                             req.user_id, st.ring.owner(req.user_id));
+          ++req.hops;
+          return self->delegate(target->second, join_atom::value,
+                                std::move(req));
+        }
+      }
       auto rp = self->make_response_promise<join_ack>();
       join_user(self, std::move(req), rp);
       return rp;
@@ -577,8 +611,8 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
         if (target == st.registries.end())
           continue;
         auto actor = st.users[user];
-        SPDLOG_LOGGER_DEBUG(spdlog::default_logger(), "{} hands {} over to {}",
-                            st.self_node, user, st.ring.owner(user));
+        actors_log().debug("{} hands {} over to {}", st.self_node, user,
+                           st.ring.owner(user));
         self->send(actor, handover_atom::value, target->second);
         st.names.erase(actor.address());
         st.moving.insert(actor.address());

@@ -309,6 +309,8 @@ void drop_devices(user_ptr self, Pred pred) {
   bool removed = false;
   for (auto i = st.devices.begin(); i != st.devices.end();) {
     if (pred(i->second.session)) {
+      actors_log().debug("{}: device {} dropped (its session's node is gone)",
+                         st.user_id, i->first);
       end = std::max(end, i->second.view.last_active);
       i = st.devices.erase(i);
       removed = true;
@@ -511,6 +513,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
       auto& st = self->state;
       auto i = st.devices.find(device_id);
       if (i == st.devices.end()) {
+        actors_log().debug("{}: heartbeat of unknown device {}: rejoin",
+                           st.user_id, device_id);
         // A device this actor does not hold (dropped while its node was
         // cut off, or lost in a move): its session registers again.
         if (auto sender = caf::actor_cast<session_api>(self->current_sender()))

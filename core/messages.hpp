@@ -868,12 +868,15 @@ struct join_request {
   bool collects_queue = false;
   /// The client's name for the device in the offline queue ("": unnamed).
   std::string queue_device;
+  /// Registries that passed it on to the owner they knew (bounded, as
+  /// user_transfer::hops).
+  uint8_t hops = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
   return f(caf::meta::type_name("join_request"), x.user_id, x.device, x.session,
-           x.collects_queue, x.queue_device);
+           x.collects_queue, x.queue_device, x.hops);
 }
 
 /// Answer to a join: the user actor to send heartbeats and leaves to.
@@ -909,13 +912,18 @@ struct user_transfer {
   std::string status_text;
   millis status_expires = 0;
   visibility vis;
+  /// Registries that passed it on because the ring had moved while it
+  /// travelled (bounded: views that disagree for long cannot bounce it
+  /// forever).
+  uint8_t hops = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_transfer& x) {
   return f(caf::meta::type_name("user_transfer"), x.user_id, x.online, x.status,
            x.online_since, x.last_seen, x.left_at, x.version, x.in_grace,
-           x.devices, x.sessions, x.status_text, x.status_expires, x.vis);
+           x.devices, x.sessions, x.status_text, x.status_expires, x.vis,
+           x.hops);
 }
 
 /// One node as the cluster knows it (gossiped between members).

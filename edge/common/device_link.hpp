@@ -26,6 +26,7 @@
 #include "core/messages.hpp"
 #include "edge/common/activity.hpp"
 #include "edge/common/edge_context.hpp"
+#include "edge/common/edge_log.hpp"
 
 namespace presence::edge {
 
@@ -177,13 +178,18 @@ void rejoin(Self* self, const edge_context& ctx, const std::string& key,
         device_link* lk = find();
         if (lk == nullptr || lk->epoch != epoch || !lk->joined())
           return;
+        log_edge().debug("{}: rejoined (attempt {})", lk->user_id, attempt + 1);
         set_user(self, *lk, ack.user);
       },
-      [=](caf::error&) {
+      [=](caf::error& err) {
         device_link* lk = find();
         if (lk == nullptr || lk->epoch != epoch)
           return;
+        log_edge().debug("rejoin of {} (attempt {}) failed: {}", lk->user_id,
+                         attempt + 1, self->system().render(err));
         if (attempt >= max_rejoin_attempts) {
+          log_edge().warn("{}: presence owner lost after {} rejoins ({})",
+                          lk->user_id, attempt + 1, self->system().render(err));
           lost();
           return;
         }
@@ -200,6 +206,8 @@ bool user_down(Self* self, device_link& l, const std::string& key,
                const caf::down_msg& dm) {
   if (!l.joined() || !l.user || l.user.address() != dm.source)
     return false;
+  log_edge().debug("{}: its user actor went down ({}): rejoin soon", l.user_id,
+                   self->system().render(dm.reason));
   l.user = user_api{};
   route_activity(self, l);
   auto epoch = ++l.epoch;
@@ -211,8 +219,10 @@ bool user_down(Self* self, device_link& l, const std::string& key,
 template <class Self>
 void rehome(Self* self, device_link& l, const std::string& device_id,
             const user_api& user) {
-  if (l.holds(device_id))
+  if (l.holds(device_id)) {
+    log_edge().debug("{}: rehomed", l.user_id);
     set_user(self, l, user);
+  }
 }
 
 /// session_api's rejoin: the user actor does not know the device (any

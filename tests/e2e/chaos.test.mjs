@@ -15,6 +15,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { Client, eventually, withTimeout } from './lib/harness.mjs';
 import { Cluster, DETECTION_MS } from './lib/cluster.mjs';
 
@@ -24,7 +25,8 @@ const CHECKPOINT_MS = 1000;
 const SLACK = 2500;          // scheduling on a loaded 2-core machine
 const STOP_MS = 2000;        // how long a node stays frozen (> failure timeout)
 const names = ['n1', 'n2', 'n3'];
-const cluster = new Cluster(['--checkpoint-interval', String(CHECKPOINT_MS)]);
+const cluster = new Cluster(['--checkpoint-interval', String(CHECKPOINT_MS),
+                             ...(process.env.CHAOS_DEBUG ? ['--log-level', 'debug'] : [])]);
 
 /** user -> { client, node, busy, acked, lastAck, floor } */
 const users = new Map();
@@ -144,13 +146,28 @@ async function read(node) {
   return new Map(r.body.data.map(s => [s.userId, s]));
 }
 
+/** What every node says of `id` (for failure messages with CHAOS_LOGS). */
+async function explain(id) {
+  if (!process.env.CHAOS_LOGS) return '';
+  const out = [];
+  for (const n of reachable()) {
+    const r = await cluster.node(n).get(`/api/users/${id}/status`);
+    const h = await cluster.node(n).get(`/api/users/${id}/history?limit=3`);
+    out.push(`${n}: ${JSON.stringify(r.body.data ?? r.body)} history ${JSON.stringify(h.body.data ?? h.body)}`);
+  }
+  for (const [n, srv] of cluster.nodes)
+    writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.output);
+  return `\n  ${out.join('\n  ')}`;
+}
+
 /** Checks last_seen against what readers saw before and the floors. */
-function checkLastSeen(node, statuses, final = false) {
+async function checkLastSeen(node, statuses, final = false) {
   for (const [id, s] of statuses) {
     if (s.isOnline) continue;
     const ls = s.lastSeen ? Date.parse(s.lastSeen) : 0;
     const before = seenLastSeen.get(id) ?? 0;
-    assert.ok(ls >= before, `${id} on ${node}: last_seen went back from ${before} to ${ls}`);
+    if (ls < before)
+      assert.fail(`${id} on ${node}: last_seen went back from ${before} to ${ls} (${new Date(before).toISOString()} -> ${new Date(ls).toISOString()})${await explain(id)}`);
     seenLastSeen.set(id, ls);
     if (final)
       assert.ok(ls >= users.get(id).floor,
@@ -171,18 +188,31 @@ async function agreement(since, ms, what) {
     for (const node of reachable()) {
       const st = await read(node);
       if (!st) { last = `${node} did not answer`; return false; }
-      checkLastSeen(node, st);
+      await checkLastSeen(node, st);
       const online = [...st.values()].filter(s => s.isOnline).map(s => s.userId).sort();
       if (JSON.stringify(online) !== JSON.stringify(want)) {
         const lost = want.filter(id => !online.includes(id));
         const ghosts = online.filter(id => !want.includes(id));
-        last = `${node}: lost ${lost.slice(0, 5)} (${lost.length}), ghosts ${ghosts.slice(0, 5)} (${ghosts.length})`;
+        last = `${node}: lost ${lost.slice(0, 5)} (${lost.length}), ghosts ${ghosts.slice(0, 5)} (${ghosts.length})`
+          + ` [lost users' nodes: ${lost.slice(0, 5).map(id => users.get(id).node)}]`;
+        if (process.env.CHAOS_LOGS && lost.length) {
+          const id = lost[0];
+          const views = [];
+          for (const n of reachable()) {
+            const r = await cluster.node(n).get(`/api/users/${id}/status`);
+            views.push(`${n}: ${JSON.stringify(r.body.data ?? r.body)}`);
+          }
+          last += `\n  ${id} as each node reads it:\n  ${views.join('\n  ')}`;
+        }
         return false;
       }
     }
     return true;
   }, ms, `${what}: every node to agree`).catch(async e => {
     await beat();
+    if (process.env.CHAOS_LOGS)
+      for (const [n, srv] of cluster.nodes)
+        writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.output);
     e.message += `\nlast disagreement: ${last}`;
     throw e;
   });
@@ -246,7 +276,7 @@ test('chaos: kill -9, restart, SIGSTOP/SIGCONT while users come and go',
   for (const node of reachable()) {
     const st = await read(node);
     assert.ok(st, `${node} answers`);
-    checkLastSeen(node, st, true);
+    await checkLastSeen(node, st, true);
     assert.equal((await cluster.node(node).get('/api/user-status/online/count')).body.count, 0, `${node} count`);
   }
   const agrees = figures.faults.map(f => f.agree_ms).sort((a, b) => a - b);
