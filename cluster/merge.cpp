@@ -71,15 +71,22 @@ user_record merge_records(const std::string& user,
 
 std::vector<user_record>
 merge_batch_records(const std::vector<std::string>& users,
-                    std::vector<std::vector<user_record>> replies) {
+                    std::vector<std::vector<user_record>> replies,
+                    size_t* unanswered) {
   std::map<std::string, std::vector<user_record>> by_user;
   for (auto& rs : replies)
     for (auto& r : rs)
       by_user[r.user_id].push_back(std::move(r));
   std::vector<user_record> out;
   out.reserve(users.size());
-  for (auto& u : users)
-    out.push_back(merge_records(u, by_user[u]));
+  if (unanswered)
+    *unanswered = 0;
+  for (auto& u : users) {
+    auto& rs = by_user[u];
+    if (rs.empty() && unanswered)
+      ++*unanswered;
+    out.push_back(merge_records(u, rs));
+  }
   return out;
 }
 

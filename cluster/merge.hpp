@@ -35,10 +35,13 @@ user_record merge_records(const std::string& user,
 
 /// Records of `users`, in that order, from the batch replies of several
 /// stores (replicator, batch load): each user's records from every reply,
-/// merged as by merge_records.
+/// merged as by merge_records. A store answers a record for every id it was
+/// asked; `unanswered` (if given) counts the users no reply holds (every
+/// replica of theirs failed: their record is not known, not "never seen").
 std::vector<user_record>
 merge_batch_records(const std::vector<std::string>& users,
-                    std::vector<std::vector<user_record>> replies);
+                    std::vector<std::vector<user_record>> replies,
+                    size_t* unanswered = nullptr);
 
 /// A user's history from its replicas' histories (replicator): one entry
 /// per start (the longest end wins), newest first, at most `limit`.

@@ -135,13 +135,19 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
           return std::make_tuple(load_atom::value, batches[i].ids);
         },
         [=](gathered<std::vector<user_record>>& g) mutable {
-          // A user whose replicas all failed comes back unknown (never
-          // seen) rather than failing the whole batch.
           if (g.failed > 0)
             cluster_log().warn("batch load: {} of {} stores failed: {}",
                                g.failed, g.replies.size(),
                                self->system().render(g.error));
-          rp.deliver(merge_batch_records(users, answered(g)));
+          // A user whose replicas all failed is not known to be never
+          // seen: the batch fails (unavailable, 503) rather than say so.
+          size_t unanswered = 0;
+          auto merged = merge_batch_records(users, answered(g), &unanswered);
+          if (unanswered > 0) {
+            rp.deliver(no_replica_answered());
+            return;
+          }
+          rp.deliver(std::move(merged));
         });
       return rp;
     },

@@ -210,6 +210,14 @@ TEST_CASE("merge_batch_records answers in the order asked, from all replies") {
   CHECK_FALSE(rs[3].known);
 }
 
+TEST_CASE("merge_batch_records counts the users no reply holds") {
+  size_t unanswered = 9;
+  merge_batch_records({"a", "b"}, {{record("a", true, 1, 1)}}, &unanswered);
+  CHECK(unanswered == 1);
+  merge_batch_records({"a"}, {{record("a", true, 1, 1)}}, &unanswered);
+  CHECK(unanswered == 0);
+}
+
 TEST_CASE("merge_batch_records of no replies gives unknown users") {
   auto rs = merge_batch_records({"a", "a"}, {});
   REQUIRE(rs.size() == 2);

@@ -222,15 +222,21 @@ TEST_CASE_METHOD(replicated,
 }
 
 TEST_CASE_METHOD(replicated,
-                 "replicator: a batch load with every store "
-                 "failing gives unknown users, not an error") {
+                 "replicator: a batch load fails when a user's replicas all "
+                 "fail (never 'never seen' for an unread user)") {
+  stores["b"]->records["x"] = stored(true, 20, 1);
+  // One replica of each user answers: the batch is whole.
   stores["a"]->failing = true;
-  stores["b"]->failing = true;
   auto rs = ask<std::vector<user_record>>(replicator, load_atom::value,
                                           std::vector<std::string>{"x"});
   REQUIRE(rs);
   REQUIRE(rs->size() == 1);
-  CHECK_FALSE((*rs)[0].known);
+  CHECK((*rs)[0].last_seen == 20);
+  // None does: an error, not an unknown user.
+  stores["b"]->failing = true;
+  rs = ask<std::vector<user_record>>(replicator, load_atom::value,
+                                     std::vector<std::string>{"x"});
+  CHECK_FALSE(rs);
 }
 
 TEST_CASE_METHOD(replicated,
