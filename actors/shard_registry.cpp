@@ -366,9 +366,30 @@ void take_over(registry_ptr self, user_transfer t) {
   // The ring moved again while the user was on the way (a member came back
   // meanwhile): kept here, nothing would move it on, and the owner would
   // read the user offline. It goes on to the owner this node knows.
+  // Never back to the node it came from: a member leaving gracefully hands
+  // its users to nodes that may still count it in their ring, and they
+  // would pass them straight back (found in the cluster e2e test: the
+  // leaving node's shutdown then waited out its watchdog). The next view
+  // change moves what is kept here.
+  auto sender = self->current_sender();
+  auto from = sender ? sender->node() : caf::node_id{};
+  if (st.shutting_down) {
+    // This node is leaving: an actor spawned now would outlive the
+    // registry's shutdown (and keep the process from exiting). The user
+    // goes to the next node of the ring instead.
+    for (auto& node : st.ring.replicas(uid, 2)) {
+      auto target = st.registries.find(node);
+      if (node != st.self_node && target != st.registries.end()) {
+        self->send(target->second, handover_atom::value, std::move(t));
+        return;
+      }
+    }
+    // Nobody else: its sessions see their old actor end and join again.
+    return;
+  }
   if (!owned_here(st, uid) && t.hops < max_hops) {
     auto target = st.registries.find(st.ring.owner(uid));
-    if (target != st.registries.end()) {
+    if (target != st.registries.end() && target->second.node() != from) {
       ++t.hops;
       actors_log().debug("{} passes {} on to {}", st.self_node, uid,
                          st.ring.owner(uid));
