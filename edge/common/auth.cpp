@@ -106,13 +106,13 @@ identity verify_jwt(const jwt_keys& keys, const std::string& token, millis now,
     jwt = decode(token, keys.secret());
   } else {
     want = jwt_str_alg(alg.c_str());
+    bool unsupported = want == JWT_ALG_INVAL || want == JWT_ALG_NONE
+                       || want == JWT_ALG_HS384 || want == JWT_ALG_HS512;
     auto candidates = keys.candidates(alg, kid);
-    if (want == JWT_ALG_INVAL || want == JWT_ALG_NONE || want == JWT_ALG_HS384
-        || want == JWT_ALG_HS512 || candidates.empty()) {
+    if (unsupported || candidates.empty()) {
       if (keys.public_keys().empty())
         return fail("invalid_token", "token must be signed with HS256");
-      if (want == JWT_ALG_INVAL || want == JWT_ALG_NONE || want == JWT_ALG_HS384
-          || want == JWT_ALG_HS512)
+      if (unsupported)
         return fail("invalid_token",
                     "token must be signed with RS256/384/512 or "
                     "ES256/384/512"

@@ -383,20 +383,15 @@ private:
       // Handed a header and a payload of more than 16 KiB, the TLS stream
       // wrote the header and then never the payload (Beast's flat_stream
       // writes such a sequence piecewise; tests/e2e/tls.test.mjs).
-      auto& tls_out_ = this->tls_out_;
-      tls_out_.clear();
-      for (auto i = net::buffer_sequence_begin(bufs);
-           i != net::buffer_sequence_end(bufs); ++i)
-        tls_out_.append(static_cast<const char*>((*i).data()), (*i).size());
-      net::async_write(socket_, net::buffer(tls_out_), std::move(done));
-      return;
-    }
-    if (!write_at_once_ || is_close) {
+      auto& out = this->tls_out_;
+      out.resize(net::buffer_size(bufs));
+      net::buffer_copy(net::buffer(out), bufs);
+      net::async_write(socket_, net::buffer(out), std::move(done));
+    } else if (!write_at_once_ || is_close) {
       net::async_write(socket_, bufs, std::move(done));
-      return;
-    }
-    if constexpr (plain)
+    } else {
       try_send(bufs, std::move(done), is_close);
+    }
   }
 
   template <class Buffers, class Done>

@@ -8,7 +8,10 @@
 
 #include <jwt.h>
 
+#include <nlohmann/json.hpp>
+
 #include "edge/common/identity.hpp"
+#include "tests/edge/jwt_signing.hpp"
 
 using namespace presence;
 using namespace presence::edge;
@@ -20,21 +23,10 @@ const std::string dev; // no secret: dev mode
 constexpr millis now_ms = 1'700'000'000'000;
 
 std::string token_for(const std::string& sub, long exp = 0) {
-  jwt_t* raw = nullptr;
-  REQUIRE(jwt_new(&raw) == 0);
-  std::unique_ptr<jwt_t, void (*)(jwt_t*)> j{raw, jwt_free};
-  REQUIRE(jwt_add_grant(j.get(), "sub", sub.c_str()) == 0);
+  nlohmann::json claims{{"sub", sub}};
   if (exp != 0)
-    REQUIRE(jwt_add_grant_int(j.get(), "exp", exp) == 0);
-  REQUIRE(jwt_set_alg(j.get(), JWT_ALG_HS256,
-                      reinterpret_cast<const unsigned char*>(secret.data()),
-                      static_cast<int>(secret.size()))
-          == 0);
-  char* s = jwt_encode_str(j.get());
-  REQUIRE(s != nullptr);
-  std::string out{s};
-  std::free(s);
-  return out;
+    claims["exp"] = exp;
+  return test::sign_jwt(claims.dump(), JWT_ALG_HS256, secret);
 }
 
 client_identity resolve(const std::string& key, credentials c, bool required) {

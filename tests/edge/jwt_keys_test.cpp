@@ -19,6 +19,7 @@
 
 #include "edge/common/auth.hpp"
 #include "edge/common/jwt_keys.hpp"
+#include "tests/edge/jwt_signing.hpp"
 
 using namespace presence;
 using namespace presence::edge;
@@ -150,23 +151,12 @@ json jwk_of(EVP_PKEY* k, const std::string& kid = "") {
 std::string sign(jwt_alg_t alg, const std::string& key, const std::string& sub,
                  const std::string& kid = "",
                  const json& extra = json::object()) {
-  jwt_t* raw = nullptr;
-  REQUIRE(jwt_new(&raw) == 0);
-  std::unique_ptr<jwt_t, void (*)(jwt_t*)> j{raw, jwt_free};
   json claims = extra;
   claims["sub"] = sub;
-  REQUIRE(jwt_add_grants_json(j.get(), claims.dump().c_str()) == 0);
+  std::vector<std::pair<std::string, std::string>> headers;
   if (!kid.empty())
-    REQUIRE(jwt_add_header(j.get(), "kid", kid.c_str()) == 0);
-  REQUIRE(jwt_set_alg(j.get(), alg,
-                      reinterpret_cast<const unsigned char*>(key.data()),
-                      static_cast<int>(key.size()))
-          == 0);
-  char* s = jwt_encode_str(j.get());
-  REQUIRE(s != nullptr);
-  std::string out{s};
-  std::free(s);
-  return out;
+    headers.emplace_back("kid", kid);
+  return test::sign_jwt(claims.dump(), alg, key, headers);
 }
 
 std::vector<jwt_public_key> pem_keys(const std::string& pem) {

@@ -19,6 +19,7 @@
 
 #include <jwt.h>
 
+#include "tests/edge/jwt_signing.hpp"
 #include "tests/fuzz/invariants.hpp"
 
 using namespace presence;
@@ -533,22 +534,7 @@ const std::string secret = "fuzz-secret";
 constexpr millis now_ms = 1'700'000'000'000;
 
 std::string sign(const std::string& claims, jwt_alg_t alg = JWT_ALG_HS256) {
-  jwt_t* raw = nullptr;
-  REQUIRE(jwt_new(&raw) == 0);
-  std::unique_ptr<jwt_t, void (*)(jwt_t*)> j{raw, jwt_free};
-  REQUIRE(jwt_add_grants_json(j.get(), claims.c_str()) == 0);
-  if (alg == JWT_ALG_NONE)
-    REQUIRE(jwt_set_alg(j.get(), alg, nullptr, 0) == 0);
-  else
-    REQUIRE(jwt_set_alg(j.get(), alg,
-                        reinterpret_cast<const unsigned char*>(secret.data()),
-                        static_cast<int>(secret.size()))
-            == 0);
-  char* s = jwt_encode_str(j.get());
-  REQUIRE(s != nullptr);
-  std::string out{s};
-  std::free(s);
-  return out;
+  return test::sign_jwt(claims, alg, secret);
 }
 
 } // namespace
