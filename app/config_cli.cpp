@@ -214,6 +214,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   add("rehome-window", rehome_ms,
       "ms a dead node's users have to re-register elsewhere before they are "
       "recorded offline");
+  add("repair-rate", cfg.cluster.repair_rate,
+      "records per second a node copies at most to nodes that became their "
+      "replicas (after a member died, came back or joined); 0 = no repair");
   add("cluster-tls-cert", cfg.cluster.tls_cert,
       "mutual TLS between nodes: this node's PEM certificate chain (with "
       "--cluster-tls-key and --cluster-tls-ca)");
@@ -451,6 +454,7 @@ std::string to_toml(const config& cfg) {
   line("cluster-heartbeat", std::to_string(c.heartbeat_interval.count()));
   line("failure-timeout", std::to_string(c.failure_timeout.count()));
   line("rehome-window", std::to_string(c.rehome_window.count()));
+  line("repair-rate", std::to_string(c.repair_rate));
   line("cluster-tls-cert", q(c.tls_cert));
   line("cluster-tls-key", q(c.tls_key));
   line("cluster-tls-ca", q(c.tls_ca));

@@ -453,6 +453,21 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
     [=](orphan_atom) -> caf::result<std::vector<user_record>> {
       return self->delegate(self->state.local, orphan_atom::value);
     },
+    // Replica repair is between stores (cluster/repairer.cpp): these reach
+    // this node's own.
+    [=](repair_atom, const std::string& after,
+        uint32_t limit) -> caf::result<std::vector<std::string>> {
+      return self->delegate(self->state.local, repair_atom::value, after,
+                            limit);
+    },
+    [=](repair_atom, get_atom, const std::vector<std::string>& keys)
+      -> caf::result<std::vector<replica_bundle>> {
+      return self->delegate(self->state.local, repair_atom::value,
+                            get_atom::value, keys);
+    },
+    [=](repair_atom, const replica_bundle& b) -> caf::result<bool> {
+      return self->delegate(self->state.local, repair_atom::value, b);
+    },
   };
 }
 

@@ -72,6 +72,17 @@ store_api::behavior_type gateway_impl(store_api::pointer self, store_api store,
     [=](queue_atom q, count_atom c, const std::string& u) {
       return relay<uint32_t>(self, store, timeout, q, c, u);
     },
+    [=](repair_atom a, const std::string& after, uint32_t limit) {
+      return relay<std::vector<std::string>>(self, store, timeout, a, after,
+                                             limit);
+    },
+    [=](repair_atom a, get_atom g, const std::vector<std::string>& keys) {
+      return relay<std::vector<replica_bundle>>(self, store, timeout, a, g,
+                                                keys);
+    },
+    [=](repair_atom a, const replica_bundle& b) {
+      return relay<bool>(self, store, timeout, a, b);
+    },
     [=](put_atom a, message_atom m, const chat_message& x) {
       return relay<chat_message>(self, store, timeout, a, m, x);
     },

@@ -186,6 +186,10 @@ struct cluster_config {
   /// After a member dies, how long its users' devices on other nodes have
   /// to re-register before the users it owned are recorded offline.
   milliseconds rehome_window{1'000};
+  /// Replica repair: records copied per second at most to nodes that
+  /// became replicas of them (after a member died, came back or joined);
+  /// 0 = no repair.
+  uint32_t repair_rate = 2'000;
   /// Mutual TLS on the cluster port: this node's PEM certificate chain and
   /// key, and the CA that signs every node's certificate. All three or
   /// none (then the cluster port is plaintext and unauthenticated).

@@ -82,6 +82,7 @@ using message_atom = caf::atom_constant<caf::atom("message")>;
 using queue_atom = caf::atom_constant<caf::atom("queue")>;
 using changes_atom = caf::atom_constant<caf::atom("changes")>;
 using contacts_atom = caf::atom_constant<caf::atom("contacts")>;
+using repair_atom = caf::atom_constant<caf::atom("repair")>;
 
 // -- presence values ----------------------------------------------------------
 
@@ -426,6 +427,19 @@ typename Inspector::result_type inspect(Inspector& f, user_record& x) {
            x.contacts);
 }
 
+/// A device's place in a user's offline queue, as replica repair copies
+/// it: how many of the queued messages (the newest ones) it has not taken.
+struct queue_cursor {
+  std::string device;
+  uint32_t pending = 0;
+  millis seen = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queue_cursor& x) {
+  return f(caf::meta::type_name("queue_cursor"), x.device, x.pending, x.seen);
+}
+
 /// A private conversation (seed 001): who may read and write it. Two
 /// participants make a direct conversation whose id follows from the pair
 /// (creating it again finds the same one); more make a group.
@@ -474,6 +488,48 @@ struct message_page {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message_page& x) {
   return f(caf::meta::type_name("message_page"), x.messages, x.has_more);
+}
+
+/// Everything one store holds under one key of the ring (a user id or a
+/// conversation id), as replica repair copies it to a node that became one
+/// of the key's replicas (cluster/repairer.cpp; applied by
+/// store_db::apply_bundle, idempotently).
+struct replica_bundle {
+  std::string key;
+  /// The user's last_seen record as stored (not raised by an open mark).
+  bool seen = false;
+  millis last_seen = 0;
+  uint64_t version = 0;
+  /// The user's open-session mark, if any.
+  bool open = false;
+  millis open_start = 0;
+  millis open_last_active = 0;
+  uint64_t open_version = 0;
+  presence_status open_status = presence_status::online;
+  /// Newest first (at most the history limit).
+  std::vector<session_record> history;
+  profile prof;
+  /// The conversation under this key (known = false: none) and its
+  /// messages, oldest first.
+  conversation conv;
+  std::vector<chat_message> messages;
+  /// The user's offline queue, oldest first, and its devices' cursors.
+  std::vector<chat_message> queued;
+  std::vector<queue_cursor> cursors;
+
+  /// Nothing stored under the key.
+  bool empty() const {
+    return !seen && !open && history.empty() && !prof.known && !conv.known
+           && queued.empty() && cursors.empty();
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_bundle& x) {
+  return f(caf::meta::type_name("replica_bundle"), x.key, x.seen, x.last_seen,
+           x.version, x.open, x.open_start, x.open_last_active, x.open_version,
+           x.open_status, x.history, x.prof, x.conv, x.messages, x.queued,
+           x.cursors);
 }
 
 /// An ephemeral signal to the other members of a room (a chat session):
@@ -790,7 +846,18 @@ using store_api = caf::typed_actor<
   caf::replies_to<queue_atom, std::string,
                   std::string>::with<std::vector<chat_message>>,
   // how many no device of the user has taken
-  caf::replies_to<queue_atom, count_atom, std::string>::with<uint32_t>>;
+  caf::replies_to<queue_atom, count_atom, std::string>::with<uint32_t>,
+  // -- replica repair (cluster/repairer.cpp) --
+  // (after, limit): the next keys (user and conversation ids) this store
+  // holds anything under, in order, at most limit
+  caf::replies_to<repair_atom, std::string,
+                  uint32_t>::with<std::vector<std::string>>,
+  // what the store holds under each key (empty bundles for nothing)
+  caf::replies_to<repair_atom, get_atom,
+                  std::vector<std::string>>::with<std::vector<replica_bundle>>,
+  // merges a bundle from another replica (idempotent; never lowers or
+  // overwrites anything newer); replies true
+  caf::replies_to<repair_atom, replica_bundle>::with<bool>>;
 
 /// The presence service of a node: what the edge, REST and an embedding host
 /// call. Implemented by actors/shard_registry.
@@ -1003,6 +1070,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(presence, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(presence, (presence::conversation))
   CAF_ADD_TYPE_ID(presence, (presence::chat_message))
   CAF_ADD_TYPE_ID(presence, (presence::message_page))
+  CAF_ADD_TYPE_ID(presence, (presence::replica_bundle))
+  CAF_ADD_TYPE_ID(presence, (std::vector<presence::replica_bundle>))
   CAF_ADD_TYPE_ID(presence, (presence::user_transfer))
   CAF_ADD_TYPE_ID(presence, (presence::member_info))
   CAF_ADD_TYPE_ID(presence, (presence::member_stats))

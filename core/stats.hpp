@@ -35,6 +35,13 @@ struct store_stats {
   /// Writes given up: the retry queue was full, a retry failed with
   /// corruption, or the store stopped before they could be written.
   std::atomic<uint64_t> writes_dropped{0};
+  /// Replica repair (cluster/repairer.cpp): bundles this node copied to
+  /// new replicas, copies that failed (retried by a later pass), passes
+  /// finished, and whether a pass is running now (a gauge, 0 or 1).
+  std::atomic<uint64_t> repair_copies{0};
+  std::atomic<uint64_t> repair_failures{0};
+  std::atomic<uint64_t> repair_passes{0};
+  std::atomic<uint64_t> repair_running{0};
 };
 
 } // namespace presence

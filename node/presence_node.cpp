@@ -14,6 +14,7 @@
 #include "actors/fanout.hpp"
 #include "core/logger.hpp"
 #include "cluster/membership.hpp"
+#include "cluster/repairer.hpp"
 #include "cluster/replicator.hpp"
 #include "cluster/router.hpp"
 #include "cluster/store_gateway.hpp"
@@ -143,6 +144,8 @@ node::start(caf::actor_system& sys, const config& cfg, std::string& err,
                  caf::actor_cast<view_listener>(n->replicator_));
   caf::anon_send(n->membership_, subscribe_atom::value,
                  caf::actor_cast<view_listener>(n->rooms_));
+  n->repairer_ = cluster::spawn_repairer(sys, n->cfg_.cluster, timeout,
+                                         n->store_, n->membership_, n->probe_);
   n->api_ = cluster::spawn_router(sys, n->cfg_.cluster, timeout,
                                   presence_api{registry}, n->membership_);
   if (cfg.cluster.listen_enabled) {
@@ -258,7 +261,7 @@ void node::stop() {
     sys_.middleman().unpublish(membership_, cluster_port_);
   for (auto a : {caf::actor_cast<caf::actor>(api_),
                  caf::actor_cast<caf::actor>(registry_),
-                 caf::actor_cast<caf::actor>(replicator_),
+                 caf::actor_cast<caf::actor>(replicator_), repairer_,
                  caf::actor_cast<caf::actor>(membership_),
                  caf::actor_cast<caf::actor>(fanout_),
                  caf::actor_cast<caf::actor>(rooms_),

@@ -102,6 +102,8 @@ private:
   membership_api membership_;
   store_api replicator_;
   store_api gateway_;
+  /// Copies records to nodes that became their replicas (cluster/repairer).
+  caf::actor repairer_;
   node_registry_api registry_;
   presence_api api_;
   std::shared_ptr<node_stats> stats_;

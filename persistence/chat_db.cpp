@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <unordered_map>
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -587,6 +588,157 @@ caf::expected<uint32_t> store_db::queue_kept(const std::string& user) {
   if (!q)
     return q.error();
   return static_cast<uint32_t>(q->length);
+}
+
+} // namespace presence::persistence
+
+// -- replica repair: the private messages' half -------------------------------
+
+namespace presence::persistence {
+
+namespace {
+
+/// The messages kept in `user`'s queue, oldest first, with their numbers.
+caf::error read_queued(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                       const std::string& user, const queue_record& q,
+                       std::vector<chat_message>& out,
+                       std::vector<uint64_t>& numbers, const char* what) {
+  auto prefix = queued_prefix(user);
+  std::unique_ptr<rocksdb::Iterator> it{
+    db->NewIterator(rocksdb::ReadOptions{}, cf)};
+  for (it->Seek(queued_key(user, q.first())); it->Valid(); it->Next()) {
+    auto k = it->key();
+    if (k.size() != prefix.size() + 8 || !k.starts_with(prefix))
+      break;
+    chat_message m;
+    // One that does not decode is left out, as a take leaves it out.
+    if (!decode_queued(it->value(), m))
+      continue;
+    out.push_back(std::move(m));
+    numbers.push_back(get_be64(k.data() + prefix.size()));
+  }
+  return status_error(it->status(), what);
+}
+
+} // namespace
+
+caf::error store_db::fill_chat(replica_bundle& b) {
+  const char* what = "read for replica repair";
+  auto c = get_conversation(b.key);
+  if (!c)
+    return std::move(c.error());
+  if (c->known) {
+    auto page = messages(b.key, 0, message_limit_);
+    if (!page)
+      return std::move(page.error());
+    b.conv = std::move(*c);
+    b.messages = std::move(page->messages);
+  }
+  auto q = read_queue(db_, messages_, b.key, what);
+  if (!q)
+    return q.error();
+  if (!q->stored)
+    return caf::none;
+  std::vector<uint64_t> numbers;
+  if (auto err = read_queued(db_, messages_, b.key, *q, b.queued, numbers,
+                             what))
+    return err;
+  auto cs = read_cursors(db_, messages_, b.key, what);
+  if (!cs)
+    return cs.error();
+  for (auto& c : *cs) {
+    auto pending = std::count_if(numbers.begin(), numbers.end(),
+                                 [&](uint64_t n) { return n > c.taken; });
+    b.cursors.push_back(
+      queue_cursor{c.device, static_cast<uint32_t>(pending), c.seen});
+  }
+  return caf::none;
+}
+
+caf::error store_db::apply_chat(const replica_bundle& b) {
+  const char* what = "apply replica repair";
+  if (b.conv.known) {
+    auto c = put_conversation(b.conv);
+    if (!c)
+      return c.error();
+    for (auto& m : b.messages) {
+      if (m.seq == 0)
+        continue;
+      std::string v;
+      auto st = db_->Get(rocksdb::ReadOptions{}, messages_,
+                         message_key(b.key, m.seq), &v);
+      if (auto err = status_error(st, what))
+        return err;
+      if (!st.IsNotFound())
+        continue;
+      auto stored = put_message(m);
+      if (!stored)
+        return stored.error();
+    }
+  }
+  if (b.queued.empty() && b.cursors.empty())
+    return caf::none;
+  if (auto err = check_writable(what))
+    return err;
+  auto& user = b.key;
+  auto q = read_queue(db_, messages_, user, what);
+  if (!q)
+    return q.error();
+  // Only a replica without the queue gets it: one that has it may have
+  // handed out and deleted messages the bundle still holds (a device
+  // would get them twice). Takes ask every replica, so what only the
+  // others hold is still delivered.
+  if (q->stored)
+    return caf::none;
+  std::vector<chat_message> held;
+  std::vector<uint64_t> numbers;
+  if (auto err = read_queued(db_, messages_, user, *q, held, numbers, what))
+    return err;
+  auto cs = read_cursors(db_, messages_, user, what);
+  if (!cs)
+    return cs.error();
+  // The number each message of the bundle has here: held already, or
+  // appended now in the bundle's order.
+  std::unordered_map<std::string, uint64_t> number_of;
+  for (size_t i = 0; i < held.size(); ++i)
+    number_of.emplace(held[i].id, numbers[i]);
+  rocksdb::WriteBatch batch;
+  for (auto& m : b.queued) {
+    if (number_of.count(m.id) > 0)
+      continue;
+    number_of.emplace(m.id, q->next);
+    batch.Put(messages_, queued_key(user, q->next), encode_queued(m));
+    batch.Put(messages_, queued_id_key(user, m.id), "");
+    ++q->next;
+    ++q->length;
+  }
+  // A device this queue does not know would take everything kept; it gets
+  // a cursor just before the first message it had not taken.
+  auto prefix = cursor_prefix(user);
+  for (auto& c : b.cursors) {
+    auto known = std::any_of(cs->begin(), cs->end(), [&](const cursor& x) {
+      return x.device == c.device;
+    });
+    if (known || cs->size() >= max_queue_devices)
+      continue;
+    cursor mine{c.device, q->next - 1, c.seen};
+    if (c.pending > 0 && c.pending <= b.queued.size()) {
+      auto& first = b.queued[b.queued.size() - c.pending];
+      mine.taken = number_of.at(first.id) - 1;
+    } else if (c.pending > b.queued.size()) {
+      mine.taken = q->first() - 1;
+    }
+    batch.Put(messages_, prefix + c.device, encode(mine));
+    cs->push_back(std::move(mine));
+  }
+  if (q->length > queue_limit_) {
+    auto until = q->next - std::max<uint32_t>(queue_limit_, 1);
+    if (auto err = scan_queue(db_, messages_, user, *q, until, 0, nullptr,
+                              batch, what))
+      return err;
+  }
+  batch.Put(messages_, queue_key(user), encode(*q));
+  return write(&batch, what);
 }
 
 } // namespace presence::persistence

@@ -543,6 +543,44 @@ store_impl_api::behavior_type store_impl(store_ptr self,
       write_or_queue(self->state, merge_write{r});
       settle(self);
     },
+    // -- replica repair (cluster/repairer.cpp) --------------------------------
+    [=](repair_atom, const std::string& after,
+        uint32_t limit) -> caf::result<std::vector<std::string>> {
+      return self->state.db->repair_keys(after, limit);
+    },
+    [=](repair_atom, get_atom, const std::vector<std::string>& keys)
+      -> caf::result<std::vector<replica_bundle>> {
+      auto& st = self->state;
+      std::vector<replica_bundle> out;
+      out.reserve(keys.size());
+      for (auto& k : keys) {
+        auto b = st.db->bundle(k);
+        if (!b && store_code(b.error()) == errc::corruption) {
+          // One record that does not decode must not stop the others'
+          // repair: this key's bundle goes out empty.
+          store_log().warn("replica repair skips {}: {}", k,
+                           describe(b.error()));
+          out.emplace_back().key = k;
+          continue;
+        }
+        if (!b)
+          return std::move(b.error());
+        // A checkpoint still waiting here is newer than the stored mark.
+        if (auto i = st.dirty.find(k); i != st.dirty.end() && b->open
+                                       && b->open_start == i->second.start) {
+          b->open_last_active = i->second.last_active;
+          b->open_version = i->second.version;
+          b->open_status = i->second.status;
+        }
+        out.push_back(std::move(*b));
+      }
+      return out;
+    },
+    [=](repair_atom, const replica_bundle& b) -> caf::result<bool> {
+      auto err = self->state.db->apply_bundle(b);
+      return answer_write(self, err ? caf::expected<bool>{std::move(err)}
+                                    : caf::expected<bool>{true});
+    },
     [=](orphan_atom) -> caf::result<std::vector<user_record>> {
       // Queued writes and pending checkpoints first, so the marks are
       // current; stale marks would close sessions twice.

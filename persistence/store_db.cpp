@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
@@ -67,6 +68,23 @@ bool decode_last_seen(const std::string& v, millis& last_seen,
     return false;
   last_seen = static_cast<millis>(ls);
   return true;
+}
+
+std::string encode_profile(const profile& p) {
+  std::string v(1, profile_format);
+  put_str(v, p.name);
+  put_str(v, p.username);
+  put_str(v, p.email);
+  put_str(v, p.avatar);
+  if (p.contacts.mode != visibility_mode::server_default
+      || !p.contacts.ids.empty() || p.contacts.since != 0) {
+    v.push_back(static_cast<char>(p.contacts.mode));
+    put_u64(v, p.contacts.since);
+    put_u64(v, p.contacts.ids.size());
+    for (auto& id : p.contacts.ids)
+      put_str(v, id);
+  }
+  return v;
 }
 
 bool decode_profile(const std::string& v, profile& p) {
@@ -555,22 +573,156 @@ caf::expected<user_record> store_db::touch_last_seen(const std::string& user_id,
 }
 
 caf::error store_db::put_profile(const std::string& user_id, const profile& p) {
-  std::string v(1, profile_format);
-  put_str(v, p.name);
-  put_str(v, p.username);
-  put_str(v, p.email);
-  put_str(v, p.avatar);
-  if (p.contacts.mode != visibility_mode::server_default
-      || !p.contacts.ids.empty() || p.contacts.since != 0) {
-    v.push_back(static_cast<char>(p.contacts.mode));
-    put_u64(v, p.contacts.since);
-    put_u64(v, p.contacts.ids.size());
-    for (auto& id : p.contacts.ids)
-      put_str(v, id);
-  }
   rocksdb::WriteBatch batch;
-  batch.Put(profiles_, user_id, v);
+  batch.Put(profiles_, user_id, encode_profile(p));
   return write(&batch, "write profile");
+}
+
+// -- replica repair: the user's half (repair_db.cpp has the rest) -------------
+
+caf::error store_db::fill_user(replica_bundle& b) {
+  const char* what = "read for replica repair";
+  std::string v;
+  auto st = db_->Get(rocksdb::ReadOptions{}, last_seen_, b.key, &v);
+  if (auto err = status_error(st, what))
+    return err;
+  if (st.ok()) {
+    if (!decode_last_seen(v, b.last_seen, b.version))
+      return corrupt(what, b.key, v.size());
+    b.seen = true;
+  }
+  auto mark = open_mark(b.key);
+  if (!mark)
+    return std::move(mark.error());
+  if (auto& m = *mark) {
+    b.open = true;
+    b.open_start = m->start;
+    b.open_last_active = m->last_active;
+    b.open_version = m->version;
+    b.open_status = m->status;
+  }
+  auto h = history(b.key, history_limit_);
+  if (!h)
+    return std::move(h.error());
+  b.history = std::move(*h);
+  auto p = get_profile(b.key);
+  if (!p)
+    return std::move(p.error());
+  b.prof = std::move(*p);
+  return caf::none;
+}
+
+caf::error store_db::apply_user(const replica_bundle& b) {
+  const char* what = "apply replica repair";
+  if (!b.seen && !b.open && b.history.empty() && !b.prof.known)
+    return caf::none;
+  if (auto err = check_writable(what))
+    return err;
+  auto& user = b.key;
+  rocksdb::ReadOptions ro;
+  // What is here now; a record that does not decode counts as absent (the
+  // write repairs it, as every write that reads first).
+  bool seen = false;
+  millis last_seen = 0;
+  uint64_t version = 0;
+  std::string v;
+  auto st = db_->Get(ro, last_seen_, user, &v);
+  if (auto err = status_error(st, what))
+    return err;
+  if (st.ok())
+    seen = decode_last_seen(v, last_seen, version);
+  open_session mark;
+  bool has_mark = false;
+  st = db_->Get(ro, online_, user, &v);
+  if (auto err = status_error(st, what))
+    return err;
+  if (st.ok())
+    has_mark = decode_open(v, mark);
+  // The end this store has for the session that began at `start` (nullopt:
+  // none, the session is not closed here).
+  auto end_here = [&](millis start) -> caf::expected<std::optional<millis>> {
+    std::string ev;
+    auto s = db_->Get(ro, history_, history_key(user, start), &ev);
+    if (auto err = status_error(s, what))
+      return err;
+    const char* p = ev.data();
+    uint64_t end = 0;
+    if (s.IsNotFound() || !get_u64(p, ev.data() + ev.size(), end))
+      return std::optional<millis>{};
+    return std::optional<millis>{static_cast<millis>(end)};
+  };
+  rocksdb::WriteBatch batch;
+  bool history_added = false;
+  for (auto& h : b.history) {
+    auto here = end_here(h.start);
+    if (!here)
+      return std::move(here.error());
+    if (*here && **here >= h.end)
+      continue;
+    std::string ev;
+    put_u64(ev, static_cast<uint64_t>(h.end));
+    batch.Put(history_, history_key(user, h.start), ev);
+    history_added = true;
+  }
+  // This store's mark of a session the bundle has closed: it missed the
+  // close (a ghost online otherwise).
+  auto closed_in_bundle = [&](millis start) {
+    return std::any_of(b.history.begin(), b.history.end(),
+                       [&](const session_record& h) {
+                         return h.start == start;
+                       });
+  };
+  if (has_mark && closed_in_bundle(mark.start)) {
+    batch.Delete(online_, user);
+    has_mark = false;
+  }
+  if (b.open && !closed_in_bundle(b.open_start)) {
+    auto here = end_here(b.open_start);
+    if (!here)
+      return std::move(here.error());
+    open_session in{b.open_start, b.open_last_active, b.open_version,
+                    b.open_status};
+    if (*here) {
+      // Closed here already: the bundle's mark is the stale one.
+    } else if (has_mark && mark.start == in.start) {
+      // The same session: the later activity and version.
+      if (in.last_active > mark.last_active || in.version > mark.version) {
+        auto later = std::tie(in.version, in.last_active)
+                     > std::tie(mark.version, mark.last_active);
+        open_session m = later ? in : mark;
+        m.last_active = std::max(in.last_active, mark.last_active);
+        m.version = std::max(in.version, mark.version);
+        batch.Put(online_, user, encode_open(m));
+      }
+    } else if (has_mark ? in.version > mark.version
+                        : (!seen || in.version > version)) {
+      // Newer than anything this store knows of the user (a close here
+      // would have stored a later version).
+      batch.Put(online_, user, encode_open(in));
+    }
+  }
+  if (b.seen && (!seen || b.last_seen > last_seen || b.version > version))
+    write_last_seen(user, std::max(last_seen, b.last_seen),
+                    std::max(version, b.version), &batch);
+  if (b.prof.known) {
+    st = db_->Get(ro, profiles_, user, &v);
+    if (auto err = status_error(st, what))
+      return err;
+    // Only where there is none: a repair never overwrites a profile, which
+    // may be newer than the one copied.
+    if (st.IsNotFound())
+      batch.Put(profiles_, user, encode_profile(b.prof));
+  }
+  if (batch.Count() == 0)
+    return caf::none;
+  if (auto err = write(&batch, what))
+    return err;
+  if (!history_added)
+    return caf::none;
+  rocksdb::WriteBatch trim;
+  if (auto err = trim_history(user, &trim))
+    return err;
+  return trim.Count() > 0 ? write(&trim, "trim history") : caf::none;
 }
 
 caf::error store_db::sync() {

@@ -250,6 +250,35 @@ public:
   [[nodiscard]] caf::expected<queue_summary>
   summarize_queue(const std::string& user);
 
+  // -- replica repair (repair_db.cpp) -------------------------------------------
+
+  /// The keys (user ids and conversation ids) this store holds anything
+  /// under that sort after `after` ("" : from the first), in order, at
+  /// most `limit`: a replica repair pass pages through them.
+  [[nodiscard]] caf::expected<std::vector<std::string>>
+  repair_keys(const std::string& after, uint32_t limit);
+
+  /// Everything stored under `key`: the user's last_seen record, open
+  /// mark, history, profile and offline queue with its device cursors, and
+  /// the conversation of that id with its messages.
+  [[nodiscard]] caf::expected<replica_bundle> bundle(const std::string& key);
+
+  /// Merges a bundle read from another replica. Idempotent, and it never
+  /// lowers or replaces anything newer:
+  /// - last_seen and version go up to the bundle's (as merge);
+  /// - the open mark is taken only when this store has nothing newer of
+  ///   the user (no mark of a later version, no last_seen record of a
+  ///   later version, no history entry of that session: it was closed);
+  ///   a mark of the same session keeps the later activity;
+  /// - history entries are added (the longer end wins), then trimmed;
+  /// - the profile and the conversation are written only where absent;
+  /// - messages are stored as replica copies (numbered);
+  /// - an offline queue is copied only to a store without one: its
+  ///   messages in the bundle's order, and each device a cursor that leaves
+  ///   it exactly the messages it had not taken (a store that has the
+  ///   queue may have handed out and deleted what the bundle still holds).
+  [[nodiscard]] caf::error apply_bundle(const replica_bundle& b);
+
   /// How long a device's cursor is kept without the device joining.
   static constexpr millis device_ttl = 30LL * 24 * 3600 * 1000;
   /// Most device cursors kept per user.
@@ -279,6 +308,13 @@ private:
   void write_last_seen(const std::string& user_id, millis last_seen,
                        uint64_t version, void* batch);
   caf::error trim_history(const std::string& user_id, void* batch);
+
+  // The halves of bundle() and apply_bundle() by column family: users
+  // (store_db.cpp) and private messages (chat_db.cpp).
+  caf::error fill_user(replica_bundle& b);
+  caf::error fill_chat(replica_bundle& b);
+  caf::error apply_user(const replica_bundle& b);
+  caf::error apply_chat(const replica_bundle& b);
 
   std::string dir_;
   rocksdb::Env* env_ = nullptr;

@@ -80,6 +80,17 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
     {"presence_store_writes_dropped",
      "Store writes given up (retry queue full, corruption, or shutdown)",
      &store_stats::writes_dropped},
+    {"presence_repair_copies",
+     "Records (a user's or a conversation's) copied to nodes that became "
+     "their replicas",
+     &store_stats::repair_copies},
+    {"presence_repair_failures",
+     "Replica repair copies that failed (a later pass retries them)",
+     &store_stats::repair_failures},
+    {"presence_repair_passes", "Replica repair passes finished",
+     &store_stats::repair_passes},
+    {"presence_repair_running", "1 while a replica repair pass runs",
+     &store_stats::repair_running},
   };
   for (auto& x : store)
     store_gauges.push_back({gauge(r, x.name, x.help), x.counter});

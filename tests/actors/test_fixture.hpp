@@ -120,6 +120,14 @@ inline store_api::behavior_type fake_store(store_api::pointer self,
     [=](get_atom, message_atom, const std::string&, uint64_t, uint32_t) {
       return message_page{};
     },
+    // Replica repair: not what these tests are about.
+    [=](repair_atom, const std::string&, uint32_t) {
+      return std::vector<std::string>{};
+    },
+    [=](repair_atom, get_atom, const std::vector<std::string>& keys) {
+      return std::vector<replica_bundle>(keys.size());
+    },
+    [=](repair_atom, const replica_bundle&) { return true; },
   };
 }
 

@@ -36,6 +36,7 @@ struct fake_store_data {
   std::map<std::string, profile> profiles;
   std::vector<user_record> merges;
   std::vector<std::string> profile_writes;
+  std::vector<replica_bundle> repairs;
 };
 
 inline caf::error store_failure() {
@@ -133,6 +134,40 @@ inline store_api::behavior_type fake_store(store_api::pointer,
     [=](queue_atom, count_atom, const std::string&) { return uint32_t{0}; },
     [=](get_atom, message_atom, const std::string&, uint64_t, uint32_t) {
       return message_page{};
+    },
+    // Replica repair: the keys of `records`, their records as bundles; a
+    // bundle applied is kept in `repairs`.
+    [=](repair_atom, const std::string& after,
+        uint32_t limit) -> caf::result<std::vector<std::string>> {
+      if (d->failing)
+        return store_failure();
+      std::vector<std::string> out;
+      for (auto i = d->records.upper_bound(after);
+           i != d->records.end() && out.size() < limit; ++i)
+        out.push_back(i->first);
+      return out;
+    },
+    [=](repair_atom, get_atom, const std::vector<std::string>& keys)
+      -> caf::result<std::vector<replica_bundle>> {
+      if (d->failing)
+        return store_failure();
+      std::vector<replica_bundle> out;
+      for (auto& k : keys) {
+        auto& b = out.emplace_back();
+        b.key = k;
+        auto r = record(k);
+        b.seen = r.known;
+        b.last_seen = r.last_seen;
+        b.version = r.version;
+        b.history = d->history[k];
+      }
+      return out;
+    },
+    [=](repair_atom, const replica_bundle& b) -> caf::result<bool> {
+      if (d->failing)
+        return store_failure();
+      d->repairs.push_back(b);
+      return true;
     },
   };
 }
