@@ -35,8 +35,7 @@ struct placement {
 
   placement() = default;
   placement(std::vector<std::string> ids, const cluster_config& cfg)
-    : nodes(std::move(ids)),
-      ring(hash_ring::of(nodes, cfg.vnodes)),
+    : nodes(std::move(ids)), ring(hash_ring::of(nodes, cfg.vnodes)),
       rf(effective_replication(cfg.replication, nodes.size())) {
     std::sort(nodes.begin(), nodes.end());
   }
@@ -89,7 +88,9 @@ std::vector<std::string> targets(const repairer_state& st,
   auto before = st.then.replicas(key);
   auto after = st.now.replicas(key);
   auto alive = std::find_if(before.begin(), before.end(),
-                            [&](const std::string& n) { return st.now.has(n); });
+                            [&](const std::string& n) {
+                              return st.now.has(n);
+                            });
   if (alive != before.end() && *alive != st.self)
     return {};
   std::vector<std::string> out;
@@ -132,9 +133,10 @@ void finish_pass(repairer_ptr self) {
   st.then = st.now;
   st.probe->repair_passes += 1;
   if (st.copies > 0)
-    cluster_log().info("replica repair: {} records copied to their new "
-                       "replicas ({} keys checked) in {} ms",
-                       st.copies, st.keys, ms);
+    cluster_log().info(
+      "replica repair: {} records copied to their new "
+      "replicas ({} keys checked) in {} ms",
+      st.copies, st.keys, ms);
 }
 
 /// The next step of `pass` after `copied` copies, no sooner than the rate
@@ -142,7 +144,8 @@ void finish_pass(repairer_ptr self) {
 void next_step(repairer_ptr self, uint64_t pass, size_t copied,
                std::chrono::steady_clock::time_point began) {
   auto& st = self->state;
-  auto budget = milliseconds{copied * 1000 / std::max<uint32_t>(st.cfg.repair_rate, 1)};
+  auto budget = milliseconds{copied * 1000
+                             / std::max<uint32_t>(st.cfg.repair_rate, 1)};
   auto spent = std::chrono::duration_cast<milliseconds>(
     std::chrono::steady_clock::now() - began);
   if (budget > spent)
@@ -172,7 +175,8 @@ void copy(repairer_ptr self, uint64_t pass,
   }
   auto total = copies.size();
   auto outstanding = std::make_shared<size_t>(total);
-  auto shared = std::make_shared<std::vector<replica_bundle>>(std::move(bundles));
+  auto shared = std::make_shared<std::vector<replica_bundle>>(
+    std::move(bundles));
   for (auto& [i, store] : copies) {
     auto done = [=](bool ok) {
       auto& st = self->state;
@@ -204,8 +208,7 @@ void copy(repairer_ptr self, uint64_t pass,
 void step(repairer_ptr self, uint64_t pass) {
   auto& st = self->state;
   auto began = std::chrono::steady_clock::now();
-  self
-    ->request(st.local, st.timeout, repair_atom::value, st.cursor, page_keys)
+  self->request(st.local, st.timeout, repair_atom::value, st.cursor, page_keys)
     .then(
       [=](std::vector<std::string>& keys) {
         auto& st = self->state;
@@ -240,9 +243,10 @@ void step(repairer_ptr self, uint64_t pass) {
               auto& st = self->state;
               if (pass != st.pass)
                 return;
-              cluster_log().warn("replica repair: cannot read {} records "
-                                 "of this node's store: {}",
-                                 chosen.size(), self->system().render(err));
+              cluster_log().warn(
+                "replica repair: cannot read {} records "
+                "of this node's store: {}",
+                chosen.size(), self->system().render(err));
               st.failed = true;
               // The rest of the pass goes on; the pass runs again.
               self->send(self, step_atom::value, pass);

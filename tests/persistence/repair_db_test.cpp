@@ -93,8 +93,8 @@ TEST_CASE("a bundle copies a user's last_seen, history, open mark and profile",
   two_stores s;
   must(s.a->close_session("ann", 1'000, 2'000, 2));
   must(s.a->close_session("ann", 3'000, 4'000, 4));
-  must(s.a->mark_open("ann", open_session{5'000, 6'000, 5,
-                                           presence_status::away}));
+  must(s.a->mark_open("ann",
+                      open_session{5'000, 6'000, 5, presence_status::away}));
   profile p;
   p.known = true;
   p.name = "Ann";
@@ -157,8 +157,9 @@ TEST_CASE("a bundle never lowers or replaces what the replica has newer",
     s.copy("ann");
     CHECK_FALSE(must(s.b->load("ann")).open);
   }
-  SECTION("a mark the bundle shows closed is removed: the replica missed "
-          "the close") {
+  SECTION(
+    "a mark the bundle shows closed is removed: the replica missed "
+    "the close") {
     must(s.b->mark_open("ann", open_session{1'000, 1'200, 3}));
     must(s.a->close_session("ann", 1'000, 2'000, 4));
     s.copy("ann");
@@ -240,8 +241,7 @@ TEST_CASE("a bundle copies an offline queue with each device's place in it",
   must(s.a->enqueue("bob", queued(1)));
   CHECK(ids(must(s.a->take_queue("bob", "phone", 1'000))) == strings{"d1:1"});
   must(s.a->enqueue("bob", queued(2)));
-  CHECK(ids(must(s.a->take_queue("bob", "laptop", 1'000)))
-        == strings{"d1:2"});
+  CHECK(ids(must(s.a->take_queue("bob", "laptop", 1'000))) == strings{"d1:2"});
   must(s.a->enqueue("bob", queued(3)));
   auto b = must(s.a->bundle("bob"));
   CHECK(ids(b.queued) == strings{"d1:2", "d1:3"});
@@ -250,8 +250,7 @@ TEST_CASE("a bundle copies an offline queue with each device's place in it",
   // Each device gets from the new replica exactly what it had not taken.
   CHECK(ids(must(s.b->take_queue("bob", "phone", 2'000)))
         == strings{"d1:2", "d1:3"});
-  CHECK(ids(must(s.b->take_queue("bob", "laptop", 2'000)))
-        == strings{"d1:3"});
+  CHECK(ids(must(s.b->take_queue("bob", "laptop", 2'000))) == strings{"d1:3"});
   // Copying again adds nothing: the replica has the queue now (and handed
   // those messages out already).
   s.copy("bob");
