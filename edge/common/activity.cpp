@@ -47,6 +47,7 @@ bool activity_cell::take(forward& out) {
   sent_.store(t, std::memory_order_release);
   out.at = t;
   route_of(out);
+  out.verify = ++takes_ % verify_every == 0;
   return true;
 }
 
@@ -118,6 +119,24 @@ using flusher_ptr = flusher_impl_api::stateful_pointer<flusher_state>;
 constexpr std::chrono::milliseconds flusher_slice{100};
 constexpr uint32_t max_flusher_slices = 50;
 
+/// Asks the user actor of `f` (on another node) whether it is there. CAF
+/// compares remote handles by node and id, and a monitor asked for while
+/// the connection between two nodes was coming back can be lost with the
+/// connection: the session then holds a handle to a user actor that has
+/// ended, sends it heartbeats nobody reads, and its user reads offline
+/// everywhere while its client is connected (found by the chaos test after
+/// a SIGSTOP/SIGCONT). An error (the actor is gone, or no answer in time)
+/// makes the session register again; a rejoin is idempotent.
+void verify(flusher_ptr self, const activity_cell::forward& f) {
+  auto session = f.session;
+  auto device = f.device_id;
+  self->request(f.user, self->state.gap * 2, get_atom::value)
+    .then([](user_status&) {},
+          [=](caf::error&) {
+            caf::anon_send(session, rejoin_atom::value, device);
+          });
+}
+
 /// Forwards what this tick's share of the round's cells recorded since the
 /// last round. A round is exactly `slices` ticks, so each live cell is
 /// looked at once per gap (two looks are less than two gaps apart); the
@@ -141,8 +160,11 @@ void flush(flusher_ptr self) {
   auto end = st.next + share;
   activity_cell::forward f;
   for (auto i = st.next; i < end; ++i)
-    if (auto cell = cells[i].lock(); cell && cell->take(f))
+    if (auto cell = cells[i].lock(); cell && cell->take(f)) {
       activity_cell::send(f);
+      if (f.verify && f.user && f.user.node() != self->node())
+        verify(self, f);
+    }
   st.next = end;
   --st.ticks_left;
 }

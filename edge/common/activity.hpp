@@ -36,7 +36,17 @@ public:
     session_api session;
     user_api user;
     std::string device_id;
+    /// The flusher also asks the user actor whether it is still there
+    /// (every verify_every-th round that has activity to send).
+    bool verify = false;
   };
+
+  /// Of the flusher's sends to a user actor on another node, every this
+  /// many is a request (activity_flusher): a session whose user actor died
+  /// without the session hearing of it (the monitor was set up while the
+  /// connection between the nodes was coming back, and was lost) learns
+  /// it within this many gaps and registers again.
+  static constexpr uint32_t verify_every = 5;
 
   /// The session's device is held by `user` now; an invalid `user` (not
   /// joined) drops what comes. Called by the session actor whenever its
@@ -71,6 +81,8 @@ private:
   std::atomic<millis> last_{0};
   std::atomic<millis> sent_{0};
   std::atomic<bool> handed_{false};
+  /// Rounds that had activity to send (the flusher's only).
+  uint32_t takes_ = 0;
   std::mutex mu_; // guards the route
   session_api session_;
   user_api user_;
@@ -82,7 +94,10 @@ using activity_cell_ptr = std::shared_ptr<activity_cell>;
 /// The node's activity flusher (activity.cpp): gets each cell once, on its
 /// first activity; every gap it sends the latest activity of every cell
 /// that moved to its user actor (`heartbeat_atom`, sent as the session) and
-/// forgets the cells whose connection is gone.
+/// forgets the cells whose connection is gone. Every
+/// `activity_cell::verify_every`-th of those sends to a user actor on
+/// another node also asks it for its status: no answer (it is gone, or
+/// unreachable) makes the session register again (`rejoin_atom`).
 using activity_flusher_api
   = caf::typed_actor<caf::reacts_to<activity_atom, activity_cell_ptr>>;
 
