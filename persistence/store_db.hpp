@@ -151,10 +151,15 @@ public:
 
   /// Ends the open session of `user_id`: history entry {start, end},
   /// last_seen = end, version stored, open mark removed. Idempotent: writing
-  /// the same close again changes nothing.
+  /// the same close again changes nothing. The end is never earlier than
+  /// the activity this store has checkpointed for that session (its open
+  /// mark), which a reader may already have seen as the user's last_seen,
+  /// unless `raise_to_checkpoint` is false (crash recovery clamps marks
+  /// from the future).
   [[nodiscard]] caf::error close_session(const std::string& user_id,
                                          millis start, millis end,
-                                         uint64_t version);
+                                         uint64_t version,
+                                         bool raise_to_checkpoint = true);
 
   /// Raises last_seen of `user_id` to `when` (never lowers it); returns the
   /// record as stored.

@@ -603,3 +603,21 @@ TEST_CASE("an open mark without a status byte is still read as online",
   CHECK(recover(*db, 1'000) == 1);
   CHECK(must(db->load("old")).last_seen == 250);
 }
+
+TEST_CASE("a close never ends a session before its checkpointed activity",
+          "[store_db]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  // The mark says the user was active at 5,000 (a reader may have seen
+  // that as last_seen); the actor closing knows only of 3,000.
+  must(db->mark_open("ann", persistence::open_session{1'000, 5'000, 2}));
+  must(db->close_session("ann", 1'000, 3'000, 3));
+  CHECK(must(db->load("ann")).last_seen == 5'000);
+  auto h = must(db->history("ann", 10));
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].end == 5'000);
+  // A mark of another session does not count.
+  must(db->mark_open("bob", persistence::open_session{9'000, 9'500, 2}));
+  must(db->close_session("bob", 1'000, 3'000, 3));
+  CHECK(must(db->load("bob")).last_seen == 3'000);
+}
