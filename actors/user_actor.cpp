@@ -262,6 +262,28 @@ void go_offline(user_ptr self, bool report_idle) {
                user_control_api{self});
 }
 
+/// A leave of a device this actor no longer holds, while the user has no
+/// device: the user was there until `t`. In the grace period that moves
+/// the end of the session; once offline, the stored last_seen goes up.
+void record_leave(user_ptr self, millis t) {
+  auto& st = self->state;
+  if (st.in_grace) {
+    st.left_at = std::max(st.left_at, t);
+    return;
+  }
+  if (t <= st.last_seen)
+    return;
+  st.last_seen = t;
+  self
+    ->request(st.env->store, st.env->cfg.request_timeout, last_seen_atom::value,
+              st.user_id, t)
+    .then([](const user_record&) {},
+          [=](caf::error& err) {
+            actors_log().warn("{}: last_seen of a late leave not written: {}",
+                              self->state.user_id, self->system().render(err));
+          });
+}
+
 /// Called after devices were removed; `end` is when the user was last there.
 void devices_changed(user_ptr self, millis end) {
   auto& st = self->state;
@@ -504,8 +526,14 @@ user_actor_impl::behavior_type running(user_ptr self) {
       auto& st = self->state;
       auto i = st.devices.find(device_id);
       // A leave from a session that was replaced on this device is stale.
-      if (i == st.devices.end() || i->second.session.address() != session)
+      if (i == st.devices.end() || i->second.session.address() != session) {
+        // The client was there until now all the same: when this actor
+        // lost the device earlier (its session's node seemed gone) and the
+        // user is offline, last_seen must not stay at that older moment.
+        if (st.devices.empty() && i == st.devices.end())
+          record_leave(self, st.env->now());
         return;
+      }
       st.devices.erase(i);
       devices_changed(self, st.env->now());
     },

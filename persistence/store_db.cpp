@@ -673,15 +673,22 @@ caf::error store_db::apply_user(const replica_bundle& b) {
     batch.Put(history_, history_key(user, h.start), ev);
     history_added = true;
   }
-  // This store's mark of a session the bundle has closed: it missed the
-  // close (a ghost online otherwise).
-  auto closed_in_bundle = [&](millis start) {
-    return std::any_of(b.history.begin(), b.history.end(),
-                       [&](const session_record& h) {
-                         return h.start == start;
-                       });
+  // The bundle's history entry of the session that began at `start`.
+  auto closed_in_bundle = [&](millis start) -> const session_record* {
+    for (auto& h : b.history)
+      if (h.start == start)
+        return &h;
+    return nullptr;
   };
-  if (has_mark && closed_in_bundle(mark.start)) {
+  // This store's mark of a session the bundle has closed later than the
+  // mark's activity, with a newer version: it missed the close (a ghost
+  // online otherwise). Not a bundle of a node that closed the session by
+  // crash recovery at its restart while it went on elsewhere (a resumed
+  // session keeps its start): that close carries the mark's own version
+  // and an end before the live mark's activity.
+  if (auto h = has_mark ? closed_in_bundle(mark.start) : nullptr;
+      h != nullptr && b.seen && b.version > mark.version
+      && h->end >= mark.last_active) {
     batch.Delete(online_, user);
     has_mark = false;
   }

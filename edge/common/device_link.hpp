@@ -118,9 +118,30 @@ join_request make_join(Self* self, const device_link& l, bool first = true) {
 /// actor hears it from this session (a leave from a session that was
 /// replaced on the device is ignored there).
 template <class Self>
-void leave(Self* self, device_link& l) {
-  if (l.ph == device_link::phase::joined && l.user)
-    self->send(l.user, leave_atom::value, l.device.device_id, self->address());
+void leave(Self* self, const edge_context& ctx, device_link& l) {
+  if (l.ph == device_link::phase::joined) {
+    if (l.user)
+      self->send(l.user, leave_atom::value, l.device.device_id,
+                 self->address());
+    // Nobody may hear that leave: between a lost user actor and the
+    // rejoin nobody holds the device, and a handle to a user actor on
+    // another node can outlive the connection it came over (see
+    // activity.cpp, verify), so the leave is dropped and the device would
+    // expire later at its last reported activity. So the owner also
+    // records the user seen now (a user actor there marks its devices
+    // active; none: the stored last_seen goes up): last_seen covers the
+    // client's last moment either way. The chaos test found last_seen up
+    // to 1.8 s older than a client's last pong after a clean close.
+    if (!l.user || l.user.node() != self->node())
+      self
+        ->request(ctx.api, ctx.cfg.actors.request_timeout, touch_atom::value,
+                  l.user_id)
+        .then([](user_status&) {},
+              [user = l.user_id](caf::error& err) {
+                log_edge().warn("{}: the leave's last_seen not recorded: {}",
+                                user, to_string(err));
+              });
+  }
   l.ph = device_link::phase::idle;
   set_user(self, l, user_api{});
 }

@@ -203,7 +203,7 @@ void join(session_ptr self, const native_command& cmd) {
                                        : st.ctx->cfg.edge.auto_away.count();
   // Switching devices within one session: the old one goes.
   if (st.link.joined() && dev.device_id != st.link.device.device_id)
-    leave(self, st.link);
+    leave(self, *st.ctx, st.link);
   st.link.user_id = user;
   // A device id the server made up names no device the client knows.
   st.link.queue_device = st.params.device_generated
@@ -215,7 +215,7 @@ void join(session_ptr self, const native_command& cmd) {
     self, *st.ctx, st.link, find_link(self),
     [=](join_ack& ack) {
       if (self->state.closed) {
-        leave(self, self->state.link);
+        leave(self, *self->state.ctx, self->state.link);
         self->quit();
         return;
       }
@@ -338,7 +338,7 @@ void handle(session_ptr self, native_command& cmd) {
       join(self, cmd);
       return;
     case native_op::leave:
-      leave(self, st.link);
+      leave(self, *st.ctx, st.link);
       send(self, encode_left(id));
       return;
     case native_op::ping:
@@ -616,7 +616,7 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
       // A join in flight is answered first; its handler leaves and quits.
       if (st.link.ph == device_link::phase::joining)
         return;
-      leave(self, st.link);
+      leave(self, *st.ctx, st.link);
       self->quit();
     },
   };

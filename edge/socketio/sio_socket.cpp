@@ -146,7 +146,7 @@ void maybe_quit(sio_ptr self) {
 } // namespace
 
 void leave_socket(sio_ptr self, sio_socket& s) {
-  leave(self, s.link);
+  leave(self, *self->state.ctx, s.link);
   for (auto& r : s.rooms)
     self->send(self->state.ctx->rooms, leave_atom::value, r, room_member{self});
   s.rooms.clear();

@@ -167,6 +167,17 @@ TEST_CASE("a bundle never lowers or replaces what the replica has newer",
     CHECK_FALSE(r.open);
     CHECK(r.last_seen == 2'000);
   }
+  SECTION("a crash recovery's close elsewhere does not end a live session") {
+    // The session went on here (resumed by a new owner, same start) while
+    // the restarted node closed its old mark of it at its last checkpoint.
+    must(s.a->mark_open("ann", open_session{1'000, 1'500, 3}));
+    must(s.a->recover_open_sessions(2'000));
+    must(s.b->mark_open("ann", open_session{1'000, 4'000, 3}));
+    s.copy("ann");
+    auto r = must(s.b->load("ann"));
+    CHECK(r.open);
+    CHECK(r.open_last_active == 4'000);
+  }
   SECTION("the same session keeps the later activity") {
     must(s.a->mark_open("ann", open_session{1'000, 1'500, 3}));
     must(s.b->mark_open("ann", open_session{1'000, 1'900, 3}));
