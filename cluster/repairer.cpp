@@ -115,6 +115,14 @@ void start_pass(repairer_ptr self) {
   self->send(self, step_atom::value, st.pass);
 }
 
+/// Stops the running pass, if any (its callbacks are ignored from now on).
+void cancel_pass(repairer_ptr self) {
+  auto& st = self->state;
+  ++st.pass;
+  st.running = false;
+  st.probe->repair_running = 0;
+}
+
 void finish_pass(repairer_ptr self) {
   auto& st = self->state;
   st.running = false;
@@ -291,14 +299,19 @@ caf::behavior repairer_impl(repairer_ptr self, cluster_config cfg,
       }
       if (p.nodes == st.now.nodes)
         return;
+      auto leaving = !p.has(v.self);
       st.now = std::move(p);
+      if (leaving) {
+        // This node is leaving (a view without it): the others copy what
+        // it held; a pass now would race the shutdown of its store.
+        cancel_pass(self);
+        return;
+      }
       if (st.cfg.repair_rate == 0)
         return;
       if (st.now.nodes == st.then.nodes) {
         // Back where the last pass left every key: nothing to copy.
-        ++st.pass;
-        st.running = false;
-        st.probe->repair_running = 0;
+        cancel_pass(self);
         return;
       }
       start_pass(self);
