@@ -262,9 +262,10 @@ void go_offline(user_ptr self, bool report_idle) {
                user_control_api{self});
 }
 
-/// A leave of a device this actor no longer holds, while the user has no
-/// device: the user was there until `t`. In the grace period that moves
-/// the end of the session; once offline, the stored last_seen goes up.
+/// The user was there until `t` while this actor holds no device (a leave
+/// of a device it already dropped, a touch): in the grace period that
+/// moves the end of the session; once offline, the stored last_seen goes
+/// up.
 void record_leave(user_ptr self, millis t) {
   auto& st = self->state;
   if (st.in_grace) {
@@ -667,8 +668,11 @@ user_actor_impl::behavior_type running(user_ptr self) {
       auto t = st.env->now();
       for (auto& kvp : st.devices)
         kvp.second.view.last_active = t;
-      if (st.in_grace)
-        st.left_at = t;
+      // No device (in the grace period, or offline while this actor lives
+      // on): the user was seen now all the same (a REST touch, or a leave
+      // whose device was dropped before it came).
+      if (st.devices.empty())
+        record_leave(self, t);
       checkpoint(self);
       return snapshot(st);
     },

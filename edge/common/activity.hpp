@@ -37,16 +37,20 @@ public:
     user_api user;
     std::string device_id;
     /// The flusher also asks the user actor whether it is still there
-    /// (every verify_every-th round that has activity to send).
+    /// (see verify_fresh).
     bool verify = false;
   };
 
-  /// Of the flusher's sends to a user actor on another node, every this
-  /// many is a request (activity_flusher): a session whose user actor died
-  /// without the session hearing of it (the monitor was set up while the
-  /// connection between the nodes was coming back, and was lost) learns
-  /// it within this many gaps and registers again.
-  static constexpr uint32_t verify_every = 5;
+  /// The flusher's sends to a user actor on another node that are also
+  /// requests (activity_flusher): the first `verify_fresh` after the
+  /// session's user actor changed (a rejoin or rehome, when the link
+  /// between the nodes may just be coming back), then every
+  /// `verify_every`-th. A session whose user actor died without the
+  /// session hearing of it (its monitor was set up while the connection
+  /// between the nodes came back, and was lost) learns it that way and
+  /// registers again.
+  static constexpr uint32_t verify_fresh = 3;
+  static constexpr uint32_t verify_every = 6;
 
   /// The session's device is held by `user` now; an invalid `user` (not
   /// joined) drops what comes. Called by the session actor whenever its
@@ -81,8 +85,10 @@ private:
   std::atomic<millis> last_{0};
   std::atomic<millis> sent_{0};
   std::atomic<bool> handed_{false};
-  /// Rounds that had activity to send (the flusher's only).
+  /// Rounds that had activity to send (the flusher's only), and verifying
+  /// sends still due since the route changed (guarded by mu_).
   uint32_t takes_ = 0;
+  uint32_t fresh_ = 0;
   std::mutex mu_; // guards the route
   session_api session_;
   user_api user_;
@@ -94,10 +100,11 @@ using activity_cell_ptr = std::shared_ptr<activity_cell>;
 /// The node's activity flusher (activity.cpp): gets each cell once, on its
 /// first activity; every gap it sends the latest activity of every cell
 /// that moved to its user actor (`heartbeat_atom`, sent as the session) and
-/// forgets the cells whose connection is gone. Every
-/// `activity_cell::verify_every`-th of those sends to a user actor on
-/// another node also asks it for its status: no answer (it is gone, or
-/// unreachable) makes the session register again (`rejoin_atom`).
+/// forgets the cells whose connection is gone. Some of those sends to a
+/// user actor on another node also ask it for its status (the first few
+/// after the session's user actor changed, then every few:
+/// `activity_cell::verify_fresh`, `verify_every`): no answer (it is gone,
+/// or unreachable) makes the session register again (`rejoin_atom`).
 using activity_flusher_api
   = caf::typed_actor<caf::reacts_to<activity_atom, activity_cell_ptr>>;
 

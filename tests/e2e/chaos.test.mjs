@@ -33,7 +33,7 @@ const users = new Map();
 /** user -> the newest last_seen (ms) any reader saw while it was offline. */
 const seenLastSeen = new Map();
 const frozen = new Set();
-const figures = { faults: [], ops: { joins: 0, pings: 0, leaves: 0, lost: 0 }, reads: 0 };
+const figures = { faults: [], ops: { joins: 0, pings: 0, leaves: 0, lost: 0 }, reads: 0, stalls: [] };
 
 const pick = xs => xs[Math.floor(Math.random() * xs.length)];
 const reachable = () => cluster.live().map(([n]) => n).filter(n => !frozen.has(n));
@@ -140,8 +140,17 @@ function drive(pingsOnly = false) {
 
 /** Statuses of every user as `node` reads them (null if it cannot answer). */
 async function read(node) {
-  const r = await cluster.node(node).http('POST', '/api/user-status/batch', { body: { userIds: ids() } });
-  if (r.status !== 200) return null;
+  let r;
+  try {
+    r = await cluster.node(node).http('POST', '/api/user-status/batch', { body: { userIds: ids() } });
+  } catch (e) {
+    figures.lastReadError = `${node}: ${e.message} ${e.cause?.code ?? ''}`;
+    return null;
+  }
+  if (r.status !== 200) {
+    figures.lastReadError = `${node}: ${r.status} ${(r.text ?? '').slice(0, 200)}`;
+    return null;
+  }
   figures.reads++;
   return new Map(r.body.data.map(s => [s.userId, s]));
 }
@@ -169,57 +178,110 @@ async function checkLastSeen(node, statuses, final = false) {
     if (ls < before)
       assert.fail(`${id} on ${node}: last_seen went back from ${before} to ${ls} (${new Date(before).toISOString()} -> ${new Date(ls).toISOString()})${await explain(id)}`);
     seenLastSeen.set(id, ls);
-    if (final)
-      assert.ok(ls >= users.get(id).floor,
-                `${id} on ${node}: last_seen ${ls} older than its last acknowledged activity bound ${users.get(id).floor}`);
+    if (final && ls < users.get(id).floor) {
+      const u = users.get(id);
+      assert.fail(`${id} on ${node}: last_seen ${ls} older than its last acknowledged activity bound ${u.floor}`
+                  + ` (last on ${u.node}, last ack ${new Date(u.lastAck).toISOString()})${await explain(id)}`);
+    }
   }
 }
 
 /** Every reachable node agrees that exactly the acknowledged, connected
  *  users are online; resolves with how long it took. */
+/** The users that must read online: acknowledged, connected clients on
+ *  nodes that are not frozen. */
+function wanted() {
+  return ids().filter(id => {
+    const u = users.get(id);
+    return u.acked && u.client && u.client.socket.readyState === 1 && !frozen.has(u.node);
+  }).sort();
+}
+
+/** Why `node`'s statuses `st` differ from `want` ('' if they agree). */
+async function disagreement(node, st, want) {
+  const online = [...st.values()].filter(s => s.isOnline).map(s => s.userId).sort();
+  if (JSON.stringify(online) === JSON.stringify(want)) return '';
+  const lost = want.filter(id => !online.includes(id));
+  const ghosts = online.filter(id => !want.includes(id));
+  let why = `${node}: lost ${lost.slice(0, 5)} (${lost.length}), ghosts ${ghosts.slice(0, 5)} (${ghosts.length})`
+    + ` [lost users' nodes: ${lost.slice(0, 5).map(id => users.get(id).node)}]`;
+  if (process.env.CHAOS_LOGS && lost.length) {
+    const id = lost[0];
+    const views = [];
+    for (const n of reachable()) {
+      const r = await cluster.node(n).get(`/api/users/${id}/status`);
+      views.push(`${n}: ${JSON.stringify(r.body.data ?? r.body)}`);
+    }
+    why += `\n  ${id} as each node reads it:\n  ${views.join('\n  ')}`;
+  }
+  return why;
+}
+
+/** Every reachable node agrees that exactly the acknowledged, connected
+ *  users are online; resolves with how long after `since` the earliest
+ *  round of reads that agreed began its last read. A round reads every
+ *  reachable node, one after the other; a new
+ *  round starts every 50 ms while earlier ones may still wait (a read that
+ *  needs a frozen owner waits out the request timeout until the node is
+ *  declared dead): that wait is the reads' stall, reported apart, not the
+ *  cluster's disagreement. last_seen is checked afterwards, by one round
+ *  read in order (concurrent rounds finish out of order). */
 async function agreement(since, ms, what) {
   let last = '';
   const beat = drive(true);
-  await eventually(async () => {
-    const want = ids().filter(id => {
-      const u = users.get(id);
-      return u.acked && u.client && u.client.socket.readyState === 1 && !frozen.has(u.node);
-    }).sort();
+  const deadline = Date.now() + ms;
+  let agreedAt = null;
+  let stall = 0;
+  const inFlight = new Set();
+  const round = async () => {
+    const want = wanted();
+    // When the round's last read began: every node it read agreed by then
+    // (its reads run one after the other).
+    let started = 0;
     for (const node of reachable()) {
+      const t = Date.now();
+      started = t;
       const st = await read(node);
-      if (!st) { last = `${node} did not answer`; return false; }
-      await checkLastSeen(node, st);
-      const online = [...st.values()].filter(s => s.isOnline).map(s => s.userId).sort();
-      if (JSON.stringify(online) !== JSON.stringify(want)) {
-        const lost = want.filter(id => !online.includes(id));
-        const ghosts = online.filter(id => !want.includes(id));
-        last = `${node}: lost ${lost.slice(0, 5)} (${lost.length}), ghosts ${ghosts.slice(0, 5)} (${ghosts.length})`
-          + ` [lost users' nodes: ${lost.slice(0, 5).map(id => users.get(id).node)}]`;
-        if (process.env.CHAOS_LOGS && lost.length) {
-          const id = lost[0];
-          const views = [];
-          for (const n of reachable()) {
-            const r = await cluster.node(n).get(`/api/users/${id}/status`);
-            views.push(`${n}: ${JSON.stringify(r.body.data ?? r.body)}`);
-          }
-          last += `\n  ${id} as each node reads it:\n  ${views.join('\n  ')}`;
-        }
-        return false;
-      }
+      stall = Math.max(stall, Date.now() - t);
+      if (!st) { last = `${node} did not answer (${figures.lastReadError})`; return; }
+      const why = await disagreement(node, st, want);
+      if (why) { last = why; return; }
     }
-    return true;
-  }, ms, `${what}: every node to agree`).catch(async e => {
+    if (agreedAt === null || started < agreedAt) agreedAt = started;
+  };
+  while (agreedAt === null && Date.now() < deadline) {
+    if (inFlight.size < 40) {
+      const p = round();
+      inFlight.add(p);
+      p.finally(() => inFlight.delete(p));
+    }
+    await new Promise(r => setTimeout(r, 50));
+  }
+  await Promise.all(inFlight);
+  if (agreedAt === null) {
     await beat();
     if (process.env.CHAOS_LOGS)
       for (const [n, srv] of cluster.nodes)
         writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.output);
+    throw new Error(`timed out after ${ms} ms: ${what}: every node to agree\nlast disagreement: ${last}`);
+  }
+  const took = Math.max(0, agreedAt - since);
+  // The same answer read in order, with the last_seen checks.
+  await eventually(async () => {
+    const want = wanted();
+    for (const node of reachable()) {
+      const st = await read(node);
+      if (!st) { last = `${node} did not answer (${figures.lastReadError})`; return false; }
+      await checkLastSeen(node, st);
+      if ((last = await disagreement(node, st, want))) return false;
+    }
+    return true;
+  }, ms, `${what}: every node to agree (in order)`).catch(e => {
     e.message += `\nlast disagreement: ${last}`;
     throw e;
   });
-  // Measured when the nodes agreed, not once the pings in flight (some to
-  // a frozen node, timing out) are done.
-  const took = Date.now() - since;
   await beat();
+  figures.stalls.push(stall);
   return took;
 }
 
@@ -246,9 +308,13 @@ test('chaos: kill -9, restart, SIGSTOP/SIGCONT while users come and go',
       // Clients act right up to the kill; then only the checker's pings, so
       // the agreement time is the cluster's (actions in flight toward the
       // dead node fail at once).
+      // (The agreement's rounds start while client actions toward the dead
+      // node still wait for their timeouts: each round takes the clients'
+      // state as it is when it begins.)
       await cluster.node(victim).kill9();
-      await stop();
+      const stopping = stop();
       const detected = await agreement(t0, DETECTION_MS + SLACK + 4000, `round ${round}: ${victim} killed`);
+      await stopping;
       stop = drive();
       const t1 = Date.now();
       await cluster.node(victim).start();
@@ -299,6 +365,7 @@ test('chaos: kill -9, restart, SIGSTOP/SIGCONT while users come and go',
     chaos: {
       users: USERS, rounds: ROUNDS, ...figures.ops, reads: figures.reads,
       agree_ms_after_kill9: spread('kill9+restart'), agree_ms_after_freeze: spread('sigstop+sigcont'),
+      slowest_read_ms: Math.max(...figures.stalls),
       emptied_ms: emptied, faults: figures.faults,
     },
   }));
