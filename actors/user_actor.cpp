@@ -272,7 +272,12 @@ void record_leave(user_ptr self, millis t) {
     st.left_at = std::max(st.left_at, t);
     return;
   }
-  if (t <= st.last_seen)
+  // A last_seen within one activity gap (how late the edge may report
+  // activity) already covers the client's last moment: the leave that
+  // came with this touch went through. Raising it by a few ms would only
+  // move a last_seen that readers have seen.
+  auto gap = std::max<millis>(st.env->checkpoint_interval.count(), 1000);
+  if (t <= st.last_seen + gap)
     return;
   st.last_seen = t;
   self
