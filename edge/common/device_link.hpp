@@ -123,16 +123,13 @@ void leave(Self* self, const edge_context& ctx, device_link& l) {
     if (l.user)
       self->send(l.user, leave_atom::value, l.device.device_id,
                  self->address());
-    // Nobody may hear that leave: between a lost user actor and the
-    // rejoin nobody holds the device, and a handle to a user actor on
-    // another node can outlive the connection it came over (see
-    // activity.cpp, verify), so the leave is dropped and the device would
-    // expire later at its last reported activity. So the owner also
-    // records the user seen now (a user actor there marks its devices
-    // active; none: the stored last_seen goes up): last_seen covers the
-    // client's last moment either way. The chaos test found last_seen up
-    // to 1.8 s older than a client's last pong after a clean close.
-    if (!l.user || l.user.node() != self->node())
+    // Nobody hears that leave between a lost user actor and the rejoin:
+    // the owner records the user seen now instead (a user actor there
+    // without devices raises last_seen; none: the stored last_seen goes
+    // up), so last_seen covers the client's last moment. (Not after every
+    // leave to another node: when the leave went through first, that
+    // touch moved a last_seen readers had seen by a few ms.)
+    if (!l.user)
       self
         ->request(ctx.api, ctx.cfg.actors.request_timeout, touch_atom::value,
                   l.user_id)
