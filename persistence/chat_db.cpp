@@ -19,7 +19,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <unordered_map>
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -439,6 +438,32 @@ caf::error scan_queue(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
 
 } // namespace
 
+namespace {
+
+/// Adds to `batch` `m` as the next message of `user`'s queue `q`.
+void append_queued(rocksdb::ColumnFamilyHandle* cf, const std::string& user,
+                   const chat_message& m, queue_record& q,
+                   rocksdb::WriteBatch& batch) {
+  batch.Put(cf, queued_key(user, q.next), encode_queued(m));
+  batch.Put(cf, queued_id_key(user, m.id), "");
+  ++q.next;
+  ++q.length;
+}
+
+/// Over `limit`, adds to `batch` the removal of the oldest (only devices
+/// lagging behind another device of the user still wanted them; sends are
+/// refused before the most current device would lose one).
+caf::error trim_queue(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                      const std::string& user, queue_record& q, uint32_t limit,
+                      rocksdb::WriteBatch& batch, const char* what) {
+  if (q.length <= limit)
+    return {};
+  auto until = q.next - std::max<uint32_t>(limit, 1);
+  return scan_queue(db, cf, user, q, until, 0, nullptr, batch, what);
+}
+
+} // namespace
+
 caf::expected<uint32_t> store_db::enqueue(const std::string& user,
                                           const chat_message& m) {
   const char* what = "queue message";
@@ -455,19 +480,10 @@ caf::expected<uint32_t> store_db::enqueue(const std::string& user,
   if (!st.IsNotFound())
     return queue_length(user);
   rocksdb::WriteBatch batch;
-  batch.Put(messages_, queued_key(user, q->next), encode_queued(m));
-  batch.Put(messages_, idk, "");
-  ++q->next;
-  ++q->length;
-  // Over the limit: the oldest go (only devices lagging behind another
-  // device of the user still wanted them; sends are refused before the
-  // most current device would lose one).
-  if (q->length > queue_limit_) {
-    auto until = q->next - std::max<uint32_t>(queue_limit_, 1);
-    if (auto err = scan_queue(db_, messages_, user, *q, until, 0, nullptr,
-                              batch, what))
-      return err;
-  }
+  append_queued(messages_, user, m, *q, batch);
+  if (auto err = trim_queue(db_, messages_, user, *q, queue_limit_, batch,
+                            what))
+    return err;
   batch.Put(messages_, queue_key(user), encode(*q));
   if (auto err = write(&batch, what))
     return err;
@@ -690,53 +706,23 @@ caf::error store_db::apply_chat(const replica_bundle& b) {
   // others hold is still delivered.
   if (q->stored)
     return caf::none;
-  std::vector<chat_message> held;
-  std::vector<uint64_t> numbers;
-  if (auto err = read_queued(db_, messages_, user, *q, held, numbers, what))
-    return err;
-  auto cs = read_cursors(db_, messages_, user, what);
-  if (!cs)
-    return cs.error();
-  // The number each message of the bundle has here: held already, or
-  // appended now in the bundle's order.
-  std::unordered_map<std::string, uint64_t> number_of;
-  for (size_t i = 0; i < held.size(); ++i)
-    number_of.emplace(held[i].id, numbers[i]);
+  // A store without the queue holds none of its messages or cursors: the
+  // bundle's messages are numbered from here in its order, and each device
+  // gets a cursor just before the first of them it had not taken.
   rocksdb::WriteBatch batch;
-  for (auto& m : b.queued) {
-    if (number_of.count(m.id) > 0)
-      continue;
-    number_of.emplace(m.id, q->next);
-    batch.Put(messages_, queued_key(user, q->next), encode_queued(m));
-    batch.Put(messages_, queued_id_key(user, m.id), "");
-    ++q->next;
-    ++q->length;
-  }
-  // A device this queue does not know would take everything kept; it gets
-  // a cursor just before the first message it had not taken.
+  for (auto& m : b.queued)
+    append_queued(messages_, user, m, *q, batch);
   auto prefix = cursor_prefix(user);
-  for (auto& c : b.cursors) {
-    auto known = std::any_of(cs->begin(), cs->end(), [&](const cursor& x) {
-      return x.device == c.device;
-    });
-    if (known || cs->size() >= max_queue_devices)
-      continue;
-    cursor mine{c.device, q->next - 1, c.seen};
-    if (c.pending > 0 && c.pending <= b.queued.size()) {
-      auto& first = b.queued[b.queued.size() - c.pending];
-      mine.taken = number_of.at(first.id) - 1;
-    } else if (c.pending > b.queued.size()) {
-      mine.taken = q->first() - 1;
-    }
-    batch.Put(messages_, prefix + c.device, encode(mine));
-    cs->push_back(std::move(mine));
+  auto n = std::min(b.cursors.size(), max_queue_devices);
+  for (size_t i = 0; i < n; ++i) {
+    auto& c = b.cursors[i];
+    uint64_t pending = std::min<uint64_t>(c.pending, b.queued.size());
+    batch.Put(messages_, prefix + c.device,
+              encode(cursor{c.device, q->next - 1 - pending, c.seen}));
   }
-  if (q->length > queue_limit_) {
-    auto until = q->next - std::max<uint32_t>(queue_limit_, 1);
-    if (auto err = scan_queue(db_, messages_, user, *q, until, 0, nullptr,
-                              batch, what))
-      return err;
-  }
+  if (auto err = trim_queue(db_, messages_, user, *q, queue_limit_, batch,
+                            what))
+    return err;
   batch.Put(messages_, queue_key(user), encode(*q));
   return write(&batch, what);
 }

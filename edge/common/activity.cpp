@@ -34,7 +34,10 @@ bool activity_cell::record(millis t, millis urgent) {
     sent_.store(t, std::memory_order_release);
     forward f;
     f.at = t;
-    route_of(f);
+    {
+      std::lock_guard<std::mutex> guard{mu_};
+      copy_route(f);
+    }
     send(f);
   }
   return !handed_.load(std::memory_order_relaxed)
@@ -47,21 +50,18 @@ bool activity_cell::take(forward& out) {
     return false;
   sent_.store(t, std::memory_order_release);
   out.at = t;
-  route_of(out);
-  {
-    std::lock_guard<std::mutex> guard{mu_};
-    if (fresh_ > 0) {
-      --fresh_;
-      out.verify = true;
-    } else {
-      out.verify = ++takes_ % verify_every == 0;
-    }
+  std::lock_guard<std::mutex> guard{mu_};
+  copy_route(out);
+  if (fresh_ > 0) {
+    --fresh_;
+    out.verify = true;
+  } else {
+    out.verify = ++takes_ % verify_every == 0;
   }
   return true;
 }
 
-void activity_cell::route_of(forward& out) {
-  std::lock_guard<std::mutex> guard{mu_};
+void activity_cell::copy_route(forward& out) const {
   out.session = session_;
   out.user = user_;
   out.device_id = device_id_;

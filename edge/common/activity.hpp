@@ -79,8 +79,8 @@ public:
   static void send(const forward& f);
 
 private:
-  /// Copies the route into `out`.
-  void route_of(forward& out);
+  /// Copies the route into `out` (mu_ held).
+  void copy_route(forward& out) const;
 
   std::atomic<millis> last_{0};
   std::atomic<millis> sent_{0};

@@ -19,18 +19,10 @@ using presence::persistence::store_code;
 using presence::persistence::store_db;
 using presence::test::fault_env;
 using presence::test::must;
+using presence::test::open_store;
 using presence::test::temp_dir;
 
 namespace {
-
-std::unique_ptr<store_db> open_chat_db(const std::string& dir,
-                                       rocksdb::Env* env = nullptr) {
-  std::string err;
-  auto db = store_db::open(dir, 100, err, env);
-  INFO("open error: " << err);
-  REQUIRE(db != nullptr);
-  return db;
-}
 
 conversation direct(const std::string& id) {
   conversation c;
@@ -64,7 +56,7 @@ using strings = std::vector<std::string>;
 
 TEST_CASE("conversations are created once and read back", "[chat_db]") {
   temp_dir dir;
-  auto db = open_chat_db(dir.path());
+  auto db = open_store(dir.path());
   CHECK_FALSE(must(db->get_conversation("d1")).known);
   auto c = must(db->put_conversation(direct("d1")));
   CHECK(c.known);
@@ -83,7 +75,7 @@ TEST_CASE("conversations are created once and read back", "[chat_db]") {
 TEST_CASE("messages are numbered per conversation and paged oldest first",
           "[chat_db]") {
   temp_dir dir;
-  auto db = open_chat_db(dir.path());
+  auto db = open_store(dir.path());
   must(db->put_conversation(direct("d1")));
   must(db->put_conversation(direct("d2")));
   auto a = must(db->put_message(msg("d1", "ann", "hi", "t1")));
@@ -125,7 +117,7 @@ TEST_CASE("messages are numbered per conversation and paged oldest first",
 TEST_CASE("a retry with the same temp id returns the stored message",
           "[chat_db]") {
   temp_dir dir;
-  auto db = open_chat_db(dir.path());
+  auto db = open_store(dir.path());
   must(db->put_conversation(direct("d1")));
   auto first = must(db->put_message(msg("d1", "ann", "hi", "temp-1")));
   auto retry = must(db->put_message(msg("d1", "ann", "hi (again)", "temp-1")));
@@ -141,7 +133,7 @@ TEST_CASE("a retry with the same temp id returns the stored message",
 
 TEST_CASE("a message to an unknown conversation is refused", "[chat_db]") {
   temp_dir dir;
-  auto db = open_chat_db(dir.path());
+  auto db = open_store(dir.path());
   auto r = db->put_message(msg("nope", "ann", "hi"));
   REQUIRE_FALSE(r);
   CHECK(presence_code(r.error()) == errc::invalid_argument);
@@ -150,7 +142,7 @@ TEST_CASE("a message to an unknown conversation is refused", "[chat_db]") {
 
 TEST_CASE("a replica's copy keeps its number", "[chat_db]") {
   temp_dir dir;
-  auto db = open_chat_db(dir.path());
+  auto db = open_store(dir.path());
   must(db->put_conversation(direct("d1")));
   auto copy = msg("d1", "ann", "numbered elsewhere", "t9");
   copy.seq = 7;
@@ -164,7 +156,7 @@ TEST_CASE("a replica's copy keeps its number", "[chat_db]") {
 TEST_CASE("a conversation keeps its newest messages up to the limit",
           "[chat_db]") {
   temp_dir dir;
-  auto db = open_chat_db(dir.path());
+  auto db = open_store(dir.path());
   db->set_message_limit(3);
   must(db->put_conversation(direct("d1")));
   for (int i = 1; i <= 5; ++i)
@@ -182,11 +174,11 @@ TEST_CASE("a conversation keeps its newest messages up to the limit",
 TEST_CASE("conversations and messages survive a restart", "[chat_db]") {
   temp_dir dir;
   {
-    auto db = open_chat_db(dir.path());
+    auto db = open_store(dir.path());
     must(db->put_conversation(direct("d1")));
     must(db->put_message(msg("d1", "ann", "kept", "t1")));
   }
-  auto db = open_chat_db(dir.path());
+  auto db = open_store(dir.path());
   CHECK(must(db->get_conversation("d1")).known);
   CHECK(contents(must(db->messages("d1", 0, 10))) == strings{"kept"});
   CHECK(must(db->put_message(msg("d1", "ann", "kept", "t1"))).duplicate);
@@ -196,7 +188,7 @@ TEST_CASE("conversations and messages survive a restart", "[chat_db]") {
 TEST_CASE("a failing disk fails message writes with io_error", "[chat_db]") {
   temp_dir dir;
   fault_env faults;
-  auto db = open_chat_db(dir.path(), faults.env());
+  auto db = open_store(dir.path(), faults.env());
   must(db->put_conversation(direct("d1")));
   must(db->put_message(msg("d1", "ann", "before")));
   faults.fail(true);
@@ -219,7 +211,7 @@ TEST_CASE("a failing disk fails message writes with io_error", "[chat_db]") {
 TEST_CASE("the offline queue hands out each message once, in order",
           "[chat_db]") {
   temp_dir dir;
-  auto db = open_chat_db(dir.path());
+  auto db = open_store(dir.path());
   must(db->put_conversation(direct("d1")));
   std::vector<chat_message> sent;
   for (int i = 1; i <= 3; ++i)
@@ -256,12 +248,12 @@ TEST_CASE("the offline queue survives a restart", "[chat_db]") {
   temp_dir dir;
   chat_message m;
   {
-    auto db = open_chat_db(dir.path());
+    auto db = open_store(dir.path());
     must(db->put_conversation(direct("d1")));
     m = must(db->put_message(msg("d1", "ann", "wait for me")));
     must(db->enqueue("bob", m));
   }
-  auto db = open_chat_db(dir.path());
+  auto db = open_store(dir.path());
   CHECK(must(db->queue_length("bob")) == 1);
   auto taken = must(db->take_queue("bob", "", 1000));
   REQUIRE(taken.size() == 1);
@@ -285,7 +277,7 @@ TEST_CASE("every named device takes each queued message once", "[chat_db]") {
   millis t = 1'000'000;
   std::vector<chat_message> m;
   {
-    auto db = open_chat_db(dir.path());
+    auto db = open_store(dir.path());
     must(db->put_conversation(direct("d1")));
     for (int i = 1; i <= 8; ++i)
       m.push_back(
@@ -322,7 +314,7 @@ TEST_CASE("every named device takes each queued message once", "[chat_db]") {
     must(db->enqueue("bob", m[5]));
   }
   // Cursors survive a restart.
-  auto db = open_chat_db(dir.path());
+  auto db = open_store(dir.path());
   CHECK(texts(must(db->take_queue("bob", "phone", t)))
         == strings{"m4", "m5", "m6"});
   CHECK(texts(must(db->take_queue("bob", "laptop", t))) == strings{"m6"});
@@ -342,7 +334,7 @@ TEST_CASE("every named device takes each queued message once", "[chat_db]") {
 TEST_CASE("a device lagging behind loses the oldest beyond the queue limit",
           "[chat_db]") {
   temp_dir dir;
-  auto db = open_chat_db(dir.path());
+  auto db = open_store(dir.path());
   db->set_queue_limit(3);
   must(db->put_conversation(direct("d1")));
   std::vector<chat_message> m;
@@ -370,7 +362,7 @@ TEST_CASE("a device lagging behind loses the oldest beyond the queue limit",
 
 TEST_CASE("at most max_queue_devices cursors are kept per user", "[chat_db]") {
   temp_dir dir;
-  auto db = open_chat_db(dir.path());
+  auto db = open_store(dir.path());
   must(db->put_conversation(direct("d1")));
   auto m = must(db->put_message(msg("d1", "ann", "hello")));
   // Devices seen at 1, 2, ...: the one seen first goes first.

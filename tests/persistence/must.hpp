@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -38,6 +39,17 @@ inline bool open_mark(persistence::store_db& db, const std::string& user,
     return false;
   out = *mark;
   return true;
+}
+
+/// A store_db in `dir` (the test stops if it cannot be opened); `env`: a
+/// fault-injecting file system, or RocksDB's default.
+inline std::unique_ptr<persistence::store_db>
+open_store(const std::string& dir, rocksdb::Env* env = nullptr) {
+  std::string err;
+  auto db = persistence::store_db::open(dir, 100, err, env);
+  INFO("open error: " << err);
+  REQUIRE(db != nullptr);
+  return db;
 }
 
 /// How many sessions recovery closed.

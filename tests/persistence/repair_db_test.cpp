@@ -16,25 +16,18 @@ using namespace presence;
 using presence::persistence::open_session;
 using presence::persistence::store_db;
 using presence::test::must;
+using presence::test::open_store;
 using presence::test::temp_dir;
 
 namespace {
 
 using strings = std::vector<std::string>;
 
-std::unique_ptr<store_db> open_db(const std::string& dir) {
-  std::string err;
-  auto db = store_db::open(dir, 100, err);
-  INFO("open error: " << err);
-  REQUIRE(db != nullptr);
-  return db;
-}
-
 /// Two stores: `a` holds the data, `b` is the new replica.
 struct two_stores {
   temp_dir da, db_dir;
-  std::unique_ptr<store_db> a = open_db(da.path());
-  std::unique_ptr<store_db> b = open_db(db_dir.path());
+  std::unique_ptr<store_db> a = open_store(da.path());
+  std::unique_ptr<store_db> b = open_store(db_dir.path());
 
   /// Copies everything `a` holds under `key` to `b`.
   void copy(const std::string& key) {
@@ -65,7 +58,7 @@ strings ids(const std::vector<chat_message>& ms) {
 TEST_CASE("repair_keys pages through users and conversations in order",
           "[repair_db]") {
   temp_dir dir;
-  auto db = open_db(dir.path());
+  auto db = open_store(dir.path());
   CHECK(must(db->repair_keys("", 10)).empty());
   must(db->close_session("ann", 1'000, 2'000, 2)); // last_seen + history
   must(db->mark_open("cy", open_session{3'000, 3'000, 1}));
