@@ -30,16 +30,19 @@ namespace presence::actors {
 fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg,
                         uint64_t started = 0);
 
-/// Listener messages per second a fan-out paces itself to in a storm: each
-/// costs ~4-12 us of CPU with its socket write (docs/benchmarks.md).
-constexpr std::size_t fanout_deliveries_per_second = 200'000;
+/// Listener messages per second a fan-out paces itself to in a storm. One
+/// costs ~10-15 us of CPU with its socket write (the fan-out benchmark);
+/// pacing at 20 us each leaves a storm's joins the rest of the machine
+/// (2,000-client seed-000 storm: 2.4 -> 1.6 ms of CPU per join, observer
+/// latency unchanged; docs/benchmarks.md).
+constexpr std::size_t fanout_deliveries_per_second = 50'000;
 
 /// The longest window a large audience opens.
 constexpr std::chrono::milliseconds fanout_max_window{100};
 
 /// The window a send to `listeners` listeners opens: the time those
-/// deliveries take at fanout_deliveries_per_second (5 us each: 2,000
-/// listeners 10 ms, 20,000 or more the 100 ms cap), never less than `base`
+/// deliveries take at fanout_deliveries_per_second (20 us each: 2,000
+/// listeners 40 ms, 5,000 or more the 100 ms cap), never less than `base`
 /// (--coalesce-window).
 std::chrono::microseconds fanout_window(std::chrono::milliseconds base,
                                         std::size_t listeners);
