@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -553,37 +554,63 @@ class delta_memo {
 public:
   using packet = std::shared_ptr<const std::string>;
 
-  /// The key of delta `d` in `format` (the encoder's name, with the
-  /// namespace or whatever else the bytes depend on).
-  static std::string key_of(const std::string& format,
-                            const presence_delta& d) {
-    std::string key = format;
-    key += '\n';
-    key += d.user_id;
-    key += '\n';
-    key += std::to_string(d.version);
-    return key;
-  }
-
-  /// The packet stored under `key` (key_of: the encoder's format, the
-  /// user id and the delta's version), made by `make()` the first time it
-  /// is asked for.
+  /// The packet of delta `d` in `format` (the encoder's name) for `scope`
+  /// (whatever else the bytes depend on, e.g. the Socket.IO namespace),
+  /// made by `make()` the first time it is asked for. Looked up without
+  /// building a key: this runs once per delta per receiving session (a
+  /// 2,000-socket storm asks millions of times).
   template <class Make>
-  packet get(const std::string& key, Make&& make) {
+  packet get(std::string_view format, std::string_view scope,
+             const presence_delta& d, Make&& make) {
+    auto h = hash_of(format, scope, d);
     {
       std::lock_guard<std::mutex> guard{mu_};
-      auto i = packets_.find(key);
-      if (i != packets_.end())
-        return i->second;
+      if (auto* p = find(h, format, scope, d))
+        return *p;
     }
     packet p = make(); // outside the lock; a racing twin is dropped
     std::lock_guard<std::mutex> guard{mu_};
-    return packets_.emplace(key, std::move(p)).first->second;
+    if (auto* q = find(h, format, scope, d))
+      return *q;
+    packets_.emplace(h, entry{std::string{format}, std::string{scope},
+                              d.user_id, d.version, p});
+    return p;
   }
 
 private:
+  struct entry {
+    std::string format;
+    std::string scope;
+    std::string user_id;
+    uint64_t version;
+    packet p;
+  };
+
+  static size_t hash_of(std::string_view format, std::string_view scope,
+                        const presence_delta& d) {
+    std::hash<std::string_view> h;
+    size_t x = h(d.user_id);
+    x ^= h(format) + 0x9e3779b97f4a7c15ULL + (x << 6) + (x >> 2);
+    x ^= h(scope) + 0x9e3779b97f4a7c15ULL + (x << 6) + (x >> 2);
+    x ^= std::hash<uint64_t>{}(d.version) + 0x9e3779b97f4a7c15ULL + (x << 6)
+         + (x >> 2);
+    return x;
+  }
+
+  const packet* find(size_t h, std::string_view format, std::string_view scope,
+                     const presence_delta& d) const {
+    auto [i, end] = packets_.equal_range(h);
+    for (; i != end; ++i) {
+      auto& e = i->second;
+      if (e.version == d.version && e.user_id == d.user_id && e.format == format
+          && e.scope == scope)
+        return &e.p;
+    }
+    return nullptr;
+  }
+
   std::mutex mu_;
-  std::unordered_map<std::string, packet> packets_;
+  std::unordered_multimap<size_t, entry> packets_;
 };
 
 /// Deltas of one coalescing window, shared (not copied) among all local

@@ -576,9 +576,9 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
             encode_delta(hide ? hidden(d) : d));
         };
         send(self,
-             batch.memo ? batch.memo->get(
-               delta_memo::key_of(hide ? "native-hidden" : "native", d), make)
-                        : make());
+             batch.memo
+               ? batch.memo->get(hide ? "native-hidden" : "native", {}, d, make)
+               : make());
       }
     },
     [=](deadline_atom, uint64_t epoch) { token_deadline(self, epoch); },

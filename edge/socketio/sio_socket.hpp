@@ -103,10 +103,7 @@ void emit_delta(sio_ptr self, const sio_socket& s, delta_memo* memo,
     return std::make_shared<const std::string>(
       sio::eio_event(s.nsp, name, make_arg()));
   };
-  send_packet(self,
-              memo != nullptr
-                ? memo->get(delta_memo::key_of(name + ("\n" + s.nsp), d), make)
-                : make());
+  send_packet(self, memo != nullptr ? memo->get(name, s.nsp, d, make) : make());
 }
 
 /// Answers acknowledgement `id` (nothing if the client asked for none).

@@ -91,12 +91,26 @@ TEST_CASE("every receiver of one delivery shares its encodings") {
     ++made;
     return std::make_shared<const std::string>("frame");
   };
-  auto p1 = memo->get("native\na", make);
-  auto p2 = memo->get("native\na", make);
-  auto p3 = memo->get("native\nb", make);
+  presence_delta a;
+  a.user_id = "a";
+  a.version = 7;
+  auto b = a;
+  b.user_id = "b";
+  auto a8 = a;
+  a8.version = 8;
+  auto p1 = memo->get("native", "", a, make);
+  auto p2 = memo->get("native", "", a, make);
+  auto p3 = memo->get("native", "", b, make);
   CHECK(made == 2);
   CHECK(p1 == p2);
   CHECK(p1 != p3);
+  // The format, the scope and the version are part of the key.
+  CHECK(memo->get("native-hidden", "", a, make) != p1);
+  CHECK(memo->get("native", "/chat", a, make) != p1);
+  CHECK(memo->get("native", "", a8, make) != p1);
+  CHECK(made == 5);
+  CHECK(memo->get("native", "/chat", a, make) != p1);
+  CHECK(made == 5);
 }
 
 TEST_CASE(
@@ -140,7 +154,7 @@ TEST_CASE("the window after a send grows with its listeners") {
   CHECK(actors::fanout_window(250ms, 2'000) == 250ms);   // never below
 }
 
-TEST_CASE("a send to 2000 listeners gathers what follows for 10 ms") {
+TEST_CASE("a send to 2000 listeners gathers what follows for 40 ms") {
   auto c = fixture::default_cfg();
   c.coalesce_window = std::chrono::milliseconds{2};
   fixture f{c};
@@ -150,9 +164,11 @@ TEST_CASE("a send to 2000 listeners gathers what follows for 10 ms") {
   f.join("a", "d");
   CHECK(all.front()->batches == 1);
   CHECK(all.back()->batches == 1);
-  // 4 ms later: past the 2 ms base window, inside the 10 ms one.
+  // 4 ms later: past the 2 ms base window, inside the 40 ms one.
   f.advance(4ms);
   f.join("b", "d");
+  CHECK(all.back()->batches == 1);
+  f.advance(30ms); // still inside
   CHECK(all.back()->batches == 1);
   f.advance(10ms);
   CHECK(all.front()->batches == 2);
