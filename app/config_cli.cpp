@@ -153,7 +153,7 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "hooks waiting per webhook endpoint (more: the oldest is dropped)");
   add("io-threads", cfg.edge.io_threads, "threads serving sockets");
   add("scheduler-threads", cfg.scheduler_threads,
-      "CAF scheduler threads (0 = one per core)");
+      "CAF scheduler threads (0 = CAF's default: cores, at least 4)");
   add("scheduler-policy", cfg.scheduler_policy,
       "CAF scheduling: sharing (idle threads sleep) or stealing (they poll)");
   add("max-frame-bytes", cfg.edge.max_frame_bytes,

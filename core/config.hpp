@@ -207,7 +207,7 @@ struct config {
   edge_config edge;
   cluster_config cluster;
   std::string log_level = "info";
-  /// CAF scheduler threads (0 = one per core).
+  /// CAF scheduler threads (0 = CAF's default: cores, at least 4).
   uint32_t scheduler_threads = 0;
   /// CAF's scheduling policy: "sharing" (one queue; idle threads sleep
   /// until woken: no CPU when idle, the cheapest message on 2 cores; see
