@@ -22,13 +22,18 @@ using fanout_impl_api = fanout_api::extend<caf::reacts_to<tick_atom>>;
 struct listener_entry {
   bool global = false;
   std::unordered_set<std::string> users;
+  /// Takes batches on the fan-out's thread (null: a message to `l`).
+  std::shared_ptr<direct_listener> direct;
 };
 
 struct fanout_state {
   actors_config cfg;
   std::unordered_map<delta_listener, listener_entry> listeners;
   std::unordered_map<std::string, std::unordered_set<delta_listener>> by_user;
-  std::unordered_set<delta_listener> global;
+  /// Listeners of everything, with their direct way in (may be null).
+  std::unordered_map<delta_listener, std::shared_ptr<direct_listener>> global;
+  /// The node's direct listeners (may be null: messages only).
+  std::shared_ptr<direct_listeners> direct;
   /// Deltas of the current window in arrival order; one per user.
   std::vector<presence_delta> pending;
   std::unordered_map<std::string, size_t> pending_index;
@@ -41,7 +46,19 @@ struct fanout_state {
 
 using fanout_ptr = fanout_impl_api::stateful_pointer<fanout_state>;
 
-/// Sends `deltas` to their listeners; returns how many messages it sent.
+/// Hands `batch` to listener `l`: straight to its direct listener when it
+/// has one, else as a message.
+void hand(fanout_ptr self, const delta_listener& l,
+          const std::shared_ptr<direct_listener>& direct,
+          const delta_batch& batch) {
+  if (direct)
+    direct->deliver(batch);
+  else
+    self->send(l, delta_atom::value, batch);
+}
+
+/// Sends `deltas` to their listeners; returns how many listeners it
+/// reached.
 size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
   auto& st = self->state;
   auto all = std::make_shared<const std::vector<presence_delta>>(
@@ -51,8 +68,8 @@ size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
   size_t sent = 0;
   if (!st.global.empty()) {
     delta_batch batch{all, memo};
-    for (auto& l : st.global)
-      self->send(l, delta_atom::value, batch);
+    for (auto& [l, direct] : st.global)
+      hand(self, l, direct, batch);
     sent += st.global.size();
   }
   if (st.by_user.empty())
@@ -67,11 +84,13 @@ size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
       if (st.global.count(l) == 0)
         per[l].push_back(d);
   }
-  for (auto& [l, ds] : per)
-    self->send(l, delta_atom::value,
-               delta_batch{std::make_shared<const std::vector<presence_delta>>(
-                             std::move(ds)),
-                           memo});
+  for (auto& [l, ds] : per) {
+    auto i = st.listeners.find(l);
+    hand(self, l, i == st.listeners.end() ? nullptr : i->second.direct,
+         delta_batch{std::make_shared<const std::vector<presence_delta>>(
+                       std::move(ds)),
+                     memo});
+  }
   return sent + per.size();
 }
 
@@ -115,9 +134,11 @@ void forget(fanout_ptr self, const delta_listener& l) {
   st.listeners.erase(i);
 }
 
-fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg,
-                                           uint64_t started) {
+fanout_impl_api::behavior_type
+fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
+            std::shared_ptr<direct_listeners> direct) {
   self->state.cfg = cfg;
+  self->state.direct = std::move(direct);
   self->state.log = change_log{cfg.change_log_size, started};
   self->set_down_handler([=](caf::down_msg& dm) {
     auto l = caf::actor_cast<delta_listener>(dm.source);
@@ -151,12 +172,15 @@ fanout_impl_api::behavior_type fanout_impl(fanout_ptr self, actors_config cfg,
           return make_error(errc::too_many_subscriptions);
       }
       auto [it, added] = st.listeners.try_emplace(l);
-      if (added)
-        self->monitor(l);
       auto& entry = it->second;
+      if (added) {
+        self->monitor(l);
+        if (st.direct)
+          entry.direct = st.direct->find(l.address());
+      }
       if (global) {
         entry.global = true;
-        st.global.insert(l);
+        st.global[l] = entry.direct;
       }
       for (auto& u : users)
         if (entry.users.insert(u).second)
@@ -260,8 +284,9 @@ std::chrono::microseconds fanout_window(std::chrono::milliseconds base,
 }
 
 fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg,
-                        uint64_t started) {
-  return sys.spawn(fanout_impl, cfg, started);
+                        uint64_t started,
+                        std::shared_ptr<direct_listeners> direct) {
+  return sys.spawn(fanout_impl, cfg, started, std::move(direct));
 }
 
 } // namespace presence::actors

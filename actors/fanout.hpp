@@ -27,8 +27,11 @@ namespace presence::actors {
 /// It also keeps the node's change log (change_log.hpp, `cfg.change_log_size`
 /// users) of every delta it hears, subscribed to or not; `started` (the
 /// node's start, wall-clock ms) is how far back it reaches at first.
+/// `direct`: the node's direct listeners (listeners found there when they
+/// subscribe get their batches on the fan-out's thread, no message).
 fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg,
-                        uint64_t started = 0);
+                        uint64_t started = 0,
+                        std::shared_ptr<direct_listeners> direct = nullptr);
 
 /// Listener messages per second a fan-out paces itself to in a storm. One
 /// costs ~10-15 us of CPU with its socket write (the fan-out benchmark);

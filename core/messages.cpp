@@ -260,4 +260,6 @@ void register_types(caf::actor_system_config& cfg) {
                          });
 }
 
+direct_listener::~direct_listener() = default;
+
 } // namespace presence

@@ -619,6 +619,50 @@ struct delta_batch {
   std::shared_ptr<const std::vector<presence_delta>> deltas;
   /// Shared by every batch of one delivery (null: encode alone).
   std::shared_ptr<delta_memo> memo;
+  /// Passed on by the listener's direct_listener (which waits for it).
+  bool forwarded = false;
+};
+
+/// A listener the fan-out hands its batches to on the fan-out's own thread,
+/// instead of a message to the listener's actor: per subscriber a filter
+/// and a pointer copy (a native session writes the shared frames straight
+/// to its socket). Called by one fan-out at a time, in delivery order;
+/// thread-safe and never blocking.
+class direct_listener {
+public:
+  virtual ~direct_listener();
+  virtual void deliver(const delta_batch& batch) = 0;
+};
+
+/// The node's direct listeners by their actor's address: a session adds
+/// itself before it subscribes, the fan-out looks it up when the listener
+/// subscribes, and the session removes itself when it ends.
+class direct_listeners {
+public:
+  void add(const caf::actor_addr& a, std::shared_ptr<direct_listener> l) {
+    std::lock_guard<std::mutex> guard{mu_};
+    map_[a] = std::move(l);
+  }
+
+  void remove(const caf::actor_addr& a) {
+    std::lock_guard<std::mutex> guard{mu_};
+    map_.erase(a);
+  }
+
+  std::shared_ptr<direct_listener> find(const caf::actor_addr& a) const {
+    std::lock_guard<std::mutex> guard{mu_};
+    auto i = map_.find(a);
+    return i == map_.end() ? nullptr : i->second;
+  }
+
+  size_t size() const {
+    std::lock_guard<std::mutex> guard{mu_};
+    return map_.size();
+  }
+
+private:
+  mutable std::mutex mu_;
+  std::unordered_map<caf::actor_addr, std::shared_ptr<direct_listener>> map_;
 };
 
 /// What a node reports about itself with every heartbeat.

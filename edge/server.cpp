@@ -88,6 +88,7 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   ctx->store = n.store();
   ctx->rooms = n.rooms();
   ctx->stats = n.stats();
+  ctx->direct = n.direct();
   ctx->membership = n.membership();
   ctx->store_counters = &n.store_counters();
   if (!ctx->reload_keys(err))

@@ -71,6 +71,9 @@ public:
 
   /// Live figures gossiped to the cluster (the edge counts connections).
   const std::shared_ptr<node_stats>& stats() const { return stats_; }
+  /// Local sessions the fan-out hands deltas to without a message
+  /// (direct_listener).
+  const std::shared_ptr<direct_listeners>& direct() const { return direct_; }
 
   /// Tells the cluster which HTTP port this node serves (for /api/cluster).
   void set_http_port(uint16_t port);
@@ -107,6 +110,7 @@ private:
   node_registry_api registry_;
   presence_api api_;
   std::shared_ptr<node_stats> stats_;
+  std::shared_ptr<direct_listeners> direct_;
   size_t recovered_ = 0;
   uint16_t cluster_port_ = 0;
   bool published_ = false;

@@ -53,6 +53,9 @@ struct edge_context {
   std::atomic<uint32_t> connections{0};
   /// The node's gossiped figures (connections are counted here).
   std::shared_ptr<node_stats> stats;
+  /// Where native sessions register to get deltas straight from the
+  /// fan-out (null: as messages).
+  std::shared_ptr<direct_listeners> direct;
 
   /// One more (+1) or one fewer (-1) open TCP connection; returns the count.
   uint32_t count_connection(int delta);

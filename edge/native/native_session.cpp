@@ -1,5 +1,6 @@
 #include "edge/native/native_session.hpp"
 
+#include <atomic>
 #include <set>
 
 #include <caf/actor_system.hpp>
@@ -20,6 +21,88 @@ namespace presence::edge {
 
 namespace {
 
+using frame_ptr = std::shared_ptr<const std::string>;
+
+/// The frames of `batch` for a session seen as `who()`, encoded once per
+/// delivery (the same buffer for every follower, and one for everyone a
+/// user hides from). `who` is asked only when a delta's user restricts who
+/// sees them (no viewer is built per delivery otherwise).
+template <class Who>
+std::vector<frame_ptr> delta_frames(const delta_batch& batch, Who&& who) {
+  std::vector<frame_ptr> out;
+  out.reserve(batch.deltas->size());
+  for (auto& d : *batch.deltas) {
+    bool hide = false;
+    if (d.vis.restricted()) {
+      auto v = who();
+      if (!announced_to(v, d))
+        continue; // nothing changed for those it is hidden from
+      hide = hidden_from(v, d);
+    }
+    auto make = [&d, hide] {
+      return std::make_shared<const std::string>(
+        encode_delta(hide ? hidden(d) : d));
+    };
+    out.push_back(
+      batch.memo
+        ? batch.memo->get(hide ? "native-hidden" : "native", {}, d, make)
+        : make());
+  }
+  return out;
+}
+
+/// The native session's way in for the fan-out (direct_listener): a batch
+/// goes straight to the socket, on the fan-out's thread. A batch with a
+/// user who restricts who sees them needs the session's state (who it
+/// joined as), so it goes to the session actor, and so does every batch
+/// after it until the actor has written them: a user's versions stay in
+/// order.
+class native_direct final : public direct_listener {
+public:
+  native_direct(std::shared_ptr<session_sink> sink,
+                prometheus::Counter* frames_out, caf::actor_addr session)
+    : sink_(std::move(sink)), frames_out_(frames_out),
+      session_(std::move(session)) {
+    // nop
+  }
+
+  void deliver(const delta_batch& batch) override {
+    if (pending_.load(std::memory_order_acquire) == 0 && !restricted(batch)) {
+      auto frames = delta_frames(batch, [] { return viewer{}; });
+      if (frames.empty())
+        return;
+      if (frames_out_ != nullptr)
+        frames_out_->Increment(static_cast<double>(frames.size()));
+      sink_->send_texts(std::move(frames));
+      return;
+    }
+    auto session = caf::actor_cast<caf::actor>(session_);
+    if (!session)
+      return; // the session ended: nobody to write for
+    pending_.fetch_add(1, std::memory_order_acq_rel);
+    auto copy = batch;
+    copy.forwarded = true;
+    caf::anon_send(session, delta_atom::value, std::move(copy));
+  }
+
+  /// The session actor wrote a batch deliver() passed on.
+  void written() { pending_.fetch_sub(1, std::memory_order_acq_rel); }
+
+private:
+  static bool restricted(const delta_batch& batch) {
+    for (auto& d : *batch.deltas)
+      if (d.vis.restricted())
+        return true;
+    return false;
+  }
+
+  std::shared_ptr<session_sink> sink_;
+  prometheus::Counter* frames_out_;
+  caf::actor_addr session_;
+  /// Batches passed on to the session actor and not written yet.
+  std::atomic<int> pending_{0};
+};
+
 struct session_state {
   std::shared_ptr<edge_context> ctx;
   std::shared_ptr<session_sink> sink;
@@ -34,6 +117,8 @@ struct session_state {
   /// stale.
   uint64_t token_epoch = 0;
   bool closed = false;
+  /// Where the fan-out hands this session's deltas (null: as messages).
+  std::shared_ptr<native_direct> direct;
   static inline const char* name = "presence.session";
 };
 
@@ -72,6 +157,20 @@ viewer me(session_ptr self) {
                   ? st.link.user_id
                   : st.params.user_id,
                 st.params.admin};
+}
+
+/// Registers the session's direct_listener with the node before its first
+/// subscription (the fan-out looks it up when the session subscribes).
+/// Only sessions that follow someone have one: most only join and ping.
+void make_direct(session_ptr self) {
+  auto& st = self->state;
+  if (st.direct || !st.ctx->direct)
+    return;
+  st.direct = std::make_shared<native_direct>(st.sink, st.ctx->probe.frames_out,
+                                              self->address());
+  st.ctx->direct->add(self->address(), st.direct);
+  self->attach_functor(
+    [reg = st.ctx->direct, addr = self->address()] { reg->remove(addr); });
 }
 
 /// What this session may see of `s`.
@@ -406,7 +505,8 @@ void handle(session_ptr self, native_command& cmd) {
         send(self, encode_subscribed(id, sub, users, global));
       };
       delta_listener me{self};
-      if (sub)
+      if (sub) {
+        make_direct(self);
         self
           ->request(st.ctx->api, timeout, subscribe_atom::value, me,
                     cmd.user_ids, cmd.global)
@@ -416,7 +516,7 @@ void handle(session_ptr self, native_command& cmd) {
                                     cmd.limit);
             },
             fail);
-      else
+      } else
         self
           ->request(st.ctx->api, timeout, unsubscribe_atom::value, me,
                     cmd.user_ids, cmd.global)
@@ -544,12 +644,14 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
   self->set_down_handler([=](caf::down_msg& dm) {
     user_down(self, self->state.link, link_key, dm);
   });
-  if (st.params.global_feed)
+  if (st.params.global_feed) {
+    make_direct(self);
     self
       ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
                 subscribe_atom::value, delta_listener{self},
                 std::vector<std::string>{}, true)
       .then([](bool) {}, [=](caf::error& err) { send_failure(self, "", err); });
+  }
   arm_token_expiry(self);
   if (!st.params.user_id.empty()) {
     native_command cmd;
@@ -559,27 +661,14 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
   return {
     [=](frame_atom, native_command& cmd) { handle(self, cmd); },
     [=](delta_atom, const delta_batch& batch) {
-      // Encoded once per delivery, the same buffer for every follower
-      // (and one for everyone a user hides from).
-      for (auto& d : *batch.deltas) {
-        // (Who is looking matters only for users who restrict it: no
-        // viewer is built per delivery otherwise.)
-        bool hide = false;
-        if (d.vis.restricted()) {
-          auto who = me(self);
-          if (!announced_to(who, d))
-            continue; // nothing changed for those it is hidden from
-          hide = hidden_from(who, d);
-        }
-        auto make = [&d, hide] {
-          return std::make_shared<const std::string>(
-            encode_delta(hide ? hidden(d) : d));
-        };
-        send(self,
-             batch.memo
-               ? batch.memo->get(hide ? "native-hidden" : "native", {}, d, make)
-               : make());
+      auto& st = self->state;
+      auto frames = delta_frames(batch, [self] { return me(self); });
+      if (!frames.empty()) {
+        st.ctx->probe.frames_out->Increment(static_cast<double>(frames.size()));
+        st.sink->send_texts(std::move(frames));
       }
+      if (batch.forwarded && st.direct)
+        st.direct->written();
     },
     [=](deadline_atom, uint64_t epoch) { token_deadline(self, epoch); },
     [=](rehome_atom, const std::string& device_id, const user_api& user) {

@@ -58,6 +58,33 @@ TEST_CASE("subscribers of single users get only those users") {
   CHECK(all->deltas.size() == 2);
 }
 
+TEST_CASE("a direct listener gets its batches without a message") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  fixture f{c};
+  auto [all_direct, all_msgs] = f.subscribe_direct({}, true);
+  auto [a_direct, a_msgs] = f.subscribe_direct({"a"}, false);
+  auto plain = f.subscribe({}, true); // no direct listener: messages
+  auto ack = f.join("a", "d");
+  f.join("b", "d");
+  f.ask_actor<user_status>(caf::actor_cast<user_api>(ack.user),
+                           status_atom::value, std::string{"d"},
+                           presence_status::busy);
+  REQUIRE(all_direct->deltas.size() == 3);
+  CHECK(all_direct->deltas[0].user_id == "a");
+  CHECK(all_direct->deltas[1].user_id == "b");
+  CHECK(all_direct->deltas[2].status == presence_status::busy);
+  CHECK(all_direct->deltas[0].version < all_direct->deltas[2].version);
+  REQUIRE(a_direct->deltas.size() == 2); // only the user it follows
+  CHECK(a_direct->deltas[0].user_id == "a");
+  CHECK(a_direct->deltas[1].user_id == "a");
+  CHECK(all_msgs->batches == 0);
+  CHECK(a_msgs->batches == 0);
+  CHECK(plain->deltas.size() == 3);
+  // One delivery's receivers share its memo, direct or not.
+  CHECK(all_direct->memos.back() == plain->memos.back());
+}
+
 TEST_CASE("every receiver of one delivery shares its encodings") {
   fixture f; // 50 ms window: a and b arrive in one delivery
   auto only_a = f.subscribe({"a"}, false);

@@ -172,6 +172,9 @@ struct fixture : config_holder {
   actors_config acfg;
   actors::registry_api registry;
   presence_api api;
+  /// Listeners the fan-out hands batches to directly (subscribe_direct).
+  std::shared_ptr<direct_listeners> direct
+    = std::make_shared<direct_listeners>();
 
   explicit fixture(actors_config c = default_cfg(),
                    std::chrono::milliseconds checkpoint_every = {},
@@ -180,7 +183,7 @@ struct fixture : config_holder {
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
       self(sys), acfg(c) {
     auto store = sys.spawn(fake_store, log);
-    auto fanout = actors::spawn_fanout(sys, acfg);
+    auto fanout = actors::spawn_fanout(sys, acfg, 0, direct);
     actors::user_env env;
     env.cfg = acfg;
     env.store = store;
@@ -251,6 +254,32 @@ struct fixture : config_holder {
     run();
     listeners.push_back(a);
     return box;
+  }
+
+  /// A direct_listener writing into an inbox.
+  struct direct_box : direct_listener {
+    std::shared_ptr<inbox> box = std::make_shared<inbox>();
+    void deliver(const delta_batch& b) override {
+      ++box->batches;
+      box->memos.push_back(b.memo);
+      for (auto& d : *b.deltas)
+        box->deltas.push_back(d);
+    }
+  };
+
+  /// Subscribes a new listener that registered a direct_listener first:
+  /// what the fan-out hands it directly (first) and what reached its actor
+  /// as messages (second).
+  std::pair<std::shared_ptr<inbox>, std::shared_ptr<inbox>>
+  subscribe_direct(std::vector<std::string> users, bool global) {
+    auto [a, box] = listener();
+    auto d = std::make_shared<direct_box>();
+    direct->add(a.address(), d);
+    self->send(api, subscribe_atom::value, caf::actor_cast<delta_listener>(a),
+               std::move(users), global);
+    run();
+    listeners.push_back(a);
+    return {d->box, box};
   }
 
   /// Joins `user` with `device` from a new session; returns the ack.
