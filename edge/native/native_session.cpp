@@ -59,19 +59,25 @@ std::vector<frame_ptr> delta_frames(const delta_batch& batch, Who&& who) {
 /// order.
 class native_direct final : public direct_listener {
 public:
+  /// `frames_out` shares ownership of the metrics registry that holds it:
+  /// the fan-out may call deliver() after the session (and the edge
+  /// context) ended, until it hears of the end.
   native_direct(std::shared_ptr<session_sink> sink,
-                prometheus::Counter* frames_out, caf::actor_addr session)
-    : sink_(std::move(sink)), frames_out_(frames_out),
+                std::shared_ptr<prometheus::Counter> frames_out,
+                caf::actor_addr session)
+    : sink_(std::move(sink)), frames_out_(std::move(frames_out)),
       session_(std::move(session)) {
     // nop
   }
 
   void deliver(const delta_batch& batch) override {
+    if (gone_.load(std::memory_order_acquire))
+      return; // the session ended, and its mailbox would drop this
     if (pending_.load(std::memory_order_acquire) == 0 && !restricted(batch)) {
       auto frames = delta_frames(batch, [] { return viewer{}; });
       if (frames.empty())
         return;
-      if (frames_out_ != nullptr)
+      if (frames_out_)
         frames_out_->Increment(static_cast<double>(frames.size()));
       sink_->send_texts(std::move(frames));
       return;
@@ -88,6 +94,9 @@ public:
   /// The session actor wrote a batch deliver() passed on.
   void written() { pending_.fetch_sub(1, std::memory_order_acq_rel); }
 
+  /// The session actor ended: later batches are dropped.
+  void end() { gone_.store(true, std::memory_order_release); }
+
 private:
   static bool restricted(const delta_batch& batch) {
     for (auto& d : *batch.deltas)
@@ -97,10 +106,11 @@ private:
   }
 
   std::shared_ptr<session_sink> sink_;
-  prometheus::Counter* frames_out_;
+  std::shared_ptr<prometheus::Counter> frames_out_;
   caf::actor_addr session_;
   /// Batches passed on to the session actor and not written yet.
   std::atomic<int> pending_{0};
+  std::atomic<bool> gone_{false};
 };
 
 struct session_state {
@@ -166,11 +176,18 @@ void make_direct(session_ptr self) {
   auto& st = self->state;
   if (st.direct || !st.ctx->direct)
     return;
-  st.direct = std::make_shared<native_direct>(st.sink, st.ctx->probe.frames_out,
-                                              self->address());
+  auto& probe = st.ctx->probe;
+  st.direct = std::make_shared<native_direct>(
+    st.sink,
+    std::shared_ptr<prometheus::Counter>{probe.registry, probe.frames_out},
+    self->address());
   st.ctx->direct->add(self->address(), st.direct);
-  self->attach_functor(
-    [reg = st.ctx->direct, addr = self->address()] { reg->remove(addr); });
+  self->attach_functor([reg = st.ctx->direct, addr = self->address(),
+                        d = std::weak_ptr<native_direct>{st.direct}] {
+    if (auto p = d.lock())
+      p->end();
+    reg->remove(addr);
+  });
 }
 
 /// What this session may see of `s`.
