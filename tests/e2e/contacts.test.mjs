@@ -291,3 +291,47 @@ test('--visibility contacts: users who never chose are seen by their contacts on
     await s.dispose();
   }
 });
+
+test('a follower gets each user\'s versions in order, whether the user restricts who sees them or not', async () => {
+  // Deltas of users who restrict who sees them go through the follower's
+  // session (its viewer); the others straight from the fan-out to the
+  // socket. Interleaved changes of both kinds must still arrive in each
+  // user's version order, ending with the latest.
+  const fol = await srv.ws('/ws?userId=ct-ord-f&subscribe=none');
+  await fol.next(m => m.type === 'joined');
+  const seen = [];
+  fol.socket.on('message', data => {
+    const m = JSON.parse(data.toString());
+    if (m.type === 'user.status.changed') seen.push(m);
+  });
+  const a = await srv.ws('/ws?userId=ct-ord-a&deviceId=d');
+  await a.next(m => m.type === 'joined');
+  const b = await srv.ws('/ws?userId=ct-ord-b&deviceId=d');
+  await b.next(m => m.type === 'joined');
+  await a.request({ type: 'set_contacts', visibility: 'contacts', contacts: ['ct-ord-f'] });
+  await fol.request({ type: 'subscribe', user_ids: ['ct-ord-a', 'ct-ord-b'] });
+  const statuses = ['busy', 'away', 'dnd', 'online'];
+  const replies = [];
+  for (let i = 0; i < 40; i++) {
+    replies.push(a.request({ type: 'set_status', status: statuses[i % 4] }));
+    // b sometimes alone in a window, sometimes with a.
+    if (i % 3 !== 0) replies.push(b.request({ type: 'set_status', status: statuses[i % 4] }));
+    if (i % 10 === 9) await new Promise(r => setTimeout(r, 8));
+  }
+  const done = await Promise.all(replies);
+  const latest = user => Math.max(...done.filter(r => r.user.user_id === user).map(r => r.user.version));
+  const finals = { 'ct-ord-a': latest('ct-ord-a'), 'ct-ord-b': latest('ct-ord-b') };
+  await eventually(() => Object.entries(finals).every(([u, v]) => seen.some(m => m.user_id === u && m.version === v)),
+                   5000, 'both users\' latest versions reached the follower');
+  for (const u of Object.keys(finals)) {
+    const versions = seen.filter(m => m.user_id === u).map(m => m.version);
+    assert.ok(versions.length >= 2, `${u}: ${versions.length} deltas`);
+    for (let i = 1; i < versions.length; i++)
+      assert.ok(versions[i] > versions[i - 1], `${u}: version ${versions[i]} after ${versions[i - 1]}`);
+    assert.equal(versions.at(-1), finals[u]);
+    // The restricted user is seen as they are by a contact (not hidden).
+    const last = done.find(r => r.user.user_id === u && r.user.version === finals[u]);
+    assert.equal(seen.filter(m => m.user_id === u).at(-1).status, last.user.status);
+  }
+  for (const c of [fol, a, b]) await c.close();
+});

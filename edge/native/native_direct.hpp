@@ -1,0 +1,111 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+#include <prometheus/counter.h>
+
+#include "core/messages.hpp"
+#include "edge/common/session_sink.hpp"
+#include "edge/native/native_protocol.hpp"
+
+namespace presence::edge {
+
+using frame_ptr = std::shared_ptr<const std::string>;
+
+/// The frames of `batch` for a session seen as `who()`, encoded once per
+/// delivery (the same buffer for every follower, and one for everyone a
+/// user hides from). `who` is asked only when a delta's user restricts who
+/// sees them (no viewer is built per delivery otherwise).
+template <class Who>
+std::vector<frame_ptr> delta_frames(const delta_batch& batch, Who&& who) {
+  std::vector<frame_ptr> out;
+  out.reserve(batch.deltas->size());
+  for (auto& d : *batch.deltas) {
+    bool hide = false;
+    if (d.vis.restricted()) {
+      auto v = who();
+      if (!announced_to(v, d))
+        continue; // nothing changed for those it is hidden from
+      hide = hidden_from(v, d);
+    }
+    auto make = [&d, hide] {
+      return std::make_shared<const std::string>(
+        encode_delta(hide ? hidden(d) : d));
+    };
+    out.push_back(
+      batch.memo
+        ? batch.memo->get(hide ? "native-hidden" : "native", {}, d, make)
+        : make());
+  }
+  return out;
+}
+
+/// The native session's way in for the fan-out (direct_listener): a batch
+/// goes straight to the socket, on the fan-out's thread. A batch with a
+/// user who restricts who sees them needs the session's state (who it
+/// joined as), so it goes to the session actor, and so does every batch
+/// after it until the actor has written them: a user's versions stay in
+/// order.
+class native_direct final : public direct_listener {
+public:
+  /// `frames_out` shares ownership of the metrics registry that holds it:
+  /// the fan-out may call deliver() after the session (and the edge
+  /// context) ended, until it hears of the end.
+  native_direct(std::shared_ptr<session_sink> sink,
+                std::shared_ptr<prometheus::Counter> frames_out,
+                caf::actor_addr session)
+    : sink_(std::move(sink)), frames_out_(std::move(frames_out)),
+      session_(std::move(session)) {
+    // nop
+  }
+
+  void deliver(const delta_batch& batch) override {
+    if (gone_.load(std::memory_order_acquire))
+      return; // the session ended, and its mailbox would drop this
+    if (pending_.load(std::memory_order_acquire) == 0 && !restricted(batch)) {
+      auto frames = delta_frames(batch, [] { return viewer{}; });
+      if (frames.empty())
+        return;
+      if (frames_out_)
+        frames_out_->Increment(static_cast<double>(frames.size()));
+      sink_->send_texts(std::move(frames));
+      return;
+    }
+    auto session = caf::actor_cast<caf::actor>(session_);
+    if (!session)
+      return; // the session ended: nobody to write for
+    pending_.fetch_add(1, std::memory_order_acq_rel);
+    auto copy = batch;
+    copy.forwarded = true;
+    caf::anon_send(session, delta_atom::value, std::move(copy));
+  }
+
+  /// The session actor wrote a batch deliver() passed on.
+  void written() { pending_.fetch_sub(1, std::memory_order_acq_rel); }
+
+  /// The session actor ended: later batches are dropped.
+  void end() { gone_.store(true, std::memory_order_release); }
+
+private:
+  static bool restricted(const delta_batch& batch) {
+    for (auto& d : *batch.deltas)
+      if (d.vis.restricted())
+        return true;
+    return false;
+  }
+
+  std::shared_ptr<session_sink> sink_;
+  std::shared_ptr<prometheus::Counter> frames_out_;
+  caf::actor_addr session_;
+  /// Batches passed on to the session actor and not written yet.
+  std::atomic<int> pending_{0};
+  std::atomic<bool> gone_{false};
+};
+
+} // namespace presence::edge
