@@ -44,7 +44,7 @@ bool activity_cell::record(millis t, millis urgent) {
          && !handed_.exchange(true, std::memory_order_acq_rel);
 }
 
-bool activity_cell::take(forward& out) {
+bool activity_cell::take(forward& out, millis verify_after) {
   auto t = last_.load(std::memory_order_acquire);
   if (t <= sent_.load(std::memory_order_acquire))
     return false;
@@ -56,7 +56,12 @@ bool activity_cell::take(forward& out) {
     --fresh_;
     out.verify = true;
   } else {
-    out.verify = ++takes_ % verify_every == 0;
+    out.verify = ++takes_ % verify_every == 0
+                 || (verify_after > 0 && t - verified_at_ >= verify_after);
+  }
+  if (out.verify) {
+    verified_at_ = t;
+    takes_ = 0;
   }
   return true;
 }
@@ -169,7 +174,8 @@ void flush(flusher_ptr self) {
   auto end = st.next + share;
   activity_cell::forward f;
   for (auto i = st.next; i < end; ++i)
-    if (auto cell = cells[i].lock(); cell && cell->take(f)) {
+    if (auto cell = cells[i].lock();
+        cell && cell->take(f, st.gap.count() * activity_cell::verify_every)) {
       activity_cell::send(f);
       if (f.verify && f.user && f.user.node() != self->node())
         verify(self, f);

@@ -45,7 +45,10 @@ public:
   /// requests (activity_flusher): the first `verify_fresh` after the
   /// session's user actor changed (a rejoin or rehome, when the link
   /// between the nodes may just be coming back), then every
-  /// `verify_every`-th. A session whose user actor died without the
+  /// `verify_every`-th, and at the latest when `verify_every` gaps of
+  /// activity passed since the last one (a client that pings less often
+  /// than once a gap has fewer reports to count). A session whose user
+  /// actor died without the
   /// session hearing of it (its monitor was set up while the connection
   /// between the nodes came back, and was lost) learns it that way and
   /// registers again.
@@ -68,8 +71,9 @@ public:
   bool record(millis t, millis urgent);
 
   /// Flusher only: the latest activity not sent yet, and where to (a copy).
-  /// False if there is none.
-  bool take(forward& out);
+  /// False if there is none. `verify_after`: activity time after which a
+  /// send verifies again whatever the count (0: by count only).
+  bool take(forward& out, millis verify_after = 0);
 
   /// The latest recorded activity (0: none).
   millis last() const { return last_.load(std::memory_order_acquire); }
@@ -89,6 +93,8 @@ private:
   /// sends still due since the route changed (guarded by mu_).
   uint32_t takes_ = 0;
   uint32_t fresh_ = 0;
+  /// The activity time of the last verifying send (guarded by mu_).
+  millis verified_at_ = 0;
   std::mutex mu_; // guards the route
   session_api session_;
   user_api user_;

@@ -93,6 +93,36 @@ TEST_CASE("activity within the urgent age waits, and the latest is taken",
 }
 
 TEST_CASE(
+  "sends verify the user actor when fresh, every few, and at least "
+  "every few gaps of activity",
+  "[activity]") {
+  fixture f;
+  activity_cell::forward fw;
+  millis t = 1000;
+  auto take = [&](millis verify_after) {
+    f.cell->record(t, 1'000'000);
+    t += 100;
+    REQUIRE(f.cell->take(fw, verify_after));
+    return fw.verify;
+  };
+  // The first ones after a route change.
+  for (uint32_t i = 0; i < activity_cell::verify_fresh; ++i)
+    CHECK(take(0));
+  // Then every verify_every-th by count.
+  for (uint32_t i = 1; i < activity_cell::verify_every; ++i)
+    CHECK_FALSE(take(0));
+  CHECK(take(0));
+  // Sparse activity: by time too, however few the sends since.
+  CHECK_FALSE(take(10'000));
+  t += 10'000;
+  CHECK(take(10'000));
+  CHECK_FALSE(take(10'000)); // both counts start again
+  // A new route: fresh again.
+  f.cell->route(session_api{}, f.user, "dev-1");
+  CHECK(take(0));
+}
+
+TEST_CASE(
   "the flusher sends every live cell's latest activity each gap, "
   "and forgets the cells that are gone",
   "[activity]") {
