@@ -590,10 +590,12 @@ private:
                         const presence_delta& d) {
     std::hash<std::string_view> h;
     size_t x = h(d.user_id);
-    x ^= h(format) + 0x9e3779b97f4a7c15ULL + (x << 6) + (x >> 2);
-    x ^= h(scope) + 0x9e3779b97f4a7c15ULL + (x << 6) + (x >> 2);
-    x ^= std::hash<uint64_t>{}(d.version) + 0x9e3779b97f4a7c15ULL + (x << 6)
-         + (x >> 2);
+    auto mix = [&x](size_t y) {
+      x ^= y + 0x9e3779b97f4a7c15ULL + (x << 6) + (x >> 2);
+    };
+    mix(h(format));
+    mix(h(scope));
+    mix(std::hash<uint64_t>{}(d.version));
     return x;
   }
 
@@ -653,11 +655,6 @@ public:
     std::lock_guard<std::mutex> guard{mu_};
     auto i = map_.find(a);
     return i == map_.end() ? nullptr : i->second;
-  }
-
-  size_t size() const {
-    std::lock_guard<std::mutex> guard{mu_};
-    return map_.size();
   }
 
 private:

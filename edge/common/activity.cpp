@@ -172,10 +172,10 @@ void flush(flusher_ptr self) {
   }
   auto share = (st.round_end - st.next + st.ticks_left - 1) / st.ticks_left;
   auto end = st.next + share;
+  auto verify_after = st.gap.count() * activity_cell::verify_every;
   activity_cell::forward f;
   for (auto i = st.next; i < end; ++i)
-    if (auto cell = cells[i].lock();
-        cell && cell->take(f, st.gap.count() * activity_cell::verify_every)) {
+    if (auto cell = cells[i].lock(); cell && cell->take(f, verify_after)) {
       activity_cell::send(f);
       if (f.verify && f.user && f.user.node() != self->node())
         verify(self, f);

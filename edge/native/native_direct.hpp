@@ -46,6 +46,20 @@ std::vector<frame_ptr> delta_frames(const delta_batch& batch, Who&& who) {
   return out;
 }
 
+/// Writes the frames of `batch` for a session seen as `who()` to `sink`
+/// in one hop, counting them in `frames_out` (may be null). Both ways a
+/// batch reaches a native session end here.
+template <class Who>
+void write_deltas(session_sink& sink, prometheus::Counter* frames_out,
+                  const delta_batch& batch, Who&& who) {
+  auto frames = delta_frames(batch, std::forward<Who>(who));
+  if (frames.empty())
+    return;
+  if (frames_out != nullptr)
+    frames_out->Increment(static_cast<double>(frames.size()));
+  sink.send_texts(std::move(frames));
+}
+
 /// The native session's way in for the fan-out (direct_listener): a batch
 /// goes straight to the socket, on the fan-out's thread. A batch with a
 /// user who restricts who sees them needs the session's state (who it
@@ -69,12 +83,7 @@ public:
     if (gone_.load(std::memory_order_acquire))
       return; // the session ended, and its mailbox would drop this
     if (pending_.load(std::memory_order_acquire) == 0 && !restricted(batch)) {
-      auto frames = delta_frames(batch, [] { return viewer{}; });
-      if (frames.empty())
-        return;
-      if (frames_out_)
-        frames_out_->Increment(static_cast<double>(frames.size()));
-      sink_->send_texts(std::move(frames));
+      write_deltas(*sink_, frames_out_.get(), batch, [] { return viewer{}; });
       return;
     }
     auto session = caf::actor_cast<caf::actor>(session_);

@@ -587,11 +587,8 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
     [=](frame_atom, native_command& cmd) { handle(self, cmd); },
     [=](delta_atom, const delta_batch& batch) {
       auto& st = self->state;
-      auto frames = delta_frames(batch, [self] { return me(self); });
-      if (!frames.empty()) {
-        st.ctx->probe.frames_out->Increment(static_cast<double>(frames.size()));
-        st.sink->send_texts(std::move(frames));
-      }
+      write_deltas(*st.sink, st.ctx->probe.frames_out, batch,
+                   [self] { return me(self); });
       if (batch.forwarded && st.direct)
         st.direct->written();
     },

@@ -142,15 +142,18 @@ struct inbox {
   std::vector<chat_message> messages;
 };
 
+/// Keeps a delivered batch in `box`.
+inline void record(inbox& box, const delta_batch& b) {
+  ++box.batches;
+  box.memos.push_back(b.memo);
+  for (auto& d : *b.deltas)
+    box.deltas.push_back(d);
+}
+
 inline caf::behavior recorder(caf::event_based_actor*,
                               std::shared_ptr<inbox> box) {
   return {
-    [=](delta_atom, const delta_batch& b) {
-      ++box->batches;
-      box->memos.push_back(b.memo);
-      for (auto& d : *b.deltas)
-        box->deltas.push_back(d);
-    },
+    [=](delta_atom, const delta_batch& b) { record(*box, b); },
     [=](expire_atom, const std::string& dev, const std::string& why) {
       box->expired.emplace_back(dev, why);
     },
@@ -259,12 +262,7 @@ struct fixture : config_holder {
   /// A direct_listener writing into an inbox.
   struct direct_box : direct_listener {
     std::shared_ptr<inbox> box = std::make_shared<inbox>();
-    void deliver(const delta_batch& b) override {
-      ++box->batches;
-      box->memos.push_back(b.memo);
-      for (auto& d : *b.deltas)
-        box->deltas.push_back(d);
-    }
+    void deliver(const delta_batch& b) override { record(*box, b); }
   };
 
   /// Subscribes a new listener that registered a direct_listener first:
