@@ -241,6 +241,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   add("request-timeout", timeout_ms, "ms before an internal request fails");
   add("log-level", cfg.log_level,
       "trace, debug, info, warn, error, critical or off");
+  add("log-format", cfg.log_format,
+      "text (lines for people) or json (one object per line: time, level, "
+      "logger, msg)");
   add("port-file", extra.port_file,
       "once listening, write the bound HTTP port (line 1) and cluster "
       "port (line 2, 0 without one) to this file");
@@ -466,6 +469,7 @@ std::string to_toml(const config& cfg) {
   line("max-subscriptions", std::to_string(a.max_subscriptions));
   line("request-timeout", std::to_string(a.request_timeout.count()));
   line("log-level", q(cfg.log_level));
+  line("log-format", q(cfg.log_format));
   return out;
 }
 

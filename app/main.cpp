@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/config_cli.hpp"
+#include "app/log_format.hpp"
 #include "cluster/cluster_tls.hpp"
 #include "edge/server.hpp"
 #include "edge/common/edge_context.hpp"
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
     return rc;
   spdlog::set_default_logger(spdlog::stderr_color_mt("main"));
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+  app::set_log_format(cfg.log_format);
 
   // Signals are taken by sigtimedwait() below, so every thread must block
   // them: block before any thread starts.

@@ -134,6 +134,8 @@ std::string validate(const config& cfg) {
   if (cfg.scheduler_policy != "sharing" && cfg.scheduler_policy != "stealing")
     return "scheduler-policy must be sharing or stealing, got '"
            + cfg.scheduler_policy + "'";
+  if (cfg.log_format != "text" && cfg.log_format != "json")
+    return "log-format must be text or json, not '" + cfg.log_format + "'";
   static const char* levels[] = {"trace", "debug",    "info", "warn",
                                  "error", "critical", "off"};
   bool level_ok = false;

@@ -207,6 +207,9 @@ struct config {
   edge_config edge;
   cluster_config cluster;
   std::string log_level = "info";
+  /// "text" (lines for people) or "json" (one object per line for log
+  /// pipelines; app/log_format.hpp).
+  std::string log_format = "text";
   /// CAF scheduler threads (0 = CAF's default: cores, at least 4).
   uint32_t scheduler_threads = 0;
   /// CAF's scheduling policy: "sharing" (one queue; idle threads sleep

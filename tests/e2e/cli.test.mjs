@@ -29,6 +29,7 @@ test('invalid configuration fails fast with a clear message', () => {
     [['--listen', 'nonsense'], /HOST:PORT/],
     [['--listen', '127.0.0.1:99999'], /port/],
     [['--log-level', 'loud'], /log-level/],
+    [['--log-format', 'xml'], /log-format must be text or json/],
     [['--no-such-flag'], /no-such-flag|not expected/i],
     [['--rate-limit', '-1'], /rate-limit/],
     [['--config', '/nonexistent/presenced.toml'], /nonexistent|File/i],
@@ -110,4 +111,30 @@ test('a port already in use fails with a clear message', async () => {
   } finally {
     await a.dispose();
   }
+});
+
+test('--log-format json: every line the server logs is one JSON object', async () => {
+  const s = await new Server({ args: ['--log-format', 'json', '--log-level', 'info',
+                                       '--max-frame-bytes', '1024'] }).start();
+  try {
+    // Something the edge's own logger reports: an oversized message.
+    const c = await s.ws('/ws?userId=logger');
+    await c.next(m => m.type === 'joined');
+    c.send('x'.repeat(4000));
+    assert.equal((await c.closed).code, 1009);
+  } finally {
+    assert.equal((await s.stop()).code, 0);
+  }
+  const lines = s.output.split('\n').filter(l => l.length > 0);
+  assert.ok(lines.length >= 2, s.output);
+  const loggers = new Set();
+  for (const l of lines) {
+    const j = JSON.parse(l);
+    assert.deepEqual(Object.keys(j), ['time', 'level', 'logger', 'msg'], l);
+    assert.match(j.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.ok(['trace', 'debug', 'info', 'warning', 'error', 'critical'].includes(j.level), l);
+    loggers.add(j.logger);
+  }
+  assert.ok(loggers.has('main'), [...loggers].join(','));
+  assert.ok(loggers.size >= 2, `folder loggers use the format too: ${[...loggers].join(',')}`);
 });
