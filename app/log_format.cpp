@@ -109,7 +109,8 @@ void json_log_formatter::format(const spdlog::details::log_msg& msg,
   auto len = std::snprintf(when, sizeof(when),
                            "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
                            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                           tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+                           tm.tm_hour, tm.tm_min, tm.tm_sec,
+                           static_cast<int>(ms));
   append(dest, "{\"time\":\"");
   dest.append(when, when + len);
   append(dest, "\",\"level\":\"");

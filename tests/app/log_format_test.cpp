@@ -63,7 +63,8 @@ TEST_CASE("messages are escaped: quotes, backslashes, control characters",
   CHECK(escaped("plain") == "plain");
   CHECK(escaped("a\"b\\c") == "a\\\"b\\\\c");
   CHECK(escaped("line\nnext\r\t") == "line\\nnext\\r\\t");
-  CHECK(escaped(std::string_view{"\x01\x1f\x7f", 3}) == "\\u0001\\u001f\\u007f");
+  CHECK(escaped(std::string_view{"\x01\x1f\x7f", 3})
+        == "\\u0001\\u001f\\u007f");
   CHECK(escaped(std::string_view{"nul\0end", 7}) == "nul\\u0000end");
   // Valid UTF-8 passes as it is.
   CHECK(escaped("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")
@@ -72,10 +73,10 @@ TEST_CASE("messages are escaped: quotes, backslashes, control characters",
 
 TEST_CASE("bytes that are not UTF-8 become U+FFFD, one per byte", "[log]") {
   CHECK(escaped("\xff") == "\\ufffd");
-  CHECK(escaped("a\xc3") == "a\\ufffd");              // cut short
-  CHECK(escaped("\xc0\xaf") == "\\ufffd\\ufffd");     // overlong
+  CHECK(escaped("a\xc3") == "a\\ufffd");                     // cut short
+  CHECK(escaped("\xc0\xaf") == "\\ufffd\\ufffd");            // overlong
   CHECK(escaped("\xed\xa0\x80") == "\\ufffd\\ufffd\\ufffd"); // a surrogate
-  CHECK(escaped("\xf4\x90\x80\x80")                    // above U+10FFFF
+  CHECK(escaped("\xf4\x90\x80\x80")                          // above U+10FFFF
         == "\\ufffd\\ufffd\\ufffd\\ufffd");
   CHECK(escaped("\xe2\x82") == "\\ufffd\\ufffd");
 }
