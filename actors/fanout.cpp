@@ -1,5 +1,7 @@
 #include "actors/fanout.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -41,6 +43,8 @@ struct fanout_state {
   bool armed = false;
   /// Every delta heard, the latest per user (resync).
   change_log log{1, 0};
+  /// Where the age of each change at its send goes (may be null).
+  std::shared_ptr<node_stats> stats;
   static inline const char* name = "presence.fanout";
 };
 
@@ -61,6 +65,17 @@ void hand(fanout_ptr self, const delta_listener& l,
 /// reached.
 size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
   auto& st = self->state;
+  if (st.stats) {
+    // A version is its change's wall-clock time in ms (next_version).
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    for (auto& d : deltas) {
+      auto age = now_ms - static_cast<int64_t>(d.version);
+      st.stats->delivery_delay.observe(
+        static_cast<uint64_t>(std::max<int64_t>(age, 0)) * 1000);
+    }
+  }
   auto all = std::make_shared<const std::vector<presence_delta>>(
     std::move(deltas));
   // Every receiver of this delivery shares the encodings.
@@ -136,9 +151,11 @@ void forget(fanout_ptr self, const delta_listener& l) {
 
 fanout_impl_api::behavior_type
 fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
-            std::shared_ptr<direct_listeners> direct) {
+            std::shared_ptr<direct_listeners> direct,
+            std::shared_ptr<node_stats> stats) {
   self->state.cfg = cfg;
   self->state.direct = std::move(direct);
+  self->state.stats = std::move(stats);
   self->state.log = change_log{cfg.change_log_size, started};
   self->set_down_handler([=](caf::down_msg& dm) {
     auto l = caf::actor_cast<delta_listener>(dm.source);
@@ -285,8 +302,10 @@ std::chrono::microseconds fanout_window(std::chrono::milliseconds base,
 
 fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg,
                         uint64_t started,
-                        std::shared_ptr<direct_listeners> direct) {
-  return sys.spawn(fanout_impl, cfg, started, std::move(direct));
+                        std::shared_ptr<direct_listeners> direct,
+                        std::shared_ptr<node_stats> stats) {
+  return sys.spawn(fanout_impl, cfg, started, std::move(direct),
+                   std::move(stats));
 }
 
 } // namespace presence::actors

@@ -7,6 +7,7 @@
 
 #include "core/config.hpp"
 #include "core/messages.hpp"
+#include "core/stats.hpp"
 
 namespace presence::actors {
 
@@ -29,9 +30,12 @@ namespace presence::actors {
 /// node's start, wall-clock ms) is how far back it reaches at first.
 /// `direct`: the node's direct listeners (listeners found there when they
 /// subscribe get their batches on the fan-out's thread, no message).
+/// `stats`: where it records how old each change is when it goes out
+/// (node_stats::delivery_delay; the change's version is its time in ms).
 fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg,
                         uint64_t started = 0,
-                        std::shared_ptr<direct_listeners> direct = nullptr);
+                        std::shared_ptr<direct_listeners> direct = nullptr,
+                        std::shared_ptr<node_stats> stats = nullptr);
 
 /// Listener messages per second a fan-out paces itself to in a storm. One
 /// costs ~10-15 us of CPU with its socket write (the fan-out benchmark);

@@ -1,9 +1,32 @@
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace presence {
+
+/// Durations in fixed buckets, filled lock-free from any thread and read at
+/// scrape time (edge/common/edge_probe turns it into a Prometheus
+/// histogram in seconds).
+struct latency_histogram {
+  /// Upper bounds of the buckets, in microseconds; one more bucket takes
+  /// everything above the last.
+  static constexpr std::array<uint64_t, 14> bounds_us{
+    100,    250,    500,     1'000,   2'500,   5'000,     10'000,
+    25'000, 50'000, 100'000, 250'000, 500'000, 1'000'000, 5'000'000};
+  std::array<std::atomic<uint64_t>, bounds_us.size() + 1> buckets{};
+  std::atomic<uint64_t> sum_us{0};
+
+  void observe(uint64_t us) {
+    size_t i = 0;
+    while (i < bounds_us.size() && us > bounds_us[i])
+      ++i;
+    buckets[i].fetch_add(1, std::memory_order_relaxed);
+    sum_us.fetch_add(us, std::memory_order_relaxed);
+  }
+};
 
 /// Live figures of one node, shared between its registry (users owned),
 /// its edge (connections) and its membership actor (which gossips them for
@@ -11,6 +34,10 @@ namespace presence {
 struct node_stats {
   std::atomic<uint64_t> users_owned{0};
   std::atomic<uint64_t> connections{0};
+  /// How old each change is when the node's fan-out hands it to its
+  /// subscribers (now minus the change's version, a time in ms): the
+  /// coalescing window and the queues before it.
+  latency_histogram delivery_delay;
 };
 
 /// What the store of one node has done, for /metrics and tests. Written by
@@ -42,6 +69,8 @@ struct store_stats {
   std::atomic<uint64_t> repair_failures{0};
   std::atomic<uint64_t> repair_passes{0};
   std::atomic<uint64_t> repair_running{0};
+  /// How long each RocksDB write (a batch) took.
+  latency_histogram write_latency;
 };
 
 } // namespace presence

@@ -605,6 +605,9 @@ store_api spawn_store(caf::actor_system& sys, std::unique_ptr<store_db> db,
                       std::chrono::milliseconds retry_interval) {
   // Spawn arguments must be copyable; the actor is the only owner.
   std::shared_ptr<store_db> shared{std::move(db)};
+  // The probe lives as long as the actor (it holds it).
+  if (probe)
+    shared->time_writes(&probe->write_latency);
   return sys.spawn<caf::detached>(store_impl, std::move(shared), cfg,
                                   std::move(probe), retry_interval);
 }

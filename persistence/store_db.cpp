@@ -1,6 +1,7 @@
 #include "persistence/store_db.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <tuple>
 
@@ -281,8 +282,14 @@ caf::error store_db::check_writable(const char* what) const {
 caf::error store_db::write(void* batch, const char* what) {
   if (auto err = check_writable(what))
     return err;
+  auto start = std::chrono::steady_clock::now();
   auto st = db_->Write(rocksdb::WriteOptions{},
                        static_cast<rocksdb::WriteBatch*>(batch));
+  if (write_latency_ != nullptr)
+    write_latency_->observe(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start)
+        .count()));
   if (st.ok())
     return caf::none;
   failed_ = true;

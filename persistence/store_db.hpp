@@ -11,6 +11,7 @@
 #include <caf/expected.hpp>
 
 #include "core/messages.hpp"
+#include "core/stats.hpp"
 
 namespace rocksdb {
 class DB;
@@ -105,6 +106,10 @@ public:
 
   /// Bytes in RocksDB's memtables now (all column families; 0 if closed).
   uint64_t memtable_bytes() const;
+
+  /// Every write's duration goes to `h` from now on (nullptr: none). `h`
+  /// must outlive the store.
+  void time_writes(latency_histogram* h) { write_latency_ = h; }
 
   /// Closes and reopens RocksDB if a write failed; none when the store is
   /// (again) writable. Called by the store actor's retry tick.
@@ -324,6 +329,7 @@ private:
   std::string dir_;
   rocksdb::Env* env_ = nullptr;
   bool failed_ = false;
+  latency_histogram* write_latency_ = nullptr;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* last_seen_ = nullptr;

@@ -2,8 +2,11 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+
+#include "core/messages.hpp"
 
 namespace presence::edge {
 
@@ -17,6 +20,15 @@ prometheus::Counter* counter(prometheus::Registry& r, const char* name,
 prometheus::Gauge* gauge(prometheus::Registry& r, const char* name,
                          const char* help) {
   return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+
+prometheus::Histogram* histogram(prometheus::Registry& r, const char* name,
+                                 const char* help) {
+  prometheus::Histogram::BucketBoundaries bounds;
+  for (auto us : latency_histogram::bounds_us)
+    bounds.push_back(static_cast<double>(us) / 1e6);
+  return &prometheus::BuildHistogram().Name(name).Help(help).Register(r).Add(
+    {}, bounds);
 }
 
 } // namespace
@@ -50,6 +62,38 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
     "TLS handshakes that failed (plain HTTP on the HTTPS port, old TLS "
     "versions, clients that do not trust the certificate)");
   online_users = gauge(r, "presence_online_users", "Users visible online");
+  auto& by_dialect
+    = prometheus::BuildGauge()
+        .Name("presence_sessions")
+        .Help(
+          "Open sessions by dialect: native WebSocket sessions, and "
+          "Socket.IO namespaces once their seed dialect is known "
+          "(seed000 includes seed 001's clients)")
+        .Register(r);
+  sessions.native = &by_dialect.Add({{"dialect", "native"}});
+  sessions.seed000 = &by_dialect.Add({{"dialect", "seed000"}});
+  sessions.seed002 = &by_dialect.Add({{"dialect", "seed002"}});
+  sessions.seed004 = &by_dialect.Add({{"dialect", "seed004"}});
+  auto& members = prometheus::BuildGauge()
+                    .Name("presence_cluster_members")
+                    .Help(
+                      "Cluster members as this node sees them, by state "
+                      "(this node counts as alive; 1 without a cluster)")
+                    .Register(r);
+  members_alive = &members.Add({{"state", "alive"}});
+  members_dead = &members.Add({{"state", "dead"}});
+  ring_version = gauge(r, "presence_ring_version",
+                       "Version of this node's cluster view: up by one at "
+                       "every membership change (changes() counts ring "
+                       "changes)");
+  delivery_delay_.histogram = histogram(
+    r, "presence_delivery_delay_seconds",
+    "Age of each presence change when this node's fan-out hands it to its "
+    "subscribers (now minus the change's time: the coalescing window and "
+    "queues; across nodes, plus clock skew)");
+  store_write_.histogram
+    = histogram(r, "presence_store_write_seconds",
+                "Duration of each RocksDB write (a batch)");
   struct {
     const char* name;
     const char* help;
@@ -99,6 +143,43 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
 void edge_probe::refresh(const store_stats& s) const {
   for (auto& g : store_gauges)
     g.gauge->Set(static_cast<double>((s.*g.counter).load()));
+}
+
+void edge_probe::refresh(const cluster_status& cs) const {
+  double alive = 0;
+  double dead = 0;
+  for (auto& m : cs.members)
+    (m.state == "dead" ? dead : alive) += 1;
+  members_alive->Set(alive);
+  members_dead->Set(dead);
+  ring_version->Set(static_cast<double>(cs.ring_version));
+}
+
+void edge_probe::fed_histogram::feed(const latency_histogram& h) {
+  auto n = h.buckets.size();
+  taken.resize(n, 0);
+  std::vector<double> inc(n, 0.0);
+  bool any = false;
+  for (size_t i = 0; i < n; ++i) {
+    auto now = h.buckets[i].load(std::memory_order_relaxed);
+    inc[i] = static_cast<double>(now - taken[i]);
+    any = any || now != taken[i];
+    taken[i] = now;
+  }
+  auto sum = h.sum_us.load(std::memory_order_relaxed);
+  auto sum_inc = static_cast<double>(sum - taken_sum_us) / 1e6;
+  taken_sum_us = sum;
+  if (any)
+    histogram->ObserveMultiple(inc, sum_inc);
+}
+
+void edge_probe::refresh(const node_stats* node,
+                         const store_stats* store) const {
+  std::lock_guard<std::mutex> guard{histograms_mu_};
+  if (node != nullptr)
+    delivery_delay_.feed(node->delivery_delay);
+  if (store != nullptr)
+    store_write_.feed(store->write_latency);
 }
 
 void edge_probe::add_scraped(const std::string& name, const std::string& help,

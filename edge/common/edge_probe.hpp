@@ -15,7 +15,12 @@ namespace prometheus {
 class Registry;
 class Counter;
 class Gauge;
+class Histogram;
 } // namespace prometheus
+
+namespace presence {
+struct cluster_status;
+} // namespace presence
 
 namespace presence::edge {
 
@@ -41,6 +46,32 @@ struct edge_probe {
   prometheus::Gauge* online_users = nullptr;    // refreshed at scrape
   prometheus::Counter* chat_messages = nullptr; // private messages stored
 
+  /// Open sessions by dialect (`presence_sessions{dialect=...}`): native
+  /// WebSocket sessions, and Socket.IO namespaces once their dialect is
+  /// known (a seed-001 client speaks seed 000's).
+  struct dialect_gauges {
+    prometheus::Gauge* native = nullptr;
+    prometheus::Gauge* seed000 = nullptr;
+    prometheus::Gauge* seed002 = nullptr;
+    prometheus::Gauge* seed004 = nullptr;
+  } sessions;
+
+  /// The cluster as this node's membership sees it (refreshed at scrape):
+  /// `presence_cluster_members{state="alive"|"dead"}` (this node counts as
+  /// alive) and `presence_ring_version` (up by one at every view change).
+  prometheus::Gauge* members_alive = nullptr;
+  prometheus::Gauge* members_dead = nullptr;
+  prometheus::Gauge* ring_version = nullptr;
+
+  /// Sets the cluster gauges (at scrape time).
+  void refresh(const cluster_status& cs) const;
+
+  /// Adds what the node's histograms (core/stats.hpp) gathered since the
+  /// last scrape to their Prometheus histograms: the fan-out's delivery
+  /// delay and the store's write latency. Scrapes are serialized by the
+  /// caller's order; a concurrent one may only move counts to the next.
+  void refresh(const node_stats* node, const store_stats* store) const;
+
   /// One gauge per store counter (core/stats.hpp), refreshed at scrape.
   struct store_gauge {
     prometheus::Gauge* gauge;
@@ -63,6 +94,18 @@ struct edge_probe {
   std::string render() const;
 
 private:
+  /// A Prometheus histogram fed from a latency_histogram, and the counts
+  /// it has taken over so far.
+  struct fed_histogram {
+    prometheus::Histogram* histogram = nullptr;
+    std::vector<uint64_t> taken;
+    uint64_t taken_sum_us = 0;
+    void feed(const latency_histogram& h);
+  };
+  mutable std::mutex histograms_mu_;
+  mutable fed_histogram delivery_delay_;
+  mutable fed_histogram store_write_;
+
   mutable std::mutex scraped_mu_;
   std::vector<std::pair<prometheus::Gauge*, std::function<double()>>> scraped_;
 };

@@ -7,6 +7,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 
 #include "edge/common/chat.hpp"
 #include "edge/common/client_error.hpp"
@@ -654,6 +655,8 @@ public:
                          params_.global_feed));
     activity_ = std::make_shared<activity_cell>();
     actor_ = spawn_native_session(ctx_, std::move(sink), params_, activity_);
+    ctx_->probe.sessions.native->Increment();
+    counted_ = true;
   }
 
   void on_text(std::string text) override {
@@ -683,7 +686,13 @@ public:
     reply_error("rate_limited", "too many messages; slow down");
   }
 
-  void on_closed() override { caf::anon_send(actor_, closed_atom::value); }
+  void on_closed() override {
+    if (counted_) {
+      counted_ = false;
+      ctx_->probe.sessions.native->Decrement();
+    }
+    caf::anon_send(actor_, closed_atom::value);
+  }
 
 private:
   void reply(std::string frame) {
@@ -702,6 +711,8 @@ private:
   std::shared_ptr<session_sink> sink_;
   activity_cell_ptr activity_;
   native_session_api actor_;
+  /// Counted in presence_sessions{dialect="native"} (on_open to on_closed).
+  bool counted_ = false;
 };
 
 } // namespace

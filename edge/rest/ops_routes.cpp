@@ -39,21 +39,36 @@ void readyz(const call_ptr& c) {
     c->reply(503, {{"status", "not_ready"}});
 }
 
+/// The scrape's last step: the figures read at scrape time, then the text.
+void render_metrics(const call_ptr& c) {
+  auto& p = c->ctx->probe;
+  if (auto sp = c->ctx->store_counters)
+    p.refresh(*sp);
+  p.refresh(c->ctx->stats.get(), c->ctx->store_counters);
+  p.refresh_scraped();
+  http_response r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = p.render();
+  c->done(std::move(r));
+}
+
 void metrics(const call_ptr& c) {
+  // The online count, then the cluster's view; without either the rest is
+  // still worth a scrape.
   ask<uint64_t>(c->ctx->sys, c->ctx->api, c->timeout(),
                 std::function<void(caf::expected<uint64_t>)>{
                   [c](caf::expected<uint64_t> n) {
-                    auto& p = c->ctx->probe;
-                    // Without the count the rest is still worth a scrape.
                     if (n)
-                      p.online_users->Set(static_cast<double>(*n));
-                    if (auto sp = c->ctx->store_counters)
-                      p.refresh(*sp);
-                    p.refresh_scraped();
-                    http_response r;
-                    r.content_type = "text/plain; version=0.0.4";
-                    r.body = p.render();
-                    c->done(std::move(r));
+                      c->ctx->probe.online_users->Set(static_cast<double>(*n));
+                    ask<cluster_status>(
+                      c->ctx->sys, c->ctx->membership, c->timeout(),
+                      std::function<void(caf::expected<cluster_status>)>{
+                        [c](caf::expected<cluster_status> cs) {
+                          if (cs)
+                            c->ctx->probe.refresh(*cs);
+                          render_metrics(c);
+                        }},
+                      get_atom::value, cluster_atom::value);
                   }},
                 count_atom::value, viewer::everything());
 }

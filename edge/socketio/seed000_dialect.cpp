@@ -54,7 +54,7 @@ void join_user(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
     fail(self, s, ack_id, "unauthorized", why);
     return;
   }
-  s.d = dialect::seed000;
+  set_dialect(self, s, dialect::seed000);
   subscribe_feed(self);
   follow_lists(self);
   auto find = socket_finder(self, s.nsp);

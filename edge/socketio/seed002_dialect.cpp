@@ -25,7 +25,7 @@ void authenticate(sio_ptr self, sio_socket& s, const json& arg,
     ack(self, s.nsp, ack_id, ack_fail(why));
     return;
   }
-  s.d = dialect::seed002;
+  set_dialect(self, s, dialect::seed002);
   subscribe_feed(self);
   auto find = socket_finder(self, s.nsp);
   join_socket(

@@ -100,13 +100,13 @@ void on_connect(sio_ptr self, const sio_packet& p) {
     arm_token_expiry(self);
   }
   std::string auto_user = seed004 ? who.user_id : std::string{};
-  if (seed004)
-    s.d = dialect::seed004;
   s.link.activity = std::make_shared<activity_cell>();
   auto nsp = p.nsp;
   auto sid = s.sid;
   auto activity = s.link.activity;
-  st.sockets.emplace(nsp, std::move(s));
+  auto& placed = st.sockets.emplace(nsp, std::move(s)).first->second;
+  if (seed004)
+    set_dialect(self, placed, dialect::seed004);
   st.eio->send(eio_connect_ok(nsp, sid));
   // Heartbeat events are answered by the transport from now on (after the
   // CONNECT answer, which the socket writes first). In JWT mode a socket
@@ -248,6 +248,7 @@ void on_packet(sio_ptr self, const std::string& text) {
       if (i != st.sockets.end()) {
         st.eio->fast_path(p.nsp, nullptr);
         leave_socket(self, i->second);
+        uncount_socket(self, i->second);
         st.sockets.erase(i);
         // The node's seed-000 lists are for seed-000 sockets only.
         bool seed000 = false;
@@ -379,8 +380,10 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
       if (st.closed)
         return;
       st.closed = true;
-      for (auto& kvp : st.sockets)
+      for (auto& kvp : st.sockets) {
         leave_socket(self, kvp.second);
+        uncount_socket(self, kvp.second);
+      }
       st.sockets.clear();
       if (st.joins_in_flight == 0)
         self->quit();

@@ -1,6 +1,7 @@
 #include "edge/socketio/sio_socket.hpp"
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 
 #include "edge/common/client_error.hpp"
 #include "edge/common/identity.hpp"
@@ -144,6 +145,40 @@ void maybe_quit(sio_ptr self) {
 }
 
 } // namespace
+
+namespace {
+
+prometheus::Gauge* dialect_gauge(edge_probe& p, dialect d) {
+  switch (d) {
+    case dialect::seed000:
+      return p.sessions.seed000;
+    case dialect::seed002:
+      return p.sessions.seed002;
+    case dialect::seed004:
+      return p.sessions.seed004;
+    case dialect::none:
+      break;
+  }
+  return nullptr;
+}
+
+} // namespace
+
+void set_dialect(sio_ptr self, sio_socket& s, dialect d) {
+  if (s.d == d)
+    return;
+  auto& p = self->state.ctx->probe;
+  if (auto* g = dialect_gauge(p, s.d))
+    g->Decrement();
+  s.d = d;
+  if (auto* g = dialect_gauge(p, d))
+    g->Increment();
+}
+
+void uncount_socket(sio_ptr self, const sio_socket& s) {
+  if (auto* g = dialect_gauge(self->state.ctx->probe, s.d))
+    g->Decrement();
+}
 
 void leave_socket(sio_ptr self, sio_socket& s) {
   leave(self, *self->state.ctx, s.link);

@@ -158,6 +158,13 @@ void join_socket(sio_ptr self, const std::string& nsp, const std::string& user,
 /// The socket's device leaves, and it leaves its rooms.
 void leave_socket(sio_ptr self, sio_socket& s);
 
+/// The socket speaks `d` from now on (counted in presence_sessions).
+void set_dialect(sio_ptr self, sio_socket& s, dialect d);
+
+/// The socket is about to be removed: it no longer counts in
+/// presence_sessions.
+void uncount_socket(sio_ptr self, const sio_socket& s);
+
 /// Subscribes the session to the global feed (once).
 void subscribe_feed(sio_ptr self);
 

@@ -3,7 +3,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server } from './lib/harness.mjs';
+import { Server, eventually } from './lib/harness.mjs';
+import { sioConnect } from './lib/sio.mjs';
 
 let srv;
 const clients = [];
@@ -182,4 +183,54 @@ test('health, readiness, metrics, errors', async () => {
   const cors = await srv.http('OPTIONS', '/api/online-users');
   assert.equal(cors.status, 204);
   assert.equal(cors.headers.get('access-control-allow-origin'), '*');
+});
+
+/** The value of series `series` (name and labels, as printed) in /metrics. */
+async function metric(series) {
+  const text = (await srv.get('/metrics')).text;
+  const line = text.split('\n').find(l => l.startsWith(series + ' '));
+  assert.ok(line, `${series} in /metrics`);
+  return Number(line.slice(series.length + 1));
+}
+
+test('metrics: sessions by dialect, the cluster view, delivery and store histograms', async () => {
+  const native = 'presence_sessions{dialect="native"}';
+  const seed000 = 'presence_sessions{dialect="seed000"}';
+  const seed004 = 'presence_sessions{dialect="seed004"}';
+  const [n0, s0, f0] = [await metric(native), await metric(seed000), await metric(seed004)];
+  // A native session counts from its upgrade to its close.
+  const c = await srv.ws('/ws?userId=u-metrics');
+  await c.next(m => m.type === 'joined');
+  await eventually(async () => await metric(native) === n0 + 1, 5000, 'native session counted');
+  // A Socket.IO namespace counts once its dialect is known: seed 000's
+  // join_user, seed 004's namespace at connect.
+  const a = await sioConnect(srv.url, { path: '/api/socketio', transports: ['websocket'] });
+  assert.equal(await metric(seed000), s0);
+  a.emit('join_user', 'u-metrics-sio');
+  await a.next('online_users_list');
+  assert.equal(await metric(seed000), s0 + 1);
+  a.emit('join_user', 'u-metrics-sio'); // again: still one socket
+  await a.next('online_users_list');
+  assert.equal(await metric(seed000), s0 + 1);
+  const f = await sioConnect(`${srv.url}/ws/messages`,
+                             { path: '/api/socketio', transports: ['websocket'], auth: { userId: 'u-metrics-f' } });
+  await eventually(async () => await metric(seed004) === f0 + 1, 5000, 'seed 004 socket counted');
+  await c.close();
+  a.close();
+  f.close();
+  await eventually(async () => await metric(native) === n0 && await metric(seed000) === s0
+                             && await metric(seed004) === f0, 5000, 'closed sessions uncounted');
+  // One node: itself, alive; no view change yet.
+  assert.equal(await metric('presence_cluster_members{state="alive"}'), 1);
+  assert.equal(await metric('presence_cluster_members{state="dead"}'), 0);
+  assert.ok(await metric('presence_ring_version') >= 0);
+  // Every change went through the fan-out and every join wrote the store:
+  // both histograms counted them (bucket counts add up to _count).
+  const text = (await srv.get('/metrics')).text;
+  for (const h of ['presence_delivery_delay_seconds', 'presence_store_write_seconds']) {
+    const count = Number(new RegExp(`^${h}_count (\\S+)$`, 'm').exec(text)[1]);
+    assert.ok(count > 0, `${h} observed something`);
+    const inf = Number(new RegExp(`^${h}_bucket\\{le="\\+Inf"\\} (\\S+)$`, 'm').exec(text)[1]);
+    assert.equal(inf, count, `${h}: +Inf bucket = count`);
+  }
 });
