@@ -38,8 +38,10 @@ client_error queue_full(const std::string& user, uint32_t n) {
 }
 
 std::optional<client_error> validate(const send_request& req) {
-  if (req.conversation_id.empty() || !valid_id(req.conversation_id))
+  if (req.conversation_id.empty())
     return failure(400, "bad_request", "conversationId is required");
+  if (!valid_id(req.conversation_id))
+    return failure(400, "bad_request", "conversationId is not a valid id");
   if (req.content.find_first_not_of(" \t\r\n") == std::string::npos)
     return failure(400, "bad_request", "content must not be empty");
   if (req.content.size() > max_content_bytes)

@@ -90,7 +90,9 @@ void with_conversation(Self* self, std::shared_ptr<edge_context> ctx,
                        const std::string& user, const std::string& conv,
                        Next next, Fail fail) {
   if (!valid_id(conv)) {
-    fail(failure(400, "bad_request", "conversationId is required"));
+    fail(failure(400, "bad_request",
+                 conv.empty() ? "conversationId is required"
+                              : "conversationId is not a valid id"));
     return;
   }
   self

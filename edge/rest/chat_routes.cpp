@@ -67,7 +67,7 @@ void post_message(const call_ptr& c) {
     return;
   }
   chat::send_request req;
-  if (!c->requester(req.sender, true, m.sender))
+  if (!c->requester(req.sender, true, m.sender, "senderId"))
     return;
   req.conversation_id = std::move(m.conversation_id);
   req.content = std::move(m.content);

@@ -22,10 +22,11 @@ void index(const call_ptr& c) {
 }
 
 void api_index(const call_ptr& c) {
-  c->reply(200, {{"name", "presenced"},
-                 {"websocket", {"/ws", "/ws/user-status/"}},
-                 {"socketio", c->ctx->cfg.edge.sio_paths},
-                 {"docs", "docs/api.md and docs/protocol.md"}});
+  c->reply(200,
+           {{"name", "presenced"},
+            {"websocket", {"/ws", "/ws/user-status/"}},
+            {"socketio", c->ctx->cfg.edge.sio_paths},
+            {"docs", "docs/api.md, docs/openapi.yaml and docs/protocol.md"}});
 }
 
 void healthz(const call_ptr& c) {

@@ -45,7 +45,8 @@ credentials rest_call::creds(const std::string& fallback) const {
 }
 
 bool rest_call::requester(std::string& out, bool required,
-                          const std::string& fallback) const {
+                          const std::string& fallback,
+                          const char* body_field) const {
   auto who = resolve_identity(*ctx->keys(), ctx->now(), creds(fallback),
                               required);
   switch (who.failure) {
@@ -63,8 +64,12 @@ bool rest_call::requester(std::string& out, bool required,
       return false;
     case identity_failure::missing_user:
       fail(401, "unauthorized",
-           "name yourself with X-User-Id, ?userId= or the body's userId "
-           "(dev mode)");
+           body_field == nullptr
+             ? std::string{"name yourself with X-User-Id or ?userId= (dev "
+                           "mode)"}
+             : std::string{"name yourself with X-User-Id, ?userId= or the "
+                           "body's "}
+                 + body_field + " (dev mode)");
       return false;
   }
   return false;

@@ -49,10 +49,12 @@ struct rest_call {
   void fail(const caf::error& err) const;
 
   /// The authenticated requester. JWT mode: the bearer token (or ?token=).
-  /// Dev mode: X-User-Id, ?userId=, or `fallback` (from the body).
+  /// Dev mode: X-User-Id, ?userId=, or `fallback` (from the body field
+  /// `body_field`, named in the 401 when nobody is named).
   /// Returns false after replying 401/400 when it must know and cannot.
   bool requester(std::string& out, bool required,
-                 const std::string& fallback = {}) const;
+                 const std::string& fallback = {},
+                 const char* body_field = nullptr) const;
 
   /// JWT mode: the bearer token is valid and an admin's (--admin-claim).
   /// Dev mode: false.

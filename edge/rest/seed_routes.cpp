@@ -139,7 +139,7 @@ void seed002_last_seen(const call_ptr& c) {
   if (!c->ctx->cfg.edge.jwt_mode() && !c->req.body.empty())
     from_body = read_last_seen_user(parse_client_json(c->req.body));
   std::string user;
-  if (!c->requester(user, true, from_body))
+  if (!c->requester(user, true, from_body, "userId"))
     return;
   ask_then<user_status>(
     c, c->ctx->api,

@@ -181,6 +181,20 @@ test('the HTTP fallback: same shape, delivered to the live recipient, idempotent
   const noone = await srv.http('POST', '/api/privatechat/message',
                                { body: { conversationId: conv.id, content: 'hi' } });
   assert.equal(noone.status, 401);
+  // The 401 names the ways this route takes: the body's senderId here,
+  // only the header or the query for the history.
+  assert.match(noone.body.message, /senderId/);
+  const nobodyReads = await srv.get(`/api/privatechat/messages/${conv.id}`);
+  assert.equal(nobodyReads.status, 401);
+  assert.doesNotMatch(nobodyReads.body.message, /body/);
+  // A conversation id that is not an id is said to be invalid, not missing.
+  const badConv = await srv.http('POST', '/api/privatechat/message',
+                                 { body: { senderId: gus, conversationId: 'bad id', content: 'hi' } });
+  assert.equal(badConv.status, 400);
+  assert.match(badConv.body.message, /not a valid id/);
+  const badPath = await srv.get(`/api/privatechat/messages/bad%20id?userId=${hal}`);
+  assert.equal(badPath.status, 400);
+  assert.match(badPath.body.message, /not a valid id/);
   // History for participants only; paging with before=.
   const outsider = await srv.get(`/api/privatechat/messages/${conv.id}?userId=m-ivy`);
   assert.equal(outsider.status, 403);
