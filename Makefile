@@ -11,7 +11,7 @@ CTEST_JOBS ?= 2
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test-deps configure build run test unit e2e fuzz chaos clean
+.PHONY: all deps test-deps configure build run test unit e2e fuzz chaos package clean
 
 all: build
 
@@ -55,6 +55,13 @@ chaos: test-deps build
 	@CHAOS=1 CHAOS_USERS=$(CHAOS_USERS) CHAOS_ROUNDS=$(CHAOS_ROUNDS) \
 	  PRESENCED_BIN=$(BUILD)/app/presenced \
 	  node --test --test-reporter=spec tests/e2e/chaos.test.mjs
+
+# The Debian package: $(BUILD)/presenced_<version>_amd64.deb (binary
+# stripped, systemd unit, /etc/presenced/presenced.toml; packaging/README.md).
+package: deps configure
+	@scripts/deps.sh package
+	@cmake --build $(BUILD) -j$(JOBS) --target presenced
+	@cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD) build-fuzz

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (or, when not root, names) the Debian packages presenced needs.
-# Usage: scripts/deps.sh [build|test|bench|fuzz]
+# Usage: scripts/deps.sh [build|test|bench|fuzz|package]
 # bench: what bench/compare.sh needs on top of a build (redis-server and
 # node/npm for the reference server in bench/reference/).
 set -euo pipefail
@@ -11,6 +11,11 @@ pkgs=(cmake make g++ ccache pkg-config
       libssl-dev libjwt-dev libcli11-dev libspdlog-dev prometheus-cpp-dev)
 if [ "$mode" = test ]; then
   pkgs+=(catch2 curl openssl nodejs chromium clang-format clang libclang-rt-14-dev)
+fi
+# The Debian package (make package, tests/deploy/verify_package.sh):
+# dpkg-shlibdeps finds its dependencies, CPack runs file on what it packs.
+if [ "$mode" = test ] || [ "$mode" = package ]; then
+  pkgs+=(dpkg-dev file)
 fi
 if [ "$mode" = fuzz ]; then
   pkgs+=(clang libclang-rt-14-dev)
