@@ -32,11 +32,7 @@ spdlog::logger& actors_log() {
 constexpr std::chrono::seconds orphan_scan_retry{5};
 
 /// The registry's full interface: its orphan scan timer is private.
-using registry_impl_api = registry_api::extend<
-  caf::reacts_to<orphan_atom>,
-  // a member lost right after this node stood still, looked at again
-  // (node id, its CAF node): its devices go unless it is back
-  caf::reacts_to<drop_atom, std::string, caf::node_id>>;
+using registry_impl_api = registry_api::extend<caf::reacts_to<orphan_atom>>;
 
 struct registry_state {
   std::shared_ptr<const user_env> env;
@@ -158,11 +154,6 @@ bool owned_here(const registry_state& st, const std::string& user) {
 /// knows before one keeps it (views that disagree for long cannot bounce
 /// it forever; the next view change moves it).
 constexpr uint8_t max_hops = 3;
-
-/// How long after this node stood still, beyond a failure timeout, a member
-/// it lost may take to come back before its devices go (the membership's
-/// retry interval dials lost members once a second).
-constexpr std::chrono::milliseconds pause_settle{1000};
 
 /// Counts down a pending shutdown; answers once nothing is left.
 void shutdown_step(registry_ptr self, bool count = true) {
@@ -605,28 +596,12 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
           member_back = true;
       for (auto& m : now_members)
         st.ever_members.insert(m);
-      // A node that has just stood still loses the members that closed
-      // their connections to it meanwhile, and most are back within a
-      // retry: until then (settle_left) its user actors keep their devices
-      // and the orphan scan waits (e2e cluster_freeze: offline deltas
-      // right after a thaw otherwise).
-      auto now = st.env->now();
-      millis settle_left = 0;
-      if (v.paused_at > 0)
-        settle_left = std::max<millis>(0, v.paused_at
-                                            + st.cluster.failure_timeout.count()
-                                            + pause_settle.count() - now);
       // Devices held by sessions on a member that is gone (dead or hung):
       // their users may be owned here.
       for (auto& kvp : st.member_nodes)
-        if (now_members.count(kvp.first) == 0) {
-          if (settle_left > 0)
-            self->delayed_send(self, std::chrono::milliseconds{settle_left},
-                               drop_atom::value, kvp.first, kvp.second);
-          else
-            for (auto& u : st.users)
-              self->send(u.second, drop_atom::value, kvp.second);
-        }
+        if (now_members.count(kvp.first) == 0)
+          for (auto& u : st.users)
+            self->send(u.second, drop_atom::value, kvp.second);
       st.member_nodes.clear();
       for (auto& m : v.members)
         if (m.node_id != v.self && m.membership)
@@ -681,20 +656,9 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       // Sessions a dead member (or this node's previous life) left open:
       // closed once their devices had time to re-register elsewhere.
       if ((lost_member || first) && st.cluster_mode()) {
-        st.last_loss = now + settle_left;
-        self->delayed_send(self,
-                           st.cluster.rehome_window
-                             + std::chrono::milliseconds{settle_left},
-                           orphan_atom::value);
+        st.last_loss = st.env->now();
+        self->delayed_send(self, st.cluster.rehome_window, orphan_atom::value);
       }
-    },
-    [=](drop_atom, const std::string& node, const caf::node_id& dead) {
-      auto& st = self->state;
-      auto i = st.member_nodes.find(node);
-      if (i != st.member_nodes.end() && i->second == dead)
-        return; // back, the same process
-      for (auto& u : st.users)
-        self->send(u.second, drop_atom::value, dead);
     },
     [=](handover_atom, user_transfer& t) { take_over(self, std::move(t)); },
     [=](orphan_atom) {

@@ -53,10 +53,6 @@ struct membership_state {
   std::map<std::string, member_entry> members; // by node id, without self
   std::set<view_listener> subscribers;
   uint64_t version = 0;
-  /// When the last heartbeat tick ran, and when this node last noticed it
-  /// had stood still (cluster_view::paused_at); 0: never.
-  millis last_tick = 0;
-  millis paused_at = 0;
   /// Endpoints being connected to right now (no duplicate attempts).
   std::set<std::string> connecting;
   /// Endpoints whose handshake failed, told once at warn level.
@@ -74,7 +70,6 @@ cluster_view make_view(const membership_state& st) {
   cluster_view v;
   v.version = st.version;
   v.self = st.self.node_id;
-  v.paused_at = st.paused_at;
   if (!st.leaving)
     v.members.push_back(st.self);
   for (auto& kvp : st.members)
@@ -236,26 +231,10 @@ void connect(membership_ptr self, const std::string& endpoint) {
       });
 }
 
-/// Notes that this node stood still if its heartbeat tick is later than a
-/// failure timeout (once per pause): the views it publishes next say so.
-void note_pause(membership_ptr self) {
-  auto& st = self->state;
-  auto t = st.now();
-  if (st.last_tick > 0 && st.paused_at < st.last_tick
-      && t - st.last_tick > st.cfg.failure_timeout.count()) {
-    cluster_log().warn(
-      "this node stood still for {} ms (stopped, paused or "
-      "starved of CPU)",
-      t - st.last_tick);
-    st.paused_at = t;
-  }
-}
-
 /// A member is gone (down message or farewell): a view without it.
 void mark_dead(membership_ptr self, member_entry& e) {
   if (!e.alive)
     return;
-  note_pause(self);
   cluster_log().warn("member {} is gone", e.info.node_id);
   e.alive = false;
   publish_view(self);
@@ -317,9 +296,7 @@ membership_impl(membership_ptr self, cluster_config cfg, member_info me,
       auto& st = self->state;
       if (st.leaving)
         return;
-      note_pause(self);
       auto t = st.now();
-      st.last_tick = t;
       member_stats mine;
       if (st.stats) {
         mine.users_owned = st.stats->users_owned;

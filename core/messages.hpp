@@ -1092,12 +1092,6 @@ struct cluster_view {
   uint64_t version = 0;
   std::string self;
   std::vector<member_info> members; // alive, sorted by node id
-  /// When this node last noticed it had stood still (its heartbeat tick
-  /// later than a failure timeout: SIGSTOP, a VM pause, CPU starvation),
-  /// wall-clock ms; 0 never. Members it loses right after that are most
-  /// likely ones that closed their connections to it meanwhile and are
-  /// back within a retry: the registry waits before acting on the loss.
-  millis paused_at = 0;
 
   /// The ids of `members`, in order.
   std::vector<std::string> node_ids() const {
@@ -1110,8 +1104,7 @@ struct cluster_view {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_view& x) {
-  return f(caf::meta::type_name("cluster_view"), x.version, x.self, x.members,
-           x.paused_at);
+  return f(caf::meta::type_name("cluster_view"), x.version, x.self, x.members);
 }
 
 /// The delta a status amounts to (devices dropped), and back.

@@ -309,59 +309,6 @@ TEST_CASE("a failed orphan scan is tried again until the orphans close") {
   CHECK(f.log->closes.size() == 1);
 }
 
-TEST_CASE(
-  "a member lost right after this node stood still gets a failure "
-  "timeout more before its orphans close") {
-  for (bool paused : {false, true}) {
-    CAPTURE(paused);
-    cluster_config cluster;
-    cluster.listen_enabled = true;
-    cluster.node_id = "n1";
-    cluster.rehome_window = 500ms;
-    cluster.failure_timeout = 2s;
-    fixture f{fixture::default_cfg(), {}, cluster};
-    // A stand-in for n2's membership actor (the view names its node).
-    auto n2 = f.sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
-    cluster_view view;
-    view.version = 1;
-    view.self = "n1";
-    view.members.emplace_back();
-    view.members.back().node_id = "n1";
-    view.members.emplace_back();
-    view.members.back().node_id = "n2";
-    view.members.back().membership = caf::actor_cast<membership_api>(n2);
-    f.self->send(f.registry, view_atom::value, view);
-    f.run();
-    f.advance(1s); // the first view's scan: nothing open yet
-    user_record mark;
-    mark.user_id = "orphan";
-    mark.known = true;
-    mark.version = 3;
-    mark.open = true;
-    mark.open_start = 1'000;
-    mark.open_last_active = 2'000;
-    f.log->marks.push_back(mark);
-    // n2 is lost; after a pause of this node, most likely only for a
-    // moment (it closed its connection to this one meanwhile).
-    view.version = 2;
-    view.members.pop_back();
-    if (paused)
-      view.paused_at = f.now();
-    f.self->send(f.registry, view_atom::value, view);
-    f.run();
-    f.advance(600ms);
-    if (!paused) {
-      CHECK(f.log->closes.size() == 1); // a rehome window
-      continue;
-    }
-    CHECK(f.log->closes.empty());
-    // A failure timeout and the membership's retry later, it is still
-    // gone: now the orphan closes.
-    f.advance(3s);
-    CHECK(f.log->closes.size() == 1);
-  }
-}
-
 TEST_CASE("a join racing the stop of an idle user actor always lands") {
   // Grace 0: a leave makes the user actor idle at once, and the registry
   // asks it to stop. A join may reach the registry at any point of that
