@@ -452,33 +452,80 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
     [=](get_atom, const std::vector<std::string>& uids)
       -> caf::result<std::vector<user_status>> {
       auto& st = self->state;
-      std::vector<user_status> out(uids.size());
+      // The answer fills in from the online index, then from the live user
+      // actors of the others (a join under way: its open mark may already
+      // be in the store, with the version of the online delta still on its
+      // way here), then from the store for the rest.
+      struct gather {
+        std::vector<user_status> out;
+        size_t pending = 0;
+        bool done = false;
+        caf::typed_response_promise<std::vector<user_status>> rp;
+      };
+      auto g = std::make_shared<gather>();
+      g->out.resize(uids.size());
       std::vector<std::string> missing;
       std::vector<size_t> slots;
+      std::vector<std::pair<size_t, user_control_api>> live;
       for (size_t i = 0; i < uids.size(); ++i) {
-        auto o = st.online.find(uids[i]);
-        if (o != st.online.end()) {
-          out[i] = status_of(o->second);
+        if (auto o = st.online.find(uids[i]); o != st.online.end()) {
+          g->out[i] = status_of(o->second);
+        } else if (auto u = st.users.find(uids[i]);
+                   u != st.users.end() && st.stopping.count(uids[i]) == 0) {
+          live.emplace_back(i, u->second);
         } else {
           missing.push_back(uids[i]);
           slots.push_back(i);
         }
       }
-      if (missing.empty())
-        return out;
-      auto rp = self->make_response_promise<std::vector<user_status>>();
-      self
-        ->request(st.env->store, st.env->cfg.request_timeout, load_atom::value,
-                  std::move(missing))
-        .then(
-          [=](const std::vector<user_record>& rs) mutable {
-            auto result = out;
-            for (size_t i = 0; i < rs.size() && i < slots.size(); ++i)
-              result[slots[i]] = offline_status(rs[i], self->state.env->cfg);
-            rp.deliver(std::move(result));
-          },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+      if (missing.empty() && live.empty())
+        return std::move(g->out);
+      g->rp = self->make_response_promise<std::vector<user_status>>();
+      g->pending = live.size() + (missing.empty() ? 0 : 1);
+      auto one_done = [g] {
+        if (--g->pending == 0 && !g->done) {
+          g->done = true;
+          g->rp.deliver(std::move(g->out));
+        }
+      };
+      auto failed = [g](caf::error& err) {
+        if (!g->done) {
+          g->done = true;
+          g->rp.deliver(std::move(err));
+        }
+      };
+      auto timeout = st.env->cfg.request_timeout;
+      for (auto& [i, actor] : live)
+        self->request(actor, timeout, get_atom::value)
+          .then(
+            [g, i = i, one_done](user_status& s) {
+              g->out[i] = std::move(s);
+              one_done();
+            },
+            [=, i = i, uid = uids[i]](caf::error&) {
+              // It ended meanwhile: what it left is in the store.
+              self
+                ->request(self->state.env->store, timeout, load_atom::value,
+                          uid)
+                .then(
+                  [=](const user_record& r) {
+                    g->out[i] = offline_status(r, self->state.env->cfg);
+                    one_done();
+                  },
+                  failed);
+            });
+      if (!missing.empty())
+        self
+          ->request(st.env->store, timeout, load_atom::value,
+                    std::move(missing))
+          .then(
+            [=](const std::vector<user_record>& rs) {
+              for (size_t i = 0; i < rs.size() && i < slots.size(); ++i)
+                g->out[slots[i]] = offline_status(rs[i], self->state.env->cfg);
+              one_done();
+            },
+            failed);
+      return g->rp;
     },
     [=](list_atom, const std::string& cursor, uint32_t limit,
         const viewer& who) {

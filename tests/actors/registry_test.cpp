@@ -309,6 +309,59 @@ TEST_CASE("a failed orphan scan is tried again until the orphans close") {
   CHECK(f.log->closes.size() == 1);
 }
 
+TEST_CASE(
+  "a batch status read while a join is under way agrees with the "
+  "join's announcement") {
+  // Found by the JS client's tests: a subscribe's snapshot came back
+  // offline with the version of the join whose online delta followed.
+  fixture f{fixture::immediate_cfg()};
+  f.log->keep_open_marks = true;
+  auto session = f.listener().first;
+  join_request req;
+  req.user_id = "racer";
+  req.device.device_id = "d1";
+  req.session = caf::actor_cast<session_api>(session);
+  auto join = f.self->request(f.api, caf::infinite, join_atom::value, req);
+  auto batch = f.self->request(f.api, caf::infinite, get_atom::value,
+                               std::vector<std::string>{"racer"});
+  // The registry takes the join alone (one message) and spawns the user
+  // actor; everyone else runs until the store holds the session's open mark
+  // (and the user actor has announced it); only then does the registry
+  // read the batch, with the announcement still behind it in its mailbox.
+  auto registry = caf::actor_cast<caf::abstract_actor*>(f.registry);
+  REQUIRE(f.sched.prioritize(f.registry));
+  f.sched.run_once();
+  auto& jobs = f.sched.jobs;
+  while (f.log->opens.empty()) {
+    auto i = std::find_if(jobs.begin(), jobs.end(), [&](caf::resumable* j) {
+      return dynamic_cast<caf::abstract_actor*>(j) != registry;
+    });
+    REQUIRE(i != jobs.end());
+    std::rotate(jobs.begin(), i, std::next(i));
+    f.sched.run_once();
+  }
+  REQUIRE(f.sched.prioritize(f.registry));
+  f.sched.run_once(); // the registry: the batch read
+  f.run();
+  user_status read;
+  batch.receive(
+    [&](std::vector<user_status>& xs) {
+      REQUIRE(xs.size() == 1);
+      read = xs[0];
+    },
+    [&](caf::error& err) { FAIL(to_string(err)); });
+  join.receive([](join_ack&) {},
+               [&](caf::error& err) { FAIL(to_string(err)); });
+  // Whatever it read, the state and the version go together: offline at an
+  // older version, or online at the join's.
+  INFO("read online=" << read.online << " version=" << read.version);
+  if (!read.online) {
+    CHECK(read.version < f.log->records["racer"].version);
+  } else {
+    CHECK(read.version == f.log->records["racer"].version);
+  }
+}
+
 TEST_CASE("a join racing the stop of an idle user actor always lands") {
   // Grace 0: a leave makes the user actor idle at once, and the registry
   // asks it to stop. A join may reach the registry at any point of that

@@ -35,6 +35,9 @@ struct store_log {
   int failing_scans = 0;
   int failing_loads = 0;
   int failing_touches = 0;
+  /// Open marks go into `records` with the session's version, as the real
+  /// store keeps them (off by default: most tests read records they wrote).
+  bool keep_open_marks = false;
 };
 
 inline store_api::behavior_type fake_store(store_api::pointer self,
@@ -58,8 +61,15 @@ inline store_api::behavior_type fake_store(store_api::pointer self,
       }
       return out;
     },
-    [=](open_atom, const std::string& u, millis start, uint64_t) {
+    [=](open_atom, const std::string& u, millis start, uint64_t version) {
       log->opens.emplace_back(u, start);
+      if (log->keep_open_marks) {
+        auto& r = log->records[u];
+        r.known = true;
+        r.open = true;
+        r.open_start = start;
+        r.version = version;
+      }
     },
     [=](checkpoint_atom, const std::string& u, millis start, millis last,
         uint64_t,
