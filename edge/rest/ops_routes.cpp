@@ -1,5 +1,6 @@
-// Operations: the live page, the API index, health, readiness, metrics and
-// the cluster's view (docs/api.md, docs/operations.md).
+// Operations: the live page and its JavaScript client, the API index,
+// health, readiness, metrics and the cluster's view (docs/api.md,
+// docs/operations.md).
 
 #include <prometheus/gauge.h>
 
@@ -18,6 +19,13 @@ void index(const call_ptr& c) {
   http_response r;
   r.content_type = "text/html; charset=utf-8";
   r.body = std::string{index_html()};
+  c->done(std::move(r));
+}
+
+void client_js(const call_ptr& c) {
+  http_response r;
+  r.content_type = "text/javascript; charset=utf-8";
+  r.body = std::string{presenced_client_js()};
   c->done(std::move(r));
 }
 
@@ -101,6 +109,7 @@ void cluster_info(const call_ptr& c) {
 
 void add_ops_routes(route_table& t) {
   t.add("GET", "/", index, access::open);
+  t.add("GET", "/presenced-client.js", client_js, access::open);
   t.add("GET", "/api", api_index, access::open);
   t.add("GET", "/healthz", healthz, access::open);
   t.add("GET", "/readyz", readyz, access::open);
