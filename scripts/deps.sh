@@ -26,6 +26,29 @@ fi
 node_mode=no
 case "$mode" in test|bench) node_mode=yes ;; esac
 
+# promtool, for the suite's check of deploy/prometheus's rules
+# (tests/deploy/verify_observability.mjs): taken from Debian's prometheus
+# package, unpacked into .cache/promtool/ and not installed (installing the
+# package would start a Prometheus server on this machine). Without it the
+# check is skipped with a message.
+fetch_promtool() {
+  local root dir tmp
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  dir=$root/.cache/promtool
+  command -v promtool >/dev/null && return 0
+  [ -x "$dir/promtool" ] && return 0
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1 \
+      && dpkg-deb -x prometheus_*.deb x); then
+    mkdir -p "$dir" && cp "$tmp/x/usr/bin/promtool" "$dir/"
+    echo "deps: promtool unpacked into .cache/promtool/"
+  else
+    echo "deps: could not fetch Debian's prometheus package; the rules are not checked by promtool" >&2
+  fi
+  rm -rf "$tmp"
+}
+if [ "$mode" = test ]; then fetch_promtool; fi
+
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

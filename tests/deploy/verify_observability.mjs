@@ -370,8 +370,11 @@ test('the alerts cover availability, store errors, slow consumers and rate limit
 
 // ------------------------------------------------------------- promtool ---
 
+// PROMTOOL, else promtool on the PATH, else the one scripts/deps.sh test
+// unpacked from Debian's prometheus package into .cache/promtool/.
 const promtool = process.env.PROMTOOL
-  || spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim();
+  || spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim()
+  || (existsSync(join(REPO, '.cache/promtool/promtool')) ? join(REPO, '.cache/promtool/promtool') : '');
 const noPromtool = 'promtool not installed (Debian: the prometheus package; or set PROMTOOL=/path/to/promtool): '
   + 'rules not checked by promtool';
 if (!promtool) console.log(`# SKIP ${noPromtool}`);
