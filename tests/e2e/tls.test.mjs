@@ -72,7 +72,10 @@ async function wss(path) {
 }
 
 test('HTTPS, WSS and Socket.IO over TLS on the one listener', async () => {
-  assert.match(srv.output, /listening on https:\/\/127\.0\.0\.1:/);
+  // The line is logged before the port file is written, but its bytes may
+  // reach this process's pipe after the port file is read.
+  await eventually(() => /listening on https:\/\/127\.0\.0\.1:/.test(srv.output), 5000,
+                   'the log to say it listens on https');
   const health = await get('/healthz');
   assert.equal(health.status, 200);
   assert.equal(health.cert.subject.CN, 'presenced-first');
