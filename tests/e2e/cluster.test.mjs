@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 const require_fs = () => ({ writeFileSync });
 import assert from 'node:assert/strict';
 import { eventually } from './lib/harness.mjs';
-import { Cluster, DETECTION_MS } from './lib/cluster.mjs';
+import { Cluster, DETECTION_MS, watchGlobal } from './lib/cluster.mjs';
 import { sioConnect } from './lib/sio.mjs';
 
 const SLACK = 2500;  // scheduling on a loaded 2-core machine
@@ -27,13 +27,7 @@ async function connect(user, node) {
 }
 
 async function watch(node) {
-  const w = await cluster.node(node).ws('/ws?subscribe=global');
-  await w.next(m => m.type === 'welcome');
-  w.deltas = [];
-  w.socket.on('message', d => {
-    const m = JSON.parse(String(d));
-    if (m.type === 'user.status.changed') w.deltas.push({ ...m, at: Date.now() });
-  });
+  const w = await watchGlobal(cluster.node(node));
   watchers.set(node, w);
   return w;
 }

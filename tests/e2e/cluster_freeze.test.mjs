@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from './lib/harness.mjs';
-import { Cluster } from './lib/cluster.mjs';
+import { Cluster, watchGlobal } from './lib/cluster.mjs';
 
 const REHOME_MS = 500; // --rehome-window of CLUSTER_ARGS
 const USERS = Array.from({ length: 12 }, (_, i) => `fz${String(i).padStart(2, '0')}`);
@@ -21,13 +21,7 @@ const clients = [];
 const watchers = new Map();
 
 async function watch(node) {
-  const w = await cluster.node(node).ws('/ws?subscribe=global');
-  await w.next(m => m.type === 'welcome');
-  w.deltas = [];
-  w.socket.on('message', d => {
-    const m = JSON.parse(String(d));
-    if (m.type === 'user.status.changed') w.deltas.push({ ...m, at: Date.now() });
-  });
+  const w = await watchGlobal(cluster.node(node));
   watchers.set(node, w);
 }
 

@@ -7,27 +7,15 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Server } from './lib/harness.mjs';
+import { ARTIFACTS, NO_BROWSER, launchBrowser } from './lib/browser.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-const ARTIFACTS = process.env.PRESENCE_ARTIFACTS
-  ?? new URL('../../build/test-artifacts', import.meta.url).pathname;
 
 let srv;
 let browser;
 
 before(async () => {
   srv = await new Server({ args: ['--reconnect-grace', '0'] }).start();
-  if (!existsSync(CHROMIUM)) return;
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // Closed network here: no background traffic; no sandbox as root.
-    // Playwright gives the browser a fresh temporary profile.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update',
-           '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -37,7 +25,7 @@ after(async () => {
 
 test('two users in two pages see each other come and go', async t => {
   if (!browser) {
-    t.skip(`no browser at ${CHROMIUM} (scripts/deps.sh test installs Debian's chromium)`);
+    t.skip(NO_BROWSER);
     return;
   }
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });

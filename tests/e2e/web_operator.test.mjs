@@ -10,10 +10,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, DETECTION_MS } from './lib/cluster.mjs';
 import { eventually } from './lib/harness.mjs';
+import { ARTIFACTS, NO_BROWSER, launchBrowser } from './lib/browser.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-const ARTIFACTS = process.env.PRESENCE_ARTIFACTS
-  ?? new URL('../../build/test-artifacts', import.meta.url).pathname;
 const POLL_MS = 1500;   // the page's /api/cluster poll
 
 let cluster;
@@ -21,22 +19,13 @@ let browser;
 const clients = [];
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) return;
+  browser = await launchBrowser();
+  if (!browser) return; // no cluster either: the test skips
   cluster = new Cluster();
   await cluster.add('n1');
   await cluster.add('n2');
   await cluster.add('n3');
   await cluster.converged();
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // Closed network here: no background traffic; no sandbox as root.
-    // Playwright gives the browser a fresh temporary profile.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update',
-           '--disable-sync'],
-  });
 });
 
 after(async () => {
@@ -47,7 +36,7 @@ after(async () => {
 
 test('the operator tab shows the cluster, the online count and the latest changes', async t => {
   if (!browser) {
-    t.skip(`no browser at ${CHROMIUM} (scripts/deps.sh test installs Debian's chromium)`);
+    t.skip(NO_BROWSER);
     return;
   }
   const n1 = cluster.node('n1');

@@ -3,6 +3,21 @@
 
 import { Server, eventually } from './harness.mjs';
 
+/**
+ * A global-feed watcher on `server`: a WebSocket whose `deltas` collect every
+ * `user.status.changed` with the time it came (`at`).
+ */
+export async function watchGlobal(server) {
+  const w = await server.ws('/ws?subscribe=global');
+  await w.next(m => m.type === 'welcome');
+  w.deltas = [];
+  w.socket.on('message', d => {
+    const m = JSON.parse(String(d));
+    if (m.type === 'user.status.changed') w.deltas.push({ ...m, at: Date.now() });
+  });
+  return w;
+}
+
 /** Fast failure detection so tests stay short (docs/operations.md). */
 export const CLUSTER_ARGS = [
   '--cluster-heartbeat', '100', '--failure-timeout', '1000',
