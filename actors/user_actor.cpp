@@ -12,6 +12,7 @@
 
 #include "actors/presence_logic.hpp"
 #include "core/logger.hpp"
+#include "core/shared_behavior.hpp"
 
 namespace presence::actors {
 
@@ -86,7 +87,9 @@ struct user_state {
   static inline const char* name = "presence.user";
 };
 
-using user_ptr = user_actor_impl::stateful_pointer<user_state>;
+/// Every user actor shares one handler table (core/shared_behavior.hpp).
+using user_self = shared_actor<user_state, user_actor_impl::base>;
+using user_ptr = user_self*;
 
 /// How often a known device takes the offline queue even when nothing is
 /// known to wait (its cursor stays fresh; store_db::device_ttl is 30 days).
@@ -409,7 +412,7 @@ user_transfer make_transfer(const user_state& st) {
   return t;
 }
 
-user_actor_impl::behavior_type running(user_ptr self);
+user_actor_impl::behavior_type running();
 
 user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
                                          std::shared_ptr<const user_env> env) {
@@ -462,12 +465,14 @@ user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
             self->state.user_id, n, self->system().render(err));
       });
   install_down_handler(self);
-  return running(self);
+  return running();
 }
 
-user_actor_impl::behavior_type running(user_ptr self) {
-  return {
-    [=](join_atom, join_request& req) -> caf::result<join_ack> {
+user_actor_impl::behavior_type running() {
+  // One handler table for every user actor (core/shared_behavior.hpp).
+  static const user_actor_impl::behavior_type shared{
+    [](join_atom, join_request& req) -> caf::result<join_ack> {
+      auto self = current<user_self>();
       auto& st = self->state;
       auto& dev_id = req.device.device_id;
       auto existing = st.devices.find(dev_id);
@@ -527,8 +532,9 @@ user_actor_impl::behavior_type running(user_ptr self) {
         k->second = t;
       return join_ack{user_api{self}, dev_id, own_snapshot(st), take};
     },
-    [=](leave_atom, const std::string& device_id,
-        const caf::actor_addr& session) {
+    [](leave_atom, const std::string& device_id,
+       const caf::actor_addr& session) {
+      auto self = current<user_self>();
       auto& st = self->state;
       auto i = st.devices.find(device_id);
       // A leave from a session that was replaced on this device is stale.
@@ -543,7 +549,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
       st.devices.erase(i);
       devices_changed(self, st.env->now());
     },
-    [=](heartbeat_atom, const std::string& device_id, millis at) {
+    [](heartbeat_atom, const std::string& device_id, millis at) {
+      auto self = current<user_self>();
       auto& st = self->state;
       auto i = st.devices.find(device_id);
       if (i == st.devices.end()) {
@@ -569,8 +576,9 @@ user_actor_impl::behavior_type running(user_ptr self) {
       // the flusher's rounds: a timer per user per interval.
       send_checkpoint(self);
     },
-    [=](status_atom, const std::string& device_id,
-        presence_status status) -> caf::result<user_status> {
+    [](status_atom, const std::string& device_id,
+       presence_status status) -> caf::result<user_status> {
+      auto self = current<user_self>();
       auto& st = self->state;
       auto i = st.devices.find(device_id);
       if (i == st.devices.end() || status == presence_status::offline)
@@ -586,8 +594,9 @@ user_actor_impl::behavior_type running(user_ptr self) {
       checkpoint(self);
       return own_snapshot(st);
     },
-    [=](status_atom, const std::string& text,
-        millis expires) -> caf::result<user_status> {
+    [](status_atom, const std::string& text,
+       millis expires) -> caf::result<user_status> {
+      auto self = current<user_self>();
       auto& st = self->state;
       if (!st.online && !st.hidden)
         return make_error(errc::invalid_argument);
@@ -608,7 +617,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
       }
       return own_snapshot(st);
     },
-    [=](activity_atom, const std::string& device_id, millis at) {
+    [](activity_atom, const std::string& device_id, millis at) {
+      auto self = current<user_self>();
       auto& st = self->state;
       auto i = st.devices.find(device_id);
       if (i == st.devices.end())
@@ -624,7 +634,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
       }
       arm_idle(self, device_id);
     },
-    [=](idle_atom, const std::string& device_id, uint64_t gen) {
+    [](idle_atom, const std::string& device_id, uint64_t gen) {
+      auto self = current<user_self>();
       auto& st = self->state;
       auto i = st.devices.find(device_id);
       if (i == st.devices.end() || i->second.timer_gen != gen)
@@ -644,7 +655,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
       }
       // Stays away until input, which re-arms the check below.
     },
-    [=](expire_atom, uint64_t gen) {
+    [](expire_atom, uint64_t gen) {
+      auto self = current<user_self>();
       auto& st = self->state;
       if (gen != st.text_gen || st.status_text.empty())
         return;
@@ -655,8 +667,9 @@ user_actor_impl::behavior_type running(user_ptr self) {
       st.version = next_version(st.version, st.env->now());
       emit(self);
     },
-    [=](get_atom) { return snapshot(self->state); },
-    [=](contacts_atom, const contact_settings& s) {
+    [](get_atom) { return snapshot(current<user_self>()->state); },
+    [](contacts_atom, const contact_settings& s) {
+      auto self = current<user_self>();
       auto& st = self->state;
       auto vis = make_visibility(s, st.env->cfg.contacts_by_default);
       if (same_visibility(vis, st.vis))
@@ -668,7 +681,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
       st.vis = with_since(vis, st.version);
       emit(self);
     },
-    [=](touch_atom) {
+    [](touch_atom) {
+      auto self = current<user_self>();
       auto& st = self->state;
       auto t = st.env->now();
       for (auto& kvp : st.devices)
@@ -681,7 +695,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
       checkpoint(self);
       return snapshot(st);
     },
-    [=](message_atom, const chat_message& m, const std::string& except) {
+    [](message_atom, const chat_message& m, const std::string& except) {
+      auto self = current<user_self>();
       // Every live device but the sender's gets it once (its session may
       // be on another node).
       uint32_t n = 0;
@@ -701,14 +716,16 @@ user_actor_impl::behavior_type running(user_ptr self) {
                   || !may_see(viewer{m.sender_id, false}, st.user_id, st.vis);
       return hide ? n | hidden_recipient : n;
     },
-    [=](stop_atom) {
+    [](stop_atom) {
+      auto self = current<user_self>();
       auto& st = self->state;
       if (!st.devices.empty() || st.in_grace || st.online_since != 0)
         return false;
       self->quit();
       return true;
     },
-    [=](shutdown_atom) {
+    [](shutdown_atom) {
+      auto self = current<user_self>();
       auto& st = self->state;
       if (!st.devices.empty())
         st.left_at = std::max(st.left_at, st.env->now());
@@ -717,7 +734,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
       self->quit();
       return true;
     },
-    [=](handover_atom, const node_registry_api& new_registry) {
+    [](handover_atom, const node_registry_api& new_registry) {
+      auto self = current<user_self>();
       auto& st = self->state;
       if (st.devices.empty()) {
         // Nothing live to move: finish here (a grace period ends early).
@@ -730,7 +748,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
       // Silently: the new owner carries on; nobody else hears of the move.
       self->quit();
     },
-    [=](handover_atom, user_transfer& t) {
+    [](handover_atom, user_transfer& t) {
+      auto self = current<user_self>();
       auto& st = self->state;
       for (size_t i = 0; i < t.devices.size() && i < t.sessions.size(); ++i)
         if (st.devices.count(t.devices[i].device_id) == 0)
@@ -749,7 +768,8 @@ user_actor_impl::behavior_type running(user_ptr self) {
       recompute(self);
       checkpoint(self);
     },
-    [=](delta_atom) {
+    [](delta_atom) {
+      auto self = current<user_self>();
       auto& st = self->state;
       // A hidden user is announced (offline) too: a side that missed the
       // hide must not keep them online.
@@ -758,15 +778,18 @@ user_actor_impl::behavior_type running(user_ptr self) {
       st.version = next_version(st.version, st.env->now());
       emit(self);
     },
-    [=](checkpoint_atom) {
+    [](checkpoint_atom) {
+      auto self = current<user_self>();
       self->state.checkpoint_armed = false;
       send_checkpoint(self);
     },
-    [=](drop_atom, const caf::node_id& dead) {
+    [](drop_atom, const caf::node_id& dead) {
+      auto self = current<user_self>();
       drop_devices(self,
                    [&](const session_api& s) { return s && s.node() == dead; });
     },
-    [=](ttl_atom, const std::string& device_id, uint64_t gen) {
+    [](ttl_atom, const std::string& device_id, uint64_t gen) {
+      auto self = current<user_self>();
       auto& st = self->state;
       auto i = st.devices.find(device_id);
       if (i == st.devices.end() || i->second.timer_gen != gen)
@@ -784,12 +807,14 @@ user_actor_impl::behavior_type running(user_ptr self) {
       st.devices.erase(i);
       devices_changed(self, end);
     },
-    [=](grace_atom, uint64_t epoch) {
+    [](grace_atom, uint64_t epoch) {
+      auto self = current<user_self>();
       auto& st = self->state;
       if (st.in_grace && epoch == st.grace_epoch && st.devices.empty())
         go_offline(self, true);
     },
   };
+  return shared;
 }
 
 user_actor_impl::behavior_type
@@ -829,7 +854,7 @@ user_from_impl(user_ptr self, user_transfer t,
   recompute(self);
   // The open-session mark now lives on this owner's replicas.
   checkpoint(self);
-  return running(self);
+  return running();
 }
 
 } // namespace

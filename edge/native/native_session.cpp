@@ -9,6 +9,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
+#include "core/shared_behavior.hpp"
 #include "edge/common/chat.hpp"
 #include "edge/common/client_error.hpp"
 #include "edge/common/close_codes.hpp"
@@ -41,7 +42,9 @@ struct session_state {
   static inline const char* name = "presence.session";
 };
 
-using session_ptr = native_session_api::stateful_pointer<session_state>;
+/// Every native session shares one handler table (core/shared_behavior.hpp).
+using session_self = shared_actor<session_state, native_session_api::base>;
+using session_ptr = session_self*;
 
 /// The key of the session's one device link.
 const std::string link_key;
@@ -584,32 +587,48 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
     cmd.op = native_op::join;
     join(self, cmd);
   }
-  return {
-    [=](frame_atom, native_command& cmd) { handle(self, cmd); },
-    [=](delta_atom, const delta_batch& batch) {
+  // One handler table for every native session (core/shared_behavior.hpp).
+  static const native_session_api::behavior_type shared{
+    [](frame_atom, native_command& cmd) {
+      auto self = current<session_self>();
+      handle(self, cmd);
+    },
+    [](delta_atom, const delta_batch& batch) {
+      auto self = current<session_self>();
       auto& st = self->state;
       write_deltas(*st.sink, st.ctx->probe.frames_out, batch,
                    [self] { return me(self); });
       if (batch.forwarded && st.direct)
         st.direct->written();
     },
-    [=](deadline_atom, uint64_t epoch) { token_deadline(self, epoch); },
-    [=](rehome_atom, const std::string& device_id, const user_api& user) {
+    [](deadline_atom, uint64_t epoch) {
+      auto self = current<session_self>();
+      token_deadline(self, epoch);
+    },
+    [](rehome_atom, const std::string& device_id, const user_api& user) {
+      auto self = current<session_self>();
       rehome(self, self->state.link, device_id, user);
     },
-    [=](rejoin_atom, const std::string& key, uint64_t epoch, int attempt) {
+    [](rejoin_atom, const std::string& key, uint64_t epoch, int attempt) {
+      auto self = current<session_self>();
       rejoin(self, *self->state.ctx, key, epoch, attempt, find_link(self),
              owner_lost(self));
     },
-    [=](rejoin_atom, const std::string& device_id) {
+    [](rejoin_atom, const std::string& device_id) {
+      auto self = current<session_self>();
       rejoin_now(self, *self->state.ctx, self->state.link, link_key, device_id,
                  find_link(self), owner_lost(self));
     },
-    [=](message_atom, const std::string&, const chat_message& m) {
+    [](message_atom, const std::string&, const chat_message& m) {
+      auto self = current<session_self>();
       send(self, encode_message(m));
     },
-    [=](room_atom, const room_signal& sig) { send(self, encode_typing(sig)); },
-    [=](expire_atom, const std::string& device_id, const std::string& why) {
+    [](room_atom, const room_signal& sig) {
+      auto self = current<session_self>();
+      send(self, encode_typing(sig));
+    },
+    [](expire_atom, const std::string& device_id, const std::string& why) {
+      auto self = current<session_self>();
       auto& st = self->state;
       if (!expire(self, st.link, device_id))
         return;
@@ -618,7 +637,8 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
                                        : close_code::expired,
                      why);
     },
-    [=](closed_atom) {
+    [](closed_atom) {
+      auto self = current<session_self>();
       auto& st = self->state;
       st.closed = true;
       // Out of its rooms at once (a typing indicator stops for the others).
@@ -632,6 +652,7 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
       self->quit();
     },
   };
+  return shared;
 }
 
 /// Glue between a WebSocket session and its session actor.

@@ -362,10 +362,16 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
                      st.ctx->cfg.edge.sio_ping_interval
                        + st.ctx->cfg.edge.sio_ping_timeout,
                      stop_atom::value);
-  return {
+  // One handler table for every actor of this kind
+  // (core/shared_behavior.hpp).
+  static const sio_session_api::behavior_type shared{
     // -- from the transport ---------------------------------------------------
-    [=](frame_atom, const std::string& text) { on_packet(self, text); },
-    [=](pong_atom) {
+    [](frame_atom, const std::string& text) {
+      auto self = current<sio_self>();
+      on_packet(self, text);
+    },
+    [](pong_atom) {
+      auto self = current<sio_self>();
       auto& st = self->state;
       if (!st.awaiting_pong)
         return;
@@ -375,7 +381,8 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
       self->delayed_send(self, st.ctx->cfg.edge.sio_ping_interval,
                          ping_atom::value, ++st.ping_seq);
     },
-    [=](closed_atom) {
+    [](closed_atom) {
+      auto self = current<sio_self>();
       auto& st = self->state;
       if (st.closed)
         return;
@@ -389,37 +396,47 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
         self->quit();
     },
     // -- presence -------------------------------------------------------------
-    [=](delta_atom, const delta_batch& batch) { on_deltas(self, batch); },
-    [=](room_atom, const room_signal& sig) {
+    [](delta_atom, const delta_batch& batch) {
+      auto self = current<sio_self>();
+      on_deltas(self, batch);
+    },
+    [](room_atom, const room_signal& sig) {
+      auto self = current<sio_self>();
       for (auto& kvp : self->state.sockets)
         if (kvp.second.rooms.count(sig.room) > 0)
           emit_typing(self, kvp.second, sig);
     },
     // -- session_api: the devices' user actors ----------------------------------
-    [=](rehome_atom, const std::string& device_id, const user_api& user) {
+    [](rehome_atom, const std::string& device_id, const user_api& user) {
+      auto self = current<sio_self>();
       for (auto& kvp : self->state.sockets)
         rehome(self, kvp.second.link, device_id, user);
     },
-    [=](rejoin_atom, const std::string& device_id) {
+    [](rejoin_atom, const std::string& device_id) {
+      auto self = current<sio_self>();
       for (auto& kvp : self->state.sockets)
         rejoin_now(self, *self->state.ctx, kvp.second.link, kvp.first,
                    device_id, link_finder(self, kvp.first), owner_lost(self));
     },
-    [=](message_atom, const std::string& device_id, const chat_message& m) {
+    [](message_atom, const std::string& device_id, const chat_message& m) {
+      auto self = current<sio_self>();
       emit_private_message(self, device_id, m);
     },
-    [=](expire_atom, const std::string& device_id, const std::string& why) {
+    [](expire_atom, const std::string& device_id, const std::string& why) {
+      auto self = current<sio_self>();
       for (auto& kvp : self->state.sockets)
         if (expire(self, kvp.second.link, device_id))
           emit(self, kvp.second, "presence-error",
                {{"code", "session_expired"}, {"message", why}});
     },
     // -- timers ---------------------------------------------------------------
-    [=](rejoin_atom, const std::string& nsp, uint64_t epoch, int attempt) {
+    [](rejoin_atom, const std::string& nsp, uint64_t epoch, int attempt) {
+      auto self = current<sio_self>();
       rejoin(self, *self->state.ctx, nsp, epoch, attempt,
              link_finder(self, nsp), owner_lost(self));
     },
-    [=](ping_atom, uint64_t seq) {
+    [](ping_atom, uint64_t seq) {
+      auto self = current<sio_self>();
       auto& st = self->state;
       if (st.closed || seq != st.ping_seq)
         return;
@@ -428,19 +445,28 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
       self->delayed_send(self, st.ctx->cfg.edge.sio_ping_timeout,
                          deadline_atom::value, seq);
     },
-    [=](deadline_atom, uint64_t seq) {
+    [](deadline_atom, uint64_t seq) {
+      auto self = current<sio_self>();
       auto& st = self->state;
       if (!st.closed && st.awaiting_pong && seq == st.ping_seq)
         st.eio->close("ping timeout");
     },
-    [=](expire_atom, uint64_t epoch) { token_deadline(self, epoch); },
-    [=](stop_atom) {
+    [](expire_atom, uint64_t epoch) {
+      auto self = current<sio_self>();
+      token_deadline(self, epoch);
+    },
+    [](stop_atom) {
+      auto self = current<sio_self>();
       auto& st = self->state;
       if (!st.closed && st.sockets.empty())
         st.eio->close("connect timeout");
     },
-    [=](list_atom, const seed000_list& l) { on_seed000_list(self, l); },
+    [](list_atom, const seed000_list& l) {
+      auto self = current<sio_self>();
+      on_seed000_list(self, l);
+    },
   };
+  return shared;
 }
 
 } // namespace

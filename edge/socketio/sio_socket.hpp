@@ -14,6 +14,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/shared_behavior.hpp"
 #include "edge/common/device_link.hpp"
 #include "edge/socketio/sio_session.hpp"
 #include "edge/socketio/socketio_codec.hpp"
@@ -74,7 +75,10 @@ struct sio_state {
   static inline const char* name = "presence.sio";
 };
 
-using sio_ptr = sio_session_api::stateful_pointer<sio_state>;
+/// Every Socket.IO session shares one handler table
+/// (core/shared_behavior.hpp).
+using sio_self = shared_actor<sio_state, sio_session_api::base>;
+using sio_ptr = sio_self*;
 
 /// Most users one online list carries (seed 000/002/004 lists).
 constexpr uint32_t sio_list_max = 1000;
