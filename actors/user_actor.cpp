@@ -28,8 +28,8 @@ spdlog::logger& actors_log() {
 using user_actor_impl = user_control_api::extend<
   // a trailing activity checkpoint is due
   caf::reacts_to<checkpoint_atom>,
-  // (device, timer generation): the device's TTL may have run out
-  caf::reacts_to<ttl_atom, std::string, uint64_t>,
+  // (generation): a device's TTL may have run out (one timer per user)
+  caf::reacts_to<ttl_atom, uint64_t>,
   // (grace epoch): the reconnect grace period is over
   caf::reacts_to<grace_atom, uint64_t>,
   // (generation): the custom status message may have run out
@@ -64,6 +64,10 @@ struct user_state {
   bool in_grace = false;
   uint64_t grace_epoch = 0;
   uint64_t timer_gen = 0;
+  /// The one TTL timer for all devices: when it fires (0: none armed) and
+  /// its generation (older timers are void).
+  millis ttl_due = 0;
+  uint64_t ttl_gen = 0;
   /// The registry's index knows this user's current state (announced, or
   /// silently indexed after a move or a resume).
   bool indexed = false;
@@ -325,10 +329,17 @@ void arm_idle(user_ptr self, const std::string& device_id) {
                      idle_atom::value, device_id, e.timer_gen);
 }
 
-void arm_ttl(user_ptr self, const std::string& device_id, millis delay_ms) {
-  auto& entry = self->state.devices[device_id];
+/// Makes sure the TTL timer fires within `delay_ms`: one timer per user,
+/// not per device (each pending timer is a message and a clock entry,
+/// ~0.35 KB); when it fires it looks at every device (ttl_atom).
+void arm_ttl(user_ptr self, millis delay_ms) {
+  auto& st = self->state;
+  auto due = st.env->now() + delay_ms;
+  if (st.ttl_due != 0 && st.ttl_due <= due)
+    return; // the armed one comes first and re-arms for the rest
+  st.ttl_due = due;
   self->delayed_send(self, std::chrono::milliseconds{delay_ms}, ttl_atom::value,
-                     device_id, entry.timer_gen);
+                     ++st.ttl_gen);
 }
 
 /// Removes every device whose session matches `pred`; the user was last
@@ -376,7 +387,7 @@ void add_device(user_ptr self, const device_view& view,
     self->monitor(session);
   auto rem = ttl_remaining(view.last_active, st.env->cfg.heartbeat_ttl.count(),
                            st.env->now());
-  arm_ttl(self, view.device_id, std::max<millis>(rem, 0));
+  arm_ttl(self, std::max<millis>(rem, 0));
   entry.idle_armed = false; // a timer of an older generation is void
   if (view.auto_away > 0) {
     if (entry.view.last_input == 0)
@@ -788,24 +799,35 @@ user_actor_impl::behavior_type running() {
       drop_devices(self,
                    [&](const session_api& s) { return s && s.node() == dead; });
     },
-    [](ttl_atom, const std::string& device_id, uint64_t gen) {
+    [](ttl_atom, uint64_t gen) {
       auto self = current<user_self>();
       auto& st = self->state;
-      auto i = st.devices.find(device_id);
-      if (i == st.devices.end() || i->second.timer_gen != gen)
-        return;
-      auto rem = ttl_remaining(i->second.view.last_active,
-                               st.env->cfg.heartbeat_ttl.count(),
-                               st.env->now());
-      if (rem > 0) {
-        arm_ttl(self, device_id, rem);
-        return;
+      if (gen != st.ttl_gen)
+        return; // a later arm_ttl replaced this timer
+      st.ttl_due = 0;
+      auto ttl = st.env->cfg.heartbeat_ttl.count();
+      auto now = st.env->now();
+      std::vector<std::string> expired;
+      millis next = -1;
+      for (auto& kvp : st.devices) {
+        auto rem = ttl_remaining(kvp.second.view.last_active, ttl, now);
+        if (rem <= 0)
+          expired.push_back(kvp.first);
+        else if (next < 0 || rem < next)
+          next = rem;
       }
-      auto end = i->second.view.last_active;
-      caf::anon_send(i->second.session, expire_atom::value, device_id,
-                     std::string{"heartbeat timeout"});
-      st.devices.erase(i);
-      devices_changed(self, end);
+      for (auto& device_id : expired) {
+        auto i = st.devices.find(device_id);
+        if (i == st.devices.end())
+          continue;
+        auto end = i->second.view.last_active;
+        caf::anon_send(i->second.session, expire_atom::value, device_id,
+                       std::string{"heartbeat timeout"});
+        st.devices.erase(i);
+        devices_changed(self, end);
+      }
+      if (next >= 0 && !st.devices.empty())
+        arm_ttl(self, next);
     },
     [](grace_atom, uint64_t epoch) {
       auto self = current<user_self>();

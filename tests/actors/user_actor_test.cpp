@@ -117,6 +117,39 @@ TEST_CASE("a device that stops heartbeating expires after the TTL") {
   CHECK(st.last_seen == last_beat);
 }
 
+TEST_CASE("one TTL timer per user expires each of its devices on time") {
+  fixture f;
+  std::shared_ptr<inbox> phone_box, laptop_box;
+  auto ack = f.join("dora", "phone", &phone_box);
+  f.advance(30s);
+  f.join("dora", "laptop", &laptop_box);
+  auto user = caf::actor_cast<user_api>(ack.user);
+  // The phone keeps beating; the laptop (joined 30 s later) goes quiet.
+  f.advance(50s);
+  f.self->send(user, heartbeat_atom::value, std::string{"phone"}, f.now());
+  f.run();
+  auto phone_beat = f.now();
+  // 90 s after the phone's join: the phone beat since, nothing expires.
+  f.advance(15s);
+  CHECK(phone_box->expired.empty());
+  CHECK(laptop_box->expired.empty());
+  // 90 s after the laptop's join: the laptop alone expires.
+  f.advance(26s);
+  REQUIRE(laptop_box->expired.size() == 1);
+  CHECK(laptop_box->expired[0].second == "heartbeat timeout");
+  CHECK(phone_box->expired.empty());
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
+  // 90 s after the phone's last beat: the phone too, then offline.
+  f.advance(std::chrono::milliseconds{phone_beat + 90'000 - f.now() - 1});
+  CHECK(phone_box->expired.empty());
+  f.advance(2s);
+  REQUIRE(phone_box->expired.size() == 1);
+  f.advance(2100ms);
+  auto st = f.ask<user_status>(get_atom::value, std::string{"dora"});
+  CHECK_FALSE(st.online);
+  CHECK(st.last_seen == phone_beat);
+}
+
 TEST_CASE("a reconnect within the grace period announces nothing") {
   fixture f;
   auto feed = f.subscribe({}, true);
