@@ -54,9 +54,7 @@ public:
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     struct guard {
       shared_actor* prev;
-      ~guard() {
-        current_ = prev;
-      }
+      ~guard() { current_ = prev; }
     } g{current_};
     current_ = this;
     return super::consume(x);
