@@ -60,6 +60,9 @@ struct registry_state {
   bool orphan_retry_armed = false;
   /// When the first view came (this node's start in the cluster).
   millis first_view_at = 0;
+  /// The stall (node_stats::stall::start) whose stale user actors this
+  /// registry ended (end_if_stale: once per stall).
+  millis stale_handled = 0;
   /// User actors handing over to another node (until they end).
   std::set<caf::actor_addr> moving;
   std::optional<caf::typed_response_promise<uint64_t>> shutdown_rp;
@@ -137,6 +140,8 @@ void apply_delta(registry_ptr self, presence_delta d) {
     if (!same)
       st.env->on_change(d, was);
   }
+  actors_log().debug("{} announces {} {} (version {})", st.self_node,
+                     d.user_id, d.online ? "online" : "offline", d.version);
   index(self, d);
   // Once per node: each fan-out delivers to its own subscribers.
   for (auto& f : st.remote_fanouts)
@@ -175,6 +180,57 @@ void track(registry_ptr self, const std::string& user, user_control_api actor) {
   st.users[user] = std::move(actor);
 }
 
+/// Members are lost right after this node stood still (SIGSTOP, a VM
+/// pause): the others declared it dead meanwhile, took its users over and
+/// moved the devices their sessions hold to the new owners. The user
+/// actors here are stale; dropping the lost members' devices now would
+/// announce those users offline with fresh versions, newer than what
+/// their owners say (a flicker everywhere, issue 11). They end without a
+/// word instead, and leave the index quietly; sessions here that still
+/// point at them join again, and users this node owns once the ring is
+/// whole again are handed back by the others.
+void end_if_stale(registry_ptr self) {
+  auto& st = self->state;
+  if (!st.cluster_mode() || !st.stats)
+    return;
+  auto& c = st.cluster;
+  auto stall = st.stats->last_stall(st.env->now(), c.heartbeat_interval.count(),
+                                    c.failure_timeout.count());
+  if (stall.len < c.failure_timeout.count() || stall.start == st.stale_handled)
+    return;
+  st.stale_handled = stall.start;
+  if (st.users.empty())
+    return;
+  actors_log().warn(
+    "{} stood still for {} ms: its {} user actors are stale "
+    "(the others took their users over) and end quietly",
+    st.self_node, stall.len, st.users.size());
+  for (auto& kvp : st.users) {
+    st.names.erase(kvp.second.address());
+    self->send(kvp.second, stale_atom::value);
+  }
+  st.users.clear();
+  st.online.clear();
+  st.restricted.clear();
+  st.stats->users_owned = 0;
+}
+
+/// This node came out of a stall long enough for the others to take its
+/// users over less than two failure timeouts and a rehome window ago: they
+/// closed what was orphaned then, and what they hand back is on its way.
+/// An orphan scan now would close the marks of users who are online
+/// elsewhere (this node's store holds replicas of others' marks, and its
+/// view may be missing the members it lost the connection to).
+bool just_stood_still(const registry_state& st) {
+  if (!st.cluster_mode() || !st.stats)
+    return false;
+  auto& c = st.cluster;
+  auto recent = 2 * c.failure_timeout.count() + c.rehome_window.count();
+  auto stall = st.stats->last_stall(st.env->now(), c.heartbeat_interval.count(),
+                                    recent);
+  return stall.len >= c.failure_timeout.count();
+}
+
 /// A scan for orphaned sessions failed (the store could not answer): scan
 /// again later, or those sessions stay open forever. Logged once per retry.
 void retry_orphan_scan(registry_ptr self, const std::string& what,
@@ -193,6 +249,12 @@ void retry_orphan_scan(registry_ptr self, const std::string& what,
 /// another node already closed (this node was away meanwhile) only goes.
 void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
   auto& st = self->state;
+  // The scan began before this node noticed it had stood still (its timer
+  // fired on the way out of the stall): not now (just_stood_still).
+  if (just_stood_still(st)) {
+    self->delayed_send(self, st.cluster.rehome_window, orphan_atom::value);
+    return;
+  }
   for (auto& m : marks) {
     if (!m.open || !owned_here(st, m.user_id) || st.users.count(m.user_id) > 0)
       continue;
@@ -205,6 +267,8 @@ void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
           auto& st = self->state;
           if (st.users.count(mark.user_id) > 0)
             return; // a device re-registered meanwhile
+          if (just_stood_still(st) || !owned_here(st, mark.user_id))
+            return; // the next scan decides
           auto end = std::max(mark.open_start, mark.open_last_active);
           if (merged.last_seen >= end && merged.last_seen > 0) {
             self->send(st.env->store, drop_atom::value, mark.user_id);
@@ -411,6 +475,13 @@ registry_impl_api::behavior_type
 registry_impl(registry_ptr self, user_env env, fanout_api fanout,
               std::shared_ptr<node_stats> stats, cluster_config cluster) {
   env.registry = caf::actor_cast<registry_sink>(self);
+  if (stats && (cluster.listen_enabled || !cluster.seeds.empty()))
+    env.stale = [stats, now = env.now,
+                 tick = cluster.heartbeat_interval.count(),
+                 timeout = cluster.failure_timeout.count()](millis born) {
+      auto stall = stats->last_stall(now(), tick, timeout);
+      return stall.len >= timeout && born <= stall.start + tick;
+    };
   self->state.env = std::make_shared<const user_env>(std::move(env));
   self->state.fanout = std::move(fanout);
   self->state.stats = std::move(stats);
@@ -624,7 +695,17 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
     },
     // -- from user actors -----------------------------------------------------
     [=](delta_atom, presence_delta& d) { apply_delta(self, std::move(d)); },
-    [=](index_atom, const presence_delta& d) { index(self, d); },
+    [=](index_atom, const presence_delta& d) {
+      // A stale actor leaving the index (end_stale) after the registry
+      // already holds a newer actor for the user: not its entry any more.
+      auto& st = self->state;
+      auto u = st.users.find(d.user_id);
+      if (!d.online && u != st.users.end()
+          && u->second.address()
+               != caf::actor_cast<caf::actor_addr>(self->current_sender()))
+        return;
+      index(self, d);
+    },
     // -- the cluster ------------------------------------------------------------
     [=](view_atom, const cluster_view& v) {
       auto& st = self->state;
@@ -634,6 +715,8 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
         now_members.insert(m.node_id);
       for (auto& old : st.members)
         lost_member = lost_member || now_members.count(old) == 0;
+      if (lost_member)
+        end_if_stale(self);
       // A member that was known before and is here again (restarted, or the
       // far side of a healed partition) may have heard stale news of our
       // users meanwhile: they announce themselves again.
@@ -711,6 +794,10 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
     [=](orphan_atom) {
       auto& st = self->state;
       st.orphan_retry_armed = false;
+      if (just_stood_still(st)) {
+        self->delayed_send(self, st.cluster.rehome_window, orphan_atom::value);
+        return;
+      }
       // A node that (re)starts with seeds sees only itself at first: its
       // store alone would miss what the others wrote while it was away (a
       // newer last_seen), and closing its old marks from that would

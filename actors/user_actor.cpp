@@ -88,6 +88,8 @@ struct user_state {
   std::vector<std::pair<std::string, millis>> queue_devices;
   /// Who may see the user (their contacts, or everyone).
   visibility vis;
+  /// When this actor started (user_env::stale).
+  millis born = 0;
   static inline const char* name = "presence.user";
 };
 
@@ -342,11 +344,42 @@ void arm_ttl(user_ptr self, millis delay_ms) {
                      ++st.ttl_gen);
 }
 
+/// Ends without a word (no offline, no session close): the user is
+/// someone else's now. The registry drops the user from its index quietly
+/// first (an index update, not a change), so the actor's end is no news
+/// either. Only the activity it heard last is kept: its devices' sessions
+/// may have reported to it rather than to the new owner while this node
+/// stood still, and last_seen only ever goes up in the store.
+void end_stale(user_ptr self) {
+  auto& st = self->state;
+  actors_log().debug("{}: stale after this node stood still: ends quietly",
+                     st.user_id);
+  if (auto latest = latest_activity(st); latest > st.last_seen)
+    caf::anon_send(st.env->store, last_seen_atom::value, st.user_id, latest);
+  presence_delta gone;
+  gone.user_id = st.user_id;
+  gone.version = st.version;
+  self->send(st.env->registry, index_atom::value, gone);
+  self->quit();
+}
+
 /// Removes every device whose session matches `pred`; the user was last
 /// seen at the latest activity among them.
 template <class Pred>
 void drop_devices(user_ptr self, Pred pred) {
   auto& st = self->state;
+  // This node just stood still: the others declared it dead, took the
+  // user over and moved the devices' sessions to the new owner. Dropping
+  // them here would announce the user offline with a fresh version,
+  // newer than what the owner says (a flicker everywhere). Ends quietly.
+  if (st.env->stale && st.env->stale(st.born)
+      && std::any_of(st.devices.begin(), st.devices.end(),
+                     [&](const auto& kvp) {
+                       return pred(kvp.second.session);
+                     })) {
+    end_stale(self);
+    return;
+  }
   millis end = 0;
   bool removed = false;
   for (auto i = st.devices.begin(); i != st.devices.end();) {
@@ -430,6 +463,7 @@ user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
   auto& st = self->state;
   st.user_id = std::move(user_id);
   st.env = std::move(env);
+  st.born = st.env->now();
   // Nothing else is handled before last_seen and version are known.
   self
     ->request(st.env->store, st.env->cfg.request_timeout, load_atom::value,
@@ -789,6 +823,7 @@ user_actor_impl::behavior_type running() {
       st.version = next_version(st.version, st.env->now());
       emit(self);
     },
+    [](stale_atom) { end_stale(current<user_self>()); },
     [](checkpoint_atom) {
       auto self = current<user_self>();
       self->state.checkpoint_armed = false;
@@ -845,6 +880,7 @@ user_from_impl(user_ptr self, user_transfer t,
   auto& st = self->state;
   st.user_id = t.user_id;
   st.env = std::move(env);
+  st.born = st.env->now();
   st.online = t.online;
   st.status = t.status;
   st.online_since = t.online_since;

@@ -15,6 +15,9 @@ namespace presence::actors {
 
 /// A user actor as its registry holds it: the public `user_api` plus the
 /// registry's controls. Sessions and other nodes only ever get `user_api`.
+/// A registry to the user actors of a node that stood still (local only).
+using stale_atom = caf::atom_constant<caf::atom("stale")>;
+
 using user_control_api = user_api::extend<
   // the registry asks an idle actor to end; false if a device came back
   caf::replies_to<stop_atom>::with<bool>,
@@ -30,7 +33,11 @@ using user_control_api = user_api::extend<
   caf::reacts_to<drop_atom, caf::node_id>,
   // announce the current state again with a new version (a partition
   // healed: the other side may have heard otherwise meanwhile)
-  caf::reacts_to<delta_atom>>;
+  caf::reacts_to<delta_atom>,
+  // this node stood still long enough for the others to take the user
+  // over: end without a word (no offline, no store write); the sessions
+  // that still point here join again
+  caf::reacts_to<stale_atom>>;
 
 /// What a user actor tells its registry: visible changes (fanned out),
 /// silent index updates (a user moved here or resumed after its old owner
@@ -56,6 +63,11 @@ struct user_env {
   /// user this node owns and whether the user was online before (webhooks,
   /// an embedding host). Must not block.
   std::function<void(const presence_delta&, bool was_online)> on_change;
+  /// Whether an actor started at `born` is stale: this node has just stood
+  /// still (SIGSTOP, a VM pause) long enough for the others to take its
+  /// users over, and the actor is from before (set by the registry in
+  /// cluster mode; empty: never).
+  std::function<bool(millis born)> stale;
 };
 
 /// Spawns the actor of one online user. It loads last_seen and version from

@@ -123,6 +123,11 @@ bool learn(membership_ptr self, const member_info& info) {
       e.alive = true;
       e.last_heard = st.now();
       self->monitor(info.membership);
+      // Heard of through a third member, it may still count this node
+      // dead (after this node stood still, say) and send it no heartbeats
+      // until its own retry tick dials here: the tick would declare it
+      // silent again meanwhile. A hello tells it now.
+      say_hello(self, info.membership);
       return true;
     }
     // A restart: take the new life.
@@ -294,9 +299,28 @@ membership_impl(membership_ptr self, cluster_config cfg, member_info me,
     },
     [=](tick_atom) {
       auto& st = self->state;
-      if (st.leaving)
-        return;
       auto t = st.now();
+      // A tick a failure timeout late: this node stood still (the others
+      // declared it dead and took its users over meanwhile). Noted before
+      // anyone is declared silent below: the registry reads it when the
+      // view loses members (actors/shard_registry.cpp). Ticks go on while
+      // leaving (a tick that stopped would read as a stall in progress).
+      if (st.stats) {
+        auto prev = st.stats->tick_at.exchange(t);
+        auto late = t - prev - st.cfg.heartbeat_interval.count();
+        if (prev > 0 && late >= st.cfg.failure_timeout.count()) {
+          st.stats->stall_len = t - prev;
+          st.stats->stall_end = t;
+          cluster_log().warn(
+            "this node stood still for {} ms (paused or "
+            "starved): the others have taken its users over",
+            t - prev);
+        }
+      }
+      if (st.leaving) {
+        self->delayed_send(self, st.cfg.heartbeat_interval, tick_atom::value);
+        return;
+      }
       member_stats mine;
       if (st.stats) {
         mine.users_owned = st.stats->users_owned;

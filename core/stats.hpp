@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -38,6 +39,37 @@ struct node_stats {
   /// subscribers (now minus the change's version, a time in ms): the
   /// coalescing window and the queues before it.
   latency_histogram delivery_delay;
+
+  /// This node standing still (SIGSTOP, a VM pause, a starved machine), as
+  /// the membership actor's heartbeat tick sees it: when it last ran (ms),
+  /// and the end and length of the last stall it noticed (a tick later
+  /// than due by a failure timeout or more: long enough for the other
+  /// members to declare this node dead and take its users over). Written
+  /// by the membership actor, read by the registry (cluster mode only).
+  std::atomic<int64_t> tick_at{0};
+  std::atomic<int64_t> stall_end{0};
+  std::atomic<int64_t> stall_len{0};
+
+  /// A stall of this node: `start` is its last tick before it (ms), `len`
+  /// how long the node stood still (0: none).
+  struct stall {
+    int64_t start = 0;
+    int64_t len = 0;
+  };
+
+  /// The stall this node is just coming out of: one in progress (the tick,
+  /// due every `tick_every` ms, is late: the process resumed and the tick
+  /// has not run yet), or the last one if it ended within `recent` ms.
+  stall last_stall(int64_t now, int64_t tick_every, int64_t recent) const {
+    auto tick = tick_at.load();
+    if (tick > 0 && now - tick > tick_every)
+      return {tick, now - tick};
+    auto end = stall_end.load();
+    auto len = stall_len.load();
+    if (end > 0 && now - end <= recent)
+      return {end - len, len};
+    return {};
+  }
 };
 
 /// What the store of one node has done, for /metrics and tests. Written by

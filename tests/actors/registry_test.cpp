@@ -473,3 +473,137 @@ TEST_CASE(
   REQUIRE(xs.size() == 1);
   CHECK(xs[0].last_seen == 4'000);
 }
+
+namespace {
+
+cluster_view view_of(std::vector<std::string> nodes) {
+  static uint64_t version = 0;
+  cluster_view v;
+  v.version = ++version;
+  v.self = "n1";
+  for (auto& n : nodes) {
+    v.members.emplace_back();
+    v.members.back().node_id = n;
+  }
+  return v;
+}
+
+/// A user id the ring of {n1, n2} gives to n1.
+std::string owned_by_n1(const cluster_config& c) {
+  auto ring = hash_ring::of(std::vector<std::string>{"n1", "n2"}, c.vnodes);
+  for (int i = 0;; ++i) {
+    auto u = "stale" + std::to_string(i);
+    if (ring.owner(u) == "n1")
+      return u;
+  }
+}
+
+/// Node n1 of {n1, n2} with one user online, then n2 lost, after n1 stood
+/// still for `still` (0: it did not).
+void lose_n2_after_standing_still(std::chrono::milliseconds still,
+                                  bool expect_stale) {
+  cluster_config cluster;
+  cluster.listen_enabled = true;
+  cluster.node_id = "n1";
+  cluster.rehome_window = 1s;
+  fixture f{fixture::immediate_cfg(), {}, cluster};
+  f.log->keep_open_marks = true;
+  f.self->send(f.registry, view_atom::value, view_of({"n1", "n2"}));
+  f.run();
+  auto feed = f.subscribe({}, true);
+  auto uid = owned_by_n1(cluster);
+  auto ack = f.join(uid, "phone");
+  REQUIRE(ack.status.online);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
+  // The membership's tick has just noticed a stall of `still` (the
+  // process just resumed); it ticks on as time passes.
+  f.stats->tick_at = f.now();
+  f.stats->stall_end = f.now();
+  f.stats->stall_len = still.count();
+  auto advance = [&](std::chrono::milliseconds d) {
+    for (auto t = 0ms; t < d; t += 100ms) {
+      f.advance(100ms);
+      f.stats->tick_at = f.now();
+    }
+  };
+  f.log->marks.push_back(f.log->records[uid]);
+  f.self->send(f.registry, view_atom::value, view_of({"n1"}));
+  advance(1500ms);
+  if (!expect_stale) {
+    CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
+    CHECK(count_for(*feed, uid, false) == 0);
+    return;
+  }
+  // Stale: the user actor ended without a word. Nobody heard the user go
+  // offline, the store was not told, the index let the user go quietly.
+  CHECK(count_for(*feed, uid, false) == 0);
+  CHECK(f.log->closes.empty());
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
+  CHECK(f.stats->users_owned == 0);
+  // The orphan scan a rehome window after the loss waits: the others own
+  // the user now and hand them back.
+  advance(3s);
+  CHECK(f.log->closes.empty());
+  // Once the others had time to hand back (two failure timeouts and a
+  // rehome window after the stall), an open mark nobody took is closed.
+  advance(6s);
+  CHECK(f.log->closes.size() == 1);
+}
+
+} // namespace
+
+TEST_CASE(
+  "a node that stood still ends its stale user actors quietly when "
+  "it finds members lost") {
+  lose_n2_after_standing_still(5s, true);
+}
+
+TEST_CASE(
+  "a node that did not stand still keeps its users when a member is "
+  "lost") {
+  lose_n2_after_standing_still(0ms, false);
+}
+
+TEST_CASE("a short stall (under a failure timeout) is not standing still") {
+  lose_n2_after_standing_still(2s, false);
+}
+
+TEST_CASE(
+  "a user actor of a node that stood still ends quietly when a "
+  "session it held is gone") {
+  // The session's node closed the connection while this node stood still:
+  // CAF tells the user actor before the membership tells the registry.
+  cluster_config cluster;
+  cluster.listen_enabled = true;
+  cluster.node_id = "n1";
+  fixture f{fixture::immediate_cfg(), {}, cluster};
+  f.self->send(f.registry, view_atom::value, view_of({"n1", "n2"}));
+  f.run();
+  auto feed = f.subscribe({}, true);
+  auto uid = owned_by_n1(cluster);
+  caf::actor session;
+  f.join(uid, "phone", nullptr, &session);
+  REQUIRE(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
+  // The node stood still for the last 5 s (the membership's tick noticed
+  // it just now).
+  f.advance(6s);
+  f.stats->tick_at = f.now();
+  f.stats->stall_end = f.now();
+  f.stats->stall_len = 5000;
+  caf::anon_send_exit(session, caf::exit_reason::kill);
+  f.advance(100ms);
+  CHECK(count_for(*feed, uid, false) == 0);
+  CHECK(f.log->closes.empty());
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
+  // Without the stall the same loss is news: the user goes offline.
+  f.stats->stall_end = 0;
+  f.stats->stall_len = 0;
+  f.stats->tick_at = f.now();
+  caf::actor second;
+  f.join(uid, "phone", nullptr, &second);
+  REQUIRE(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
+  caf::anon_send_exit(second, caf::exit_reason::kill);
+  f.advance(100ms);
+  CHECK(count_for(*feed, uid, false) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
+}

@@ -18,7 +18,9 @@
 
 #include "actors/fanout.hpp"
 #include "actors/shard_registry.hpp"
+#include "core/hash_ring.hpp"
 #include "core/messages.hpp"
+#include "core/stats.hpp"
 #include "tests/testing_config.hpp"
 
 namespace presence::test {
@@ -152,6 +154,16 @@ struct inbox {
   std::vector<chat_message> messages;
 };
 
+/// How many deltas in `box` say `user` is online (or offline).
+inline size_t count_for(const inbox& box, const std::string& user,
+                        bool online) {
+  size_t n = 0;
+  for (auto& d : box.deltas)
+    if (d.user_id == user && d.online == online)
+      ++n;
+  return n;
+}
+
 /// Keeps a delivered batch in `box`.
 inline void record(inbox& box, const delta_batch& b) {
   ++box.batches;
@@ -189,6 +201,10 @@ struct fixture : config_holder {
   std::shared_ptr<direct_listeners> direct
     = std::make_shared<direct_listeners>();
 
+  /// The node's live figures (the registry counts its users here; tests
+  /// set the membership's stall fields).
+  std::shared_ptr<node_stats> stats = std::make_shared<node_stats>();
+
   explicit fixture(actors_config c = default_cfg(),
                    std::chrono::milliseconds checkpoint_every = {},
                    const cluster_config& cluster = {})
@@ -202,7 +218,7 @@ struct fixture : config_holder {
     env.store = store;
     env.now = [this] { return now(); };
     env.checkpoint_interval = checkpoint_every;
-    registry = actors::spawn_registry(sys, std::move(env), fanout, nullptr,
+    registry = actors::spawn_registry(sys, std::move(env), fanout, stats,
                                       cluster);
     api = registry;
     run();

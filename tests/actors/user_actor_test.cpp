@@ -8,14 +8,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-size_t count_for(const inbox& box, const std::string& user, bool online) {
-  size_t n = 0;
-  for (auto& d : box.deltas)
-    if (d.user_id == user && d.online == online)
-      ++n;
-  return n;
-}
-
 /// A join of `user` on `device` held by `session`, as a session sends it
 /// (`status` offline: none chosen).
 join_request request(const caf::actor& session, const std::string& user,
