@@ -140,8 +140,8 @@ void apply_delta(registry_ptr self, presence_delta d) {
     if (!same)
       st.env->on_change(d, was);
   }
-  actors_log().debug("{} announces {} {} (version {})", st.self_node,
-                     d.user_id, d.online ? "online" : "offline", d.version);
+  actors_log().debug("{} announces {} {} (version {})", st.self_node, d.user_id,
+                     d.online ? "online" : "offline", d.version);
   index(self, d);
   // Once per node: each fan-out delivers to its own subscribers.
   for (auto& f : st.remote_fanouts)
