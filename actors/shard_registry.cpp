@@ -437,10 +437,15 @@ void take_over(registry_ptr self, user_transfer t) {
   // change moves what is kept here.
   auto sender = self->current_sender();
   auto from = sender ? sender->node() : caf::node_id{};
-  if (st.shutting_down) {
-    // This node is leaving: an actor spawned now would outlive the
-    // registry's shutdown (and keep the process from exiting). The user
-    // goes to the next node of the ring instead.
+  // Leaving (its view no longer holds itself) or shutting down: an actor
+  // spawned now would outlive the registry's shutdown (and keep the
+  // process from exiting), or go offline with it (a flicker: a late
+  // handover bounced back here by a node that still counted this one in
+  // its ring).
+  bool leaving = st.had_view && st.cluster_mode()
+                 && st.members.count(st.self_node) == 0;
+  if (st.shutting_down || leaving) {
+    // The user goes to the next node of the ring instead.
     for (auto& node : st.ring.replicas(uid, 2)) {
       auto target = st.registries.find(node);
       if (node != st.self_node && target != st.registries.end()) {

@@ -789,7 +789,10 @@ user_actor_impl::behavior_type running() {
         self->quit();
         return;
       }
-      caf::anon_send(new_registry, handover_atom::value, make_transfer(st));
+      // Sent as this actor: the new owner's registry sees which node it
+      // came from and never passes it straight back (shard_registry.cpp,
+      // take_over).
+      self->send(new_registry, handover_atom::value, make_transfer(st));
       // Silently: the new owner carries on; nobody else hears of the move.
       self->quit();
     },
