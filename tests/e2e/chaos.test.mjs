@@ -39,7 +39,14 @@ const pick = xs => xs[Math.floor(Math.random() * xs.length)];
 const reachable = () => cluster.live().map(([n]) => n).filter(n => !frozen.has(n));
 const ids = () => [...users.keys()];
 
+/** Set once the test is over (passed or failed): client loops end. */
+let halted = false;
+
 after(async () => {
+  // A failed check leaves a drive() loop running (its stop() is never
+  // called): without this it kept node's test runner alive until its
+  // timeout.
+  halted = true;
   for (const u of users.values()) u.client?.terminate();
   for (const n of frozen) cluster.node(n).proc.kill('SIGCONT');
   await cluster.dispose();
@@ -126,7 +133,7 @@ async function leave(u) {
 function drive(pingsOnly = false) {
   let running = true;
   const loop = (async () => {
-    while (running) {
+    while (running && !halted) {
       for (let i = 0; i < Math.max(3, USERS / 15); i++) act(pick(ids()), pingsOnly);
       await new Promise(r => setTimeout(r, 100));
     }
