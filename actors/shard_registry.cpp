@@ -180,6 +180,18 @@ void track(registry_ptr self, const std::string& user, user_control_api actor) {
   st.users[user] = std::move(actor);
 }
 
+/// The stall this node came out of within `recent` ms, if it was long
+/// enough (a failure timeout) for the others to declare it dead; {} if
+/// none (or not a cluster node).
+node_stats::stall recent_stall(const registry_state& st, millis recent) {
+  if (!st.cluster_mode() || !st.stats)
+    return {};
+  auto& c = st.cluster;
+  auto stall = st.stats->last_stall(st.env->now(), c.heartbeat_interval.count(),
+                                    recent);
+  return stall.len >= c.failure_timeout.count() ? stall : node_stats::stall{};
+}
+
 /// Members are lost right after this node stood still (SIGSTOP, a VM
 /// pause): the others declared it dead meanwhile, took its users over and
 /// moved the devices their sessions hold to the new owners. The user
@@ -191,12 +203,8 @@ void track(registry_ptr self, const std::string& user, user_control_api actor) {
 /// whole again are handed back by the others.
 void end_if_stale(registry_ptr self) {
   auto& st = self->state;
-  if (!st.cluster_mode() || !st.stats)
-    return;
-  auto& c = st.cluster;
-  auto stall = st.stats->last_stall(st.env->now(), c.heartbeat_interval.count(),
-                                    c.failure_timeout.count());
-  if (stall.len < c.failure_timeout.count() || stall.start == st.stale_handled)
+  auto stall = recent_stall(st, st.cluster.failure_timeout.count());
+  if (stall.len == 0 || stall.start == st.stale_handled)
     return;
   st.stale_handled = stall.start;
   if (st.users.empty())
@@ -222,13 +230,11 @@ void end_if_stale(registry_ptr self) {
 /// elsewhere (this node's store holds replicas of others' marks, and its
 /// view may be missing the members it lost the connection to).
 bool just_stood_still(const registry_state& st) {
-  if (!st.cluster_mode() || !st.stats)
-    return false;
   auto& c = st.cluster;
-  auto recent = 2 * c.failure_timeout.count() + c.rehome_window.count();
-  auto stall = st.stats->last_stall(st.env->now(), c.heartbeat_interval.count(),
-                                    recent);
-  return stall.len >= c.failure_timeout.count();
+  return recent_stall(st,
+                      2 * c.failure_timeout.count() + c.rehome_window.count())
+           .len
+         > 0;
 }
 
 /// A scan for orphaned sessions failed (the store could not answer): scan
@@ -480,17 +486,18 @@ registry_impl_api::behavior_type
 registry_impl(registry_ptr self, user_env env, fanout_api fanout,
               std::shared_ptr<node_stats> stats, cluster_config cluster) {
   env.registry = caf::actor_cast<registry_sink>(self);
-  if (stats && (cluster.listen_enabled || !cluster.seeds.empty()))
-    env.stale = [stats, now = env.now,
-                 tick = cluster.heartbeat_interval.count(),
-                 timeout = cluster.failure_timeout.count()](millis born) {
-      auto stall = stats->last_stall(now(), tick, timeout);
-      return stall.len >= timeout && born <= stall.start + tick;
-    };
-  self->state.env = std::make_shared<const user_env>(std::move(env));
   self->state.fanout = std::move(fanout);
   self->state.stats = std::move(stats);
   self->state.cluster = std::move(cluster);
+  if (self->state.stats && self->state.cluster_mode())
+    env.stale =
+      [stats = self->state.stats, now = env.now,
+       tick = self->state.cluster.heartbeat_interval.count(),
+       timeout = self->state.cluster.failure_timeout.count()](millis born) {
+        auto stall = stats->last_stall(now(), tick, timeout);
+        return stall.len >= timeout && born <= stall.start + tick;
+      };
+  self->state.env = std::make_shared<const user_env>(std::move(env));
   self->state.ring = hash_ring{self->state.cluster.vnodes};
   // A user actor that ends without being stopped (it failed) must not stay
   // online in the index.

@@ -13,11 +13,11 @@
 
 namespace presence::actors {
 
-/// A user actor as its registry holds it: the public `user_api` plus the
-/// registry's controls. Sessions and other nodes only ever get `user_api`.
 /// A registry to the user actors of a node that stood still (local only).
 using stale_atom = caf::atom_constant<caf::atom("stale")>;
 
+/// A user actor as its registry holds it: the public `user_api` plus the
+/// registry's controls. Sessions and other nodes only ever get `user_api`.
 using user_control_api = user_api::extend<
   // the registry asks an idle actor to end; false if a device came back
   caf::replies_to<stop_atom>::with<bool>,
