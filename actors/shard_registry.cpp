@@ -127,7 +127,9 @@ void index(registry_ptr self, const presence_delta& d) {
     st.stats->users_owned = st.online.size();
 }
 
-void apply_delta(registry_ptr self, presence_delta d) {
+/// Announces `d`; `to_index`: it also goes into this node's index (not
+/// for news from a user actor that is no longer the user's actor here).
+void apply_delta(registry_ptr self, presence_delta d, bool to_index = true) {
   auto& st = self->state;
   if (st.env->on_change) {
     // A visible change only: a re-announcement (a move, a healed
@@ -142,11 +144,28 @@ void apply_delta(registry_ptr self, presence_delta d) {
   }
   actors_log().debug("{} announces {} {} (version {})", st.self_node, d.user_id,
                      d.online ? "online" : "offline", d.version);
-  index(self, d);
+  if (to_index)
+    index(self, d);
   // Once per node: each fan-out delivers to its own subscribers.
   for (auto& f : st.remote_fanouts)
     caf::anon_send(f, delta_atom::value, d);
   caf::anon_send(st.fanout, delta_atom::value, std::move(d));
+}
+
+/// Whether news `d` from the user actor `sender` goes into the index: an
+/// actor that is no longer the user's actor here (handed over, or stale
+/// while a newer one runs) may still have news on the way. Announced, it
+/// does no harm (the new owner announces a newer version), but indexed
+/// online it stays there for good: the registry forgot that actor, and
+/// its end takes nothing out (a ghost in the online list and count, found
+/// by the chaos test after a thaw). Its offline news only counts when no
+/// other actor holds the user here.
+bool indexes(const registry_state& st, const presence_delta& d,
+             const caf::strong_actor_ptr& sender) {
+  auto u = st.users.find(d.user_id);
+  if (u == st.users.end())
+    return !d.online;
+  return u->second.address() == caf::actor_cast<caf::actor_addr>(sender);
 }
 
 bool owned_here(const registry_state& st, const std::string& user) {
@@ -706,17 +725,13 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       return rp;
     },
     // -- from user actors -----------------------------------------------------
-    [=](delta_atom, presence_delta& d) { apply_delta(self, std::move(d)); },
+    [=](delta_atom, presence_delta& d) {
+      bool to_index = indexes(self->state, d, self->current_sender());
+      apply_delta(self, std::move(d), to_index);
+    },
     [=](index_atom, const presence_delta& d) {
-      // A stale actor leaving the index (end_stale) after the registry
-      // already holds a newer actor for the user: not its entry any more.
-      auto& st = self->state;
-      auto u = st.users.find(d.user_id);
-      if (!d.online && u != st.users.end()
-          && u->second.address()
-               != caf::actor_cast<caf::actor_addr>(self->current_sender()))
-        return;
-      index(self, d);
+      if (indexes(self->state, d, self->current_sender()))
+        index(self, d);
     },
     // -- the cluster ------------------------------------------------------------
     [=](view_atom, const cluster_view& v) {

@@ -607,3 +607,38 @@ TEST_CASE(
   CHECK(count_for(*feed, uid, false) == 1);
   CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
 }
+
+TEST_CASE(
+  "online news from an actor that is not the user's actor here is "
+  "announced but kept out of the index") {
+  // A user actor handed over to another node may still have news on the
+  // way; indexed, it stayed online here for good (the registry forgot that
+  // actor, so its end took nothing out): a ghost in lists and counts.
+  fixture f;
+  auto feed = f.subscribe({}, true);
+  presence_delta d;
+  d.user_id = "moved";
+  d.online = true;
+  d.status = presence_status::online;
+  d.online_since = 1'000;
+  d.version = 5;
+  f.self->send(f.registry, delta_atom::value, d);
+  f.self->send(f.registry, index_atom::value, d);
+  f.run();
+  CHECK(count_for(*feed, "moved", true) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
+  CHECK_FALSE(f.ask<user_status>(get_atom::value, std::string{"moved"}).online);
+  // The user's own actor here is indexed as always; news from another
+  // actor, online or offline, does not touch its entry.
+  f.join("moved", "phone");
+  REQUIRE(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
+  auto gone = d;
+  gone.online = false;
+  gone.status = presence_status::offline;
+  gone.version = 6;
+  f.self->send(f.registry, delta_atom::value, gone);
+  f.self->send(f.registry, index_atom::value, gone);
+  f.run();
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
+  CHECK(f.ask<user_status>(get_atom::value, std::string{"moved"}).online);
+}
