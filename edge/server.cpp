@@ -94,6 +94,11 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   if (!ctx->reload_keys(err))
     return nullptr;
   ctx->activity = spawn_activity_flusher(n.system(), activity_gap(n.cfg()));
+  // Sessions whose user actor's node leaves the view hear of it (a lost
+  // monitor would leave them reporting to nobody; activity.hpp).
+  if (n.membership())
+    caf::anon_send(n.membership(), subscribe_atom::value,
+                   caf::actor_cast<view_listener>(ctx->activity));
   auto p = std::make_unique<impl>();
   p->ctx = ctx;
   p->eio = std::make_shared<eio_registry>(ctx);

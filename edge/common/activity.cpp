@@ -1,9 +1,15 @@
 #include "edge/common/activity.hpp"
 
+#include "edge/common/edge_log.hpp"
+
 #include <algorithm>
+#include <set>
 #include <vector>
 
+#include <caf/actor_cast.hpp>
 #include <caf/actor_clock.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
@@ -40,8 +46,7 @@ bool activity_cell::record(millis t, millis urgent) {
     }
     send(f);
   }
-  return !handed_.load(std::memory_order_relaxed)
-         && !handed_.exchange(true, std::memory_order_acq_rel);
+  return hand();
 }
 
 bool activity_cell::take(forward& out, millis verify_after) {
@@ -64,6 +69,11 @@ bool activity_cell::take(forward& out, millis verify_after) {
     takes_ = 0;
   }
   return true;
+}
+
+void activity_cell::peek(forward& out) const {
+  std::lock_guard<std::mutex> guard{mu_};
+  copy_route(out);
 }
 
 void activity_cell::copy_route(forward& out) const {
@@ -124,10 +134,22 @@ struct flusher_state {
   /// one runs), and whether one is armed.
   caf::actor_clock::time_point due;
   bool armed = false;
+  /// With a gap of 0 (no rounds): the size at which gone cells are
+  /// dropped next.
+  size_t prune_at = 1024;
   static inline const char* name = "presence.activity";
 };
 
 using flusher_ptr = flusher_impl_api::stateful_pointer<flusher_state>;
+
+/// Drops the cells whose connection is gone.
+void drop_gone(std::vector<std::weak_ptr<activity_cell>>& cells) {
+  cells.erase(std::remove_if(cells.begin(), cells.end(),
+                             [](const std::weak_ptr<activity_cell>& c) {
+                               return c.expired();
+                             }),
+              cells.end());
+}
 
 /// Ticks per round: one per `flusher_slice`, at most `max_flusher_slices`.
 constexpr std::chrono::milliseconds flusher_slice{100};
@@ -161,11 +183,7 @@ void flush(flusher_ptr self) {
   auto& st = self->state;
   auto& cells = st.cells;
   if (st.ticks_left == 0) {
-    cells.erase(std::remove_if(cells.begin(), cells.end(),
-                               [](const std::weak_ptr<activity_cell>& c) {
-                                 return c.expired();
-                               }),
-                cells.end());
+    drop_gone(cells);
     st.round_end = cells.size();
     st.next = 0;
     st.ticks_left = st.slices;
@@ -202,13 +220,44 @@ flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
   return {
     [=](activity_atom, const activity_cell_ptr& cell) {
       auto& st = self->state;
-      if (st.gap.count() == 0)
-        return; // every activity went at once
       st.cells.emplace_back(cell);
+      if (st.gap.count() == 0) {
+        // Every activity went at once: the cells are kept for the views
+        // only, and the gone ones dropped here (there are no rounds).
+        if (st.cells.size() >= st.prune_at) {
+          drop_gone(st.cells);
+          st.prune_at = std::max<size_t>(1024, 2 * st.cells.size());
+        }
+        return;
+      }
       if (!st.armed) {
         st.due = self->clock().now();
         arm();
       }
+    },
+    [=](view_atom, const cluster_view& v) {
+      std::set<caf::node_id> alive{self->node()};
+      for (auto& m : v.members)
+        if (m.membership)
+          alive.insert(m.membership.node());
+      size_t lost = 0;
+      activity_cell::forward f;
+      for (auto& c : self->state.cells)
+        if (auto cell = c.lock()) {
+          cell->peek(f);
+          if (f.user && f.session && alive.count(f.user.node()) == 0) {
+            ++lost;
+            caf::anon_send(
+              caf::actor_cast<caf::actor>(f.session),
+              caf::down_msg{f.user.address(),
+                            caf::exit_reason::remote_link_unreachable});
+          }
+        }
+      if (lost > 0)
+        log_edge().debug(
+          "view {}: {} sessions' user actors are on nodes it "
+          "no longer holds: they join again",
+          v.version, lost);
     },
     [=](tick_atom) {
       auto& st = self->state;

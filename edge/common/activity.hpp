@@ -78,6 +78,16 @@ public:
   /// The latest recorded activity (0: none).
   millis last() const { return last_.load(std::memory_order_acquire); }
 
+  /// True the first time only: the caller hands the cell to the flusher
+  /// (edge_context::track_activity; record does the same on its own).
+  bool hand() {
+    return !handed_.load(std::memory_order_relaxed)
+           && !handed_.exchange(true, std::memory_order_acq_rel);
+  }
+
+  /// Where the activity goes now (a copy; `at` and `verify` untouched).
+  void peek(forward& out) const;
+
   /// Sends `f` to its user actor as its session (a user actor that does
   /// not know the device asks that session to join again).
   static void send(const forward& f);
@@ -95,7 +105,7 @@ private:
   uint32_t fresh_ = 0;
   /// The activity time of the last verifying send (guarded by mu_).
   millis verified_at_ = 0;
-  std::mutex mu_; // guards the route
+  mutable std::mutex mu_; // guards the route
   session_api session_;
   user_api user_;
   std::string device_id_;
@@ -103,16 +113,28 @@ private:
 
 using activity_cell_ptr = std::shared_ptr<activity_cell>;
 
-/// The node's activity flusher (activity.cpp): gets each cell once, on its
-/// first activity; every gap it sends the latest activity of every cell
-/// that moved to its user actor (`heartbeat_atom`, sent as the session) and
-/// forgets the cells whose connection is gone. Some of those sends to a
-/// user actor on another node also ask it for its status (the first few
-/// after the session's user actor changed, then every few:
-/// `activity_cell::verify_fresh`, `verify_every`): no answer (it is gone,
-/// or unreachable) makes the session register again (`rejoin_atom`).
+/// The node's activity flusher (activity.cpp): gets each cell once, when
+/// its session starts (edge_context::track_activity); every gap it sends
+/// the latest activity of every cell that moved to its user actor
+/// (`heartbeat_atom`, sent as the session) and forgets the cells whose
+/// connection is gone. Some of those sends to a user actor on another node
+/// also ask it for its status (the first few after the session's user
+/// actor changed, then every few: `activity_cell::verify_fresh`,
+/// `verify_every`): no answer (it is gone, or unreachable) makes the
+/// session register again (`rejoin_atom`).
+///
+/// It also follows the cluster's views: a session whose user actor is on a
+/// node a view no longer holds gets the down message CAF would send for
+/// it (`remote_link_unreachable`), so it registers again after
+/// `rejoin_delay` unless a rehome comes first. CAF sends that message
+/// itself when the connection to the node closes, except for a monitor
+/// set up while that connection was coming back, which can be lost (the
+/// chaos test: a session rehomed to a node just thawed, which was then
+/// killed, never heard of it; its user was closed as an orphan and read
+/// offline while connected). A second down for the same actor is ignored.
 using activity_flusher_api
-  = caf::typed_actor<caf::reacts_to<activity_atom, activity_cell_ptr>>;
+  = caf::typed_actor<caf::reacts_to<activity_atom, activity_cell_ptr>,
+                     caf::reacts_to<view_atom, cluster_view>>;
 
 /// Spawns the flusher of a node's edge (edge/server.cpp).
 activity_flusher_api spawn_activity_flusher(caf::actor_system& sys,

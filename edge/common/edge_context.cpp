@@ -34,6 +34,11 @@ void edge_context::record_activity(const activity_cell_ptr& cell, millis now) {
     caf::anon_send(activity, activity_atom::value, cell);
 }
 
+void edge_context::track_activity(const activity_cell_ptr& cell) {
+  if (cell->hand())
+    caf::anon_send(activity, activity_atom::value, cell);
+}
+
 uint32_t edge_context::count_connection(int delta) {
   auto n = delta > 0 ? ++connections : --connections;
   if (delta > 0)

@@ -72,6 +72,11 @@ struct edge_context {
   /// (edge/common/activity.hpp). Any thread.
   void record_activity(const activity_cell_ptr& cell, millis now);
 
+  /// Hands a session's new cell to the activity flusher, which follows
+  /// its route from then on (also while the client is quiet: the views,
+  /// activity.hpp). Any thread.
+  void track_activity(const activity_cell_ptr& cell);
+
   /// One more connection from source address `address` (its raw bytes);
   /// false, counting nothing, if that address already holds
   /// --max-connections-per-ip. Any thread.

@@ -675,6 +675,7 @@ public:
                          ctx_->cfg.actors.heartbeat_ttl.count(),
                          params_.global_feed));
     activity_ = std::make_shared<activity_cell>();
+    ctx_->track_activity(activity_);
     actor_ = spawn_native_session(ctx_, std::move(sink), params_, activity_);
     ctx_->probe.sessions.native->Increment();
     counted_ = true;

@@ -101,6 +101,7 @@ void on_connect(sio_ptr self, const sio_packet& p) {
   }
   std::string auto_user = seed004 ? who.user_id : std::string{};
   s.link.activity = std::make_shared<activity_cell>();
+  st.ctx->track_activity(s.link.activity);
   auto nsp = p.nsp;
   auto sid = s.sid;
   auto activity = s.link.activity;
