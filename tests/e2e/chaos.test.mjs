@@ -28,13 +28,20 @@ const names = ['n1', 'n2', 'n3'];
 const cluster = new Cluster(['--checkpoint-interval', String(CHECKPOINT_MS),
                              ...(process.env.CHAOS_DEBUG ? ['--log-level', 'debug'] : [])]);
 
-/** user -> { client, node, busy, acked, lastAck, floor } */
+/** user -> { client, node, busy, acked, lastAck, acks, floor }; `acks`:
+ *  the times of its recent acknowledged activity, oldest first. */
 const users = new Map();
 /** user -> the newest last_seen (ms) any reader saw while it was offline. */
 const seenLastSeen = new Map();
 const frozen = new Set();
+/** node -> when it was last killed or frozen. */
+const faultAt = new Map();
 const figures = { faults: [], ops: { joins: 0, pings: 0, leaves: 0, lost: 0 }, reads: 0, stalls: [] };
 
+/** With CHAOS_LOGS: when each fault happened (goes with the node logs). */
+const mark = what => {
+  if (process.env.CHAOS_LOGS) console.log(`# ${new Date().toISOString()} ${what}`);
+};
 const pick = xs => xs[Math.floor(Math.random() * xs.length)];
 const reachable = () => cluster.live().map(([n]) => n).filter(n => !frozen.has(n));
 const ids = () => [...users.keys()];
@@ -52,6 +59,36 @@ after(async () => {
   await cluster.dispose();
 });
 
+/** `u`'s client was told its activity was recorded (joined, pong);
+ *  `sent`: when it asked (the server's clock read comes after that). */
+function acked(u, sent) {
+  u.lastAck = sent;
+  u.acks.push(u.lastAck);
+  // Enough history for the crash bound: the newest ack older than it, and
+  // every one since.
+  const keep = u.lastAck - 4 * (2 * CHECKPOINT_MS + SLACK);
+  while (u.acks.length > 1 && u.acks[1] < keep) u.acks.shift();
+}
+
+/** `u` lost its client without the server answering (its node died or
+ *  froze). A crash loses what the node had not checkpointed yet: activity
+ *  reaches the user actor within a checkpoint interval and is
+ *  checkpointed at once, so its last_seen must cover every acknowledged
+ *  activity from two checkpoint intervals (and scheduling slack) before
+ *  the fault, but not what came after (a client that pinged 0.1 s before a
+ *  kill may have pinged 4 s before that the time before). The fault is
+ *  the kill or freeze of its node if nothing was acknowledged since, else
+ *  now (the close itself). */
+function lost(u) {
+  const now = Date.now();
+  const f = faultAt.get(u.node);
+  // (A pong already on its way when the node was stopped may come after.)
+  const fault = f !== undefined && f >= u.lastAck - 500 ? Math.min(f, now) : now;
+  const cutoff = fault - 2 * CHECKPOINT_MS - SLACK;
+  const covered = u.acks.filter(t => t <= cutoff).at(-1);
+  if (covered !== undefined) u.floor = Math.max(u.floor, covered);
+}
+
 /** One client action for `id`: join when offline; else ping, or leave.
  *  `pingsOnly`: connected clients heartbeat, nobody joins or leaves (what
  *  clients do while the checker compares the nodes). */
@@ -62,6 +99,7 @@ async function act(id, pingsOnly = false) {
   try {
     if (!u.client) {
       const node = pick(reachable());
+      const sent = Date.now();
       const c = new Client(`${cluster.node(node).wsUrl}/ws?userId=${id}`);
       c.socket.on('error', () => {});
       c.socket.on('close', () => {
@@ -71,7 +109,7 @@ async function act(id, pingsOnly = false) {
         // may lose (two checkpoint intervals).
         u.client = null;
         u.acked = false;
-        u.floor = Math.max(u.floor, u.lastAck - 2 * CHECKPOINT_MS - SLACK);
+        lost(u);
         figures.ops.lost++;
       });
       u.client = c;
@@ -87,14 +125,15 @@ async function act(id, pingsOnly = false) {
         throw e;
       }
       u.acked = true;
-      u.lastAck = Date.now();
+      acked(u, sent);
       figures.ops.joins++;
     } else if (!pingsOnly && Math.random() < 0.25) {
       await leave(u);
     } else {
+      const sent = Date.now();
       const r = await u.client.request({ type: 'ping' }, 2000);
       if (r.type === 'pong') {
-        u.lastAck = Date.now();
+        acked(u, sent);
         figures.ops.pings++;
       }
     }
@@ -120,11 +159,11 @@ async function leave(u) {
   u.acked = false;
   try {
     await withTimeout(c.close(), 3000, 'the close handshake');
-    u.floor = Math.max(u.floor, u.lastAck - 100);
+    u.floor = Math.max(u.floor, u.lastAck);
     figures.ops.leaves++;
   } catch {
     c.terminate();
-    u.floor = Math.max(u.floor, u.lastAck - 2 * CHECKPOINT_MS - SLACK);
+    lost(u);
     figures.ops.lost++;
   }
 }
@@ -172,7 +211,7 @@ async function explain(id) {
     out.push(`${n}: ${JSON.stringify(r.body.data ?? r.body)} history ${JSON.stringify(h.body.data ?? h.body)}`);
   }
   for (const [n, srv] of cluster.nodes)
-    writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.output);
+    writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.earlierOutput + srv.output);
   return `\n  ${out.join('\n  ')}`;
 }
 
@@ -188,7 +227,7 @@ async function checkLastSeen(node, statuses, final = false) {
     if (final && ls < users.get(id).floor) {
       const u = users.get(id);
       assert.fail(`${id} on ${node}: last_seen ${ls} older than its last acknowledged activity bound ${u.floor}`
-                  + ` (last on ${u.node}, last ack ${new Date(u.lastAck).toISOString()})${await explain(id)}`);
+                  + ` (last on ${u.node}, last ack ${new Date(u.lastAck).toISOString()}, acks ${u.acks.map(t => new Date(t).toISOString().slice(11, 23))})${await explain(id)}`);
     }
   }
 }
@@ -269,7 +308,7 @@ async function agreement(since, ms, what) {
     await beat();
     if (process.env.CHAOS_LOGS)
       for (const [n, srv] of cluster.nodes)
-        writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.output);
+        writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.earlierOutput + srv.output);
     throw new Error(`timed out after ${ms} ms: ${what}: every node to agree\nlast disagreement: ${last}`);
   }
   const took = Math.max(0, agreedAt - since);
@@ -295,7 +334,7 @@ async function agreement(since, ms, what) {
 test('chaos: kill -9, restart, SIGSTOP/SIGCONT while users come and go',
      { timeout: 1_800_000, skip: process.env.CHAOS ? false : 'set CHAOS=1 (make chaos)' }, async () => {
   for (let i = 0; i < USERS; i++)
-    users.set(`chaos-${String(i).padStart(4, '0')}`, { client: null, node: null, busy: false, acked: false, lastAck: 0, floor: 0 });
+    users.set(`chaos-${String(i).padStart(4, '0')}`, { client: null, node: null, busy: false, acked: false, lastAck: 0, acks: [], floor: 0 });
   for (const n of names) await cluster.add(n);
   await cluster.converged();
 
@@ -318,12 +357,15 @@ test('chaos: kill -9, restart, SIGSTOP/SIGCONT while users come and go',
       // (The agreement's rounds start while client actions toward the dead
       // node still wait for their timeouts: each round takes the clients'
       // state as it is when it begins.)
+      mark(`kill -9 ${victim}`);
+      faultAt.set(victim, Date.now());
       await cluster.node(victim).kill9();
       const stopping = stop();
       const detected = await agreement(t0, DETECTION_MS + SLACK + 4000, `round ${round}: ${victim} killed`);
       await stopping;
       stop = drive();
       const t1 = Date.now();
+      mark(`restart ${victim}`);
       await cluster.node(victim).start();
       await cluster.converged(15_000);
       await stop();
@@ -337,6 +379,8 @@ test('chaos: kill -9, restart, SIGSTOP/SIGCONT while users come and go',
       await stop();
       const tStop = Date.now();
       frozen.add(victim);
+      mark(`SIGSTOP ${victim}`);
+      faultAt.set(victim, Date.now());
       cluster.node(victim).proc.kill('SIGSTOP');
       // Its users are offline elsewhere (its clients cannot be reached).
       const detected = await agreement(tStop, DETECTION_MS + SLACK + 4000, `round ${round}: ${victim} frozen`);
@@ -344,6 +388,7 @@ test('chaos: kill -9, restart, SIGSTOP/SIGCONT while users come and go',
       await new Promise(r => setTimeout(r, Math.max(0, STOP_MS - (Date.now() - tStop))));
       await stop();
       const t1 = Date.now();
+      mark(`SIGCONT ${victim}`);
       cluster.node(victim).proc.kill('SIGCONT');
       frozen.delete(victim);
       await cluster.converged(15_000);
@@ -371,7 +416,7 @@ test('chaos: kill -9, restart, SIGSTOP/SIGCONT while users come and go',
       const list = (await cluster.node(node).get('/api/user-status/online?limit=10')).body;
       if (process.env.CHAOS_LOGS)
         for (const [n, srv] of cluster.nodes)
-          writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.output);
+          writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.earlierOutput + srv.output);
       e.message += `: ${count} counted, listed ${JSON.stringify(list)}`;
       throw e;
     });

@@ -76,6 +76,9 @@ export class Server {
     const args = ['--listen', `${this.host}:${this.requestedPort}`,
                   '--data-dir', this.dataDir, '--port-file', portFile,
                   ...this.extraArgs];
+    // What earlier runs of this server printed (a restart keeps its data
+    // dir; a failing test may want the whole story).
+    this.earlierOutput = (this.earlierOutput ?? '') + this.output;
     this.output = '';
     const [cmd, ...pre] = [...this.wrap, BIN];
     this.proc = spawn(cmd, [...pre, ...args], {
