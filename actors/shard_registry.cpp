@@ -1,5 +1,7 @@
 #include "actors/shard_registry.hpp"
 
+#include "cluster/scatter_gather.hpp"
+
 #include <functional>
 #include <map>
 #include <optional>
@@ -47,6 +49,9 @@ struct registry_state {
   // The cluster as of the last view (alone: just this node).
   std::string self_node;
   hash_ring ring;
+  /// Joins passed on to another node and not answered yet: a view that
+  /// drops that node fails them at once.
+  cluster::gather_watch watch;
   std::vector<fanout_api> remote_fanouts;
   std::map<std::string, node_registry_api> registries; // other members
   std::set<std::string> members;                       // alive, self included
@@ -681,8 +686,16 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
           actors_log().debug("{} passes the join of {} on to {}", st.self_node,
                              req.user_id, st.ring.owner(req.user_id));
           ++req.hops;
-          return self->delegate(target->second, join_atom::value,
-                                std::move(req));
+          // Watched: a join passed to a node that just died is lost with
+          // its connection; the session's rejoin then waited out the
+          // whole request timeout (5 s of a connected user read offline
+          // after a kill -9, in the chaos test) instead of trying the new
+          // owner as soon as the view drops the dead one.
+          auto rp = self->make_response_promise<join_ack>();
+          cluster::ask_watched<join_ack>(self, target->second,
+                                         st.env->cfg.request_timeout, &st.watch,
+                                         rp, join_atom::value, std::move(req));
+          return rp;
         }
       }
       auto rp = self->make_response_promise<join_ack>();
@@ -770,6 +783,7 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       st.members = std::move(now_members);
       st.self_node = v.self;
       st.ring = hash_ring::of(v.node_ids(), st.cluster.vnodes);
+      st.watch.keep_only(cluster::alive_nodes(v, self->node()));
       st.remote_fanouts.clear();
       st.registries.clear();
       for (auto& m : v.members) {

@@ -38,6 +38,9 @@ struct replicator_state {
   std::map<std::string, store_api> stores;
   /// Copies per user under the current view.
   uint32_t rf = 1;
+  /// Its scatter-gathers still waiting: a view that drops a node fails
+  /// their requests to it at once.
+  gather_watch watch;
   static inline const char* name = "presence.replicator";
 };
 
@@ -93,6 +96,7 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         st.stores.emplace(m.node_id, m.node_id == v.self ? st.local : m.store);
       }
       st.rf = effective_replication(st.cfg.replication, v.members.size());
+      st.watch.keep_only(alive_nodes(v, self->node()));
     },
     // -- reads: every replica, merged -----------------------------------------
     [=](load_atom, const std::string& user) -> caf::result<user_record> {
@@ -100,23 +104,24 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (to.size() == 1)
         return self->delegate(to.front(), load_atom::value, user);
       auto rp = self->make_response_promise<user_record>();
-      scatter_gather<user_record>(self, to, self->state.timeout,
-                                  gather_policy::use_answered,
-                                  same_message(load_atom::value, user),
-                                  [=](gathered<user_record>& g) mutable {
-                                    // A replica that failed is left out; the repair below brings it
-                                    // up to date if it is only slow.
-                                    auto rs = answered(g);
-                                    if (rs.empty()) {
-                                      rp.deliver(no_replica_answered());
-                                      return;
-                                    }
-                                    auto m = merge_records(user, rs);
-                                    // Read repair: replicas behind the merged record catch up.
-                                    for (auto& h : to)
-                                      self->send(h, merge_atom::value, m);
-                                    rp.deliver(std::move(m));
-                                  });
+      scatter_gather<user_record>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(load_atom::value, user),
+        [=](gathered<user_record>& g) mutable {
+          // A replica that failed is left out; the repair below brings it
+          // up to date if it is only slow.
+          auto rs = answered(g);
+          if (rs.empty()) {
+            rp.deliver(no_replica_answered());
+            return;
+          }
+          auto m = merge_records(user, rs);
+          // Read repair: replicas behind the merged record catch up.
+          for (auto& h : to)
+            self->send(h, merge_atom::value, m);
+          rp.deliver(std::move(m));
+        },
+        &self->state.watch);
       return rp;
     },
     [=](load_atom, const std::vector<std::string>& users)
@@ -148,7 +153,8 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
             return;
           }
           rp.deliver(std::move(merged));
-        });
+        },
+        &self->state.watch);
       return rp;
     },
     [=](history_atom, const std::string& user,
@@ -164,7 +170,8 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
           // A replica that failed is left out: every replica gets every
           // session, so the others' union is the history.
           rp.deliver(merge_history(answered(g), limit));
-        });
+        },
+        &self->state.watch);
       return rp;
     },
     [=](get_atom, profile_atom,
@@ -174,15 +181,15 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         return self->delegate(to.front(), get_atom::value, profile_atom::value,
                               user);
       auto rp = self->make_response_promise<profile>();
-      scatter_gather<profile>(self, to, self->state.timeout,
-                              gather_policy::use_answered,
-                              same_message(get_atom::value, profile_atom::value,
-                                           user),
-                              [=](gathered<profile>& g) mutable {
-                                // A replica that failed is left out: every replica gets every
-                                // profile write (see put below).
-                                rp.deliver(first_known(answered(g)));
-                              });
+      scatter_gather<profile>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(get_atom::value, profile_atom::value, user),
+        [=](gathered<profile>& g) mutable {
+          // A replica that failed is left out: every replica gets every
+          // profile write (see put below).
+          rp.deliver(first_known(answered(g)));
+        },
+        &self->state.watch);
       return rp;
     },
     [=](get_atom, profile_atom, const std::vector<std::string>& users)
@@ -211,7 +218,8 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
                                g.failed, g.replies.size(),
                                self->system().render(g.error));
           rp.deliver(ungroup(batches, g.replies, n));
-        });
+        },
+        &self->state.watch);
       return rp;
     },
     // -- writes: every replica ------------------------------------------------
@@ -239,19 +247,19 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       if (to.size() == 1)
         return self->delegate(to.front(), last_seen_atom::value, user, when);
       auto rp = self->make_response_promise<user_record>();
-      scatter_gather<user_record>(self, to, self->state.timeout,
-                                  gather_policy::use_answered,
-                                  same_message(last_seen_atom::value, user,
-                                               when),
-                                  [=](gathered<user_record>& g) mutable {
-                                    // A replica that failed keeps the older last_seen until a read
-                                    // repairs it (load above).
-                                    auto rs = answered(g);
-                                    if (rs.empty())
-                                      rp.deliver(no_replica_answered());
-                                    else
-                                      rp.deliver(merge_records(user, rs));
-                                  });
+      scatter_gather<user_record>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(last_seen_atom::value, user, when),
+        [=](gathered<user_record>& g) mutable {
+          // A replica that failed keeps the older last_seen until a read
+          // repairs it (load above).
+          auto rs = answered(g);
+          if (rs.empty())
+            rp.deliver(no_replica_answered());
+          else
+            rp.deliver(merge_records(user, rs));
+        },
+        &self->state.watch);
       return rp;
     },
     [=](put_atom, profile_atom, const std::string& user, profile& p,
@@ -279,7 +287,8 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
             rp.deliver(no_replica_answered());
           else
             rp.deliver(std::move(ps.front()));
-        });
+        },
+        &self->state.watch);
       return rp;
     },
     // -- private messages: keyed by conversation id -----------------------------
@@ -290,18 +299,18 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         return self->delegate(to.front(), put_atom::value,
                               conversation_atom::value, std::move(c));
       auto rp = self->make_response_promise<conversation>();
-      scatter_gather<conversation>(self, to, self->state.timeout,
-                                   gather_policy::use_answered,
-                                   same_message(put_atom::value,
-                                                conversation_atom::value, c),
-                                   [=](gathered<conversation>& g) mutable {
-                                     // Every replica that answered holds it; the owner's answer first.
-                                     auto cs = answered(g);
-                                     if (cs.empty())
-                                       rp.deliver(no_replica_answered());
-                                     else
-                                       rp.deliver(std::move(cs.front()));
-                                   });
+      scatter_gather<conversation>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(put_atom::value, conversation_atom::value, c),
+        [=](gathered<conversation>& g) mutable {
+          // Every replica that answered holds it; the owner's answer first.
+          auto cs = answered(g);
+          if (cs.empty())
+            rp.deliver(no_replica_answered());
+          else
+            rp.deliver(std::move(cs.front()));
+        },
+        &self->state.watch);
       return rp;
     },
     [=](get_atom, conversation_atom,
@@ -323,7 +332,8 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
           auto i = std::find_if(cs.begin(), cs.end(),
                                 [](const conversation& c) { return c.known; });
           rp.deliver(i != cs.end() ? std::move(*i) : std::move(cs.front()));
-        });
+        },
+        &self->state.watch);
       return rp;
     },
     [=](put_atom, message_atom, chat_message& m) -> caf::result<chat_message> {
@@ -382,7 +392,8 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
                                          return newest(a) < newest(b);
                                        });
           rp.deliver(std::move(*best));
-        });
+        },
+        &self->state.watch);
       return rp;
     },
     // -- a user's offline queue: on every replica of the user ------------------
@@ -393,17 +404,17 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
         return self->delegate(to.front(), queue_atom::value, user,
                               std::move(m));
       auto rp = self->make_response_promise<uint32_t>();
-      scatter_gather<uint32_t>(self, to, self->state.timeout,
-                               gather_policy::use_answered,
-                               same_message(queue_atom::value, user, m),
-                               [=](gathered<uint32_t>& g) mutable {
-                                 auto ns = answered(g);
-                                 if (ns.empty())
-                                   rp.deliver(no_replica_answered());
-                                 else
-                                   rp.deliver(
-                                     *std::max_element(ns.begin(), ns.end()));
-                               });
+      scatter_gather<uint32_t>(
+        self, to, self->state.timeout, gather_policy::use_answered,
+        same_message(queue_atom::value, user, m),
+        [=](gathered<uint32_t>& g) mutable {
+          auto ns = answered(g);
+          if (ns.empty())
+            rp.deliver(no_replica_answered());
+          else
+            rp.deliver(*std::max_element(ns.begin(), ns.end()));
+        },
+        &self->state.watch);
       return rp;
     },
     [=](queue_atom, const std::string& user,
@@ -424,7 +435,8 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
             return;
           }
           rp.deliver(merge_queues(std::move(qs)));
-        });
+        },
+        &self->state.watch);
       return rp;
     },
     [=](queue_atom, count_atom,
@@ -443,7 +455,8 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
             rp.deliver(no_replica_answered());
           else
             rp.deliver(*std::max_element(ns.begin(), ns.end()));
-        });
+        },
+        &self->state.watch);
       return rp;
     },
     // -- this node's own store ------------------------------------------------

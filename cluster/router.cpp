@@ -32,6 +32,9 @@ struct router_state {
   /// Registries of the other alive members, by node id (this node's is
   /// `local`).
   std::map<std::string, presence_api> registries;
+  /// Its scatter-gathers still waiting: a view that drops a node fails
+  /// their requests to it at once.
+  gather_watch watch;
   static inline const char* name = "presence.router";
 };
 
@@ -78,9 +81,18 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
         if (m.node_id != v.self)
           st.registries.emplace(m.node_id, m.registry);
       }
+      st.watch.keep_only(alive_nodes(v, self->node()));
     },
     [=](get_atom, const std::string& user) -> caf::result<user_status> {
-      return self->delegate(owner(self, user), get_atom::value, user);
+      auto& to = owner(self, user);
+      if (to == self->state.local)
+        return self->delegate(to, get_atom::value, user);
+      // Watched: a read of a node that just died fails when the view drops
+      // it, not at the timeout.
+      auto rp = self->make_response_promise<user_status>();
+      ask_watched<user_status>(self, to, self->state.timeout,
+                               &self->state.watch, rp, get_atom::value, user);
+      return rp;
     },
     [=](get_atom, const std::vector<std::string>& users)
       -> caf::result<std::vector<user_status>> {
@@ -104,7 +116,8 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
             rp.deliver(g.error);
           else
             rp.deliver(ungroup(batches, g.replies, n));
-        });
+        },
+        &self->state.watch);
       return rp;
     },
     [=](list_atom, const std::string& cursor, uint32_t limit,
@@ -121,7 +134,8 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
             rp.deliver(g.error);
           else
             rp.deliver(merge_pages(answered(g), limit));
-        });
+        },
+        &self->state.watch);
       return rp;
     },
     [=](count_atom, const viewer& who) -> caf::result<uint64_t> {
@@ -129,19 +143,20 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
       if (st.registries.empty())
         return self->delegate(st.local, count_atom::value, who);
       auto rp = self->make_response_promise<uint64_t>();
-      scatter_gather<uint64_t>(self, members(self), st.timeout,
-                               gather_policy::fail_fast,
-                               same_message(count_atom::value, who),
-                               [=](gathered<uint64_t>& g) mutable {
-                                 if (g.error) {
-                                   rp.deliver(g.error);
-                                   return;
-                                 }
-                                 uint64_t sum = 0;
-                                 for (auto n : answered(g))
-                                   sum += n;
-                                 rp.deliver(sum);
-                               });
+      scatter_gather<uint64_t>(
+        self, members(self), st.timeout, gather_policy::fail_fast,
+        same_message(count_atom::value, who),
+        [=](gathered<uint64_t>& g) mutable {
+          if (g.error) {
+            rp.deliver(g.error);
+            return;
+          }
+          uint64_t sum = 0;
+          for (auto n : answered(g))
+            sum += n;
+          rp.deliver(sum);
+        },
+        &self->state.watch);
       return rp;
     },
     [=](subscribe_atom, const delta_listener& l,

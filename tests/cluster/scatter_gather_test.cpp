@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -234,5 +235,55 @@ TEST_CASE_METHOD(gather_fixture,
     CHECK(out->calls[0].replies.empty());
     CHECK_FALSE(out->calls[0].error);
     CHECK(out->calls[0].failed == 0);
+  }
+}
+
+TEST_CASE_METHOD(gather_fixture,
+                 "scatter_gather with a watch: handles on a node the view "
+                 "dropped fail at once, and only once") {
+  // A request to a node that died is lost with its connection: without
+  // the watch it waits out the whole timeout.
+  for (auto policy : {gather_policy::use_answered, gather_policy::fail_fast}) {
+    auto out = std::make_shared<outcome>();
+    std::vector<caf::actor> to{sys.spawn(silent), sys.spawn(quick, 2)};
+    auto asker = sys.spawn([=](caf::event_based_actor* self) -> caf::behavior {
+      auto watch = std::make_shared<gather_watch>();
+      scatter_gather<int32_t>(
+        self, to, timeout, policy, same_message(get_atom::value, int32_t{1}),
+        [=](gathered<int32_t>& g) { out->calls.push_back(g); }, watch.get());
+      return {
+        // A view: the nodes still alive.
+        [=](put_atom, bool this_node_alive) {
+          std::set<caf::node_id> alive;
+          if (this_node_alive)
+            alive.insert(self->node());
+          watch->keep_only(alive);
+        },
+      };
+    });
+    run();
+    CHECK(out->calls.empty()); // waiting for the silent one
+    // A view that keeps every node changes nothing.
+    caf::anon_send(asker, put_atom::value, true);
+    run();
+    CHECK(out->calls.empty());
+    // A view without the node (here: this process) fails what is waiting.
+    caf::anon_send(asker, put_atom::value, false);
+    run();
+    REQUIRE(out->calls.size() == 1);
+    auto& g = out->calls[0];
+    CHECK(g.error == caf::sec::request_receiver_down);
+    CHECK(g.failed == 1);
+    REQUIRE(g.replies.size() == 2);
+    CHECK_FALSE(g.replies[0]);
+    if (policy == gather_policy::use_answered) {
+      REQUIRE(g.replies[1]); // answered before: kept
+      CHECK(*g.replies[1] == 201);
+    }
+    // The request's own timeout later does not finish it again.
+    advance(timeout + 10ms);
+    CHECK(out->calls.size() == 1);
+    caf::anon_send_exit(asker, caf::exit_reason::kill);
+    run();
   }
 }
