@@ -54,6 +54,9 @@ after(async () => {
   // called): without this it kept node's test runner alive until its
   // timeout.
   halted = true;
+  if (process.env.CHAOS_LOGS)
+    for (const [n, srv] of cluster.nodes)
+      writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.earlierOutput + srv.output);
   for (const u of users.values()) u.client?.terminate();
   for (const n of frozen) cluster.node(n).proc.kill('SIGCONT');
   await cluster.dispose();
@@ -312,6 +315,7 @@ async function agreement(since, ms, what) {
     throw new Error(`timed out after ${ms} ms: ${what}: every node to agree\nlast disagreement: ${last}`);
   }
   const took = Math.max(0, agreedAt - since);
+  mark(`${what}: agreed after ${took} ms (slowest read ${stall} ms); the last disagreement before: ${last || 'none'}`);
   // The same answer read in order, with the last_seen checks.
   await eventually(async () => {
     const want = wanted();
