@@ -9,9 +9,12 @@
 //   acknowledged reads online on every live node;
 // - no ghost: once every client has left, nobody reads online anywhere;
 // - the survivors agree within the detection bound after each fault.
-// Runs only with CHAOS=1 (`make chaos`, CHAOS_USERS, CHAOS_ROUNDS): it
-// still finds convergence gaps (docs/operations.md, "Chaos"), so it is not
-// part of make test yet. Figures go to stdout as one JSON line.
+// The short version (90 users, 4 rounds: two kills, two freezes, ~30 s)
+// runs in make test; `make chaos` runs the long one (CHAOS_USERS=600,
+// CHAOS_ROUNDS=10). CHAOS_DEBUG=1 runs the nodes at debug level, and
+// CHAOS_LOGS=dir writes their logs there and prints when each fault
+// happened and how long the nodes took to agree (docs/operations.md,
+// "Chaos"). Figures go to stdout as one JSON line.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -336,7 +339,7 @@ async function agreement(since, ms, what) {
 }
 
 test('chaos: kill -9, restart, SIGSTOP/SIGCONT while users come and go',
-     { timeout: 1_800_000, skip: process.env.CHAOS ? false : 'set CHAOS=1 (make chaos)' }, async () => {
+     { timeout: 1_800_000 }, async () => {
   for (let i = 0; i < USERS; i++)
     users.set(`chaos-${String(i).padStart(4, '0')}`, { client: null, node: null, busy: false, acked: false, lastAck: 0, acks: [], floor: 0 });
   for (const n of names) await cluster.add(n);
