@@ -111,7 +111,8 @@ test('a node with a certificate of another CA, a self-signed one or none cannot 
         const r = await cluster.node(n).get('/api/cluster');
         assert.deepEqual(r.body.data.nodes.map(m => m.node_id).sort(), ['a', 'b'], `${n} after ${name}`);
       }
-      if (name === 'plain') assert.match(s.output, /the cluster port is plaintext and unauthenticated/);
+      if (name === 'plain')
+        await eventually(() => /the cluster port is plaintext and unauthenticated/.test(s.output), 5000, 'the plaintext warning');
     } finally {
       await s.dispose();
     }

@@ -58,7 +58,8 @@ test('SIGKILL: last_seen is no older than the last heartbeat', async () => {
     const exit = await srv.kill9();
     assert.equal(exit.signal, 'SIGKILL');
     await srv.start();
-    assert.match(srv.output, /recovered 1 online sessions/);
+    // The log line may reach the pipe after the port file appeared.
+    await eventually(() => /recovered 1 online sessions/.test(srv.output), 5000, 'the recovery logged');
     const st = await srv.get('/api/user-status/kim');
     assert.equal(st.body.data.isOnline, false);
     const lastSeen = Date.parse(st.body.data.lastSeen);

@@ -51,7 +51,9 @@ after(async () => {
 });
 
 test('RS256 and ES256 tokens identify clients on every protocol', async () => {
-  assert.match(srv.output, /JWT keys: 1 RSA key, 1 EC key, iss https:\/\/auth\.e2e\.test\/, aud presenced/);
+  // The log line may reach the pipe after the port file appeared.
+  await eventually(() => /JWT keys: 1 RSA key, 1 EC key, iss https:\/\/auth\.e2e\.test\/, aud presenced/.test(srv.output),
+                   5000, 'the keys logged at start');
   const rs = signWith(rsa.privateKey, 'RS256', claims('rs-ann'));
   const es = signWith(ec1.privateKey, 'ES256', claims('es-bob'), 'ec-1');
 
