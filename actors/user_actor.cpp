@@ -611,6 +611,7 @@ user_actor_impl::behavior_type running() {
       // later than now, never earlier than what we knew.
       auto& last = i->second.view.last_active;
       auto seen = std::min(at, st.env->now());
+      actors_log().trace("{}: activity of {} at {}", st.user_id, device_id, at);
       if (seen <= last)
         return; // nothing new (a late or repeated heartbeat)
       last = seen;

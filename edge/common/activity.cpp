@@ -83,6 +83,9 @@ void activity_cell::copy_route(forward& out) const {
 }
 
 void activity_cell::send(const forward& f) {
+  if (log_edge().should_log(spdlog::level::trace))
+    log_edge().trace("{}: activity at {} to {}", f.device_id, f.at,
+                     f.user ? caf::to_string(f.user.address()) : "nobody");
   if (f.user)
     caf::send_as(f.session, f.user, heartbeat_atom::value, f.device_id, f.at);
 }

@@ -11,7 +11,8 @@
 // - the survivors agree within the detection bound after each fault.
 // The short version (90 users, 4 rounds: two kills, two freezes, ~30 s)
 // runs in make test; `make chaos` runs the long one (CHAOS_USERS=600,
-// CHAOS_ROUNDS=10). CHAOS_DEBUG=1 runs the nodes at debug level, and
+// CHAOS_ROUNDS=10). CHAOS_DEBUG=1 runs the nodes at debug level (=trace:
+// every activity report too), and
 // CHAOS_LOGS=dir writes their logs there and prints when each fault
 // happened and how long the nodes took to agree (docs/operations.md,
 // "Chaos"). Figures go to stdout as one JSON line.
@@ -29,7 +30,8 @@ const SLACK = 2500;          // scheduling on a loaded 2-core machine
 const STOP_MS = 2000;        // how long a node stays frozen (> failure timeout)
 const names = ['n1', 'n2', 'n3'];
 const cluster = new Cluster(['--checkpoint-interval', String(CHECKPOINT_MS),
-                             ...(process.env.CHAOS_DEBUG ? ['--log-level', 'debug'] : [])]);
+                             ...(process.env.CHAOS_DEBUG
+                               ? ['--log-level', process.env.CHAOS_DEBUG === 'trace' ? 'trace' : 'debug'] : [])]);
 
 /** user -> { client, node, busy, acked, lastAck, acks, floor }; `acks`:
  *  the times of its recent acknowledged activity, oldest first. */
