@@ -26,6 +26,10 @@ namespace {
 /// How often dead members and unanswered seeds are tried again.
 constexpr auto retry_interval = std::chrono::milliseconds(1000);
 
+/// How often dial_indirect tries a member it reaches only through another
+/// node (ms).
+constexpr millis indirect_redial = 10'000;
+
 /// Copies of each user's data when cluster.replication is 0 (and there
 /// are that many members).
 constexpr uint32_t default_replication = 2;
@@ -42,6 +46,9 @@ struct member_entry {
   bool alive = false;
   millis last_heard = 0;
   member_stats stats;
+  /// When dial_indirect may dial it next (it tries at most every
+  /// indirect_redial while the member stays reachable only indirectly).
+  millis next_direct_dial = 0;
 };
 
 struct membership_state {
@@ -198,10 +205,14 @@ caf::io::middleman_actor middleman_of(membership_ptr self) {
 /// would be redundant.
 void dial_indirect(membership_ptr self) {
   auto& st = self->state;
+  if (st.leaving)
+    return;
+  auto now = st.now();
   for (auto& kvp : st.members) {
     auto& e = kvp.second;
     if (!e.alive || e.info.endpoint.empty() || !(st.self.node_id < kvp.first)
-        || !e.info.membership || st.connecting.count(e.info.endpoint) > 0)
+        || !e.info.membership || st.connecting.count(e.info.endpoint) > 0
+        || now < e.next_direct_dial)
       continue;
     auto id = kvp.first;
     auto endpoint = e.info.endpoint;
@@ -213,6 +224,9 @@ void dial_indirect(membership_ptr self) {
           auto i = self->state.members.find(id);
           if (port != 0 || i == self->state.members.end() || !i->second.alive)
             return;
+          // A member it cannot dial (reachable one way only) is tried again
+          // later, not every second.
+          i->second.next_direct_dial = self->state.now() + indirect_redial;
           cluster_log().info(
             "member {} is reached through another node: "
             "dialling it",

@@ -37,14 +37,21 @@ bool activity_cell::record(millis t, millis urgent) {
                                          std::memory_order_relaxed)) {
   }
   if (t - sent_.load(std::memory_order_acquire) >= urgent) {
-    sent_.store(t, std::memory_order_release);
     forward f;
     f.at = t;
     {
       std::lock_guard<std::mutex> guard{mu_};
       copy_route(f);
     }
-    send(f);
+    // No user actor right now (it went down, a rejoin is under way): kept
+    // unsent for the flusher, which sends it once the session is routed
+    // again. Marked sent here, it was lost: the new owner started the
+    // device at its join, and last_seen could end under what the client
+    // was told (found by review; the chaos test's unexplained case).
+    if (f.user) {
+      sent_.store(t, std::memory_order_release);
+      send(f);
+    }
   }
   return hand();
 }
@@ -53,10 +60,12 @@ bool activity_cell::take(forward& out, millis verify_after) {
   auto t = last_.load(std::memory_order_acquire);
   if (t <= sent_.load(std::memory_order_acquire))
     return false;
-  sent_.store(t, std::memory_order_release);
-  out.at = t;
   std::lock_guard<std::mutex> guard{mu_};
   copy_route(out);
+  if (!out.user)
+    return false; // kept until the session has a user actor again (record)
+  sent_.store(t, std::memory_order_release);
+  out.at = t;
   if (fresh_ > 0) {
     --fresh_;
     out.verify = true;

@@ -226,6 +226,9 @@ bool user_down(Self* self, device_link& l, const std::string& key,
     return false;
   log_edge().debug("{}: its user actor went down ({}): rejoin soon", l.user_id,
                    self->system().render(dm.reason));
+  // The down may be the activity flusher's (a view dropped the actor's
+  // node) while CAF's monitor is still in place.
+  self->demonitor(dm.source);
   l.user = user_api{};
   route_activity(self, l);
   auto epoch = ++l.epoch;

@@ -260,6 +260,33 @@ TEST_CASE("a device that is not joined sends nothing", "[activity]") {
   CHECK(f.log->empty());
 }
 
+TEST_CASE(
+  "activity while the session has no user actor is kept until it has one "
+  "again",
+  "[activity]") {
+  // Its user actor went down and the rejoin is under way: neither the
+  // urgent send nor the flusher may drop what the client did meanwhile
+  // (the new owner starts the device at its join, and last_seen would end
+  // under the client's last ping).
+  fixture f;
+  f.cell->record(1000, 250);
+  f.run();
+  REQUIRE(f.log->size() == 1);
+  f.cell->route(session_api{}, user_api{}, "dev-1");
+  f.cell->record(2000, 250); // urgent, but nobody to send it to
+  f.cell->record(2100, 250);
+  activity_cell::forward fw;
+  CHECK_FALSE(f.cell->take(fw));
+  f.run();
+  CHECK(f.log->size() == 1);
+  // Joined again: the flusher's next look sends the latest.
+  f.cell->route(session_api{}, f.user, "dev-1");
+  REQUIRE(f.cell->take(fw));
+  CHECK(fw.at == 2100);
+  CHECK(fw.user == f.user);
+  CHECK_FALSE(f.cell->take(fw));
+}
+
 TEST_CASE("the gap is the checkpoint interval, at most a third of the TTL",
           "[activity]") {
   CHECK(activity_gap(1000ms, 90'000ms) == 1000ms);
