@@ -149,6 +149,13 @@ struct flusher_state {
   /// With a gap of 0 (no rounds): the size at which gone cells are
   /// dropped next.
   size_t prune_at = 1024;
+  /// The nodes of the last cluster view (empty: none came, not a cluster),
+  /// and its version.
+  std::set<caf::node_id> alive;
+  uint64_t view_version = 0;
+  /// Rounds that still check every route against `alive` when they begin
+  /// (check_routes).
+  uint32_t rechecks = 0;
   static inline const char* name = "presence.activity";
 };
 
@@ -185,6 +192,33 @@ void verify(flusher_ptr self, const activity_cell::forward& f) {
           });
 }
 
+/// Gives every session whose user actor is on a node the last view does not
+/// hold the down message CAF would send for it (activity.hpp); `when`
+/// names the occasion in the log.
+void check_routes(flusher_ptr self, const char* when) {
+  auto& st = self->state;
+  if (st.alive.empty())
+    return;
+  size_t lost = 0;
+  activity_cell::forward f;
+  for (auto& c : st.cells)
+    if (auto cell = c.lock()) {
+      cell->peek(f);
+      if (f.user && f.session && st.alive.count(f.user.node()) == 0) {
+        ++lost;
+        caf::anon_send(
+          caf::actor_cast<caf::actor>(f.session),
+          caf::down_msg{f.user.address(),
+                        caf::exit_reason::remote_link_unreachable});
+      }
+    }
+  if (lost > 0)
+    log_edge().debug(
+      "view {} ({}): {} sessions' user actors are on nodes it "
+      "no longer holds: they join again",
+      st.view_version, when, lost);
+}
+
 /// Forwards what this tick's share of the round's cells recorded since the
 /// last round. A round is exactly `slices` ticks, so each live cell is
 /// looked at once per gap (two looks are less than two gaps apart); the
@@ -199,6 +233,13 @@ void flush(flusher_ptr self) {
     st.round_end = cells.size();
     st.next = 0;
     st.ticks_left = st.slices;
+    // A session may be routed to an actor on a dropped node after the view
+    // came (a join answer in flight, a registry whose view lagged): the
+    // next rounds check again.
+    if (st.rechecks > 0) {
+      --st.rechecks;
+      check_routes(self, "a later round");
+    }
   }
   auto share = (st.round_end - st.next + st.ticks_left - 1) / st.ticks_left;
   auto end = st.next + share;
@@ -248,28 +289,14 @@ flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
       }
     },
     [=](view_atom, const cluster_view& v) {
-      std::set<caf::node_id> alive{self->node()};
+      auto& st = self->state;
+      st.alive = {self->node()};
       for (auto& m : v.members)
         if (m.membership)
-          alive.insert(m.membership.node());
-      size_t lost = 0;
-      activity_cell::forward f;
-      for (auto& c : self->state.cells)
-        if (auto cell = c.lock()) {
-          cell->peek(f);
-          if (f.user && f.session && alive.count(f.user.node()) == 0) {
-            ++lost;
-            caf::anon_send(
-              caf::actor_cast<caf::actor>(f.session),
-              caf::down_msg{f.user.address(),
-                            caf::exit_reason::remote_link_unreachable});
-          }
-        }
-      if (lost > 0)
-        log_edge().debug(
-          "view {}: {} sessions' user actors are on nodes it "
-          "no longer holds: they join again",
-          v.version, lost);
+          st.alive.insert(m.membership.node());
+      st.view_version = v.version;
+      st.rechecks = 2;
+      check_routes(self, "as it came");
     },
     [=](tick_atom) {
       auto& st = self->state;
