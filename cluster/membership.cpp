@@ -49,6 +49,9 @@ struct member_entry {
   /// When dial_indirect may dial it next (it tries at most every
   /// indirect_redial while the member stays reachable only indirectly).
   millis next_direct_dial = 0;
+  /// From when its next heartbeat's sender is monitored once more (0:
+  /// done; see the heartbeat handler).
+  millis monitor_again_at = 0;
 };
 
 struct membership_state {
@@ -101,6 +104,7 @@ void publish_view(membership_ptr self) {
 
 void say_hello(membership_ptr self, const membership_api& to);
 void connect(membership_ptr self, const std::string& endpoint);
+void dial_indirect(membership_ptr self);
 
 /// Adds or refreshes a member; returns true if the alive set changed.
 bool learn(membership_ptr self, const member_info& info) {
@@ -130,11 +134,16 @@ bool learn(membership_ptr self, const member_info& info) {
       e.alive = true;
       e.last_heard = st.now();
       self->monitor(info.membership);
+      e.monitor_again_at = e.last_heard + st.cfg.failure_timeout.count();
       // Heard of through a third member, it may still count this node
       // dead (after this node stood still, say) and send it no heartbeats
       // until its own retry tick dials here: the tick would declare it
       // silent again meanwhile. A hello tells it now.
       say_hello(self, info.membership);
+      // Learned back through another node, it may be reached through it
+      // alone: dial it now if so (the retry tick checks again each second,
+      // but a kill of the third node within that second cut both off).
+      dial_indirect(self);
       return true;
     }
     // A restart: take the new life.
@@ -146,6 +155,7 @@ bool learn(membership_ptr self, const member_info& info) {
   e.alive = true;
   e.last_heard = st.now();
   self->monitor(info.membership);
+  e.monitor_again_at = e.last_heard + st.cfg.failure_timeout.count();
   // A direct connection to every member: a route through a third node
   // would make that node's death look like this one's. Only the smaller id
   // dials: if both dial at once, CAF closes both connections as redundant
@@ -344,6 +354,19 @@ membership_impl(membership_ptr self, cluster_config cfg, member_info me,
       auto& e = i->second;
       e.last_heard = st.now();
       e.stats = stats;
+      // The monitor set up when the member joined or came back can be lost
+      // if the connection flapped then (seen in the chaos test: a member
+      // gone and back within 20 ms, whose kill 3 s later this node noticed
+      // only by silence, a failure timeout late). A failure timeout after
+      // it came back, its heartbeat's sender (a handle from the connection
+      // in use now) is monitored once more; a second down message finds
+      // the member dead already.
+      if (e.alive && e.monitor_again_at != 0
+          && e.last_heard >= e.monitor_again_at) {
+        e.monitor_again_at = 0;
+        if (auto from = caf::actor_cast<membership_api>(self->current_sender()))
+          self->monitor(from);
+      }
       if (!e.alive) {
         // Heard again after being declared dead (a partition healed): our
         // handles to it are dead proxies, so ask it for fresh ones.
