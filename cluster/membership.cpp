@@ -28,7 +28,7 @@ constexpr auto retry_interval = std::chrono::milliseconds(1000);
 
 /// How often dial_indirect tries a member it reaches only through another
 /// node (ms).
-constexpr millis indirect_redial = 10'000;
+constexpr millis indirect_redial = 5'000;
 
 /// Copies of each user's data when cluster.replication is 0 (and there
 /// are that many members).
@@ -143,6 +143,8 @@ bool learn(membership_ptr self, const member_info& info) {
       // Learned back through another node, it may be reached through it
       // alone: dial it now if so (the retry tick checks again each second,
       // but a kill of the third node within that second cut both off).
+      // An earlier dial's back-off does not count: that connection is gone.
+      e.next_direct_dial = 0;
       dial_indirect(self);
       return true;
     }
