@@ -67,6 +67,39 @@ caf::error no_replica_answered() {
   return persistence::make_error(persistence::errc::unavailable);
 }
 
+/// Asks every replica in `to` (the stores of one key) `xs...` and answers
+/// with `pick(answers, gathered)`, the answers in the order asked (owner
+/// first), or with unavailable when none answered; a replica that failed
+/// is left out. A single replica is asked straight (delegated). Under the
+/// replicator's gather_watch, like every read here: a view that drops a
+/// replica's node ends the wait for it.
+template <class T, class Pick, class... Ts>
+caf::result<T> ask_replicas(replicator_ptr self,
+                            const std::vector<store_api>& to, Pick pick,
+                            Ts... xs) {
+  if (to.size() == 1)
+    return self->delegate(to.front(), std::move(xs)...);
+  auto rp = self->make_response_promise<T>();
+  scatter_gather<T>(
+    self, to, self->state.timeout, gather_policy::use_answered,
+    same_message(std::move(xs)...),
+    [=](gathered<T>& g) mutable {
+      auto rs = answered(g);
+      if (rs.empty())
+        rp.deliver(no_replica_answered());
+      else
+        rp.deliver(pick(rs, g));
+    },
+    &self->state.watch);
+  return rp;
+}
+
+/// The largest of the replicas' counts (a replica that missed a message
+/// counts fewer).
+uint32_t largest(std::vector<uint32_t>& ns, gathered<uint32_t>&) {
+  return *std::max_element(ns.begin(), ns.end());
+}
+
 /// Sends a write to every replica of `user`. Fire and forget: a replica
 /// that misses it (dead, or the message lost with its connection) is
 /// brought up to date by the read repair of the next read.
@@ -101,28 +134,18 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
     // -- reads: every replica, merged -----------------------------------------
     [=](load_atom, const std::string& user) -> caf::result<user_record> {
       auto to = replicas(self, user);
-      if (to.size() == 1)
-        return self->delegate(to.front(), load_atom::value, user);
-      auto rp = self->make_response_promise<user_record>();
-      scatter_gather<user_record>(
-        self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(load_atom::value, user),
-        [=](gathered<user_record>& g) mutable {
-          // A replica that failed is left out; the repair below brings it
-          // up to date if it is only slow.
-          auto rs = answered(g);
-          if (rs.empty()) {
-            rp.deliver(no_replica_answered());
-            return;
-          }
+      // A replica that failed is left out; the repair below brings it up
+      // to date if it is only slow.
+      return ask_replicas<user_record>(
+        self, to,
+        [=](std::vector<user_record>& rs, gathered<user_record>&) {
           auto m = merge_records(user, rs);
           // Read repair: replicas behind the merged record catch up.
           for (auto& h : to)
             self->send(h, merge_atom::value, m);
-          rp.deliver(std::move(m));
+          return m;
         },
-        &self->state.watch);
-      return rp;
+        load_atom::value, user);
     },
     [=](load_atom, const std::vector<std::string>& users)
       -> caf::result<std::vector<user_record>> {
@@ -243,98 +266,55 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
     },
     [=](last_seen_atom, const std::string& user,
         millis when) -> caf::result<user_record> {
-      auto to = replicas(self, user);
-      if (to.size() == 1)
-        return self->delegate(to.front(), last_seen_atom::value, user, when);
-      auto rp = self->make_response_promise<user_record>();
-      scatter_gather<user_record>(
-        self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(last_seen_atom::value, user, when),
-        [=](gathered<user_record>& g) mutable {
-          // A replica that failed keeps the older last_seen until a read
-          // repairs it (load above).
-          auto rs = answered(g);
-          if (rs.empty())
-            rp.deliver(no_replica_answered());
-          else
-            rp.deliver(merge_records(user, rs));
+      // A replica that failed keeps the older last_seen until a read
+      // repairs it (load above).
+      return ask_replicas<user_record>(
+        self, replicas(self, user),
+        [=](std::vector<user_record>& rs, gathered<user_record>&) {
+          return merge_records(user, rs);
         },
-        &self->state.watch);
-      return rp;
+        last_seen_atom::value, user, when);
     },
     [=](put_atom, profile_atom, const std::string& user, profile& p,
         uint8_t mask) -> caf::result<profile> {
-      auto to = replicas(self, user);
-      if (to.size() == 1)
-        return self->delegate(to.front(), put_atom::value, profile_atom::value,
-                              user, std::move(p), mask);
-      auto rp = self->make_response_promise<profile>();
-      scatter_gather<profile>(
-        self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(put_atom::value, profile_atom::value, user, p, mask),
-        [=](gathered<profile>& g) mutable {
+      return ask_replicas<profile>(
+        self, replicas(self, user),
+        [=](std::vector<profile>& ps, gathered<profile>& g) {
           // A replica that failed keeps its old profile: reads take the
           // first known one, owner first, and no read repairs profiles.
           // Not retried: a late retry could overwrite a newer write.
-          if (g.failed > 0 && g.failed < g.replies.size())
+          if (g.failed > 0)
             cluster_log().warn(
               "profile of {} not written on {} of {} "
               "replicas: {}",
               user, g.failed, g.replies.size(), self->system().render(g.error));
           // The owner's answer when it answered.
-          auto ps = answered(g);
-          if (ps.empty())
-            rp.deliver(no_replica_answered());
-          else
-            rp.deliver(std::move(ps.front()));
+          return std::move(ps.front());
         },
-        &self->state.watch);
-      return rp;
+        put_atom::value, profile_atom::value, user, std::move(p), mask);
     },
     // -- private messages: keyed by conversation id -----------------------------
     [=](put_atom, conversation_atom,
         conversation& c) -> caf::result<conversation> {
+      // Every replica that answered holds it; the owner's answer first.
       auto to = replicas(self, c.id);
-      if (to.size() == 1)
-        return self->delegate(to.front(), put_atom::value,
-                              conversation_atom::value, std::move(c));
-      auto rp = self->make_response_promise<conversation>();
-      scatter_gather<conversation>(
-        self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(put_atom::value, conversation_atom::value, c),
-        [=](gathered<conversation>& g) mutable {
-          // Every replica that answered holds it; the owner's answer first.
-          auto cs = answered(g);
-          if (cs.empty())
-            rp.deliver(no_replica_answered());
-          else
-            rp.deliver(std::move(cs.front()));
+      return ask_replicas<conversation>(
+        self, to,
+        [](std::vector<conversation>& cs, gathered<conversation>&) {
+          return std::move(cs.front());
         },
-        &self->state.watch);
-      return rp;
+        put_atom::value, conversation_atom::value, std::move(c));
     },
     [=](get_atom, conversation_atom,
         const std::string& id) -> caf::result<conversation> {
-      auto to = replicas(self, id);
-      if (to.size() == 1)
-        return self->delegate(to.front(), get_atom::value,
-                              conversation_atom::value, id);
-      auto rp = self->make_response_promise<conversation>();
-      scatter_gather<conversation>(
-        self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(get_atom::value, conversation_atom::value, id),
-        [=](gathered<conversation>& g) mutable {
-          auto cs = answered(g);
-          if (cs.empty()) {
-            rp.deliver(no_replica_answered());
-            return;
-          }
+      return ask_replicas<conversation>(
+        self, replicas(self, id),
+        [](std::vector<conversation>& cs, gathered<conversation>&) {
           auto i = std::find_if(cs.begin(), cs.end(),
                                 [](const conversation& c) { return c.known; });
-          rp.deliver(i != cs.end() ? std::move(*i) : std::move(cs.front()));
+          return i != cs.end() ? std::move(*i) : std::move(cs.front());
         },
-        &self->state.watch);
-      return rp;
+        get_atom::value, conversation_atom::value, id);
     },
     [=](put_atom, message_atom, chat_message& m) -> caf::result<chat_message> {
       // The conversation's owner numbers the message; the other replicas
@@ -369,20 +349,9 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
     },
     [=](get_atom, message_atom, const std::string& conv, uint64_t before,
         uint32_t limit) -> caf::result<message_page> {
-      auto to = replicas(self, conv);
-      if (to.size() == 1)
-        return self->delegate(to.front(), get_atom::value, message_atom::value,
-                              conv, before, limit);
-      auto rp = self->make_response_promise<message_page>();
-      scatter_gather<message_page>(
-        self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(get_atom::value, message_atom::value, conv, before, limit),
-        [=](gathered<message_page>& g) mutable {
-          auto ps = answered(g);
-          if (ps.empty()) {
-            rp.deliver(no_replica_answered());
-            return;
-          }
+      return ask_replicas<message_page>(
+        self, replicas(self, conv),
+        [](std::vector<message_page>& ps, gathered<message_page>&) {
           // The most current copy: the one whose newest message is newest.
           auto newest = [](const message_page& p) -> uint64_t {
             return p.messages.empty() ? 0 : p.messages.back().seq;
@@ -391,73 +360,32 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
                                        [&](const auto& a, const auto& b) {
                                          return newest(a) < newest(b);
                                        });
-          rp.deliver(std::move(*best));
+          return std::move(*best);
         },
-        &self->state.watch);
-      return rp;
+        get_atom::value, message_atom::value, conv, before, limit);
     },
     // -- a user's offline queue: on every replica of the user ------------------
     [=](queue_atom, const std::string& user,
         chat_message& m) -> caf::result<uint32_t> {
-      auto to = replicas(self, user);
-      if (to.size() == 1)
-        return self->delegate(to.front(), queue_atom::value, user,
-                              std::move(m));
-      auto rp = self->make_response_promise<uint32_t>();
-      scatter_gather<uint32_t>(
-        self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(queue_atom::value, user, m),
-        [=](gathered<uint32_t>& g) mutable {
-          auto ns = answered(g);
-          if (ns.empty())
-            rp.deliver(no_replica_answered());
-          else
-            rp.deliver(*std::max_element(ns.begin(), ns.end()));
-        },
-        &self->state.watch);
-      return rp;
+      return ask_replicas<uint32_t>(self, replicas(self, user), largest,
+                                    queue_atom::value, user, std::move(m));
     },
     [=](queue_atom, const std::string& user,
         const std::string& device) -> caf::result<std::vector<chat_message>> {
-      auto to = replicas(self, user);
-      if (to.size() == 1)
-        return self->delegate(to.front(), queue_atom::value, user, device);
-      auto rp = self->make_response_promise<std::vector<chat_message>>();
-      scatter_gather<std::vector<chat_message>>(
-        self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(queue_atom::value, user, device),
-        [=](gathered<std::vector<chat_message>>& g) mutable {
-          // The device takes from every replica; what any of them held is
-          // delivered once (a replica that missed a message adds nothing).
-          auto qs = answered(g);
-          if (qs.empty()) {
-            rp.deliver(no_replica_answered());
-            return;
-          }
-          rp.deliver(merge_queues(std::move(qs)));
+      // The device takes from every replica; what any of them held is
+      // delivered once (a replica that missed a message adds nothing).
+      using queue = std::vector<chat_message>;
+      return ask_replicas<queue>(
+        self, replicas(self, user),
+        [](std::vector<queue>& qs, gathered<queue>&) {
+          return merge_queues(std::move(qs));
         },
-        &self->state.watch);
-      return rp;
+        queue_atom::value, user, device);
     },
     [=](queue_atom, count_atom,
         const std::string& user) -> caf::result<uint32_t> {
-      auto to = replicas(self, user);
-      if (to.size() == 1)
-        return self->delegate(to.front(), queue_atom::value, count_atom::value,
-                              user);
-      auto rp = self->make_response_promise<uint32_t>();
-      scatter_gather<uint32_t>(
-        self, to, self->state.timeout, gather_policy::use_answered,
-        same_message(queue_atom::value, count_atom::value, user),
-        [=](gathered<uint32_t>& g) mutable {
-          auto ns = answered(g);
-          if (ns.empty())
-            rp.deliver(no_replica_answered());
-          else
-            rp.deliver(*std::max_element(ns.begin(), ns.end()));
-        },
-        &self->state.watch);
-      return rp;
+      return ask_replicas<uint32_t>(self, replicas(self, user), largest,
+                                    queue_atom::value, count_atom::value, user);
     },
     // -- this node's own store ------------------------------------------------
     [=](flush_atom) -> caf::result<bool> {
