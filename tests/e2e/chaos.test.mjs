@@ -55,6 +55,13 @@ const pick = xs => xs[Math.floor(Math.random() * xs.length)];
 const reachable = () => cluster.live().map(([n]) => n).filter(n => !frozen.has(n));
 const ids = () => [...users.keys()];
 
+/** With CHAOS_LOGS: every node's log (earlier lives included) to that dir. */
+function writeLogs() {
+  if (!process.env.CHAOS_LOGS) return;
+  for (const [n, srv] of cluster.nodes)
+    writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.earlierOutput + srv.output);
+}
+
 /** Set once the test is over (passed or failed): client loops end. */
 let halted = false;
 
@@ -63,9 +70,7 @@ after(async () => {
   // called): without this it kept node's test runner alive until its
   // timeout.
   halted = true;
-  if (process.env.CHAOS_LOGS)
-    for (const [n, srv] of cluster.nodes)
-      writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.earlierOutput + srv.output);
+  writeLogs();
   for (const u of users.values()) u.client?.terminate();
   for (const n of frozen) cluster.node(n).proc.kill('SIGCONT');
   await cluster.dispose();
@@ -239,8 +244,7 @@ async function explain(id) {
     const h = await cluster.node(n).get(`/api/users/${id}/history?limit=3`);
     out.push(`${n}: ${JSON.stringify(r.body.data ?? r.body)} history ${JSON.stringify(h.body.data ?? h.body)}`);
   }
-  for (const [n, srv] of cluster.nodes)
-    writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.earlierOutput + srv.output);
+  writeLogs();
   return `\n  ${out.join('\n  ')}`;
 }
 
@@ -335,9 +339,7 @@ async function agreement(since, ms, what) {
   await Promise.all(inFlight);
   if (agreedAt === null) {
     await beat();
-    if (process.env.CHAOS_LOGS)
-      for (const [n, srv] of cluster.nodes)
-        writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.earlierOutput + srv.output);
+    writeLogs();
     throw new Error(`timed out after ${ms} ms: ${what}: every node to agree\nlast disagreement: ${last}`);
   }
   const took = Math.max(0, agreedAt - since);
@@ -446,9 +448,7 @@ test('chaos: kill -9, restart, SIGSTOP/SIGCONT while users come and go',
       return count === 0;
     }, DETECTION_MS + SLACK, `${node} to count nobody online`).catch(async e => {
       const list = (await cluster.node(node).get('/api/user-status/online?limit=10')).body;
-      if (process.env.CHAOS_LOGS)
-        for (const [n, srv] of cluster.nodes)
-          writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.earlierOutput + srv.output);
+      writeLogs();
       e.message += `: ${count} counted, listed ${JSON.stringify(list)}`;
       throw e;
     });
