@@ -4,11 +4,10 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
-#include <caf/stateful_actor.hpp>
-#include <caf/typed_event_based_actor.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
+#include "core/lean_actor.hpp"
 #include "core/shared_behavior.hpp"
 #include "edge/common/chat.hpp"
 #include "edge/common/client_error.hpp"
@@ -42,8 +41,9 @@ struct session_state {
   static inline const char* name = "presence.session";
 };
 
-/// Every native session shares one handler table (core/shared_behavior.hpp).
-using session_self = shared_actor<session_state, native_session_api::base>;
+/// A lean actor (core/lean_actor.hpp): one per connected user, so no
+/// scheduled_actor base; every native session shares one handler table.
+using session_self = lean_stateful<session_state, native_session_api>;
 using session_ptr = session_self*;
 
 /// The key of the session's one device link.
@@ -557,10 +557,11 @@ void handle(session_ptr self, native_command& cmd) {
   }
 }
 
-native_session_api::behavior_type
-session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
-             std::shared_ptr<session_sink> sink, session_params params,
-             activity_cell_ptr activity) {
+const native_session_api::behavior_type& session_behavior();
+
+void session_init(session_ptr self, std::shared_ptr<edge_context> ctx,
+                  std::shared_ptr<session_sink> sink, session_params params,
+                  activity_cell_ptr activity) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.sink = std::move(sink);
@@ -570,7 +571,8 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
   // The endpoint gave the device id (the client's, or a fresh one) and sent
   // the welcome frame naming it before any other frame could go out.
   st.link.device.device_id = st.params.device_id;
-  self->set_down_handler([=](caf::down_msg& dm) {
+  self->set_down_handler([](caf::down_msg& dm) {
+    auto self = current<session_self>();
     user_down(self, self->state.link, link_key, dm);
   });
   if (st.params.global_feed) {
@@ -587,7 +589,10 @@ session_impl(session_ptr self, std::shared_ptr<edge_context> ctx,
     cmd.op = native_op::join;
     join(self, cmd);
   }
-  // One handler table for every native session (core/shared_behavior.hpp).
+}
+
+/// One handler table for every native session.
+const native_session_api::behavior_type& session_behavior() {
   static const native_session_api::behavior_type shared{
     [](frame_atom, native_command& cmd) {
       auto self = current<session_self>();
@@ -748,8 +753,12 @@ native_session_api spawn_native_session(std::shared_ptr<edge_context> ctx,
                                         std::shared_ptr<session_sink> sink,
                                         session_params params,
                                         activity_cell_ptr activity) {
-  return ctx->sys.spawn(session_impl, ctx, std::move(sink), std::move(params),
-                        std::move(activity));
+  return session_self::spawn(ctx->sys, session_behavior(),
+                             [&](session_ptr self) {
+                               session_init(self, ctx, std::move(sink),
+                                            std::move(params),
+                                            std::move(activity));
+                             });
 }
 
 } // namespace presence::edge

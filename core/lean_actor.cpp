@@ -1,0 +1,213 @@
+#include "core/lean_actor.hpp"
+
+#include <algorithm>
+
+#include <caf/detail/sync_request_bouncer.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+#include <caf/sec.hpp>
+
+namespace presence {
+
+namespace {
+
+caf::mailbox_element* promote(caf::intrusive::singly_linked<caf::mailbox_element>* p) {
+  return static_cast<caf::mailbox_element*>(p);
+}
+
+} // namespace
+
+lean_actor::lean_actor(caf::actor_config& cfg) : caf::monitorable_actor(cfg) {
+  // The inbox starts neither blocked nor scheduled: what arrives while the
+  // spawner sets the actor up waits for start().
+}
+
+lean_actor::~lean_actor() {
+  // nop
+}
+
+void lean_actor::demonitor(const caf::actor_addr& whom) {
+  auto ptr = caf::actor_cast<caf::strong_actor_ptr>(whom);
+  if (ptr) {
+    caf::default_attachable::observe_token tk{address(),
+                                              caf::default_attachable::monitor};
+    ptr->get()->detach(tk);
+  }
+}
+
+void lean_actor::quit(caf::error reason) {
+  if (quitting_)
+    return;
+  quitting_ = true;
+  quit_reason_ = std::move(reason);
+}
+
+void lean_actor::start() {
+  if (quitting_) {
+    finish(nullptr, true);
+    return;
+  }
+  if (!inbox_.try_block())
+    schedule(nullptr);
+}
+
+void lean_actor::schedule(caf::execution_unit* eu) {
+  // The run holds a reference; the worker drops it when resume() returns
+  // done or awaiting_message.
+  intrusive_ptr_add_ref(ctrl());
+  if (eu != nullptr)
+    eu->exec_later(this);
+  else
+    home_system().scheduler().enqueue(this);
+}
+
+void lean_actor::enqueue(caf::mailbox_element_ptr what, caf::execution_unit* eu) {
+  auto mid = what->mid;
+  auto sender = what->sender;
+  switch (inbox_.push_front(what.release())) {
+    case caf::intrusive::inbox_result::unblocked_reader:
+      schedule(eu);
+      break;
+    case caf::intrusive::inbox_result::queue_closed:
+      // Terminated: a request gets an error instead of waiting for its
+      // timeout.
+      caf::detail::sync_request_bouncer{caf::error{}}(sender, mid);
+      break;
+    case caf::intrusive::inbox_result::success:
+      break;
+  }
+}
+
+caf::resumable::subtype_t lean_actor::subtype() const {
+  // Not `scheduled_actor`: CAF casts those to caf::scheduled_actor.
+  return resumable::unspecified;
+}
+
+void lean_actor::intrusive_ptr_add_ref_impl() {
+  intrusive_ptr_add_ref(ctrl());
+}
+
+void lean_actor::intrusive_ptr_release_impl() {
+  intrusive_ptr_release(ctrl());
+}
+
+caf::resumable::resume_result lean_actor::resume(caf::execution_unit* eu,
+                                                 size_t max_throughput) {
+  context_ = eu;
+  size_t handled = 0;
+  auto result = resumable::resume_later;
+  for (;;) {
+    if (finished_) {
+      result = resumable::done;
+      break;
+    }
+    auto head = inbox_.take_head();
+    if (head == nullptr) {
+      if (inbox_.try_block()) {
+        result = resumable::awaiting_message;
+        break;
+      }
+      continue; // a message arrived in between
+    }
+    // The inbox is a stack: reverse it to handle the oldest first.
+    caf::mailbox_element* fifo = nullptr;
+    while (head != nullptr) {
+      auto next = promote(head->next);
+      head->next = fifo;
+      fifo = head;
+      head = next;
+    }
+    while (fifo != nullptr) {
+      caf::mailbox_element_ptr x{fifo};
+      fifo = promote(x->next);
+      x->next = nullptr;
+      if (finished_) {
+        caf::detail::sync_request_bouncer{caf::error{}}(*x);
+        continue;
+      }
+      consume(*x);
+      ++handled;
+      if (quitting_)
+        finish(eu, true);
+    }
+    if (finished_) {
+      result = resumable::done;
+      break;
+    }
+    if (handled >= max_throughput)
+      break; // resume_later: the worker keeps the reference
+  }
+  context_ = nullptr;
+  return result;
+}
+
+void lean_actor::consume(caf::mailbox_element& x) {
+  current_guard g{this};
+  auto& content = x.content();
+  if (x.mid.is_response()) {
+    auto i = std::find_if(pending_.begin(), pending_.end(),
+                          [&](const auto& p) { return p.first == x.mid; });
+    if (i == pending_.end())
+      return; // answered already: a late timeout
+    auto bhvr = std::move(i->second);
+    pending_.erase(i);
+    if (pending_.empty())
+      pending_.shrink_to_fit(); // most of the time nothing is in flight
+    if (!bhvr(content)) {
+      auto msg = caf::make_message(caf::make_error(caf::sec::unexpected_response,
+                                                   x.move_content_to_message()));
+      bhvr(msg);
+    }
+    return;
+  }
+  if (content.type_token() == caf::make_type_token<caf::down_msg>()) {
+    on_down(content.get_mutable_as<caf::down_msg>(0));
+    return;
+  }
+  if (content.type_token() == caf::make_type_token<caf::exit_msg>()) {
+    // Nobody links to a lean actor: an exit message is a kill.
+    auto& em = content.get_mutable_as<caf::exit_msg>(0);
+    if (em.reason != caf::exit_reason::normal)
+      quit(std::move(em.reason));
+    return;
+  }
+  auto res = handle(content);
+  if (!x.mid.is_request() || !x.sender)
+    return;
+  if (res)
+    x.sender->enqueue(ctrl(), x.mid.response_id(), std::move(*res), context_);
+  else
+    x.sender->enqueue(ctrl(), x.mid.response_id(),
+                      caf::make_message(
+                        caf::make_error(caf::sec::unexpected_message)),
+                      context_);
+}
+
+void lean_actor::finish(caf::execution_unit* eu, bool cancel_timeouts) {
+  if (finished_)
+    return;
+  finished_ = true;
+  pending_.clear();
+  pending_.shrink_to_fit();
+  auto bounce = [](caf::mailbox_element* p) {
+    caf::mailbox_element_ptr x{p};
+    caf::detail::sync_request_bouncer{caf::error{}}(*x);
+  };
+  inbox_.close(bounce);
+  cleanup(std::move(quit_reason_), eu);
+  // Request timeouts hold a reference to the actor until they fire.
+  if (cancel_timeouts)
+    system().clock().cancel_timeouts(this);
+}
+
+void lean_actor::on_destroy() {
+  if (!getf(is_cleaned_up_flag)) {
+    // The last handle went without a quit.
+    quit_reason_ = caf::make_error(caf::exit_reason::unreachable);
+    quitting_ = true;
+    finish(nullptr, false); // nothing holds it: no timeout is pending
+    monitorable_actor::on_destroy();
+  }
+}
+
+} // namespace presence
