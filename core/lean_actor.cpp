@@ -11,7 +11,8 @@ namespace presence {
 
 namespace {
 
-caf::mailbox_element* promote(caf::intrusive::singly_linked<caf::mailbox_element>* p) {
+caf::mailbox_element*
+promote(caf::intrusive::singly_linked<caf::mailbox_element>* p) {
   return static_cast<caf::mailbox_element*>(p);
 }
 
@@ -61,7 +62,8 @@ void lean_actor::schedule(caf::execution_unit* eu) {
     home_system().scheduler().enqueue(this);
 }
 
-void lean_actor::enqueue(caf::mailbox_element_ptr what, caf::execution_unit* eu) {
+void lean_actor::enqueue(caf::mailbox_element_ptr what,
+                         caf::execution_unit* eu) {
   auto mid = what->mid;
   auto sender = what->sender;
   switch (inbox_.push_front(what.release())) {
@@ -154,8 +156,9 @@ void lean_actor::consume(caf::mailbox_element& x) {
     if (pending_.empty())
       pending_.shrink_to_fit(); // most of the time nothing is in flight
     if (!bhvr(content)) {
-      auto msg = caf::make_message(caf::make_error(caf::sec::unexpected_response,
-                                                   x.move_content_to_message()));
+      auto msg = caf::make_message(
+        caf::make_error(caf::sec::unexpected_response,
+                        x.move_content_to_message()));
       bhvr(msg);
     }
     return;

@@ -59,14 +59,10 @@ public:
 
   // -- what handlers use ------------------------------------------------------
 
-  caf::actor_system& system() const {
-    return home_system();
-  }
+  caf::actor_system& system() const { return home_system(); }
 
   /// The worker running this actor right now (null outside a run).
-  caf::execution_unit* context() const {
-    return context_;
-  }
+  caf::execution_unit* context() const { return context_; }
 
   /// Sends `xs...` to `dest` (an actor handle), from this actor.
   template <class Handle, class... Ts>
@@ -78,21 +74,23 @@ public:
 
   /// Sends `xs...` to `dest` after `delay` (CAF's clock).
   template <class Handle, class Rep, class Period, class... Ts>
-  void delayed_send(const Handle& dest, std::chrono::duration<Rep, Period> delay,
-                    Ts&&... xs) {
+  void delayed_send(const Handle& dest,
+                    std::chrono::duration<Rep, Period> delay, Ts&&... xs) {
     if (!dest)
       return;
     auto& clk = system().clock();
     clk.schedule_message(clk.now() + delay,
                          caf::actor_cast<caf::strong_actor_ptr>(dest),
-                         caf::make_mailbox_element(ctrl(), caf::make_message_id(),
-                                                   {}, std::forward<Ts>(xs)...));
+                         caf::make_mailbox_element(ctrl(),
+                                                   caf::make_message_id(), {},
+                                                   std::forward<Ts>(xs)...));
   }
 
   /// A request in flight; `then` installs its handlers.
   class response_handle {
   public:
-    response_handle(lean_actor* self, caf::message_id id) : self_(self), id_(id) {
+    response_handle(lean_actor* self, caf::message_id id)
+      : self_(self), id_(id) {
       // nop
     }
 
@@ -101,7 +99,8 @@ public:
     /// `ok` cannot take).
     template <class Ok, class Err>
     void then(Ok ok, Err err) {
-      self_->pending_.emplace_back(id_, caf::behavior{std::move(ok), std::move(err)});
+      self_->pending_.emplace_back(id_, caf::behavior{std::move(ok),
+                                                      std::move(err)});
     }
 
   private:
@@ -123,7 +122,8 @@ public:
       auto& clk = system().clock();
       clk.set_request_timeout(clk.now() + timeout, this, res);
     } else {
-      eq_impl(res, ctrl(), context_, caf::make_error(caf::sec::invalid_argument));
+      eq_impl(res, ctrl(), context_,
+              caf::make_error(caf::sec::invalid_argument));
     }
     return {this, res};
   }
@@ -132,7 +132,8 @@ public:
   template <class Handle>
   void monitor(const Handle& whom) {
     if (auto ptr = caf::actor_cast<caf::abstract_actor*>(whom))
-      ptr->attach(caf::default_attachable::make_monitor(ptr->address(), address()));
+      ptr->attach(
+        caf::default_attachable::make_monitor(ptr->address(), address()));
   }
 
   void demonitor(const caf::actor_addr& whom);
@@ -144,7 +145,8 @@ public:
 
   // -- abstract_actor and resumable --------------------------------------------
 
-  void enqueue(caf::mailbox_element_ptr what, caf::execution_unit* host) override;
+  void enqueue(caf::mailbox_element_ptr what,
+               caf::execution_unit* host) override;
 
   subtype_t subtype() const override;
 
@@ -178,9 +180,7 @@ protected:
     explicit current_guard(lean_actor* self) : prev(current_) {
       current_ = self;
     }
-    ~current_guard() {
-      current_ = prev;
-    }
+    ~current_guard() { current_ = prev; }
   };
 
 private:
@@ -225,9 +225,7 @@ public:
 
   State state;
 
-  const char* name() const override {
-    return State::name;
-  }
+  const char* name() const override { return State::name; }
 
   /// The actor of this kind whose message this thread is handling.
   static lean_stateful* current() {
@@ -237,9 +235,7 @@ public:
 
   /// Calls `f` (it finds its actor with `current()`) for monitored actors
   /// that terminate.
-  void set_down_handler(void (*f)(caf::down_msg&)) {
-    down_ = f;
-  }
+  void set_down_handler(void (*f)(caf::down_msg&)) { down_ = f; }
 
   /// Creates an actor of this kind; `init(self)` sets it up (sends and
   /// requests are fine) before the first message is handled.
@@ -249,7 +245,8 @@ public:
     caf::actor_config cfg;
     auto ptr = caf::make_actor<lean_stateful, caf::strong_actor_ptr>(
       sys.next_actor_id(), sys.node(), &sys, cfg, shared);
-    auto self = static_cast<lean_stateful*>(caf::actor_cast<caf::abstract_actor*>(ptr));
+    auto self = static_cast<lean_stateful*>(
+      caf::actor_cast<caf::abstract_actor*>(ptr));
     {
       current_guard g{self};
       init(self);

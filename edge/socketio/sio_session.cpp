@@ -341,11 +341,9 @@ auto owner_lost(sio_ptr self) {
   return [self] { self->state.eio->close("presence owner lost"); };
 }
 
-sio_session_api::behavior_type sio_impl(sio_ptr self,
-                                        std::shared_ptr<edge_context> ctx,
-                                        std::shared_ptr<eio_transport> eio,
-                                        sio_params params,
-                                        seed000_list_api lists) {
+void sio_init(sio_ptr self, std::shared_ptr<edge_context> ctx,
+              std::shared_ptr<eio_transport> eio, sio_params params,
+              seed000_list_api lists) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
   st.eio = std::move(eio);
@@ -353,7 +351,8 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
   st.lists = std::move(lists);
   self->delayed_send(self, st.ctx->cfg.edge.sio_ping_interval, ping_atom::value,
                      st.ping_seq);
-  self->set_down_handler([=](caf::down_msg& dm) {
+  self->set_down_handler([](caf::down_msg& dm) {
+    auto self = current<sio_self>();
     for (auto& kvp : self->state.sockets)
       user_down(self, kvp.second.link, kvp.first, dm);
   });
@@ -363,8 +362,10 @@ sio_session_api::behavior_type sio_impl(sio_ptr self,
                      st.ctx->cfg.edge.sio_ping_interval
                        + st.ctx->cfg.edge.sio_ping_timeout,
                      stop_atom::value);
-  // One handler table for every actor of this kind
-  // (core/shared_behavior.hpp).
+}
+
+/// One handler table for every Socket.IO session.
+const sio_session_api::behavior_type& sio_behavior() {
   static const sio_session_api::behavior_type shared{
     // -- from the transport ---------------------------------------------------
     [](frame_atom, const std::string& text) {
@@ -476,8 +477,10 @@ sio_session_api spawn_sio_session(std::shared_ptr<edge_context> ctx,
                                   std::shared_ptr<eio_transport> eio,
                                   sio_params params, seed000_list_api lists) {
   auto& sys = ctx->sys;
-  return sys.spawn(sio_impl, std::move(ctx), std::move(eio), std::move(params),
-                   std::move(lists));
+  return sio_self::spawn(sys, sio_behavior(), [&](sio_ptr self) {
+    sio_init(self, std::move(ctx), std::move(eio), std::move(params),
+             std::move(lists));
+  });
 }
 
 } // namespace presence::edge

@@ -10,14 +10,12 @@
 #include <set>
 #include <string>
 
-#include <caf/stateful_actor.hpp>
-#include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/lean_actor.hpp"
 #include "core/shared_behavior.hpp"
 #include "edge/common/device_link.hpp"
 #include "edge/socketio/sio_session.hpp"
-#include "edge/socketio/socketio_codec.hpp"
 #include "edge/socketio/socketio_codec.hpp"
 
 namespace presence::edge {
@@ -75,9 +73,9 @@ struct sio_state {
   static inline const char* name = "presence.sio";
 };
 
-/// Every Socket.IO session shares one handler table
-/// (core/shared_behavior.hpp).
-using sio_self = shared_actor<sio_state, sio_session_api::base>;
+/// A lean actor (core/lean_actor.hpp): one per connected client, so no
+/// scheduled_actor base; every Socket.IO session shares one handler table.
+using sio_self = lean_stateful<sio_state, sio_session_api>;
 using sio_ptr = sio_self*;
 
 /// Most users one online list carries (seed 000/002/004 lists).

@@ -42,8 +42,7 @@ using probe_api = caf::typed_actor<
   caf::reacts_to<watch_atom, caf::actor>,
   caf::reacts_to<unwatch_atom, caf::actor>,
   // sends (seq, x) to itself after 20 ms
-  caf::reacts_to<later_atom, int>,
-  caf::reacts_to<stop_atom>>;
+  caf::reacts_to<later_atom, int>, caf::reacts_to<stop_atom>>;
 
 struct probe_state {
   caf::actor report;
@@ -62,11 +61,11 @@ const probe_api::behavior_type& probe_behavior() {
     [](ask_atom, const caf::actor& peer, int x, int timeout_ms) {
       auto self = presence::current<probe_self>();
       self->request(peer, std::chrono::milliseconds{timeout_ms}, x)
-        .then(
-          [self](int y) { self->send(self->state.report, ok_atom::value, y); },
-          [self](caf::error& err) {
-            self->send(self->state.report, err_atom::value, err.code());
-          });
+        .then([self](
+                int y) { self->send(self->state.report, ok_atom::value, y); },
+              [self](caf::error& err) {
+                self->send(self->state.report, err_atom::value, err.code());
+              });
     },
     [](watch_atom, const caf::actor& x) {
       presence::current<probe_self>()->monitor(x);
@@ -118,16 +117,16 @@ struct fixture {
 int next_seq(caf::scoped_actor& self) {
   int got = -1;
   self->receive([&](seq_atom, int x) { got = x; },
-                caf::after(std::chrono::seconds(10)) >> [] {
-                  FAIL("no message from the lean actor");
-                });
+                caf::after(std::chrono::seconds(10)) >>
+                  [] { FAIL("no message from the lean actor"); });
   return got;
 }
 
 } // namespace
 
-TEST_CASE_METHOD(fixture, "lean actor: messages in arrival order, those sent "
-                          "during setup first",
+TEST_CASE_METHOD(fixture,
+                 "lean actor: messages in arrival order, those sent "
+                 "during setup first",
                  "[lean_actor]") {
   auto probe = spawn_probe(sys, caf::actor{self}, 3);
   for (int i = 3; i < 500; ++i)
@@ -145,8 +144,9 @@ TEST_CASE_METHOD(fixture, "lean actor: answers requests", "[lean_actor]") {
   CHECK(got == 42);
 }
 
-TEST_CASE_METHOD(fixture, "lean actor: its requests get results, errors and "
-                          "timeouts",
+TEST_CASE_METHOD(fixture,
+                 "lean actor: its requests get results, errors and "
+                 "timeouts",
                  "[lean_actor]") {
   auto probe = spawn_probe(sys, caf::actor{self});
   auto p = sys.spawn(peer);
@@ -204,7 +204,8 @@ TEST_CASE_METHOD(fixture, "lean actor: monitors others and is monitored",
   self->send_exit(watched, caf::exit_reason::kill);
   caf::actor_addr down_of;
   self->receive([&](down_atom, const caf::actor_addr& a) { down_of = a; },
-                caf::after(std::chrono::seconds(10)) >> [] { FAIL("no down"); });
+                caf::after(std::chrono::seconds(10)) >>
+                  [] { FAIL("no down"); });
   CHECK(down_of == watched.address());
 
   // Monitored itself: quitting tells the monitor, runs attached functors,
@@ -230,8 +231,9 @@ TEST_CASE_METHOD(fixture, "lean actor: monitors others and is monitored",
   CHECK(err == caf::sec::request_receiver_down);
 }
 
-TEST_CASE_METHOD(fixture, "lean actor: delayed sends arrive, and the last "
-                          "handle going ends it",
+TEST_CASE_METHOD(fixture,
+                 "lean actor: delayed sends arrive, and the last "
+                 "handle going ends it",
                  "[lean_actor]") {
   auto probe = spawn_probe(sys, caf::actor{self});
   self->send(probe, later_atom::value, 7);
@@ -240,6 +242,7 @@ TEST_CASE_METHOD(fixture, "lean actor: delayed sends arrive, and the last "
   probe = nullptr; // no handle left: the actor goes
   caf::error reason;
   self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
-                caf::after(std::chrono::seconds(10)) >> [] { FAIL("no down"); });
+                caf::after(std::chrono::seconds(10)) >>
+                  [] { FAIL("no down"); });
   CHECK(reason == caf::exit_reason::unreachable);
 }
