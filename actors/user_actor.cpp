@@ -7,11 +7,10 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
-#include <caf/stateful_actor.hpp>
-#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/presence_logic.hpp"
 #include "core/logger.hpp"
+#include "core/lean_actor.hpp"
 #include "core/shared_behavior.hpp"
 
 namespace presence::actors {
@@ -93,8 +92,9 @@ struct user_state {
   static inline const char* name = "presence.user";
 };
 
-/// Every user actor shares one handler table (core/shared_behavior.hpp).
-using user_self = shared_actor<user_state, user_actor_impl::base>;
+/// A lean actor (core/lean_actor.hpp): one per online user, so no
+/// scheduled_actor base; every user actor shares one handler table.
+using user_self = lean_stateful<user_state, user_actor_impl>;
 using user_ptr = user_self*;
 
 /// How often a known device takes the offline queue even when nothing is
@@ -399,7 +399,8 @@ void drop_devices(user_ptr self, Pred pred) {
 
 /// A session that dies without saying goodbye loses its devices.
 void install_down_handler(user_ptr self) {
-  self->set_down_handler([=](caf::down_msg& dm) {
+  self->set_down_handler([](caf::down_msg& dm) {
+    auto self = current<user_self>();
     // The user was last seen at the last sign of life of the lost devices
     // (a node that died took its sockets' final moments with it).
     drop_devices(self, [&](const session_api& s) {
@@ -456,10 +457,8 @@ user_transfer make_transfer(const user_state& st) {
   return t;
 }
 
-user_actor_impl::behavior_type running();
-
-user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
-                                         std::shared_ptr<const user_env> env) {
+void user_init(user_ptr self, std::string user_id,
+               std::shared_ptr<const user_env> env) {
   auto& st = self->state;
   st.user_id = std::move(user_id);
   st.env = std::move(env);
@@ -510,11 +509,10 @@ user_actor_impl::behavior_type user_impl(user_ptr self, std::string user_id,
             self->state.user_id, n, self->system().render(err));
       });
   install_down_handler(self);
-  return running();
 }
 
-user_actor_impl::behavior_type running() {
-  // One handler table for every user actor (core/shared_behavior.hpp).
+/// One handler table for every user actor.
+const user_actor_impl::behavior_type& running() {
   static const user_actor_impl::behavior_type shared{
     [](join_atom, join_request& req) -> caf::result<join_ack> {
       auto self = current<user_self>();
@@ -878,9 +876,8 @@ user_actor_impl::behavior_type running() {
   return shared;
 }
 
-user_actor_impl::behavior_type
-user_from_impl(user_ptr self, user_transfer t,
-               std::shared_ptr<const user_env> env) {
+void user_from_init(user_ptr self, user_transfer t,
+                    std::shared_ptr<const user_env> env) {
   auto& st = self->state;
   st.user_id = t.user_id;
   st.env = std::move(env);
@@ -916,19 +913,22 @@ user_from_impl(user_ptr self, user_transfer t,
   recompute(self);
   // The open-session mark now lives on this owner's replicas.
   checkpoint(self);
-  return running();
 }
 
 } // namespace
 
 user_control_api spawn_user_from(caf::actor_system& sys, user_transfer t,
                                  std::shared_ptr<const user_env> env) {
-  return sys.spawn(user_from_impl, std::move(t), std::move(env));
+  return user_self::spawn(sys, running(), [&](user_ptr self) {
+    user_from_init(self, std::move(t), std::move(env));
+  });
 }
 
 user_control_api spawn_user(caf::actor_system& sys, std::string user_id,
                             std::shared_ptr<const user_env> env) {
-  return sys.spawn(user_impl, std::move(user_id), std::move(env));
+  return user_self::spawn(sys, running(), [&](user_ptr self) {
+    user_init(self, std::move(user_id), std::move(env));
+  });
 }
 
 } // namespace presence::actors

@@ -11,6 +11,11 @@ namespace presence {
 
 namespace {
 
+/// The message this thread is handling (lean actors only).
+thread_local caf::mailbox_element* current_element = nullptr;
+
+const caf::strong_actor_ptr no_sender;
+
 caf::mailbox_element*
 promote(caf::intrusive::singly_linked<caf::mailbox_element>* p) {
   return static_cast<caf::mailbox_element*>(p);
@@ -34,6 +39,10 @@ void lean_actor::demonitor(const caf::actor_addr& whom) {
                                               caf::default_attachable::monitor};
     ptr->get()->detach(tk);
   }
+}
+
+const caf::strong_actor_ptr& lean_actor::current_sender() const {
+  return current_element != nullptr ? current_element->sender : no_sender;
 }
 
 void lean_actor::quit(caf::error reason) {
@@ -127,10 +136,8 @@ caf::resumable::resume_result lean_actor::resume(caf::execution_unit* eu,
         caf::detail::sync_request_bouncer{caf::error{}}(*x);
         continue;
       }
-      consume(*x);
+      consume_or_stash(std::move(x), eu);
       ++handled;
-      if (quitting_)
-        finish(eu, true);
     }
     if (finished_) {
       result = resumable::done;
@@ -143,8 +150,48 @@ caf::resumable::resume_result lean_actor::resume(caf::execution_unit* eu,
   return result;
 }
 
+void lean_actor::consume_or_stash(caf::mailbox_element_ptr x,
+                                  caf::execution_unit* eu) {
+  if (awaiting() && x->mid != awaited_) {
+    auto p = x.release();
+    if (stash_tail_ != nullptr)
+      stash_tail_->next = p;
+    else
+      stash_head_ = p;
+    stash_tail_ = p;
+    return;
+  }
+  bool answered = awaiting();
+  if (answered)
+    awaited_ = caf::message_id{};
+  consume(*x);
+  if (quitting_) {
+    finish(eu, true);
+    return;
+  }
+  // What waited for the answer comes next, oldest first, until another
+  // await begins.
+  while (answered && !awaiting() && stash_head_ != nullptr) {
+    caf::mailbox_element_ptr y{stash_head_};
+    stash_head_ = promote(y->next);
+    if (stash_head_ == nullptr)
+      stash_tail_ = nullptr;
+    y->next = nullptr;
+    consume(*y);
+    if (quitting_) {
+      finish(eu, true);
+      return;
+    }
+  }
+}
+
 void lean_actor::consume(caf::mailbox_element& x) {
   current_guard g{this};
+  struct element_guard {
+    caf::mailbox_element* prev;
+    ~element_guard() { current_element = prev; }
+  } eg{current_element};
+  current_element = &x;
   auto& content = x.content();
   if (x.mid.is_response()) {
     auto i = std::find_if(pending_.begin(), pending_.end(),
@@ -197,6 +244,12 @@ void lean_actor::finish(caf::execution_unit* eu, bool cancel_timeouts) {
     caf::detail::sync_request_bouncer{caf::error{}}(*x);
   };
   inbox_.close(bounce);
+  while (stash_head_ != nullptr) {
+    auto next = promote(stash_head_->next);
+    bounce(stash_head_);
+    stash_head_ = next;
+  }
+  stash_tail_ = nullptr;
   cleanup(std::move(quit_reason_), eu);
   // Request timeouts hold a reference to the actor until they fire.
   if (cancel_timeouts)

@@ -18,9 +18,10 @@
 // API the sessions use: `send`, `delayed_send`, `request(...).then(ok,
 // err)` with a timeout, `monitor`/`demonitor`, `quit`, and one handler
 // table shared by every actor of a kind (as `shared_actor` does:
-// handlers find their actor with `current<Self>()`). Not supported:
-// streams, links (exit messages from anyone but the system are ignored),
-// skipping messages, response promises and awaited responses.
+// handlers find their actor with `current<Self>()`), and `await` for an
+// answer that must come before anything else. Not supported: streams,
+// links (an exit message is a kill), skipping messages, response promises
+// and delegation (a handler's result is its answer).
 //
 // Messages are handled one at a time, in the order they arrived, on CAF's
 // worker threads (at most `max_throughput` per run, then the worker moves
@@ -103,6 +104,15 @@ public:
                                                       std::move(err)});
     }
 
+    /// As `then`, and every other message waits until the answer came (at
+    /// most one await at a time).
+    template <class Ok, class Err>
+    void await(Ok ok, Err err) {
+      assert(!self_->awaiting());
+      then(std::move(ok), std::move(err));
+      self_->awaited_ = id_;
+    }
+
   private:
     lean_actor* self_;
     caf::message_id id_;
@@ -137,6 +147,9 @@ public:
   }
 
   void demonitor(const caf::actor_addr& whom);
+
+  /// The sender of the message being handled (null: anonymous).
+  const caf::strong_actor_ptr& current_sender() const;
 
   /// Terminates the actor after the message being handled (now, outside a
   /// run): monitors get a `down_msg`, attached functors run, requests
@@ -195,7 +208,17 @@ private:
 
   void schedule(caf::execution_unit* eu);
 
+  /// Handles `x`, or keeps it for later while an answer is awaited.
+  void consume_or_stash(caf::mailbox_element_ptr x, caf::execution_unit* eu);
+
+  bool awaiting() const { return awaited_.is_response(); }
+
   caf::intrusive::lifo_inbox<policy> inbox_;
+  /// The awaited answer (`await`; not a response id: none): until it comes, other messages
+  /// wait in the stash (oldest first).
+  caf::message_id awaited_;
+  caf::mailbox_element* stash_head_ = nullptr;
+  caf::mailbox_element* stash_tail_ = nullptr;
   caf::execution_unit* context_ = nullptr;
   uint64_t last_request_id_ = 0;
   /// Requests waiting for their answer, oldest first (usually none).

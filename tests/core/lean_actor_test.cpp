@@ -31,6 +31,8 @@ using stop_atom = caf::atom_constant<caf::atom("lstop")>;
 using ok_atom = caf::atom_constant<caf::atom("lok")>;
 using err_atom = caf::atom_constant<caf::atom("lerr")>;
 using down_atom = caf::atom_constant<caf::atom("ldown")>;
+using wait_atom = caf::atom_constant<caf::atom("lwait")>;
+using who_atom = caf::atom_constant<caf::atom("lwho")>;
 
 using probe_api = caf::typed_actor<
   // answered: x * 2
@@ -42,7 +44,11 @@ using probe_api = caf::typed_actor<
   caf::reacts_to<watch_atom, caf::actor>,
   caf::reacts_to<unwatch_atom, caf::actor>,
   // sends (seq, x) to itself after 20 ms
-  caf::reacts_to<later_atom, int>, caf::reacts_to<stop_atom>>;
+  caf::reacts_to<later_atom, int>, caf::reacts_to<stop_atom>,
+  // requests x of peer and awaits the answer; reports (ok, result)
+  caf::reacts_to<wait_atom, caf::actor, int>,
+  // reports (who, current_sender)
+  caf::reacts_to<who_atom>>;
 
 struct probe_state {
   caf::actor report;
@@ -78,6 +84,20 @@ const probe_api::behavior_type& probe_behavior() {
       self->delayed_send(probe_api{self}, 20ms, seq_atom::value, x);
     },
     [](stop_atom) { presence::current<probe_self>()->quit(); },
+    [](wait_atom, const caf::actor& peer, int x) {
+      auto self = presence::current<probe_self>();
+      self->request(peer, std::chrono::seconds{10}, x)
+        .await([self](
+                 int y) { self->send(self->state.report, ok_atom::value, y); },
+               [self](caf::error& err) {
+                 self->send(self->state.report, err_atom::value, err.code());
+               });
+    },
+    [](who_atom) {
+      auto self = presence::current<probe_self>();
+      self->send(self->state.report, who_atom::value,
+                 caf::actor_cast<caf::actor_addr>(self->current_sender()));
+    },
   };
   return shared;
 }
@@ -104,6 +124,24 @@ caf::behavior peer(caf::event_based_actor*) {
       if (x == 0)
         return caf::delegated<int>{};
       return x + 1;
+    },
+  };
+}
+
+/// Answers every int with 99, but only once told to (ok_atom); tells
+/// `watcher` (wait_atom) when it holds a request.
+caf::behavior gate(caf::event_based_actor* self, caf::actor watcher) {
+  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  return {
+    [=](int) {
+      caf::anon_send(watcher, wait_atom::value);
+      held->push_back(self->make_response_promise());
+      return held->back();
+    },
+    [=](ok_atom) {
+      for (auto& rp : *held)
+        rp.deliver(99);
+      held->clear();
     },
   };
 }
@@ -245,4 +283,40 @@ TEST_CASE_METHOD(fixture,
                 caf::after(std::chrono::seconds(10)) >>
                   [] { FAIL("no down"); });
   CHECK(reason == caf::exit_reason::unreachable);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "lean actor: an awaited answer comes before what "
+                 "arrived meanwhile, in order",
+                 "[lean_actor]") {
+  auto probe = spawn_probe(sys, caf::actor{self});
+  auto g = sys.spawn(gate, caf::actor{self});
+  self->send(probe, wait_atom::value, g, 1);
+  // The gate holds the request: the probe awaits the answer.
+  self->receive([](wait_atom) {},
+                caf::after(std::chrono::seconds(10)) >> [] { FAIL("none"); });
+  for (int i = 0; i < 5; ++i)
+    self->send(probe, seq_atom::value, i);
+  self->send(g, ok_atom::value); // after the seqs reached the probe
+  int first = 0;
+  self->receive([&](ok_atom, int y) { first = y; },
+                [&](seq_atom, int x) {
+                  FAIL("seq " << x << " before the answer");
+                },
+                caf::after(std::chrono::seconds(10)) >> [] { FAIL("none"); });
+  CHECK(first == 99);
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(next_seq(self) == i);
+  // The sender of the message being handled.
+  self->send(probe, who_atom::value);
+  caf::actor_addr who;
+  auto get_who = [&] {
+    self->receive([&](who_atom, const caf::actor_addr& a) { who = a; },
+                  caf::after(std::chrono::seconds(10)) >> [] { FAIL("none"); });
+  };
+  get_who();
+  CHECK(who == self->address());
+  caf::anon_send(probe, who_atom::value);
+  get_who();
+  CHECK(!who);
 }
