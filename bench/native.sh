@@ -6,6 +6,7 @@
 #                   [--json FILE]
 # PRESENCED_ARGS: extra server arguments for every run, e.g.
 #   PRESENCED_ARGS="--scheduler-policy stealing" bench/native.sh --scenarios heartbeat
+# PRESENCED_BIN: another server binary (A/B against an older build)
 # heartbeat: 1,000 clients pinging once a second (CPU per ping, RTT)
 # busy:      1,000 clients pinging 10 times a second
 # latency:   10,000 online, 2 observers, 1,000 joins/s (each stays 1 s)
@@ -19,7 +20,7 @@
 # Needs a build (make build). Loopback only; stops what it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/build/app/presenced
+bin=${PRESENCED_BIN:-$root/build/app/presenced}
 gen=$root/build/bench/loadgen
 scenarios=heartbeat,busy,latency,fanout,scale
 quick=0
