@@ -664,7 +664,8 @@ const native_session_api::behavior_type& session_behavior() {
 class native_endpoint : public ws_endpoint {
 public:
   native_endpoint(std::shared_ptr<edge_context> ctx, session_params params)
-    : ctx_(std::move(ctx)), params_(std::move(params)) {
+    : ctx_(std::move(ctx)),
+      params_(std::make_unique<session_params>(std::move(params))) {
     // nop
   }
 
@@ -672,16 +673,20 @@ public:
     sink_ = sink;
     // The welcome is the first frame: written here, on the socket's strand,
     // before the session actor runs or a ping can be answered.
-    if (params_.device_id.empty()) {
-      params_.device_id = ctx_->make_device_id();
-      params_.device_generated = true;
+    auto& params = *params_;
+    if (params.device_id.empty()) {
+      params.device_id = ctx_->make_device_id();
+      params.device_generated = true;
     }
-    reply(encode_welcome(params_.user_id, params_.device_id,
+    reply(encode_welcome(params.user_id, params.device_id,
                          ctx_->cfg.actors.heartbeat_ttl.count(),
-                         params_.global_feed));
+                         params.global_feed));
     activity_ = std::make_shared<activity_cell>();
     ctx_->track_activity(activity_);
-    actor_ = spawn_native_session(ctx_, std::move(sink), params_, activity_);
+    actor_ = spawn_native_session(ctx_, std::move(sink), std::move(params),
+                                  activity_);
+    params_.reset(); // the session keeps them
+
     ctx_->probe.sessions.native->Increment();
     counted_ = true;
   }
@@ -734,7 +739,8 @@ private:
   }
 
   std::shared_ptr<edge_context> ctx_;
-  session_params params_;
+  /// What the upgrade learned, until on_open hands it to the session.
+  std::unique_ptr<session_params> params_;
   std::shared_ptr<session_sink> sink_;
   activity_cell_ptr activity_;
   native_session_api actor_;
