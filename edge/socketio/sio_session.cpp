@@ -349,6 +349,9 @@ void sio_init(sio_ptr self, std::shared_ptr<edge_context> ctx,
   st.eio = std::move(eio);
   st.params = std::move(params);
   st.lists = std::move(lists);
+  // One timer at a time drives the Engine.IO heartbeat: the ping, then the
+  // pong's deadline, then the next ping (a timer stays pending in CAF's
+  // clock until it fires, ~0.2 KB, one per connected client).
   self->delayed_send(self, st.ctx->cfg.edge.sio_ping_interval, ping_atom::value,
                      st.ping_seq);
   self->set_down_handler([](caf::down_msg& dm) {
@@ -356,12 +359,6 @@ void sio_init(sio_ptr self, std::shared_ptr<edge_context> ctx,
     for (auto& kvp : self->state.sockets)
       user_down(self, kvp.second.link, kvp.first, dm);
   });
-  // A session that never connects to a namespace is dropped (socket.io's
-  // connectTimeout): it would only hold memory.
-  self->delayed_send(self,
-                     st.ctx->cfg.edge.sio_ping_interval
-                       + st.ctx->cfg.edge.sio_ping_timeout,
-                     stop_atom::value);
 }
 
 /// One handler table for every Socket.IO session.
@@ -380,8 +377,6 @@ const sio_session_api::behavior_type& sio_behavior() {
       st.awaiting_pong = false;
       // Engine.IO liveness is presence liveness: a pong refreshes the TTL.
       heartbeat_all(self);
-      self->delayed_send(self, st.ctx->cfg.edge.sio_ping_interval,
-                         ping_atom::value, ++st.ping_seq);
     },
     [](closed_atom) {
       auto self = current<sio_self>();
@@ -450,18 +445,29 @@ const sio_session_api::behavior_type& sio_behavior() {
     [](deadline_atom, uint64_t seq) {
       auto self = current<sio_self>();
       auto& st = self->state;
-      if (!st.closed && st.awaiting_pong && seq == st.ping_seq)
+      if (st.closed || seq != st.ping_seq)
+        return;
+      if (st.awaiting_pong) {
         st.eio->close("ping timeout");
+        return;
+      }
+      // A session that has no namespace connected by the first deadline
+      // (ping interval + ping timeout after the handshake: socket.io's
+      // connectTimeout) is dropped: it would only hold memory.
+      if (seq == 0 && st.sockets.empty()) {
+        st.eio->close("connect timeout");
+        return;
+      }
+      // The next ping a ping interval after the last one.
+      auto& e = st.ctx->cfg.edge;
+      auto rest = e.sio_ping_interval > e.sio_ping_timeout
+                    ? e.sio_ping_interval - e.sio_ping_timeout
+                    : decltype(e.sio_ping_interval){0};
+      self->delayed_send(self, rest, ping_atom::value, ++st.ping_seq);
     },
     [](expire_atom, uint64_t epoch) {
       auto self = current<sio_self>();
       token_deadline(self, epoch);
-    },
-    [](stop_atom) {
-      auto self = current<sio_self>();
-      auto& st = self->state;
-      if (!st.closed && st.sockets.empty())
-        st.eio->close("connect timeout");
     },
     [](list_atom, const seed000_list& l) {
       auto self = current<sio_self>();

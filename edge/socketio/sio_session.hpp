@@ -39,10 +39,9 @@ using sio_session_api
       caf::reacts_to<rejoin_atom, std::string, uint64_t, int>,
       // private: Engine.IO heartbeat (ping sequence number)
       caf::reacts_to<ping_atom, uint64_t>,
-      // private: the pong for that ping is overdue
+      // private: the pong for that ping is due (a session with no namespace
+      // connected by the first one is dropped: connectTimeout)
       caf::reacts_to<deadline_atom, uint64_t>,
-      // private: drop a session that never connected to a namespace
-      caf::reacts_to<stop_atom>,
       // private: the session's token expires (its epoch)
       caf::reacts_to<expire_atom, uint64_t>>;
 
