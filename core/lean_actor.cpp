@@ -114,10 +114,12 @@ caf::resumable::resume_result lean_actor::resume(caf::execution_unit* eu,
     }
     auto head = inbox_.take_head();
     if (head == nullptr) {
-      if (inbox_.try_block()) {
-        result = resumable::awaiting_message;
-        break;
-      }
+      // Once blocked, the next message schedules another run, maybe on
+      // another worker at once: nothing of this run may follow.
+      context_ = nullptr;
+      if (inbox_.try_block())
+        return resumable::awaiting_message;
+      context_ = eu;
       continue; // a message arrived in between
     }
     // The inbox is a stack: reverse it to handle the oldest first.
@@ -254,6 +256,7 @@ void lean_actor::finish(caf::execution_unit* eu, bool cancel_timeouts) {
   // Request timeouts hold a reference to the actor until they fire.
   if (cancel_timeouts)
     system().clock().cancel_timeouts(this);
+  on_finished();
 }
 
 void lean_actor::on_destroy() {

@@ -20,8 +20,11 @@
 // table shared by every actor of a kind (as `shared_actor` does:
 // handlers find their actor with `current<Self>()`), and `await` for an
 // answer that must come before anything else. Not supported: streams,
-// links (an exit message is a kill), skipping messages, response promises
-// and delegation (a handler's result is its answer).
+// links (an exit message is a kill), skipping messages, message
+// priorities, response promises and delegation (a handler's result is
+// the answer to a request; a value returned for an asynchronous message
+// goes nowhere, where CAF sends it back). A run handles every message it
+// took from the mailbox in one go (CAF stops after `max_throughput`).
 //
 // Messages are handled one at a time, in the order they arrived, on CAF's
 // worker threads (at most `max_throughput` per run, then the worker moves
@@ -179,6 +182,10 @@ protected:
   /// A monitored actor terminated.
   virtual void on_down(caf::down_msg& dm) = 0;
 
+  /// The actor terminated (after its monitors and attached functors were
+  /// told): the last call it gets.
+  virtual void on_finished() = 0;
+
   /// Call once the constructor's caller set the actor up: from then on the
   /// scheduler runs it whenever a message arrives (one that arrived during
   /// the setup is handled now, on a worker).
@@ -244,9 +251,20 @@ public:
     : lean_actor(cfg) {
     auto copy = shared; // unbox() is not const; both share one table
     bhvr_ = copy.unbox();
+    new (&state) State();
   }
 
-  State state;
+  ~lean_stateful() override {
+    if (!state_gone_)
+      state.~State();
+  }
+
+  /// Lives from construction until the actor terminates (as in CAF's
+  /// stateful_actor): what it holds (handles, often back to this actor)
+  /// goes then, not when the last handle does.
+  union {
+    State state;
+  };
 
   const char* name() const override { return State::name; }
 
@@ -288,9 +306,15 @@ protected:
       down_(dm);
   }
 
+  void on_finished() override {
+    state.~State();
+    state_gone_ = true;
+  }
+
 private:
   caf::behavior bhvr_;
   void (*down_)(caf::down_msg&) = nullptr;
+  bool state_gone_ = false;
 };
 
 } // namespace presence

@@ -33,6 +33,16 @@ using err_atom = caf::atom_constant<caf::atom("lerr")>;
 using down_atom = caf::atom_constant<caf::atom("ldown")>;
 using wait_atom = caf::atom_constant<caf::atom("lwait")>;
 using who_atom = caf::atom_constant<caf::atom("lwho")>;
+using gone_atom = caf::atom_constant<caf::atom("lgone")>;
+
+/// Tells `to` when destroyed.
+struct gone_signal {
+  caf::actor to;
+  ~gone_signal() {
+    if (to)
+      caf::anon_send(to, gone_atom::value);
+  }
+};
 
 using probe_api = caf::typed_actor<
   // answered: x * 2
@@ -52,6 +62,10 @@ using probe_api = caf::typed_actor<
 
 struct probe_state {
   caf::actor report;
+  /// A handle to the actor itself (a cycle), and who hears when the state
+  /// goes.
+  caf::actor me;
+  gone_signal signal;
   static inline const char* name = "test.lean";
 };
 
@@ -103,9 +117,13 @@ const probe_api::behavior_type& probe_behavior() {
 }
 
 probe_api spawn_probe(caf::actor_system& sys, const caf::actor& report,
-                      int sends_during_init = 0) {
+                      int sends_during_init = 0, bool cycle = false) {
   return probe_self::spawn(sys, probe_behavior(), [&](probe_self* self) {
     self->state.report = report;
+    if (cycle) {
+      self->state.me = caf::actor_cast<caf::actor>(self->ctrl());
+      self->state.signal.to = report;
+    }
     self->set_down_handler([](caf::down_msg& dm) {
       auto self = presence::current<probe_self>();
       self->send(self->state.report, down_atom::value, dm.source);
@@ -319,4 +337,18 @@ TEST_CASE_METHOD(fixture,
   caf::anon_send(probe, who_atom::value);
   get_who();
   CHECK(!who);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "lean actor: its state goes when it terminates, "
+                 "even when it holds a handle to the actor",
+                 "[lean_actor]") {
+  auto probe = spawn_probe(sys, caf::actor{self}, 0, true);
+  self->send(probe, stop_atom::value);
+  probe = nullptr;
+  bool gone = false;
+  self->receive([&](gone_atom) { gone = true; },
+                caf::after(std::chrono::seconds(10)) >>
+                  [] { FAIL("the state outlived the actor"); });
+  CHECK(gone);
 }
