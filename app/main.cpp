@@ -20,6 +20,7 @@
 #include "app/config_cli.hpp"
 #include "app/log_format.hpp"
 #include "cluster/cluster_tls.hpp"
+#include "core/lean_actor.hpp"
 #include "edge/server.hpp"
 #include "edge/common/edge_context.hpp"
 #include "edge/webhooks/webhooks.hpp"
@@ -161,6 +162,13 @@ int main(int argc, char** argv) {
                                             (hooks->counters().*count).load());
                                         });
   }
+
+  srv->context()->probe.add_scraped(
+    "presence_lean_actors",
+    "User actors and sessions in memory (lean actors): about one of each "
+    "per connected user; a count that keeps growing while clients come "
+    "and go is a leak",
+    [] { return static_cast<double>(lean_actor::live()); });
 
   spdlog::info("presenced listening on {}://{}:{} (data in {}, {} mode)",
                srv->tls() ? "https" : "http", cfg.edge.listen_host, srv->port(),

@@ -24,12 +24,13 @@ promote(caf::intrusive::singly_linked<caf::mailbox_element>* p) {
 } // namespace
 
 lean_actor::lean_actor(caf::actor_config& cfg) : caf::monitorable_actor(cfg) {
+  live_.fetch_add(1, std::memory_order_relaxed);
   // The inbox starts neither blocked nor scheduled: what arrives while the
   // spawner sets the actor up waits for start().
 }
 
 lean_actor::~lean_actor() {
-  // nop
+  live_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void lean_actor::demonitor(const caf::actor_addr& whom) {

@@ -30,6 +30,7 @@
 // worker threads (at most `max_throughput` per run, then the worker moves
 // on), exactly as for `scheduled_actor`.
 
+#include <atomic>
 #include <cassert>
 #include <chrono>
 #include <cstdint>
@@ -60,6 +61,9 @@ public:
   explicit lean_actor(caf::actor_config& cfg);
 
   ~lean_actor() override;
+
+  /// Lean actors in memory in this process (constructed, not yet freed).
+  static int64_t live() { return live_.load(std::memory_order_relaxed); }
 
   // -- what handlers use ------------------------------------------------------
 
@@ -219,6 +223,8 @@ private:
   void consume_or_stash(caf::mailbox_element_ptr x, caf::execution_unit* eu);
 
   bool awaiting() const { return awaited_.is_response(); }
+
+  static inline std::atomic<int64_t> live_{0};
 
   caf::intrusive::lifo_inbox<policy> inbox_;
   /// The awaited answer (`await`; not a response id: none): until it comes, other messages

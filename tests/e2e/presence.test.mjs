@@ -458,3 +458,33 @@ test('resync: a cursor the bounded change log no longer reaches gets resync_requ
     await own.dispose();
   }
 });
+
+test('closed connections free their actors (presence_lean_actors falls back)', async () => {
+  const leanActors = async () => {
+    const text = (await srv.get('/metrics')).text;
+    const m = text.match(/^presence_lean_actors (\S+)$/m);
+    assert.ok(m, 'presence_lean_actors in /metrics');
+    return Number(m[1]);
+  };
+  const before = await leanActors();
+  const natives = [];
+  for (let i = 0; i < 30; ++i) {
+    const c = await srv.ws(`/ws?userId=leak-n${i}`);
+    await c.next(m => m.type === 'joined');
+    natives.push(c);
+  }
+  const sios = [];
+  for (let i = 0; i < 10; ++i) {
+    const s = await sioConnect(srv.url, { path: '/api/socketio', transports: ['websocket'] });
+    assert.equal((await s.ask('join_user', `leak-s${i}`)).success, true);
+    sios.push(s);
+  }
+  // A session and a user actor per client.
+  const held = await leanActors();
+  assert.ok(held >= before + 80, `${held} lean actors with 40 clients (before: ${before})`);
+  for (const c of natives) await c.close();
+  for (const s of sios) s.close();
+  // Each one's session and user actor end and are freed.
+  await eventually(async () => (await leanActors()) <= before, 10000,
+                   'the closed clients\' actors to be freed');
+});
