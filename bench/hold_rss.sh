@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# RSS per held, joined connection, and what stays after the clients close:
+# one fresh presenced, ROUNDS rounds of N clients held by
+# `loadgen --scenario hold --procs 2` (new user ids each round), RSS before,
+# while held (SETTLE s after the last join) and 15 s after they closed.
+#   bench/hold_rss.sh [N] [ROUNDS] [loadgen args...]
+#   bench/hold_rss.sh 19000                 # native, one round
+#   bench/hold_rss.sh 10000 2               # native, held and closed twice
+#   SETTLE=12 bench/hold_rss.sh 10000 1 --protocol sio000 --sio-path /api/socketio/
+# PRESENCED_BIN: another server binary (A/B). Loopback only; stops what it
+# started. Needs a build (make build).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${PRESENCED_BIN:-$root/build/app/presenced}
+gen=$root/build/bench/loadgen
+n=${1:-19000}
+rounds=${2:-1}
+shift $(( $# < 2 ? $# : 2 ))
+settle=${SETTLE:-2}
+t=$(mktemp -d)
+"$bin" --listen 127.0.0.1:0 --port-file "$t/port" --data-dir "$t/data" \
+  --log-level warn --max-connections=$((n + 100)) --reconnect-grace 0 2>"$t/log" &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$t"; }
+trap cleanup EXIT
+for _ in $(seq 200); do [ -s "$t/port" ] && break; sleep 0.05; done
+port=$(head -1 "$t/port")
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+idle=$(rss)
+for round in $(seq "$rounds"); do
+  "$gen" --port "$port" --scenario hold --procs 2 --connections "$n" \
+    --observers 0 --seconds 600 --prefix "r${round}u" \
+    --ready-file "$t/ready$round" --quiet "$@" >/dev/null 2>&1 &
+  h=$!
+  for _ in $(seq 1200); do [ -s "$t/ready$round" ] && break; sleep 0.1; done
+  [ -s "$t/ready$round" ] || { echo "round $round: the clients did not all join" >&2; exit 1; }
+  sleep "$settle"
+  held=$(rss)
+  kill "$h"; wait "$h" 2>/dev/null || true
+  sleep 15
+  after=$(rss)
+  echo "$(basename "$bin") round $round: $n held: RSS idle ${idle} KiB, held ${held} KiB" \
+    "($(echo "scale=2; ($held - $idle) / $n" | bc) KiB per connection)," \
+    "15 s after they closed ${after} KiB"
+done
