@@ -11,7 +11,6 @@
 #include "actors/presence_logic.hpp"
 #include "core/logger.hpp"
 #include "core/lean_actor.hpp"
-#include "core/shared_behavior.hpp"
 
 namespace presence::actors {
 

@@ -8,7 +8,6 @@
 #include <prometheus/gauge.h>
 
 #include "core/lean_actor.hpp"
-#include "core/shared_behavior.hpp"
 #include "edge/common/chat.hpp"
 #include "edge/common/client_error.hpp"
 #include "edge/common/close_codes.hpp"

@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include "core/lean_actor.hpp"
-#include "core/shared_behavior.hpp"
 #include "edge/common/device_link.hpp"
 #include "edge/socketio/sio_session.hpp"
 #include "edge/socketio/socketio_codec.hpp"

@@ -15,7 +15,6 @@
 #include <caf/typed_actor.hpp>
 
 #include "core/lean_actor.hpp"
-#include "core/shared_behavior.hpp"
 
 using namespace std::chrono_literals;
 
