@@ -20,7 +20,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Client, eventually, withTimeout } from './lib/harness.mjs';
 import { Cluster, DETECTION_MS } from './lib/cluster.mjs';
 
@@ -58,6 +58,7 @@ const ids = () => [...users.keys()];
 /** With CHAOS_LOGS: every node's log (earlier lives included) to that dir. */
 function writeLogs() {
   if (!process.env.CHAOS_LOGS) return;
+  mkdirSync(process.env.CHAOS_LOGS, { recursive: true });
   for (const [n, srv] of cluster.nodes)
     writeFileSync(`${process.env.CHAOS_LOGS}/${n}.log`, srv.earlierOutput + srv.output);
 }
