@@ -519,7 +519,8 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
        tick = self->state.cluster.heartbeat_interval.count(),
        timeout = self->state.cluster.failure_timeout.count()](millis born) {
         auto stall = stats->last_stall(now(), tick, timeout);
-        return stall.len >= timeout && born <= stall.start + tick;
+        return stall.len >= timeout && born <= stall.start + tick
+               && stats->peers.load() > 0;
       };
   self->state.env = std::make_shared<const user_env>(std::move(env));
   self->state.ring = hash_ring{self->state.cluster.vnodes};
@@ -746,6 +747,19 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       if (indexes(self->state, d, self->current_sender()))
         index(self, d);
     },
+    [=](stale_atom, const presence_delta& d) {
+      // A user actor found itself stale and ended quietly (user_actor.cpp,
+      // ends_stale); after end_if_stale it is forgotten already.
+      auto& st = self->state;
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (indexes(st, d, self->current_sender()))
+        index(self, d);
+      auto u = st.users.find(d.user_id);
+      if (u != st.users.end() && u->second.address() == sender) {
+        st.names.erase(sender);
+        st.users.erase(u);
+      }
+    },
     // -- the cluster ------------------------------------------------------------
     [=](view_atom, const cluster_view& v) {
       auto& st = self->state;
@@ -791,6 +805,15 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
           st.remote_fanouts.push_back(m.fanout);
           st.registries.emplace(m.node_id, m.registry);
         }
+      }
+      // Right after a stall the view that lost the others must not make the
+      // stale actors fresh again: their mailboxes may still hold news from
+      // before the stale_atom end_if_stale sent them (user_env::stale).
+      if (st.stats) {
+        auto n = static_cast<uint32_t>(st.registries.size());
+        if (n > st.stats->peers
+            || recent_stall(st, st.cluster.failure_timeout.count()).len == 0)
+          st.stats->peers = n;
       }
       // Users the ring gives to another node move there, live state and
       // all; nobody hears of it.

@@ -88,6 +88,9 @@ struct user_state {
   visibility vis;
   /// When this actor started (user_env::stale).
   millis born = 0;
+  /// It found itself stale and ended quietly (end_stale): whatever the
+  /// rest of the handler does, it announces and writes nothing.
+  bool ended_stale = false;
   static inline const char* name = "presence.user";
 };
 
@@ -145,7 +148,11 @@ user_status own_snapshot(const user_state& st) {
   return s;
 }
 
+bool ends_stale(user_ptr self);
+
 void emit(user_ptr self) {
+  if (ends_stale(self))
+    return;
   auto& st = self->state;
   st.indexed = true;
   self->send(st.env->registry, delta_atom::value, delta_of(snapshot(st)));
@@ -161,7 +168,7 @@ void index_silently(user_ptr self) {
 
 void send_checkpoint(user_ptr self) {
   auto& st = self->state;
-  if (st.online_since == 0)
+  if (st.online_since == 0 || st.ended_stale)
     return;
   st.last_checkpoint = st.env->now();
   auto t = std::max(latest_activity(st), st.online_since);
@@ -191,6 +198,8 @@ void checkpoint(user_ptr self) {
 /// The user turned invisible: to everyone else they leave now (their
 /// session closes in the store, last_seen is this moment and stays so).
 void hide(user_ptr self) {
+  if (ends_stale(self))
+    return;
   auto& st = self->state;
   st.hidden = true;
   if (!st.online && st.online_since == 0)
@@ -210,7 +219,7 @@ void hide(user_ptr self) {
 /// Announces a change of the visible state of a user with devices.
 void recompute(user_ptr self) {
   auto& st = self->state;
-  if (st.devices.empty())
+  if (st.devices.empty() || ends_stale(self))
     return;
   std::vector<device_choice> statuses;
   statuses.reserve(st.devices.size());
@@ -248,6 +257,8 @@ void recompute(user_ptr self) {
 }
 
 void go_offline(user_ptr self, bool report_idle) {
+  if (ends_stale(self))
+    return;
   auto& st = self->state;
   st.in_grace = false;
   // A custom status message lives while the user has devices.
@@ -351,15 +362,42 @@ void arm_ttl(user_ptr self, millis delay_ms) {
 /// stood still, and last_seen only ever goes up in the store.
 void end_stale(user_ptr self) {
   auto& st = self->state;
+  if (st.ended_stale)
+    return;
+  st.ended_stale = true;
   actors_log().debug("{}: stale after this node stood still: ends quietly",
                      st.user_id);
-  if (auto latest = latest_activity(st); latest > st.last_seen)
+  auto latest = std::max(latest_activity(st), st.left_at);
+  if (latest > st.last_seen)
     caf::anon_send(st.env->store, last_seen_atom::value, st.user_id, latest);
   presence_delta gone;
   gone.user_id = st.user_id;
   gone.version = st.version;
-  self->send(st.env->registry, index_atom::value, gone);
+  // The registry forgets this actor at once (not when its end is known):
+  // what comes for the user next (a join, a handover) must not reach it.
+  self->send(st.env->registry, stale_atom::value, gone);
   self->quit();
+}
+
+/// Whether this actor is stale (user_env::stale: its node just stood still
+/// long enough for the others to take its users over, and it is from
+/// before); then it has ended quietly (end_stale). Whatever reaches a stale
+/// actor first (a session's leave or status, a join, a timer that fired
+/// late because the process stood still) is older than what the new owner
+/// says: announced, it would be a flicker with a fresh version everywhere,
+/// and a clean leave would move last_seen to the moment of the thaw, after
+/// the new owner announced the user offline at their last activity (what
+/// readers saw go backwards in the chaos test). Checked where news is made
+/// (emit, recompute, hide, go_offline) and, before they forget a device's
+/// last activity, by the handlers that remove devices.
+bool ends_stale(user_ptr self) {
+  auto& st = self->state;
+  if (st.ended_stale)
+    return true;
+  if (!st.env->stale || !st.env->stale(st.born))
+    return false;
+  end_stale(self);
+  return true;
 }
 
 /// Removes every device whose session matches `pred`; the user was last
@@ -371,14 +409,10 @@ void drop_devices(user_ptr self, Pred pred) {
   // user over and moved the devices' sessions to the new owner. Dropping
   // them here would announce the user offline with a fresh version,
   // newer than what the owner says (a flicker everywhere). Ends quietly.
-  if (st.env->stale && st.env->stale(st.born)
-      && std::any_of(st.devices.begin(), st.devices.end(),
-                     [&](const auto& kvp) {
-                       return pred(kvp.second.session);
-                     })) {
-    end_stale(self);
+  if (std::any_of(st.devices.begin(), st.devices.end(),
+                  [&](const auto& kvp) { return pred(kvp.second.session); })
+      && ends_stale(self))
     return;
-  }
   millis end = 0;
   bool removed = false;
   for (auto i = st.devices.begin(); i != st.devices.end();) {
@@ -578,6 +612,8 @@ const user_actor_impl::behavior_type& running() {
        const caf::actor_addr& session) {
       auto self = current<user_self>();
       auto& st = self->state;
+      if (ends_stale(self))
+        return;
       auto i = st.devices.find(device_id);
       // A leave from a session that was replaced on this device is stale.
       if (i == st.devices.end() || i->second.session.address() != session) {
@@ -797,6 +833,18 @@ const user_actor_impl::behavior_type& running() {
     [](handover_atom, user_transfer& t) {
       auto self = current<user_self>();
       auto& st = self->state;
+      // Handed back to a stale actor (this node stood still, the others
+      // took the user over and now give it back before the registry ended
+      // the stale actors): the transfer is the truth. Its devices replace
+      // the ones held here (a client may have connected again elsewhere,
+      // with a new session), and the actor is fresh from now on.
+      if (!st.ended_stale && st.env->stale && st.env->stale(st.born)) {
+        actors_log().debug("{}: handed back while stale: takes the transfer",
+                           st.user_id);
+        for (auto& d : t.devices)
+          st.devices.erase(d.device_id);
+        st.born = st.env->now();
+      }
       for (size_t i = 0; i < t.devices.size() && i < t.sessions.size(); ++i)
         if (st.devices.count(t.devices[i].device_id) == 0)
           add_device(self, t.devices[i], t.sessions[i]);
@@ -852,6 +900,9 @@ const user_actor_impl::behavior_type& running() {
         else if (next < 0 || rem < next)
           next = rem;
       }
+      // Expired while the process stood still: the new owner has them.
+      if (!expired.empty() && ends_stale(self))
+        return;
       for (auto& device_id : expired) {
         auto i = st.devices.find(device_id);
         if (i == st.devices.end())

@@ -45,6 +45,8 @@ using user_control_api = user_api::extend<
 using registry_sink
   = caf::typed_actor<caf::reacts_to<delta_atom, presence_delta>,
                      caf::reacts_to<index_atom, presence_delta>,
+                     // a user actor ended quietly: stale (end_stale)
+                     caf::reacts_to<stale_atom, presence_delta>,
                      caf::reacts_to<idle_atom, std::string, user_control_api>>;
 
 /// What every user actor of a node shares: settings, the clock, the store and

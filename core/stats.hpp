@@ -48,6 +48,10 @@ struct node_stats {
   std::atomic<int64_t> tick_at{0};
   std::atomic<int64_t> stall_end{0};
   std::atomic<int64_t> stall_len{0};
+  /// Other members in the registry's last cluster view: a stall only makes
+  /// this node's user actors stale when someone was there to take its
+  /// users over.
+  std::atomic<uint32_t> peers{0};
 
   /// A stall of this node: `start` is its last tick before it (ms), `len`
   /// how long the node stood still (0: none).

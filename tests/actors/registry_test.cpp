@@ -568,33 +568,82 @@ TEST_CASE("a short stall (under a failure timeout) is not standing still") {
   lose_n2_after_standing_still(2s, false);
 }
 
-TEST_CASE(
-  "a user actor of a node that stood still ends quietly when a "
-  "session it held is gone") {
-  // The session's node closed the connection while this node stood still:
-  // CAF tells the user actor before the membership tells the registry.
+namespace {
+
+cluster_config n1_of_two() {
   cluster_config cluster;
   cluster.listen_enabled = true;
   cluster.node_id = "n1";
-  fixture f{fixture::immediate_cfg(), {}, cluster};
-  f.self->send(f.registry, view_atom::value, view_of({"n1", "n2"}));
+  return cluster;
+}
+
+/// What reaches a user actor of n1 right as n1 comes out of a stall.
+enum class stale_news { session_gone, leave, ttl };
+
+/// n1 (of {n1, n2}, or alone when `alone`) holds one user with one device;
+/// then n1 stands still for 5 s and, as it resumes, before the membership
+/// tells the registry anything, `news` reaches the user actor. Returns the
+/// user's id; `f` is left as it is.
+std::string stood_still_then(fixture& f, stale_news news, bool alone) {
+  f.self->send(f.registry, view_atom::value,
+               alone ? view_of({"n1"}) : view_of({"n1", "n2"}));
   f.run();
-  auto feed = f.subscribe({}, true);
-  auto uid = owned_by_n1(cluster);
+  auto uid = owned_by_n1(n1_of_two());
   caf::actor session;
-  f.join(uid, "phone", nullptr, &session);
+  auto ack = f.join(uid, "phone", nullptr, &session);
   REQUIRE(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
-  // The node stood still for the last 5 s (the membership's tick noticed
-  // it just now).
-  f.advance(6s);
+  // The membership's tick ran last now; the process stands still for 5 s
+  // (a timer due in that time fires as it resumes, with the stall still
+  // in progress: the tick has not run yet).
   f.stats->tick_at = f.now();
-  f.stats->stall_end = f.now();
-  f.stats->stall_len = 5000;
-  caf::anon_send_exit(session, caf::exit_reason::kill);
+  f.advance(5s);
+  switch (news) {
+    case stale_news::session_gone:
+      // The session's node closed the connection meanwhile: CAF tells the
+      // user actor before the membership tells the registry.
+      caf::anon_send_exit(session, caf::exit_reason::kill);
+      break;
+    case stale_news::leave:
+      // The client closed its connection meanwhile; its session tells the
+      // user actor as the process resumes.
+      f.self->send(caf::actor_cast<user_api>(ack.user), leave_atom::value,
+                   std::string{"phone"}, session.address());
+      break;
+    case stale_news::ttl:
+      break; // the heartbeat TTL (3 s here) ran out while standing still
+  }
   f.advance(100ms);
+  return uid;
+}
+
+actors_config short_ttl() {
+  auto c = fixture::immediate_cfg();
+  c.heartbeat_ttl = 3s;
+  return c;
+}
+
+/// A stale actor ends quietly: nobody hears the user go offline, the store
+/// closes no session, the index lets the user go; last_seen stays at the
+/// device's last activity (the new owner's offline news said so), not the
+/// moment of the thaw.
+void check_ended_quietly(fixture& f, const std::string& uid,
+                         const std::shared_ptr<inbox>& feed, millis active) {
   CHECK(count_for(*feed, uid, false) == 0);
   CHECK(f.log->closes.empty());
   CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
+  CHECK(f.log->records[uid].last_seen <= active);
+}
+
+} // namespace
+
+TEST_CASE(
+  "a user actor of a node that stood still ends quietly when a "
+  "session it held is gone") {
+  fixture f{fixture::immediate_cfg(), {}, n1_of_two()};
+  auto feed = f.subscribe({}, true);
+  auto active = f.now();
+  auto uid = stood_still_then(f, stale_news::session_gone, false);
+  check_ended_quietly(f, uid, feed, active);
   // Without the stall the same loss is news: the user goes offline.
   f.stats->stall_end = 0;
   f.stats->stall_len = 0;
@@ -606,6 +655,80 @@ TEST_CASE(
   f.advance(100ms);
   CHECK(count_for(*feed, uid, false) == 1);
   CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
+}
+
+TEST_CASE(
+  "a user actor of a node that stood still ends quietly when its "
+  "session leaves") {
+  // Found by the long chaos run: the leave went out as news with a fresh
+  // version and last_seen "now", newer than the new owner's offline; a
+  // reader saw last_seen go back when the owner's answer came next.
+  fixture f{fixture::immediate_cfg(), {}, n1_of_two()};
+  auto feed = f.subscribe({}, true);
+  auto active = f.now();
+  auto uid = stood_still_then(f, stale_news::leave, false);
+  check_ended_quietly(f, uid, feed, active);
+}
+
+TEST_CASE(
+  "a user actor of a node that stood still ends quietly when its "
+  "devices' TTL ran out meanwhile") {
+  fixture f{short_ttl(), {}, n1_of_two()};
+  auto feed = f.subscribe({}, true);
+  auto active = f.now();
+  auto uid = stood_still_then(f, stale_news::ttl, false);
+  check_ended_quietly(f, uid, feed, active);
+}
+
+TEST_CASE(
+  "a user handed back to a stale actor is the transfer's: a leave of "
+  "the client's new session is news") {
+  // n1 stood still; the others took the user over, the client connected
+  // again through a new session, and the user is handed back before n1's
+  // registry ended its stale actors.
+  fixture f{fixture::immediate_cfg(), {}, n1_of_two()};
+  auto feed = f.subscribe({}, true);
+  f.self->send(f.registry, view_atom::value, view_of({"n1", "n2"}));
+  f.run();
+  auto uid = owned_by_n1(n1_of_two());
+  auto ack = f.join(uid, "phone");
+  f.stats->tick_at = f.now();
+  f.advance(5s);
+  auto [fresh, fresh_box] = f.listener();
+  user_transfer t;
+  t.user_id = uid;
+  t.online = true;
+  t.status = presence_status::online;
+  t.online_since = f.now() - 4000;
+  t.version = ack.status.version + 1;
+  device_view d;
+  d.device_id = "phone";
+  d.status = presence_status::online;
+  d.connected_at = f.now() - 1000;
+  d.last_active = f.now() - 100;
+  t.devices.push_back(d);
+  t.sessions.push_back(caf::actor_cast<session_api>(fresh));
+  f.self->send(f.registry, handover_atom::value, t);
+  f.advance(100ms);
+  REQUIRE(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
+  f.self->send(caf::actor_cast<user_api>(ack.user), leave_atom::value,
+               std::string{"phone"}, fresh.address());
+  f.advance(100ms);
+  CHECK(count_for(*feed, uid, false) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
+}
+
+TEST_CASE(
+  "a lone cluster node that stood still keeps its user actors: nobody "
+  "took its users over") {
+  for (auto news : {stale_news::leave, stale_news::ttl}) {
+    fixture f{short_ttl(), {}, n1_of_two()};
+    auto feed = f.subscribe({}, true);
+    auto uid = stood_still_then(f, news, true);
+    CHECK(count_for(*feed, uid, false) == 1);
+    CHECK(f.log->closes.size() == 1);
+    CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
+  }
 }
 
 TEST_CASE(
