@@ -378,6 +378,16 @@ void touch_user(registry_ptr self, const std::string& uid,
   if (defer_if_stopping(self, uid, [=] { touch_user(self, uid, rp); }))
     return;
   auto& st = self->state;
+  // This node just stood still while it had peers: they took its users
+  // over, and who owns `uid` is not settled yet (its view may hold only
+  // itself). A last_seen of "now" written here (a leave whose session had
+  // lost its user actor, a client's PUT) would reach no owner, and readers
+  // saw it go back once the owner answered again (the long chaos run). The
+  // caller may try again (REST: 503).
+  if (st.stats && st.stats->peers > 0 && just_stood_still(st)) {
+    rp.deliver(persistence::make_error(persistence::errc::unavailable));
+    return;
+  }
   auto u = st.users.find(uid);
   if (u != st.users.end()) {
     rp.delegate(u->second, touch_atom::value);
@@ -811,8 +821,7 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       // before the stale_atom end_if_stale sent them (user_env::stale).
       if (st.stats) {
         auto n = static_cast<uint32_t>(st.registries.size());
-        if (n > st.stats->peers
-            || recent_stall(st, st.cluster.failure_timeout.count()).len == 0)
+        if (n > st.stats->peers || !just_stood_still(st))
           st.stats->peers = n;
       }
       // Users the ring gives to another node move there, live state and

@@ -580,6 +580,7 @@ const user_actor_impl::behavior_type& running() {
       view.last_active = t;
       view.auto_away = std::max<millis>(req.device.auto_away, 0);
       view.last_input = t;
+      actors_log().debug("{}: device {} joins", st.user_id, dev_id);
       add_device(self, view, req.session);
       recompute(self);
       checkpoint(self);
@@ -624,6 +625,7 @@ const user_actor_impl::behavior_type& running() {
           record_leave(self, st.env->now());
         return;
       }
+      actors_log().debug("{}: device {} leaves", st.user_id, device_id);
       st.devices.erase(i);
       devices_changed(self, st.env->now());
     },

@@ -139,6 +139,7 @@ async function act(id, pingsOnly = false) {
       c.socket.on('error', () => {});
       c.socket.on('close', () => {
         if (u.client !== c) return;
+        note(u, `lost on ${node}`);
         // Not closed by us: its node died or froze. Its last_seen must
         // still cover the last acknowledged activity, less what a crash
         // may lose (two checkpoint intervals).
@@ -149,18 +150,21 @@ async function act(id, pingsOnly = false) {
       });
       u.client = c;
       u.node = node;
+      note(u, `join on ${node}`);
       try {
         // A node frozen meanwhile accepts the TCP connection and says
         // nothing: no join then, and no client left behind either.
         await withTimeout(c.opened, 4000, 'the upgrade');
         await c.next(m => m.type === 'joined', 4000);
       } catch (e) {
+        note(u, `join failed: ${e.message}`);
         u.client = null;
         c.terminate();
         throw e;
       }
       u.acked = true;
       acked(u, sent);
+      note(u, `joined (sent ${new Date(sent).toISOString().slice(11, 23)})`);
       figures.ops.joins++;
     } else if (!pingsOnly && Math.random() < 0.25) {
       await leave(u);
@@ -168,11 +172,13 @@ async function act(id, pingsOnly = false) {
       const sent = Date.now();
       const r = await u.client.request({ type: 'ping' }, 2000);
       if (r.type === 'pong') {
+        note(u, `pong (sent ${new Date(sent).toISOString().slice(11, 23)})`);
         acked(u, sent);
         figures.ops.pings++;
       }
     }
-  } catch {
+  } catch (e) {
+    note(u, `failed: ${e?.message}`);
     // A node went away under this client: the close handler above (or the
     // next action) deals with it.
     if (u.client && u.client.socket.readyState !== 1) {
@@ -193,10 +199,13 @@ async function leave(u) {
   u.client = null;
   u.acked = false;
   try {
+    note(u, 'close');
     await withTimeout(c.close(), 3000, 'the close handshake');
+    note(u, 'closed');
     u.closes.push({ at: Date.now(), lastAck: u.lastAck, acks: [...u.acks] });
     figures.ops.leaves++;
   } catch {
+    note(u, 'close unanswered');
     c.terminate();
     lost(u);
     figures.ops.lost++;
@@ -236,10 +245,17 @@ async function read(node) {
   return new Map(r.body.data.map(s => [s.userId, s]));
 }
 
+/** Notes what `u`'s client did (the last 20 events go into failure
+ *  messages). */
+function note(u, what) {
+  u.events.push(`${new Date().toISOString().slice(11, 23)} ${what}`);
+  if (u.events.length > 20) u.events.shift();
+}
+
 /** What every node says of `id` (for failure messages with CHAOS_LOGS). */
 async function explain(id) {
   if (!process.env.CHAOS_LOGS) return '';
-  const out = [];
+  const out = [`client: ${users.get(id).events.join(', ')}`];
   for (const n of reachable()) {
     const r = await cluster.node(n).get(`/api/users/${id}/status`);
     const h = await cluster.node(n).get(`/api/users/${id}/history?limit=3`);
@@ -367,7 +383,7 @@ async function agreement(since, ms, what) {
 test('chaos: kill -9, restart, SIGSTOP/SIGCONT while users come and go',
      { timeout: 1_800_000 }, async () => {
   for (let i = 0; i < USERS; i++)
-    users.set(`chaos-${String(i).padStart(4, '0')}`, { client: null, node: null, busy: false, acked: false, lastAck: 0, acks: [], floor: 0, closes: [] });
+    users.set(`chaos-${String(i).padStart(4, '0')}`, { client: null, node: null, busy: false, acked: false, lastAck: 0, acks: [], floor: 0, closes: [], events: [] });
   for (const n of names) await cluster.add(n);
   await cluster.converged();
 
