@@ -252,6 +252,12 @@ function note(u, what) {
   if (u.events.length > 20) u.events.shift();
 }
 
+/** What the clients of (at most 5) users named in `text` did. */
+function clientsOf(text) {
+  const ids = [...new Set(text.match(/chaos-\d{4}/g) ?? [])].slice(0, 5);
+  return ids.map(id => `\n  ${id} client: ${users.get(id)?.events.join(', ')}`).join('');
+}
+
 /** What every node says of `id` (for failure messages with CHAOS_LOGS). */
 async function explain(id) {
   if (!process.env.CHAOS_LOGS) return '';
@@ -357,7 +363,7 @@ async function agreement(since, ms, what) {
   if (agreedAt === null) {
     await beat();
     writeLogs();
-    throw new Error(`timed out after ${ms} ms: ${what}: every node to agree\nlast disagreement: ${last}`);
+    throw new Error(`timed out after ${ms} ms: ${what}: every node to agree\nlast disagreement: ${last}${clientsOf(last)}`);
   }
   const took = Math.max(0, agreedAt - since);
   mark(`${what}: agreed after ${took} ms (slowest read ${stall} ms); the last disagreement before: ${last || 'none'}`);
@@ -372,7 +378,7 @@ async function agreement(since, ms, what) {
     }
     return true;
   }, ms, `${what}: every node to agree (in order)`).catch(e => {
-    e.message += `\nlast disagreement: ${last}`;
+    e.message += `\nlast disagreement: ${last}${clientsOf(last)}`;
     throw e;
   });
   await beat();
