@@ -68,10 +68,23 @@ struct cached_profile {
   millis fetched_at = 0;
 };
 
+/// What the list keeps of one online user: what an entry shows and what
+/// decides who sees it (every online user of the cluster has one, so it is
+/// kept small: ~100 B with its map node, where a whole presence_delta took
+/// ~200).
+struct list_user {
+  uint64_t version = 0;
+  presence_status status = presence_status::offline;
+  visibility vis;
+};
+
+/// One shown user: its id (the map's key) and entry.
+using shown_user = std::pair<const std::string, list_user>;
+
 struct list_state {
   std::shared_ptr<edge_context> ctx;
   /// Online users, ordered by id (from the global feed).
-  std::map<std::string, presence_delta> online;
+  std::map<std::string, list_user> online;
   std::unordered_map<std::string, cached_profile> profiles;
   /// Until the first sync ends: the version at which users went offline,
   /// so an older page of the sync cannot bring them back (the feed's
@@ -122,10 +135,11 @@ bool apply(list_state& st, const presence_delta& d) {
   if (d.online) {
     if (i != st.online.end() && i->second.status == d.status
         && same_visibility(i->second.vis, d.vis)) {
-      i->second = d;
+      i->second.version = d.version;
+      i->second.vis = d.vis;
       return false; // the list shows nothing of what changed
     }
-    st.online[d.user_id] = d;
+    st.online[d.user_id] = list_user{d.version, d.status, d.vis};
     st.ctx->online->set(d.user_id, true, d.vis);
   } else {
     if (i == st.online.end())
@@ -167,13 +181,13 @@ void schedule(list_ptr self) {
 }
 
 /// The users the list shows: the first seed000_list_max online users.
-std::vector<const presence_delta*> shown(const list_state& st) {
-  std::vector<const presence_delta*> out;
+std::vector<const shown_user*> shown(const list_state& st) {
+  std::vector<const shown_user*> out;
   out.reserve(std::min(st.online.size(), seed000_list_max));
   for (auto& kvp : st.online) {
     if (out.size() == seed000_list_max)
       break;
-    out.push_back(&kvp.second);
+    out.push_back(&kvp);
   }
   return out;
 }
@@ -195,8 +209,11 @@ void answer_waiting(list_state& st) {
     rp.deliver(st.current);
 }
 
-std::string encode_user(const presence_delta& u, const profile& p) {
-  return seeds::seed000_user(u, p).dump(
+std::string encode_user(const shown_user& u, const profile& p) {
+  presence_delta d;
+  d.user_id = u.first;
+  d.status = u.second.status;
+  return seeds::seed000_user(d, p).dump(
     -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -215,19 +232,19 @@ bool finish(list_ptr self, bool and_broadcast) {
   for (auto* u : users) {
     const std::string* entry = nullptr;
     std::string fresh;
-    auto e = st.encoded.find(u->user_id);
+    auto e = st.encoded.find(u->first);
     if (e != st.encoded.end()) {
       entry = &e->second;
-    } else if (auto p = st.profiles.find(u->user_id); p == st.profiles.end()) {
+    } else if (auto p = st.profiles.find(u->first); p == st.profiles.end()) {
       complete = false;
       fresh = encode_user(*u, none);
       entry = &fresh;
     } else {
-      entry = &st.encoded.emplace(u->user_id, encode_user(*u, p->second.p))
+      entry = &st.encoded.emplace(u->first, encode_user(*u, p->second.p))
                  .first->second;
     }
-    if (u->vis.restricted()) {
-      restricted.push_back({u->user_id, u->vis, *entry});
+    if (u->second.vis.restricted()) {
+      restricted.push_back({u->first, u->second.vis, *entry});
       continue;
     }
     if (json.size() > 1)
@@ -282,9 +299,9 @@ void build(list_ptr self, bool and_broadcast) {
                .count();
   std::vector<std::string> missing;
   for (auto* u : shown(st)) {
-    auto p = st.profiles.find(u->user_id);
+    auto p = st.profiles.find(u->first);
     if (p == st.profiles.end() || now - p->second.fetched_at >= ttl)
-      missing.push_back(u->user_id);
+      missing.push_back(u->first);
   }
   if (missing.empty()) {
     st.dirty = false;
