@@ -373,9 +373,15 @@ void get_user(registry_ptr self, const std::string& uid,
       [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
+/// A touch; with `device` set, the leave of that device's client whose
+/// session (`session`) had no user actor: the user actor here drops the
+/// device if it holds it from that session (presence_api).
 void touch_user(registry_ptr self, const std::string& uid,
-                caf::typed_response_promise<user_status> rp) {
-  if (defer_if_stopping(self, uid, [=] { touch_user(self, uid, rp); }))
+                caf::typed_response_promise<user_status> rp,
+                const std::string& device = {},
+                const caf::actor_addr& session = {}) {
+  if (defer_if_stopping(self, uid,
+                        [=] { touch_user(self, uid, rp, device, session); }))
     return;
   auto& st = self->state;
   // This node just stood still while it had peers: they took its users
@@ -384,13 +390,17 @@ void touch_user(registry_ptr self, const std::string& uid,
   // lost its user actor, a client's PUT) would reach no owner, and readers
   // saw it go back once the owner answered again (the long chaos run). The
   // caller may try again (REST: 503).
-  if (st.stats && st.stats->peers > 0 && just_stood_still(st)) {
+  auto u = st.users.find(uid);
+  if (u == st.users.end() && st.stats && st.stats->peers > 0
+      && just_stood_still(st)) {
     rp.deliver(persistence::make_error(persistence::errc::unavailable));
     return;
   }
-  auto u = st.users.find(uid);
   if (u != st.users.end()) {
-    rp.delegate(u->second, touch_atom::value);
+    if (device.empty())
+      rp.delegate(u->second, touch_atom::value);
+    else
+      rp.delegate(u->second, touch_atom::value, device, session);
     return;
   }
   self
@@ -718,6 +728,12 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       touch_user(self, uid, rp);
       return rp;
     },
+    [=](touch_atom, const std::string& uid, const std::string& device,
+        const caf::actor_addr& session) -> caf::result<user_status> {
+      auto rp = self->make_response_promise<user_status>();
+      touch_user(self, uid, rp, device, session);
+      return rp;
+    },
     [=](message_atom, const std::string& uid, chat_message& m,
         std::string& except) -> caf::result<uint32_t> {
       // Only a user with an actor here has live devices.
@@ -871,6 +887,10 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
         self->delayed_send(self, st.cluster.rehome_window, orphan_atom::value);
         return;
       }
+      // The stall is behind: the peers count follows the view again (the
+      // view right after the stall was not allowed to lower it).
+      if (st.stats)
+        st.stats->peers = static_cast<uint32_t>(st.registries.size());
       // A node that (re)starts with seeds sees only itself at first: its
       // store alone would miss what the others wrote while it was away (a
       // newer last_seen), and closing its old marks from that would

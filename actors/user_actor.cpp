@@ -168,7 +168,9 @@ void index_silently(user_ptr self) {
 
 void send_checkpoint(user_ptr self) {
   auto& st = self->state;
-  if (st.online_since == 0 || st.ended_stale)
+  // A stale actor's mark is older than the new owner's: written, it could
+  // open again a session the new owner closed (review).
+  if (st.online_since == 0 || ends_stale(self))
     return;
   st.last_checkpoint = st.env->now();
   auto t = std::max(latest_activity(st), st.online_since);
@@ -762,9 +764,38 @@ const user_actor_impl::behavior_type& running() {
       st.vis = with_since(vis, st.version);
       emit(self);
     },
-    [](touch_atom) {
+    [](touch_atom, const std::string& device_id,
+       const caf::actor_addr& session) -> caf::result<user_status> {
       auto self = current<user_self>();
       auto& st = self->state;
+      if (ends_stale(self))
+        return persistence::make_error(persistence::errc::unavailable);
+      // The device came with a handover while its session had lost its user
+      // actor: the session's leave went to the owner (its monitor on the
+      // session may have been lost with a connection coming back).
+      auto i = st.devices.find(device_id);
+      if (i != st.devices.end() && i->second.session.address() == session) {
+        actors_log().debug(
+          "{}: device {} leaves (its session had no user "
+          "actor)",
+          st.user_id, device_id);
+        st.devices.erase(i);
+        devices_changed(self, st.env->now());
+        return snapshot(st);
+      }
+      auto t = st.env->now();
+      for (auto& kvp : st.devices)
+        kvp.second.view.last_active = t;
+      if (st.devices.empty())
+        record_leave(self, t);
+      checkpoint(self);
+      return snapshot(st);
+    },
+    [](touch_atom) -> caf::result<user_status> {
+      auto self = current<user_self>();
+      auto& st = self->state;
+      if (ends_stale(self))
+        return persistence::make_error(persistence::errc::unavailable);
       auto t = st.env->now();
       for (auto& kvp : st.devices)
         kvp.second.view.last_active = t;

@@ -181,6 +181,11 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
     [=](touch_atom, const std::string& user) -> caf::result<user_status> {
       return self->delegate(owner(self, user), touch_atom::value, user);
     },
+    [=](touch_atom, const std::string& user, const std::string& device,
+        const caf::actor_addr& session) -> caf::result<user_status> {
+      return self->delegate(owner(self, user), touch_atom::value, user, device,
+                            session);
+    },
     [=](contacts_atom, const std::string& user, const contact_settings& s) {
       self->send(owner(self, user), contacts_atom::value, user, s);
     },

@@ -790,6 +790,9 @@ using user_api = caf::typed_actor<
   caf::replies_to<status_atom, std::string, millis>::with<user_status>,
   caf::replies_to<get_atom>::with<user_status>,
   caf::replies_to<touch_atom>::with<user_status>,
+  // a leave that came without a user actor (device, session): see
+  // presence_api's touch with a device
+  caf::replies_to<touch_atom, std::string, caf::actor_addr>::with<user_status>,
   // the user's visibility and contacts changed (stored already)
   caf::reacts_to<contacts_atom, contact_settings>,
   // the user gave input on a device (device, when): ends its auto-away
@@ -952,6 +955,12 @@ using presence_api = caf::typed_actor<
   caf::replies_to<join_atom, join_request>::with<join_ack>,
   // REST "I am here": refresh activity (online) or last_seen (offline)
   caf::replies_to<touch_atom, std::string>::with<user_status>,
+  // (user, device, session): the client of that device left while its
+  // session had no user actor (between a lost one and the rejoin): the
+  // owner drops the device if its user actor holds it from that session
+  // (a handover reached it meanwhile), else records the user seen now
+  caf::replies_to<touch_atom, std::string, std::string,
+                  caf::actor_addr>::with<user_status>,
   // every online user goes offline now (node shutdown); replies the count
   caf::replies_to<shutdown_atom>::with<uint64_t>,
   // a private message to every live device of `user` but device `except`

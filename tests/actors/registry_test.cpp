@@ -236,6 +236,37 @@ TEST_CASE("touch refreshes last_seen of an offline user in the store") {
   CHECK(st.last_seen == f.now());
 }
 
+TEST_CASE(
+  "a leave that came without a user actor drops the device a handover "
+  "brought") {
+  // The session had lost its user actor (its owner died) when its client
+  // left; meanwhile the new owner got the device by a handover. Its touch
+  // with the device and the session drops the device there (a plain touch
+  // left the user online until the TTL: a ghost in the chaos test).
+  fixture f{fixture::immediate_cfg()};
+  auto feed = f.subscribe({}, true);
+  caf::actor session;
+  f.join("eve", "phone", nullptr, &session);
+  REQUIRE(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
+  // Another session's leave of the same device id drops nothing.
+  auto [other, other_box] = f.listener();
+  auto s = f.ask<user_status>(touch_atom::value, std::string{"eve"},
+                              std::string{"phone"}, other.address());
+  CHECK(s.online);
+  CHECK(count_for(*feed, "eve", false) == 0);
+  s = f.ask<user_status>(touch_atom::value, std::string{"eve"},
+                         std::string{"phone"}, session.address());
+  CHECK_FALSE(s.online);
+  f.run();
+  CHECK(count_for(*feed, "eve", false) == 1);
+  CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);
+  // No user actor any more: the same leave records the user seen now.
+  f.advance(5s);
+  s = f.ask<user_status>(touch_atom::value, std::string{"eve"},
+                         std::string{"phone"}, session.address());
+  CHECK(s.last_seen == f.now());
+}
+
 TEST_CASE("a touch the store cannot write is answered with the store error") {
   fixture f;
   f.log->failing_touches = 1;

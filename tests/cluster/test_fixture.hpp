@@ -244,6 +244,10 @@ fake_registry(node_registry_api::pointer,
     [=](touch_atom, const std::string& u) -> caf::result<user_status> {
       return status(u);
     },
+    [=](touch_atom, const std::string& u, const std::string&,
+        const caf::actor_addr&) -> caf::result<user_status> {
+      return status(u);
+    },
     [=](contacts_atom, const std::string&, const contact_settings&) {},
     [=](shutdown_atom) { return uint64_t{0}; },
     [=](message_atom, const std::string&, const chat_message&,
