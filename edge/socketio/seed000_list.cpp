@@ -95,6 +95,8 @@ struct list_state {
   /// `idle_gen` makes an idle timer stale.
   bool following = false;
   uint64_t idle_gen = 0;
+  /// Bumped when following stops: a sync of an earlier time is stale.
+  uint64_t follow_gen = 0;
   /// Encoded list entries of online users (dropped when they change).
   std::unordered_map<std::string, std::string> encoded;
   std::set<seed000_list_listener> listeners;
@@ -162,7 +164,10 @@ void build(list_ptr self, bool broadcast);
 /// Builds now if the window allows, else when it ends.
 void schedule(list_ptr self) {
   auto& st = self->state;
-  if (!st.unsent || st.building || st.armed || st.listeners.empty())
+  // Before the sync ends the set holds only what the feed brought since
+  // following began: the sync's end builds.
+  if (!st.synced || !st.unsent || st.building || st.armed
+      || st.listeners.empty())
     return;
   auto window = seed000_list_window(st.ctx->cfg.edge.sio_list_window,
                                     st.current.users_json
@@ -282,6 +287,8 @@ bool finish(list_ptr self, bool and_broadcast) {
 /// the next build fetches theirs).
 void build(list_ptr self, bool and_broadcast) {
   auto& st = self->state;
+  if (!st.synced)
+    return; // a partial set: the sync's end builds for who waits
   if (st.building) {
     st.broadcast_after = st.broadcast_after || and_broadcast;
     return;
@@ -323,6 +330,8 @@ void build(list_ptr self, bool and_broadcast) {
     st.building = false;
     auto b = st.broadcast_after;
     st.broadcast_after = false;
+    if (!st.synced)
+      return; // stopped (and maybe following again) meanwhile: not this set
     st.dirty = false;
     if (!finish(self, b))
       changed(st); // newcomers' profiles: the next build fetches them
@@ -343,7 +352,7 @@ void build(list_ptr self, bool and_broadcast) {
 
 /// Fills the online set from the presence service (at start: users already
 /// online, cluster-wide), page by page.
-void sync(list_ptr self, std::string cursor) {
+void sync(list_ptr self, std::string cursor, uint64_t gen) {
   auto& st = self->state;
   self
     ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout, list_atom::value,
@@ -351,17 +360,15 @@ void sync(list_ptr self, std::string cursor) {
     .then(
       [=](online_page& page) {
         auto& st = self->state;
-        if (!st.following)
-          return; // stopped meanwhile
+        if (!st.following || st.follow_gen != gen)
+          return; // stopped meanwhile (the pages of then may miss users)
         for (auto& u : page.users)
           if (apply(st, u))
             changed(st);
         if (!page.next_cursor.empty()) {
-          sync(self, page.next_cursor);
+          sync(self, page.next_cursor, gen);
           return;
         }
-        if (!st.following)
-          return; // stopped meanwhile
         st.synced = true;
         st.gone.clear();
         st.ctx->online->mark_ready();
@@ -384,18 +391,23 @@ void sync(list_ptr self, std::string cursor) {
 /// sync_retry until both worked (subscribing twice is harmless).
 void follow(list_ptr self) {
   auto& st = self->state;
+  auto gen = st.follow_gen;
   self
     ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
               subscribe_atom::value, delta_listener{self},
               std::vector<std::string>{}, true)
-    .then([=](bool) { sync(self, std::string{}); },
-          [=](caf::error& err) {
-            log_edge().error(
-              "seed 000 list: cannot follow the feed (again "
-              "in {} ms): {}",
-              sync_retry.count(), self->system().render(err));
-            self->delayed_send(self, sync_retry, subscribe_atom::value);
-          });
+    .then(
+      [=](bool) {
+        if (self->state.follow_gen == gen)
+          sync(self, std::string{}, gen);
+      },
+      [=](caf::error& err) {
+        log_edge().error(
+          "seed 000 list: cannot follow the feed (again "
+          "in {} ms): {}",
+          sync_retry.count(), self->system().render(err));
+        self->delayed_send(self, sync_retry, subscribe_atom::value);
+      });
 }
 
 /// Seed 000 uses the list: follow the feed if not yet, and (with nobody
@@ -420,6 +432,7 @@ void stop_following(list_ptr self) {
   if (!st.following || !st.listeners.empty() || !st.waiting.empty())
     return;
   st.following = false;
+  ++st.follow_gen;
   caf::anon_send(st.ctx->api, unsubscribe_atom::value, delta_listener{self},
                  std::vector<std::string>{}, true);
   st.ctx->online->reset();
