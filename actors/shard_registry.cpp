@@ -1,5 +1,6 @@
 #include "actors/shard_registry.hpp"
 
+#include "actors/ttl_sweep.hpp"
 #include "cluster/scatter_gather.hpp"
 
 #include <functional>
@@ -542,6 +543,10 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
         return stall.len >= timeout && born <= stall.start + tick
                && stats->peers.load() > 0;
       };
+  env.ttl = std::make_shared<ttl_wheel>(
+    ttl_step(env.cfg.heartbeat_ttl.count()));
+  env.ttl_sweeper = spawn_ttl_sweeper(self->system(), env.ttl, env.now,
+                                      self->address());
   self->state.env = std::make_shared<const user_env>(std::move(env));
   self->state.ring = hash_ring{self->state.cluster.vnodes};
   // A user actor that ends without being stopped (it failed) must not stay

@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "actors/presence_logic.hpp"
+#include "actors/ttl_sweep.hpp"
 #include "core/logger.hpp"
 #include "core/lean_actor.hpp"
 
@@ -344,17 +345,24 @@ void arm_idle(user_ptr self, const std::string& device_id) {
                      idle_atom::value, device_id, e.timer_gen);
 }
 
-/// Makes sure the TTL timer fires within `delay_ms`: one timer per user,
-/// not per device (each pending timer is a message and a clock entry,
-/// ~0.35 KB); when it fires it looks at every device (ttl_atom).
+/// Makes sure the TTL check comes within `delay_ms` (or one sweep step
+/// later): one check per user, not per device; it looks at every device
+/// (ttl_atom). The registry's sweeper sends it (ttl_sweep.hpp): a CAF
+/// timer per user would cost ~0.3 KB and hold the actor until it fired.
 void arm_ttl(user_ptr self, millis delay_ms) {
   auto& st = self->state;
   auto due = st.env->now() + delay_ms;
   if (st.ttl_due != 0 && st.ttl_due <= due)
     return; // the armed one comes first and re-arms for the rest
   st.ttl_due = due;
-  self->delayed_send(self, std::chrono::milliseconds{delay_ms}, ttl_atom::value,
-                     ++st.ttl_gen);
+  auto gen = ++st.ttl_gen;
+  if (!st.env->ttl) {
+    self->delayed_send(self, std::chrono::milliseconds{delay_ms},
+                       ttl_atom::value, gen);
+    return;
+  }
+  if (st.env->ttl->arm(due, self->address(), gen))
+    caf::anon_send(st.env->ttl_sweeper, tick_atom::value, uint64_t{0});
 }
 
 /// Ends without a word (no offline, no session close): the user is

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
 #include "core/clock.hpp"
@@ -12,6 +13,8 @@
 #include "core/messages.hpp"
 
 namespace presence::actors {
+
+class ttl_wheel;
 
 /// A registry to the user actors of a node that stood still (local only).
 using stale_atom = caf::atom_constant<caf::atom("stale")>;
@@ -70,6 +73,10 @@ struct user_env {
   /// users over, and the actor is from before (set by the registry in
   /// cluster mode; empty: never).
   std::function<bool(millis born)> stale;
+  /// Where the user actors' TTL checks wait, and who sweeps them (set by
+  /// the registry, actors/ttl_sweep.hpp; null: a CAF timer per user).
+  std::shared_ptr<ttl_wheel> ttl;
+  caf::actor ttl_sweeper;
 };
 
 /// Spawns the actor of one online user. It loads last_seen and version from

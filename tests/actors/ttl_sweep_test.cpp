@@ -1,0 +1,63 @@
+#include <catch2/catch.hpp>
+
+#include "actors/ttl_sweep.hpp"
+#include "tests/actors/test_fixture.hpp"
+
+using namespace presence;
+using namespace presence::actors;
+using namespace presence::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("the TTL wheel hands out entries by step, earliest first") {
+  ttl_wheel w{100};
+  caf::actor_addr none;
+  CHECK(w.earliest() == 0);
+  // The first entry, and each one for an earlier step, is news for the
+  // sweeper; one for the same or a later step is not.
+  CHECK(w.arm(1'050, none, 1));
+  CHECK_FALSE(w.arm(1'100, none, 2));
+  CHECK_FALSE(w.arm(2'000, none, 3));
+  CHECK(w.arm(901, none, 4));
+  CHECK(w.size() == 4);
+  CHECK(w.earliest() == 1'000); // 901 rounded up to its step
+  // An entry fires at the end of its step, never before its time.
+  CHECK(w.take_due(999).empty());
+  auto first = w.take_due(1'000);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].gen == 4);
+  auto next = w.take_due(1'100);
+  REQUIRE(next.size() == 2);
+  CHECK(next[0].gen + next[1].gen == 3);
+  CHECK(w.size() == 1);
+  CHECK(w.earliest() == 2'000);
+  CHECK(w.take_due(5'000).size() == 1);
+  CHECK(w.earliest() == 0);
+  CHECK(w.size() == 0);
+}
+
+TEST_CASE("the sweep step is a hundredth of the TTL, 10 ms to 500 ms") {
+  CHECK(ttl_step(90'000) == 500);
+  CHECK(ttl_step(3'000) == 30);
+  CHECK(ttl_step(200) == 10);
+}
+
+TEST_CASE("a user who went offline is freed at once, not when their "
+          "TTL check would have come") {
+  fixture f;
+  caf::actor session;
+  auto ack = f.join("ulla", "phone", nullptr, &session);
+  auto who = ack.user.address();
+  ack.user = nullptr;
+  f.self->send(caf::actor_cast<user_api>(who), leave_atom::value,
+               std::string{"phone"}, session.address());
+  f.run();
+  // The grace period (2 s) ends: offline, and the registry stops the
+  // actor. Its TTL check (90 s after the join) is still to come; a CAF
+  // timer for it kept the actor (and its state) until then.
+  f.advance(3s);
+  CHECK_FALSE(f.ask<user_status>(get_atom::value, std::string{"ulla"}).online);
+  CHECK(caf::actor_cast<caf::actor>(who) == nullptr);
+  // The check, when its time comes, finds nobody and is dropped.
+  f.advance(90s);
+  CHECK_FALSE(f.ask<user_status>(get_atom::value, std::string{"ulla"}).online);
+}
