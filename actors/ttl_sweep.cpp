@@ -103,8 +103,8 @@ caf::behavior sweeper(caf::stateful_actor<sweeper_state>* self,
       st.timer_for = next;
       st.armed_at = now;
       self->delayed_send(self,
-                         std::chrono::milliseconds{std::max<millis>(
-                           next - now, 1)},
+                         std::chrono::milliseconds{
+                           std::max<millis>(next - now, 1)},
                          tick_atom::value, ++st.gen);
     },
   };
@@ -115,8 +115,7 @@ caf::behavior sweeper(caf::stateful_actor<sweeper_state>* self,
 caf::actor spawn_ttl_sweeper(caf::actor_system& sys,
                              std::shared_ptr<ttl_wheel> wheel, wall_clock now,
                              caf::actor_addr owner) {
-  return sys.spawn(sweeper, std::move(wheel), std::move(now),
-                   std::move(owner));
+  return sys.spawn(sweeper, std::move(wheel), std::move(now), std::move(owner));
 }
 
 } // namespace presence::actors

@@ -41,8 +41,9 @@ TEST_CASE("the sweep step is a hundredth of the TTL, 10 ms to 500 ms") {
   CHECK(ttl_step(200) == 10);
 }
 
-TEST_CASE("a user who went offline is freed at once, not when their "
-          "TTL check would have come") {
+TEST_CASE(
+  "a user who went offline is freed at once, not when their "
+  "TTL check would have come") {
   fixture f;
   caf::actor session;
   auto ack = f.join("ulla", "phone", nullptr, &session);
