@@ -387,6 +387,16 @@ void end_stale(user_ptr self) {
   // The registry forgets this actor at once (not when its end is known):
   // what comes for the user next (a join, a handover) must not reach it.
   self->send(st.env->registry, stale_atom::value, gone);
+  // A join or a handover on its way here already (queued, or sent before
+  // the registry reads the above) goes back to the registry, after that
+  // message: the registry starts the user's next actor for it. Not an
+  // error to the session, not a lost transfer, nothing of it here.
+  self->set_successor(
+    caf::actor_cast<caf::strong_actor_ptr>(st.env->registry),
+    [](const caf::type_erased_tuple& x) {
+      return x.match_elements<join_atom, join_request>()
+             || x.match_elements<handover_atom, user_transfer>();
+    });
   self->quit();
 }
 
@@ -561,6 +571,13 @@ const user_actor_impl::behavior_type& running() {
     [](join_atom, join_request& req) -> caf::result<join_ack> {
       auto self = current<user_self>();
       auto& st = self->state;
+      // Stale (this node just stood still): the join goes to the user's
+      // next actor (end_stale) before anything here takes it in (its
+      // activity would become a last_seen of the thaw).
+      if (ends_stale(self)) {
+        self->forward_current();
+        return caf::delegated<join_ack>{};
+      }
       auto& dev_id = req.device.device_id;
       auto existing = st.devices.find(dev_id);
       if (existing == st.devices.end()
@@ -877,15 +894,17 @@ const user_actor_impl::behavior_type& running() {
       auto& st = self->state;
       // Handed back to a stale actor (this node stood still, the others
       // took the user over and now give it back before the registry ended
-      // the stale actors): the transfer is the truth. Its devices replace
-      // the ones held here (a client may have connected again elsewhere,
-      // with a new session), and the actor is fresh from now on.
-      if (!st.ended_stale && st.env->stale && st.env->stale(st.born)) {
-        actors_log().debug("{}: handed back while stale: takes the transfer",
-                           st.user_id);
-        for (auto& d : t.devices)
-          st.devices.erase(d.device_id);
-        st.born = st.env->now();
+      // the stale actors): the transfer is the truth, whole (devices,
+      // sessions, status, online_since, visibility). This actor ends
+      // quietly and the transfer goes back to the registry, which starts
+      // the user's next actor from it (end_stale).
+      if (ends_stale(self)) {
+        actors_log().debug(
+          "{}: handed back while stale: the transfer "
+          "starts a new actor",
+          st.user_id);
+        self->forward_current();
+        return;
       }
       for (size_t i = 0; i < t.devices.size() && i < t.sessions.size(); ++i)
         if (st.devices.count(t.devices[i].device_id) == 0)

@@ -53,6 +53,30 @@ void lean_actor::quit(caf::error reason) {
   quit_reason_ = std::move(reason);
 }
 
+void lean_actor::set_successor(caf::strong_actor_ptr successor,
+                               bool (*wanted)(const caf::type_erased_tuple&)) {
+  successor_ = std::move(successor);
+  successor_wants_ = wanted;
+}
+
+void lean_actor::forward_current() {
+  if (current_element != nullptr && hand_on(*current_element))
+    forwarded_ = true;
+}
+
+bool lean_actor::hand_on(caf::mailbox_element& x) {
+  if (!successor_ || successor_wants_ == nullptr
+      || !successor_wants_(x.content()))
+    return false;
+  successor_->enqueue(x.sender, x.mid, x.move_content_to_message(), context_);
+  return true;
+}
+
+void lean_actor::bounce(caf::mailbox_element_ptr x) {
+  if (!hand_on(*x))
+    caf::detail::sync_request_bouncer{caf::error{}}(*x);
+}
+
 void lean_actor::start() {
   if (quitting_) {
     finish(nullptr, true);
@@ -74,6 +98,10 @@ void lean_actor::schedule(caf::execution_unit* eu) {
 
 void lean_actor::enqueue(caf::mailbox_element_ptr what,
                          caf::execution_unit* eu) {
+  if (inbox_.closed() && successor_wants_ != nullptr) {
+    bounce(std::move(what)); // terminated with a successor (set before)
+    return;
+  }
   auto mid = what->mid;
   auto sender = what->sender;
   switch (inbox_.push_front(what.release())) {
@@ -136,7 +164,7 @@ caf::resumable::resume_result lean_actor::resume(caf::execution_unit* eu,
       fifo = promote(x->next);
       x->next = nullptr;
       if (finished_) {
-        caf::detail::sync_request_bouncer{caf::error{}}(*x);
+        bounce(std::move(x));
         continue;
       }
       consume_or_stash(std::move(x), eu);
@@ -225,6 +253,10 @@ void lean_actor::consume(caf::mailbox_element& x) {
     return;
   }
   auto res = handle(content);
+  if (forwarded_) {
+    forwarded_ = false;
+    return; // the successor answers
+  }
   if (!x.mid.is_request() || !x.sender)
     return;
   if (res)
@@ -242,14 +274,13 @@ void lean_actor::finish(caf::execution_unit* eu, bool cancel_timeouts) {
   finished_ = true;
   pending_.clear();
   pending_.shrink_to_fit();
-  auto bounce = [](caf::mailbox_element* p) {
-    caf::mailbox_element_ptr x{p};
-    caf::detail::sync_request_bouncer{caf::error{}}(*x);
+  auto hand_on_or_bounce = [this](caf::mailbox_element* p) {
+    bounce(caf::mailbox_element_ptr{p});
   };
-  inbox_.close(bounce);
+  inbox_.close(hand_on_or_bounce);
   while (stash_head_ != nullptr) {
     auto next = promote(stash_head_->next);
-    bounce(stash_head_);
+    bounce(caf::mailbox_element_ptr{stash_head_});
     stash_head_ = next;
   }
   stash_tail_ = nullptr;

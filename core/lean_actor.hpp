@@ -163,6 +163,18 @@ public:
   /// still queued get an error.
   void quit(caf::error reason = caf::error{});
 
+  /// Messages `wanted` picks that reach this actor once it has quit (queued
+  /// behind the one that ended it, or sent after) go to `successor` with
+  /// their sender and request id, instead of an error to their sender: the
+  /// successor answers them. Set before quit().
+  void set_successor(caf::strong_actor_ptr successor,
+                     bool (*wanted)(const caf::type_erased_tuple&));
+
+  /// Hands the message being handled to the successor (set_successor, if
+  /// it wants it) instead of answering it; call last in the handler (the
+  /// message's content moves).
+  void forward_current();
+
   // -- abstract_actor and resumable --------------------------------------------
 
   void enqueue(caf::mailbox_element_ptr what,
@@ -217,6 +229,12 @@ private:
 
   void finish(caf::execution_unit* eu, bool cancel_timeouts);
 
+  /// Gives `x` to the successor if it wants it (set_successor).
+  bool hand_on(caf::mailbox_element& x);
+
+  /// Hands `x` on (hand_on) or answers its sender with an error.
+  void bounce(caf::mailbox_element_ptr x);
+
   void schedule(caf::execution_unit* eu);
 
   /// Handles `x`, or keeps it for later while an answer is awaited.
@@ -238,6 +256,10 @@ private:
   std::vector<std::pair<caf::message_id, caf::behavior>> pending_;
   caf::error quit_reason_;
   bool quitting_ = false;
+  /// forward_current() was called: the handler's result is not sent.
+  bool forwarded_ = false;
+  caf::strong_actor_ptr successor_;
+  bool (*successor_wants_)(const caf::type_erased_tuple&) = nullptr;
   bool finished_ = false;
 };
 

@@ -609,13 +609,14 @@ cluster_config n1_of_two() {
 }
 
 /// What reaches a user actor of n1 right as n1 comes out of a stall.
-enum class stale_news { session_gone, leave, ttl };
+enum class stale_news { session_gone, leave, ttl, join, leave_then_join };
 
 /// n1 (of {n1, n2}, or alone when `alone`) holds one user with one device;
 /// then n1 stands still for 5 s and, as it resumes, before the membership
 /// tells the registry anything, `news` reaches the user actor. Returns the
 /// user's id; `f` is left as it is.
-std::string stood_still_then(fixture& f, stale_news news, bool alone) {
+std::string stood_still_then(fixture& f, stale_news news, bool alone,
+                             join_ack* second = nullptr) {
   f.self->send(f.registry, view_atom::value,
                alone ? view_of({"n1"}) : view_of({"n1", "n2"}));
   f.run();
@@ -642,6 +643,17 @@ std::string stood_still_then(fixture& f, stale_news news, bool alone) {
       break;
     case stale_news::ttl:
       break; // the heartbeat TTL (3 s here) ran out while standing still
+    case stale_news::join:
+      // Another device of the user joins as the process resumes: the
+      // registry still knows the old actor and passes the join on to it.
+      *second = f.join(uid, "laptop");
+      break;
+    case stale_news::leave_then_join:
+      // ... right behind the phone's leave, which ends the actor first.
+      f.self->send(caf::actor_cast<user_api>(ack.user), leave_atom::value,
+                   std::string{"phone"}, session.address());
+      *second = f.join(uid, "laptop");
+      break;
   }
   f.advance(100ms);
   return uid;
@@ -712,6 +724,34 @@ TEST_CASE(
 }
 
 TEST_CASE(
+  "a join that reaches a stale user actor goes to the user's next actor: "
+  "answered, online, and no last_seen of the thaw") {
+  // Found by review: the stale actor took the join's device in first (its
+  // activity "now"), then ended and wrote the thaw as last_seen; a join
+  // queued behind the news that ended it got an error.
+  for (auto news : {stale_news::join, stale_news::leave_then_join}) {
+    fixture f{fixture::immediate_cfg(), {}, n1_of_two()};
+    auto active = f.now();
+    join_ack second;
+    auto uid = stood_still_then(f, news, false, &second);
+    CHECK(second.device_id == "laptop");
+    CHECK(second.status.online);
+    CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
+    auto st = f.ask<user_status>(get_atom::value, uid);
+    CHECK(st.online);
+    REQUIRE(st.devices.size() == 1);
+    CHECK(st.devices[0].device_id == "laptop");
+    CHECK(f.log->records[uid].last_seen <= active);
+    // The next actor is the user's: a leave of the laptop is news.
+    auto feed = f.subscribe({}, true);
+    f.self->send(second.user, leave_atom::value, std::string{"laptop"},
+                 f.sessions.back().address());
+    f.advance(100ms);
+    CHECK(count_for(*feed, uid, false) == 1);
+  }
+}
+
+TEST_CASE(
   "a user handed back to a stale actor is the transfer's: a leave of "
   "the client's new session is news") {
   // n1 stood still; the others took the user over, the client connected
@@ -742,8 +782,15 @@ TEST_CASE(
   f.self->send(f.registry, handover_atom::value, t);
   f.advance(100ms);
   REQUIRE(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 1);
-  f.self->send(caf::actor_cast<user_api>(ack.user), leave_atom::value,
-               std::string{"phone"}, fresh.address());
+  // The stale actor ended; the transfer started the user's next actor,
+  // whole: the session was told its new user actor.
+  REQUIRE(fresh_box->rehomed.count("phone") == 1);
+  auto next = fresh_box->rehomed["phone"];
+  CHECK(next != ack.user);
+  auto st = f.ask<user_status>(get_atom::value, uid);
+  CHECK(st.online_since == t.online_since);
+  CHECK(st.version >= t.version);
+  f.self->send(next, leave_atom::value, std::string{"phone"}, fresh.address());
   f.advance(100ms);
   CHECK(count_for(*feed, uid, false) == 1);
   CHECK(f.ask<uint64_t>(count_atom::value, viewer::everything()) == 0);

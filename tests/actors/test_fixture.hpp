@@ -150,6 +150,8 @@ struct inbox {
   /// The memo of each batch, in order.
   std::vector<std::shared_ptr<delta_memo>> memos;
   std::vector<std::pair<std::string, std::string>> expired; // device, why
+  /// The user actor each rehome named, by device (the latest).
+  std::map<std::string, user_api> rehomed;
   std::vector<room_signal> signals;
   std::vector<chat_message> messages;
 };
@@ -180,6 +182,9 @@ inline caf::behavior recorder(caf::event_based_actor*,
       box->expired.emplace_back(dev, why);
     },
     [=](room_atom, const room_signal& sig) { box->signals.push_back(sig); },
+    [=](rehome_atom, const std::string& dev, const user_api& user) {
+      box->rehomed[dev] = user;
+    },
     [=](message_atom, const std::string&, const chat_message& m) {
       box->messages.push_back(m);
     },
