@@ -7,8 +7,12 @@
 #   bench/hold_rss.sh 19000                 # native, one round
 #   bench/hold_rss.sh 10000 2               # native, held and closed twice
 #   SETTLE=12 bench/hold_rss.sh 10000 1 --protocol sio000 --sio-path /api/socketio/
-# PRESENCED_BIN: another server binary (A/B). Loopback only; stops what it
-# started. Needs a build (make build).
+#   SETTLE=quiet bench/hold_rss.sh 10000 1 --protocol sio000 --sio-path /api/socketio/
+# SETTLE: seconds to wait after the last join before RSS is read (default
+# 2), or `quiet`: until the server has used under 2.5% of a core for 3 s
+# (a seed-000 storm's frames still being written hold their memory), then
+# 11 s more (one malloc_trim period). PRESENCED_BIN: another server binary
+# (A/B). Loopback only; stops what it started. Needs a build (make build).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${PRESENCED_BIN:-$root/build/app/presenced}
@@ -34,7 +38,17 @@ for round in $(seq "$rounds"); do
   h=$!
   for _ in $(seq 1200); do [ -s "$t/ready$round" ] && break; sleep 0.1; done
   [ -s "$t/ready$round" ] || { echo "round $round: the clients did not all join" >&2; exit 1; }
-  sleep "$settle"
+  if [ "$settle" = quiet ]; then
+    hz=$(getconf CLK_TCK)
+    cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+    for _ in $(seq 60); do
+      c0=$(cpu); sleep 3; c1=$(cpu)
+      [ $(( (c1 - c0) * 1000 / hz )) -lt 75 ] && break
+    done
+    sleep 11
+  else
+    sleep "$settle"
+  fi
   held=$(rss)
   kill "$h"; wait "$h" 2>/dev/null || true
   sleep 15
