@@ -61,7 +61,8 @@
 //             RSS; --ready-file is written when holding starts); all must
 //             still be connected.
 //   soak      latency, with delivery percentiles (and server CPU/RSS) per
-//             --window-s (60) window, to check flatness.
+//             --window-s (60) window, to check flatness; the held users
+//             heartbeat every --ping-interval-ms meanwhile.
 //
 // Scale: --procs P forks P workers that split users and observers (each
 // process holds at most ~19,900 sockets: open-files limit 20,000) and the

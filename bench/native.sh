@@ -11,7 +11,8 @@
 # busy:      1,000 clients pinging 10 times a second
 # latency:   10,000 online, 2 observers, 1,000 joins/s (each stays 1 s)
 # fanout:    one user joins and leaves; 10,000 subscribers
-# soak:      (not in the default list) 5,000 online, 2 observers, 100
+# soak:      (not in the default list) 5,000 online (a heartbeat every 25 s
+#            each), 2 observers, 100
 #            joins/s each staying 1 s, for 10 minutes: RSS and latency per
 #            minute (quick: 1,000 online, 2 minutes)
 # scale:     19,000 joined clients (2 load processes) pinging once a second,
@@ -104,7 +105,7 @@ for s in "${list[@]}"; do
     soak)
       if [ $quick = 1 ]; then soak_n=1000; soak_s=120; else soak_n=5000; soak_s=600; fi
       run soak --scenario soak --connections $soak_n --observers 2 --rate 100 \
-        --seconds $soak_s --window-s 60 --timeout-s 120 ;;
+        --seconds $soak_s --window-s 60 --timeout-s 120 --ping-interval-ms 25000 ;;
     scale)
       # 19,000 joined clients pinging once a second (two load processes:
       # the open-files limit is 20,000 per process). The server allows a

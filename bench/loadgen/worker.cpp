@@ -264,8 +264,16 @@ private:
     delivered();
     barrier("start");
     h_.window_start = now_us();
-    if (o_.scen == scenario::soak)
+    bool soak = o_.scen == scenario::soak;
+    if (soak) {
       h_.windows.resize(1);
+      // The held users heartbeat every --ping-interval-ms, as clients do:
+      // without, the server expires them after its --heartbeat-ttl (90 s),
+      // and most of a soak ran with its churn only.
+      h_.rounds_on = true;
+      for (auto& c : users_)
+        c->start_rounds();
+    }
     auto interval = std::chrono::microseconds(
       static_cast<int64_t>(1e6 * workers_ / o_.rate));
     auto next = clock_type::now() + interval * w_ / workers_;
@@ -284,6 +292,11 @@ private:
     sleep_ms(o_.seconds * 1000);
     churning = false;
     churn_timer_.cancel();
+    if (soak) {
+      h_.rounds_on = false;
+      for (auto& c : users_)
+        c->stop_rounds();
+    }
     barrier("stop", {{"churn_started", double(h_.churn_started)}});
     // Every churn client leaves after its hold; then every observer must
     // have seen each confirmed churn join online and offline.
