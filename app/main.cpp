@@ -30,8 +30,22 @@ using namespace presence;
 
 namespace {
 
-/// How often the main thread returns freed heap to the OS (malloc_trim).
+/// How often the main thread looks whether to return freed heap to the OS
+/// (trim_if_worth_it).
 constexpr timespec trim_interval{10, 0};
+
+/// Returns freed heap to the OS (malloc_trim) when much of it is free: a
+/// storm's lists and queued frames freed in the middle of the heap. A trim
+/// gives back every free page and the next allocations fault them in
+/// again: with a heap of long-lived small objects and little free (the
+/// change log of a node that has seen many users) trimming every 10 s
+/// cost more and more CPU (docs/benchmarks.md, twelfth session).
+void trim_if_worth_it() {
+  auto mi = mallinfo2();
+  constexpr size_t min_free = size_t{16} << 20;
+  if (mi.fordblks >= min_free && mi.fordblks * 4 >= mi.arena)
+    malloc_trim(0);
+}
 
 /// CAF waits for every actor at exit; if one misbehaves the process must
 /// still end. By the time this fires the store has synced its WAL.
@@ -193,15 +207,16 @@ int main(int argc, char** argv) {
     std::rename(tmp.c_str(), extra.port_file.c_str());
   }
 
-  // While it serves, the main thread hands freed heap back to the OS every
-  // trim_interval: a storm's lists and queued frames are freed in the
-  // middle of the heap, which glibc otherwise keeps (a 2,000-client
-  // Socket.IO storm left ~6 KiB per held connection; docs/benchmarks.md).
+  // While it serves, the main thread hands freed heap back to the OS when
+  // much of it is free (looked at every trim_interval): a storm's lists and
+  // queued frames are freed in the middle of the heap, which glibc
+  // otherwise keeps (a 2,000-client Socket.IO storm left ~6 KiB per held
+  // connection; docs/benchmarks.md).
   int sig = -1;
   while (sig < 0) {
     sig = sigtimedwait(&signals, nullptr, &trim_interval);
     if (sig < 0 && errno == EAGAIN)
-      malloc_trim(0);
+      trim_if_worth_it();
     if (sig == SIGHUP) {
       sig = -1;
       if (!cfg.edge.jwt_mode() && !srv->tls())
