@@ -565,6 +565,21 @@ void user_init(user_ptr self, std::string user_id,
   install_down_handler(self);
 }
 
+/// The user was seen now: every device is active now, and with no device
+/// (in the grace period, or offline while this actor lives on) last_seen
+/// is now all the same (a REST touch, or a leave whose device was dropped
+/// before it came).
+user_status touch_now(user_ptr self) {
+  auto& st = self->state;
+  auto t = st.env->now();
+  for (auto& kvp : st.devices)
+    kvp.second.view.last_active = t;
+  if (st.devices.empty())
+    record_leave(self, t);
+  checkpoint(self);
+  return snapshot(st);
+}
+
 /// One handler table for every user actor.
 const user_actor_impl::behavior_type& running() {
   static const user_actor_impl::behavior_type shared{
@@ -809,29 +824,13 @@ const user_actor_impl::behavior_type& running() {
         devices_changed(self, st.env->now());
         return snapshot(st);
       }
-      auto t = st.env->now();
-      for (auto& kvp : st.devices)
-        kvp.second.view.last_active = t;
-      if (st.devices.empty())
-        record_leave(self, t);
-      checkpoint(self);
-      return snapshot(st);
+      return touch_now(self);
     },
     [](touch_atom) -> caf::result<user_status> {
       auto self = current<user_self>();
-      auto& st = self->state;
       if (ends_stale(self))
         return persistence::make_error(persistence::errc::unavailable);
-      auto t = st.env->now();
-      for (auto& kvp : st.devices)
-        kvp.second.view.last_active = t;
-      // No device (in the grace period, or offline while this actor lives
-      // on): the user was seen now all the same (a REST touch, or a leave
-      // whose device was dropped before it came).
-      if (st.devices.empty())
-        record_leave(self, t);
-      checkpoint(self);
-      return snapshot(st);
+      return touch_now(self);
     },
     [](message_atom, const chat_message& m, const std::string& except) {
       auto self = current<user_self>();
