@@ -12,6 +12,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/change_log.hpp"
+#include "core/clock.hpp"
 #include "core/messages.hpp"
 
 namespace presence::actors {
@@ -67,9 +68,7 @@ size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
   auto& st = self->state;
   if (st.stats) {
     // A version is its change's wall-clock time in ms (next_version).
-    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+    auto now_ms = system_now();
     for (auto& d : deltas) {
       auto age = now_ms - static_cast<int64_t>(d.version);
       st.stats->delivery_delay.observe(
@@ -156,7 +155,9 @@ fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
   self->state.cfg = cfg;
   self->state.direct = std::move(direct);
   self->state.stats = std::move(stats);
-  self->state.log = change_log{cfg.change_log_size, started};
+  self->state.log = change_log{
+    cfg.change_log_size, started,
+    static_cast<uint64_t>(std::max<int64_t>(cfg.change_log_ttl.count(), 0))};
   self->set_down_handler([=](caf::down_msg& dm) {
     auto l = caf::actor_cast<delta_listener>(dm.source);
     if (l)
@@ -233,7 +234,7 @@ fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
     },
     [=](delta_atom, presence_delta& d) {
       auto& st = self->state;
-      st.log.add(d);
+      st.log.add(d, static_cast<uint64_t>(system_now()));
       if (st.listeners.empty())
         return;
       if (st.cfg.coalesce_window.count() == 0) {

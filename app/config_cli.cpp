@@ -62,6 +62,7 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   int64_t window_ms = cfg.actors.coalesce_window.count();
   int64_t typing_ms = cfg.actors.typing_timeout.count();
   int64_t resync_margin_ms = cfg.actors.resync_margin.count();
+  int64_t change_log_ttl_s = cfg.actors.change_log_ttl.count() / 1000;
   int64_t auto_away_s = cfg.edge.auto_away.count() / 1000;
   int64_t timeout_ms = cfg.actors.request_timeout.count();
   int64_t checkpoint_ms = cfg.persistence.checkpoint_interval.count();
@@ -106,6 +107,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   add("change-log-size", cfg.actors.change_log_size,
       "users whose latest change a node keeps for resync and "
       "/api/presence/changes");
+  add("change-log-ttl", change_log_ttl_s,
+      "seconds a change stays in the change log at most (0 = as long as "
+      "--change-log-size allows); a client away longer lists again");
   add("jwt-secret", cfg.edge.jwt_secret,
       "HS256 secret; with no secret and no public key: dev mode (clients "
       "name themselves)");
@@ -293,6 +297,8 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   cfg.actors.typing_timeout = milliseconds{typing_ms};
   cfg.actors.resync_margin = milliseconds{
     std::max<int64_t>(resync_margin_ms, 0)};
+  cfg.actors.change_log_ttl = milliseconds{
+    std::max<int64_t>(change_log_ttl_s, 0) * 1000};
   cfg.edge.auto_away = milliseconds{auto_away_s * 1000};
   cfg.actors.request_timeout = milliseconds{timeout_ms};
   cfg.persistence.checkpoint_interval = milliseconds{checkpoint_ms};
@@ -392,6 +398,7 @@ std::string to_toml(const config& cfg) {
   line("coalesce-window", std::to_string(a.coalesce_window.count()));
   line("typing-timeout", std::to_string(a.typing_timeout.count()));
   line("change-log-size", std::to_string(a.change_log_size));
+  line("change-log-ttl", std::to_string(a.change_log_ttl.count() / 1000));
   line("resync-margin", std::to_string(a.resync_margin.count()));
   line("auto-away", std::to_string(e.auto_away.count() / 1000));
   if (e.jwt_secret.empty())

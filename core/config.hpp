@@ -40,6 +40,11 @@ struct actors_config {
   /// Users whose latest change each node keeps for `resync` and
   /// GET /api/presence/changes (the oldest go first).
   uint32_t change_log_size = 100'000;
+  /// ... and for this long at most (0 = as long as they fit): a client away
+  /// longer lists again. 2 minutes, as Socket.IO's connection state
+  /// recovery (maxDisconnectionDuration). Bounds the log's memory by the
+  /// churn of that window rather than by the users ever seen.
+  milliseconds change_log_ttl{120'000};
   /// A resync looks back this far before its cursor: deltas reach a node
   /// out of version order (other nodes, coalescing, equal versions).
   milliseconds resync_margin{2'000};

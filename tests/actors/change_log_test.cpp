@@ -79,3 +79,63 @@ TEST_CASE("the change log drops its oldest users and says so", "[change_log]") {
   CHECK(users(log.since(30, 10, all)) == strings{"b@40", "d@50"});
   CHECK_FALSE(log.since(29, 10, all).complete);
 }
+
+TEST_CASE("the change log keeps changes for its max age at most, and says so",
+          "[change_log]") {
+  change_log log{100, 0, 1000};
+  log.add(change("a", 10'000), 10'000);
+  log.add(change("b", 10'500), 10'500);
+  // Nothing old enough yet: both stay.
+  log.add(change("c", 10'999), 10'999);
+  CHECK(log.size() == 3);
+  CHECK(log.since(9'000, 10, all).complete);
+  // At 11'001, a (10'000) is older than 1000 ms: it goes, and a cursor
+  // from before it gets "may be missing".
+  log.add(change("d", 11'001), 11'001);
+  CHECK(log.size() == 3);
+  auto p = log.since(9'000, 10, all);
+  CHECK_FALSE(p.complete);
+  CHECK(p.oldest == 10'000);
+  CHECK(users(log.since(10'000, 10, all))
+        == strings{"b@10500", "c@10999", "d@11001"});
+  // A user who changes again is kept from their new change on.
+  log.add(change("b", 11'400), 11'400);
+  log.add(change("e", 12'000), 12'000); // c (10'999) goes; b stays
+  CHECK(users(log.since(10'999, 10, all))
+        == strings{"d@11001", "b@11400", "e@12000"});
+  // Without a clock (now = 0) nothing goes by age.
+  log.add(change("f", 12'100));
+  CHECK(log.size() == 4);
+  // A long quiet spell: the next change empties the log of the rest.
+  log.add(change("g", 60'000), 60'000);
+  CHECK(users(log.since(12'100, 10, all)) == strings{"g@60000"});
+  CHECK(log.size() == 1);
+  CHECK(log.cursor() == 60'000);
+}
+
+TEST_CASE("the change log orders users changing in the same millisecond",
+          "[change_log]") {
+  change_log log{3, 0};
+  log.add(change("zed", 5));
+  log.add(change("amy", 5));
+  log.add(change("kim", 5));
+  CHECK(users(log.since(4, 10, all)) == strings{"amy@5", "kim@5", "zed@5"});
+  // A change of a user at an equal version is not newer: kept as it was.
+  log.add(change("kim", 5, false));
+  CHECK(log.since(4, 10, all).changes[1].online);
+  // The first in (version, id) order goes first.
+  log.add(change("bob", 6));
+  CHECK(log.size() == 3);
+  CHECK_FALSE(log.since(4, 10, all).complete);
+  CHECK(log.since(4, 10, all).oldest == 5);
+  CHECK(users(log.since(5, 10, all)) == strings{"bob@6"});
+  // The same user's newer change replaces the old entry (kim@5 and zed@5
+  // stay, so the log is full: nothing else goes).
+  log.add(change("zed", 7));
+  CHECK(log.size() == 3);
+  CHECK(users(log.since(5, 10, all)) == strings{"bob@6", "zed@7"});
+  // Then kim@5, the oldest, goes first.
+  log.add(change("amy", 8));
+  CHECK(users(log.since(5, 10, all)) == strings{"bob@6", "zed@7", "amy@8"});
+  CHECK(log.since(5, 10, all).complete);
+}

@@ -38,7 +38,8 @@ const cluster = new Cluster(['--checkpoint-interval', String(CHECKPOINT_MS),
  *  `acks`: the times of its recent acknowledged activity, oldest first;
  *  `closes`: the closes the server answered (closeFloor). */
 const users = new Map();
-/** user -> the newest last_seen (ms) any reader saw while it was offline. */
+/** user -> the newest last_seen (ms) any reader saw while it was offline,
+ *  { ls, node, at }: which node gave it and when. */
 const seenLastSeen = new Map();
 const frozen = new Set();
 /** node -> when it was last killed or frozen. */
@@ -258,14 +259,19 @@ function clientsOf(text) {
   return ids.map(id => `\n  ${id} client: ${users.get(id)?.events.join(', ')}`).join('');
 }
 
-/** What every node says of `id` (for failure messages with CHAOS_LOGS). */
+/** What `id`'s client did and what every node says of it now (for
+ *  failure messages; with CHAOS_LOGS the node logs are written too). */
 async function explain(id) {
-  if (!process.env.CHAOS_LOGS) return '';
-  const out = [`client: ${users.get(id).events.join(', ')}`];
+  const out = [`client: ${users.get(id).events.join(', ')}`,
+               `faults: ${figures.faults.length} done; kills/freezes at ${faultTimes.map(t => new Date(t).toISOString().slice(11, 23))}`];
   for (const n of reachable()) {
-    const r = await cluster.node(n).get(`/api/users/${id}/status`);
-    const h = await cluster.node(n).get(`/api/users/${id}/history?limit=3`);
-    out.push(`${n}: ${JSON.stringify(r.body.data ?? r.body)} history ${JSON.stringify(h.body.data ?? h.body)}`);
+    try {
+      const r = await cluster.node(n).get(`/api/users/${id}/status`);
+      const h = await cluster.node(n).get(`/api/users/${id}/history?limit=3`);
+      out.push(`${n}: ${JSON.stringify(r.body.data ?? r.body)} history ${JSON.stringify(h.body.data ?? h.body)}`);
+    } catch (e) {
+      out.push(`${n}: ${e.message}`);
+    }
   }
   writeLogs();
   return `\n  ${out.join('\n  ')}`;
@@ -276,10 +282,11 @@ async function checkLastSeen(node, statuses, final = false) {
   for (const [id, s] of statuses) {
     if (s.isOnline) continue;
     const ls = s.lastSeen ? Date.parse(s.lastSeen) : 0;
-    const before = seenLastSeen.get(id) ?? 0;
+    const seen = seenLastSeen.get(id);
+    const before = seen?.ls ?? 0;
     if (ls < before)
-      assert.fail(`${id} on ${node}: last_seen went back from ${before} to ${ls} (${new Date(before).toISOString()} -> ${new Date(ls).toISOString()})${await explain(id)}`);
-    seenLastSeen.set(id, ls);
+      assert.fail(`${id} on ${node}: last_seen went back from ${before} to ${ls} (${new Date(before).toISOString()} -> ${new Date(ls).toISOString()}; read on ${seen.node} at ${seen.at})${await explain(id)}`);
+    if (ls > before) seenLastSeen.set(id, { ls, node, at: new Date().toISOString().slice(11, 23) });
     if (final && ls < floorOf(users.get(id))) {
       const u = users.get(id);
       assert.fail(`${id} on ${node}: last_seen ${ls} older than its last acknowledged activity bound ${floorOf(u)}`

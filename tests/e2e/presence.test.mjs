@@ -459,6 +459,43 @@ test('resync: a cursor the bounded change log no longer reaches gets resync_requ
   }
 });
 
+test('resync: a change older than --change-log-ttl is gone from the log, and the cursor gets resync_required', async () => {
+  const own = new Server({ args: ['--reconnect-grace', '0', '--change-log-ttl', '1',
+                                  '--resync-margin', '0'] });
+  await own.start();
+  try {
+    const w = await own.ws('/ws?subscribe=none');
+    await w.request({ type: 'subscribe', global: true });
+    const a = await own.ws('/ws?userId=ttl-a&deviceId=d');
+    await a.next(m => m.type === 'joined');
+    const first = await w.change('ttl-a', true);
+    // Within the second the log answers from before ttl-a's change.
+    const ok = await w.request({ type: 'resync', since: first.version - 1 });
+    assert.equal(ok.type, 'resynced', JSON.stringify(ok));
+    assert.deepEqual(ok.changes.map(x => x.user_id), ['ttl-a']);
+    // Later changes push it out once it is older than a second (the log
+    // drops by age as changes come in): each try adds one.
+    let i = 0;
+    let r;
+    await eventually(async () => {
+      const x = await own.ws(`/ws?userId=ttl-b${i}&deviceId=d`);
+      await x.next(m => m.type === 'joined');
+      await w.change(`ttl-b${i++}`, true);
+      await x.close();
+      r = await w.request({ type: 'resync', since: first.version - 1 });
+      return r.type === 'resync_required';
+    }, 10000, 'ttl-a\'s change to age out of the log');
+    assert.ok(r.oldest >= first.version, JSON.stringify(r));
+    // What is younger than the second is still there.
+    const recent = await w.request({ type: 'resync', since: r.oldest });
+    assert.equal(recent.type, 'resynced', JSON.stringify(recent));
+    assert.ok(recent.changes.some(x => x.user_id === `ttl-b${i - 1}`), JSON.stringify(recent));
+    for (const x of [a, w]) await x.close();
+  } finally {
+    await own.dispose();
+  }
+});
+
 test('closed connections free their actors (presence_lean_actors falls back)', async () => {
   const leanActors = async () => {
     const text = (await srv.get('/metrics')).text;
