@@ -48,6 +48,8 @@ std::string validate(const config& cfg) {
     return "data-dir must not be empty";
   if (p.history_limit == 0 || p.history_limit > 100'000)
     return "history-limit must be between 1 and 100000";
+  if (p.memtable_mb == 0 || p.memtable_mb > 4096)
+    return "store-memtable-mb must be between 1 and 4096";
   if (p.chat_history_limit == 0 || p.chat_history_limit > 1'000'000)
     return "chat-history-limit must be between 1 and 1000000";
   if (e.auto_away.count() < 0 || e.auto_away.count() > 86'400'000)

@@ -55,6 +55,9 @@ struct persistence_config {
   std::string data_dir = "./data";
   /// Online sessions remembered per user (oldest dropped first).
   uint32_t history_limit = 100;
+  /// MiB RocksDB's memtables may hold (all column families) before they
+  /// are flushed: the store's share of a node's memory above its data.
+  uint32_t memtable_mb = 32;
   /// Activity of online users is written at most this often (crash recovery
   /// loses at most twice this: the edge may hold activity back for one
   /// interval, the store for another). 0 = write every heartbeat. 5 s: at 1 s every user's

@@ -57,7 +57,10 @@ node::start(caf::actor_system& sys, const config& cfg, std::string& err,
   if (!err.empty())
     return nullptr;
   auto db = persistence::store_db::open(cfg.persistence.data_dir,
-                                        cfg.persistence.history_limit, err);
+                                        cfg.persistence.history_limit, err,
+                                        nullptr,
+                                        size_t{cfg.persistence.memtable_mb}
+                                          * 1024 * 1024);
   if (!db)
     return nullptr;
   db->set_message_limit(cfg.persistence.chat_history_limit);

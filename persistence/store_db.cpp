@@ -183,10 +183,12 @@ store_db::~store_db() {
 
 std::unique_ptr<store_db> store_db::open(const std::string& dir,
                                          uint32_t history_limit,
-                                         std::string& err, rocksdb::Env* env) {
+                                         std::string& err, rocksdb::Env* env,
+                                         size_t memtable_bytes) {
   std::unique_ptr<store_db> self{new store_db};
   self->dir_ = dir;
   self->env_ = env;
+  self->memtable_budget_ = memtable_bytes;
   self->history_limit_ = history_limit;
   if (!self->open_rocksdb(err))
     return nullptr;
@@ -209,7 +211,7 @@ bool store_db::open_rocksdb(std::string& err) {
   // Small machines: modest memory, no surprise thread pools.
   opts.IncreaseParallelism(2);
   opts.max_open_files = 256;
-  opts.db_write_buffer_size = memtable_budget;
+  opts.db_write_buffer_size = memtable_budget_;
   opts.keep_log_file_num = 4;
   if (env_ != nullptr)
     opts.env = env_;

@@ -79,9 +79,9 @@ std::string describe(const caf::error& err);
 /// to the old instance meanwhile. What was written before the failure is in
 /// the WAL and comes back with the reopen; the failed write is not applied.
 /// RocksDB's memtables (all column families together) hold at most this
-/// much before they are flushed to disk: a node's memory stays flat while
-/// new users keep arriving (RocksDB's default is 64 MiB per column family,
-/// 4 x 2 of them here).
+/// much by default before they are flushed to disk (`--store-memtable-mb`):
+/// a node's memory levels off while new users keep arriving (RocksDB's
+/// default is 64 MiB per column family, 4 x 2 of them here).
 constexpr size_t memtable_budget = 32 * 1024 * 1024;
 
 class store_db {
@@ -93,11 +93,11 @@ public:
   /// Opens (creating if needed) the database in `dir`. On failure returns
   /// nullptr and sets `err` to a message for humans. `env` (tests: a fault
   /// injecting file system) must outlive the store; nullptr is RocksDB's
-  /// default.
-  static std::unique_ptr<store_db> open(const std::string& dir,
-                                        uint32_t history_limit,
-                                        std::string& err,
-                                        rocksdb::Env* env = nullptr);
+  /// default. `memtable_bytes`: what RocksDB's memtables may hold in all
+  /// before a flush.
+  static std::unique_ptr<store_db>
+  open(const std::string& dir, uint32_t history_limit, std::string& err,
+       rocksdb::Env* env = nullptr, size_t memtable_bytes = memtable_budget);
 
   // -- failure and recovery ---------------------------------------------------
 
@@ -338,6 +338,7 @@ private:
   rocksdb::ColumnFamilyHandle* online_ = nullptr;
   rocksdb::ColumnFamilyHandle* messages_ = nullptr;
   uint32_t history_limit_ = 100;
+  size_t memtable_budget_ = memtable_budget;
   uint32_t message_limit_ = 1000;
   uint32_t queue_limit_ = 1000;
 };

@@ -1,9 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -350,6 +352,32 @@ TEST_CASE("profiles round-trip", "[store_db]") {
   // Profiles are per user.
   CHECK_FALSE(must(db->get_profile("ha")).known);
   CHECK_FALSE(must(db->get_profile("hall")).known);
+}
+
+TEST_CASE(
+  "the memtables stay near the budget given to open, and the data "
+  "stays readable",
+  "[store_db]") {
+  temp_dir dir;
+  std::string err;
+  const size_t budget = 1024 * 1024;
+  auto db = store_db::open(dir.path(), 100, err, nullptr, budget);
+  REQUIRE(db != nullptr);
+  // ~8 MiB of profiles, eight times the budget.
+  profile p;
+  p.name = std::string(1000, 'n');
+  p.avatar = std::string(1000, 'a');
+  for (int i = 0; i < 4000; ++i)
+    must(db->put_profile("mem-" + std::to_string(i), p));
+  // RocksDB flushes in the background: wait (bounded) until it has.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (db->memtable_bytes() > 2 * budget
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  INFO("memtables " << db->memtable_bytes() << " bytes, budget " << budget);
+  CHECK(db->memtable_bytes() <= 2 * budget);
+  CHECK(must(db->get_profile("mem-0")).name == p.name);
+  CHECK(must(db->get_profile("mem-3999")).avatar == p.avatar);
 }
 
 TEST_CASE("recovery closes sessions left open by a dead process",
