@@ -233,6 +233,8 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "online sessions remembered per user");
   add("store-memtable-mb", cfg.persistence.memtable_mb,
       "MiB RocksDB's memtables hold (all together) before a flush to disk");
+  add("store-cache-mb", cfg.persistence.cache_mb,
+      "MiB of RocksDB's block cache (data read from disk), shared");
   add("chat-history-limit", cfg.persistence.chat_history_limit,
       "private messages kept per conversation (oldest dropped first)");
   add("chat-queue-limit", cfg.edge.chat_queue_limit,
@@ -472,6 +474,7 @@ std::string to_toml(const config& cfg) {
   line("cluster-tls-ca", q(c.tls_ca));
   line("history-limit", std::to_string(p.history_limit));
   line("store-memtable-mb", std::to_string(p.memtable_mb));
+  line("store-cache-mb", std::to_string(p.cache_mb));
   line("chat-history-limit", std::to_string(p.chat_history_limit));
   line("chat-queue-limit", std::to_string(e.chat_queue_limit));
   line("checkpoint-interval", std::to_string(p.checkpoint_interval.count()));

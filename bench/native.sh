@@ -73,12 +73,16 @@ run() {
   start_server --reconnect-grace 0 ${more:-}
   local out rc=0 sampler= samples=null
   if [ "$name" = soak ]; then
-    # Every 30 s: RSS and RocksDB's memtables (data, capped at 32 MiB).
+    # Every 30 s: RSS (KiB) and RocksDB's buffers (bytes): memtables
+    # (--store-memtable-mb), block cache (--store-cache-mb), table readers.
     ( while kill -0 "$pid" 2>/dev/null; do
         m=$(curl -s "http://127.0.0.1:$port/metrics" \
-            | awk '/^presence_store_memtable_bytes / {print $2}')
+            | awk '/^presence_store_memtable_bytes / {m=$2}
+                   /^presence_store_block_cache_bytes / {c=$2}
+                   /^presence_store_table_reader_bytes / {t=$2}
+                   END {printf "%d,%d,%d", m, c, t}')
         r=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-        echo "[$(date +%s),${r:-0},${m:-0}]"
+        echo "[$(date +%s),${r:-0},${m:-0,0,0}]"
         sleep 30
       done ) > "$tmp/samples" &
     sampler=$!
@@ -195,12 +199,21 @@ for (const r of runs) {
       const sm = (r.samples || []).filter(x => x[1] > 0);
       if (sm.length > 1) {
         const rest = sm.map(x => x[1] - x[2] / 1024); // KiB without memtables
+        const rocks = sm.map(x => ((x[2] || 0) + (x[3] || 0) + (x[4] || 0)) / 1024);
+        const own = sm.map((x, i) => x[1] - rocks[i]); // KiB without RocksDB's buffers
+        const vs = (xs, i) => f((xs[xs.length - 1] / xs[Math.min(i, xs.length - 1)] - 1) * 100);
         rows.push(['soak (30 s samples)', `RSS ${sm.map(x => f(x[1] / 1024)).join(' ')} MiB`,
                    `memtables ${sm.map(x => f(x[2] / 2 ** 20)).join(' ')} MiB`,
+                   `block cache ${sm.map(x => f((x[3] || 0) / 2 ** 20)).join(' ')} MiB`,
+                   `table readers ${sm.map(x => f((x[4] || 0) / 2 ** 20)).join(' ')} MiB`,
                    `RSS without memtables ${rest.map(x => f(x / 1024)).join(' ')} MiB`,
+                   `RSS without RocksDB's buffers ${own.map(x => f(x / 1024)).join(' ')} MiB`,
                    // from the third sample on (the first is before the clients,
-                   // the second during the joins)
-                   `without memtables, last vs 60 s in: ${f((rest[rest.length - 1] / rest[Math.min(2, rest.length - 1)] - 1) * 100)}%`]);
+                   // the second during the joins); and from 150 s in, once
+                   // the change log's 120 s window is full
+                   `without memtables, last vs 60 s in: ${vs(rest, 2)}%`,
+                   `without RocksDB's buffers, last vs 60 s in: ${vs(own, 2)}%, vs 150 s in: ${vs(own, 5)}%`,
+                   `server CPU per window ${w.filter(x => x.server_cpu_ms).map(x => f(x.server_cpu_ms / 1000, 1)).join(' ')} s`]);
       }
       break;
     }

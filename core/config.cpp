@@ -50,6 +50,8 @@ std::string validate(const config& cfg) {
     return "history-limit must be between 1 and 100000";
   if (p.memtable_mb == 0 || p.memtable_mb > 4096)
     return "store-memtable-mb must be between 1 and 4096";
+  if (p.cache_mb == 0 || p.cache_mb > 65536)
+    return "store-cache-mb must be between 1 and 65536";
   if (p.chat_history_limit == 0 || p.chat_history_limit > 1'000'000)
     return "chat-history-limit must be between 1 and 1000000";
   if (e.auto_away.count() < 0 || e.auto_away.count() > 86'400'000)

@@ -58,6 +58,9 @@ struct persistence_config {
   /// MiB RocksDB's memtables may hold (all column families) before they
   /// are flushed: the store's share of a node's memory above its data.
   uint32_t memtable_mb = 32;
+  /// MiB of RocksDB's block cache (data read from disk), shared by every
+  /// column family.
+  uint32_t cache_mb = 8;
   /// Activity of online users is written at most this often (crash recovery
   /// loses at most twice this: the edge may hold activity back for one
   /// interval, the store for another). 0 = write every heartbeat. 5 s: at 1 s every user's

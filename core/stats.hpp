@@ -84,8 +84,13 @@ struct store_stats {
   /// written: what a crash now would keep (a gauge).
   std::atomic<uint64_t> checkpoint_newest_ms{0};
   /// Bytes in RocksDB's memtables after the last write (a gauge; at most
-  /// persistence::memtable_budget, then flushed to disk).
+  /// --store-memtable-mb, then flushed to disk).
   std::atomic<uint64_t> memtable_bytes{0};
+  /// Bytes in RocksDB's block cache (a gauge; at most --store-cache-mb).
+  std::atomic<uint64_t> block_cache_bytes{0};
+  /// Bytes RocksDB holds for its open tables' index and filter blocks (a
+  /// gauge).
+  std::atomic<uint64_t> table_reader_bytes{0};
   std::atomic<uint64_t> sessions_closed{0};
   std::atomic<uint64_t> sessions_recovered{0};
   /// Writes that failed: each write once when it failed (a request answered

@@ -56,11 +56,10 @@ node::start(caf::actor_system& sys, const config& cfg, std::string& err,
   err = validate(cfg);
   if (!err.empty())
     return nullptr;
-  auto db = persistence::store_db::open(cfg.persistence.data_dir,
-                                        cfg.persistence.history_limit, err,
-                                        nullptr,
-                                        size_t{cfg.persistence.memtable_mb}
-                                          * 1024 * 1024);
+  auto db = persistence::store_db::open(
+    cfg.persistence.data_dir, cfg.persistence.history_limit, err, nullptr,
+    persistence::memory_limits{size_t{cfg.persistence.memtable_mb} << 20,
+                               size_t{cfg.persistence.cache_mb} << 20});
   if (!db)
     return nullptr;
   db->set_message_limit(cfg.persistence.chat_history_limit);

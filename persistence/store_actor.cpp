@@ -77,6 +77,8 @@ void on_failure(store_state& st, const caf::error& err) {
 /// A write went through: ends a run of failures once nothing waits.
 void on_success(store_state& st) {
   st.probe->memtable_bytes = st.db->memtable_bytes();
+  st.probe->block_cache_bytes = st.db->block_cache_bytes();
+  st.probe->table_reader_bytes = st.db->table_reader_bytes();
   if ((st.failures == 0 && st.dropped == 0) || !st.retries.empty())
     return;
   if (st.dropped > 0)

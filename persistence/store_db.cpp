@@ -8,9 +8,11 @@
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/status.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include "persistence/codec.hpp"
@@ -184,11 +186,11 @@ store_db::~store_db() {
 std::unique_ptr<store_db> store_db::open(const std::string& dir,
                                          uint32_t history_limit,
                                          std::string& err, rocksdb::Env* env,
-                                         size_t memtable_bytes) {
+                                         memory_limits mem) {
   std::unique_ptr<store_db> self{new store_db};
   self->dir_ = dir;
   self->env_ = env;
-  self->memtable_budget_ = memtable_bytes;
+  self->mem_ = mem;
   self->history_limit_ = history_limit;
   if (!self->open_rocksdb(err))
     return nullptr;
@@ -204,6 +206,19 @@ uint64_t store_db::memtable_bytes() const {
   return v;
 }
 
+uint64_t store_db::block_cache_bytes() const {
+  return cache_ ? cache_->GetUsage() : 0;
+}
+
+uint64_t store_db::table_reader_bytes() const {
+  uint64_t v = 0;
+  if (db_ == nullptr
+      || !db_->GetAggregatedIntProperty(
+        rocksdb::DB::Properties::kEstimateTableReadersMem, &v))
+    return 0;
+  return v;
+}
+
 bool store_db::open_rocksdb(std::string& err) {
   rocksdb::Options opts;
   opts.create_if_missing = true;
@@ -211,15 +226,20 @@ bool store_db::open_rocksdb(std::string& err) {
   // Small machines: modest memory, no surprise thread pools.
   opts.IncreaseParallelism(2);
   opts.max_open_files = 256;
-  opts.db_write_buffer_size = memtable_budget_;
+  opts.db_write_buffer_size = mem_.memtables;
   opts.keep_log_file_num = 4;
   if (env_ != nullptr)
     opts.env = env_;
+  if (!cache_)
+    cache_ = rocksdb::NewLRUCache(mem_.block_cache);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache_;
+  rocksdb::ColumnFamilyOptions cf;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName,
-                   rocksdb::ColumnFamilyOptions{});
+  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, cf);
   for (auto name : cf_names)
-    cfs.emplace_back(name, rocksdb::ColumnFamilyOptions{});
+    cfs.emplace_back(name, cf);
   handles_.clear();
   auto st = rocksdb::DB::Open(opts, dir_, cfs, &handles_, &db_);
   if (!st.ok()) {

@@ -14,6 +14,7 @@
 #include "core/stats.hpp"
 
 namespace rocksdb {
+class Cache;
 class DB;
 class ColumnFamilyHandle;
 class Env;
@@ -84,6 +85,18 @@ std::string describe(const caf::error& err);
 /// default is 64 MiB per column family, 4 x 2 of them here).
 constexpr size_t memtable_budget = 32 * 1024 * 1024;
 
+/// The block cache every column family shares, by default
+/// (`--store-cache-mb`). Left to itself RocksDB gives each column family
+/// an 8 MiB cache of its own (six here).
+constexpr size_t block_cache_budget = 8 * 1024 * 1024;
+
+/// What RocksDB's buffers may hold: the memtables before a flush, and the
+/// block cache of data read.
+struct memory_limits {
+  size_t memtables = memtable_budget;
+  size_t block_cache = block_cache_budget;
+};
+
 class store_db {
 public:
   ~store_db();
@@ -93,11 +106,10 @@ public:
   /// Opens (creating if needed) the database in `dir`. On failure returns
   /// nullptr and sets `err` to a message for humans. `env` (tests: a fault
   /// injecting file system) must outlive the store; nullptr is RocksDB's
-  /// default. `memtable_bytes`: what RocksDB's memtables may hold in all
-  /// before a flush.
+  /// default. `mem`: what RocksDB's memtables and block cache may hold.
   static std::unique_ptr<store_db>
   open(const std::string& dir, uint32_t history_limit, std::string& err,
-       rocksdb::Env* env = nullptr, size_t memtable_bytes = memtable_budget);
+       rocksdb::Env* env = nullptr, memory_limits mem = {});
 
   // -- failure and recovery ---------------------------------------------------
 
@@ -106,6 +118,13 @@ public:
 
   /// Bytes in RocksDB's memtables now (all column families; 0 if closed).
   uint64_t memtable_bytes() const;
+
+  /// Bytes in the block cache now (data blocks read).
+  uint64_t block_cache_bytes() const;
+
+  /// Bytes RocksDB holds for its open tables (their index and filter
+  /// blocks; grows with the files on disk).
+  uint64_t table_reader_bytes() const;
 
   /// Every write's duration goes to `h` from now on (nullptr: none). `h`
   /// must outlive the store.
@@ -338,7 +357,9 @@ private:
   rocksdb::ColumnFamilyHandle* online_ = nullptr;
   rocksdb::ColumnFamilyHandle* messages_ = nullptr;
   uint32_t history_limit_ = 100;
-  size_t memtable_budget_ = memtable_budget;
+  memory_limits mem_;
+  /// Shared by every column family; kept over a recover().
+  std::shared_ptr<rocksdb::Cache> cache_;
   uint32_t message_limit_ = 1000;
   uint32_t queue_limit_ = 1000;
 };

@@ -105,8 +105,15 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
     {"presence_store_checkpoints_written", "Activity checkpoints written",
      &store_stats::checkpoints_written},
     {"presence_store_memtable_bytes",
-     "Bytes in RocksDB's memtables (at most 32 MiB, then flushed to disk)",
+     "Bytes in RocksDB's memtables (at most --store-memtable-mb, then "
+     "flushed to disk)",
      &store_stats::memtable_bytes},
+    {"presence_store_block_cache_bytes",
+     "Bytes in RocksDB's block cache (at most --store-cache-mb)",
+     &store_stats::block_cache_bytes},
+    {"presence_store_table_reader_bytes",
+     "Bytes RocksDB holds for its open tables' index and filter blocks",
+     &store_stats::table_reader_bytes},
     {"presence_store_checkpoint_newest_ms",
      "Newest activity time (ms since the epoch) a checkpoint has written: "
      "what a crash now would keep",
