@@ -17,11 +17,15 @@ void change_log::drop_oldest() {
   by_version_.erase(first);
 }
 
-void change_log::add(const presence_delta& d, uint64_t now) {
+void change_log::expire(uint64_t now) {
   if (max_age_ > 0 && now > max_age_)
     while (!by_version_.empty()
            && by_version_.begin()->version < now - max_age_)
       drop_oldest();
+}
+
+void change_log::add(const presence_delta& d, uint64_t now) {
+  expire(now);
   if (auto i = entry_of_.find(d.user_id); i != entry_of_.end()) {
     if (i->second->version >= d.version)
       return; // a newer change of this user is in already

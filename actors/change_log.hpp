@@ -67,6 +67,9 @@ public:
     return out;
   }
 
+  /// Drops the changes older than `max_age` before `now` (ms; 0: none).
+  void expire(uint64_t now);
+
   /// Changes up to `version` may be missing (resync_required before it).
   void forget_before(uint64_t version) { oldest_ = std::max(oldest_, version); }
 

@@ -44,6 +44,8 @@ struct fanout_state {
   bool armed = false;
   /// Every delta heard, the latest per user (resync).
   change_log log{1, 0};
+  /// The node's wall clock (ms).
+  wall_clock now = system_now;
   /// Where the age of each change at its send goes (may be null).
   std::shared_ptr<node_stats> stats;
   static inline const char* name = "presence.fanout";
@@ -68,7 +70,7 @@ size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
   auto& st = self->state;
   if (st.stats) {
     // A version is its change's wall-clock time in ms (next_version).
-    auto now_ms = system_now();
+    auto now_ms = st.now();
     for (auto& d : deltas) {
       auto age = now_ms - static_cast<int64_t>(d.version);
       st.stats->delivery_delay.observe(
@@ -151,8 +153,9 @@ void forget(fanout_ptr self, const delta_listener& l) {
 fanout_impl_api::behavior_type
 fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
             std::shared_ptr<direct_listeners> direct,
-            std::shared_ptr<node_stats> stats) {
+            std::shared_ptr<node_stats> stats, wall_clock now) {
   self->state.cfg = cfg;
+  self->state.now = std::move(now);
   self->state.direct = std::move(direct);
   self->state.stats = std::move(stats);
   self->state.log = change_log{
@@ -234,7 +237,7 @@ fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
     },
     [=](delta_atom, presence_delta& d) {
       auto& st = self->state;
-      st.log.add(d, static_cast<uint64_t>(system_now()));
+      st.log.add(d, static_cast<uint64_t>(st.now()));
       if (st.listeners.empty())
         return;
       if (st.cfg.coalesce_window.count() == 0) {
@@ -269,6 +272,9 @@ fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
       // Look back a little: deltas do not arrive in version order (other
       // nodes, the coalescing window, equal versions); clients drop what
       // they have by version.
+      // Changes past the age bound are gone even on a quiet node (they
+      // are otherwise dropped as new ones come in).
+      st.log.expire(static_cast<uint64_t>(st.now()));
       auto margin = static_cast<uint64_t>(st.cfg.resync_margin.count());
       since = since > margin ? since - margin : 0;
       if (!l)
@@ -304,9 +310,9 @@ std::chrono::microseconds fanout_window(std::chrono::milliseconds base,
 fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg,
                         uint64_t started,
                         std::shared_ptr<direct_listeners> direct,
-                        std::shared_ptr<node_stats> stats) {
+                        std::shared_ptr<node_stats> stats, wall_clock now) {
   return sys.spawn(fanout_impl, cfg, started, std::move(direct),
-                   std::move(stats));
+                   std::move(stats), std::move(now));
 }
 
 } // namespace presence::actors

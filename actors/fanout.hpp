@@ -5,6 +5,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "core/clock.hpp"
 #include "core/config.hpp"
 #include "core/messages.hpp"
 #include "core/stats.hpp"
@@ -32,10 +33,13 @@ namespace presence::actors {
 /// subscribe get their batches on the fan-out's thread, no message).
 /// `stats`: where it records how old each change is when it goes out
 /// (node_stats::delivery_delay; the change's version is its time in ms).
+/// `now`: the node's wall clock (the change log's age bound and those ages
+/// are measured by it, as versions are).
 fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg,
                         uint64_t started = 0,
                         std::shared_ptr<direct_listeners> direct = nullptr,
-                        std::shared_ptr<node_stats> stats = nullptr);
+                        std::shared_ptr<node_stats> stats = nullptr,
+                        wall_clock now = system_now);
 
 /// Listener messages per second a fan-out paces itself to in a storm. One
 /// costs ~10-15 us of CPU with its socket write (the fan-out benchmark);

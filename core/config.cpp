@@ -40,6 +40,8 @@ std::string validate(const config& cfg) {
     return "coalesce-window must be between 0 and 10000 ms";
   if (a.typing_timeout.count() < 100 || a.typing_timeout.count() > 600'000)
     return "typing-timeout must be between 100 and 600000 ms";
+  if (a.change_log_ttl.count() < 0 || a.change_log_ttl.count() > 86'400'000)
+    return "change-log-ttl must be between 0 (no time bound) and 86400 s";
   if (a.max_subscriptions == 0)
     return "max-subscriptions must be at least 1";
   if (a.max_devices_per_user == 0)

@@ -86,10 +86,11 @@ struct store_stats {
   /// Bytes in RocksDB's memtables after the last write (a gauge; at most
   /// --store-memtable-mb, then flushed to disk).
   std::atomic<uint64_t> memtable_bytes{0};
-  /// Bytes in RocksDB's block cache (a gauge; at most --store-cache-mb).
+  /// Bytes in RocksDB's block cache (a gauge, read after a write at most
+  /// once a second; about --store-cache-mb at most).
   std::atomic<uint64_t> block_cache_bytes{0};
   /// Bytes RocksDB holds for its open tables' index and filter blocks (a
-  /// gauge).
+  /// gauge, read like block_cache_bytes).
   std::atomic<uint64_t> table_reader_bytes{0};
   std::atomic<uint64_t> sessions_closed{0};
   std::atomic<uint64_t> sessions_recovered{0};

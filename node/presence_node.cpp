@@ -111,7 +111,7 @@ node::start(caf::actor_system& sys, const config& cfg, std::string& err,
   n->direct_ = std::make_shared<direct_listeners>();
   n->fanout_ = actors::spawn_fanout(sys, cfg.actors,
                                     static_cast<uint64_t>(now()), n->direct_,
-                                    n->stats_);
+                                    n->stats_, now);
   n->rooms_ = actors::spawn_room_registry(sys, cfg.actors);
   auto timeout = cfg.actors.request_timeout;
   n->replicator_ = cluster::spawn_replicator(sys, n->cfg_.cluster, timeout,

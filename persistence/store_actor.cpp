@@ -1,6 +1,7 @@
 #include "persistence/store_actor.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <string>
 #include <unordered_map>
@@ -54,6 +55,9 @@ struct store_state {
   uint64_t dropped = 0;
   bool checkpoint_tick_armed = false;
   bool retry_tick_armed = false;
+  /// When the block cache and table reader figures were last read (they
+  /// lock the cache and walk every table file: at most once a second).
+  std::chrono::steady_clock::time_point buffers_sampled;
   static inline const char* name = "presence.store";
 
   /// Runs when the actor ends, however it ends: leave nothing behind.
@@ -77,8 +81,12 @@ void on_failure(store_state& st, const caf::error& err) {
 /// A write went through: ends a run of failures once nothing waits.
 void on_success(store_state& st) {
   st.probe->memtable_bytes = st.db->memtable_bytes();
-  st.probe->block_cache_bytes = st.db->block_cache_bytes();
-  st.probe->table_reader_bytes = st.db->table_reader_bytes();
+  auto now = std::chrono::steady_clock::now();
+  if (now - st.buffers_sampled >= std::chrono::seconds(1)) {
+    st.buffers_sampled = now;
+    st.probe->block_cache_bytes = st.db->block_cache_bytes();
+    st.probe->table_reader_bytes = st.db->table_reader_bytes();
+  }
   if ((st.failures == 0 && st.dropped == 0) || !st.retries.empty())
     return;
   if (st.dropped > 0)

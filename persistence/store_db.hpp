@@ -82,7 +82,7 @@ std::string describe(const caf::error& err);
 /// RocksDB's memtables (all column families together) hold at most this
 /// much by default before they are flushed to disk (`--store-memtable-mb`):
 /// a node's memory levels off while new users keep arriving (RocksDB's
-/// default is 64 MiB per column family, 4 x 2 of them here).
+/// default is 64 MiB per memtable, two per column family, six of them).
 constexpr size_t memtable_budget = 32 * 1024 * 1024;
 
 /// The block cache every column family shares, by default

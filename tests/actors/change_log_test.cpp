@@ -111,6 +111,16 @@ TEST_CASE("the change log keeps changes for its max age at most, and says so",
   CHECK(users(log.since(12'100, 10, all)) == strings{"g@60000"});
   CHECK(log.size() == 1);
   CHECK(log.cursor() == 60'000);
+  // A quiet log ages too when asked (the fan-out expires before it
+  // answers a resync): g goes, and a cursor from before it is answered
+  // "may be missing"; one from g on is complete (nothing changed since).
+  log.expire(60'900);
+  CHECK(log.size() == 1);
+  log.expire(61'001);
+  CHECK(log.size() == 0);
+  CHECK_FALSE(log.since(59'999, 10, all).complete);
+  CHECK(log.since(60'000, 10, all).complete);
+  CHECK(log.cursor() == 60'000);
 }
 
 TEST_CASE("the change log orders users changing in the same millisecond",

@@ -217,7 +217,8 @@ struct fixture : config_holder {
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
       self(sys), acfg(c) {
     auto store = sys.spawn(fake_store, log);
-    auto fanout = actors::spawn_fanout(sys, acfg, 0, direct);
+    auto fanout = actors::spawn_fanout(sys, acfg, 0, direct, nullptr,
+                                       [this] { return now(); });
     actors::user_env env;
     env.cfg = acfg;
     env.store = store;
