@@ -1,9 +1,10 @@
 #pragma once
 
 // A node's change log: the latest change of each user it heard of, ordered
-// by version, bounded in users and in age. A client that was away asks for what changed after
-// the newest version it saw (`resync`, GET /api/presence/changes) instead
-// of listing everyone again. Pure: the fan-out holds one.
+// by version, bounded in users and in age. A client that was away asks for
+// what changed after the newest version it saw (`resync`, GET
+// /api/presence/changes) instead of listing everyone again. Pure: the
+// fan-out holds one.
 
 #include <algorithm>
 #include <cstddef>
@@ -25,8 +26,9 @@ public:
   /// versions up to `oldest` are not in it (a node's start time: versions
   /// are at least the wall clock of the owner, so everything after the
   /// start is). `max_age` (ms, 0 = none): a change whose version is older
-  /// than that before the newest add's `now` goes (a resync window, as
-  /// Socket.IO's connection state recovery and Centrifugo's history TTL).
+  /// than that before the `now` of an add or expire goes (a resync window,
+  /// as Socket.IO's connection state recovery and Centrifugo's history
+  /// TTL).
   change_log(size_t capacity, uint64_t oldest, uint64_t max_age = 0);
 
   change_log(const change_log&) = delete;

@@ -1,5 +1,6 @@
 #include "app/config_cli.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -301,12 +302,10 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   cfg.actors.typing_timeout = milliseconds{typing_ms};
   cfg.actors.resync_margin = milliseconds{
     std::max<int64_t>(resync_margin_ms, 0)};
-  if (change_log_ttl_s < 0 || change_log_ttl_s > 86'400) {
-    std::cerr << "presenced: change-log-ttl must be between 0 (no time "
-                 "bound) and 86400 seconds\n";
-    return 2;
-  }
-  cfg.actors.change_log_ttl = milliseconds{change_log_ttl_s * 1000};
+  // validate() checks the range; the clamp keeps an absurd value out of
+  // range without overflowing.
+  cfg.actors.change_log_ttl = milliseconds{
+    std::clamp<int64_t>(change_log_ttl_s, -1, 86'401) * 1000};
   cfg.edge.auto_away = milliseconds{auto_away_s * 1000};
   cfg.actors.request_timeout = milliseconds{timeout_ms};
   cfg.persistence.checkpoint_interval = milliseconds{checkpoint_ms};

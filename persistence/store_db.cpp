@@ -128,6 +128,15 @@ bool history_key_of(const rocksdb::Slice& key, const std::string& user_id) {
 const char* cf_names[] = {"last_seen", "history", "profiles", "online",
                           "messages"};
 
+/// A RocksDB integer property summed over every column family (0 when the
+/// database is closed or does not know it).
+uint64_t aggregated(rocksdb::DB* db, const std::string& property) {
+  uint64_t v = 0;
+  if (db == nullptr || !db->GetAggregatedIntProperty(property, &v))
+    return 0;
+  return v;
+}
+
 } // namespace
 
 caf::error corrupt(const char* what, const std::string& key, size_t size) {
@@ -198,12 +207,7 @@ std::unique_ptr<store_db> store_db::open(const std::string& dir,
 }
 
 uint64_t store_db::memtable_bytes() const {
-  uint64_t v = 0;
-  if (db_ == nullptr
-      || !db_->GetAggregatedIntProperty(
-        rocksdb::DB::Properties::kCurSizeAllMemTables, &v))
-    return 0;
-  return v;
+  return aggregated(db_, rocksdb::DB::Properties::kCurSizeAllMemTables);
 }
 
 uint64_t store_db::block_cache_bytes() const {
@@ -211,12 +215,7 @@ uint64_t store_db::block_cache_bytes() const {
 }
 
 uint64_t store_db::table_reader_bytes() const {
-  uint64_t v = 0;
-  if (db_ == nullptr
-      || !db_->GetAggregatedIntProperty(
-        rocksdb::DB::Properties::kEstimateTableReadersMem, &v))
-    return 0;
-  return v;
+  return aggregated(db_, rocksdb::DB::Properties::kEstimateTableReadersMem);
 }
 
 bool store_db::open_rocksdb(std::string& err) {

@@ -432,13 +432,23 @@ test('resync: a reconnecting client gets exactly what changed while it was away'
   for (const x of [a, b, w2, w3]) await x.close();
 });
 
-test('resync: a cursor the bounded change log no longer reaches gets resync_required', async () => {
-  const own = new Server({ args: ['--reconnect-grace', '0', '--change-log-size', '2',
-                                  '--resync-margin', '0'] });
+/** Runs `fn(own, w)` against a server of its own with `args` (no grace, no
+ *  resync margin) and `w`, a connection following everyone. */
+async function withChangeLog(args, fn) {
+  const own = new Server({ args: ['--reconnect-grace', '0', '--resync-margin', '0', ...args] });
   await own.start();
   try {
     const w = await own.ws('/ws?subscribe=none');
     await w.request({ type: 'subscribe', global: true });
+    await fn(own, w);
+    await w.close();
+  } finally {
+    await own.dispose();
+  }
+}
+
+test('resync: a cursor the bounded change log no longer reaches gets resync_required', async () => {
+  await withChangeLog(['--change-log-size', '2'], async (own, w) => {
     const users = [];
     for (const u of ['cl-a', 'cl-b', 'cl-c']) {
       const x = await own.ws(`/ws?userId=${u}&deviceId=d`);
@@ -453,19 +463,12 @@ test('resync: a cursor the bounded change log no longer reaches gets resync_requ
     // Since cl-a's version the log still has all (cl-b, cl-c).
     const ok = await w.request({ type: 'resync', since: first.version });
     assert.deepEqual(ok.changes.map(x => x.user_id), ['cl-b', 'cl-c']);
-    for (const x of [...users, w]) await x.close();
-  } finally {
-    await own.dispose();
-  }
+    for (const x of users) await x.close();
+  });
 });
 
 test('resync: a change older than --change-log-ttl is gone from the log, and the cursor gets resync_required', async () => {
-  const own = new Server({ args: ['--reconnect-grace', '0', '--change-log-ttl', '1',
-                                  '--resync-margin', '0'] });
-  await own.start();
-  try {
-    const w = await own.ws('/ws?subscribe=none');
-    await w.request({ type: 'subscribe', global: true });
+  await withChangeLog(['--change-log-ttl', '1'], async (own, w) => {
     const a = await own.ws('/ws?userId=ttl-a&deviceId=d');
     await a.next(m => m.type === 'joined');
     const first = await w.change('ttl-a', true);
@@ -474,7 +477,8 @@ test('resync: a change older than --change-log-ttl is gone from the log, and the
     assert.equal(ok.type, 'resynced', JSON.stringify(ok));
     assert.deepEqual(ok.changes.map(x => x.user_id), ['ttl-a']);
     // Later changes push it out once it is older than a second (the log
-    // drops by age as changes come in): each try adds one.
+    // drops by age as changes come in, and before each resync): each try
+    // adds one.
     let i = 0;
     let r;
     await eventually(async () => {
@@ -493,10 +497,8 @@ test('resync: a change older than --change-log-ttl is gone from the log, and the
     const recent = await w.request({ type: 'resync', since: r.oldest });
     assert.equal(recent.type, 'resynced', JSON.stringify(recent));
     assert.ok(recent.changes.some(x => x.user_id === `ttl-b${i - 1}`), JSON.stringify(recent));
-    for (const x of [a, w]) await x.close();
-  } finally {
-    await own.dispose();
-  }
+    await a.close();
+  });
 });
 
 test('closed connections free their actors (presence_lean_actors falls back)', async () => {
