@@ -73,16 +73,19 @@ run() {
   start_server --reconnect-grace 0 ${more:-}
   local out rc=0 sampler= samples=null
   if [ "$name" = soak ]; then
-    # Every 30 s: RSS (KiB) and RocksDB's buffers (bytes): memtables
-    # (--store-memtable-mb), block cache (--store-cache-mb), table readers.
+    # Every 30 s: RSS (KiB), RocksDB's buffers (bytes): memtables
+    # (--store-memtable-mb), block cache (--store-cache-mb), table readers;
+    # then the heap in use and the heap held free (bytes, glibc's mallinfo2).
     ( while kill -0 "$pid" 2>/dev/null; do
         m=$(curl -s "http://127.0.0.1:$port/metrics" \
             | awk '/^presence_store_memtable_bytes / {m=$2}
                    /^presence_store_block_cache_bytes / {c=$2}
                    /^presence_store_table_reader_bytes / {t=$2}
-                   END {printf "%d,%d,%d", m, c, t}')
+                   /^presence_heap_in_use_bytes / {h=$2}
+                   /^presence_heap_free_bytes / {f=$2}
+                   END {printf "%d,%d,%d,%d,%d", m, c, t, h, f}')
         r=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-        echo "[$(date +%s),${r:-0},${m:-0,0,0}]"
+        echo "[$(date +%s),${r:-0},${m:-0,0,0,0,0}]"
         sleep 30
       done ) > "$tmp/samples" &
     sampler=$!
@@ -208,6 +211,8 @@ for (const r of runs) {
                    `table readers ${sm.map(x => f((x[4] || 0) / 2 ** 20)).join(' ')} MiB`,
                    `RSS without memtables ${rest.map(x => f(x / 1024)).join(' ')} MiB`,
                    `RSS without RocksDB's buffers ${own.map(x => f(x / 1024)).join(' ')} MiB`,
+                   `heap in use ${sm.map(x => f((x[5] || 0) / 2 ** 20)).join(' ')} MiB`,
+                   `heap held free ${sm.map(x => f((x[6] || 0) / 2 ** 20)).join(' ')} MiB`,
                    // from the third sample on (the first is before the clients,
                    // the second during the joins); and from 150 s in, once
                    // the change log's 120 s window is full

@@ -530,3 +530,20 @@ test('closed connections free their actors (presence_lean_actors falls back)', a
   await eventually(async () => (await leanActors()) <= before, 10000,
                    'the closed clients\' actors to be freed');
 });
+
+test('/metrics reports the heap: in use and held free', async () => {
+  const gauge = (text, name) => {
+    const m = text.match(new RegExp(`^${name} (\\S+)$`, 'm'));
+    assert.ok(m, `${name} in /metrics`);
+    return Number(m[1]);
+  };
+  const text = (await srv.get('/metrics')).text;
+  const inUse = gauge(text, 'presence_heap_in_use_bytes');
+  const free = gauge(text, 'presence_heap_free_bytes');
+  // A running node holds megabytes (RocksDB's memtables alone); free is what
+  // the arenas keep, never negative, and the two are distinct readings.
+  assert.ok(inUse > 1 << 20, `heap in use ${inUse}`);
+  assert.ok(free >= 0 && Number.isFinite(free), `heap free ${free}`);
+  const rocks = gauge(text, 'presence_store_memtable_bytes');
+  assert.ok(inUse > rocks, `heap in use ${inUse} includes the memtables ${rocks}`);
+});
