@@ -215,8 +215,8 @@ int main(int argc, char** argv) {
     });
   srv->context()->probe.add_scraped(
     "presence_heap_free_bytes",
-    "Bytes the allocator holds free inside its arenas (glibc mallinfo2 "
-    "fordblks): part of RSS that no object uses",
+    "Bytes free inside the allocator's arenas (glibc mallinfo2 fordblks), "
+    "resident or not: pages malloc_trim gave back still count here",
     [] { return static_cast<double>(mallinfo2().fordblks); });
 
   spdlog::info("presenced listening on {}://{}:{} (data in {}, {} mode)",

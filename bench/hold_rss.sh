@@ -2,7 +2,9 @@
 # RSS per held, joined connection, and what stays after the clients close:
 # one fresh presenced, ROUNDS rounds of N clients held by
 # `loadgen --scenario hold --procs 2` (new user ids each round), RSS before,
-# while held (SETTLE s after the last join) and 15 s after they closed.
+# while held (SETTLE s after the last join) and 15 s after they closed, each
+# with the connections still open and the heap (from /metrics); a warning
+# when fewer than N are open as RSS is read.
 #   bench/hold_rss.sh [N] [ROUNDS] [loadgen args...]
 #   bench/hold_rss.sh 19000                 # native, one round
 #   bench/hold_rss.sh 10000 2               # native, held and closed twice
@@ -30,6 +32,16 @@ trap cleanup EXIT
 for _ in $(seq 200); do [ -s "$t/port" ] && break; sleep 0.05; done
 port=$(head -1 "$t/port")
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+# From /metrics: the connections still open (a client the server closed
+# as a slow consumer no longer counts, whatever the load generator thinks)
+# and the heap as glibc sees it (MiB in use / held free).
+heap() {
+  curl -s "http://127.0.0.1:$port/metrics" |
+    awk '/^presence_connections / {c=$2} /^presence_slow_consumers_total / {s=$2}
+         /^presence_heap_in_use_bytes / {u=$2} /^presence_heap_free_bytes / {f=$2}
+         END {printf "%d connections open, %d closed as slow consumers; heap %.1f MiB in use, %.1f held free",
+                     c, s, u / 1048576, f / 1048576}'
+}
 idle=$(rss)
 for round in $(seq "$rounds"); do
   "$gen" --port "$port" --scenario hold --procs 2 --connections "$n" \
@@ -49,11 +61,16 @@ for round in $(seq "$rounds"); do
   else
     sleep "$settle"
   fi
-  held=$(rss)
+  held=$(rss); held_heap=$(heap)
+  open=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^presence_connections / {print $2}')
+  if [ "${open%.*}" -lt "$n" ]; then
+    echo "round $round: only ${open%.*} of $n connections still open when RSS was read" \
+         "(the server or the load generator dropped some): the figure below is not per held connection" >&2
+  fi
   kill "$h"; wait "$h" 2>/dev/null || true
   sleep 15
-  after=$(rss)
+  after=$(rss); after_heap=$(heap)
   echo "$(basename "$bin") round $round: $n held: RSS idle ${idle} KiB, held ${held} KiB" \
-    "($(echo "scale=2; ($held - $idle) / $n" | bc) KiB per connection)," \
-    "15 s after they closed ${after} KiB"
+    "($(echo "scale=2; ($held - $idle) / $n" | bc) KiB per connection; $held_heap)," \
+    "15 s after they closed ${after} KiB ($after_heap)"
 done
