@@ -161,6 +161,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "CAF scheduler threads (0 = CAF's default: cores, at least 4)");
   add("scheduler-policy", cfg.scheduler_policy,
       "CAF scheduling: sharing (idle threads sleep) or stealing (they poll)");
+  add("malloc-mmap-threshold-kb", cfg.mmap_threshold_kb,
+      "KiB from which glibc mmaps a block, so its pages go back when freed "
+      "(0 = glibc's dynamic threshold)");
   add("max-frame-bytes", cfg.edge.max_frame_bytes,
       "largest WebSocket message accepted (bigger: close 1009)");
   add("max-body-bytes", cfg.edge.max_body_bytes,
@@ -438,6 +441,7 @@ std::string to_toml(const config& cfg) {
   line("io-threads", std::to_string(e.io_threads));
   line("scheduler-threads", std::to_string(cfg.scheduler_threads));
   line("scheduler-policy", cfg.scheduler_policy);
+  line("malloc-mmap-threshold-kb", std::to_string(cfg.mmap_threshold_kb));
   line("max-frame-bytes", std::to_string(e.max_frame_bytes));
   line("max-body-bytes", std::to_string(e.max_body_bytes));
   line("write-queue-bytes", std::to_string(e.write_queue_bytes));

@@ -48,21 +48,25 @@ void trim_if_worth_it() {
     malloc_trim(0);
 }
 
-/// Large blocks (1 MiB and up) are always mmapped, so freeing one gives its
-/// pages back. glibc's default threshold is dynamic: freeing an mmapped
-/// block raises it to that block's size, and from then on blocks that
-/// size come from the heap. RocksDB's memtables are made of 1 MiB arena
-/// blocks freed at each flush: with the dynamic threshold they were carved
-/// out of the heap between long-lived objects and left free there, ~1-2
-/// MiB more held free at every flush (docs/benchmarks.md, fourteenth
-/// session). A MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES setting wins.
-void fix_mmap_threshold() {
-  if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr)
+/// Fixes glibc's mmap threshold at `kb` KiB (--malloc-mmap-threshold-kb,
+/// 1 MiB): a block that large which no free chunk of the heap can hold is
+/// mmapped, and freeing it gives its pages back. glibc's default threshold
+/// is dynamic: freeing an mmapped block raises it to that block's size, and
+/// from then on blocks that size come from the heap. RocksDB's memtables
+/// are made of 1 MiB arena blocks freed at each flush: with the dynamic
+/// threshold they were carved out of the heap between long-lived objects
+/// and left free there, ~1-2 MiB more held free at every flush
+/// (docs/benchmarks.md, fourteenth session). A fixed threshold also keeps
+/// the trim threshold at glibc's 128 KiB (the dynamic one doubles it along):
+/// the heap's top is given back sooner. 0, MALLOC_MMAP_THRESHOLD_ or
+/// GLIBC_TUNABLES leave glibc's own setting.
+void fix_mmap_threshold(uint32_t kb) {
+  if (kb == 0 || std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr)
     return;
   if (auto* t = std::getenv("GLIBC_TUNABLES");
       t != nullptr && std::strstr(t, "mmap_threshold") != nullptr)
     return;
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(kb) * 1024);
 }
 
 /// CAF waits for every actor at exit; if one misbehaves the process must
@@ -83,7 +87,7 @@ int main(int argc, char** argv) {
   app::cli_extras extra;
   if (auto rc = app::parse_command_line(argc, argv, cfg, extra); rc >= 0)
     return rc;
-  fix_mmap_threshold();
+  fix_mmap_threshold(cfg.mmap_threshold_kb);
   spdlog::set_default_logger(spdlog::stderr_color_mt("main"));
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
   app::set_log_format(cfg.log_format);
@@ -202,22 +206,25 @@ int main(int argc, char** argv) {
     "per connected user; a count that keeps growing while clients come "
     "and go is a leak",
     [] { return static_cast<double>(lean_actor::live()); });
-  // glibc's view of the heap, read at each scrape (mallinfo2 walks the
-  // arenas under their locks: cheap at scrape rates). In use against RSS
-  // tells a growing heap from memory the allocator holds but does not use.
+  // glibc's view of the heap, read once per scrape: mallinfo2 walks every
+  // arena's free lists under its lock. The scraped gauges are read in the
+  // order they were added, one scrape at a time, so the first reads and
+  // the second uses the same reading. In use against RSS tells a growing
+  // heap from memory the allocator keeps.
+  auto heap = std::make_shared<struct mallinfo2>();
   srv->context()->probe.add_scraped(
     "presence_heap_in_use_bytes",
     "Bytes of the heap in use (glibc mallinfo2: allocated chunks plus "
     "mmapped blocks), RocksDB's buffers included",
-    [] {
-      auto m = mallinfo2();
-      return static_cast<double>(m.uordblks + m.hblkhd);
+    [heap] {
+      *heap = mallinfo2();
+      return static_cast<double>(heap->uordblks + heap->hblkhd);
     });
   srv->context()->probe.add_scraped(
     "presence_heap_free_bytes",
     "Bytes free inside the allocator's arenas (glibc mallinfo2 fordblks), "
     "resident or not: pages malloc_trim gave back still count here",
-    [] { return static_cast<double>(mallinfo2().fordblks); });
+    [heap] { return static_cast<double>(heap->fordblks); });
 
   spdlog::info("presenced listening on {}://{}:{} (data in {}, {} mode)",
                srv->tls() ? "https" : "http", cfg.edge.listen_host, srv->port(),

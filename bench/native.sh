@@ -83,7 +83,7 @@ run() {
                    /^presence_store_table_reader_bytes / {t=$2}
                    /^presence_heap_in_use_bytes / {h=$2}
                    /^presence_heap_free_bytes / {f=$2}
-                   END {printf "%d,%d,%d,%d,%d", m, c, t, h, f}')
+                   END {printf "%.0f,%.0f,%.0f,%.0f,%.0f", m, c, t, h, f}')
         r=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
         echo "[$(date +%s),${r:-0},${m:-0,0,0,0,0}]"
         sleep 30

@@ -127,6 +127,10 @@ std::string validate(const config& cfg) {
   }
   if (cfg.scheduler_threads > 256)
     return "scheduler-threads must be at most 256";
+  // glibc refuses thresholds above 32 MiB on 64-bit (HEAP_MAX_SIZE / 2).
+  if (cfg.mmap_threshold_kb > 32 * 1024)
+    return "malloc-mmap-threshold-kb must be between 0 (glibc's dynamic "
+           "threshold) and 32768";
   if (cfg.actors.max_contacts < 1 || cfg.actors.max_contacts > 100'000)
     return "max-contacts must be between 1 and 100000";
   if (cfg.edge.global_feed != "open" && cfg.edge.global_feed != "admin")

@@ -228,6 +228,13 @@ struct config {
   /// docs/benchmarks.md) or "stealing" (CAF's default: a queue per thread,
   /// idle threads poll).
   std::string scheduler_policy = "sharing";
+  /// glibc's mmap threshold in KiB: blocks this large or larger are
+  /// mmapped when the heap has no free chunk for them, and their pages go
+  /// back when freed. 0 = glibc's own dynamic threshold, which rises to
+  /// each freed mmapped block's size (RocksDB's 1 MiB memtable blocks then
+  /// come from the heap and stay free there: docs/operations.md,
+  /// "Memory"). MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES win over it.
+  uint32_t mmap_threshold_kb = 1024;
 };
 
 /// The address other nodes dial: cfg.advertise, else the listen address

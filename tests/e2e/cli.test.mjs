@@ -32,6 +32,7 @@ test('invalid configuration fails fast with a clear message', () => {
     [['--log-format', 'xml'], /log-format must be text or json/],
     [['--no-such-flag'], /no-such-flag|not expected/i],
     [['--rate-limit', '-1'], /rate-limit/],
+    [['--malloc-mmap-threshold-kb', '40000'], /malloc-mmap-threshold-kb/],
     [['--config', '/nonexistent/presenced.toml'], /nonexistent|File/i],
   ];
   for (const [args, re] of cases) {

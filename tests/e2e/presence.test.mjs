@@ -538,12 +538,12 @@ test('/metrics reports the heap: in use and held free', async () => {
     return Number(m[1]);
   };
   const text = (await srv.get('/metrics')).text;
+  // A running node holds megabytes (its actors, RocksDB's memtables), and
+  // less than its whole address space; the arenas always keep some free
+  // (the top chunk at least). A gauge read from the wrong mallinfo2 field,
+  // or not read at all (0), fails here.
   const inUse = gauge(text, 'presence_heap_in_use_bytes');
   const free = gauge(text, 'presence_heap_free_bytes');
-  // A running node holds megabytes (RocksDB's memtables alone); free is what
-  // the arenas keep, never negative, and the two are distinct readings.
-  assert.ok(inUse > 1 << 20, `heap in use ${inUse}`);
-  assert.ok(free >= 0 && Number.isFinite(free), `heap free ${free}`);
-  const rocks = gauge(text, 'presence_store_memtable_bytes');
-  assert.ok(inUse > rocks, `heap in use ${inUse} includes the memtables ${rocks}`);
+  assert.ok(inUse > 2 ** 20 && inUse < 2 ** 40, `heap in use ${inUse}`);
+  assert.ok(free > 0 && free < 2 ** 40, `heap free ${free}`);
 });
