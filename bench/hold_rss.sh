@@ -32,15 +32,17 @@ trap cleanup EXIT
 for _ in $(seq 200); do [ -s "$t/port" ] && break; sleep 0.05; done
 port=$(head -1 "$t/port")
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
-# From /metrics: the connections still open (a client the server closed
-# as a slow consumer no longer counts, whatever the load generator thinks)
-# and the heap as glibc sees it (MiB in use / held free).
+# One /metrics scrape: the connections still open (a client the server
+# closed as a slow consumer no longer counts, whatever the load generator
+# thinks) and the heap as glibc sees it (MiB in use / held free). Exits 1
+# when fewer than $1 clients (and the scrape itself) are connected.
 heap() {
   { curl -s "http://127.0.0.1:$port/metrics" || true; } |
-    awk '/^presence_connections / {c=$2} /^presence_slow_consumers_total / {s=$2}
+    awk -v n="${1:-0}" '/^presence_connections / {c=$2} /^presence_slow_consumers_total / {s=$2}
          /^presence_heap_in_use_bytes / {u=$2} /^presence_heap_free_bytes / {f=$2}
          END {printf "%.0f connections open (the scrape included), %.0f closed as slow consumers; heap %.1f MiB in use, %.1f held free",
-                     c, s, u / 1048576, f / 1048576}'
+                     c, s, u / 1048576, f / 1048576
+              exit !(c + 0 >= n + 1)}'
 }
 idle=$(rss)
 for round in $(seq "$rounds"); do
@@ -61,16 +63,14 @@ for round in $(seq "$rounds"); do
   else
     sleep "$settle"
   fi
-  held=$(rss); held_heap=$(heap)
-  # The n clients and this scrape: fewer means some were dropped.
-  if ! { curl -s "http://127.0.0.1:$port/metrics" || true; } |
-       awk -v n="$n" '/^presence_connections / {o = $2} END {exit !(o + 0 >= n + 1)}'; then
+  held=$(rss)
+  if ! held_heap=$(heap "$n"); then
     echo "round $round: fewer than $n connections still open when RSS was read" \
          "(the server or the load generator dropped some): the figure below is not per held connection" >&2
   fi
   kill "$h"; wait "$h" 2>/dev/null || true
   sleep 15
-  after=$(rss); after_heap=$(heap)
+  after=$(rss); after_heap=$(heap || true)
   echo "$(basename "$bin") round $round: $n held: RSS idle ${idle} KiB, held ${held} KiB" \
     "($(echo "scale=2; ($held - $idle) / $n" | bc) KiB per connection; $held_heap)," \
     "15 s after they closed ${after} KiB ($after_heap)"
