@@ -53,6 +53,10 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
                          "Messages dropped by the per-session rate limit");
   slow_consumers = counter(r, "presence_slow_consumers_total",
                            "Sessions closed because they did not read");
+  sio_ping_timeouts
+    = counter(r, "presence_sio_ping_timeouts_total",
+              "Socket.IO sessions closed because no pong came within "
+              "--sio-ping-timeout");
   http_requests = counter(r, "presence_http_requests_total",
                           "HTTP requests answered");
   http_errors = counter(r, "presence_http_errors_total",

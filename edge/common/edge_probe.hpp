@@ -39,7 +39,8 @@ struct edge_probe {
   prometheus::Counter* frames_out = nullptr;
   prometheus::Counter* protocol_errors = nullptr; // error frames sent
   prometheus::Counter* rate_limited = nullptr;
-  prometheus::Counter* slow_consumers = nullptr; // closed with 4001
+  prometheus::Counter* slow_consumers = nullptr;    // closed with 4001
+  prometheus::Counter* sio_ping_timeouts = nullptr; // no Engine.IO pong
   prometheus::Counter* http_requests = nullptr;
   prometheus::Counter* http_errors = nullptr; // 4xx and 5xx
   prometheus::Counter* tls_handshake_failures = nullptr;

@@ -10,4 +10,8 @@ void session_sink::send_texts(
     send_text(std::move(f));
 }
 
+void session_sink::send_urgent(std::shared_ptr<const std::string> frame) {
+  send_text(std::move(frame));
+}
+
 } // namespace presence::edge

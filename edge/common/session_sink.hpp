@@ -19,6 +19,9 @@ public:
   /// Queues several text frames in order (one hop for all of them).
   virtual void
   send_texts(std::vector<std::shared_ptr<const std::string>> frames);
+  /// Queues one text frame ahead of the frames not yet being written (a
+  /// liveness probe such as Engine.IO's ping; the default queues it last).
+  virtual void send_urgent(std::shared_ptr<const std::string> frame);
   /// Sends what is queued, then a close frame with `code` and `reason`.
   virtual void close(uint16_t code, std::string reason) = 0;
 };

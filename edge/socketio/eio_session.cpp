@@ -106,6 +106,21 @@ void eio_session::send_all(
   flush_poll_locked(lock);
 }
 
+void eio_session::send_urgent(std::shared_ptr<const std::string> packet) {
+  std::unique_lock<std::mutex> lock{mu_};
+  if (closed_)
+    return;
+  if (transport_ == transport::websocket && ws_) {
+    auto ws = ws_;
+    lock.unlock();
+    ws->send_urgent(std::move(packet));
+    return;
+  }
+  outbox_bytes_ += packet->size();
+  outbox_.insert(outbox_.begin(), std::move(packet));
+  flush_poll_locked(lock);
+}
+
 void eio_session::flush_poll_locked(std::unique_lock<std::mutex>& lock) {
   // While a WebSocket probe is under way, packets wait for the new
   // transport; the poll is answered by the noop sent on the probe.

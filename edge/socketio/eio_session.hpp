@@ -50,6 +50,10 @@ public:
   /// Queues several packets in order (one hop for all of them).
   virtual void send_all(std::vector<std::shared_ptr<const std::string>> packets)
     = 0;
+  /// Queues `packet` ahead of the packets waiting to be sent: the ping,
+  /// whose pong deadline would otherwise run while a storm's backlog is
+  /// written (the client then looks dead although it reads).
+  virtual void send_urgent(std::shared_ptr<const std::string> packet) = 0;
   /// Ends the session (the client sees the transport close).
   virtual void close(const std::string& reason) = 0;
   virtual const std::string& sid() const = 0;
@@ -80,6 +84,7 @@ public:
   void send(std::shared_ptr<const std::string> packet) override;
   void
   send_all(std::vector<std::shared_ptr<const std::string>> packets) override;
+  void send_urgent(std::shared_ptr<const std::string> packet) override;
   void close(const std::string& reason) override;
   const std::string& sid() const override { return sid_; }
   void fast_path(const std::string& nsp, activity_cell_ptr cell) override;

@@ -6,6 +6,7 @@
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "edge/common/edge_log.hpp"
 #include "edge/common/identity.hpp"
 #include "edge/socketio/sio_dialects.hpp"
 #include "edge/socketio/sio_socket.hpp"
@@ -438,7 +439,11 @@ const sio_session_api::behavior_type& sio_behavior() {
       if (st.closed || seq != st.ping_seq)
         return;
       st.awaiting_pong = true;
-      st.eio->send(encode_eio(eio_type::ping));
+      // Ahead of queued packets: the deadline is for the client's answer,
+      // not for the backlog a storm left in front of the ping.
+      static const auto ping = std::make_shared<const std::string>(
+        encode_eio(eio_type::ping));
+      st.eio->send_urgent(ping);
       self->delayed_send(self, st.ctx->cfg.edge.sio_ping_timeout,
                          deadline_atom::value, seq);
     },
@@ -448,6 +453,8 @@ const sio_session_api::behavior_type& sio_behavior() {
       if (st.closed || seq != st.ping_seq)
         return;
       if (st.awaiting_pong) {
+        log_edge().debug("sio: ping timeout {}", st.eio->sid());
+        st.ctx->probe.sio_ping_timeouts->Increment();
         st.eio->close("ping timeout");
         return;
       }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -43,6 +44,20 @@ public:
       return verdict::arm_stall;
     }
     return verdict::ok;
+  }
+
+  /// Queues `f` ahead of everything not yet being written (the first
+  /// `in_flight` frames are): a protocol's liveness probe (Engine.IO's
+  /// ping) must not wait behind a storm's backlog, or a client that reads
+  /// as fast as it can looks dead. Counts toward bytes() but never
+  /// triggers the slow-consumer policy (a few bytes, once per interval).
+  void push_urgent(frame f, std::size_t in_flight) {
+    bytes_ += f->size();
+    if (frames_.empty())
+      frames_.reserve(idle_capacity);
+    auto at = std::min(head_ + in_flight, frames_.size());
+    frames_.insert(frames_.begin() + static_cast<std::ptrdiff_t>(at),
+                   std::move(f));
   }
 
   /// The stall timer fired (or was cancelled): true if the client is still

@@ -100,6 +100,10 @@ public:
     if (auto s = session_.lock())
       s->post_frames(std::move(frames));
   }
+  void send_urgent(std::shared_ptr<const std::string> frame) override {
+    if (auto s = session_.lock())
+      s->post_urgent(std::move(frame));
+  }
   void close(uint16_t code, std::string reason) override {
     if (auto s = session_.lock())
       s->post_close(code, std::move(reason));
@@ -219,6 +223,17 @@ public:
     }
     if (schedule)
       net::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
+  }
+
+  /// Queues `frame` ahead of what waits (not of a write under way).
+  void post_urgent(std::shared_ptr<const std::string> frame) {
+    net::dispatch(strand_,
+                  [self = shared_from_this(), f = std::move(frame)]() mutable {
+                    if (self->closing_ || !self->open_)
+                      return;
+                    self->queue_.push_urgent(std::move(f), self->in_flight_);
+                    self->maybe_write();
+                  });
   }
 
   void post_close(uint16_t code, std::string reason) {

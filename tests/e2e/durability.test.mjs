@@ -5,13 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server, eventually } from './lib/harness.mjs';
 
-/** Value of a Prometheus gauge/counter in /metrics. */
-async function metric(srv, name) {
-  const m = await srv.get('/metrics');
-  const line = m.text.split('\n').find(l => l.startsWith(name + ' '));
-  return Number(line.split(' ')[1]);
-}
-
 test('SIGTERM: sockets get 1001, users recorded offline, history kept', async () => {
   const srv = await new Server().start();
   try {
@@ -53,7 +46,7 @@ test('SIGKILL: last_seen is no older than the last heartbeat', async () => {
     // Wait until the store has written the checkpoint of that heartbeat
     // (answered at the edge; the user actor hears of it within one
     // checkpoint interval, the store writes it within another).
-    await eventually(async () => (await metric(srv, 'presence_store_checkpoint_newest_ms')) >= lastBeat,
+    await eventually(async () => (await srv.metric('presence_store_checkpoint_newest_ms')) >= lastBeat,
                      5000, 'the heartbeat checkpoint');
     const exit = await srv.kill9();
     assert.equal(exit.signal, 'SIGKILL');

@@ -186,12 +186,7 @@ test('health, readiness, metrics, errors', async () => {
 });
 
 /** The value of series `series` (name and labels, as printed) in /metrics. */
-async function metric(series) {
-  const text = (await srv.get('/metrics')).text;
-  const line = text.split('\n').find(l => l.startsWith(series + ' '));
-  assert.ok(line, `${series} in /metrics`);
-  return Number(line.slice(series.length + 1));
-}
+const metric = series => srv.metric(series);
 
 test('metrics: sessions by dialect, the cluster view, delivery and store histograms', async () => {
   const native = 'presence_sessions{dialect="native"}';

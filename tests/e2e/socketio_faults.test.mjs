@@ -44,11 +44,15 @@ for (const transport of ['websocket', 'polling']) {
       const watcher = await sioConnect(`${srv.url}/ws/messages`, { transports: ['websocket'] });
       const child = await childClient(user, transport);
       assert.equal((await watcher.ask('check-user-status', { userId: user })).data.online, true);
+      const timeouts = await srv.metric('presence_sio_ping_timeouts_total');
       const t0 = Date.now();
       child.kill(signal);
       await watcher.next('user-offline', x => x.userId === user, BOUND + SLACK + 2000);
       const elapsed = Date.now() - t0;
       assert.ok(elapsed <= BOUND + SLACK, `offline after ${elapsed} ms (bound ${BOUND} ms)`);
+      if (signal === 'SIGSTOP') // a frozen client's socket stays open: no pong
+        assert.ok(await srv.metric('presence_sio_ping_timeouts_total') > timeouts,
+                  'counted as a ping timeout');
       child.kill('SIGKILL');
       watcher.close();
     });

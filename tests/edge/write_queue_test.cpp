@@ -118,3 +118,36 @@ TEST_CASE("a written frame is released at once", "[write_queue]") {
   CHECK(payload.use_count() == 1);
   CHECK(q.at(0)->size() == 6);
 }
+
+TEST_CASE("an urgent frame goes ahead of what waits, not of what is written",
+          "[write_queue]") {
+  write_queue q{100, 1000};
+  q.push(bytes(1));
+  q.push(bytes(2));
+  q.push(bytes(3));
+  // Nothing being written: first.
+  q.push_urgent(bytes(7), 0);
+  REQUIRE(q.size() == 4);
+  CHECK(q.at(0)->size() == 7);
+  CHECK(q.at(1)->size() == 1);
+  CHECK(q.bytes() == 13);
+  // Two frames being written (after one was written): right after them.
+  q.pop_front(1);
+  q.push_urgent(bytes(9), 2);
+  REQUIRE(q.size() == 4);
+  CHECK(q.at(0)->size() == 1);
+  CHECK(q.at(1)->size() == 2);
+  CHECK(q.at(2)->size() == 9);
+  CHECK(q.at(3)->size() == 3);
+  // More in flight than queued: last.
+  write_queue r{100, 1000};
+  r.push(bytes(1));
+  r.push_urgent(bytes(5), 4);
+  CHECK(r.at(1)->size() == 5);
+  // Urgent frames never trip the slow-consumer policy themselves, but
+  // count toward it.
+  write_queue s{10, 20};
+  s.push_urgent(bytes(15), 0);
+  CHECK(s.bytes() == 15);
+  CHECK(s.push(bytes(1)) == verdict::arm_stall);
+}

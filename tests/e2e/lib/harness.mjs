@@ -161,6 +161,14 @@ export class Server {
 
   get(path, opts) { return this.http('GET', path, opts); }
 
+  /** The value of `series` (a name, with its labels as printed) in /metrics. */
+  async metric(series) {
+    const m = await this.get('/metrics');
+    const line = m.text.split('\n').find(l => l.startsWith(series + ' '));
+    if (!line) throw new Error(`${series} is not in /metrics`);
+    return Number(line.slice(series.length + 1));
+  }
+
   /** Opens a WebSocket client on `path`; resolves once open. */
   async ws(path, opts = {}) {
     const c = new Client(this.wsUrl + path, opts);
