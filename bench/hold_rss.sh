@@ -14,7 +14,10 @@
 # 2), or `quiet`: until the server has used under 2.5% of a core for 3 s
 # (a seed-000 storm's frames still being written hold their memory), then
 # 11 s more (one malloc_trim period). PRESENCED_BIN: another server binary
-# (A/B). Loopback only; stops what it started. Needs a build (make build).
+# (A/B); PRESENCED_ARGS: more server options (e.g. "--sio-ping-timeout
+# 120000": 10,000 seed-000 clients on 2 shared cores read the storm's
+# frames more than 20 s late, docs/benchmarks.md). Loopback only; stops
+# what it started. Needs a build (make build).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${PRESENCED_BIN:-$root/build/app/presenced}
@@ -25,7 +28,8 @@ shift $(( $# < 2 ? $# : 2 ))
 settle=${SETTLE:-2}
 t=$(mktemp -d)
 "$bin" --listen 127.0.0.1:0 --port-file "$t/port" --data-dir "$t/data" \
-  --log-level warn --max-connections=$((n + 100)) --reconnect-grace 0 2>"$t/log" &
+  --log-level warn --max-connections=$((n + 100)) --reconnect-grace 0 \
+  ${PRESENCED_ARGS:-} 2>"$t/log" &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$t"; }
 trap cleanup EXIT
@@ -40,8 +44,9 @@ heap() {
   { curl -s "http://127.0.0.1:$port/metrics" || true; } |
     awk -v n="${1:-0}" '/^presence_connections / {c=$2} /^presence_slow_consumers_total / {s=$2}
          /^presence_heap_in_use_bytes / {u=$2} /^presence_heap_free_bytes / {f=$2}
-         END {printf "%.0f connections open (the scrape included), %.0f closed as slow consumers; heap %.1f MiB in use, %.1f held free",
-                     c, s, u / 1048576, f / 1048576
+         /^presence_sio_ping_timeouts_total / {p=$2}
+         END {printf "%.0f connections open (the scrape included), %.0f closed as slow consumers, %.0f for Engine.IO ping timeouts; heap %.1f MiB in use, %.1f held free",
+                     c, s, p, u / 1048576, f / 1048576
               exit !(c + 0 >= n + 1)}'
 }
 idle=$(rss)
