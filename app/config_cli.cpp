@@ -203,9 +203,6 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "copy of the online users (seed 000's list)");
   add("sio-list-window", sio_list_ms,
       "ms between two full online_users_list pushes to one seed-000 socket");
-  add("sio-list-rate", cfg.edge.sio_list_rate,
-      "bytes per second a node sends of seed 000's full lists (spread over "
-      "each push, and widening the window for large audiences)");
   add("node-id", cfg.cluster.node_id,
       "this node's stable name in the cluster (default: the cluster-listen "
       "address)");
@@ -462,7 +459,6 @@ std::string to_toml(const config& cfg) {
   line("sio-ping-timeout", std::to_string(e.sio_ping_timeout.count()));
   line("sio-max-payload", std::to_string(e.sio_max_payload));
   line("sio-list-window", std::to_string(e.sio_list_window.count()));
-  line("sio-list-rate", std::to_string(e.sio_list_rate));
   line("sio-list-idle", secs(e.sio_list_idle));
   const auto& c = cfg.cluster;
   line("node-id", q(c.node_id));

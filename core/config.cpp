@@ -92,8 +92,6 @@ std::string validate(const config& cfg) {
     return "sio-max-payload must be between 1 KiB and 64 MiB";
   if (e.sio_list_window.count() < 0)
     return "sio-list-window must not be negative";
-  if (e.sio_list_rate < 1024)
-    return "sio-list-rate must be at least 1024 bytes per second";
   if (e.sio_paths.empty() || e.sio_paths.front() != '/')
     return "sio-paths must be a comma-separated list of paths starting "
            "with '/'";

@@ -157,10 +157,6 @@ struct edge_config {
   milliseconds sio_ping_timeout{20'000};
   std::size_t sio_max_payload = 1'000'000; // capped by max_body_bytes
   milliseconds sio_list_window{1'000};
-  /// Bytes per second a node spends on seed 000's full lists, at every
-  /// moment: a build goes to the listeners in steps of 50 ms, each with its
-  /// share (edge/socketio/seed000_list.hpp).
-  std::size_t sio_list_rate = 16 * 1024 * 1024;
   /// The seed-000 list stops following the global feed this long after
   /// its last listener left (edge/socketio/seed000_list.hpp).
   milliseconds sio_list_idle{60'000};

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <optional>
 #include <set>
 #include <unordered_map>
 #include <vector>
@@ -19,22 +18,12 @@
 namespace presence::edge {
 
 std::chrono::milliseconds seed000_list_window(std::chrono::milliseconds base,
-                                              size_t bytes, size_t listeners,
-                                              size_t rate) {
+                                              size_t bytes, size_t listeners) {
   // Every listener gets every build: bytes * listeners per build, at most
-  // `rate` per second.
+  // list_bytes_per_second per second.
   auto per_build = static_cast<double>(bytes) * static_cast<double>(listeners);
-  auto ms = static_cast<int64_t>(
-    per_build * 1000.0 / static_cast<double>(std::max<size_t>(rate, 1)));
+  auto ms = static_cast<int64_t>(per_build * 1000.0 / list_bytes_per_second);
   return std::max(base, std::chrono::milliseconds{ms});
-}
-
-size_t seed000_list_step_receivers(size_t bytes, size_t rate) {
-  auto budget = static_cast<double>(rate)
-                * static_cast<double>(seed000_list_step.count()) / 1000.0;
-  auto n = static_cast<size_t>(
-    budget / static_cast<double>(std::max<size_t>(bytes, 1)));
-  return std::max<size_t>(n, 1);
 }
 
 std::shared_ptr<const std::string>
@@ -69,9 +58,7 @@ using list_impl_api = seed000_list_api::extend_with<delta_listener>::extend<
   // follow the feed and sync (again)
   caf::reacts_to<subscribe_atom>,
   // nobody used the list for --sio-list-idle (its generation): stop
-  caf::reacts_to<idle_atom, uint64_t>,
-  // the next step of a broadcast (its generation)
-  caf::reacts_to<tick_atom, uint64_t>>;
+  caf::reacts_to<idle_atom, uint64_t>>;
 
 /// After a failed subscribe or sync.
 constexpr std::chrono::milliseconds sync_retry{1'000};
@@ -126,13 +113,6 @@ struct list_state {
   bool broadcast_after = false;
   bool armed = false;
   millis last_build = 0;
-  /// The broadcast under way: the build going to every listener, step by
-  /// step in listener order (seed000_list_step); the last listener it
-  /// reached; its generation (a step of an earlier pass is stale).
-  bool passing = false;
-  seed000_list pass;
-  std::optional<seed000_list_listener> pass_last;
-  uint64_t pass_gen = 0;
   std::vector<caf::typed_response_promise<seed000_list>> waiting;
   static inline const char* name = "presence.seed000-list";
 };
@@ -186,15 +166,14 @@ void schedule(list_ptr self) {
   auto& st = self->state;
   // Before the sync ends the set holds only what the feed brought since
   // following began: the sync's end builds.
-  if (!st.synced || !st.unsent || st.building || st.armed || st.passing
+  if (!st.synced || !st.unsent || st.building || st.armed
       || st.listeners.empty())
     return;
   auto window = seed000_list_window(st.ctx->cfg.edge.sio_list_window,
                                     st.current.users_json
                                       ? st.current.users_json->size()
                                       : 0,
-                                    st.listeners.size(),
-                                    st.ctx->cfg.edge.sio_list_rate);
+                                    st.listeners.size());
   // Wall clock: a step back must not hold the lists for that long.
   auto since = std::max<millis>(0, st.ctx->now() - st.last_build);
   if (since >= window.count()) {
@@ -218,49 +197,13 @@ std::vector<const shown_user*> shown(const list_state& st) {
   return out;
 }
 
-/// One step of the broadcast under way: the build to the next listeners,
-/// as many as the step's share of --sio-list-rate allows; the next step
-/// seed000_list_step later. After the last listener, the next build may
-/// come (schedule()).
-void step(list_ptr self) {
-  auto& st = self->state;
-  auto bytes = st.pass.packet ? st.pass.packet->size() : 0;
-  auto n = seed000_list_step_receivers(bytes, st.ctx->cfg.edge.sio_list_rate);
-  auto i = st.pass_last ? st.listeners.upper_bound(*st.pass_last)
-                        : st.listeners.begin();
-  for (; i != st.listeners.end() && n > 0; ++i, --n) {
-    self->send(*i, list_atom::value, st.pass);
-    st.pass_last = *i;
-  }
-  if (i != st.listeners.end()) {
-    self->delayed_send(self, seed000_list_step, tick_atom::value, st.pass_gen);
-    return;
-  }
-  st.passing = false;
-  st.pass = seed000_list{};
-  st.pass_last.reset();
-  schedule(self);
-}
-
-/// Sends the current build to every listener, paced (step()). A listener
-/// that comes during the pass gets it if it sorts after the last one
-/// reached; the others get the next build.
+/// Sends the current build to every listener.
 void broadcast(list_ptr self) {
   auto& st = self->state;
-  if (st.passing) {
-    // The rest of the pass gets the newer build; who had the older one
-    // gets it with the next pass.
-    st.pass = st.current;
-    st.unsent = true;
-    return;
-  }
   st.unsent = false;
   st.last_build = st.ctx->now();
-  st.passing = true;
-  st.pass = st.current;
-  st.pass_last.reset();
-  ++st.pass_gen;
-  step(self);
+  for (auto& l : st.listeners)
+    self->send(l, list_atom::value, st.current);
 }
 
 /// Who asked for the list while it was stale gets the current build.
@@ -502,10 +445,6 @@ void stop_following(list_ptr self) {
   st.current = seed000_list{};
   st.dirty = true;
   st.unsent = true;
-  st.passing = false;
-  st.pass = seed000_list{};
-  st.pass_last.reset();
-  ++st.pass_gen;
 }
 
 list_impl_api::behavior_type list_impl(list_ptr self,
@@ -589,11 +528,6 @@ list_impl_api::behavior_type list_impl(list_ptr self,
       st.armed = false;
       if (st.unsent)
         build(self, true);
-    },
-    [=](tick_atom, uint64_t gen) {
-      auto& st = self->state;
-      if (st.passing && gen == st.pass_gen)
-        step(self);
     },
   };
 }

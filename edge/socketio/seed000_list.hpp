@@ -70,25 +70,17 @@ using seed000_list_api = caf::typed_actor<
 
 /// The list's window for `listeners` receivers of `bytes` each: the
 /// configured window (`--sio-list-window`), widened so that the node sends
-/// at most `rate` bytes of lists per second (`--sio-list-rate`, 16 MiB/s:
-/// 1,000 listeners of a list of 1,000 users (~90 KB) get it every 5.4 s;
-/// each change also reaches them at once as user_online / user_offline;
-/// 200 listeners of 200 users keep the 1 s window). Pure.
+/// at most `list_bytes_per_second` of lists per second. Pure.
 std::chrono::milliseconds seed000_list_window(std::chrono::milliseconds base,
-                                              size_t bytes, size_t listeners,
-                                              size_t rate);
+                                              size_t bytes, size_t listeners);
 
-/// A build goes to its listeners in steps this far apart, each step to as
-/// many as its share of `--sio-list-rate` allows: the rate holds at every
-/// moment, not only on average over the window. Sent at once, 10,000
-/// listeners of a 90 KB list were 900 MB in the sockets' buffers in one
-/// go; their clients then answered Engine.IO pings only after reading
-/// it, too late (docs/benchmarks.md, fifteenth session).
-constexpr std::chrono::milliseconds seed000_list_step{50};
-
-/// Listeners one step sends a list of `bytes` to at `rate` bytes per
-/// second: at least one. Pure.
-size_t seed000_list_step_receivers(size_t bytes, size_t rate);
+/// Bytes of seed-000 lists a node sends per second at most (all sockets).
+/// 16 MiB/s: 1,000 listeners of a list of 1,000 users (~90 KB) get it
+/// every 5.4 s (each change also reaches them at once as user_online /
+/// user_offline); 200 listeners of 200 users keep the 1 s window. At 64
+/// MiB/s the lists alone took most of both cores and the load generator's
+/// (docs/benchmarks.md).
+constexpr size_t list_bytes_per_second = 16 * 1024 * 1024;
 
 /// A cached profile is fetched again after this long (profile writes on
 /// this node invalidate it at once; on other nodes, within this bound).

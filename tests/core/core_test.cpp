@@ -278,8 +278,6 @@ TEST_CASE("validate names each bad field", "[config]") {
     {"mmap threshold above glibc's 32 MiB",
      [](config& c) { c.mmap_threshold_kb = 32 * 1024 + 1; },
      "malloc-mmap-threshold-kb"},
-    {"sio list rate below 1 KiB/s",
-     [](config& c) { c.edge.sio_list_rate = 1023; }, "sio-list-rate"},
     {"log_level empty", [](config& c) { c.log_level = ""; }, "log-level"},
     {"log_level verbose", [](config& c) { c.log_level = "verbose"; },
      "log-level"},

@@ -33,7 +33,6 @@ test('invalid configuration fails fast with a clear message', () => {
     [['--no-such-flag'], /no-such-flag|not expected/i],
     [['--rate-limit', '-1'], /rate-limit/],
     [['--malloc-mmap-threshold-kb', '40000'], /malloc-mmap-threshold-kb/],
-    [['--sio-list-rate', '100'], /sio-list-rate/],
     [['--config', '/nonexistent/presenced.toml'], /nonexistent|File/i],
   ];
   for (const [args, re] of cases) {

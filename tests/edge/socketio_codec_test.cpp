@@ -636,34 +636,15 @@ TEST_CASE("reserved_event names socket.io's reserved events", "[socketio]") {
 }
 
 TEST_CASE("the seed-000 list window widens with its audience", "[socketio]") {
+  using presence::edge::list_bytes_per_second;
   using presence::edge::seed000_list_window;
   using std::chrono::milliseconds;
-  constexpr size_t rate = 16 * 1024 * 1024;
   // Small audiences: the configured window.
-  CHECK(seed000_list_window(milliseconds{1000}, 10'000, 100, rate)
+  CHECK(seed000_list_window(milliseconds{1000}, 10'000, 100)
         == milliseconds{1000});
-  CHECK(seed000_list_window(milliseconds{0}, 0, 0, rate) == milliseconds{0});
-  // Large ones: at most `rate` bytes of lists per second.
-  auto w = seed000_list_window(milliseconds{1000}, 100'000, 2'000, rate);
-  CHECK(w.count() == 100'000LL * 2'000 * 1000 / rate);
+  CHECK(seed000_list_window(milliseconds{0}, 0, 0) == milliseconds{0});
+  // Large ones: at most list_bytes_per_second of lists per second.
+  auto w = seed000_list_window(milliseconds{1000}, 100'000, 2'000);
+  CHECK(w.count() == 100'000LL * 2'000 * 1000 / list_bytes_per_second);
   CHECK(w > milliseconds{1000});
-  // Half the rate, twice the window (to the millisecond).
-  auto half = seed000_list_window(milliseconds{1000}, 100'000, 2'000, rate / 2);
-  CHECK(std::abs(half.count() - 2 * w.count()) <= 1);
-}
-
-TEST_CASE("a seed-000 list goes out in steps of the rate's share",
-          "[socketio]") {
-  using presence::edge::seed000_list_step;
-  using presence::edge::seed000_list_step_receivers;
-  constexpr size_t rate = 16 * 1024 * 1024;
-  // 16 MiB/s in steps of 50 ms: 838,860 bytes per step.
-  REQUIRE(seed000_list_step.count() == 50);
-  CHECK(seed000_list_step_receivers(90'000, rate) == 9);
-  // A small list reaches a large audience in one step...
-  CHECK(seed000_list_step_receivers(100, rate) == 8'388);
-  // ...and a list larger than a step's share still goes to one per step.
-  CHECK(seed000_list_step_receivers(2'000'000, rate) == 1);
-  CHECK(seed000_list_step_receivers(0, rate) == rate / 20);
-  CHECK(seed000_list_step_receivers(90'000, 1024) == 1);
 }
