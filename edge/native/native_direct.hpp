@@ -1,16 +1,13 @@
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <caf/actor_addr.hpp>
-#include <caf/actor_cast.hpp>
-#include <caf/send.hpp>
 #include <prometheus/counter.h>
 
 #include "core/messages.hpp"
+#include "edge/common/session_direct.hpp"
 #include "edge/common/session_sink.hpp"
 #include "edge/native/native_protocol.hpp"
 
@@ -60,13 +57,10 @@ void write_deltas(session_sink& sink, prometheus::Counter* frames_out,
   sink.send_texts(std::move(frames));
 }
 
-/// The native session's way in for the fan-out (direct_listener): a batch
-/// goes straight to the socket, on the fan-out's thread. A batch with a
-/// user who restricts who sees them needs the session's state (who it
-/// joined as), so it goes to the session actor, and so does every batch
-/// after it until the actor has written them: a user's versions stay in
-/// order.
-class native_direct final : public direct_listener {
+/// The native session's way in for the fan-out (session_direct.hpp): a
+/// batch goes straight to the socket, on the fan-out's thread, unless it
+/// needs the session actor.
+class native_direct final : public session_direct {
 public:
   /// `frames_out` shares ownership of the metrics registry that holds it:
   /// the fan-out may call deliver() after the session (and the edge
@@ -74,47 +68,19 @@ public:
   native_direct(std::shared_ptr<session_sink> sink,
                 std::shared_ptr<prometheus::Counter> frames_out,
                 caf::actor_addr session)
-    : sink_(std::move(sink)), frames_out_(std::move(frames_out)),
-      session_(std::move(session)) {
+    : session_direct(std::move(session)), sink_(std::move(sink)),
+      frames_out_(std::move(frames_out)) {
     // nop
   }
 
-  void deliver(const delta_batch& batch) override {
-    if (gone_.load(std::memory_order_acquire))
-      return; // the session ended, and its mailbox would drop this
-    if (pending_.load(std::memory_order_acquire) == 0 && !restricted(batch)) {
-      write_deltas(*sink_, frames_out_.get(), batch, [] { return viewer{}; });
-      return;
-    }
-    auto session = caf::actor_cast<caf::actor>(session_);
-    if (!session)
-      return; // the session ended: nobody to write for
-    pending_.fetch_add(1, std::memory_order_acq_rel);
-    auto copy = batch;
-    copy.forwarded = true;
-    caf::anon_send(session, delta_atom::value, std::move(copy));
-  }
-
-  /// The session actor wrote a batch deliver() passed on.
-  void written() { pending_.fetch_sub(1, std::memory_order_acq_rel); }
-
-  /// The session actor ended: later batches are dropped.
-  void end() { gone_.store(true, std::memory_order_release); }
-
 private:
-  static bool restricted(const delta_batch& batch) {
-    for (auto& d : *batch.deltas)
-      if (d.vis.restricted())
-        return true;
-    return false;
+  bool write(const delta_batch& batch) override {
+    write_deltas(*sink_, frames_out_.get(), batch, [] { return viewer{}; });
+    return true;
   }
 
   std::shared_ptr<session_sink> sink_;
   std::shared_ptr<prometheus::Counter> frames_out_;
-  caf::actor_addr session_;
-  /// Batches passed on to the session actor and not written yet.
-  std::atomic<int> pending_{0};
-  std::atomic<bool> gone_{false};
 };
 
 } // namespace presence::edge

@@ -162,14 +162,17 @@ void check_user_online(sio_ptr self, sio_socket& s, const json& arg,
       });
 }
 
-void on_delta(sio_ptr self, sio_socket& s, const presence_delta& d,
-              delta_memo* memo) {
+std::shared_ptr<const std::string> delta_packet(const std::string& nsp,
+                                                const std::string& user,
+                                                const presence_delta& d,
+                                                delta_memo* memo) {
   // "Everyone but the user", as seed 000 says.
-  if (d.user_id != s.link.user_id)
-    emit_delta(self, s, memo, d, d.online ? "user_online" : "user_offline",
-               [&d]() -> json {
-                 return {{"userId", d.user_id}};
-               });
+  if (d.user_id == user)
+    return nullptr;
+  return delta_event(memo, nsp, d, d.online ? "user_online" : "user_offline",
+                     [&d]() -> json {
+                       return {{"userId", d.user_id}};
+                     });
 }
 
 } // namespace
@@ -192,8 +195,7 @@ const sio_dialect& seed000_dialect() {
         {"get_online_users", get_online_users},
         {"check_user_online", check_user_online},
       },
-      on_delta,
-      nullptr,
+      delta_packet,
     };
     // Seed 001 is seed 000 plus private messages.
     for (auto& e : seed001_events())

@@ -153,9 +153,11 @@ void typing_stop(sio_ptr self, sio_socket& s, const json& arg, int64_t ack_id) {
   typing(self, s, arg, ack_id, false);
 }
 
-void on_delta(sio_ptr self, sio_socket& s, const presence_delta& d,
-              delta_memo* memo) {
-  emit_delta(self, s, memo, d, "user-status-change", [&d]() -> json {
+std::shared_ptr<const std::string> delta_packet(const std::string& nsp,
+                                                const std::string&,
+                                                const presence_delta& d,
+                                                delta_memo* memo) {
+  return delta_event(memo, nsp, d, "user-status-change", [&d]() -> json {
     return {{"userId", d.user_id},
             {"isOnline", d.online},
             {"lastSeen", seeds::iso_or_null(d.last_seen)},
@@ -184,8 +186,7 @@ const sio_dialect& seed002_dialect() {
       {"typing-start", typing_start},
       {"typing-stop", typing_stop},
     },
-    on_delta,
-    nullptr,
+    delta_packet,
   };
   return d;
 }

@@ -106,13 +106,16 @@ void get_online_users(sio_ptr self, sio_socket& s, const json&,
     });
 }
 
-void on_delta(sio_ptr self, sio_socket& s, const presence_delta& d,
-              delta_memo* memo) {
-  if (d.user_id != s.link.user_id)
-    emit_delta(self, s, memo, d, d.online ? "user-online" : "user-offline",
-               [&d]() -> json {
-                 return {{"userId", d.user_id}};
-               });
+std::shared_ptr<const std::string> delta_packet(const std::string& nsp,
+                                                const std::string& user,
+                                                const presence_delta& d,
+                                                delta_memo* memo) {
+  if (d.user_id == user)
+    return nullptr;
+  return delta_event(memo, nsp, d, d.online ? "user-online" : "user-offline",
+                     [&d]() -> json {
+                       return {{"userId", d.user_id}};
+                     });
 }
 
 } // namespace
@@ -127,8 +130,7 @@ const sio_dialect& seed004_dialect() {
       {"get-online-users", get_online_users},
       {"heartbeat", on_activity},
     },
-    on_delta,
-    nullptr,
+    delta_packet,
   };
   return d;
 }

@@ -32,14 +32,16 @@ struct sio_dialect {
   /// picks it by its identifying event); its events win there.
   const char* nsp;
   std::vector<event_entry> events;
-  /// What a socket of this dialect hears of one change (may be null);
+  /// What a socket of this dialect on namespace `nsp`, joined as `user`
+  /// ("" before it joins), hears of change `d`: one packet, or null
+  /// (nothing). Pure, no session state: the session calls it, and so does
+  /// the fan-out for the sessions it writes to itself (sio_direct.hpp).
   /// `memo` (may be null) shares encodings among every receiver of the
-  /// delivery (emit_delta).
-  void (*on_delta)(sio_ptr self, sio_socket& s, const presence_delta& d,
-                   delta_memo* memo);
-  /// After a batch of changes reached sockets of this dialect (may be
-  /// null).
-  void (*after_deltas)(sio_ptr self);
+  /// delivery (delta_event).
+  std::shared_ptr<const std::string> (*delta_packet)(const std::string& nsp,
+                                                     const std::string& user,
+                                                     const presence_delta& d,
+                                                     delta_memo* memo);
 };
 
 const sio_dialect& seed000_dialect();

@@ -9,6 +9,7 @@
 #include "edge/common/edge_log.hpp"
 #include "edge/common/identity.hpp"
 #include "edge/socketio/sio_dialects.hpp"
+#include "edge/socketio/sio_direct.hpp"
 #include "edge/socketio/sio_socket.hpp"
 #include "edge/socketio/socketio_codec.hpp"
 
@@ -252,6 +253,7 @@ void on_packet(sio_ptr self, const std::string& text) {
         leave_socket(self, i->second);
         uncount_socket(self, i->second);
         st.sockets.erase(i);
+        sync_direct(self);
         // The node's seed-000 lists are for seed-000 sockets only.
         bool seed000 = false;
         for (auto& kvp : st.sockets)
@@ -286,26 +288,24 @@ void on_packet(sio_ptr self, const std::string& text) {
 
 // -- presence -----------------------------------------------------------------
 
-/// Every socket hears each change in its dialect's words.
+/// Every socket hears each change in its dialect's words. The batches that
+/// reach the actor: those with a user who restricts who sees them (the
+/// fan-out writes the others itself: sio_direct.hpp), or all of them
+/// without the node's direct listeners.
 void on_deltas(sio_ptr self, const delta_batch& batch) {
-  const auto& ds = *batch.deltas;
   auto& st = self->state;
-  std::vector<const sio_dialect*> heard;
   // Every packet of this delivery goes to the transport in one hop.
   std::vector<std::shared_ptr<const std::string>> packets;
-  struct batch_guard {
-    sio_state& st;
-    ~batch_guard() { st.batch = nullptr; }
-  } guard{st};
-  st.batch = &packets;
-  for (auto& d : ds) {
+  for (auto& d : *batch.deltas) {
     for (auto& kvp : st.sockets) {
-      auto* dl = dialect_of(kvp.second.d);
-      if (dl == nullptr || dl->on_delta == nullptr)
+      auto& s = kvp.second;
+      auto* dl = dialect_of(s.d);
+      if (dl == nullptr || dl->delta_packet == nullptr)
         continue;
+      std::shared_ptr<const std::string> p;
       bool hide = false;
       if (d.vis.restricted()) { // no viewer built per delivery otherwise
-        auto who = viewer_of(kvp.second);
+        auto who = viewer_of(s);
         if (!announced_to(who, d))
           continue; // nothing changed for those it is hidden from
         hide = hidden_from(who, d);
@@ -313,20 +313,17 @@ void on_deltas(sio_ptr self, const delta_batch& batch) {
       if (hide)
         // Shown as offline, encoded for this socket alone (the memo's
         // packets are what others see).
-        dl->on_delta(self, kvp.second, hidden(d), nullptr);
+        p = dl->delta_packet(s.nsp, s.link.user_id, hidden(d), nullptr);
       else
-        dl->on_delta(self, kvp.second, d, batch.memo.get());
-      if (std::find(heard.begin(), heard.end(), dl) == heard.end())
-        heard.push_back(dl);
+        p = dl->delta_packet(s.nsp, s.link.user_id, d, batch.memo.get());
+      if (p)
+        packets.push_back(std::move(p));
     }
   }
-  st.batch = nullptr;
-  if (!packets.empty())
-    st.ctx->probe.frames_out->Increment(static_cast<double>(packets.size()));
+  if (packets.empty())
+    return;
+  st.ctx->probe.frames_out->Increment(static_cast<double>(packets.size()));
   st.eio->send_all(std::move(packets));
-  for (auto* dl : heard)
-    if (dl->after_deltas != nullptr)
-      dl->after_deltas(self);
 }
 
 /// Finds the device link of namespace `nsp` again later.
@@ -390,6 +387,7 @@ const sio_session_api::behavior_type& sio_behavior() {
         uncount_socket(self, kvp.second);
       }
       st.sockets.clear();
+      sync_direct(self);
       if (st.joins_in_flight == 0)
         self->quit();
     },
@@ -397,6 +395,8 @@ const sio_session_api::behavior_type& sio_behavior() {
     [](delta_atom, const delta_batch& batch) {
       auto self = current<sio_self>();
       on_deltas(self, batch);
+      if (batch.forwarded && self->state.direct)
+        self->state.direct->written();
     },
     [](room_atom, const room_signal& sig) {
       auto self = current<sio_self>();

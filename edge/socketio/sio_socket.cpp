@@ -6,6 +6,7 @@
 #include "edge/common/client_error.hpp"
 #include "edge/common/identity.hpp"
 #include "edge/common/json_input.hpp"
+#include "edge/socketio/sio_direct.hpp"
 
 namespace presence::edge {
 
@@ -17,11 +18,6 @@ const std::string messages_nsp = "/ws/messages";
 
 void send_packet(sio_ptr self, std::shared_ptr<const std::string> packet) {
   auto& st = self->state;
-  if (st.batch != nullptr) {
-    // Counted with the whole batch (one atomic add, not one per packet).
-    st.batch->push_back(std::move(packet));
-    return;
-  }
   st.ctx->probe.frames_out->Increment();
   st.eio->send(std::move(packet));
 }
@@ -173,7 +169,39 @@ void set_dialect(sio_ptr self, sio_socket& s, dialect d) {
   s.d = d;
   if (auto* g = dialect_gauge(p, d))
     g->Increment();
+  sync_direct(self);
 }
+
+void sync_direct(sio_ptr self) {
+  auto& st = self->state;
+  if (st.direct)
+    st.direct->update(st.sockets);
+}
+
+namespace {
+
+/// Registers the session's sio_direct with the node before its first
+/// subscription (the fan-out looks it up when the session subscribes).
+void make_direct(sio_ptr self) {
+  auto& st = self->state;
+  if (st.direct || !st.ctx->direct)
+    return;
+  auto& probe = st.ctx->probe;
+  st.direct = std::make_shared<sio_direct>(
+    st.eio,
+    std::shared_ptr<prometheus::Counter>{probe.registry, probe.frames_out},
+    self->address());
+  sync_direct(self);
+  st.ctx->direct->add(self->address(), st.direct);
+  self->attach_functor([reg = st.ctx->direct, addr = self->address(),
+                        d = std::weak_ptr<sio_direct>{st.direct}] {
+    if (auto p = d.lock())
+      p->end();
+    reg->remove(addr);
+  });
+}
+
+} // namespace
 
 void uncount_socket(sio_ptr self, const sio_socket& s) {
   if (auto* g = dialect_gauge(self->state.ctx->probe, s.d))
@@ -204,6 +232,7 @@ void join_socket(sio_ptr self, const std::string& nsp, const std::string& user,
   if (s.link.ph != device_link::phase::idle)
     leave_socket(self, s);
   s.link.user_id = user;
+  sync_direct(self);
   // Seed 000/001 sockets take the offline queue of private messages.
   s.link.collects_queue = s.d == dialect::seed000;
   s.link.device.user_agent = st.params.user_agent;
@@ -242,6 +271,7 @@ void subscribe_feed(sio_ptr self) {
   if (st.subscribed)
     return;
   st.subscribed = true;
+  make_direct(self);
   self
     ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
               subscribe_atom::value, delta_listener{self},

@@ -32,6 +32,8 @@ enum class dialect {
   seed004, // /ws/messages: user-online / user-offline
 };
 
+class sio_direct;
+
 /// One connected namespace of the session.
 struct sio_socket {
   std::string nsp;
@@ -67,8 +69,9 @@ struct sio_state {
   /// of older epochs are stale.
   millis token_expires = 0;
   uint64_t token_epoch = 0;
-  /// While a delivery is encoded: its packets, sent in one go after.
-  std::vector<std::shared_ptr<const std::string>>* batch = nullptr;
+  /// The fan-out's way to write changes to this session itself (made when
+  /// it subscribes; null before, or without the node's direct listeners).
+  std::shared_ptr<sio_direct> direct;
   static inline const char* name = "presence.sio";
 };
 
@@ -94,17 +97,19 @@ void emit(sio_ptr self, const sio_socket& s, const std::string& name,
 /// Queues one encoded packet (shared) to the session's transport.
 void send_packet(sio_ptr self, std::shared_ptr<const std::string> packet);
 
-/// Sends socket `s` event `name` about delta `d`, with the argument
-/// `make_arg()`: encoded once per delivery and namespace for every socket
-/// that gets the same event (`memo`, may be null: encoded here).
+/// The packet of event `name` about change `d` on namespace `nsp`, with
+/// the argument `make_arg()`: encoded once per delivery and namespace for
+/// every socket that gets the same event (`memo`, may be null: encoded
+/// here). The dialects' delta_packet.
 template <class MakeArg>
-void emit_delta(sio_ptr self, const sio_socket& s, delta_memo* memo,
-                const presence_delta& d, const char* name, MakeArg make_arg) {
+std::shared_ptr<const std::string>
+delta_event(delta_memo* memo, const std::string& nsp, const presence_delta& d,
+            const char* name, MakeArg make_arg) {
   auto make = [&] {
     return std::make_shared<const std::string>(
-      sio::eio_event(s.nsp, name, make_arg()));
+      sio::eio_event(nsp, name, make_arg()));
   };
-  send_packet(self, memo != nullptr ? memo->get(name, s.nsp, d, make) : make());
+  return memo != nullptr ? memo->get(name, nsp, d, make) : make();
 }
 
 /// Answers acknowledgement `id` (nothing if the client asked for none).
@@ -166,8 +171,14 @@ void set_dialect(sio_ptr self, sio_socket& s, dialect d);
 /// presence_sessions.
 void uncount_socket(sio_ptr self, const sio_socket& s);
 
-/// Subscribes the session to the global feed (once).
+/// Subscribes the session to the global feed (once), after registering
+/// its sio_direct with the node: the fan-out writes changes to the
+/// session's transport itself from then on.
 void subscribe_feed(sio_ptr self);
+
+/// Tells the session's sio_direct (if any) what its sockets are now: after
+/// every change of a socket's namespace, dialect or user.
+void sync_direct(sio_ptr self);
 
 /// Refreshes the TTL of every joined device of the session.
 void heartbeat_all(sio_ptr self);

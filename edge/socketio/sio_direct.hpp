@@ -1,0 +1,63 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <caf/actor_addr.hpp>
+#include <prometheus/counter.h>
+
+#include "core/messages.hpp"
+#include "edge/common/session_direct.hpp"
+#include "edge/socketio/eio_session.hpp"
+
+namespace presence::edge {
+
+struct sio_dialect;
+struct sio_socket;
+
+/// The Socket.IO session's way in for the fan-out (session_direct.hpp): the
+/// fan-out writes a batch to the session's transport itself, on its own
+/// thread, as the packets each of the session's sockets hears (the
+/// dialects' pure delta_packet, shared through the delivery's memo). Per
+/// session that is a filter and a pointer copy, no actor message: a
+/// seed-000 storm sends every join to every socket. The session actor
+/// tells it what its sockets are (update()) whenever that changes; a batch
+/// that needs the actor (a user who restricts who sees them) goes there as
+/// before, in order.
+class sio_direct final : public session_direct {
+public:
+  /// `frames_out` shares ownership of the metrics registry that holds it
+  /// (the fan-out may deliver after the edge context ended).
+  sio_direct(std::shared_ptr<eio_transport> eio,
+             std::shared_ptr<prometheus::Counter> frames_out,
+             caf::actor_addr session);
+
+  /// The session's sockets are now `sockets` (namespace -> socket): their
+  /// dialects and the users they joined as. Called by the session actor.
+  void update(const std::map<std::string, sio_socket>& sockets);
+
+private:
+  bool write(const delta_batch& batch) override;
+
+  /// One socket as the fan-out needs it (a session has at most two: "/"
+  /// and seed 004's namespace; the strings fit their small buffers).
+  struct socket_view {
+    std::string nsp;
+    std::string user;
+    const sio_dialect* dialect = nullptr;
+  };
+
+  std::shared_ptr<eio_transport> eio_;
+  std::shared_ptr<prometheus::Counter> frames_out_;
+  /// Guards the views (update() against write(); hardly ever contended).
+  std::atomic_flag busy_ = ATOMIC_FLAG_INIT;
+  std::array<socket_view, 2> views_;
+  uint8_t count_ = 0;
+  /// More sockets than views_ holds: the session actor writes.
+  bool via_actor_ = false;
+};
+
+} // namespace presence::edge
