@@ -2,7 +2,8 @@
 # RSS per held, joined connection, and what stays after the clients close:
 # one fresh presenced, ROUNDS rounds of N clients held by
 # `loadgen --scenario hold --procs 2` (new user ids each round), RSS before,
-# while held (SETTLE s after the last join) and 15 s after they closed, each
+# while held (SETTLE s after the last join; with the peak RSS so far) and
+# 15 s after they closed, each
 # with the connections still open and the heap (from /metrics); a warning
 # when fewer than N are open as RSS is read.
 #   bench/hold_rss.sh [N] [ROUNDS] [loadgen args...]
@@ -36,6 +37,8 @@ trap cleanup EXIT
 for _ in $(seq 200); do [ -s "$t/port" ] && break; sleep 0.05; done
 port=$(head -1 "$t/port")
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+# The highest RSS so far (the storm of joins and its queued frames).
+peak() { awk '/VmHWM/ {print $2}' "/proc/$pid/status"; }
 # One /metrics scrape: the connections still open (a client the server
 # closed as a slow consumer no longer counts, whatever the load generator
 # thinks) and the heap as glibc sees it (MiB in use / held free). Exits 1
@@ -68,7 +71,7 @@ for round in $(seq "$rounds"); do
   else
     sleep "$settle"
   fi
-  held=$(rss)
+  held=$(rss); held_peak=$(peak)
   if ! held_heap=$(heap "$n"); then
     echo "round $round: fewer than $n connections still open when RSS was read" \
          "(the server or the load generator dropped some): the figure below is not per held connection" >&2
@@ -76,7 +79,7 @@ for round in $(seq "$rounds"); do
   kill "$h"; wait "$h" 2>/dev/null || true
   sleep 15
   after=$(rss); after_heap=$(heap || true)
-  echo "$(basename "$bin") round $round: $n held: RSS idle ${idle} KiB, held ${held} KiB" \
+  echo "$(basename "$bin") round $round: $n held: RSS idle ${idle} KiB, held ${held} KiB, peak so far ${held_peak} KiB" \
     "($(echo "scale=2; ($held - $idle) / $n" | bc) KiB per connection; $held_heap)," \
     "15 s after they closed ${after} KiB ($after_heap)"
 done
