@@ -29,8 +29,7 @@ private:
 sio_direct::sio_direct(std::shared_ptr<eio_transport> eio,
                        std::shared_ptr<prometheus::Counter> frames_out,
                        caf::actor_addr session)
-  : session_direct(std::move(session)),
-    eio_(std::move(eio)),
+  : session_direct(std::move(session)), eio_(std::move(eio)),
     frames_out_(std::move(frames_out)) {
   // nop
 }

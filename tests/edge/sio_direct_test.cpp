@@ -69,12 +69,11 @@ presence_delta delta(std::string user, bool online, uint64_t version,
   return d;
 }
 
-delta_batch batch_of(std::vector<presence_delta> ds,
-                     std::shared_ptr<delta_memo> memo
-                     = std::make_shared<delta_memo>()) {
+delta_batch
+batch_of(std::vector<presence_delta> ds,
+         std::shared_ptr<delta_memo> memo = std::make_shared<delta_memo>()) {
   delta_batch b;
-  b.deltas = std::make_shared<const std::vector<presence_delta>>(
-    std::move(ds));
+  b.deltas = std::make_shared<const std::vector<presence_delta>>(std::move(ds));
   b.memo = std::move(memo);
   return b;
 }
@@ -116,14 +115,15 @@ struct fixture : test::testing_config {
 
 } // namespace
 
-TEST_CASE("each socket hears a change in its dialect's words, but not of "
-          "its own user",
-          "[sio_direct]") {
+TEST_CASE(
+  "each socket hears a change in its dialect's words, but not of "
+  "its own user",
+  "[sio_direct]") {
   fixture f;
   f.add("/", dialect::seed000, "me");
   f.add("/ws/messages", dialect::seed004, "me");
-  f.direct->deliver(batch_of({delta("a", true, 1), delta("me", true, 2),
-                              delta("b", false, 3)}));
+  f.direct->deliver(batch_of(
+    {delta("a", true, 1), delta("me", true, 2), delta("b", false, 3)}));
   f.run();
   CHECK(f.got->empty());
   CHECK(f.eio->texts()
@@ -147,9 +147,10 @@ TEST_CASE("seed 002 sockets hear user-status-change, their own user too",
   CHECK(text.find(R"("isOnline":true)") != std::string::npos);
 }
 
-TEST_CASE("sockets not identified yet hear nothing; the view follows the "
-          "session",
-          "[sio_direct]") {
+TEST_CASE(
+  "sockets not identified yet hear nothing; the view follows the "
+  "session",
+  "[sio_direct]") {
   fixture f;
   f.add("/", dialect::none, "");
   f.direct->deliver(batch_of({delta("a", true, 1)}));
@@ -168,8 +169,7 @@ TEST_CASE("sockets not identified yet hear nothing; the view follows the "
   CHECK(f.got->empty());
 }
 
-TEST_CASE("one delivery's packets are shared among sessions",
-          "[sio_direct]") {
+TEST_CASE("one delivery's packets are shared among sessions", "[sio_direct]") {
   fixture f;
   fixture g;
   f.add("/", dialect::seed000, "x");
