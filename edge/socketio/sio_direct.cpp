@@ -1,30 +1,10 @@
 #include "edge/socketio/sio_direct.hpp"
 
-#include <thread>
-#include <vector>
+#include <atomic>
 
 #include "edge/socketio/sio_dialects.hpp"
 
 namespace presence::edge {
-
-namespace {
-
-/// Holds an atomic_flag as a lock for one scope.
-class spin_guard {
-public:
-  explicit spin_guard(std::atomic_flag& f) : f_(f) {
-    while (f_.test_and_set(std::memory_order_acquire))
-      std::this_thread::yield();
-  }
-  ~spin_guard() { f_.clear(std::memory_order_release); }
-  spin_guard(const spin_guard&) = delete;
-  spin_guard& operator=(const spin_guard&) = delete;
-
-private:
-  std::atomic_flag& f_;
-};
-
-} // namespace
 
 sio_direct::sio_direct(std::shared_ptr<eio_transport> eio,
                        std::shared_ptr<prometheus::Counter> frames_out,
@@ -35,39 +15,32 @@ sio_direct::sio_direct(std::shared_ptr<eio_transport> eio,
 }
 
 void sio_direct::update(const std::map<std::string, sio_socket>& sockets) {
-  spin_guard guard{busy_};
-  count_ = 0;
-  via_actor_ = false;
+  std::shared_ptr<view> v;
   for (auto& [nsp, s] : sockets) {
     auto* dl = dialect_of(s.d);
     if (dl == nullptr || dl->delta_packet == nullptr)
       continue; // hears no changes (not identified yet)
-    if (count_ == views_.size()) {
-      via_actor_ = true;
-      return;
-    }
-    auto& v = views_[count_++];
-    v.nsp = nsp;
-    v.user = s.link.user_id;
-    v.dialect = dl;
+    if (!v)
+      v = std::make_shared<view>();
+    v->sockets.push_back(view::socket{nsp, s.link.user_id, dl});
   }
+  std::atomic_store(&view_, std::shared_ptr<const view>{std::move(v)});
+}
+
+void sio_direct::clear() {
+  std::atomic_store(&view_, std::shared_ptr<const view>{});
 }
 
 bool sio_direct::write(const delta_batch& batch) {
+  auto v = std::atomic_load(&view_);
+  if (!v)
+    return true; // nothing to hear
   std::vector<std::shared_ptr<const std::string>> packets;
-  {
-    spin_guard guard{busy_};
-    if (via_actor_)
-      return false;
-    // In the session's order: change by change, socket by socket.
-    for (auto& d : *batch.deltas)
-      for (uint8_t i = 0; i < count_; ++i) {
-        auto& v = views_[i];
-        if (auto p = v.dialect->delta_packet(v.nsp, v.user, d,
-                                             batch.memo.get()))
-          packets.push_back(std::move(p));
-      }
-  }
+  // In the session's order: change by change, socket by socket.
+  for (auto& d : *batch.deltas)
+    for (auto& s : v->sockets)
+      if (auto p = s.dialect->delta_packet(s.nsp, s.user, d, batch.memo.get()))
+        packets.push_back(std::move(p));
   if (packets.empty())
     return true;
   if (frames_out_)

@@ -1,10 +1,9 @@
 #pragma once
 
-#include <array>
-#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/actor_addr.hpp>
 #include <prometheus/counter.h>
@@ -24,9 +23,9 @@ struct sio_socket;
 /// dialects' pure delta_packet, shared through the delivery's memo). Per
 /// session that is a filter and a pointer copy, no actor message: a
 /// seed-000 storm sends every join to every socket. The session actor
-/// tells it what its sockets are (update()) whenever that changes; a batch
-/// that needs the actor (a user who restricts who sees them) goes there as
-/// before, in order.
+/// tells it what its sockets are (update(), at the end of the packet that
+/// changed them); a batch that needs the actor (a user who restricts who
+/// sees them) goes there as before, in order.
 class sio_direct final : public session_direct {
 public:
   /// `frames_out` shares ownership of the metrics registry that holds it
@@ -39,25 +38,28 @@ public:
   /// dialects and the users they joined as. Called by the session actor.
   void update(const std::map<std::string, sio_socket>& sockets);
 
+  /// The session's sockets hear nothing more (it is disconnecting them).
+  void clear();
+
 private:
   bool write(const delta_batch& batch) override;
 
-  /// One socket as the fan-out needs it (a session has at most two: "/"
-  /// and seed 004's namespace; the strings fit their small buffers).
-  struct socket_view {
-    std::string nsp;
-    std::string user;
-    const sio_dialect* dialect = nullptr;
+  /// The sockets that hear changes, as the fan-out needs them: replaced
+  /// whole by update() and read by write() without a lock held while it
+  /// encodes (null: none).
+  struct view {
+    struct socket {
+      std::string nsp;
+      std::string user;
+      const sio_dialect* dialect;
+    };
+    std::vector<socket> sockets;
   };
 
   std::shared_ptr<eio_transport> eio_;
   std::shared_ptr<prometheus::Counter> frames_out_;
-  /// Guards the views (update() against write(); hardly ever contended).
-  std::atomic_flag busy_ = ATOMIC_FLAG_INIT;
-  std::array<socket_view, 2> views_;
-  uint8_t count_ = 0;
-  /// More sockets than views_ holds: the session actor writes.
-  bool via_actor_ = false;
+  /// Read and replaced with std::atomic_load / std::atomic_store.
+  std::shared_ptr<const view> view_;
 };
 
 } // namespace presence::edge

@@ -108,9 +108,9 @@ void on_connect(sio_ptr self, const sio_packet& p) {
   auto sid = s.sid;
   auto activity = s.link.activity;
   auto& placed = st.sockets.emplace(nsp, std::move(s)).first->second;
+  st.eio->send(eio_connect_ok(nsp, sid));
   if (seed004)
     set_dialect(self, placed, dialect::seed004);
-  st.eio->send(eio_connect_ok(nsp, sid));
   // Heartbeat events are answered by the transport from now on (after the
   // CONNECT answer, which the socket writes first). In JWT mode a socket
   // without a verified token gets them once it has identified
@@ -156,6 +156,9 @@ void token_deadline(sio_ptr self, uint64_t epoch) {
                "the session's token expired: emit refresh_token "
                "with a fresh one before it does, or reconnect "
                "with one"}};
+  // Nothing after the DISCONNECT packets.
+  if (st.direct)
+    st.direct->clear();
   for (auto& kvp : st.sockets) {
     st.eio->send(eio_event(kvp.first, "token_expired", why));
     st.eio->send(eio_disconnect(kvp.first));
@@ -366,6 +369,7 @@ const sio_session_api::behavior_type& sio_behavior() {
     [](frame_atom, const std::string& text) {
       auto self = current<sio_self>();
       on_packet(self, text);
+      publish_sockets(self);
     },
     [](pong_atom) {
       auto self = current<sio_self>();
@@ -387,7 +391,8 @@ const sio_session_api::behavior_type& sio_behavior() {
         uncount_socket(self, kvp.second);
       }
       st.sockets.clear();
-      sync_direct(self);
+      if (st.direct)
+        st.direct->clear();
       if (st.joins_in_flight == 0)
         self->quit();
     },

@@ -173,9 +173,7 @@ void set_dialect(sio_ptr self, sio_socket& s, dialect d) {
 }
 
 void sync_direct(sio_ptr self) {
-  auto& st = self->state;
-  if (st.direct)
-    st.direct->update(st.sockets);
+  self->state.direct_stale = true;
 }
 
 namespace {
@@ -191,7 +189,8 @@ void make_direct(sio_ptr self) {
     st.eio,
     std::shared_ptr<prometheus::Counter>{probe.registry, probe.frames_out},
     self->address());
-  sync_direct(self);
+  st.direct->update(st.sockets);
+  st.direct_stale = false;
   st.ctx->direct->add(self->address(), st.direct);
   self->attach_functor([reg = st.ctx->direct, addr = self->address(),
                         d = std::weak_ptr<sio_direct>{st.direct}] {
@@ -271,6 +270,21 @@ void subscribe_feed(sio_ptr self) {
   if (st.subscribed)
     return;
   st.subscribed = true;
+  st.subscribe_pending = true;
+}
+
+void publish_sockets(sio_ptr self) {
+  auto& st = self->state;
+  if (st.direct_stale && st.direct)
+    st.direct->update(st.sockets);
+  st.direct_stale = false;
+  if (!st.subscribe_pending)
+    return;
+  st.subscribe_pending = false;
+  if (st.closed) {
+    st.subscribed = false;
+    return;
+  }
   make_direct(self);
   self
     ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,

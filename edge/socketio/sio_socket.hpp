@@ -72,6 +72,10 @@ struct sio_state {
   /// The fan-out's way to write changes to this session itself (made when
   /// it subscribes; null before, or without the node's direct listeners).
   std::shared_ptr<sio_direct> direct;
+  /// The sockets changed since `direct` last heard of them.
+  bool direct_stale = false;
+  /// subscribe_feed() was called during the current packet.
+  bool subscribe_pending = false;
   static inline const char* name = "presence.sio";
 };
 
@@ -171,14 +175,22 @@ void set_dialect(sio_ptr self, sio_socket& s, dialect d);
 /// presence_sessions.
 void uncount_socket(sio_ptr self, const sio_socket& s);
 
-/// Subscribes the session to the global feed (once), after registering
-/// its sio_direct with the node: the fan-out writes changes to the
-/// session's transport itself from then on.
+/// Subscribes the session to the global feed (once), at the end of the
+/// current packet (publish_sockets).
 void subscribe_feed(sio_ptr self);
 
-/// Tells the session's sio_direct (if any) what its sockets are now: after
-/// every change of a socket's namespace, dialect or user.
+/// A socket's namespace, dialect or user changed: the session's sio_direct
+/// hears of it at the end of the current packet (publish_sockets), in one
+/// piece (the fan-out writes on its own thread and must not see a socket
+/// that has its dialect but not yet its user).
 void sync_direct(sio_ptr self);
+
+/// At the end of every packet: tells the session's sio_direct what its
+/// sockets are now (if they changed), then sends a subscription
+/// subscribe_feed asked for, registering the sio_direct with the node
+/// first (the fan-out writes changes to the session's transport itself
+/// from then on, with the sockets as the packet left them).
+void publish_sockets(sio_ptr self);
 
 /// Refreshes the TTL of every joined device of the session.
 void heartbeat_all(sio_ptr self);

@@ -192,14 +192,33 @@ TEST_CASE("Socket.IO: after a restricted batch, batches wait for the actor",
   f.run();
   REQUIRE(f.got->size() == 2);
   CHECK(f.got->at(0).forwarded);
+  CHECK(f.got->at(1).forwarded);
   CHECK(f.got->at(1).deltas->at(0).version == 2);
-  f.direct->written();
+  // One of the two written: the next still waits behind the other.
   f.direct->written();
   f.direct->deliver(batch_of({delta("a", true, 3)}));
   f.run();
-  CHECK(f.got->size() == 2);
+  CHECK(f.eio->packets.empty());
+  REQUIRE(f.got->size() == 3);
+  CHECK(f.got->at(2).deltas->at(0).version == 3);
+  f.direct->written();
+  f.direct->written();
+  f.direct->deliver(batch_of({delta("a", false, 4)}));
+  f.run();
+  CHECK(f.got->size() == 3);
   CHECK(f.eio->texts()
-        == std::vector<std::string>{R"(42["user_online",{"userId":"a"}])"});
+        == std::vector<std::string>{R"(42["user_offline",{"userId":"a"}])"});
+}
+
+TEST_CASE("a Socket.IO session being disconnected hears nothing more",
+          "[sio_direct]") {
+  fixture f;
+  f.add("/", dialect::seed000, "me");
+  f.direct->clear();
+  f.direct->deliver(batch_of({delta("a", true, 1)}));
+  f.run();
+  CHECK(f.eio->packets.empty());
+  CHECK(f.got->empty());
 }
 
 TEST_CASE("a Socket.IO session that ended gets nothing more", "[sio_direct]") {
