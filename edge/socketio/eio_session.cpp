@@ -352,6 +352,40 @@ bool eio_session::try_fast_path(const std::string& data) {
   // actor, which also answers every error.
   if (data.empty() || data[0] != '2')
     return false;
+  auto cell_of = [this](std::string_view nsp) {
+    activity_cell_ptr cell;
+    std::lock_guard<std::mutex> guard{mu_};
+    for (auto& kvp : namespaces_)
+      if (kvp.first == nsp)
+        cell = kvp.second;
+    return cell;
+  };
+  auto& ctx = *ctx_;
+  // Seed 000's heartbeat round as socket.io-client sends it (on "/", no
+  // acknowledgement, plain strings): answered without a JSON parse or a
+  // JSON tree, the same bytes as the general path below.
+  if (simple_event ev; match_simple_event(data, ev)) {
+    if ((ev.name == "user_activity" || ev.name == "heartbeat") && !ev.has_arg) {
+      auto cell = cell_of("/");
+      if (!cell)
+        return false; // not connected: the actor says so
+      ctx.probe.frames_in->Increment();
+      ctx.record_activity(cell, ctx.now());
+      return true;
+    }
+    if (ev.name == "check_user_online" && ev.has_arg) {
+      auto& index = *ctx.online;
+      std::string user{ev.arg};
+      if (index.ready() && valid_id(user) && !index.restricted(user)) {
+        if (!cell_of("/"))
+          return false;
+        ctx.probe.frames_in->Increment();
+        ctx.probe.frames_out->Increment();
+        send(user_online_status_packet(user, index.online(user, viewer{})));
+        return true;
+      }
+    }
+  }
   // Other events go to the actor unparsed (it parses what it gets): only
   // a packet that names a heartbeat event is parsed here.
   if (data.find("user_activity") == std::string::npos
@@ -372,16 +406,9 @@ bool eio_session::try_fast_path(const std::string& data) {
   bool check = name == "check_user_online";
   if (!activity && !check)
     return false;
-  activity_cell_ptr cell;
-  {
-    std::lock_guard<std::mutex> guard{mu_};
-    for (auto& kvp : namespaces_)
-      if (kvp.first == p.nsp)
-        cell = kvp.second;
-  }
+  auto cell = cell_of(p.nsp);
   if (!cell)
     return false; // not connected: the actor says so
-  auto& ctx = *ctx_;
   auto now = ctx.now();
   auto ack = [&](const json& arg) {
     if (p.ack_id == no_ack)

@@ -177,6 +177,57 @@ std::string encode_sio(sio_type type, const std::string& nsp, const json& data,
   return out;
 }
 
+namespace {
+
+/// The string starting at `text[i]` (just past its opening quote) up to
+/// its closing quote, if it holds no escape or control character; `i` ends
+/// just past the closing quote.
+bool plain_string(std::string_view text, size_t& i, std::string_view& out) {
+  auto start = i;
+  for (; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"') {
+      out = text.substr(start, i - start);
+      ++i;
+      return true;
+    }
+    if (c == '\\' || c < 0x20)
+      return false;
+  }
+  return false;
+}
+
+} // namespace
+
+bool match_simple_event(std::string_view text, simple_event& out) {
+  if (text.size() < 5 || text.substr(0, 3) != "2[\"")
+    return false;
+  size_t i = 3;
+  if (!plain_string(text, i, out.name) || out.name.empty())
+    return false;
+  if (i + 1 == text.size() && text[i] == ']') {
+    out.has_arg = false;
+    return true;
+  }
+  if (text.substr(i, 2) != ",\"")
+    return false;
+  i += 2;
+  if (!plain_string(text, i, out.arg))
+    return false;
+  out.has_arg = true;
+  return i + 1 == text.size() && text[i] == ']';
+}
+
+std::string user_online_status_packet(std::string_view user, bool online) {
+  // nlohmann's object keys are sorted: "online" before "userId".
+  std::string out = R"(42["user_online_status",{"online":)";
+  out += online ? "true" : "false";
+  out += R"(,"userId":")";
+  out += user;
+  out += "\"}]";
+  return out;
+}
+
 std::string eio_event(const std::string& nsp, const std::string& name,
                       const json& arg) {
   json arr = json::array({name, arg});

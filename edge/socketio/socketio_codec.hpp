@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -87,6 +88,24 @@ struct sio_packet {
 /// (types 5 and 6) parse, so the caller can refuse them with a clear error.
 /// Any other packet it accepts, encode_sio writes back as the same packet.
 bool parse_sio(const std::string& text, sio_packet& out, std::string& err);
+
+/// An event in the plain form socket.io-client gives `emit(name)` and
+/// `emit(name, "text")` on namespace "/" without an acknowledgement:
+/// `2["name"]` or `2["name","text"]`, no whitespace, no escapes in either
+/// string. The heartbeat round of seed 000 is two of these; matching them
+/// needs no JSON parse. False for anything else (a caller then parses the
+/// packet): `arg` is set only when there is one.
+struct simple_event {
+  std::string_view name;
+  std::string_view arg;
+  bool has_arg = false;
+};
+bool match_simple_event(std::string_view text, simple_event& out);
+
+/// `eio_event("/", "user_online_status", {"userId": user, "online": online})`
+/// without building JSON: `user` must need no escaping (no '"', '\' or
+/// control characters).
+std::string user_online_status_packet(std::string_view user, bool online);
 
 /// Encodes a Socket.IO packet (the data of an Engine.IO message, without the
 /// leading '4').

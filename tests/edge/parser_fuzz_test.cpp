@@ -357,6 +357,8 @@ std::vector<std::string> socketio_corpus() {
     R"(40{"userId":"1"})",
     R"(42["join_user",{"userId":"1"}])",
     R"(42["join_user",1])",
+    R"(42["user_activity"])",
+    R"(42["check_user_online","u-7"])",
     R"(421["check-user-status","2"])",
     R"(42/ws/messages,0["check-users-status",{"userIds":["a","b"]}])",
     R"(431["ok"])",
@@ -591,6 +593,7 @@ TEST_CASE("fuzz: Engine.IO and Socket.IO codecs", "[fuzz]") {
   std::set<std::string> errors;
   size_t accepted = 0;
   size_t payloads = 0;
+  size_t simple = 0;
   // Tallies what the mutants reach.
   auto tally = [&](const std::string& text) {
     sio_packet p;
@@ -611,6 +614,9 @@ TEST_CASE("fuzz: Engine.IO and Socket.IO codecs", "[fuzz]") {
     std::vector<eio_packet> ps;
     if (parse_eio_payload(in, ps, 1 + in.size() % 7) && ps.size() > 1)
       ++payloads;
+    simple_event ev;
+    if (parse_eio(in, e) && match_simple_event(e.data, ev))
+      ++simple;
     return check_socketio(in);
   };
   auto corpus = socketio_corpus();
@@ -622,8 +628,10 @@ TEST_CASE("fuzz: Engine.IO and Socket.IO codecs", "[fuzz]") {
     20'000, [&] { return g.next(true); }, check);
   c.report();
   INFO(accepted << " Socket.IO packets accepted, " << payloads
-                << " multi-packet payloads");
+                << " multi-packet payloads, " << simple
+                << " plain heartbeat events");
   CHECK(accepted > c.iterations / 20);
+  CHECK(simple > c.iterations / 1000);
   CHECK(payloads > c.iterations / 100);
   CHECK(types == std::set<int>{0, 1, 2, 3, 4, 5, 6});
   CHECK(errors

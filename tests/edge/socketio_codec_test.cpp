@@ -648,3 +648,40 @@ TEST_CASE("the seed-000 list window widens with its audience", "[socketio]") {
   CHECK(w.count() == 100'000LL * 2'000 * 1000 / list_bytes_per_second);
   CHECK(w > milliseconds{1000});
 }
+
+TEST_CASE("the heartbeat round's plain events match without a JSON parse",
+          "[socketio]") {
+  simple_event ev;
+  REQUIRE(match_simple_event(R"(2["user_activity"])", ev));
+  CHECK(ev.name == "user_activity");
+  CHECK_FALSE(ev.has_arg);
+  REQUIRE(match_simple_event(R"(2["check_user_online","u-1.é"])", ev));
+  CHECK(ev.name == "check_user_online");
+  CHECK(ev.has_arg);
+  CHECK(ev.arg == "u-1.é");
+  // Anything else is for the JSON parser: a namespace, an ack id,
+  // whitespace, escapes, other argument types, more arguments, trailing
+  // bytes, truncation.
+  for (auto text :
+       {R"(2/ws/messages,["heartbeat"])", R"(21["user_activity"])",
+        R"(2[ "user_activity"])", R"(2["user_activity" ])",
+        R"(2["check_user_online","a\"b"])", R"(2["check_user_online",42])",
+        R"(2["check_user_online",{"userId":"a"}])",
+        R"(2["check_user_online","a","b"])", R"(2["user_activity"]x)",
+        R"(2["user_activity")", R"(2["check_user_online","a)", R"(2[""])",
+        R"(2["])", "2[", "", R"(3["user_activity"])"}) {
+    INFO(text);
+    CHECK_FALSE(match_simple_event(text, ev));
+  }
+}
+
+TEST_CASE("user_online_status without JSON is the JSON path's bytes",
+          "[socketio]") {
+  for (auto user : {"u1", "alice.smith-42", "é-ü", "a/b"})
+    for (bool online : {true, false}) {
+      INFO(user << " " << online);
+      CHECK(user_online_status_packet(user, online)
+            == eio_event("/", "user_online_status",
+                         {{"userId", user}, {"online", online}}));
+    }
+}

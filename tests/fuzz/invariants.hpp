@@ -308,8 +308,42 @@ inline std::string check_target(const std::string& input) {
 /// well formed, and (binary types aside: presenced never encodes them)
 /// encodes to text that parses back to the same type, namespace, ack id and
 /// data.
+/// match_simple_event (the heartbeat round's plain events) reads what
+/// parse_sio reads: an EVENT on "/" without an ack id, with the same
+/// strings. parse_sio may refuse invalid UTF-8 that the plain match passes
+/// on (its callers check the id with valid_id).
+inline std::string check_simple_event(const std::string& text) {
+  using namespace edge::sio;
+  simple_event ev;
+  if (!match_simple_event(text, ev))
+    return {};
+  sio_packet q;
+  std::string err;
+  if (!parse_sio(text, q, err)) {
+    auto ascii = [](std::string_view s) {
+      for (unsigned char c : s)
+        if (c >= 0x80)
+          return false;
+      return true;
+    };
+    if (ascii(ev.name) && ascii(ev.arg))
+      return "match_simple_event accepted what parse_sio refuses: " + err;
+    return {};
+  }
+  if (q.type != sio_type::event || q.nsp != "/" || q.ack_id != no_ack)
+    return "match_simple_event accepted a packet that is not a plain EVENT";
+  auto want = ev.has_arg ? nlohmann::json::array(
+                {std::string{ev.name}, std::string{ev.arg}})
+                         : nlohmann::json::array({std::string{ev.name}});
+  if (q.data != want)
+    return "match_simple_event read other strings than parse_sio";
+  return {};
+}
+
 inline std::string check_sio_packet(const std::string& text) {
   using namespace edge::sio;
+  if (auto e = check_simple_event(text); !e.empty())
+    return e;
   sio_packet p;
   std::string err;
   if (!parse_sio(text, p, err)) {
