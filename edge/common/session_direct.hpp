@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <utility>
 
 #include <caf/actor_addr.hpp>
@@ -66,5 +67,20 @@ private:
   std::atomic<int> pending_{0};
   std::atomic<bool> gone_{false};
 };
+
+/// Registers `direct`, the way in of session `self`, with the node's `reg`
+/// (before the session first subscribes: the fan-out looks it up then),
+/// and undoes that when the session ends: later batches are dropped.
+template <class Self, class Direct>
+void register_direct(Self* self, const std::shared_ptr<direct_listeners>& reg,
+                     const std::shared_ptr<Direct>& direct) {
+  reg->add(self->address(), direct);
+  self->attach_functor(
+    [reg, addr = self->address(), d = std::weak_ptr<Direct>{direct}] {
+      if (auto p = d.lock())
+        p->end();
+      reg->remove(addr);
+    });
+}
 
 } // namespace presence::edge

@@ -92,13 +92,7 @@ void make_direct(session_ptr self) {
     st.sink,
     std::shared_ptr<prometheus::Counter>{probe.registry, probe.frames_out},
     self->address());
-  st.ctx->direct->add(self->address(), st.direct);
-  self->attach_functor([reg = st.ctx->direct, addr = self->address(),
-                        d = std::weak_ptr<native_direct>{st.direct}] {
-    if (auto p = d.lock())
-      p->end();
-    reg->remove(addr);
-  });
+  register_direct(self, st.ctx->direct, st.direct);
 }
 
 /// What this session may see of `s`.

@@ -352,52 +352,36 @@ bool eio_session::try_fast_path(const std::string& data) {
   // actor, which also answers every error.
   if (data.empty() || data[0] != '2')
     return false;
-  auto cell_of = [this](std::string_view nsp) {
-    activity_cell_ptr cell;
-    std::lock_guard<std::mutex> guard{mu_};
-    for (auto& kvp : namespaces_)
-      if (kvp.first == nsp)
-        cell = kvp.second;
-    return cell;
-  };
-  auto& ctx = *ctx_;
-  // Seed 000's heartbeat round as socket.io-client sends it (on "/", no
-  // acknowledgement, plain strings): answered without a JSON parse or a
-  // JSON tree, the same bytes as the general path below.
-  if (simple_event ev; match_simple_event(data, ev)) {
-    if ((ev.name == "user_activity" || ev.name == "heartbeat") && !ev.has_arg) {
-      auto cell = cell_of("/");
-      if (!cell)
-        return false; // not connected: the actor says so
-      ctx.probe.frames_in->Increment();
-      ctx.record_activity(cell, ctx.now());
-      return true;
-    }
-    if (ev.name == "check_user_online" && ev.has_arg) {
-      auto& index = *ctx.online;
-      std::string user{ev.arg};
-      if (index.ready() && valid_id(user) && !index.restricted(user)) {
-        if (!cell_of("/"))
-          return false;
-        ctx.probe.frames_in->Increment();
-        ctx.probe.frames_out->Increment();
-        send(user_online_status_packet(user, index.online(user, viewer{})));
-        return true;
-      }
-    }
-  }
-  // Other events go to the actor unparsed (it parses what it gets): only
-  // a packet that names a heartbeat event is parsed here.
-  if (data.find("user_activity") == std::string::npos
-      && data.find("heartbeat") == std::string::npos
-      && data.find("check_user_online") == std::string::npos)
-    return false;
+  static const std::string root = "/";
+  // The event's name, namespace, acknowledgement and argument. Seed 000's
+  // heartbeat round as socket.io-client sends it (on "/", no
+  // acknowledgement, plain strings) is read without a JSON parse; other
+  // events go to the actor unparsed (it parses what it gets): only a
+  // packet that names a heartbeat event is parsed here.
+  std::string_view name;
+  const std::string* nsp = &root;
+  int64_t ack_id = no_ack;
+  std::string_view plain_arg;
+  const json* arg = nullptr;
   sio_packet p;
-  std::string err;
-  if (!parse_sio(data, p, err) || p.type != sio_type::event
-      || !p.data.is_array() || p.data.empty() || !p.data[0].is_string())
-    return false;
-  const auto& name = p.data[0].get_ref<const std::string&>();
+  if (simple_event ev; match_simple_event(data, ev)) {
+    name = ev.name;
+    plain_arg = ev.arg;
+  } else {
+    if (data.find("user_activity") == std::string::npos
+        && data.find("heartbeat") == std::string::npos
+        && data.find("check_user_online") == std::string::npos)
+      return false;
+    std::string err;
+    if (!parse_sio(data, p, err) || p.type != sio_type::event
+        || !p.data.is_array() || p.data.empty() || !p.data[0].is_string())
+      return false;
+    name = p.data[0].get_ref<const std::string&>();
+    nsp = &p.nsp;
+    ack_id = p.ack_id;
+    if (p.data.size() > 1)
+      arg = &p.data[1];
+  }
   // These names mean the same in every dialect (edge/socketio/
   // sio_dialects.cpp): seed 000's user_activity and seed 004's heartbeat
   // record activity and ack with the time; seed 000's check_user_online
@@ -406,35 +390,47 @@ bool eio_session::try_fast_path(const std::string& data) {
   bool check = name == "check_user_online";
   if (!activity && !check)
     return false;
-  auto cell = cell_of(p.nsp);
+  activity_cell_ptr cell;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    for (auto& kvp : namespaces_)
+      if (kvp.first == *nsp)
+        cell = kvp.second;
+  }
   if (!cell)
     return false; // not connected: the actor says so
+  auto& ctx = *ctx_;
   auto now = ctx.now();
-  auto ack = [&](const json& arg) {
-    if (p.ack_id == no_ack)
+  auto ack = [&](auto make_arg) {
+    if (ack_id == no_ack)
       return;
     ctx.probe.frames_out->Increment();
-    send(eio_ack(p.nsp, p.ack_id, json::array({arg})));
+    send(eio_ack(*nsp, ack_id, json::array({make_arg()})));
   };
   if (activity) {
     ctx.probe.frames_in->Increment();
     // A namespace that has not joined has no user behind its cell: the
     // record goes nowhere, as the actor's record_activity would skip it.
     ctx.record_activity(cell, now);
-    ack(ack_ok({{"timestamp", iso8601(now)}}));
+    ack([&] { return ack_ok({{"timestamp", iso8601(now)}}); });
     return true;
   }
   auto& index = *ctx.online;
-  const json& arg = p.data.size() > 1 ? p.data[1] : json{};
-  auto user = user_arg(arg);
+  auto user = arg != nullptr ? user_arg(*arg) : std::string{plain_arg};
   // Someone who restricts who sees them: the session actor knows who asks.
   if (!index.ready() || !valid_id(user) || index.restricted(user))
     return false;
   ctx.probe.frames_in->Increment();
-  json payload = {{"userId", user}, {"online", index.online(user, viewer{})}};
+  bool online = index.online(user, viewer{});
+  auto payload = [&]() -> json {
+    return {{"userId", user}, {"online", online}};
+  };
   ctx.probe.frames_out->Increment();
-  send(eio_event(p.nsp, "user_online_status", payload));
-  ack(ack_ok(payload));
+  if (*nsp == root && user.find_first_of("\"\\") == std::string::npos)
+    send(user_online_status_packet(user, online)); // no JSON tree
+  else
+    send(eio_event(*nsp, "user_online_status", payload()));
+  ack([&] { return ack_ok(payload()); });
   return true;
 }
 

@@ -167,12 +167,7 @@ std::shared_ptr<const std::string> delta_packet(const std::string& nsp,
                                                 const presence_delta& d,
                                                 delta_memo* memo) {
   // "Everyone but the user", as seed 000 says.
-  if (d.user_id == user)
-    return nullptr;
-  return delta_event(memo, nsp, d, d.online ? "user_online" : "user_offline",
-                     [&d]() -> json {
-                       return {{"userId", d.user_id}};
-                     });
+  return user_event_packet(memo, nsp, user, d, "user_online", "user_offline");
 }
 
 } // namespace

@@ -110,12 +110,7 @@ std::shared_ptr<const std::string> delta_packet(const std::string& nsp,
                                                 const std::string& user,
                                                 const presence_delta& d,
                                                 delta_memo* memo) {
-  if (d.user_id == user)
-    return nullptr;
-  return delta_event(memo, nsp, d, d.online ? "user-online" : "user-offline",
-                     [&d]() -> json {
-                       return {{"userId", d.user_id}};
-                     });
+  return user_event_packet(memo, nsp, user, d, "user-online", "user-offline");
 }
 
 } // namespace

@@ -191,13 +191,7 @@ void make_direct(sio_ptr self) {
     self->address());
   st.direct->update(st.sockets);
   st.direct_stale = false;
-  st.ctx->direct->add(self->address(), st.direct);
-  self->attach_functor([reg = st.ctx->direct, addr = self->address(),
-                        d = std::weak_ptr<sio_direct>{st.direct}] {
-    if (auto p = d.lock())
-      p->end();
-    reg->remove(addr);
-  });
+  register_direct(self, st.ctx->direct, st.direct);
 }
 
 } // namespace

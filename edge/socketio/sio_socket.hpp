@@ -116,6 +116,20 @@ delta_event(delta_memo* memo, const std::string& nsp, const presence_delta& d,
   return memo != nullptr ? memo->get(name, nsp, d, make) : make();
 }
 
+/// Seeds 000 and 004: `online_event` or `offline_event` {"userId": ...}
+/// about change `d`, for everyone but the socket's own `user` (null then).
+inline std::shared_ptr<const std::string>
+user_event_packet(delta_memo* memo, const std::string& nsp,
+                  const std::string& user, const presence_delta& d,
+                  const char* online_event, const char* offline_event) {
+  if (d.user_id == user)
+    return nullptr;
+  return delta_event(memo, nsp, d, d.online ? online_event : offline_event,
+                     [&d]() -> json {
+                       return {{"userId", d.user_id}};
+                     });
+}
+
 /// Answers acknowledgement `id` (nothing if the client asked for none).
 void ack(sio_ptr self, const std::string& nsp, int64_t id, const json& arg);
 
