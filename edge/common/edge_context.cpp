@@ -78,17 +78,30 @@ void edge_context::remove_session(uint64_t key) {
   sessions_.erase(key);
 }
 
+std::vector<std::shared_ptr<session_sink>> edge_context::live() {
+  std::vector<std::shared_ptr<session_sink>> result;
+  std::lock_guard<std::mutex> guard{mu_};
+  result.reserve(sessions_.size());
+  for (auto& kvp : sessions_)
+    if (auto p = kvp.second.lock())
+      result.push_back(std::move(p));
+  return result;
+}
+
 size_t edge_context::close_all(uint16_t code, const std::string& reason) {
-  std::vector<std::shared_ptr<session_sink>> live;
-  {
-    std::lock_guard<std::mutex> guard{mu_};
-    for (auto& kvp : sessions_)
-      if (auto p = kvp.second.lock())
-        live.push_back(std::move(p));
-  }
-  for (auto& p : live)
+  auto sinks = live();
+  for (auto& p : sinks)
     p->close(code, reason);
-  return live.size();
+  return sinks.size();
+}
+
+size_t edge_context::tick_sessions() {
+  // Outside the lock: a session the last reference to drops here removes
+  // itself from sessions_.
+  auto sinks = live();
+  for (auto& p : sinks)
+    p->tick();
+  return sinks.size();
 }
 
 size_t edge_context::live_sessions() {

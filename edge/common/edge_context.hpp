@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
@@ -66,6 +67,10 @@ struct edge_context {
   /// Asks every live session to close; returns how many there were.
   size_t close_all(uint16_t code, const std::string& reason);
   size_t live_sessions();
+  /// One tick of the idle clock to every live session (session_sink::tick;
+  /// the listener's sweep, every tenth of --ws-idle-timeout); returns how
+  /// many there were.
+  size_t tick_sessions();
 
   /// The client behind `cell` was active at `now`: recorded in the cell,
   /// and the cell handed to the activity flusher on its first activity
@@ -95,6 +100,9 @@ struct edge_context {
   bool reload_keys(std::string& err);
 
 private:
+  /// The live sessions, taken out of sessions_ under mu_.
+  std::vector<std::shared_ptr<session_sink>> live();
+
   std::mutex mu_;
   uint64_t next_key_ = 0;
   std::unordered_map<uint64_t, std::weak_ptr<session_sink>> sessions_;

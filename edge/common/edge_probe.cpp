@@ -57,6 +57,10 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
     = counter(r, "presence_sio_ping_timeouts_total",
               "Socket.IO sessions closed because no pong came within "
               "--sio-ping-timeout");
+  ws_idle_timeouts
+    = counter(r, "presence_ws_idle_timeouts_total",
+              "WebSocket connections closed because the client sent nothing "
+              "(not even a pong) for --ws-idle-timeout");
   http_requests = counter(r, "presence_http_requests_total",
                           "HTTP requests answered");
   http_errors = counter(r, "presence_http_errors_total",

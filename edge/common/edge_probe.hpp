@@ -41,6 +41,7 @@ struct edge_probe {
   prometheus::Counter* rate_limited = nullptr;
   prometheus::Counter* slow_consumers = nullptr;    // closed with 4001
   prometheus::Counter* sio_ping_timeouts = nullptr; // no Engine.IO pong
+  prometheus::Counter* ws_idle_timeouts = nullptr;  // silent past the limit
   prometheus::Counter* http_requests = nullptr;
   prometheus::Counter* http_errors = nullptr; // 4xx and 5xx
   prometheus::Counter* tls_handshake_failures = nullptr;

@@ -14,4 +14,8 @@ void session_sink::send_urgent(std::shared_ptr<const std::string> frame) {
   send_text(std::move(frame));
 }
 
+void session_sink::tick() {
+  // nop
+}
+
 } // namespace presence::edge

@@ -24,6 +24,11 @@ public:
   virtual void send_urgent(std::shared_ptr<const std::string> frame);
   /// Sends what is queued, then a close frame with `code` and `reason`.
   virtual void close(uint16_t code, std::string reason) = 0;
+  /// One tick of the edge's idle clock (edge_context::tick_sessions, from
+  /// any thread): a session counts how long its client has been silent
+  /// (pings it, ends it) without a timer of its own. Must not block and
+  /// must not call back into the edge_context. The default ignores it.
+  virtual void tick();
 };
 
 } // namespace presence::edge

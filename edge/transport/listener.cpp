@@ -382,8 +382,19 @@ struct listener::impl {
   impl(std::shared_ptr<edge_context> c, std::shared_ptr<http_handler> h,
        uint32_t threads)
     : ctx(std::move(c)), handler(std::move(h)), ioc(static_cast<int>(threads)),
-      acceptor(net::make_strand(ioc)), retry(ioc) {
+      acceptor(net::make_strand(ioc)), retry(ioc), sweep(ioc) {
     // nop
+  }
+
+  /// The WebSocket sessions' idle clock: one timer for all of them.
+  void arm_sweep() {
+    sweep.expires_after(ws_idle_tick(ctx->cfg.edge.ws_idle_timeout));
+    sweep.async_wait([this](beast::error_code ec) {
+      if (ec)
+        return;
+      ctx->tick_sessions();
+      arm_sweep();
+    });
   }
 
   void do_accept() {
@@ -452,6 +463,7 @@ struct listener::impl {
   net::io_context ioc;
   tcp::acceptor acceptor;
   net::steady_timer retry;
+  net::steady_timer sweep;
   std::vector<std::thread> threads;
   uint16_t port = 0;
   bool stopped = false;
@@ -496,6 +508,7 @@ std::unique_ptr<listener> listener::start(std::shared_ptr<edge_context> ctx,
   }
   p->port = p->acceptor.local_endpoint().port();
   p->do_accept();
+  p->arm_sweep();
   for (uint32_t i = 0; i < cfg.io_threads; ++i)
     p->threads.emplace_back([raw = p.get()] { raw->ioc.run(); });
   return std::unique_ptr<listener>{new listener(std::move(p))};

@@ -42,15 +42,17 @@ using strand_t = net::strand<net::io_context::executor_type>;
 /// sent `rate_burst` messages past the limit in a row.
 constexpr uint32_t rate_limit_notice_every = 16;
 
-/// The idle timer ticks every tenth of --ws-idle-timeout (default 5 min).
-/// A socket that sent nothing for `idle_ticks_ping` ticks (half the
-/// timeout, up to a tick more) gets a ping, which every client library
-/// answers; one silent for `idle_ticks_max` ticks (the timeout, up to a
-/// tick more) is gone: Beast's suggested server timeouts, which presenced
-/// used before it owned the framing. The protocols' own heartbeats (native
-/// TTL, Engine.IO's ping timeout) end a silent client far sooner; this
-/// catches half-open sockets. One coarse timer per socket: nothing is
-/// re-armed per message.
+/// The edge's idle clock ticks every tenth of --ws-idle-timeout (default
+/// 5 min): one timer for the whole listener (ws_idle_tick), which ticks
+/// every live session (edge_context::tick_sessions). A socket that sent
+/// nothing for `idle_ticks_ping` ticks (half the timeout, up to a tick
+/// more) gets a ping, which every client library answers; one silent for
+/// `idle_ticks_max` ticks (the timeout, up to a tick more) is gone:
+/// Beast's suggested server timeouts, which presenced used before it owned
+/// the framing. The protocols' own heartbeats (native TTL, Engine.IO's
+/// ping timeout) end a silent client far sooner; this catches half-open
+/// sockets. A socket keeps no timer of its own for it (an idle socket's
+/// pending timer wait was ~0.3 KB) and nothing is re-armed per message.
 constexpr uint32_t idle_ticks_per_timeout = 10;
 constexpr uint32_t idle_ticks_ping = 6;
 constexpr uint32_t idle_ticks_max = 11;
@@ -108,6 +110,10 @@ public:
     if (auto s = session_.lock())
       s->post_close(code, std::move(reason));
   }
+  void tick() override {
+    if (auto s = session_.lock())
+      s->tick();
+  }
 
 private:
   std::weak_ptr<Session> session_;
@@ -149,8 +155,7 @@ public:
              std::shared_ptr<ws_endpoint> endpoint, strand_t strand)
     : slot_(std::move(slot)), ctx_(std::move(ctx)),
       endpoint_(std::move(endpoint)), socket_(std::move(socket)),
-      strand_(std::move(strand)), timer_(strand_),
-      parser_(ctx_->cfg.edge.max_frame_bytes),
+      strand_(std::move(strand)), parser_(ctx_->cfg.edge.max_frame_bytes),
       queue_(ctx_->cfg.edge.write_queue_bytes,
              ctx_->cfg.edge.write_queue_max_bytes),
       limiter_(ctx_->cfg.edge.rate_limit, ctx_->cfg.edge.rate_burst),
@@ -195,6 +200,13 @@ public:
   }
 
   // -- called by strand_sink (any thread) ------------------------------------
+
+  /// One tick of the idle clock: the strand hears of it only at a mark.
+  void tick() {
+    auto n = idle_ticks_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (n == idle_ticks_ping || n == idle_ticks_max)
+      net::post(strand_, [self = shared_from_this(), n] { self->on_idle(n); });
+  }
 
   void post_frames(std::vector<std::shared_ptr<const std::string>> frames) {
     if (frames.empty())
@@ -268,11 +280,11 @@ private:
       case write_queue::verdict::arm_stall:
         // A burst is fine if the client drains it; one that stays above
         // the mark for slow_consumer_ms is not reading.
-        if (!stall_timer_)
-          stall_timer_ = std::make_unique<net::steady_timer>(strand_);
-        stall_timer_->expires_after(ctx_->cfg.edge.slow_consumer_ms);
-        stall_timer_->async_wait([self = shared_from_this()](error_code ec) {
-          if (self->queue_.stall_expired() && !ec)
+        // (The timer is the close's later: a closing session queues
+        // nothing, so the two never wait at once.)
+        timer().expires_after(ctx_->cfg.edge.slow_consumer_ms);
+        timer().async_wait([self = shared_from_this()](error_code ec) {
+          if (!ec && !self->closing_ && self->queue_.stall_expired())
             self->drop_slow_consumer();
         });
         break;
@@ -301,7 +313,7 @@ private:
     close_reason_ = std::move(reason);
     // The close must end even if the close frame cannot be written (a
     // client that does not read).
-    arm_timer(close_timeout);
+    arm_close_timer();
     maybe_write();
   }
 
@@ -485,7 +497,7 @@ private:
         return;
       }
       // Wait for the client's close frame, not forever.
-      arm_timer(close_timeout);
+      arm_close_timer();
     }
   }
 
@@ -506,8 +518,6 @@ private:
       return;
     if (ctx_->draining)
       start_close(close_code::going_away, "server shutting down");
-    else
-      arm_timer(idle_tick());
     if (inbuf_len_ > 0) {
       // The client sent frames right behind its request.
       consume_inbuf();
@@ -542,7 +552,7 @@ private:
       on_read_error(ec);
       return;
     }
-    idle_ticks_ = 0;
+    idle_ticks_.store(0, std::memory_order_relaxed);
     auto used = consume(small_.data(), n);
     if (finished_)
       return;
@@ -558,7 +568,7 @@ private:
       on_read_error(ec);
       return;
     }
-    idle_ticks_ = 0;
+    idle_ticks_.store(0, std::memory_order_relaxed);
     inbuf_len_ += n;
     consume_inbuf();
     if (finished_)
@@ -663,7 +673,7 @@ private:
       closing_ = true;
       close_code_ = code;
       close_reason_ = reason;
-      arm_timer(close_timeout);
+      arm_close_timer();
     }
     gone();
     if (close_sent_ && !writing_) {
@@ -685,7 +695,7 @@ private:
     }
     queue_.drop_pending(in_flight_);
     if (!closing_)
-      arm_timer(close_timeout);
+      arm_close_timer();
     closing_ = true;
     close_code_ = code;
     close_reason_.clear();
@@ -702,34 +712,40 @@ private:
 
   // -- ending ----------------------------------------------------------------
 
-  std::chrono::steady_clock::duration idle_tick() const {
-    return ctx_->cfg.edge.ws_idle_timeout / idle_ticks_per_timeout;
+  /// The session's one timer, made when first needed: the slow-consumer
+  /// stall, then the wait for the client's close frame.
+  net::steady_timer& timer() {
+    if (!timer_)
+      timer_ = std::make_unique<net::steady_timer>(strand_);
+    return *timer_;
   }
 
-  /// The idle timer, or the wait for the client's close frame.
-  void arm_timer(std::chrono::steady_clock::duration d) {
-    timer_.expires_after(d);
-    timer_.async_wait([self = shared_from_this()](error_code ec) {
+  /// The close must end even if the close frame cannot be written or the
+  /// client never answers it.
+  void arm_close_timer() {
+    timer().expires_after(close_timeout);
+    timer().async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->finished_)
         return;
-      if (self->closing_) {
-        // The close did not end in time: the client did not read our close
-        // frame (or never answered it).
-        self->finish();
-        return;
-      }
-      if (++self->idle_ticks_ >= idle_ticks_max) {
-        log_edge().debug("ws: idle timeout");
-        self->finish();
-        return;
-      }
-      if (self->idle_ticks_ == idle_ticks_ping && !self->closing_) {
-        self->ping_due_ = true;
-        self->maybe_write();
-      }
-      if (!self->finished_)
-        self->arm_timer(self->idle_tick());
+      self->finish();
     });
+  }
+
+  /// On the strand, after a tick reached a mark: the client is still
+  /// silent (a read resets the count) -> ping it, or end it.
+  void on_idle(uint32_t ticks) {
+    if (finished_ || closing_)
+      return;
+    if (idle_ticks_.load(std::memory_order_relaxed) < ticks)
+      return; // it spoke since
+    if (ticks >= idle_ticks_max) {
+      log_edge().debug("ws: idle timeout");
+      ctx_->probe.ws_idle_timeouts->Increment();
+      finish();
+      return;
+    }
+    ping_due_ = true;
+    maybe_write();
   }
 
   /// The endpoint hears once that the socket is gone.
@@ -750,9 +766,8 @@ private:
       return;
     finished_ = true;
     gone();
-    timer_.cancel();
-    if (stall_timer_)
-      stall_timer_->cancel();
+    if (timer_)
+      timer_->cancel();
     error_code ec;
     tcp_of(socket_).shutdown(tcp::socket::shutdown_both, ec);
     tcp_of(socket_).close(ec);
@@ -767,8 +782,8 @@ private:
   std::shared_ptr<ws_endpoint> endpoint_;
   Stream socket_;
   strand_t strand_;
-  net::steady_timer timer_;
-  std::unique_ptr<net::steady_timer> stall_timer_;
+  /// Made when first needed (timer()).
+  std::unique_ptr<net::steady_timer> timer_;
   ws::frame_parser parser_;
   write_queue queue_;
   rate_limiter limiter_;
@@ -793,7 +808,9 @@ private:
   std::atomic<bool> inbox_pending_{false};
   std::string close_reason_;
   uint16_t close_code_ = ws::close_status::normal;
-  uint32_t idle_ticks_ = 0;
+  /// Ticks of the idle clock since the client last sent anything: counted
+  /// up by the sweep's thread, reset by reads on the strand.
+  std::atomic<uint32_t> idle_ticks_{0};
   uint32_t violations_ = 0;
   bool ping_due_ = false;
   /// Replies wait while one read's frames are handled (consume()).
@@ -824,6 +841,11 @@ bool valid_ws_key(std::string_view key) {
 } // namespace
 
 ws_endpoint::~ws_endpoint() = default;
+
+std::chrono::steady_clock::duration
+ws_idle_tick(std::chrono::milliseconds idle_timeout) {
+  return idle_timeout / idle_ticks_per_timeout;
+}
 
 std::string ws_handshake_error(std::string_view key, std::string_view version,
                                bool& version_mismatch) {

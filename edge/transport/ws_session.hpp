@@ -3,6 +3,7 @@
 // Private to edge/: hands an upgraded connection from the HTTP session to
 // the WebSocket session. Included only by the two Asio translation units.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,12 @@ using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 /// `Sec-WebSocket-Version: 13`.
 std::string ws_handshake_error(std::string_view key, std::string_view version,
                                bool& version_mismatch);
+
+/// How often the listener ticks every session's idle clock
+/// (edge_context::tick_sessions): a tenth of `idle_timeout`
+/// (--ws-idle-timeout).
+std::chrono::steady_clock::duration
+ws_idle_tick(std::chrono::milliseconds idle_timeout);
 
 /// Answers the handshake for `key` on `socket` (101) and runs the
 /// session, with `endpoint` on top, until the socket closes. `leftover`:

@@ -274,9 +274,10 @@ test('a silent socket gets a ping at half --ws-idle-timeout and is dropped at th
     });
     const ping = await silent.next(f => f.op === OP.ping, 'the idle ping');
     assert.equal(ping.payload.length, 0);
-    // Dropped without a close frame once the timeout passed.
+    // Dropped without a close frame once the timeout passed, and counted.
     await withTimeout(silent.ended, 5000, 'the silent socket dropped');
     assert.ok(!silent.frames.some(f => f.op === OP.close));
+    assert.equal(await quick.metric('presence_ws_idle_timeouts_total'), 1);
     // The one that answered is still there and served.
     lively.sendText({ type: 'ping', id: 'still' });
     assert.equal((await lively.json(m => m.id === 'still')).type, 'pong');
