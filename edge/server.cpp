@@ -103,6 +103,12 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   p->ctx = ctx;
   p->eio = std::make_shared<eio_registry>(ctx);
   p->eio->lists = spawn_seed000_list(ctx);
+  // The Engine.IO heartbeat of every session, on the listener's clock.
+  ctx->tickers.push_back(
+    {p->eio->tick_period(), [eio = std::weak_ptr<eio_registry>(p->eio)] {
+       if (auto r = eio.lock())
+         r->tick();
+     }});
   ctx->profile_changed = [lists = p->eio->lists](const std::string& user) {
     caf::anon_send(lists, profile_atom::value, user);
   };

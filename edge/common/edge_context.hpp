@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,6 +61,15 @@ struct edge_context {
 
   /// One more (+1) or one fewer (-1) open TCP connection; returns the count.
   uint32_t count_connection(int delta);
+
+  /// The edge's coarse clocks: work the listener runs every `period` on an
+  /// I/O thread (per-connection deadlines checked in one sweep instead of
+  /// a timer per connection). Added before the listener starts.
+  struct ticker {
+    std::chrono::steady_clock::duration period;
+    std::function<void()> tick;
+  };
+  std::vector<ticker> tickers;
 
   /// Registers a live WebSocket session (for shutdown); returns its key.
   uint64_t add_session(std::weak_ptr<session_sink> s);

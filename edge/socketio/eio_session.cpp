@@ -49,7 +49,8 @@ http_response eio_error(int code, const std::string& message) {
 
 eio_session::eio_session(std::shared_ptr<edge_context> ctx,
                          std::weak_ptr<eio_registry> registry, std::string sid)
-  : ctx_(std::move(ctx)), registry_(std::move(registry)), sid_(std::move(sid)) {
+  : ctx_(std::move(ctx)), registry_(std::move(registry)), sid_(std::move(sid)),
+    ping_at_(std::chrono::steady_clock::now()) {
   // nop
 }
 
@@ -441,9 +442,24 @@ bool eio_session::on_packet(char type, const std::string& data) {
     app = app_;
   }
   switch (static_cast<eio_type>(type)) {
-    case eio_type::pong:
-      caf::anon_send(app, pong_atom::value);
+    case eio_type::pong: {
+      // Engine.IO liveness is presence liveness: a pong refreshes the TTL
+      // of the users on this session, as a heartbeat event does.
+      std::vector<activity_cell_ptr> cells;
+      {
+        std::lock_guard<std::mutex> guard{mu_};
+        if (!awaiting_pong_)
+          return true;
+        awaiting_pong_ = false;
+        for (auto& kvp : namespaces_)
+          if (kvp.second)
+            cells.push_back(kvp.second);
+      }
+      auto now = ctx_->now();
+      for (auto& c : cells)
+        ctx_->record_activity(c, now);
       return true;
+    }
     case eio_type::message:
       if (!data.empty() && data[0] == '1') {
         // A namespace's DISCONNECT: its events are the actor's again (it
@@ -473,6 +489,50 @@ bool eio_session::on_packet(char type, const std::string& data) {
 
 // -- registry -----------------------------------------------------------------
 
+void eio_session::heartbeat(std::chrono::steady_clock::time_point now) {
+  auto& e = ctx_->cfg.edge;
+  bool ping = false;
+  bool timed_out = false;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    if (closed_)
+      return;
+    if (awaiting_pong_) {
+      timed_out = now - ping_at_ >= e.sio_ping_timeout;
+    } else if (now - ping_at_ >= e.sio_ping_interval) {
+      ping = true;
+      awaiting_pong_ = true;
+      ping_at_ = now;
+    }
+  }
+  if (timed_out) {
+    log_edge().debug("sio: ping timeout {}", sid_);
+    ctx_->probe.sio_ping_timeouts->Increment();
+    close("ping timeout");
+    return;
+  }
+  if (ping) {
+    // Ahead of queued packets: the deadline is for the client's answer,
+    // not for the backlog a storm left in front of the ping.
+    static const auto packet = std::make_shared<const std::string>(
+      encode_eio(eio_type::ping));
+    send_urgent(packet);
+  }
+}
+
+void eio_registry::tick() {
+  auto now = std::chrono::steady_clock::now();
+  for (auto& s : all())
+    s->heartbeat(now);
+}
+
+std::chrono::steady_clock::duration eio_registry::tick_period() const {
+  auto& e = ctx_->cfg.edge;
+  auto shorter = std::min(e.sio_ping_interval, e.sio_ping_timeout);
+  return std::max<std::chrono::steady_clock::duration>(
+    shorter / 10, std::chrono::milliseconds{5});
+}
+
 std::shared_ptr<eio_session> eio_registry::create() {
   auto s = std::make_shared<eio_session>(ctx_, weak_from_this(), make_sid());
   std::lock_guard<std::mutex> guard{mu_};
@@ -496,14 +556,17 @@ size_t eio_registry::size() {
   return sessions_.size();
 }
 
+std::vector<std::shared_ptr<eio_session>> eio_registry::all() {
+  std::vector<std::shared_ptr<eio_session>> result;
+  std::lock_guard<std::mutex> guard{mu_};
+  result.reserve(sessions_.size());
+  for (auto& kvp : sessions_)
+    result.push_back(kvp.second);
+  return result;
+}
+
 void eio_registry::close_all() {
-  std::vector<std::shared_ptr<eio_session>> all;
-  {
-    std::lock_guard<std::mutex> guard{mu_};
-    for (auto& kvp : sessions_)
-      all.push_back(kvp.second);
-  }
-  for (auto& s : all)
+  for (auto& s : all())
     s->close("server shutting down");
 }
 

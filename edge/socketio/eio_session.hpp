@@ -3,15 +3,17 @@
 // Engine.IO 4 sessions: the transport layer under Socket.IO. One
 // eio_session per client; it outlives individual HTTP requests (polling)
 // and moves from polling to a WebSocket on upgrade. Liveness (ping/pong)
-// and everything above the transport live in the Socket.IO actor
-// (sio_actor.hpp).
+// is kept here, on the registry's coarse clock (eio_registry::tick);
+// everything above the transport lives in the Socket.IO actor
+// (sio_session.hpp).
 
-#include <vector>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/typed_actor.hpp>
 
@@ -30,8 +32,6 @@ namespace presence::edge {
 using eio_listener_api = caf::typed_actor<
   // the data of one Engine.IO message (a Socket.IO packet)
   caf::reacts_to<frame_atom, std::string>,
-  // an Engine.IO pong
-  caf::reacts_to<pong_atom>,
   // the Engine.IO session is gone
   caf::reacts_to<closed_atom>>;
 
@@ -103,6 +103,14 @@ public:
   /// A POST with packets from the client.
   void poll_post(const std::string& body, done_fn done);
 
+  // -- liveness ---------------------------------------------------------------
+
+  /// One tick of the registry's clock at `now`: the ping is sent a
+  /// --sio-ping-interval after the last one (the first one after the
+  /// handshake), ahead of queued packets; a session whose pong has not
+  /// come --sio-ping-timeout after its ping is closed ("ping timeout").
+  void heartbeat(std::chrono::steady_clock::time_point now);
+
   // -- WebSocket --------------------------------------------------------------
 
   /// A direct WebSocket session (transport=websocket, no sid).
@@ -145,6 +153,9 @@ private:
   /// Connected namespaces and their activity cells (fast_path()); a
   /// session has one or two.
   std::vector<std::pair<std::string, activity_cell_ptr>> namespaces_;
+  /// When the last ping went (the handshake before the first one).
+  std::chrono::steady_clock::time_point ping_at_;
+  bool awaiting_pong_ = false;
 };
 
 /// Every live Engine.IO session of a server, by sid, and what every
@@ -164,10 +175,20 @@ public:
   std::shared_ptr<eio_session> find(const std::string& sid);
   void remove(const std::string& sid);
   size_t size();
+  /// The Engine.IO heartbeat of every session (eio_session::heartbeat),
+  /// run every `tick_period()` by the listener (edge_context::tickers): no
+  /// timer or actor message per session.
+  void tick();
+  /// A tenth of the shorter of --sio-ping-interval and --sio-ping-timeout
+  /// (each deadline is kept within that), at least 5 ms.
+  std::chrono::steady_clock::duration tick_period() const;
   /// Ends every session (server shutdown).
   void close_all();
 
 private:
+  /// The live sessions, taken out of sessions_ under mu_.
+  std::vector<std::shared_ptr<eio_session>> all();
+
   std::shared_ptr<edge_context> ctx_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<eio_session>> sessions_;

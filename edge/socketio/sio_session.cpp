@@ -350,11 +350,13 @@ void sio_init(sio_ptr self, std::shared_ptr<edge_context> ctx,
   st.eio = std::move(eio);
   st.params = std::move(params);
   st.lists = std::move(lists);
-  // One timer at a time drives the Engine.IO heartbeat: the ping, then the
-  // pong's deadline, then the next ping (a timer stays pending in CAF's
-  // clock until it fires, ~0.2 KB, one per connected client).
-  self->delayed_send(self, st.ctx->cfg.edge.sio_ping_interval, ping_atom::value,
-                     st.ping_seq);
+  // The Engine.IO heartbeat is the transport's (eio_session::heartbeat, no
+  // timer per session); the actor only drops a session that connects no
+  // namespace in time. The timer is gone once it fired (a pending one
+  // holds ~0.2 KB in CAF's clock).
+  auto& e = st.ctx->cfg.edge;
+  self->delayed_send(self, e.sio_ping_interval + e.sio_ping_timeout,
+                     deadline_atom::value);
   self->set_down_handler([](caf::down_msg& dm) {
     auto self = current<sio_self>();
     for (auto& kvp : self->state.sockets)
@@ -370,15 +372,6 @@ const sio_session_api::behavior_type& sio_behavior() {
       auto self = current<sio_self>();
       on_packet(self, text);
       publish_sockets(self);
-    },
-    [](pong_atom) {
-      auto self = current<sio_self>();
-      auto& st = self->state;
-      if (!st.awaiting_pong)
-        return;
-      st.awaiting_pong = false;
-      // Engine.IO liveness is presence liveness: a pong refreshes the TTL.
-      heartbeat_all(self);
     },
     [](closed_atom) {
       auto self = current<sio_self>();
@@ -438,44 +431,14 @@ const sio_session_api::behavior_type& sio_behavior() {
       rejoin(self, *self->state.ctx, nsp, epoch, attempt,
              link_finder(self, nsp), owner_lost(self));
     },
-    [](ping_atom, uint64_t seq) {
+    [](deadline_atom) {
       auto self = current<sio_self>();
       auto& st = self->state;
-      if (st.closed || seq != st.ping_seq)
-        return;
-      st.awaiting_pong = true;
-      // Ahead of queued packets: the deadline is for the client's answer,
-      // not for the backlog a storm left in front of the ping.
-      static const auto ping = std::make_shared<const std::string>(
-        encode_eio(eio_type::ping));
-      st.eio->send_urgent(ping);
-      self->delayed_send(self, st.ctx->cfg.edge.sio_ping_timeout,
-                         deadline_atom::value, seq);
-    },
-    [](deadline_atom, uint64_t seq) {
-      auto self = current<sio_self>();
-      auto& st = self->state;
-      if (st.closed || seq != st.ping_seq)
-        return;
-      if (st.awaiting_pong) {
-        log_edge().debug("sio: ping timeout {}", st.eio->sid());
-        st.ctx->probe.sio_ping_timeouts->Increment();
-        st.eio->close("ping timeout");
-        return;
-      }
-      // A session that has no namespace connected by the first deadline
-      // (ping interval + ping timeout after the handshake: socket.io's
-      // connectTimeout) is dropped: it would only hold memory.
-      if (seq == 0 && st.sockets.empty()) {
+      // A session that has no namespace connected a ping interval and a
+      // ping timeout after the handshake (socket.io's connectTimeout) is
+      // dropped: it would only hold memory.
+      if (!st.closed && st.sockets.empty())
         st.eio->close("connect timeout");
-        return;
-      }
-      // The next ping a ping interval after the last one.
-      auto& e = st.ctx->cfg.edge;
-      auto rest = e.sio_ping_interval > e.sio_ping_timeout
-                    ? e.sio_ping_interval - e.sio_ping_timeout
-                    : decltype(e.sio_ping_interval){0};
-      self->delayed_send(self, rest, ping_atom::value, ++st.ping_seq);
     },
     [](expire_atom, uint64_t epoch) {
       auto self = current<sio_self>();

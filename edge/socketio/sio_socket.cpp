@@ -291,13 +291,4 @@ void publish_sockets(sio_ptr self) {
           });
 }
 
-void heartbeat_all(sio_ptr self) {
-  for (auto& kvp : self->state.sockets) {
-    auto& l = kvp.second.link;
-    if (l.joined())
-      self->send(l.user, heartbeat_atom::value, l.device.device_id,
-                 self->state.ctx->now());
-  }
-}
-
 } // namespace presence::edge

@@ -57,9 +57,6 @@ struct sio_state {
   bool subscribed = false;
   bool closed = false;
   size_t joins_in_flight = 0;
-  // Engine.IO heartbeat
-  uint64_t ping_seq = 0;
-  bool awaiting_pong = false;
   /// The node's seed-000 list actor, and whether this session gets its
   /// builds (it does while it has seed-000 sockets).
   seed000_list_api lists;
@@ -205,8 +202,5 @@ void sync_direct(sio_ptr self);
 /// first (the fan-out writes changes to the session's transport itself
 /// from then on, with the sockets as the packet left them).
 void publish_sockets(sio_ptr self);
-
-/// Refreshes the TTL of every joined device of the session.
-void heartbeat_all(sio_ptr self);
 
 } // namespace presence::edge

@@ -382,18 +382,35 @@ struct listener::impl {
   impl(std::shared_ptr<edge_context> c, std::shared_ptr<http_handler> h,
        uint32_t threads)
     : ctx(std::move(c)), handler(std::move(h)), ioc(static_cast<int>(threads)),
-      acceptor(net::make_strand(ioc)), retry(ioc), sweep(ioc) {
+      acceptor(net::make_strand(ioc)), retry(ioc) {
     // nop
   }
 
-  /// The WebSocket sessions' idle clock: one timer for all of them.
-  void arm_sweep() {
-    sweep.expires_after(ws_idle_tick(ctx->cfg.edge.ws_idle_timeout));
-    sweep.async_wait([this](beast::error_code ec) {
+  /// Runs the edge's coarse clocks (edge_context::tickers), among them the
+  /// WebSocket sessions' idle clock: one timer each for all connections.
+  void start_clocks() {
+    auto all = ctx->tickers;
+    all.push_back({ws_idle_tick(ctx->cfg.edge.ws_idle_timeout),
+                   [c = ctx.get()] { c->tick_sessions(); }});
+    for (auto& t : all) {
+      clocks.emplace_back(
+        new coarse_clock{std::move(t), net::steady_timer{ioc}});
+      arm_clock(*clocks.back());
+    }
+  }
+
+  struct coarse_clock {
+    edge_context::ticker what;
+    net::steady_timer timer;
+  };
+
+  static void arm_clock(coarse_clock& c) {
+    c.timer.expires_after(c.what.period);
+    c.timer.async_wait([&c](beast::error_code ec) {
       if (ec)
         return;
-      ctx->tick_sessions();
-      arm_sweep();
+      c.what.tick();
+      arm_clock(c);
     });
   }
 
@@ -463,7 +480,7 @@ struct listener::impl {
   net::io_context ioc;
   tcp::acceptor acceptor;
   net::steady_timer retry;
-  net::steady_timer sweep;
+  std::vector<std::unique_ptr<coarse_clock>> clocks;
   std::vector<std::thread> threads;
   uint16_t port = 0;
   bool stopped = false;
@@ -508,7 +525,7 @@ std::unique_ptr<listener> listener::start(std::shared_ptr<edge_context> ctx,
   }
   p->port = p->acceptor.local_endpoint().port();
   p->do_accept();
-  p->arm_sweep();
+  p->start_clocks();
   for (uint32_t i = 0; i < cfg.io_threads; ++i)
     p->threads.emplace_back([raw = p.get()] { raw->ioc.run(); });
   return std::unique_ptr<listener>{new listener(std::move(p))};

@@ -75,3 +75,32 @@ test('check_user_online answers with the event and the ack; bad ids go to the ac
   a.close();
   b.close();
 });
+
+test('Engine.IO pongs alone keep a joined device past the TTL', async () => {
+  // The transport pings every 300 ms (eio_session::heartbeat on the
+  // listener's clock); the client's pongs are its only traffic after the
+  // join. Without them reaching the activity cell the 1 s TTL would end it.
+  const s = await new Server({
+    args: ['--heartbeat-ttl', '1', '--reconnect-grace', '0',
+           '--sio-ping-interval', '300', '--sio-ping-timeout', '2000'],
+  }).start();
+  try {
+    const c = await sioConnect(s.url, ws);
+    const pings = [];
+    c.socket.io.engine.on('ping', () => pings.push(Date.now()));
+    c.emit('join_user', 'hb-pong');
+    const isOnline = async () => (await s.get('/api/users/hb-pong/status')).body?.data?.is_online;
+    await eventually(isOnline, 5000, 'hb-pong online');
+    // Three TTLs, checked every 200 ms.
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      assert.equal(await isOnline(), true, `online ${pings.length} pings in`);
+      await new Promise(r => setTimeout(r, 200));
+    }
+    assert.ok(pings.length >= 5, `pinged ${pings.length} times in 3 s`);
+    assert.equal(await s.metric('presence_sio_ping_timeouts_total'), 0);
+    c.close();
+  } finally {
+    await s.dispose();
+  }
+});
