@@ -11,6 +11,9 @@
 #   bench/hold_rss.sh 10000 2               # native, held and closed twice
 #   SETTLE=12 bench/hold_rss.sh 10000 1 --protocol sio000 --sio-path /api/socketio/
 #   SETTLE=quiet bench/hold_rss.sh 10000 1 --protocol sio000 --sio-path /api/socketio/
+# CPU_SECONDS (default 10): how long the server's CPU is read while held,
+# after RSS (e.g. PRESENCED_ARGS="--sio-ping-interval 1000": one Engine.IO
+# ping and pong per client per second).
 # SETTLE: seconds to wait after the last join before RSS is read (default
 # 2), or `quiet`: until the server has used under 2.5% of a core for 3 s
 # (a seed-000 storm's frames still being written hold their memory), then
@@ -27,6 +30,7 @@ n=${1:-19000}
 rounds=${2:-1}
 shift $(( $# < 2 ? $# : 2 ))
 settle=${SETTLE:-2}
+cpu_s=${CPU_SECONDS:-10}
 t=$(mktemp -d)
 "$bin" --listen 127.0.0.1:0 --port-file "$t/port" --data-dir "$t/data" \
   --log-level warn --max-connections=$((n + 100)) --reconnect-grace 0 \
@@ -76,10 +80,16 @@ for round in $(seq "$rounds"); do
     echo "round $round: fewer than $n connections still open when RSS was read" \
          "(the server or the load generator dropped some): the figure below is not per held connection" >&2
   fi
+  # The server's CPU while the clients only hold (their pings and, for
+  # Socket.IO, the server's Engine.IO pings and the clients' pongs).
+  c0=$(awk '{print $14 + $15}' "/proc/$pid/stat"); sleep "$cpu_s"
+  c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  held_cpu=$(( (c1 - c0) * 1000 / $(getconf CLK_TCK) / cpu_s ))
   kill "$h"; wait "$h" 2>/dev/null || true
   sleep 15
   after=$(rss); after_heap=$(heap || true)
   echo "$(basename "$bin") round $round: $n held: RSS idle ${idle} KiB, held ${held} KiB, peak so far ${held_peak} KiB" \
     "($(echo "scale=2; ($held - $idle) / $n" | bc) KiB per connection; $held_heap)," \
+    "server CPU while held ${held_cpu} ms/s over ${cpu_s} s," \
     "15 s after they closed ${after} KiB ($after_heap)"
 done
