@@ -50,7 +50,9 @@ http_response eio_error(int code, const std::string& message) {
 eio_session::eio_session(std::shared_ptr<edge_context> ctx,
                          std::weak_ptr<eio_registry> registry, std::string sid)
   : ctx_(std::move(ctx)), registry_(std::move(registry)), sid_(std::move(sid)),
-    ping_at_(std::chrono::steady_clock::now()) {
+    ping_at_(std::chrono::steady_clock::now()),
+    connect_by_(ping_at_ + ctx_->cfg.edge.sio_ping_interval
+                + ctx_->cfg.edge.sio_ping_timeout) {
   // nop
 }
 
@@ -493,10 +495,15 @@ void eio_session::heartbeat(std::chrono::steady_clock::time_point now) {
   auto& e = ctx_->cfg.edge;
   bool ping = false;
   bool timed_out = false;
+  eio_listener_api connect_deadline;
   {
     std::lock_guard<std::mutex> guard{mu_};
     if (closed_)
       return;
+    if (!connect_told_ && app_ && now >= connect_by_) {
+      connect_told_ = true;
+      connect_deadline = app_;
+    }
     if (awaiting_pong_) {
       timed_out = now - ping_at_ >= e.sio_ping_timeout;
     } else if (now - ping_at_ >= e.sio_ping_interval) {
@@ -505,6 +512,8 @@ void eio_session::heartbeat(std::chrono::steady_clock::time_point now) {
       ping_at_ = now;
     }
   }
+  if (connect_deadline)
+    caf::anon_send(connect_deadline, deadline_atom::value);
   if (timed_out) {
     log_edge().debug("sio: ping timeout {}", sid_);
     ctx_->probe.sio_ping_timeouts->Increment();

@@ -33,7 +33,11 @@ using eio_listener_api = caf::typed_actor<
   // the data of one Engine.IO message (a Socket.IO packet)
   caf::reacts_to<frame_atom, std::string>,
   // the Engine.IO session is gone
-  caf::reacts_to<closed_atom>>;
+  caf::reacts_to<closed_atom>,
+  // a ping interval plus a ping timeout after the handshake (socket.io's
+  // connectTimeout, told once by eio_session::heartbeat): the session is
+  // dropped unless a namespace is connected by now
+  caf::reacts_to<deadline_atom>>;
 
 /// What the Socket.IO actor sees of its transport. Thread-safe.
 class eio_transport {
@@ -109,6 +113,8 @@ public:
   /// --sio-ping-interval after the last one (the first one after the
   /// handshake), ahead of queued packets; a session whose pong has not
   /// come --sio-ping-timeout after its ping is closed ("ping timeout").
+  /// Tells the app `deadline_atom` once, a ping interval plus a ping
+  /// timeout after the handshake (no CAF timer per session).
   void heartbeat(std::chrono::steady_clock::time_point now);
 
   // -- WebSocket --------------------------------------------------------------
@@ -155,7 +161,11 @@ private:
   std::vector<std::pair<std::string, activity_cell_ptr>> namespaces_;
   /// When the last ping went (the handshake before the first one).
   std::chrono::steady_clock::time_point ping_at_;
+  /// A ping interval plus a ping timeout after the handshake: the app hears
+  /// `deadline_atom` (socket.io's connectTimeout) on the first tick after.
+  std::chrono::steady_clock::time_point connect_by_;
   bool awaiting_pong_ = false;
+  bool connect_told_ = false;
 };
 
 /// Every live Engine.IO session of a server, by sid, and what every

@@ -350,13 +350,9 @@ void sio_init(sio_ptr self, std::shared_ptr<edge_context> ctx,
   st.eio = std::move(eio);
   st.params = std::move(params);
   st.lists = std::move(lists);
-  // The Engine.IO heartbeat is the transport's (eio_session::heartbeat, no
-  // timer per session); the actor only drops a session that connects no
-  // namespace in time. The timer is gone once it fired (a pending one
-  // holds ~0.2 KB in CAF's clock).
-  auto& e = st.ctx->cfg.edge;
-  self->delayed_send(self, e.sio_ping_interval + e.sio_ping_timeout,
-                     deadline_atom::value);
+  // The Engine.IO heartbeat and the connect deadline are on the
+  // transport's clock (eio_session::heartbeat): no CAF timer per session (a
+  // pending one holds ~0.2 KB in CAF's clock).
   self->set_down_handler([](caf::down_msg& dm) {
     auto self = current<sio_self>();
     for (auto& kvp : self->state.sockets)
@@ -432,6 +428,7 @@ const sio_session_api::behavior_type& sio_behavior() {
              link_finder(self, nsp), owner_lost(self));
     },
     [](deadline_atom) {
+      // From the transport's clock (eio_session::heartbeat).
       auto self = current<sio_self>();
       auto& st = self->state;
       // A session that has no namespace connected a ping interval and a

@@ -37,11 +37,6 @@ using sio_session_api
     extend<
       // private: a device link's rejoin timer (namespace, epoch, attempt)
       caf::reacts_to<rejoin_atom, std::string, uint64_t, int>,
-      // private: a ping interval plus a ping timeout after the handshake
-      // (socket.io's connectTimeout): a session with no namespace
-      // connected by then is dropped (the Engine.IO heartbeat itself is
-      // the transport's, eio_session::heartbeat)
-      caf::reacts_to<deadline_atom>,
       // private: the session's token expires (its epoch)
       caf::reacts_to<expire_atom, uint64_t>>;
 
