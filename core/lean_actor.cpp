@@ -216,6 +216,19 @@ void lean_actor::consume_or_stash(caf::mailbox_element_ptr x,
   }
 }
 
+namespace {
+
+/// The clock's answer to a request that got none in time.
+bool is_request_timeout(const caf::type_erased_tuple& content) {
+  if (!content.match_elements<caf::error>())
+    return false;
+  auto& e = content.get_as<caf::error>(0);
+  return e.category() == caf::atom("system")
+         && e.code() == static_cast<uint8_t>(caf::sec::request_timeout);
+}
+
+} // namespace
+
 void lean_actor::consume(caf::mailbox_element& x) {
   current_guard g{this};
   struct element_guard {
@@ -229,6 +242,14 @@ void lean_actor::consume(caf::mailbox_element& x) {
                           [&](const auto& p) { return p.first == x.mid; });
     if (i == pending_.end())
       return; // answered already: a late timeout
+    // CAF 0.17 leaves a request's timeout in the clock when the answer
+    // comes: it fires a request_timeout later all the same (a clock entry
+    // holding this actor, a mailbox element, a scheduler wake-up and a run
+    // of this actor to drop it). After a storm of joins those late
+    // timeouts came in a wave that delayed the heartbeats behind them
+    // (docs/benchmarks.md, eighteenth session). The answer cancels it.
+    if (!is_request_timeout(content))
+      system().clock().cancel_request_timeout(this, x.mid);
     auto bhvr = std::move(i->second);
     pending_.erase(i);
     if (pending_.empty())

@@ -351,3 +351,26 @@ TEST_CASE_METHOD(fixture,
                   [] { FAIL("the state outlived the actor"); });
   CHECK(gone);
 }
+
+TEST_CASE_METHOD(fixture, "lean actor: an answer cancels its request's timeout",
+                 "[lean_actor]") {
+  // CAF 0.17's clock keeps a request's timeout, and with it a reference to
+  // the requester, until it fires: the answer must cancel it, or an
+  // answered request with a long timeout keeps the actor alive (and fires
+  // a late timeout into it) long after.
+  auto probe = spawn_probe(sys, caf::actor{self});
+  auto p = sys.spawn(peer);
+  self->send(probe, ask_atom::value, p, 41, 3600 * 1000);
+  self->receive([&](ok_atom, int y) { CHECK(y == 42); },
+                [&](err_atom, uint8_t code) {
+                  FAIL("error " << static_cast<int>(code));
+                },
+                caf::after(std::chrono::seconds(10)) >> [] { FAIL("none"); });
+  self->monitor(probe);
+  probe = nullptr; // no handle left but the clock's, if it kept one
+  caf::error reason;
+  self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
+                caf::after(std::chrono::seconds(10)) >>
+                  [] { FAIL("the answered request's timeout kept it"); });
+  CHECK(reason == caf::exit_reason::unreachable);
+}
