@@ -28,6 +28,14 @@ void activity_cell::route(session_api session, user_api user,
   fresh_ = verify_fresh;
 }
 
+void activity_cell::known(millis t) {
+  auto prev = sent_.load(std::memory_order_relaxed);
+  while (prev < t
+         && !sent_.compare_exchange_weak(prev, t, std::memory_order_release,
+                                         std::memory_order_relaxed)) {
+  }
+}
+
 bool activity_cell::record(millis t, millis urgent) {
   // The latest wins: a record racing on another thread with an older
   // clock reading does not move the time back.

@@ -60,6 +60,13 @@ public:
   /// device link changes.
   void route(session_api session, user_api user, std::string device_id);
 
+  /// The user actor knows the client active at `t`: its join (or rejoin)
+  /// started the device then. A record within `urgent` of it is left to
+  /// the flusher instead of sent at once: the first pings after a storm of
+  /// joins were one message each to every user actor, and a checkpoint
+  /// each, in the same second (docs/benchmarks.md, eighteenth session).
+  void known(millis t);
+
   /// The client was active at `t`: sent to the user actor at once if the
   /// last send is at least `urgent` old (activity_urgent), else left for
   /// the flusher. Returns true the first time only: the caller hands the

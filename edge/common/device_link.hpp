@@ -86,6 +86,13 @@ void route_activity(Self* self, const device_link& l) {
     l.activity->route(session_api{self}, l.user, l.device.device_id);
 }
 
+/// The user actor that answered a join asked at `asked` started the device
+/// no earlier: activity up to then is known there (activity_cell::known).
+inline void joined_at(device_link& l, millis asked) {
+  if (l.activity)
+    l.activity->known(asked);
+}
+
 /// Follows the user actor holding the device (monitored, so its loss is
 /// noticed).
 template <class Self>
@@ -156,6 +163,7 @@ void join(Self* self, const edge_context& ctx, device_link& l, Find find, Ok ok,
           Fail fail, Gone gone) {
   l.ph = device_link::phase::joining;
   auto user = l.user_id;
+  auto asked = ctx.now();
   self
     ->request(ctx.api, ctx.cfg.actors.request_timeout, join_atom::value,
               make_join(self, l))
@@ -169,6 +177,7 @@ void join(Self* self, const edge_context& ctx, device_link& l, Find find, Ok ok,
           return;
         }
         set_user(self, *lk, ack.user);
+        joined_at(*lk, asked);
         lk->ph = device_link::phase::joined;
         lk->queued = ack.queued;
         ok(ack);
@@ -191,6 +200,7 @@ void rejoin(Self* self, const edge_context& ctx, const std::string& key,
   device_link* l = find();
   if (l == nullptr || !l->joined() || l->epoch != epoch)
     return;
+  auto asked = ctx.now();
   self
     ->request(ctx.api, ctx.cfg.actors.request_timeout, join_atom::value,
               make_join(self, *l, false))
@@ -201,6 +211,7 @@ void rejoin(Self* self, const edge_context& ctx, const std::string& key,
           return;
         log_edge().debug("{}: rejoined (attempt {})", lk->user_id, attempt + 1);
         set_user(self, *lk, ack.user);
+        joined_at(*lk, asked);
       },
       [=](caf::error& err) {
         device_link* lk = find();

@@ -71,6 +71,28 @@ TEST_CASE("activity after a long silence goes at once", "[activity]") {
   CHECK(f.log->back().second == 1300);
 }
 
+TEST_CASE("activity soon after the join waits for the flusher", "[activity]") {
+  fixture f;
+  // The join started the device at 1000 in the user actor: a ping 100 ms
+  // later is not news that cannot wait (urgent 250).
+  f.cell->known(1000);
+  CHECK(f.cell->record(1100, 250)); // still handed to the flusher
+  f.run();
+  CHECK(f.log->empty());
+  activity_cell::forward fw;
+  REQUIRE(f.cell->take(fw));
+  CHECK(fw.at == 1100);
+  // A silence of `urgent` after what the user actor knows sends at once.
+  f.cell->record(1400, 250);
+  f.run();
+  REQUIRE(f.log->size() == 1);
+  CHECK(f.log->back().second == 1400);
+  // Known never moves back, and activity it covers is not taken again.
+  f.cell->known(900);
+  f.cell->known(1500);
+  CHECK_FALSE(f.cell->take(fw));
+}
+
 TEST_CASE("activity within the urgent age waits, and the latest is taken",
           "[activity]") {
   fixture f;
