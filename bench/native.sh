@@ -7,6 +7,8 @@
 # PRESENCED_ARGS: extra server arguments for every run, e.g.
 #   PRESENCED_ARGS="--scheduler-policy stealing" bench/native.sh --scenarios heartbeat
 # PRESENCED_BIN: another server binary (A/B against an older build)
+# LOADGEN_BIN: another load generator, e.g. a wrapper running it under
+#   `chrt -b 0` (SCHED_BATCH: the clients it wakes do not preempt the server)
 # heartbeat: 1,000 clients pinging once a second (CPU per ping, RTT)
 # busy:      1,000 clients pinging 10 times a second
 # latency:   10,000 online, 2 observers, 1,000 joins/s (each stays 1 s)
@@ -22,7 +24,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${PRESENCED_BIN:-$root/build/app/presenced}
-gen=$root/build/bench/loadgen
+gen=${LOADGEN_BIN:-$root/build/bench/loadgen}
 scenarios=heartbeat,busy,latency,fanout,scale
 quick=0
 json_out=

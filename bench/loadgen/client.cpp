@@ -559,7 +559,18 @@ private:
     round_out_ = false;
     if (h_.rounds_on) {
       ++h_.rounds;
-      h_.rtt_us.add(now_us() - t_round_);
+      auto rtt = now_us() - t_round_;
+      h_.rtt_us.add(rtt);
+      if (h_.window_start != 0 && t_round_ >= h_.window_start) {
+        auto sec = static_cast<size_t>((t_round_ - h_.window_start) / 1000000);
+        if (sec >= h_.max_by_s.size()) {
+          h_.max_by_s.resize(sec + 1, 0);
+          h_.slow_by_s.resize(sec + 1, 0);
+        }
+        h_.max_by_s[sec] = std::max(h_.max_by_s[sec], rtt);
+        if (rtt > slow_round_us)
+          ++h_.slow_by_s[sec];
+      }
     }
   }
 

@@ -607,6 +607,35 @@ private:
                     rounds, secs, secs > 0 ? rounds / secs : 0, rtt.pct_ms(50),
                     rtt.pct_ms(99), rtt.max_ms(), v("rounds_skipped"));
       summary += line;
+      // Where the tail is: the seconds with rounds slower than 10 ms.
+      std::string tail = "[";
+      std::string tail_text;
+      for (size_t i = 0;; ++i) {
+        auto sec = std::to_string(i);
+        auto it = r.v.find("max_round_us_s" + sec);
+        if (it == r.v.end())
+          break;
+        auto slow = r.v.count("slow_rounds_s" + sec) > 0
+                      ? r.v.at("slow_rounds_s" + sec)
+                      : 0.0;
+        if (slow <= 0)
+          continue;
+        if (tail.size() > 1)
+          tail += ',';
+        json_line t;
+        t.integer("s", static_cast<double>(i))
+          .integer("slow", slow)
+          .num("max_ms", it->second / 1000.0, 1);
+        tail += t.done();
+        std::snprintf(line, sizeof line, "%s %zu s: %.0f (max %.1f ms)",
+                      tail_text.empty() ? "" : ",", i, slow,
+                      it->second / 1000.0);
+        tail_text += line;
+      }
+      j.raw("slow_rounds_by_s", tail + "]");
+      if (!tail_text.empty())
+        summary += "rounds over 10 ms, by second of the run:" + tail_text
+                   + "\n";
       return rounds;
     };
 

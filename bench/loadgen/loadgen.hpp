@@ -83,6 +83,9 @@ bool parse_options(int argc, char** argv, options& o, int& rc);
 
 /// Log-bucketed histogram of microsecond values (2% buckets, exact count,
 /// min, max and sum): mergeable across workers, fixed size.
+/// A heartbeat round slower than this counts in the per-second tail.
+constexpr int64_t slow_round_us = 10000;
+
 class histogram {
 public:
   void add(int64_t us);
@@ -182,6 +185,11 @@ struct hub {
   int64_t rounds = 0;
   int64_t rounds_skipped = 0;
   histogram rtt_us;
+  /// Per second of the measurement (by the round's send time, from
+  /// window_start): rounds slower than slow_round_us, and the slowest
+  /// round. Where in a run the tail happens (one stall or a steady trickle).
+  std::vector<int64_t> slow_by_s;
+  std::vector<int64_t> max_by_s;
 
   // Traffic.
   int64_t rx_msgs = 0;

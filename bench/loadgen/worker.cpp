@@ -466,6 +466,7 @@ private:
   /// Heartbeat rounds for --seconds between the barriers "start" and "stop".
   void rounds() {
     barrier("start");
+    h_.window_start = now_us();
     h_.rounds_on = true;
     h_.rounds = 0;
     for (auto& c : users_)
@@ -634,6 +635,11 @@ private:
     r.h["fan_each_off"] = fan_each_off_;
     for (size_t i = 0; i < h_.windows.size(); ++i)
       r.h["win" + std::to_string(i)] = h_.windows[i];
+    // Summed and maxed across workers by merge_kv's key rule.
+    for (size_t i = 0; i < h_.max_by_s.size(); ++i) {
+      v["slow_rounds_s" + std::to_string(i)] = double(h_.slow_by_s[i]);
+      v["max_round_us_s" + std::to_string(i)] = double(h_.max_by_s[i]);
+    }
     write_line("R " + r.serialize() + "\n");
   }
 
