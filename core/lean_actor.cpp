@@ -293,6 +293,9 @@ void lean_actor::finish(caf::execution_unit* eu, bool cancel_timeouts) {
   if (finished_)
     return;
   finished_ = true;
+  // Answered requests cancelled their timeouts (consume): only requests
+  // still unanswered have one left in the clock.
+  bool timeouts_left = !pending_.empty();
   pending_.clear();
   pending_.shrink_to_fit();
   auto hand_on_or_bounce = [this](caf::mailbox_element* p) {
@@ -306,8 +309,9 @@ void lean_actor::finish(caf::execution_unit* eu, bool cancel_timeouts) {
   }
   stash_tail_ = nullptr;
   cleanup(std::move(quit_reason_), eu);
-  // Request timeouts hold a reference to the actor until they fire.
-  if (cancel_timeouts)
+  // Request timeouts hold a reference to the actor until they fire (each
+  // cancel is a message to CAF's clock thread: only when one is left).
+  if (cancel_timeouts && timeouts_left)
     system().clock().cancel_timeouts(this);
   on_finished();
 }
