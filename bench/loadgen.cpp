@@ -118,7 +118,8 @@
 //   server_cpu_us_per_join (measured: first join until every frame the
 //   joins caused arrived), server_cpu_us_per_leave, client_cpu_us_per_join.
 //  heartbeat: joined, all_joined, round, rounds, rounds_per_s,
-//   rounds_skipped, rtt_ms_*, server_cpu_us_per_round,
+//   rounds_skipped, rtt_ms_*, slow_rounds_by_s ([{s, slow, max_ms}]: the
+//   seconds with rounds over 10 ms), server_cpu_us_per_round,
 //   client_cpu_us_per_round, offline_complete, all_offline_ms,
 //   observer_missing_offline.
 //  latency, soak: held, rate, churn_hold_ms, churn_started, churn_joined,
