@@ -1,6 +1,10 @@
 #include "core/lean_actor.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
 
 #include <caf/detail/sync_request_bouncer.hpp>
 #include <caf/exit_reason.hpp>
@@ -20,6 +24,99 @@ caf::mailbox_element*
 promote(caf::intrusive::singly_linked<caf::mailbox_element>* p) {
   return static_cast<caf::mailbox_element*>(p);
 }
+
+using sweep_atom = caf::atom_constant<caf::atom("leansweep")>;
+
+/// The request timeouts of every lean actor in the process, off CAF's
+/// clock. An actor with requests in flight has one entry (when its
+/// earliest may time out, and a reference to it, as CAF's clock held);
+/// every `step` the sweeper's thread tells each actor whose time came to
+/// look (sweep_atom), and forgets it (the actor arms again for what is
+/// left). In CAF 0.17 every request was a message to the clock's thread to
+/// set its timeout and, once answered, another to cancel it, and the
+/// clock's thread woke for each: ~5 of them per join and leave, a tenth
+/// of the server's CPU under churn (docs/benchmarks.md, eighteenth
+/// session). Here a request costs a lock, and the thread wakes every
+/// `step` only while requests are in flight.
+class request_sweeper {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  static constexpr std::chrono::milliseconds step{100};
+
+  static request_sweeper& instance() {
+    // Never destroyed: actors of any actor system may use it until exit.
+    static auto* s = new request_sweeper;
+    return *s;
+  }
+
+  void arm(caf::abstract_actor* who, time_point due) {
+    std::lock_guard<std::mutex> guard{mu_};
+    auto& e = due_[who];
+    if (!e.who) {
+      e.who = caf::actor_cast<caf::strong_actor_ptr>(who->ctrl());
+      e.due = due;
+    } else {
+      e.due = std::min(e.due, due);
+    }
+    if (!running_) {
+      running_ = true;
+      std::thread{[this] { run(); }}.detach();
+    } else if (due_.size() == 1) {
+      cv_.notify_one();
+    }
+  }
+
+  void disarm(caf::abstract_actor* who) {
+    caf::strong_actor_ptr last; // released outside the lock
+    std::lock_guard<std::mutex> guard{mu_};
+    auto i = due_.find(who);
+    if (i == due_.end())
+      return;
+    last = std::move(i->second.who);
+    due_.erase(i);
+  }
+
+private:
+  struct entry {
+    caf::strong_actor_ptr who;
+    time_point due;
+  };
+
+  void run() {
+    std::vector<caf::strong_actor_ptr> due;
+    std::unique_lock<std::mutex> lock{mu_};
+    for (;;) {
+      if (due_.empty()) {
+        cv_.wait(lock);
+        continue;
+      }
+      cv_.wait_for(lock, step);
+      auto now = std::chrono::steady_clock::now();
+      for (auto i = due_.begin(); i != due_.end();) {
+        if (i->second.due <= now) {
+          due.push_back(std::move(i->second.who));
+          i = due_.erase(i);
+        } else {
+          ++i;
+        }
+      }
+      if (due.empty())
+        continue;
+      lock.unlock();
+      for (auto& who : due)
+        who->enqueue(nullptr, caf::make_message_id(),
+                     caf::make_message(sweep_atom::value), nullptr);
+      due.clear(); // the references go outside the lock
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<caf::abstract_actor*, entry> due_;
+  bool running_ = false;
+};
 
 } // namespace
 
@@ -183,6 +280,12 @@ caf::resumable::resume_result lean_actor::resume(caf::execution_unit* eu,
 
 void lean_actor::consume_or_stash(caf::mailbox_element_ptr x,
                                   caf::execution_unit* eu) {
+  // The sweeper's look comes before an awaited answer too: it may be what
+  // ends the wait.
+  if (x->mid.is_async() && x->content().match_elements<sweep_atom>()) {
+    on_sweep();
+    return;
+  }
   if (awaiting() && x->mid != awaited_) {
     auto p = x.release();
     if (stash_tail_ != nullptr)
@@ -216,18 +319,41 @@ void lean_actor::consume_or_stash(caf::mailbox_element_ptr x,
   }
 }
 
-namespace {
-
-/// The clock's answer to a request that got none in time.
-bool is_request_timeout(const caf::type_erased_tuple& content) {
-  if (!content.match_elements<caf::error>())
-    return false;
-  auto& e = content.get_as<caf::error>(0);
-  return e.category() == caf::atom("system")
-         && e.code() == static_cast<uint8_t>(caf::sec::request_timeout);
+void lean_actor::arm_sweep(time_point due) {
+  if (due >= sweep_due_)
+    return; // the sweeper looks earlier already
+  sweep_due_ = due;
+  request_sweeper::instance().arm(this, due);
 }
 
-} // namespace
+void lean_actor::disarm_sweep() {
+  if (sweep_due_ == time_point::max())
+    return;
+  sweep_due_ = time_point::max();
+  request_sweeper::instance().disarm(this);
+}
+
+void lean_actor::on_sweep() {
+  // The sweeper dropped its entry when it sent this.
+  sweep_due_ = time_point::max();
+  auto now = std::chrono::steady_clock::now();
+  auto next = time_point::max();
+  for (auto& p : pending_) {
+    if (p.due == time_point::max())
+      continue; // its timeout is on its way already
+    if (p.due <= now) {
+      // As CAF's clock did: the error comes as the answer, after what is
+      // already in the mailbox.
+      p.due = time_point::max();
+      eq_impl(p.id, nullptr, context_,
+              caf::make_error(caf::sec::request_timeout));
+    } else {
+      next = std::min(next, p.due);
+    }
+  }
+  if (next != time_point::max())
+    arm_sweep(next);
+}
 
 void lean_actor::consume(caf::mailbox_element& x) {
   current_guard g{this};
@@ -239,21 +365,15 @@ void lean_actor::consume(caf::mailbox_element& x) {
   auto& content = x.content();
   if (x.mid.is_response()) {
     auto i = std::find_if(pending_.begin(), pending_.end(),
-                          [&](const auto& p) { return p.first == x.mid; });
+                          [&](const auto& p) { return p.id == x.mid; });
     if (i == pending_.end())
-      return; // answered already: a late timeout
-    // CAF 0.17 leaves a request's timeout in the clock when the answer
-    // comes: it fires a request_timeout later all the same (a clock entry
-    // holding this actor, a mailbox element, a scheduler wake-up and a run
-    // of this actor to drop it). After a storm of joins those late
-    // timeouts came in a wave that delayed the heartbeats behind them
-    // (docs/benchmarks.md, eighteenth session). The answer cancels it.
-    if (!is_request_timeout(content))
-      system().clock().cancel_request_timeout(this, x.mid);
-    auto bhvr = std::move(i->second);
+      return; // answered already: a late timeout, or a late answer
+    auto bhvr = std::move(i->bhvr);
     pending_.erase(i);
-    if (pending_.empty())
+    if (pending_.empty()) {
       pending_.shrink_to_fit(); // most of the time nothing is in flight
+      disarm_sweep();
+    }
     if (!bhvr(content)) {
       auto msg = caf::make_message(
         caf::make_error(caf::sec::unexpected_response,
@@ -293,9 +413,6 @@ void lean_actor::finish(caf::execution_unit* eu, bool cancel_timeouts) {
   if (finished_)
     return;
   finished_ = true;
-  // Answered requests cancelled their timeouts (consume): only requests
-  // still unanswered have one left in the clock.
-  bool timeouts_left = !pending_.empty();
   pending_.clear();
   pending_.shrink_to_fit();
   auto hand_on_or_bounce = [this](caf::mailbox_element* p) {
@@ -309,10 +426,9 @@ void lean_actor::finish(caf::execution_unit* eu, bool cancel_timeouts) {
   }
   stash_tail_ = nullptr;
   cleanup(std::move(quit_reason_), eu);
-  // Request timeouts hold a reference to the actor until they fire (each
-  // cancel is a message to CAF's clock thread: only when one is left).
-  if (cancel_timeouts && timeouts_left)
-    system().clock().cancel_timeouts(this);
+  // The sweeper holds a reference to the actor while it has an entry.
+  if (cancel_timeouts)
+    disarm_sweep();
   on_finished();
 }
 

@@ -58,6 +58,8 @@ namespace presence {
 
 class lean_actor : public caf::monitorable_actor, public caf::resumable {
 public:
+  using time_point = std::chrono::steady_clock::time_point;
+
   explicit lean_actor(caf::actor_config& cfg);
 
   ~lean_actor() override;
@@ -97,8 +99,8 @@ public:
   /// A request in flight; `then` installs its handlers.
   class response_handle {
   public:
-    response_handle(lean_actor* self, caf::message_id id)
-      : self_(self), id_(id) {
+    response_handle(lean_actor* self, caf::message_id id, time_point due)
+      : self_(self), id_(id), due_(due) {
       // nop
     }
 
@@ -107,8 +109,9 @@ public:
     /// `ok` cannot take).
     template <class Ok, class Err>
     void then(Ok ok, Err err) {
-      self_->pending_.emplace_back(id_, caf::behavior{std::move(ok),
-                                                      std::move(err)});
+      self_->pending_.push_back(
+        {id_, caf::behavior{std::move(ok), std::move(err)}, due_});
+      self_->arm_sweep(due_);
     }
 
     /// As `then`, and every other message waits until the answer came (at
@@ -123,26 +126,31 @@ public:
   private:
     lean_actor* self_;
     caf::message_id id_;
+    time_point due_;
   };
 
   /// Sends `xs...` to `dest` as a request; an answer (or an error, at the
-  /// latest a `request_timeout` after `timeout`) goes to `then`'s handlers.
+  /// latest a `request_timeout` about `timeout` later: the request sweeper
+  /// looks every 100 ms) goes to `then`'s handlers. No CAF clock entry: in
+  /// CAF 0.17 each request's timeout was a message to the clock's thread
+  /// to set and another to cancel, and the clock thread woke for each.
   template <class Handle, class Rep, class Period, class... Ts>
   response_handle request(const Handle& dest,
                           std::chrono::duration<Rep, Period> timeout,
                           Ts&&... xs) {
     auto req = caf::make_message_id(++last_request_id_);
     auto res = req.response_id();
-    if (dest) {
+    if (dest)
       caf::actor_cast<caf::abstract_actor*>(dest)->eq_impl(
         req, ctrl(), context_, std::forward<Ts>(xs)...);
-      auto& clk = system().clock();
-      clk.set_request_timeout(clk.now() + timeout, this, res);
-    } else {
+    else
       eq_impl(res, ctrl(), context_,
               caf::make_error(caf::sec::invalid_argument));
-    }
-    return {this, res};
+    auto due
+      = std::chrono::steady_clock::now()
+        + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          timeout);
+    return {this, res, due};
   }
 
   /// Asks `whom` for a `down_msg` when it terminates.
@@ -252,8 +260,26 @@ private:
   caf::mailbox_element* stash_tail_ = nullptr;
   caf::execution_unit* context_ = nullptr;
   uint64_t last_request_id_ = 0;
+  /// A request waiting for its answer; `due`: when it times out
+  /// (time_point::max() once its timeout was sent).
+  struct pending_request {
+    caf::message_id id;
+    caf::behavior bhvr;
+    time_point due;
+  };
   /// Requests waiting for their answer, oldest first (usually none).
-  std::vector<std::pair<caf::message_id, caf::behavior>> pending_;
+  std::vector<pending_request> pending_;
+  /// When the request sweeper is to tell this actor to look at its
+  /// timeouts (time_point::max(): it holds no entry for this actor).
+  time_point sweep_due_ = time_point::max();
+
+  /// Makes sure the sweeper looks by `due`.
+  void arm_sweep(time_point due);
+  /// The sweeper looked: the requests due get their request_timeout (as
+  /// the answer, in order with other messages), the others a new look.
+  void on_sweep();
+  /// No request waits any more: the sweeper forgets this actor.
+  void disarm_sweep();
   caf::error quit_reason_;
   bool quitting_ = false;
   /// forward_current() was called: the handler's result is not sent.

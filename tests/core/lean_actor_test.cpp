@@ -54,8 +54,9 @@ using probe_api = caf::typed_actor<
   caf::reacts_to<unwatch_atom, caf::actor>,
   // sends (seq, x) to itself after 20 ms
   caf::reacts_to<later_atom, int>, caf::reacts_to<stop_atom>,
-  // requests x of peer and awaits the answer; reports (ok, result)
-  caf::reacts_to<wait_atom, caf::actor, int>,
+  // requests x of peer (timeout ms) and awaits the answer; reports (ok,
+  // result) or (err, code)
+  caf::reacts_to<wait_atom, caf::actor, int, int>,
   // reports (who, current_sender)
   caf::reacts_to<who_atom>>;
 
@@ -97,9 +98,9 @@ const probe_api::behavior_type& probe_behavior() {
       self->delayed_send(probe_api{self}, 20ms, seq_atom::value, x);
     },
     [](stop_atom) { presence::current<probe_self>()->quit(); },
-    [](wait_atom, const caf::actor& peer, int x) {
+    [](wait_atom, const caf::actor& peer, int x, int timeout_ms) {
       auto self = presence::current<probe_self>();
-      self->request(peer, std::chrono::seconds{10}, x)
+      self->request(peer, std::chrono::milliseconds{timeout_ms}, x)
         .await([self](
                  int y) { self->send(self->state.report, ok_atom::value, y); },
                [self](caf::error& err) {
@@ -308,7 +309,7 @@ TEST_CASE_METHOD(fixture,
                  "[lean_actor]") {
   auto probe = spawn_probe(sys, caf::actor{self});
   auto g = sys.spawn(gate, caf::actor{self});
-  self->send(probe, wait_atom::value, g, 1);
+  self->send(probe, wait_atom::value, g, 1, 10000);
   // The gate holds the request: the probe awaits the answer.
   self->receive([](wait_atom) {},
                 caf::after(std::chrono::seconds(10)) >> [] { FAIL("none"); });
@@ -373,4 +374,62 @@ TEST_CASE_METHOD(fixture, "lean actor: an answer cancels its request's timeout",
                 caf::after(std::chrono::seconds(10)) >>
                   [] { FAIL("the answered request's timeout kept it"); });
   CHECK(reason == caf::exit_reason::unreachable);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "lean actor: an awaited request that times out gets its "
+                 "error first, then what arrived meanwhile",
+                 "[lean_actor]") {
+  auto probe = spawn_probe(sys, caf::actor{self});
+  auto g = sys.spawn(gate, caf::actor{self}); // holds the request
+  self->send(probe, wait_atom::value, g, 1, 200);
+  self->receive([](wait_atom) {},
+                caf::after(std::chrono::seconds(10)) >> [] { FAIL("none"); });
+  for (int i = 0; i < 3; ++i)
+    self->send(probe, seq_atom::value, i);
+  uint8_t code = 0;
+  self->receive([&](err_atom, uint8_t c) { code = c; },
+                [&](ok_atom, int y) { FAIL("ok " << y); },
+                [&](seq_atom, int x) {
+                  FAIL("seq " << x << " before the timeout");
+                },
+                caf::after(std::chrono::seconds(10)) >>
+                  [] { FAIL("the awaited request never timed out"); });
+  CHECK(code == static_cast<uint8_t>(caf::sec::request_timeout));
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(next_seq(self) == i);
+  // A late answer after the timeout goes nowhere; the probe still answers.
+  self->send(g, ok_atom::value);
+  self->send(probe, seq_atom::value, 7);
+  REQUIRE(next_seq(self) == 7);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "lean actor: many requests time out, each once, while "
+                 "others are answered",
+                 "[lean_actor]") {
+  auto probe = spawn_probe(sys, caf::actor{self});
+  auto p = sys.spawn(peer);
+  // x == 0: the peer never answers.
+  for (int i = 0; i < 10; ++i) {
+    self->send(probe, ask_atom::value, p, 0, 100 + 30 * i);
+    self->send(probe, ask_atom::value, p, i + 1, 5000);
+  }
+  int timeouts = 0;
+  int oks = 0;
+  for (int i = 0; i < 20; ++i)
+    self->receive([&](ok_atom, int) { ++oks; },
+                  [&](err_atom, uint8_t c) {
+                    CHECK(c == static_cast<uint8_t>(caf::sec::request_timeout));
+                    ++timeouts;
+                  },
+                  caf::after(std::chrono::seconds(10)) >> [] { FAIL("none"); });
+  CHECK(oks == 10);
+  CHECK(timeouts == 10);
+  // Nothing more comes (each timed out once).
+  bool more = false;
+  self->receive([&](ok_atom, int) { more = true; },
+                [&](err_atom, uint8_t) { more = true; },
+                caf::after(std::chrono::milliseconds(400)) >> [] {});
+  CHECK_FALSE(more);
 }
