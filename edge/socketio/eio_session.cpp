@@ -500,8 +500,8 @@ void eio_session::heartbeat(std::chrono::steady_clock::time_point now) {
     std::lock_guard<std::mutex> guard{mu_};
     if (closed_)
       return;
-    if (!connect_told_ && app_ && now >= connect_by_) {
-      connect_told_ = true;
+    if (app_ && now >= connect_by_) {
+      connect_by_ = std::chrono::steady_clock::time_point::max();
       connect_deadline = app_;
     }
     if (awaiting_pong_) {

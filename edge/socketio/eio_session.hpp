@@ -162,10 +162,10 @@ private:
   /// When the last ping went (the handshake before the first one).
   std::chrono::steady_clock::time_point ping_at_;
   /// A ping interval plus a ping timeout after the handshake: the app hears
-  /// `deadline_atom` (socket.io's connectTimeout) on the first tick after.
+  /// `deadline_atom` (socket.io's connectTimeout) on the first tick after
+  /// (then time_point::max(): told).
   std::chrono::steady_clock::time_point connect_by_;
   bool awaiting_pong_ = false;
-  bool connect_told_ = false;
 };
 
 /// Every live Engine.IO session of a server, by sid, and what every

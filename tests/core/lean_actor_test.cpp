@@ -178,6 +178,19 @@ int next_seq(caf::scoped_actor& self) {
   return got;
 }
 
+/// Drops the test's handle to `probe` (the last one but what the actor
+/// system keeps) and returns the reason of its down message; `why`: the
+/// failure if none comes.
+caf::error last_handle_gone(caf::scoped_actor& self, probe_api& probe,
+                            const char* why) {
+  self->monitor(probe);
+  probe = nullptr;
+  caf::error reason;
+  self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
+                caf::after(std::chrono::seconds(10)) >> [&] { FAIL(why); });
+  return reason;
+}
+
 } // namespace
 
 TEST_CASE_METHOD(fixture,
@@ -294,13 +307,9 @@ TEST_CASE_METHOD(fixture,
   auto probe = spawn_probe(sys, caf::actor{self});
   self->send(probe, later_atom::value, 7);
   REQUIRE(next_seq(self) == 7);
-  self->monitor(probe);
-  probe = nullptr; // no handle left: the actor goes
-  caf::error reason;
-  self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
-                caf::after(std::chrono::seconds(10)) >>
-                  [] { FAIL("no down"); });
-  CHECK(reason == caf::exit_reason::unreachable);
+  // No handle left: the actor goes.
+  CHECK(last_handle_gone(self, probe, "no down")
+        == caf::exit_reason::unreachable);
 }
 
 TEST_CASE_METHOD(fixture,
@@ -355,10 +364,10 @@ TEST_CASE_METHOD(fixture,
 
 TEST_CASE_METHOD(fixture, "lean actor: an answer cancels its request's timeout",
                  "[lean_actor]") {
-  // CAF 0.17's clock keeps a request's timeout, and with it a reference to
-  // the requester, until it fires: the answer must cancel it, or an
-  // answered request with a long timeout keeps the actor alive (and fires
-  // a late timeout into it) long after.
+  // A pending request timeout holds a reference to the requester (in CAF
+  // 0.17's clock, or now in the request sweeper): the answer must drop it,
+  // or an answered request with a long timeout keeps the actor alive (and
+  // fires a late timeout into it) long after.
   auto probe = spawn_probe(sys, caf::actor{self});
   auto p = sys.spawn(peer);
   self->send(probe, ask_atom::value, p, 41, 3600 * 1000);
@@ -367,13 +376,9 @@ TEST_CASE_METHOD(fixture, "lean actor: an answer cancels its request's timeout",
                   FAIL("error " << static_cast<int>(code));
                 },
                 caf::after(std::chrono::seconds(10)) >> [] { FAIL("none"); });
-  self->monitor(probe);
-  probe = nullptr; // no handle left but the clock's, if it kept one
-  caf::error reason;
-  self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
-                caf::after(std::chrono::seconds(10)) >>
-                  [] { FAIL("the answered request's timeout kept it"); });
-  CHECK(reason == caf::exit_reason::unreachable);
+  // No handle left but the request sweeper's, if it kept one.
+  CHECK(last_handle_gone(self, probe, "the answered request's timeout kept it")
+        == caf::exit_reason::unreachable);
 }
 
 TEST_CASE_METHOD(fixture,
