@@ -158,9 +158,12 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "hooks waiting per webhook endpoint (more: the oldest is dropped)");
   add("io-threads", cfg.edge.io_threads, "threads serving sockets");
   add("scheduler-threads", cfg.scheduler_threads,
-      "CAF scheduler threads (0 = CAF's default: cores, at least 4)");
+      "CAF scheduler threads (0 = the cores the I/O threads leave, at least "
+      "1)");
   add("scheduler-policy", cfg.scheduler_policy,
-      "CAF scheduling: sharing (idle threads sleep) or stealing (they poll)");
+      "CAF scheduling: lazy (wakes a thread only for work beyond those "
+      "awake), sharing (CAF's: wakes one per message) or stealing (idle "
+      "threads poll)");
   add("malloc-mmap-threshold-kb", cfg.mmap_threshold_kb,
       "KiB from which glibc mmaps a block, so its pages go back when freed "
       "(0 = glibc's dynamic threshold)");

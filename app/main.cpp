@@ -22,6 +22,7 @@
 #include "app/log_format.hpp"
 #include "cluster/cluster_tls.hpp"
 #include "core/lean_actor.hpp"
+#include "core/scheduler.hpp"
 #include "edge/server.hpp"
 #include "edge/common/edge_context.hpp"
 #include "edge/webhooks/webhooks.hpp"
@@ -104,13 +105,19 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config caf_cfg;
   register_types(caf_cfg);
-  if (cfg.scheduler_threads > 0)
-    caf_cfg.set("scheduler.max-threads", cfg.scheduler_threads);
-  // "sharing": one queue and a condition variable. CAF's default
-  // ("stealing") has idle threads poll (hundreds of wake-ups after every
-  // message), which costs more CPU than the work itself on a presence
-  // server's sparse traffic (docs/benchmarks.md).
-  caf_cfg.set("scheduler.policy", caf::atom_from_string(cfg.scheduler_policy));
+  caf_cfg.set("scheduler.max-threads", scheduler_threads(cfg));
+  // "lazy" (the default): one queue, a thread woken only for work beyond
+  // the threads awake, and a clock woken only when it must act sooner
+  // (core/scheduler.hpp). CAF's "sharing" wakes a thread per message and
+  // its clock per timer; its default ("stealing") has idle threads poll
+  // (hundreds of wake-ups after every message). On a presence server's
+  // sparse traffic those wake-ups cost more CPU than the work itself
+  // (docs/benchmarks.md).
+  if (cfg.scheduler_policy == "lazy")
+    use_lazy_sharing(caf_cfg);
+  else
+    caf_cfg.set("scheduler.policy",
+                caf::atom_from_string(cfg.scheduler_policy));
   bool clustered = cfg.cluster.listen_enabled || !cfg.cluster.seeds.empty();
   if (clustered) {
     // Nodes talk over CAF's middleman. Its own heartbeat must be on at every

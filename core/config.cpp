@@ -1,6 +1,8 @@
 #include "core/config.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <thread>
 
 #include <unistd.h>
 
@@ -26,6 +28,14 @@ std::string effective_node_id(const cluster_config& cfg) {
   if (cfg.listen_enabled)
     return advertised_endpoint(cfg, cfg.listen_port);
   return "local";
+}
+
+uint32_t scheduler_threads(const config& cfg, uint32_t cores) {
+  if (cfg.scheduler_threads > 0)
+    return cfg.scheduler_threads;
+  if (cores == 0)
+    cores = std::max(1u, std::thread::hardware_concurrency());
+  return cores > cfg.edge.io_threads ? cores - cfg.edge.io_threads : 1;
 }
 
 std::string validate(const config& cfg) {
@@ -141,8 +151,9 @@ std::string validate(const config& cfg) {
            + "'";
   if (cfg.edge.admin_claim.empty())
     return "admin-claim must name a claim";
-  if (cfg.scheduler_policy != "sharing" && cfg.scheduler_policy != "stealing")
-    return "scheduler-policy must be sharing or stealing, got '"
+  if (cfg.scheduler_policy != "lazy" && cfg.scheduler_policy != "sharing"
+      && cfg.scheduler_policy != "stealing")
+    return "scheduler-policy must be lazy, sharing or stealing, got '"
            + cfg.scheduler_policy + "'";
   if (cfg.log_format != "text" && cfg.log_format != "json")
     return "log-format must be text or json, not '" + cfg.log_format + "'";

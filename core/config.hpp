@@ -221,13 +221,16 @@ struct config {
   /// "text" (lines for people) or "json" (one object per line for log
   /// pipelines; app/log_format.hpp).
   std::string log_format = "text";
-  /// CAF scheduler threads (0 = CAF's default: cores, at least 4).
+  /// CAF scheduler threads (0 = the cores the I/O threads leave, at least
+  /// one: scheduler_threads(); CAF's own default is the cores, at least 4).
   uint32_t scheduler_threads = 0;
-  /// CAF's scheduling policy: "sharing" (one queue; idle threads sleep
-  /// until woken: no CPU when idle, the cheapest message on 2 cores; see
-  /// docs/benchmarks.md) or "stealing" (CAF's default: a queue per thread,
-  /// idle threads poll).
-  std::string scheduler_policy = "sharing";
+  /// CAF's scheduling policy: "lazy" (core/scheduler.hpp: one queue; a
+  /// sleeping thread is woken only for work beyond the threads awake, the
+  /// clock only for timers due before it planned to wake), "sharing"
+  /// (CAF's: one queue; a thread woken per message, the clock per timer)
+  /// or "stealing" (CAF's default: a queue per thread, idle threads poll).
+  /// docs/benchmarks.md, "nineteenth session".
+  std::string scheduler_policy = "lazy";
   /// glibc's mmap threshold in KiB: blocks this large or larger are
   /// mmapped when the heap has no free chunk for them, and their pages go
   /// back when freed. 0 = glibc's own dynamic threshold, which rises to
@@ -243,6 +246,12 @@ std::string advertised_endpoint(const cluster_config& cfg, uint16_t port);
 
 /// cfg.node_id, or the advertised cluster address, or "local".
 std::string effective_node_id(const cluster_config& cfg);
+
+/// The CAF scheduler threads to run: cfg.scheduler_threads, or when 0 the
+/// cores (`cores`, 0: this machine's) the I/O threads leave, at least one.
+/// On 2 cores one thread beside the I/O thread gave the lowest CPU per
+/// join, ping and delivery (docs/benchmarks.md, "nineteenth session").
+uint32_t scheduler_threads(const config& cfg, uint32_t cores = 0);
 
 /// Returns an empty string when `cfg` is usable, else what is wrong with it.
 std::string validate(const config& cfg);

@@ -37,12 +37,15 @@ using sweep_atom = caf::atom_constant<caf::atom("leansweep")>;
 /// clock's thread woke for each: ~5 of them per join and leave, a tenth
 /// of the server's CPU under churn (docs/benchmarks.md, eighteenth
 /// session). Here a request costs a lock, and the thread wakes every
-/// `step` only while requests are in flight.
+/// `step` while requests are in flight and for a second after.
 class request_sweeper {
 public:
   using time_point = std::chrono::steady_clock::time_point;
 
   static constexpr std::chrono::milliseconds step{100};
+
+  /// Steps without requests in flight before the thread sleeps for good.
+  static constexpr size_t steps_before_idle = 10;
 
   static request_sweeper& instance() {
     // Never destroyed: actors of any actor system may use it until exit.
@@ -62,7 +65,8 @@ public:
     if (!running_) {
       running_ = true;
       std::thread{[this] { run(); }}.detach();
-    } else if (due_.size() == 1) {
+    } else if (idle_) {
+      idle_ = false;
       cv_.notify_one();
     }
   }
@@ -86,12 +90,19 @@ private:
   void run() {
     std::vector<caf::strong_actor_ptr> due;
     std::unique_lock<std::mutex> lock{mu_};
+    size_t quiet = 0; // steps in a row without requests in flight
     for (;;) {
-      if (due_.empty()) {
-        cv_.wait(lock);
+      if (due_.empty() && quiet >= steps_before_idle) {
+        // Asleep until the next arm(), which then wakes the thread: while
+        // requests come and go, the thread keeps stepping and no arm()
+        // has to wake it.
+        idle_ = true;
+        cv_.wait(lock, [this] { return !idle_; });
+        quiet = 0;
         continue;
       }
       cv_.wait_for(lock, step);
+      quiet = due_.empty() ? quiet + 1 : 0;
       auto now = std::chrono::steady_clock::now();
       for (auto i = due_.begin(); i != due_.end();) {
         if (i->second.due <= now) {
@@ -116,6 +127,8 @@ private:
   std::condition_variable cv_;
   std::unordered_map<caf::abstract_actor*, entry> due_;
   bool running_ = false;
+  /// The thread sleeps until an arm() wakes it.
+  bool idle_ = false;
 };
 
 } // namespace

@@ -509,3 +509,18 @@ TEST_CASE("visibility crosses nodes with a delta (CAF serialization)",
     CHECK(back.vis.restricted() == vis.restricted());
   }
 }
+
+TEST_CASE("scheduler threads: the cores the I/O threads leave, at least one",
+          "[config]") {
+  config c;
+  CHECK(scheduler_threads(c, 2) == 1);
+  CHECK(scheduler_threads(c, 8) == 7);
+  CHECK(scheduler_threads(c, 1) == 1);
+  c.edge.io_threads = 2;
+  CHECK(scheduler_threads(c, 2) == 1);
+  CHECK(scheduler_threads(c, 16) == 14);
+  c.scheduler_threads = 4;
+  CHECK(scheduler_threads(c, 2) == 4);
+  c.scheduler_threads = 0;
+  CHECK(scheduler_threads(c) >= 1);
+}

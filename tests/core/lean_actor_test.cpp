@@ -1,5 +1,5 @@
 // core/lean_actor: what the native session relies on, against a real CAF
-// actor system (its scheduler, clock and other actors).
+// actor system (presenced's scheduler and clock, other actors).
 
 #include <chrono>
 #include <string>
@@ -15,6 +15,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "core/lean_actor.hpp"
+#include "core/scheduler.hpp"
 
 using namespace std::chrono_literals;
 
@@ -164,8 +165,14 @@ caf::behavior gate(caf::event_based_actor* self, caf::actor watcher) {
   };
 }
 
-struct fixture {
+/// The scheduler presenced runs (core/scheduler.hpp): its clock keeps the
+/// delayed messages.
+struct lazy_config {
   caf::actor_system_config cfg;
+  lazy_config() { presence::use_lazy_sharing(cfg); }
+};
+
+struct fixture : lazy_config {
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
 };
