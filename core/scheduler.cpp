@@ -58,7 +58,8 @@ void lazy_clock::cancel_all() {
 
 void lazy_clock::start() {
   thread_ = std::thread{[this] {
-    caf::detail::set_thread_name("caf.clock");
+    // CAF's coordinator still runs its own (idle) "caf.clock" thread.
+    caf::detail::set_thread_name("presenced.clock");
     run();
   }};
 }
@@ -166,12 +167,12 @@ bool lazy_clock::apply(unique_event_ptr& x, time_point key) {
                                 static_cast<request_timeout*>(x.release())});
       break;
     case actor_msg_type:
-      add_schedule_entry(
-        key, std::unique_ptr<actor_msg>{static_cast<actor_msg*>(x.release())});
+      add_schedule_entry(key, std::unique_ptr<actor_msg>{
+                                static_cast<actor_msg*>(x.release())});
       break;
     case group_msg_type:
-      add_schedule_entry(
-        key, std::unique_ptr<group_msg>{static_cast<group_msg*>(x.release())});
+      add_schedule_entry(key, std::unique_ptr<group_msg>{
+                                static_cast<group_msg*>(x.release())});
       break;
     default:
       break;

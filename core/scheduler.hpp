@@ -252,9 +252,7 @@ public:
     // nop
   }
 
-  lazy_clock& clock() noexcept override {
-    return clock_;
-  }
+  lazy_clock& clock() noexcept override { return clock_; }
 
   /// The threads asleep, waiting for work (tests).
   size_t sleeping_threads() {

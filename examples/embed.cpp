@@ -28,6 +28,7 @@
 #include <iostream>
 
 #include "core/messages.hpp"
+#include "core/scheduler.hpp"
 #include "node/presence_node.hpp"
 
 using namespace presence;
@@ -69,6 +70,9 @@ int main(int argc, char** argv) {
   // (and, to join a cluster, CAF's middleman with heartbeats on).
   caf::actor_system_config cfg;
   register_types(cfg);
+  // Optional: the scheduler presenced itself runs (fewer thread wake-ups on
+  // sparse traffic; core/scheduler.hpp). Any CAF scheduler works.
+  use_lazy_sharing(cfg);
   if (!seed.empty()) {
     cfg.load<caf::io::middleman>();
     cfg.set("middleman.heartbeat-interval", caf::timespan{500ms});

@@ -101,7 +101,8 @@ TEST_CASE("lazy scheduler: a chain of hops stays on the thread that runs it",
   auto* coord = dynamic_cast<presence::lazy_coordinator*>(&s.sys.scheduler());
   REQUIRE(coord != nullptr);
   auto until = std::chrono::steady_clock::now() + 10s;
-  while (coord->sleeping_threads() < 4 && std::chrono::steady_clock::now() < until)
+  while (coord->sleeping_threads() < 4
+         && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(1ms);
   REQUIRE(coord->sleeping_threads() == 4);
   caf::anon_send(a, hop_atom::value, b, 2000);
@@ -130,8 +131,7 @@ TEST_CASE("lazy scheduler: every job runs when many threads send at once",
     for (int t = 0; t < 8; ++t)
       senders.emplace_back([&, t] {
         for (int i = 0; i < 5000; ++i)
-          caf::anon_send(counters[(t + i) % counters.size()],
-                         tick_atom::value);
+          caf::anon_send(counters[(t + i) % counters.size()], tick_atom::value);
       });
     for (auto& t : senders)
       t.join();
