@@ -104,7 +104,6 @@ void lazy_clock::push(event* ptr, time_point due) {
   // A long list of cancellations is applied early rather than kept.
   if (due < wake_at_ || pending_.size() >= 1024) {
     wake_at_ = time_point::min();
-    wake_ = true;
     cv_.notify_one();
   }
 }
@@ -125,11 +124,12 @@ void lazy_clock::run() {
     if (!pending_.empty())
       continue;
     wake_at_ = schedule_.empty() ? time_point::max() : schedule_.begin()->first;
-    wake_ = false;
+    // A push that needs the thread sooner sets wake_at_ to min.
+    auto woken = [this] { return wake_at_ == time_point::min(); };
     if (wake_at_ == time_point::max())
-      cv_.wait(lock, [this] { return wake_; });
+      cv_.wait(lock, woken);
     else
-      cv_.wait_until(lock, wake_at_, [this] { return wake_; });
+      cv_.wait_until(lock, wake_at_, woken);
     wake_at_ = time_point::min();
     ++wakeups_;
   }
@@ -155,24 +155,19 @@ bool lazy_clock::apply(unique_event_ptr& x, time_point key) {
       actor_lookup_.clear();
       return false;
     case ordinary_timeout_type:
-      add_schedule_entry(key, std::unique_ptr<ordinary_timeout>{
-                                static_cast<ordinary_timeout*>(x.release())});
+      add<ordinary_timeout>(x, key);
       break;
     case multi_timeout_type:
-      add_schedule_entry(key, std::unique_ptr<multi_timeout>{
-                                static_cast<multi_timeout*>(x.release())});
+      add<multi_timeout>(x, key);
       break;
     case request_timeout_type:
-      add_schedule_entry(key, std::unique_ptr<request_timeout>{
-                                static_cast<request_timeout*>(x.release())});
+      add<request_timeout>(x, key);
       break;
     case actor_msg_type:
-      add_schedule_entry(key, std::unique_ptr<actor_msg>{
-                                static_cast<actor_msg*>(x.release())});
+      add<actor_msg>(x, key);
       break;
     case group_msg_type:
-      add_schedule_entry(key, std::unique_ptr<group_msg>{
-                                static_cast<group_msg*>(x.release())});
+      add<group_msg>(x, key);
       break;
     default:
       break;

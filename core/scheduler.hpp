@@ -231,13 +231,18 @@ private:
   /// shutdown.
   bool apply(unique_event_ptr& x, time_point key);
 
+  /// Schedules `x`, a timer of type T, at `key`.
+  template <class T>
+  void add(unique_event_ptr& x, time_point key) {
+    add_schedule_entry(key, std::unique_ptr<T>{static_cast<T*>(x.release())});
+  }
+
   mutable std::mutex mu_;
   std::condition_variable cv_;
   /// Events not yet applied, each with when it fires.
   std::vector<std::pair<unique_event_ptr, time_point>> pending_;
-  /// When the thread plans to wake (min while it is awake).
+  /// When the thread plans to wake (min while it is awake, or woken).
   time_point wake_at_ = time_point::min();
-  bool wake_ = false;
   size_t wakeups_ = 0;
   std::thread thread_;
 };

@@ -15,7 +15,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "core/lean_actor.hpp"
-#include "core/scheduler.hpp"
+#include "tests/core/lazy_config.hpp"
 
 using namespace std::chrono_literals;
 
@@ -165,14 +165,8 @@ caf::behavior gate(caf::event_based_actor* self, caf::actor watcher) {
   };
 }
 
-/// The scheduler presenced runs (core/scheduler.hpp): its clock keeps the
-/// delayed messages.
-struct lazy_config {
-  caf::actor_system_config cfg;
-  lazy_config() { presence::use_lazy_sharing(cfg); }
-};
-
-struct fixture : lazy_config {
+/// On the scheduler presenced runs: its clock keeps the delayed messages.
+struct fixture : presence::test::lazy_config {
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
 };

@@ -19,6 +19,7 @@
 #include <caf/send.hpp>
 
 #include "core/scheduler.hpp"
+#include "tests/core/lazy_config.hpp"
 
 using namespace std::chrono_literals;
 
@@ -30,15 +31,7 @@ using tick_atom = caf::atom_constant<caf::atom("stick")>;
 using count_atom = caf::atom_constant<caf::atom("scount")>;
 
 /// An actor system on the lazy scheduler with `threads` workers.
-struct lazy_config {
-  caf::actor_system_config cfg;
-  explicit lazy_config(size_t threads) {
-    cfg.set("scheduler.max-threads", threads);
-    presence::use_lazy_sharing(cfg);
-  }
-};
-
-struct lazy_system : lazy_config {
+struct lazy_system : presence::test::lazy_config {
   caf::actor_system sys;
   explicit lazy_system(size_t threads) : lazy_config(threads), sys(cfg) {
     // nop
