@@ -1,5 +1,6 @@
 #include "actors/shard_registry.hpp"
 
+#include "actors/change_log.hpp"
 #include "actors/ttl_sweep.hpp"
 #include "cluster/scatter_gather.hpp"
 
@@ -37,6 +38,23 @@ constexpr std::chrono::seconds orphan_scan_retry{5};
 /// The registry's full interface: its orphan scan timer is private.
 using registry_impl_api = registry_api::extend<caf::reacts_to<orphan_atom>>;
 
+/// A member the view lost (declared dead, cut off) and what this node
+/// announced meanwhile: its fan-out did not get those changes, so its
+/// subscribers would never hear them (a leave made while a busy member
+/// was declared dead for a second, or on the far side of a partition,
+/// left it believing the user online for good). Replayed when the same
+/// life of the member is back.
+struct away_member {
+  /// Its life when it was lost: a restart has new subscribers (they list
+  /// or resync against a fresh change log), so nothing is replayed there.
+  millis incarnation = 0;
+  /// When it was lost (ms).
+  millis since = 0;
+  /// The latest change of each user announced since, bounded as the fan-out's
+  /// own change log (--change-log-size, --change-log-ttl).
+  change_log missed;
+};
+
 struct registry_state {
   std::shared_ptr<const user_env> env;
   /// Users whose idle actor was asked to stop and has not answered: what
@@ -54,6 +72,10 @@ struct registry_state {
   /// drops that node fails them at once.
   cluster::gather_watch watch;
   std::vector<fanout_api> remote_fanouts;
+  /// Members lost since they were last in the view, by node id.
+  std::map<std::string, away_member> away;
+  /// The lives of the members of the last view, by node id.
+  std::map<std::string, millis> incarnations;
   std::map<std::string, node_registry_api> registries; // other members
   std::set<std::string> members;                       // alive, self included
   std::set<std::string> ever_members;                  // every id ever seen
@@ -155,7 +177,63 @@ void apply_delta(registry_ptr self, presence_delta d, bool to_index = true) {
   // Once per node: each fan-out delivers to its own subscribers.
   for (auto& f : st.remote_fanouts)
     caf::anon_send(f, delta_atom::value, d);
+  if (!st.away.empty()) {
+    auto now = static_cast<uint64_t>(std::max<millis>(st.env->now(), 0));
+    for (auto& kvp : st.away)
+      kvp.second.missed.add(d, now);
+  }
   caf::anon_send(st.fanout, delta_atom::value, std::move(d));
+}
+
+/// Members that view `v` lost start keeping what this node announces;
+/// those it has again (the same life) get what they missed.
+void keep_for_away(registry_ptr self, const cluster_view& v,
+                   const std::set<std::string>& now_members) {
+  auto& st = self->state;
+  auto now = st.env->now();
+  for (auto& old : st.members) {
+    if (old == st.self_node || old == v.self || now_members.count(old) > 0
+        || st.away.count(old) > 0)
+      continue;
+    auto& cfg = st.env->cfg;
+    auto inc = st.incarnations.find(old);
+    away_member a{
+      inc == st.incarnations.end() ? 0 : inc->second, now,
+      change_log{cfg.change_log_size, 0,
+                 static_cast<uint64_t>(
+                   std::max<int64_t>(cfg.change_log_ttl.count(), 0))}};
+    st.away.emplace(old, std::move(a));
+  }
+  st.incarnations.clear();
+  for (auto& m : v.members) {
+    if (m.node_id == v.self)
+      continue;
+    st.incarnations[m.node_id] = m.incarnation;
+    auto i = st.away.find(m.node_id);
+    if (i == st.away.end())
+      continue;
+    auto& a = i->second;
+    if (a.incarnation == m.incarnation && m.fanout) {
+      auto all = [](const std::string&) { return true; };
+      auto page = a.missed.since(0, a.missed.size(), all);
+      if (!page.complete) {
+        // The oldest went: the rest is still news to it.
+        page = a.missed.since(page.oldest, a.missed.size(), all);
+        actors_log().warn(
+          "{} was away for {} ms: more changes were made meanwhile than "
+          "--change-log-size / --change-log-ttl keep; its subscribers may "
+          "miss some until they list again",
+          m.node_id, now - a.since);
+      } else if (!page.changes.empty()) {
+        actors_log().info("{} was away for {} ms: it gets the {} changes it "
+                          "missed",
+                          m.node_id, now - a.since, page.changes.size());
+      }
+      for (auto& d : page.changes)
+        caf::anon_send(m.fanout, delta_atom::value, std::move(d));
+    }
+    st.away.erase(i);
+  }
 }
 
 /// Whether news `d` from the user actor `sender` goes into the index: an
@@ -811,6 +889,7 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
           member_back = true;
       for (auto& m : now_members)
         st.ever_members.insert(m);
+      keep_for_away(self, v, now_members);
       // Devices held by sessions on a member that is gone (dead or hung):
       // their users may be owned here.
       for (auto& kvp : st.member_nodes)

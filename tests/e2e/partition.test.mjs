@@ -60,17 +60,24 @@ function cut(on) {
   inNs(NS[1], 'route', verb, 'blackhole', `${IP[0]}/32`);
 }
 
+// A rehome window longer than the cut: neither side closes the other's
+// sessions as orphans meanwhile (which would tell its watcher that those
+// users went offline, a leave or not), so a leave during the cut reaches
+// the other side only if it is passed on once the cut ends.
+const ARGS = [...CLUSTER_ARGS];
+ARGS[ARGS.indexOf('--rehome-window') + 1] = '20000';
+
 before(async () => {
   if (skip) return;
   teardown();
   setup();
   const a = await new Server({
     host: IP[0], wrap: ['ip', 'netns', 'exec', NS[0]],
-    args: ['--cluster-listen', `${IP[0]}:0`, '--node-id', 'pa', ...CLUSTER_ARGS],
+    args: ['--cluster-listen', `${IP[0]}:0`, '--node-id', 'pa', ...ARGS],
   }).start();
   const b = await new Server({
     host: IP[1], wrap: ['ip', 'netns', 'exec', NS[1]],
-    args: ['--cluster-listen', `${IP[1]}:0`, '--node-id', 'pb', ...CLUSTER_ARGS,
+    args: ['--cluster-listen', `${IP[1]}:0`, '--node-id', 'pb', ...ARGS,
            '--seeds', `${IP[0]}:${a.clusterPort}`],
   }).start();
   nodes.push(a, b);
@@ -96,14 +103,20 @@ test('two sides of a partition heal and converge', { skip: skip ?? false }, asyn
   await eventually(async () => (await aliveMembers(a)).length === 2
                               && (await aliveMembers(b)).length === 2, 8000, 'the two nodes to meet');
   // Users on both sides, and a watcher on each side.
-  const clients = [];
-  for (const [node, names] of [[a, ['pa-u1', 'pa-u2', 'pa-u3']], [b, ['pb-u1', 'pb-u2', 'pb-u3']]])
-    for (const u of names) {
+  // u4..u6 of each side leave during the cut: three each, so that some of
+  // them are owned (by the whole ring) on the side they leave on, whose
+  // change the other side cannot hear until the cut ends.
+  const clients = new Map();
+  const names = side => [1, 2, 3, 4, 5, 6].map(i => `${side}-u${i}`);
+  for (const [node, side] of [[a, 'pa'], [b, 'pb']])
+    for (const u of names(side)) {
       const c = await node.ws(`/ws?userId=${u}`);
       await c.next(m => m.type === 'joined');
-      clients.push(c);
+      clients.set(u, c);
     }
-  const all = ['pa-u1', 'pa-u2', 'pa-u3', 'pb-u1', 'pb-u2', 'pb-u3'];
+  const all = [...names('pa'), ...names('pb')].sort();
+  const leaving = all.filter(u => /-u[456]$/.test(u));
+  const staying = all.filter(u => !leaving.includes(u));
   const watchers = [];
   for (const n of [a, b]) {
     const w = await n.ws('/ws?subscribe=global');
@@ -124,31 +137,42 @@ test('two sides of a partition heal and converge', { skip: skip ?? false }, asyn
   cut(true);
   await eventually(async () => (await aliveMembers(a)).length === 1
                               && (await aliveMembers(b)).length === 1, 8000, 'each side alone');
-  await eventually(async () => JSON.stringify(await online(a)) === JSON.stringify(all.slice(0, 3))
-                              && JSON.stringify(await online(b)) === JSON.stringify(all.slice(3)),
+  await eventually(async () => JSON.stringify(await online(a)) === JSON.stringify(names('pa'))
+                              && JSON.stringify(await online(b)) === JSON.stringify(names('pb')),
                    8000, 'each side to keep exactly its own users');
   // Their sessions keep working on their side.
-  assert.equal((await clients[0].request({ type: 'ping' })).type, 'pong');
-  assert.equal((await clients[3].request({ type: 'ping' })).type, 'pong');
+  assert.equal((await clients.get('pa-u1').request({ type: 'ping' })).type, 'pong');
+  assert.equal((await clients.get('pb-u1').request({ type: 'ping' })).type, 'pong');
+  // Users leave on each side while the other cannot hear it.
+  for (const u of leaving) {
+    await clients.get(u).close();
+    clients.delete(u);
+  }
+  await eventually(async () => JSON.stringify(await online(a)) === JSON.stringify(names('pa').slice(0, 3))
+                              && JSON.stringify(await online(b)) === JSON.stringify(names('pb').slice(0, 3)),
+                   8000, 'each side to see its leavers go');
 
   // Mend: the sides meet again and converge; heartbeats make cut-off
   // devices register again.
   cut(false);
   await eventually(async () => (await aliveMembers(a)).length === 2
                               && (await aliveMembers(b)).length === 2, 10000, 'the sides to meet again');
-  const pinger = setInterval(() => { for (const c of clients) c.send({ type: 'ping' }); }, 200);
+  const pinger = setInterval(() => { for (const c of clients.values()) c.send({ type: 'ping' }); }, 200);
   try {
-    await eventually(async () => JSON.stringify(await online(a)) === JSON.stringify(all)
-                                && JSON.stringify(await online(b)) === JSON.stringify(all)
+    await eventually(async () => JSON.stringify(await online(a)) === JSON.stringify(staying)
+                                && JSON.stringify(await online(b)) === JSON.stringify(staying)
                                 && (await a.get('/api/user-status/online/count')).body.count === 6
                                 && (await b.get('/api/user-status/online/count')).body.count === 6,
-                     10000, 'both sides to agree on all six again');
-    // Subscribers on both sides end up believing the truth too.
-    for (const w of watchers)
-      await eventually(() => all.every(u => w.latest.get(u)?.is_online === true), 6000,
-                       'every watcher to see all six online');
+                     10000, 'both sides to agree on the six who stayed');
+    // Subscribers on both sides end up believing the truth too, including
+    // the leaves they could not hear during the cut.
+    for (const [i, w] of watchers.entries())
+      await eventually(() => staying.every(u => w.latest.get(u)?.is_online === true)
+                             && leaving.every(u => w.latest.get(u)?.is_online === false), 6000,
+                       `the watcher on ${i ? 'pb' : 'pa'} to see the six who stayed online and `
+                       + 'the six who left offline');
   } finally {
     clearInterval(pinger);
   }
-  for (const c of [...clients, ...watchers]) await c.close();
+  for (const c of [...clients.values(), ...watchers]) await c.close();
 });
