@@ -197,11 +197,10 @@ void keep_for_away(registry_ptr self, const cluster_view& v,
       continue;
     auto& cfg = st.env->cfg;
     auto inc = st.incarnations.find(old);
-    away_member a{
-      inc == st.incarnations.end() ? 0 : inc->second, now,
-      change_log{cfg.change_log_size, 0,
-                 static_cast<uint64_t>(
-                   std::max<int64_t>(cfg.change_log_ttl.count(), 0))}};
+    away_member a{inc == st.incarnations.end() ? 0 : inc->second, now,
+                  change_log{cfg.change_log_size, 0,
+                             static_cast<uint64_t>(std::max<int64_t>(
+                               cfg.change_log_ttl.count(), 0))}};
     st.away.emplace(old, std::move(a));
   }
   st.incarnations.clear();
@@ -225,9 +224,10 @@ void keep_for_away(registry_ptr self, const cluster_view& v,
           "miss some until they list again",
           m.node_id, now - a.since);
       } else if (!page.changes.empty()) {
-        actors_log().info("{} was away for {} ms: it gets the {} changes it "
-                          "missed",
-                          m.node_id, now - a.since, page.changes.size());
+        actors_log().info(
+          "{} was away for {} ms: it gets the {} changes it "
+          "missed",
+          m.node_id, now - a.since, page.changes.size());
       }
       for (auto& d : page.changes)
         caf::anon_send(m.fanout, delta_atom::value, std::move(d));

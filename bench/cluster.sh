@@ -7,6 +7,7 @@
 # PRESENCED_ARGS: more server arguments for every node.
 # LOADGEN_ARGS: more load generator arguments, e.g. "--timeout-s 180" (how
 # long observers wait for every offline delta after the mass close).
+# KEEP_LOGS=DIR: the nodes' logs (stderr) are copied to DIR/log<N> at the end.
 # The 100,000-user run of docs/benchmarks.md:
 #   NODES=6 bench/cluster.sh 16700 20 25000
 set -euo pipefail
@@ -23,6 +24,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [ -n "${KEEP_LOGS:-}" ]; then mkdir -p "$KEEP_LOGS" && cp "$tmp"/log* "$KEEP_LOGS"/; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -75,9 +77,18 @@ done
 # Sessions each node closed for not reading (write queue over
 # --write-queue-max-bytes, or over --write-queue-bytes for too long).
 for n in $(seq "$nodes"); do
-  slow=$(curl -s "http://127.0.0.1:$(head -1 "$tmp/port$n")/metrics" \
-         | awk '/^presence_slow_consumers_total / {print $2}')
+  metrics=$(curl -s "http://127.0.0.1:$(head -1 "$tmp/port$n")/metrics")
+  slow=$(awk '/^presence_slow_consumers_total / {print $2}' <<< "$metrics")
   echo "node n$n: slow consumers closed: ${slow:-?}"
+  # How late its heartbeat ticks ran: near --failure-timeout the others
+  # declare it dead.
+  late=$(awk -F'[{}" ]+' '/^presence_cluster_tick_delay_seconds_bucket/ {
+           b[$3] = $NF } /^presence_cluster_tick_delay_seconds_count/ { c = $NF }
+         /^presence_cluster_tick_delay_seconds_sum/ { sum = $NF }
+         END { printf "%d ticks, mean %.1f ms, over 10 ms: %d, over 0.1 s: %d, " \
+                      "over 0.5 s: %d, over 1 s: %d", c, c ? sum * 1000 / c : 0,
+               c - b["0.01"], c - b["0.1"], c - b["0.5"], c - b["1"] }' <<< "$metrics")
+  echo "node n$n: ticks late: $late"
 done
 # The cluster's totals: users joined, the slowest generator's join phase
 # (joins/s cluster-wide), heartbeats.

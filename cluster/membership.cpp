@@ -387,6 +387,9 @@ membership_impl(membership_ptr self, cluster_config cfg, member_info me,
       if (st.stats) {
         auto prev = st.stats->tick_at.exchange(t);
         auto late = t - prev - st.cfg.heartbeat_interval.count();
+        if (prev > 0)
+          st.stats->tick_delay.observe(
+            static_cast<uint64_t>(std::max<millis>(late, 0)) * 1000);
         if (prev > 0 && late >= st.cfg.failure_timeout.count()) {
           st.stats->stall_len = t - prev;
           st.stats->stall_end = t;

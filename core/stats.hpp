@@ -38,6 +38,9 @@ struct node_stats {
   /// subscribers (now minus the change's version, a time in ms): the
   /// coalescing window and the queues before it.
   latency_histogram delivery_delay;
+  /// How late each of the membership actor's heartbeat ticks ran (cluster
+  /// mode): near the failure timeout, the others declare this node dead.
+  latency_histogram tick_delay;
 
   /// This node standing still (SIGSTOP, a VM pause, a starved machine), as
   /// the membership actor's heartbeat tick sees it: when it last ran (ms),

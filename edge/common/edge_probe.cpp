@@ -99,6 +99,10 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
     "Age of each presence change when this node's fan-out hands it to its "
     "subscribers (now minus the change's time: the coalescing window and "
     "queues; across nodes, plus clock skew)");
+  tick_delay_.histogram = histogram(
+    r, "presence_cluster_tick_delay_seconds",
+    "How late the membership's heartbeat tick ran (cluster mode): near "
+    "--failure-timeout, the other members declare this node dead");
   store_write_.histogram
     = histogram(r, "presence_store_write_seconds",
                 "Duration of each RocksDB write (a batch)");
@@ -191,8 +195,10 @@ void edge_probe::fed_histogram::feed(const latency_histogram& h) {
 void edge_probe::refresh(const node_stats* node,
                          const store_stats* store) const {
   std::lock_guard<std::mutex> guard{histograms_mu_};
-  if (node != nullptr)
+  if (node != nullptr) {
     delivery_delay_.feed(node->delivery_delay);
+    tick_delay_.feed(node->tick_delay);
+  }
   if (store != nullptr)
     store_write_.feed(store->write_latency);
 }

@@ -106,6 +106,7 @@ private:
   };
   mutable std::mutex histograms_mu_;
   mutable fed_histogram delivery_delay_;
+  mutable fed_histogram tick_delay_;
   mutable fed_histogram store_write_;
 
   mutable std::mutex scraped_mu_;
