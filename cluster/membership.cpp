@@ -69,6 +69,8 @@ struct membership_state {
   std::set<std::string> handshake_failed;
   /// This node is leaving: no more heartbeats or views with itself.
   bool leaving = false;
+  /// When the last heartbeat tick ran (ms; 0: none yet).
+  millis last_tick = 0;
   static inline const char* name = "presence.membership";
 };
 
@@ -379,6 +381,16 @@ membership_impl(membership_ptr self, cluster_config cfg, member_info me,
     [=](tick_atom) {
       auto& st = self->state;
       auto t = st.now();
+      // Members are judged silent as of when this tick was due, not when it
+      // ran. A tick that ran late (this node starved or paused) has behind
+      // it in the mailbox the heartbeats that came meanwhile: judged now,
+      // every member would look silent, and this node declared them all
+      // dead for its own stall (a 6-node mass close with a 500 ms failure
+      // timeout: each late tick dropped the whole cluster from the view and
+      // moved every user, over and over; docs/benchmarks.md).
+      auto interval = st.cfg.heartbeat_interval.count();
+      auto due = st.last_tick > 0 ? std::min(t, st.last_tick + interval) : t;
+      st.last_tick = t;
       // A tick a failure timeout late: this node stood still (the others
       // declared it dead and took its users over meanwhile). Noted before
       // anyone is declared silent below: the registry reads it when the
@@ -386,7 +398,7 @@ membership_impl(membership_ptr self, cluster_config cfg, member_info me,
       // leaving (a tick that stopped would read as a stall in progress).
       if (st.stats) {
         auto prev = st.stats->tick_at.exchange(t);
-        auto late = t - prev - st.cfg.heartbeat_interval.count();
+        auto late = t - prev - interval;
         if (prev > 0)
           st.stats->tick_delay.observe(
             static_cast<uint64_t>(std::max<millis>(late, 0)) * 1000);
@@ -413,7 +425,7 @@ membership_impl(membership_ptr self, cluster_config cfg, member_info me,
         auto& e = kvp.second;
         if (!e.alive)
           continue;
-        if (t - e.last_heard > st.cfg.failure_timeout.count()) {
+        if (due - e.last_heard > st.cfg.failure_timeout.count()) {
           // Alive as far as TCP knows, but silent: hung or cut off.
           cluster_log().warn("member {} is silent: declared dead",
                              e.info.node_id);
