@@ -72,6 +72,16 @@ public:
   /// Drops the changes older than `max_age` before `now` (ms; 0: none).
   void expire(uint64_t now);
 
+  /// Calls `f` with every change in the log, oldest first.
+  template <class F>
+  void for_each(F f) const {
+    for (auto& d : by_version_)
+      f(d);
+  }
+
+  /// Changes up to this version may be missing (0: none went).
+  uint64_t oldest() const { return oldest_; }
+
   /// Changes up to `version` may be missing (resync_required before it).
   void forget_before(uint64_t version) { oldest_ = std::max(oldest_, version); }
 

@@ -213,24 +213,21 @@ void keep_for_away(registry_ptr self, const cluster_view& v,
       continue;
     auto& a = i->second;
     if (a.incarnation == m.incarnation && m.fanout) {
-      auto all = [](const std::string&) { return true; };
-      auto page = a.missed.since(0, a.missed.size(), all);
-      if (!page.complete) {
+      if (a.missed.oldest() > 0)
         // The oldest went: the rest is still news to it.
-        page = a.missed.since(page.oldest, a.missed.size(), all);
         actors_log().warn(
           "{} was away for {} ms: more changes were made meanwhile than "
           "--change-log-size / --change-log-ttl keep; its subscribers may "
           "miss some until they list again",
           m.node_id, now - a.since);
-      } else if (!page.changes.empty()) {
+      else if (a.missed.size() > 0)
         actors_log().info(
           "{} was away for {} ms: it gets the {} changes it "
           "missed",
-          m.node_id, now - a.since, page.changes.size());
-      }
-      for (auto& d : page.changes)
-        caf::anon_send(m.fanout, delta_atom::value, std::move(d));
+          m.node_id, now - a.since, a.missed.size());
+      a.missed.for_each([&m](const presence_delta& d) {
+        caf::anon_send(m.fanout, delta_atom::value, d);
+      });
     }
     st.away.erase(i);
   }
