@@ -86,6 +86,11 @@ struct registry_state {
   millis last_loss = 0;
   /// A scan is scheduled because the last one could not finish.
   bool orphan_retry_armed = false;
+  /// A scan is scheduled because user actors here ended as stale.
+  bool stale_scan_armed = false;
+  /// Orphans a scan is closing now (a store read on its way): a scan that
+  /// overlaps it leaves them alone.
+  std::set<std::string> closing_orphans;
   /// When the first view came (this node's start in the cluster).
   millis first_view_at = 0;
   /// The stall (node_stats::stall::start) whose stale user actors this
@@ -292,6 +297,21 @@ node_stats::stall recent_stall(const registry_state& st, millis recent) {
   return stall.len >= c.failure_timeout.count() ? stall : node_stats::stall{};
 }
 
+/// User actors here ended as stale (they said nothing): an orphan scan a
+/// rehome window later (it waits while this node just stood still) closes
+/// the marks of those whose devices joined nowhere else meanwhile, and says
+/// that they left (close_orphans). Without one, a node that stood still
+/// without losing a member from its view (the others declared it dead,
+/// not it them) never scanned, and those users stayed online for every
+/// observer.
+void scan_after_stale(registry_ptr self) {
+  auto& st = self->state;
+  if (st.stale_scan_armed)
+    return;
+  st.stale_scan_armed = true;
+  self->delayed_send(self, st.cluster.rehome_window, orphan_atom::value);
+}
+
 /// Members are lost right after this node stood still (SIGSTOP, a VM
 /// pause): the others declared it dead meanwhile, took its users over and
 /// moved the devices their sessions hold to the new owners. The user
@@ -317,6 +337,7 @@ void end_if_stale(registry_ptr self) {
     st.names.erase(kvp.second.address());
     self->send(kvp.second, stale_atom::value);
   }
+  scan_after_stale(self);
   st.users.clear();
   st.online.clear();
   st.restricted.clear();
@@ -352,7 +373,8 @@ void retry_orphan_scan(registry_ptr self, const std::string& what,
 
 /// Closes the sessions a dead owner left open for users this node owns now
 /// and nobody re-registered: offline at their last checkpoint. A mark that
-/// another node already closed (this node was away meanwhile) only goes.
+/// was closed already (this node was away meanwhile, or its actor ended as
+/// stale) only goes, and the user is announced offline once more.
 void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
   auto& st = self->state;
   // The scan began before this node noticed it had stood still (its timer
@@ -362,7 +384,8 @@ void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
     return;
   }
   for (auto& m : marks) {
-    if (!m.open || !owned_here(st, m.user_id) || st.users.count(m.user_id) > 0)
+    if (!m.open || !owned_here(st, m.user_id) || st.users.count(m.user_id) > 0
+        || !st.closing_orphans.insert(m.user_id).second)
       continue;
     auto mark = m;
     self
@@ -371,28 +394,38 @@ void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
       .then(
         [=](const user_record& merged) {
           auto& st = self->state;
+          st.closing_orphans.erase(mark.user_id);
           if (st.users.count(mark.user_id) > 0)
             return; // a device re-registered meanwhile
           if (just_stood_still(st) || !owned_here(st, mark.user_id))
             return; // the next scan decides
           auto end = std::max(mark.open_start, mark.open_last_active);
-          if (merged.last_seen >= end && merged.last_seen > 0) {
-            self->send(st.env->store, drop_atom::value, mark.user_id);
-            return;
-          }
           auto version = next_version(std::max(mark.version, merged.version),
                                       st.env->now());
-          self->send(st.env->store, close_atom::value, mark.user_id,
-                     mark.open_start, end, version);
+          // Closed already: a node closed it while this one was away, or
+          // its actor here ended as stale (end_stale wrote its last
+          // activity). The mark only goes, but the leave is said all the
+          // same: a stale actor ends without a word, trusting the node that
+          // took its users over, and that node never heard of a device
+          // whose client left meanwhile (a 6-node mass close with members
+          // flapping: observers never heard thousands of leaves). Said
+          // twice, an offline is no change to anyone.
+          bool closed = merged.last_seen >= end && merged.last_seen > 0;
+          if (closed)
+            self->send(st.env->store, drop_atom::value, mark.user_id);
+          else
+            self->send(st.env->store, close_atom::value, mark.user_id,
+                       mark.open_start, end, version);
           presence_delta d;
           d.user_id = mark.user_id;
-          d.last_seen = end;
+          d.last_seen = closed ? merged.last_seen : end;
           d.version = version;
           d.vis = make_visibility(merged.contacts,
                                   st.env->cfg.contacts_by_default);
           apply_delta(self, std::move(d));
         },
         [=](caf::error& err) {
+          self->state.closing_orphans.erase(mark.user_id);
           retry_orphan_scan(self, "loading " + mark.user_id, err);
         });
   }
@@ -865,6 +898,7 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
         st.names.erase(sender);
         st.users.erase(u);
       }
+      scan_after_stale(self);
     },
     // -- the cluster ------------------------------------------------------------
     [=](view_atom, const cluster_view& v) {
@@ -964,6 +998,7 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
     [=](orphan_atom) {
       auto& st = self->state;
       st.orphan_retry_armed = false;
+      st.stale_scan_armed = false;
       if (just_stood_still(st)) {
         self->delayed_send(self, st.cluster.rehome_window, orphan_atom::value);
         return;

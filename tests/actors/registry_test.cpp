@@ -341,6 +341,47 @@ TEST_CASE("a failed orphan scan is tried again until the orphans close") {
 }
 
 TEST_CASE(
+  "an orphan whose session was closed already is announced offline "
+  "once more, its mark dropped") {
+  // The user's actor here ended as stale after this node stood still
+  // (end_stale wrote its last activity, said nothing), and its client left
+  // before it joined anywhere else: nobody else will say it.
+  cluster_config cluster;
+  cluster.listen_enabled = true;
+  cluster.node_id = "n1";
+  cluster.rehome_window = 1s;
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  fixture f{c, {}, cluster};
+  auto all = f.subscribe({}, true);
+  user_record mark;
+  mark.user_id = "left";
+  mark.known = true;
+  mark.version = 3;
+  mark.open = true;
+  mark.open_start = 1'000;
+  mark.open_last_active = 2'000;
+  f.log->marks.push_back(mark);
+  f.log->records["left"] = user_record{"left", true, 2'500, 5};
+  cluster_view view;
+  view.version = 1;
+  view.self = "n1";
+  view.members.emplace_back();
+  view.members.back().node_id = "n1";
+  f.self->send(f.registry, view_atom::value, view);
+  f.run();
+  f.advance(1100ms);
+  // No second session in the history: the mark only goes.
+  CHECK(f.log->closes.empty());
+  REQUIRE(all->deltas.size() == 1);
+  auto& d = all->deltas[0];
+  CHECK(d.user_id == "left");
+  CHECK_FALSE(d.online);
+  CHECK(d.last_seen == 2'500);
+  CHECK(d.version > 5);
+}
+
+TEST_CASE(
   "a batch status read while a join is under way agrees with the "
   "join's announcement") {
   // Found by the JS client's tests: a subscribe's snapshot came back

@@ -232,7 +232,12 @@ struct fixture : config_holder {
 
   ~fixture() {
     run();
-    // Registry, fan-out and user actors live on; don't wait for them.
+    // The registry goes first: a timer it re-arms for as long as the node
+    // just stood still (the orphan scan) would run without end once the
+    // test coordinator shuts down, its time standing still.
+    caf::anon_send_exit(registry, caf::exit_reason::kill);
+    run();
+    // Fan-out and user actors live on; don't wait for them.
     sys.await_actors_before_shutdown(false);
   }
 
