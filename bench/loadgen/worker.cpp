@@ -458,6 +458,22 @@ private:
 
   kv observers_payload_off() {
     auto [complete, missing] = observers_seen(false);
+    // Who they miss, to look for in the server's logs (the first few).
+    for (size_t j = 0; j < observers_.size() && missing > 0; ++j) {
+      if (!observers_[j]->ready())
+        continue;
+      std::string some;
+      int listed = 0;
+      auto& held = h_.obs[j].held;
+      for (size_t i = 0; i < held.size() && listed < 10; ++i)
+        if ((held[i] & 2) == 0 && (held[i] & 1) != 0) {
+          some += " " + o_.prefix + std::to_string(i);
+          ++listed;
+        }
+      if (listed > 0)
+        std::fprintf(stderr, "loadgen[%d]: observer %zu never saw offline:%s\n",
+                     h_.worker, j, some.c_str());
+    }
     return {{"observers_complete_off", complete},
             {"missing_off", missing},
             {"max_t_last_off", double(h_.t_last_off)}};
