@@ -53,6 +53,8 @@ struct away_member {
   /// The latest change of each user announced since, bounded as the fan-out's
   /// own change log (--change-log-size, --change-log-ttl).
   change_log missed;
+  /// Away longer than --change-log-ttl: nothing more is kept for it.
+  bool given_up = false;
 };
 
 struct registry_state {
@@ -183,9 +185,22 @@ void apply_delta(registry_ptr self, presence_delta d, bool to_index = true) {
   for (auto& f : st.remote_fanouts)
     caf::anon_send(f, delta_atom::value, d);
   if (!st.away.empty()) {
-    auto now = static_cast<uint64_t>(std::max<millis>(st.env->now(), 0));
-    for (auto& kvp : st.away)
-      kvp.second.missed.add(d, now);
+    auto now = st.env->now();
+    auto ttl = st.env->cfg.change_log_ttl.count();
+    for (auto& kvp : st.away) {
+      auto& a = kvp.second;
+      if (a.given_up)
+        continue;
+      if (ttl > 0 && now - a.since > ttl) {
+        // Away longer than a resync window (gone for good, most likely):
+        // nothing more is kept for it, and if it comes back its
+        // subscribers are told nothing of the time (logged then).
+        a.given_up = true;
+        a.missed = change_log{1, 1};
+        continue;
+      }
+      a.missed.add(d, static_cast<uint64_t>(std::max<millis>(now, 0)));
+    }
   }
   caf::anon_send(st.fanout, delta_atom::value, std::move(d));
 }

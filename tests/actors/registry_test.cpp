@@ -624,6 +624,100 @@ void lose_n2_after_standing_still(std::chrono::milliseconds still,
 
 } // namespace
 
+namespace {
+
+/// n1's registry in {n1, n2} with n2's fan-out real (a listener of
+/// everything on it): what reaches n2's subscribers.
+struct with_n2 {
+  cluster_config cluster;
+  fixture f;
+  fanout_api n2_fanout;
+  std::shared_ptr<inbox> n2_feed;
+  std::string uid;
+
+  with_n2()
+    : cluster(make_cluster()), f{fixture::immediate_cfg(), {}, cluster},
+      n2_fanout(actors::spawn_fanout(f.sys, fixture::immediate_cfg())) {
+    auto [l, box] = f.listener();
+    n2_feed = box;
+    f.self->send(n2_fanout, subscribe_atom::value,
+                 caf::actor_cast<delta_listener>(l), std::vector<std::string>{},
+                 true);
+    uid = owned_by_n1(cluster);
+    view(true, 1);
+  }
+
+  static cluster_config make_cluster() {
+    cluster_config c;
+    c.listen_enabled = true;
+    c.node_id = "n1";
+    c.rehome_window = 1s;
+    return c;
+  }
+
+  /// A view with n2 (its life `incarnation`) or without it.
+  void view(bool n2, millis incarnation) {
+    auto v = view_of(n2 ? std::vector<std::string>{"n1", "n2"}
+                        : std::vector<std::string>{"n1"});
+    if (n2) {
+      v.members[1].fanout = n2_fanout;
+      v.members[1].incarnation = incarnation;
+    }
+    f.self->send(f.registry, view_atom::value, v);
+    f.run();
+  }
+
+  /// `uid` joins, n2 is lost, `uid` leaves, then `back` happens.
+  template <class F>
+  void leave_while_n2_away(F back) {
+    auto ack = f.join(uid, "d");
+    REQUIRE(count_for(*n2_feed, uid, true) == 1);
+    view(false, 0);
+    f.self->send(caf::actor_cast<user_api>(ack.user), leave_atom::value,
+                 std::string{"d"}, f.sessions.back().address());
+    f.run();
+    CHECK(count_for(*n2_feed, uid, false) == 0);
+    back();
+  }
+};
+
+} // namespace
+
+TEST_CASE(
+  "a member that was away gets the leaves made meanwhile when the "
+  "same life is back") {
+  with_n2 t;
+  t.leave_while_n2_away([&] { t.view(true, 1); });
+  CHECK(count_for(*t.n2_feed, t.uid, false) == 1);
+  // Replayed once: a later view change replays nothing again.
+  t.view(false, 0);
+  t.view(true, 1);
+  CHECK(count_for(*t.n2_feed, t.uid, false) == 1);
+}
+
+TEST_CASE(
+  "a member back as a new life gets nothing of what its old one "
+  "missed") {
+  with_n2 t;
+  t.leave_while_n2_away([&] { t.view(true, 2); });
+  CHECK(count_for(*t.n2_feed, t.uid, false) == 0);
+}
+
+TEST_CASE(
+  "a member away longer than --change-log-ttl gets nothing of the "
+  "time") {
+  with_n2 t;
+  t.leave_while_n2_away([&] {
+    t.f.advance(130s); // the default change log TTL is 2 minutes
+    // The first change after that gives up on it: the user is back
+    // (announced again to n2 as it comes back, being online).
+    t.f.join(t.uid, "d");
+    t.view(true, 1);
+  });
+  CHECK(count_for(*t.n2_feed, t.uid, false) == 0);
+  CHECK(count_for(*t.n2_feed, t.uid, true) == 2);
+}
+
 TEST_CASE(
   "a node that stood still ends its stale user actors quietly when "
   "it finds members lost") {
