@@ -232,6 +232,13 @@ void keep_for_away(registry_ptr self, const cluster_view& v,
     if (i == st.away.end())
       continue;
     auto& a = i->second;
+    auto ttl = st.env->cfg.change_log_ttl.count();
+    if (ttl > 0 && now - a.since > ttl && !a.given_up) {
+      // Away past the TTL with nothing announced since: given up all the
+      // same (apply_delta gives up only when something is announced).
+      a.given_up = true;
+      a.missed = change_log{1, 1};
+    }
     if (a.incarnation == m.incarnation && m.fanout) {
       if (a.missed.oldest() > 0)
         // The oldest went: the rest is still news to it.
@@ -414,6 +421,10 @@ void close_orphans(registry_ptr self, std::vector<user_record>& marks) {
             return; // a device re-registered meanwhile
           if (just_stood_still(st) || !owned_here(st, mark.user_id))
             return; // the next scan decides
+          // A newer session is open (the user came back elsewhere): its
+          // owner speaks for the user; the next scan decides.
+          if (merged.open && merged.open_start != mark.open_start)
+            return;
           auto end = std::max(mark.open_start, mark.open_last_active);
           auto version = next_version(std::max(mark.version, merged.version),
                                       st.env->now());
