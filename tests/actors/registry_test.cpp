@@ -298,22 +298,33 @@ TEST_CASE("an idle user actor ends and a later join spawns a fresh one") {
   CHECK(a2.status.version > a1.status.version);
 }
 
-TEST_CASE("a failed orphan scan is tried again until the orphans close") {
-  cluster_config cluster;
-  cluster.listen_enabled = true; // sessions may outlive their owner
-  cluster.node_id = "n1";
-  cluster.rehome_window = 1s;
-  fixture f{fixture::default_cfg(), {}, cluster};
+namespace {
+
+/// Node n1 of a cluster (sessions may outlive their owner), rehome window
+/// 1 s.
+cluster_config node_n1() {
+  cluster_config c;
+  c.listen_enabled = true;
+  c.node_id = "n1";
+  c.rehome_window = 1s;
+  return c;
+}
+
+/// An open session mark of `uid` (version 3, from 1,000 to 2,000 ms) as the
+/// orphan scan reads it.
+user_record open_mark(const std::string& uid) {
   user_record mark;
-  mark.user_id = "orphan";
+  mark.user_id = uid;
   mark.known = true;
   mark.version = 3;
   mark.open = true;
   mark.open_start = 1'000;
   mark.open_last_active = 2'000;
-  f.log->marks.push_back(mark);
-  f.log->failing_scans = 1;
-  f.log->failing_loads = 1;
+  return mark;
+}
+
+/// The view of n1 alone (the loss that schedules an orphan scan).
+void view_n1_alone(fixture& f) {
   cluster_view view;
   view.version = 1;
   view.self = "n1";
@@ -321,6 +332,16 @@ TEST_CASE("a failed orphan scan is tried again until the orphans close") {
   view.members.back().node_id = "n1";
   f.self->send(f.registry, view_atom::value, view);
   f.run();
+}
+
+} // namespace
+
+TEST_CASE("a failed orphan scan is tried again until the orphans close") {
+  fixture f{fixture::default_cfg(), {}, node_n1()};
+  f.log->marks.push_back(open_mark("orphan"));
+  f.log->failing_scans = 1;
+  f.log->failing_loads = 1;
+  view_n1_alone(f);
   // The first scan (a rehome window after the view) fails in the store.
   f.advance(1100ms);
   CHECK(f.log->failing_scans == 0);
@@ -346,30 +367,13 @@ TEST_CASE(
   // The user's actor here ended as stale after this node stood still
   // (end_stale wrote its last activity, said nothing), and its client left
   // before it joined anywhere else: nobody else will say it.
-  cluster_config cluster;
-  cluster.listen_enabled = true;
-  cluster.node_id = "n1";
-  cluster.rehome_window = 1s;
   auto c = fixture::default_cfg();
   c.coalesce_window = 0ms;
-  fixture f{c, {}, cluster};
+  fixture f{c, {}, node_n1()};
   auto all = f.subscribe({}, true);
-  user_record mark;
-  mark.user_id = "left";
-  mark.known = true;
-  mark.version = 3;
-  mark.open = true;
-  mark.open_start = 1'000;
-  mark.open_last_active = 2'000;
-  f.log->marks.push_back(mark);
+  f.log->marks.push_back(open_mark("left"));
   f.log->records["left"] = user_record{"left", true, 2'500, 5};
-  cluster_view view;
-  view.version = 1;
-  view.self = "n1";
-  view.members.emplace_back();
-  view.members.back().node_id = "n1";
-  f.self->send(f.registry, view_atom::value, view);
-  f.run();
+  view_n1_alone(f);
   f.advance(1100ms);
   // No second session in the history: the mark only goes.
   CHECK(f.log->closes.empty());
@@ -636,7 +640,7 @@ struct with_n2 {
   std::string uid;
 
   with_n2()
-    : cluster(make_cluster()), f{fixture::immediate_cfg(), {}, cluster},
+    : cluster(node_n1()), f{fixture::immediate_cfg(), {}, cluster},
       n2_fanout(actors::spawn_fanout(f.sys, fixture::immediate_cfg())) {
     auto [l, box] = f.listener();
     n2_feed = box;
@@ -645,14 +649,6 @@ struct with_n2 {
                  true);
     uid = owned_by_n1(cluster);
     view(true, 1);
-  }
-
-  static cluster_config make_cluster() {
-    cluster_config c;
-    c.listen_enabled = true;
-    c.node_id = "n1";
-    c.rehome_window = 1s;
-    return c;
   }
 
   /// A view with n2 (its life `incarnation`) or without it.
