@@ -40,7 +40,11 @@ struct fanout_state {
   /// Deltas of the current window in arrival order; one per user.
   std::vector<presence_delta> pending;
   std::unordered_map<std::string, size_t> pending_index;
-  /// A window is open: deltas are gathered until its tick.
+  /// When the window the last send opened ends: a delta before then is
+  /// gathered, one at or after it goes out at once. No timer runs for a
+  /// window nothing falls into (most sends on a quiet node).
+  caf::actor_clock::time_point window_end;
+  /// A tick is on its way: the open window gathered something.
   bool armed = false;
   /// Every delta heard, the latest per user (resync).
   change_log log{1, 0};
@@ -110,18 +114,16 @@ size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
   return sent + per.size();
 }
 
-/// Opens a coalescing window after a send of `sent` messages: deltas are
-/// gathered until its tick.
-void arm(fanout_ptr self, size_t sent) {
+/// Opens a coalescing window after a send of `sent` messages: deltas that
+/// come before it ends are gathered (the first of them asks for the tick).
+void open_window(fanout_ptr self, size_t sent) {
   auto& st = self->state;
-  st.armed = true;
-  self->delayed_send(self, fanout_window(st.cfg.coalesce_window, sent),
-                     tick_atom::value);
+  st.window_end = self->clock().now()
+                  + fanout_window(st.cfg.coalesce_window, sent);
 }
 
-/// The window is over: what it gathered goes out, and a new window opens
-/// (the stream is busy); if it gathered nothing the stream is quiet again
-/// and the next delta goes out at once.
+/// The window is over: what it gathered goes out and opens the next
+/// window; the stream is quiet again once a window gathers nothing.
 void flush(fanout_ptr self) {
   auto& st = self->state;
   st.armed = false;
@@ -130,7 +132,7 @@ void flush(fanout_ptr self) {
   std::vector<presence_delta> out;
   out.swap(st.pending);
   st.pending_index.clear();
-  arm(self, deliver(self, std::move(out)));
+  open_window(self, deliver(self, std::move(out)));
 }
 
 void forget(fanout_ptr self, const delta_listener& l) {
@@ -249,8 +251,13 @@ fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
         // quiet spell a delta goes out at once; the window it opens
         // gathers whatever follows, so batching starts only when deltas
         // come faster than one per window.
-        arm(self, deliver(self, {std::move(d)}));
-        return;
+        auto now = self->clock().now();
+        if (now >= st.window_end) {
+          open_window(self, deliver(self, {std::move(d)}));
+          return;
+        }
+        st.armed = true;
+        self->delayed_send(self, st.window_end - now, tick_atom::value);
       }
       auto i = st.pending_index.find(d.user_id);
       if (i != st.pending_index.end()) {

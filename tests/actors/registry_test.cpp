@@ -172,6 +172,70 @@ TEST_CASE(
   CHECK(all->deltas.back().user_id == "c");
 }
 
+TEST_CASE(
+  "a delta inside a window goes out when the window of the last send "
+  "ends, not a window after it came") {
+  // The window is a deadline set by the send (no timer runs for a window
+  // nothing falls into); a delta that falls in waits only for the rest.
+  fixture f; // 50 ms window
+  auto all = f.subscribe({}, true);
+  f.join("a", "d");
+  REQUIRE(all->batches == 1);
+  f.advance(30ms);
+  f.join("b", "d"); // 20 ms of the window left
+  CHECK(all->batches == 1);
+  f.advance(19ms);
+  CHECK(all->batches == 1);
+  f.advance(2ms); // 51 ms after a's send, 21 ms after b came
+  CHECK(all->batches == 2);
+  CHECK(all->deltas.back().user_id == "b");
+  // That send (at 50 ms) opened the next window: c, at 61 ms, waits for
+  // its end (100 ms); e, 60 ms after that send, goes out at once.
+  f.advance(10ms);
+  f.join("c", "d");
+  CHECK(all->batches == 2);
+  f.advance(41ms);
+  CHECK(all->batches == 3);
+  f.advance(60ms);
+  f.join("e", "d");
+  CHECK(all->batches == 4);
+  CHECK(all->deltas.back().user_id == "e");
+}
+
+TEST_CASE("a send on a quiet fan-out sets no timer") {
+  // Most sends find the stream quiet (one change, then nothing for longer
+  // than the window): each used to wake the clock for an empty tick.
+  fixture f; // 50 ms window
+  auto fanout = actors::spawn_fanout(f.sys, f.acfg, 0, nullptr, nullptr,
+                                     [&f] { return f.now(); });
+  auto [l, box] = f.listener();
+  f.self->send(fanout, subscribe_atom::value,
+               caf::actor_cast<delta_listener>(l), std::vector<std::string>{},
+               true);
+  f.run();
+  auto timers = [&] { return f.sched.clock().schedule().size(); };
+  auto before = timers();
+  presence_delta d;
+  d.user_id = "a";
+  d.version = 1;
+  d.online = true;
+  f.self->send(fanout, delta_atom::value, d);
+  f.run();
+  CHECK(box->batches == 1);
+  CHECK(timers() == before);
+  // A second delta inside the window is gathered: now a tick is due.
+  d.version = 2;
+  f.self->send(fanout, delta_atom::value, d);
+  f.run();
+  CHECK(box->batches == 1);
+  CHECK(timers() == before + 1);
+  f.advance(50ms);
+  CHECK(box->batches == 2);
+  CHECK(timers() == before);
+  caf::anon_send_exit(fanout, caf::exit_reason::kill);
+  f.run();
+}
+
 TEST_CASE("the window after a send grows with its listeners") {
   CHECK(actors::fanout_window(2ms, 1) == 2ms);
   CHECK(actors::fanout_window(2ms, 50) == 2ms);     // 1 ms of deliveries
