@@ -14,7 +14,7 @@
 //           [--source-ips A,B,...] [--server-pid PID[,PID...]]...
 //           [--prefix u] [--settle-ms MS] [--timeout-s S] [--window-s S]
 //           [--sio004-round heartbeat|check] [--sio000-confirm ack|list]
-//           [--ready-file F] [--quiet]
+//           [--ready-file F] [--samples-file F] [--quiet]
 //
 // Protocols (what a client does; "joined" is what confirms its join):
 //   native  users: /ws?userId=U (the upgrade joins; "joined" frame);
@@ -63,6 +63,9 @@
 //   soak      latency, with delivery percentiles (and server CPU/RSS) per
 //             --window-s (60) window, to check flatness; the held users
 //             heartbeat every --ping-interval-ms meanwhile.
+//             --samples-file F (latency, soak): every churn join an
+//             observer saw, "sent_us latency_us observer" per line, in
+//             F.<worker> (where in the run the tail is).
 //
 // Scale: --procs P forks P workers that split users and observers (each
 // process holds at most ~19,900 sockets: open-files limit 20,000) and the

@@ -66,7 +66,7 @@ const char* usage
     "  [--procs P] [--source-ips A,B,..] [--server-pid PID[,PID..]]...\n"
     "  [--prefix u] [--settle-ms MS] [--timeout-s S] [--window-s S]\n"
     "  [--sio004-round heartbeat|check] [--sio000-confirm ack|list]\n"
-    "  [--ready-file F] [--quiet]\n"
+    "  [--ready-file F] [--samples-file F] [--quiet]\n"
     "See bench/README.md (or the top of bench/loadgen.cpp).\n";
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -124,7 +124,7 @@ bool parse_options(int argc, char** argv, options& o, int& rc) {
       "--observers",   "--seconds",      "--ping-interval-ms", "--prefix",
       "--concurrency", "--rate",         "--churn-hold-ms",    "--repeat",
       "--procs",       "--settle-ms",    "--timeout-s",        "--window-s",
-      "--ready-file",  "--source-ips",   "--server-pid",
+      "--ready-file",  "--source-ips",   "--server-pid",       "--samples-file",
     };
     if (std::find(std::begin(known), std::end(known), k) == std::end(known))
       return bad("unknown option " + k);
@@ -195,6 +195,8 @@ bool parse_options(int argc, char** argv, options& o, int& rc) {
       ok = to_int(v, o.window_s) && o.window_s > 0;
     else if (k == "--ready-file")
       o.ready_file = v;
+    else if (k == "--samples-file")
+      o.samples_file = v;
     else if (k == "--source-ips") {
       o.source_ips = split(v, ',');
       ok = !o.source_ips.empty();

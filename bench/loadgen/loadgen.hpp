@@ -12,6 +12,7 @@
 
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -68,6 +69,10 @@ struct options {
   int timeout_s = 60;
   int window_s = 60;
   std::string ready_file;
+  /// latency, soak: every churn join an observer saw, one line each
+  /// (join sent, µs since the epoch; latency, µs; observer) in
+  /// FILE.<worker>: where in a run the tail is.
+  std::string samples_file;
   std::vector<std::string> source_ips;
   std::vector<int> server_pids;
   bool quiet = false;
@@ -214,6 +219,8 @@ struct hub {
   int64_t churn_active = 0; // started, not yet closed/failed
   histogram churn_join_us;  // join sent -> joined
   histogram churn_on_us;    // join sent -> observer saw online
+  /// (join sent, latency, observer) per churn join seen (--samples-file).
+  std::vector<std::array<int64_t, 3>> churn_on_samples;
   histogram churn_off_us;   // close sent -> observer saw offline
   int64_t window_start = 0; // soak: per-window histograms
   std::vector<histogram> windows;

@@ -67,6 +67,8 @@ void hub::on_delta(int o, std::string_view user, bool online, int64_t t) {
     if (online) {
       ++ob.churn_on;
       churn_on_us.add(t - sent);
+      if (!opt.samples_file.empty())
+        churn_on_samples.push_back({sent, t - sent, o});
       if (opt.scen == scenario::soak && window_start != 0) {
         // By the join's send time: every join sent in a window counts
         // there, even if delivered after it.
@@ -322,6 +324,11 @@ private:
     }
     churn_missing_on_ = miss_on;
     churn_missing_off_ = miss_off;
+    if (!o_.samples_file.empty()) {
+      std::ofstream f{o_.samples_file + "." + std::to_string(w_)};
+      for (auto& s : h_.churn_on_samples)
+        f << s[0] << ' ' << s[1] << ' ' << s[2] << '\n';
+    }
     barrier("drained");
     leave_users();
     barrier("closed", observers_payload_off());
