@@ -51,7 +51,7 @@ struct conn {
   int fd = -1;
   bool upgraded = false;
   bool user = false;
-  bool sio = false;       // Engine.IO / Socket.IO (seed 000)
+  bool sio = false; // Engine.IO / Socket.IO (seed 000)
   bool sio_joined = false;
   bool observer = false; // subscribed to the global feed
   bool want_write = false;
@@ -65,7 +65,7 @@ int ep = -1;
 bool edge = false;
 std::unordered_map<int, conn> conns;
 std::unordered_set<int> observers;
-std::unordered_set<int> sio_joined;           // seed 000: joined sockets
+std::unordered_set<int> sio_joined;             // seed 000: joined sockets
 std::unordered_map<std::string, int> sio_users; // user -> sockets joined
 uint64_t next_sid = 0;
 
@@ -76,8 +76,8 @@ std::string iso_now() {
   gmtime_r(&ts.tv_sec, &t);
   char b[96];
   std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-                t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour,
-                t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
+                t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min,
+                t.tm_sec, ts.tv_nsec / 1000000);
   return b;
 }
 
@@ -151,9 +151,9 @@ void broadcast(const std::string& user_id, bool online) {
 
 // Seed 000: user_online / user_offline to every joined socket.
 void sio_broadcast(const std::string& user_id, bool online) {
-  auto f = frame(std::string(R"(42[")") + (online ? "user_online" : "user_offline")
-                 + R"(",{"userId":")" + user_id + R"(","lastSeen":")"
-                 + iso_now() + "\"}]");
+  auto f = frame(
+    std::string(R"(42[")") + (online ? "user_online" : "user_offline")
+    + R"(",{"userId":")" + user_id + R"(","lastSeen":")" + iso_now() + "\"}]");
   std::vector<int> to(sio_joined.begin(), sio_joined.end());
   for (int fd : to) {
     auto it = conns.find(fd);
@@ -201,8 +201,9 @@ bool on_request(conn& c) {
   bool sio_path = (starts("/socket.io/?") || starts("/api/socketio/?"))
                   && query_value(target, "transport") == "websocket";
   if (key.empty() || (!status_path && !user_path && !sio_path)) {
-    send_bytes(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
-                  "Connection: close\r\n\r\n");
+    send_bytes(c,
+               "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+               "Connection: close\r\n\r\n");
     return false;
   }
   key += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -210,8 +211,9 @@ bool on_request(conn& c) {
   SHA1(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
   unsigned char accept[64];
   EVP_EncodeBlock(accept, digest, SHA_DIGEST_LENGTH);
-  std::string resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: "
-                     "websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+  std::string resp
+    = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: "
+      "websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
   resp += reinterpret_cast<char*>(accept);
   resp += "\r\n\r\n";
   c.in.erase(0, end + 4);
@@ -270,16 +272,15 @@ void on_sio(conn& c, const std::string& p, std::string& replies) {
     auto u = arg();
     bool on = sio_users.count(u) > 0;
     replies += frame(std::string(R"(42["user_online_status",{"online":)")
-                     + (on ? "true" : "false") + R"(,"userId":")" + u
-                     + "\"}]");
+                     + (on ? "true" : "false") + R"(,"userId":")" + u + "\"}]");
   } else if (body.rfind(R"(["join_user")", 0) == 0 && !c.sio_joined) {
     c.user_id = arg();
     c.sio_joined = true;
     sio_joined.insert(c.fd);
     ++sio_users[c.user_id];
     if (!ack.empty())
-      replies += frame("43" + ack + R"([{"success":true,"userId":")"
-                       + c.user_id + "\"}]");
+      replies += frame("43" + ack + R"([{"success":true,"userId":")" + c.user_id
+                       + "\"}]");
     sio_broadcast(c.user_id, true);
   }
 }
@@ -438,7 +439,8 @@ int main(int argc, char** argv) {
   auto colon = listen_at.rfind(':');
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(listen_at.substr(colon + 1))));
+  sa.sin_port = htons(
+    static_cast<uint16_t>(std::stoi(listen_at.substr(colon + 1))));
   inet_pton(AF_INET, listen_at.substr(0, colon).c_str(), &sa.sin_addr);
   int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   int one = 1;
