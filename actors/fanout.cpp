@@ -306,7 +306,7 @@ fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
 
 } // namespace
 
-std::chrono::microseconds fanout_window(std::chrono::milliseconds base,
+std::chrono::microseconds fanout_window(std::chrono::microseconds base,
                                         std::size_t listeners) {
   auto cost = std::chrono::microseconds{
     static_cast<int64_t>(listeners * 1'000'000 / fanout_deliveries_per_second)};

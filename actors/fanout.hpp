@@ -55,7 +55,7 @@ constexpr std::chrono::milliseconds fanout_max_window{100};
 /// deliveries take at fanout_deliveries_per_second (20 us each: 2,000
 /// listeners 40 ms, 5,000 or more the 100 ms cap), never less than `base`
 /// (--coalesce-window).
-std::chrono::microseconds fanout_window(std::chrono::milliseconds base,
+std::chrono::microseconds fanout_window(std::chrono::microseconds base,
                                         std::size_t listeners);
 
 } // namespace presence::actors

@@ -1,6 +1,7 @@
 #include "app/config_cli.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 
@@ -60,7 +61,7 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
                        + std::to_string(cfg.edge.listen_port);
   double ttl_s = cfg.actors.heartbeat_ttl.count() / 1000.0;
   double grace_s = cfg.actors.reconnect_grace.count() / 1000.0;
-  int64_t window_ms = cfg.actors.coalesce_window.count();
+  double window_ms = cfg.actors.coalesce_window.count() / 1000.0;
   int64_t typing_ms = cfg.actors.typing_timeout.count();
   int64_t resync_margin_ms = cfg.actors.resync_margin.count();
   int64_t change_log_ttl_s = cfg.actors.change_log_ttl.count() / 1000;
@@ -95,7 +96,9 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "seconds to wait after a user's last device goes before announcing "
       "them offline (0 = at once)");
   add("coalesce-window", window_ms,
-      "ms over which deltas are gathered per subscriber (0 = send at once)");
+      "ms (fractions allowed) over which deltas that follow a send are "
+      "gathered, at least; a send to many subscribers opens a longer window "
+      "(0 = send every delta at once)");
   add("auto-away", auto_away_s,
       "seconds without input after which a native device turns away (0 = "
       "off; a join may ask for its own)");
@@ -304,7 +307,12 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   }
   cfg.actors.heartbeat_ttl = seconds_to_ms(ttl_s);
   cfg.actors.reconnect_grace = seconds_to_ms(grace_s);
-  cfg.actors.coalesce_window = milliseconds{window_ms};
+  // validate() checks the range (0 to 10 s); the clamp keeps an absurd
+  // value out of range without overflowing, NaN included.
+  cfg.actors.coalesce_window = std::chrono::microseconds{
+    std::isnan(window_ms)
+      ? int64_t{-1}
+      : std::llround(std::clamp(window_ms, -1.0, 1e8) * 1000)};
   cfg.actors.typing_timeout = milliseconds{typing_ms};
   cfg.actors.resync_margin = milliseconds{
     std::max<int64_t>(resync_margin_ms, 0)};
@@ -408,7 +416,7 @@ std::string to_toml(const config& cfg) {
   line("data-dir", q(p.data_dir));
   line("heartbeat-ttl", secs(a.heartbeat_ttl));
   line("reconnect-grace", secs(a.reconnect_grace));
-  line("coalesce-window", std::to_string(a.coalesce_window.count()));
+  line("coalesce-window", num(a.coalesce_window.count() / 1000.0));
   line("typing-timeout", std::to_string(a.typing_timeout.count()));
   line("change-log-size", std::to_string(a.change_log_size));
   line("change-log-ttl", std::to_string(a.change_log_ttl.count() / 1000));

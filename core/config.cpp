@@ -46,7 +46,8 @@ std::string validate(const config& cfg) {
     return "heartbeat-ttl must be at least 1 second";
   if (a.reconnect_grace.count() < 0)
     return "reconnect-grace must not be negative";
-  if (a.coalesce_window.count() < 0 || a.coalesce_window.count() > 10'000)
+  if (a.coalesce_window.count() < 0
+      || a.coalesce_window > std::chrono::milliseconds{10'000})
     return "coalesce-window must be between 0 and 10000 ms";
   if (a.typing_timeout.count() < 100 || a.typing_timeout.count() > 600'000)
     return "typing-timeout must be between 100 and 600000 ms";

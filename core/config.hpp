@@ -19,9 +19,12 @@ struct actors_config {
   milliseconds reconnect_grace{2'000};
   /// Adaptive coalescing: after a quiet spell a delta goes out at once;
   /// deltas within this window after it are gathered and sent together
-  /// (the latest state per user wins). 0 = send at once. 2 ms keeps a
-  /// busy node's join -> observer p99 under 5 ms (docs/benchmarks.md).
-  milliseconds coalesce_window{2};
+  /// (the latest state per user wins); a send to many listeners opens a
+  /// longer window (actors/fanout.hpp). 0 = send at once, always.
+  /// 0.25 ms: a busy node's join -> observer p99 was 3.6-4.6 ms with it
+  /// against 5.4-6.9 ms with 2 ms (docs/benchmarks.md, twenty-first
+  /// session); storms are bounded by the longer windows of large sends.
+  std::chrono::microseconds coalesce_window{250};
   /// Timeout of internal actor requests.
   milliseconds request_timeout{5'000};
   /// Devices one user may hold at once; joins beyond it are refused.

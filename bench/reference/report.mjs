@@ -163,7 +163,7 @@ const row = (c) => pad(c[0], w[0]) + ' ' + pad(c[1], w[1]) + ' ' + pad(c[2], w[2
 
 lines.push(`presenced vs reference (seed 000: Node ${machine.node} + socket.io 4.8.4 + @socket.io/redis-adapter + Redis ${machine.redis}; one Node process, one Redis)`);
 lines.push(`machine: ${machine.cores} cores, ${machine.mem_gib} GiB, Linux ${machine.kernel}, ${machine.date}; load generator on the same cores; reference lists: ${sizes.ref_lists}, adapter: ${sizes.ref_adapter}`);
-lines.push(`presenced: its defaults (a leave is announced after --reconnect-grace 2 s; adaptive --coalesce-window 2 ms; the seed-000 list built once per node, pushed at most once per --sio-list-window 1 s, widened to at most 16 MiB/s of lists)`);
+lines.push(`presenced: its defaults (a leave is announced after --reconnect-grace 2 s; adaptive --coalesce-window 0.25 ms; the seed-000 list built once per node, pushed at most once per --sio-list-window 1 s, widened to at most 16 MiB/s of lists)`);
 lines.push(`ratio = reference / presenced (figures marked "higher" are better when higher; all others lower is better)`);
 for (const s of scenarios) {
   lines.push('');
