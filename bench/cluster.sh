@@ -8,11 +8,16 @@
 # LOADGEN_ARGS: more load generator arguments, e.g. "--timeout-s 180" (how
 # long observers wait for every offline delta after the mass close).
 # KEEP_LOGS=DIR: the nodes' logs (stderr) are copied to DIR/log<N> at the end.
+# FLOOR=1: NODES unlinked floor servers (bench/floor.cpp: no presence work)
+# instead of presenced, the same generators: what the machine's cores and
+# kernel allow with that many processes before any server works.
 # The 100,000-user run of docs/benchmarks.md:
 #   NODES=6 bench/cluster.sh 16700 20 25000
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/build/app/presenced
+floor=${FLOOR:-0}
+[ "$floor" = 1 ] && bin=$root/build/bench/floor_server
 gen=$root/build/bench/loadgen
 nodes=${NODES:-3}
 conc=${CONCURRENCY:-500}
@@ -35,6 +40,7 @@ for n in $(seq "$nodes"); do
   args=(--listen 127.0.0.1:0 --port-file "$tmp/port$n" --data-dir "$tmp/data$n"
         --cluster-listen 127.0.0.1:0 --node-id "n$n" "${common[@]}" ${PRESENCED_ARGS:-})
   [ -n "$seeds" ] && args+=(--seeds "$seeds")
+  [ "$floor" = 1 ] && args=(--listen 127.0.0.1:0 --port-file "$tmp/port$n")
   "$bin" "${args[@]}" 2> "$tmp/log$n" &
   pids+=($!)
   for _ in $(seq 200); do [ -s "$tmp/port$n" ] && break; sleep 0.05; done
@@ -42,6 +48,7 @@ for n in $(seq "$nodes"); do
 done
 http1=$(head -1 "$tmp/port1")
 for _ in $(seq 100); do
+  [ "$floor" = 1 ] && break
   curl -s "http://127.0.0.1:$http1/api/cluster" | grep -o '"state":"alive"' | wc -l \
     | grep -q "^$((nodes - 1))\$" && break
   sleep 0.1
@@ -63,7 +70,8 @@ for n in $(seq "$nodes"); do echo "node n$n: $(cat "$tmp/result$n.json")"; done
 # node, polled until 0 (every leave recorded, whatever the observers saw)
 # or for 60 s.
 t_close=$(date +%s)
-for n in $(seq "$nodes"); do
+[ "$floor" = 1 ] && nodes_checked=0 || nodes_checked=$nodes
+for n in $(seq "$nodes_checked"); do
   left=-1
   for _ in $(seq 600); do
     left=$(curl -s -m 5 "http://127.0.0.1:$(head -1 "$tmp/port$n")/api/online-users?countOnly=true" \
@@ -76,7 +84,7 @@ for n in $(seq "$nodes"); do
 done
 # Sessions each node closed for not reading (write queue over
 # --write-queue-max-bytes, or over --write-queue-bytes for too long).
-for n in $(seq "$nodes"); do
+for n in $(seq "$nodes_checked"); do
   metrics=$(curl -s "http://127.0.0.1:$(head -1 "$tmp/port$n")/metrics")
   slow=$(awk '/^presence_slow_consumers_total / {print $2}' <<< "$metrics")
   echo "node n$n: slow consumers closed: ${slow:-?}"
