@@ -135,6 +135,44 @@ void flush(fanout_ptr self) {
   open_window(self, deliver(self, std::move(out)));
 }
 
+/// Takes deltas in (one, or several from another node's registry, in
+/// order): into the change log, then out to the listeners, coalesced
+/// adaptively (Nagle-like, without the delay): after a quiet spell they go
+/// out at once, together; the window that send opens gathers whatever
+/// follows, so batching starts only when deltas come faster than one send
+/// per window.
+void take(fanout_ptr self, std::vector<presence_delta> ds) {
+  auto& st = self->state;
+  for (auto& d : ds)
+    st.log.add(d, static_cast<uint64_t>(st.now()));
+  if (st.listeners.empty())
+    return;
+  if (st.cfg.coalesce_window.count() == 0) {
+    deliver(self, std::move(ds));
+    return;
+  }
+  if (!st.armed) {
+    auto now = self->clock().now();
+    if (now >= st.window_end) {
+      open_window(self, deliver(self, std::move(ds)));
+      return;
+    }
+    st.armed = true;
+    self->delayed_send(self, st.window_end - now, tick_atom::value);
+  }
+  for (auto& d : ds) {
+    auto i = st.pending_index.find(d.user_id);
+    if (i != st.pending_index.end()) {
+      auto& slot = st.pending[i->second];
+      if (d.version >= slot.version)
+        slot = std::move(d);
+    } else {
+      st.pending_index.emplace(d.user_id, st.pending.size());
+      st.pending.push_back(std::move(d));
+    }
+  }
+}
+
 void forget(fanout_ptr self, const delta_listener& l) {
   auto& st = self->state;
   auto i = st.listeners.find(l);
@@ -238,36 +276,12 @@ fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
       return true;
     },
     [=](delta_atom, presence_delta& d) {
-      auto& st = self->state;
-      st.log.add(d, static_cast<uint64_t>(st.now()));
-      if (st.listeners.empty())
-        return;
-      if (st.cfg.coalesce_window.count() == 0) {
-        deliver(self, {std::move(d)});
-        return;
-      }
-      if (!st.armed) {
-        // Adaptive coalescing (Nagle-like, without the delay): after a
-        // quiet spell a delta goes out at once; the window it opens
-        // gathers whatever follows, so batching starts only when deltas
-        // come faster than one per window.
-        auto now = self->clock().now();
-        if (now >= st.window_end) {
-          open_window(self, deliver(self, {std::move(d)}));
-          return;
-        }
-        st.armed = true;
-        self->delayed_send(self, st.window_end - now, tick_atom::value);
-      }
-      auto i = st.pending_index.find(d.user_id);
-      if (i != st.pending_index.end()) {
-        auto& slot = st.pending[i->second];
-        if (d.version >= slot.version)
-          slot = std::move(d);
-      } else {
-        st.pending_index.emplace(d.user_id, st.pending.size());
-        st.pending.push_back(std::move(d));
-      }
+      std::vector<presence_delta> ds;
+      ds.push_back(std::move(d));
+      take(self, std::move(ds));
+    },
+    [=](delta_atom, std::vector<presence_delta>& ds) {
+      take(self, std::move(ds));
     },
     [=](tick_atom) { flush(self); },
     [=](changes_atom, uint64_t version) {

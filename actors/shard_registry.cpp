@@ -36,7 +36,9 @@ spdlog::logger& actors_log() {
 constexpr std::chrono::seconds orphan_scan_retry{5};
 
 /// The registry's full interface: its orphan scan timer is private.
-using registry_impl_api = registry_api::extend<caf::reacts_to<orphan_atom>>;
+using registry_impl_api
+  = registry_api::extend<caf::reacts_to<orphan_atom>,
+                         caf::reacts_to<delta_atom, flush_atom>>;
 
 /// A member the view lost (declared dead, cut off) and what this node
 /// announced meanwhile: its fan-out did not get those changes, so its
@@ -74,6 +76,11 @@ struct registry_state {
   /// drops that node fails them at once.
   cluster::gather_watch watch;
   std::vector<fanout_api> remote_fanouts;
+  /// Deltas for the remote fan-outs not sent yet: they leave together, as
+  /// one message per member, once the registry has taken in what its
+  /// mailbox held when the first of them came (flush_remote). In a storm
+  /// that is several per message; alone, one, a mailbox pass later.
+  std::vector<presence_delta> remote_out;
   /// Members lost since they were last in the view, by node id.
   std::map<std::string, away_member> away;
   /// The lives of the members of the last view, by node id.
@@ -162,6 +169,24 @@ void index(registry_ptr self, const presence_delta& d) {
     st.stats->users_owned = st.online.size();
 }
 
+/// Sends the deltas waiting for the remote fan-outs, one message per
+/// member, in the order they were announced. Called before anything else
+/// goes to those fan-outs or their list changes, so nothing overtakes them.
+void flush_remote(registry_ptr self) {
+  auto& st = self->state;
+  if (st.remote_out.empty())
+    return;
+  std::vector<presence_delta> out;
+  out.swap(st.remote_out);
+  if (out.size() == 1) {
+    for (auto& f : st.remote_fanouts)
+      caf::anon_send(f, delta_atom::value, out.front());
+    return;
+  }
+  for (auto& f : st.remote_fanouts)
+    caf::anon_send(f, delta_atom::value, out);
+}
+
 /// Announces `d`; `to_index`: it also goes into this node's index (not
 /// for news from a user actor that is no longer the user's actor here).
 void apply_delta(registry_ptr self, presence_delta d, bool to_index = true) {
@@ -181,9 +206,14 @@ void apply_delta(registry_ptr self, presence_delta d, bool to_index = true) {
                      d.online ? "online" : "offline", d.version);
   if (to_index)
     index(self, d);
-  // Once per node: each fan-out delivers to its own subscribers.
-  for (auto& f : st.remote_fanouts)
-    caf::anon_send(f, delta_atom::value, d);
+  // Once per node: each fan-out delivers to its own subscribers. Remote
+  // ones get what this mailbox pass announces in one message (each remote
+  // message costs its serialization and the other node's BASP work).
+  if (!st.remote_fanouts.empty()) {
+    if (st.remote_out.empty())
+      self->send(self, delta_atom::value, flush_atom::value);
+    st.remote_out.push_back(d);
+  }
   if (!st.away.empty()) {
     auto now = st.env->now();
     auto ttl = st.env->cfg.change_log_ttl.count();
@@ -210,6 +240,9 @@ void apply_delta(registry_ptr self, presence_delta d, bool to_index = true) {
 void keep_for_away(registry_ptr self, const cluster_view& v,
                    const std::set<std::string>& now_members) {
   auto& st = self->state;
+  // What waits goes to the members it was announced for, before any
+  // replay and before their list changes.
+  flush_remote(self);
   auto now = st.env->now();
   for (auto& old : st.members) {
     if (old == st.self_node || old == v.self || now_members.count(old) > 0
@@ -1021,6 +1054,7 @@ registry_impl(registry_ptr self, user_env env, fanout_api fanout,
       }
     },
     [=](handover_atom, user_transfer& t) { take_over(self, std::move(t)); },
+    [=](delta_atom, flush_atom) { flush_remote(self); },
     [=](orphan_atom) {
       auto& st = self->state;
       st.orphan_retry_armed = false;

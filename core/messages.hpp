@@ -834,6 +834,9 @@ using fanout_api = caf::typed_actor<
   caf::replies_to<unsubscribe_atom, delta_listener, std::vector<std::string>,
                   bool>::with<bool>,
   caf::reacts_to<delta_atom, presence_delta>,
+  // several, in order (another node's registry sends what one pass of its
+  // mailbox announced in one message)
+  caf::reacts_to<delta_atom, std::vector<presence_delta>>,
   // (listener, since, limit): the change log after version `since`, only
   // what the listener subscribes to (an invalid listener: everything)
   caf::replies_to<changes_atom, delta_listener, uint64_t,

@@ -743,6 +743,100 @@ struct with_n2 {
 
 } // namespace
 
+namespace {
+
+/// What a remote fan-out received: one entry per message, its deltas'
+/// user ids in order.
+struct fanout_record {
+  std::vector<std::vector<std::string>> messages;
+};
+
+fanout_api::behavior_type recording_fanout(fanout_api::pointer,
+                                           std::shared_ptr<fanout_record> r) {
+  return {
+    [=](subscribe_atom, const delta_listener&, std::vector<std::string>&,
+        bool) { return true; },
+    [=](unsubscribe_atom, const delta_listener&, std::vector<std::string>&,
+        bool) { return true; },
+    [=](delta_atom, presence_delta& d) { r->messages.push_back({d.user_id}); },
+    [=](delta_atom, std::vector<presence_delta>& ds) {
+      std::vector<std::string> ids;
+      for (auto& d : ds)
+        ids.push_back(d.user_id);
+      r->messages.push_back(std::move(ids));
+    },
+    [=](changes_atom, const delta_listener&, uint64_t, uint32_t) {
+      return change_page{};
+    },
+    [=](changes_atom, uint64_t) {},
+  };
+}
+
+presence_delta online_delta(const std::string& user, uint64_t version) {
+  presence_delta d;
+  d.user_id = user;
+  d.online = true;
+  d.status = presence_status::online;
+  d.version = version;
+  return d;
+}
+
+} // namespace
+
+TEST_CASE(
+  "what one mailbox pass of the registry announces reaches another "
+  "node's fan-out in one message, in order") {
+  auto cluster = node_n1();
+  fixture f{fixture::immediate_cfg(), {}, cluster};
+  auto rec = std::make_shared<fanout_record>();
+  auto n2 = f.sys.spawn(recording_fanout, rec);
+  auto v = view_of({"n1", "n2"});
+  v.members[1].fanout = n2;
+  f.self->send(f.registry, view_atom::value, v);
+  f.run();
+  rec->messages.clear();
+  // Three announcements waiting in the registry's mailbox together.
+  for (auto u : {"x", "y", "z"})
+    f.self->send(f.registry, delta_atom::value,
+                 online_delta(u, static_cast<uint64_t>(f.now())));
+  f.run();
+  REQUIRE(rec->messages.size() == 1);
+  CHECK(rec->messages[0] == std::vector<std::string>{"x", "y", "z"});
+  // One alone goes alone, a pass later.
+  f.self->send(f.registry, delta_atom::value,
+               online_delta("w", static_cast<uint64_t>(f.now())));
+  f.run();
+  REQUIRE(rec->messages.size() == 2);
+  CHECK(rec->messages[1] == std::vector<std::string>{"w"});
+  // What waits when the view changes goes first, to the members it was
+  // announced for.
+  f.self->send(f.registry, delta_atom::value,
+               online_delta("q", static_cast<uint64_t>(f.now())));
+  f.self->send(f.registry, view_atom::value, view_of({"n1"}));
+  f.run();
+  REQUIRE(rec->messages.size() == 3);
+  CHECK(rec->messages[2] == std::vector<std::string>{"q"});
+  caf::anon_send_exit(n2, caf::exit_reason::kill);
+  f.run();
+}
+
+TEST_CASE(
+  "a fan-out takes another node's batch in order, its latest state "
+  "per user") {
+  // The real n2 fan-out behind the batch: its subscribers see each user
+  // of the batch, in order.
+  with_n2 t;
+  std::vector<presence_delta> ds{online_delta("a", 10), online_delta("b", 11),
+                                 online_delta("c", 12)};
+  caf::anon_send(t.n2_fanout, delta_atom::value, ds);
+  t.f.run();
+  std::vector<std::string> seen;
+  for (auto& d : t.n2_feed->deltas)
+    if (d.user_id.size() == 1)
+      seen.push_back(d.user_id);
+  CHECK(seen == std::vector<std::string>{"a", "b", "c"});
+}
+
 TEST_CASE(
   "a member that was away gets the leaves made meanwhile when the "
   "same life is back") {
