@@ -328,6 +328,9 @@ void shutdown_step(registry_ptr self, bool count = true) {
   if (count && st.shutdown_pending > 0)
     --st.shutdown_pending;
   if (st.shutdown_pending == 0 && st.moving.empty()) {
+    // The other nodes hear the last announcements before the node goes
+    // on to leave the cluster.
+    flush_remote(self);
     st.shutdown_rp->deliver(st.shutdown_closed);
     st.shutdown_rp.reset();
   }
