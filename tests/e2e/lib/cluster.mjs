@@ -9,12 +9,17 @@ import { Server, eventually } from './harness.mjs';
  */
 export async function watchGlobal(server) {
   const w = await server.ws('/ws?subscribe=global');
-  await w.next(m => m.type === 'welcome');
   w.deltas = [];
   w.socket.on('message', d => {
     const m = JSON.parse(String(d));
     if (m.type === 'user.status.changed') w.deltas.push({ ...m, at: Date.now() });
   });
+  await w.next(m => m.type === 'welcome');
+  // The welcome comes before the session has subscribed (docs/protocol.md,
+  // 1.2): the reply to an explicit subscribe (idempotent) says the feed is
+  // in place. Without it a join right after could be missed (a flake of
+  // e2e_cluster's first case, ~1 run in 10).
+  await w.request({ type: 'subscribe', global: true });
   return w;
 }
 
