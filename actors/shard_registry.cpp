@@ -57,6 +57,13 @@ struct away_member {
   change_log missed;
   /// Away longer than --change-log-ttl: nothing more is kept for it.
   bool given_up = false;
+
+  /// Keeps nothing more for it (its log freed): if it comes back, its
+  /// subscribers are told nothing of the time (logged then).
+  void give_up() {
+    given_up = true;
+    missed = change_log{1, 1};
+  }
 };
 
 struct registry_state {
@@ -223,10 +230,8 @@ void apply_delta(registry_ptr self, presence_delta d, bool to_index = true) {
         continue;
       if (ttl > 0 && now - a.since > ttl) {
         // Away longer than a resync window (gone for good, most likely):
-        // nothing more is kept for it, and if it comes back its
-        // subscribers are told nothing of the time (logged then).
-        a.given_up = true;
-        a.missed = change_log{1, 1};
+        // nothing more is kept for it.
+        a.give_up();
         continue;
       }
       a.missed.add(d, static_cast<uint64_t>(std::max<millis>(now, 0)));
@@ -269,8 +274,7 @@ void keep_for_away(registry_ptr self, const cluster_view& v,
     if (ttl > 0 && now - a.since > ttl && !a.given_up) {
       // Away past the TTL with nothing announced since: given up all the
       // same (apply_delta gives up only when something is announced).
-      a.given_up = true;
-      a.missed = change_log{1, 1};
+      a.give_up();
     }
     if (a.incarnation == m.incarnation && m.fanout) {
       if (a.missed.oldest() > 0)
