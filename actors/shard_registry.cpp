@@ -186,6 +186,8 @@ void flush_remote(registry_ptr self) {
   std::vector<presence_delta> out;
   out.swap(st.remote_out);
   if (out.size() == 1) {
+    // Alone as the plain message every build knows: a quiet cluster
+    // loses nothing to a node on an older build during a rolling update.
     for (auto& f : st.remote_fanouts)
       caf::anon_send(f, delta_atom::value, out.front());
     return;

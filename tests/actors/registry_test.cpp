@@ -6,6 +6,20 @@ using namespace presence;
 using namespace presence::test;
 using namespace std::chrono_literals;
 
+namespace {
+
+/// An online delta of `user` at `version`, as a user actor announces it.
+presence_delta online_delta(const std::string& user, uint64_t version) {
+  presence_delta d;
+  d.user_id = user;
+  d.online = true;
+  d.status = presence_status::online;
+  d.version = version;
+  return d;
+}
+
+} // namespace
+
 TEST_CASE("the online list pages in user-id order with a cursor") {
   fixture f;
   for (auto u : {"u3", "u1", "u5", "u2", "u4"})
@@ -215,10 +229,7 @@ TEST_CASE("a send on a quiet fan-out sets no timer") {
   f.run();
   auto timers = [&] { return f.sched.clock().schedule().size(); };
   auto before = timers();
-  presence_delta d;
-  d.user_id = "a";
-  d.version = 1;
-  d.online = true;
+  auto d = online_delta("a", 1);
   f.self->send(fanout, delta_atom::value, d);
   f.run();
   CHECK(box->batches == 1);
@@ -770,15 +781,6 @@ fanout_api::behavior_type recording_fanout(fanout_api::pointer,
     },
     [=](changes_atom, uint64_t) {},
   };
-}
-
-presence_delta online_delta(const std::string& user, uint64_t version) {
-  presence_delta d;
-  d.user_id = user;
-  d.online = true;
-  d.status = presence_status::online;
-  d.version = version;
-  return d;
 }
 
 } // namespace
