@@ -69,6 +69,11 @@ user_record merge_records(const std::string& user,
   return m;
 }
 
+bool behind_merged(const user_record& r, const user_record& m) {
+  return m.known
+         && (!r.known || r.last_seen < m.last_seen || r.version < m.version);
+}
+
 std::vector<user_record>
 merge_batch_records(const std::vector<std::string>& users,
                     std::vector<std::vector<user_record>> replies,

@@ -33,6 +33,11 @@ online_page merge_pages(std::vector<online_page> pages, uint32_t limit);
 user_record merge_records(const std::string& user,
                           const std::vector<user_record>& records);
 
+/// Whether a replica that answered `r` misses what a read repair with the
+/// merged record `m` would write (a store's merge raises last_seen and
+/// version only, and only of a known user): what the replicator repairs.
+bool behind_merged(const user_record& r, const user_record& m);
+
 /// Records of `users`, in that order, from the batch replies of several
 /// stores (replicator, batch load): each user's records from every reply,
 /// merged as by merge_records. A store answers a record for every id it was

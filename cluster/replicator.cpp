@@ -138,11 +138,20 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
       // to date if it is only slow.
       return ask_replicas<user_record>(
         self, to,
-        [=](std::vector<user_record>& rs, gathered<user_record>&) {
+        [=](std::vector<user_record>& rs, gathered<user_record>& g) {
           auto m = merge_records(user, rs);
-          // Read repair: replicas behind the merged record catch up.
-          for (auto& h : to)
-            self->send(h, merge_atom::value, m);
+          // Read repair: a replica that failed, or whose answer is behind
+          // the merged record, catches up (rs holds the answers in the
+          // order of g's engaged slots). One that is not behind gets no
+          // message: in a join storm that was a remote message and a store
+          // read per join for nothing.
+          size_t k = 0;
+          for (size_t i = 0; i < to.size(); ++i) {
+            bool answered = i < g.replies.size() && g.replies[i];
+            bool behind = answered ? behind_merged(rs[k++], m) : m.known;
+            if (behind)
+              self->send(to[i], merge_atom::value, m);
+          }
           return m;
         },
         load_atom::value, user);

@@ -84,13 +84,37 @@ TEST_CASE_METHOD(replicated,
 
 TEST_CASE_METHOD(replicated,
                  "replicator: a read answers from the replica "
-                 "that answered and repairs both") {
+                 "that answered and repairs the other") {
   stores["a"]->records["u"] = stored(true, 100, 7);
   stores["b"]->failing = true;
   auto r = ask<user_record>(replicator, load_atom::value, std::string{"u"});
   REQUIRE(r);
   CHECK(r->last_seen == 100);
-  CHECK(stores["a"]->merges.size() == 1);
+  CHECK(stores["a"]->merges.empty()); // it had the merged record
+  REQUIRE(stores["b"]->merges.size() == 1);
+  CHECK(stores["b"]->merges[0].last_seen == 100);
+}
+
+TEST_CASE_METHOD(replicated,
+                 "replicator: a read repairs only the replicas "
+                 "behind the merged record") {
+  stores["a"]->records["u"] = stored(true, 200, 7);
+  stores["b"]->records["u"] = stored(true, 200, 6);
+  stores["a"]->records["v"] = stored(true, 300, 9);
+  stores["b"]->records["v"] = stored(true, 300, 9);
+  auto u = ask<user_record>(replicator, load_atom::value, std::string{"u"});
+  REQUIRE(u);
+  CHECK(u->version == 7);
+  CHECK(stores["a"]->merges.empty());
+  REQUIRE(stores["b"]->merges.size() == 1);
+  CHECK(stores["b"]->merges[0].version == 7);
+  // Replicas that agree, and a user no replica knows, need no repair.
+  auto v = ask<user_record>(replicator, load_atom::value, std::string{"v"});
+  auto w = ask<user_record>(replicator, load_atom::value, std::string{"w"});
+  REQUIRE(v);
+  REQUIRE(w);
+  CHECK_FALSE(w->known);
+  CHECK(stores["a"]->merges.empty());
   CHECK(stores["b"]->merges.size() == 1);
 }
 
