@@ -220,11 +220,13 @@ void hide(user_ptr self) {
   emit(self);
 }
 
-/// Announces a change of the visible state of a user with devices.
-void recompute(user_ptr self) {
+/// Announces a change of the visible state of a user with devices. True
+/// when it also recorded that state for crash recovery (an open mark, or a
+/// checkpoint sent or due): a caller that would checkpoint next need not.
+bool recompute(user_ptr self) {
   auto& st = self->state;
   if (st.devices.empty() || ends_stale(self))
-    return;
+    return false;
   std::vector<device_choice> statuses;
   statuses.reserve(st.devices.size());
   for (auto& kvp : st.devices)
@@ -232,7 +234,7 @@ void recompute(user_ptr self) {
   auto agg = combine(statuses);
   if (agg == presence_status::invisible) {
     hide(self);
-    return;
+    return false;
   }
   st.hidden = false;
   // A session opens (a first device, or the user shows again): its mark
@@ -250,14 +252,23 @@ void recompute(user_ptr self) {
     open_mark();
     if (!st.indexed)
       index_silently(self);
-    return;
+    return false;
   }
   st.online = true;
   st.status = agg;
   st.version = next_version(st.version, st.env->now());
   open_mark();
   emit(self);
+  // A session opening online with no activity since is what its open mark
+  // says (start, version, online): that mark is its first checkpoint. A
+  // checkpoint here was a second write per join on every replica.
+  if (opening && agg == presence_status::online
+      && latest_activity(st) <= st.online_since) {
+    st.last_checkpoint = st.env->now();
+    return true;
+  }
   checkpoint(self);
+  return true;
 }
 
 void go_offline(user_ptr self, bool report_idle) {
@@ -625,8 +636,11 @@ const user_actor_impl::behavior_type& running() {
       view.last_input = t;
       actors_log().debug("{}: device {} joins", st.user_id, dev_id);
       add_device(self, view, req.session);
-      recompute(self);
-      checkpoint(self);
+      // The join is activity: recorded by the state change it made, or
+      // else by a checkpoint (a second device, a rejoin). Both was a
+      // second write per join, an interval later, on every replica.
+      if (!recompute(self))
+        checkpoint(self);
       // Only a session that takes the queue hears of it. The hint stays:
       // every device takes what it has not taken yet (the store keeps a
       // cursor per device), so each joining device asks. A device the

@@ -162,17 +162,27 @@ caf::error write(store_state& st, const store_write& w) {
 
 /// Writes `w` now, or queues it: behind earlier failed writes (a user's
 /// writes stay in order), or because it failed.
-void write_or_queue(store_state& st, store_write w) {
+/// True when `w` is on disk now (false: queued for the retry).
+bool write_or_queue(store_state& st, store_write w) {
   if (stuck(st)) {
     enqueue(st, std::move(w));
-    return;
+    return false;
   }
   if (auto err = write(st, w)) {
     on_failure(st, err);
     enqueue(st, std::move(w));
-    return;
+    return false;
   }
   on_success(st);
+  return true;
+}
+
+/// Activity up to `t` is on disk (a checkpoint, or an open mark: a session
+/// that opened online is checkpointed by its mark).
+void activity_written(store_state& st, millis t) {
+  auto& probe = *st.probe;
+  if (t > 0 && static_cast<uint64_t>(t) > probe.checkpoint_newest_ms.load())
+    probe.checkpoint_newest_ms.store(static_cast<uint64_t>(t));
 }
 
 /// A batch of `n` checkpoints, the newest of activity up to `t`, is on
@@ -181,8 +191,7 @@ void checkpoints_written(store_state& st, size_t n, millis t) {
   auto& probe = *st.probe;
   probe.checkpoints_written += n;
   probe.checkpoint_flushes += 1;
-  if (t > 0 && static_cast<uint64_t>(t) > probe.checkpoint_newest_ms.load())
-    probe.checkpoint_newest_ms.store(static_cast<uint64_t>(t));
+  activity_written(st, t);
   on_success(st);
 }
 
@@ -398,8 +407,9 @@ store_impl_api::behavior_type store_impl(store_ptr self,
     },
     [=](open_atom, const std::string& user, millis start, uint64_t version) {
       self->state.dirty.erase(user);
-      write_or_queue(self->state,
-                     open_write{user, open_session{start, start, version}});
+      if (write_or_queue(self->state,
+                         open_write{user, open_session{start, start, version}}))
+        activity_written(self->state, start);
       settle(self);
     },
     [=](checkpoint_atom, const std::string& user, millis start,

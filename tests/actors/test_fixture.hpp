@@ -320,7 +320,8 @@ struct fixture : config_holder {
   /// Joins `user` with `device` from a new session; returns the ack.
   join_ack join(const std::string& user, const std::string& device,
                 std::shared_ptr<inbox>* session_box = nullptr,
-                caf::actor* session = nullptr) {
+                caf::actor* session = nullptr,
+                presence_status status = presence_status::offline) {
     auto [a, box] = listener();
     if (session_box)
       *session_box = box;
@@ -330,6 +331,7 @@ struct fixture : config_holder {
     join_request req;
     req.user_id = user;
     req.device.device_id = device;
+    req.device.status = status;
     req.session = caf::actor_cast<session_api>(a);
     auto h = self->request(api, caf::infinite, join_atom::value, req);
     run();

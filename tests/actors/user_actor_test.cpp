@@ -263,6 +263,23 @@ TEST_CASE("an online user's last_seen never goes backwards") {
 }
 
 TEST_CASE(
+  "a join online writes its open mark and no checkpoint; a join "
+  "with another status checkpoints it") {
+  fixture f{fixture::default_cfg(), 1s};
+  f.join("pia", "phone");
+  f.advance(1100ms);
+  REQUIRE(f.log->opens.size() == 1);
+  CHECK(f.log->opens[0].first == "pia");
+  // The mark says start, version and online: a checkpoint would say it again.
+  CHECK(f.log->checkpoints.empty());
+  f.join("quinn", "phone", nullptr, nullptr, presence_status::away);
+  f.advance(1100ms);
+  CHECK(f.log->opens.size() == 2);
+  REQUIRE(f.log->checkpoints.size() == 1);
+  CHECK(std::get<0>(f.log->checkpoints[0]) == "quinn");
+}
+
+TEST_CASE(
   "a heartbeat is checkpointed at once, state changes are "
   "throttled, and the last one always follows") {
   fixture f{fixture::default_cfg(), 1s};

@@ -189,6 +189,21 @@ TEST_CASE("checkpoints wait in memory and are written in one batch",
   CHECK(s.last_active == 1'007);
 }
 
+TEST_CASE(
+  "an open mark written is activity on disk: the newest checkpoint "
+  "time moves, the checkpoint counts do not",
+  "[store_actor]") {
+  fixture f;
+  f.start();
+  f.open("ola", 3'000, 1);
+  CHECK(f.load("ola").version == 1); // round trip: the open is written
+  CHECK(f.probe->checkpoint_newest_ms == 3'000);
+  CHECK(f.probe->checkpoints_written == 0);
+  f.open("per", 2'000, 1); // older: the newest stays
+  CHECK(f.load("per").version == 1);
+  CHECK(f.probe->checkpoint_newest_ms == 3'000);
+}
+
 TEST_CASE("a checkpoint tick writes the oldest tenth of what waits",
           "[store_actor]") {
   fixture f;
