@@ -14,6 +14,7 @@
 // (docs/benchmarks.md, "nineteenth session").
 
 #include <caf/actor_system_config.hpp>
+#include <caf/detail/set_thread_name.hpp>
 #include <caf/detail/thread_safe_actor_clock.hpp>
 #include <caf/policy/unprofiled.hpp>
 #include <caf/resumable.hpp>
@@ -49,6 +50,7 @@ public:
     std::condition_variable cv;
     bool woken = false;
     bool counted = false;
+    bool named = false;
   };
 
   struct coordinator_data {
@@ -88,6 +90,13 @@ public:
   caf::resumable* dequeue(Worker* self) {
     auto& c = d(self->parent());
     auto& w = d(self);
+    if (!w.named) {
+      // CAF 0.17 leaves its workers with the name of the thread that
+      // started them ("caf.multiplexer" here): profiles and top could not
+      // tell the actors' threads from the middleman's.
+      w.named = true;
+      caf::detail::set_thread_name("presenced.work");
+    }
     std::unique_lock<std::mutex> guard{c.lock};
     if (!w.counted) {
       w.counted = true;

@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <caf/detail/set_thread_name.hpp>
 #include <prometheus/counter.h>
 
 #include "edge/common/edge_context.hpp"
@@ -527,7 +528,10 @@ std::unique_ptr<listener> listener::start(std::shared_ptr<edge_context> ctx,
   p->do_accept();
   p->start_clocks();
   for (uint32_t i = 0; i < cfg.io_threads; ++i)
-    p->threads.emplace_back([raw = p.get()] { raw->ioc.run(); });
+    p->threads.emplace_back([raw = p.get()] {
+      caf::detail::set_thread_name("presenced.io");
+      raw->ioc.run();
+    });
   return std::unique_ptr<listener>{new listener(std::move(p))};
 }
 
