@@ -8,6 +8,7 @@
 # LOADGEN_ARGS: more load generator arguments, e.g. "--timeout-s 180" (how
 # long observers wait for every offline delta after the mass close).
 # KEEP_LOGS=DIR: the nodes' logs (stderr) are copied to DIR/log<N> at the end.
+# PRESENCED_BIN: another server binary (another build, for an A/B).
 # FLOOR=1: NODES unlinked floor servers (bench/floor.cpp: no presence work)
 # instead of presenced, the same generators: what the machine's cores and
 # kernel allow with that many processes before any server works.
@@ -15,7 +16,7 @@
 #   NODES=6 bench/cluster.sh 16700 20 25000
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/build/app/presenced
+bin=${PRESENCED_BIN:-$root/build/app/presenced}
 floor=${FLOOR:-0}
 [ "$floor" = 1 ] && bin=$root/build/bench/floor_server
 gen=$root/build/bench/loadgen
@@ -114,5 +115,16 @@ const ms = max('join_total_ms');
 console.log(`cluster: ${rs.length}/${n} generators reported; ${joined} users joined in ${ms} ms ` +
             `(${Math.round(joined / (ms / 1000))}/s cluster-wide); join p99 up to ${max('join_ms_p99')} ms; ` +
             `${Math.round(sum('pongs_per_s') || sum('rounds_per_s'))} heartbeats/s; failed ${sum('failed')}`);
+// CPU per join over the storm: every generator measures all the servers
+// (--server-pid), so the slowest generator's "joined" phase (its start to
+// its last join) covers the whole storm; the generators' own CPU is each
+// one's joined phase, summed.
+const slowest = rs.reduce((a, r) => (r.join_total_ms || 0) > (a.join_total_ms || 0) ? r : a, rs[0] || {});
+const phase = (r, name) => (r.phases || []).find(p => p.name === name) || {};
+const srv = phase(slowest, 'joined').server_cpu_ms;
+const cli = rs.reduce((a, r) => a + (phase(r, 'joined').client_cpu_ms || 0), 0);
+if (joined > 0 && srv !== undefined)
+  console.log(`cluster CPU per join: servers ${Math.round(srv * 1000 / joined)} µs ` +
+              `(${Math.round(srv)} ms over the storm), generators ${Math.round(cli * 1000 / joined)} µs`);
 EOF
 exit $rc

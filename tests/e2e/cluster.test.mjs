@@ -39,12 +39,16 @@ function expectedOnline() {
     .map(([name]) => name).sort();
 }
 
+/** The last failed list answer of each node (status and body), for messages. */
+const listErrors = {};
+
 async function onlineList(node) {
   const ids = [];
   let cursor = '';
   for (let i = 0; i < 20; i++) {
     const r = await cluster.node(node).get(`/api/user-status/online?limit=4${cursor ? `&cursor=${cursor}` : ''}`);
     if (r.status !== 200) {
+      listErrors[node] = `${r.status} ${String(r.text).slice(0, 300)}`;
       if (process.env.DEBUG_FLICKER) console.log('list failed on', node, r.status, r.text);
       return null;
     }
@@ -71,7 +75,7 @@ async function agree(expected, except = [], ms = 6000) {
     return true;
   }, ms, `every node to report ${expected.length} online`).catch(e => {
     e.message += `\nexpected ${expected.join(',')}\n` + Object.entries(seen)
-      .map(([n, l]) => `${n}: ${l ? l.join(',') : 'error'}`).join('\n');
+      .map(([n, l]) => `${n}: ${l ? l.join(',') : `error (${listErrors[n]})`}`).join('\n');
     if (process.env.CLUSTER_LOGS)
       for (const [n, s] of cluster.nodes)
         (require_fs()).writeFileSync(`${process.env.CLUSTER_LOGS}/${n}.log`, s.output);
