@@ -1,6 +1,7 @@
 #include "cluster/replicator.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <tuple>
 #include <vector>
@@ -21,9 +22,18 @@ namespace presence::cluster {
 
 namespace {
 
-/// The replicator's full interface: the views it follows are private.
+/// The replicator's full interface: the views it follows, and the end of
+/// a mailbox pass with loads waiting (a message to itself), are private.
 using replicator_api
-  = store_api::extend<caf::reacts_to<view_atom, cluster_view>>;
+  = store_api::extend<caf::reacts_to<view_atom, cluster_view>,
+                      caf::reacts_to<load_atom, flush_atom>>;
+
+/// A single load waiting for the end of the mailbox pass, and what to do
+/// with its outcome.
+struct waiting_load {
+  std::string user;
+  std::function<void(caf::expected<user_record>)> done;
+};
 
 struct replicator_state {
   cluster_config cfg;
@@ -41,6 +51,9 @@ struct replicator_state {
   /// Its scatter-gathers still waiting: a view that drops a node fails
   /// their requests to it at once.
   gather_watch watch;
+  /// The single loads (user actors starting) of this mailbox pass: sent at
+  /// its end, one batch per store when there are several (flush_loads).
+  std::vector<waiting_load> loads;
   static inline const char* name = "presence.replicator";
 };
 
@@ -94,6 +107,125 @@ caf::result<T> ask_replicas(replicator_ptr self,
   return rp;
 }
 
+template <class T>
+void deliver(caf::typed_response_promise<T>& rp, caf::expected<T> x) {
+  if (x)
+    rp.deliver(std::move(*x));
+  else
+    rp.deliver(std::move(x.error()));
+}
+
+/// One user's load as its replicas `to` answered it (`g`, in the order of
+/// `to`): their merged record, or unavailable when none answered. Read
+/// repair: a replica that failed, or whose answer is behind the merged
+/// record, catches up; one that is not behind gets no message (in a join
+/// storm that was a remote message and a store read per join for nothing).
+caf::expected<user_record> finish_load(replicator_ptr self,
+                                       const std::string& user,
+                                       const std::vector<store_api>& to,
+                                       gathered<user_record>& g) {
+  std::vector<user_record> rs;
+  for (size_t i = 0; i < to.size() && i < g.replies.size(); ++i)
+    if (g.replies[i])
+      rs.push_back(*g.replies[i]);
+  if (rs.empty())
+    return no_replica_answered();
+  auto m = merge_records(user, rs);
+  for (size_t i = 0; i < to.size(); ++i) {
+    bool answered = i < g.replies.size() && g.replies[i].has_value();
+    if (answered ? behind_merged(*g.replies[i], m) : m.known)
+      self->send(to[i], merge_atom::value, m);
+  }
+  return m;
+}
+
+/// Queues a load of `user` for the end of this mailbox pass.
+void wait_for_pass(replicator_ptr self, const std::string& user,
+                   std::function<void(caf::expected<user_record>)> done) {
+  auto& st = self->state;
+  st.loads.push_back(waiting_load{user, std::move(done)});
+  if (st.loads.size() == 1)
+    self->send(self, load_atom::value, flush_atom::value);
+}
+
+/// Sends the loads waiting since the start of this mailbox pass. One goes
+/// as it came (a load asked of each replica); several go as one batch per
+/// store (`load_atom, join_atom`, the ids it replicates), so a join storm
+/// costs a remote request and reply per pass and store rather than per
+/// join, and each user's answers are merged as one load's would be.
+void flush_loads(replicator_ptr self) {
+  auto& st = self->state;
+  auto loads = std::move(st.loads);
+  st.loads.clear();
+  if (loads.empty())
+    return;
+  if (loads.size() == 1) {
+    auto w = std::move(loads.front());
+    auto to = replicas(self, w.user);
+    scatter_gather<user_record>(
+      self, to, st.timeout, gather_policy::use_answered,
+      same_message(load_atom::value, w.user),
+      [=](gathered<user_record>& g) mutable {
+        w.done(finish_load(self, w.user, to, g));
+      },
+      &st.watch);
+    return;
+  }
+  struct one_user {
+    waiting_load w;
+    std::vector<store_api> to;
+    gathered<user_record> g;
+  };
+  struct batch_state {
+    std::vector<one_user> users;
+    std::vector<id_batch<store_api>> batches;
+  };
+  auto b = std::make_shared<batch_state>();
+  std::vector<std::string> ids;
+  ids.reserve(loads.size());
+  for (auto& w : loads) {
+    ids.push_back(w.user);
+    auto& u = b->users.emplace_back();
+    u.to = replicas(self, w.user);
+    u.g.replies.resize(u.to.size());
+    u.w = std::move(w);
+  }
+  b->batches = group_by_each<store_api>(ids, [=](const std::string& u) {
+    return replicas(self, u);
+  });
+  scatter_gather<std::vector<user_record>>(
+    self, keys_of(b->batches), st.timeout, gather_policy::use_answered,
+    [&](size_t i) {
+      return std::make_tuple(load_atom::value, join_atom::value,
+                             b->batches[i].ids);
+    },
+    [=](gathered<std::vector<user_record>>& bg) {
+      // Each store's answers into the slot of that store among each
+      // user's replicas (owner first, as a single load's); a store that
+      // failed, or a record it could not read (an empty id), leaves its
+      // slot empty.
+      for (size_t i = 0; i < b->batches.size() && i < bg.replies.size(); ++i) {
+        if (!bg.replies[i])
+          continue;
+        auto& xs = *bg.replies[i];
+        auto& batch = b->batches[i];
+        for (size_t k = 0; k < xs.size() && k < batch.slots.size(); ++k) {
+          if (xs[k].user_id.empty())
+            continue;
+          auto& u = b->users[batch.slots[k]];
+          for (size_t r = 0; r < u.to.size(); ++r)
+            if (u.to[r] == batch.key) {
+              u.g.replies[r] = std::move(xs[k]);
+              break;
+            }
+        }
+      }
+      for (auto& u : b->users)
+        u.w.done(finish_load(self, u.w.user, u.to, u.g));
+    },
+    &st.watch);
+}
+
 /// The largest of the replicas' counts (a replica that missed a message
 /// counts fewer).
 uint32_t largest(std::vector<uint32_t>& ns, gathered<uint32_t>&) {
@@ -133,29 +265,40 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
     },
     // -- reads: every replica, merged -----------------------------------------
     [=](load_atom, const std::string& user) -> caf::result<user_record> {
-      auto to = replicas(self, user);
-      // A replica that failed is left out; the repair below brings it up
-      // to date if it is only slow.
-      return ask_replicas<user_record>(
-        self, to,
-        [=](std::vector<user_record>& rs, gathered<user_record>& g) {
-          auto m = merge_records(user, rs);
-          // Read repair: a replica that failed, or whose answer is behind
-          // the merged record, catches up (rs holds the answers in the
-          // order of g's engaged slots). One that is not behind gets no
-          // message: in a join storm that was a remote message and a store
-          // read per join for nothing.
-          size_t k = 0;
-          for (size_t i = 0; i < to.size(); ++i) {
-            bool answered = i < g.replies.size() && g.replies[i];
-            bool behind = answered ? behind_merged(rs[k++], m) : m.known;
-            if (behind)
-              self->send(to[i], merge_atom::value, m);
-          }
-          return m;
-        },
-        load_atom::value, user);
+      // Waits for the end of this mailbox pass (flush_loads): the loads of
+      // a storm go as one batch per store. A replica that failed is left
+      // out; the read repair brings it up to date if it is only slow.
+      auto rp = self->make_response_promise<user_record>();
+      wait_for_pass(self, user, [rp](caf::expected<user_record> x) mutable {
+        deliver(rp, std::move(x));
+      });
+      return rp;
     },
+    [=](load_atom, join_atom, const std::vector<std::string>& users)
+      -> caf::result<std::vector<user_record>> {
+      // As many single loads (this is what the replicator asks of stores;
+      // one asked of it answers the same way): a user none of whose
+      // replicas answered comes back with an empty id.
+      auto rp = self->make_response_promise<std::vector<user_record>>();
+      struct all {
+        std::vector<user_record> out;
+        size_t pending;
+        caf::typed_response_promise<std::vector<user_record>> rp;
+      };
+      auto a = std::make_shared<all>(
+        all{std::vector<user_record>(users.size()), users.size(), rp});
+      if (users.empty())
+        rp.deliver(std::vector<user_record>{});
+      for (size_t i = 0; i < users.size(); ++i)
+        wait_for_pass(self, users[i], [a, i](caf::expected<user_record> x) {
+          if (x)
+            a->out[i] = std::move(*x);
+          if (--a->pending == 0)
+            a->rp.deliver(std::move(a->out));
+        });
+      return rp;
+    },
+    [=](load_atom, flush_atom) { flush_loads(self); },
     [=](load_atom, const std::vector<std::string>& users)
       -> caf::result<std::vector<user_record>> {
       auto& st = self->state;

@@ -27,6 +27,9 @@ store_api::behavior_type gateway_impl(store_api::pointer self, store_api store,
     [=](load_atom a, const std::vector<std::string>& us) {
       return relay<std::vector<user_record>>(self, store, timeout, a, us);
     },
+    [=](load_atom a, join_atom j, const std::vector<std::string>& us) {
+      return relay<std::vector<user_record>>(self, store, timeout, a, j, us);
+    },
     [=](open_atom a, const std::string& u, millis s, uint64_t v) {
       self->send(store, a, u, s, v);
     },

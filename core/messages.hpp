@@ -869,6 +869,12 @@ using store_api = caf::typed_actor<
   caf::replies_to<load_atom, std::string>::with<user_record>,
   caf::replies_to<load_atom,
                   std::vector<std::string>>::with<std::vector<user_record>>,
+  // what starting user actors need (the single load's record, with its
+  // hints), for many users in one message (the replicator sends the loads
+  // of one mailbox pass so); a user whose record could not be read comes
+  // back with an empty user_id
+  caf::replies_to<load_atom, join_atom,
+                  std::vector<std::string>>::with<std::vector<user_record>>,
   // a user came online (user, start, version)
   caf::reacts_to<open_atom, std::string, millis, uint64_t>,
   // cheap activity mark for crash recovery (user, start, last_active,

@@ -362,6 +362,26 @@ void add_contacts(store_db& db, user_record& r) {
   r.contacts.mode = visibility_mode::contacts;
 }
 
+/// A user's record with the hints a user actor needs when it starts (batch
+/// loads, for statuses and lists, do without). A queue record that cannot
+/// be read counts as "maybe": the join then asks for the queue, whose read
+/// reports the problem.
+caf::expected<user_record> load_for_start(store_db& db,
+                                          const std::string& user) {
+  auto r = db.load(user);
+  if (!r)
+    return r;
+  auto q = db.summarize_queue(user);
+  r->queued = q ? q->kept : 1;
+  if (q)
+    for (auto& [name, seen] : q->devices) {
+      r->queue_devices.push_back(name);
+      r->queue_seen.push_back(seen);
+    }
+  add_contacts(db, *r);
+  return r;
+}
+
 // -- the actor ----------------------------------------------------------------
 
 store_impl_api::behavior_type store_impl(store_ptr self,
@@ -375,22 +395,25 @@ store_impl_api::behavior_type store_impl(store_ptr self,
   self->state.retry_interval = every;
   return {
     [=](load_atom, const std::string& user) -> caf::result<user_record> {
-      auto r = self->state.db->load(user);
-      if (r) {
-        // The hints a user actor needs when it starts (batch loads, for
-        // statuses and lists, do without). A queue record that cannot be
-        // read counts as "maybe": the join then asks for the queue, whose
-        // read reports the problem.
-        auto q = self->state.db->summarize_queue(user);
-        r->queued = q ? q->kept : 1;
-        if (q)
-          for (auto& [name, seen] : q->devices) {
-            r->queue_devices.push_back(name);
-            r->queue_seen.push_back(seen);
-          }
-        add_contacts(*self->state.db, *r);
+      return load_for_start(*self->state.db, user);
+    },
+    [=](load_atom, join_atom, const std::vector<std::string>& users)
+      -> caf::result<std::vector<user_record>> {
+      std::vector<user_record> out;
+      out.reserve(users.size());
+      for (auto& u : users) {
+        auto r = load_for_start(*self->state.db, u);
+        if (r) {
+          out.push_back(std::move(*r));
+          continue;
+        }
+        // This user's record alone is out of reach: an empty id says so,
+        // as the single load's error would.
+        store_log().warn("load of {} for its start failed: {}", u,
+                         describe(r.error()));
+        out.emplace_back();
       }
-      return r;
+      return out;
     },
     [=](load_atom, const std::vector<std::string>& users)
       -> caf::result<std::vector<user_record>> {

@@ -63,6 +63,16 @@ inline store_api::behavior_type fake_store(store_api::pointer self,
       }
       return out;
     },
+    [=](load_atom, join_atom, const std::vector<std::string>& us) {
+      // The replicator's batch (not used by the actors' tests' own flows).
+      std::vector<user_record> out;
+      for (auto& u : us) {
+        auto r = log->records[u];
+        r.user_id = u;
+        out.push_back(r);
+      }
+      return out;
+    },
     [=](open_atom, const std::string& u, millis start, uint64_t version) {
       log->opens.emplace_back(u, start);
       if (log->keep_open_marks) {

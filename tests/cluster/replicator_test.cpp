@@ -119,6 +119,60 @@ TEST_CASE_METHOD(replicated,
 }
 
 TEST_CASE_METHOD(replicated,
+                 "replicator: the loads of one mailbox pass go to each "
+                 "store as one batch, each merged and repaired as alone") {
+  stores["a"]->records["u1"] = stored(true, 100, 1);
+  stores["b"]->records["u1"] = stored(true, 150, 1);
+  stores["a"]->records["u2"] = stored(true, 200, 5);
+  auto ask_all = [&](std::vector<std::string> users) {
+    std::vector<caf::response_handle<caf::blocking_actor,
+                                     caf::detail::type_list<user_record>, true>>
+      hs;
+    for (auto& u : users)
+      hs.push_back(
+        self->request(replicator, caf::infinite, load_atom::value, u));
+    run(); // one pass: the three loads, then the flush
+    std::vector<caf::expected<user_record>> out;
+    for (auto& h : hs) {
+      caf::expected<user_record> r{no_answer()};
+      h.receive([&](user_record& x) { r = std::move(x); },
+                [&](caf::error& err) { r = std::move(err); });
+      out.push_back(std::move(r));
+    }
+    return out;
+  };
+  auto rs = ask_all({"u1", "u2", "u3"});
+  CHECK(stores["a"]->batch_loads == 1);
+  CHECK(stores["b"]->batch_loads == 1);
+  REQUIRE(rs[0]);
+  CHECK(rs[0]->user_id == "u1");
+  CHECK(rs[0]->last_seen == 150);
+  REQUIRE(rs[1]);
+  CHECK(rs[1]->version == 5);
+  REQUIRE(rs[2]);
+  CHECK_FALSE(rs[2]->known);
+  // Repaired: a for u1 (100 < 150), b for u2 (it knew nothing); u3 nowhere.
+  REQUIRE(stores["a"]->merges.size() == 1);
+  CHECK(stores["a"]->merges[0].user_id == "u1");
+  REQUIRE(stores["b"]->merges.size() == 1);
+  CHECK(stores["b"]->merges[0].user_id == "u2");
+  // A store that fails leaves its slots out: the other's answers stand.
+  stores["b"]->failing = true;
+  rs = ask_all({"u1", "u2"});
+  REQUIRE(rs[0]);
+  CHECK(rs[0]->last_seen == 100); // a's own (the fake keeps merges apart)
+  REQUIRE(rs[1]);
+  CHECK(rs[1]->version == 5);
+  // Both failing: each load is storage unavailable, as alone.
+  stores["a"]->failing = true;
+  rs = ask_all({"u1", "u2"});
+  REQUIRE_FALSE(rs[0]);
+  CHECK(persistence::store_code(rs[0].error())
+        == persistence::errc::unavailable);
+  REQUIRE_FALSE(rs[1]);
+}
+
+TEST_CASE_METHOD(replicated,
                  "replicator: no replica answering is storage "
                  "unavailable") {
   stores["a"]->failing = true;

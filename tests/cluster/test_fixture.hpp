@@ -35,6 +35,8 @@ struct fake_store_data {
   std::map<std::string, std::vector<session_record>> history;
   std::map<std::string, profile> profiles;
   std::vector<user_record> merges;
+  /// Batch loads for starting user actors answered (load_atom, join_atom).
+  int batch_loads = 0;
   std::vector<std::string> profile_writes;
   std::vector<replica_bundle> repairs;
 };
@@ -61,6 +63,16 @@ inline store_api::behavior_type fake_store(store_api::pointer,
       -> caf::result<std::vector<user_record>> {
       if (d->failing)
         return store_failure();
+      std::vector<user_record> out;
+      for (auto& u : us)
+        out.push_back(record(u));
+      return out;
+    },
+    [=](load_atom, join_atom, const std::vector<std::string>& us)
+      -> caf::result<std::vector<user_record>> {
+      if (d->failing)
+        return store_failure();
+      ++d->batch_loads;
       std::vector<user_record> out;
       for (auto& u : us)
         out.push_back(record(u));

@@ -16,6 +16,7 @@
 #include "tests/persistence/fault_env.hpp"
 #include "tests/persistence/log_capture.hpp"
 #include "tests/persistence/must.hpp"
+#include "tests/persistence/raw_put.hpp"
 #include "tests/persistence/temp_dir.hpp"
 
 using namespace presence;
@@ -202,6 +203,31 @@ TEST_CASE(
   f.open("per", 2'000, 1); // older: the newest stays
   CHECK(f.load("per").version == 1);
   CHECK(f.probe->checkpoint_newest_ms == 3'000);
+}
+
+TEST_CASE(
+  "a batch load for starting users answers each as the single "
+  "load would; a record that cannot be read comes back with no id",
+  "[store_actor]") {
+  fixture f;
+  presence::test::raw_put(f.dir.path(), "last_seen", "bad", "xyz");
+  f.start();
+  f.open("ann", 1'000, 4);
+  f.close("ann", 1'000, 2'000, 5);
+  auto one = f.ask<user_record>(load_atom::value, std::string{"ann"});
+  auto all = f.ask<std::vector<user_record>>(load_atom::value, join_atom::value,
+                                             std::vector<std::string>{"ann",
+                                                                      "bad",
+                                                                      "new"});
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].user_id == "ann");
+  CHECK(all[0].known);
+  CHECK(all[0].last_seen == one.last_seen);
+  CHECK(all[0].version == one.version);
+  CHECK(all[0].queued == one.queued); // the start's hints too
+  CHECK(all[1].user_id.empty());      // corrupt: out of reach
+  CHECK(all[2].user_id == "new");
+  CHECK_FALSE(all[2].known);
 }
 
 TEST_CASE("a checkpoint tick writes the oldest tenth of what waits",

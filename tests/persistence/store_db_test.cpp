@@ -15,6 +15,7 @@
 #include "persistence/store_db.hpp"
 #include "tests/persistence/fault_env.hpp"
 #include "tests/persistence/must.hpp"
+#include "tests/persistence/raw_put.hpp"
 #include "tests/persistence/temp_dir.hpp"
 
 using namespace presence;
@@ -25,6 +26,7 @@ using presence::persistence::store_db;
 using presence::test::fault_env;
 using presence::test::must;
 using presence::test::open_mark;
+using presence::test::raw_put;
 using presence::test::recover;
 using presence::test::synced;
 using presence::test::temp_dir;
@@ -66,34 +68,6 @@ store_errc code_of(const caf::expected<T>& x) {
 
 store_errc code_of(const caf::error& err) {
   return store_code(err);
-}
-
-/// Writes raw bytes into a column family of a closed store's directory,
-/// bypassing store_db's encoding (records it cannot decode).
-void raw_put(const std::string& dir, const std::string& cf,
-             const std::string& key, const std::string& value) {
-  rocksdb::Options opts;
-  opts.create_if_missing = true;
-  opts.create_missing_column_families = true;
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName,
-                   rocksdb::ColumnFamilyOptions{});
-  for (auto name : {"last_seen", "history", "profiles", "online", "messages"})
-    cfs.emplace_back(name, rocksdb::ColumnFamilyOptions{});
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  auto st = rocksdb::DB::Open(opts, dir, cfs, &handles, &db);
-  REQUIRE(st.ok());
-  rocksdb::ColumnFamilyHandle* target = nullptr;
-  for (auto* h : handles)
-    if (h->GetName() == cf)
-      target = h;
-  REQUIRE(target != nullptr);
-  CHECK(db->Put(rocksdb::WriteOptions{}, target, key, value).ok());
-  for (auto* h : handles)
-    CHECK(db->DestroyColumnFamilyHandle(h).ok());
-  CHECK(db->Close().ok());
-  delete db;
 }
 
 std::string u64le(uint64_t x) {
