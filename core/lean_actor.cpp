@@ -6,6 +6,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include <caf/detail/set_thread_name.hpp>
 #include <caf/detail/sync_request_bouncer.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
@@ -64,7 +65,11 @@ public:
     }
     if (!running_) {
       running_ = true;
-      std::thread{[this] { run(); }}.detach();
+      std::thread{[this] {
+        // Else named after whichever thread first made a request.
+        caf::detail::set_thread_name("presenced.sweep");
+        run();
+      }}.detach();
     } else if (idle_) {
       idle_ = false;
       cv_.notify_one();
