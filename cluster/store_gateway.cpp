@@ -33,6 +33,9 @@ store_api::behavior_type gateway_impl(store_api::pointer self, store_api store,
     [=](open_atom a, const std::string& u, millis s, uint64_t v) {
       self->send(store, a, u, s, v);
     },
+    [=](open_atom a, const std::vector<session_open>& os) {
+      self->send(store, a, os);
+    },
     [=](checkpoint_atom a, const std::string& u, millis s, millis l, uint64_t v,
         presence_status st) { self->send(store, a, u, s, l, v, st); },
     [=](close_atom a, const std::string& u, millis s, millis e, uint64_t v) {

@@ -391,6 +391,19 @@ typename Inspector::result_type inspect(Inspector& f, session_record& x) {
   return f(caf::meta::type_name("session_record"), x.start, x.end);
 }
 
+/// A session that opened (user, start, version): one open mark of a batch
+/// (the replicator sends those of one mailbox pass to a store together).
+struct session_open {
+  std::string user_id;
+  millis start = 0;
+  uint64_t version = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_open& x) {
+  return f(caf::meta::type_name("session_open"), x.user_id, x.start, x.version);
+}
+
 /// What the store remembers of a user between sessions.
 struct user_record {
   std::string user_id;
@@ -877,6 +890,8 @@ using store_api = caf::typed_actor<
                   std::vector<std::string>>::with<std::vector<user_record>>,
   // a user came online (user, start, version)
   caf::reacts_to<open_atom, std::string, millis, uint64_t>,
+  // users came online: as many single opens, in order
+  caf::reacts_to<open_atom, std::vector<session_open>>,
   // cheap activity mark for crash recovery (user, start, last_active,
   // version, status); batched by the store, never fsynced
   caf::reacts_to<checkpoint_atom, std::string, millis, millis, uint64_t,
@@ -1148,6 +1163,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(presence, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(presence, (presence::profile))
   CAF_ADD_TYPE_ID(presence, (presence::session_record))
   CAF_ADD_TYPE_ID(presence, (presence::user_record))
+  CAF_ADD_TYPE_ID(presence, (presence::session_open))
+  CAF_ADD_TYPE_ID(presence, (std::vector<presence::session_open>))
   CAF_ADD_TYPE_ID(presence, (presence::join_request))
   CAF_ADD_TYPE_ID(presence, (presence::join_ack))
   CAF_ADD_TYPE_ID(presence, (presence::room_signal))

@@ -185,6 +185,14 @@ void activity_written(store_state& st, millis t) {
     probe.checkpoint_newest_ms.store(static_cast<uint64_t>(t));
 }
 
+/// A session opened: its mark replaces any checkpoint still waiting.
+void open_mark(store_state& st, const std::string& user, millis start,
+               uint64_t version) {
+  st.dirty.erase(user);
+  if (write_or_queue(st, open_write{user, open_session{start, start, version}}))
+    activity_written(st, start);
+}
+
 /// A batch of `n` checkpoints, the newest of activity up to `t`, is on
 /// disk: counted, and a run of failures may be over.
 void checkpoints_written(store_state& st, size_t n, millis t) {
@@ -429,10 +437,12 @@ store_impl_api::behavior_type store_impl(store_ptr self,
       return out;
     },
     [=](open_atom, const std::string& user, millis start, uint64_t version) {
-      self->state.dirty.erase(user);
-      if (write_or_queue(self->state,
-                         open_write{user, open_session{start, start, version}}))
-        activity_written(self->state, start);
+      open_mark(self->state, user, start, version);
+      settle(self);
+    },
+    [=](open_atom, const std::vector<session_open>& opens) {
+      for (auto& o : opens)
+        open_mark(self->state, o.user_id, o.start, o.version);
       settle(self);
     },
     [=](checkpoint_atom, const std::string& user, millis start,

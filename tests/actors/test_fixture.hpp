@@ -73,6 +73,11 @@ inline store_api::behavior_type fake_store(store_api::pointer self,
       }
       return out;
     },
+    [=](open_atom, const std::vector<session_open>& os) {
+      // The replicator's batch (the actors' tests talk to this directly).
+      for (auto& o : os)
+        log->opens.emplace_back(o.user_id, o.start);
+    },
     [=](open_atom, const std::string& u, millis start, uint64_t version) {
       log->opens.emplace_back(u, start);
       if (log->keep_open_marks) {

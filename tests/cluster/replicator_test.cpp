@@ -173,6 +173,40 @@ TEST_CASE_METHOD(replicated,
 }
 
 TEST_CASE_METHOD(replicated,
+                 "replicator: the opens of one mailbox pass go to each "
+                 "store as one message; nothing sent later overtakes them") {
+  auto open = [&](const std::string& u) {
+    self->send(replicator, open_atom::value, u, millis{1}, uint64_t{1});
+  };
+  open("u1");
+  open("u2");
+  open("u3");
+  run();
+  for (auto& n : {"a", "b"}) {
+    CHECK(stores[n]->open_batches == 1);
+    CHECK(stores[n]->opens == std::vector<std::string>{"u1", "u2", "u3"});
+  }
+  // An open and then other writes of the same user in one pass: the open
+  // goes first (alone, as it came), then each write in its order.
+  open("u4");
+  self->send(replicator, checkpoint_atom::value, std::string{"u4"}, millis{1},
+             millis{2}, uint64_t{1}, presence_status::online);
+  open("u5");
+  self->send(replicator, close_atom::value, std::string{"u4"}, millis{1},
+             millis{3}, uint64_t{2});
+  self->send(replicator, drop_atom::value, std::string{"u5"});
+  run();
+  for (auto& n : {"a", "b"}) {
+    CHECK(stores[n]->open_batches == 1);
+    auto& w = stores[n]->writes;
+    REQUIRE(w.size() >= 5);
+    CHECK(std::vector<std::string>(w.end() - 5, w.end())
+          == std::vector<std::string>{"open u4", "cp u4", "open u5", "close u4",
+                                      "drop u5"});
+  }
+}
+
+TEST_CASE_METHOD(replicated,
                  "replicator: no replica answering is storage "
                  "unavailable") {
   stores["a"]->failing = true;

@@ -37,6 +37,11 @@ struct fake_store_data {
   std::vector<user_record> merges;
   /// Batch loads for starting user actors answered (load_atom, join_atom).
   int batch_loads = 0;
+  /// The open marks in the order they came, and how many came as batches.
+  std::vector<std::string> opens;
+  int open_batches = 0;
+  /// Every write in the order it came: "open u", "close u", "cp u", ...
+  std::vector<std::string> writes;
   std::vector<std::string> profile_writes;
   std::vector<replica_bundle> repairs;
 };
@@ -78,10 +83,22 @@ inline store_api::behavior_type fake_store(store_api::pointer,
         out.push_back(record(u));
       return out;
     },
-    [=](open_atom, const std::string&, millis, uint64_t) {},
-    [=](checkpoint_atom, const std::string&, millis, millis, uint64_t,
-        presence_status) {},
-    [=](close_atom, const std::string&, millis, millis, uint64_t) {},
+    [=](open_atom, const std::string& u, millis, uint64_t) {
+      d->opens.push_back(u);
+      d->writes.push_back("open " + u);
+    },
+    [=](open_atom, const std::vector<session_open>& os) {
+      ++d->open_batches;
+      for (auto& o : os) {
+        d->opens.push_back(o.user_id);
+        d->writes.push_back("open " + o.user_id);
+      }
+    },
+    [=](checkpoint_atom, const std::string& u, millis, millis, uint64_t,
+        presence_status) { d->writes.push_back("cp " + u); },
+    [=](close_atom, const std::string& u, millis, millis, uint64_t) {
+      d->writes.push_back("close " + u);
+    },
     [=](last_seen_atom, const std::string& u,
         millis when) -> caf::result<user_record> {
       if (d->failing)
@@ -128,7 +145,7 @@ inline store_api::behavior_type fake_store(store_api::pointer,
       return d->history[u];
     },
     [=](flush_atom) { return true; },
-    [=](drop_atom, const std::string&) {},
+    [=](drop_atom, const std::string& u) { d->writes.push_back("drop " + u); },
     [=](merge_atom, const user_record& r) { d->merges.push_back(r); },
     [=](orphan_atom) { return std::vector<user_record>{}; },
     // Private messages: not what these tests are about.
