@@ -44,6 +44,15 @@ struct store_log {
 
 inline store_api::behavior_type fake_store(store_api::pointer self,
                                            std::shared_ptr<store_log> log) {
+  auto load_many = [log](const std::vector<std::string>& us) {
+    std::vector<user_record> out;
+    for (auto& u : us) {
+      auto r = log->records[u];
+      r.user_id = u;
+      out.push_back(r);
+    }
+    return out;
+  };
   return {
     [=](load_atom, const std::string& u) -> caf::result<user_record> {
       if (log->failing_loads > 0) {
@@ -55,26 +64,14 @@ inline store_api::behavior_type fake_store(store_api::pointer self,
       return r;
     },
     [=](load_atom, const std::vector<std::string>& us) {
-      std::vector<user_record> out;
-      for (auto& u : us) {
-        auto r = log->records[u];
-        r.user_id = u;
-        out.push_back(r);
-      }
-      return out;
+      return load_many(us);
     },
     [=](load_atom, join_atom, const std::vector<std::string>& us) {
-      // The replicator's batch (not used by the actors' tests' own flows).
-      std::vector<user_record> out;
-      for (auto& u : us) {
-        auto r = log->records[u];
-        r.user_id = u;
-        out.push_back(r);
-      }
-      return out;
+      // The replicator's batch (the actors' tests never send it).
+      return load_many(us);
     },
     [=](open_atom, const std::vector<session_open>& os) {
-      // The replicator's batch (the actors' tests talk to this directly).
+      // The replicator's batch (the actors' tests never send it).
       for (auto& o : os)
         log->opens.emplace_back(o.user_id, o.start);
     },
