@@ -7,6 +7,7 @@
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "edge/common/json_input.hpp"
+#include "edge/common/json_out.hpp"
 #include "edge/common/seed_payloads.hpp"
 
 namespace presence::edge {
@@ -174,22 +175,8 @@ bool status_field(const json& j, bool required, native_command& out,
 
 using seeds::iso_or_null;
 
-json user_json(const user_status& s, bool with_devices) {
-  auto j = seeds::native_user(delta_of(s));
-  if (with_devices) {
-    auto devs = json::array();
-    for (auto& d : s.devices)
-      devs.push_back({
-        {"device_id", d.device_id},
-        {"user_agent", d.user_agent},
-        {"platform", d.platform},
-        {"status", status_name(d.status)},
-        {"connected_at", iso_or_null(d.connected_at)},
-        {"last_active", iso_or_null(d.last_active)},
-      });
-    j["devices"] = std::move(devs);
-  }
-  return j;
+json user_json(const user_status& s) {
+  return seeds::native_user(delta_of(s));
 }
 
 json reply(const char* type, const std::string& id_json) {
@@ -197,6 +184,20 @@ json reply(const char* type, const std::string& id_json) {
   if (!id_json.empty())
     j["id"] = json::parse(id_json, nullptr, false);
   return j;
+}
+
+/// {"id":..,"type":type,"user":{..with devices}} (status, status_set).
+std::string user_reply(const char* type, const std::string& id_json,
+                       const user_status& s) {
+  std::string out;
+  out.reserve(512);
+  json_object o{out};
+  if (!id_json.empty())
+    o.raw("id", id_json);
+  o.str("type", type);
+  append_native_user(o.key("user"), s, true);
+  o.close();
+  return out;
 }
 
 } // namespace
@@ -413,18 +414,28 @@ std::string encode_error(const std::string& id_json, const std::string& code,
   return dump(j);
 }
 
+// The frames of every join and delta are written directly (json_out.hpp:
+// the same bytes as a json tree dumped, keys sorted; id_json is already
+// JSON, dumped by the parser).
+
 std::string encode_delta(const presence_delta& d) {
-  auto j = seeds::native_user(d);
-  j["type"] = "user.status.changed";
-  return dump(j);
+  std::string out;
+  out.reserve(256);
+  append_native_user(out, d, "user.status.changed");
+  return out;
 }
 
 std::string encode_joined(const std::string& id_json, const join_ack& ack) {
-  auto j = reply("joined", id_json);
-  j["user_id"] = ack.status.user_id;
-  j["device_id"] = ack.device_id;
-  j["user"] = user_json(ack.status, true);
-  return dump(j);
+  std::string out;
+  out.reserve(512);
+  json_object o{out};
+  o.str("device_id", ack.device_id);
+  if (!id_json.empty())
+    o.raw("id", id_json);
+  o.str("type", "joined");
+  append_native_user(o.key("user"), ack.status, true);
+  o.str("user_id", ack.status.user_id).close();
+  return out;
 }
 
 std::string encode_left(const std::string& id_json) {
@@ -447,9 +458,7 @@ std::string encode_pong(const std::string& id_json, millis now) {
 }
 
 std::string encode_status(const std::string& id_json, const user_status& s) {
-  auto j = reply("status", id_json);
-  j["user"] = user_json(s, true);
-  return dump(j);
+  return user_reply("status", id_json, s);
 }
 
 std::string encode_statuses(const std::string& id_json,
@@ -457,7 +466,7 @@ std::string encode_statuses(const std::string& id_json,
   auto j = reply("statuses", id_json);
   auto arr = json::array();
   for (auto& s : xs)
-    arr.push_back(user_json(s, false));
+    arr.push_back(user_json(s));
   j["users"] = std::move(arr);
   return dump(j);
 }
@@ -525,7 +534,7 @@ std::string encode_subscribed(const std::string& id_json, bool subscribe,
   if (states != nullptr) {
     auto arr = json::array();
     for (auto& s : *states)
-      arr.push_back(user_json(s, false));
+      arr.push_back(user_json(s));
     j["users"] = std::move(arr);
   }
   if (online != nullptr) {
@@ -543,9 +552,7 @@ std::string encode_subscribed(const std::string& id_json, bool subscribe,
 
 std::string encode_status_set(const std::string& id_json,
                               const user_status& s) {
-  auto j = reply("status_set", id_json);
-  j["user"] = user_json(s, true);
-  return dump(j);
+  return user_reply("status_set", id_json, s);
 }
 
 std::string encode_expired(const std::string& device_id,
@@ -601,14 +608,17 @@ std::string encode_typing(const room_signal& sig) {
 std::string encode_welcome(const std::string& user_id,
                            const std::string& device_id, millis ttl_ms,
                            bool global_feed) {
-  return dump(json{
-    {"type", "welcome"},
-    {"user_id", user_id.empty() ? json(nullptr) : json(user_id)},
-    {"device_id", device_id.empty() ? json(nullptr) : json(device_id)},
-    {"heartbeat_ttl_ms", ttl_ms},
-    {"global_feed", global_feed},
-    {"server", "presenced"},
-  });
+  std::string out;
+  out.reserve(160);
+  json_object{out}
+    .str_or_null("device_id", device_id)
+    .boolean("global_feed", global_feed)
+    .num("heartbeat_ttl_ms", ttl_ms)
+    .str("server", "presenced")
+    .str("type", "welcome")
+    .str_or_null("user_id", user_id)
+    .close();
+  return out;
 }
 
 } // namespace presence::edge
