@@ -155,11 +155,24 @@ void end_pass_later(replicator_ptr self) {
   self->send(self, load_atom::value, flush_atom::value);
 }
 
-/// Queues a load of `user` for the end of this mailbox pass.
+/// The most loads one batch request carries to a store: a storm's mailbox
+/// pass can hold thousands, and each batch is answered (or times out) as
+/// a whole, so a batch stays small enough for a store to read well within
+/// the request timeout; more go as further batches at once.
+constexpr size_t max_load_batch = 256;
+
+void flush_loads(replicator_ptr self);
+
+/// Queues a load of `user` for the end of this mailbox pass, or sends the
+/// pass's loads now when they reach max_load_batch.
 void wait_for_pass(replicator_ptr self, const std::string& user,
                    std::function<void(caf::expected<user_record>)> done) {
-  self->state.loads.push_back(waiting_load{user, std::move(done)});
-  end_pass_later(self);
+  auto& loads = self->state.loads;
+  loads.push_back(waiting_load{user, std::move(done)});
+  if (loads.size() >= max_load_batch)
+    flush_loads(self);
+  else
+    end_pass_later(self);
 }
 
 /// Sends the open marks waiting in this pass: to each store in the order

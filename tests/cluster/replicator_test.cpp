@@ -173,6 +173,32 @@ TEST_CASE_METHOD(replicated,
 }
 
 TEST_CASE_METHOD(replicated,
+                 "replicator: a pass with more loads than a batch carries "
+                 "sends them as several batches, every one answered") {
+  std::vector<caf::response_handle<caf::blocking_actor,
+                                   caf::detail::type_list<user_record>, true>>
+    hs;
+  for (int i = 0; i < 600; ++i) {
+    auto u = "s" + std::to_string(i);
+    stores["a"]->records[u] = stored(true, 1000 + i, 1);
+    hs.push_back(self->request(replicator, caf::infinite, load_atom::value, u));
+  }
+  run(); // one pass: 600 loads, then the flush
+  for (auto& n : {"a", "b"}) {
+    CHECK(stores[n]->batch_loads == 3); // 256 + 256 + 88
+    CHECK(stores[n]->largest_batch == 256);
+  }
+  for (int i = 0; i < 600; ++i) {
+    caf::expected<user_record> r{no_answer()};
+    hs[i].receive([&](user_record& x) { r = std::move(x); },
+                  [&](caf::error& err) { r = std::move(err); });
+    REQUIRE(r);
+    CHECK(r->user_id == "s" + std::to_string(i));
+    CHECK(r->last_seen == 1000 + i);
+  }
+}
+
+TEST_CASE_METHOD(replicated,
                  "replicator: the opens of one mailbox pass go to each "
                  "store as one message; nothing sent later overtakes them") {
   auto open = [&](const std::string& u) {

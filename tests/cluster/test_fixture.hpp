@@ -37,6 +37,8 @@ struct fake_store_data {
   std::vector<user_record> merges;
   /// Batch loads for starting user actors answered (load_atom, join_atom).
   int batch_loads = 0;
+  /// The most ids one batch load carried.
+  size_t largest_batch = 0;
   /// The open marks in the order they came, and how many came as batches.
   std::vector<std::string> opens;
   int open_batches = 0;
@@ -78,6 +80,7 @@ inline store_api::behavior_type fake_store(store_api::pointer,
       if (d->failing)
         return store_failure();
       ++d->batch_loads;
+      d->largest_batch = std::max(d->largest_batch, us.size());
       std::vector<user_record> out;
       for (auto& u : us)
         out.push_back(record(u));
