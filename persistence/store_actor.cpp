@@ -193,6 +193,34 @@ void open_mark(store_state& st, const std::string& user, millis start,
     activity_written(st, start);
 }
 
+/// The open marks of a replicator's mailbox pass, in one write: each
+/// replaces any checkpoint of its user still waiting; if the write fails
+/// (or earlier writes wait for the retry) they are queued in order, as
+/// one after the other would be.
+void open_marks(store_state& st, const std::vector<session_open>& opens) {
+  if (opens.size() == 1 || stuck(st)) {
+    for (auto& o : opens)
+      open_mark(st, o.user_id, o.start, o.version);
+    return;
+  }
+  std::vector<std::pair<std::string, open_session>> marks;
+  marks.reserve(opens.size());
+  millis newest = 0;
+  for (auto& o : opens) {
+    st.dirty.erase(o.user_id);
+    marks.emplace_back(o.user_id, open_session{o.start, o.start, o.version});
+    newest = std::max(newest, o.start);
+  }
+  if (auto err = st.db->mark_open_batch(marks, "write open marks")) {
+    on_failure(st, err);
+    for (auto& [user, s] : marks)
+      enqueue(st, open_write{user, s});
+    return;
+  }
+  on_success(st);
+  activity_written(st, newest);
+}
+
 /// A batch of `n` checkpoints, the newest of activity up to `t`, is on
 /// disk: counted, and a run of failures may be over.
 void checkpoints_written(store_state& st, size_t n, millis t) {
@@ -441,8 +469,7 @@ store_impl_api::behavior_type store_impl(store_ptr self,
       settle(self);
     },
     [=](open_atom, const std::vector<session_open>& opens) {
-      for (auto& o : opens)
-        open_mark(self->state, o.user_id, o.start, o.version);
+      open_marks(self->state, opens);
       settle(self);
     },
     [=](checkpoint_atom, const std::string& user, millis start,

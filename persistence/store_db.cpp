@@ -531,11 +531,12 @@ caf::error store_db::mark_open(const std::string& user_id,
 }
 
 caf::error store_db::mark_open_batch(
-  const std::vector<std::pair<std::string, open_session>>& marks) {
+  const std::vector<std::pair<std::string, open_session>>& marks,
+  const char* what) {
   rocksdb::WriteBatch batch;
   for (auto& [user, s] : marks)
     batch.Put(online_, user, encode_open(s));
-  return write(&batch, "write checkpoints");
+  return write(&batch, what);
 }
 
 void store_db::write_last_seen(const std::string& user_id, millis last_seen,

@@ -169,9 +169,11 @@ public:
   [[nodiscard]] caf::error mark_open(const std::string& user_id,
                                      const open_session& s);
 
-  /// Writes many marks in one batch (all or nothing).
+  /// Writes many marks in one batch (all or nothing); `what` names the
+  /// write in an error.
   [[nodiscard]] caf::error mark_open_batch(
-    const std::vector<std::pair<std::string, open_session>>& marks);
+    const std::vector<std::pair<std::string, open_session>>& marks,
+    const char* what = "write checkpoints");
 
   /// Ends the open session of `user_id`: history entry {start, end},
   /// last_seen = end, version stored, open mark removed. Idempotent: writing

@@ -420,7 +420,7 @@ std::string encode_error(const std::string& id_json, const std::string& code,
 
 std::string encode_delta(const presence_delta& d) {
   std::string out;
-  out.reserve(256);
+  out.reserve(384); // ~260 bytes with a status text of none
   append_native_user(out, d, "user.status.changed");
   return out;
 }

@@ -147,6 +147,14 @@ struct fixture : config_holder {
   }
 
   bool flush() { return ask<bool>(flush_atom::value); }
+
+  /// RocksDB writes so far (one per write batch: the store times each).
+  uint64_t writes() const {
+    uint64_t n = 0;
+    for (auto& b : probe->write_latency.buckets)
+      n += b.load();
+    return n;
+  }
 };
 
 } // namespace
@@ -311,6 +319,50 @@ TEST_CASE("with a zero interval every checkpoint is written at once",
   CHECK(f.probe->checkpoints_written == 5);
   CHECK(f.flush());
   CHECK(f.probe->checkpoint_flushes == 5);
+}
+
+TEST_CASE(
+  "the open marks of a replicator's pass are one write; while the "
+  "disk fails they queue in order",
+  "[store_actor]") {
+  fixture f;
+  f.start(1h, true);
+  f.checkpoint("a1", 500, 900, 1); // waits in memory: the open replaces it
+  auto before = f.writes();
+  f.self->send(f.store, open_atom::value,
+               std::vector<session_open>{{"a1", 1'000, 2},
+                                         {"a2", 1'100, 1},
+                                         {"a3", 1'200, 1}});
+  f.load("a1"); // a round trip
+  CHECK(f.writes() == before + 1);
+  CHECK(f.probe->checkpoint_newest_ms == 1'200);
+  CHECK(f.flush()); // the replaced checkpoint is not written
+  for (auto [user, start] :
+       {std::pair{"a1", 1'000}, {"a2", 1'100}, {"a3", 1'200}}) {
+    auto r = f.load(user);
+    INFO(user);
+    REQUIRE(r.open);
+    CHECK(r.open_start == start);
+    CHECK(r.open_last_active == start);
+  }
+  // The disk fails: the batch is one error, its marks wait in order (b1's
+  // close after them supersedes its open), and the retry writes them.
+  f.faults.fail(true);
+  f.self->send(f.store, open_atom::value,
+               std::vector<session_open>{{"b1", 2'000, 1}, {"b2", 2'100, 1}});
+  f.close("b1", 2'000, 2'500, 2);
+  f.load("a1");
+  CHECK(f.probe->write_errors == 1);
+  CHECK(f.probe->writes_pending == 2);
+  f.faults.fail(false);
+  f.tick();
+  auto b1 = f.load("b1");
+  CHECK_FALSE(b1.open);
+  CHECK(b1.last_seen == 2'500);
+  auto b2 = f.load("b2");
+  REQUIRE(b2.open);
+  CHECK(b2.open_start == 2'100);
+  CHECK(f.probe->writes_pending == 0);
 }
 
 TEST_CASE("a close after a pending checkpoint leaves no open mark",
