@@ -157,8 +157,9 @@ void end_pass_later(replicator_ptr self) {
 
 /// The most loads one batch request carries to a store: a storm's mailbox
 /// pass can hold thousands, and each batch is answered (or times out) as
-/// a whole, so a batch stays small enough for a store to read well within
-/// the request timeout; more go as further batches at once.
+/// a whole. More go as further batches at once; a store reads them in
+/// turn, so the first are answered early and only the tail of a long pass
+/// can still time out (before, one timeout covered every load of it).
 constexpr size_t max_load_batch = 256;
 
 void flush_loads(replicator_ptr self);

@@ -198,6 +198,8 @@ void open_mark(store_state& st, const std::string& user, millis start,
 /// (or earlier writes wait for the retry) they are queued in order, as
 /// one after the other would be.
 void open_marks(store_state& st, const std::vector<session_open>& opens) {
+  if (opens.empty())
+    return;
   if (opens.size() == 1 || stuck(st)) {
     for (auto& o : opens)
       open_mark(st, o.user_id, o.start, o.version);

@@ -1,7 +1,8 @@
 #pragma once
 
 // JSON text written directly into a string, for the frames every join and
-// every delta sends (the native welcome, joined and user.status.changed):
+// every delta sends (the native welcome, joined, status, status_set and
+// user.status.changed):
 // building an nlohmann tree and dumping it cost 11.6% of a node's CPU in
 // a join storm (docs/benchmarks.md, twenty-third session). The bytes are
 // the ones nlohmann's dump writes for the same object: callers write the

@@ -77,7 +77,7 @@ user_status sample(const std::string& text, int devices) {
   s.user_id = text.empty() ? "u" : text;
   s.online = devices > 0;
   s.status = devices > 0 ? presence_status::away : presence_status::offline;
-  s.last_seen = t0 + 5'123;
+  s.last_seen = devices == 1 ? 0 : t0 + 5'123; // 0: never seen (null)
   s.online_since = devices > 0 ? t0 : 0;
   s.version = 18'446'744'073'709'551'000ull;
   s.status_text = text;
@@ -114,7 +114,8 @@ TEST_CASE("the directly written frames are the json trees' bytes",
       "text " << json(t).dump(-1, ' ', true, json::error_handler_t::replace));
     for (int devices : {0, 1, 2}) {
       auto s = sample(t, devices);
-      for (std::string id : {"", "7", R"("j1")", R"({"a":[1,"x"]})"}) {
+      for (std::string id :
+           {"", "7", "-3", "1.5", "1e+20", R"("j1")", R"("q\"\u0001")"}) {
         auto st = tree_reply("status", id);
         st["user"] = tree_user(s, true);
         CHECK(encode_status(id, s) == dump(st));
