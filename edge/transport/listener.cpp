@@ -47,7 +47,7 @@ constexpr auto accept_retry = std::chrono::milliseconds(100);
 
 /// The request as the protocols see it: converted from Beast once.
 http_request to_request(http::request<http::string_body>& req,
-                        const tcp::socket& socket) {
+                        const std::string& peer) {
   http_request r;
   r.method = std::string{req.method_string()};
   r.target = std::string{req.target()};
@@ -56,10 +56,7 @@ http_request to_request(http::request<http::string_body>& req,
   r.user_header = std::string{req["X-User-Id"]};
   r.user_agent = std::string{req[http::field::user_agent]};
   r.websocket_upgrade = websocket::is_upgrade(req);
-  beast::error_code ec;
-  auto ep = socket.remote_endpoint(ec);
-  if (!ec)
-    r.peer = ep.address().to_string();
+  r.peer = peer;
   r.body = std::move(req.body());
   return r;
 }
@@ -79,22 +76,25 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 
 public:
   /// Plain TCP.
-  http_session(tcp::socket&& socket, std::shared_ptr<edge_context> ctx,
+  http_session(tcp::socket&& socket, net::ip::address peer,
+               std::shared_ptr<edge_context> ctx,
                std::shared_ptr<http_handler> handler, connection_slot slot,
                refusal refused)
     : stream_(std::move(socket)), ctx_(std::move(ctx)),
-      handler_(std::move(handler)), slot_(std::move(slot)), refused_(refused) {
+      handler_(std::move(handler)), slot_(std::move(slot)), peer_address_(peer),
+      refused_(refused) {
     // nop
   }
 
   /// TLS with `tls_ctx` (kept while the handshake needs it).
-  http_session(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls_ctx,
+  http_session(tcp::socket&& socket, net::ip::address peer,
+               std::shared_ptr<net::ssl::context> tls_ctx,
                std::shared_ptr<edge_context> ctx,
                std::shared_ptr<http_handler> handler, connection_slot slot,
                refusal refused)
     : stream_(std::move(socket), *tls_ctx), tls_ctx_(std::move(tls_ctx)),
       ctx_(std::move(ctx)), handler_(std::move(handler)),
-      slot_(std::move(slot)), refused_(refused) {
+      slot_(std::move(slot)), peer_address_(peer), refused_(refused) {
     // nop
   }
 
@@ -191,7 +191,9 @@ private:
       refuse(version);
       return;
     }
-    auto r = to_request(req, beast::get_lowest_layer(stream_).socket());
+    if (peer_.empty())
+      peer_ = peer_address_.to_string();
+    auto r = to_request(req, peer_);
     if (r.websocket_upgrade) {
       bool version_mismatch = false;
       auto bad = ws_handshake_error(req[http::field::sec_websocket_key],
@@ -308,6 +310,10 @@ private:
   std::optional<http::request_parser<http::string_body>> parser_;
   /// This connection's count; moves to the WebSocket session on an upgrade.
   connection_slot slot_;
+  /// The client's address, as accept() gave it; as text once a request
+  /// needs it (no getpeername per connection or request).
+  net::ip::address peer_address_;
+  std::string peer_;
   refusal refused_;
 };
 
@@ -416,7 +422,9 @@ struct listener::impl {
   }
 
   void do_accept() {
-    acceptor.async_accept(net::make_strand(ioc),
+    // accept() writes the client's address into peer (one accept at a
+    // time): no getpeername() for it later.
+    acceptor.async_accept(net::make_strand(ioc), peer,
                           [this](beast::error_code ec, tcp::socket socket) {
                             on_accept(ec, std::move(socket));
                           });
@@ -435,6 +443,11 @@ struct listener::impl {
       });
       return;
     }
+    // Non-blocking from the start: the socket's first asynchronous
+    // operation then needs no ioctl of its own, nor a WebSocket session
+    // its write-at-once mode (one FIONBIO per connection, not two).
+    beast::error_code nb;
+    socket.non_blocking(true, nb);
     auto n = ctx->count_connection(+1);
     auto refused = refusal::none;
     std::string from;
@@ -443,14 +456,11 @@ struct listener::impl {
     } else if (ctx->cfg.edge.max_connections_per_ip > 0) {
       // Counted per source address; 127.0.0.1 and ::1 are exempt (a proxy
       // on this host, tests, benchmarks).
-      beast::error_code e;
-      auto peer = socket.remote_endpoint(e).address();
-      if (!e) {
-        from = address_key(peer);
-        if (from == std::string("\x7f\0\0\x01", 4)
-            || (peer.is_v6() && peer.to_v6().is_loopback()))
-          from.clear(); // (::1 checked on the address, not on its /64)
-      }
+      auto a = peer.address();
+      from = address_key(a);
+      if (from == std::string("\x7f\0\0\x01", 4)
+          || (a.is_v6() && a.to_v6().is_loopback()))
+        from.clear(); // (::1 checked on the address, not on its /64)
       if (!from.empty()) {
         if (!ctx->add_from(from)) {
           from.clear();
@@ -461,11 +471,13 @@ struct listener::impl {
     connection_slot slot{ctx, std::move(from)};
     if (auto t = std::atomic_load(&tls))
       std::make_shared<http_session<tls_stream>>(std::move(socket),
-                                                 std::move(t), ctx, handler,
-                                                 std::move(slot), refused)
+                                                 peer.address(), std::move(t),
+                                                 ctx, handler, std::move(slot),
+                                                 refused)
         ->run();
     else
-      std::make_shared<http_session<beast::tcp_stream>>(std::move(socket), ctx,
+      std::make_shared<http_session<beast::tcp_stream>>(std::move(socket),
+                                                        peer.address(), ctx,
                                                         handler,
                                                         std::move(slot),
                                                         refused)
@@ -480,6 +492,8 @@ struct listener::impl {
   std::shared_ptr<net::ssl::context> tls;
   net::io_context ioc;
   tcp::acceptor acceptor;
+  /// The address of the connection being accepted (do_accept).
+  tcp::endpoint peer;
   net::steady_timer retry;
   std::vector<std::unique_ptr<coarse_clock>> clocks;
   std::vector<std::thread> threads;
@@ -515,6 +529,11 @@ std::unique_ptr<listener> listener::start(std::shared_ptr<edge_context> ctx,
   p->acceptor.open(ep.protocol(), ec);
   if (!ec)
     p->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  // Linux gives every accepted socket the listener's TCP_NODELAY: one
+  // setsockopt here instead of one per connection (frames are written
+  // whole; Nagle would hold a reply for the client's delayed ACK).
+  if (!ec)
+    p->acceptor.set_option(tcp::no_delay(true), ec);
   if (!ec)
     p->acceptor.bind(ep, ec);
   if (!ec)

@@ -173,30 +173,33 @@ public:
     // The connection's count (taken when it was accepted) goes with slot_.
   }
 
+  /// Answers the handshake and opens the session at once: the 101 waits
+  /// in handshake_ and leaves with the first write, in front of what the
+  /// endpoint writes on opening (a welcome, Engine.IO's open packet) and
+  /// the replies to frames the client sent behind its request: one send
+  /// for all of them, not one for the 101 and one more for the rest.
   void run(std::string_view key) {
-    error_code ec;
-    tcp_of(socket_).set_option(tcp::no_delay(true), ec);
     if constexpr (plain) {
       // Writes are tried at once (send()): they must not block the thread.
-      // Without a non-blocking socket every write goes asynchronously.
+      // The listener made the socket non-blocking when it accepted it (and
+      // TCP_NODELAY came from the listening socket). Without a non-blocking
+      // socket every write goes asynchronously.
       error_code nb;
-      socket_.non_blocking(true, nb);
+      if (!socket_.non_blocking())
+        socket_.non_blocking(true, nb);
       write_at_once_ = !nb;
     } else {
       // The HTTP session's time limit is over: the idle timer rules now.
       beast::get_lowest_layer(socket_).expires_never();
     }
-    auto res = std::make_shared<std::string>(
-      "HTTP/1.1 101 Switching Protocols\r\n"
-      "Upgrade: websocket\r\n"
-      "Connection: Upgrade\r\n"
-      "Sec-WebSocket-Accept: "
-      + accept_key(key)
-      + "\r\n"
-        "Server: presenced\r\n\r\n");
-    net::async_write(socket_, net::buffer(*res),
-                     [self = shared_from_this(),
-                      res](error_code e, std::size_t) { self->on_accept(e); });
+    handshake_ = "HTTP/1.1 101 Switching Protocols\r\n"
+                 "Upgrade: websocket\r\n"
+                 "Connection: Upgrade\r\n"
+                 "Sec-WebSocket-Accept: "
+                 + accept_key(key)
+                 + "\r\n"
+                   "Server: presenced\r\n\r\n";
+    open();
   }
 
   // -- called by strand_sink (any thread) ------------------------------------
@@ -348,6 +351,12 @@ private:
                     ws::close_payload(close_code_, close_reason_));
       return true;
     }
+    if (!handshake_.empty()) {
+      // The endpoint wrote nothing on opening: the 101 alone.
+      in_flight_ = 0;
+      send(std::array<net::const_buffer, 0>{}, false);
+      return true;
+    }
     return false;
   }
 
@@ -400,6 +409,24 @@ private:
   /// made under the endpoint's lock).
   template <class Buffers>
   void send(const Buffers& bufs, bool is_close) {
+    if (!handshake_.empty()) {
+      // The session's first write: the 101 goes in front (after_write
+      // drops it).
+      std::vector<net::const_buffer> all;
+      all.reserve(1
+                  + std::distance(net::buffer_sequence_begin(bufs),
+                                  net::buffer_sequence_end(bufs)));
+      all.emplace_back(net::buffer(handshake_));
+      all.insert(all.end(), net::buffer_sequence_begin(bufs),
+                 net::buffer_sequence_end(bufs));
+      send_now(all, is_close);
+      return;
+    }
+    send_now(bufs, is_close);
+  }
+
+  template <class Buffers>
+  void send_now(const Buffers& bufs, bool is_close) {
     writing_ = true;
     auto done = [self = shared_from_this(), is_close](error_code e,
                                                       std::size_t) {
@@ -466,6 +493,9 @@ private:
   /// A write is over (at once or asynchronously): what it carried leaves
   /// the queue; a close written may end the connection.
   void after_write(error_code ec, bool was_close) {
+    // The first write carried the 101 (or failed and ends the session).
+    if (!handshake_.empty())
+      std::string().swap(handshake_);
     if (finished_) {
       // The socket was closed meanwhile: nothing more to write.
       in_flight_ = 0;
@@ -503,26 +533,28 @@ private:
 
   // -- reading ---------------------------------------------------------------
 
-  void on_accept(error_code ec) {
-    if (ec) {
-      log_edge().debug("ws: handshake failed: {}", ec.message());
-      return;
-    }
+  void open() {
     open_ = true;
     ctx_->probe.ws_accepted->Increment();
     ctx_->probe.ws_sessions->Increment();
     sink_ = std::make_shared<strand_sink<ws_session>>(weak_from_this());
     key_ = ctx_->add_session(sink_);
+    // What the endpoint writes on opening waits to leave with the 101.
+    corked_ = true;
     endpoint_->on_open(sink_);
+    corked_ = false;
     if (finished_)
       return;
     if (ctx_->draining)
       start_close(close_code::going_away, "server shutting down");
     if (inbuf_len_ > 0) {
-      // The client sent frames right behind its request.
+      // The client sent frames right behind its request (their replies
+      // leave with the 101 too).
       consume_inbuf();
       if (finished_)
         return;
+    } else {
+      maybe_write();
     }
     do_read();
   }
@@ -796,6 +828,8 @@ private:
   /// Headers of the frames being written (one, or a batch).
   std::array<char, ws::max_header_bytes> header_;
   std::string headers_;
+  /// The 101 response until the first write carries it (run()).
+  std::string handshake_;
   /// A control frame being written (pong, close).
   std::string control_;
   std::string pong_;
