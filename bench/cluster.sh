@@ -9,6 +9,12 @@
 # long observers wait for every offline delta after the mass close).
 # KEEP_LOGS=DIR: the nodes' logs (stderr) are copied to DIR/log<N> at the end.
 # PRESENCED_BIN: another server binary (another build, for an A/B).
+# SOURCES=N (default 16): each generator binds its connections to
+# 127.0.0.2 .. 127.0.0.(N+1) in turn (loadgen --source-ips; the nodes get
+# --max-connections-per-ip 0, as 127.0.0.1 is exempt). From one address,
+# 16,000 connections to one port made the generator's kernel search the
+# ephemeral range on every connect: half of its CPU (docs/benchmarks.md,
+# twenty-fourth session). SOURCES=0: every connection from 127.0.0.1.
 # FLOOR=1: NODES unlinked floor servers (bench/floor.cpp: no presence work)
 # instead of presenced, the same generators: what the machine's cores and
 # kernel allow with that many processes before any server works.
@@ -36,6 +42,12 @@ cleanup() {
 trap cleanup EXIT
 
 common=(--log-level warn --reconnect-grace 0 --cluster-heartbeat 200 --failure-timeout 2000)
+sources=${SOURCES:-16}
+source_args=()
+if [ "$sources" -gt 0 ]; then
+  common+=(--max-connections-per-ip 0)
+  source_args=(--source-ips "$(seq -s, -f "127.0.0.%g" 2 $((sources + 1)))")
+fi
 seeds=""
 for n in $(seq "$nodes"); do
   args=(--listen 127.0.0.1:0 --port-file "$tmp/port$n" --data-dir "$tmp/data$n"
@@ -54,13 +66,13 @@ for _ in $(seq 100); do
     | grep -q "^$((nodes - 1))\$" && break
   sleep 0.1
 done
-echo "machine: $(nproc) cores; date: $(date -u +%Y-%m-%dT%H:%MZ); $nodes nodes x $conns clients"
+echo "machine: $(nproc) cores; date: $(date -u +%Y-%m-%dT%H:%MZ); $nodes nodes x $conns clients; $sources source addresses"
 gens=()
 for n in $(seq "$nodes"); do
   # --server-pid: the CPU figures are the whole cluster's (all three nodes).
   "$gen" --port "$(head -1 "$tmp/port$n")" --connections "$conns" --seconds "$secs" \
          --ping-interval-ms "$ping" --observers 1 --prefix "u-$n-" \
-         --concurrency "$conc" ${LOADGEN_ARGS:-} \
+         --concurrency "$conc" "${source_args[@]}" ${LOADGEN_ARGS:-} \
          --server-pid "$(IFS=,; echo "${pids[*]}")" > "$tmp/result$n.json" &
   gens+=($!)
 done

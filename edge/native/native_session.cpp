@@ -674,6 +674,8 @@ public:
     reply(encode_welcome(params.user_id, params.device_id,
                          ctx_->cfg.actors.heartbeat_ttl.count(),
                          params.global_feed));
+    // The session joins at once (its answer leaves with the welcome).
+    answer_follows_ = !params.user_id.empty();
     activity_ = std::make_shared<activity_cell>();
     ctx_->track_activity(activity_);
     actor_ = spawn_native_session(ctx_, std::move(sink), std::move(params),
@@ -683,6 +685,8 @@ public:
     ctx_->probe.sessions.native->Increment();
     counted_ = true;
   }
+
+  bool answer_follows() const override { return answer_follows_; }
 
   void on_text(std::string text) override {
     ctx_->probe.frames_in->Increment();
@@ -739,6 +743,8 @@ private:
   native_session_api actor_;
   /// Counted in presence_sessions{dialect="native"} (on_open to on_closed).
   bool counted_ = false;
+  /// The upgrade named a user: the session joins as it starts.
+  bool answer_follows_ = false;
 };
 
 } // namespace

@@ -15,6 +15,11 @@ public:
   virtual ~ws_endpoint();
   /// The handshake is done; `sink` writes to the socket (thread-safe).
   virtual void on_open(std::shared_ptr<session_sink> sink) = 0;
+  /// Asked once after on_open: true if the session is about to write more
+  /// without the client saying anything (a native join's answer). The
+  /// 101 and what on_open wrote then wait for it and leave in one write
+  /// (any later write, a close, or the idle clock's next tick sends them).
+  virtual bool answer_follows() const { return false; }
   /// One text message that passed the rate limit.
   virtual void on_text(std::string text) = 0;
   /// A binary message (neither protocol takes them).

@@ -210,6 +210,11 @@ public:
 
   /// One tick of the idle clock: the strand hears of it only at a mark.
   void tick() {
+    if (held_.load(std::memory_order_relaxed)) {
+      // Still waiting for what open() expected: the 101 goes now.
+      net::post(strand_, [self = shared_from_this()] { self->maybe_write(); });
+      return;
+    }
     auto n = idle_ticks_.fetch_add(1, std::memory_order_relaxed) + 1;
     if (n == idle_ticks_ping || n == idle_ticks_max)
       net::post(strand_, [self = shared_from_this(), n] { self->on_idle(n); });
@@ -325,6 +330,9 @@ private:
   }
 
   void maybe_write() {
+    // Whatever wants to write ends the wait of open()'s first frames.
+    if (held_.load(std::memory_order_relaxed))
+      held_.store(false, std::memory_order_relaxed);
     // A write the socket took at once is done when start_write returns:
     // go on with what is next.
     while (!writing_ && !finished_ && !corked_)
@@ -557,6 +565,10 @@ private:
       consume_inbuf();
       if (finished_)
         return;
+    } else if (!closing_ && endpoint_->answer_follows()) {
+      // A native join's answer comes in a moment: the 101 and the
+      // welcome wait for it (the next maybe_write sends them all).
+      held_.store(true, std::memory_order_relaxed);
     } else {
       maybe_write();
     }
@@ -853,6 +865,9 @@ private:
   bool ping_due_ = false;
   /// Replies wait while one read's frames are handled (consume()).
   bool corked_ = false;
+  /// The 101 and the first frames wait for the answer the endpoint said
+  /// follows (open()); set and cleared on the strand, read by tick().
+  std::atomic<bool> held_{false};
   bool open_ = false;
   bool writing_ = false;
   bool closing_ = false;

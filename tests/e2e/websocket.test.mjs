@@ -177,6 +177,26 @@ test('the handshake answers the key, and frames behind the request are read', as
   c.socket.destroy();
 });
 
+test('a join answers its upgrade in one write: the 101, the welcome and the joined', async () => {
+  // The session joins as it opens: the 101 and the welcome wait for the
+  // join's answer and leave with it (one send on the server). What this
+  // can catch: a held 101 that never goes, or frames out of order (loopback
+  // may also deliver two quick writes in one read, so it cannot tell one
+  // write from two; bench/sysj counts the sends).
+  const c = await RawWs.open('/ws?userId=onewrite');
+  assert.equal(c.status, 101);
+  const types = c.frames.map(f => JSON.parse(f.payload).type);
+  assert.deepEqual(types, ['welcome', 'joined'],
+                   'the frames that arrived with the 101');
+  c.socket.destroy();
+  // Without a user to join nothing is waited for: the 101 and the welcome.
+  const o = await RawWs.open('/ws/user-status/');
+  assert.equal(o.status, 101);
+  assert.equal(JSON.parse((await o.next(() => true, 'the welcome')).payload).type,
+               'welcome');
+  o.socket.destroy();
+});
+
 test('bad handshakes: 426 for another version, 400 for a bad key', async () => {
   const v = await RawWs.open('/ws', { headers: { 'Sec-WebSocket-Version': '8' } });
   assert.equal(v.status, 426);
