@@ -182,7 +182,7 @@ test('a join answers its upgrade in one write: the 101, the welcome and the join
   // join's answer and leave with it (one send on the server). What this
   // can catch: a held 101 that never goes, or frames out of order (loopback
   // may also deliver two quick writes in one read, so it cannot tell one
-  // write from two; bench/sysj counts the sends).
+  // write from two; bench/syscalls.sh counts the sends).
   const c = await RawWs.open('/ws?userId=onewrite');
   assert.equal(c.status, 101);
   const types = c.frames.map(f => JSON.parse(f.payload).type);
