@@ -10,13 +10,24 @@ conns=${1:-16000}
 record=${RECORD_S:-6}
 out=$(mktemp)
 stat=$(mktemp)
-trap 'rm -f "$out" "$stat"' EXIT
+cl=
+trap '[ -n "$cl" ] && kill "$cl" 2>/dev/null; rm -f "$out" "$stat"' EXIT
 NODES=${NODES:-1} LOADGEN_ARGS="--timeout-s 120" "$root/bench/cluster.sh" "$conns" 5 25000 > "$out" 2>&1 &
 cl=$!
 for _ in $(seq 600); do grep -q "^machine" "$out" && break; sleep 0.05; done
-pid=$(pgrep -f -- "--node-id n1( |$)" | head -1)
-perf stat -e 'syscalls:sys_enter_*' -p "$pid" -o "$stat" -- sleep "$record" > /dev/null 2>&1
+pid=$(pgrep -f -- "--node-id n1( |$)" | head -1 || true)
+if [ -z "$pid" ]; then
+  echo "syscalls.sh: node n1 did not start:" >&2
+  cat "$out" >&2
+  exit 1
+fi
+if ! perf stat -e 'syscalls:sys_enter_*' -p "$pid" -o "$stat" -- sleep "$record" > /dev/null 2>&1; then
+  echo "syscalls.sh: perf stat failed (root and linux-perf needed):" >&2
+  cat "$stat" >&2
+  exit 1
+fi
 wait "$cl" || true
+cl=
 grep -E "^machine|^cluster" "$out"
 awk '$1 ~ /^[0-9,]+$/ && $2 ~ /^syscalls:/ {gsub(",", "", $1); n[$2] = $1}
      END {

@@ -664,8 +664,9 @@ public:
 
   void on_open(std::shared_ptr<session_sink> sink) override {
     sink_ = sink;
-    // The welcome is the first frame: written here, on the socket's strand,
-    // before the session actor runs or a ping can be answered.
+    // The welcome is the first frame: queued here, on the socket's strand,
+    // before the session actor runs or a ping can be answered (it leaves
+    // with the 101, in front of anything else).
     auto& params = *params_;
     if (params.device_id.empty()) {
       params.device_id = ctx_->make_device_id();

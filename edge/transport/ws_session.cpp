@@ -1,5 +1,6 @@
 #include "edge/transport/ws_session.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -306,13 +307,21 @@ private:
     }
   }
 
+  /// The queued frames that a drop keeps: those being written, and until
+  /// the 101 is out, what the endpoint wrote on opening (the welcome is
+  /// the first frame, also in front of a close).
+  std::size_t kept() const {
+    return handshake_.empty() ? in_flight_
+                              : std::max(in_flight_, opening_frames_);
+  }
+
   /// Slow-consumer policy (docs/protocol.md): drop what is queued and close
   /// with 4001; on reconnect the client lists the current state again.
   void drop_slow_consumer() {
     ctx_->probe.slow_consumers->Increment();
     log_edge().info("ws: closing slow consumer ({} bytes queued)",
                     queue_.bytes());
-    queue_.drop_pending(in_flight_);
+    queue_.drop_pending(kept());
     start_close(close_code::slow_consumer, "slow consumer");
     maybe_write();
   }
@@ -342,6 +351,12 @@ private:
 
   /// Starts the next write, if any; returns false if there was none.
   bool start_write() {
+    if (!handshake_.empty() && !queue_.empty()) {
+      // The first write: the 101 and the frames of opening (the welcome
+      // first) go before a pong or a ping.
+      write_frames();
+      return true;
+    }
     if (ping_due_) {
       ping_due_ = false;
       write_control(ws::opcode::ping, {});
@@ -555,6 +570,7 @@ private:
     corked_ = true;
     endpoint_->on_open(sink_);
     corked_ = false;
+    opening_frames_ = queue_.size();
     if (finished_)
       return;
     if (ctx_->draining)
@@ -716,7 +732,7 @@ private:
     failed_ = true;
     // Nothing queued goes out after this, not even what the endpoint sends
     // while it hears the socket is gone.
-    queue_.drop_pending(in_flight_);
+    queue_.drop_pending(kept());
     if (!closing_) {
       closing_ = true;
       close_code_ = code;
@@ -741,7 +757,7 @@ private:
         finish();
       return;
     }
-    queue_.drop_pending(in_flight_);
+    queue_.drop_pending(kept());
     if (!closing_)
       arm_close_timer();
     closing_ = true;
@@ -850,6 +866,8 @@ private:
   std::string control_;
   std::string pong_;
   std::size_t in_flight_ = 0;
+  /// Frames the endpoint queued in on_open (kept()).
+  std::size_t opening_frames_ = 0;
   /// Writes are tried at once (the socket is non-blocking).
   bool write_at_once_ = false;
   std::mutex inbox_mu_;

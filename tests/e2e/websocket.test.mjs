@@ -197,6 +197,26 @@ test('a join answers its upgrade in one write: the 101, the welcome and the join
   o.socket.destroy();
 });
 
+test('welcome is the first frame even with a ping or a close right behind the request', async () => {
+  // A WebSocket ping in the upgrade's own TCP write: welcome, then the pong.
+  const p = await RawWs.open('/ws?userId=eagerping', { after: frame(OP.ping, 'hi') });
+  assert.equal(p.status, 101);
+  const first = await p.next(() => true, 'the first frame');
+  assert.equal(first.op, OP.text);
+  assert.equal(JSON.parse(first.payload).type, 'welcome');
+  assert.equal((await p.next(f => f.op === OP.pong, 'the pong')).payload.toString(), 'hi');
+  p.socket.destroy();
+  // A close frame there: welcome, then the close's answer.
+  const c = await RawWs.open('/ws?userId=eagerclose',
+                             { after: frame(OP.close, closeBody(1000, 'bye')) });
+  assert.equal(c.status, 101);
+  const w = await c.next(() => true, 'the first frame');
+  assert.equal(w.op, OP.text);
+  assert.equal(JSON.parse(w.payload).type, 'welcome');
+  assert.equal((await c.closeFrame()).code, 1000);
+  c.socket.destroy();
+});
+
 test('bad handshakes: 426 for another version, 400 for a bad key', async () => {
   const v = await RawWs.open('/ws', { headers: { 'Sec-WebSocket-Version': '8' } });
   assert.equal(v.status, 426);
