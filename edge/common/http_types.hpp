@@ -24,7 +24,6 @@ struct http_request {
   std::string user_agent;  // User-Agent, may be empty
   /// A WebSocket upgrade request (Connection: upgrade, Upgrade: websocket).
   bool websocket_upgrade = false;
-  std::string peer; // client address, for logs
 };
 
 /// An HTTP response produced by a protocol.

@@ -46,8 +46,7 @@ constexpr auto refusal_timeout = std::chrono::seconds(1);
 constexpr auto accept_retry = std::chrono::milliseconds(100);
 
 /// The request as the protocols see it: converted from Beast once.
-http_request to_request(http::request<http::string_body>& req,
-                        const std::string& peer) {
+http_request to_request(http::request<http::string_body>& req) {
   http_request r;
   r.method = std::string{req.method_string()};
   r.target = std::string{req.target()};
@@ -56,7 +55,6 @@ http_request to_request(http::request<http::string_body>& req,
   r.user_header = std::string{req["X-User-Id"]};
   r.user_agent = std::string{req[http::field::user_agent]};
   r.websocket_upgrade = websocket::is_upgrade(req);
-  r.peer = peer;
   r.body = std::move(req.body());
   return r;
 }
@@ -76,25 +74,22 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 
 public:
   /// Plain TCP.
-  http_session(tcp::socket&& socket, net::ip::address peer,
-               std::shared_ptr<edge_context> ctx,
+  http_session(tcp::socket&& socket, std::shared_ptr<edge_context> ctx,
                std::shared_ptr<http_handler> handler, connection_slot slot,
                refusal refused)
     : stream_(std::move(socket)), ctx_(std::move(ctx)),
-      handler_(std::move(handler)), slot_(std::move(slot)), peer_address_(peer),
-      refused_(refused) {
+      handler_(std::move(handler)), slot_(std::move(slot)), refused_(refused) {
     // nop
   }
 
   /// TLS with `tls_ctx` (kept while the handshake needs it).
-  http_session(tcp::socket&& socket, net::ip::address peer,
-               std::shared_ptr<net::ssl::context> tls_ctx,
+  http_session(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls_ctx,
                std::shared_ptr<edge_context> ctx,
                std::shared_ptr<http_handler> handler, connection_slot slot,
                refusal refused)
     : stream_(std::move(socket), *tls_ctx), tls_ctx_(std::move(tls_ctx)),
       ctx_(std::move(ctx)), handler_(std::move(handler)),
-      slot_(std::move(slot)), peer_address_(peer), refused_(refused) {
+      slot_(std::move(slot)), refused_(refused) {
     // nop
   }
 
@@ -191,9 +186,7 @@ private:
       refuse(version);
       return;
     }
-    if (peer_.empty())
-      peer_ = peer_address_.to_string();
-    auto r = to_request(req, peer_);
+    auto r = to_request(req);
     if (r.websocket_upgrade) {
       bool version_mismatch = false;
       auto bad = ws_handshake_error(req[http::field::sec_websocket_key],
@@ -310,10 +303,6 @@ private:
   std::optional<http::request_parser<http::string_body>> parser_;
   /// This connection's count; moves to the WebSocket session on an upgrade.
   connection_slot slot_;
-  /// The client's address, as accept() gave it; as text once a request
-  /// needs it (no getpeername per connection or request).
-  net::ip::address peer_address_;
-  std::string peer_;
   refusal refused_;
 };
 
@@ -423,7 +412,7 @@ struct listener::impl {
 
   void do_accept() {
     // accept() writes the client's address into peer (one accept at a
-    // time): no getpeername() for it later.
+    // time): the per-address limit needs no getpeername().
     acceptor.async_accept(net::make_strand(ioc), peer,
                           [this](beast::error_code ec, tcp::socket socket) {
                             on_accept(ec, std::move(socket));
@@ -471,13 +460,11 @@ struct listener::impl {
     connection_slot slot{ctx, std::move(from)};
     if (auto t = std::atomic_load(&tls))
       std::make_shared<http_session<tls_stream>>(std::move(socket),
-                                                 peer.address(), std::move(t),
-                                                 ctx, handler, std::move(slot),
-                                                 refused)
+                                                 std::move(t), ctx, handler,
+                                                 std::move(slot), refused)
         ->run();
     else
-      std::make_shared<http_session<beast::tcp_stream>>(std::move(socket),
-                                                        peer.address(), ctx,
+      std::make_shared<http_session<beast::tcp_stream>>(std::move(socket), ctx,
                                                         handler,
                                                         std::move(slot),
                                                         refused)
