@@ -63,6 +63,7 @@ const char* usage
     "  [--connections N] [--observers K] [--seconds S] [--ping-interval-ms "
     "MS]\n"
     "  [--concurrency C] [--rate R] [--churn-hold-ms MS] [--repeat M]\n"
+    "  [--rep-gap-ms MS]\n"
     "  [--procs P] [--source-ips A,B,..] [--server-pid PID[,PID..]]...\n"
     "  [--prefix u] [--settle-ms MS] [--timeout-s S] [--window-s S]\n"
     "  [--sio004-round heartbeat|check] [--sio000-confirm ack|list]\n"
@@ -125,6 +126,7 @@ bool parse_options(int argc, char** argv, options& o, int& rc) {
       "--concurrency", "--rate",         "--churn-hold-ms",    "--repeat",
       "--procs",       "--settle-ms",    "--timeout-s",        "--window-s",
       "--ready-file",  "--source-ips",   "--server-pid",       "--samples-file",
+      "--rep-gap-ms",
     };
     if (std::find(std::begin(known), std::end(known), k) == std::end(known))
       return bad("unknown option " + k);
@@ -185,6 +187,8 @@ bool parse_options(int argc, char** argv, options& o, int& rc) {
       ok = to_int(v, o.churn_hold_ms) && o.churn_hold_ms >= 0;
     else if (k == "--repeat")
       ok = to_int(v, o.repeat) && o.repeat > 0;
+    else if (k == "--rep-gap-ms")
+      ok = to_int(v, o.rep_gap_ms) && o.rep_gap_ms >= 0;
     else if (k == "--procs")
       ok = to_int(v, o.procs) && o.procs >= 1 && o.procs <= 64;
     else if (k == "--settle-ms")

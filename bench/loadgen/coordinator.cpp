@@ -406,6 +406,15 @@ private:
     return static_cast<double>(b->server.cpu_us - a->server.cpu_us) / 1000.0;
   }
 
+  /// Server CPU over every phase named `name` (from the barrier before).
+  double phase_server_ms(const std::string& name) const {
+    double sum = 0;
+    for (size_t i = 1; i < snaps_.size(); ++i)
+      if (snaps_[i].name == name)
+        sum += server_ms(&snaps_[i - 1], &snaps_[i]);
+    return sum;
+  }
+
   double client_ms(const snap* a, const snap* b) const {
     if (a == nullptr || b == nullptr)
       return NAN;
@@ -773,6 +782,7 @@ private:
         double miss = v("fan_missing_on") + v("fan_missing_off");
         j.integer("subscribers", o_.observers)
           .integer("repeat", o_.repeat)
+          .integer("rep_gap_ms", o_.rep_gap_ms)
           .integer("complete_reps", static_cast<double>(last_on.count()))
           .str("latency_from", "join_sent");
         pcts(j, "fanout_last_ms", last_on);
@@ -788,8 +798,13 @@ private:
         m1 = stop;
         ops = o_.repeat;
         per_op = "server_cpu_us_per_rep";
+        // With gaps, the changes' phases only (the gaps' idle CPU out).
         j.num("server_cpu_us_per_delivery",
-              per(server_ms(start, stop), 2.0 * o_.repeat * o_.observers), 2);
+              per(o_.rep_gap_ms > 0
+                    ? phase_server_ms("rep_on") + phase_server_ms("rep_off")
+                    : server_ms(start, stop),
+                  2.0 * o_.repeat * o_.observers),
+              2);
         std::snprintf(line, sizeof line,
                       "fanout to %d: join->last subscriber p50 %.2f ms p99 "
                       "%.2f ms max %.2f ms; leave p50 %.2f ms; missing "

@@ -64,6 +64,8 @@ struct options {
   double rate = 100;    // churn joins per second (all workers)
   int churn_hold_ms = 1000;
   int repeat = 20;
+  /// fanout: quiet ms before each join and each close (0: back to back)
+  int rep_gap_ms = 0;
   int procs = 1;
   int settle_ms = -1; // -1: 500, sio000 1200 (see parse_options)
   int timeout_s = 60;

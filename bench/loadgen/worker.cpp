@@ -343,6 +343,8 @@ private:
       h_.fan_ready = h_.fan_failed = false;
       h_.fan_t_send = h_.fan_t_close = 0;
       barrier("rep");
+      // A change alone, not one inside the window the last send opened.
+      gap();
       std::shared_ptr<client> fan;
       if (w_ == 0) {
         client_spec s;
@@ -372,6 +374,7 @@ private:
         fan_last_.add(static_cast<int64_t>(on["max_t_seen"]) - t_send);
       fan_missing_on_ += static_cast<double>(h_.observers_ready
                                              - h_.fan_on_seen);
+      gap();
       if (fan)
         fan->close();
       wait([&] {
@@ -538,6 +541,16 @@ private:
 
   /// Runs the io_context until pred() holds or timeout_ms (default
   /// --timeout-s) pass.
+  /// fanout: --rep-gap-ms of quiet (the clients keep reading), a phase of
+  /// its own ("gap"), so the CPU of the changes leaves it out.
+  void gap() {
+    if (o_.rep_gap_ms <= 0)
+      return;
+    auto until = clock_type::now() + std::chrono::milliseconds(o_.rep_gap_ms);
+    wait([&] { return clock_type::now() >= until; }, o_.rep_gap_ms + 1000);
+    barrier("gap");
+  }
+
   template <class Pred>
   bool wait(Pred pred, int64_t timeout_ms = -1) {
     if (timeout_ms < 0)
