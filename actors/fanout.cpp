@@ -13,6 +13,7 @@
 
 #include "actors/change_log.hpp"
 #include "core/clock.hpp"
+#include "core/handoff.hpp"
 #include "core/messages.hpp"
 
 namespace presence::actors {
@@ -85,6 +86,8 @@ size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
     std::move(deltas));
   // Every receiver of this delivery shares the encodings.
   auto memo = std::make_shared<delta_memo>();
+  // The sockets' wake-ups go to the I/O threads in chunks, not one by one.
+  handoff_pass pass;
   size_t sent = 0;
   if (!st.global.empty()) {
     delta_batch batch{all, memo};

@@ -15,14 +15,13 @@ namespace presence::edge {
 
 using frame_ptr = std::shared_ptr<const std::string>;
 
-/// The frames of `batch` for a session seen as `who()`, encoded once per
-/// delivery (the same buffer for every follower, and one for everyone a
-/// user hides from). `who` is asked only when a delta's user restricts who
-/// sees them (no viewer is built per delivery otherwise).
-template <class Who>
-std::vector<frame_ptr> delta_frames(const delta_batch& batch, Who&& who) {
-  std::vector<frame_ptr> out;
-  out.reserve(batch.deltas->size());
+/// Calls `f(frame)` with each frame of `batch` for a session seen as
+/// `who()`, in order, encoded once per delivery (the same buffer for every
+/// follower, and one for everyone a user hides from). `who` is asked only
+/// when a delta's user restricts who sees them (no viewer is built per
+/// delivery otherwise).
+template <class Who, class F>
+void each_delta_frame(const delta_batch& batch, Who&& who, F&& f) {
   for (auto& d : *batch.deltas) {
     bool hide = false;
     if (d.vis.restricted()) {
@@ -35,11 +34,19 @@ std::vector<frame_ptr> delta_frames(const delta_batch& batch, Who&& who) {
       return std::make_shared<const std::string>(
         encode_delta(hide ? hidden(d) : d));
     };
-    out.push_back(
-      batch.memo
+    f(batch.memo
         ? batch.memo->get(hide ? "native-hidden" : "native", {}, d, make)
         : make());
   }
+}
+
+/// The frames of `batch` for a session seen as `who()` (each_delta_frame).
+template <class Who>
+std::vector<frame_ptr> delta_frames(const delta_batch& batch, Who&& who) {
+  std::vector<frame_ptr> out;
+  out.reserve(batch.deltas->size());
+  each_delta_frame(batch, std::forward<Who>(who),
+                   [&out](frame_ptr f) { out.push_back(std::move(f)); });
   return out;
 }
 
@@ -49,6 +56,18 @@ std::vector<frame_ptr> delta_frames(const delta_batch& batch, Who&& who) {
 template <class Who>
 void write_deltas(session_sink& sink, prometheus::Counter* frames_out,
                   const delta_batch& batch, Who&& who) {
+  if (batch.deltas->size() == 1) {
+    // The common case (one change): its frame alone, no vector around it.
+    frame_ptr one;
+    each_delta_frame(batch, std::forward<Who>(who),
+                     [&one](frame_ptr f) { one = std::move(f); });
+    if (!one)
+      return;
+    if (frames_out != nullptr)
+      frames_out->Increment();
+    sink.send_text(std::move(one));
+    return;
+  }
   auto frames = delta_frames(batch, std::forward<Who>(who));
   if (frames.empty())
     return;

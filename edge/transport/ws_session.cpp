@@ -20,6 +20,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
+#include "core/handoff.hpp"
 #include "edge/common/close_codes.hpp"
 #include "edge/common/edge_context.hpp"
 #include "edge/common/edge_log.hpp"
@@ -37,6 +38,9 @@ namespace presence::edge {
 namespace {
 
 using strand_t = net::strand<net::io_context::executor_type>;
+
+/// Frames' room an idle session keeps in its inbox's buffers (drain_inbox).
+constexpr std::size_t kept_inbox_capacity = 4;
 
 /// A client that keeps flooding is told again on the first and every
 /// `rate_limit_notice_every`th dropped message, then cut off once it has
@@ -89,6 +93,19 @@ std::string accept_key(std::string_view key) {
                      beast::detail::base64::encode(out, digest, sizeof digest));
 }
 
+/// Posts the drains a pass gathered for the io_context `ioc` as one task
+/// (handoff_pass::post_fn).
+void post_drains(void* ioc,
+                 std::vector<std::shared_ptr<handoff_item>> sessions) {
+  net::post(*static_cast<net::io_context*>(ioc),
+            [sessions = std::move(sessions)] {
+              for (auto& s : sessions) {
+                auto* item = s.get();
+                item->run(std::move(s));
+              }
+            });
+}
+
 /// The sink a session actor writes to. Holds the session (a ws_session
 /// over plain TCP or TLS) weakly, so a late delta for a closed socket is
 /// dropped.
@@ -100,7 +117,7 @@ public:
   }
   void send_text(std::shared_ptr<const std::string> frame) override {
     if (auto s = session_.lock())
-      s->post_frames({std::move(frame)});
+      s->post_frame(std::move(frame));
   }
   void
   send_texts(std::vector<std::shared_ptr<const std::string>> frames) override {
@@ -147,6 +164,7 @@ tcp::socket& tcp_of(tls_stream& s) {
 /// except the inbox is touched only from that strand.
 template <class Stream>
 class ws_session : public std::enable_shared_from_this<ws_session<Stream>>,
+                   public handoff_item,
                    private tls_part<std::is_same_v<Stream, tcp::socket>> {
   using std::enable_shared_from_this<ws_session<Stream>>::shared_from_this;
   using std::enable_shared_from_this<ws_session<Stream>>::weak_from_this;
@@ -222,32 +240,60 @@ public:
   }
 
   void post_frames(std::vector<std::shared_ptr<const std::string>> frames) {
-    if (frames.empty())
+    post_frames(frames.data(), frames.size());
+  }
+
+  void post_frame(std::shared_ptr<const std::string> frame) {
+    post_frames(&frame, 1);
+  }
+
+  /// Takes the `n` frames at `fs` (moved from).
+  void post_frames(std::shared_ptr<const std::string>* fs, std::size_t n) {
+    if (n == 0)
       return;
     if (strand_.running_in_this_thread()) {
       // What session actors queued before goes first.
       if (inbox_pending_.load(std::memory_order_acquire))
         drain_inbox();
-      for (auto& f : frames)
-        enqueue(std::move(f));
+      for (std::size_t i = 0; i < n; ++i)
+        enqueue(std::move(fs[i]));
       maybe_write();
       return;
     }
-    // Frames from other threads (session actors) wait in the inbox; one
-    // post carries however many arrive before the strand runs it.
+    // Frames from other threads (session actors, the fan-out) wait in the
+    // inbox; one post carries however many arrive before the strand runs
+    // it. The inbox keeps its capacity between drains (drain_inbox):
+    // no allocation per delivery.
     bool schedule;
     {
       std::lock_guard<std::mutex> guard{inbox_mu_};
       schedule = inbox_.empty();
-      if (schedule)
-        inbox_.swap(frames);
-      else
-        inbox_.insert(inbox_.end(), std::make_move_iterator(frames.begin()),
-                      std::make_move_iterator(frames.end()));
+      inbox_.insert(inbox_.end(), std::make_move_iterator(fs),
+                    std::make_move_iterator(fs + n));
       inbox_pending_.store(true, std::memory_order_release);
     }
-    if (schedule)
+    if (!schedule)
+      return;
+    // In a pass of the fan-out, one post carries the drains of many
+    // sessions (handoff_pass); else this one goes alone.
+    if (auto* pass = handoff_pass::current())
+      pass->add(&strand_.get_inner_executor().context(), &post_drains,
+                shared_from_this());
+    else
       net::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
+  }
+
+  /// On an I/O thread, from a pass's post: drains the inbox on the strand
+  /// (at once when the strand is idle, as it mostly is).
+  void run(std::shared_ptr<handoff_item> self) override {
+    if (ctx_->cfg.edge.io_threads <= 1) {
+      // One I/O thread, and this is it: nothing of this session runs
+      // meanwhile (its strand would add a queue and a lock, no safety).
+      drain_inbox();
+      return;
+    }
+    net::dispatch(strand_, [self = std::static_pointer_cast<ws_session>(
+                              std::move(self))] { self->drain_inbox(); });
   }
 
   /// Queues `frame` ahead of what waits (not of a write under way).
@@ -273,14 +319,18 @@ private:
   // -- writing ---------------------------------------------------------------
 
   void drain_inbox() {
-    std::vector<std::shared_ptr<const std::string>> frames;
+    // drained_ and the inbox trade buffers: both keep their capacity, so
+    // a delivery allocates nothing (a burst's large buffer is let go).
     {
       std::lock_guard<std::mutex> guard{inbox_mu_};
-      frames.swap(inbox_);
+      drained_.swap(inbox_);
       inbox_pending_.store(false, std::memory_order_release);
     }
-    for (auto& f : frames)
+    for (auto& f : drained_)
       enqueue(std::move(f));
+    drained_.clear();
+    if (drained_.capacity() > kept_inbox_capacity)
+      drained_.shrink_to_fit();
     maybe_write();
   }
 
@@ -872,6 +922,8 @@ private:
   bool write_at_once_ = false;
   std::mutex inbox_mu_;
   std::vector<std::shared_ptr<const std::string>> inbox_;
+  /// The inbox's other buffer (drain_inbox; the strand's).
+  std::vector<std::shared_ptr<const std::string>> drained_;
   /// The inbox holds frames (read without the lock on the strand).
   std::atomic<bool> inbox_pending_{false};
   std::string close_reason_;

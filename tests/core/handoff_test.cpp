@@ -48,9 +48,10 @@ TEST_CASE("handoff_pass: no pass open, nothing is gathered",
   CHECK(handoff_pass::current() == nullptr);
 }
 
-TEST_CASE("handoff_pass: items go in chunks, in order, and the rest at the "
-          "end of the pass",
-          "[core][handoff]") {
+TEST_CASE(
+  "handoff_pass: items go in chunks, in order, and the rest at the "
+  "end of the pass",
+  "[core][handoff]") {
   std::vector<std::string> log;
   target t;
   auto n = handoff_pass::chunk * 2 + 3;
