@@ -202,8 +202,105 @@ std::string user_reply(const char* type, const std::string& id_json,
 
 } // namespace
 
+bool fast_ping(std::string_view s, std::string& id_json) {
+  std::size_t i = 0;
+  auto ws = [&] {
+    while (i < s.size()
+           && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+      ++i;
+  };
+  auto lit = [&](char c) {
+    ws();
+    if (i < s.size() && s[i] == c) {
+      ++i;
+      return true;
+    }
+    return false;
+  };
+  // A string of printable ASCII without escapes: its text, unquoted.
+  auto str = [&](std::string_view& out) {
+    ws();
+    if (i >= s.size() || s[i] != '"')
+      return false;
+    auto begin = ++i;
+    for (; i < s.size() && s[i] != '"'; ++i) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c >= 0x7f || c == '\\')
+        return false;
+    }
+    if (i >= s.size())
+      return false;
+    out = s.substr(begin, i - begin);
+    ++i;
+    return true;
+  };
+  if (!lit('{'))
+    return false;
+  bool type = false;
+  bool id = false;
+  std::string_view id_text;
+  for (;;) {
+    std::string_view key;
+    if (!str(key) || !lit(':'))
+      return false;
+    if (key == "type" && !type) {
+      std::string_view v;
+      if (!str(v) || v != "ping")
+        return false;
+      type = true;
+    } else if (key == "id" && !id) {
+      ws();
+      auto begin = i;
+      if (i < s.size() && s[i] == '"') {
+        std::string_view v;
+        if (!str(v) || v.size() > 256)
+          return false;
+      } else {
+        // An integer as the tree dumps it: no leading zero, no "-0", no
+        // fraction or exponent, small enough to stay an integer.
+        if (i < s.size() && s[i] == '-')
+          ++i;
+        auto digits = i;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9')
+          ++i;
+        auto n = i - digits;
+        if (n == 0 || n > 18 || (s[digits] == '0' && (n > 1 || digits > begin)))
+          return false;
+      }
+      id_text = s.substr(begin, i - begin);
+      id = true;
+    } else {
+      return false;
+    }
+    if (lit(','))
+      continue;
+    if (lit('}'))
+      break;
+    return false;
+  }
+  ws();
+  if (i != s.size() || !type)
+    return false;
+  id_json.assign(id_text);
+  return true;
+}
+
 bool parse_native(const std::string& text, native_command& out,
                   protocol_error& err) {
+  std::string id_json;
+  if (fast_ping(text, id_json)) {
+    out = native_command{};
+    err = protocol_error{};
+    out.op = native_op::ping;
+    out.id_json = id_json;
+    err.id_json = std::move(id_json);
+    return true;
+  }
+  return parse_native_tree(text, out, err);
+}
+
+bool parse_native_tree(const std::string& text, native_command& out,
+                       protocol_error& err) {
   out = native_command{};
   err = protocol_error{};
   auto j = parse_client_json(text);

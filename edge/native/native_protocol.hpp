@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/messages.hpp"
@@ -101,9 +102,25 @@ struct protocol_error {
   std::string id_json; // the frame's id if it could be read
 };
 
-/// Parses one text frame. Never throws.
+/// Parses one text frame. Never throws. A heartbeat's ping in its plain
+/// form is read without a JSON tree (fast_ping); everything else goes
+/// through parse_native_tree.
 bool parse_native(const std::string& text, native_command& out,
                   protocol_error& err);
+
+/// The whole parser: a JSON tree, then the command (what parse_native does
+/// for every frame fast_ping does not take; the tests compare the two).
+bool parse_native_tree(const std::string& text, native_command& out,
+                       protocol_error& err);
+
+/// True if `text` is a ping in its plain form, the most frequent frame: an
+/// object with the key "type" = "ping" and at most an "id" besides (an
+/// integer of up to 18 digits, or a string of printable ASCII without
+/// escapes, up to 256 characters), each once, JSON whitespace anywhere
+/// between. Sets `id_json` to the id as parse_native_tree would dump it
+/// (empty: none). False for anything else, which parse_native_tree then
+/// reads (and accepts or refuses) as before.
+bool fast_ping(std::string_view text, std::string& id_json);
 
 // -- encoding -----------------------------------------------------------------
 

@@ -505,9 +505,12 @@ private:
   template <class Buffers>
   void send_now(const Buffers& bufs, bool is_close) {
     writing_ = true;
-    auto done = [self = shared_from_this(), is_close](error_code e,
-                                                      std::size_t) {
-      self->on_write(e, is_close);
+    // Made only for a write that waits (a write the socket takes at once,
+    // most of them, needs no reference to the session).
+    auto done = [this, is_close] {
+      return [self = shared_from_this(), is_close](error_code e, std::size_t) {
+        self->on_write(e, is_close);
+      };
     };
     if constexpr (!plain) {
       // One contiguous buffer per write (TLS copies into records anyway).
@@ -517,16 +520,17 @@ private:
       auto& out = this->tls_out_;
       out.resize(net::buffer_size(bufs));
       net::buffer_copy(net::buffer(out), bufs);
-      net::async_write(socket_, net::buffer(out), std::move(done));
+      net::async_write(socket_, net::buffer(out), done());
     } else if (!write_at_once_ || is_close) {
-      net::async_write(socket_, bufs, std::move(done));
+      net::async_write(socket_, bufs, done());
     } else {
-      try_send(bufs, std::move(done), is_close);
+      try_send(bufs, done, is_close);
     }
   }
 
+  /// `done()` makes the handler of a write that has to wait.
   template <class Buffers, class Done>
-  void try_send(const Buffers& bufs, Done done, bool is_close) {
+  void try_send(const Buffers& bufs, const Done& done, bool is_close) {
     error_code ec;
     std::size_t total = net::buffer_size(bufs);
     std::size_t n = socket_.write_some(bufs, ec);
@@ -536,8 +540,7 @@ private:
       n = 0;
     }
     if (ec) {
-      net::post(strand_,
-                [done = std::move(done), ec]() mutable { done(ec, 0); });
+      net::post(strand_, [d = done(), ec]() mutable { d(ec, 0); });
       return;
     }
     if (n == total) {
@@ -558,7 +561,7 @@ private:
       rest.push_back(b + n);
       n = 0;
     }
-    net::async_write(socket_, rest, std::move(done));
+    net::async_write(socket_, rest, done());
   }
 
   void on_write(error_code ec, bool was_close) {

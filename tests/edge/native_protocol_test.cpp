@@ -796,3 +796,69 @@ TEST_CASE("join asks for auto-away in seconds", "[native]") {
   auto a = json::parse(encode_active("\"x\""));
   CHECK(a == json{{"type", "active"}, {"id", "x"}});
 }
+
+TEST_CASE("a plain ping is read without a JSON tree, as the tree reads it",
+          "[native]") {
+  // Taken by the fast path: the same command as the whole parser's.
+  strings plain = {
+    R"({"type":"ping"})",
+    R"({"type":"ping","id":1})",
+    R"({"id":1,"type":"ping"})",
+    R"( { "type" : "ping" , "id" : "abc-1" } )",
+    "{\n\t\"type\":\"ping\",\r\n\"id\":-42}",
+    R"({"type":"ping","id":0})",
+    R"({"type":"ping","id":123456789012345678})",
+    R"({"type":"ping","id":""})",
+    R"({"type":"ping","id":"a b/c{}[],:"})",
+  };
+  for (auto& text : plain) {
+    INFO(text);
+    std::string id;
+    CHECK(fast_ping(text, id));
+    native_command fast;
+    protocol_error fast_err;
+    REQUIRE(parse_native(text, fast, fast_err));
+    native_command tree;
+    protocol_error tree_err;
+    REQUIRE(parse_native_tree(text, tree, tree_err));
+    CHECK(fast.op == native_op::ping);
+    CHECK(tree.op == native_op::ping);
+    CHECK(fast.id_json == tree.id_json);
+    CHECK(id == tree.id_json);
+  }
+  // Not the plain form: the whole parser decides, accepting or refusing
+  // exactly as before.
+  strings other = {
+    R"({"type":"ping","id":01})",                  // not JSON
+    R"({"type":"ping","id":-0})",                  // the tree dumps it as 0
+    R"({"type":"ping","id":1.5})",                 // a fraction
+    R"({"type":"ping","id":1e3})",                 // an exponent
+    R"({"type":"ping","id":1234567890123456789})", // 19 digits
+    R"({"type":"ping","id":"a\"b"})",              // an escape
+    R"({"type":"ping","id":"é"})",                 // not ASCII
+    R"({"type":"ping","id":true})",     // refused: not a string or number
+    R"({"type":"ping","id":null})",     // refused
+    R"({"type":"ping","type":"ping"})", // a key twice
+    R"({"type":"ping","other":1})",     // another key (accepted, ignored)
+    R"({"type":"pong"})",               // another type
+    R"({"type":"ping"} )"
+    "x",                                      // trailing bytes
+    R"({"type":"ping")",                      // cut short
+    R"({"type":"p\u0069ng"})",                // an escape in the type
+    std::string("{\"type\":\"ping\"}\0", 16), // a NUL
+  };
+  for (auto& text : other) {
+    INFO(text);
+    std::string id;
+    CHECK_FALSE(fast_ping(text, id));
+    native_command a;
+    protocol_error a_err;
+    native_command b;
+    protocol_error b_err;
+    auto ok = parse_native(text, a, a_err);
+    CHECK(ok == parse_native_tree(text, b, b_err));
+    CHECK(a.op == b.op);
+    CHECK(a.id_json == b.id_json);
+    CHECK(a_err.code == b_err.code);
+  }
+}

@@ -541,14 +541,96 @@ std::string sign(const std::string& claims, jwt_alg_t alg = JWT_ALG_HS256) {
 
 } // namespace
 
+TEST_CASE("fuzz: the ping's fast path reads what the JSON tree reads",
+          "[fuzz]") {
+  // Mutants of plain pings: near the fast path's edges (check_native
+  // compares every input it takes with parse_native_tree).
+  campaign c;
+  size_t fast = 0;
+  std::vector<std::string> pings = {
+    R"({"type":"ping"})",
+    R"({"type":"ping","id":1})",
+    R"({"id":"abc","type":"ping"})",
+    R"( { "type" : "ping", "id" : -7 } )",
+    R"({"type":"ping","id":123456789012345678})",
+  };
+  c.run(0x5eed00f1, 20'000, pings, json_dict, [&](const std::string& in) {
+    std::string id;
+    if (edge::fast_ping(in, id))
+      ++fast;
+    return check_native(in);
+  });
+  // Pings built piece by piece: whitespace, key order, ids of every form
+  // (digits with signs and leading zeros, strings with escapes, non-ASCII
+  // bytes, quotes), keys twice, other keys.
+  std::mt19937 rng{0x5eed00f2};
+  auto pick = [&](std::initializer_list<const char*> xs) {
+    return std::string{*(xs.begin() + rng() % xs.size())};
+  };
+  auto ws = [&] { return pick({"", "", " ", "\n", "\t ", "\r\n", "\v"}); };
+  auto id_value = [&] {
+    std::string v;
+    switch (rng() % 4) {
+      case 0:
+      case 1: {
+        v = pick({"", "", "-", "+"});
+        auto n = rng() % 21;
+        for (size_t i = 0; i < n; ++i)
+          v += static_cast<char>('0' + rng() % 10);
+        v += pick({"", "", "", ".5", "e2"});
+        return v;
+      }
+      default: {
+        v = "\"";
+        auto n = rng() % 8 == 0 ? 250 + rng() % 10 : rng() % 12;
+        for (size_t i = 0; i < n; ++i)
+          v += pick({"a", "Z", "0", " ", "/", "{", ",", ":", "\\\"", "\\n",
+                     "\xc3\xa9", "\x7f", "\x01", "\xff"});
+        return v + pick({"\"", "\"", "\"", ""});
+      }
+    }
+  };
+  c.run_gen(
+    20'000,
+    [&] {
+      std::vector<std::string> members;
+      members.push_back("\"type\"" + ws() + ":" + ws()
+                        + pick({"\"ping\"", "\"ping\"", "\"ping\"", "\"pong\"",
+                                "\"p\\u0069ng\"", "1"}));
+      if (rng() % 4 != 0)
+        members.push_back("\"id\"" + ws() + ":" + ws() + id_value());
+      if (rng() % 8 == 0)
+        members.push_back(
+          pick({"\"id\":1", "\"type\":\"ping\"", "\"other\":true"}));
+      std::shuffle(members.begin(), members.end(), rng);
+      std::string out = ws() + "{" + ws();
+      for (size_t i = 0; i < members.size(); ++i)
+        out += (i > 0 ? ws() + "," + ws() : "") + members[i];
+      return out + ws() + "}" + ws() + pick({"", "", "", "", "x", "}"});
+    },
+    [&](const std::string& in) {
+      std::string id;
+      if (edge::fast_ping(in, id))
+        ++fast;
+      return check_native(in);
+    });
+  c.report();
+  INFO(fast << " of " << c.iterations << " taken by the fast path");
+  CHECK(fast > 500);
+}
+
 TEST_CASE("fuzz: parse_native", "[fuzz]") {
   campaign c;
   size_t accepted = 0;
+  size_t fast = 0;
   std::set<std::string> codes;
   std::set<int> ops;
   auto check = [&](const std::string& in) {
     edge::native_command cmd;
     edge::protocol_error err;
+    std::string id;
+    if (edge::fast_ping(in, id))
+      ++fast; // check_native compares it with the whole parser
     if (edge::parse_native(in, cmd, err)) {
       ++accepted;
       ops.insert(static_cast<int>(cmd.op));
@@ -565,7 +647,9 @@ TEST_CASE("fuzz: parse_native", "[fuzz]") {
     40'000, [&] { return fm.next(corpus, json_dict); }, check);
   c.report();
   // The mutants reach every outcome: each op and each error code.
-  INFO(accepted << " of " << c.iterations << " accepted");
+  INFO(accepted << " of " << c.iterations << " accepted, " << fast
+                << " by the ping's fast path");
+  CHECK(fast > 100);
   CHECK(accepted > c.iterations / 20);
   CHECK(accepted < c.iterations / 2);
   // Every native_op (resync is the last).

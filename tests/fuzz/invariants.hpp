@@ -76,6 +76,15 @@ inline std::string check_native(const std::string& input) {
   edge::native_command cmd;
   edge::protocol_error err;
   bool ok = edge::parse_native(input, cmd, err);
+  // The ping's fast path says what the whole parser says.
+  std::string fast_id;
+  if (edge::fast_ping(input, fast_id)) {
+    edge::native_command tree;
+    edge::protocol_error tree_err;
+    if (!edge::parse_native_tree(input, tree, tree_err)
+        || tree.op != edge::native_op::ping || tree.id_json != fast_id)
+      return "fast_ping disagrees with the JSON tree: " + escape(input);
+  }
   if (!ok) {
     static const std::set<std::string> codes = {"bad_json", "bad_request",
                                                 "unknown_type", "invalid_id",
