@@ -413,10 +413,15 @@ struct listener::impl {
   void do_accept() {
     // accept() writes the client's address into peer (one accept at a
     // time): the per-address limit needs no getpeername().
-    acceptor.async_accept(net::make_strand(ioc), peer,
-                          [this](beast::error_code ec, tcp::socket socket) {
-                            on_accept(ec, std::move(socket));
-                          });
+    auto done = [this](beast::error_code ec, tcp::socket socket) {
+      on_accept(ec, std::move(socket));
+    };
+    // A strand per connection only when several threads run the
+    // io_context: with one (the default) its handlers cannot overlap.
+    if (ctx->cfg.edge.io_threads > 1)
+      acceptor.async_accept(net::make_strand(ioc), peer, std::move(done));
+    else
+      acceptor.async_accept(ioc.get_executor(), peer, std::move(done));
   }
 
   void on_accept(beast::error_code ec, tcp::socket socket) {

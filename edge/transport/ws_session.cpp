@@ -175,10 +175,10 @@ class ws_session : public std::enable_shared_from_this<ws_session<Stream>>,
 public:
   ws_session(std::shared_ptr<edge_context> ctx, Stream&& socket,
              connection_slot slot, std::string leftover,
-             std::shared_ptr<ws_endpoint> endpoint, strand_t strand)
+             std::shared_ptr<ws_endpoint> endpoint, net::any_io_executor exec)
     : slot_(std::move(slot)), ctx_(std::move(ctx)),
       endpoint_(std::move(endpoint)), socket_(std::move(socket)),
-      strand_(std::move(strand)), parser_(ctx_->cfg.edge.max_frame_bytes),
+      strand_(std::move(exec)), parser_(ctx_->cfg.edge.max_frame_bytes),
       queue_(ctx_->cfg.edge.write_queue_bytes,
              ctx_->cfg.edge.write_queue_max_bytes),
       limiter_(ctx_->cfg.edge.rate_limit, ctx_->cfg.edge.rate_burst),
@@ -225,6 +225,15 @@ public:
     open();
   }
 
+  /// True on the thread running this session's handlers now (its strand,
+  /// or the one I/O thread).
+  bool on_strand() const {
+    if (auto* s = strand_.target<strand_t>())
+      return s->running_in_this_thread();
+    auto* e = strand_.target<net::io_context::executor_type>();
+    return e != nullptr && e->running_in_this_thread();
+  }
+
   // -- called by strand_sink (any thread) ------------------------------------
 
   /// One tick of the idle clock: the strand hears of it only at a mark.
@@ -251,7 +260,7 @@ public:
   void post_frames(std::shared_ptr<const std::string>* fs, std::size_t n) {
     if (n == 0)
       return;
-    if (strand_.running_in_this_thread()) {
+    if (on_strand()) {
       // What session actors queued before goes first.
       if (inbox_pending_.load(std::memory_order_acquire))
         drain_inbox();
@@ -277,8 +286,9 @@ public:
     // In a pass of the fan-out, one post carries the drains of many
     // sessions (handoff_pass); else this one goes alone.
     if (auto* pass = handoff_pass::current())
-      pass->add(&strand_.get_inner_executor().context(), &post_drains,
-                shared_from_this());
+      pass->add(static_cast<net::io_context*>(
+                  &net::query(strand_, net::execution::context)),
+                &post_drains, shared_from_this());
     else
       net::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
   }
@@ -286,9 +296,9 @@ public:
   /// On an I/O thread, from a pass's post: drains the inbox on the strand
   /// (at once when the strand is idle, as it mostly is).
   void run(std::shared_ptr<handoff_item> self) override {
-    if (ctx_->cfg.edge.io_threads <= 1) {
+    if (!strand_.target<strand_t>()) {
       // One I/O thread, and this is it: nothing of this session runs
-      // meanwhile (its strand would add a queue and a lock, no safety).
+      // meanwhile.
       drain_inbox();
       return;
     }
@@ -898,7 +908,11 @@ private:
   std::shared_ptr<edge_context> ctx_;
   std::shared_ptr<ws_endpoint> endpoint_;
   Stream socket_;
-  strand_t strand_;
+  /// The socket's executor: a strand of the io_context, or with one I/O
+  /// thread (the default) the io_context's own executor: one thread runs
+  /// every handler in turn, and a strand would add a queue, a lock and
+  /// reference counts to each of them for no safety.
+  net::any_io_executor strand_;
   /// Made when first needed (timer()).
   std::unique_ptr<net::steady_timer> timer_;
   ws::frame_parser parser_;
@@ -992,14 +1006,12 @@ void start_session(std::shared_ptr<edge_context> ctx, Stream socket,
                    connection_slot slot, std::string_view key,
                    std::string leftover,
                    std::shared_ptr<ws_endpoint> endpoint) {
-  const auto* strand
-    = tcp_of(socket).get_executor().template target<strand_t>();
-  // The listener accepts every socket on a strand of its io_context.
-  BOOST_ASSERT(strand != nullptr);
-  auto s = *strand;
+  // The listener accepts every socket on a strand of its io_context, or
+  // on the io_context itself when one thread runs it.
+  auto exec = tcp_of(socket).get_executor();
   std::make_shared<ws_session<Stream>>(std::move(ctx), std::move(socket),
                                        std::move(slot), std::move(leftover),
-                                       std::move(endpoint), std::move(s))
+                                       std::move(endpoint), std::move(exec))
     ->run(key);
 }
 

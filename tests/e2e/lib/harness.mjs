@@ -73,9 +73,13 @@ export class Server {
     // The port file appears (atomically, by rename) once the server listens;
     // it works whatever the log level.
     const portFile = join(this.dataDir, '..', `port-${process.pid}-${Date.now()}`);
+    // PRESENCED_IO_THREADS: every server of the run with that many I/O
+    // threads (a strand per connection; one thread, the default, has none).
+    const io = process.env.PRESENCED_IO_THREADS
+      ? ['--io-threads', process.env.PRESENCED_IO_THREADS] : [];
     const args = ['--listen', `${this.host}:${this.requestedPort}`,
                   '--data-dir', this.dataDir, '--port-file', portFile,
-                  ...this.extraArgs];
+                  ...io, ...this.extraArgs];
     // What earlier runs of this server printed (a restart keeps its data
     // dir; a failing test may want the whole story).
     this.earlierOutput = (this.earlierOutput ?? '') + this.output;
