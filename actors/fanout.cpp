@@ -94,6 +94,7 @@ size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
     for (auto& [l, direct] : st.global)
       hand(self, l, direct, batch);
     sent += st.global.size();
+    pass.flush(); // the last chunk need not wait for the per-user listeners
   }
   if (st.by_user.empty())
     return sent;

@@ -10,7 +10,7 @@
 //           [--scenario combined|storm|heartbeat|latency|fanout|hold|soak]
 //           [--connections N] [--observers K] [--seconds S]
 //           [--ping-interval-ms MS] [--concurrency C] [--rate R]
-//           [--churn-hold-ms MS] [--repeat M] [--procs P]
+//           [--churn-hold-ms MS] [--repeat M] [--rep-gap-ms MS] [--procs P]
 //           [--source-ips A,B,...] [--server-pid PID[,PID...]]...
 //           [--prefix u] [--settle-ms MS] [--timeout-s S] [--window-s S]
 //           [--sio004-round heartbeat|check] [--sio000-confirm ack|list]
@@ -56,7 +56,8 @@
 //             time it. Leaves: from the close (join sent + hold).
 //   fanout    K observers (subscribers), then ONE user (PREFIXfan, worker 0)
 //             joins and leaves --repeat times: join sent -> last
-//             subscriber's delivery, per repetition.
+//             subscriber's delivery, per repetition (--rep-gap-ms of quiet
+//             before each join and close: each change alone).
 //   hold      N users join, then stay idle --seconds (the caller measures
 //             RSS; --ready-file is written when holding starts); all must
 //             still be connected.

@@ -12,7 +12,10 @@
 # heartbeat: 1,000 clients pinging once a second (CPU per ping, RTT)
 # busy:      1,000 clients pinging 10 times a second
 # latency:   10,000 online, 2 observers, 1,000 joins/s (each stays 1 s)
-# fanout:    one user joins and leaves; 10,000 subscribers
+# fanout:    one user joins and leaves; 10,000 subscribers; each change
+#            alone (FANOUT_GAP_MS, default 150, of quiet before each: past
+#            the 100 ms the fan-out paces itself after a send to 10,000;
+#            FANOUT_GAP_MS=0: back to back, as before 2026-12-04 23:40)
 # soak:      (not in the default list) 5,000 online (a heartbeat every 25 s
 #            each), 2 observers, 100
 #            joins/s each staying 1 s, for 10 minutes: RSS and latency per
@@ -110,7 +113,8 @@ for s in "${list[@]}"; do
             --ping-interval-ms 100 --seconds $secs ;;
     latency) run latency --scenario latency --connections $n_lat \
                --observers 2 --rate $rate --seconds $((secs / 2)) ;;
-    fanout) run fanout --scenario fanout --observers $n_fan --repeat 10 ;;
+    fanout) run fanout --scenario fanout --observers $n_fan --repeat 10 \
+              --rep-gap-ms "${FANOUT_GAP_MS:-150}" ;;
     soak)
       if [ $quick = 1 ]; then soak_n=1000; soak_s=120; else soak_n=5000; soak_s=600; fi
       run soak --scenario soak --connections $soak_n --observers 2 --rate 100 \

@@ -10,7 +10,9 @@ namespace presence::edge {
 /// A live session's outbound side: what a protocol's session (native,
 /// Socket.IO) writes to. Implemented by the transport's WebSocket session
 /// (edge/transport/ws_session.cpp). Thread-safe: session actors call it
-/// from CAF threads; the calls are posted onto the socket's strand.
+/// from CAF threads; the calls are posted onto the socket's strand (with
+/// one I/O thread: its io_context). Only the session's own reply, from
+/// inside its endpoint, is queued at once.
 class session_sink {
 public:
   virtual ~session_sink();

@@ -64,7 +64,8 @@ enum class refusal { none, node_full, address_full };
 
 /// One HTTP connection: reads requests one at a time and answers them
 /// through the handler, or hands the socket to a WebSocket session on an
-/// accepted upgrade. Owns itself; runs on its strand. `Stream`: a
+/// accepted upgrade. Owns itself; runs on its strand (with one I/O thread:
+/// on the io_context, which that thread runs in turn). `Stream`: a
 /// beast::tcp_stream, or a tls_stream (--tls-cert), whose handshake comes
 /// first.
 template <class Stream>

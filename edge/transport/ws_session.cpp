@@ -39,8 +39,28 @@ namespace {
 
 using strand_t = net::strand<net::io_context::executor_type>;
 
+/// The session whose endpoint is being called on this thread (without a
+/// strand, what "on its strand" means: a sink call from there is that
+/// session's own reply, queued at once; any other goes through the inbox,
+/// as from another thread). Set by `endpoint_call`.
+thread_local const void* current_session = nullptr;
+
+/// Marks `s` as the session being served on this thread while it lives.
+class endpoint_call {
+public:
+  explicit endpoint_call(const void* s) : outer_(current_session) {
+    current_session = s;
+  }
+  ~endpoint_call() { current_session = outer_; }
+  endpoint_call(const endpoint_call&) = delete;
+  endpoint_call& operator=(const endpoint_call&) = delete;
+
+private:
+  const void* outer_;
+};
+
 /// Frames' room an idle session keeps in its inbox's buffers (drain_inbox).
-constexpr std::size_t kept_inbox_capacity = 4;
+constexpr std::size_t kept_inbox_capacity = 2;
 
 /// A client that keeps flooding is told again on the first and every
 /// `rate_limit_notice_every`th dropped message, then cut off once it has
@@ -160,8 +180,9 @@ tcp::socket& tcp_of(tls_stream& s) {
 
 /// One WebSocket connection after the handshake, over a `Stream`: a
 /// tcp::socket, or a TLS stream (HTTPS listener). Owns itself
-/// (shared_from_this) and runs on the socket's strand: every member below
-/// except the inbox is touched only from that strand.
+/// (shared_from_this) and runs on the socket's strand (with one I/O
+/// thread: on the io_context, which that thread runs in turn): every
+/// member below except the inbox is touched only from there.
 template <class Stream>
 class ws_session : public std::enable_shared_from_this<ws_session<Stream>>,
                    public handoff_item,
@@ -189,8 +210,10 @@ public:
   ~ws_session() {
     // Destroyed without a read failure (the I/O threads stopped first): the
     // endpoint must still hear that the socket is gone.
-    if (open_)
+    if (open_) {
+      endpoint_call call{this};
       endpoint_->on_closed();
+    }
     if (key_ != 0)
       ctx_->remove_session(key_);
     // The connection's count (taken when it was accepted) goes with slot_.
@@ -225,13 +248,15 @@ public:
     open();
   }
 
-  /// True on the thread running this session's handlers now (its strand,
-  /// or the one I/O thread).
+  /// True in this session's own handlers: on its strand, or without one
+  /// while its endpoint is being called (endpoint_call). A sink call from
+  /// anywhere else (another session's handler included) goes through the
+  /// inbox, behind what waits there and in the session's queue of
+  /// handlers.
   bool on_strand() const {
     if (auto* s = strand_.target<strand_t>())
       return s->running_in_this_thread();
-    auto* e = strand_.target<net::io_context::executor_type>();
-    return e != nullptr && e->running_in_this_thread();
+    return current_session == this;
   }
 
   // -- called by strand_sink (any thread) ------------------------------------
@@ -299,6 +324,7 @@ public:
     if (!strand_.target<strand_t>()) {
       // One I/O thread, and this is it: nothing of this session runs
       // meanwhile.
+      BOOST_ASSERT(ctx_->cfg.edge.io_threads <= 1);
       drain_inbox();
       return;
     }
@@ -331,16 +357,21 @@ private:
   void drain_inbox() {
     // drained_ and the inbox trade buffers: both keep their capacity, so
     // a delivery allocates nothing (a burst's large buffer is let go).
+    // (A local vector: a drain that ran again meanwhile would find
+    // drained_ empty, not the one being read.)
+    std::vector<std::shared_ptr<const std::string>> frames;
+    frames.swap(drained_);
     {
       std::lock_guard<std::mutex> guard{inbox_mu_};
-      drained_.swap(inbox_);
+      frames.swap(inbox_);
       inbox_pending_.store(false, std::memory_order_release);
     }
-    for (auto& f : drained_)
+    for (auto& f : frames)
       enqueue(std::move(f));
-    drained_.clear();
-    if (drained_.capacity() > kept_inbox_capacity)
-      drained_.shrink_to_fit();
+    frames.clear();
+    if (frames.capacity() > kept_inbox_capacity)
+      frames.shrink_to_fit();
+    drained_.swap(frames);
     maybe_write();
   }
 
@@ -631,7 +662,10 @@ private:
     key_ = ctx_->add_session(sink_);
     // What the endpoint writes on opening waits to leave with the 101.
     corked_ = true;
-    endpoint_->on_open(sink_);
+    {
+      endpoint_call call{this};
+      endpoint_->on_open(sink_);
+    }
     corked_ = false;
     opening_frames_ = queue_.size();
     if (finished_)
@@ -764,6 +798,7 @@ private:
   }
 
   void on_message(bool text, std::string_view payload) {
+    endpoint_call call{this};
     // Every message counts against the rate limit, binary ones included.
     if (!limiter_.try_take()) {
       ctx_->probe.rate_limited->Increment();
@@ -881,7 +916,10 @@ private:
       return;
     open_ = false;
     ctx_->probe.ws_sessions->Decrement();
-    endpoint_->on_closed();
+    {
+      endpoint_call call{this};
+      endpoint_->on_closed();
+    }
     ctx_->remove_session(key_);
     key_ = 0;
   }

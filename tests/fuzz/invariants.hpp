@@ -84,6 +84,11 @@ inline std::string check_native(const std::string& input) {
     if (!edge::parse_native_tree(input, tree, tree_err)
         || tree.op != edge::native_op::ping || tree.id_json != fast_id)
       return "fast_ping disagrees with the JSON tree: " + escape(input);
+    // And parse_native's whole answer is the tree's.
+    if (!ok || cmd.op != tree.op || cmd.id_json != tree.id_json
+        || err.id_json != tree_err.id_json || cmd.user_id != tree.user_id
+        || cmd.device_id != tree.device_id || !err.code.empty())
+      return "parse_native's fast path differs from the tree: " + escape(input);
   }
   if (!ok) {
     static const std::set<std::string> codes = {"bad_json", "bad_request",
