@@ -135,6 +135,12 @@ async function act(id, pingsOnly = false) {
   try {
     if (!u.client) {
       const node = pick(reachable());
+      // A new session: what the last one acknowledged is in u.floor (its
+      // loss) or u.closes (its close) already. Kept here, a join that
+      // failed on a node killed now measured that session's acks (on
+      // another node, maybe frozen since) against this node's kill
+      // (CI, 2026-12-05: acks on frozen n2, bound from n3's kill).
+      u.acks = [];
       const sent = Date.now();
       const c = new Client(`${cluster.node(node).wsUrl}/ws?userId=${id}`);
       c.socket.on('error', () => {});
@@ -186,6 +192,7 @@ async function act(id, pingsOnly = false) {
       u.client.terminate();
       u.client = null;
       u.acked = false;
+      lost(u); // its close handler no longer counts it (u.client is gone)
     }
   } finally {
     u.busy = false;
