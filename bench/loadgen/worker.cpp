@@ -539,8 +539,6 @@ private:
 
   // -- running ----------------------------------------------------------------
 
-  /// Runs the io_context until pred() holds or timeout_ms (default
-  /// --timeout-s) pass.
   /// fanout: --rep-gap-ms of quiet (the clients keep reading), a phase of
   /// its own ("gap"), so the CPU of the changes leaves it out.
   void gap() {
@@ -551,6 +549,8 @@ private:
     barrier("gap");
   }
 
+  /// Runs the io_context until pred() holds or timeout_ms (default
+  /// --timeout-s) pass.
   template <class Pred>
   bool wait(Pred pred, int64_t timeout_ms = -1) {
     if (timeout_ms < 0)
