@@ -797,6 +797,28 @@ TEST_CASE("join asks for auto-away in seconds", "[native]") {
   CHECK(a == json{{"type", "active"}, {"id", "x"}});
 }
 
+namespace {
+
+/// parse_native's answer to `text` is the whole parser's; returns whether
+/// it accepted and sets `op` and `id_json` to what it read.
+bool same_as_tree(const std::string& text, native_op& op,
+                  std::string& id_json) {
+  native_command a;
+  protocol_error a_err;
+  native_command b;
+  protocol_error b_err;
+  auto ok = parse_native(text, a, a_err);
+  CHECK(ok == parse_native_tree(text, b, b_err));
+  CHECK(a.op == b.op);
+  CHECK(a.id_json == b.id_json);
+  CHECK(a_err.code == b_err.code);
+  op = b.op;
+  id_json = b.id_json;
+  return ok;
+}
+
+} // namespace
+
 TEST_CASE("a plain ping is read without a JSON tree, as the tree reads it",
           "[native]") {
   // Taken by the fast path: the same command as the whole parser's.
@@ -815,16 +837,11 @@ TEST_CASE("a plain ping is read without a JSON tree, as the tree reads it",
     INFO(text);
     std::string id;
     CHECK(fast_ping(text, id));
-    native_command fast;
-    protocol_error fast_err;
-    REQUIRE(parse_native(text, fast, fast_err));
-    native_command tree;
-    protocol_error tree_err;
-    REQUIRE(parse_native_tree(text, tree, tree_err));
-    CHECK(fast.op == native_op::ping);
-    CHECK(tree.op == native_op::ping);
-    CHECK(fast.id_json == tree.id_json);
-    CHECK(id == tree.id_json);
+    native_op op{};
+    std::string tree_id;
+    REQUIRE(same_as_tree(text, op, tree_id));
+    CHECK(op == native_op::ping);
+    CHECK(id == tree_id);
   }
   // Not the plain form: the whole parser decides, accepting or refusing
   // exactly as before.
@@ -851,14 +868,8 @@ TEST_CASE("a plain ping is read without a JSON tree, as the tree reads it",
     INFO(text);
     std::string id;
     CHECK_FALSE(fast_ping(text, id));
-    native_command a;
-    protocol_error a_err;
-    native_command b;
-    protocol_error b_err;
-    auto ok = parse_native(text, a, a_err);
-    CHECK(ok == parse_native_tree(text, b, b_err));
-    CHECK(a.op == b.op);
-    CHECK(a.id_json == b.id_json);
-    CHECK(a_err.code == b_err.code);
+    native_op op{};
+    std::string tree_id;
+    same_as_tree(text, op, tree_id);
   }
 }
