@@ -36,6 +36,14 @@ struct waiting_load {
   std::function<void(caf::expected<user_record>)> done;
 };
 
+/// The writes of a mailbox pass waiting for one store: a run of open marks
+/// or a run of checkpoints (one of the two is empty; a write of the other
+/// kind sends the run first, so the store gets them in the order they came).
+struct pass_writes {
+  std::vector<session_open> opens;
+  std::vector<session_checkpoint> checkpoints;
+};
+
 struct replicator_state {
   cluster_config cfg;
   /// For each request to a store (actors.request_timeout, set at spawn).
@@ -55,9 +63,10 @@ struct replicator_state {
   /// The single loads (user actors starting) of this mailbox pass: sent at
   /// its end, one batch per store when there are several (flush_loads).
   std::vector<waiting_load> loads;
-  /// The open marks of this mailbox pass, per store, in order: sent at its
-  /// end, or before anything else goes to a store (flush_opens).
-  std::map<store_api, std::vector<session_open>> opens;
+  /// The open marks and checkpoints of this mailbox pass, per store, in
+  /// order: sent at its end, or before anything else goes to a store
+  /// (flush_opens).
+  std::map<store_api, pass_writes> opens;
   /// The message that ends this pass is on its way.
   bool pass_end_sent = false;
   static inline const char* name = "presence.replicator";
@@ -176,24 +185,57 @@ void wait_for_pass(replicator_ptr self, const std::string& user,
     end_pass_later(self);
 }
 
-/// Sends the open marks waiting in this pass: to each store in the order
-/// they came, one alone as it came, several as one message. Called at the
-/// end of the pass and before any other message is handled, so nothing
-/// else sent to a store overtakes them (a close or a checkpoint of the
-/// same user must come after its open).
+/// Sends the open marks and checkpoints waiting in this pass: to each
+/// store in the order they came, one alone as it came, several of a kind
+/// as one message. Called at the end of the pass and before any other
+/// message is handled, so nothing else sent to a store overtakes them (a
+/// close of the same user must come after its open and checkpoints).
+/// send_run sends one store's run.
+void send_run(replicator_ptr self, const store_api& store, pass_writes& w) {
+  if (w.opens.size() == 1) {
+    auto& o = w.opens.front();
+    self->send(store, open_atom::value, o.user_id, o.start, o.version);
+  } else if (!w.opens.empty()) {
+    self->send(store, open_atom::value, std::move(w.opens));
+  }
+  if (w.checkpoints.size() == 1) {
+    auto& c = w.checkpoints.front();
+    self->send(store, checkpoint_atom::value, c.user_id, c.start, c.last_active,
+               c.version, c.status);
+  } else if (!w.checkpoints.empty()) {
+    self->send(store, checkpoint_atom::value, std::move(w.checkpoints));
+  }
+  w.opens.clear();
+  w.checkpoints.clear();
+}
+
 void flush_opens(replicator_ptr self) {
   auto& st = self->state;
   if (st.opens.empty())
     return;
   auto opens = std::move(st.opens);
   st.opens.clear();
-  for (auto& [store, os] : opens) {
-    if (os.size() == 1)
-      self->send(store, open_atom::value, os.front().user_id, os.front().start,
-                 os.front().version);
-    else
-      self->send(store, open_atom::value, std::move(os));
-  }
+  for (auto& [store, w] : opens)
+    send_run(self, store, w);
+}
+
+/// Adds an open mark for `store` to this pass (after the store's run of
+/// checkpoints, which goes first).
+void pass_open(replicator_ptr self, const store_api& store, session_open o) {
+  auto& w = self->state.opens[store];
+  if (!w.checkpoints.empty())
+    send_run(self, store, w);
+  w.opens.push_back(std::move(o));
+}
+
+/// Adds a checkpoint for `store` to this pass (after the store's run of
+/// open marks, which goes first).
+void pass_checkpoint(replicator_ptr self, const store_api& store,
+                     session_checkpoint c) {
+  auto& w = self->state.opens[store];
+  if (!w.opens.empty())
+    send_run(self, store, w);
+  w.checkpoints.push_back(std::move(c));
 }
 
 /// `f` (a message handler) with the waiting open marks sent first: every
@@ -488,25 +530,33 @@ replicator_impl(replicator_ptr self, cluster_config cfg, milliseconds timeout,
     [=](open_atom, const std::string& user, millis start, uint64_t version) {
       // Waits for the end of this pass, or for the next other message: a
       // join storm's opens go to each store as one message.
-      auto& st = self->state;
       for (auto& h : replicas(self, user))
-        st.opens[h].push_back(session_open{user, start, version});
+        pass_open(self, h, session_open{user, start, version});
       end_pass_later(self);
     },
     [=](open_atom, const std::vector<session_open>& os) {
-      auto& st = self->state;
       for (auto& o : os)
         for (auto& h : replicas(self, o.user_id))
-          st.opens[h].push_back(o);
+          pass_open(self, h, o);
       end_pass_later(self);
     },
-    after_opens(self,
-                [=](checkpoint_atom, const std::string& user, millis start,
-                    millis last_active, uint64_t version,
-                    presence_status status) {
-                  write_all(self, user, checkpoint_atom::value, user, start,
-                            last_active, version, status);
-                }),
+    [=](checkpoint_atom, const std::string& user, millis start,
+        millis last_active, uint64_t version, presence_status status) {
+      // Waits for the end of this pass like an open: the checkpoints of a
+      // flusher's tick (edge/common/activity.hpp) go to each store as one
+      // message, and wake its thread once.
+      for (auto& h : replicas(self, user))
+        pass_checkpoint(self, h,
+                        session_checkpoint{user, start, last_active, version,
+                                           status});
+      end_pass_later(self);
+    },
+    [=](checkpoint_atom, const std::vector<session_checkpoint>& cps) {
+      for (auto& c : cps)
+        for (auto& h : replicas(self, c.user_id))
+          pass_checkpoint(self, h, c);
+      end_pass_later(self);
+    },
     after_opens(self,
                 [=](close_atom, const std::string& user, millis start,
                     millis end, uint64_t version) {

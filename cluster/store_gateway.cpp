@@ -38,6 +38,9 @@ store_api::behavior_type gateway_impl(store_api::pointer self, store_api store,
     },
     [=](checkpoint_atom a, const std::string& u, millis s, millis l, uint64_t v,
         presence_status st) { self->send(store, a, u, s, l, v, st); },
+    [=](checkpoint_atom a, const std::vector<session_checkpoint>& cs) {
+      self->send(store, a, cs);
+    },
     [=](close_atom a, const std::string& u, millis s, millis e, uint64_t v) {
       self->send(store, a, u, s, e, v);
     },

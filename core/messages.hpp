@@ -404,6 +404,23 @@ typename Inspector::result_type inspect(Inspector& f, session_open& x) {
   return f(caf::meta::type_name("session_open"), x.user_id, x.start, x.version);
 }
 
+/// A checkpoint of an open session (user, start, last_active, version,
+/// status): one of a batch (the replicator sends those of one mailbox pass
+/// to a store together, as it does the open marks).
+struct session_checkpoint {
+  std::string user_id;
+  millis start = 0;
+  millis last_active = 0;
+  uint64_t version = 0;
+  presence_status status = presence_status::online;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_checkpoint& x) {
+  return f(caf::meta::type_name("session_checkpoint"), x.user_id, x.start,
+           x.last_active, x.version, x.status);
+}
+
 /// What the store remembers of a user between sessions.
 struct user_record {
   std::string user_id;
@@ -896,6 +913,8 @@ using store_api = caf::typed_actor<
   // version, status); batched by the store, never fsynced
   caf::reacts_to<checkpoint_atom, std::string, millis, millis, uint64_t,
                  presence_status>,
+  // checkpoints: as many single ones, in order
+  caf::reacts_to<checkpoint_atom, std::vector<session_checkpoint>>,
   // a user went offline (user, start, end = last_seen, version)
   caf::reacts_to<close_atom, std::string, millis, millis, uint64_t>,
   // last_seen of an offline user touched by REST (user, when)
@@ -1199,4 +1218,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(presence, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(presence, (presence::node_registry_api))
   CAF_ADD_TYPE_ID(presence, (presence::view_listener))
   CAF_ADD_TYPE_ID(presence, (presence::membership_api))
+  CAF_ADD_TYPE_ID(presence, (presence::session_checkpoint))
+  CAF_ADD_TYPE_ID(presence, (std::vector<presence::session_checkpoint>))
 CAF_END_TYPE_ID_BLOCK(presence)

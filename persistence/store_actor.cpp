@@ -340,6 +340,28 @@ void arm_checkpoint_tick(store_ptr self) {
   self->delayed_send(self, share_tick(st), checkpoint_atom::value);
 }
 
+/// A checkpoint of `user`'s open session `s`: written at once with a
+/// checkpoint interval of 0, else pending until its share's tick.
+void take_checkpoint(store_ptr self, const std::string& user,
+                     const open_session& s) {
+  auto& st = self->state;
+  if (st.cfg.checkpoint_interval.count() == 0 && !stuck(st)) {
+    if (auto err = st.db->mark_open(user, s)) {
+      on_failure(st, err);
+      st.dirty[user] = s; // written by the retry
+    } else {
+      checkpoints_written(st, 1, s.last_active);
+    }
+    settle(self);
+    return;
+  }
+  note_waiting(self, user, st.dirty.insert_or_assign(user, s).second);
+  if (stuck(st))
+    arm_retry(self);
+  else
+    arm_checkpoint_tick(self);
+}
+
 /// Reopens RocksDB if a write failed, then writes the queued writes in
 /// order and the pending checkpoints. Returns true if nothing is left.
 bool retry(store_state& st) {
@@ -476,23 +498,14 @@ store_impl_api::behavior_type store_impl(store_ptr self,
     },
     [=](checkpoint_atom, const std::string& user, millis start,
         millis last_active, uint64_t version, presence_status status) {
-      auto& st = self->state;
-      open_session s{start, last_active, version, status};
-      if (st.cfg.checkpoint_interval.count() == 0 && !stuck(st)) {
-        if (auto err = st.db->mark_open(user, s)) {
-          on_failure(st, err);
-          st.dirty[user] = s; // written by the retry
-        } else {
-          checkpoints_written(st, 1, last_active);
-        }
-        settle(self);
-        return;
-      }
-      note_waiting(self, user, st.dirty.insert_or_assign(user, s).second);
-      if (stuck(st))
-        arm_retry(self);
-      else
-        arm_checkpoint_tick(self);
+      take_checkpoint(self, user,
+                      open_session{start, last_active, version, status});
+    },
+    [=](checkpoint_atom, const std::vector<session_checkpoint>& cps) {
+      for (auto& c : cps)
+        take_checkpoint(self, c.user_id,
+                        open_session{c.start, c.last_active, c.version,
+                                     c.status});
     },
     [=](checkpoint_atom) {
       auto& st = self->state;

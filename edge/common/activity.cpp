@@ -140,6 +140,9 @@ struct flusher_state {
   /// `gap / slices`, each looking at its share of the cells: the messages
   /// to user actors (and their checkpoints) spread over the gap instead of
   /// one burst per gap (19,000 at once stalled the pings behind them).
+  /// Set when a round begins (round_slices): a tick's share is at least
+  /// min_flusher_share cells, so a node with few cells wakes its threads
+  /// a few times per gap rather than ten times a second.
   uint32_t slices = 1;
   /// Every cell handed over whose connection may still be there; the
   /// ones gone are dropped when a round ends.
@@ -178,9 +181,24 @@ void drop_gone(std::vector<std::weak_ptr<activity_cell>>& cells) {
               cells.end());
 }
 
-/// Ticks per round: one per `flusher_slice`, at most `max_flusher_slices`.
+/// Ticks per round: one per `flusher_slice`, at most `max_flusher_slices`,
+/// and no more than one per `min_flusher_share` cells. Each tick wakes the
+/// clock's thread, a CAF worker and the store's thread (~20 us of CPU on
+/// this PVM guest for each wake-up): with 1,000 clients pinging once a
+/// second, ten ticks a second of 20 cells each were ~2 us per ping
+/// (docs/benchmarks.md, twenty-sixth session).
 constexpr std::chrono::milliseconds flusher_slice{100};
 constexpr uint32_t max_flusher_slices = 50;
+constexpr size_t min_flusher_share = 256;
+
+/// The ticks of a round over `cells` cells with gap `gap`.
+uint32_t round_slices(std::chrono::milliseconds gap, size_t cells) {
+  auto by_time = std::clamp<int64_t>(gap / flusher_slice, 1,
+                                     max_flusher_slices);
+  auto by_cells = static_cast<int64_t>((cells + min_flusher_share - 1)
+                                       / min_flusher_share);
+  return static_cast<uint32_t>(std::clamp<int64_t>(by_cells, 1, by_time));
+}
 
 /// Asks the user actor of `f` (on another node) whether it is there. CAF
 /// compares remote handles by node and id, and a monitor asked for while
@@ -240,6 +258,7 @@ void flush(flusher_ptr self) {
     drop_gone(cells);
     st.round_end = cells.size();
     st.next = 0;
+    st.slices = round_slices(st.gap, cells.size());
     st.ticks_left = st.slices;
     // A session may be routed to an actor on a dropped node after the view
     // came (a join answer in flight, a registry whose view lagged): the
@@ -267,8 +286,7 @@ flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
                                              std::chrono::milliseconds gap) {
   auto& st = self->state;
   st.gap = gap;
-  st.slices = static_cast<uint32_t>(
-    std::clamp<int64_t>(gap / flusher_slice, 1, max_flusher_slices));
+  st.slices = round_slices(gap, 0);
   // Arms the next tick a tick after the last one was due (at the latest
   // now: a flusher that fell behind does not catch up in a burst).
   auto arm = [self] {

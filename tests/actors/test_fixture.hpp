@@ -88,6 +88,11 @@ inline store_api::behavior_type fake_store(store_api::pointer self,
     [=](checkpoint_atom, const std::string& u, millis start, millis last,
         uint64_t,
         presence_status) { log->checkpoints.emplace_back(u, start, last); },
+    [=](checkpoint_atom, const std::vector<session_checkpoint>& cs) {
+      // The replicator's batch (the actors' tests never send it).
+      for (auto& c : cs)
+        log->checkpoints.emplace_back(c.user_id, c.start, c.last_active);
+    },
     [=](close_atom, const std::string& u, millis start, millis end,
         uint64_t version) {
       log->closes.emplace_back(u, start, end, version);

@@ -233,6 +233,47 @@ TEST_CASE_METHOD(replicated,
 }
 
 TEST_CASE_METHOD(replicated,
+                 "replicator: the checkpoints of one mailbox pass go to each "
+                 "store as one message, in order with the opens") {
+  auto checkpoint = [&](const std::string& u) {
+    self->send(replicator, checkpoint_atom::value, u, millis{1}, millis{2},
+               uint64_t{1}, presence_status::online);
+  };
+  // A flusher's tick: one user actor's checkpoint after the other.
+  checkpoint("u1");
+  checkpoint("u2");
+  checkpoint("u3");
+  run();
+  for (auto& n : {"a", "b"}) {
+    CHECK(stores[n]->checkpoint_batches == 1);
+    CHECK(stores[n]->writes
+          == std::vector<std::string>{"cp u1", "cp u2", "cp u3"});
+  }
+  // Opens and checkpoints mixed in one pass keep their order; a close
+  // after them comes last.
+  self->send(replicator, open_atom::value, std::string{"u4"}, millis{1},
+             uint64_t{1});
+  self->send(replicator, open_atom::value, std::string{"u5"}, millis{1},
+             uint64_t{1});
+  checkpoint("u4");
+  checkpoint("u5");
+  self->send(replicator, open_atom::value, std::string{"u6"}, millis{1},
+             uint64_t{1});
+  self->send(replicator, close_atom::value, std::string{"u4"}, millis{1},
+             millis{3}, uint64_t{2});
+  run();
+  for (auto& n : {"a", "b"}) {
+    CHECK(stores[n]->checkpoint_batches == 2);
+    CHECK(stores[n]->open_batches == 1);
+    auto& w = stores[n]->writes;
+    REQUIRE(w.size() == 9);
+    CHECK(std::vector<std::string>(w.begin() + 3, w.end())
+          == std::vector<std::string>{"open u4", "open u5", "cp u4", "cp u5",
+                                      "open u6", "close u4"});
+  }
+}
+
+TEST_CASE_METHOD(replicated,
                  "replicator: no replica answering is storage "
                  "unavailable") {
   stores["a"]->failing = true;

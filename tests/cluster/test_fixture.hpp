@@ -39,9 +39,11 @@ struct fake_store_data {
   int batch_loads = 0;
   /// The most ids one batch load carried.
   size_t largest_batch = 0;
-  /// The open marks in the order they came, and how many came as batches.
+  /// The open marks in the order they came, and how many opens and
+  /// checkpoints came as batches.
   std::vector<std::string> opens;
   int open_batches = 0;
+  int checkpoint_batches = 0;
   /// Every write in the order it came: "open u", "close u", "cp u", ...
   std::vector<std::string> writes;
   std::vector<std::string> profile_writes;
@@ -99,6 +101,11 @@ inline store_api::behavior_type fake_store(store_api::pointer,
     },
     [=](checkpoint_atom, const std::string& u, millis, millis, uint64_t,
         presence_status) { d->writes.push_back("cp " + u); },
+    [=](checkpoint_atom, const std::vector<session_checkpoint>& cs) {
+      ++d->checkpoint_batches;
+      for (auto& c : cs)
+        d->writes.push_back("cp " + c.user_id);
+    },
     [=](close_atom, const std::string& u, millis, millis, uint64_t) {
       d->writes.push_back("close " + u);
     },

@@ -365,6 +365,32 @@ TEST_CASE(
   CHECK(f.probe->writes_pending == 0);
 }
 
+TEST_CASE("a batch of checkpoints is taken as the single ones would be",
+          "[store_actor]") {
+  fixture f;
+  f.start();
+  // The replicator's batch: in order, the latest per user wins.
+  std::vector<session_checkpoint> cps;
+  for (int u = 0; u < 4; ++u)
+    cps.push_back(
+      {"u" + std::to_string(u), 1'000, 1'100 + u, 1, presence_status::online});
+  cps.push_back({"u0", 1'000, 1'900, 2, presence_status::away});
+  f.self->send(f.store, checkpoint_atom::value, cps);
+  CHECK(f.flush());
+  CHECK(f.probe->checkpoints_written == 4);
+  CHECK(f.probe->checkpoint_newest_ms == 1'900);
+  f.stop();
+  auto db = f.reopen();
+  open_session s;
+  REQUIRE(open_mark(*db, "u0", s));
+  CHECK(s.start == 1'000);
+  CHECK(s.last_active == 1'900);
+  CHECK(s.version == 2);
+  CHECK(s.status == presence_status::away);
+  REQUIRE(open_mark(*db, "u3", s));
+  CHECK(s.last_active == 1'103);
+}
+
 TEST_CASE("a close after a pending checkpoint leaves no open mark",
           "[store_actor]") {
   fixture f;
