@@ -3,6 +3,7 @@
 #include "edge/common/edge_log.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <vector>
 
@@ -195,8 +196,9 @@ constexpr size_t min_flusher_share = 256;
 uint32_t round_slices(std::chrono::milliseconds gap, size_t cells) {
   auto by_time = std::clamp<int64_t>(gap / flusher_slice, 1,
                                      max_flusher_slices);
-  auto by_cells = static_cast<int64_t>((cells + min_flusher_share - 1)
-                                       / min_flusher_share);
+  auto shares = cells / min_flusher_share + (cells % min_flusher_share != 0);
+  auto by_cells = static_cast<int64_t>(
+    std::min<size_t>(shares, max_flusher_slices));
   return static_cast<uint32_t>(std::clamp<int64_t>(by_cells, 1, by_time));
 }
 
@@ -286,7 +288,9 @@ flusher_impl_api::behavior_type flusher_impl(flusher_ptr self,
                                              std::chrono::milliseconds gap) {
   auto& st = self->state;
   st.gap = gap;
-  st.slices = round_slices(gap, 0);
+  // The first tick comes a time slice after the first cell (a round then
+  // begins and sizes its ticks by the cells it has).
+  st.slices = round_slices(gap, std::numeric_limits<size_t>::max());
   // Arms the next tick a tick after the last one was due (at the latest
   // now: a flusher that fell behind does not catch up in a burst).
   auto arm = [self] {

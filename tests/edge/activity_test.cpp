@@ -193,10 +193,12 @@ TEST_CASE(
   "once per gap while cells come and go",
   "[activity]") {
   fixture f;
-  // 1 s: ten ticks of 100 ms.
+  // 1 s: ten ticks of 100 ms, as there are cells enough for ten shares
+  // (a tick carries at least 256 of them).
   auto flusher = spawn_activity_flusher(f.sys, 1000ms);
+  constexpr int share = 256;
   std::vector<activity_cell_ptr> cells;
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < 10 * share; ++i) {
     auto c = std::make_shared<activity_cell>();
     c->route(session_api{}, f.user, "d" + std::to_string(i));
     if (c->record(1000, 60'000)) // nothing sent yet: not urgent
@@ -208,24 +210,57 @@ TEST_CASE(
   for (int tick = 1; tick <= 10; ++tick) {
     f.sched.advance_time(100ms);
     f.run();
-    // Ten per tick.
-    CHECK(f.log->size() == static_cast<size_t>(10 * tick));
+    // A share per tick.
+    CHECK(f.log->size() == static_cast<size_t>(share * tick));
     // Connections that had their turn end mid-round: the order of the
     // round does not change (dropping them now would move later cells
     // behind the round's position), so no live cell misses its turn.
     if (tick == 3)
-      for (int i = 0; i < 10; ++i)
+      for (int i = 0; i < share; ++i)
         cells[i].reset();
   }
-  CHECK(f.log->size() == 100);
+  CHECK(f.log->size() == 10 * share);
   f.log->clear();
-  for (int i = 10; i < 100; ++i)
+  for (int i = share; i < 10 * share; ++i)
     cells[i]->record(2000, 60'000);
   for (int tick = 1; tick <= 10; ++tick) {
     f.sched.advance_time(100ms);
     f.run();
   }
-  CHECK(f.log->size() == 90); // every live cell, once
+  CHECK(f.log->size() == 9 * share); // every live cell, once
+  caf::anon_send_exit(flusher, caf::exit_reason::user_shutdown);
+  f.run();
+}
+
+TEST_CASE("a node with few cells looks at them all in one tick per gap",
+          "[activity]") {
+  fixture f;
+  // 1 s, but 100 cells: one tick carries them all, then the next round's
+  // comes a gap later (not ten ticks of ten cells, each waking threads).
+  auto flusher = spawn_activity_flusher(f.sys, 1000ms);
+  std::vector<activity_cell_ptr> cells;
+  for (int i = 0; i < 100; ++i) {
+    auto c = std::make_shared<activity_cell>();
+    c->route(session_api{}, f.user, "d" + std::to_string(i));
+    if (c->record(1000, 60'000))
+      caf::anon_send(flusher, activity_atom::value, c);
+    cells.push_back(c);
+  }
+  f.run();
+  f.sched.advance_time(100ms); // the first tick: a time slice after them
+  f.run();
+  CHECK(f.log->size() == 100);
+  f.log->clear();
+  for (auto& c : cells)
+    c->record(2000, 60'000);
+  for (int tick = 1; tick <= 9; ++tick) {
+    f.sched.advance_time(100ms);
+    f.run();
+    CHECK(f.log->empty());
+  }
+  f.sched.advance_time(100ms);
+  f.run();
+  CHECK(f.log->size() == 100); // a gap after the first
   caf::anon_send_exit(flusher, caf::exit_reason::user_shutdown);
   f.run();
 }
