@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 
 #include "core/messages.hpp"
@@ -20,5 +21,11 @@ inline millis system_now() {
 
 /// Formats `ms` as ISO-8601 UTC with milliseconds ("2024-01-01T00:00:00.000Z").
 std::string iso8601(millis ms);
+
+/// The most bytes iso8601(ms, out) writes.
+constexpr std::size_t iso8601_max = 64;
+
+/// iso8601(ms) into `out` (room for iso8601_max bytes); returns its length.
+std::size_t iso8601(millis ms, char* out);
 
 } // namespace presence

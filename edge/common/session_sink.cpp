@@ -4,6 +4,10 @@ namespace presence::edge {
 
 session_sink::~session_sink() = default;
 
+bool session_sink::reply_here(std::string_view) {
+  return false;
+}
+
 void session_sink::send_texts(
   std::vector<std::shared_ptr<const std::string>> frames) {
   for (auto& f : frames)

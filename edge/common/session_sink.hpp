@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace presence::edge {
@@ -18,6 +19,13 @@ public:
   virtual ~session_sink();
   /// Queues one text frame (shared: a broadcast shares one payload).
   virtual void send_text(std::shared_ptr<const std::string> frame) = 0;
+  /// The session's own small reply from inside its endpoint's call (a
+  /// pong, an answer of Socket.IO's heartbeat round): framed in place and
+  /// written with the read's other replies, without a shared buffer, a
+  /// queue entry or a hop, when nothing else of the session waits. False
+  /// if it did not take the frame (anywhere else, a frame too large, a
+  /// queue not empty): send it with send_text. The default takes none.
+  virtual bool reply_here(std::string_view frame);
   /// Queues several text frames in order (one hop for all of them).
   virtual void
   send_texts(std::vector<std::shared_ptr<const std::string>> frames);

@@ -539,18 +539,27 @@ std::string encode_left(const std::string& id_json) {
   return dump(reply("left", id_json));
 }
 
-std::string encode_pong(const std::string& id_json, millis now) {
+void encode_pong(std::string& out, std::string_view id_json, millis now) {
   // The most frequent frame, written directly (the same bytes as the json
   // encoding: keys in order; id_json is already JSON, dumped by the parser).
-  std::string out = "{";
+  char stamp[iso8601_max];
+  auto stamp_len = iso8601(now, stamp);
+  out.clear();
+  out.reserve(id_json.size() + stamp_len + 40);
+  out += '{';
   if (!id_json.empty()) {
     out += "\"id\":";
     out += id_json;
     out += ',';
   }
   out += "\"timestamp\":\"";
-  out += iso8601(now);
+  out.append(stamp, stamp_len);
   out += "\",\"type\":\"pong\"}";
+}
+
+std::string encode_pong(const std::string& id_json, millis now) {
+  std::string out;
+  encode_pong(out, id_json, now);
   return out;
 }
 

@@ -136,6 +136,10 @@ std::string encode_delta(const presence_delta& d);
 std::string encode_joined(const std::string& id_json, const join_ack& ack);
 std::string encode_left(const std::string& id_json);
 std::string encode_pong(const std::string& id_json, millis now);
+
+/// The same pong into `out` (replaced; its capacity is kept: a buffer
+/// reused for every ping allocates nothing).
+void encode_pong(std::string& out, std::string_view id_json, millis now);
 std::string encode_status(const std::string& id_json, const user_status& s);
 std::string encode_statuses(const std::string& id_json,
                             const std::vector<user_status>& xs);

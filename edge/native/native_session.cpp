@@ -691,18 +691,23 @@ public:
 
   void on_text(std::string text) override {
     ctx_->probe.frames_in->Increment();
+    // The plain ping (parse_native's fast path) without a command: its id
+    // and its pong in buffers this thread reuses, so a ping allocates
+    // nothing (docs/benchmarks.md, twenty-sixth session).
+    thread_local std::string id_json;
+    if (fast_ping(text, id_json)) {
+      pong(id_json);
+      return;
+    }
     native_command cmd;
     protocol_error err;
-    if (!parse_native(text, cmd, err)) {
+    if (!parse_native_tree(text, cmd, err)) {
       ctx_->probe.protocol_errors->Increment();
       reply(encode_error(err));
       return;
     }
     if (cmd.op == native_op::ping) {
-      // Answered here; the user actor hears of it through the flusher.
-      auto now = ctx_->now();
-      reply(encode_pong(cmd.id_json, now));
-      ctx_->record_activity(activity_, now);
+      pong(cmd.id_json);
       return;
     }
     caf::anon_send(actor_, frame_atom::value, std::move(cmd));
@@ -725,9 +730,23 @@ public:
   }
 
 private:
+  /// Answers a ping here; the user actor hears of it through the flusher.
+  void pong(std::string_view id_json) {
+    auto now = ctx_->now();
+    thread_local std::string frame;
+    encode_pong(frame, id_json, now);
+    ctx_->probe.frames_out->Increment();
+    if (!sink_->reply_here(frame))
+      sink_->send_text(std::make_shared<const std::string>(frame));
+    ctx_->record_activity(activity_, now);
+  }
+
   void reply(std::string frame) {
     ctx_->probe.frames_out->Increment();
-    sink_->send_text(std::make_shared<const std::string>(std::move(frame)));
+    // Called only from this endpoint's own calls: written with the read's
+    // other replies, without a shared copy (reply_here).
+    if (!sink_->reply_here(frame))
+      sink_->send_text(std::make_shared<const std::string>(std::move(frame)));
   }
 
   void reply_error(const char* code, const char* message) {

@@ -81,6 +81,22 @@ void eio_session::send(std::shared_ptr<const std::string> packet) {
   send_all({std::move(packet)});
 }
 
+void eio_session::reply(std::string packet) {
+  std::shared_ptr<session_sink> ws;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    if (closed_)
+      return;
+    if (transport_ == transport::websocket)
+      ws = ws_;
+  }
+  // On the socket's thread, inside its frame's call: written with the
+  // read's other replies, without a shared copy (session_sink::reply_here).
+  if (ws && ws->reply_here(packet))
+    return;
+  send(std::move(packet));
+}
+
 void eio_session::send_all(
   std::vector<std::shared_ptr<const std::string>> packets) {
   if (packets.empty())
@@ -408,7 +424,7 @@ bool eio_session::try_fast_path(const std::string& data) {
     if (ack_id == no_ack)
       return;
     ctx.probe.frames_out->Increment();
-    send(eio_ack(*nsp, ack_id, json::array({make_arg()})));
+    reply(eio_ack(*nsp, ack_id, json::array({make_arg()})));
   };
   if (activity) {
     ctx.probe.frames_in->Increment();
@@ -430,9 +446,9 @@ bool eio_session::try_fast_path(const std::string& data) {
   };
   ctx.probe.frames_out->Increment();
   if (*nsp == root && user.find_first_of("\"\\") == std::string::npos)
-    send(user_online_status_packet(user, online)); // no JSON tree
+    reply(user_online_status_packet(user, online)); // no JSON tree
   else
-    send(eio_event(*nsp, "user_online_status", payload()));
+    reply(eio_event(*nsp, "user_online_status", payload()));
   ack([&] { return ack_ok(payload()); });
   return true;
 }

@@ -138,6 +138,11 @@ private:
   /// A heartbeat event of a connected namespace, answered here; false:
   /// the Socket.IO actor handles `data`.
   bool try_fast_path(const std::string& data);
+
+  /// A reply of the heartbeat fast path (try_fast_path), from inside the
+  /// WebSocket's frame: written in place when the socket is idle
+  /// (session_sink::reply_here), else sent as any packet.
+  void reply(std::string packet);
   void flush_poll_locked(std::unique_lock<std::mutex>& lock);
   void finish(const std::string& reason);
 

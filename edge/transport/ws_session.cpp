@@ -59,6 +59,20 @@ private:
   const void* outer_;
 };
 
+/// The small replies a session wrote from inside its endpoint's call while
+/// nothing else of it was queued or being written (session_sink::
+/// reply_here): framed here, on the thread serving it, and sent when the
+/// read that caused them has been handled (one write for all of them),
+/// without a shared buffer and a queue entry each. One session's at a
+/// time (`owner`, the one being served); sent or dropped before its call
+/// returns to the I/O loop (ws_session::write_tiny, finish).
+struct tiny_replies {
+  const void* owner = nullptr;
+  std::size_t len = 0;
+  std::array<char, 512> bytes;
+};
+thread_local tiny_replies tiny;
+
 /// Frames' room an idle session keeps in its inbox's buffers (drain_inbox).
 constexpr std::size_t kept_inbox_capacity = 2;
 
@@ -132,12 +146,17 @@ void post_drains(void* ioc,
 template <class Session>
 class strand_sink : public session_sink {
 public:
-  explicit strand_sink(std::weak_ptr<Session> s) : session_(std::move(s)) {
+  strand_sink(std::weak_ptr<Session> s, Session* raw)
+    : session_(std::move(s)), raw_(raw) {
     // nop
   }
   void send_text(std::shared_ptr<const std::string> frame) override {
     if (auto s = session_.lock())
       s->post_frame(std::move(frame));
+  }
+  bool reply_here(std::string_view frame) override {
+    // Only inside the session's own endpoint call, where it is alive.
+    return current_session == raw_ && raw_->reply_tiny(frame);
   }
   void
   send_texts(std::vector<std::shared_ptr<const std::string>> frames) override {
@@ -159,6 +178,9 @@ public:
 
 private:
   std::weak_ptr<Session> session_;
+  /// The session, for reply_here (compared, dereferenced only while its
+  /// endpoint is being called).
+  Session* raw_;
 };
 
 /// What only a TLS session holds: the bytes of the write in flight, in one
@@ -192,6 +214,8 @@ class ws_session : public std::enable_shared_from_this<ws_session<Stream>>,
   /// Plain TCP: a write is tried at once on the non-blocking socket. TLS:
   /// every write goes through the stream asynchronously (its records).
   static constexpr bool plain = std::is_same_v<Stream, tcp::socket>;
+  /// Its sink writes the endpoint's replies in place (reply_tiny).
+  friend class strand_sink<ws_session>;
 
 public:
   ws_session(std::shared_ptr<edge_context> ctx, Stream&& socket,
@@ -208,6 +232,10 @@ public:
   }
 
   ~ws_session() {
+    if (tiny.owner == this) {
+      tiny.owner = nullptr;
+      tiny.len = 0;
+    }
     // Destroyed without a read failure (the I/O threads stopped first): the
     // endpoint must still hear that the socket is gone.
     if (open_) {
@@ -375,6 +403,65 @@ private:
     maybe_write();
   }
 
+  /// The endpoint's own small reply (strand_sink::reply_here): framed into
+  /// this thread's tiny buffer when nothing of this session is queued or
+  /// being written and it fits; false if not taken.
+  bool reply_tiny(std::string_view payload) {
+    if (closing_ || !open_)
+      return true; // dropped, as enqueue would
+    // What session actors queued before goes first.
+    if (inbox_pending_.load(std::memory_order_acquire))
+      drain_inbox();
+    if (writing_ || finished_ || !queue_.empty() || !handshake_.empty()
+        || (tiny.owner != nullptr && tiny.owner != this)
+        || tiny.len + ws::max_header_bytes + payload.size() > tiny.bytes.size())
+      return false;
+    char* out = tiny.bytes.data() + tiny.len;
+    auto n = ws::write_header(out, ws::opcode::text, payload.size());
+    std::memcpy(out + n, payload.data(), payload.size());
+    tiny.len += n + payload.size();
+    tiny.owner = this;
+    maybe_write();
+    return true;
+  }
+
+  /// Writes this session's tiny replies (reply_tiny). What the socket does
+  /// not take at once is copied into control_ and written from there: the
+  /// tiny buffer is this thread's, free again when this returns.
+  void write_tiny() {
+    std::string_view bytes{tiny.bytes.data(), tiny.len};
+    tiny.owner = nullptr;
+    tiny.len = 0;
+    in_flight_ = 0;
+    if constexpr (plain) {
+      if (write_at_once_) {
+        error_code ec;
+        auto n = socket_.write_some(net::buffer(bytes.data(), bytes.size()),
+                                    ec);
+        if (ec == net::error::would_block || ec == net::error::try_again
+            || ec == net::error::interrupted) {
+          ec = {};
+          n = 0;
+        }
+        if (ec) {
+          // Ends through the strand, as a failed write does (send()).
+          writing_ = true;
+          net::post(strand_, [self = shared_from_this(), ec] {
+            self->on_write(ec, false);
+          });
+          return;
+        }
+        if (n == bytes.size()) {
+          after_write(ec, false);
+          return;
+        }
+        bytes.remove_prefix(n);
+      }
+    }
+    control_.assign(bytes.data(), bytes.size());
+    send_now(std::array<net::const_buffer, 1>{net::buffer(control_)}, false);
+  }
+
   void enqueue(std::shared_ptr<const std::string> frame) {
     if (closing_ || !open_)
       return;
@@ -446,6 +533,13 @@ private:
       // The first write: the 101 and the frames of opening (the welcome
       // first) go before a pong or a ping.
       write_frames();
+      return true;
+    }
+    if (tiny.owner == this) {
+      // Before what was queued after them, and first of all (the 101 goes
+      // before any of them: reply_tiny): the buffer is this thread's, so
+      // they never wait for another write.
+      write_tiny();
       return true;
     }
     if (ping_due_) {
@@ -658,7 +752,7 @@ private:
     open_ = true;
     ctx_->probe.ws_accepted->Increment();
     ctx_->probe.ws_sessions->Increment();
-    sink_ = std::make_shared<strand_sink<ws_session>>(weak_from_this());
+    sink_ = std::make_shared<strand_sink<ws_session>>(weak_from_this(), this);
     key_ = ctx_->add_session(sink_);
     // What the endpoint writes on opening waits to leave with the 101.
     corked_ = true;
@@ -930,6 +1024,10 @@ private:
     if (finished_)
       return;
     finished_ = true;
+    if (tiny.owner == this) {
+      tiny.owner = nullptr;
+      tiny.len = 0;
+    }
     gone();
     if (timer_)
       timer_->cancel();

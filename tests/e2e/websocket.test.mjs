@@ -217,6 +217,34 @@ test('welcome is the first frame even with a ping or a close right behind the re
   c.socket.destroy();
 });
 
+test('pings sent in one write are answered in order, past what one write of replies holds', async () => {
+  // The replies to one read are framed in a small per-thread buffer and
+  // sent together; what does not fit goes through the session's queue.
+  // Forty pings (some with long ids, a WebSocket ping among them) in one
+  // TCP write: every pong whole, in the order asked, across that border.
+  const c = await RawWs.open('/ws?userId=burst');
+  await c.json(m => m.type === 'joined');
+  const ids = [];
+  const parts = [];
+  for (let i = 0; i < 40; ++i) {
+    const id = i % 7 === 3 ? `long-${i}-${'x'.repeat(200)}` : `p${i}`;
+    ids.push(id);
+    parts.push(frame(OP.text, JSON.stringify({ type: 'ping', id })));
+    if (i === 5)
+      parts.push(frame(OP.ping, 'between'));
+  }
+  c.send(Buffer.concat(parts));
+  assert.equal((await c.next(f => f.op === OP.pong, 'the pong')).payload.toString(),
+               'between');
+  const got = [];
+  while (got.length < ids.length) {
+    const m = await c.json(x => x.type === 'pong', `pong ${got.length}`);
+    got.push(m.id);
+  }
+  assert.deepEqual(got, ids);
+  c.socket.destroy();
+});
+
 test('bad handshakes: 426 for another version, 400 for a bad key', async () => {
   const v = await RawWs.open('/ws', { headers: { 'Sec-WebSocket-Version': '8' } });
   assert.equal(v.status, 426);
