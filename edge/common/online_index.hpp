@@ -8,6 +8,7 @@
 // the presence service instead.
 
 #include <atomic>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -63,6 +64,18 @@ public:
   bool restricted(const std::string& user) const {
     std::shared_lock<std::shared_mutex> guard{mu_};
     return restricted_.count(user) > 0;
+  }
+
+  /// Whether `user` is online for anyone who asks; nothing when the user
+  /// is online and restricts who may see them (the answer then depends on
+  /// who asks). One lock for both.
+  std::optional<bool> online_for_anyone(const std::string& user) const {
+    std::shared_lock<std::shared_mutex> guard{mu_};
+    if (users_.count(user) == 0)
+      return false;
+    if (!restricted_.empty() && restricted_.count(user) > 0)
+      return std::nullopt;
+    return true;
   }
 
   size_t size() const {

@@ -689,7 +689,7 @@ public:
 
   bool answer_follows() const override { return answer_follows_; }
 
-  void on_text(std::string text) override {
+  void on_text(std::string_view text) override {
     ctx_->probe.frames_in->Increment();
     // The plain ping (parse_native's fast path) without a command: its id
     // and its pong in buffers this thread reuses, so a ping allocates
@@ -701,7 +701,7 @@ public:
     }
     native_command cmd;
     protocol_error err;
-    if (!parse_native_tree(text, cmd, err)) {
+    if (!parse_native_tree(std::string{text}, cmd, err)) {
       ctx_->probe.protocol_errors->Increment();
       reply(encode_error(err));
       return;

@@ -34,6 +34,9 @@ std::shared_ptr<const std::string> shared_text(std::string s) {
   return std::make_shared<const std::string>(std::move(s));
 }
 
+/// The root namespace.
+const std::string root_nsp = "/";
+
 } // namespace
 
 eio_transport::~eio_transport() = default;
@@ -44,6 +47,26 @@ http_response eio_error(int code, const std::string& message) {
   r.body = nlohmann::json{{"code", code}, {"message", message}}.dump();
   return r;
 }
+
+/// What try_fast_path reads from a packet before it looks at the session:
+/// a heartbeat event (user_activity, heartbeat, check_user_online). Not
+/// copied: its views and pointers point into the packet or into `p`.
+struct eio_session::heartbeat_event {
+  heartbeat_event() = default;
+  heartbeat_event(const heartbeat_event&) = delete;
+  heartbeat_event& operator=(const heartbeat_event&) = delete;
+
+  /// user_activity or heartbeat (else check_user_online).
+  bool activity = false;
+  const std::string* nsp = &root_nsp;
+  int64_t ack_id = no_ack;
+  /// The argument of the plain form (match_simple_event).
+  std::string_view plain_arg;
+  /// The argument of any other form (in `p`; null: none).
+  const json* arg = nullptr;
+  /// The packet, when it was parsed as JSON.
+  sio_packet p;
+};
 
 // -- eio_session --------------------------------------------------------------
 
@@ -81,20 +104,12 @@ void eio_session::send(std::shared_ptr<const std::string> packet) {
   send_all({std::move(packet)});
 }
 
-void eio_session::reply(std::string packet) {
-  std::shared_ptr<session_sink> ws;
-  {
-    std::lock_guard<std::mutex> guard{mu_};
-    if (closed_)
-      return;
-    if (transport_ == transport::websocket)
-      ws = ws_;
-  }
+void eio_session::reply(session_sink* ws, std::string_view packet) {
   // On the socket's thread, inside its frame's call: written with the
   // read's other replies, without a shared copy (session_sink::reply_here).
-  if (ws && ws->reply_here(packet))
+  if (ws != nullptr && ws->reply_here(packet))
     return;
-  send(std::move(packet));
+  send(std::string{packet});
 }
 
 void eio_session::send_all(
@@ -235,8 +250,10 @@ void eio_session::poll_get(done_fn done) {
 }
 
 void eio_session::poll_post(const std::string& body, done_fn done) {
+  eio_listener_api app;
   {
     std::lock_guard<std::mutex> guard{mu_};
+    app = app_;
     if (closed_) {
       done(eio_error(1, "Session ID unknown"));
       return;
@@ -258,7 +275,7 @@ void eio_session::poll_post(const std::string& body, done_fn done) {
     return;
   }
   for (auto& p : packets) {
-    if (!on_packet(static_cast<char>(p.type), p.data)) {
+    if (!on_packet(static_cast<char>(p.type), p.data, app)) {
       done(eio_error(3, "Bad request"));
       finish("parse error");
       return;
@@ -286,17 +303,25 @@ void eio_session::begin_probe(std::shared_ptr<session_sink> ws) {
 }
 
 void eio_session::on_ws_text(const std::shared_ptr<session_sink>& ws,
-                             const std::string& text) {
-  eio_packet p;
-  if (text.size() > max_payload(*ctx_) || !parse_eio(text, p)) {
+                             std::string_view text) {
+  eio_type type;
+  std::string_view data;
+  if (text.size() > max_payload(*ctx_) || !parse_eio(text, type, data)) {
     finish("parse error");
     return;
   }
+  // A heartbeat event is read before the lock and answered after it: one
+  // lock per frame on the heartbeat's path.
+  heartbeat_event hb;
+  bool message = type == eio_type::message;
+  bool heartbeat = message && read_heartbeat(data, hb);
+  activity_cell_ptr cell;
+  eio_listener_api app;
   std::unique_lock<std::mutex> lock{mu_};
   if (closed_)
     return;
   if (ws == probe_) {
-    if (p.type == eio_type::ping && p.data == "probe") {
+    if (type == eio_type::ping && data == "probe") {
       lock.unlock();
       ws->send_text(shared_text(encode_eio(eio_type::pong, "probe")));
       lock.lock();
@@ -309,7 +334,7 @@ void eio_session::on_ws_text(const std::shared_ptr<session_sink>& ws,
       }
       return;
     }
-    if (p.type == eio_type::upgrade) {
+    if (type == eio_type::upgrade) {
       transport_ = transport::websocket;
       ws_ = std::move(probe_);
       probe_ = nullptr;
@@ -333,8 +358,13 @@ void eio_session::on_ws_text(const std::shared_ptr<session_sink>& ws,
   }
   if (ws != ws_)
     return; // a stale socket
+  if (heartbeat)
+    cell = cell_locked(*hb.nsp);
+  app = app_;
   lock.unlock();
-  if (!on_packet(static_cast<char>(p.type), p.data))
+  if (cell && answer_heartbeat(hb, cell, ws.get()))
+    return;
+  if (!on_packet(static_cast<char>(type), data, app, message))
     finish("parse error");
 }
 
@@ -366,67 +396,78 @@ void eio_session::fast_path(const std::string& nsp, activity_cell_ptr cell) {
     namespaces_.emplace_back(nsp, std::move(cell));
 }
 
-bool eio_session::try_fast_path(const std::string& data) {
+/// Reads a heartbeat event from Socket.IO packet `data` into `out`; false:
+/// not one (the Socket.IO actor handles it). Seed 000's heartbeat round as
+/// socket.io-client sends it (on "/", no acknowledgement, plain strings)
+/// is read without a JSON parse; other events go to the actor unparsed (it
+/// parses what it gets): only a packet that names a heartbeat event is
+/// parsed here.
+bool eio_session::read_heartbeat(std::string_view data, heartbeat_event& out) {
   // Only events ("2..."); anything else, or anything unusual, goes to the
   // actor, which also answers every error.
   if (data.empty() || data[0] != '2')
     return false;
-  static const std::string root = "/";
-  // The event's name, namespace, acknowledgement and argument. Seed 000's
-  // heartbeat round as socket.io-client sends it (on "/", no
-  // acknowledgement, plain strings) is read without a JSON parse; other
-  // events go to the actor unparsed (it parses what it gets): only a
-  // packet that names a heartbeat event is parsed here.
   std::string_view name;
-  const std::string* nsp = &root;
-  int64_t ack_id = no_ack;
-  std::string_view plain_arg;
-  const json* arg = nullptr;
-  sio_packet p;
   if (simple_event ev; match_simple_event(data, ev)) {
     name = ev.name;
-    plain_arg = ev.arg;
+    out.plain_arg = ev.arg;
   } else {
     if (data.find("user_activity") == std::string::npos
         && data.find("heartbeat") == std::string::npos
         && data.find("check_user_online") == std::string::npos)
       return false;
     std::string err;
-    if (!parse_sio(data, p, err) || p.type != sio_type::event
+    auto& p = out.p;
+    if (!parse_sio(std::string{data}, p, err) || p.type != sio_type::event
         || !p.data.is_array() || p.data.empty() || !p.data[0].is_string())
       return false;
     name = p.data[0].get_ref<const std::string&>();
-    nsp = &p.nsp;
-    ack_id = p.ack_id;
+    out.nsp = &p.nsp;
+    out.ack_id = p.ack_id;
     if (p.data.size() > 1)
-      arg = &p.data[1];
+      out.arg = &p.data[1];
   }
   // These names mean the same in every dialect (edge/socketio/
   // sio_dialects.cpp): seed 000's user_activity and seed 004's heartbeat
   // record activity and ack with the time; seed 000's check_user_online
   // reads the node's online index.
-  bool activity = name == "user_activity" || name == "heartbeat";
-  bool check = name == "check_user_online";
-  if (!activity && !check)
+  out.activity = name == "user_activity" || name == "heartbeat";
+  return out.activity || name == "check_user_online";
+}
+
+activity_cell_ptr eio_session::cell_locked(std::string_view nsp) const {
+  for (auto& kvp : namespaces_)
+    if (kvp.first == nsp)
+      return kvp.second;
+  return nullptr;
+}
+
+bool eio_session::try_fast_path(std::string_view data) {
+  heartbeat_event hb;
+  if (!read_heartbeat(data, hb))
     return false;
   activity_cell_ptr cell;
   {
     std::lock_guard<std::mutex> guard{mu_};
-    for (auto& kvp : namespaces_)
-      if (kvp.first == *nsp)
-        cell = kvp.second;
+    cell = cell_locked(*hb.nsp);
   }
-  if (!cell)
-    return false; // not connected: the actor says so
+  // Not connected: the actor says so.
+  return cell && answer_heartbeat(hb, cell, nullptr);
+}
+
+bool eio_session::answer_heartbeat(const heartbeat_event& hb,
+                                   const activity_cell_ptr& cell,
+                                   session_sink* ws) {
   auto& ctx = *ctx_;
+  auto& nsp = *hb.nsp;
   auto now = ctx.now();
   auto ack = [&](auto make_arg) {
-    if (ack_id == no_ack)
+    if (hb.ack_id == no_ack)
       return;
     ctx.probe.frames_out->Increment();
-    reply(eio_ack(*nsp, ack_id, json::array({make_arg()})));
+    reply(ws, eio_ack(nsp, hb.ack_id, json::array({make_arg()})));
   };
-  if (activity) {
+  if (hb.activity) {
     ctx.probe.frames_in->Increment();
     // A namespace that has not joined has no user behind its cell: the
     // record goes nowhere, as the actor's record_activity would skip it.
@@ -435,30 +476,37 @@ bool eio_session::try_fast_path(const std::string& data) {
     return true;
   }
   auto& index = *ctx.online;
-  auto user = arg != nullptr ? user_arg(*arg) : std::string{plain_arg};
+  // The user asked about, in a buffer this thread reuses.
+  thread_local std::string user;
+  if (hb.arg != nullptr)
+    user = user_arg(*hb.arg);
+  else
+    user.assign(hb.plain_arg);
+  if (!index.ready() || !valid_id(user))
+    return false;
+  auto online = index.online_for_anyone(user);
   // Someone who restricts who sees them: the session actor knows who asks.
-  if (!index.ready() || !valid_id(user) || index.restricted(user))
+  if (!online)
     return false;
   ctx.probe.frames_in->Increment();
-  bool online = index.online(user, viewer{});
   auto payload = [&]() -> json {
-    return {{"userId", user}, {"online", online}};
+    return {{"userId", user}, {"online", *online}};
   };
   ctx.probe.frames_out->Increment();
-  if (*nsp == root && user.find_first_of("\"\\") == std::string::npos)
-    reply(user_online_status_packet(user, online)); // no JSON tree
-  else
-    reply(eio_event(*nsp, "user_online_status", payload()));
+  if (nsp == root_nsp && user.find_first_of("\"\\") == std::string::npos) {
+    // No JSON tree, and a buffer this thread reuses.
+    thread_local std::string packet;
+    user_online_status_packet(packet, user, *online);
+    reply(ws, packet);
+  } else {
+    reply(ws, eio_event(nsp, "user_online_status", payload()));
+  }
   ack([&] { return ack_ok(payload()); });
   return true;
 }
 
-bool eio_session::on_packet(char type, const std::string& data) {
-  eio_listener_api app;
-  {
-    std::lock_guard<std::mutex> guard{mu_};
-    app = app_;
-  }
+bool eio_session::on_packet(char type, std::string_view data,
+                            const eio_listener_api& app, bool fast_tried) {
   switch (static_cast<eio_type>(type)) {
     case eio_type::pong: {
       // Engine.IO liveness is presence liveness: a pong refreshes the TTL
@@ -484,19 +532,19 @@ bool eio_session::on_packet(char type, const std::string& data) {
         // answers them "not connected").
         sio_packet p;
         std::string err;
-        if (parse_sio(data, p, err))
+        if (parse_sio(std::string{data}, p, err))
           fast_path(p.nsp, nullptr);
-      } else if (try_fast_path(data)) {
+      } else if (!fast_tried && try_fast_path(data)) {
         return true;
       }
-      caf::anon_send(app, frame_atom::value, data);
+      caf::anon_send(app, frame_atom::value, std::string{data});
       return true;
     case eio_type::close:
       finish("client close");
       return true;
     case eio_type::ping:
       // Engine.IO 3 clients pinged; answer politely.
-      send(encode_eio(eio_type::pong, data));
+      send(encode_eio(eio_type::pong, std::string{data}));
       return true;
     case eio_type::noop:
       return true;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -125,24 +126,40 @@ public:
   void begin_probe(std::shared_ptr<session_sink> ws);
   /// A text frame from `ws` (the active transport or the probe).
   void on_ws_text(const std::shared_ptr<session_sink>& ws,
-                  const std::string& text);
+                  std::string_view text);
   /// `ws` closed.
   void on_ws_closed(const std::shared_ptr<session_sink>& ws);
 
 private:
   enum class transport { polling, websocket };
 
-  /// Handles one packet from the client; returns false on a protocol error.
-  /// Called without the lock held.
-  bool on_packet(char type, const std::string& data);
+  /// A heartbeat event as read from a packet (eio_session.cpp).
+  struct heartbeat_event;
+  static bool read_heartbeat(std::string_view data, heartbeat_event& out);
+
+  /// Handles one packet from the client for the Socket.IO actor `app`;
+  /// returns false on a protocol error. `fast_tried`: the packet is not a
+  /// heartbeat event this session answers itself (try_fast_path). Called
+  /// without the lock held.
+  bool on_packet(char type, std::string_view data, const eio_listener_api& app,
+                 bool fast_tried = false);
   /// A heartbeat event of a connected namespace, answered here; false:
   /// the Socket.IO actor handles `data`.
-  bool try_fast_path(const std::string& data);
+  bool try_fast_path(std::string_view data);
+  /// The activity cell of connected namespace `nsp` (null: none). Called
+  /// with the lock held.
+  activity_cell_ptr cell_locked(std::string_view nsp) const;
+  /// Answers heartbeat event `hb` of the namespace whose cell is `cell`;
+  /// false: the Socket.IO actor must (someone who restricts who sees
+  /// them, an invalid user id, the online index not ready). `ws`: the
+  /// WebSocket whose frame this is (null: a polling request).
+  bool answer_heartbeat(const heartbeat_event& hb,
+                        const activity_cell_ptr& cell, session_sink* ws);
 
-  /// A reply of the heartbeat fast path (try_fast_path), from inside the
-  /// WebSocket's frame: written in place when the socket is idle
-  /// (session_sink::reply_here), else sent as any packet.
-  void reply(std::string packet);
+  /// A reply of the heartbeat fast path: from inside `ws`'s frame it is
+  /// written in place when the socket is idle (session_sink::reply_here),
+  /// else sent as any packet.
+  void reply(session_sink* ws, std::string_view packet);
   void flush_poll_locked(std::unique_lock<std::mutex>& lock);
   void finish(const std::string& reason);
 

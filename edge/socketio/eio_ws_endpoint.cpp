@@ -32,7 +32,9 @@ public:
     session_->bind(spawn_sio_session(ctx_, session_, params_, reg_->lists));
   }
 
-  void on_text(std::string text) override { session_->on_ws_text(sink_, text); }
+  void on_text(std::string_view text) override {
+    session_->on_ws_text(sink_, text);
+  }
 
   void on_binary() override {
     say_error("binary_not_supported", "binary frames are not supported");

@@ -2,6 +2,8 @@
 
 #include "edge/common/json_input.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 
 #include <openssl/rand.h>
@@ -22,14 +24,22 @@ bool is_digit(char c) {
 
 // -- Engine.IO ----------------------------------------------------------------
 
-bool parse_eio(const std::string& text, eio_packet& out) {
+bool parse_eio(std::string_view text, eio_type& type, std::string_view& data) {
   if (text.empty())
     return false;
   char c = text[0];
   if (c < '0' || c > '6')
     return false; // includes 'b' (base64 binary): refused
-  out.type = static_cast<eio_type>(c);
-  out.data.assign(text, 1, std::string::npos);
+  type = static_cast<eio_type>(c);
+  data = text.substr(1);
+  return true;
+}
+
+bool parse_eio(const std::string& text, eio_packet& out) {
+  std::string_view data;
+  if (!parse_eio(text, out.type, data))
+    return false;
+  out.data.assign(data);
   return true;
 }
 
@@ -184,6 +194,31 @@ namespace {
 /// just past the closing quote.
 bool plain_string(std::string_view text, size_t& i, std::string_view& out) {
   auto start = i;
+  // Eight bytes at a time: the lowest byte flagged by these tests is a
+  // quote, a backslash or a control character (higher flags may be
+  // borrows), so it decides.
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+                "the lowest flag is the first byte");
+  constexpr uint64_t ones = 0x0101010101010101ULL;
+  constexpr uint64_t highs = 0x8080808080808080ULL;
+  while (i + 8 <= text.size()) {
+    uint64_t w;
+    std::memcpy(&w, text.data() + i, 8);
+    auto zero_byte = [&](uint64_t v) { return (v - ones) & ~v & highs; };
+    auto below_space = (w - ones * 0x20) & ~w & highs;
+    auto flags = zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))
+                 | below_space;
+    if (flags == 0) {
+      i += 8;
+      continue;
+    }
+    i += static_cast<size_t>(__builtin_ctzll(flags)) / 8;
+    if (text[i] != '"')
+      return false;
+    out = text.substr(start, i - start);
+    ++i;
+    return true;
+  }
   for (; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
     if (c == '"') {
@@ -218,13 +253,25 @@ bool match_simple_event(std::string_view text, simple_event& out) {
   return i + 1 == text.size() && text[i] == ']';
 }
 
-std::string user_online_status_packet(std::string_view user, bool online) {
+void user_online_status_packet(std::string& out, std::string_view user,
+                               bool online) {
   // nlohmann's object keys are sorted: "online" before "userId".
-  std::string out = R"(42["user_online_status",{"online":)";
-  out += online ? "true" : "false";
-  out += R"(,"userId":")";
-  out += user;
-  out += "\"}]";
+  constexpr std::string_view head = R"(42["user_online_status",{"online":)";
+  constexpr std::string_view mid = R"(,"userId":")";
+  constexpr std::string_view tail = "\"}]";
+  std::string_view value = online ? "true" : "false";
+  out.resize(head.size() + value.size() + mid.size() + user.size()
+             + tail.size());
+  auto* p = out.data();
+  for (auto part : {head, value, mid, user, tail}) {
+    std::memcpy(p, part.data(), part.size());
+    p += part.size();
+  }
+}
+
+std::string user_online_status_packet(std::string_view user, bool online) {
+  std::string out;
+  user_online_status_packet(out, user, online);
   return out;
 }
 

@@ -48,6 +48,8 @@ constexpr char record_separator = '\x1e';
 /// Parses one Engine.IO packet. Binary ('b' + base64) packets are refused:
 /// presenced speaks JSON only.
 bool parse_eio(const std::string& text, eio_packet& out);
+/// The same, without a copy: `data` points into `text`.
+bool parse_eio(std::string_view text, eio_type& type, std::string_view& data);
 
 /// Splits a polling payload into packets; false if any packet is malformed
 /// or there are more than `max_packets`.
@@ -106,6 +108,9 @@ bool match_simple_event(std::string_view text, simple_event& out);
 /// without building JSON: `user` must need no escaping (no '"', '\' or
 /// control characters).
 std::string user_online_status_packet(std::string_view user, bool online);
+/// The same, into `out` (a buffer the caller reuses).
+void user_online_status_packet(std::string& out, std::string_view user,
+                               bool online);
 
 /// Encodes a Socket.IO packet (the data of an Engine.IO message, without the
 /// leading '4').

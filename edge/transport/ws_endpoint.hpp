@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "edge/common/session_sink.hpp"
 
@@ -20,8 +21,9 @@ public:
   /// 101 and what on_open wrote then wait for it and leave in one write
   /// (any later write, a close, or the idle clock's next tick sends them).
   virtual bool answer_follows() const { return false; }
-  /// One text message that passed the rate limit.
-  virtual void on_text(std::string text) = 0;
+  /// One text message that passed the rate limit (`text` is valid during
+  /// the call only: it points into the socket's read buffer).
+  virtual void on_text(std::string_view text) = 0;
   /// A binary message (neither protocol takes them).
   virtual void on_binary() = 0;
   /// A message dropped by the rate limit (the first and every 16th).

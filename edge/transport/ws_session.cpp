@@ -911,7 +911,7 @@ private:
       endpoint_->on_binary();
       return;
     }
-    endpoint_->on_text(std::string{payload});
+    endpoint_->on_text(payload);
   }
 
   /// The client broke the protocol: tell it why (1002, 1007, 1009), drop

@@ -675,6 +675,35 @@ TEST_CASE("the heartbeat round's plain events match without a JSON parse",
   }
 }
 
+TEST_CASE("plain strings are read eight bytes at a time as byte by byte",
+          "[socketio]") {
+  // Every length up to 24, every special byte at every place, names of
+  // several lengths (other alignments): the word-at-a-time scan must
+  // stop exactly where a byte-by-byte one would.
+  const std::string specials[] = {"\"",   "\\",       std::string(1, '\0'),
+                                  "\x01", "\x1f",     " ",
+                                  "\x7f", "\xc3\xa9", "a"};
+  simple_event ev;
+  for (std::string name : {"e", "check_user_online", "heartbeat_"})
+    for (size_t len = 0; len <= 24; ++len)
+      for (size_t at = 0; at < len; ++at)
+        for (auto& sp : specials) {
+          std::string arg(len, 'x');
+          arg.replace(at, 1, sp);
+          bool plain = true;
+          for (unsigned char c : arg)
+            if (c == '"' || c == '\\' || c < 0x20)
+              plain = false;
+          auto text = "2[\"" + name + "\",\"" + arg + "\"]";
+          INFO(name << " " << len << " " << at << " " << int(sp[0]));
+          REQUIRE(match_simple_event(text, ev) == plain);
+          if (plain) {
+            CHECK(ev.name == name);
+            CHECK(ev.arg == arg);
+          }
+        }
+}
+
 TEST_CASE("user_online_status without JSON is the JSON path's bytes",
           "[socketio]") {
   for (auto user : {"u1", "alice.smith-42", "é-ü", "a/b"})
