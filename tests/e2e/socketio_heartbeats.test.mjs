@@ -76,6 +76,30 @@ test('check_user_online answers with the event and the ack; bad ids go to the ac
   b.close();
 });
 
+test('over long-polling the heartbeat events are answered the same way', async () => {
+  // No WebSocket: the events arrive in POSTs and the answers leave in the
+  // next poll (try_fast_path without a socket to reply in place).
+  const polling = { path: '/api/socketio', transports: ['polling'] };
+  const a = await sioConnect(srv.url, polling);
+  a.emit('join_user', 'hb-poll');
+  await eventually(() => online('hb-poll'), 5000, 'hb-poll online');
+  const b = await sioConnect(srv.url, polling);
+  assert.equal(b.socket.io.engine.transport.name, 'polling');
+  b.emit('check_user_online', 'hb-poll');
+  assert.deepEqual(await b.next('user_online_status'), { userId: 'hb-poll', online: true });
+  b.emit('check_user_online', 'hb-nobody');
+  assert.deepEqual(await b.next('user_online_status'), { userId: 'hb-nobody', online: false });
+  // Activity keeps the polling device past the 1 s TTL.
+  for (let i = 0; i < 8; i++) {
+    const ack = await a.ask('user_activity');
+    assert.equal(ack.success, true);
+    await new Promise(r => setTimeout(r, 250));
+  }
+  assert.equal(await online('hb-poll'), true);
+  a.close();
+  b.close();
+});
+
 test('Engine.IO pongs alone keep a joined device past the TTL', async () => {
   // The transport pings every 300 ms (eio_session::heartbeat on the
   // listener's clock); the client's pongs are its only traffic after the
