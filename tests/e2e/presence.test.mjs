@@ -481,10 +481,11 @@ test('resync: a change older than --change-log-ttl is gone from the log, and the
     // adds one.
     let i = 0;
     let r;
+    let last;
     await eventually(async () => {
       const x = await own.ws(`/ws?userId=ttl-b${i}&deviceId=d`);
       await x.next(m => m.type === 'joined');
-      await w.change(`ttl-b${i}`, true);
+      last = await w.change(`ttl-b${i}`, true);
       await x.close();
       // Its offline change is in the log before the resync (it would
       // otherwise come after and could age the log on).
@@ -493,8 +494,9 @@ test('resync: a change older than --change-log-ttl is gone from the log, and the
       return r.type === 'resync_required';
     }, 10000, 'ttl-a\'s change to age out of the log');
     assert.ok(r.oldest >= first.version, JSON.stringify(r));
-    // What is younger than the second is still there.
-    const recent = await w.request({ type: 'resync', since: r.oldest });
+    // What is younger than the second is still there: the latest change
+    // (not the oldest left, which may age out between two requests).
+    const recent = await w.request({ type: 'resync', since: last.version - 1 });
     assert.equal(recent.type, 'resynced', JSON.stringify(recent));
     assert.ok(recent.changes.some(x => x.user_id === `ttl-b${i - 1}`), JSON.stringify(recent));
     await a.close();
