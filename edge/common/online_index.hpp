@@ -59,13 +59,6 @@ public:
     return i == restricted_.end() || may_see(who, user, i->second);
   }
 
-  /// The user is online and restricts who may see them (the answer then
-  /// depends on who asks).
-  bool restricted(const std::string& user) const {
-    std::shared_lock<std::shared_mutex> guard{mu_};
-    return restricted_.count(user) > 0;
-  }
-
   /// Whether `user` is online for anyone who asks; nothing when the user
   /// is online and restricts who may see them (the answer then depends on
   /// who asks). One lock for both.

@@ -269,12 +269,6 @@ void user_online_status_packet(std::string& out, std::string_view user,
   }
 }
 
-std::string user_online_status_packet(std::string_view user, bool online) {
-  std::string out;
-  user_online_status_packet(out, user, online);
-  return out;
-}
-
 std::string eio_event(const std::string& nsp, const std::string& name,
                       const json& arg) {
   json arr = json::array({name, arg});

@@ -106,9 +106,7 @@ bool match_simple_event(std::string_view text, simple_event& out);
 
 /// `eio_event("/", "user_online_status", {"userId": user, "online": online})`
 /// without building JSON: `user` must need no escaping (no '"', '\' or
-/// control characters).
-std::string user_online_status_packet(std::string_view user, bool online);
-/// The same, into `out` (a buffer the caller reuses).
+/// control characters). Into `out`, a buffer the caller reuses.
 void user_online_status_packet(std::string& out, std::string_view user,
                                bool online);
 

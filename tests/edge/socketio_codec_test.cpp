@@ -709,7 +709,9 @@ TEST_CASE("user_online_status without JSON is the JSON path's bytes",
   for (auto user : {"u1", "alice.smith-42", "é-ü", "a/b"})
     for (bool online : {true, false}) {
       INFO(user << " " << online);
-      CHECK(user_online_status_packet(user, online)
+      std::string packet;
+      user_online_status_packet(packet, user, online);
+      CHECK(packet
             == eio_event("/", "user_online_status",
                          {{"userId", user}, {"online", online}}));
     }
