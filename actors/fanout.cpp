@@ -28,14 +28,36 @@ struct listener_entry {
   std::unordered_set<std::string> users;
   /// Takes batches on the fan-out's thread (null: a message to `l`).
   std::shared_ptr<direct_listener> direct;
+  /// Where `direct` is best called (null: on the fan-out's thread).
+  std::shared_ptr<delivery_home> home;
 };
+
+/// The global listeners of one delivery_home, as the home reads them.
+struct home_group {
+  std::shared_ptr<delivery_home> home;
+  std::shared_ptr<const delivery_home::listeners> members;
+};
+
+/// Listeners a home is handed per task: its thread starts on the first
+/// chunk at once, and a large delivery does not hold that thread's other
+/// sockets (heartbeats) back for its whole length.
+constexpr size_t home_chunk = 128;
 
 struct fanout_state {
   actors_config cfg;
   std::unordered_map<delta_listener, listener_entry> listeners;
   std::unordered_map<std::string, std::unordered_set<delta_listener>> by_user;
-  /// Listeners of everything, with their direct way in (may be null).
-  std::unordered_map<delta_listener, std::shared_ptr<direct_listener>> global;
+  /// Listeners of everything (their entries in `listeners`).
+  std::unordered_map<delta_listener, const listener_entry*> global;
+  /// Those of them handed their batches here: no home (their direct way
+  /// in; null: a message).
+  std::unordered_map<delta_listener, std::shared_ptr<direct_listener>>
+    global_here;
+  /// The global listeners that have a home, by home (rebuilt at the first
+  /// delivery after `global` changed: deliveries to many listeners come at
+  /// most once per window, fanout_window).
+  std::vector<home_group> homes;
+  bool homes_stale = false;
   /// The node's direct listeners (may be null: messages only).
   std::shared_ptr<direct_listeners> direct;
   /// Deltas of the current window in arrival order; one per user.
@@ -69,6 +91,24 @@ void hand(fanout_ptr self, const delta_listener& l,
     self->send(l, delta_atom::value, batch);
 }
 
+/// Groups the global listeners that have a home by it (state::homes).
+void regroup_homes(fanout_state& st) {
+  st.homes_stale = false;
+  std::unordered_map<delivery_home*, home_group> by_home;
+  std::unordered_map<delivery_home*, delivery_home::listeners> members;
+  for (auto& [l, e] : st.global)
+    if (e->home) {
+      by_home[e->home.get()].home = e->home;
+      members[e->home.get()].push_back(e->direct);
+    }
+  st.homes.clear();
+  for (auto& [raw, g] : by_home) {
+    g.members = std::make_shared<const delivery_home::listeners>(
+      std::move(members[raw]));
+    st.homes.push_back(std::move(g));
+  }
+}
+
 /// Sends `deltas` to their listeners; returns how many listeners it
 /// reached.
 size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
@@ -91,7 +131,14 @@ size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
   size_t sent = 0;
   if (!st.global.empty()) {
     delta_batch batch{all, memo};
-    for (auto& [l, direct] : st.global)
+    // Those with a home get the batch there, a chunk per task.
+    if (st.homes_stale)
+      regroup_homes(st);
+    for (auto& g : st.homes)
+      for (size_t i = 0; i < g.members->size(); i += home_chunk)
+        g.home->deliver(g.members, i,
+                        std::min(i + home_chunk, g.members->size()), batch);
+    for (auto& [l, direct] : st.global_here)
       hand(self, l, direct, batch);
     sent += st.global.size();
     pass.flush(); // the last chunk need not wait for the per-user listeners
@@ -108,13 +155,32 @@ size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
       if (st.global.count(l) == 0)
         per[l].push_back(d);
   }
+  // Those with a home get theirs there (every batch of a listener with a
+  // home goes there, so they stay in order), a chunk per task.
+  std::unordered_map<delivery_home*, std::pair<std::shared_ptr<delivery_home>,
+                                               delivery_home::batches>>
+    away;
   for (auto& [l, ds] : per) {
     auto i = st.listeners.find(l);
-    hand(self, l, i == st.listeners.end() ? nullptr : i->second.direct,
-         delta_batch{std::make_shared<const std::vector<presence_delta>>(
-                       std::move(ds)),
-                     memo});
+    delta_batch batch{std::make_shared<const std::vector<presence_delta>>(
+                        std::move(ds)),
+                      memo};
+    if (i == st.listeners.end() || !i->second.home) {
+      hand(self, l, i == st.listeners.end() ? nullptr : i->second.direct,
+           batch);
+      continue;
+    }
+    auto& [home, each] = away[i->second.home.get()];
+    home = i->second.home;
+    each.emplace_back(i->second.direct, std::move(batch));
+    if (each.size() == home_chunk) {
+      home->deliver(std::move(each));
+      each.clear();
+    }
   }
+  for (auto& [raw, slot] : away)
+    if (!slot.second.empty())
+      slot.first->deliver(std::move(slot.second));
   return sent + per.size();
 }
 
@@ -177,6 +243,17 @@ void take(fanout_ptr self, std::vector<presence_delta> ds) {
   }
 }
 
+/// `l` (with `entry`) listens to everything no more.
+void drop_global(fanout_state& st, const delta_listener& l,
+                 const listener_entry& entry) {
+  if (st.global.erase(l) == 0)
+    return;
+  if (entry.home)
+    st.homes_stale = true;
+  else
+    st.global_here.erase(l);
+}
+
 void forget(fanout_ptr self, const delta_listener& l) {
   auto& st = self->state;
   auto i = st.listeners.find(l);
@@ -190,7 +267,7 @@ void forget(fanout_ptr self, const delta_listener& l) {
         st.by_user.erase(j);
     }
   }
-  st.global.erase(l);
+  drop_global(st, l, i->second);
   st.listeners.erase(i);
 }
 
@@ -242,10 +319,17 @@ fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
         self->monitor(l);
         if (st.direct)
           entry.direct = st.direct->find(l.address());
+        if (entry.direct)
+          entry.home = entry.direct->home();
       }
       if (global) {
         entry.global = true;
-        st.global[l] = entry.direct;
+        if (st.global.emplace(l, &entry).second) {
+          if (entry.home)
+            st.homes_stale = true;
+          else
+            st.global_here.emplace(l, entry.direct);
+        }
       }
       for (auto& u : users)
         if (entry.users.insert(u).second)
@@ -261,7 +345,7 @@ fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
       auto& entry = it->second;
       if (global) {
         entry.global = false;
-        st.global.erase(l);
+        drop_global(st, l, entry);
       }
       for (auto& u : users) {
         if (entry.users.erase(u) == 0)

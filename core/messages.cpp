@@ -262,4 +262,10 @@ void register_types(caf::actor_system_config& cfg) {
 
 direct_listener::~direct_listener() = default;
 
+std::shared_ptr<delivery_home> direct_listener::home() const {
+  return nullptr;
+}
+
+delivery_home::~delivery_home() = default;
+
 } // namespace presence

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -653,15 +654,44 @@ struct delta_batch {
   bool forwarded = false;
 };
 
-/// A listener the fan-out hands its batches to on the fan-out's own thread,
-/// instead of a message to the listener's actor: per subscriber a filter
-/// and a pointer copy (a native session writes the shared frames straight
-/// to its socket). Called by one fan-out at a time, in delivery order;
-/// thread-safe and never blocking.
+class direct_listener;
+
+/// A thread that runs deliveries for the direct listeners living there (an
+/// I/O thread, whose sockets they write to). The fan-out hands a home a
+/// delivery's listeners in chunks instead of calling each one itself: per
+/// subscriber the fan-out then does nothing, and each socket is touched by
+/// its own thread only (no inbox, lock or cache line crossing cores per
+/// delivery).
+class delivery_home {
+public:
+  using listeners = std::vector<std::shared_ptr<direct_listener>>;
+  using batches
+    = std::vector<std::pair<std::shared_ptr<direct_listener>, delta_batch>>;
+  virtual ~delivery_home();
+  /// Calls `deliver(batch)` on `ls[begin, end)` there, later, in the order
+  /// of the calls made to this home (nothing, once the home's thread is
+  /// gone: so are its sockets).
+  virtual void deliver(std::shared_ptr<const listeners> ls, std::size_t begin,
+                       std::size_t end, delta_batch batch)
+    = 0;
+  /// Calls `l->deliver(b)` for each `(l, b)` of `each` there, in the same
+  /// order as the other.
+  virtual void deliver(batches each) = 0;
+};
+
+/// A listener the fan-out hands its batches to on the fan-out's own thread
+/// (or on its home's), instead of a message to the listener's actor: per
+/// subscriber a filter and a pointer copy (a native session writes the
+/// shared frames straight to its socket). Called by one fan-out at a time,
+/// in delivery order; thread-safe and never blocking.
 class direct_listener {
 public:
   virtual ~direct_listener();
   virtual void deliver(const delta_batch& batch) = 0;
+  /// Where deliveries to this listener are best run (delivery_home), fixed
+  /// for its life; null: on the fan-out's thread. Asked once, when it
+  /// subscribes.
+  virtual std::shared_ptr<delivery_home> home() const;
 };
 
 /// The node's direct listeners by their actor's address: a session adds

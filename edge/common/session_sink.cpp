@@ -22,4 +22,8 @@ void session_sink::tick() {
   // nop
 }
 
+std::shared_ptr<delivery_home> session_sink::home() const {
+  return nullptr;
+}
+
 } // namespace presence::edge

@@ -6,6 +6,10 @@
 #include <string_view>
 #include <vector>
 
+namespace presence {
+class delivery_home;
+} // namespace presence
+
 namespace presence::edge {
 
 /// A live session's outbound side: what a protocol's session (native,
@@ -39,6 +43,10 @@ public:
   /// (pings it, ends it) without a timer of its own. Must not block and
   /// must not call back into the edge_context. The default ignores it.
   virtual void tick();
+  /// The thread where calls to this sink are best made (its socket's I/O
+  /// thread; core/messages.hpp), where a frame is queued at once, without
+  /// the hop; null (the default): none.
+  virtual std::shared_ptr<delivery_home> home() const;
 };
 
 } // namespace presence::edge

@@ -92,6 +92,8 @@ public:
     // nop
   }
 
+  std::shared_ptr<delivery_home> home() const override { return sink_->home(); }
+
 private:
   bool write(const delta_batch& batch) override {
     write_deltas(*sink_, frames_out_.get(), batch, [] { return viewer{}; });

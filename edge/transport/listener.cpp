@@ -1,5 +1,6 @@
 #include "edge/transport/listener.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -9,7 +10,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -64,8 +64,8 @@ enum class refusal { none, node_full, address_full };
 
 /// One HTTP connection: reads requests one at a time and answers them
 /// through the handler, or hands the socket to a WebSocket session on an
-/// accepted upgrade. Owns itself; runs on its strand (with one I/O thread:
-/// on the io_context, which that thread runs in turn). `Stream`: a
+/// accepted upgrade. Owns itself; runs on its socket's io_context, which
+/// one I/O thread runs (listener::impl::iocs). `Stream`: a
 /// beast::tcp_stream, or a tls_stream (--tls-cert), whose handshake comes
 /// first.
 template <class Stream>
@@ -95,7 +95,7 @@ public:
   }
 
   void run() {
-    // Onto the connection's strand first (run() is called on the
+    // Onto the connection's thread first (run() is called on the
     // acceptor's).
     net::dispatch(beast::get_lowest_layer(stream_).get_executor(),
                   beast::bind_front_handler(&http_session::start,
@@ -221,7 +221,7 @@ private:
     }
     handler_->on_request(std::move(r), [self = shared_from_this(), version,
                                         keep_alive](http_response res) {
-      // Any thread (often a CAF thread): hop onto our strand.
+      // Any thread (often a CAF thread): hop onto our thread.
       net::post(beast::get_lowest_layer(self->stream_).get_executor(),
                 [self, res = std::move(res), version, keep_alive]() mutable {
                   self->write(std::move(res), version, keep_alive);
@@ -378,9 +378,20 @@ http_handler::~http_handler() = default;
 struct listener::impl {
   impl(std::shared_ptr<edge_context> c, std::shared_ptr<http_handler> h,
        uint32_t threads)
-    : ctx(std::move(c)), handler(std::move(h)), ioc(static_cast<int>(threads)),
-      acceptor(net::make_strand(ioc)), retry(ioc) {
+    : ctx(std::move(c)), handler(std::move(h)), iocs(make_iocs(threads)),
+      ioc(*iocs.front()), acceptor(ioc), retry(ioc) {
     // nop
+  }
+
+  /// One io_context per I/O thread, each run by its thread alone: a
+  /// connection lives on one of them (round robin), and its handlers never
+  /// run on two threads at once, without a strand per connection.
+  static std::vector<std::unique_ptr<net::io_context>>
+  make_iocs(uint32_t threads) {
+    std::vector<std::unique_ptr<net::io_context>> out;
+    for (uint32_t i = 0; i < std::max<uint32_t>(threads, 1); ++i)
+      out.push_back(std::make_unique<net::io_context>(1));
+    return out;
   }
 
   /// Runs the edge's coarse clocks (edge_context::tickers), among them the
@@ -417,12 +428,10 @@ struct listener::impl {
     auto done = [this](beast::error_code ec, tcp::socket socket) {
       on_accept(ec, std::move(socket));
     };
-    // A strand per connection only when several threads run the
-    // io_context: with one (the default) its handlers cannot overlap.
-    if (ctx->cfg.edge.io_threads > 1)
-      acceptor.async_accept(net::make_strand(ioc), peer, std::move(done));
-    else
-      acceptor.async_accept(ioc.get_executor(), peer, std::move(done));
+    // The connection's thread, in turn.
+    auto& home = *iocs[next_ioc];
+    next_ioc = (next_ioc + 1) % iocs.size();
+    acceptor.async_accept(home.get_executor(), peer, std::move(done));
   }
 
   void on_accept(beast::error_code ec, tcp::socket socket) {
@@ -483,7 +492,12 @@ struct listener::impl {
   /// Set with --tls-cert: every connection is TLS. Read with atomic_load
   /// (a reload replaces it; connections keep the one they started with).
   std::shared_ptr<net::ssl::context> tls;
-  net::io_context ioc;
+  std::vector<std::unique_ptr<net::io_context>> iocs;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> busy;
+  /// The first: the acceptor's and the clocks'.
+  net::io_context& ioc;
+  /// The io_context of the next connection accepted.
+  std::size_t next_ioc = 0;
   tcp::acceptor acceptor;
   /// The address of the connection being accepted (do_accept).
   tcp::endpoint peer;
@@ -539,11 +553,14 @@ std::unique_ptr<listener> listener::start(std::shared_ptr<edge_context> ctx,
   p->port = p->acceptor.local_endpoint().port();
   p->do_accept();
   p->start_clocks();
-  for (uint32_t i = 0; i < cfg.io_threads; ++i)
-    p->threads.emplace_back([raw = p.get()] {
+  for (auto& ioc : p->iocs) {
+    // A thread whose io_context has nothing to do yet keeps waiting.
+    p->busy.push_back(net::make_work_guard(*ioc));
+    p->threads.emplace_back([raw = ioc.get()] {
       caf::detail::set_thread_name("presenced.io");
-      raw->ioc.run();
+      raw->run();
     });
+  }
   return std::unique_ptr<listener>{new listener(std::move(p))};
 }
 
@@ -579,7 +596,8 @@ void listener::stop() {
   if (p.stopped)
     return;
   p.stopped = true;
-  p.ioc.stop();
+  for (auto& ioc : p.iocs)
+    ioc->stop();
   for (auto& t : p.threads)
     if (t.joinable())
       t.join();

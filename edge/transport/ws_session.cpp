@@ -11,7 +11,6 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/core/detail/sha1.hpp>
@@ -21,6 +20,7 @@
 #include <prometheus/gauge.h>
 
 #include "core/handoff.hpp"
+#include "core/messages.hpp"
 #include "edge/common/close_codes.hpp"
 #include "edge/common/edge_context.hpp"
 #include "edge/common/edge_log.hpp"
@@ -37,12 +37,11 @@ namespace presence::edge {
 
 namespace {
 
-using strand_t = net::strand<net::io_context::executor_type>;
-
-/// The session whose endpoint is being called on this thread (without a
-/// strand, what "on its strand" means: a sink call from there is that
-/// session's own reply, queued at once; any other goes through the inbox,
-/// as from another thread). Set by `endpoint_call`.
+/// The session whose endpoint is being called on this thread (what "on its
+/// strand" means: a session's strand is implicit, its io_context's one
+/// thread; a sink call from there is that session's own reply, queued at
+/// once; any other goes through the inbox, as from another thread). Set by
+/// `endpoint_call`.
 thread_local const void* current_session = nullptr;
 
 /// Marks `s` as the session being served on this thread while it lives.
@@ -127,6 +126,84 @@ std::string accept_key(std::string_view key) {
                      beast::detail::base64::encode(out, digest, sizeof digest));
 }
 
+/// The io_context whose io_home task runs on this thread (null: none).
+/// One thread runs an io_context: what runs there is every one of its
+/// sessions' own handler, so a frame for any of them is queued at once
+/// (ws_session::on_strand).
+thread_local const net::io_context* home_delivery = nullptr;
+
+/// The fan-out's deliveries to the sessions of an io_context that one
+/// thread runs (delivery_home, core/messages.hpp): posted there as tasks
+/// that call each listener in turn; a listener's frames are then queued
+/// and written on the spot, without the inbox and a drain per socket.
+class io_home final : public delivery_home {
+public:
+  explicit io_home(net::io_context& ioc) : ioc_(&ioc) {
+    // nop
+  }
+
+  void deliver(std::shared_ptr<const listeners> ls, std::size_t begin,
+               std::size_t end, delta_batch batch) override {
+    post([ls = std::move(ls), begin, end, batch = std::move(batch)] {
+      for (auto i = begin; i < end; ++i)
+        (*ls)[i]->deliver(batch);
+    });
+  }
+
+  void deliver(batches each) override {
+    post([each = std::move(each)] {
+      for (auto& [l, batch] : each)
+        l->deliver(batch);
+    });
+  }
+
+  /// The io_context is going away (io_home_service::shutdown).
+  void close() {
+    std::lock_guard<std::mutex> guard{mu_};
+    ioc_ = nullptr;
+  }
+
+private:
+  template <class F>
+  void post(F f) {
+    std::lock_guard<std::mutex> guard{mu_};
+    if (ioc_ == nullptr)
+      return; // and so are its sockets
+    net::post(*ioc_, [f = std::move(f), ioc = ioc_] {
+      struct mark {
+        explicit mark(const net::io_context* c) { home_delivery = c; }
+        ~mark() { home_delivery = nullptr; }
+      } in_home{ioc};
+      f();
+    });
+  }
+
+  std::mutex mu_;
+  net::io_context* ioc_;
+};
+
+/// An io_context's io_home, made when a session first asks for it and
+/// closed when the io_context is destroyed (an Asio service).
+class io_home_service : public net::execution_context::service {
+public:
+  static net::execution_context::id id;
+
+  explicit io_home_service(net::io_context& ioc)
+    : net::execution_context::service(ioc),
+      home_(std::make_shared<io_home>(ioc)) {
+    // nop
+  }
+
+  std::shared_ptr<io_home> home() const { return home_; }
+
+private:
+  void shutdown() override { home_->close(); }
+
+  std::shared_ptr<io_home> home_;
+};
+
+net::execution_context::id io_home_service::id;
+
 /// Posts the drains a pass gathered for the io_context `ioc` as one task
 /// (handoff_pass::post_fn).
 void post_drains(void* ioc,
@@ -175,6 +252,10 @@ public:
     if (auto s = session_.lock())
       s->tick();
   }
+  std::shared_ptr<delivery_home> home() const override {
+    auto s = session_.lock();
+    return s ? s->home() : nullptr;
+  }
 
 private:
   std::weak_ptr<Session> session_;
@@ -202,9 +283,9 @@ tcp::socket& tcp_of(tls_stream& s) {
 
 /// One WebSocket connection after the handshake, over a `Stream`: a
 /// tcp::socket, or a TLS stream (HTTPS listener). Owns itself
-/// (shared_from_this) and runs on the socket's strand (with one I/O
-/// thread: on the io_context, which that thread runs in turn): every
-/// member below except the inbox is touched only from there.
+/// (shared_from_this) and runs on the socket's io_context, which one
+/// thread runs (an implicit strand): every member below except the inbox
+/// is touched only from there.
 template <class Stream>
 class ws_session : public std::enable_shared_from_this<ws_session<Stream>>,
                    public handoff_item,
@@ -223,7 +304,7 @@ public:
              std::shared_ptr<ws_endpoint> endpoint, net::any_io_executor exec)
     : slot_(std::move(slot)), ctx_(std::move(ctx)),
       endpoint_(std::move(endpoint)), socket_(std::move(socket)),
-      strand_(std::move(exec)), parser_(ctx_->cfg.edge.max_frame_bytes),
+      exec_(std::move(exec)), parser_(ctx_->cfg.edge.max_frame_bytes),
       queue_(ctx_->cfg.edge.write_queue_bytes,
              ctx_->cfg.edge.write_queue_max_bytes),
       limiter_(ctx_->cfg.edge.rate_limit, ctx_->cfg.edge.rate_burst),
@@ -276,15 +357,27 @@ public:
     open();
   }
 
-  /// True in this session's own handlers: on its strand, or without one
-  /// while its endpoint is being called (endpoint_call). A sink call from
-  /// anywhere else (another session's handler included) goes through the
-  /// inbox, behind what waits there and in the session's queue of
-  /// handlers.
+  /// True in this session's own handlers: while its endpoint is being
+  /// called (endpoint_call), or in a task of its io_home (the fan-out's
+  /// delivery, which runs between handlers). A sink call from anywhere
+  /// else (another session's handler included) goes through the inbox,
+  /// behind what waits there and in the session's queue of handlers.
   bool on_strand() const {
-    if (auto* s = strand_.target<strand_t>())
-      return s->running_in_this_thread();
-    return current_session == this;
+    return current_session == this
+           || (home_delivery != nullptr && current_session == nullptr
+               && home_delivery == &io_context());
+  }
+
+  /// The io_context this session runs on.
+  net::io_context& io_context() const {
+    return static_cast<net::io_context&>(
+      net::query(exec_, net::execution::context));
+  }
+
+  /// Where the fan-out best calls this session's sink: its I/O thread
+  /// (io_home).
+  std::shared_ptr<delivery_home> home() const {
+    return net::use_service<io_home_service>(io_context()).home();
   }
 
   // -- called by strand_sink (any thread) ------------------------------------
@@ -293,12 +386,12 @@ public:
   void tick() {
     if (held_.load(std::memory_order_relaxed)) {
       // Still waiting for what open() expected: the 101 goes now.
-      net::post(strand_, [self = shared_from_this()] { self->maybe_write(); });
+      net::post(exec_, [self = shared_from_this()] { self->maybe_write(); });
       return;
     }
     auto n = idle_ticks_.fetch_add(1, std::memory_order_relaxed) + 1;
     if (n == idle_ticks_ping || n == idle_ticks_max)
-      net::post(strand_, [self = shared_from_this(), n] { self->on_idle(n); });
+      net::post(exec_, [self = shared_from_this(), n] { self->on_idle(n); });
   }
 
   void post_frames(std::vector<std::shared_ptr<const std::string>> frames) {
@@ -340,29 +433,22 @@ public:
     // sessions (handoff_pass); else this one goes alone.
     if (auto* pass = handoff_pass::current())
       pass->add(static_cast<net::io_context*>(
-                  &net::query(strand_, net::execution::context)),
+                  &net::query(exec_, net::execution::context)),
                 &post_drains, shared_from_this());
     else
-      net::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
+      net::post(exec_, [self = shared_from_this()] { self->drain_inbox(); });
   }
 
-  /// On an I/O thread, from a pass's post: drains the inbox on the strand
-  /// (at once when the strand is idle, as it mostly is).
-  void run(std::shared_ptr<handoff_item> self) override {
-    if (!strand_.target<strand_t>()) {
-      // One I/O thread, and this is it: nothing of this session runs
-      // meanwhile.
-      BOOST_ASSERT(ctx_->cfg.edge.io_threads <= 1);
-      drain_inbox();
-      return;
-    }
-    net::dispatch(strand_, [self = std::static_pointer_cast<ws_session>(
-                              std::move(self))] { self->drain_inbox(); });
+  /// On the session's I/O thread, from a pass's post: drains the inbox.
+  void run(std::shared_ptr<handoff_item>) override {
+    // The io_context's one thread, and this is it: nothing of this
+    // session runs meanwhile.
+    drain_inbox();
   }
 
   /// Queues `frame` ahead of what waits (not of a write under way).
   void post_urgent(std::shared_ptr<const std::string> frame) {
-    net::dispatch(strand_,
+    net::dispatch(exec_,
                   [self = shared_from_this(), f = std::move(frame)]() mutable {
                     if (self->closing_ || !self->open_)
                       return;
@@ -372,8 +458,8 @@ public:
   }
 
   void post_close(uint16_t code, std::string reason) {
-    net::dispatch(strand_, [self = shared_from_this(), code,
-                            r = std::move(reason)]() mutable {
+    net::dispatch(exec_, [self = shared_from_this(), code,
+                          r = std::move(reason)]() mutable {
       self->drain_inbox();
       self->start_close(code, std::move(r));
     });
@@ -446,7 +532,7 @@ private:
         if (ec) {
           // Ends through the strand, as a failed write does (send()).
           writing_ = true;
-          net::post(strand_, [self = shared_from_this(), ec] {
+          net::post(exec_, [self = shared_from_this(), ec] {
             self->on_write(ec, false);
           });
           return;
@@ -675,7 +761,7 @@ private:
       n = 0;
     }
     if (ec) {
-      net::post(strand_, [d = done(), ec]() mutable { d(ec, 0); });
+      net::post(exec_, [d = done(), ec]() mutable { d(ec, 0); });
       return;
     }
     if (n == total) {
@@ -972,7 +1058,7 @@ private:
   /// stall, then the wait for the client's close frame.
   net::steady_timer& timer() {
     if (!timer_)
-      timer_ = std::make_unique<net::steady_timer>(strand_);
+      timer_ = std::make_unique<net::steady_timer>(exec_);
     return *timer_;
   }
 
@@ -1044,11 +1130,11 @@ private:
   std::shared_ptr<edge_context> ctx_;
   std::shared_ptr<ws_endpoint> endpoint_;
   Stream socket_;
-  /// The socket's executor: a strand of the io_context, or with one I/O
-  /// thread (the default) the io_context's own executor: one thread runs
-  /// every handler in turn, and a strand would add a queue, a lock and
-  /// reference counts to each of them for no safety.
-  net::any_io_executor strand_;
+  /// The socket's executor: its io_context's, which one I/O thread runs
+  /// (listener.cpp): every handler of the session runs there in turn, so
+  /// it needs no strand (a strand would add a queue, a lock and reference
+  /// counts to each of them for no safety).
+  net::any_io_executor exec_;
   /// Made when first needed (timer()).
   std::unique_ptr<net::steady_timer> timer_;
   ws::frame_parser parser_;
@@ -1142,8 +1228,8 @@ void start_session(std::shared_ptr<edge_context> ctx, Stream socket,
                    connection_slot slot, std::string_view key,
                    std::string leftover,
                    std::shared_ptr<ws_endpoint> endpoint) {
-  // The listener accepts every socket on a strand of its io_context, or
-  // on the io_context itself when one thread runs it.
+  // The listener accepts every socket on one of its io_contexts, each run
+  // by one thread.
   auto exec = tcp_of(socket).get_executor();
   std::make_shared<ws_session<Stream>>(std::move(ctx), std::move(socket),
                                        std::move(slot), std::move(leftover),

@@ -39,8 +39,8 @@ ws_idle_tick(std::chrono::milliseconds idle_timeout);
 /// Answers the handshake for `key` on `socket` (101) and runs the
 /// session, with `endpoint` on top, until the socket closes. `leftover`:
 /// bytes the HTTP parser read past the request (the client's first frames).
-/// `socket` must run on a strand of the listener's io_context, or on the
-/// io_context itself when one thread runs it (--io-threads 1).
+/// `socket` must run on one of the listener's io_contexts, which one
+/// thread runs each.
 /// `slot` is the connection's count, released when the session ends.
 void run_ws_session(std::shared_ptr<edge_context> ctx,
                     boost::asio::ip::tcp::socket socket, connection_slot slot,

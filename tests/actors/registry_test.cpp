@@ -1,3 +1,6 @@
+#include <functional>
+#include <tuple>
+
 #include <catch2/catch.hpp>
 
 #include "tests/actors/test_fixture.hpp"
@@ -97,6 +100,131 @@ TEST_CASE("a direct listener gets its batches without a message") {
   CHECK(plain->deltas.size() == 3);
   // One delivery's receivers share its memo, direct or not.
   CHECK(all_direct->memos.back() == plain->memos.back());
+}
+
+namespace {
+
+/// A delivery_home that keeps what it is handed until run() (an I/O
+/// thread's queue of tasks).
+struct test_home : delivery_home {
+  std::vector<std::function<void()>> tasks;
+  /// The listeners each task covers, in order.
+  std::vector<size_t> sizes;
+
+  void deliver(std::shared_ptr<const listeners> ls, size_t begin, size_t end,
+               delta_batch batch) override {
+    sizes.push_back(end - begin);
+    tasks.emplace_back([ls, begin, end, batch] {
+      for (auto i = begin; i < end; ++i)
+        (*ls)[i]->deliver(batch);
+    });
+  }
+
+  void deliver(batches each) override {
+    sizes.push_back(each.size());
+    tasks.emplace_back([each] {
+      for (auto& [l, b] : each)
+        l->deliver(b);
+    });
+  }
+
+  void run() {
+    auto todo = std::move(tasks);
+    tasks.clear();
+    for (auto& t : todo)
+      t();
+  }
+};
+
+/// A direct listener that lives at `home`.
+struct homed_box : fixture::direct_box {
+  std::shared_ptr<delivery_home> at;
+  std::shared_ptr<delivery_home> home() const override { return at; }
+};
+
+} // namespace
+
+TEST_CASE(
+  "listeners with a home get their batches there, in chunks and in "
+  "order") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  fixture f{c};
+  auto home = std::make_shared<test_home>();
+  auto subscribe_at = [&](std::vector<std::string> users, bool global) {
+    auto [a, box] = f.listener();
+    auto d = std::make_shared<homed_box>();
+    d->at = home;
+    f.direct->add(a.address(), d);
+    f.self->send(f.api, subscribe_atom::value,
+                 caf::actor_cast<delta_listener>(a), std::move(users), global);
+    f.run();
+    f.listeners.push_back(a);
+    return std::make_tuple(a, d->box, box);
+  };
+  // 300 listeners of everything at the home, one of user a there, and one
+  // of everything without a home.
+  std::vector<std::shared_ptr<inbox>> homed;
+  caf::actor first;
+  for (int i = 0; i < 300; ++i) {
+    auto [a, direct, msgs] = subscribe_at({}, true);
+    if (i == 0)
+      first = a;
+    homed.push_back(direct);
+  }
+  auto [a_actor, a_direct, a_msgs] = subscribe_at({"a"}, false);
+  auto [here_direct, here_msgs] = f.subscribe_direct({}, true);
+  auto ack = f.join("a", "d");
+  f.join("b", "d");
+  // Nothing reached the homed listeners before their home ran; the one
+  // without a home got both at once.
+  CHECK(here_direct->deltas.size() == 2);
+  for (auto& h : homed)
+    REQUIRE(h->deltas.empty());
+  CHECK(a_direct->deltas.empty());
+  // Per delivery: 128 + 128 + 44 listeners of everything, and one task for
+  // the listener of a (none for b's delivery: it follows only a).
+  CHECK(home->sizes == std::vector<size_t>{128, 128, 44, 1, 128, 128, 44});
+  home->run();
+  for (auto& h : homed) {
+    REQUIRE(h->deltas.size() == 2);
+    CHECK(h->deltas[0].user_id == "a");
+    CHECK(h->deltas[1].user_id == "b");
+  }
+  REQUIRE(a_direct->deltas.size() == 1);
+  CHECK(a_direct->deltas[0].user_id == "a");
+  CHECK(a_msgs->batches == 0);
+  // A listener that ended is left out of the next delivery.
+  f.self->send_exit(first, caf::exit_reason::user_shutdown);
+  f.run();
+  home->sizes.clear();
+  f.join("c", "d");
+  CHECK(home->sizes == std::vector<size_t>{128, 128, 43});
+  home->run();
+  CHECK(homed[0]->deltas.size() == 2);
+  CHECK(homed[1]->deltas.size() == 3);
+  CHECK(homed[299]->deltas.size() == 3);
+  // One that stops listening to everything but follows a gets only a's
+  // changes, still at its home and in order.
+  f.self->send(f.api, unsubscribe_atom::value,
+               caf::actor_cast<delta_listener>(f.listeners[1]),
+               std::vector<std::string>{}, true);
+  f.self->send(f.api, subscribe_atom::value,
+               caf::actor_cast<delta_listener>(f.listeners[1]),
+               std::vector<std::string>{"a"}, false);
+  f.run();
+  home->sizes.clear();
+  f.ask_actor<user_status>(caf::actor_cast<user_api>(ack.user),
+                           status_atom::value, std::string{"d"},
+                           presence_status::busy);
+  f.join("d", "d");
+  home->run();
+  CHECK(home->sizes == std::vector<size_t>{128, 128, 42, 2, 128, 128, 42});
+  REQUIRE(homed[1]->deltas.size() == 4);
+  CHECK(homed[1]->deltas[3].status == presence_status::busy);
+  CHECK(homed[2]->deltas.size() == 5);
+  REQUIRE(a_direct->deltas.size() == 2);
+  CHECK(a_direct->deltas[0].version < a_direct->deltas[1].version);
 }
 
 TEST_CASE("every receiver of one delivery shares its encodings") {
