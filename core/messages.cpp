@@ -266,6 +266,10 @@ std::shared_ptr<delivery_home> direct_listener::home() const {
   return nullptr;
 }
 
+void direct_listener::warm(int) const {
+  // nop
+}
+
 delivery_home::~delivery_home() = default;
 
 } // namespace presence

@@ -692,6 +692,12 @@ public:
   /// for its life; null: on the fan-out's thread. Asked once, when it
   /// subscribes.
   virtual std::shared_ptr<delivery_home> home() const;
+  /// Asks the CPU to bring what deliver() will read into the cache, a few
+  /// listeners ahead of it (a home's task knows who is next): `step` 0,
+  /// what this object points to; 1 (a call later, when that is in), what
+  /// that points to. Prefetches only: nothing is read or written. The
+  /// default does nothing.
+  virtual void warm(int step) const;
 };
 
 /// The node's direct listeners by their actor's address: a session adds

@@ -222,4 +222,32 @@ std::string edge_probe::render() const {
   return prometheus::TextSerializer{}.Serialize(registry->Collect());
 }
 
+namespace {
+
+thread_local counter_tally* open_tally = nullptr;
+
+} // namespace
+
+counter_tally::counter_tally() : outer_(open_tally) {
+  open_tally = this;
+}
+
+counter_tally::~counter_tally() {
+  open_tally = outer_;
+  if (counter_ != nullptr && n_ > 0)
+    counter_->Increment(n_);
+}
+
+void counter_tally::count(prometheus::Counter* c, double n) {
+  if (c == nullptr)
+    return;
+  auto* t = open_tally;
+  if (t != nullptr && (t->counter_ == nullptr || t->counter_ == c)) {
+    t->counter_ = c;
+    t->n_ += n;
+    return;
+  }
+  c->Increment(n);
+}
+
 } // namespace presence::edge

@@ -26,4 +26,8 @@ std::shared_ptr<delivery_home> session_sink::home() const {
   return nullptr;
 }
 
+void session_sink::warm() const {
+  // nop
+}
+
 } // namespace presence::edge

@@ -47,6 +47,9 @@ public:
   /// thread; core/messages.hpp), where a frame is queued at once, without
   /// the hop; null (the default): none.
   virtual std::shared_ptr<delivery_home> home() const;
+  /// Prefetches what a send to this sink will touch (the session behind
+  /// it; direct_listener::warm). The default does nothing.
+  virtual void warm() const;
 };
 
 } // namespace presence::edge

@@ -7,6 +7,7 @@
 #include <prometheus/counter.h>
 
 #include "core/messages.hpp"
+#include "edge/common/edge_probe.hpp"
 #include "edge/common/session_direct.hpp"
 #include "edge/common/session_sink.hpp"
 #include "edge/native/native_protocol.hpp"
@@ -63,16 +64,14 @@ void write_deltas(session_sink& sink, prometheus::Counter* frames_out,
                      [&one](frame_ptr f) { one = std::move(f); });
     if (!one)
       return;
-    if (frames_out != nullptr)
-      frames_out->Increment();
+    counter_tally::count(frames_out);
     sink.send_text(std::move(one));
     return;
   }
   auto frames = delta_frames(batch, std::forward<Who>(who));
   if (frames.empty())
     return;
-  if (frames_out != nullptr)
-    frames_out->Increment(static_cast<double>(frames.size()));
+  counter_tally::count(frames_out, static_cast<double>(frames.size()));
   sink.send_texts(std::move(frames));
 }
 
@@ -93,6 +92,13 @@ public:
   }
 
   std::shared_ptr<delivery_home> home() const override { return sink_->home(); }
+
+  void warm(int step) const override {
+    if (step == 0)
+      __builtin_prefetch(sink_.get());
+    else
+      sink_->warm();
+  }
 
 private:
   bool write(const delta_batch& batch) override {

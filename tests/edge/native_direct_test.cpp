@@ -13,6 +13,9 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
+#include <prometheus/registry.h>
+
+#include "edge/common/edge_probe.hpp"
 #include "edge/native/native_direct.hpp"
 #include "tests/testing_config.hpp"
 
@@ -123,4 +126,29 @@ TEST_CASE("a session that ended gets nothing more", "[native_direct]") {
   f.run();
   CHECK(f.sink->frames.empty());
   CHECK(f.got->empty());
+}
+
+TEST_CASE("frames written under a tally are counted once, at its end",
+          "[native_direct]") {
+  fixture f;
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto& family = prometheus::BuildCounter().Name("frames").Register(*registry);
+  auto& frames = family.Add({{"k", "frames"}});
+  auto& other = family.Add({{"k", "other"}});
+  std::shared_ptr<prometheus::Counter> counted{registry, &frames};
+  auto direct = std::make_shared<native_direct>(f.sink, counted,
+                                                f.session.address());
+  {
+    counter_tally tally;
+    direct->deliver(batch_of("a", 1, false));
+    direct->deliver(batch_of("b", 2, false));
+    CHECK(frames.Value() == 0);   // not yet
+    counter_tally::count(&other); // another counter's go straight to it
+    CHECK(other.Value() == 1);
+  }
+  CHECK(frames.Value() == 2);
+  CHECK(f.sink->frames.size() == 2);
+  // Without a tally, at once.
+  direct->deliver(batch_of("c", 3, false));
+  CHECK(frames.Value() == 3);
 }
