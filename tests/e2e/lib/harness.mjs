@@ -74,7 +74,7 @@ export class Server {
     // it works whatever the log level.
     const portFile = join(this.dataDir, '..', `port-${process.pid}-${Date.now()}`);
     // PRESENCED_IO_THREADS: every server of the run with that many I/O
-    // threads (a strand per connection; one thread, the default, has none).
+    // threads (one io_context each; connections are spread over them).
     const io = process.env.PRESENCED_IO_THREADS
       ? ['--io-threads', process.env.PRESENCED_IO_THREADS] : [];
     const args = ['--listen', `${this.host}:${this.requestedPort}`,
