@@ -58,6 +58,9 @@ struct fanout_state {
   /// most once per window, fanout_window).
   std::vector<home_group> homes;
   bool homes_stale = false;
+  /// Listeners with a home that stopped listening to everything since
+  /// `homes` was built (it still holds them: regroup_homes).
+  size_t homes_dropped = 0;
   /// The node's direct listeners (may be null: messages only).
   std::shared_ptr<direct_listeners> direct;
   /// Deltas of the current window in arrival order; one per user.
@@ -94,6 +97,7 @@ void hand(fanout_ptr self, const delta_listener& l,
 /// Groups the global listeners that have a home by it (state::homes).
 void regroup_homes(fanout_state& st) {
   st.homes_stale = false;
+  st.homes_dropped = 0;
   std::unordered_map<delivery_home*, home_group> by_home;
   std::unordered_map<delivery_home*, delivery_home::listeners> members;
   for (auto& [l, e] : st.global)
@@ -248,10 +252,16 @@ void drop_global(fanout_state& st, const delta_listener& l,
                  const listener_entry& entry) {
   if (st.global.erase(l) == 0)
     return;
-  if (entry.home)
-    st.homes_stale = true;
-  else
+  if (!entry.home) {
     st.global_here.erase(l);
+    return;
+  }
+  st.homes_stale = true;
+  // `homes` holds the listeners that left until it is rebuilt, at the
+  // next delivery; on a quiet node it is rebuilt once as many have left
+  // as are still there (each rebuild paid for by as many leaves).
+  if (++st.homes_dropped > home_chunk && st.homes_dropped > st.global.size())
+    regroup_homes(st);
 }
 
 void forget(fanout_ptr self, const delta_listener& l) {

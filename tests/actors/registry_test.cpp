@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <functional>
 #include <tuple>
 
@@ -225,6 +226,46 @@ TEST_CASE(
   CHECK(homed[2]->deltas.size() == 5);
   REQUIRE(a_direct->deltas.size() == 2);
   CHECK(a_direct->deltas[0].version < a_direct->deltas[1].version);
+}
+
+TEST_CASE("listeners with a home that left are let go without a delivery") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  fixture f{c};
+  auto home = std::make_shared<test_home>();
+  std::vector<caf::actor> actors;
+  std::vector<std::weak_ptr<homed_box>> boxes;
+  for (int i = 0; i < 300; ++i) {
+    auto [a, box] = f.listener();
+    auto d = std::make_shared<homed_box>();
+    d->at = home;
+    f.direct->add(a.address(), d);
+    f.self->send(f.api, subscribe_atom::value,
+                 caf::actor_cast<delta_listener>(a), std::vector<std::string>{},
+                 true);
+    actors.push_back(a);
+    boxes.push_back(d);
+  }
+  f.run();
+  f.join("a", "d"); // the fan-out's list of them is built
+  home->run();
+  // 200 of them end (their sessions took their direct listeners away).
+  for (int i = 0; i < 200; ++i) {
+    f.direct->remove(actors[i].address());
+    f.self->send_exit(actors[i], caf::exit_reason::user_shutdown);
+  }
+  actors.erase(actors.begin(), actors.begin() + 200);
+  f.run();
+  auto gone = [&] {
+    return std::count_if(boxes.begin(), boxes.end(),
+                         [](auto& w) { return w.expired(); });
+  };
+  // Once as many had left as were left (151), the list was rebuilt; the
+  // 49 after that wait for the next delivery.
+  CHECK(gone() == 151);
+  f.join("b", "d");
+  CHECK(gone() == 200);
+  CHECK(home->sizes.back() == 100);
 }
 
 TEST_CASE("every receiver of one delivery shares its encodings") {
