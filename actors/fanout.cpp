@@ -98,19 +98,20 @@ void hand(fanout_ptr self, const delta_listener& l,
 void regroup_homes(fanout_state& st) {
   st.homes_stale = false;
   st.homes_dropped = 0;
-  std::unordered_map<delivery_home*, home_group> by_home;
-  std::unordered_map<delivery_home*, delivery_home::listeners> members;
+  std::unordered_map<delivery_home*, std::pair<std::shared_ptr<delivery_home>,
+                                               delivery_home::listeners>>
+    by_home;
   for (auto& [l, e] : st.global)
     if (e->home) {
-      by_home[e->home.get()].home = e->home;
-      members[e->home.get()].push_back(e->direct);
+      auto& [home, ls] = by_home[e->home.get()];
+      home = e->home;
+      ls.push_back(e->direct);
     }
   st.homes.clear();
-  for (auto& [raw, g] : by_home) {
-    g.members = std::make_shared<const delivery_home::listeners>(
-      std::move(members[raw]));
-    st.homes.push_back(std::move(g));
-  }
+  for (auto& [raw, g] : by_home)
+    st.homes.push_back(home_group{
+      std::move(g.first),
+      std::make_shared<const delivery_home::listeners>(std::move(g.second))});
 }
 
 /// Sends `deltas` to their listeners; returns how many listeners it

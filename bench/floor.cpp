@@ -43,6 +43,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "ws_head.hpp"
+
 namespace {
 
 volatile std::sig_atomic_t stopping = 0;
@@ -293,26 +295,13 @@ bool on_frames(conn& c) {
   while (keep) {
     auto* b = reinterpret_cast<const unsigned char*>(c.in.data() + pos);
     size_t avail = c.in.size() - pos;
-    if (avail < 2)
+    ws_head head;
+    if (!read_ws_head(b, avail, head))
       break;
-    int opcode = b[0] & 0x0f;
-    bool masked = b[1] & 0x80;
-    uint64_t len = b[1] & 0x7f;
-    size_t h = 2;
-    if (len == 126) {
-      if (avail < 4)
-        break;
-      len = (uint64_t{b[2]} << 8) | b[3];
-      h = 4;
-    } else if (len == 127) {
-      if (avail < 10)
-        break;
-      len = 0;
-      for (int i = 0; i < 8; ++i)
-        len = (len << 8) | b[2 + i];
-      h = 10;
-    }
-    if (!masked || len > (1u << 20))
+    int opcode = head.op;
+    uint64_t len = head.len;
+    size_t h = head.size;
+    if (!head.masked || len > (1u << 20))
       return false;
     if (avail < h + 4 + len)
       break;

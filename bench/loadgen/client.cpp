@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 
 #include "loadgen.hpp"
+#include "ws_head.hpp"
 
 namespace lg {
 
@@ -219,12 +220,19 @@ private:
   void read_upgrade() {
     if (st_ != state::connecting)
       return;
-    reserve_read(initial_read);
+    read_more(initial_read, &ws_client::on_upgrade_bytes);
+  }
+
+  /// Reads into the room for `n` more bytes after those held, then calls
+  /// `then` with what came.
+  void read_more(std::size_t n,
+                 void (ws_client::*then)(error_code, std::size_t)) {
+    reserve_read(n);
     sock_.async_read_some(net::buffer(rbuf_.data() + rlen_,
                                       rbuf_.size() - rlen_),
-                          [self = shared_from_this()](error_code ec,
-                                                      std::size_t n) {
-                            self->on_upgrade_bytes(ec, n);
+                          [self = shared_from_this(), then](error_code ec,
+                                                            std::size_t got) {
+                            ((*self).*then)(ec, got);
                           });
   }
 
@@ -278,13 +286,8 @@ private:
   }
 
   void do_read() {
-    reserve_read(want_ > rlen_ ? want_ - rlen_ : initial_read / 2);
-    sock_.async_read_some(net::buffer(rbuf_.data() + rlen_,
-                                      rbuf_.size() - rlen_),
-                          [self = shared_from_this()](error_code ec,
-                                                      std::size_t n) {
-                            self->on_bytes(ec, n);
-                          });
+    read_more(want_ > rlen_ ? want_ - rlen_ : initial_read / 2,
+              &ws_client::on_bytes);
   }
 
   /// `n` more bytes came: every whole frame among them is handled.
@@ -298,27 +301,15 @@ private:
       // length, never a mask.
       const auto* b = reinterpret_cast<const unsigned char*>(rbuf_.data());
       std::size_t left = rlen_ - at;
-      if (left < 2)
+      ws_head h;
+      if (!read_ws_head(b + at, left, h))
         break;
-      bool fin = (b[at] & 0x80) != 0;
-      auto op = static_cast<uint8_t>(b[at] & 0x0f);
-      uint64_t len = b[at + 1] & 0x7f;
-      std::size_t head = 2;
-      if ((b[at + 1] & 0x80) != 0)
+      if (h.masked)
         return fail("read", "masked frame from the server");
-      if (len == 126) {
-        if (left < 4)
-          break;
-        len = (uint64_t{b[at + 2]} << 8) | b[at + 3];
-        head = 4;
-      } else if (len == 127) {
-        if (left < 10)
-          break;
-        len = 0;
-        for (int i = 0; i < 8; ++i)
-          len = (len << 8) | b[at + 2 + i];
-        head = 10;
-      }
+      bool fin = h.fin;
+      auto op = h.op;
+      uint64_t len = h.len;
+      std::size_t head = h.size;
       if (len > max_message)
         return fail("read", "message too big");
       if (left < head + len) {

@@ -145,35 +145,38 @@ public:
   void deliver(std::shared_ptr<const listeners> ls, std::size_t begin,
                std::size_t end, delta_batch batch) override {
     post([ls = std::move(ls), begin, end, batch = std::move(batch)] {
-      // Every listener, its sink and its session are cold (one socket of
-      // thousands): each is fetched a send or two before it is needed,
-      // while the kernel sends to the ones before (direct_listener::warm).
-      auto& l = *ls;
-      for (auto i = begin; i < end; ++i) {
-        if (i + 3 < end)
-          __builtin_prefetch(l[i + 3].get());
-        if (i + 2 < end)
-          l[i + 2]->warm(0);
-        if (i + 1 < end)
-          l[i + 1]->warm(1);
-        l[i]->deliver(batch);
-      }
+      deliver_each(
+        begin, end, [&l = *ls](std::size_t i) { return l[i].get(); },
+        [&batch](std::size_t) -> const delta_batch& { return batch; });
     });
   }
 
   void deliver(batches each) override {
     post([each = std::move(each)] {
-      auto n = each.size();
-      for (std::size_t i = 0; i < n; ++i) {
-        if (i + 3 < n)
-          __builtin_prefetch(each[i + 3].first.get());
-        if (i + 2 < n)
-          each[i + 2].first->warm(0);
-        if (i + 1 < n)
-          each[i + 1].first->warm(1);
-        each[i].first->deliver(each[i].second);
-      }
+      deliver_each(
+        0, each.size(), [&each](std::size_t i) { return each[i].first.get(); },
+        [&each](std::size_t i) -> const delta_batch& {
+          return each[i].second;
+        });
     });
+  }
+
+  /// Calls `listener(i)->deliver(batch(i))` for i in [begin, end). Every
+  /// listener, its sink and its session are cold (one socket of
+  /// thousands): each is fetched a send or two before it is needed, while
+  /// the kernel sends to the ones before (direct_listener::warm).
+  template <class Listener, class Batch>
+  static void deliver_each(std::size_t begin, std::size_t end,
+                           Listener listener, Batch batch) {
+    for (auto i = begin; i < end; ++i) {
+      if (i + 3 < end)
+        __builtin_prefetch(listener(i + 3));
+      if (i + 2 < end)
+        listener(i + 2)->warm(0);
+      if (i + 1 < end)
+        listener(i + 1)->warm(1);
+      listener(i)->deliver(batch(i));
+    }
   }
 
   /// The io_context is going away (io_home_service::shutdown).
