@@ -160,6 +160,10 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
   add("webhook-queue", cfg.edge.webhook_queue,
       "hooks waiting per webhook endpoint (more: the oldest is dropped)");
   add("io-threads", cfg.edge.io_threads, "threads serving sockets");
+  add("fanout-helper-min", cfg.edge.fanout_helper_min,
+      "an I/O thread shares the sends of a change to at least this many of "
+      "its subscribers with a helper thread, which sleeps otherwise (0 = no "
+      "helper threads)");
   add("scheduler-threads", cfg.scheduler_threads,
       "CAF scheduler threads (0 = the cores the I/O threads leave, at least "
       "1)");
@@ -450,6 +454,7 @@ std::string to_toml(const config& cfg) {
     line("webhook-ca", q(e.webhook_ca));
   line("webhook-queue", std::to_string(e.webhook_queue));
   line("io-threads", std::to_string(e.io_threads));
+  line("fanout-helper-min", std::to_string(e.fanout_helper_min));
   line("scheduler-threads", std::to_string(cfg.scheduler_threads));
   line("scheduler-policy", cfg.scheduler_policy);
   line("malloc-mmap-threshold-kb", std::to_string(cfg.mmap_threshold_kb));

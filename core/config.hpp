@@ -122,6 +122,10 @@ struct edge_config {
   uint32_t webhook_queue = 10'000;
   /// Threads running the Asio io_context.
   uint32_t io_threads = 1;
+  /// A fan-out delivery task of at least this many of an I/O thread's
+  /// subscribers is shared with that thread's helper thread, which sleeps
+  /// otherwise (0: no helper threads).
+  uint32_t fanout_helper_min = 32;
   /// Largest WebSocket message accepted (bigger: close 1009).
   std::size_t max_frame_bytes = 64 * 1024;
   /// Largest HTTP request body accepted (bigger: 413).

@@ -53,6 +53,10 @@ edge_probe::edge_probe() : registry(std::make_shared<prometheus::Registry>()) {
                          "Messages dropped by the per-session rate limit");
   slow_consumers = counter(r, "presence_slow_consumers_total",
                            "Sessions closed because they did not read");
+  fanout_shared
+    = counter(r, "presence_fanout_shared_tasks_total",
+              "Fan-out sends an I/O thread shared with its helper thread "
+              "(--fanout-helper-min), in tasks of up to 128 subscribers");
   sio_ping_timeouts
     = counter(r, "presence_sio_ping_timeouts_total",
               "Socket.IO sessions closed because no pong came within "

@@ -39,7 +39,9 @@ struct edge_probe {
   prometheus::Counter* frames_out = nullptr;
   prometheus::Counter* protocol_errors = nullptr; // error frames sent
   prometheus::Counter* rate_limited = nullptr;
-  prometheus::Counter* slow_consumers = nullptr;    // closed with 4001
+  prometheus::Counter* slow_consumers = nullptr; // closed with 4001
+  /// Fan-out tasks an I/O thread shared with its helper (send_helper).
+  prometheus::Counter* fanout_shared = nullptr;
   prometheus::Counter* sio_ping_timeouts = nullptr; // no Engine.IO pong
   prometheus::Counter* ws_idle_timeouts = nullptr;  // silent past the limit
   prometheus::Counter* http_requests = nullptr;

@@ -554,6 +554,8 @@ std::unique_ptr<listener> listener::start(std::shared_ptr<edge_context> ctx,
   p->do_accept();
   p->start_clocks();
   for (auto& ioc : p->iocs) {
+    prepare_delivery_home(*ioc, cfg.fanout_helper_min,
+                          ctx->probe.fanout_shared);
     // A thread whose io_context has nothing to do yet keeps waiting.
     p->busy.push_back(net::make_work_guard(*ioc));
     p->threads.emplace_back([raw = ioc.get()] {

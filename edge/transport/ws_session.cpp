@@ -16,6 +16,7 @@
 #include <boost/beast/core/detail/sha1.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <caf/detail/set_thread_name.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
@@ -25,6 +26,7 @@
 #include "edge/common/edge_context.hpp"
 #include "edge/common/edge_log.hpp"
 #include "edge/transport/rate_limiter.hpp"
+#include "edge/transport/send_helper.hpp"
 #include "edge/transport/write_queue.hpp"
 #include "edge/transport/ws_frame.hpp"
 
@@ -138,16 +140,36 @@ thread_local const net::io_context* home_delivery = nullptr;
 /// and written on the spot, without the inbox and a drain per socket.
 class io_home final : public delivery_home {
 public:
-  explicit io_home(net::io_context& ioc) : ioc_(&ioc) {
-    // nop
+  /// `helper_min` > 0: a delivery task of at least that many listeners
+  /// is shared with a helper thread (send_helper), counted in `shared`.
+  io_home(net::io_context& ioc, std::size_t helper_min,
+          prometheus::Counter* shared)
+    : ioc_(&ioc), helper_min_(helper_min), shared_(shared) {
+    if (helper_min_ > 0)
+      helper_ = std::make_unique<send_helper>([c = ioc_] {
+        caf::detail::set_thread_name("presenced.send");
+        home_delivery = c; // what its blocks run is this home's task
+      });
   }
 
   void deliver(std::shared_ptr<const listeners> ls, std::size_t begin,
                std::size_t end, delta_batch batch) override {
-    post([ls = std::move(ls), begin, end, batch = std::move(batch)] {
-      deliver_each(
-        begin, end, [&l = *ls](std::size_t i) { return l[i].get(); },
-        [&batch](std::size_t) -> const delta_batch& { return batch; });
+    post([this, ls = std::move(ls), begin, end, batch = std::move(batch)] {
+      auto block = [&l = *ls, &batch](std::size_t b, std::size_t e) {
+        counter_tally frames; // the helper's thread has no task's tally
+        deliver_each(
+          b, e, [&l](std::size_t i) { return l[i].get(); },
+          [&batch](std::size_t) -> const delta_batch& { return batch; });
+      };
+      if (helper_ != nullptr && end - begin >= helper_min_) {
+        // Each listener of the list once: any split keeps each one's
+        // batches in order (the next task starts once this one is done).
+        helper_->share(begin, end, block);
+        if (shared_ != nullptr)
+          shared_->Increment();
+      } else {
+        block(begin, end);
+      }
     });
   }
 
@@ -179,10 +201,12 @@ public:
     }
   }
 
-  /// The io_context is going away (io_home_service::shutdown).
+  /// The io_context is going away (io_home_service::shutdown): its thread
+  /// has stopped, and so does the helper's.
   void close() {
     std::lock_guard<std::mutex> guard{mu_};
     ioc_ = nullptr;
+    helper_.reset();
   }
 
 private:
@@ -203,6 +227,9 @@ private:
 
   std::mutex mu_;
   net::io_context* ioc_;
+  const std::size_t helper_min_;
+  prometheus::Counter* const shared_;
+  std::unique_ptr<send_helper> helper_;
 };
 
 /// An io_context's io_home, made when a session first asks for it and
@@ -211,9 +238,20 @@ class io_home_service : public net::execution_context::service {
 public:
   static net::execution_context::id id;
 
+  /// Without a helper (an io_context that prepare_delivery_home did not
+  /// set up).
   explicit io_home_service(net::io_context& ioc)
-    : net::execution_context::service(ioc),
-      home_(std::make_shared<io_home>(ioc)) {
+    : io_home_service(ioc, 0, nullptr) {
+    // nop
+  }
+
+  /// `ctx` is an io_context (prepare_delivery_home; make_service hands
+  /// it on as its base).
+  io_home_service(net::execution_context& ctx, std::size_t helper_min,
+                  prometheus::Counter* shared)
+    : net::execution_context::service(ctx),
+      home_(std::make_shared<io_home>(static_cast<net::io_context&>(ctx),
+                                      helper_min, shared)) {
     // nop
   }
 
@@ -1293,6 +1331,12 @@ void start_session(std::shared_ptr<edge_context> ctx, Stream socket,
 }
 
 } // namespace
+
+void prepare_delivery_home(net::io_context& ioc, std::size_t helper_min,
+                           prometheus::Counter* shared) {
+  net::make_service<io_home_service>(static_cast<net::execution_context&>(ioc),
+                                     helper_min, shared);
+}
 
 void run_ws_session(std::shared_ptr<edge_context> ctx, tcp::socket socket,
                     connection_slot slot, std::string_view key,

@@ -4,6 +4,7 @@
 // the WebSocket session. Included only by the two Asio translation units.
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,6 +15,10 @@
 
 #include "edge/transport/connection_slot.hpp"
 #include "edge/transport/ws_endpoint.hpp"
+
+namespace prometheus {
+class Counter;
+} // namespace prometheus
 
 namespace presence::edge {
 
@@ -35,6 +40,14 @@ std::string ws_handshake_error(std::string_view key, std::string_view version,
 /// (--ws-idle-timeout).
 std::chrono::steady_clock::duration
 ws_idle_tick(std::chrono::milliseconds idle_timeout);
+
+/// Sets up `ioc`'s delivery home (the fan-out's deliveries to the sessions
+/// it runs, on its thread) before any session asks for it: a delivery
+/// task of at least `helper_min` listeners is shared with a helper thread
+/// (0: none; --fanout-helper-min), and each shared task counts in `shared`
+/// (may be null). An io_context not set up gets a home without a helper.
+void prepare_delivery_home(boost::asio::io_context& ioc, std::size_t helper_min,
+                           prometheus::Counter* shared);
 
 /// Answers the handshake for `key` on `socket` (101) and runs the
 /// session, with `endpoint` on top, until the socket closes. `leftover`:

@@ -155,6 +155,58 @@ test('a connection follows at most --max-subscriptions users by id', async () =>
   }
 });
 
+test('a change to many subscribers, its sends shared with the I/O thread\'s helper, reaches each once and in order', async () => {
+  // --fanout-helper-min 2: every delivery to the watchers is shared
+  // between the I/O thread (or each of them, with PRESENCED_IO_THREADS=2)
+  // and its helper thread.
+  const helped = await new Server({ args: ['--fanout-helper-min', '2', '--reconnect-grace', '0'] }).start();
+  const open = [];
+  try {
+    const seen = [];
+    for (let i = 0; i < 80; i++) {
+      const w = await helped.ws('/ws?subscribe=none');
+      open.push(w);
+      const deltas = [];
+      w.socket.on('message', data => {
+        const m = JSON.parse(data.toString());
+        if (m.type === 'user.status.changed') deltas.push([m.user_id, m.version, m.is_online]);
+      });
+      seen.push(deltas);
+      assert.equal((await w.request({ type: 'subscribe', global: true })).type, 'subscribed');
+    }
+    const users = Array.from({ length: 8 }, (_, i) => `helped${i}`);
+    const rounds = 3;
+    for (let round = 0; round < rounds; round++) {
+      const devices = await Promise.all(users.map(u => helped.ws(`/ws?userId=${u}`)));
+      await Promise.all(devices.map(d => d.next(m => m.type === 'joined')));
+      for (const w of open) for (const u of users) await w.change(u, true);
+      await Promise.all(devices.map(d => d.close()));
+      for (const w of open) for (const u of users) await w.change(u, false);
+    }
+    // Every watcher: each user online and offline in turn, at growing
+    // versions, nothing twice; and all of them the same versions.
+    const perUser = deltas => Object.fromEntries(users.map(u => [u, deltas.filter(d => d[0] === u)]));
+    const first = perUser(seen[0]);
+    for (const [i, deltas] of seen.entries()) {
+      const mine = perUser(deltas);
+      for (const u of users) {
+        const states = mine[u].map(d => d[2]);
+        assert.deepEqual(states, Array.from({ length: 2 * rounds }, (_, k) => k % 2 === 0),
+                         `watcher ${i}: ${u} online and offline in turn`);
+        const versions = mine[u].map(d => d[1]);
+        for (let k = 1; k < versions.length; k++)
+          assert.ok(versions[k] > versions[k - 1], `watcher ${i}: ${u}'s versions grow`);
+        assert.deepEqual(versions, first[u].map(d => d[1]), `watcher ${i}: ${u}'s versions as watcher 0's`);
+      }
+    }
+    // The sends were shared (not all done by the I/O thread alone).
+    assert.ok(await helped.metric('presence_fanout_shared_tasks_total') > 0, 'tasks shared with the helper');
+  } finally {
+    for (const c of open) await c.close().catch(() => {});
+    await helped.dispose();
+  }
+});
+
 test('queries: count, paged list, batch status, status changes', async () => {
   const users = ['q1', 'q2', 'q3', 'q4', 'q5'];
   const clients = [];
