@@ -41,19 +41,22 @@ fanout_api spawn_fanout(caf::actor_system& sys, const actors_config& cfg,
                         std::shared_ptr<node_stats> stats = nullptr,
                         wall_clock now = system_now);
 
-/// Listener messages per second a fan-out paces itself to in a storm. One
-/// costs ~10-15 us of CPU with its socket write (the fan-out benchmark);
-/// pacing at 20 us each leaves a storm's joins the rest of the machine
-/// (2,000-client seed-000 storm: 2.4 -> 1.6 ms of CPU per join, observer
-/// latency unchanged; docs/benchmarks.md).
-constexpr std::size_t fanout_deliveries_per_second = 50'000;
+/// Listener messages per second a fan-out paces itself to in a storm: about
+/// what one costs with its socket write (the fan-out benchmarks: 4.5-6 us
+/// native, up to ~10 us Socket.IO), so the window a send opens lasts about
+/// as long as the send, and a change right after a large send waits for
+/// little more than that send. Pacing leaves a storm's joins the rest of
+/// the machine (docs/benchmarks.md: "twenty-ninth session"; at 20 us each,
+/// before, a change 5 ms after a send to 1,000 Socket.IO sockets waited
+/// 15 ms more, with no gain in the storm's CPU per join).
+constexpr std::size_t fanout_deliveries_per_second = 100'000;
 
 /// The longest window a large audience opens.
 constexpr std::chrono::milliseconds fanout_max_window{100};
 
 /// The window a send to `listeners` listeners opens: the time those
-/// deliveries take at fanout_deliveries_per_second (20 us each: 2,000
-/// listeners 40 ms, 5,000 or more the 100 ms cap), never less than `base`
+/// deliveries take at fanout_deliveries_per_second (10 us each: 2,000
+/// listeners 20 ms, 10,000 or more the 100 ms cap), never less than `base`
 /// (--coalesce-window).
 std::chrono::microseconds fanout_window(std::chrono::microseconds base,
                                         std::size_t listeners);

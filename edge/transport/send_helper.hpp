@@ -100,9 +100,7 @@ public:
   /// Shares made, and the blocks the helper ran (read by the owner, or
   /// once no share is under way).
   std::size_t shares() const { return shares_; }
-  std::size_t helped() const {
-    return helped_.load(std::memory_order_relaxed);
-  }
+  std::size_t helped() const { return helped_.load(std::memory_order_relaxed); }
 
 private:
   enum state { idle, posted, running, finished, stopping };

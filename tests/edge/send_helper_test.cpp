@@ -123,9 +123,10 @@ TEST_CASE("an empty share calls nothing", "[send_helper]") {
   CHECK(calls == 0);
 }
 
-TEST_CASE("what a block throws on the helper's thread reaches the owner, and "
-          "the helper serves on",
-          "[send_helper]") {
+TEST_CASE(
+  "what a block throws on the helper's thread reaches the owner, and "
+  "the helper serves on",
+  "[send_helper]") {
   send_helper h;
   auto owner = std::this_thread::get_id();
   rendezvous meet;
@@ -146,9 +147,10 @@ TEST_CASE("what a block throws on the helper's thread reaches the owner, and "
   CHECK(sum == 500);
 }
 
-TEST_CASE("what a block throws on the owner's thread is thrown once the "
-          "helper is done",
-          "[send_helper]") {
+TEST_CASE(
+  "what a block throws on the owner's thread is thrown once the "
+  "helper is done",
+  "[send_helper]") {
   send_helper h;
   auto owner = std::this_thread::get_id();
   std::atomic<int> helper_running{0};
