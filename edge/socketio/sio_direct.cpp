@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "edge/common/edge_probe.hpp"
 #include "edge/socketio/sio_dialects.hpp"
 
 namespace presence::edge {
@@ -43,8 +44,7 @@ bool sio_direct::write(const delta_batch& batch) {
         packets.push_back(std::move(p));
   if (packets.empty())
     return true;
-  if (frames_out_)
-    frames_out_->Increment(static_cast<double>(packets.size()));
+  counter_tally::count(frames_out_.get(), static_cast<double>(packets.size()));
   eio_->send_all(std::move(packets));
   return true;
 }
