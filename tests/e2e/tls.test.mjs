@@ -116,6 +116,50 @@ test('HTTPS, WSS and Socket.IO over TLS on the one listener', async () => {
   await watcher.close();
 });
 
+test('a change to many WSS subscribers, its sends shared with the I/O thread\'s helper, reaches each once', async () => {
+  // --fanout-helper-min 2: the TLS sessions' writes (each an SSL_write and
+  // an asynchronous socket write) run on the helper's thread too.
+  const helped = await new Server({ args: ['--tls-cert', certFile, '--tls-key', keyFile,
+                                           '--fanout-helper-min', '2', '--reconnect-grace', '0'] }).start();
+  const open = [];
+  const connect = async path => {
+    const c = new Client(`wss://127.0.0.1:${helped.port}${path}`, { ca });
+    await c.opened;
+    open.push(c);
+    return c;
+  };
+  try {
+    const watchers = [];
+    for (let i = 0; i < 40; i++) {
+      const w = await connect('/ws?subscribe=none');
+      assert.equal((await w.request({ type: 'subscribe', global: true })).type, 'subscribed');
+      watchers.push(w);
+    }
+    for (const round of [1, 2]) {
+      const u = await connect('/ws?userId=tls-many');
+      await u.next(m => m.type === 'joined');
+      for (const w of watchers) await w.change('tls-many', true);
+      await u.close();
+      for (const w of watchers) await w.change('tls-many', false);
+      for (const [i, w] of watchers.entries())
+        assert.equal(w.has(m => m.type === 'user.status.changed' && m.user_id === 'tls-many'), false,
+                     `watcher ${i}: nothing twice in round ${round}`);
+    }
+    const metrics = await new Promise((resolve, reject) => {
+      https.get(`https://127.0.0.1:${helped.port}/metrics`, { ca }, res => {
+        let text = '';
+        res.on('data', d => { text += d; });
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    });
+    const shared = Number(metrics.match(/^presence_fanout_shared_tasks_total (\S+)$/m)?.[1]);
+    assert.ok(shared > 0, `shared tasks: ${shared}`);
+  } finally {
+    for (const c of open) await c.close().catch(() => {});
+    await helped.dispose();
+  }
+});
+
 test('plain HTTP, TLS 1.1 and untrusting clients are refused; the server goes on', async () => {
   // Plain HTTP on the HTTPS port: the handshake fails, the connection ends.
   const reply = await withTimeout(new Promise(resolve => {
