@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
@@ -134,6 +135,10 @@ std::string accept_key(std::string_view key) {
 /// (ws_session::on_strand).
 thread_local const net::io_context* home_delivery = nullptr;
 
+/// True on a send_helper's thread: no io_home task (and so no task's
+/// counter_tally) is open there, so each of its blocks opens one.
+thread_local bool on_send_helper = false;
+
 /// The fan-out's deliveries to the sessions of an io_context that one
 /// thread runs (delivery_home, core/messages.hpp): posted there as tasks
 /// that call each listener in turn; a listener's frames are then queued
@@ -149,6 +154,7 @@ public:
       helper_ = std::make_unique<send_helper>([c = ioc_] {
         caf::detail::set_thread_name("presenced.send");
         home_delivery = c; // what its blocks run is this home's task
+        on_send_helper = true;
       });
   }
 
@@ -156,7 +162,9 @@ public:
                std::size_t end, delta_batch batch) override {
     post([this, ls = std::move(ls), begin, end, batch = std::move(batch)] {
       auto block = [&l = *ls, &batch](std::size_t b, std::size_t e) {
-        counter_tally frames; // the helper's thread has no task's tally
+        std::optional<counter_tally> frames; // the owner has the task's
+        if (on_send_helper)
+          frames.emplace();
         deliver_each(
           b, e, [&l](std::size_t i) { return l[i].get(); },
           [&batch](std::size_t) -> const delta_batch& { return batch; });

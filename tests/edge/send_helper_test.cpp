@@ -23,13 +23,22 @@ namespace {
 
 thread_local bool on_helper = false;
 
+/// The thread that made it: the one that calls share.
+struct owner_thread {
+  std::thread::id id = std::this_thread::get_id();
+
+  bool here() const { return std::this_thread::get_id() == id; }
+};
+
 /// Lets the owner's first block wait until the helper has run one.
 class rendezvous {
 public:
-  /// Called at the start of each block; true on the owner's thread.
-  void block_started(std::thread::id owner) {
+  const owner_thread owner;
+
+  /// Called at the start of each block.
+  void block_started() {
     std::unique_lock<std::mutex> lock{mu_};
-    if (std::this_thread::get_id() != owner) {
+    if (!owner.here()) {
       helper_seen_ = true;
       cv_.notify_all();
       return;
@@ -66,13 +75,12 @@ TEST_CASE("a share runs every block once, here and on the helper's thread",
   std::atomic<int> blocks_on_helper{0};
   std::atomic<bool> helper_had_init{true};
   std::atomic<bool> bad_block{false};
-  auto owner = std::this_thread::get_id();
   rendezvous meet;
   auto f = [&](std::size_t b, std::size_t e) {
     if (b < begin || e > end || b >= e || e - b > send_helper::block)
       bad_block = true;
-    meet.block_started(owner);
-    if (std::this_thread::get_id() != owner) {
+    meet.block_started();
+    if (!meet.owner.here()) {
       ++blocks_on_helper;
       if (!on_helper)
         helper_had_init = false;
@@ -123,53 +131,48 @@ TEST_CASE("an empty share calls nothing", "[send_helper]") {
   CHECK(calls == 0);
 }
 
-TEST_CASE(
-  "what a block throws on the helper's thread reaches the owner, and "
-  "the helper serves on",
-  "[send_helper]") {
+TEST_CASE("what a block throws reaches the owner", "[send_helper]") {
   send_helper h;
-  auto owner = std::this_thread::get_id();
-  rendezvous meet;
-  std::atomic<int> ran{0};
-  auto f = [&](std::size_t, std::size_t) {
-    meet.block_started(owner);
-    ++ran;
-    if (std::this_thread::get_id() != owner)
-      throw std::runtime_error("helper failed");
-  };
-  CHECK_THROWS_WITH(h.share(0, 64 * send_helper::block, f), "helper failed");
-  CHECK(meet.met());
-  CHECK(ran <= 64);
 
-  std::atomic<std::size_t> sum{0};
-  auto g = [&](std::size_t b, std::size_t e) { sum += e - b; };
-  h.share(0, 500, g);
-  CHECK(sum == 500);
-}
+  SECTION("thrown on the helper's thread; the helper serves on") {
+    rendezvous meet;
+    std::atomic<int> ran{0};
+    auto f = [&](std::size_t, std::size_t) {
+      meet.block_started();
+      ++ran;
+      if (!meet.owner.here())
+        throw std::runtime_error("helper failed");
+    };
+    CHECK_THROWS_WITH(h.share(0, 64 * send_helper::block, f), "helper failed");
+    CHECK(meet.met());
+    CHECK(ran <= 64);
 
-TEST_CASE(
-  "what a block throws on the owner's thread is thrown once the "
-  "helper is done",
-  "[send_helper]") {
-  send_helper h;
-  auto owner = std::this_thread::get_id();
-  std::atomic<int> helper_running{0};
-  std::atomic<bool> overlap{false};
-  auto f = [&](std::size_t, std::size_t) {
-    if (std::this_thread::get_id() == owner)
-      throw std::logic_error("owner failed"); // its first block
-
-    ++helper_running;
-    volatile unsigned spin = 0;
-    for (int i = 0; i < 20000; ++i)
-      spin = spin + 1;
-    --helper_running;
-  };
-  for (int round = 0; round < 50; ++round) {
-    CHECK_THROWS_AS(h.share(0, 40 * send_helper::block, f), std::logic_error);
-    // Nothing of the share still runs once it has thrown.
-    if (helper_running.load() != 0)
-      overlap = true;
+    std::atomic<std::size_t> sum{0};
+    auto g = [&](std::size_t b, std::size_t e) { sum += e - b; };
+    h.share(0, 500, g);
+    CHECK(sum == 500);
   }
-  CHECK_FALSE(overlap);
+
+  SECTION("thrown on the owner's thread, once the helper is done") {
+    const owner_thread owner;
+    std::atomic<int> helper_running{0};
+    std::atomic<bool> overlap{false};
+    auto f = [&](std::size_t, std::size_t) {
+      if (owner.here())
+        throw std::logic_error("owner failed"); // its first block
+
+      ++helper_running;
+      volatile unsigned spin = 0;
+      for (int i = 0; i < 20000; ++i)
+        spin = spin + 1;
+      --helper_running;
+    };
+    for (int round = 0; round < 50; ++round) {
+      CHECK_THROWS_AS(h.share(0, 40 * send_helper::block, f), std::logic_error);
+      // Nothing of the share still runs once it has thrown.
+      if (helper_running.load() != 0)
+        overlap = true;
+    }
+    CHECK_FALSE(overlap);
+  }
 }
