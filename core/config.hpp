@@ -59,8 +59,9 @@ struct persistence_config {
   /// Online sessions remembered per user (oldest dropped first).
   uint32_t history_limit = 100;
   /// MiB RocksDB's memtables may hold (all column families) before they
-  /// are flushed: the store's share of a node's memory above its data.
-  uint32_t memtable_mb = 32;
+  /// are flushed: the store's share of a node's memory above its data
+  /// (persistence::memtable_budget).
+  uint32_t memtable_mb = 8;
   /// MiB of RocksDB's block cache (data read from disk), shared by every
   /// column family.
   uint32_t cache_mb = 8;
