@@ -17,13 +17,37 @@ ttl_wheel::ttl_wheel(millis granularity)
   // nop
 }
 
+millis ttl_wheel::step_of(millis due) const {
+  return (std::max<millis>(due, 0) + step_ - 1) / step_ * step_;
+}
+
 bool ttl_wheel::arm(millis due, caf::actor_addr who, uint64_t gen) {
-  auto step = (std::max<millis>(due, 0) + step_ - 1) / step_ * step_;
+  auto step = step_of(due);
   std::lock_guard<std::mutex> guard{mu_};
   bool first = steps_.empty() || step < steps_.begin()->first;
   steps_[step].push_back(entry{std::move(who), gen});
   ++size_;
   return first;
+}
+
+bool ttl_wheel::disarm(millis due, const caf::actor_addr& who) {
+  auto step = step_of(due);
+  std::lock_guard<std::mutex> guard{mu_};
+  auto i = steps_.find(step);
+  if (i == steps_.end())
+    return false;
+  auto& es = i->second;
+  auto j = std::find_if(es.begin(), es.end(),
+                        [&who](const entry& e) { return e.who == who; });
+  if (j == es.end())
+    return false;
+  // A step's entries are due together: their order does not matter.
+  *j = std::move(es.back());
+  es.pop_back();
+  --size_;
+  if (es.empty())
+    steps_.erase(i); // the sweeper finds nothing due there
+  return true;
 }
 
 std::vector<ttl_wheel::entry> ttl_wheel::take_due(millis now) {

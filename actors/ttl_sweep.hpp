@@ -6,7 +6,8 @@
 // kept its own CAF timer before (~0.3 KB per online user in the clock,
 // and a user who left kept its actor's memory until the timer fired:
 // CAF 0.17's delayed messages hold their receiver). An entry here is 16 B
-// and holds the actor weakly.
+// and holds the actor weakly; an actor that ends takes its entry back
+// (a weak reference still keeps an actor's memory in CAF 0.17).
 
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +39,12 @@ public:
   /// of it: its timer is for a later one, or it has none).
   bool arm(millis due, caf::actor_addr who, uint64_t gen);
 
+  /// Takes back what `who` armed for `due`: an actor that ends before its
+  /// check (a user who left), whose entry would otherwise keep the actor's
+  /// memory (CAF frees it with the last weak reference) until the check.
+  /// False if it is not there.
+  bool disarm(millis due, const caf::actor_addr& who);
+
   /// Takes the entries of every step that began by `now`.
   std::vector<entry> take_due(millis now);
 
@@ -49,6 +56,9 @@ public:
   millis granularity() const { return step_; }
 
 private:
+  /// The end of the step `due` falls in.
+  millis step_of(millis due) const;
+
   millis step_;
   mutable std::mutex mu_;
   /// Entries by the end of their step (due rounded up).

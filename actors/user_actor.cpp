@@ -356,6 +356,18 @@ void arm_idle(user_ptr self, const std::string& device_id) {
                      idle_atom::value, device_id, e.timer_gen);
 }
 
+/// Ends the actor. Its TTL check, if one is armed, leaves the registry's
+/// wheel now: the wheel's weak reference would keep the actor's memory
+/// until the check's time (a user who stayed a second, up to
+/// --heartbeat-ttl later).
+void end_user(user_ptr self) {
+  auto& st = self->state;
+  if (st.ttl_due != 0 && st.env->ttl)
+    st.env->ttl->disarm(st.ttl_due, self->address());
+  st.ttl_due = 0;
+  self->quit();
+}
+
 /// Makes sure the TTL check comes within `delay_ms` (or one sweep step
 /// later): one check per user, not per device; it looks at every device
 /// (ttl_atom). The registry's sweeper sends it (ttl_sweep.hpp): a CAF
@@ -408,7 +420,7 @@ void end_stale(user_ptr self) {
       return x.match_elements<join_atom, join_request>()
              || x.match_elements<handover_atom, user_transfer>();
     });
-  self->quit();
+  end_user(self);
 }
 
 /// Whether this actor is stale (user_env::stale: its node just stood still
@@ -872,7 +884,7 @@ const user_actor_impl::behavior_type& running() {
       auto& st = self->state;
       if (!st.devices.empty() || st.in_grace || st.online_since != 0)
         return false;
-      self->quit();
+      end_user(self);
       return true;
     },
     [](shutdown_atom) {
@@ -882,7 +894,7 @@ const user_actor_impl::behavior_type& running() {
         st.left_at = std::max(st.left_at, st.env->now());
       st.devices.clear();
       go_offline(self, false);
-      self->quit();
+      end_user(self);
       return true;
     },
     [](handover_atom, const node_registry_api& new_registry) {
@@ -892,7 +904,7 @@ const user_actor_impl::behavior_type& running() {
         // Nothing live to move: finish here (a grace period ends early).
         if (st.online_since != 0)
           go_offline(self, false);
-        self->quit();
+        end_user(self);
         return;
       }
       // Sent as this actor: the new owner's registry sees which node it
@@ -900,7 +912,7 @@ const user_actor_impl::behavior_type& running() {
       // take_over).
       self->send(new_registry, handover_atom::value, make_transfer(st));
       // Silently: the new owner carries on; nobody else hears of the move.
-      self->quit();
+      end_user(self);
     },
     [](handover_atom, user_transfer& t) {
       auto self = current<user_self>();

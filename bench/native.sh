@@ -19,7 +19,8 @@
 # soak:      (not in the default list) 5,000 online (a heartbeat every 25 s
 #            each), 2 observers, 100
 #            joins/s each staying 1 s, for 10 minutes: RSS and latency per
-#            minute (quick: 1,000 online, 2 minutes)
+#            minute (quick: 1,000 online, 2 minutes; SOAK_SECONDS: another
+#            length)
 # scale:     19,000 joined clients (2 load processes) pinging once a second,
 #            RSS per connection, then SIGTERM while they are connected:
 #            seconds to exit, and whether every user was recorded offline
@@ -117,6 +118,7 @@ for s in "${list[@]}"; do
               --rep-gap-ms "${FANOUT_GAP_MS:-150}" ;;
     soak)
       if [ $quick = 1 ]; then soak_n=1000; soak_s=120; else soak_n=5000; soak_s=600; fi
+      soak_s=${SOAK_SECONDS:-$soak_s}
       run soak --scenario soak --connections $soak_n --observers 2 --rate 100 \
         --seconds $soak_s --window-s 60 --timeout-s 120 --ping-interval-ms 25000 ;;
     scale)

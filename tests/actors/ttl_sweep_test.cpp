@@ -35,6 +35,31 @@ TEST_CASE("the TTL wheel hands out entries by step, earliest first") {
   CHECK(w.size() == 0);
 }
 
+TEST_CASE("an entry taken back from the TTL wheel does not fire") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto a = sys.spawn([] { return caf::behavior{[](int) {}}; });
+  auto b = sys.spawn([] { return caf::behavior{[](int) {}}; });
+  ttl_wheel w{100};
+  w.arm(1'050, a.address(), 1);
+  w.arm(1'020, b.address(), 2);
+  w.arm(3'000, a.address(), 3);
+  // Only the entry of that actor in that step goes.
+  CHECK(w.disarm(1'010, a.address()));       // the same step as 1'050
+  CHECK_FALSE(w.disarm(1'050, a.address())); // gone already
+  CHECK_FALSE(w.disarm(2'000, b.address())); // armed for another step
+  CHECK(w.size() == 2);
+  auto due = w.take_due(1'100);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].gen == 2);
+  // A step left empty is gone: the earliest is the next one.
+  CHECK(w.disarm(3'000, a.address()));
+  CHECK(w.size() == 0);
+  CHECK(w.earliest() == 0);
+  caf::anon_send_exit(a, caf::exit_reason::kill);
+  caf::anon_send_exit(b, caf::exit_reason::kill);
+}
+
 TEST_CASE("the sweep step is a hundredth of the TTL, 10 ms to 500 ms") {
   CHECK(ttl_step(90'000) == 500);
   CHECK(ttl_step(3'000) == 30);
@@ -58,7 +83,12 @@ TEST_CASE(
   f.advance(3s);
   CHECK_FALSE(f.ask<user_status>(get_atom::value, std::string{"ulla"}).online);
   CHECK(caf::actor_cast<caf::actor>(who) == nullptr);
+  // Its memory is not held for the check either: the registry's TTL wheel
+  // let go of it when it ended (CAF frees an actor's memory with the last
+  // weak reference; the wheel's was dropped only when the check came).
+  auto weak_refs = who.get()->weak_refs.load();
   // The check, when its time comes, finds nobody and is dropped.
   f.advance(90s);
   CHECK_FALSE(f.ask<user_status>(get_atom::value, std::string{"ulla"}).online);
+  CHECK(who.get()->weak_refs == weak_refs);
 }
