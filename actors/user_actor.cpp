@@ -377,6 +377,10 @@ void arm_ttl(user_ptr self, millis delay_ms) {
   auto due = st.env->now() + delay_ms;
   if (st.ttl_due != 0 && st.ttl_due <= due)
     return; // the armed one comes first and re-arms for the rest
+  // An earlier check replaces the armed one: one entry per actor in the
+  // wheel, so that end_user takes all of it back.
+  if (st.ttl_due != 0 && st.env->ttl)
+    st.env->ttl->disarm(st.ttl_due, self->address());
   st.ttl_due = due;
   auto gen = ++st.ttl_gen;
   if (!st.env->ttl) {

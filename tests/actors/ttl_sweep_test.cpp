@@ -53,7 +53,11 @@ TEST_CASE("an entry taken back from the TTL wheel does not fire") {
   REQUIRE(due.size() == 1);
   CHECK(due[0].gen == 2);
   // A step left empty is gone: the earliest is the next one.
+  w.arm(5'000, b.address(), 4);
+  CHECK(w.earliest() == 3'000);
   CHECK(w.disarm(3'000, a.address()));
+  CHECK(w.earliest() == 5'000);
+  CHECK(w.disarm(5'000, b.address()));
   CHECK(w.size() == 0);
   CHECK(w.earliest() == 0);
   caf::anon_send_exit(a, caf::exit_reason::kill);
