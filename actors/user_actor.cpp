@@ -356,15 +356,20 @@ void arm_idle(user_ptr self, const std::string& device_id) {
                      idle_atom::value, device_id, e.timer_gen);
 }
 
-/// Ends the actor. Its TTL check, if one is armed, leaves the registry's
-/// wheel now: the wheel's weak reference would keep the actor's memory
-/// until the check's time (a user who stayed a second, up to
-/// --heartbeat-ttl later).
-void end_user(user_ptr self) {
+/// Takes the armed TTL check, if any, back from the registry's wheel: one
+/// entry per actor, and none once it ends (the wheel's weak reference
+/// would keep the actor's memory until the check's time: a user who
+/// stayed a second, up to --heartbeat-ttl later).
+void disarm_ttl(user_ptr self) {
   auto& st = self->state;
   if (st.ttl_due != 0 && st.env->ttl)
     st.env->ttl->disarm(st.ttl_due, self->address());
   st.ttl_due = 0;
+}
+
+/// Ends the actor, its TTL check taken back.
+void end_user(user_ptr self) {
+  disarm_ttl(self);
   self->quit();
 }
 
@@ -376,11 +381,8 @@ void arm_ttl(user_ptr self, millis delay_ms) {
   auto& st = self->state;
   auto due = st.env->now() + delay_ms;
   if (st.ttl_due != 0 && st.ttl_due <= due)
-    return; // the armed one comes first and re-arms for the rest
-  // An earlier check replaces the armed one: one entry per actor in the
-  // wheel, so that end_user takes all of it back.
-  if (st.ttl_due != 0 && st.env->ttl)
-    st.env->ttl->disarm(st.ttl_due, self->address());
+    return;         // the armed one comes first and re-arms for the rest
+  disarm_ttl(self); // an earlier check replaces the armed one
   st.ttl_due = due;
   auto gen = ++st.ttl_gen;
   if (!st.env->ttl) {
