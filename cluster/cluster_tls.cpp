@@ -1,6 +1,9 @@
 #include "cluster/cluster_tls.hpp"
 
+#include <cstdlib>
 #include <memory>
+
+#include <dlfcn.h>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/openssl/manager.hpp>
@@ -8,6 +11,59 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+
+// CAF 0.17.6's OpenSSL module leaves OpenSSL's per-thread error queue as
+// a failed call left it (it drains the queue only when its own logger is
+// on), and then asks SSL_get_error about the next call on the same thread:
+// a stale entry makes that call look failed, and CAF closes that
+// connection. All of CAF's connections share one network thread, so one
+// peer's failed handshake (a certificate the CA did not sign) or a closed
+// redundant connection cut the healthy links to the other members: they
+// were declared gone and came back a second later, and a join routed over
+// such a link in that second was lost (an e2e run saw its ack time out).
+// OpenSSL's rule is that the queue be empty before each TLS call; these
+// definitions (the executable's symbols come first for libcaf_openssl)
+// empty it and call OpenSSL's own. Asio/Beast clear it themselves already,
+// so their calls are unchanged.
+namespace {
+
+template <class Fn>
+Fn openssl_next(const char* name) {
+  auto* fn = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+  if (fn == nullptr)
+    std::abort(); // libssl is linked: cannot happen
+  return fn;
+}
+
+} // namespace
+
+extern "C" {
+
+int SSL_read(SSL* ssl, void* buf, int num) {
+  static auto next = openssl_next<int (*)(SSL*, void*, int)>("SSL_read");
+  ERR_clear_error();
+  return next(ssl, buf, num);
+}
+
+int SSL_write(SSL* ssl, const void* buf, int num) {
+  static auto next = openssl_next<int (*)(SSL*, const void*, int)>("SSL_write");
+  ERR_clear_error();
+  return next(ssl, buf, num);
+}
+
+int SSL_connect(SSL* ssl) {
+  static auto next = openssl_next<int (*)(SSL*)>("SSL_connect");
+  ERR_clear_error();
+  return next(ssl);
+}
+
+int SSL_accept(SSL* ssl) {
+  static auto next = openssl_next<int (*)(SSL*)>("SSL_accept");
+  ERR_clear_error();
+  return next(ssl);
+}
+
+} // extern "C"
 
 namespace presence::cluster {
 

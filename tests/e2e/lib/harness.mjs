@@ -43,9 +43,20 @@ export function tempDir(prefix = 'presenced-e2e-') {
 // Servers still running when the test process exits are killed, whatever
 // went wrong in the test: no orphans outlive a run.
 const live = new Set();
+// Every server of the run: when a test failed, what each one printed goes
+// to stderr (ctest keeps it), so a failure seen once in CI can be read;
+// E2E_DUMP=1 prints it after a passing run too.
+const started = [];
+const TAIL = 6000;
 process.on('exit', () => {
   for (const p of live) {
     try { p.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+  if (!process.exitCode && !process.env.E2E_DUMP) return;
+  for (const s of started) {
+    const all = (s.earlierOutput ?? '') + s.output;
+    const tail = all.length > TAIL ? `[... ${all.length - TAIL} bytes before]\n${all.slice(-TAIL)}` : all;
+    process.stderr.write(`\n--- presenced ${s.extraArgs.join(' ')} (port ${s.port}) printed:\n${tail}\n`);
   }
 });
 
@@ -85,6 +96,7 @@ export class Server {
     this.earlierOutput = (this.earlierOutput ?? '') + this.output;
     this.output = '';
     const [cmd, ...pre] = [...this.wrap, BIN];
+    if (!started.includes(this)) started.push(this);
     this.proc = spawn(cmd, [...pre, ...args], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
