@@ -367,9 +367,32 @@ void disarm_ttl(user_ptr self) {
   st.ttl_due = 0;
 }
 
-/// Ends the actor, its TTL check taken back.
+/// Whether a device of this user is held by `session`.
+bool holds_session(const user_state& st, const caf::actor_addr& session) {
+  return std::any_of(st.devices.begin(), st.devices.end(),
+                     [&](const auto& kvp) {
+                       return kvp.second.session.address() == session;
+                     });
+}
+
+/// Stops watching `session` once none of this user's devices is held by
+/// it. The monitor lives on the session's actor and holds this actor's
+/// address (a weak reference: CAF 0.17 keeps an actor's memory until the
+/// last one goes): a connection that joined and left again and again
+/// piled up one per join, and kept an ended user actor's memory for as
+/// long as it stayed open.
+void release_session(user_ptr self, const caf::actor_addr& session) {
+  if (session && !holds_session(self->state, session))
+    self->demonitor(session);
+}
+
+/// Ends the actor, its TTL check and its monitors on the sessions still
+/// holding its devices (a handover, a stale end) taken back.
 void end_user(user_ptr self) {
   disarm_ttl(self);
+  for (auto& kvp : self->state.devices)
+    if (kvp.second.session)
+      self->demonitor(kvp.second.session.address());
   self->quit();
 }
 
@@ -496,12 +519,17 @@ void install_down_handler(user_ptr self) {
 void add_device(user_ptr self, const device_view& view,
                 const session_api& session) {
   auto& st = self->state;
+  // One monitor per session, however many devices or joins it brings.
+  bool watched = session && holds_session(st, session.address());
   auto& entry = st.devices[view.device_id];
+  auto replaced = entry.session.address();
   entry.view = view;
   entry.session = session;
   entry.timer_gen = ++st.timer_gen;
-  if (session)
+  if (session && !watched)
     self->monitor(session);
+  if (replaced != session.address())
+    release_session(self, replaced);
   auto rem = ttl_remaining(view.last_active, st.env->cfg.heartbeat_ttl.count(),
                            st.env->now());
   arm_ttl(self, std::max<millis>(rem, 0));
@@ -702,6 +730,7 @@ const user_actor_impl::behavior_type& running() {
       }
       actors_log().debug("{}: device {} leaves", st.user_id, device_id);
       st.devices.erase(i);
+      release_session(self, session);
       devices_changed(self, st.env->now());
     },
     [](heartbeat_atom, const std::string& device_id, millis at) {
@@ -853,6 +882,7 @@ const user_actor_impl::behavior_type& running() {
           "actor)",
           st.user_id, device_id);
         st.devices.erase(i);
+        release_session(self, session);
         devices_changed(self, st.env->now());
         return snapshot(st);
       }
@@ -1000,9 +1030,11 @@ const user_actor_impl::behavior_type& running() {
         if (i == st.devices.end())
           continue;
         auto end = i->second.view.last_active;
-        caf::anon_send(i->second.session, expire_atom::value, device_id,
+        auto session = i->second.session;
+        caf::anon_send(session, expire_atom::value, device_id,
                        std::string{"heartbeat timeout"});
         st.devices.erase(i);
+        release_session(self, session.address());
         devices_changed(self, end);
       }
       if (next >= 0 && !st.devices.empty())

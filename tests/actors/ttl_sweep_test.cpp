@@ -96,3 +96,52 @@ TEST_CASE(
   CHECK_FALSE(f.ask<user_status>(get_atom::value, std::string{"ulla"}).online);
   CHECK(who.get()->weak_refs == weak_refs);
 }
+
+TEST_CASE(
+  "a connection that joins again and again holds one monitor of the user, "
+  "and none once the user's actor ends") {
+  fixture f;
+  caf::actor session;
+  auto ack = f.join("vera", "phone", nullptr, &session);
+  auto who = ack.user.address();
+  ack.user = nullptr;
+  auto user = caf::actor_cast<user_api>(who);
+  auto leave = [&] {
+    f.self->send(user, leave_atom::value, std::string{"phone"},
+                 session.address());
+    f.run();
+  };
+  auto rejoin = [&] {
+    join_request req;
+    req.user_id = "vera";
+    req.device.device_id = "phone";
+    req.session = caf::actor_cast<session_api>(session);
+    auto h = f.self->request(f.api, caf::infinite, join_atom::value, req);
+    f.run();
+    bool joined = false;
+    h.receive([&](join_ack& a) { joined = a.user.address() == who; },
+              [](caf::error&) {});
+    REQUIRE(joined); // the same actor, within its grace period
+  };
+  leave();
+  rejoin();
+  auto weak_refs = who.get()->weak_refs.load();
+  // Each monitor on the session held the user actor's address: ten more
+  // rejoins of the same connection kept ten more (and a second device on
+  // it one more).
+  for (int i = 0; i < 10; ++i) {
+    leave();
+    rejoin();
+  }
+  CHECK(who.get()->weak_refs == weak_refs);
+  user = nullptr;
+  // The user leaves for good; the grace period ends and the actor with
+  // it. Only `who` holds its address now: nothing on the still open
+  // session keeps its memory.
+  f.self->send(caf::actor_cast<user_api>(who), leave_atom::value,
+               std::string{"phone"}, session.address());
+  f.run();
+  f.advance(3s);
+  REQUIRE(caf::actor_cast<caf::actor>(who) == nullptr);
+  CHECK(who.get()->weak_refs == 1);
+}
