@@ -8,7 +8,9 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
 
+#include "cluster/cluster_log.hpp"
 #include "cluster/merge.hpp"
 #include "cluster/scatter_gather.hpp"
 #include "core/hash_ring.hpp"
@@ -59,6 +61,46 @@ std::vector<presence_api> members(router_ptr self) {
   for (auto& kvp : st.registries)
     out.push_back(kvp.second);
   return out;
+}
+
+/// Routes a join to the user's owner. A join sent to another node waits
+/// for its answer here, watched: when the view drops that node while the
+/// join is on its way (a member killed, hung or cut off: CAF 0.17 loses a
+/// request with its connection and fails it only at its timeout), it goes
+/// to the user's owner in the new view instead, at most twice. Before, the
+/// client waited the whole request timeout (5 s) and got an error; its
+/// WebSocket upgrade waited with it.
+void route_join(router_ptr self, join_request req,
+                caf::typed_response_promise<join_ack> rp, int reroutes) {
+  auto& st = self->state;
+  auto to = owner(self, req.user_id);
+  if (to == st.local) {
+    rp.delegate(to, join_atom::value, std::move(req));
+    return;
+  }
+  auto node = to.node();
+  scatter_gather<join_ack>(
+    self, std::vector<presence_api>{to}, st.timeout, gather_policy::fail_fast,
+    same_message(join_atom::value, req),
+    [=](gathered<join_ack>& g) mutable {
+      if (!g.error) {
+        rp.deliver(std::move(*g.replies[0]));
+        return;
+      }
+      // Dropped from the view (the watch fails it so): the ring has
+      // changed already; a timeout or the owner's own error goes back.
+      if (g.error == caf::sec::request_receiver_down && reroutes < 2
+          && owner(self, req.user_id).node() != node) {
+        cluster_log().debug(
+          "a join for {} went to a node that is gone: "
+          "sent to its new owner",
+          req.user_id);
+        route_join(self, std::move(req), std::move(rp), reroutes + 1);
+        return;
+      }
+      rp.deliver(std::move(g.error));
+    },
+    &st.watch);
 }
 
 router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
@@ -176,7 +218,11 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
     },
     [=](join_atom, join_request& req) -> caf::result<join_ack> {
       auto& h = owner(self, req.user_id);
-      return self->delegate(h, join_atom::value, std::move(req));
+      if (h == self->state.local)
+        return self->delegate(h, join_atom::value, std::move(req));
+      auto rp = self->make_response_promise<join_ack>();
+      route_join(self, std::move(req), rp, 0);
+      return rp;
     },
     [=](touch_atom, const std::string& user) -> caf::result<user_status> {
       return self->delegate(owner(self, user), touch_atom::value, user);
