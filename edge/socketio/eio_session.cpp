@@ -286,6 +286,17 @@ void eio_session::poll_post(const std::string& body, done_fn done) {
 
 // -- WebSocket ----------------------------------------------------------------
 
+std::shared_ptr<delivery_home> eio_transport::home() const {
+  return nullptr;
+}
+
+std::shared_ptr<delivery_home> eio_session::home() const {
+  std::lock_guard<std::mutex> guard{mu_};
+  if (transport_ == transport::websocket && ws_ && !closed_)
+    return ws_->home();
+  return nullptr;
+}
+
 void eio_session::attach_websocket(std::shared_ptr<session_sink> ws) {
   std::lock_guard<std::mutex> guard{mu_};
   transport_ = transport::websocket;

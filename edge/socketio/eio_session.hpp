@@ -67,6 +67,10 @@ public:
   /// `heartbeat`, `check_user_online`) are then answered by the transport
   /// where they arrive, without the Socket.IO actor (eio_session.cpp).
   virtual void fast_path(const std::string& nsp, activity_cell_ptr cell) = 0;
+  /// The thread where sends are best made (its WebSocket's I/O thread,
+  /// session_sink::home); null while the session polls (and for good if
+  /// asked then: the fan-out asks once). The default: null.
+  virtual std::shared_ptr<delivery_home> home() const;
 };
 
 class eio_registry;
@@ -93,6 +97,7 @@ public:
   void close(const std::string& reason) override;
   const std::string& sid() const override { return sid_; }
   void fast_path(const std::string& nsp, activity_cell_ptr cell) override;
+  std::shared_ptr<delivery_home> home() const override;
 
   // -- set-up -----------------------------------------------------------------
 
@@ -168,7 +173,7 @@ private:
   std::string sid_;
   eio_listener_api app_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   transport transport_ = transport::polling;
   bool closed_ = false;
   /// Packets for the next poll (polling only; a vector: an empty std::deque

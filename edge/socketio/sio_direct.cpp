@@ -28,6 +28,10 @@ void sio_direct::update(const std::map<std::string, sio_socket>& sockets) {
   std::atomic_store(&view_, std::shared_ptr<const view>{std::move(v)});
 }
 
+std::shared_ptr<delivery_home> sio_direct::home() const {
+  return eio_->home();
+}
+
 void sio_direct::clear() {
   std::atomic_store(&view_, std::shared_ptr<const view>{});
 }

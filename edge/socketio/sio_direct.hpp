@@ -41,6 +41,10 @@ public:
   /// The session's sockets hear nothing more (it is disconnecting them).
   void clear();
 
+  /// Its WebSocket's I/O thread (null while it polls): the fan-out hands
+  /// its deliveries to that thread, which writes them at once.
+  std::shared_ptr<delivery_home> home() const override;
+
 private:
   bool write(const delta_batch& batch) override;
 

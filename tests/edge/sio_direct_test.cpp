@@ -40,6 +40,7 @@ struct recording_eio : eio_transport {
   void close(const std::string&) override {}
   const std::string& sid() const override { return sid_; }
   void fast_path(const std::string&, activity_cell_ptr) override {}
+  std::shared_ptr<delivery_home> home() const override { return home_; }
   std::vector<std::string> texts() const {
     std::vector<std::string> out;
     for (auto& p : packets)
@@ -47,6 +48,14 @@ struct recording_eio : eio_transport {
     return out;
   }
   std::string sid_ = "sid";
+  std::shared_ptr<delivery_home> home_;
+};
+
+/// A home that runs nothing (only its identity matters here).
+struct idle_home : delivery_home {
+  void deliver(std::shared_ptr<const listeners>, std::size_t, std::size_t,
+               delta_batch) override {}
+  void deliver(batches) override {}
 };
 
 caf::behavior fake_session(caf::event_based_actor*,
@@ -230,4 +239,16 @@ TEST_CASE("a Socket.IO session that ended gets nothing more", "[sio_direct]") {
   f.run();
   CHECK(f.eio->packets.empty());
   CHECK(f.got->empty());
+}
+
+TEST_CASE(
+  "a Socket.IO session's deliveries are best run where its "
+  "transport writes",
+  "[sio_direct]") {
+  fixture f;
+  // Polling (no WebSocket): on the fan-out's thread.
+  CHECK(f.direct->home() == nullptr);
+  // Over a WebSocket: on that socket's I/O thread, which writes at once.
+  f.eio->home_ = std::make_shared<idle_home>();
+  CHECK(f.direct->home() == f.eio->home_);
 }
