@@ -386,13 +386,18 @@ void release_session(user_ptr self, const caf::actor_addr& session) {
     self->demonitor(session);
 }
 
+/// Takes back the monitors on the sessions holding its devices.
+void demonitor_sessions(user_ptr self) {
+  for (auto& kvp : self->state.devices)
+    if (kvp.second.session)
+      self->demonitor(kvp.second.session.address());
+}
+
 /// Ends the actor, its TTL check and its monitors on the sessions still
 /// holding its devices (a handover, a stale end) taken back.
 void end_user(user_ptr self) {
   disarm_ttl(self);
-  for (auto& kvp : self->state.devices)
-    if (kvp.second.session)
-      self->demonitor(kvp.second.session.address());
+  demonitor_sessions(self);
   self->quit();
 }
 
@@ -487,19 +492,23 @@ void drop_devices(user_ptr self, Pred pred) {
       && ends_stale(self))
     return;
   millis end = 0;
-  bool removed = false;
+  std::vector<caf::actor_addr> dropped;
   for (auto i = st.devices.begin(); i != st.devices.end();) {
     if (pred(i->second.session)) {
       actors_log().debug("{}: device {} dropped (its session's node is gone)",
                          st.user_id, i->first);
       end = std::max(end, i->second.view.last_active);
+      dropped.push_back(i->second.session.address());
       i = st.devices.erase(i);
-      removed = true;
     } else {
       ++i;
     }
   }
-  if (removed)
+  // A session on a node the view dropped (hung, not dead) still has its
+  // proxy, and the monitor on it this actor's address.
+  for (auto& s : dropped)
+    release_session(self, s);
+  if (!dropped.empty())
     devices_changed(self, end);
 }
 
@@ -928,6 +937,7 @@ const user_actor_impl::behavior_type& running() {
       auto& st = self->state;
       if (!st.devices.empty())
         st.left_at = std::max(st.left_at, st.env->now());
+      demonitor_sessions(self);
       st.devices.clear();
       go_offline(self, false);
       end_user(self);

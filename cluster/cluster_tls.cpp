@@ -1,5 +1,9 @@
 #include "cluster/cluster_tls.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include "cluster/cluster_log.hpp"
+
 #include <cstdlib>
 #include <memory>
 
@@ -128,8 +132,22 @@ std::string check_cluster_tls(const cluster_config& cfg) {
   return {};
 }
 
+bool openssl_error_queue_guarded() {
+  // The definitions above are the process's (the executable's symbols
+  // come first) unless OpenSSL was linked statically or the process
+  // preloads another library that defines them.
+  return dlsym(RTLD_DEFAULT, "SSL_read") == reinterpret_cast<void*>(&SSL_read)
+         && dlsym(RTLD_DEFAULT, "SSL_accept")
+              == reinterpret_cast<void*>(&SSL_accept);
+}
+
 void configure_cluster_tls(caf::actor_system_config& caf_cfg,
                            const cluster_config& cfg) {
+  if (!openssl_error_queue_guarded())
+    cluster_log().warn(
+      "cluster TLS: this process's SSL_read is not presenced's own, so "
+      "OpenSSL's error queue is not emptied before CAF's calls: a refused "
+      "peer may cut the links to healthy members (docs/security.md)");
   caf_cfg.load<caf::openssl::manager>();
   caf_cfg.openssl_certificate = cfg.tls_cert;
   caf_cfg.openssl_key = cfg.tls_key;

@@ -18,6 +18,11 @@ namespace presence::cluster {
 /// CA loads and has signed the certificate. "" when fine, else why not.
 std::string check_cluster_tls(const cluster_config& cfg);
 
+/// Whether this process's SSL_read/SSL_accept are presenced's own (which
+/// empty OpenSSL's error queue before each call, cluster_tls.cpp); the
+/// start warns when not (a static OpenSSL, a preloaded library).
+bool openssl_error_queue_guarded();
+
 /// Loads CAF's OpenSSL module into `caf_cfg` (after the middleman) with the
 /// cluster's certificate, key and CA. Call only with cfg.tls_enabled().
 void configure_cluster_tls(caf::actor_system_config& caf_cfg,

@@ -70,17 +70,32 @@ std::vector<presence_api> members(router_ptr self) {
 /// to the user's owner in the new view instead, at most twice. Before, the
 /// client waited the whole request timeout (5 s) and got an error; its
 /// WebSocket upgrade waited with it.
+///
+/// All attempts share one deadline, a tenth of the timeout before the
+/// edge's own request (asked with the same timeout, a moment earlier)
+/// gives up: an answer the edge no longer waits for would leave a device
+/// joined that its client was told failed. A re-routed join may also run
+/// twice (a hung owner still holds its copy and runs it when it thaws);
+/// that copy belongs to a stale actor or a session that is gone by then,
+/// and the stale-actor and hand-over rules settle it as after any thaw.
 void route_join(router_ptr self, join_request req,
-                caf::typed_response_promise<join_ack> rp, int reroutes) {
+                caf::typed_response_promise<join_ack> rp,
+                caf::actor_clock::time_point deadline, int reroutes) {
   auto& st = self->state;
   auto to = owner(self, req.user_id);
   if (to == st.local) {
     rp.delegate(to, join_atom::value, std::move(req));
     return;
   }
+  auto left = std::chrono::duration_cast<milliseconds>(deadline
+                                                       - self->clock().now());
+  if (left.count() <= 0) {
+    rp.deliver(caf::make_error(caf::sec::request_timeout));
+    return;
+  }
   auto node = to.node();
   scatter_gather<join_ack>(
-    self, std::vector<presence_api>{to}, st.timeout, gather_policy::fail_fast,
+    self, std::vector<presence_api>{to}, left, gather_policy::fail_fast,
     same_message(join_atom::value, req),
     [=](gathered<join_ack>& g) mutable {
       if (!g.error) {
@@ -95,7 +110,7 @@ void route_join(router_ptr self, join_request req,
           "a join for {} went to a node that is gone: "
           "sent to its new owner",
           req.user_id);
-        route_join(self, std::move(req), std::move(rp), reroutes + 1);
+        route_join(self, std::move(req), std::move(rp), deadline, reroutes + 1);
         return;
       }
       rp.deliver(std::move(g.error));
@@ -221,7 +236,9 @@ router_api::behavior_type router_impl(router_ptr self, cluster_config cfg,
       if (h == self->state.local)
         return self->delegate(h, join_atom::value, std::move(req));
       auto rp = self->make_response_promise<join_ack>();
-      route_join(self, std::move(req), rp, 0);
+      auto& st = self->state;
+      route_join(self, std::move(req), rp,
+                 self->clock().now() + st.timeout - st.timeout / 10, 0);
       return rp;
     },
     [=](touch_atom, const std::string& user) -> caf::result<user_status> {

@@ -70,17 +70,32 @@ TEST_CASE("the sweep step is a hundredth of the TTL, 10 ms to 500 ms") {
   CHECK(ttl_step(200) == 10);
 }
 
+namespace {
+
+/// Joins `user`'s phone from a new session (`session`); the user actor's
+/// address, no strong reference to it kept.
+caf::actor_addr join_phone(fixture& f, const std::string& user,
+                           caf::actor& session) {
+  return f.join(user, "phone", nullptr, &session).user.address();
+}
+
+/// The phone of the user actor at `who` leaves from `session`.
+void leave_phone(fixture& f, const caf::actor_addr& who,
+                 const caf::actor& session) {
+  f.self->send(caf::actor_cast<user_api>(who), leave_atom::value,
+               std::string{"phone"}, session.address());
+  f.run();
+}
+
+} // namespace
+
 TEST_CASE(
   "a user who went offline is freed at once, not when their "
   "TTL check would have come") {
   fixture f;
   caf::actor session;
-  auto ack = f.join("ulla", "phone", nullptr, &session);
-  auto who = ack.user.address();
-  ack.user = nullptr;
-  f.self->send(caf::actor_cast<user_api>(who), leave_atom::value,
-               std::string{"phone"}, session.address());
-  f.run();
+  auto who = join_phone(f, "ulla", session);
+  leave_phone(f, who, session);
   // The grace period (2 s) ends: offline, and the registry stops the
   // actor. Its TTL check (90 s after the join) is still to come; a CAF
   // timer for it kept the actor (and its state) until then.
@@ -102,15 +117,7 @@ TEST_CASE(
   "and none once the user's actor ends") {
   fixture f;
   caf::actor session;
-  auto ack = f.join("vera", "phone", nullptr, &session);
-  auto who = ack.user.address();
-  ack.user = nullptr;
-  auto user = caf::actor_cast<user_api>(who);
-  auto leave = [&] {
-    f.self->send(user, leave_atom::value, std::string{"phone"},
-                 session.address());
-    f.run();
-  };
+  auto who = join_phone(f, "vera", session);
   auto rejoin = [&] {
     join_request req;
     req.user_id = "vera";
@@ -123,23 +130,35 @@ TEST_CASE(
               [](caf::error&) {});
     REQUIRE(joined); // the same actor, within its grace period
   };
-  leave();
+  leave_phone(f, who, session);
   rejoin();
   auto weak_refs = who.get()->weak_refs.load();
   // Each monitor on the session held the user actor's address: ten more
-  // rejoins of the same connection kept ten more (and a second device on
-  // it one more).
+  // rejoins of the same connection kept ten more.
   for (int i = 0; i < 10; ++i) {
-    leave();
+    leave_phone(f, who, session);
     rejoin();
   }
   CHECK(who.get()->weak_refs == weak_refs);
-  user = nullptr;
   // The user leaves for good; the grace period ends and the actor with
   // it. Only `who` holds its address now: nothing on the still open
   // session keeps its memory.
-  f.self->send(caf::actor_cast<user_api>(who), leave_atom::value,
-               std::string{"phone"}, session.address());
+  leave_phone(f, who, session);
+  f.advance(3s);
+  REQUIRE(caf::actor_cast<caf::actor>(who) == nullptr);
+  CHECK(who.get()->weak_refs == 1);
+}
+
+TEST_CASE(
+  "devices dropped with their node leave no monitor on their sessions") {
+  fixture f;
+  caf::actor session;
+  auto who = join_phone(f, "wanda", session);
+  // The view dropped the session's node (here: this one). A hung node's
+  // sessions keep their proxies, and a monitor on one this actor's memory.
+  // (drop_atom is the registry's, outside user_api.)
+  caf::anon_send(caf::actor_cast<caf::actor>(who), drop_atom::value,
+                 f.sys.node());
   f.run();
   f.advance(3s);
   REQUIRE(caf::actor_cast<caf::actor>(who) == nullptr);
