@@ -332,6 +332,16 @@ fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
           entry.direct = st.direct->find(l.address());
         if (entry.direct)
           entry.home = entry.direct->home();
+      } else if (entry.direct && !entry.home) {
+        // Subscribed again after it found a home (a Socket.IO session that
+        // upgraded from polling to a WebSocket): its deliveries move there.
+        // Those handed out before went through its socket's inbox, which
+        // the home drains before it writes anything of its own.
+        entry.home = entry.direct->home();
+        if (entry.home && entry.global) {
+          st.global_here.erase(l);
+          st.homes_stale = true;
+        }
       }
       if (global) {
         entry.global = true;

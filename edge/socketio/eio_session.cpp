@@ -358,9 +358,12 @@ void eio_session::on_ws_text(const std::shared_ptr<session_sink>& ws,
       // anything sent from now on (senders see ws_ once the lock is free).
       // A sink only queues: it never calls back into this session.
       ws_->send_texts(std::move(queued));
+      auto upgraded = app_;
       lock.unlock();
       if (done)
         done(text_response(encode_eio(eio_type::noop)));
+      if (upgraded)
+        caf::anon_send(upgraded, rehome_atom::value);
       return;
     }
     lock.unlock();

@@ -38,7 +38,10 @@ using eio_listener_api = caf::typed_actor<
   // a ping interval plus a ping timeout after the handshake (socket.io's
   // connectTimeout, told once by eio_session::heartbeat): the session is
   // dropped unless a namespace is connected by now
-  caf::reacts_to<deadline_atom>>;
+  caf::reacts_to<deadline_atom>,
+  // the session moved from polling to a WebSocket (an upgrade): its
+  // deliveries may now run on that socket's thread (eio_transport::home)
+  caf::reacts_to<rehome_atom>>;
 
 /// What the Socket.IO actor sees of its transport. Thread-safe.
 class eio_transport {

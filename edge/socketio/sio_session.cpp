@@ -427,6 +427,10 @@ const sio_session_api::behavior_type& sio_behavior() {
       rejoin(self, *self->state.ctx, nsp, epoch, attempt,
              link_finder(self, nsp), owner_lost(self));
     },
+    [](rehome_atom) {
+      // From the transport: it upgraded to a WebSocket.
+      moved_to_websocket(current<sio_self>());
+    },
     [](deadline_atom) {
       // From the transport's clock (eio_session::heartbeat).
       auto self = current<sio_self>();

@@ -280,6 +280,11 @@ void publish_sockets(sio_ptr self) {
     return;
   }
   make_direct(self);
+  send_subscribe(self);
+}
+
+void send_subscribe(sio_ptr self) {
+  auto& st = self->state;
   self
     ->request(st.ctx->api, st.ctx->cfg.actors.request_timeout,
               subscribe_atom::value, delta_listener{self},
@@ -289,6 +294,14 @@ void publish_sockets(sio_ptr self) {
             // Not subscribed after all: the next identifying event tries again.
             self->state.subscribed = false;
           });
+}
+
+void moved_to_websocket(sio_ptr self) {
+  auto& st = self->state;
+  // Subscribed while polling: the fan-out wrote from its own thread. The
+  // subscription again (idempotent) has it ask the session's home anew.
+  if (st.subscribed && !st.subscribe_pending && !st.closed && st.direct)
+    send_subscribe(self);
 }
 
 } // namespace presence::edge

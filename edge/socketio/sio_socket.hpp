@@ -203,4 +203,13 @@ void sync_direct(sio_ptr self);
 /// from then on, with the sockets as the packet left them).
 void publish_sockets(sio_ptr self);
 
+/// Asks the node for the session's global feed (a request; on failure the
+/// next identifying event subscribes again).
+void send_subscribe(sio_ptr self);
+
+/// The session moved from polling to a WebSocket: a feed it subscribed to
+/// while polling is subscribed again, so the fan-out moves its deliveries
+/// to the socket's thread (sio_direct::home).
+void moved_to_websocket(sio_ptr self);
+
 } // namespace presence::edge

@@ -228,6 +228,41 @@ TEST_CASE(
   CHECK(a_direct->deltas[0].version < a_direct->deltas[1].version);
 }
 
+TEST_CASE(
+  "a listener that had no home when it subscribed moves to the one it has "
+  "when it subscribes again") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  fixture f{c};
+  auto home = std::make_shared<test_home>();
+  // A Socket.IO session still polling: no home yet.
+  auto [a, msgs] = f.listener();
+  auto d = std::make_shared<homed_box>();
+  f.direct->add(a.address(), d);
+  auto subscribe = [&] {
+    f.self->send(f.api, subscribe_atom::value,
+                 caf::actor_cast<delta_listener>(a), std::vector<std::string>{},
+                 true);
+    f.run();
+  };
+  subscribe();
+  f.listeners.push_back(a);
+  f.join("a", "d");
+  // Written on the fan-out's thread.
+  CHECK(d->box->deltas.size() == 1);
+  CHECK(home->sizes.empty());
+  // It upgraded to a WebSocket and subscribes again.
+  d->at = home;
+  subscribe();
+  f.join("b", "d");
+  CHECK(d->box->deltas.size() == 1);
+  CHECK(home->sizes == std::vector<size_t>{1});
+  home->run();
+  REQUIRE(d->box->deltas.size() == 2);
+  CHECK(d->box->deltas[1].user_id == "b");
+  CHECK(msgs->batches == 0);
+}
+
 TEST_CASE("listeners with a home that left are let go without a delivery") {
   auto c = fixture::default_cfg();
   c.coalesce_window = 0ms;

@@ -18,9 +18,10 @@
 
 using namespace presence::cluster;
 
-TEST_CASE("the process's SSL calls are the ones that empty OpenSSL's error "
-          "queue",
-          "[cluster_tls]") {
+TEST_CASE(
+  "the process's SSL calls are the ones that empty OpenSSL's error "
+  "queue",
+  "[cluster_tls]") {
   CHECK(openssl_error_queue_guarded());
 }
 
@@ -47,8 +48,8 @@ ctx_ptr server_ctx() {
   X509_set_pubkey(cert.get(), key.get());
   auto* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("test"),
-                             -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>("test"), -1,
+                             -1, 0);
   X509_set_issuer_name(cert.get(), name);
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0)
     return nullptr;
@@ -61,9 +62,10 @@ ctx_ptr server_ctx() {
 
 } // namespace
 
-TEST_CASE("a read on an open TLS connection does not report an error "
-          "another connection left behind",
-          "[cluster_tls]") {
+TEST_CASE(
+  "a read on an open TLS connection does not report an error "
+  "another connection left behind",
+  "[cluster_tls]") {
   auto sctx = server_ctx();
   REQUIRE(sctx);
   // No TLS 1.3 session tickets after the handshake: a read that takes one
