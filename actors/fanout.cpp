@@ -32,10 +32,16 @@ struct listener_entry {
   std::shared_ptr<delivery_home> home;
 };
 
-/// The global listeners of one delivery_home, as the home reads them.
+/// The global listeners of one delivery_home, as the home reads them: in
+/// chunks of home_chunk, one task each. A chunk is shared with the tasks
+/// in flight, so it is never changed: a listener that subscribes replaces
+/// the last chunk with a copy that has it too (at most home_chunk
+/// pointers copied, where a rebuild of the whole list took ~0.4 ms per
+/// 1,000 listeners, on the join's path: docs/benchmarks.md, "thirty-first
+/// session").
 struct home_group {
   std::shared_ptr<delivery_home> home;
-  std::shared_ptr<const delivery_home::listeners> members;
+  std::vector<std::shared_ptr<const delivery_home::listeners>> chunks;
 };
 
 /// Listeners a home is handed per task: its thread starts on the first
@@ -53,9 +59,9 @@ struct fanout_state {
   /// in; null: a message).
   std::unordered_map<delta_listener, std::shared_ptr<direct_listener>>
     global_here;
-  /// The global listeners that have a home, by home (rebuilt at the first
-  /// delivery after `global` changed: deliveries to many listeners come at
-  /// most once per window, fanout_window).
+  /// The global listeners that have a home, by home: a new one is added
+  /// at once (add_home); the whole is rebuilt at the first delivery after
+  /// enough of them left (drop_global).
   std::vector<home_group> homes;
   bool homes_stale = false;
   /// Listeners with a home that stopped listening to everything since
@@ -108,10 +114,41 @@ void regroup_homes(fanout_state& st) {
       ls.push_back(e->direct);
     }
   st.homes.clear();
-  for (auto& [raw, g] : by_home)
-    st.homes.push_back(home_group{
-      std::move(g.first),
-      std::make_shared<const delivery_home::listeners>(std::move(g.second))});
+  for (auto& [raw, g] : by_home) {
+    home_group group{std::move(g.first), {}};
+    auto& ls = g.second;
+    for (size_t i = 0; i < ls.size(); i += home_chunk)
+      group.chunks.push_back(std::make_shared<const delivery_home::listeners>(
+        ls.begin() + static_cast<std::ptrdiff_t>(i),
+        ls.begin()
+          + static_cast<std::ptrdiff_t>(std::min(i + home_chunk, ls.size()))));
+    st.homes.push_back(std::move(group));
+  }
+}
+
+/// A global listener with a home joins its home's list now (a rebuild
+/// due anyway takes it in then).
+void add_home(fanout_state& st, const listener_entry& entry) {
+  if (st.homes_stale)
+    return;
+  auto g = std::find_if(st.homes.begin(), st.homes.end(),
+                        [&](const home_group& x) {
+                          return x.home == entry.home;
+                        });
+  if (g == st.homes.end()) {
+    st.homes.push_back(home_group{entry.home, {}});
+    g = std::prev(st.homes.end());
+  }
+  if (g->chunks.empty() || g->chunks.back()->size() >= home_chunk) {
+    g->chunks.push_back(
+      std::make_shared<const delivery_home::listeners>(1, entry.direct));
+    return;
+  }
+  auto last = std::make_shared<delivery_home::listeners>();
+  last->reserve(g->chunks.back()->size() + 1);
+  *last = *g->chunks.back();
+  last->push_back(entry.direct);
+  g->chunks.back() = std::move(last);
 }
 
 /// Sends `deltas` to their listeners; returns how many listeners it
@@ -140,9 +177,8 @@ size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
     if (st.homes_stale)
       regroup_homes(st);
     for (auto& g : st.homes)
-      for (size_t i = 0; i < g.members->size(); i += home_chunk)
-        g.home->deliver(g.members, i,
-                        std::min(i + home_chunk, g.members->size()), batch);
+      for (auto& chunk : g.chunks)
+        g.home->deliver(chunk, 0, chunk->size(), batch);
     for (auto& [l, direct] : st.global_here)
       hand(self, l, direct, batch);
     sent += st.global.size();
@@ -248,21 +284,34 @@ void take(fanout_ptr self, std::vector<presence_delta> ds) {
   }
 }
 
-/// `l` (with `entry`) listens to everything no more.
+/// `l` (with `entry`) listens to everything no more; `ended`: because its
+/// actor ended (its direct way in ended with it: it writes nothing more).
 void drop_global(fanout_state& st, const delta_listener& l,
-                 const listener_entry& entry) {
+                 const listener_entry& entry, bool ended) {
   if (st.global.erase(l) == 0)
     return;
   if (!entry.home) {
     st.global_here.erase(l);
     return;
   }
-  st.homes_stale = true;
-  // `homes` holds the listeners that left until it is rebuilt, at the
-  // next delivery; on a quiet node it is rebuilt once as many have left
-  // as are still there (each rebuild paid for by as many leaves).
-  if (++st.homes_dropped > home_chunk && st.homes_dropped > st.global.size())
+  // One that lives on (it unsubscribed) must hear nothing more of
+  // everything: the list is rebuilt before the next delivery.
+  if (!ended) {
+    st.homes_stale = true;
+    return;
+  }
+  // `homes` holds the listeners that ended until it is rebuilt (their
+  // direct ways in ended with them, so they write nothing): at the next
+  // delivery once an eighth of the list (at least 16) has left, and on a
+  // quiet node at once when as many have left as are still there. Each
+  // rebuild is paid for by that many leaves; a leave alone (each
+  // repetition of a seed-000 join and leave) rebuilt the list before.
+  ++st.homes_dropped;
+  if (st.homes_dropped > home_chunk && st.homes_dropped > st.global.size())
     regroup_homes(st);
+  else if (st.homes_dropped >= 16
+           && st.homes_dropped * 8 >= st.global.size() + st.homes_dropped)
+    st.homes_stale = true;
 }
 
 void forget(fanout_ptr self, const delta_listener& l) {
@@ -278,7 +327,7 @@ void forget(fanout_ptr self, const delta_listener& l) {
         st.by_user.erase(j);
     }
   }
-  drop_global(st, l, i->second);
+  drop_global(st, l, i->second, true);
   st.listeners.erase(i);
 }
 
@@ -340,14 +389,14 @@ fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
         entry.home = entry.direct->home();
         if (entry.home && entry.global) {
           st.global_here.erase(l);
-          st.homes_stale = true;
+          add_home(st, entry);
         }
       }
       if (global) {
         entry.global = true;
         if (st.global.emplace(l, &entry).second) {
           if (entry.home)
-            st.homes_stale = true;
+            add_home(st, entry);
           else
             st.global_here.emplace(l, entry.direct);
         }
@@ -366,7 +415,7 @@ fanout_impl(fanout_ptr self, actors_config cfg, uint64_t started,
       auto& entry = it->second;
       if (global) {
         entry.global = false;
-        drop_global(st, l, entry);
+        drop_global(st, l, entry, false);
       }
       for (auto& u : users) {
         if (entry.users.erase(u) == 0)
