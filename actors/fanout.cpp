@@ -307,11 +307,19 @@ void drop_global(fanout_state& st, const delta_listener& l,
   // rebuild is paid for by that many leaves; a leave alone (each
   // repetition of a seed-000 join and leave) rebuilt the list before.
   ++st.homes_dropped;
-  if (st.homes_dropped > home_chunk && st.homes_dropped > st.global.size())
+  // The homed ones still listening (those without a home are not on the
+  // list).
+  auto live = st.global.size() - st.global_here.size();
+  if (live == 0) {
+    st.homes.clear();
+    st.homes_dropped = 0;
+    st.homes_stale = false;
+  } else if (st.homes_dropped > home_chunk && st.homes_dropped > live) {
     regroup_homes(st);
-  else if (st.homes_dropped >= 16
-           && st.homes_dropped * 8 >= st.global.size() + st.homes_dropped)
+  } else if (st.homes_dropped >= 16
+             && st.homes_dropped * 8 >= live + st.homes_dropped) {
     st.homes_stale = true;
+  }
 }
 
 void forget(fanout_ptr self, const delta_listener& l) {

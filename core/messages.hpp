@@ -688,9 +688,10 @@ class direct_listener {
 public:
   virtual ~direct_listener();
   virtual void deliver(const delta_batch& batch) = 0;
-  /// Where deliveries to this listener are best run (delivery_home), fixed
-  /// for its life; null: on the fan-out's thread. Asked once, when it
-  /// subscribes.
+  /// Where deliveries to this listener are best run (delivery_home); null:
+  /// on the fan-out's thread. Asked when it subscribes, and asked again
+  /// when one without a home subscribes again (a Socket.IO session that
+  /// upgraded from polling): once it has one, it keeps it for its life.
   virtual std::shared_ptr<delivery_home> home() const;
   /// Asks the CPU to bring what deliver() will read into the cache, a few
   /// listeners ahead of it (a home's task knows who is next): `step` 0,

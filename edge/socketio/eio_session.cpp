@@ -204,7 +204,10 @@ void eio_session::finish(const std::string& reason) {
     pending_get_ = nullptr;
     ws = std::move(ws_);
     probe = std::move(probe_);
-    app = app_;
+    // Nothing reads it once closed_ is set: a session object something
+    // still holds (the fan-out's list, briefly) does not hold the actor.
+    app = std::move(app_);
+    app_ = nullptr;
   }
   if (pending)
     pending(text_response(encode_eio(eio_type::close)));
@@ -291,10 +294,15 @@ std::shared_ptr<delivery_home> eio_transport::home() const {
 }
 
 std::shared_ptr<delivery_home> eio_session::home() const {
-  std::lock_guard<std::mutex> guard{mu_};
-  if (transport_ == transport::websocket && ws_ && !closed_)
-    return ws_->home();
-  return nullptr;
+  std::shared_ptr<session_sink> ws;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    if (transport_ == transport::websocket && !closed_)
+      ws = ws_;
+  }
+  // Outside the lock: the sink may hold the last reference to its socket's
+  // session, whose end calls back into this one (on_ws_closed).
+  return ws ? ws->home() : nullptr;
 }
 
 void eio_session::attach_websocket(std::shared_ptr<session_sink> ws) {

@@ -275,6 +275,43 @@ TEST_CASE(
   CHECK(msgs->batches == 0);
 }
 
+TEST_CASE(
+  "ended listeners with a home are counted against the homed ones, not "
+  "against every listener of everything") {
+  auto c = fixture::default_cfg();
+  c.coalesce_window = 0ms;
+  fixture f{c};
+  auto home = std::make_shared<test_home>();
+  // 200 listeners of everything without a home (sessions still polling)
+  // and 40 with one.
+  for (int i = 0; i < 200; ++i)
+    f.subscribe_direct({}, true);
+  std::vector<caf::actor> homed;
+  for (int i = 0; i < 40; ++i) {
+    auto [a, box] = f.listener();
+    auto d = std::make_shared<homed_box>();
+    d->at = home;
+    f.direct->add(a.address(), d);
+    f.self->send(f.api, subscribe_atom::value,
+                 caf::actor_cast<delta_listener>(a), std::vector<std::string>{},
+                 true);
+    homed.push_back(a);
+  }
+  f.run();
+  f.join("a", "d");
+  CHECK(home->sizes == std::vector<size_t>{40});
+  home->run();
+  // 16 of the homed end: 16 of 40 (against 240 they would wait for 30).
+  for (int i = 0; i < 16; ++i)
+    f.self->send_exit(homed[static_cast<size_t>(i)],
+                      caf::exit_reason::user_shutdown);
+  f.run();
+  home->sizes.clear();
+  f.join("b", "d");
+  CHECK(home->sizes == std::vector<size_t>{24});
+  home->run();
+}
+
 TEST_CASE("listeners with a home that left are let go without a delivery") {
   auto c = fixture::default_cfg();
   c.coalesce_window = 0ms;
