@@ -143,6 +143,28 @@ struct homed_box : fixture::direct_box {
   std::shared_ptr<delivery_home> home() const override { return at; }
 };
 
+/// A listener whose direct way in lives at `home` (null: none yet).
+struct homed_listener {
+  caf::actor actor;
+  std::shared_ptr<homed_box> direct;
+  /// What reached it as messages (not through its direct way in).
+  std::shared_ptr<inbox> msgs;
+};
+
+/// Makes a homed_listener and has it subscribe to `users` or everything
+/// (run the fixture to have it done).
+homed_listener subscribe_homed(fixture& f, std::shared_ptr<delivery_home> home,
+                               std::vector<std::string> users = {},
+                               bool global = true) {
+  auto [a, msgs] = f.listener();
+  auto d = std::make_shared<homed_box>();
+  d->at = std::move(home);
+  f.direct->add(a.address(), d);
+  f.self->send(f.api, subscribe_atom::value, caf::actor_cast<delta_listener>(a),
+               std::move(users), global);
+  return {a, d, msgs};
+}
+
 } // namespace
 
 TEST_CASE(
@@ -153,15 +175,10 @@ TEST_CASE(
   fixture f{c};
   auto home = std::make_shared<test_home>();
   auto subscribe_at = [&](std::vector<std::string> users, bool global) {
-    auto [a, box] = f.listener();
-    auto d = std::make_shared<homed_box>();
-    d->at = home;
-    f.direct->add(a.address(), d);
-    f.self->send(f.api, subscribe_atom::value,
-                 caf::actor_cast<delta_listener>(a), std::move(users), global);
+    auto l = subscribe_homed(f, home, std::move(users), global);
     f.run();
-    f.listeners.push_back(a);
-    return std::make_tuple(a, d->box, box);
+    f.listeners.push_back(l.actor);
+    return std::make_tuple(l.actor, l.direct->box, l.msgs);
   };
   // 300 listeners of everything at the home, one of user a there, and one
   // of everything without a home.
@@ -248,17 +265,15 @@ TEST_CASE(
   fixture f{c};
   auto home = std::make_shared<test_home>();
   // A Socket.IO session still polling: no home yet.
-  auto [a, msgs] = f.listener();
-  auto d = std::make_shared<homed_box>();
-  f.direct->add(a.address(), d);
-  auto subscribe = [&] {
+  auto [a, d, msgs] = subscribe_homed(f, nullptr);
+  f.run();
+  f.listeners.push_back(a);
+  auto subscribe = [&, a = a] {
     f.self->send(f.api, subscribe_atom::value,
                  caf::actor_cast<delta_listener>(a), std::vector<std::string>{},
                  true);
     f.run();
   };
-  subscribe();
-  f.listeners.push_back(a);
   f.join("a", "d");
   // Written on the fan-out's thread.
   CHECK(d->box->deltas.size() == 1);
@@ -287,16 +302,8 @@ TEST_CASE(
   for (int i = 0; i < 200; ++i)
     f.subscribe_direct({}, true);
   std::vector<caf::actor> homed;
-  for (int i = 0; i < 40; ++i) {
-    auto [a, box] = f.listener();
-    auto d = std::make_shared<homed_box>();
-    d->at = home;
-    f.direct->add(a.address(), d);
-    f.self->send(f.api, subscribe_atom::value,
-                 caf::actor_cast<delta_listener>(a), std::vector<std::string>{},
-                 true);
-    homed.push_back(a);
-  }
+  for (int i = 0; i < 40; ++i)
+    homed.push_back(subscribe_homed(f, home).actor);
   f.run();
   f.join("a", "d");
   CHECK(home->sizes == std::vector<size_t>{40});
@@ -320,15 +327,9 @@ TEST_CASE("listeners with a home that left are let go without a delivery") {
   std::vector<caf::actor> actors;
   std::vector<std::weak_ptr<homed_box>> boxes;
   for (int i = 0; i < 300; ++i) {
-    auto [a, box] = f.listener();
-    auto d = std::make_shared<homed_box>();
-    d->at = home;
-    f.direct->add(a.address(), d);
-    f.self->send(f.api, subscribe_atom::value,
-                 caf::actor_cast<delta_listener>(a), std::vector<std::string>{},
-                 true);
-    actors.push_back(a);
-    boxes.push_back(d);
+    auto l = subscribe_homed(f, home);
+    actors.push_back(l.actor);
+    boxes.push_back(l.direct);
   }
   f.run();
   f.join("a", "d"); // the fan-out's list of them is built
