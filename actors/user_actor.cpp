@@ -492,23 +492,23 @@ void drop_devices(user_ptr self, Pred pred) {
       && ends_stale(self))
     return;
   millis end = 0;
-  std::vector<caf::actor_addr> dropped;
+  bool removed = false;
   for (auto i = st.devices.begin(); i != st.devices.end();) {
     if (pred(i->second.session)) {
       actors_log().debug("{}: device {} dropped (its session's node is gone)",
                          st.user_id, i->first);
       end = std::max(end, i->second.view.last_active);
-      dropped.push_back(i->second.session.address());
+      auto session = i->second.session.address();
       i = st.devices.erase(i);
+      // A session on a node the view dropped (hung, not dead) still has
+      // its proxy, and the monitor on it this actor's address.
+      release_session(self, session);
+      removed = true;
     } else {
       ++i;
     }
   }
-  // A session on a node the view dropped (hung, not dead) still has its
-  // proxy, and the monitor on it this actor's address.
-  for (auto& s : dropped)
-    release_session(self, s);
-  if (!dropped.empty())
+  if (removed)
     devices_changed(self, end);
 }
 

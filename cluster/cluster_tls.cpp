@@ -1,9 +1,5 @@
 #include "cluster/cluster_tls.hpp"
 
-#include <spdlog/spdlog.h>
-
-#include "cluster/cluster_log.hpp"
-
 #include <cstdlib>
 #include <memory>
 
@@ -15,6 +11,9 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <spdlog/spdlog.h>
+
+#include "cluster/cluster_log.hpp"
 
 // CAF 0.17.6's OpenSSL module leaves OpenSSL's per-thread error queue as
 // a failed call left it (it drains the queue only when its own logger is

@@ -1,5 +1,7 @@
 #include "edge/socketio/eio_session.hpp"
 
+#include <utility>
+
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 #include <prometheus/counter.h>
@@ -206,8 +208,7 @@ void eio_session::finish(const std::string& reason) {
     probe = std::move(probe_);
     // Nothing reads it once closed_ is set: a session object something
     // still holds (the fan-out's list, briefly) does not hold the actor.
-    app = std::move(app_);
-    app_ = nullptr;
+    app = std::exchange(app_, nullptr);
   }
   if (pending)
     pending(text_response(encode_eio(eio_type::close)));

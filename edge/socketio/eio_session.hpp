@@ -71,8 +71,9 @@ public:
   /// where they arrive, without the Socket.IO actor (eio_session.cpp).
   virtual void fast_path(const std::string& nsp, activity_cell_ptr cell) = 0;
   /// The thread where sends are best made (its WebSocket's I/O thread,
-  /// session_sink::home); null while the session polls (and for good if
-  /// asked then: the fan-out asks once). The default: null.
+  /// session_sink::home); null while the session polls (the Socket.IO
+  /// actor subscribes again when it upgrades, and the fan-out asks anew).
+  /// The default: null.
   virtual std::shared_ptr<delivery_home> home() const;
 };
 
