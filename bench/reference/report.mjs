@@ -52,10 +52,14 @@ function nodeShare(run) {
 }
 
 const figures = [];
-// ratioTo: what the reference value is divided by (default: pd).
+// ratio: how many times better presenced is, reference / presenced where
+// lower is better, presenced / reference where higher is (so a ratio
+// below 1 always means the reference did better). ratioTo: what the
+// reference value is compared with (default: pd).
 function add(scen, figure, unit, better, ref, pd, note, ratioTo) {
   const d = ratioTo === undefined ? pd : ratioTo;
-  const ratio = ref != null && d != null && d !== 0 ? ref / d : null;
+  const [num, den] = better === 'higher' ? [d, ref] : [ref, d];
+  const ratio = num != null && den != null && den !== 0 ? num / den : null;
   figures.push({ scenario: scen, figure, unit, better, reference: ref, presenced: pd, ratio, note: note || null });
 }
 
@@ -155,7 +159,7 @@ const titles = {
   latency: `latency: ${sizes.latency} online + ${sizes.observers} observers; churn ${sizes.churn_per_s} new users/s, each stays 1 s, for ${sizes.latency_seconds} s.\n  churn = one user's join + leave and their deliveries (all server CPU in the window / churn users)`,
   fanout: `fanout: ${sizes.fanout} subscribers; one user joins and leaves ${sizes.fanout_reps} times.\n  join delivery = CPU from join sent until every subscriber saw it, / subscribers; repetition = join + leave incl. the wait for the leave`,
 };
-const rows = [['figure', 'unit', 'reference', 'presenced', 'ref/presenced']];
+const rows = [['figure', 'unit', 'reference', 'presenced', 'x better']];
 const lines = [];
 const w = [50, 5, 12, 12, 13];
 const pad = (s, n, right) => (right ? String(s).padStart(n) : String(s).padEnd(n));
@@ -164,7 +168,7 @@ const row = (c) => pad(c[0], w[0]) + ' ' + pad(c[1], w[1]) + ' ' + pad(c[2], w[2
 lines.push(`presenced vs reference (seed 000: Node ${machine.node} + socket.io 4.8.4 + @socket.io/redis-adapter + Redis ${machine.redis}; one Node process, one Redis)`);
 lines.push(`machine: ${machine.cores} cores, ${machine.mem_gib} GiB, Linux ${machine.kernel}, ${machine.date}; load generator on the same cores; reference lists: ${sizes.ref_lists}, adapter: ${sizes.ref_adapter}`);
 lines.push(`presenced: its defaults (a leave is announced after --reconnect-grace 2 s; adaptive --coalesce-window 0.25 ms; the seed-000 list built once per node, pushed at most once per --sio-list-window 1 s, widened to at most 16 MiB/s of lists)`);
-lines.push(`ratio = reference / presenced (figures marked "higher" are better when higher; all others lower is better)`);
+lines.push(`ratio = how many times better presenced is: reference / presenced, or presenced / reference for figures marked "higher" (higher is better there, lower elsewhere); below 1x the reference did better`);
 for (const s of scenarios) {
   lines.push('');
   lines.push(titles[s] || s);
