@@ -2,7 +2,7 @@
 # The native protocol's figures (issue 8's targets), one fresh presenced per
 # scenario, the load generator on the same machine, server CPU per
 # operation from /proc. Prints a table and one JSON line.
-#   bench/native.sh [--quick] [--scenarios heartbeat,busy,latency,fanout,scale]
+#   bench/native.sh [--quick] [--scenarios heartbeat,busy,latency,latency-sio,fanout,scale]
 #                   [--json FILE]
 # PRESENCED_ARGS: extra server arguments for every run, e.g.
 #   PRESENCED_ARGS="--scheduler-policy stealing" bench/native.sh --scenarios heartbeat
@@ -12,6 +12,11 @@
 # heartbeat: 1,000 clients pinging once a second (CPU per ping, RTT)
 # busy:      1,000 clients pinging 10 times a second
 # latency:   10,000 online, 2 observers, 1,000 joins/s (each stays 1 s)
+# latency-sio: the same with 2 Socket.IO observers (seed 000's join_user,
+#            user_online): seed 000 sends every join to every socket, so
+#            10,000 Socket.IO users cannot be held on this machine (100
+#            million frames to set up); the 10,000 online and the joins
+#            stay native, what Socket.IO observers wait for is measured
 # fanout:    one user joins and leaves; 10,000 subscribers; each change
 #            alone (FANOUT_GAP_MS, default 150, of quiet before each: past
 #            the 100 ms the fan-out paces itself after a send to 10,000;
@@ -29,7 +34,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${PRESENCED_BIN:-$root/build/app/presenced}
 gen=${LOADGEN_BIN:-$root/build/bench/loadgen}
-scenarios=heartbeat,busy,latency,fanout,scale
+scenarios=heartbeat,busy,latency,latency-sio,fanout,scale
 quick=0
 json_out=
 while [ $# -gt 0 ]; do
@@ -114,6 +119,9 @@ for s in "${list[@]}"; do
             --ping-interval-ms 100 --seconds $secs ;;
     latency) run latency --scenario latency --connections $n_lat \
                --observers 2 --rate $rate --seconds $((secs / 2)) ;;
+    latency-sio) run latency-sio --scenario latency --connections $n_lat \
+                   --observers 2 --rate $rate --seconds $((secs / 2)) \
+                   --observer-protocol sio000 --sio-path /api/socketio/ ;;
     fanout) run fanout --scenario fanout --observers $n_fan --repeat 10 \
               --rep-gap-ms "${FANOUT_GAP_MS:-150}" ;;
     soak)
@@ -186,8 +194,8 @@ for (const r of runs) {
                  `RTT p50 ${f(g.rtt_ms_p50, 2)} / p99 ${f(g.rtt_ms_p99, 2)} ms`,
                  `failed ${g.failed}`]);
       break;
-    case 'latency':
-      rows.push([r.name, `${g.held} online, ${g.rate} joins/s`,
+    case 'latency': case 'latency-sio':
+      rows.push([r.name, `${g.held} online, ${g.rate} joins/s, ${g.observer_protocol} observers`,
                  `${f(g.server_cpu_us_per_churn, 0)} µs CPU/churn`,
                  `join->observer p50 ${f(g.delivery_ms_p50, 2)} / p99 ${f(g.delivery_ms_p99, 2)} ms`,
                  `leave p50 ${f(g.leave_delivery_ms_p50, 2)} ms, failed ${g.failed}`]);

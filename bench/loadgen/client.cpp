@@ -83,7 +83,9 @@ class ws_client final : public client,
                         public std::enable_shared_from_this<ws_client> {
 public:
   ws_client(hub& h, client_spec s)
-    : h_(h), s_(std::move(s)), sock_(h.ioc), timer_(h.ioc) {
+    : h_(h), s_(std::move(s)),
+      proto_(s_.r == role::observer ? h.opt.observer_proto() : h.opt.proto),
+      sock_(h.ioc), timer_(h.ioc) {
     // nop
   }
 
@@ -190,7 +192,7 @@ private:
       return fail("connect", ec.message());
     sock_.set_option(tcp::no_delay(true), ec);
     std::string target;
-    if (h_.opt.proto == protocol::native) {
+    if (proto_ == protocol::native) {
       if (s_.r == role::observer) {
         target = "/ws/user-status/";
       } else {
@@ -256,7 +258,7 @@ private:
     std::string().swap(wbuf_);
     timer_.cancel();
     consume(end + 4);
-    st_ = h_.opt.proto == protocol::native ? state::joining : state::opening;
+    st_ = proto_ == protocol::native ? state::joining : state::opening;
     // Frames that came with the answer, then the next read.
     on_bytes({}, 0);
   }
@@ -370,7 +372,7 @@ private:
     ++h_.rx_msgs;
     h_.rx_bytes += static_cast<int64_t>(m.size());
     h_.t_last_rx = now_us();
-    if (h_.opt.proto == protocol::native)
+    if (proto_ == protocol::native)
       on_native(m);
     else
       on_sio(m);
@@ -438,7 +440,7 @@ private:
 
   // -- Socket.IO ----------------------------------------------------------------
 
-  bool seed004() const { return h_.opt.proto == protocol::sio004; }
+  bool seed004() const { return proto_ == protocol::sio004; }
 
   void on_sio(std::string_view m) {
     if (m.empty())
@@ -684,7 +686,7 @@ private:
   void send_round() {
     round_out_ = true;
     t_round_ = now_us();
-    switch (h_.opt.proto) {
+    switch (proto_) {
       case protocol::native:
         send(R"({"type":"ping","id":1})");
         return;
@@ -803,6 +805,9 @@ private:
 
   hub& h_;
   client_spec s_;
+  /// What this client speaks: --protocol, or --observer-protocol for an
+  /// observer.
+  protocol proto_;
   tcp::socket sock_;
   net::steady_timer timer_;
   /// Bytes read and not yet handled: rbuf_[0, rlen_).

@@ -59,6 +59,7 @@ namespace {
 const char* usage
   = "usage: loadgen --port P [--host 127.0.0.1]\n"
     "  [--protocol native|sio000|sio004] [--sio-path /socket.io/]\n"
+    "  [--observer-protocol native|sio000|sio004]\n"
     "  [--scenario combined|storm|heartbeat|latency|fanout|hold|soak]\n"
     "  [--connections N] [--observers K] [--seconds S] [--ping-interval-ms "
     "MS]\n"
@@ -120,13 +121,32 @@ bool parse_options(int argc, char** argv, options& o, int& rc) {
       continue;
     }
     static const char* known[] = {
-      "--host",        "--port",         "--protocol",         "--scenario",
-      "--sio-path",    "--sio004-round", "--sio000-confirm",   "--connections",
-      "--observers",   "--seconds",      "--ping-interval-ms", "--prefix",
-      "--concurrency", "--rate",         "--churn-hold-ms",    "--repeat",
-      "--procs",       "--settle-ms",    "--timeout-s",        "--window-s",
-      "--ready-file",  "--source-ips",   "--server-pid",       "--samples-file",
+      "--host",
+      "--port",
+      "--protocol",
+      "--scenario",
+      "--sio-path",
+      "--sio004-round",
+      "--sio000-confirm",
+      "--connections",
+      "--observers",
+      "--seconds",
+      "--ping-interval-ms",
+      "--prefix",
+      "--concurrency",
+      "--rate",
+      "--churn-hold-ms",
+      "--repeat",
+      "--procs",
+      "--settle-ms",
+      "--timeout-s",
+      "--window-s",
+      "--ready-file",
+      "--source-ips",
+      "--server-pid",
+      "--samples-file",
       "--rep-gap-ms",
+      "--observer-protocol",
     };
     if (std::find(std::begin(known), std::end(known), k) == std::end(known))
       return bad("unknown option " + k);
@@ -138,13 +158,14 @@ bool parse_options(int argc, char** argv, options& o, int& rc) {
       o.host = v;
     else if (k == "--port")
       o.port = v;
-    else if (k == "--protocol") {
+    else if (k == "--protocol" || k == "--observer-protocol") {
+      auto& p = k == "--protocol" ? o.proto : o.observer_proto_set.emplace();
       if (v == "native")
-        o.proto = protocol::native;
+        p = protocol::native;
       else if (v == "sio000")
-        o.proto = protocol::sio000;
+        p = protocol::sio000;
       else if (v == "sio004")
-        o.proto = protocol::sio004;
+        p = protocol::sio004;
       else
         ok = false;
     } else if (k == "--scenario") {
@@ -222,7 +243,10 @@ bool parse_options(int argc, char** argv, options& o, int& rc) {
   // Quiet time before a measured phase: seed 000 may push an
   // online_users_list up to --sio-list-window (1 s) after the last change.
   if (o.settle_ms < 0)
-    o.settle_ms = o.proto == protocol::sio000 ? 1200 : 500;
+    o.settle_ms = o.proto == protocol::sio000
+                      || o.observer_proto() == protocol::sio000
+                    ? 1200
+                    : 500;
   if (o.host.rfind("127.", 0) != 0)
     return bad("loopback (127.0.0.0/8) only");
   if (o.prefix.empty())

@@ -3,6 +3,7 @@
 // the workers' reports and prints the JSON line (stdout) and a summary
 // (stderr).
 
+#include <dirent.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -28,15 +30,20 @@ namespace {
 
 // -- /proc ----------------------------------------------------------------------
 
-/// utime + stime of a process in µs; -1 if it cannot be read.
-int64_t proc_cpu_us(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+/// utime + stime in µs from a /proc stat file (a process's or a
+/// thread's); -1 if it cannot be read. `comm` (if given) gets the name
+/// between the parentheses.
+int64_t stat_cpu_us(const std::string& path, std::string* comm = nullptr) {
+  std::ifstream f(path);
   std::string s;
   if (!std::getline(f, s))
     return -1;
+  auto lp = s.find('(');
   auto rp = s.rfind(')');
-  if (rp == std::string::npos)
+  if (rp == std::string::npos || lp == std::string::npos || lp > rp)
     return -1;
+  if (comm != nullptr)
+    *comm = s.substr(lp + 1, rp - lp - 1);
   std::istringstream in(s.substr(rp + 1));
   std::string tok;
   // After the command: field 3 (state) ... field 14 utime, 15 stime.
@@ -52,6 +59,28 @@ int64_t proc_cpu_us(int pid) {
   return (utime + stime) * 1000000LL / (tck > 0 ? tck : 100);
 }
 
+int64_t proc_cpu_us(int pid) {
+  return stat_cpu_us("/proc/" + std::to_string(pid) + "/stat");
+}
+
+/// CPU (µs) of every thread of `pid` so far, summed by thread name (the
+/// names presenced gives its threads: presenced.io, presenced.work, ...).
+/// Threads that ended are not counted (their CPU stays in the process's).
+void add_thread_cpu_us(int pid, std::map<std::string, int64_t>& by_name) {
+  auto dir = "/proc/" + std::to_string(pid) + "/task";
+  std::unique_ptr<DIR, int (*)(DIR*)> d{::opendir(dir.c_str()), ::closedir};
+  if (!d)
+    return;
+  while (auto* e = ::readdir(d.get())) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9')
+      continue;
+    std::string comm;
+    auto c = stat_cpu_us(dir + "/" + e->d_name + "/stat", &comm);
+    if (c >= 0)
+      by_name[comm] += c;
+  }
+}
+
 int64_t proc_rss_kb(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -64,6 +93,8 @@ int64_t proc_rss_kb(int pid) {
 struct server_sample {
   int64_t cpu_us = 0; // summed over --server-pid; -1: a pid was missing
   int64_t rss_kb = 0;
+  /// At barriers only: CPU by thread name (summed over --server-pid).
+  std::map<std::string, int64_t> thread_cpu_us;
 };
 
 server_sample sample_servers(const options& o) {
@@ -344,6 +375,8 @@ private:
     }
     s.client_cpu_us = s.merged["client_cpu_us"];
     s.server = sample_servers(o_);
+    for (int pid : o_.server_pids)
+      add_thread_cpu_us(pid, s.server.thread_cpu_us);
     s.t_us = now_us();
     if (o_.scen == scenario::soak && s.name == "start") {
       sampling_ = true;
@@ -500,6 +533,7 @@ private:
     json_line j;
     j.str("scenario", to_string(o_.scen))
       .str("protocol", to_string(o_.proto))
+      .str("observer_protocol", to_string(o_.observer_proto()))
       .integer("procs", o_.procs)
       .integer("connections", o_.scen == scenario::fanout ? 0 : o_.connections)
       .integer("observers", o_.observers);
@@ -855,8 +889,36 @@ private:
       .num("client_cpu_ms", cms, 1)
       .num("server_cpu_ms_total", server_ms(first, last), 1)
       .num("client_cpu_ms_total", v("client_cpu_us") / 1000.0, 1);
-    if (per_op != nullptr)
+    std::string by_thread; // "presenced.io 9.1, presenced.work 2.0, ..."
+    if (per_op != nullptr) {
       j.num(per_op, per(sms, ops), 1);
+      // The same CPU by the server's thread names (where an operation's
+      // time goes, docs/benchmarks.md): {"presenced.io": µs per op, ...}.
+      if (m0 != nullptr && m1 != nullptr && m0->name != "quiet"
+          && m1->name != "quiet" && !m1->server.thread_cpu_us.empty()) {
+        std::vector<std::pair<double, std::string>> rows;
+        for (auto& [name, us] : m1->server.thread_cpu_us) {
+          auto before = m0->server.thread_cpu_us.find(name);
+          auto d
+            = us
+              - (before == m0->server.thread_cpu_us.end() ? 0 : before->second);
+          if (d > 0)
+            rows.emplace_back(per(d / 1000.0, ops), name);
+        }
+        std::sort(rows.rbegin(), rows.rend());
+        std::string obj = "{";
+        for (auto& [v, name] : rows) {
+          char buf[160];
+          std::snprintf(buf, sizeof buf, "%s\"%s\":%.2f",
+                        obj.size() > 1 ? "," : "", name.c_str(), v);
+          obj += buf;
+          std::snprintf(buf, sizeof buf, "%s%s %.1f",
+                        by_thread.empty() ? "" : ", ", name.c_str(), v);
+          by_thread += buf;
+        }
+        j.raw("server_cpu_us_per_op_by_thread", obj + "}");
+      }
+    }
     j.raw("phases", phases_json()).boolean("lost", lost);
     std::printf("%s\n", j.done().c_str());
     std::fflush(stdout);
@@ -885,6 +947,9 @@ private:
                      sms, cms, ms_between(m0, m1));
       if (per_op != nullptr && !std::isnan(sms))
         std::fprintf(stderr, "; %s %.1f", per_op, per(sms, ops));
+      if (!by_thread.empty())
+        std::fprintf(stderr, "\nserver cpu per op by thread (µs): %s",
+                     by_thread.c_str());
       std::fprintf(stderr,
                    "\ntraffic: %.0f messages, %.0f bytes received "
                    "(%.0f deltas, %.0f lists); errors %.0f, rate limited "

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,12 @@ struct options {
   std::string host = "127.0.0.1";
   std::string port;
   protocol proto = protocol::native;
+  /// What observers speak (--observer-protocol; default: proto), e.g.
+  /// Socket.IO observers of native joins: seed 000 sends every join to
+  /// every socket, so 10,000 Socket.IO users online cannot be held here,
+  /// but two Socket.IO observers among 10,000 native users can.
+  std::optional<protocol> observer_proto_set;
+  protocol observer_proto() const { return observer_proto_set.value_or(proto); }
   scenario scen = scenario::combined;
   std::string sio_path = "/socket.io/";
   std::string sio004_round = "heartbeat"; // or "check"
