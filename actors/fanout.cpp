@@ -76,6 +76,9 @@ struct fanout_state {
   /// gathered, one at or after it goes out at once. No timer runs for a
   /// window nothing falls into (most sends on a quiet node).
   caf::actor_clock::time_point window_end;
+  /// The open window is shorter than fanout_timer_min: what falls into it
+  /// waits for the deltas already in the mailbox, not for a timer.
+  bool window_short = false;
   /// A tick is on its way: the open window gathered something.
   bool armed = false;
   /// Every delta heard, the latest per user (resync).
@@ -229,8 +232,9 @@ size_t deliver(fanout_ptr self, std::vector<presence_delta> deltas) {
 /// come before it ends are gathered (the first of them asks for the tick).
 void open_window(fanout_ptr self, size_t sent) {
   auto& st = self->state;
-  st.window_end = self->clock().now()
-                  + fanout_window(st.cfg.coalesce_window, sent);
+  auto window = fanout_window(st.cfg.coalesce_window, sent);
+  st.window_end = self->clock().now() + window;
+  st.window_short = window < fanout_timer_min;
 }
 
 /// The window is over: what it gathered goes out and opens the next
@@ -269,7 +273,10 @@ void take(fanout_ptr self, std::vector<presence_delta> ds) {
       return;
     }
     st.armed = true;
-    self->delayed_send(self, st.window_end - now, tick_atom::value);
+    if (st.window_short)
+      self->send(self, tick_atom::value); // after what is queued already
+    else
+      self->delayed_send(self, st.window_end - now, tick_atom::value);
   }
   for (auto& d : ds) {
     auto i = st.pending_index.find(d.user_id);

@@ -24,7 +24,9 @@ namespace presence::actors {
 ///
 /// The window after a send grows with what the send cost: a send to many
 /// listeners (a storm of joins with every socket listening, as seed 000
-/// has it) opens a window of `fanout_window(cfg.coalesce_window, n)`.
+/// has it) opens a window of `fanout_window(cfg.coalesce_window, n)`. A
+/// window under fanout_timer_min gathers what is already in the mailbox
+/// when a delta falls into it (no timer).
 ///
 /// It also keeps the node's change log (change_log.hpp, `cfg.change_log_size`
 /// users) of every delta it hears, subscribed to or not; `started` (the
@@ -53,6 +55,17 @@ constexpr std::size_t fanout_deliveries_per_second = 100'000;
 
 /// The longest window a large audience opens.
 constexpr std::chrono::milliseconds fanout_max_window{100};
+
+/// A window shorter than this (the default 0.25 ms after a send to fewer
+/// than 100 listeners) sets no timer: a delta that falls into it goes out
+/// with those already waiting in the fan-out's mailbox, as soon as they
+/// are read. A timer costs two thread wake-ups (the clock's, then the
+/// fan-out's), more than such a window saves: 10,000 online and 1,000
+/// joins a second with each join's and an earlier user's leave at the
+/// same instant cost 20% more CPU per churn with the timer and took the
+/// observers twice as long at p50 (docs/benchmarks.md, thirty-second
+/// session).
+constexpr std::chrono::milliseconds fanout_timer_min{1};
 
 /// The window a send to `listeners` listeners opens: the time those
 /// deliveries take at fanout_deliveries_per_second (10 us each: 2,000

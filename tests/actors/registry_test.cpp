@@ -501,6 +501,45 @@ TEST_CASE("a send on a quiet fan-out sets no timer") {
   f.run();
 }
 
+TEST_CASE("a short window gathers what waits in the mailbox, with no timer") {
+  // Under fanout_timer_min (the default 0.25 ms after a send to a few
+  // listeners) a timer's two wake-ups cost more than the window saves: a
+  // delta that falls into it goes out once the deltas already queued are
+  // read, together with them, in their order.
+  auto c = fixture::default_cfg();
+  c.coalesce_window = std::chrono::microseconds{250};
+  REQUIRE(actors::fanout_window(c.coalesce_window, 1)
+          < actors::fanout_timer_min);
+  fixture f{c};
+  auto fanout = actors::spawn_fanout(f.sys, f.acfg, 0, nullptr, nullptr,
+                                     [&f] { return f.now(); });
+  auto [l, box] = f.listener();
+  f.self->send(fanout, subscribe_atom::value,
+               caf::actor_cast<delta_listener>(l), std::vector<std::string>{},
+               true);
+  f.run();
+  auto timers = [&] { return f.sched.clock().schedule().size(); };
+  auto before = timers();
+  f.self->send(fanout, delta_atom::value, online_delta("a", 1));
+  f.run();
+  CHECK(box->batches == 1); // quiet: at once
+  // Three more inside the window (the clock stands still), queued together;
+  // "b" twice: its latest state wins, in its first place.
+  f.self->send(fanout, delta_atom::value, online_delta("b", 2));
+  f.self->send(fanout, delta_atom::value, online_delta("c", 3));
+  f.self->send(fanout, delta_atom::value, online_delta("b", 4));
+  CHECK(timers() == before);
+  f.run(); // no time passes: no timer is waited for
+  CHECK(timers() == before);
+  REQUIRE(box->batches == 2);
+  REQUIRE(box->deltas.size() == 3);
+  CHECK(box->deltas[1].user_id == "b");
+  CHECK(box->deltas[1].version == 4);
+  CHECK(box->deltas[2].user_id == "c");
+  caf::anon_send_exit(fanout, caf::exit_reason::kill);
+  f.run();
+}
+
 TEST_CASE("the window after a send grows with its listeners") {
   CHECK(actors::fanout_window(2ms, 1) == 2ms);
   CHECK(actors::fanout_window(2ms, 50) == 2ms);     // 1 ms of deliveries
