@@ -1,5 +1,6 @@
 #include "actors/room_registry.hpp"
 
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
@@ -52,6 +53,8 @@ struct rooms_state {
   /// members, a second after the typing node would have.
   std::map<std::pair<std::string, std::string>, typist> remote_typing;
   uint64_t next_gen = 0;
+  /// Told of every profile write in the cluster (monitored).
+  std::vector<profile_watcher> watchers;
   static inline const char* name = "presence.rooms";
 };
 
@@ -167,6 +170,11 @@ rooms_impl_api::behavior_type rooms_impl(rooms_ptr self, actors_config cfg) {
   self->state.cfg = cfg;
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
+    st.watchers.erase(std::remove_if(st.watchers.begin(), st.watchers.end(),
+                                     [&](const profile_watcher& w) {
+                                       return w.address() == dm.source;
+                                     }),
+                      st.watchers.end());
     for (auto i = st.member_of.begin(); i != st.member_of.end(); ++i) {
       if (i->first.address() != dm.source)
         continue;
@@ -236,6 +244,29 @@ rooms_impl_api::behavior_type rooms_impl(rooms_ptr self, actors_config cfg) {
       auto member = i->second.member;
       st.typing.erase(i);
       broadcast(self, room_signal{room, user, false}, member);
+    },
+    [=](subscribe_atom, const profile_watcher& w) {
+      auto& st = self->state;
+      if (!w
+          || std::find(st.watchers.begin(), st.watchers.end(), w)
+               != st.watchers.end())
+        return;
+      self->monitor(w);
+      st.watchers.push_back(w);
+    },
+    [=](profile_atom, const std::string& user) {
+      for (auto& w : self->state.watchers)
+        self->send(w, profile_atom::value, user);
+      if (self->state.peers.empty())
+        return;
+      std::vector<std::string> users{user};
+      for (auto& p : self->state.peers)
+        self->send(p, profile_atom::value, users);
+    },
+    [=](profile_atom, const std::vector<std::string>& users) {
+      for (auto& w : self->state.watchers)
+        for (auto& u : users)
+          self->send(w, profile_atom::value, u);
     },
     [=](view_atom, const cluster_view& v) {
       auto& st = self->state;

@@ -16,7 +16,9 @@ namespace presence::actors {
 /// signal. A typing indicator ends by itself `cfg.typing_timeout` after its
 /// last start (a stop signal to everyone), and when its member leaves the
 /// room or is gone. Members are monitored; a dead one leaves all its
-/// rooms; one member may be in at most 256 rooms. Interface: `rooms_api`
+/// rooms; one member may be in at most 256 rooms. The same path carries
+/// profile writes to every node's profile watchers (the seed-000 list's
+/// profile cache), outside any room. Interface: `rooms_api`
 /// (core/messages.hpp).
 rooms_api spawn_room_registry(caf::actor_system& sys, const actors_config& cfg);
 

@@ -915,8 +915,15 @@ using fanout_api = caf::typed_actor<
 /// A member of rooms: gets the signals other members send to a room.
 using room_member = caf::typed_actor<caf::reacts_to<room_atom, room_signal>>;
 
+/// Whoever keeps users' profiles in memory (edge/socketio/seed000_list):
+/// told when one changed anywhere in the cluster.
+using profile_watcher
+  = caf::typed_actor<caf::reacts_to<profile_atom, std::string>>;
+
 /// The rooms of a node (actors/room_registry): named groups of members
 /// passing ephemeral signals (typing indicators). Only members may signal.
+/// The same node-to-node path tells every node's profile watchers of a
+/// profile write (no room: clients cannot join or send it).
 using rooms_api = caf::typed_actor<
   caf::reacts_to<join_atom, std::string, room_member>,
   caf::reacts_to<leave_atom, std::string, room_member>,
@@ -924,7 +931,15 @@ using rooms_api = caf::typed_actor<
   // node and (through their rooms) on every other node
   caf::reacts_to<room_atom, room_member, room_signal>,
   // from another node's rooms: passed to this node's members of the room
-  caf::reacts_to<room_atom, room_signal>>;
+  caf::reacts_to<room_atom, room_signal>,
+  // a watcher hears of every profile write in the cluster (until it ends)
+  caf::reacts_to<subscribe_atom, profile_watcher>,
+  // a user's profile was written on this node: passed to this node's
+  // watchers and to every other node's rooms
+  caf::reacts_to<profile_atom, std::string>,
+  // from another node's rooms (users whose profiles were written there):
+  // passed to this node's watchers
+  caf::reacts_to<profile_atom, std::vector<std::string>>>;
 
 /// The persistence store (persistence/store_actor): a detached actor that owns
 /// RocksDB. Writes are fire-and-forget (failed ones are retried by the store,

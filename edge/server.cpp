@@ -109,8 +109,12 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
        if (auto r = eio.lock())
          r->tick();
      }});
-  ctx->profile_changed = [lists = p->eio->lists](const std::string& user) {
-    caf::anon_send(lists, profile_atom::value, user);
+  // A profile write reaches the list's cache here and on every other node
+  // (through the rooms' node-to-node path).
+  caf::anon_send(ctx->rooms, subscribe_atom::value,
+                 caf::actor_cast<profile_watcher>(p->eio->lists));
+  ctx->profile_changed = [rooms = ctx->rooms](const std::string& user) {
+    caf::anon_send(rooms, profile_atom::value, user);
   };
   p->io = listener::start(ctx, std::make_shared<request_router>(ctx, p->eio),
                           err);

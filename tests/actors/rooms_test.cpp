@@ -1,7 +1,8 @@
 // The rooms of two nodes (actors/room_registry) on CAF's deterministic test
 // coordinator: signals reach the room's members on both nodes and no one
 // else; a typing indicator ends by itself after the timeout unless started
-// again; a member that leaves or dies while typing stops.
+// again; a member that leaves or dies while typing stops. Profile writes
+// reach the profile watchers of both nodes.
 
 #include <catch2/catch.hpp>
 
@@ -144,4 +145,44 @@ TEST_CASE("a typist's node that goes silent: the others end it themselves") {
   CHECK(count(*ann_box, "bob", false) == 1);
   f.advance(10s);
   CHECK(count(*ann_box, "bob", false) == 1); // once
+}
+
+TEST_CASE("a profile write reaches the profile watchers of every node") {
+  two_nodes f;
+  auto heard_a = std::make_shared<std::vector<std::string>>();
+  auto heard_b = std::make_shared<std::vector<std::string>>();
+  auto watcher = [&f](std::shared_ptr<std::vector<std::string>> heard) {
+    return f.sys.spawn([heard]() -> caf::behavior {
+      return {
+        [heard](profile_atom, const std::string& u) { heard->push_back(u); }};
+    });
+  };
+  auto wa = watcher(heard_a);
+  auto wb = watcher(heard_b);
+  f.self->send(f.a, subscribe_atom::value,
+               caf::actor_cast<profile_watcher>(wa));
+  f.self->send(f.b, subscribe_atom::value,
+               caf::actor_cast<profile_watcher>(wb));
+  // A second subscribe of the same watcher changes nothing.
+  f.self->send(f.b, subscribe_atom::value,
+               caf::actor_cast<profile_watcher>(wb));
+  f.run();
+  f.self->send(f.a, profile_atom::value, std::string{"bob"});
+  f.run();
+  CHECK(*heard_a == std::vector<std::string>{"bob"});
+  CHECK(*heard_b == std::vector<std::string>{"bob"});
+  // A room member hears nothing of it (no room carries it).
+  auto [ann, ann_box] = f.member(f.b, "bob");
+  f.self->send(f.b, profile_atom::value, std::string{"cy"});
+  f.run();
+  CHECK(ann_box->signals.empty());
+  CHECK(heard_a->back() == "cy");
+  CHECK(heard_b->back() == "cy");
+  CHECK(heard_b->size() == 2);
+  // A watcher that ended does not hold up the others.
+  caf::anon_send_exit(wb, caf::exit_reason::kill);
+  f.run();
+  f.self->send(f.b, profile_atom::value, std::string{"dee"});
+  f.run();
+  CHECK(heard_a->back() == "dee");
 }
