@@ -470,10 +470,9 @@ TEST_CASE(
   CHECK(all->deltas.back().user_id == "e");
 }
 
-TEST_CASE("a send on a quiet fan-out sets no timer") {
-  // Most sends find the stream quiet (one change, then nothing for longer
-  // than the window): each used to wake the clock for an empty tick.
-  fixture f; // 50 ms window
+/// A fan-out of its own (the fixture's window and clock) with one listener
+/// of everything.
+std::pair<fanout_api, std::shared_ptr<inbox>> lone_fanout(fixture& f) {
   auto fanout = actors::spawn_fanout(f.sys, f.acfg, 0, nullptr, nullptr,
                                      [&f] { return f.now(); });
   auto [l, box] = f.listener();
@@ -481,6 +480,14 @@ TEST_CASE("a send on a quiet fan-out sets no timer") {
                caf::actor_cast<delta_listener>(l), std::vector<std::string>{},
                true);
   f.run();
+  return {fanout, box};
+}
+
+TEST_CASE("a send on a quiet fan-out sets no timer") {
+  // Most sends find the stream quiet (one change, then nothing for longer
+  // than the window): each used to wake the clock for an empty tick.
+  fixture f; // 50 ms window
+  auto [fanout, box] = lone_fanout(f);
   auto timers = [&] { return f.sched.clock().schedule().size(); };
   auto before = timers();
   auto d = online_delta("a", 1);
@@ -511,13 +518,7 @@ TEST_CASE("a short window gathers what waits in the mailbox, with no timer") {
   REQUIRE(actors::fanout_window(c.coalesce_window, 1)
           < actors::fanout_timer_min);
   fixture f{c};
-  auto fanout = actors::spawn_fanout(f.sys, f.acfg, 0, nullptr, nullptr,
-                                     [&f] { return f.now(); });
-  auto [l, box] = f.listener();
-  f.self->send(fanout, subscribe_atom::value,
-               caf::actor_cast<delta_listener>(l), std::vector<std::string>{},
-               true);
-  f.run();
+  auto [fanout, box] = lone_fanout(f);
   auto timers = [&] { return f.sched.clock().schedule().size(); };
   auto before = timers();
   f.self->send(fanout, delta_atom::value, online_delta("a", 1));
