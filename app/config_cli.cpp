@@ -97,7 +97,8 @@ int parse_command_line(int argc, char** argv, config& cfg, cli_extras& extra) {
       "them offline (0 = at once)");
   add("coalesce-window", window_ms,
       "ms (fractions allowed) over which deltas that follow a send are "
-      "gathered, at least; a send to many subscribers opens a longer window "
+      "gathered, at least; a send to many subscribers opens a longer window; "
+      "a window under 1 ms gathers only deltas already waiting, no timer "
       "(0 = send every delta at once)");
   add("auto-away", auto_away_s,
       "seconds without input after which a native device turns away (0 = "

@@ -7,6 +7,7 @@
 //
 //   loadgen --port P [--host 127.0.0.1]
 //           [--protocol native|sio000|sio004] [--sio-path /socket.io/]
+//           [--observer-protocol native|sio000|sio004] (default: --protocol)
 //           [--scenario combined|storm|heartbeat|latency|fanout|hold|soak]
 //           [--connections N] [--observers K] [--seconds S]
 //           [--ping-interval-ms MS] [--concurrency C] [--rate R]
@@ -88,7 +89,8 @@
 // JSON keys (times in ms unless named otherwise; *_p50/_p99/_max are
 // percentiles over all samples of all workers):
 //  all scenarios:
-//   scenario, protocol, procs, connections, observers, server_pids[],
+//   scenario, protocol, observer_protocol, procs, connections, observers,
+//   server_pids[],
 //   failed (users_failed + observers_failed + churn_failed), users_failed,
 //   observers_failed, dropped (connections closed by the server after
 //   their join), errors (error frames / presence-error / failed acks),
@@ -99,7 +101,9 @@
 //   client_cpu_ms (CPU of the server(s) and of all load-generator processes
 //   in the measured phase), server_cpu_ms_total (first to last barrier),
 //   client_cpu_ms_total (whole run), server_cpu_us_per_<op> (server CPU of
-//   the measured phase / operations; null without --server-pid), phases[]
+//   the measured phase / operations; null without --server-pid),
+//   server_cpu_us_per_op_by_thread ({thread name: µs per operation}, the
+//   same CPU by the server's thread names from /proc/PID/task), phases[]
 //   ({name, count, ms, server_cpu_ms, client_cpu_ms, server_rss_kb} per
 //   barrier: from the previous barrier to this one, repeated names summed),
 //   lost (the exit status in one bool).
