@@ -112,7 +112,7 @@ std::unique_ptr<server> server::start(node& n, std::string& err) {
   // A profile write reaches the list's cache here and on every other node
   // (through the rooms' node-to-node path).
   caf::anon_send(ctx->rooms, subscribe_atom::value,
-                 caf::actor_cast<profile_watcher>(p->eio->lists));
+                 profile_watcher{p->eio->lists});
   ctx->profile_changed = [rooms = ctx->rooms](const std::string& user) {
     caf::anon_send(rooms, profile_atom::value, user);
   };

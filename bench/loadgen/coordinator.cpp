@@ -63,10 +63,17 @@ int64_t proc_cpu_us(int pid) {
   return stat_cpu_us("/proc/" + std::to_string(pid) + "/stat");
 }
 
-/// CPU (µs) of every thread of `pid` so far, summed by thread name (the
-/// names presenced gives its threads: presenced.io, presenced.work, ...).
-/// Threads that ended are not counted (their CPU stays in the process's).
-void add_thread_cpu_us(int pid, std::map<std::string, int64_t>& by_name) {
+/// A thread's name (presenced names its threads: presenced.io,
+/// presenced.work, ...) and its CPU (µs) so far.
+struct thread_cpu {
+  std::string name;
+  int64_t cpu_us = 0;
+};
+
+/// Every live thread of `pid`, by thread id (pid + tid: unique across
+/// --server-pid). A thread that ended between two samples is missing from
+/// the later one (its CPU stays in the process's figure only).
+void add_thread_cpu_us(int pid, std::map<std::string, thread_cpu>& by_tid) {
   auto dir = "/proc/" + std::to_string(pid) + "/task";
   std::unique_ptr<DIR, int (*)(DIR*)> d{::opendir(dir.c_str()), ::closedir};
   if (!d)
@@ -77,7 +84,7 @@ void add_thread_cpu_us(int pid, std::map<std::string, int64_t>& by_name) {
     std::string comm;
     auto c = stat_cpu_us(dir + "/" + e->d_name + "/stat", &comm);
     if (c >= 0)
-      by_name[comm] += c;
+      by_tid[std::to_string(pid) + "/" + e->d_name] = {std::move(comm), c};
   }
 }
 
@@ -93,8 +100,8 @@ int64_t proc_rss_kb(int pid) {
 struct server_sample {
   int64_t cpu_us = 0; // summed over --server-pid; -1: a pid was missing
   int64_t rss_kb = 0;
-  /// At barriers only: CPU by thread name (summed over --server-pid).
-  std::map<std::string, int64_t> thread_cpu_us;
+  /// At barriers only: every thread's CPU, by "pid/tid".
+  std::map<std::string, thread_cpu> threads;
 };
 
 server_sample sample_servers(const options& o) {
@@ -376,7 +383,7 @@ private:
     s.client_cpu_us = s.merged["client_cpu_us"];
     s.server = sample_servers(o_);
     for (int pid : o_.server_pids)
-      add_thread_cpu_us(pid, s.server.thread_cpu_us);
+      add_thread_cpu_us(pid, s.server.threads);
     s.t_us = now_us();
     if (o_.scen == scenario::soak && s.name == "start") {
       sampling_ = true;
@@ -416,6 +423,7 @@ private:
     q.name = "quiet";
     q.t_us = static_cast<int64_t>(it->second);
     q.server.cpu_us = -1;
+    q.server.threads.clear(); // sampled at the barrier, not at this instant
     for (auto& s : cpu_samples_)
       if (s.t_us >= q.t_us) {
         q.server = s.server;
@@ -894,23 +902,35 @@ private:
       j.num(per_op, per(sms, ops), 1);
       // The same CPU by the server's thread names (where an operation's
       // time goes, docs/benchmarks.md): {"presenced.io": µs per op, ...}.
-      if (m0 != nullptr && m1 != nullptr && m0->name != "quiet"
-          && m1->name != "quiet" && !m1->server.thread_cpu_us.empty()) {
-        std::vector<std::pair<double, std::string>> rows;
-        for (auto& [name, us] : m1->server.thread_cpu_us) {
-          auto before = m0->server.thread_cpu_us.find(name);
-          auto d
-            = us
-              - (before == m0->server.thread_cpu_us.end() ? 0 : before->second);
-          if (d > 0)
-            rows.emplace_back(per(d / 1000.0, ops), name);
+      // Per thread first (a thread born after m0 counts from 0), then by
+      // name. Not for a phase that ends at a "quiet" instant (the storm's):
+      // threads are sampled at barriers only.
+      if (m0 != nullptr && m1 != nullptr && !m0->server.threads.empty()
+          && !m1->server.threads.empty()) {
+        std::map<std::string, int64_t> by_name;
+        for (auto& [tid, t] : m1->server.threads) {
+          auto before = m0->server.threads.find(tid);
+          by_name[t.name] += t.cpu_us
+                             - (before == m0->server.threads.end()
+                                  ? 0
+                                  : before->second.cpu_us);
         }
+        std::vector<std::pair<double, std::string>> rows;
+        for (auto& [name, us] : by_name)
+          if (us > 0)
+            rows.emplace_back(per(us / 1000.0, ops), name);
         std::sort(rows.rbegin(), rows.rend());
         std::string obj = "{";
         for (auto& [v, name] : rows) {
+          std::string key; // a thread's name as a JSON string
+          for (char ch : name)
+            if (ch == '"' || ch == '\\')
+              key += std::string{'\\', ch};
+            else if (static_cast<unsigned char>(ch) >= 0x20)
+              key += ch;
           char buf[160];
           std::snprintf(buf, sizeof buf, "%s\"%s\":%.2f",
-                        obj.size() > 1 ? "," : "", name.c_str(), v);
+                        obj.size() > 1 ? "," : "", key.c_str(), v);
           obj += buf;
           std::snprintf(buf, sizeof buf, "%s%s %.1f",
                         by_thread.empty() ? "" : ", ", name.c_str(), v);

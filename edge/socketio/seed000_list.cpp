@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -109,6 +110,10 @@ struct list_state {
   /// window).
   bool unsent = true;
   bool building = false;
+  /// Users whose profile was written while profiles were fetched: what
+  /// the fetch brings of them may predate the write (it is shown once and
+  /// fetched again at the next build).
+  std::unordered_set<std::string> written_during_fetch;
   /// A build asked for while profiles were fetched wants a broadcast.
   bool broadcast_after = false;
   bool armed = false;
@@ -319,21 +324,27 @@ void build(list_ptr self, bool and_broadcast) {
   st.broadcast_after = and_broadcast;
   auto done = [=](std::vector<profile> ps, millis fetched_at) {
     auto& st = self->state;
+    bool again = false; // a profile written meanwhile: fetch it again
     for (size_t i = 0; i < missing.size(); ++i) {
       st.encoded.erase(missing[i]);
       if (st.online.count(missing[i]) == 0)
         continue; // left meanwhile: nothing to cache
-      st.profiles[missing[i]] = cached_profile{i < ps.size() ? std::move(ps[i])
-                                                             : profile{},
-                                               fetched_at};
+      auto at = fetched_at;
+      if (st.written_during_fetch.count(missing[i]) > 0) {
+        at = 0; // shown this once, stale from now on
+        again = true;
+      }
+      st.profiles[missing[i]]
+        = cached_profile{i < ps.size() ? std::move(ps[i]) : profile{}, at};
     }
+    st.written_during_fetch.clear();
     st.building = false;
     auto b = st.broadcast_after;
     st.broadcast_after = false;
     if (!st.synced)
       return; // stopped (and maybe following again) meanwhile: not this set
     st.dirty = false;
-    if (!finish(self, b))
+    if (!finish(self, b) || again)
       changed(st); // newcomers' profiles: the next build fetches them
     schedule(self);
   };
@@ -498,6 +509,8 @@ list_impl_api::behavior_type list_impl(list_ptr self,
       auto& st = self->state;
       st.profiles.erase(user);
       st.encoded.erase(user);
+      if (st.building)
+        st.written_during_fetch.insert(user);
       if (st.online.count(user) > 0) {
         changed(st);
         schedule(self);
