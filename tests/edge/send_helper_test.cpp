@@ -157,10 +157,17 @@ TEST_CASE("what a block throws reaches the owner", "[send_helper]") {
     const owner_thread owner;
     std::atomic<int> helper_running{0};
     std::atomic<bool> overlap{false};
+    std::atomic<bool> owner_began{false};
     auto f = [&](std::size_t, std::size_t) {
-      if (owner.here())
+      if (owner.here()) {
+        owner_began = true;
         throw std::logic_error("owner failed"); // its first block
-
+      }
+      // The owner's first block comes before the helper's first ends: a
+      // helper that took every block while the owner's thread was off
+      // the core (a loaded machine) left it nothing to throw.
+      for (int i = 0; !owner_began && i < 1'000'000; ++i)
+        std::this_thread::yield();
       ++helper_running;
       volatile unsigned spin = 0;
       for (int i = 0; i < 20000; ++i)
@@ -168,6 +175,7 @@ TEST_CASE("what a block throws reaches the owner", "[send_helper]") {
       --helper_running;
     };
     for (int round = 0; round < 50; ++round) {
+      owner_began = false;
       CHECK_THROWS_AS(h.share(0, 40 * send_helper::block, f), std::logic_error);
       // Nothing of the share still runs once it has thrown.
       if (helper_running.load() != 0)
