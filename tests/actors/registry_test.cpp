@@ -64,9 +64,7 @@ TEST_CASE("batch status mixes online users and stored last_seen") {
 }
 
 TEST_CASE("subscribers of single users get only those users") {
-  auto c = fixture::default_cfg();
-  c.coalesce_window = 0ms;
-  fixture f{c};
+  fixture f{fixture::unbatched_cfg()};
   auto only_a = f.subscribe({"a"}, false);
   auto all = f.subscribe({}, true);
   f.join("a", "d");
@@ -77,9 +75,7 @@ TEST_CASE("subscribers of single users get only those users") {
 }
 
 TEST_CASE("a direct listener gets its batches without a message") {
-  auto c = fixture::default_cfg();
-  c.coalesce_window = 0ms;
-  fixture f{c};
+  fixture f{fixture::unbatched_cfg()};
   auto [all_direct, all_msgs] = f.subscribe_direct({}, true);
   auto [a_direct, a_msgs] = f.subscribe_direct({"a"}, false);
   auto plain = f.subscribe({}, true); // no direct listener: messages
@@ -170,9 +166,7 @@ homed_listener subscribe_homed(fixture& f, std::shared_ptr<delivery_home> home,
 TEST_CASE(
   "listeners with a home get their batches there, in chunks and in "
   "order") {
-  auto c = fixture::default_cfg();
-  c.coalesce_window = 0ms;
-  fixture f{c};
+  fixture f{fixture::unbatched_cfg()};
   auto home = std::make_shared<test_home>();
   auto subscribe_at = [&](std::vector<std::string> users, bool global) {
     auto l = subscribe_homed(f, home, std::move(users), global);
@@ -260,9 +254,7 @@ TEST_CASE(
 TEST_CASE(
   "a listener that had no home when it subscribed moves to the one it has "
   "when it subscribes again") {
-  auto c = fixture::default_cfg();
-  c.coalesce_window = 0ms;
-  fixture f{c};
+  fixture f{fixture::unbatched_cfg()};
   auto home = std::make_shared<test_home>();
   // A Socket.IO session still polling: no home yet.
   auto [a, d, msgs] = subscribe_homed(f, nullptr);
@@ -293,9 +285,7 @@ TEST_CASE(
 TEST_CASE(
   "ended listeners with a home are counted against the homed ones, not "
   "against every listener of everything") {
-  auto c = fixture::default_cfg();
-  c.coalesce_window = 0ms;
-  fixture f{c};
+  fixture f{fixture::unbatched_cfg()};
   auto home = std::make_shared<test_home>();
   // 200 listeners of everything without a home (sessions still polling)
   // and 40 with one.
@@ -320,9 +310,7 @@ TEST_CASE(
 }
 
 TEST_CASE("listeners with a home that left are let go without a delivery") {
-  auto c = fixture::default_cfg();
-  c.coalesce_window = 0ms;
-  fixture f{c};
+  fixture f{fixture::unbatched_cfg()};
   auto home = std::make_shared<test_home>();
   std::vector<caf::actor> actors;
   std::vector<std::weak_ptr<homed_box>> boxes;

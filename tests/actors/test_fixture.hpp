@@ -266,6 +266,14 @@ struct fixture : config_holder {
     return c;
   }
 
+  /// default_cfg() with every delta sent at once (no coalescing window;
+  /// the reconnect grace stays).
+  static actors_config unbatched_cfg() {
+    auto c = default_cfg();
+    c.coalesce_window = std::chrono::milliseconds{0};
+    return c;
+  }
+
   /// default_cfg() with every change announced at once: no coalescing
   /// window, no reconnect grace.
   static actors_config immediate_cfg() {

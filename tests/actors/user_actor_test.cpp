@@ -191,9 +191,7 @@ TEST_CASE("versions grow with every change and start above the stored one") {
 }
 
 TEST_CASE("status changes aggregate across devices") {
-  auto c = fixture::default_cfg();
-  c.coalesce_window = 0ms;
-  fixture f{c};
+  fixture f{fixture::unbatched_cfg()};
   auto ack = f.join("hal", "phone");
   f.join("hal", "desk");
   auto user = caf::actor_cast<user_api>(ack.user);
@@ -482,9 +480,7 @@ TEST_CASE("a new user's unnamed devices do not ask the store") {
 TEST_CASE(
   "invisible: offline to everyone else, the truth to the user's own "
   "devices, last_seen still") {
-  auto c = fixture::default_cfg();
-  c.coalesce_window = 0ms;
-  fixture f{c};
+  fixture f{fixture::unbatched_cfg()};
   auto feed = f.subscribe({}, true);
   auto ack = f.join("ivy", "phone");
   f.join("ivy", "desk");
@@ -597,9 +593,7 @@ TEST_CASE(
 }
 
 TEST_CASE("others do not see a visible user's invisible device") {
-  auto c = fixture::default_cfg();
-  c.coalesce_window = 0ms;
-  fixture f{c};
+  fixture f{fixture::unbatched_cfg()};
   auto ack = f.join("ora", "phone");
   auto user = caf::actor_cast<user_api>(ack.user);
   f.ask_actor<user_status>(user, status_atom::value, std::string{"phone"},
